@@ -1,0 +1,3 @@
+//! aios: a terminal-first AI workflow OS for one-person companies.
+pub mod template;
+pub mod workflow;

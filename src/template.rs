@@ -1,0 +1,265 @@
+//! Templates: one configured minijinja environment, the run-time context
+//! (`inputs`, `steps.<id>.output|status`, `run.id`, `run.started_at`) and rendering.
+//!
+//! Strings without `{{` or `{%` are plain text and never reach the engine. A string that
+//! is exactly one `{{ expr }}` can be evaluated "natively" so `set` values and JSON bodies
+//! keep numbers, lists and objects instead of their text.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value as Json;
+
+/// Names a template may read at top level.
+pub const GLOBALS: &[&str] = &["inputs", "steps", "run"];
+
+/// Per-template fuel: bounds loops so a bad template cannot hang a run.
+const FUEL: u64 = 1_000_000;
+
+/// The shared environment: strict undefined, fuel-limited, no auto-escaping.
+pub fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        env
+    })
+}
+
+/// True when the string contains template syntax.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// If `s` is exactly one `{{ expr }}` (surrounding whitespace allowed), the expression.
+pub fn sole_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("}}") || inner.contains("{{") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+/// A step's state as templates see it.
+#[derive(Debug, Clone)]
+pub struct StepView {
+    pub status: &'static str,
+    pub output: Json,
+}
+
+/// The template context of one run. Cheap to share; step results are added as they
+/// arrive and read lazily, so rendering does not copy every earlier output.
+#[derive(Debug, Clone)]
+pub struct Context {
+    inner: Arc<ContextInner>,
+}
+
+#[derive(Debug)]
+struct ContextInner {
+    inputs: Value,
+    run: Value,
+    steps: Arc<Steps>,
+}
+
+#[derive(Debug, Default)]
+struct Steps {
+    map: RwLock<HashMap<String, Value>>,
+}
+
+impl Object for Steps {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        self.map.read().ok()?.get(key).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let keys: Vec<Value> = match self.map.read() {
+            Ok(m) => m.keys().map(|k| Value::from(k.as_str())).collect(),
+            Err(_) => Vec::new(),
+        };
+        Enumerator::Values(keys)
+    }
+}
+
+#[derive(Debug)]
+struct Root(Arc<ContextInner>);
+
+impl Object for Root {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "inputs" => Some(self.0.inputs.clone()),
+            "run" => Some(self.0.run.clone()),
+            "steps" => Some(Value::from_dyn_object(self.0.steps.clone())),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(GLOBALS)
+    }
+}
+
+impl Context {
+    pub fn new(inputs: &Json, run_id: i64, started_at: &str) -> Context {
+        let run = serde_json::json!({ "id": run_id, "started_at": started_at });
+        Context {
+            inner: Arc::new(ContextInner {
+                inputs: Value::from_serialize(inputs),
+                run: Value::from_serialize(&run),
+                steps: Arc::new(Steps::default()),
+            }),
+        }
+    }
+
+    /// Record (or replace) a step's status and output.
+    pub fn set_step(&self, id: &str, view: &StepView) {
+        let v = Value::from_serialize(serde_json::json!({
+            "status": view.status,
+            "output": view.output,
+        }));
+        if let Ok(mut m) = self.inner.steps.map.write() {
+            m.insert(id.to_string(), v);
+        }
+    }
+
+    fn value(&self) -> Value {
+        Value::from_object(Root(self.inner.clone()))
+    }
+
+    /// Render a string template to text.
+    pub fn render(&self, src: &str) -> Result<String, String> {
+        if !is_template(src) {
+            return Ok(src.to_string());
+        }
+        env()
+            .render_str(src, self.value())
+            .map_err(|e| describe(&e))
+    }
+
+    /// Evaluate a condition (`when`): the expression's truthiness.
+    pub fn condition(&self, expr: &str) -> Result<bool, String> {
+        let e = env().compile_expression(expr).map_err(|e| describe(&e))?;
+        let v = e.eval(self.value()).map_err(|e| describe(&e))?;
+        Ok(v.is_true())
+    }
+
+    /// Render a JSON value whose string leaves are templates. A leaf that is exactly one
+    /// `{{ expr }}` keeps the expression's type.
+    pub fn render_json(&self, v: &Json) -> Result<Json, String> {
+        match v {
+            Json::String(s) => {
+                if let Some(expr) = sole_expression(s) {
+                    let e = env().compile_expression(expr).map_err(|e| describe(&e))?;
+                    let out = e.eval(self.value()).map_err(|e| describe(&e))?;
+                    if out.is_undefined() {
+                        return Err(format!("`{expr}` is undefined"));
+                    }
+                    serde_json::to_value(&out).map_err(|e| e.to_string())
+                } else {
+                    self.render(s).map(Json::String)
+                }
+            }
+            Json::Array(items) => items
+                .iter()
+                .map(|i| self.render_json(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Json::Array),
+            Json::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (k, v) in map {
+                    out.insert(k.clone(), self.render_json(v)?);
+                }
+                Ok(Json::Object(out))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+}
+
+/// A one-line description of a template error, with its detail when there is one.
+pub fn describe(e: &minijinja::Error) -> String {
+    let mut s = match e.detail() {
+        Some(d) => format!("{}: {}", e.kind(), d),
+        None => e.kind().to_string(),
+    };
+    if let Some(line) = e.line()
+        && line > 1
+    {
+        s.push_str(&format!(" (template line {line})"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        let c = Context::new(&json!({"name": "Ada", "n": 2}), 7, "2026-11-21T10:00:00Z");
+        c.set_step(
+            "a",
+            &StepView {
+                status: "succeeded",
+                output: json!({"list": [1, 2], "s": "x"}),
+            },
+        );
+        c
+    }
+
+    #[test]
+    fn plain_strings_pass_through() {
+        assert_eq!(ctx().render("hello {name}").unwrap(), "hello {name}");
+    }
+
+    #[test]
+    fn renders_inputs_steps_and_run() {
+        let c = ctx();
+        assert_eq!(
+            c.render("{{ inputs.name }} {{ steps.a.output.s }} {{ steps.a.status }} {{ run.id }}")
+                .unwrap(),
+            "Ada x succeeded 7"
+        );
+    }
+
+    #[test]
+    fn undefined_is_an_error() {
+        let err = ctx().render("{{ inputs.nope }}").unwrap_err();
+        assert!(err.contains("undefined"), "{err}");
+        assert!(ctx().render("{{ steps.zzz.output }}").is_err());
+    }
+
+    #[test]
+    fn sole_expression_keeps_type() {
+        let c = ctx();
+        assert_eq!(
+            c.render_json(&json!({"l": "{{ steps.a.output.list }}", "n": "{{ inputs.n + 1 }}", "t": "n={{ inputs.n }}"}))
+                .unwrap(),
+            json!({"l": [1, 2], "n": 3, "t": "n=2"})
+        );
+    }
+
+    #[test]
+    fn conditions() {
+        let c = ctx();
+        assert!(c.condition("inputs.n > 1").unwrap());
+        assert!(!c.condition("steps.a.output.s == 'y'").unwrap());
+        assert!(c.condition("inputs.n >").is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! The validated workflow: what the engine runs.
+//!
+//! Nothing here is raw TOML. A `Workflow` is only built by [`crate::workflow::load`],
+//! which parses, then validates, and reports every mistake with a span.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+/// A workflow that passed validation.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: String,
+    pub description: Option<String>,
+    /// Declared inputs in file order.
+    pub inputs: Vec<InputDecl>,
+    pub defaults: Defaults,
+    /// How many steps may run at once (top-level `max_parallel`, default 4).
+    pub max_parallel: usize,
+    /// Steps in file order. `needs` are indices into this vector and always point
+    /// to earlier-or-later steps without forming a cycle.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub name: String,
+    pub ty: InputType,
+    pub default: Option<Json>,
+    pub required: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    List,
+    Object,
+}
+
+impl InputType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputType::String => "string",
+            InputType::Number => "number",
+            InputType::Integer => "integer",
+            InputType::Boolean => "boolean",
+            InputType::List => "list",
+            InputType::Object => "object",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub timeout: Option<Duration>,
+    pub retry: Option<Retry>,
+}
+
+/// Retry policy: `attempts` counts the first try (1 = no retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 1,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approve {
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnReject {
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    /// Indices of the steps this one waits for.
+    pub needs: Vec<usize>,
+    /// A minijinja expression; the step is skipped when it is falsy.
+    pub when: Option<String>,
+    /// Effective timeout (step, else `[defaults]`, else the kind's default).
+    pub timeout: Option<Duration>,
+    /// Effective retry policy (step, else `[defaults]`, else no retry).
+    pub retry: Retry,
+    /// Effective approval policy. Always `Never` for `set`; always `Always` for `approval`.
+    pub approve: Approve,
+    pub on_reject: OnReject,
+    /// True when re-running after a crash is harmless: `set`, read-only `http`
+    /// methods, or `idempotent = true` in the file.
+    pub idempotent: bool,
+    pub spec: StepSpec,
+}
+
+impl Step {
+    pub fn kind(&self) -> &'static str {
+        self.spec.kind()
+    }
+
+    /// Whether the step acts on the world (and so is proposed before it runs).
+    pub fn has_side_effects(&self) -> bool {
+        matches!(
+            self.spec,
+            StepSpec::Shell(_) | StepSpec::Http(_) | StepSpec::File(_)
+        )
+    }
+}
+
+/// A template: a string that may contain minijinja syntax. Strings without `{{` or
+/// `{%` are plain text and never go through the template engine.
+pub type Tmpl = String;
+
+#[derive(Debug, Clone)]
+pub enum StepSpec {
+    Shell(ShellSpec),
+    Http(HttpSpec),
+    File(FileSpec),
+    Set(SetSpec),
+    Approval(ApprovalSpec),
+}
+
+impl StepSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepSpec::Shell(_) => "shell",
+            StepSpec::Http(_) => "http",
+            StepSpec::File(_) => "file",
+            StepSpec::Set(_) => "set",
+            StepSpec::Approval(_) => "approval",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShellSpec {
+    /// Exactly one of `argv` and `script` is set.
+    pub argv: Vec<Tmpl>,
+    pub script: Option<Tmpl>,
+    pub cwd: Option<Tmpl>,
+    pub env: Vec<(String, Tmpl)>,
+    /// `output = "json"` parses stdout as JSON into `output.json`.
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    /// Upper-case method name (GET, POST, ...).
+    pub method: String,
+    pub url: Tmpl,
+    pub headers: Vec<(String, Tmpl)>,
+    pub query: Vec<(String, Tmpl)>,
+    /// A JSON body whose string leaves are templates (a leaf that is exactly one
+    /// `{{ expr }}` keeps the expression's type).
+    pub json: Option<Json>,
+    pub body: Option<Tmpl>,
+    /// Accepted statuses; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    Write,
+    Append,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    /// Directory the path must stay inside; relative to the workflow file's folder
+    /// unless absolute. Defaults to that folder.
+    pub root: Option<Tmpl>,
+    pub path: Tmpl,
+    pub content: Tmpl,
+    pub mode: FileMode,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetSpec {
+    /// Name -> value; string leaves are templates (a leaf that is exactly one
+    /// `{{ expr }}` keeps the expression's type).
+    pub values: Vec<(String, Json)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalSpec {
+    pub title: Tmpl,
+    pub body: Option<Tmpl>,
+    pub fields: Vec<FieldDecl>,
+}
+
+/// A typed field the approver fills in on an `approval` step.
+#[derive(Debug, Clone)]
+pub struct FieldDecl {
+    pub name: String,
+    pub ty: InputType,
+    pub required: bool,
+    pub default: Option<Json>,
+    pub description: Option<String>,
+}
