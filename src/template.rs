@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
@@ -26,7 +26,12 @@ pub fn env() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_keep_trailing_newline(true);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
         env
     })
 }
@@ -46,6 +51,10 @@ pub fn sole_expression(s: &str) -> Option<&str> {
         return None;
     }
     Some(inner.trim())
+}
+
+fn ser<T: serde::Serialize>(v: T) -> Value {
+    Value::from(Serde(v))
 }
 
 /// A step's state as templates see it.
@@ -120,8 +129,8 @@ impl Context {
         let run = serde_json::json!({ "id": run_id, "started_at": started_at });
         Context {
             inner: Arc::new(ContextInner {
-                inputs: Value::from_serialize(inputs),
-                run: Value::from_serialize(&run),
+                inputs: ser(inputs),
+                run: ser(&run),
                 steps: Arc::new(Steps::default()),
             }),
         }
@@ -129,7 +138,7 @@ impl Context {
 
     /// Record (or replace) a step's status and output.
     pub fn set_step(&self, id: &str, view: &StepView) {
-        let v = Value::from_serialize(serde_json::json!({
+        let v = ser(serde_json::json!({
             "status": view.status,
             "output": view.output,
         }));
