@@ -1,0 +1,51 @@
+//! Time as the library sees it: an injected clock, never the system clock directly.
+
+use jiff::Timestamp;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// The source of "now". `Fixed` is used by tests and `AIOS_NOW`.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => *t,
+        }
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        self.now().as_millisecond()
+    }
+}
+
+/// RFC 3339 text of a millisecond instant (UTC, second precision unless there are ms).
+pub fn format_ms(ms: Millis) -> String {
+    match Timestamp::from_millisecond(ms) {
+        Ok(t) => {
+            if ms % 1000 == 0 {
+                t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+            } else {
+                t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            }
+        }
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// A short human age: "12s", "5m", "3h", "2d".
+pub fn age(now: Millis, then: Millis) -> String {
+    let s = ((now - then).max(0)) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}

@@ -1,0 +1,125 @@
+//! The core error type: what went wrong, a hint for the user, and which kind of
+//! failure it is (the command layer maps kinds to exit codes).
+
+use std::fmt;
+
+/// Broad classes of failure; each maps to one documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad arguments, bad workflow, bad edited action (exit 2).
+    Invalid,
+    /// No such run, proposal or file (exit 3).
+    NotFound,
+    /// The request conflicts with the current state: already decided, run finished,
+    /// lease held by another live process (exit 4).
+    Conflict,
+    /// The database could not be used: locked, full disk, corrupt, permissions (exit 5).
+    Storage,
+    /// Anything else that stopped the command (exit 1).
+    Other,
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Storage, message)
+    }
+
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(e));
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+            _ => None,
+        };
+        let (message, hint) = match code {
+            Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => (
+                "the database is locked by another process".to_string(),
+                "another aios command is writing; try again in a moment".to_string(),
+            ),
+            Some(C::DiskFull) => (
+                "the disk is full: the journal could not be written".to_string(),
+                "free some space; nothing was half-written, so re-run the same command".to_string(),
+            ),
+            Some(C::ReadOnly) | Some(C::PermissionDenied) | Some(C::CannotOpen) => (
+                format!("the database cannot be opened for writing: {e}"),
+                "check the permissions of the data directory (see AIOS_HOME / --home)".to_string(),
+            ),
+            Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => (
+                format!("the database file is damaged: {e}"),
+                "restore it from a backup, or point AIOS_HOME at a new folder".to_string(),
+            ),
+            _ => (
+                format!("database error: {e}"),
+                "this is likely a bug in aios; please report it with `aios log`".to_string(),
+            ),
+        };
+        Error::storage(message).with_hint(hint).with_source(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::storage(format!("the journal holds data this version cannot read: {e}"))
+            .with_source(e)
+    }
+}

@@ -1,0 +1,277 @@
+//! The journal: one SQLite file holding the append-only event log (the source of
+//! truth) and the projections (`runs`, `steps`, `proposals`) derived from it.
+//!
+//! Everything outside this module reaches storage through [`Journal`]'s methods; no SQL
+//! lives elsewhere, so another database can stand behind the same interface later.
+//! Every state change goes through [`Journal::commit`], which appends the events and
+//! applies them to the projections in one transaction.
+
+mod lease;
+mod project;
+mod query;
+mod replay;
+pub mod types;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::clock::{Clock, Millis};
+use crate::error::{Error, Result};
+pub use lease::{LeaseHeld, Owner};
+pub use replay::ReplayReport;
+pub use types::*;
+
+/// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// How the journal is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// `synchronous = FULL` instead of NORMAL: survives power loss, slower commits.
+    pub sync_full: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { sync_full: false }
+    }
+}
+
+/// An open journal. One per thread; not shared across threads.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+impl Journal {
+    /// Open (creating if needed, mode 0600) the journal at `path` and migrate it.
+    pub fn open(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::storage(format!("cannot create the data directory {}: {e}", dir.display()))
+                    .with_hint("set AIOS_HOME (or --home) to a writable folder")
+            })?;
+        }
+        create_private(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if opts.sync_full { "FULL" } else { "NORMAL" },
+        )?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut journal = Journal {
+            conn,
+            path: path.to_path_buf(),
+            clock,
+        };
+        journal.migrate()?;
+        Ok(journal)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::storage(format!(
+                "the database was written by a newer aios (schema {version}, this build knows {known})"
+            ))
+            .with_hint("upgrade aios, or point AIOS_HOME at another folder"));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Append `events` for `run_id` and apply them to the projections, atomically.
+    /// Returns the sequence number of the last event.
+    pub fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seq = 0;
+        for ev in events {
+            seq = append(&tx, run_id, ev, at)?;
+            project::apply(&tx, run_id, ev, at)?;
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Create a run: its id is assigned here. Returns the new run id.
+    pub fn create_run(&mut self, created: Event) -> Result<i64> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| r.get(0))?;
+        append(&tx, id, &created, at)?;
+        project::apply(&tx, id, &created, at)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Create an inbox item for a step; the proposal id is assigned here.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_proposal(
+        &mut self,
+        run_id: i64,
+        step: &str,
+        attempt: u32,
+        kind: ProposalKind,
+        summary: String,
+        action: serde_json::Value,
+        evidence: serde_json::Value,
+    ) -> Result<i64> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // An item for the same (run, step, attempt, kind) is never created twice.
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM proposals WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3 AND kind = ?4",
+                rusqlite::params![run_id, step, attempt, kind.as_str()],
+                |r| r.get(0),
+            )
+            .ok();
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let id: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM proposals", [], |r| r.get(0))?;
+        let ev = Event::ProposalCreated {
+            proposal: id,
+            step: step.to_string(),
+            attempt,
+            kind,
+            summary,
+            action,
+            evidence,
+        };
+        append(&tx, run_id, &ev, at)?;
+        project::apply(&tx, run_id, &ev, at)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Record the operator's decision on an inbox item, once. The check and the write
+    /// happen in one immediate transaction, so two deciders cannot both win.
+    pub fn decide(&mut self, proposal: i64, decide: DecisionInput) -> Result<ProposalRecord> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let p = query::proposal(&tx, proposal)?;
+        if p.run_status == RunStatus::Cancelled {
+            return Err(Error::conflict(format!(
+                "run {} was cancelled; its inbox item {} can no longer be decided",
+                p.run_id, p.id
+            )));
+        }
+        if p.status != ProposalStatus::Pending {
+            let when = p
+                .decided_at
+                .map(crate::clock::format_ms)
+                .unwrap_or_default();
+            let who = p.decided_by.clone().unwrap_or_else(|| "someone".into());
+            return Err(Error::conflict(format!(
+                "inbox item {} was already decided: {} by {who} at {when}",
+                p.id,
+                p.decision.map(|d| d.as_str()).unwrap_or(p.status.as_str()),
+            ))
+            .with_hint(format!("see what happened with: aios log {}", p.run_id)));
+        }
+        let ev = Event::ProposalDecided {
+            proposal,
+            step: p.step_id.clone(),
+            decision: decide.decision,
+            reason: decide.reason,
+            fields: decide.fields,
+            edited: decide.edited,
+            diff: decide.diff,
+            by: decide.by,
+        };
+        append(&tx, p.run_id, &ev, at)?;
+        project::apply(&tx, p.run_id, &ev, at)?;
+        let p = query::proposal(&tx, proposal)?;
+        tx.commit()?;
+        Ok(p)
+    }
+}
+
+/// What `decide` records.
+#[derive(Debug, Clone)]
+pub struct DecisionInput {
+    pub decision: Decision,
+    pub reason: Option<String>,
+    pub fields: Option<serde_json::Value>,
+    pub edited: Option<serde_json::Value>,
+    pub diff: Option<String>,
+    pub by: String,
+}
+
+fn append(tx: &rusqlite::Transaction<'_>, run_id: i64, ev: &Event, at: Millis) -> Result<i64> {
+    let data = serde_json::to_string(ev)?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO events (run_id, step_id, type, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    stmt.execute(rusqlite::params![run_id, ev.step(), ev.type_name(), data, at])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Create the database file with mode 0600 before SQLite opens it.
+fn create_private(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(|_| ()).map_err(|e| {
+        Error::storage(format!("cannot create the database {}: {e}", path.display()))
+            .with_hint("set AIOS_HOME (or --home) to a writable folder")
+    })
+}

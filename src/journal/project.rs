@@ -1,0 +1,197 @@
+//! Projections: how each event changes `runs`, `steps` and `proposals`.
+//!
+//! `apply` is the only writer of projection rows, used both when an event is appended
+//! and when `aios replay` rebuilds the projections from the log.
+
+use rusqlite::{Transaction, params};
+
+use super::types::*;
+use crate::clock::Millis;
+use crate::error::Result;
+
+pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> Result<()> {
+    match ev {
+        Event::RunCreated {
+            uid,
+            workflow,
+            path,
+            dir,
+            source,
+            source_hash,
+            inputs,
+            steps,
+        } => {
+            tx.execute(
+                "INSERT INTO runs (id, uid, workflow, path, dir, source, source_hash, inputs, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?9)",
+                params![run, uid, workflow, path, dir, source, source_hash, inputs.to_string(), at],
+            )?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO steps (run_id, step_id, idx, kind, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
+            )?;
+            for (i, s) in steps.iter().enumerate() {
+                stmt.execute(params![run, s.id, i as i64, s.kind])?;
+            }
+        }
+        Event::RunStatus { status, error } => {
+            let finished = status.is_terminal().then_some(at);
+            tx.prepare_cached(
+                "UPDATE runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![run, status.as_str(), error, at, finished])?;
+        }
+        Event::RunCancelled { reason } => {
+            tx.execute(
+                "UPDATE runs SET status = 'cancelled', error = ?2, updated_at = ?3, finished_at = ?3 WHERE id = ?1",
+                params![run, reason, at],
+            )?;
+            tx.execute(
+                "UPDATE proposals SET status = 'cancelled' WHERE run_id = ?1 AND status = 'pending'",
+                params![run],
+            )?;
+        }
+        Event::StepStarted { step, attempt } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = 'running', attempts = ?3, error = NULL, started_at = ?4, finished_at = NULL WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, attempt, at],
+            )?;
+        }
+        Event::StepSucceeded {
+            step,
+            attempt,
+            output,
+        } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = 'succeeded', attempts = max(attempts, ?3), output = ?4, error = NULL,
+                   started_at = coalesce(started_at, ?5), finished_at = ?5 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, attempt, output.to_string(), at],
+            )?;
+        }
+        Event::StepFailed {
+            step,
+            attempt,
+            error,
+            retry_at,
+        } => {
+            let status = if retry_at.is_some() { "pending" } else { "failed" };
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), error = ?5, finished_at = ?6 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, status, attempt, error, at],
+            )?;
+        }
+        Event::StepSkipped { step, reason } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, reason, at],
+            )?;
+        }
+        Event::StepReset { step, .. } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = 'pending', finished_at = NULL WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step],
+            )?;
+        }
+        Event::ProposalCreated {
+            proposal,
+            step,
+            attempt,
+            kind,
+            summary,
+            action,
+            evidence,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO proposals (id, run_id, step_id, attempt, kind, status, summary, action, evidence, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                proposal,
+                run,
+                step,
+                attempt,
+                kind.as_str(),
+                summary,
+                action.to_string(),
+                evidence.to_string(),
+                at
+            ])?;
+            let status = match kind {
+                ProposalKind::Attention => "needs_attention",
+                _ => "waiting",
+            };
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = ?3 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, status],
+            )?;
+        }
+        Event::ProposalDecided {
+            proposal,
+            decision,
+            reason,
+            fields,
+            edited,
+            diff,
+            by,
+            ..
+        } => {
+            let status = match decision {
+                Decision::Approve | Decision::Done => "approved",
+                Decision::Reject => "rejected",
+            };
+            tx.prepare_cached(
+                "UPDATE proposals SET status = ?2, decision = ?3, reason = ?4, fields = ?5, edited = ?6, diff = ?7,
+                   decided_by = ?8, decided_at = ?9 WHERE id = ?1",
+            )?
+            .execute(params![
+                proposal,
+                status,
+                decision.as_str(),
+                reason,
+                fields.as_ref().map(|f| f.to_string()),
+                edited.as_ref().map(|e| e.to_string()),
+                diff,
+                by,
+                at
+            ])?;
+        }
+    }
+    if !matches!(ev, Event::RunCreated { .. }) {
+        tx.prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![run, at])?;
+    }
+    Ok(())
+}
+
+fn step_update(
+    tx: &Transaction<'_>,
+    run: i64,
+    step: &str,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<()> {
+    let n = tx.prepare_cached(sql)?.execute(params)?;
+    if n == 0 {
+        return Err(crate::error::Error::storage(format!(
+            "run {run} has no step `{step}` in the journal"
+        )));
+    }
+    Ok(())
+}

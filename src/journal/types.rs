@@ -1,0 +1,298 @@
+//! The journal's vocabulary: statuses, events and the records read back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::clock::Millis;
+
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $word:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $var),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$var => $word),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($word => Some($name::$var),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// A run's status (scripting interface: these words are stable).
+    RunStatus {
+        Running = "running",
+        Waiting = "waiting",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+word_enum!(
+    /// A step's status (scripting interface: these words are stable).
+    StepStatus {
+        Pending = "pending",
+        Running = "running",
+        Waiting = "waiting",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Skipped = "skipped",
+        NeedsAttention = "needs_attention",
+    }
+);
+
+word_enum!(
+    /// What an inbox item asks of the operator.
+    ProposalKind {
+        /// A rendered side effect awaiting approval.
+        Action = "action",
+        /// A go/no-go gate (`kind = "approval"`).
+        Approval = "approval",
+        /// A step whose outcome is unknown after a crash: retry, mark done or fail.
+        Attention = "attention",
+    }
+);
+
+word_enum!(
+    ProposalStatus {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        Cancelled = "cancelled",
+    }
+);
+
+word_enum!(
+    /// The operator's answer to an inbox item.
+    Decision {
+        /// Commit the action / pass the gate / retry the step.
+        Approve = "approve",
+        /// Reject the action or gate; on an attention item, fail the step.
+        Reject = "reject",
+        /// Attention items only: the side effect happened; mark the step succeeded.
+        Done = "done",
+    }
+);
+
+/// A step as declared when the run was created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepDecl {
+    pub id: String,
+    pub kind: String,
+}
+
+/// A state transition. Appended to `events` and applied to the projections in one
+/// transaction. Field names are part of the on-disk format: add, never rename.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunCreated {
+        uid: String,
+        workflow: String,
+        path: Option<String>,
+        dir: String,
+        source: String,
+        source_hash: String,
+        inputs: Json,
+        steps: Vec<StepDecl>,
+    },
+    RunStatus {
+        status: RunStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    RunCancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    StepStarted {
+        step: String,
+        attempt: u32,
+    },
+    StepSucceeded {
+        step: String,
+        attempt: u32,
+        output: Json,
+    },
+    StepFailed {
+        step: String,
+        attempt: u32,
+        error: String,
+        /// Set when another attempt is scheduled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Millis>,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    /// A failed or interrupted step goes back to pending (resume).
+    StepReset {
+        step: String,
+        reason: String,
+    },
+    ProposalCreated {
+        proposal: i64,
+        step: String,
+        attempt: u32,
+        kind: ProposalKind,
+        summary: String,
+        action: Json,
+        evidence: Json,
+    },
+    ProposalDecided {
+        proposal: i64,
+        step: String,
+        decision: Decision,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<Json>,
+        /// The operator's edited action, when it differs from the proposal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edited: Option<Json>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        diff: Option<String>,
+        by: String,
+    },
+}
+
+impl Event {
+    /// The `type` word stored in the `events.type` column.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::RunCreated { .. } => "run_created",
+            Event::RunStatus { .. } => "run_status",
+            Event::RunCancelled { .. } => "run_cancelled",
+            Event::StepStarted { .. } => "step_started",
+            Event::StepSucceeded { .. } => "step_succeeded",
+            Event::StepFailed { .. } => "step_failed",
+            Event::StepSkipped { .. } => "step_skipped",
+            Event::StepReset { .. } => "step_reset",
+            Event::ProposalCreated { .. } => "proposal_created",
+            Event::ProposalDecided { .. } => "proposal_decided",
+        }
+    }
+
+    /// The step this event concerns, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { step, .. }
+            | Event::StepSucceeded { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepSkipped { step, .. }
+            | Event::StepReset { step, .. }
+            | Event::ProposalCreated { step, .. }
+            | Event::ProposalDecided { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub run_id: i64,
+    pub at: Millis,
+    pub event: Event,
+}
+
+/// A run row (without its source text unless loaded with `run`).
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: i64,
+    pub uid: String,
+    pub workflow: String,
+    pub path: Option<String>,
+    pub dir: String,
+    pub source: String,
+    pub source_hash: String,
+    pub inputs: Json,
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub finished_at: Option<Millis>,
+    pub lease_owner: Option<String>,
+    pub lease_expires: Option<Millis>,
+}
+
+/// A line of `aios runs`.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub id: i64,
+    pub workflow: String,
+    pub status: RunStatus,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub steps_total: i64,
+    pub steps_done: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub step_id: String,
+    pub idx: i64,
+    pub kind: String,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub output: Option<Json>,
+    pub error: Option<String>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProposalRecord {
+    pub id: i64,
+    pub run_id: i64,
+    pub workflow: String,
+    pub run_status: RunStatus,
+    pub step_id: String,
+    pub attempt: u32,
+    pub kind: ProposalKind,
+    pub status: ProposalStatus,
+    pub summary: String,
+    pub action: Json,
+    pub evidence: Json,
+    pub decision: Option<Decision>,
+    pub reason: Option<String>,
+    pub fields: Option<Json>,
+    pub edited: Option<Json>,
+    pub diff: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+impl ProposalRecord {
+    /// The action to commit: the operator's edit when there is one.
+    pub fn final_action(&self) -> &Json {
+        self.edited.as_ref().unwrap_or(&self.action)
+    }
+}
