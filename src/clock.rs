@@ -49,3 +49,27 @@ pub fn age(now: Millis, then: Millis) -> String {
         _ => format!("{}d", s / 86_400),
     }
 }
+
+/// A short duration: "250ms", "30s", "5m", "1h30m".
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    if ms % 1000 != 0 && ms < 60_000 {
+        return format!("{:.1}s", ms as f64 / 1000.0);
+    }
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}

@@ -2,6 +2,7 @@
 pub mod template;
 pub mod workflow;
 pub mod clock;
+pub mod connectors;
 pub mod error;
 pub mod journal;
 pub mod engine;
