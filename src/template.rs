@@ -147,6 +147,13 @@ impl Context {
         }
     }
 
+    /// A step's recorded output, as JSON.
+    pub fn step_output(&self, id: &str) -> Option<Json> {
+        let map = self.inner.steps.map.read().ok()?;
+        let v = map.get(id)?.get_attr("output").ok()?;
+        serde_json::to_value(&v).ok()
+    }
+
     fn value(&self) -> Value {
         Value::from_object(Root(self.inner.clone()))
     }

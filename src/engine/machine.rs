@@ -167,6 +167,8 @@ pub struct Machine {
     max_parallel: usize,
     /// A step failed: start nothing new.
     halted: bool,
+    /// Start nothing new (commit decided steps only, then stop).
+    paused: bool,
 }
 
 impl Machine {
@@ -184,7 +186,13 @@ impl Machine {
             steps,
             max_parallel: max_parallel.max(1),
             halted,
+            paused: false,
         }
+    }
+
+    /// Start no new step from now on; decided and running steps still finish.
+    pub fn pause(&mut self) {
+        self.paused = true;
     }
 
     pub fn step(&self, i: usize) -> StepState {
@@ -219,7 +227,7 @@ impl Machine {
     /// Start whatever can start now.
     pub fn schedule(&mut self) -> Vec<Effect> {
         let mut out = Vec::new();
-        if self.halted {
+        if self.halted || self.paused {
             return out;
         }
         let mut free = self.max_parallel.saturating_sub(self.busy());
@@ -293,8 +301,17 @@ impl Machine {
                             // The run is failing: keep the approval for a resume.
                             return out;
                         }
-                        self.steps[step].phase = Phase::Running;
-                        out.push(Effect::Execute { step, attempt });
+                        let s = &mut self.steps[step];
+                        s.phase = Phase::Running;
+                        if phase == Phase::NeedsAttention {
+                            // A retry after an interruption is a new attempt.
+                            s.attempt = attempt + 1;
+                        }
+                        s.tries = s.tries.max(1);
+                        out.push(Effect::Execute {
+                            step,
+                            attempt: s.attempt,
+                        });
                     }
                     Decided::Reject if phase == Phase::Proposed => {
                         match self.plan[step].on_reject {
@@ -403,7 +420,7 @@ impl Machine {
             .steps
             .iter()
             .any(|s| matches!(s.phase, Phase::Proposed | Phase::NeedsAttention));
-        if waiting {
+        if waiting || self.paused {
             return Outcome::Waiting;
         }
         // Pending steps whose needs can never be met cannot exist without a failure,

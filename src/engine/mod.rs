@@ -1,4 +1,305 @@
-//! The executor: a pure state machine ([`machine`]) and the driver that performs its
-//! effects against the journal, the connectors and time.
+//! The executor: a pure state machine ([`machine`]) and the driver ([`driver`]) that
+//! performs its effects against the journal, the connectors and time.
+//!
+//! [`start`] creates a run from a validated workflow and drives it; [`resume`] picks a
+//! run up again from the journal (after a wait, a failure or a crash) using the
+//! workflow snapshot stored with the run, never the file as it is now.
 
+mod driver;
 pub mod machine;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::connectors::{Action, ExecEnv};
+use crate::error::{Error, Result};
+use crate::journal::{
+    Event, Journal, Owner, ProposalKind, ProposalStatus, RunStatus, StepDecl, StepStatus,
+};
+use crate::template::Context;
+use crate::workflow::{self, Workflow};
+use driver::{Driver, Prepped};
+use machine::{Input, Machine, Phase, StepPlan, StepState};
+
+/// How a driver runs: who it is, what children get, how often it polls.
+#[derive(Debug, Clone)]
+pub struct RunEnv {
+    pub owner: Owner,
+    pub exec: ExecEnv,
+    /// Lease length; renewed every third of it while the run is driven.
+    pub lease_ttl: Duration,
+    /// How often to look for cancellation and decisions taken elsewhere.
+    pub poll: Duration,
+}
+
+impl RunEnv {
+    pub fn new(owner: Owner, exec: ExecEnv) -> RunEnv {
+        RunEnv {
+            owner,
+            exec,
+            lease_ttl: Duration::from_secs(30),
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Receives every journaled event of the runs it watches (for progress output).
+pub trait Observer {
+    fn event(&mut self, run: i64, event: &Event);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&mut self, _run: i64, _event: &Event) {}
+}
+
+/// Where a driven run ended up when the driver returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub error: Option<String>,
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub workflow: &'a Workflow,
+    pub source: &'a str,
+    /// The workflow file as given (for display).
+    pub path: Option<&'a str>,
+    /// Absolute folder of the workflow file: relative paths in steps start here.
+    pub dir: &'a Path,
+    /// Inputs already checked by [`workflow::resolve_inputs`].
+    pub inputs: Json,
+}
+
+/// What `resume` should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Continue until the run finishes or waits on the operator.
+    Continue,
+    /// Commit what the operator decided, start nothing new, then stop.
+    CommitDecided,
+}
+
+/// Record a new run (workflow snapshot, hash, inputs). Returns its id.
+pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
+    let hash = hex::encode(Sha256::digest(new.source.as_bytes()));
+    let uid = uuid::Uuid::now_v7().simple().to_string();
+    journal.create_run(Event::RunCreated {
+        uid,
+        workflow: new.workflow.name.clone(),
+        path: new.path.map(str::to_string),
+        dir: new.dir.display().to_string(),
+        source: new.source.to_string(),
+        source_hash: hash,
+        inputs: new.inputs,
+        steps: new
+            .workflow
+            .steps
+            .iter()
+            .map(|s| StepDecl {
+                id: s.id.clone(),
+                kind: s.kind().to_string(),
+            })
+            .collect(),
+    })
+}
+
+/// Create a run and drive it.
+pub fn start(
+    journal: &mut Journal,
+    new: NewRun<'_>,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome> {
+    let id = create(journal, new)?;
+    resume(journal, id, env, observer, Mode::Continue)
+}
+
+/// Load the workflow snapshot a run was started with.
+pub fn snapshot(journal: &Journal, run: i64) -> Result<Workflow> {
+    let r = journal.run(run)?;
+    let origin = r.path.clone().unwrap_or_else(|| r.workflow.clone());
+    workflow::load(&r.source, &origin).map_err(|d| {
+        Error::storage(format!(
+            "the workflow stored with run {run} no longer loads ({} problem(s), first: {})",
+            d.len(),
+            d.first().map(|d| d.message.as_str()).unwrap_or("?")
+        ))
+        .with_hint("this aios is older or newer than the one that started the run")
+    })
+}
+
+/// Continue a run from the journal: after a wait, a failure or a crash.
+pub fn resume(
+    journal: &mut Journal,
+    run_id: i64,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+    mode: Mode,
+) -> Result<RunOutcome> {
+    let run = journal.run(run_id)?;
+    match run.status {
+        RunStatus::Succeeded => {
+            return Err(Error::conflict(format!("run {run_id} already succeeded; there is nothing to resume"))
+                .with_hint(format!("start a new run, or see it with: aios show {run_id}")));
+        }
+        RunStatus::Cancelled => {
+            return Err(Error::conflict(format!("run {run_id} was cancelled; it cannot be resumed"))
+                .with_hint("start a new run of the workflow instead"));
+        }
+        _ => {}
+    }
+    let wf = snapshot(journal, run_id)?;
+    if let Err(held) = journal.acquire_lease(run_id, &env.owner, env.lease_ttl.as_millis() as i64)? {
+        return Err(held.into_error(run_id));
+    }
+    let steps = journal.steps(run_id)?;
+    let items = journal.run_proposals(run_id)?;
+    let ctx = Context::new(
+        &run.inputs,
+        run.id,
+        &crate::clock::format_ms(run.created_at),
+    );
+    let plan = StepPlan::from_workflow(&wf);
+    let index: std::collections::HashMap<String, usize> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
+
+    // Rebuild each step's state from the projections.
+    let mut states = vec![StepState::new(Phase::Pending, 0); wf.steps.len()];
+    let mut interrupted = Vec::new();
+    let mut resets = Vec::new();
+    for rec in &steps {
+        let Some(&i) = index.get(rec.step_id.as_str()) else {
+            continue;
+        };
+        let phase = match rec.status {
+            StepStatus::Pending => Phase::Pending,
+            StepStatus::Succeeded => Phase::Succeeded,
+            StepStatus::Skipped => Phase::Skipped,
+            StepStatus::Failed => Phase::Failed,
+            StepStatus::Waiting => Phase::Proposed,
+            StepStatus::NeedsAttention => Phase::NeedsAttention,
+            StepStatus::Running => {
+                if wf.steps[i].idempotent {
+                    resets.push(i);
+                    Phase::Pending
+                } else {
+                    interrupted.push(i);
+                    Phase::Running
+                }
+            }
+        };
+        states[i] = StepState::new(phase, rec.attempts);
+    }
+    let mut machine = Machine::restore(plan, states, wf.max_parallel);
+    if mode == Mode::CommitDecided {
+        machine.pause();
+    }
+    let mut failed_resets = Vec::new();
+    if mode == Mode::Continue && run.status == RunStatus::Failed {
+        failed_resets = machine.reset_failed();
+    }
+
+    let mut d = Driver::new(journal, run, wf, machine, ctx, env, observer);
+    for rec in &steps {
+        if let Some(&i) = index.get(rec.step_id.as_str()) {
+            match rec.status {
+                StepStatus::Succeeded => {
+                    d.set_view(i, "succeeded", rec.output.clone().unwrap_or(Json::Null))
+                }
+                StepStatus::Skipped => d.set_view(i, "skipped", Json::Null),
+                _ => {}
+            }
+        }
+    }
+    let mut events = Vec::new();
+    for &i in failed_resets.iter().chain(resets.iter()) {
+        events.push(Event::StepReset {
+            step: d.wf.steps[i].id.clone(),
+            reason: if failed_resets.contains(&i) {
+                "resumed after a failure".into()
+            } else {
+                "interrupted; safe to run again".into()
+            },
+        });
+    }
+    if !events.is_empty() {
+        d.record(events)?;
+    }
+
+    // Re-attach inbox items: the item of the current attempt a step is waiting on.
+    for p in items.iter().rev() {
+        let Some(&i) = index.get(p.step_id.as_str()) else {
+            continue;
+        };
+        let st = d.machine.step(i);
+        let relevant = match p.kind {
+            ProposalKind::Attention => st.phase == Phase::NeedsAttention,
+            _ => st.phase == Phase::Proposed,
+        };
+        if !relevant
+            || p.attempt != st.attempt
+            || d.open_items.contains_key(&i)
+            || p.status == ProposalStatus::Cancelled
+        {
+            continue;
+        }
+        match p.kind {
+            ProposalKind::Approval => d.prepped[i] = Some(Prepped::Gate(p.action.clone())),
+            _ => {
+                if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
+                    d.prepped[i] = Some(Prepped::Action(a));
+                }
+            }
+        }
+        d.open_items.insert(i, p.id);
+    }
+    // A started side effect whose outcome is unknown: ask the operator. The item
+    // carries the action that was running (approved, or rendered as it was).
+    for &i in &interrupted {
+        let step_id = d.wf.steps[i].id.clone();
+        if let Some(p) = items
+            .iter()
+            .rev()
+            .find(|p| p.step_id == step_id && p.kind != ProposalKind::Approval)
+            && let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone())
+        {
+            d.prepped[i] = Some(Prepped::Action(a));
+        }
+        if d.prepped[i].is_none() {
+            // No stored action (approve = "never"): render it as it was.
+            let dir = std::path::PathBuf::from(&d.run.dir);
+            let renv = crate::connectors::RenderEnv {
+                dir: &dir,
+                run_uid: &d.run.uid,
+            };
+            let attempt = d.machine.step(i).attempt;
+            if let Ok(a) = Action::render(&d.wf.steps[i], &d.ctx, &renv, attempt) {
+                d.prepped[i] = Some(Prepped::Action(a));
+            }
+        }
+        d.feed(Input::Interrupted { step: i });
+    }
+    // Decisions already recorded (by `aios approve` before this resume).
+    let decided: Vec<(usize, i64)> = d.open_items.iter().map(|(s, p)| (*s, *p)).collect();
+    for (step, id) in decided {
+        let p = d.journal.proposal(id)?;
+        if p.status != ProposalStatus::Pending {
+            d.open_items.remove(&step);
+            d.apply_decision(step, &p);
+        }
+    }
+    d.drive()
+}

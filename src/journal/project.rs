@@ -138,8 +138,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = ?3 WHERE run_id = ?1 AND step_id = ?2",
-                params![run, step, status],
+                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4) WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, status, attempt],
             )?;
         }
         Event::ProposalDecided {

@@ -265,7 +265,7 @@ fn interrupted_steps_ask_for_attention_and_follow_the_answer() {
             step: 0,
             decision: Decided::Approve
         }),
-        vec![Effect::Execute { step: 0, attempt: 4 }]
+        vec![Effect::Execute { step: 0, attempt: 5 }]
     );
     let steps = vec![StepState::new(Phase::NeedsAttention, 4)];
     let mut m = Machine::restore(chain(1), steps, 4);
@@ -314,4 +314,23 @@ fn a_wide_graph_of_a_thousand_steps_completes() {
     }
     assert_eq!(executed, 1000);
     assert_eq!(m.outcome(), Outcome::Succeeded);
+}
+
+#[test]
+fn a_paused_machine_commits_decided_steps_and_starts_nothing_else() {
+    let mut p = chain(2);
+    p[0].approval = true;
+    let steps = vec![
+        StepState::new(Phase::Proposed, 1),
+        StepState::new(Phase::Pending, 0),
+    ];
+    let mut m = Machine::restore(p, steps, 4);
+    m.pause();
+    let fx = m.handle(Input::Decided {
+        step: 0,
+        decision: Decided::Approve,
+    });
+    assert_eq!(fx, vec![Effect::Execute { step: 0, attempt: 1 }]);
+    assert!(m.handle(ok(0)).is_empty());
+    assert_eq!(m.outcome(), Outcome::Waiting);
 }

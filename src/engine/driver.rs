@@ -1,0 +1,685 @@
+//! The driver: performs the machine's effects. It is the only part of the engine that
+//! touches the journal, the connectors, the async executor and time, and it feeds
+//! every result back to the machine as an input.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use serde_json::{Value as Json, json};
+
+use super::machine::{Decided, Effect, Input, Machine, Outcome, Phase, Prepared};
+use super::{Observer, RunEnv, RunOutcome};
+use crate::clock::Millis;
+use crate::connectors::{Action, ExecError, RenderEnv};
+use crate::error::Result;
+use crate::journal::{
+    Decision, Event, Journal, ProposalKind, ProposalRecord, ProposalStatus, RunRecord, RunStatus,
+};
+use crate::template::{Context, StepView};
+use crate::workflow::{StepSpec, Workflow};
+
+/// What a prepared step will do when executed.
+#[derive(Debug, Clone)]
+pub(super) enum Prepped {
+    /// A `set` step's computed values.
+    Values(Json),
+    /// An `approval` gate's rendered title, body and fields.
+    Gate(Json),
+    /// A side effect.
+    Action(Action),
+}
+
+/// A finished commit, sent back from the executor.
+struct Completion {
+    step: usize,
+    attempt: u32,
+    result: std::result::Result<Json, ExecError>,
+}
+
+/// The async side: a tokio runtime and HTTP client, built on first use.
+struct Exec {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+pub(super) struct Driver<'a> {
+    pub(super) journal: &'a mut Journal,
+    pub(super) run: RunRecord,
+    pub(super) wf: Workflow,
+    pub(super) machine: Machine,
+    pub(super) ctx: Context,
+    pub(super) env: &'a RunEnv,
+    pub(super) observer: &'a mut dyn Observer,
+    /// Rendered or approved work, per step.
+    pub(super) prepped: Vec<Option<Prepped>>,
+    /// The inbox item a step is waiting on.
+    pub(super) open_items: HashMap<usize, i64>,
+    /// Decisions on approval gates (their output).
+    pub(super) gate_answers: HashMap<usize, Json>,
+    /// Why a step is about to fail or be skipped.
+    pub(super) reasons: HashMap<usize, String>,
+    exec: Option<Exec>,
+    tx: mpsc::Sender<Completion>,
+    rx: mpsc::Receiver<Completion>,
+    in_flight: HashMap<usize, tokio::task::JoinHandle<()>>,
+    timers: Vec<(Instant, usize)>,
+    pending_effects: Vec<Effect>,
+}
+
+impl<'a> Driver<'a> {
+    pub(super) fn new(
+        journal: &'a mut Journal,
+        run: RunRecord,
+        wf: Workflow,
+        machine: Machine,
+        ctx: Context,
+        env: &'a RunEnv,
+        observer: &'a mut dyn Observer,
+    ) -> Driver<'a> {
+        let (tx, rx) = mpsc::channel();
+        let n = wf.steps.len();
+        Driver {
+            journal,
+            run,
+            wf,
+            machine,
+            ctx,
+            env,
+            observer,
+            prepped: vec![None; n],
+            open_items: HashMap::new(),
+            gate_answers: HashMap::new(),
+            reasons: HashMap::new(),
+            exec: None,
+            tx,
+            rx,
+            in_flight: HashMap::new(),
+            timers: Vec::new(),
+            pending_effects: Vec::new(),
+        }
+    }
+
+    pub(super) fn record(&mut self, events: Vec<Event>) -> Result<()> {
+        self.journal.commit(self.run.id, &events)?;
+        for ev in &events {
+            self.observer.event(self.run.id, ev);
+        }
+        Ok(())
+    }
+
+    pub(super) fn feed(&mut self, input: Input) {
+        let fx = self.machine.handle(input);
+        self.pending_effects.extend(fx);
+    }
+
+    pub(super) fn queue(&mut self, fx: Vec<Effect>) {
+        self.pending_effects.extend(fx);
+    }
+
+    /// Run until the run finishes, waits on the operator, or is cancelled.
+    pub(super) fn drive(mut self) -> Result<RunOutcome> {
+        let result = self.drive_inner();
+        // Whatever happened, stop child work and give the lease back.
+        for (_, h) in self.in_flight.drain() {
+            h.abort();
+        }
+        let release = self.journal.release_lease(self.run.id, &self.env.owner);
+        let outcome = result?;
+        release?;
+        Ok(outcome)
+    }
+
+    fn drive_inner(&mut self) -> Result<RunOutcome> {
+        let mut last_poll = Instant::now();
+        let mut last_renew = Instant::now();
+        if self.run.status != RunStatus::Running {
+            self.record(vec![Event::RunStatus {
+                status: RunStatus::Running,
+                error: None,
+            }])?;
+        }
+        let fx = self.machine.schedule();
+        self.queue(fx);
+        loop {
+            while !self.pending_effects.is_empty() {
+                let fx = std::mem::take(&mut self.pending_effects);
+                for e in fx {
+                    self.perform(e)?;
+                }
+            }
+            match self.machine.outcome() {
+                Outcome::Active => {}
+                Outcome::Waiting => return self.finish(RunStatus::Waiting, None),
+                Outcome::Succeeded => return self.finish(RunStatus::Succeeded, None),
+                Outcome::Failed => {
+                    let err = self.failure_summary();
+                    return self.finish(RunStatus::Failed, Some(err));
+                }
+            }
+            // Wait for a completion, a due retry, or the next poll.
+            let now = Instant::now();
+            let next_timer = self.timers.iter().map(|(t, _)| *t).min();
+            let mut wait = self.env.poll;
+            if let Some(t) = next_timer {
+                wait = wait.min(t.saturating_duration_since(now));
+            }
+            match self.rx.recv_timeout(wait) {
+                Ok(c) => self.completed(c)?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            }
+            let now = Instant::now();
+            let due: Vec<usize> = self
+                .timers
+                .iter()
+                .filter(|(t, _)| *t <= now)
+                .map(|(_, s)| *s)
+                .collect();
+            self.timers.retain(|(t, _)| *t > now);
+            for step in due {
+                self.feed(Input::RetryDue { step });
+            }
+            if now.duration_since(last_poll) >= self.env.poll {
+                last_poll = now;
+                if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {
+                    return Ok(RunOutcome {
+                        run_id: self.run.id,
+                        status: RunStatus::Cancelled,
+                        error: Some("cancelled by the operator".into()),
+                    });
+                }
+                self.poll_decisions()?;
+            }
+            if now.duration_since(last_renew) >= self.env.lease_ttl / 3 {
+                last_renew = now;
+                self.journal.renew_lease(
+                    self.run.id,
+                    &self.env.owner,
+                    self.env.lease_ttl.as_millis() as i64,
+                )?;
+            }
+        }
+    }
+
+    fn finish(&mut self, status: RunStatus, error: Option<String>) -> Result<RunOutcome> {
+        let current = self.journal.run_status(self.run.id)?;
+        if current == RunStatus::Cancelled {
+            return Ok(RunOutcome {
+                run_id: self.run.id,
+                status: current,
+                error: Some("cancelled by the operator".into()),
+            });
+        }
+        if current != status || status != RunStatus::Waiting {
+            self.record(vec![Event::RunStatus {
+                status,
+                error: error.clone(),
+            }])?;
+        }
+        Ok(RunOutcome {
+            run_id: self.run.id,
+            status,
+            error,
+        })
+    }
+
+    fn failure_summary(&self) -> String {
+        let failed: Vec<&str> = self
+            .machine
+            .steps()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.phase == Phase::Failed)
+            .map(|(i, _)| self.wf.steps[i].id.as_str())
+            .collect();
+        match failed.as_slice() {
+            [one] => format!("step `{one}` failed"),
+            many => format!("steps {} failed", many.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")),
+        }
+    }
+
+    fn perform(&mut self, e: Effect) -> Result<()> {
+        match e {
+            Effect::Prepare { step, attempt } => self.prepare(step, attempt),
+            Effect::Propose { step, attempt } => self.propose(step, attempt),
+            Effect::Execute { step, attempt } => self.execute(step, attempt),
+            Effect::ScheduleRetry {
+                step,
+                next_attempt,
+                delay,
+            } => {
+                let error = self.reasons.remove(&step).unwrap_or_default();
+                let retry_at = self.journal.now() + delay.as_millis() as Millis;
+                self.record(vec![Event::StepFailed {
+                    step: self.wf.steps[step].id.clone(),
+                    attempt: next_attempt - 1,
+                    error,
+                    retry_at: Some(retry_at),
+                }])?;
+                self.timers.push((Instant::now() + delay, step));
+                Ok(())
+            }
+            Effect::Fail { step } => {
+                let error = self
+                    .reasons
+                    .remove(&step)
+                    .unwrap_or_else(|| "not retried: another step failed".into());
+                let attempt = self.machine.step(step).attempt;
+                self.set_view(step, "failed", Json::Null);
+                self.record(vec![Event::StepFailed {
+                    step: self.wf.steps[step].id.clone(),
+                    attempt,
+                    error,
+                    retry_at: None,
+                }])
+            }
+            Effect::Skip { step, rejected } => {
+                let reason = self.reasons.remove(&step).unwrap_or_else(|| {
+                    if rejected {
+                        "rejected by the operator".into()
+                    } else {
+                        "condition was false".into()
+                    }
+                });
+                let output = self.gate_answers.get(&step).cloned().unwrap_or(Json::Null);
+                self.set_view(step, "skipped", output);
+                self.record(vec![Event::StepSkipped {
+                    step: self.wf.steps[step].id.clone(),
+                    reason,
+                }])
+            }
+            Effect::AskAttention { step, attempt } => self.ask_attention(step, attempt),
+            Effect::MarkDone { step } => {
+                let attempt = self.machine.step(step).attempt;
+                let output = self
+                    .gate_answers
+                    .remove(&step)
+                    .unwrap_or_else(|| json!({ "marked_done": true }));
+                self.succeed(step, attempt, output)
+            }
+        }
+    }
+
+    pub(super) fn set_view(&self, step: usize, status: &'static str, output: Json) {
+        self.ctx
+            .set_step(&self.wf.steps[step].id, &StepView { status, output });
+    }
+
+    fn succeed(&mut self, step: usize, attempt: u32, output: Json) -> Result<()> {
+        self.set_view(step, "succeeded", output.clone());
+        self.record(vec![Event::StepSucceeded {
+            step: self.wf.steps[step].id.clone(),
+            attempt,
+            output,
+        }])
+    }
+
+    fn prepare(&mut self, step: usize, attempt: u32) -> Result<()> {
+        let s = &self.wf.steps[step];
+        if let Some(cond) = &s.when {
+            match self.ctx.condition(cond) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.feed(Input::Prepared {
+                        step,
+                        outcome: Prepared::Skip,
+                    });
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.reasons
+                        .insert(step, format!("`when` could not be evaluated: {e}"));
+                    self.feed(Input::Prepared {
+                        step,
+                        outcome: Prepared::Fail,
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        let rendered = match &s.spec {
+            StepSpec::Set(set) => {
+                let mut out = serde_json::Map::with_capacity(set.values.len());
+                let mut err = None;
+                for (k, v) in &set.values {
+                    match self.ctx.render_json(v) {
+                        Ok(v) => {
+                            out.insert(k.clone(), v);
+                        }
+                        Err(e) => {
+                            err = Some(format!("value `{k}`: {e}"));
+                            break;
+                        }
+                    }
+                }
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(Prepped::Values(Json::Object(out))),
+                }
+            }
+            StepSpec::Approval(a) => (|| {
+                let title = self.ctx.render(&a.title)?;
+                let body = a.body.as_ref().map(|b| self.ctx.render(b)).transpose()?;
+                let fields: Vec<Json> = a
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        json!({
+                            "name": f.name,
+                            "type": f.ty.as_str(),
+                            "required": f.required,
+                            "default": f.default,
+                            "description": f.description,
+                        })
+                    })
+                    .collect();
+                Ok::<_, String>(Prepped::Gate(
+                    json!({ "title": title, "body": body, "fields": fields }),
+                ))
+            })(),
+            _ => {
+                let dir = std::path::PathBuf::from(&self.run.dir);
+                let renv = RenderEnv {
+                    dir: &dir,
+                    run_uid: &self.run.uid,
+                };
+                Action::render(s, &self.ctx, &renv, attempt).map(Prepped::Action)
+            }
+        };
+        match rendered {
+            Ok(p) => {
+                self.prepped[step] = Some(p);
+                self.feed(Input::Prepared {
+                    step,
+                    outcome: Prepared::Ready,
+                });
+            }
+            Err(e) => {
+                self.reasons.insert(step, e);
+                self.feed(Input::Prepared {
+                    step,
+                    outcome: Prepared::Fail,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn evidence(&self, step: usize) -> Json {
+        const MAX: usize = 16 * 1024;
+        let mut upstream = serde_json::Map::new();
+        for &n in &self.wf.steps[step].needs {
+            let id = &self.wf.steps[n].id;
+            let out = self
+                .journal_output(n)
+                .unwrap_or(Json::Null);
+            let text = out.to_string();
+            let v = if text.len() > MAX {
+                json!({ "truncated": true, "bytes": text.len() })
+            } else {
+                out
+            };
+            upstream.insert(id.clone(), v);
+        }
+        json!({ "upstream": upstream })
+    }
+
+    fn journal_output(&self, step: usize) -> Option<Json> {
+        self.ctx.step_output(&self.wf.steps[step].id)
+    }
+
+    fn propose(&mut self, step: usize, attempt: u32) -> Result<()> {
+        let s = &self.wf.steps[step];
+        let (kind, summary, action) = match &self.prepped[step] {
+            Some(Prepped::Gate(g)) => (
+                ProposalKind::Approval,
+                crate::connectors::truncate_line(g["title"].as_str().unwrap_or("approval"), 100),
+                g.clone(),
+            ),
+            Some(Prepped::Action(a)) => (
+                ProposalKind::Action,
+                a.summary(),
+                serde_json::to_value(a)?,
+            ),
+            _ => {
+                return Err(crate::error::Error::other(format!(
+                    "internal: step `{}` was proposed before it was rendered",
+                    s.id
+                )));
+            }
+        };
+        let step_id = s.id.clone();
+        let evidence = self.evidence(step);
+        let id = self
+            .journal
+            .create_proposal(self.run.id, &step_id, attempt, kind, summary.clone(), action.clone(), evidence.clone())?;
+        self.open_items.insert(step, id);
+        self.observer.event(
+            self.run.id,
+            &Event::ProposalCreated {
+                proposal: id,
+                step: step_id,
+                attempt,
+                kind,
+                summary,
+                action,
+                evidence,
+            },
+        );
+        self.feed(Input::Proposed { step });
+        Ok(())
+    }
+
+    fn ask_attention(&mut self, step: usize, attempt: u32) -> Result<()> {
+        let s = &self.wf.steps[step];
+        let (summary, action) = match &self.prepped[step] {
+            Some(Prepped::Action(a)) => (
+                format!("interrupted, outcome unknown: {}", a.summary()),
+                serde_json::to_value(a)?,
+            ),
+            _ => (
+                format!("`{}` was interrupted; its outcome is unknown", s.id),
+                Json::Null,
+            ),
+        };
+        let step_id = s.id.clone();
+        let evidence = json!({
+            "reason": "the process running this step stopped before recording its result",
+            "choices": ["approve: run it again", "approve --done: it happened, mark it done", "reject: fail the step"],
+        });
+        let id = self.journal.create_proposal(
+            self.run.id,
+            &step_id,
+            attempt,
+            ProposalKind::Attention,
+            summary.clone(),
+            action.clone(),
+            evidence.clone(),
+        )?;
+        self.open_items.insert(step, id);
+        self.observer.event(
+            self.run.id,
+            &Event::ProposalCreated {
+                proposal: id,
+                step: step_id,
+                attempt,
+                kind: ProposalKind::Attention,
+                summary,
+                action,
+                evidence,
+            },
+        );
+        Ok(())
+    }
+
+    fn execute(&mut self, step: usize, attempt: u32) -> Result<()> {
+        match self.prepped[step].clone() {
+            Some(Prepped::Values(v)) => {
+                self.succeed(step, attempt, v)?;
+                self.feed(Input::Finished {
+                    step,
+                    ok: true,
+                    retryable: false,
+                });
+                Ok(())
+            }
+            Some(Prepped::Gate(_)) => {
+                let out = self
+                    .gate_answers
+                    .remove(&step)
+                    .unwrap_or_else(|| json!({ "decision": "approved" }));
+                self.succeed(step, attempt, out)?;
+                self.feed(Input::Finished {
+                    step,
+                    ok: true,
+                    retryable: false,
+                });
+                Ok(())
+            }
+            Some(Prepped::Action(action)) => {
+                self.record(vec![Event::StepStarted {
+                    step: self.wf.steps[step].id.clone(),
+                    attempt,
+                }])?;
+                let timeout = self.wf.steps[step].timeout;
+                let exec_env = self.env.exec.clone();
+                let tx = self.tx.clone();
+                let exec = self.exec()?;
+                let client = exec.client.clone();
+                let handle = exec.rt.spawn(async move {
+                    let result = action.commit(&exec_env, &client, timeout).await;
+                    let _ = tx.send(Completion {
+                        step,
+                        attempt,
+                        result,
+                    });
+                });
+                self.in_flight.insert(step, handle);
+                Ok(())
+            }
+            None => {
+                self.reasons.insert(
+                    step,
+                    "nothing to execute: the step was never rendered".into(),
+                );
+                self.feed(Input::Finished {
+                    step,
+                    ok: false,
+                    retryable: false,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn exec(&mut self) -> Result<&Exec> {
+        if self.exec.is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| crate::error::Error::other(format!("cannot start the executor: {e}")))?;
+            let client = reqwest::Client::builder()
+                .user_agent(concat!("aios/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| crate::error::Error::other(format!("cannot build the HTTP client: {e}")))?;
+            self.exec = Some(Exec { rt, client });
+        }
+        Ok(self.exec.as_ref().expect("just set"))
+    }
+
+    fn completed(&mut self, c: Completion) -> Result<()> {
+        self.in_flight.remove(&c.step);
+        if self.machine.step(c.step).attempt != c.attempt {
+            return Ok(());
+        }
+        match c.result {
+            Ok(output) => {
+                self.succeed(c.step, c.attempt, output)?;
+                self.feed(Input::Finished {
+                    step: c.step,
+                    ok: true,
+                    retryable: false,
+                });
+            }
+            Err(e) => {
+                self.reasons.insert(c.step, e.message);
+                self.feed(Input::Finished {
+                    step: c.step,
+                    ok: false,
+                    retryable: e.retryable,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Pick up decisions taken elsewhere (another terminal, `aios approve`).
+    fn poll_decisions(&mut self) -> Result<()> {
+        if self.open_items.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<(usize, i64)> = self.open_items.iter().map(|(s, p)| (*s, *p)).collect();
+        for (step, id) in items {
+            let p = self.journal.proposal(id)?;
+            if p.status != ProposalStatus::Pending {
+                self.open_items.remove(&step);
+                self.apply_decision(step, &p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Feed a recorded decision on `p` (an item of `step`) to the machine.
+    pub(super) fn apply_decision(&mut self, step: usize, p: &ProposalRecord) {
+        let Some(decision) = p.decision else { return };
+        match p.kind {
+            ProposalKind::Approval => {
+                let answer = json!({
+                    "decision": if decision == Decision::Reject { "rejected" } else { "approved" },
+                    "fields": p.fields.clone().unwrap_or_else(|| json!({})),
+                    "reason": p.reason,
+                    "by": p.decided_by,
+                });
+                self.gate_answers.insert(step, answer);
+                if decision == Decision::Reject {
+                    self.reasons.insert(
+                        step,
+                        format!("rejected: {}", p.reason.as_deref().unwrap_or("no reason given")),
+                    );
+                }
+            }
+            ProposalKind::Action | ProposalKind::Attention => {
+                if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
+                    self.prepped[step] = Some(Prepped::Action(a));
+                }
+                if decision == Decision::Reject {
+                    let why = p.reason.as_deref().unwrap_or("no reason given");
+                    self.reasons.insert(
+                        step,
+                        if p.kind == ProposalKind::Attention {
+                            format!("failed by the operator after an interruption: {why}")
+                        } else {
+                            format!("rejected: {why}")
+                        },
+                    );
+                }
+                if decision == Decision::Done {
+                    let out = p
+                        .fields
+                        .clone()
+                        .unwrap_or_else(|| json!({ "marked_done": true }));
+                    self.gate_answers.insert(step, out);
+                }
+            }
+        }
+        let d = match (p.kind, decision) {
+            (_, Decision::Approve) => Decided::Approve,
+            (_, Decision::Done) => Decided::Done,
+            (ProposalKind::Attention, Decision::Reject) => Decided::Fail,
+            (_, Decision::Reject) => Decided::Reject,
+        };
+        self.feed(Input::Decided { step, decision: d });
+    }
+}
