@@ -1,8 +1,26 @@
-//! aios: a terminal-first AI workflow OS for one-person companies.
+//! aios: durable TOML workflows whose side effects wait for the operator's approval.
+//!
+//! Code map:
+//! - [`workflow`]: TOML source -> validated [`workflow::Workflow`] (diagnostics with spans)
+//! - [`template`]: the minijinja environment and run-time template context
+//! - [`engine`]: the pure run state machine and the driver that performs its effects
+//! - [`journal`]: the SQLite event log and its projections; the only place with SQL
+//! - [`connectors`]: shell, http and file actions: render, describe, validate, commit
+//! - [`inbox`]: deciding inbox items (one path for every front end)
+//! - [`commands`]: the CLI front end; the only module that prints
+//!
+//! Invariants (see DESIGN.md): the state machine does no IO; every state change is an
+//! event appended in the same transaction as its projections; a run resumes from the
+//! workflow snapshot stored with it; input is parsed, then validated, then executed;
+//! secrets never enter the journal; the library never prints or exits.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod connectors;
+pub mod engine;
+pub mod error;
+pub mod inbox;
+pub mod journal;
 pub mod template;
 pub mod workflow;
-pub mod clock;
-pub mod connectors;
-pub mod error;
-pub mod journal;
-pub mod engine;

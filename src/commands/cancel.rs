@@ -1,0 +1,31 @@
+//! `aios cancel RUN`: stop a run for good.
+
+use super::ui;
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::CancelArgs;
+use crate::error::Error;
+use crate::journal::{Event, RunStatus};
+
+pub fn cancel(ctx: &Ctx, args: CancelArgs) -> CmdResult {
+    let mut journal = ctx.journal()?;
+    let run = journal.run(args.run)?;
+    if run.status.is_terminal() {
+        return Err(Error::conflict(format!("run {} already {}; there is nothing to cancel", run.id, run.status))
+            .with_hint(format!("see it with: aios show {}", run.id))
+            .into());
+    }
+    journal.commit(
+        run.id,
+        &[Event::RunCancelled {
+            reason: args.reason.clone(),
+        }],
+    )?;
+    let mut msg = format!("run {} ({}) {}", run.id, run.workflow, ctx.ui.out().run_status(RunStatus::Cancelled));
+    if let (Some(owner), Some(exp)) = (&run.lease_owner, run.lease_expires)
+        && exp > journal.now()
+    {
+        msg.push_str(&format!("; process {owner} executing it stops within a second"));
+    }
+    ui::println(&msg);
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,36 @@
+//! `aios check FILE...`: validate workflows without running anything.
+
+use super::ui;
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::CheckArgs;
+use crate::error::ErrorKind;
+
+pub fn check(ctx: &Ctx, args: CheckArgs) -> CmdResult {
+    let mut worst = Exit::Ok;
+    let s = ctx.ui.out();
+    for path in &args.files {
+        match super::run::load_workflow(ctx, path) {
+            Ok((_, wf)) => ui::println(&format!(
+                "{} {} ({}, {} step{})",
+                s.green("ok"),
+                path.display(),
+                wf.name,
+                wf.steps.len(),
+                if wf.steps.len() == 1 { "" } else { "s" }
+            )),
+            Err(e) => {
+                if e.kind != ErrorKind::Invalid {
+                    ctx.ui.print_error(&anyhow::Error::from(e));
+                } else {
+                    ui::eprint(&format!(
+                        "{} {}\n\n",
+                        ctx.ui.err().red_bold("error:"),
+                        e.message
+                    ));
+                }
+                worst = Exit::Usage;
+            }
+        }
+    }
+    Ok(worst)
+}

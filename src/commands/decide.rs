@@ -1,0 +1,108 @@
+//! `aios approve` and `aios reject`: record a decision (through [`crate::inbox`]),
+//! then commit it and continue the run in the foreground.
+
+use super::ui::{self, Progress};
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::{ApproveArgs, RejectArgs};
+use crate::engine::{self, Mode};
+use crate::error::{Error, ErrorKind};
+use crate::inbox::{self, DecideRequest, Edit};
+use crate::journal::{Decision, ProposalRecord};
+
+pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
+    let edit = match &args.edit {
+        Some(path) => Some(Edit {
+            origin: path.display().to_string(),
+            text: std::fs::read_to_string(path).map_err(|e| {
+                Error::new(
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        ErrorKind::NotFound
+                    } else {
+                        ErrorKind::Invalid
+                    },
+                    format!("cannot read the edited action {}: {e}", path.display()),
+                )
+            })?,
+        }),
+        None => None,
+    };
+    let req = DecideRequest {
+        decision: if args.done {
+            Decision::Done
+        } else {
+            Decision::Approve
+        },
+        reason: args.reason.clone(),
+        edit,
+        fields: super::split_pairs(&args.fields, "--field")?,
+        by: ctx.operator(),
+    };
+    decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
+}
+
+pub fn reject(ctx: &Ctx, args: RejectArgs) -> CmdResult {
+    if args.reason.trim().is_empty() {
+        return Err(Error::invalid("a rejection needs a reason")
+            .with_hint("say why with --reason \"...\"")
+            .into());
+    }
+    let req = DecideRequest {
+        decision: Decision::Reject,
+        reason: Some(args.reason.clone()),
+        edit: None,
+        fields: Vec::new(),
+        by: ctx.operator(),
+    };
+    decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
+}
+
+fn decide_and_continue(
+    ctx: &Ctx,
+    id: i64,
+    req: DecideRequest,
+    no_resume: bool,
+    json: bool,
+    quiet: bool,
+) -> CmdResult {
+    let mut journal = ctx.journal()?;
+    let p = inbox::decide(&mut journal, id, req)?;
+    if !json {
+        ui::eprint(&format!("{}\n", decided_line(&p)));
+    }
+    let mode = if no_resume {
+        Mode::CommitDecided
+    } else {
+        Mode::Continue
+    };
+    let mut progress = Progress::new(ctx.ui, quiet || json);
+    match engine::resume(&mut journal, p.run_id, &ctx.run_env(), &mut progress, mode) {
+        Ok(outcome) => super::run::report(ctx, &journal, &outcome, json, &progress),
+        Err(e) if e.kind == ErrorKind::Conflict => {
+            // Another live process executes the run; it picks the decision up itself.
+            ui::eprint(&format!(
+                "{} the decision is recorded; {}\n",
+                ctx.ui.err().cyan_bold("note:"),
+                e.message
+            ));
+            if json {
+                ui::print_json(&super::show::run_json(&journal, p.run_id)?);
+            }
+            Ok(Exit::Ok)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn decided_line(p: &ProposalRecord) -> String {
+    let verb = match p.decision {
+        Some(Decision::Approve) if p.edited.is_some() => "approved with edits",
+        Some(Decision::Approve) => "approved",
+        Some(Decision::Reject) => "rejected",
+        Some(Decision::Done) => "marked done",
+        None => "decided",
+    };
+    format!(
+        "inbox {} {verb} (run {}, step {})",
+        p.id, p.run_id, p.step_id
+    )
+}

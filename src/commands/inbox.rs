@@ -1,0 +1,210 @@
+//! `aios inbox list|show`: what waits for the operator.
+
+use serde_json::json;
+
+use super::ui;
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
+use crate::clock::{age, format_ms};
+use crate::connectors::Action;
+use crate::journal::{ProposalKind, ProposalRecord};
+
+pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
+    match args.command {
+        None => list(ctx, InboxListArgs::default()),
+        Some(InboxCommand::List(a)) => list(ctx, a),
+        Some(InboxCommand::Show(a)) => show(ctx, a),
+    }
+}
+
+fn item_json(p: &ProposalRecord) -> serde_json::Value {
+    json!({
+        "id": p.id,
+        "kind": p.kind.as_str(),
+        "run_id": p.run_id,
+        "step_id": p.step_id,
+        "status": p.status.as_str(),
+        "summary": p.summary,
+        "created_at": format_ms(p.created_at),
+    })
+}
+
+fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
+    let journal = ctx.journal()?;
+    let items = journal.inbox(args.all)?;
+    if args.json {
+        ui::print_json(&serde_json::Value::Array(items.iter().map(item_json).collect()));
+        return Ok(Exit::Ok);
+    }
+    if items.is_empty() {
+        ui::println("inbox is empty: nothing waits for you");
+        return Ok(Exit::Ok);
+    }
+    let s = ctx.ui.out();
+    let now = journal.now();
+    let step_w = items.iter().map(|p| p.step_id.len()).max().unwrap_or(4).max(4);
+    let wf_w = items.iter().map(|p| p.workflow.len()).max().unwrap_or(8).max(8);
+    let mut out = s.bold(&format!(
+        "{:>5}  {:<9}  {:>5}  {:<wf_w$}  {:<step_w$}  {:>5}  SUMMARY",
+        "ID", "KIND", "RUN", "WORKFLOW", "STEP", "AGE"
+    ));
+    out.push('\n');
+    for p in &items {
+        let kind = format!("{:<9}", p.kind.as_str());
+        let kind = if p.kind == ProposalKind::Attention {
+            s.red_bold(&kind)
+        } else {
+            kind
+        };
+        let mut summary = p.summary.clone();
+        if args.all {
+            summary = format!("[{}] {summary}", p.status);
+        }
+        out.push_str(&format!(
+            "{:>5}  {kind}  {:>5}  {:<wf_w$}  {:<step_w$}  {:>5}  {summary}\n",
+            p.id,
+            p.run_id,
+            p.workflow,
+            p.step_id,
+            age(now, p.created_at),
+        ));
+    }
+    ui::print(&out);
+    Ok(Exit::Ok)
+}
+
+fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
+    let journal = ctx.journal()?;
+    let p = journal.proposal(args.id)?;
+    if args.action {
+        ui::print_json(p.final_action());
+        return Ok(Exit::Ok);
+    }
+    if args.json {
+        let mut v = item_json(&p);
+        v["attempt"] = json!(p.attempt);
+        v["workflow"] = json!(p.workflow);
+        v["action"] = p.action.clone();
+        v["edited"] = json!(p.edited);
+        v["evidence"] = p.evidence.clone();
+        v["decision"] = json!(p.decision.map(|d| d.as_str()));
+        v["reason"] = json!(p.reason);
+        v["fields"] = json!(p.fields);
+        v["decided_by"] = json!(p.decided_by);
+        v["decided_at"] = json!(p.decided_at.map(format_ms));
+        ui::print_json(&v);
+        return Ok(Exit::Ok);
+    }
+    let s = ctx.ui.out();
+    let mut t = format!(
+        "{} · {} · {}\n",
+        s.bold(&format!("inbox {}", p.id)),
+        p.kind,
+        match p.status {
+            crate::journal::ProposalStatus::Pending => s.yellow("pending"),
+            other => other.as_str().to_string(),
+        }
+    );
+    t.push_str(&format!(
+        "run {} ({}) · step {} · attempt {} · created {}\n\n",
+        p.run_id,
+        p.workflow,
+        p.step_id,
+        p.attempt,
+        format_ms(p.created_at)
+    ));
+    match p.kind {
+        ProposalKind::Approval => {
+            t.push_str(&format!("{}\n", s.bold(p.action["title"].as_str().unwrap_or(""))));
+            if let Some(body) = p.action["body"].as_str() {
+                t.push_str(&format!("\n{body}\n"));
+            }
+            if let Some(fields) = p.action["fields"].as_array()
+                && !fields.is_empty()
+            {
+                t.push_str(&format!("\n{}\n", s.bold("fields (--field NAME=VALUE)")));
+                for f in fields {
+                    let mut line = format!(
+                        "  {} ({}{})",
+                        f["name"].as_str().unwrap_or("?"),
+                        f["type"].as_str().unwrap_or("string"),
+                        if f["required"].as_bool().unwrap_or(false) && f["default"].is_null() {
+                            ", required"
+                        } else {
+                            ""
+                        }
+                    );
+                    if !f["default"].is_null() {
+                        line.push_str(&format!(" default {}", f["default"]));
+                    }
+                    if let Some(d) = f["description"].as_str() {
+                        line.push_str(&format!(": {d}"));
+                    }
+                    t.push_str(&line);
+                    t.push('\n');
+                }
+            }
+        }
+        _ => {
+            if p.kind == ProposalKind::Attention {
+                t.push_str(&format!(
+                    "{}\n\n",
+                    s.red_bold("The process running this step stopped before recording its result; it may or may not have happened.")
+                ));
+            }
+            t.push_str(&format!("{}\n", s.bold("action")));
+            match serde_json::from_value::<Action>(p.final_action().clone()) {
+                Ok(a) => t.push_str(&indent(&a.describe())),
+                Err(_) => t.push_str(&indent(&serde_json::to_string_pretty(&p.action).unwrap_or_default())),
+            }
+            if let Some(d) = &p.diff {
+                t.push_str(&format!("\n{}\n{}", s.bold("edited by the operator"), indent(d)));
+            }
+        }
+    }
+    if let Some(up) = p.evidence.get("upstream").and_then(|u| u.as_object())
+        && !up.is_empty()
+    {
+        t.push_str(&format!("\n{}\n", s.bold("built from")));
+        for (k, v) in up {
+            t.push_str(&format!(
+                "  {k}: {}\n",
+                crate::connectors::truncate_line(&v.to_string(), 100)
+            ));
+        }
+    }
+    if let Some(d) = p.decision {
+        t.push_str(&format!(
+            "\n{} {} by {} at {}{}\n",
+            s.bold("decided:"),
+            d,
+            p.decided_by.as_deref().unwrap_or("?"),
+            p.decided_at.map(format_ms).unwrap_or_default(),
+            p.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        ));
+    } else if p.status == crate::journal::ProposalStatus::Pending {
+        let id = p.id;
+        let next = match p.kind {
+            ProposalKind::Action => format!(
+                "aios approve {id} · aios approve {id} --edit FILE (from: aios inbox show {id} --action) · aios reject {id} --reason \"...\""
+            ),
+            ProposalKind::Approval => format!("aios approve {id} [--field NAME=VALUE] · aios reject {id} --reason \"...\""),
+            ProposalKind::Attention => format!(
+                "aios approve {id} (run it again) · aios approve {id} --done (it happened) · aios reject {id} --reason \"...\" (fail the step)"
+            ),
+        };
+        t.push_str(&format!("\n{} {next}\n", s.cyan_bold("next:")));
+    }
+    ui::print(&t);
+    Ok(Exit::Ok)
+}
+
+fn indent(s: &str) -> String {
+    let mut out = String::new();
+    for line in s.lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

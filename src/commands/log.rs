@@ -1,0 +1,114 @@
+//! `aios log RUN`: the run's events in order.
+
+use serde_json::json;
+
+use super::ui;
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::LogArgs;
+use crate::clock::format_ms;
+use crate::journal::Event;
+
+/// One line describing an event.
+pub fn describe(ev: &Event) -> String {
+    match ev {
+        Event::RunCreated { workflow, steps, .. } => {
+            format!("run created from `{workflow}` ({} steps)", steps.len())
+        }
+        Event::RunStatus { status, error } => match error {
+            Some(e) => format!("run {status}: {e}"),
+            None => format!("run {status}"),
+        },
+        Event::RunCancelled { reason } => match reason {
+            Some(r) => format!("run cancelled: {r}"),
+            None => "run cancelled".into(),
+        },
+        Event::StepStarted { step, attempt } => format!("{step}: started (attempt {attempt})"),
+        Event::StepSucceeded { step, .. } => format!("{step}: succeeded"),
+        Event::StepFailed {
+            step,
+            attempt,
+            error,
+            retry_at,
+        } => {
+            let first = error.lines().next().unwrap_or("");
+            match retry_at {
+                Some(at) => format!(
+                    "{step}: attempt {attempt} failed, retry at {}: {first}",
+                    format_ms(*at)
+                ),
+                None => format!("{step}: failed (attempt {attempt}): {first}"),
+            }
+        }
+        Event::StepSkipped { step, reason } => format!("{step}: skipped ({reason})"),
+        Event::StepReset { step, reason } => format!("{step}: reset to pending ({reason})"),
+        Event::ProposalCreated {
+            proposal,
+            step,
+            kind,
+            summary,
+            ..
+        } => format!("{step}: inbox item {proposal} ({kind}): {summary}"),
+        Event::ProposalDecided {
+            proposal,
+            step,
+            decision,
+            reason,
+            by,
+            edited,
+            ..
+        } => {
+            let verb = match decision {
+                crate::journal::Decision::Approve => "approved",
+                crate::journal::Decision::Reject => "rejected",
+                crate::journal::Decision::Done => "marked done",
+            };
+            let mut s = format!("{step}: inbox item {proposal} {verb} by {by}");
+            if edited.is_some() {
+                s.push_str(" (with edits)");
+            }
+            if let Some(r) = reason {
+                s.push_str(&format!(": {r}"));
+            }
+            s
+        }
+    }
+}
+
+pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
+    let journal = ctx.journal()?;
+    journal.run(args.run)?;
+    let events = journal.events(args.run)?;
+    if args.json {
+        let arr: Vec<_> = events
+            .iter()
+            .map(|e| {
+                json!({
+                    "seq": e.seq,
+                    "at": format_ms(e.at),
+                    "type": e.event.type_name(),
+                    "step": e.event.step(),
+                    "data": e.event,
+                })
+            })
+            .collect();
+        ui::print_json(&serde_json::Value::Array(arr));
+        return Ok(Exit::Ok);
+    }
+    let s = ctx.ui.out();
+    let mut out = String::new();
+    for e in &events {
+        out.push_str(&format!(
+            "{:>5}  {}  {}\n",
+            e.seq,
+            s.dim(&format_ms(e.at)),
+            describe(&e.event)
+        ));
+        if let Event::ProposalDecided { diff: Some(d), .. } = &e.event {
+            for line in d.lines() {
+                out.push_str(&format!("         {line}\n"));
+            }
+        }
+    }
+    ui::print(&out);
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,202 @@
+//! The command layer: parse arguments, call the core, print. The only module (with
+//! the TUI later) that talks to the user, reads the process environment or exits.
+
+mod cancel;
+mod check;
+mod decide;
+mod inbox;
+mod log;
+mod replay;
+mod run;
+mod runs;
+mod show;
+pub mod ui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::clock::Clock;
+use crate::connectors::ExecEnv;
+use crate::engine::RunEnv;
+use crate::error::{Error, ErrorKind};
+use crate::journal::{Journal, OpenOptions, Owner};
+
+/// Documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success, or the run is waiting on the operator.
+    Ok = 0,
+    /// The run failed (or was cancelled).
+    Failed = 1,
+    /// Usage error or invalid workflow / input / edit.
+    Usage = 2,
+    /// No such run, inbox item or file.
+    NotFound = 3,
+    /// Conflicts with the current state (already decided, finished, held by another process).
+    Conflict = 4,
+    /// The database could not be used (locked, full disk, damaged, permissions).
+    Storage = 5,
+}
+
+impl From<ErrorKind> for Exit {
+    fn from(k: ErrorKind) -> Exit {
+        match k {
+            ErrorKind::Invalid => Exit::Usage,
+            ErrorKind::NotFound => Exit::NotFound,
+            ErrorKind::Conflict => Exit::Conflict,
+            ErrorKind::Storage => Exit::Storage,
+            ErrorKind::Other => Exit::Failed,
+        }
+    }
+}
+
+pub type CmdResult = anyhow::Result<Exit>;
+
+/// Everything a command needs from the outside world, read once at start.
+pub struct Ctx {
+    pub data_dir: PathBuf,
+    pub clock: Clock,
+    pub owner: Owner,
+    pub child_env: Vec<(String, String)>,
+    pub ui: ui::Ui,
+}
+
+impl Ctx {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("aios.db")
+    }
+
+    pub fn journal(&self) -> Result<Journal, Error> {
+        Journal::open(&self.db_path(), self.clock, OpenOptions::default())
+    }
+
+    pub fn run_env(&self) -> RunEnv {
+        RunEnv::new(
+            self.owner.clone(),
+            ExecEnv {
+                child_env: self.child_env.clone(),
+            },
+        )
+    }
+
+    /// Who is deciding, for the journal: `user@host`.
+    pub fn operator(&self) -> String {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "operator".into());
+        format!("{user}@{}", self.owner.host)
+    }
+}
+
+/// Variables a shell step's child process may inherit. Nothing else passes through,
+/// so API keys in the operator's environment never reach a step.
+const CHILD_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+];
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn context(cli: &Cli) -> Result<Ctx, Error> {
+    let data_dir = match &cli.home {
+        Some(h) if !h.as_os_str().is_empty() => h.clone(),
+        _ => directories::ProjectDirs::from("", "", "aios")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or_else(|| {
+                Error::invalid("cannot find a home directory for aios data")
+                    .with_hint("set AIOS_HOME (or --home) to a folder")
+            })?,
+    };
+    let clock = match std::env::var("AIOS_NOW") {
+        Ok(s) if !s.is_empty() => Clock::Fixed(s.parse().map_err(|e| {
+            Error::invalid(format!("AIOS_NOW=`{s}` is not an RFC 3339 instant: {e}"))
+                .with_hint("use a form like 2026-11-21T09:30:00Z, or unset AIOS_NOW")
+        })?),
+        _ => Clock::System,
+    };
+    let child_env = CHILD_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect();
+    Ok(Ctx {
+        data_dir,
+        clock,
+        owner: Owner::new(std::process::id(), hostname()),
+        child_env,
+        ui: ui::Ui::detect(),
+    })
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => Exit::Usage as u8,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let ui = ui::Ui::detect();
+    let result = context(&cli)
+        .map_err(anyhow::Error::from)
+        .and_then(|ctx| dispatch(&ctx, cli.command));
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            ui.print_error(&e);
+            let code = e
+                .downcast_ref::<Error>()
+                .map(|e| Exit::from(e.kind))
+                .unwrap_or(Exit::Failed);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
+    match command {
+        Command::Run(a) => run::run(ctx, a),
+        Command::Check(a) => check::check(ctx, a),
+        Command::Inbox(a) => inbox::inbox(ctx, a),
+        Command::Approve(a) => decide::approve(ctx, a),
+        Command::Reject(a) => decide::reject(ctx, a),
+        Command::Runs(a) => runs::runs(ctx, a),
+        Command::Show(a) => show::show(ctx, a),
+        Command::Log(a) => log::log(ctx, a),
+        Command::Resume(a) => run::resume(ctx, a),
+        Command::Cancel(a) => cancel::cancel(ctx, a),
+        Command::Replay(a) => replay::replay(ctx, a),
+        Command::Completions(a) => {
+            let mut out = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);
+            ui::print(&String::from_utf8_lossy(&out));
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Split `NAME=VALUE` arguments.
+pub fn split_pairs(raw: &[String], flag: &str) -> Result<Vec<(String, String)>, Error> {
+    raw.iter()
+        .map(|r| match r.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(Error::invalid(format!("`{r}` is not NAME=VALUE"))
+                .with_hint(format!("write it as {flag} name=value"))),
+        })
+        .collect()
+}

@@ -1,0 +1,182 @@
+//! `aios run` and `aios resume`, and the report printed when a driven run stops.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::ui::{self, Progress};
+use super::{CmdResult, Ctx, Exit, show};
+use crate::cli::{ResumeArgs, RunArgs};
+use crate::engine::{self, Mode, NewRun, RunOutcome};
+use crate::error::Error;
+use crate::journal::{Journal, ProposalStatus, RunStatus};
+use crate::workflow;
+
+/// Read a workflow file, or explain why not.
+pub fn read_workflow(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            crate::error::ErrorKind::NotFound
+        } else {
+            crate::error::ErrorKind::Invalid
+        };
+        Error::new(kind, format!("cannot read {}: {e}", path.display()))
+            .with_hint("pass the path of a workflow .toml file")
+    })
+}
+
+/// Load and validate a workflow file, printing its diagnostics on failure.
+pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
+    let source = read_workflow(path)?;
+    let origin = path.display().to_string();
+    match workflow::load(&source, &origin) {
+        Ok(wf) => Ok((source, wf)),
+        Err(diags) => {
+            ui::eprint(&workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err));
+            Err(Error::invalid(format!(
+                "{origin} is not a valid workflow ({} problem{})",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            ))
+            .with_hint("fix the problems above; `aios check FILE` checks without running"))
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
+    let (source, wf) = load_workflow(ctx, &args.file)?;
+    let given = super::split_pairs(&args.inputs, "--input")?;
+    let inputs = match workflow::resolve_inputs(&wf, &given) {
+        Ok(i) => i,
+        Err(diags) => {
+            let origin = args.file.display().to_string();
+            ui::eprint(&workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err));
+            return Err(Error::invalid(format!(
+                "the inputs do not fit {origin} ({} problem{})",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            ))
+            .into());
+        }
+    };
+    let abs = std::path::absolute(&args.file)
+        .with_context(|| format!("cannot resolve {}", args.file.display()))?;
+    let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut journal = ctx.journal()?;
+    let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
+    let path = args.file.display().to_string();
+    let outcome = engine::start(
+        &mut journal,
+        NewRun {
+            workflow: &wf,
+            source: &source,
+            path: Some(&path),
+            dir: &dir,
+            inputs,
+        },
+        &ctx.run_env(),
+        &mut progress,
+    )?;
+    report(ctx, &journal, &outcome, args.json, &progress)
+}
+
+pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
+    let mut journal = ctx.journal()?;
+    let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
+    let outcome = engine::resume(
+        &mut journal,
+        args.run,
+        &ctx.run_env(),
+        &mut progress,
+        Mode::Continue,
+    )?;
+    report(ctx, &journal, &outcome, args.json, &progress)
+}
+
+/// Print where a run stands after driving it, and pick the exit code.
+pub fn report(
+    ctx: &Ctx,
+    journal: &Journal,
+    outcome: &RunOutcome,
+    json: bool,
+    progress: &Progress,
+) -> CmdResult {
+    let id = outcome.run_id;
+    let code = match outcome.status {
+        RunStatus::Succeeded | RunStatus::Waiting | RunStatus::Running => Exit::Ok,
+        RunStatus::Failed | RunStatus::Cancelled => Exit::Failed,
+    };
+    if json {
+        ui::print_json(&show::run_json(journal, id)?);
+        return Ok(code);
+    }
+    let s = ctx.ui.out();
+    let run = journal.run(id)?;
+    let took = crate::clock::format_duration(progress.elapsed());
+    match outcome.status {
+        RunStatus::Succeeded => {
+            let steps = journal.steps(id)?;
+            ui::println(&format!(
+                "run {id} ({}) {} in {took}: {} steps",
+                run.workflow,
+                s.run_status(RunStatus::Succeeded),
+                steps.len()
+            ));
+        }
+        RunStatus::Waiting => {
+            let pending: Vec<_> = journal
+                .run_proposals(id)?
+                .into_iter()
+                .filter(|p| p.status == ProposalStatus::Pending)
+                .collect();
+            let mut text = format!(
+                "run {id} ({}) is {}",
+                run.workflow,
+                s.run_status(RunStatus::Waiting)
+            );
+            if pending.is_empty() {
+                text.push_str(&format!(
+                    ": decisions were committed; continue it with: aios resume {id}\n"
+                ));
+            } else {
+                text.push_str(" for you:\n");
+                for p in &pending {
+                    text.push_str(&format!(
+                        "  inbox {:<4} {:<9} {:<18} {}\n",
+                        p.id,
+                        p.kind.as_str(),
+                        p.step_id,
+                        p.summary
+                    ));
+                }
+                let first = pending[0].id;
+                text.push_str(&format!(
+                    "next: aios inbox show {first} · aios approve {first} · aios reject {first} --reason \"...\"\n"
+                ));
+            }
+            ui::print(&text);
+        }
+        RunStatus::Failed => {
+            let err = outcome.error.clone().unwrap_or_default();
+            let detail = journal
+                .steps(id)?
+                .into_iter()
+                .filter(|st| st.status == crate::journal::StepStatus::Failed)
+                .filter_map(|st| st.error.map(|e| format!("  {}: {e}\n", st.step_id)))
+                .collect::<String>();
+            ui::print(&format!(
+                "run {id} ({}) {}: {err}\n{detail}{} fix the cause, then continue with: aios resume {id}\n",
+                run.workflow,
+                s.run_status(RunStatus::Failed),
+                s.cyan_bold("hint:")
+            ));
+        }
+        RunStatus::Cancelled => {
+            ui::println(&format!("run {id} ({}) was cancelled", run.workflow));
+        }
+        RunStatus::Running => {
+            ui::println(&format!("run {id} ({}) is running", run.workflow));
+        }
+    }
+    Ok(code)
+}

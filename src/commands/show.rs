@@ -1,0 +1,122 @@
+//! `aios show RUN`: status, inputs, steps with outputs, and the timeline.
+
+use serde_json::{Value as Json, json};
+
+use super::ui;
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::ShowArgs;
+use crate::clock::format_ms;
+use crate::error::Error;
+use crate::journal::Journal;
+
+/// The `show --json` object (scripting interface: `{id, workflow, status, inputs,
+/// steps: [{id, kind, status, attempts, output, error}]}`).
+pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
+    let run = journal.run(id)?;
+    let steps: Vec<Json> = journal
+        .steps(id)?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.step_id,
+                "kind": s.kind,
+                "status": s.status.as_str(),
+                "attempts": s.attempts,
+                "output": s.output,
+                "error": s.error,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "id": run.id,
+        "workflow": run.workflow,
+        "status": run.status.as_str(),
+        "inputs": run.inputs,
+        "steps": steps,
+    }))
+}
+
+pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
+    let journal = ctx.journal()?;
+    if args.json {
+        ui::print_json(&run_json(&journal, args.run)?);
+        return Ok(Exit::Ok);
+    }
+    let s = ctx.ui.out();
+    let run = journal.run(args.run)?;
+    let steps = journal.steps(args.run)?;
+    let items = journal.run_proposals(args.run)?;
+    let mut t = format!(
+        "{} · {} · {}\n",
+        s.bold(&format!("run {}", run.id)),
+        run.workflow,
+        s.run_status(run.status)
+    );
+    if let Some(e) = &run.error {
+        t.push_str(&format!("error     {e}\n"));
+    }
+    t.push_str(&format!(
+        "workflow  {} (sha256 {})\n",
+        run.path.as_deref().unwrap_or("-"),
+        &run.source_hash[..12.min(run.source_hash.len())]
+    ));
+    t.push_str(&format!(
+        "created   {}   updated {}\n",
+        format_ms(run.created_at),
+        format_ms(run.updated_at)
+    ));
+    if let Some(map) = run.inputs.as_object()
+        && !map.is_empty()
+    {
+        let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        t.push_str(&format!("inputs    {}\n", parts.join(" ")));
+    }
+    if let Some(owner) = &run.lease_owner {
+        t.push_str(&format!("executor  process {owner}\n"));
+    }
+    let width = steps.iter().map(|s| s.step_id.len()).max().unwrap_or(4).max(4);
+    t.push_str(&format!("\n{}\n", s.bold("steps")));
+    for st in &steps {
+        let mut line = format!(
+            "  {} {:<width$}  {:<8} {:<15}",
+            s.step_glyph(st.status),
+            st.step_id,
+            st.kind,
+            st.status.as_str(),
+        );
+        if st.attempts > 1 {
+            line.push_str(&format!(" attempts {}", st.attempts));
+        }
+        if let Some(p) = items
+            .iter()
+            .rev()
+            .find(|p| p.step_id == st.step_id && p.status == crate::journal::ProposalStatus::Pending)
+        {
+            line.push_str(&format!(" inbox {}", p.id));
+        }
+        t.push_str(line.trim_end());
+        t.push('\n');
+        if let Some(e) = &st.error {
+            t.push_str(&format!("      {} {}\n", s.dim("error"), e.lines().next().unwrap_or("")));
+        }
+        if let Some(o) = &st.output
+            && !o.is_null()
+        {
+            t.push_str(&format!(
+                "      {} {}\n",
+                s.dim("output"),
+                crate::connectors::truncate_line(&o.to_string(), 100)
+            ));
+        }
+    }
+    t.push_str(&format!("\n{}\n", s.bold("timeline")));
+    for e in journal.events(args.run)? {
+        t.push_str(&format!(
+            "  {}  {}\n",
+            s.dim(&format_ms(e.at)),
+            super::log::describe(&e.event)
+        ));
+    }
+    ui::print(&t);
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,243 @@
+//! Terminal output: colour (honouring NO_COLOR and non-terminals), quiet exit on a
+//! broken pipe, error printing with causes and hints, and run progress.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use crate::clock::format_duration;
+use crate::engine::Observer;
+use crate::error::Error;
+use crate::journal::{Event, ProposalKind, RunStatus, StepStatus};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    pub color_out: bool,
+    pub color_err: bool,
+}
+
+impl Ui {
+    pub fn detect() -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ui {
+            color_out: !no_color && std::io::stdout().is_terminal(),
+            color_err: !no_color && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn plain() -> Ui {
+        Ui {
+            color_out: false,
+            color_err: false,
+        }
+    }
+
+    /// Style for stdout text.
+    pub fn out(&self) -> Style {
+        Style(self.color_out)
+    }
+
+    /// Style for stderr text.
+    pub fn err(&self) -> Style {
+        Style(self.color_err)
+    }
+
+    pub fn print_error(&self, e: &anyhow::Error) {
+        let s = self.err();
+        let mut text = format!("{} {e}\n", s.red_bold("error:"));
+        let mut hint = None;
+        for (i, cause) in e.chain().enumerate() {
+            if let Some(core) = cause.downcast_ref::<Error>()
+                && hint.is_none()
+            {
+                hint = core.hint.clone();
+            }
+            if i > 0 {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    text.push_str(&format!("  caused by: {c}\n"));
+                }
+            }
+        }
+        if let Some(h) = hint {
+            text.push_str(&format!("{} {h}\n", s.cyan_bold("hint:")));
+        }
+        eprint(&text);
+    }
+}
+
+/// ANSI styling that turns itself off.
+#[derive(Debug, Clone, Copy)]
+pub struct Style(pub bool);
+
+impl Style {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    pub fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+
+    pub fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+
+    pub fn red_bold(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+
+    pub fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+
+    pub fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+
+    pub fn cyan_bold(&self, s: &str) -> String {
+        self.wrap("1;36", s)
+    }
+
+    pub fn run_status(&self, st: RunStatus) -> String {
+        match st {
+            RunStatus::Succeeded => self.green(st.as_str()),
+            RunStatus::Failed => self.red_bold(st.as_str()),
+            RunStatus::Waiting => self.yellow(st.as_str()),
+            RunStatus::Running => self.bold(st.as_str()),
+            RunStatus::Cancelled => self.dim(st.as_str()),
+        }
+    }
+
+    pub fn step_glyph(&self, st: StepStatus) -> String {
+        match st {
+            StepStatus::Succeeded => self.green("✓"),
+            StepStatus::Failed => self.red_bold("✗"),
+            StepStatus::Waiting => self.yellow("?"),
+            StepStatus::NeedsAttention => self.red_bold("!"),
+            StepStatus::Running => self.bold("▸"),
+            StepStatus::Skipped => self.dim("-"),
+            StepStatus::Pending => self.dim("·"),
+        }
+    }
+}
+
+/// Write to stdout; on a closed pipe (`aios runs | head`) exit quietly.
+pub fn print(s: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+pub fn println(s: &str) {
+    print(&format!("{s}\n"));
+}
+
+pub fn eprint(s: &str) {
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}
+
+/// Print one JSON document on stdout.
+pub fn print_json(v: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
+    println(&text);
+}
+
+/// Prints one line per step transition on stderr.
+pub struct Progress {
+    style: Style,
+    quiet: bool,
+    started: Instant,
+    step_started: std::collections::HashMap<String, Instant>,
+}
+
+impl Progress {
+    pub fn new(ui: Ui, quiet: bool) -> Progress {
+        Progress {
+            style: ui.err(),
+            quiet,
+            started: Instant::now(),
+            step_started: Default::default(),
+        }
+    }
+
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+}
+
+impl Observer for Progress {
+    fn event(&mut self, run: i64, ev: &Event) {
+        if self.quiet {
+            return;
+        }
+        let s = self.style;
+        let line = match ev {
+            Event::RunStatus { .. } | Event::RunCreated { .. } | Event::ProposalDecided { .. } => {
+                return;
+            }
+            Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim("-")),
+            Event::StepStarted { step, attempt } => {
+                self.step_started.insert(step.clone(), Instant::now());
+                let again = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                format!("{} {step} started{again}", s.bold("▸"))
+            }
+            Event::StepSucceeded { step, .. } => {
+                let took = self
+                    .step_started
+                    .remove(step)
+                    .map(|t| format!(" {}", s.dim(&format_duration(t.elapsed()))))
+                    .unwrap_or_default();
+                format!("{} {step}{took}", s.green("✓"))
+            }
+            Event::StepFailed {
+                step,
+                error,
+                retry_at,
+                attempt,
+            } => match retry_at {
+                Some(at) => format!(
+                    "{} {step} attempt {attempt} failed, retrying at {}: {}",
+                    s.yellow("↻"),
+                    crate::clock::format_ms(*at),
+                    first_line(error)
+                ),
+                None => format!("{} {step} failed: {}", s.red_bold("✗"), first_line(error)),
+            },
+            Event::StepSkipped { step, reason } => format!("{} {step} skipped: {reason}", s.dim("-")),
+            Event::StepReset { step, reason } => format!("{} {step} will run again: {reason}", s.dim("↺")),
+            Event::ProposalCreated {
+                proposal,
+                step,
+                kind,
+                summary,
+                ..
+            } => {
+                let what = match kind {
+                    ProposalKind::Action => "proposed",
+                    ProposalKind::Approval => "awaits approval",
+                    ProposalKind::Attention => "needs attention",
+                };
+                format!(
+                    "{} {step} {what} (inbox {proposal}): {summary}",
+                    s.yellow("?")
+                )
+            }
+        };
+        eprint(&format!("{line}\n"));
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}

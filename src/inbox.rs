@@ -1,0 +1,210 @@
+//! Decisions on inbox items: one code path for every front end (`aios approve`,
+//! `aios reject`, the TUI). Checks the request against the item (edits are validated
+//! and diffed, gate fields typed), then records it once through the journal's
+//! compare-and-swap.
+
+use serde_json::{Map, Value as Json};
+
+use crate::connectors::Action;
+use crate::error::{Error, Result};
+use crate::journal::{Decision, DecisionInput, Journal, ProposalKind, ProposalRecord};
+
+/// An operator's edit of a proposed action.
+#[derive(Debug, Clone)]
+pub struct Edit {
+    /// Where it came from (for messages).
+    pub origin: String,
+    /// JSON or TOML text of the whole action.
+    pub text: String,
+}
+
+/// What the operator asks for.
+#[derive(Debug, Clone)]
+pub struct DecideRequest {
+    pub decision: Decision,
+    pub reason: Option<String>,
+    pub edit: Option<Edit>,
+    /// Approval gate fields, `NAME=VALUE` already split.
+    pub fields: Vec<(String, String)>,
+    /// Who decides (for the journal).
+    pub by: String,
+}
+
+/// Validate and record a decision. Fails if the item was already decided, its run
+/// was cancelled, or the request does not fit the item.
+pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<ProposalRecord> {
+    let p = journal.proposal(id)?;
+    let what = match p.kind {
+        ProposalKind::Action => "a proposed action",
+        ProposalKind::Approval => "an approval gate",
+        ProposalKind::Attention => "an interrupted step",
+    };
+    if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
+        return Err(Error::invalid(format!("item {id} is {what}; --done only applies to interrupted steps"))
+            .with_hint(format!("approve it with: aios approve {id}")));
+    }
+    if !req.fields.is_empty() && p.kind != ProposalKind::Approval {
+        return Err(Error::invalid(format!("item {id} is {what}; only approval gates have fields")));
+    }
+    if req.edit.is_some() && p.kind == ProposalKind::Approval {
+        return Err(Error::invalid(format!("item {id} is an approval gate; there is no action to edit"))
+            .with_hint("fill in its fields with --field NAME=VALUE"));
+    }
+    if req.edit.is_some() && req.decision != Decision::Approve {
+        return Err(Error::invalid("only an approval can carry an edited action"));
+    }
+    let (edited, diff) = match &req.edit {
+        Some(e) => check_edit(&p, e)?,
+        None => (None, None),
+    };
+    let fields = if p.kind == ProposalKind::Approval && req.decision == Decision::Approve {
+        Some(check_fields(&p, &req.fields)?)
+    } else {
+        None
+    };
+    journal.decide(
+        id,
+        DecisionInput {
+            decision: req.decision,
+            reason: req.reason,
+            fields,
+            edited,
+            diff,
+            by: req.by,
+        },
+    )
+}
+
+/// Parse, validate and diff an edited action. Returns (edited, diff), or (None, None)
+/// when the edit changes nothing.
+fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<String>)> {
+    let value = parse_edit(e)?;
+    let action: Action = serde_json::from_value(value).map_err(|err| {
+        Error::invalid(format!("{} is not a valid action: {err}", e.origin))
+            .with_hint(format!("start from: aios inbox show {} --action", p.id))
+    })?;
+    action.validate().map_err(|err| {
+        Error::invalid(format!("the edited action in {} is not valid: {err}", e.origin))
+    })?;
+    let original: Action = serde_json::from_value(p.action.clone())
+        .map_err(|err| Error::storage(format!("inbox item {} holds an unreadable action: {err}", p.id)))?;
+    if original.kind() != action.kind() {
+        return Err(Error::invalid(format!(
+            "the edit turns a {} action into a {} action; an edit may change the action, not its kind",
+            original.kind(),
+            action.kind()
+        ))
+        .with_hint("reject this item instead, and change the workflow"));
+    }
+    if original == action {
+        return Ok((None, None));
+    }
+    let before = serde_json::to_string_pretty(&original)?;
+    let after = serde_json::to_string_pretty(&action)?;
+    let diff = similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(2)
+        .header("proposed", "edited")
+        .to_string();
+    Ok((Some(serde_json::to_value(&action)?), Some(diff)))
+}
+
+fn parse_edit(e: &Edit) -> Result<Json> {
+    let as_json = serde_json::from_str::<Json>(&e.text);
+    if let Ok(v) = as_json {
+        return Ok(v);
+    }
+    match toml::from_str::<toml::Table>(&e.text) {
+        Ok(t) => serde_json::to_value(t).map_err(Error::from),
+        Err(terr) => {
+            let jerr = as_json.err().map(|e| e.to_string()).unwrap_or_default();
+            Err(Error::invalid(format!(
+                "{} is neither JSON ({jerr}) nor TOML ({})",
+                e.origin,
+                terr.message()
+            ))
+            .with_hint("edit the JSON printed by `aios inbox show ID --action`"))
+        }
+    }
+}
+
+/// Type the operator's field values against the gate's declared fields.
+fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
+    let declared = p.action["fields"].as_array().cloned().unwrap_or_default();
+    let mut out = Map::new();
+    let mut problems = Vec::new();
+    for (name, raw) in given {
+        let Some(decl) = declared.iter().find(|d| d["name"] == name.as_str()) else {
+            let names: Vec<&str> = declared.iter().filter_map(|d| d["name"].as_str()).collect();
+            problems.push(format!(
+                "unknown field `{name}` (this gate has: {})",
+                if names.is_empty() { "no fields".to_string() } else { names.join(", ") }
+            ));
+            continue;
+        };
+        let ty = decl["type"].as_str().unwrap_or("string");
+        match convert(ty, raw) {
+            Ok(v) => {
+                out.insert(name.clone(), v);
+            }
+            Err(e) => problems.push(format!("field `{name}` {e}")),
+        }
+    }
+    for d in &declared {
+        let Some(name) = d["name"].as_str() else { continue };
+        if out.contains_key(name) {
+            continue;
+        }
+        if !d["default"].is_null() {
+            out.insert(name.to_string(), d["default"].clone());
+        } else if d["required"].as_bool().unwrap_or(true) {
+            problems.push(format!("field `{name}` is required; pass --field {name}=VALUE"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(Json::Object(out))
+    } else {
+        Err(Error::invalid(problems.join("; ")).with_hint(format!(
+            "see the gate's fields with: aios inbox show {}",
+            p.id
+        )))
+    }
+}
+
+/// Convert a command-line value to a declared type.
+pub fn convert(ty: &str, raw: &str) -> std::result::Result<Json, String> {
+    match ty {
+        "string" => Ok(Json::String(raw.to_string())),
+        "integer" => raw
+            .trim()
+            .parse::<i64>()
+            .map(Json::from)
+            .map_err(|_| format!("must be an integer, got `{raw}`")),
+        "number" => {
+            if let Ok(i) = raw.trim().parse::<i64>() {
+                return Ok(Json::from(i));
+            }
+            raw.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .and_then(serde_json::Number::from_f64)
+                .map(Json::Number)
+                .ok_or_else(|| format!("must be a number, got `{raw}`"))
+        }
+        "boolean" => match raw.trim() {
+            "true" => Ok(Json::Bool(true)),
+            "false" => Ok(Json::Bool(false)),
+            _ => Err(format!("must be true or false, got `{raw}`")),
+        },
+        "list" => match serde_json::from_str::<Json>(raw) {
+            Ok(v @ Json::Array(_)) => Ok(v),
+            _ => Err(format!("must be a JSON list like [\"a\", \"b\"], got `{raw}`")),
+        },
+        "object" => match serde_json::from_str::<Json>(raw) {
+            Ok(v @ Json::Object(_)) => Ok(v),
+            _ => Err(format!("must be a JSON object like {{\"k\": 1}}, got `{raw}`")),
+        },
+        other => Err(format!("has an unknown type `{other}`")),
+    }
+}
