@@ -263,7 +263,7 @@ fn read_defaults(cx: &mut Cx, v: &Val<'_>) -> Defaults {
         d.timeout = cx.duration("timeout", v);
     }
     if let Some(v) = get(t, "retry") {
-        d.retry = cx.retry(v, "in [defaults]");
+        d.retry = cx.retry(v, "[defaults]");
     }
     d
 }
@@ -332,7 +332,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         step.when = Some(expr);
     }
     let timeout = get(t, "timeout").and_then(|v| cx.duration("timeout", v));
-    let retry = get(t, "retry").and_then(|v| cx.retry(v, &ctx));
+    let retry = get(t, "retry").and_then(|v| cx.retry(v, &name));
     let approve = get(t, "approve").and_then(|v| cx.choice("approve", v, &["always", "never"]));
     if let Some(v) = get(t, "on_reject")
         && let Some(i) = cx.choice("on_reject", v, &["fail", "skip"])

@@ -194,9 +194,11 @@ impl Cx {
     }
 
     /// A retry table: `attempts` (required, >= 1), `backoff`, `max_backoff`.
-    pub fn retry(&mut self, v: &Val<'_>, ctx: &str) -> Option<Retry> {
+    /// `owner` names where it is: "step `a`" or "[defaults]".
+    pub fn retry(&mut self, v: &Val<'_>, owner: &str) -> Option<Retry> {
         let t = self.table("retry", v)?;
-        self.unknown_keys(t, &["attempts", "backoff", "max_backoff"], &format!("`retry` {ctx}"));
+        let ctx = format!("in `retry` of {owner}");
+        self.unknown_keys(t, &["attempts", "backoff", "max_backoff"], &ctx);
         let mut retry = Retry::default();
         let mut ok = true;
         match get(t, "attempts") {
@@ -215,7 +217,7 @@ impl Cx {
             },
             None => {
                 ok = false;
-                self.missing("attempts", v.span(), &format!("`retry` {ctx}"));
+                self.missing("attempts", v.span(), &ctx);
             }
         }
         if let Some(b) = get(t, "backoff") {
