@@ -88,7 +88,9 @@ fn render_one(d: &Diagnostic, source: &str, origin: &str, color: bool) -> String
     let start = floor_boundary(source, span.start);
     let end = floor_boundary(source, span.end.max(start));
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
     let line_no = source[..start].matches('\n').count() + 1;
     let text = source[line_start..line_end].trim_end_matches('\r');
     let before = &source[line_start..start];
@@ -203,7 +205,9 @@ error: missing input
     #[test]
     fn out_of_range_and_mid_char_spans_do_not_panic() {
         let src = "é\n";
-        for span in [1..2, 50..60, 2..1] {
+        #[allow(clippy::reversed_empty_ranges)]
+        let spans = [1..2, 50..60, 2..1];
+        for span in spans {
             let d = Diagnostic::new("m").at(span);
             let _ = render(&[d], src, "f", true);
         }

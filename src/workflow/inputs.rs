@@ -19,7 +19,10 @@ pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json,
             let declared = if wf.inputs.is_empty() {
                 "this workflow declares no inputs".to_string()
             } else {
-                format!("declared inputs: {}", names().collect::<Vec<_>>().join(", "))
+                format!(
+                    "declared inputs: {}",
+                    names().collect::<Vec<_>>().join(", ")
+                )
             };
             let hint = match did_you_mean(name, names()) {
                 Some(d) => format!("{d} {declared}"),
@@ -136,7 +139,9 @@ values = { x = 1 }
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn errs(p: &[(&str, &str)]) -> Vec<Diagnostic> {
@@ -229,7 +234,10 @@ values = { x = 1 }
         let e = errs(&[]);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].message, "missing required input `name`");
-        assert_eq!(e[0].hint.as_deref(), Some("pass it with --input name=VALUE"));
+        assert_eq!(
+            e[0].hint.as_deref(),
+            Some("pass it with --input name=VALUE")
+        );
     }
 
     #[test]

@@ -16,7 +16,15 @@ use crate::template::is_template;
 
 /// Keys every step may have.
 pub(crate) const COMMON_KEYS: &[&str] = &[
-    "id", "kind", "description", "needs", "when", "timeout", "retry", "approve", "on_reject",
+    "id",
+    "kind",
+    "description",
+    "needs",
+    "when",
+    "timeout",
+    "retry",
+    "approve",
+    "on_reject",
     "idempotent",
 ];
 
@@ -33,7 +41,13 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Shell, Kind::Http, Kind::File, Kind::Set, Kind::Approval];
+    pub const ALL: [Kind; 5] = [
+        Kind::Shell,
+        Kind::Http,
+        Kind::File,
+        Kind::Set,
+        Kind::Approval,
+    ];
 
     pub fn name(self) -> &'static str {
         KINDS[self as usize]
@@ -43,7 +57,15 @@ impl Kind {
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             Kind::Shell => &["argv", "script", "cwd", "env", "output"],
-            Kind::Http => &["method", "url", "headers", "query", "json", "body", "expect_status"],
+            Kind::Http => &[
+                "method",
+                "url",
+                "headers",
+                "query",
+                "json",
+                "body",
+                "expect_status",
+            ],
             Kind::File => &["root", "path", "content", "mode"],
             Kind::Set => &["values"],
             Kind::Approval => &["title", "body", "fields"],
@@ -174,12 +196,16 @@ fn shell(cx: &mut Cx, t: &Table<'_>, span: Span, uses: &mut Vec<TemplateUse>) ->
             Diagnostic::new("a shell step needs `argv` or `script`")
                 .at(span)
                 .label("no command")
-                .hint("add argv = [\"program\", \"arg\"], or script = \"...\" to run it with `sh -c`"),
+                .hint(
+                    "add argv = [\"program\", \"arg\"], or script = \"...\" to run it with `sh -c`",
+                ),
         ),
         _ => {}
     }
     let cwd = opt_tmpl(cx, t, "cwd", uses);
-    let env = get(t, "env").map(|v| cx.tmpl_map("env", v, uses)).unwrap_or_default();
+    let env = get(t, "env")
+        .map(|v| cx.tmpl_map("env", v, uses))
+        .unwrap_or_default();
     let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"])) {
         Some(1) => OutputFormat::Json,
         _ => OutputFormat::Text,
@@ -216,9 +242,13 @@ fn http(
         }
     }
     let url = req_tmpl(cx, t, "url", &span, ctx, uses);
-    let headers = get(t, "headers").map(|v| cx.tmpl_map("headers", v, uses)).unwrap_or_default();
-    let query = get(t, "query").map(|v| cx.tmpl_map("query", v, uses)).unwrap_or_default();
-    let json = get(t, "json").and_then(|v| cx.to_json("json", v, Some(uses)));
+    let headers = get(t, "headers")
+        .map(|v| cx.tmpl_map("headers", v, uses))
+        .unwrap_or_default();
+    let query = get(t, "query")
+        .map(|v| cx.tmpl_map("query", v, uses))
+        .unwrap_or_default();
+    let json = get(t, "json").and_then(|v| cx.json("json", v, Some(uses)));
     let body = opt_tmpl(cx, t, "body", uses);
     if get(t, "json").is_some() && get(t, "body").is_some() {
         cx.push(
@@ -332,7 +362,7 @@ fn set(
     let table = cx.table("values", v)?;
     let mut values = Vec::with_capacity(table.len());
     for (k, item) in table.iter() {
-        if let Some(j) = cx.to_json(k.get_ref(), item, Some(uses)) {
+        if let Some(j) = cx.json(k.get_ref(), item, Some(uses)) {
             values.push((k.get_ref().to_string(), j));
         }
     }
@@ -389,4 +419,3 @@ fn approval(
         fields,
     })
 }
-

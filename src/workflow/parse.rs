@@ -12,7 +12,14 @@ use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, Ste
 use super::read::{Cx, Span, Table, TemplateUse, Val, get, is_ident, key_span};
 use super::suggest::did_you_mean;
 
-const TOP_KEYS: &[&str] = &["name", "description", "max_parallel", "inputs", "defaults", "steps"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "max_parallel",
+    "inputs",
+    "defaults",
+    "steps",
+];
 const INPUT_KEYS: &[&str] = &["type", "default", "required", "description"];
 const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
 const IDENT_HINT: &str = "names start with a letter or `_` and hold only letters, digits and `_`";
@@ -202,7 +209,7 @@ pub(crate) fn typed_decl(
                 .hint("change the default or the declared `type`"),
             );
         } else {
-            default = cx.to_json("default", v, None);
+            default = cx.json("default", v, None);
             ok &= default.is_some();
         }
     }
@@ -337,7 +344,11 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     if let Some(v) = get(t, "on_reject")
         && let Some(i) = cx.choice("on_reject", v, &["fail", "skip"])
     {
-        step.on_reject = if i == 0 { OnReject::Fail } else { OnReject::Skip };
+        step.on_reject = if i == 0 {
+            OnReject::Fail
+        } else {
+            OnReject::Skip
+        };
     }
     let idempotent = get(t, "idempotent").and_then(|v| cx.boolean("idempotent", v));
     if let Some(v) = get(t, "description") {
@@ -381,7 +392,9 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     };
     step.idempotent = match (&kind, &step.spec) {
         (Kind::Set | Kind::Approval, _) => true,
-        (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => true,
+        (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
+            true
+        }
         _ => idempotent.unwrap_or(false),
     };
     Some(step)

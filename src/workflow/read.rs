@@ -45,7 +45,9 @@ pub(crate) fn get<'t, 'a>(t: &'t Table<'a>, key: &str) -> Option<&'t Val<'a>> {
 
 /// The span of `key` itself (not its value), if present.
 pub(crate) fn key_span(t: &Table<'_>, key: &str) -> Option<Span> {
-    t.iter().find(|(k, _)| k.get_ref() == key).map(|(k, _)| k.span())
+    t.iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(k, _)| k.span())
 }
 
 /// A TOML integer as i64, if it fits.
@@ -77,9 +79,12 @@ impl Cx {
     /// `expected a string, found an integer`, labelled with the key.
     pub fn wrong_type(&mut self, key: &str, v: &Val<'_>, expected: &str) {
         self.push(
-            Diagnostic::new(format!("expected {expected}, found {}", type_name(v.get_ref())))
-                .at(v.span())
-                .label(format!("`{key}` must be {expected}")),
+            Diagnostic::new(format!(
+                "expected {expected}, found {}",
+                type_name(v.get_ref())
+            ))
+            .at(v.span())
+            .label(format!("`{key}` must be {expected}")),
         );
     }
 
@@ -179,7 +184,8 @@ impl Cx {
                     None
                 }
             },
-            DeValue::Integer(i) => match int_value(v.get_ref()).and_then(|n| u64::try_from(n).ok()) {
+            DeValue::Integer(i) => match int_value(v.get_ref()).and_then(|n| u64::try_from(n).ok())
+            {
                 Some(n) => Some(Duration::from_secs(n)),
                 None => {
                     self.push(bad(&i.to_string()));
@@ -221,7 +227,10 @@ impl Cx {
             }
         }
         if let Some(b) = get(t, "backoff") {
-            ok &= self.duration("backoff", b).map(|d| retry.backoff = d).is_some();
+            ok &= self
+                .duration("backoff", b)
+                .map(|d| retry.backoff = d)
+                .is_some();
         }
         if let Some(b) = get(t, "max_backoff") {
             match self.duration("max_backoff", b) {
@@ -313,7 +322,12 @@ impl Cx {
     }
 
     /// Convert any TOML value to JSON. With `uses`, string leaves are checked as templates.
-    pub fn to_json(&mut self, key: &str, v: &Val<'_>, mut uses: Option<&mut Vec<TemplateUse>>) -> Option<Json> {
+    pub fn json(
+        &mut self,
+        key: &str,
+        v: &Val<'_>,
+        mut uses: Option<&mut Vec<TemplateUse>>,
+    ) -> Option<Json> {
         Some(match v.get_ref() {
             DeValue::String(s) => {
                 if let Some(u) = uses {
@@ -324,13 +338,20 @@ impl Cx {
             DeValue::Integer(_) => Json::from(self.integer(key, v)?),
             DeValue::Float(f) => {
                 let text = f.as_str().replace('_', "");
-                match text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                match text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
                     Some(n) => Json::Number(n),
                     None => {
                         self.push(
-                            Diagnostic::new(format!("`{}` cannot be represented in JSON", f.as_str()))
-                                .at(v.span())
-                                .label("not a finite number"),
+                            Diagnostic::new(format!(
+                                "`{}` cannot be represented in JSON",
+                                f.as_str()
+                            ))
+                            .at(v.span())
+                            .label("not a finite number"),
                         );
                         return None;
                     }
@@ -342,7 +363,7 @@ impl Cx {
                 let mut out = Vec::with_capacity(a.len());
                 let mut ok = true;
                 for item in a.iter() {
-                    match self.to_json(key, item, uses.as_deref_mut()) {
+                    match self.json(key, item, uses.as_deref_mut()) {
                         Some(j) => out.push(j),
                         None => ok = false,
                     }
@@ -356,7 +377,7 @@ impl Cx {
                 let mut out = serde_json::Map::with_capacity(t.len());
                 let mut ok = true;
                 for (k, item) in t.iter() {
-                    match self.to_json(key, item, uses.as_deref_mut()) {
+                    match self.json(key, item, uses.as_deref_mut()) {
                         Some(j) => {
                             out.insert(k.get_ref().to_string(), j);
                         }

@@ -23,7 +23,14 @@ pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> Vec<Vec<usize>>
     let inputs: Vec<&str> = draft.inputs.iter().map(|i| i.name.as_str()).collect();
     for (i, step) in steps.iter().enumerate() {
         let check_needs = !cyclic && !needs_bad[i];
-        check_uses(cx, i, step, &ids, &inputs, check_needs.then_some(&mut graph));
+        check_uses(
+            cx,
+            i,
+            step,
+            &ids,
+            &inputs,
+            check_needs.then_some(&mut graph),
+        );
     }
     plain
 }
@@ -61,7 +68,11 @@ fn unique_ids<'d>(cx: &mut Cx, steps: &'d [DraftStep], source: &str) -> HashMap<
 
 type Edges = Vec<Vec<(usize, Option<Span>)>>;
 
-fn resolve_needs(cx: &mut Cx, steps: &[DraftStep], ids: &HashMap<&str, usize>) -> (Edges, Vec<bool>) {
+fn resolve_needs(
+    cx: &mut Cx,
+    steps: &[DraftStep],
+    ids: &HashMap<&str, usize>,
+) -> (Edges, Vec<bool>) {
     let mut edges: Edges = Vec::with_capacity(steps.len());
     let mut bad = vec![false; steps.len()];
     for (i, s) in steps.iter().enumerate() {
@@ -79,8 +90,10 @@ fn resolve_needs(cx: &mut Cx, steps: &[DraftStep], ids: &HashMap<&str, usize>) -
                         }
                         None => {
                             bad[i] = true;
-                            let hint = did_you_mean(name, ids.keys().copied())
-                                .unwrap_or_else(|| "`needs` lists the ids of other steps".to_string());
+                            let hint =
+                                did_you_mean(name, ids.keys().copied()).unwrap_or_else(|| {
+                                    "`needs` lists the ids of other steps".to_string()
+                                });
                             cx.push(
                                 Diagnostic::new(format!(
                                     "{} needs `{name}`, which is not a step",
@@ -158,14 +171,19 @@ fn cycle_diag(steps: &[DraftStep], edges: &Edges, cycle: &[usize]) -> Diagnostic
     let len = cycle.len();
     let edge_span = |k: usize| {
         let (u, v) = (cycle[k], cycle[(k + 1) % len]);
-        edges[u].iter().find(|(x, _)| *x == v).and_then(|(_, s)| s.clone())
+        edges[u]
+            .iter()
+            .find(|(x, _)| *x == v)
+            .and_then(|(_, s)| s.clone())
     };
     let start = (0..len)
         .filter(|k| edge_span(*k).is_some())
         .min_by_key(|k| cycle[*k])
         .or_else(|| (0..len).min_by_key(|k| cycle[*k]))
         .unwrap_or(0);
-    let mut names: Vec<String> = (0..len).map(|k| name(steps, cycle[(start + k) % len])).collect();
+    let mut names: Vec<String> = (0..len)
+        .map(|k| name(steps, cycle[(start + k) % len]))
+        .collect();
     names.push(name(steps, cycle[start]));
     let span = edge_span(start).unwrap_or_else(|| steps[cycle[start]].span.clone());
     Diagnostic::new(format!("dependency cycle: {}", names.join(" -> ")))

@@ -44,7 +44,10 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `did you mean `x`?` for the nearest candidate, if any.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     suggest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
@@ -70,7 +73,10 @@ mod tests {
 
     #[test]
     fn shared_prefix() {
-        assert_eq!(suggest("max", ["max_parallel", "name"]), Some("max_parallel"));
+        assert_eq!(
+            suggest("max", ["max_parallel", "name"]),
+            Some("max_parallel")
+        );
         assert_eq!(suggest("descr", ["description"]), Some("description"));
         assert_eq!(suggest("inputs_x", ["inputs"]), Some("inputs"));
     }

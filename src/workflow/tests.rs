@@ -122,8 +122,12 @@ fn loads_a_full_workflow_with_effective_values() {
     let needs: Vec<&[usize]> = w.steps.iter().map(|s| s.needs.as_slice()).collect();
     assert_eq!(needs, [&[][..], &[0], &[0], &[2], &[3], &[4], &[5]]);
 
-    let [fetch, post, calc, run, write, ok, sh] = &w.steps[..] else { panic!() };
-    let StepSpec::Http(h) = &fetch.spec else { panic!() };
+    let [fetch, post, calc, run, write, ok, sh] = &w.steps[..] else {
+        panic!()
+    };
+    let StepSpec::Http(h) = &fetch.spec else {
+        panic!()
+    };
     assert_eq!(h.method, "GET");
     assert_eq!(h.expect_status, [200, 201]);
     assert!(fetch.idempotent && fetch.approve == Approve::Always);
@@ -132,34 +136,49 @@ fn loads_a_full_workflow_with_effective_values() {
     assert_eq!(fetch.retry.backoff, Duration::from_secs(2));
     assert_eq!(fetch.retry.max_backoff, Duration::from_secs(60));
 
-    let StepSpec::Http(p) = &post.spec else { panic!() };
-    assert_eq!(p.json, Some(json!({"n": "{{ inputs.count }}", "list": [1, 2.5, true]})));
+    let StepSpec::Http(p) = &post.spec else {
+        panic!()
+    };
+    assert_eq!(
+        p.json,
+        Some(json!({"n": "{{ inputs.count }}", "list": [1, 2.5, true]}))
+    );
     assert!(!post.idempotent);
     assert_eq!(post.timeout, Some(Duration::from_secs(5)));
     assert_eq!(post.retry, Retry::default());
 
-    let StepSpec::Set(s) = &calc.spec else { panic!() };
+    let StepSpec::Set(s) = &calc.spec else {
+        panic!()
+    };
     assert_eq!(s.values[0].0, "z");
     assert_eq!(s.values[1], ("a".to_string(), json!(1)));
     assert!(calc.idempotent && calc.approve == Approve::Never);
 
-    let StepSpec::Shell(r) = &run.spec else { panic!() };
+    let StepSpec::Shell(r) = &run.spec else {
+        panic!()
+    };
     assert_eq!(r.argv, ["echo", "{{ steps.calc.output.z }}"]);
     assert_eq!(r.env, [("A".to_string(), "b".to_string())]);
     assert!(run.idempotent && run.approve == Approve::Never);
 
-    let StepSpec::File(f) = &write.spec else { panic!() };
+    let StepSpec::File(f) = &write.spec else {
+        panic!()
+    };
     assert_eq!(f.mode, FileMode::Append);
     assert_eq!(write.on_reject, OnReject::Skip);
     assert_eq!(write.when.as_deref(), Some("inputs.count > 1"));
 
-    let StepSpec::Approval(a) = &ok.spec else { panic!() };
+    let StepSpec::Approval(a) = &ok.spec else {
+        panic!()
+    };
     assert_eq!(a.fields[0].name, "reason");
     assert!(!a.fields[0].required);
     assert!(ok.idempotent && ok.approve == Approve::Always);
     assert_eq!(ok.timeout, Some(Duration::from_secs(60)));
 
-    let StepSpec::Shell(s) = &sh.spec else { panic!() };
+    let StepSpec::Shell(s) = &sh.spec else {
+        panic!()
+    };
     assert_eq!(s.script.as_deref(), Some("ls"));
     assert!(!sh.idempotent);
 }
@@ -237,9 +256,18 @@ fn unknown_keys_in_inputs_defaults_retry_and_fields() {
         msgs,
         [
             ("unknown key `typ` in input `a`", "did you mean `type`?"),
-            ("unknown key `timout` in [defaults]", "did you mean `timeout`?"),
-            ("unknown key `backof` in `retry` of step `s`", "did you mean `backoff`?"),
-            ("unknown key `requird` in field `f`", "did you mean `required`?"),
+            (
+                "unknown key `timout` in [defaults]",
+                "did you mean `timeout`?"
+            ),
+            (
+                "unknown key `backof` in `retry` of step `s`",
+                "did you mean `backoff`?"
+            ),
+            (
+                "unknown key `requird` in field `f`",
+                "did you mean `required`?"
+            ),
         ]
     );
 }
@@ -261,7 +289,10 @@ fn unknown_key_without_suggestion_lists_fields() {
     let src = wf("[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\nzzzzzz = 1\n");
     let (d, _) = one(&src);
     assert_eq!(d.message, "unknown key `zzzzzz` in step `a`");
-    assert!(hint(&d).starts_with("set steps take: values, besides id, kind"), "{d:?}");
+    assert!(
+        hint(&d).starts_with("set steps take: values, besides id, kind"),
+        "{d:?}"
+    );
 }
 
 #[test]
@@ -308,15 +339,23 @@ fn missing_required_keys_point_at_the_table() {
 fn unknown_kind_suggests_and_lists() {
     let (d, at) = one(&wf("[[steps]]\nid = \"a\"\nkind = \"shel\"\n"));
     assert_eq!(d.message, "unknown step kind `shel`");
-    assert_eq!(hint(&d), "did you mean `shell`? kinds: shell, http, file, set, approval");
+    assert_eq!(
+        hint(&d),
+        "did you mean `shell`? kinds: shell, http, file, set, approval"
+    );
     assert_eq!(at, "\"shel\"");
 }
 
 #[test]
 fn step_id_with_a_dash_hints_underscore() {
-    let (d, at) = one(&wf("[[steps]]\nid = \"fetch-data\"\nkind = \"set\"\nvalues = {}\n"));
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"fetch-data\"\nkind = \"set\"\nvalues = {}\n",
+    ));
     assert_eq!(d.message, "invalid step id `fetch-data`");
-    assert_eq!(hint(&d), "use `fetch_data` instead: templates read `steps.<id>`");
+    assert_eq!(
+        hint(&d),
+        "use `fetch_data` instead: templates read `steps.<id>`"
+    );
     assert_eq!(at, "\"fetch-data\"");
 }
 
@@ -372,7 +411,9 @@ fn max_parallel_must_be_positive() {
 
 #[test]
 fn bad_http_method_and_status() {
-    let src = wf("[[steps]]\nid = \"a\"\nkind = \"http\"\nurl = \"u\"\nmethod = \"GE T\"\nexpect_status = [200, 700]\n[[steps]]\nid = \"b\"\nkind = \"http\"\nurl = \"u\"\nexpect_status = 99\n");
+    let src = wf(
+        "[[steps]]\nid = \"a\"\nkind = \"http\"\nurl = \"u\"\nmethod = \"GE T\"\nexpect_status = [200, 700]\n[[steps]]\nid = \"b\"\nkind = \"http\"\nurl = \"u\"\nexpect_status = 99\n",
+    );
     let d = errs(&src);
     let got: Vec<(&str, &str, &str)> = d
         .iter()
@@ -386,8 +427,16 @@ fn bad_http_method_and_status() {
                 "use a method name like GET, POST, PUT, PATCH or DELETE",
                 "\"GE T\""
             ),
-            ("invalid HTTP status `700`", "statuses are between 100 and 599", "700"),
-            ("invalid HTTP status `99`", "statuses are between 100 and 599", "99"),
+            (
+                "invalid HTTP status `700`",
+                "statuses are between 100 and 599",
+                "700"
+            ),
+            (
+                "invalid HTTP status `99`",
+                "statuses are between 100 and 599",
+                "99"
+            ),
         ]
     );
 }
@@ -435,7 +484,10 @@ fn bad_durations_and_retry() {
             ("invalid duration `1x`", "\"1x\""),
         ]
     );
-    assert_eq!(hint(&d[0]), "use a number and a unit, like 500ms, 30s, 5m or 2h");
+    assert_eq!(
+        hint(&d[0]),
+        "use a number and a unit, like 500ms, 30s, 5m or 2h"
+    );
 }
 
 #[test]
@@ -481,13 +533,18 @@ fn bad_choice_values_suggest() {
         "[[steps]]\nid = \"a\"\nkind = \"shell\"\nscript = \"x\"\noutput = \"jsn\"\n",
     ));
     assert_eq!(d.message, "invalid value `jsn` for `output`");
-    assert_eq!(hint(&d), "did you mean `json`? `output` is one of `text` or `json`");
+    assert_eq!(
+        hint(&d),
+        "did you mean `json`? `output` is one of `text` or `json`"
+    );
     assert_eq!(at, "\"jsn\"");
 }
 
 #[test]
 fn non_finite_floats_are_not_json() {
-    let (d, at) = one(&wf("[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = { x = nan }\n"));
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = { x = nan }\n",
+    ));
     assert_eq!(d.message, "`nan` cannot be represented in JSON");
     assert_eq!(at, "nan");
 }
@@ -499,7 +556,17 @@ fn never_panics_on_truncated_or_odd_input() {
     for cut in cuts {
         let _ = load(&FULL[..cut], "t");
     }
-    for odd in ["", "\u{feff}", "é = \"é\"", "steps = 3", "steps = [1, \"x\"]", "[steps]\n", "inputs = 1", "[inputs]\nx = 1", "name = \"x\"\n[[steps]]\nid = 1\nkind = []\nneeds = \"a\"\nretry = 5\n"] {
+    for odd in [
+        "",
+        "\u{feff}",
+        "é = \"é\"",
+        "steps = 3",
+        "steps = [1, \"x\"]",
+        "[steps]\n",
+        "inputs = 1",
+        "[inputs]\nx = 1",
+        "name = \"x\"\n[[steps]]\nid = 1\nkind = []\nneeds = \"a\"\nretry = 5\n",
+    ] {
         let _ = load(odd, "t");
     }
 }
