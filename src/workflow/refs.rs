@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::diag::Diagnostic;
 use super::parse::{Draft, DraftStep};
 use super::read::{Cx, Span};
-use super::suggest::did_you_mean;
+use super::suggest::{did_you_mean, suggest};
 use crate::template;
 
 /// Check ids, needs and template references; returns each step's needs as indices.
@@ -283,10 +283,13 @@ fn check_uses(
                         Some(field) if !matches!(*field, "output" | "status") => Some(
                             Diagnostic::new(format!("unknown step field `{field}` in `{var}`"))
                                 .label("not a step field")
-                                .hint(format!(
-                                    "a step exposes `output` and `status`; did you mean `steps.{sid}.output.{}`?",
-                                    rest.join(".")
-                                )),
+                                .hint(match suggest(field, ["output", "status"]) {
+                                    Some(f) => format!("did you mean `steps.{sid}.{f}`?"),
+                                    None => format!(
+                                        "a step exposes `output` and `status`; did you mean `steps.{sid}.output.{}`?",
+                                        rest.join(".")
+                                    ),
+                                }),
                         ),
                         _ => None,
                     },

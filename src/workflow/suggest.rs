@@ -16,7 +16,8 @@ pub fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The candidate nearest to `word`: within an edit distance of 2, or sharing a prefix
+/// The candidate nearest to `word`: within an edit distance of 2 (and not every
+/// character replaced), or sharing a prefix
 /// of at least 3 characters with it (one starts with the other). Ties keep the first.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
@@ -29,7 +30,9 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         let prefix = lower.chars().count() >= 3
             && c.chars().count() >= 3
             && (c.starts_with(lower.as_str()) || lower.starts_with(c));
-        let score = if d <= 2 {
+        // An edit distance as long as the words themselves means nothing is shared.
+        let len = lower.chars().count().max(c.chars().count());
+        let score = if d <= 2 && d < len {
             d
         } else if prefix {
             3
@@ -69,6 +72,9 @@ mod tests {
         assert_eq!(suggest("nedds", keys), Some("needs"));
         assert_eq!(suggest("knd", keys), Some("kind"));
         assert_eq!(suggest("zzzzzz", keys), None);
+        assert_eq!(suggest("c", ["b"]), None);
+        assert_eq!(suggest("xy", ["id"]), None);
+        assert_eq!(suggest("if", ["id"]), Some("id"));
     }
 
     #[test]

@@ -191,6 +191,21 @@ fn unknown_step_field() {
 }
 
 #[test]
+fn misspelt_step_field_suggests_output() {
+    let src = wf(&format!(
+        "{}{}",
+        set("a", ""),
+        set_value("b", "{{ steps.a.outptu.x }}", "")
+    ));
+    let (d, _) = one(&src);
+    assert_eq!(
+        d.message,
+        "unknown step field `outptu` in `steps.a.outptu.x`"
+    );
+    assert_eq!(hint(&d), "did you mean `steps.a.output`?");
+}
+
+#[test]
 fn unknown_top_level_variable() {
     let (d, at) = one(&wf(&set_value("a", "{{ input.x }}", "")));
     assert_eq!(d.message, "unknown variable `input`");
