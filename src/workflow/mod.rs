@@ -2,24 +2,89 @@
 //!
 //! Parse, then validate; nothing raw leaves this module. Every mistake becomes a
 //! [`Diagnostic`] with a span, and all of a file's mistakes are reported together.
+//!
+//! Map: `parse` reads the document and each step's common keys, `kinds` the fields of
+//! each step kind, `read` typed reads of TOML values, `refs` the cross-step checks
+//! (ids, needs, cycles, template references), `inputs` the `--input` values,
+//! `duration` and `suggest` small helpers, `diag` diagnostics and their rendering.
 
 pub mod diag;
+pub mod duration;
+mod inputs;
+mod kinds;
 pub mod model;
+mod parse;
+mod read;
+mod refs;
+pub mod suggest;
 
-pub use diag::Diagnostic;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_refs;
+
+pub use diag::{Diagnostic, render};
+pub use duration::parse_duration;
+pub use inputs::resolve_inputs;
 pub use model::*;
 
-use serde_json::Value as Json;
-
-/// Parse and validate a workflow. `origin` names the file in messages.
+/// Parse and validate a workflow. `origin` names the file in messages (rendering
+/// is [`render`]'s job; it is not used here).
 pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
-    let _ = (source, origin);
-    todo!("workflow::load")
+    let _ = origin;
+    let (root, errors) = toml::de::DeTable::parse_recoverable(source);
+    if !errors.is_empty() {
+        let mut diags: Vec<Diagnostic> = errors
+            .iter()
+            .map(|e| {
+                let d = Diagnostic::new(format!("invalid TOML: {}", e.message().trim()))
+                    .label("here")
+                    .hint("see https://toml.io for the syntax");
+                match e.span() {
+                    Some(s) => d.at(s),
+                    None => d,
+                }
+            })
+            .collect();
+        sort(&mut diags);
+        return Err(diags);
+    }
+    let mut cx = read::Cx::default();
+    let draft = parse::read_document(&mut cx, root.get_ref());
+    let needs = refs::check(&mut cx, &draft, source);
+    if !cx.diags.is_empty() {
+        sort(&mut cx.diags);
+        return Err(cx.diags);
+    }
+    let mut steps = Vec::with_capacity(draft.steps.len());
+    for (s, needs) in draft.steps.into_iter().zip(needs) {
+        let (Some(id), Some(spec)) = (s.id, s.spec) else {
+            // Only reachable with a diagnostic, which returned above.
+            return Err(vec![Diagnostic::new("internal error: incomplete step")]);
+        };
+        steps.push(Step {
+            id,
+            needs,
+            when: s.when,
+            timeout: s.timeout,
+            retry: s.retry,
+            approve: s.approve,
+            on_reject: s.on_reject,
+            idempotent: s.idempotent,
+            spec,
+        });
+    }
+    Ok(Workflow {
+        name: draft.name.unwrap_or_default(),
+        description: draft.description,
+        inputs: draft.inputs,
+        defaults: draft.defaults,
+        max_parallel: draft.max_parallel,
+        steps,
+    })
 }
 
-/// Check and type the `--input NAME=VALUE` pairs against the declarations; apply
-/// defaults. Returns a JSON object of every declared input that has a value.
-pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json, Vec<Diagnostic>> {
-    let _ = (wf, given);
-    todo!("workflow::resolve_inputs")
+/// Order diagnostics by where they start in the file (those without a span first).
+fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
 }

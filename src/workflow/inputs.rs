@@ -1,0 +1,248 @@
+//! `--input NAME=VALUE` values: checked against the declarations, typed, defaulted.
+
+use serde_json::Value as Json;
+
+use super::diag::Diagnostic;
+use super::model::{InputType, Workflow};
+use super::parse::type_article;
+use super::suggest::did_you_mean;
+
+/// Check and type the `--input NAME=VALUE` pairs against the declarations; apply
+/// defaults. Returns a JSON object of every declared input that has a value.
+pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut values: Vec<Option<Json>> = vec![None; wf.inputs.len()];
+    let mut seen = vec![false; wf.inputs.len()];
+    let names = || wf.inputs.iter().map(|i| i.name.as_str());
+    for (name, text) in given {
+        let Some(i) = wf.inputs.iter().position(|d| d.name == *name) else {
+            let declared = if wf.inputs.is_empty() {
+                "this workflow declares no inputs".to_string()
+            } else {
+                format!(
+                    "declared inputs: {}",
+                    names().collect::<Vec<_>>().join(", ")
+                )
+            };
+            let hint = match did_you_mean(name, names()) {
+                Some(d) => format!("{d} {declared}"),
+                None => declared,
+            };
+            diags.push(Diagnostic::new(format!("unknown input `{name}`")).hint(hint));
+            continue;
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            diags.push(
+                Diagnostic::new(format!("input `{name}` is given twice"))
+                    .hint("pass each input once"),
+            );
+            continue;
+        }
+        match convert(wf.inputs[i].ty, text) {
+            Ok(v) => values[i] = Some(v),
+            Err(hint) => diags.push(
+                Diagnostic::new(format!(
+                    "input `{name}` must be {}, got `{text}`",
+                    type_article(wf.inputs[i].ty)
+                ))
+                .hint(hint),
+            ),
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (decl, (value, seen)) in wf.inputs.iter().zip(values.into_iter().zip(seen)) {
+        match value.or_else(|| decl.default.clone()) {
+            Some(v) => {
+                out.insert(decl.name.clone(), v);
+            }
+            None if decl.required && !seen => diags.push(
+                Diagnostic::new(format!("missing required input `{}`", decl.name))
+                    .hint(format!("pass it with --input {}=VALUE", decl.name)),
+            ),
+            None => {}
+        }
+    }
+    if diags.is_empty() {
+        Ok(Json::Object(out))
+    } else {
+        Err(diags)
+    }
+}
+
+/// Convert one value by its declared type; the error is the hint to show.
+fn convert(ty: InputType, text: &str) -> Result<Json, &'static str> {
+    match ty {
+        InputType::String => Ok(Json::String(text.to_string())),
+        InputType::Integer => text
+            .parse::<i64>()
+            .map(Json::from)
+            .map_err(|_| "use a whole number, like 42"),
+        InputType::Number => {
+            const HINT: &str = "use a number, like 3 or 2.5";
+            if let Ok(n) = text.parse::<i64>() {
+                return Ok(Json::from(n));
+            }
+            text.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Json::Number)
+                .ok_or(HINT)
+        }
+        InputType::Boolean => match text {
+            "true" => Ok(Json::Bool(true)),
+            "false" => Ok(Json::Bool(false)),
+            _ => Err("use true or false"),
+        },
+        InputType::List => match serde_json::from_str::<Json>(text) {
+            Ok(v @ Json::Array(_)) => Ok(v),
+            _ => Err("pass a JSON array, like [\"a\", \"b\"]"),
+        },
+        InputType::Object => match serde_json::from_str::<Json>(text) {
+            Ok(v @ Json::Object(_)) => Ok(v),
+            _ => Err("pass a JSON object, like {\"key\": \"value\"}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::load;
+    use serde_json::json;
+
+    const SRC: &str = r#"
+name = "w"
+[inputs.name]
+[inputs.count]
+type = "integer"
+default = 3
+[inputs.ratio]
+type = "number"
+required = false
+[inputs.flag]
+type = "boolean"
+required = false
+[inputs.tags]
+type = "list"
+required = false
+[inputs.meta]
+type = "object"
+required = false
+[[steps]]
+id = "a"
+kind = "set"
+values = { x = 1 }
+"#;
+
+    fn wf() -> Workflow {
+        load(SRC, "w.toml").unwrap()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    fn errs(p: &[(&str, &str)]) -> Vec<Diagnostic> {
+        resolve_inputs(&wf(), &pairs(p)).unwrap_err()
+    }
+
+    #[test]
+    fn converts_by_type_and_applies_defaults() {
+        let v = resolve_inputs(
+            &wf(),
+            &pairs(&[
+                ("name", "Ada=1"),
+                ("ratio", "2.5"),
+                ("flag", "true"),
+                ("tags", "[\"a\"]"),
+                ("meta", "{\"k\": 1}"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"name": "Ada=1", "count": 3, "ratio": 2.5, "flag": true, "tags": ["a"], "meta": {"k": 1}})
+        );
+    }
+
+    #[test]
+    fn optional_inputs_without_value_are_left_out() {
+        let v = resolve_inputs(&wf(), &pairs(&[("name", "x"), ("count", "10")])).unwrap();
+        assert_eq!(v, json!({"name": "x", "count": 10}));
+    }
+
+    #[test]
+    fn number_is_integer_when_it_fits() {
+        let v = resolve_inputs(&wf(), &pairs(&[("name", "x"), ("ratio", "7")])).unwrap();
+        assert_eq!(v["ratio"], json!(7));
+        assert!(v["ratio"].is_i64());
+    }
+
+    #[test]
+    fn unknown_input_suggests_and_lists() {
+        let e = errs(&[("name", "x"), ("cuont", "1")]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].message, "unknown input `cuont`");
+        assert_eq!(
+            e[0].hint.as_deref(),
+            Some("did you mean `count`? declared inputs: name, count, ratio, flag, tags, meta")
+        );
+    }
+
+    #[test]
+    fn given_twice() {
+        let e = errs(&[("name", "x"), ("name", "y")]);
+        assert_eq!(e[0].message, "input `name` is given twice");
+        assert_eq!(e[0].hint.as_deref(), Some("pass each input once"));
+    }
+
+    #[test]
+    fn bad_values_say_what_was_expected() {
+        let e = errs(&[
+            ("name", "x"),
+            ("count", "ten"),
+            ("ratio", "NaN"),
+            ("flag", "yes"),
+            ("tags", "{}"),
+            ("meta", "[1]"),
+        ]);
+        let msgs: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "input `count` must be an integer, got `ten`",
+                "input `ratio` must be a number, got `NaN`",
+                "input `flag` must be a boolean, got `yes`",
+                "input `tags` must be a list, got `{}`",
+                "input `meta` must be an object, got `[1]`",
+            ]
+        );
+        assert_eq!(e[0].hint.as_deref(), Some("use a whole number, like 42"));
+        assert_eq!(e[2].hint.as_deref(), Some("use true or false"));
+    }
+
+    #[test]
+    fn infinity_is_not_a_number() {
+        let e = errs(&[("name", "x"), ("ratio", "inf")]);
+        assert_eq!(e[0].message, "input `ratio` must be a number, got `inf`");
+    }
+
+    #[test]
+    fn missing_required_input() {
+        let e = errs(&[]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].message, "missing required input `name`");
+        assert_eq!(
+            e[0].hint.as_deref(),
+            Some("pass it with --input name=VALUE")
+        );
+    }
+
+    #[test]
+    fn all_problems_together() {
+        let e = errs(&[("bogus", "1"), ("count", "x")]);
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+}

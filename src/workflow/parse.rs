@@ -1,0 +1,439 @@
+//! The spanned TOML tree -> a draft workflow: top-level keys, `[inputs]`,
+//! `[defaults]` and each step's common keys, with effective values applied.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use toml::de::DeValue;
+
+use super::diag::Diagnostic;
+use super::kinds::{self, KINDS, Kind};
+use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, StepSpec};
+use super::read::{Cx, Span, Table, TemplateUse, Val, get, is_ident, key_span};
+use super::suggest::did_you_mean;
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "max_parallel",
+    "inputs",
+    "defaults",
+    "steps",
+];
+const INPUT_KEYS: &[&str] = &["type", "default", "required", "description"];
+const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
+const IDENT_HINT: &str = "names start with a letter or `_` and hold only letters, digits and `_`";
+
+/// A workflow read from the tree, before `needs` and templates are cross-checked.
+#[derive(Debug, Default)]
+pub(crate) struct Draft {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub max_parallel: usize,
+    pub inputs: Vec<InputDecl>,
+    pub defaults: Defaults,
+    pub steps: Vec<DraftStep>,
+}
+
+/// One step as read, with the spans the cross-checks need.
+#[derive(Debug)]
+pub(crate) struct DraftStep {
+    /// The id when it is a valid identifier.
+    pub id: Option<String>,
+    pub id_span: Span,
+    /// The `[[steps]]` header (or inline table).
+    pub span: Span,
+    /// `None` when the key is absent (the step before it in the file).
+    pub needs: Option<Vec<(String, Span)>>,
+    pub when: Option<String>,
+    pub timeout: Option<Duration>,
+    pub retry: Retry,
+    pub approve: Approve,
+    pub on_reject: OnReject,
+    pub idempotent: bool,
+    pub spec: Option<StepSpec>,
+    /// Templates (and the `when` expression) with the variables they read.
+    pub uses: Vec<TemplateUse>,
+}
+
+impl DraftStep {
+    /// How messages name the step: `step `fetch`` or `step #3`.
+    pub fn describe(&self, index: usize) -> String {
+        match &self.id {
+            Some(id) => format!("step `{id}`"),
+            None => format!("step #{}", index + 1),
+        }
+    }
+}
+
+/// Hint for a bad identifier; suggests `_` for `-`.
+pub(crate) fn ident_hint(name: &str, why: &str) -> String {
+    if name.contains('-') && is_ident(&name.replace('-', "_")) {
+        format!("use `{}` instead: {why}", name.replace('-', "_"))
+    } else {
+        IDENT_HINT.to_string()
+    }
+}
+
+/// Read the whole document.
+pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
+    cx.unknown_keys(root, TOP_KEYS, "");
+    let mut draft = Draft {
+        max_parallel: 4,
+        ..Draft::default()
+    };
+    match get(root, "name") {
+        Some(v) => draft.name = cx.string("name", v),
+        None => cx.push(
+            Diagnostic::new("missing required key `name`")
+                .at(0..0)
+                .label("the workflow needs a name")
+                .hint("add `name = \"...\"` at the top of the file"),
+        ),
+    }
+    if let Some(v) = get(root, "description") {
+        draft.description = cx.string("description", v);
+    }
+    if let Some(v) = get(root, "max_parallel")
+        && let Some(n) = cx.integer("max_parallel", v)
+    {
+        match usize::try_from(n) {
+            Ok(n) if n >= 1 => draft.max_parallel = n,
+            _ => cx.push(
+                Diagnostic::new(format!("`max_parallel` must be at least 1, found {n}"))
+                    .at(v.span())
+                    .label("too small")
+                    .hint("max_parallel is how many steps may run at once"),
+            ),
+        }
+    }
+    if let Some(v) = get(root, "inputs")
+        && let Some(t) = cx.table("inputs", v)
+    {
+        for (k, val) in t.iter() {
+            if let Some(decl) = read_input(cx, k.get_ref(), k.span(), val) {
+                draft.inputs.push(decl);
+            }
+        }
+    }
+    if let Some(v) = get(root, "defaults") {
+        draft.defaults = read_defaults(cx, v);
+    }
+    match get(root, "steps") {
+        Some(v) => match v.get_ref() {
+            DeValue::Array(items) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(step) = read_step(cx, i, item, &draft.defaults) {
+                        draft.steps.push(step);
+                    }
+                }
+            }
+            DeValue::Array(_) => cx.push(no_steps().at(v.span())),
+            _ => cx.wrong_type("steps", v, "an array of tables"),
+        },
+        None => cx.push(no_steps().at(0..0)),
+    }
+    draft
+}
+
+fn no_steps() -> Diagnostic {
+    Diagnostic::new("a workflow needs at least one step")
+        .label("no steps")
+        .hint("add a [[steps]] table with an `id` and a `kind`")
+}
+
+fn read_input(cx: &mut Cx, name: &str, span: Span, v: &Val<'_>) -> Option<InputDecl> {
+    if !is_ident(name) {
+        cx.push(
+            Diagnostic::new(format!("invalid input name `{name}`"))
+                .at(span)
+                .label("invalid name")
+                .hint(ident_hint(name, "templates read `inputs.<name>`")),
+        );
+    }
+    let t = cx.table(name, v)?;
+    let ctx = format!("in input `{name}`");
+    cx.unknown_keys(t, INPUT_KEYS, &ctx);
+    let (ty, default, required, description) = typed_decl(cx, t, &format!("input `{name}`"))?;
+    is_ident(name).then(|| InputDecl {
+        name: name.to_string(),
+        ty,
+        default,
+        required,
+        description,
+    })
+}
+
+/// The shared shape of inputs and approval fields: type, default, required, description.
+pub(crate) fn typed_decl(
+    cx: &mut Cx,
+    t: &Table<'_>,
+    what: &str,
+) -> Option<(InputType, Option<Json>, bool, Option<String>)> {
+    let mut ok = true;
+    let mut ty = InputType::String;
+    if let Some(v) = get(t, "type") {
+        match cx.string("type", v) {
+            Some(s) => match TYPES.iter().position(|x| *x == s) {
+                Some(i) => ty = input_type(i),
+                None => {
+                    ok = false;
+                    let list = format!("types: {}", TYPES.join(", "));
+                    let hint = match did_you_mean(&s, TYPES.iter().copied()) {
+                        Some(d) => format!("{d} {list}"),
+                        None => list,
+                    };
+                    cx.push(
+                        Diagnostic::new(format!("unknown type `{s}` for {what}"))
+                            .at(v.span())
+                            .label("unknown type")
+                            .hint(hint),
+                    );
+                }
+            },
+            None => ok = false,
+        }
+    }
+    let mut default = None;
+    if let Some(v) = get(t, "default") {
+        if ok && !default_matches(ty, v.get_ref()) {
+            ok = false;
+            cx.push(
+                Diagnostic::new(format!(
+                    "default of {what} must be {}, found {}",
+                    type_article(ty),
+                    super::read::type_name(v.get_ref())
+                ))
+                .at(v.span())
+                .label(format!("not {}", type_article(ty)))
+                .hint("change the default or the declared `type`"),
+            );
+        } else {
+            default = cx.json("default", v, None);
+            ok &= default.is_some();
+        }
+    }
+    let mut required = default.is_none();
+    if let Some(v) = get(t, "required") {
+        match cx.boolean("required", v) {
+            Some(b) => required = b,
+            None => ok = false,
+        }
+    }
+    let mut description = None;
+    if let Some(v) = get(t, "description") {
+        description = cx.string("description", v);
+        ok &= description.is_some();
+    }
+    ok.then_some((ty, default, required, description))
+}
+
+fn input_type(i: usize) -> InputType {
+    [
+        InputType::String,
+        InputType::Number,
+        InputType::Integer,
+        InputType::Boolean,
+        InputType::List,
+        InputType::Object,
+    ][i.min(5)]
+}
+
+/// "a string", "an integer", ... for a declared type.
+pub(crate) fn type_article(ty: InputType) -> String {
+    match ty {
+        InputType::Integer => "an integer".to_string(),
+        InputType::Object => "an object".to_string(),
+        other => format!("a {}", other.as_str()),
+    }
+}
+
+fn default_matches(ty: InputType, v: &DeValue<'_>) -> bool {
+    matches!(
+        (ty, v),
+        (InputType::String, DeValue::String(_))
+            | (InputType::Number, DeValue::Integer(_) | DeValue::Float(_))
+            | (InputType::Integer, DeValue::Integer(_))
+            | (InputType::Boolean, DeValue::Boolean(_))
+            | (InputType::List, DeValue::Array(_))
+            | (InputType::Object, DeValue::Table(_))
+    )
+}
+
+fn read_defaults(cx: &mut Cx, v: &Val<'_>) -> Defaults {
+    let mut d = Defaults::default();
+    let Some(t) = cx.table("defaults", v) else {
+        return d;
+    };
+    cx.unknown_keys(t, &["timeout", "retry"], "in [defaults]");
+    if let Some(v) = get(t, "timeout") {
+        d.timeout = cx.duration("timeout", v);
+    }
+    if let Some(v) = get(t, "retry") {
+        d.retry = cx.retry(v, "[defaults]");
+    }
+    d
+}
+
+fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Option<DraftStep> {
+    let t = cx.table("steps", v)?;
+    let span = v.span();
+    let mut step = DraftStep {
+        id: None,
+        id_span: span.clone(),
+        span: span.clone(),
+        needs: None,
+        when: None,
+        timeout: None,
+        retry: Retry::default(),
+        approve: Approve::Always,
+        on_reject: OnReject::Fail,
+        idempotent: false,
+        spec: None,
+        uses: Vec::new(),
+    };
+    match get(t, "id") {
+        Some(idv) => {
+            step.id_span = idv.span();
+            if let Some(id) = cx.string("id", idv) {
+                if is_ident(&id) {
+                    step.id = Some(id);
+                } else {
+                    cx.push(
+                        Diagnostic::new(format!("invalid step id `{id}`"))
+                            .at(idv.span())
+                            .label("invalid id")
+                            .hint(ident_hint(&id, "templates read `steps.<id>`")),
+                    );
+                }
+            }
+        }
+        None => cx.missing("id", span.clone(), &format!("in step #{}", index + 1)),
+    }
+    let name = step.describe(index);
+    let ctx = format!("in {name}");
+    let kind = match get(t, "kind") {
+        Some(kv) => read_kind(cx, kv),
+        None => {
+            cx.missing("kind", span.clone(), &ctx);
+            None
+        }
+    };
+    kinds::check_step_keys(cx, t, kind, &ctx);
+
+    if let Some(nv) = get(t, "needs")
+        && let Some(items) = cx.array("needs", nv)
+    {
+        let mut needs = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(s) = cx.string("needs", item) {
+                needs.push((s, item.span()));
+            }
+        }
+        step.needs = Some(needs);
+    }
+    if let Some(wv) = get(t, "when")
+        && let Some(expr) = cx.string("when", wv)
+    {
+        check_when(cx, &expr, wv.span(), &mut step.uses);
+        step.when = Some(expr);
+    }
+    let timeout = get(t, "timeout").and_then(|v| cx.duration("timeout", v));
+    let retry = get(t, "retry").and_then(|v| cx.retry(v, &name));
+    let approve = get(t, "approve").and_then(|v| cx.choice("approve", v, &["always", "never"]));
+    if let Some(v) = get(t, "on_reject")
+        && let Some(i) = cx.choice("on_reject", v, &["fail", "skip"])
+    {
+        step.on_reject = if i == 0 {
+            OnReject::Fail
+        } else {
+            OnReject::Skip
+        };
+    }
+    let idempotent = get(t, "idempotent").and_then(|v| cx.boolean("idempotent", v));
+    if let Some(v) = get(t, "description") {
+        cx.string("description", v);
+    }
+
+    let Some(kind) = kind else {
+        return Some(step);
+    };
+    step.spec = kinds::read_spec(cx, kind, t, span, &ctx, &mut step.uses);
+    step.timeout = timeout.or(defaults.timeout).or(match kind {
+        Kind::Shell => Some(Duration::from_secs(600)),
+        Kind::Http => Some(Duration::from_secs(30)),
+        _ => None,
+    });
+    step.retry = retry.or(defaults.retry).unwrap_or_default();
+    let approve_span = || key_span(t, "approve").unwrap_or_else(|| step.span.clone());
+    step.approve = match (kind, approve) {
+        (Kind::Set, Some(0)) => {
+            cx.push(
+                Diagnostic::new("set steps have no side effects")
+                    .at(approve_span())
+                    .label("`approve = \"always\"` is not allowed here")
+                    .hint("remove `approve`; set steps never ask for approval"),
+            );
+            Approve::Never
+        }
+        (Kind::Approval, Some(1)) => {
+            cx.push(
+                Diagnostic::new("approval steps always ask for approval")
+                    .at(approve_span())
+                    .label("`approve = \"never\"` is not allowed here")
+                    .hint("remove `approve`, or use a set step"),
+            );
+            Approve::Always
+        }
+        (Kind::Set, _) => Approve::Never,
+        (Kind::Approval, _) => Approve::Always,
+        (_, Some(1)) => Approve::Never,
+        (_, _) => Approve::Always,
+    };
+    step.idempotent = match (&kind, &step.spec) {
+        (Kind::Set | Kind::Approval, _) => true,
+        (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
+            true
+        }
+        _ => idempotent.unwrap_or(false),
+    };
+    Some(step)
+}
+
+fn read_kind(cx: &mut Cx, v: &Val<'_>) -> Option<Kind> {
+    let s = cx.string("kind", v)?;
+    if let Some(i) = KINDS.iter().position(|k| *k == s) {
+        return Some(Kind::ALL[i]);
+    }
+    let list = format!("kinds: {}", KINDS.join(", "));
+    let hint = match did_you_mean(&s, KINDS.iter().copied()) {
+        Some(d) => format!("{d} {list}"),
+        None => list,
+    };
+    cx.push(
+        Diagnostic::new(format!("unknown step kind `{s}`"))
+            .at(v.span())
+            .label("unknown kind")
+            .hint(hint),
+    );
+    None
+}
+
+fn check_when(cx: &mut Cx, expr: &str, span: Span, uses: &mut Vec<TemplateUse>) {
+    match crate::template::env().compile_expression(expr) {
+        Ok(e) => {
+            let mut vars: Vec<String> = e.undeclared_variables(true).into_iter().collect();
+            vars.sort();
+            uses.push(TemplateUse { span, vars });
+        }
+        Err(e) => cx.push(
+            Diagnostic::new(format!(
+                "invalid `when` expression: {}",
+                crate::template::describe(&e)
+            ))
+            .at(span)
+            .label("in this expression")
+            .hint("`when` is an expression without braces, like `inputs.count > 0`"),
+        ),
+    }
+}
