@@ -56,7 +56,7 @@ pub fn format_duration(d: std::time::Duration) -> String {
     if ms < 1000 {
         return format!("{ms}ms");
     }
-    if ms % 1000 != 0 && ms < 60_000 {
+    if !ms.is_multiple_of(1000) && ms < 60_000 {
         return format!("{:.1}s", ms as f64 / 1000.0);
     }
     let s = d.as_secs();

@@ -119,7 +119,9 @@ impl From<rusqlite::Error> for Error {
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        Error::storage(format!("the journal holds data this version cannot read: {e}"))
-            .with_source(e)
+        Error::storage(format!(
+            "the journal holds data this version cannot read: {e}"
+        ))
+        .with_source(e)
     }
 }

@@ -40,18 +40,26 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         ProposalKind::Attention => "an interrupted step",
     };
     if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
-        return Err(Error::invalid(format!("item {id} is {what}; --done only applies to interrupted steps"))
-            .with_hint(format!("approve it with: aios approve {id}")));
+        return Err(Error::invalid(format!(
+            "item {id} is {what}; --done only applies to interrupted steps"
+        ))
+        .with_hint(format!("approve it with: aios approve {id}")));
     }
     if !req.fields.is_empty() && p.kind != ProposalKind::Approval {
-        return Err(Error::invalid(format!("item {id} is {what}; only approval gates have fields")));
+        return Err(Error::invalid(format!(
+            "item {id} is {what}; only approval gates have fields"
+        )));
     }
     if req.edit.is_some() && p.kind == ProposalKind::Approval {
-        return Err(Error::invalid(format!("item {id} is an approval gate; there is no action to edit"))
-            .with_hint("fill in its fields with --field NAME=VALUE"));
+        return Err(Error::invalid(format!(
+            "item {id} is an approval gate; there is no action to edit"
+        ))
+        .with_hint("fill in its fields with --field NAME=VALUE"));
     }
     if req.edit.is_some() && req.decision != Decision::Approve {
-        return Err(Error::invalid("only an approval can carry an edited action"));
+        return Err(Error::invalid(
+            "only an approval can carry an edited action",
+        ));
     }
     let (edited, diff) = match &req.edit {
         Some(e) => check_edit(&p, e)?,
@@ -84,10 +92,17 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
             .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     action.validate().map_err(|err| {
-        Error::invalid(format!("the edited action in {} is not valid: {err}", e.origin))
+        Error::invalid(format!(
+            "the edited action in {} is not valid: {err}",
+            e.origin
+        ))
     })?;
-    let original: Action = serde_json::from_value(p.action.clone())
-        .map_err(|err| Error::storage(format!("inbox item {} holds an unreadable action: {err}", p.id)))?;
+    let original: Action = serde_json::from_value(p.action.clone()).map_err(|err| {
+        Error::storage(format!(
+            "inbox item {} holds an unreadable action: {err}",
+            p.id
+        ))
+    })?;
     if original.kind() != action.kind() {
         return Err(Error::invalid(format!(
             "the edit turns a {} action into a {} action; an edit may change the action, not its kind",
@@ -138,7 +153,11 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             let names: Vec<&str> = declared.iter().filter_map(|d| d["name"].as_str()).collect();
             problems.push(format!(
                 "unknown field `{name}` (this gate has: {})",
-                if names.is_empty() { "no fields".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "no fields".to_string()
+                } else {
+                    names.join(", ")
+                }
             ));
             continue;
         };
@@ -151,14 +170,18 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
         }
     }
     for d in &declared {
-        let Some(name) = d["name"].as_str() else { continue };
+        let Some(name) = d["name"].as_str() else {
+            continue;
+        };
         if out.contains_key(name) {
             continue;
         }
         if !d["default"].is_null() {
             out.insert(name.to_string(), d["default"].clone());
         } else if d["required"].as_bool().unwrap_or(true) {
-            problems.push(format!("field `{name}` is required; pass --field {name}=VALUE"));
+            problems.push(format!(
+                "field `{name}` is required; pass --field {name}=VALUE"
+            ));
         }
     }
     if problems.is_empty() {
@@ -199,11 +222,15 @@ pub fn convert(ty: &str, raw: &str) -> std::result::Result<Json, String> {
         },
         "list" => match serde_json::from_str::<Json>(raw) {
             Ok(v @ Json::Array(_)) => Ok(v),
-            _ => Err(format!("must be a JSON list like [\"a\", \"b\"], got `{raw}`")),
+            _ => Err(format!(
+                "must be a JSON list like [\"a\", \"b\"], got `{raw}`"
+            )),
         },
         "object" => match serde_json::from_str::<Json>(raw) {
             Ok(v @ Json::Object(_)) => Ok(v),
-            _ => Err(format!("must be a JSON object like {{\"k\": 1}}, got `{raw}`")),
+            _ => Err(format!(
+                "must be a JSON object like {{\"k\": 1}}, got `{raw}`"
+            )),
         },
         other => Err(format!("has an unknown type `{other}`")),
     }

@@ -10,9 +10,12 @@ pub fn cancel(ctx: &Ctx, args: CancelArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let run = journal.run(args.run)?;
     if run.status.is_terminal() {
-        return Err(Error::conflict(format!("run {} already {}; there is nothing to cancel", run.id, run.status))
-            .with_hint(format!("see it with: aios show {}", run.id))
-            .into());
+        return Err(Error::conflict(format!(
+            "run {} already {}; there is nothing to cancel",
+            run.id, run.status
+        ))
+        .with_hint(format!("see it with: aios show {}", run.id))
+        .into());
     }
     journal.commit(
         run.id,
@@ -20,11 +23,18 @@ pub fn cancel(ctx: &Ctx, args: CancelArgs) -> CmdResult {
             reason: args.reason.clone(),
         }],
     )?;
-    let mut msg = format!("run {} ({}) {}", run.id, run.workflow, ctx.ui.out().run_status(RunStatus::Cancelled));
+    let mut msg = format!(
+        "run {} ({}) {}",
+        run.id,
+        run.workflow,
+        ctx.ui.out().run_status(RunStatus::Cancelled)
+    );
     if let (Some(owner), Some(exp)) = (&run.lease_owner, run.lease_expires)
         && exp > journal.now()
     {
-        msg.push_str(&format!("; process {owner} executing it stops within a second"));
+        msg.push_str(&format!(
+            "; process {owner} executing it stops within a second"
+        ));
     }
     ui::println(&msg);
     Ok(Exit::Ok)

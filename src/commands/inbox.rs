@@ -33,7 +33,9 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
     let journal = ctx.journal()?;
     let items = journal.inbox(args.all)?;
     if args.json {
-        ui::print_json(&serde_json::Value::Array(items.iter().map(item_json).collect()));
+        ui::print_json(&serde_json::Value::Array(
+            items.iter().map(item_json).collect(),
+        ));
         return Ok(Exit::Ok);
     }
     if items.is_empty() {
@@ -42,8 +44,18 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
     }
     let s = ctx.ui.out();
     let now = journal.now();
-    let step_w = items.iter().map(|p| p.step_id.len()).max().unwrap_or(4).max(4);
-    let wf_w = items.iter().map(|p| p.workflow.len()).max().unwrap_or(8).max(8);
+    let step_w = items
+        .iter()
+        .map(|p| p.step_id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let wf_w = items
+        .iter()
+        .map(|p| p.workflow.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     let mut out = s.bold(&format!(
         "{:>5}  {:<9}  {:>5}  {:<wf_w$}  {:<step_w$}  {:>5}  SUMMARY",
         "ID", "KIND", "RUN", "WORKFLOW", "STEP", "AGE"
@@ -115,7 +127,10 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     ));
     match p.kind {
         ProposalKind::Approval => {
-            t.push_str(&format!("{}\n", s.bold(p.action["title"].as_str().unwrap_or(""))));
+            t.push_str(&format!(
+                "{}\n",
+                s.bold(p.action["title"].as_str().unwrap_or(""))
+            ));
             if let Some(body) = p.action["body"].as_str() {
                 t.push_str(&format!("\n{body}\n"));
             }
@@ -155,10 +170,16 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             t.push_str(&format!("{}\n", s.bold("action")));
             match serde_json::from_value::<Action>(p.final_action().clone()) {
                 Ok(a) => t.push_str(&indent(&a.describe())),
-                Err(_) => t.push_str(&indent(&serde_json::to_string_pretty(&p.action).unwrap_or_default())),
+                Err(_) => t.push_str(&indent(
+                    &serde_json::to_string_pretty(&p.action).unwrap_or_default(),
+                )),
             }
             if let Some(d) = &p.diff {
-                t.push_str(&format!("\n{}\n{}", s.bold("edited by the operator"), indent(d)));
+                t.push_str(&format!(
+                    "\n{}\n{}",
+                    s.bold("edited by the operator"),
+                    indent(d)
+                ));
             }
         }
     }
@@ -180,7 +201,10 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             d,
             p.decided_by.as_deref().unwrap_or("?"),
             p.decided_at.map(format_ms).unwrap_or_default(),
-            p.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            p.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
         ));
     } else if p.status == crate::journal::ProposalStatus::Pending {
         let id = p.id;
@@ -188,7 +212,9 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ProposalKind::Action => format!(
                 "aios approve {id} · aios approve {id} --edit FILE (from: aios inbox show {id} --action) · aios reject {id} --reason \"...\""
             ),
-            ProposalKind::Approval => format!("aios approve {id} [--field NAME=VALUE] · aios reject {id} --reason \"...\""),
+            ProposalKind::Approval => format!(
+                "aios approve {id} [--field NAME=VALUE] · aios reject {id} --reason \"...\""
+            ),
             ProposalKind::Attention => format!(
                 "aios approve {id} (run it again) · aios approve {id} --done (it happened) · aios reject {id} --reason \"...\" (fail the step)"
             ),

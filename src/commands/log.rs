@@ -11,7 +11,9 @@ use crate::journal::Event;
 /// One line describing an event.
 pub fn describe(ev: &Event) -> String {
     match ev {
-        Event::RunCreated { workflow, steps, .. } => {
+        Event::RunCreated {
+            workflow, steps, ..
+        } => {
             format!("run created from `{workflow}` ({} steps)", steps.len())
         }
         Event::RunStatus { status, error } => match error {

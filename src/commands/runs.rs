@@ -43,7 +43,12 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
     }
     let s = ctx.ui.out();
     let now = journal.now();
-    let w = runs.iter().map(|r| r.workflow.len()).max().unwrap_or(8).max(8);
+    let w = runs
+        .iter()
+        .map(|r| r.workflow.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     let mut out = s.bold(&format!(
         "{:>5}  {:<w$}  {:<9}  {:>7}  {:>7}",
         "RUN", "WORKFLOW", "STATUS", "STEPS", "UPDATED"

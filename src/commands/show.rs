@@ -74,7 +74,12 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     if let Some(owner) = &run.lease_owner {
         t.push_str(&format!("executor  process {owner}\n"));
     }
-    let width = steps.iter().map(|s| s.step_id.len()).max().unwrap_or(4).max(4);
+    let width = steps
+        .iter()
+        .map(|s| s.step_id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     t.push_str(&format!("\n{}\n", s.bold("steps")));
     for st in &steps {
         let mut line = format!(
@@ -87,17 +92,19 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
         if st.attempts > 1 {
             line.push_str(&format!(" attempts {}", st.attempts));
         }
-        if let Some(p) = items
-            .iter()
-            .rev()
-            .find(|p| p.step_id == st.step_id && p.status == crate::journal::ProposalStatus::Pending)
-        {
+        if let Some(p) = items.iter().rev().find(|p| {
+            p.step_id == st.step_id && p.status == crate::journal::ProposalStatus::Pending
+        }) {
             line.push_str(&format!(" inbox {}", p.id));
         }
         t.push_str(line.trim_end());
         t.push('\n');
         if let Some(e) = &st.error {
-            t.push_str(&format!("      {} {}\n", s.dim("error"), e.lines().next().unwrap_or("")));
+            t.push_str(&format!(
+                "      {} {}\n",
+                s.dim("error"),
+                e.lines().next().unwrap_or("")
+            ));
         }
         if let Some(o) = &st.output
             && !o.is_null()

@@ -128,10 +128,10 @@ impl Style {
 /// Write to stdout; on a closed pipe (`aios runs | head`) exit quietly.
 pub fn print(s: &str) {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 
@@ -214,8 +214,12 @@ impl Observer for Progress {
                 ),
                 None => format!("{} {step} failed: {}", s.red_bold("✗"), first_line(error)),
             },
-            Event::StepSkipped { step, reason } => format!("{} {step} skipped: {reason}", s.dim("-")),
-            Event::StepReset { step, reason } => format!("{} {step} will run again: {reason}", s.dim("↺")),
+            Event::StepSkipped { step, reason } => {
+                format!("{} {step} skipped: {reason}", s.dim("-"))
+            }
+            Event::StepReset { step, reason } => {
+                format!("{} {step} will run again: {reason}", s.dim("↺"))
+            }
             Event::ProposalCreated {
                 proposal,
                 step,

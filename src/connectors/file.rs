@@ -40,7 +40,9 @@ fn lexical_relative(p: &str) -> Result<PathBuf, String> {
         }
     }
     if out.as_os_str().is_empty() {
-        return Err(format!("path `{p}` names the root folder itself, not a file"));
+        return Err(format!(
+            "path `{p}` names the root folder itself, not a file"
+        ));
     }
     Ok(out)
 }
@@ -76,7 +78,11 @@ fn resolve(f: &FileAction) -> Result<PathBuf, ExecError> {
         .ok_or_else(|| ExecError::fatal(format!("path `{}` has no parent folder", f.path)))?;
     // Create missing folders one by one, checking each existing one stays inside.
     let mut cur = root.clone();
-    for c in parent.strip_prefix(&root).unwrap_or(Path::new("")).components() {
+    for c in parent
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .components()
+    {
         cur.push(c);
         if !cur.exists() {
             std::fs::create_dir(&cur).map_err(|e| {
@@ -116,7 +122,8 @@ pub(super) async fn write(f: FileAction) -> Result<Json, ExecError> {
 
 fn write_blocking(f: &FileAction) -> Result<Json, ExecError> {
     let target = resolve(f)?;
-    let io = |e: std::io::Error| ExecError::retryable(format!("cannot write {}: {e}", target.display()));
+    let io =
+        |e: std::io::Error| ExecError::retryable(format!("cannot write {}: {e}", target.display()));
     if f.append {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -129,7 +136,10 @@ fn write_blocking(f: &FileAction) -> Result<Json, ExecError> {
         // Write beside the target, then rename: readers never see half a file.
         let tmp = target.with_file_name(format!(
             ".{}.aios-tmp",
-            target.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+            target
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("file")
         ));
         let result = (|| {
             let mut file = std::fs::File::create(&tmp)?;

@@ -11,7 +11,8 @@ pub(super) fn validate(h: &HttpAction) -> Result<(), String> {
     if h.method.is_empty() || !h.method.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(format!("`{}` is not an HTTP method", h.method));
     }
-    let url = reqwest::Url::parse(&h.url).map_err(|e| format!("`{}` is not a valid URL: {e}", h.url))?;
+    let url =
+        reqwest::Url::parse(&h.url).map_err(|e| format!("`{}` is not a valid URL: {e}", h.url))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "URL `{}` must start with http:// or https://",
@@ -93,7 +94,12 @@ pub(super) async fn send(h: HttpAction, client: &reqwest::Client) -> Result<Json
         } else {
             "request failed"
         };
-        ExecError::retryable(format!("{} {}: {what} ({})", h.method, h.url, root_cause(&e)))
+        ExecError::retryable(format!(
+            "{} {}: {what} ({})",
+            h.method,
+            h.url,
+            root_cause(&e)
+        ))
     })?;
     let status = resp.status().as_u16();
     let mut headers = Map::new();
@@ -109,11 +115,17 @@ pub(super) async fn send(h: HttpAction, client: &reqwest::Client) -> Result<Json
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.contains("json"));
     let bytes = resp.bytes().await.map_err(|e| {
-        ExecError::retryable(format!("{} {}: reading the response failed: {}", h.method, h.url, root_cause(&e)))
+        ExecError::retryable(format!(
+            "{} {}: reading the response failed: {}",
+            h.method,
+            h.url,
+            root_cause(&e)
+        ))
     })?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let body = if is_json {
-        serde_json::from_str(&text).unwrap_or_else(|_| Json::String(cap_text(text.clone(), MAX_BODY)))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|_| Json::String(cap_text(text.clone(), MAX_BODY)))
     } else {
         Json::String(cap_text(text.clone(), MAX_BODY))
     };

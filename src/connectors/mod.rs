@@ -237,13 +237,18 @@ impl Action {
     pub async fn commit(
         self,
         env: &ExecEnv,
-        client: &reqwest::Client,
+        client: Option<&reqwest::Client>,
         timeout: Option<Duration>,
     ) -> Result<Json, ExecError> {
         let fut = async {
             match self {
                 Action::Shell(s) => shell::run(s, env).await,
-                Action::Http(h) => http::send(h, client).await,
+                Action::Http(h) => match client {
+                    Some(c) => http::send(h, c).await,
+                    None => Err(ExecError::fatal(
+                        "internal: no HTTP client for an HTTP action",
+                    )),
+                },
                 Action::File(f) => file::write(f).await,
             }
         };

@@ -30,10 +30,7 @@ pub(super) fn validate(s: &ShellAction) -> Result<(), String> {
 
 /// Quote an argv for display the way a POSIX shell would read it back.
 pub fn quote_argv(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
 fn quote(a: &str) -> String {
@@ -81,8 +78,14 @@ pub(super) async fn run(s: ShellAction, env: &ExecEnv) -> Result<Json, ExecError
         };
         ExecError::fatal(what)
     })?;
-    let stdout = cap_text(String::from_utf8_lossy(&out.stdout).into_owned(), MAX_CAPTURE);
-    let stderr = cap_text(String::from_utf8_lossy(&out.stderr).into_owned(), MAX_CAPTURE);
+    let stdout = cap_text(
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        MAX_CAPTURE,
+    );
+    let stderr = cap_text(
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        MAX_CAPTURE,
+    );
     let code = out.status.code();
     if !out.status.success() {
         let why = match code {
@@ -101,7 +104,10 @@ pub(super) async fn run(s: ShellAction, env: &ExecEnv) -> Result<Json, ExecError
     let mut output = json!({ "exit_code": code, "stdout": stdout, "stderr": stderr });
     if s.json {
         let parsed: Json = serde_json::from_str(stdout.trim()).map_err(|e| {
-            ExecError::fatal(format!("stdout is not JSON ({e}); first line: {}", super::truncate_line(&stdout, 80)))
+            ExecError::fatal(format!(
+                "stdout is not JSON ({e}); first line: {}",
+                super::truncate_line(&stdout, 80)
+            ))
         })?;
         output["json"] = parsed;
     }

@@ -39,7 +39,9 @@ fn file_writes_refuse_symlinks_out_of_the_root() {
     std::fs::create_dir_all(&outside).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let a = file(root.to_str().unwrap(), "link/evil.txt");
     let Action::File(f) = a else { unreachable!() };
     let err = rt.block_on(file::write(f)).unwrap_err();
@@ -51,7 +53,10 @@ fn file_writes_refuse_symlinks_out_of_the_root() {
     };
     let out = rt.block_on(file::write(ok)).unwrap();
     assert_eq!(out["bytes"], 2);
-    assert_eq!(std::fs::read_to_string(root.join("sub/dir/ok.txt")).unwrap(), "hi");
+    assert_eq!(
+        std::fs::read_to_string(root.join("sub/dir/ok.txt")).unwrap(),
+        "hi"
+    );
 }
 
 #[test]
@@ -82,7 +87,10 @@ fn shell_argv_is_quoted_for_display() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    assert_eq!(shell::quote_argv(&argv), r"echo 'hello world' 'it'\''s' a=b");
+    assert_eq!(
+        shell::quote_argv(&argv),
+        r"echo 'hello world' 'it'\''s' a=b"
+    );
 }
 
 #[test]
@@ -97,7 +105,11 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
     let mut vars = BTreeMap::new();
     vars.insert("GREETING".to_string(), "hi".to_string());
     let a = ShellAction {
-        argv: vec!["sh".into(), "-c".into(), "echo \"$GREETING $SECRET\"; echo '{\"n\": 1}' >&2".into()],
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo \"$GREETING $SECRET\"; echo '{\"n\": 1}' >&2".into(),
+        ],
         cwd: "/".into(),
         env: vars,
         json: false,
@@ -113,7 +125,11 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         json: false,
     };
     let err = rt.block_on(shell::run(fail, &env)).unwrap_err();
-    assert!(err.message.contains("status 3") && err.message.contains("boom"), "{}", err.message);
+    assert!(
+        err.message.contains("status 3") && err.message.contains("boom"),
+        "{}",
+        err.message
+    );
 
     let json_out = ShellAction {
         argv: vec!["echo".into(), "{\"a\": [1]}".into()],

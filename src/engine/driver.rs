@@ -37,10 +37,11 @@ struct Completion {
     result: std::result::Result<Json, ExecError>,
 }
 
-/// The async side: a tokio runtime and HTTP client, built on first use.
+/// The async side: a tokio runtime, built on first use, and an HTTP client, built
+/// on the first HTTP action (so runs without side effects start neither).
 struct Exec {
     rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
+    client: Option<reqwest::Client>,
 }
 
 pub(super) struct Driver<'a> {
@@ -235,7 +236,13 @@ impl<'a> Driver<'a> {
             .collect();
         match failed.as_slice() {
             [one] => format!("step `{one}` failed"),
-            many => format!("steps {} failed", many.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")),
+            many => format!(
+                "steps {} failed",
+                many.iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 
@@ -411,9 +418,7 @@ impl<'a> Driver<'a> {
         let mut upstream = serde_json::Map::new();
         for &n in &self.wf.steps[step].needs {
             let id = &self.wf.steps[n].id;
-            let out = self
-                .journal_output(n)
-                .unwrap_or(Json::Null);
+            let out = self.journal_output(n).unwrap_or(Json::Null);
             let text = out.to_string();
             let v = if text.len() > MAX {
                 json!({ "truncated": true, "bytes": text.len() })
@@ -437,11 +442,9 @@ impl<'a> Driver<'a> {
                 crate::connectors::truncate_line(g["title"].as_str().unwrap_or("approval"), 100),
                 g.clone(),
             ),
-            Some(Prepped::Action(a)) => (
-                ProposalKind::Action,
-                a.summary(),
-                serde_json::to_value(a)?,
-            ),
+            Some(Prepped::Action(a)) => {
+                (ProposalKind::Action, a.summary(), serde_json::to_value(a)?)
+            }
             _ => {
                 return Err(crate::error::Error::other(format!(
                     "internal: step `{}` was proposed before it was rendered",
@@ -451,9 +454,15 @@ impl<'a> Driver<'a> {
         };
         let step_id = s.id.clone();
         let evidence = self.evidence(step);
-        let id = self
-            .journal
-            .create_proposal(self.run.id, &step_id, attempt, kind, summary.clone(), action.clone(), evidence.clone())?;
+        let id = self.journal.create_proposal(
+            self.run.id,
+            &step_id,
+            attempt,
+            kind,
+            summary.clone(),
+            action.clone(),
+            evidence.clone(),
+        )?;
         self.open_items.insert(step, id);
         self.observer.event(
             self.run.id,
@@ -545,10 +554,11 @@ impl<'a> Driver<'a> {
                 let timeout = self.wf.steps[step].timeout;
                 let exec_env = self.env.exec.clone();
                 let tx = self.tx.clone();
-                let exec = self.exec()?;
+                let needs_client = matches!(action, Action::Http(_));
+                let exec = self.exec(needs_client)?;
                 let client = exec.client.clone();
                 let handle = exec.rt.spawn(async move {
-                    let result = action.commit(&exec_env, &client, timeout).await;
+                    let result = action.commit(&exec_env, client.as_ref(), timeout).await;
                     let _ = tx.send(Completion {
                         step,
                         attempt,
@@ -573,20 +583,25 @@ impl<'a> Driver<'a> {
         }
     }
 
-    fn exec(&mut self) -> Result<&Exec> {
+    fn exec(&mut self, with_client: bool) -> Result<&Exec> {
+        use crate::error::Error;
         if self.exec.is_none() {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .map_err(|e| crate::error::Error::other(format!("cannot start the executor: {e}")))?;
+                .map_err(|e| Error::other(format!("cannot start the executor: {e}")))?;
+            self.exec = Some(Exec { rt, client: None });
+        }
+        let exec = self.exec.as_mut().expect("just set");
+        if with_client && exec.client.is_none() {
             let client = reqwest::Client::builder()
                 .user_agent(concat!("aios/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| crate::error::Error::other(format!("cannot build the HTTP client: {e}")))?;
-            self.exec = Some(Exec { rt, client });
+                .map_err(|e| Error::other(format!("cannot build the HTTP client: {e}")))?;
+            exec.client = Some(client);
         }
-        Ok(self.exec.as_ref().expect("just set"))
+        Ok(exec)
     }
 
     fn completed(&mut self, c: Completion) -> Result<()> {
@@ -646,7 +661,10 @@ impl<'a> Driver<'a> {
                 if decision == Decision::Reject {
                     self.reasons.insert(
                         step,
-                        format!("rejected: {}", p.reason.as_deref().unwrap_or("no reason given")),
+                        format!(
+                            "rejected: {}",
+                            p.reason.as_deref().unwrap_or("no reason given")
+                        ),
                     );
                 }
             }

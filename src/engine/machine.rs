@@ -108,10 +108,18 @@ pub enum Decided {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
-    Prepared { step: usize, outcome: Prepared },
+    Prepared {
+        step: usize,
+        outcome: Prepared,
+    },
     /// The driver stored the proposal.
-    Proposed { step: usize },
-    Decided { step: usize, decision: Decided },
+    Proposed {
+        step: usize,
+    },
+    Decided {
+        step: usize,
+        decision: Decided,
+    },
     /// An attempt ended. `retryable` is false for errors a retry cannot fix.
     Finished {
         step: usize,
@@ -119,9 +127,13 @@ pub enum Input {
         retryable: bool,
     },
     /// A scheduled retry is due.
-    RetryDue { step: usize },
+    RetryDue {
+        step: usize,
+    },
     /// The step's outcome is unknown after a crash and it is not idempotent.
-    Interrupted { step: usize },
+    Interrupted {
+        step: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -148,17 +148,25 @@ pub fn resume(
     let run = journal.run(run_id)?;
     match run.status {
         RunStatus::Succeeded => {
-            return Err(Error::conflict(format!("run {run_id} already succeeded; there is nothing to resume"))
-                .with_hint(format!("start a new run, or see it with: aios show {run_id}")));
+            return Err(Error::conflict(format!(
+                "run {run_id} already succeeded; there is nothing to resume"
+            ))
+            .with_hint(format!(
+                "start a new run, or see it with: aios show {run_id}"
+            )));
         }
         RunStatus::Cancelled => {
-            return Err(Error::conflict(format!("run {run_id} was cancelled; it cannot be resumed"))
-                .with_hint("start a new run of the workflow instead"));
+            return Err(Error::conflict(format!(
+                "run {run_id} was cancelled; it cannot be resumed"
+            ))
+            .with_hint("start a new run of the workflow instead"));
         }
         _ => {}
     }
     let wf = snapshot(journal, run_id)?;
-    if let Err(held) = journal.acquire_lease(run_id, &env.owner, env.lease_ttl.as_millis() as i64)? {
+    if let Err(held) =
+        journal.acquire_lease(run_id, &env.owner, env.lease_ttl.as_millis() as i64)?
+    {
         return Err(held.into_error(run_id));
     }
     let steps = journal.steps(run_id)?;

@@ -108,14 +108,18 @@ impl Journal {
             )
             .optional()?;
         let Some((holder, expires)) = row else {
-            return Err(Error::not_found(format!("no run {run}")).with_hint("list runs with: aios runs"));
+            return Err(
+                Error::not_found(format!("no run {run}")).with_hint("list runs with: aios runs")
+            );
         };
         let mut previous = None;
         if let Some(h) = holder
             && h != me
         {
             let expires = expires.unwrap_or(0);
-            let alive = Owner::parse(&h).map(|o| o.alive_here(owner)).unwrap_or(false);
+            let alive = Owner::parse(&h)
+                .map(|o| o.alive_here(owner))
+                .unwrap_or(false);
             if expires > now && alive {
                 return Ok(Err(LeaseHeld { owner: h, expires }));
             }

@@ -26,16 +26,10 @@ pub use types::*;
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
 /// How the journal is opened.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct OpenOptions {
     /// `synchronous = FULL` instead of NORMAL: survives power loss, slower commits.
     pub sync_full: bool,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions { sync_full: false }
-    }
 }
 
 /// An open journal. One per thread; not shared across threads.
@@ -58,8 +52,11 @@ impl Journal {
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir).map_err(|e| {
-                Error::storage(format!("cannot create the data directory {}: {e}", dir.display()))
-                    .with_hint("set AIOS_HOME (or --home) to a writable folder")
+                Error::storage(format!(
+                    "cannot create the data directory {}: {e}",
+                    dir.display()
+                ))
+                .with_hint("set AIOS_HOME (or --home) to a writable folder")
             })?;
         }
         create_private(path)?;
@@ -142,7 +139,9 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| r.get(0))?;
+        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| {
+            r.get(0)
+        })?;
         append(&tx, id, &created, at)?;
         project::apply(&tx, id, &created, at)?;
         tx.commit()?;
@@ -176,8 +175,9 @@ impl Journal {
         if let Some(id) = existing {
             return Ok(id);
         }
-        let id: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM proposals", [], |r| r.get(0))?;
+        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM proposals", [], |r| {
+            r.get(0)
+        })?;
         let ev = Event::ProposalCreated {
             proposal: id,
             step: step.to_string(),
@@ -254,7 +254,13 @@ fn append(tx: &rusqlite::Transaction<'_>, run_id: i64, ev: &Event, at: Millis) -
     let mut stmt = tx.prepare_cached(
         "INSERT INTO events (run_id, step_id, type, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    stmt.execute(rusqlite::params![run_id, ev.step(), ev.type_name(), data, at])?;
+    stmt.execute(rusqlite::params![
+        run_id,
+        ev.step(),
+        ev.type_name(),
+        data,
+        at
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -271,7 +277,10 @@ fn create_private(path: &Path) -> Result<()> {
         opts.mode(0o600);
     }
     opts.open(path).map(|_| ()).map_err(|e| {
-        Error::storage(format!("cannot create the database {}: {e}", path.display()))
-            .with_hint("set AIOS_HOME (or --home) to a writable folder")
+        Error::storage(format!(
+            "cannot create the database {}: {e}",
+            path.display()
+        ))
+        .with_hint("set AIOS_HOME (or --home) to a writable folder")
     })
 }

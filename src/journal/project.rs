@@ -79,7 +79,11 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             error,
             retry_at,
         } => {
-            let status = if retry_at.is_some() { "pending" } else { "failed" };
+            let status = if retry_at.is_some() {
+                "pending"
+            } else {
+                "failed"
+            };
             step_update(
                 tx,
                 run,

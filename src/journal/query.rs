@@ -54,7 +54,8 @@ pub(super) fn run(conn: &Connection, id: i64) -> Result<RunRecord> {
         })
 }
 
-const PROPOSAL_COLS: &str = "p.id, p.run_id, r.workflow, r.status, p.step_id, p.attempt, p.kind, p.status,
+const PROPOSAL_COLS: &str =
+    "p.id, p.run_id, r.workflow, r.status, p.step_id, p.attempt, p.kind, p.status,
     p.summary, p.action, p.evidence, p.decision, p.reason, p.fields, p.edited, p.diff, p.decided_by,
     p.decided_at, p.created_at";
 
@@ -124,20 +125,17 @@ impl Journal {
                     (SELECT count(*) FROM steps s WHERE s.run_id = r.id AND s.status IN ('succeeded', 'skipped'))
              FROM runs r WHERE (?1 IS NULL OR r.status = ?1) ORDER BY r.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(
-            params![status.map(|s| s.as_str()), limit as i64],
-            |r| {
-                Ok(RunSummary {
-                    id: r.get(0)?,
-                    workflow: r.get(1)?,
-                    status: word(r.get(2)?, RunStatus::parse)?,
-                    created_at: r.get(3)?,
-                    updated_at: r.get(4)?,
-                    steps_total: r.get(5)?,
-                    steps_done: r.get(6)?,
-                })
-            },
-        )?;
+        let rows = stmt.query_map(params![status.map(|s| s.as_str()), limit as i64], |r| {
+            Ok(RunSummary {
+                id: r.get(0)?,
+                workflow: r.get(1)?,
+                status: word(r.get(2)?, RunStatus::parse)?,
+                created_at: r.get(3)?,
+                updated_at: r.get(4)?,
+                steps_total: r.get(5)?,
+                steps_done: r.get(6)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -164,11 +162,16 @@ impl Journal {
 
     /// The events of a run in order.
     pub fn events(&self, run: i64) -> Result<Vec<EventRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, run_id, at, data FROM events WHERE run_id = ?1 ORDER BY seq")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, run_id, at, data FROM events WHERE run_id = ?1 ORDER BY seq",
+        )?;
         let rows = stmt.query_map(params![run], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {

@@ -72,7 +72,11 @@ impl Journal {
             }
             for (x, y) in a.iter().zip(b.iter()) {
                 if x != y {
-                    differences.push(format!("{table}: stored {x}\n{:>w$}rebuilt {y}", "", w = table.len() + 2));
+                    differences.push(format!(
+                        "{table}: stored {x}\n{:>w$}rebuilt {y}",
+                        "",
+                        w = table.len() + 2
+                    ));
                 }
             }
         }

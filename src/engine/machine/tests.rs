@@ -48,12 +48,36 @@ fn err(step: usize, retryable: bool) -> Input {
 #[test]
 fn a_chain_runs_top_to_bottom() {
     let mut m = Machine::new(chain(3), 4);
-    assert_eq!(m.schedule(), vec![Effect::Prepare { step: 0, attempt: 1 }]);
-    assert_eq!(m.handle(ready(0)), vec![Effect::Execute { step: 0, attempt: 1 }]);
+    assert_eq!(
+        m.schedule(),
+        vec![Effect::Prepare {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    assert_eq!(
+        m.handle(ready(0)),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
     assert_eq!(m.outcome(), Outcome::Active);
-    assert_eq!(m.handle(ok(0)), vec![Effect::Prepare { step: 1, attempt: 1 }]);
+    assert_eq!(
+        m.handle(ok(0)),
+        vec![Effect::Prepare {
+            step: 1,
+            attempt: 1
+        }]
+    );
     m.handle(ready(1));
-    assert_eq!(m.handle(ok(1)), vec![Effect::Prepare { step: 2, attempt: 1 }]);
+    assert_eq!(
+        m.handle(ok(1)),
+        vec![Effect::Prepare {
+            step: 2,
+            attempt: 1
+        }]
+    );
     m.handle(ready(2));
     assert!(m.handle(ok(2)).is_empty());
     assert_eq!(m.outcome(), Outcome::Succeeded);
@@ -66,17 +90,35 @@ fn independent_steps_start_together_up_to_max_parallel() {
     assert_eq!(
         first,
         vec![
-            Effect::Prepare { step: 0, attempt: 1 },
-            Effect::Prepare { step: 1, attempt: 1 }
+            Effect::Prepare {
+                step: 0,
+                attempt: 1
+            },
+            Effect::Prepare {
+                step: 1,
+                attempt: 1
+            }
         ]
     );
     m.handle(ready(0));
     // A slot frees only when a step finishes.
-    assert_eq!(m.handle(ok(0)), vec![Effect::Prepare { step: 2, attempt: 1 }]);
+    assert_eq!(
+        m.handle(ok(0)),
+        vec![Effect::Prepare {
+            step: 2,
+            attempt: 1
+        }]
+    );
     m.handle(ready(1));
     m.handle(ready(2));
     assert!(m.handle(ok(1)).is_empty());
-    assert_eq!(m.handle(ok(2)), vec![Effect::Prepare { step: 3, attempt: 1 }]);
+    assert_eq!(
+        m.handle(ok(2)),
+        vec![Effect::Prepare {
+            step: 3,
+            attempt: 1
+        }]
+    );
 }
 
 #[test]
@@ -94,7 +136,10 @@ fn a_false_condition_skips_and_dependents_still_run() {
                 step: 0,
                 rejected: false
             },
-            Effect::Prepare { step: 1, attempt: 1 }
+            Effect::Prepare {
+                step: 1,
+                attempt: 1
+            }
         ]
     );
 }
@@ -105,14 +150,26 @@ fn approval_steps_are_proposed_then_executed_once_approved() {
     p[0].approval = true;
     let mut m = Machine::new(p, 4);
     m.schedule();
-    assert_eq!(m.handle(ready(0)), vec![Effect::Propose { step: 0, attempt: 1 }]);
+    assert_eq!(
+        m.handle(ready(0)),
+        vec![Effect::Propose {
+            step: 0,
+            attempt: 1
+        }]
+    );
     m.handle(Input::Proposed { step: 0 });
     assert_eq!(m.outcome(), Outcome::Waiting);
     let fx = m.handle(Input::Decided {
         step: 0,
         decision: Decided::Approve,
     });
-    assert_eq!(fx, vec![Effect::Execute { step: 0, attempt: 1 }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
     // A second decision changes nothing.
     assert!(
         m.handle(Input::Decided {
@@ -154,7 +211,10 @@ fn rejection_fails_or_skips_by_policy() {
                 step: 0,
                 rejected: true
             },
-            Effect::Prepare { step: 1, attempt: 1 }
+            Effect::Prepare {
+                step: 1,
+                attempt: 1
+            }
         ]
     );
 }
@@ -181,7 +241,10 @@ fn retries_back_off_exponentially_then_fail() {
     assert_eq!(m.outcome(), Outcome::Active);
     assert_eq!(
         m.handle(Input::RetryDue { step: 0 }),
-        vec![Effect::Execute { step: 0, attempt: 2 }]
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 2
+        }]
     );
     assert_eq!(
         m.handle(err(0, true)),
@@ -230,7 +293,13 @@ fn resume_resets_failed_steps_and_keeps_finished_ones() {
     let mut m = Machine::restore(chain(3), steps, 4);
     assert_eq!(m.outcome(), Outcome::Failed);
     assert_eq!(m.reset_failed(), vec![1]);
-    assert_eq!(m.schedule(), vec![Effect::Prepare { step: 1, attempt: 3 }]);
+    assert_eq!(
+        m.schedule(),
+        vec![Effect::Prepare {
+            step: 1,
+            attempt: 3
+        }]
+    );
 }
 
 #[test]
@@ -243,7 +312,10 @@ fn interrupted_steps_ask_for_attention_and_follow_the_answer() {
     let mut m = Machine::restore(chain(3), steps, 4);
     assert_eq!(
         m.handle(Input::Interrupted { step: 1 }),
-        vec![Effect::AskAttention { step: 1, attempt: 1 }]
+        vec![Effect::AskAttention {
+            step: 1,
+            attempt: 1
+        }]
     );
     assert_eq!(m.outcome(), Outcome::Waiting);
     let fx = m.handle(Input::Decided {
@@ -254,7 +326,10 @@ fn interrupted_steps_ask_for_attention_and_follow_the_answer() {
         fx,
         vec![
             Effect::MarkDone { step: 1 },
-            Effect::Prepare { step: 2, attempt: 1 }
+            Effect::Prepare {
+                step: 2,
+                attempt: 1
+            }
         ]
     );
 
@@ -265,7 +340,10 @@ fn interrupted_steps_ask_for_attention_and_follow_the_answer() {
             step: 0,
             decision: Decided::Approve
         }),
-        vec![Effect::Execute { step: 0, attempt: 5 }]
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 5
+        }]
     );
     let steps = vec![StepState::new(Phase::NeedsAttention, 4)];
     let mut m = Machine::restore(chain(1), steps, 4);
@@ -330,7 +408,13 @@ fn a_paused_machine_commits_decided_steps_and_starts_nothing_else() {
         step: 0,
         decision: Decided::Approve,
     });
-    assert_eq!(fx, vec![Effect::Execute { step: 0, attempt: 1 }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
     assert!(m.handle(ok(0)).is_empty());
     assert_eq!(m.outcome(), Outcome::Waiting);
 }
