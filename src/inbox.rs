@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 use crate::connectors::Action;
 use crate::error::{Error, Result};
 use crate::journal::{Decision, DecisionInput, Journal, ProposalKind, ProposalRecord};
+use crate::workflow::InputType;
 
 /// An operator's edit of a proposed action.
 #[derive(Debug, Clone)]
@@ -161,12 +162,18 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             ));
             continue;
         };
-        let ty = decl["type"].as_str().unwrap_or("string");
-        match convert(ty, raw) {
+        let ty = decl["type"]
+            .as_str()
+            .and_then(InputType::parse)
+            .unwrap_or(InputType::String);
+        match crate::workflow::convert(ty, raw) {
             Ok(v) => {
                 out.insert(name.clone(), v);
             }
-            Err(e) => problems.push(format!("field `{name}` {e}")),
+            Err(hint) => problems.push(format!(
+                "field `{name}` must be a {}, got `{raw}` ({hint})",
+                ty.as_str()
+            )),
         }
     }
     for d in &declared {
@@ -191,47 +198,5 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             "see the gate's fields with: aios inbox show {}",
             p.id
         )))
-    }
-}
-
-/// Convert a command-line value to a declared type.
-pub fn convert(ty: &str, raw: &str) -> std::result::Result<Json, String> {
-    match ty {
-        "string" => Ok(Json::String(raw.to_string())),
-        "integer" => raw
-            .trim()
-            .parse::<i64>()
-            .map(Json::from)
-            .map_err(|_| format!("must be an integer, got `{raw}`")),
-        "number" => {
-            if let Ok(i) = raw.trim().parse::<i64>() {
-                return Ok(Json::from(i));
-            }
-            raw.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .and_then(serde_json::Number::from_f64)
-                .map(Json::Number)
-                .ok_or_else(|| format!("must be a number, got `{raw}`"))
-        }
-        "boolean" => match raw.trim() {
-            "true" => Ok(Json::Bool(true)),
-            "false" => Ok(Json::Bool(false)),
-            _ => Err(format!("must be true or false, got `{raw}`")),
-        },
-        "list" => match serde_json::from_str::<Json>(raw) {
-            Ok(v @ Json::Array(_)) => Ok(v),
-            _ => Err(format!(
-                "must be a JSON list like [\"a\", \"b\"], got `{raw}`"
-            )),
-        },
-        "object" => match serde_json::from_str::<Json>(raw) {
-            Ok(v @ Json::Object(_)) => Ok(v),
-            _ => Err(format!(
-                "must be a JSON object like {{\"k\": 1}}, got `{raw}`"
-            )),
-        },
-        other => Err(format!("has an unknown type `{other}`")),
     }
 }

@@ -69,8 +69,9 @@ pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json,
     }
 }
 
-/// Convert one value by its declared type; the error is the hint to show.
-fn convert(ty: InputType, text: &str) -> Result<Json, &'static str> {
+/// Convert one command-line value by its declared type; the error is the hint to
+/// show. Also used for approval-gate fields.
+pub fn convert(ty: InputType, text: &str) -> Result<Json, &'static str> {
     match ty {
         InputType::String => Ok(Json::String(text.to_string())),
         InputType::Integer => text

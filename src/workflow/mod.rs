@@ -25,7 +25,7 @@ mod tests_refs;
 
 pub use diag::{Diagnostic, render};
 pub use duration::parse_duration;
-pub use inputs::resolve_inputs;
+pub use inputs::{convert, resolve_inputs};
 pub use model::*;
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering

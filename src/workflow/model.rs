@@ -42,6 +42,18 @@ pub enum InputType {
 }
 
 impl InputType {
+    pub fn parse(s: &str) -> Option<InputType> {
+        Some(match s {
+            "string" => InputType::String,
+            "number" => InputType::Number,
+            "integer" => InputType::Integer,
+            "boolean" => InputType::Boolean,
+            "list" => InputType::List,
+            "object" => InputType::Object,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InputType::String => "string",
