@@ -23,7 +23,7 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> CmdResult {
                     ctx.ui.print_error(&anyhow::Error::from(e));
                 } else {
                     ui::eprint(&format!(
-                        "{} {}\n\n",
+                        "{} {}\n",
                         ctx.ui.err().red_bold("error:"),
                         e.message
                     ));

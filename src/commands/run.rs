@@ -32,11 +32,10 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
     match workflow::load(&source, &origin) {
         Ok(wf) => Ok((source, wf)),
         Err(diags) => {
-            ui::eprint(&workflow::diag::render(
-                &diags,
-                &source,
-                &origin,
-                ctx.ui.color_err,
+            ui::eprint(&format!(
+                "{}
+",
+                workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err)
             ));
             Err(Error::invalid(format!(
                 "{origin} is not a valid workflow ({} problem{})",
@@ -55,11 +54,10 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
         Ok(i) => i,
         Err(diags) => {
             let origin = args.file.display().to_string();
-            ui::eprint(&workflow::diag::render(
-                &diags,
-                &source,
-                &origin,
-                ctx.ui.color_err,
+            ui::eprint(&format!(
+                "{}
+",
+                workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err)
             ));
             return Err(Error::invalid(format!(
                 "the inputs do not fit {origin} ({} problem{})",

@@ -188,6 +188,7 @@ pub fn resume(
     let mut states = vec![StepState::new(Phase::Pending, 0); wf.steps.len()];
     let mut interrupted = Vec::new();
     let mut resets = Vec::new();
+    let mut reruns = Vec::new();
     for rec in &steps {
         let Some(&i) = index.get(rec.step_id.as_str()) else {
             continue;
@@ -200,7 +201,16 @@ pub fn resume(
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
-                if wf.steps[i].idempotent {
+                let approved = items.iter().rev().find(|p| {
+                    p.step_id == rec.step_id
+                        && p.kind != ProposalKind::Approval
+                        && p.status == ProposalStatus::Approved
+                });
+                if wf.steps[i].idempotent && approved.is_some() {
+                    // Safe to repeat, and already approved: run the same action again.
+                    reruns.push((i, approved.map(|p| p.final_action().clone())));
+                    Phase::NeedsAttention
+                } else if wf.steps[i].idempotent {
                     resets.push(i);
                     Phase::Pending
                 } else {
@@ -233,6 +243,12 @@ pub fn resume(
         }
     }
     let mut events = Vec::new();
+    for (i, _) in &reruns {
+        events.push(Event::StepReset {
+            step: d.wf.steps[*i].id.clone(),
+            reason: "interrupted; running the approved action again (idempotent)".into(),
+        });
+    }
     for &i in failed_resets.iter().chain(resets.iter()) {
         events.push(Event::StepReset {
             step: d.wf.steps[i].id.clone(),
@@ -299,6 +315,15 @@ pub fn resume(
             }
         }
         d.feed(Input::Interrupted { step: i });
+    }
+    for (i, action) in reruns {
+        if let Some(a) = action.and_then(|a| serde_json::from_value::<Action>(a).ok()) {
+            d.prepped[i] = Some(Prepped::Action(a));
+        }
+        d.feed(Input::Decided {
+            step: i,
+            decision: machine::Decided::Approve,
+        });
     }
     // Decisions already recorded (by `aios approve` before this resume).
     let decided: Vec<(usize, i64)> = d.open_items.iter().map(|(s, p)| (*s, *p)).collect();
