@@ -166,7 +166,10 @@ fn run_of_an_invalid_workflow_creates_no_run() {
         .stderr_is(&format!(
             "{BAD_REPORT}error: bad.toml is not a valid workflow (8 problems)\nhint: fix the problems above; `aios check FILE` checks without running\n"
         ));
-    assert_eq!(t.aios(&["runs", "--json"]).success().json(), serde_json::json!([]));
+    assert_eq!(
+        t.aios(&["runs", "--json"]).success().json(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -204,7 +207,14 @@ fn missing_and_mistyped_inputs_exit_2_and_create_no_run() {
         .stderr_contains("error: input `n` must be an integer, got `abc`")
         .stderr_contains("hint: use a whole number, like 42");
     t.aios(&[
-        "run", "inp.toml", "--input", "n=1", "--input", "flag=maybe", "--input", "extra=1",
+        "run",
+        "inp.toml",
+        "--input",
+        "n=1",
+        "--input",
+        "flag=maybe",
+        "--input",
+        "extra=1",
     ])
     .code(2)
     .stderr_contains("error: input `flag` must be a boolean, got `maybe`")
@@ -213,18 +223,28 @@ fn missing_and_mistyped_inputs_exit_2_and_create_no_run() {
     t.aios(&["run", "inp.toml", "--input", "oops"])
         .code(2)
         .stderr_is("error: `oops` is not NAME=VALUE\nhint: write it as --input name=value\n");
-    assert_eq!(t.aios(&["runs", "--json"]).success().json(), serde_json::json!([]));
+    assert_eq!(
+        t.aios(&["runs", "--json"]).success().json(),
+        serde_json::json!([])
+    );
     t.aios(&["run", "inp.toml", "--input", "n=41", "--input", "flag=true"])
         .success();
-    assert_eq!(t.show(1)["inputs"], serde_json::json!({ "n": 41, "flag": true }));
+    assert_eq!(
+        t.show(1)["inputs"],
+        serde_json::json!({ "n": 41, "flag": true })
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     let t = Test::new();
-    t.aios(&["frobnicate"]).code(2).stderr_contains("unrecognized subcommand");
+    t.aios(&["frobnicate"])
+        .code(2)
+        .stderr_contains("unrecognized subcommand");
     t.aios(&["runs", "--status", "sleeping"]).code(2);
     t.aios(&["show", "one"]).code(2);
     t.aios(&["--help"]).success().stdout_contains("Usage: aios");
-    t.aios(&["--version"]).success().stdout_contains("aios 0.1.0");
+    t.aios(&["--version"])
+        .success()
+        .stdout_contains("aios 0.1.0");
 }

@@ -38,10 +38,7 @@ fn two() -> Test {
 fn approve_with_edit_commits_the_edited_action() {
     let t = two();
     let id = t.item("w").to_string();
-    let action = t
-        .aios(&["inbox", "show", &id, "--action"])
-        .success()
-        .json();
+    let action = t.aios(&["inbox", "show", &id, "--action"]).success().json();
     assert_eq!(action["kind"], "file");
     assert_eq!(action["content"], "first");
     let mut edited = action.clone();
@@ -53,9 +50,17 @@ fn approve_with_edit_commits_the_edited_action() {
         .stderr_contains(&format!("inbox {id} approved with edits (run 1, step w)"));
     assert_eq!(t.read("w.txt"), "edited by hand");
     let log = t.aios(&["log", "1"]).success();
-    assert!(log.stdout.contains("w: inbox item 1 approved by"), "{}", log.stdout);
+    assert!(
+        log.stdout.contains("w: inbox item 1 approved by"),
+        "{}",
+        log.stdout
+    );
     assert!(log.stdout.contains("(with edits)"), "{}", log.stdout);
-    assert!(log.stdout.contains(r#"-  "content": "first","#), "{}", log.stdout);
+    assert!(
+        log.stdout.contains(r#"-  "content": "first","#),
+        "{}",
+        log.stdout
+    );
     assert!(
         log.stdout.contains(r#"+  "content": "edited by hand","#),
         "{}",
@@ -71,10 +76,7 @@ fn approve_with_edit_commits_the_edited_action() {
 fn approve_with_edit_accepts_toml() {
     let t = two();
     let id = t.item("w").to_string();
-    let action = t
-        .aios(&["inbox", "show", &id, "--action"])
-        .success()
-        .json();
+    let action = t.aios(&["inbox", "show", &id, "--action"]).success().json();
     let root = action["root"].as_str().unwrap();
     t.put(
         "edit.toml",
@@ -137,7 +139,9 @@ fn an_item_is_decided_once() {
     t.aios(&["approve", &id]).success();
     t.aios(&["approve", &id])
         .code(4)
-        .stderr_contains(&format!("error: inbox item {id} was already decided: approve by "))
+        .stderr_contains(&format!(
+            "error: inbox item {id} was already decided: approve by "
+        ))
         .stderr_contains("hint: see what happened with: aios log 1");
     t.aios(&["reject", &id, "--reason", "too late"])
         .code(4)
@@ -282,7 +286,9 @@ url = "{}"
     let id = t.item("post").to_string();
     t.aios(&["approve", &id, "--no-resume"])
         .success()
-        .stdout_contains("run 1 (nr) is waiting: decisions were committed; continue it with: aios resume 1");
+        .stdout_contains(
+            "run 1 (nr) is waiting: decisions were committed; continue it with: aios resume 1",
+        );
     assert_eq!(server.count("/post"), 1);
     assert_eq!(server.count("/after"), 0);
     let show = t.show(1);

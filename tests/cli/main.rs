@@ -6,6 +6,7 @@ mod support;
 
 mod check;
 mod completions;
+mod concurrency;
 mod crash;
 mod decide;
 mod inspect;

@@ -89,7 +89,12 @@ fn runs_json_lists_runs_and_filters_by_status() {
         .aios(&["runs", "--status", "waiting", "--json"])
         .success()
         .json();
-    let ids: Vec<_> = waiting.as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    let ids: Vec<_> = waiting
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
     assert_eq!(ids, [2]);
     t.aios(&["runs", "--status", "cancelled"])
         .success()
@@ -102,7 +107,10 @@ fn runs_on_a_fresh_home_says_how_to_start() {
         .aios(&["runs"])
         .success()
         .stdout_is("no runs yet; start one with: aios run FILE\n");
-    assert_eq!(Test::new().aios(&["runs", "--json"]).success().json(), serde_json::json!([]));
+    assert_eq!(
+        Test::new().aios(&["runs", "--json"]).success().json(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -180,20 +188,35 @@ fn launch_pauses_then_succeeds_after_each_approval() {
     }
     let show = t.show(1);
     assert_eq!(show["status"], "succeeded");
-    assert_eq!(crate::support::step(&show, "announce_webhook")["status"], "skipped");
-    assert!(t.read("launch-out/founder-office-hours/landing.md").starts_with("# Founder office hours: for indie founders"));
+    assert_eq!(
+        crate::support::step(&show, "announce_webhook")["status"],
+        "skipped"
+    );
+    assert!(
+        t.read("launch-out/founder-office-hours/landing.md")
+            .starts_with("# Founder office hours: for indie founders")
+    );
     let outbox = t.read("launch-out/outbox/founder-office-hours.json");
-    assert!(outbox.contains(r#""launch_date": "2026-12-01""#), "{outbox}");
+    assert!(
+        outbox.contains(r#""launch_date": "2026-12-01""#),
+        "{outbox}"
+    );
     let record = t.read("launch-out/launches.md");
-    assert!(record.contains("for 2026-12-01; announced via outbox"), "{record}");
-    t.aios(&["replay", "1"]).success().stdout_contains("ok run 1");
+    assert!(
+        record.contains("for 2026-12-01; announced via outbox"),
+        "{record}"
+    );
+    t.aios(&["replay", "1"])
+        .success()
+        .stdout_contains("ok run 1");
 }
 
 #[test]
 fn launch_gate_refuses_an_unknown_field() {
     let t = Test::new().copy("workflows/launch.toml", "launch.toml");
     t.aios(&["run", "launch.toml"]).success();
-    t.aios(&["approve", &t.item("landing").to_string()]).success();
+    t.aios(&["approve", &t.item("landing").to_string()])
+        .success();
     t.aios(&["approve", &t.item("email").to_string()]).success();
     let gate = t.item("go");
     t.aios(&["approve", &gate.to_string(), "--field", "nope=1"])

@@ -54,15 +54,23 @@ values = {{ order = "{{{{ steps.create.output.body.order.id }}}}", status = "{{{
     assert_eq!(r.json(), json!({ "item": "book", "qty": 41 }));
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("x-trace"), Some("t-41"));
-    let key = r.header("idempotency-key").expect("an Idempotency-Key header");
-    assert!(key.starts_with("aios-") && key.ends_with("-create-1"), "{key}");
+    let key = r
+        .header("idempotency-key")
+        .expect("an Idempotency-Key header");
+    assert!(
+        key.starts_with("aios-") && key.ends_with("-create-1"),
+        "{key}"
+    );
 
     let show = t.show(1);
     assert_eq!(show["status"], "succeeded");
     let create = step(&show, "create");
     assert_eq!(create["output"]["status"], 201);
     assert_eq!(create["output"]["body"]["order"]["total"], 49.5);
-    assert_eq!(step(&show, "use")["output"], json!({ "order": 7, "status": 201 }));
+    assert_eq!(
+        step(&show, "use")["output"],
+        json!({ "order": 7, "status": 201 })
+    );
 }
 
 #[test]
@@ -141,8 +149,16 @@ fn http_retries_server_errors_then_succeeds() {
         &one_http(&server, r#"retry = { attempts = 3, backoff = "10ms" }"#),
         0,
     );
-    assert!(out.stderr.contains("call attempt 1 failed, retrying at"), "{}", out.stderr);
-    assert!(out.stderr.contains("▸ call started (attempt 3)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("call attempt 1 failed, retrying at"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("▸ call started (attempt 3)"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(server.count("/x"), 3);
     let show = t.show(1);
     assert_eq!(show["status"], "succeeded");
@@ -199,7 +215,10 @@ url = "http://127.0.0.1:{port}/x"
 "#
     );
     let (t, out) = run(&wf, 1);
-    let err = step(&t.show(1), "call")["error"].as_str().unwrap().to_string();
+    let err = step(&t.show(1), "call")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         err.starts_with(&format!("POST http://127.0.0.1:{port}/x: cannot connect (")),
         "{err}"
@@ -232,9 +251,15 @@ type = "integer"
     let show = t.show(1);
     let echo = step(&show, "echo");
     // No shell: `*` and `$HOME` are passed through as they are.
-    assert_eq!(echo["output"]["stdout"], "{ \"n\": 41, \"glob\": \"*\" } $HOME\n");
+    assert_eq!(
+        echo["output"]["stdout"],
+        "{ \"n\": 41, \"glob\": \"*\" } $HOME\n"
+    );
     assert_eq!(echo["output"]["exit_code"], 0);
-    assert_eq!(step(&show, "js")["output"]["json"], json!({ "list": [1, 2] }));
+    assert_eq!(
+        step(&show, "js")["output"]["json"],
+        json!({ "list": [1, 2] })
+    );
 }
 
 #[test]
@@ -252,7 +277,10 @@ script = "echo working; echo 'disk on fire' >&2; exit 3"
         step(&t.show(1), "bad")["error"],
         "`sh` exited with status 3: disk on fire"
     );
-    assert!(out.stdout.contains("  bad: `sh` exited with status 3: disk on fire"));
+    assert!(
+        out.stdout
+            .contains("  bad: `sh` exited with status 3: disk on fire")
+    );
 }
 
 #[test]
@@ -267,7 +295,10 @@ argv = ["echo", "not json"]
 output = "json"
 "#;
     let (t, _) = run(wf, 1);
-    let err = step(&t.show(1), "js")["error"].as_str().unwrap().to_string();
+    let err = step(&t.show(1), "js")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(err.starts_with("stdout is not JSON ("), "{err}");
     assert!(err.ends_with("first line: not json"), "{err}");
 }
@@ -395,7 +426,11 @@ kind = "set"
 values = { saw = "{{ steps.never.status }}" }
 "#;
     let (t, out) = run(wf, 0);
-    assert!(out.stderr.contains("- never skipped: condition was false"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("- never skipped: condition was false"),
+        "{}",
+        out.stderr
+    );
     let show = t.show(1);
     assert_eq!(
         step(&show, "calc")["output"],

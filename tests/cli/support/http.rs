@@ -123,11 +123,7 @@ impl Server {
 
     /// Answer every request to `path` with `r` (after any scripted responses).
     pub fn respond(&self, path: &str, r: Response) {
-        self.state
-            .lock()
-            .unwrap()
-            .defaults
-            .insert(path.into(), r);
+        self.state.lock().unwrap().defaults.insert(path.into(), r);
     }
 
     /// Answer the next requests to `path` with these, in order.

@@ -229,7 +229,10 @@ impl Background {
         let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
         assert_eq!(rc, 0, "kill -9 failed");
         let status = child.wait().unwrap();
-        assert!(status.code().is_none(), "aios exited instead of being killed");
+        assert!(
+            status.code().is_none(),
+            "aios exited instead of being killed"
+        );
     }
 }
 
