@@ -170,6 +170,26 @@ impl Cmd<'_> {
         }
     }
 
+    /// Run with stdout a pipe whose reading end is already closed (`aios ... | head`
+    /// where head has exited).
+    pub fn run_closed_stdout(self) -> Output {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aios");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for aios");
+        Output {
+            args: self.args.join(" "),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
     /// Start in the background; collect with [`Background::wait`].
     pub fn spawn(self) -> Background {
         let child = self
