@@ -84,7 +84,11 @@ fn killed_during_a_post_resume_asks_and_done_finishes_the_run() {
     crash_during_b(&server, &t);
 
     let out = t.aios(&["resume", "1"]).success();
-    assert_eq!(server.count("/b"), 1, "the POST was sent again without asking");
+    assert_eq!(
+        server.count("/b"),
+        1,
+        "the POST was sent again without asking"
+    );
     let items = t.inbox();
     assert_eq!(items.len(), 1, "{items:?}");
     let item = &items[0];
@@ -101,7 +105,11 @@ fn killed_during_a_post_resume_asks_and_done_finishes_the_run() {
         "{}",
         out.stdout
     );
-    assert!(out.stderr.contains("? b needs attention (inbox "), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("? b needs attention (inbox "),
+        "{}",
+        out.stderr
+    );
     assert_eq!(step(&t.show(1), "b")["status"], "needs_attention");
     t.aios(&["inbox", "show", &id])
         .success()
@@ -117,7 +125,10 @@ fn killed_during_a_post_resume_asks_and_done_finishes_the_run() {
     for path in ["/a", "/b", "/d"] {
         assert_eq!(server.count(path), 1, "{path}");
     }
-    assert_eq!(server.requests_to("/d")[0].json()["c"], "after b: succeeded");
+    assert_eq!(
+        server.requests_to("/d")[0].json()["c"],
+        "after b: succeeded"
+    );
     assert_eq!(
         step(&t.show(1), "b")["output"],
         serde_json::json!({ "marked_done": true })
@@ -158,7 +169,10 @@ fn killed_during_a_post_the_operator_retries_with_the_same_key() {
     let k1 = b[0].header("idempotency-key").unwrap();
     let k2 = b[1].header("idempotency-key").unwrap();
     assert!(k1.ends_with("-b-1"), "{k1}");
-    assert_eq!(k1, k2, "a retry after a crash must reuse the Idempotency-Key");
+    assert_eq!(
+        k1, k2,
+        "a retry after a crash must reuse the Idempotency-Key"
+    );
     assert_eq!(server.count("/a"), 1);
     assert_eq!(server.count("/d"), 1);
     assert_all_succeeded(&t);

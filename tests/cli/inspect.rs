@@ -40,14 +40,20 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
     2  action         1  rj        s        0s  [pending] write s.txt (5 bytes)
 ",
     );
-    let all = t.aios(&["inbox", "list", "--all", "--json"]).success().json();
+    let all = t
+        .aios(&["inbox", "list", "--all", "--json"])
+        .success()
+        .json();
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert_eq!(all[0]["status"], "approved");
     t.aios(&["approve", "2"]).success();
     t.aios(&["inbox"])
         .success()
         .stdout_is("inbox is empty: nothing waits for you\n");
-    assert_eq!(t.aios(&["inbox", "list", "--json"]).success().json(), serde_json::json!([]));
+    assert_eq!(
+        t.aios(&["inbox", "list", "--json"]).success().json(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -76,14 +82,29 @@ next: aios approve 1 · aios approve 1 --edit FILE (from: aios inbox show 1 --ac
     assert_eq!(
         keys(&full),
         sorted(&[
-            "id", "kind", "run_id", "step_id", "status", "summary", "created_at", "attempt",
-            "workflow", "action", "edited", "evidence", "decision", "reason", "fields",
-            "decided_by", "decided_at"
+            "id",
+            "kind",
+            "run_id",
+            "step_id",
+            "status",
+            "summary",
+            "created_at",
+            "attempt",
+            "workflow",
+            "action",
+            "edited",
+            "evidence",
+            "decision",
+            "reason",
+            "fields",
+            "decided_by",
+            "decided_at"
         ])
     );
     assert_eq!(full["action"], action);
     assert_eq!(full["created_at"], NOW);
-    t.aios(&["inbox", "show", "1", "--json", "--action"]).code(2);
+    t.aios(&["inbox", "show", "1", "--json", "--action"])
+        .code(2);
 }
 
 #[test]
@@ -116,7 +137,8 @@ timeline
 #[test]
 fn log_json_lists_typed_events() {
     let t = waiting();
-    t.aios(&["approve", "1", "--reason", "looks right"]).success();
+    t.aios(&["approve", "1", "--reason", "looks right"])
+        .success();
     let log = t.aios(&["log", "1", "--json"]).success().json();
     let types: Vec<&str> = log
         .as_array()
@@ -147,8 +169,14 @@ fn no_color_output_has_no_escapes() {
         &["log", "1"],
     ] {
         let out = t.aios(args).success();
-        assert!(!out.stdout.contains('\x1b'), "`{args:?}` printed ANSI escapes");
-        assert!(!out.stderr.contains('\x1b'), "`{args:?}` printed ANSI escapes");
+        assert!(
+            !out.stdout.contains('\x1b'),
+            "`{args:?}` printed ANSI escapes"
+        );
+        assert!(
+            !out.stderr.contains('\x1b'),
+            "`{args:?}` printed ANSI escapes"
+        );
     }
     let out = t.aios(&["resume", "99"]).code(3);
     assert!(!out.stderr.contains('\x1b'));
@@ -157,10 +185,11 @@ fn no_color_output_has_no_escapes() {
 #[test]
 fn a_closed_stdout_exits_quietly() {
     let t = waiting();
-    for args in [&["runs"][..], &["show", "1", "--json"], &["completions", "bash"]] {
-        t.args(args)
-            .run_closed_stdout()
-            .success()
-            .stderr_is("");
+    for args in [
+        &["runs"][..],
+        &["show", "1", "--json"],
+        &["completions", "bash"],
+    ] {
+        t.args(args).run_closed_stdout().success().stderr_is("");
     }
 }
