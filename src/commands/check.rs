@@ -19,6 +19,10 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> CmdResult {
                 if wf.steps.len() == 1 { "" } else { "s" }
             )),
             Err(e) => {
+                // An invalid workflow (2) outranks a missing file (3).
+                if worst != Exit::Usage {
+                    worst = Exit::from(e.kind);
+                }
                 if e.kind != ErrorKind::Invalid {
                     ctx.ui.print_error(&anyhow::Error::from(e));
                 } else {
@@ -28,7 +32,6 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> CmdResult {
                         e.message
                     ));
                 }
-                worst = Exit::Usage;
             }
         }
     }

@@ -454,7 +454,7 @@ impl<'a> Driver<'a> {
         };
         let step_id = s.id.clone();
         let evidence = self.evidence(step);
-        let id = self.journal.create_proposal(
+        let Some(id) = self.journal.create_proposal(
             self.run.id,
             &step_id,
             attempt,
@@ -462,7 +462,11 @@ impl<'a> Driver<'a> {
             summary.clone(),
             action.clone(),
             evidence.clone(),
-        )?;
+        )?
+        else {
+            // Cancelled meanwhile; the next poll ends the drive.
+            return Ok(());
+        };
         self.open_items.insert(step, id);
         self.observer.event(
             self.run.id,
@@ -497,7 +501,7 @@ impl<'a> Driver<'a> {
             "reason": "the process running this step stopped before recording its result",
             "choices": ["approve: run it again", "approve --done: it happened, mark it done", "reject: fail the step"],
         });
-        let id = self.journal.create_proposal(
+        let Some(id) = self.journal.create_proposal(
             self.run.id,
             &step_id,
             attempt,
@@ -505,7 +509,11 @@ impl<'a> Driver<'a> {
             summary.clone(),
             action.clone(),
             evidence.clone(),
-        )?;
+        )?
+        else {
+            // Cancelled meanwhile; the next poll ends the drive.
+            return Ok(());
+        };
         self.open_items.insert(step, id);
         self.observer.event(
             self.run.id,

@@ -148,7 +148,8 @@ impl Journal {
         Ok(id)
     }
 
-    /// Create an inbox item for a step; the proposal id is assigned here.
+    /// Create an inbox item for a step; the proposal id is assigned here. Returns
+    /// `None` (and writes nothing) when the run was cancelled meanwhile.
     #[allow(clippy::too_many_arguments)]
     pub fn create_proposal(
         &mut self,
@@ -159,11 +160,22 @@ impl Journal {
         summary: String,
         action: serde_json::Value,
         evidence: serde_json::Value,
-    ) -> Result<i64> {
+    ) -> Result<Option<i64>> {
         let at = self.now();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A run cancelled by another process gets no new inbox items.
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM runs WHERE id = ?1",
+                rusqlite::params![run_id],
+                |r| r.get(0),
+            )
+            .ok();
+        if status.as_deref() == Some("cancelled") {
+            return Ok(None);
+        }
         // An item for the same (run, step, attempt, kind) is never created twice.
         let existing: Option<i64> = tx
             .query_row(
@@ -173,7 +185,7 @@ impl Journal {
             )
             .ok();
         if let Some(id) = existing {
-            return Ok(id);
+            return Ok(Some(id));
         }
         let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM proposals", [], |r| {
             r.get(0)
@@ -190,7 +202,7 @@ impl Journal {
         append(&tx, run_id, &ev, at)?;
         project::apply(&tx, run_id, &ev, at)?;
         tx.commit()?;
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// Record the operator's decision on an inbox item, once. The check and the write

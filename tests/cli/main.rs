@@ -1,0 +1,16 @@
+//! Integration tests of the `aios` binary: one test binary, a module per area.
+//! Every test runs the real binary in a cleared environment with a temp `AIOS_HOME`;
+//! network traffic only goes to loopback servers the test starts itself.
+
+mod support;
+
+mod check;
+mod completions;
+mod concurrency;
+mod crash;
+mod decide;
+mod inspect;
+mod lease;
+mod run;
+mod steps;
+mod storage;

@@ -1,0 +1,390 @@
+//! The test harness: a [`Test`] owns a temp directory that is both `AIOS_HOME` and the
+//! workspace for workflow files, and runs the `aios` binary in a cleared environment.
+
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_aios");
+
+/// A fixed instant for tests whose asserted text contains time.
+pub const NOW: &str = "2026-11-21T09:30:00Z";
+
+/// A hermetic aios home + workspace.
+pub struct Test {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            dir: tempfile::Builder::new()
+                .prefix("aios-test-")
+                .tempdir()
+                .expect("temp dir"),
+            env: Vec::new(),
+        }
+    }
+
+    /// The temp directory (AIOS_HOME, HOME and the working directory).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    /// Write a file in the workspace (parent folders are created).
+    pub fn write(self, rel: &str, text: &str) -> Test {
+        self.put(rel, text);
+        self
+    }
+
+    /// Like [`Test::write`], without consuming the test.
+    pub fn put(&self, rel: &str, text: &str) {
+        let p = self.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+    }
+
+    /// Copy a file of this repository into the workspace.
+    pub fn copy(self, repo_rel: &str, rel: &str) -> Test {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(repo_rel);
+        let text = std::fs::read_to_string(&src).unwrap();
+        self.write(rel, &text)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        let p = self.join(rel);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+    }
+
+    /// An environment variable for every command of this test.
+    pub fn env(mut self, k: &str, v: &str) -> Test {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Start a command: `t.args(&["runs", "--json"]).run()`.
+    pub fn args(&self, args: &[&str]) -> Cmd<'_> {
+        Cmd {
+            test: self,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            home: true,
+        }
+    }
+
+    /// Shorthand for `self.args(args).run()`.
+    pub fn aios(&self, args: &[&str]) -> Output {
+        self.args(args).run()
+    }
+
+    /// `show RUN --json`.
+    pub fn show(&self, run: i64) -> Json {
+        self.aios(&["show", &run.to_string(), "--json"])
+            .success()
+            .json()
+    }
+
+    /// `inbox list --json`.
+    pub fn inbox(&self) -> Vec<Json> {
+        match self.aios(&["inbox", "list", "--json"]).success().json() {
+            Json::Array(a) => a,
+            other => panic!("inbox list --json is not an array: {other}"),
+        }
+    }
+
+    /// The id of the one pending inbox item of `step`.
+    pub fn item(&self, step: &str) -> i64 {
+        let items: Vec<i64> = self
+            .inbox()
+            .iter()
+            .filter(|i| i["step_id"] == step)
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(items.len(), 1, "pending items of step {step}: {items:?}");
+        items[0]
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.join("aios.db")
+    }
+}
+
+pub struct Cmd<'a> {
+    test: &'a Test,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    home: bool,
+}
+
+impl Cmd<'_> {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Do not set AIOS_HOME (for `--home` tests).
+    pub fn no_home(mut self) -> Self {
+        self.home = false;
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(&self.args)
+            .current_dir(self.test.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .env("HOME", self.test.path());
+        if self.home {
+            c.env("AIOS_HOME", self.test.path());
+        }
+        for (k, v) in self.test.env.iter().chain(&self.env) {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(self) -> Output {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .expect("run aios");
+        Output {
+            args: self.args.join(" "),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
+    /// Run with stdout a pipe whose reading end is already closed (`aios ... | head`
+    /// where head has exited).
+    pub fn run_closed_stdout(self) -> Output {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aios");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for aios");
+        Output {
+            args: self.args.join(" "),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
+    /// Start in the background; collect with [`Background::wait`].
+    pub fn spawn(self) -> Background {
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aios");
+        Background {
+            args: self.args.join(" "),
+            child: Some(child),
+        }
+    }
+}
+
+/// An aios process running in the background. Killed if dropped while running.
+pub struct Background {
+    args: String,
+    child: Option<Child>,
+}
+
+impl Background {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Wait for it to exit (at most 30 s, then kill it and fail).
+    pub fn wait(mut self) -> Output {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`aios {}` did not finish within 30 s", self.args);
+            }
+            // Polling for process exit: a condition loop with a deadline.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        Output {
+            args: self.args.clone(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
+    /// SIGKILL it (no chance to clean up) and reap it.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: plain FFI call with the pid of our own child, which has not been reaped.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+        assert_eq!(rc, 0, "kill -9 failed");
+        let status = child.wait().unwrap();
+        assert!(
+            status.code().is_none(),
+            "aios exited instead of being killed"
+        );
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// What a finished command printed and how it exited.
+#[derive(Debug)]
+pub struct Output {
+    pub args: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+impl Output {
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "`aios {}`: {what}\n--- exit: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn code(self, n: i32) -> Self {
+        if self.code != Some(n) {
+            self.fail(&format!("expected exit code {n}"));
+        }
+        self
+    }
+
+    pub fn success(self) -> Self {
+        self.code(0)
+    }
+
+    pub fn stdout_contains(self, s: &str) -> Self {
+        if !self.stdout.contains(s) {
+            self.fail(&format!("stdout lacks {s:?}"));
+        }
+        self
+    }
+
+    pub fn stderr_contains(self, s: &str) -> Self {
+        if !self.stderr.contains(s) {
+            self.fail(&format!("stderr lacks {s:?}"));
+        }
+        self
+    }
+
+    pub fn stdout_is(self, s: &str) -> Self {
+        if self.stdout != s {
+            self.fail(&format!("stdout is not exactly:\n{s}"));
+        }
+        self
+    }
+
+    pub fn stderr_is(self, s: &str) -> Self {
+        if self.stderr != s {
+            self.fail(&format!("stderr is not exactly:\n{s}"));
+        }
+        self
+    }
+
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| self.fail(&format!("stdout is not one JSON document: {e}")))
+    }
+}
+
+/// The sorted keys of a JSON object.
+pub fn keys(v: &Json) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
+pub fn sorted(k: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = k.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Poll `cond` every 20 ms until it holds; fail after 10 s with `what`.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The statuses of a run's steps, from `show --json`, as (id, status).
+pub fn step_statuses(show: &Json) -> Vec<(String, String)> {
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A step of a `show --json` object by id.
+pub fn step<'a>(show: &'a Json, id: &str) -> &'a Json {
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {show}"))
+}
+
+/// This machine's host name as aios reads it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
