@@ -103,7 +103,7 @@ fn check_reports_every_mistake_with_location_snippet_and_hint() {
         .code(2)
         .stdout_is("")
         .stderr_is(&format!(
-            "{BAD_REPORT}error: bad.toml is not a valid workflow (8 problems)\n\n"
+            "{BAD_REPORT}\nerror: bad.toml is not a valid workflow (8 problems)\n"
         ));
 }
 
@@ -118,8 +118,8 @@ fn check_reports_a_toml_syntax_error() {
   |         ^ here
   |
   = hint: see https://toml.io for the syntax
-error: syn.toml is not a valid workflow (1 problem)
 
+error: syn.toml is not a valid workflow (1 problem)
 ",
     );
 }
@@ -164,7 +164,7 @@ fn run_of_an_invalid_workflow_creates_no_run() {
         .code(2)
         .stdout_is("")
         .stderr_is(&format!(
-            "{BAD_REPORT}error: bad.toml is not a valid workflow (8 problems)\nhint: fix the problems above; `aios check FILE` checks without running\n"
+            "{BAD_REPORT}\nerror: bad.toml is not a valid workflow (8 problems)\nhint: fix the problems above; `aios check FILE` checks without running\n"
         ));
     assert_eq!(
         t.aios(&["runs", "--json"]).success().json(),
@@ -200,7 +200,7 @@ values = { x = "{{ inputs.n }}" }
 fn missing_and_mistyped_inputs_exit_2_and_create_no_run() {
     let t = Test::new().write("inp.toml", INPUTS);
     t.aios(&["run", "inp.toml"]).code(2).stderr_is(
-        "error: missing required input `n`\n  = hint: pass it with --input n=VALUE\nerror: the inputs do not fit inp.toml (1 problem)\n",
+        "error: missing required input `n`\n  = hint: pass it with --input n=VALUE\n\nerror: the inputs do not fit inp.toml (1 problem)\n",
     );
     t.aios(&["run", "inp.toml", "--input", "n=abc"])
         .code(2)
