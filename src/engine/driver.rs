@@ -146,7 +146,12 @@ impl<'a> Driver<'a> {
             while !self.pending_effects.is_empty() {
                 let fx = std::mem::take(&mut self.pending_effects);
                 for e in fx {
-                    self.perform(e)?;
+                    if let Err(e) = self.perform(e) {
+                        if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {
+                            return Ok(self.cancelled());
+                        }
+                        return Err(e);
+                    }
                 }
             }
             match self.machine.outcome() {
@@ -184,11 +189,7 @@ impl<'a> Driver<'a> {
             if now.duration_since(last_poll) >= self.env.poll {
                 last_poll = now;
                 if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {
-                    return Ok(RunOutcome {
-                        run_id: self.run.id,
-                        status: RunStatus::Cancelled,
-                        error: Some("cancelled by the operator".into()),
-                    });
+                    return Ok(self.cancelled());
                 }
                 self.poll_decisions()?;
             }
@@ -203,14 +204,18 @@ impl<'a> Driver<'a> {
         }
     }
 
+    fn cancelled(&self) -> RunOutcome {
+        RunOutcome {
+            run_id: self.run.id,
+            status: RunStatus::Cancelled,
+            error: Some("cancelled by the operator".into()),
+        }
+    }
+
     fn finish(&mut self, status: RunStatus, error: Option<String>) -> Result<RunOutcome> {
         let current = self.journal.run_status(self.run.id)?;
         if current == RunStatus::Cancelled {
-            return Ok(RunOutcome {
-                run_id: self.run.id,
-                status: current,
-                error: Some("cancelled by the operator".into()),
-            });
+            return Ok(self.cancelled());
         }
         if current != status || status != RunStatus::Waiting {
             self.record(vec![Event::RunStatus {

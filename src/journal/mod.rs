@@ -10,6 +10,8 @@ mod lease;
 mod project;
 mod query;
 mod replay;
+#[cfg(test)]
+mod tests;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -124,6 +126,20 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A side effect never starts in a run cancelled by another process: the
+        // check and the `step_started` record are one transaction.
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::StepStarted { .. }))
+        {
+            let status: Option<String> = tx
+                .prepare_cached("SELECT status FROM runs WHERE id = ?1")?
+                .query_row(rusqlite::params![run_id], |r| r.get(0))
+                .ok();
+            if status.as_deref() == Some("cancelled") {
+                return Err(Error::conflict(format!("run {run_id} was cancelled")));
+            }
+        }
         let mut seq = 0;
         for ev in events {
             seq = append(&tx, run_id, ev, at)?;
