@@ -66,7 +66,12 @@ pub(super) struct Driver<'a> {
     in_flight: HashMap<usize, tokio::task::JoinHandle<()>>,
     timers: Vec<(Instant, usize)>,
     pending_effects: Vec<Effect>,
+    /// Events recorded but not committed yet (see [`Driver::record`]).
+    buffer: Vec<Event>,
 }
+
+/// Commit buffered events at least this often.
+const MAX_BUFFERED: usize = 256;
 
 impl<'a> Driver<'a> {
     pub(super) fn new(
@@ -98,10 +103,30 @@ impl<'a> Driver<'a> {
             in_flight: HashMap::new(),
             timers: Vec::new(),
             pending_effects: Vec::new(),
+            buffer: Vec::new(),
         }
     }
 
+    /// Journal events. Transitions of pure work (`set` values, skips, decisions
+    /// already durable in the inbox) are buffered and committed together: one
+    /// transaction per batch instead of one per step. A crash before the commit loses
+    /// only work that resume recomputes identically. The buffer is committed before
+    /// anything the outside world can see: a side effect starts, an inbox item is
+    /// created, the driver blocks, or the run ends.
     pub(super) fn record(&mut self, events: Vec<Event>) -> Result<()> {
+        self.buffer.extend(events);
+        if self.buffer.len() >= MAX_BUFFERED {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Commit the buffered events in one transaction, then tell the observer.
+    pub(super) fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.buffer);
         self.journal.commit(self.run.id, &events)?;
         for ev in &events {
             self.observer.event(self.run.id, ev);
@@ -120,7 +145,10 @@ impl<'a> Driver<'a> {
 
     /// Run until the run finishes, waits on the operator, or is cancelled.
     pub(super) fn drive(mut self) -> Result<RunOutcome> {
-        let result = self.drive_inner();
+        let result = self.drive_inner().and_then(|o| self.flush().map(|_| o));
+        if result.is_err() {
+            let _ = self.flush();
+        }
         // Whatever happened, stop child work and give the lease back.
         for (_, h) in self.in_flight.drain() {
             h.abort();
@@ -170,6 +198,7 @@ impl<'a> Driver<'a> {
             if let Some(t) = next_timer {
                 wait = wait.min(t.saturating_duration_since(now));
             }
+            self.flush()?;
             match self.rx.recv_timeout(wait) {
                 Ok(c) => self.completed(c)?,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -213,6 +242,7 @@ impl<'a> Driver<'a> {
     }
 
     fn finish(&mut self, status: RunStatus, error: Option<String>) -> Result<RunOutcome> {
+        self.flush()?;
         let current = self.journal.run_status(self.run.id)?;
         if current == RunStatus::Cancelled {
             return Ok(self.cancelled());
@@ -222,6 +252,7 @@ impl<'a> Driver<'a> {
                 status,
                 error: error.clone(),
             }])?;
+            self.flush()?;
         }
         Ok(RunOutcome {
             run_id: self.run.id,
@@ -459,6 +490,7 @@ impl<'a> Driver<'a> {
         };
         let step_id = s.id.clone();
         let evidence = self.evidence(step);
+        self.flush()?;
         let Some(id) = self.journal.create_proposal(
             self.run.id,
             &step_id,
@@ -506,6 +538,7 @@ impl<'a> Driver<'a> {
             "reason": "the process running this step stopped before recording its result",
             "choices": ["approve: run it again", "approve --done: it happened, mark it done", "reject: fail the step"],
         });
+        self.flush()?;
         let Some(id) = self.journal.create_proposal(
             self.run.id,
             &step_id,
@@ -564,6 +597,7 @@ impl<'a> Driver<'a> {
                     step: self.wf.steps[step].id.clone(),
                     attempt,
                 }])?;
+                self.flush()?;
                 let timeout = self.wf.steps[step].timeout;
                 let exec_env = self.env.exec.clone();
                 let tx = self.tx.clone();

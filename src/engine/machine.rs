@@ -4,6 +4,7 @@
 //! what the driver reports back. `handle(input) -> Vec<Effect>`; the driver performs
 //! the effects and feeds their results back as new inputs.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::workflow::{Approve, OnReject, Retry};
@@ -172,6 +173,10 @@ pub enum Outcome {
 }
 
 /// The state machine of one run.
+///
+/// Bookkeeping is incremental so a run of n steps costs O(n log n) in total: each
+/// step knows its dependents and how many of its needs are still unmet, ready steps
+/// wait in an ordered set (file order), and phases are counted as they change.
 #[derive(Debug, Clone)]
 pub struct Machine {
     plan: Vec<StepPlan>,
@@ -181,6 +186,19 @@ pub struct Machine {
     halted: bool,
     /// Start nothing new (commit decided steps only, then stop).
     paused: bool,
+    dependents: Vec<Vec<usize>>,
+    /// Needs of each step that have not succeeded or been skipped yet.
+    unmet: Vec<usize>,
+    /// Pending steps whose needs are all met, in file order.
+    ready: BTreeSet<usize>,
+    /// Steps in Preparing or Running (they hold a slot).
+    busy: usize,
+    /// Steps in Preparing, Running or RetryWait.
+    in_flight: usize,
+    /// Steps in Proposed or NeedsAttention.
+    waiting: usize,
+    /// Steps that succeeded or were skipped.
+    done: usize,
 }
 
 impl Machine {
@@ -192,13 +210,81 @@ impl Machine {
 
     /// A machine resumed from recorded step states.
     pub fn restore(plan: Vec<StepPlan>, steps: Vec<StepState>, max_parallel: usize) -> Machine {
-        let halted = steps.iter().any(|s| s.phase == Phase::Failed);
-        Machine {
+        let n = plan.len();
+        let mut dependents = vec![Vec::new(); n];
+        for (i, p) in plan.iter().enumerate() {
+            for &d in &p.needs {
+                dependents[d].push(i);
+            }
+        }
+        let mut m = Machine {
+            halted: steps.iter().any(|s| s.phase == Phase::Failed),
+            paused: false,
+            max_parallel: max_parallel.max(1),
+            unmet: vec![0; n],
+            ready: BTreeSet::new(),
+            busy: 0,
+            in_flight: 0,
+            waiting: 0,
+            done: 0,
+            dependents,
             plan,
             steps,
-            max_parallel: max_parallel.max(1),
-            halted,
-            paused: false,
+        };
+        for i in 0..n {
+            m.unmet[i] = m.plan[i]
+                .needs
+                .iter()
+                .filter(|&&d| !m.steps[d].phase.is_done_ok())
+                .count();
+            m.count(m.steps[i].phase, 1);
+            if m.steps[i].phase == Phase::Pending && m.unmet[i] == 0 {
+                m.ready.insert(i);
+            }
+        }
+        m
+    }
+
+    /// Add (`sign` = 1) or remove (`sign` = -1) one step in `phase` from the counters.
+    fn count(&mut self, phase: Phase, sign: isize) {
+        let add = |c: &mut usize| *c = c.wrapping_add_signed(sign);
+        if matches!(phase, Phase::Preparing | Phase::Running) {
+            add(&mut self.busy);
+        }
+        if matches!(phase, Phase::Preparing | Phase::Running | Phase::RetryWait) {
+            add(&mut self.in_flight);
+        }
+        if matches!(phase, Phase::Proposed | Phase::NeedsAttention) {
+            add(&mut self.waiting);
+        }
+        if phase.is_done_ok() {
+            add(&mut self.done);
+        }
+    }
+
+    /// The one place a phase changes: keeps counters, unmet needs and the ready set.
+    fn set_phase(&mut self, i: usize, phase: Phase) {
+        let old = self.steps[i].phase;
+        if old == phase {
+            return;
+        }
+        self.count(old, -1);
+        self.count(phase, 1);
+        self.steps[i].phase = phase;
+        if old == Phase::Pending {
+            self.ready.remove(&i);
+        }
+        if phase == Phase::Pending && self.unmet[i] == 0 {
+            self.ready.insert(i);
+        }
+        if phase.is_done_ok() && !old.is_done_ok() {
+            for k in 0..self.dependents[i].len() {
+                let d = self.dependents[i][k];
+                self.unmet[d] -= 1;
+                if self.unmet[d] == 0 && self.steps[d].phase == Phase::Pending {
+                    self.ready.insert(d);
+                }
+            }
         }
     }
 
@@ -215,25 +301,17 @@ impl Machine {
         &self.steps
     }
 
-    /// Make a failed step pending again (resume of a failed run).
+    /// Make failed steps pending again (resume of a failed run).
     pub fn reset_failed(&mut self) -> Vec<usize> {
-        let mut reset = Vec::new();
-        for (i, s) in self.steps.iter_mut().enumerate() {
-            if s.phase == Phase::Failed {
-                s.phase = Phase::Pending;
-                s.tries = 0;
-                reset.push(i);
-            }
+        let failed: Vec<usize> = (0..self.steps.len())
+            .filter(|&i| self.steps[i].phase == Phase::Failed)
+            .collect();
+        for &i in &failed {
+            self.set_phase(i, Phase::Pending);
+            self.steps[i].tries = 0;
         }
         self.halted = false;
-        reset
-    }
-
-    fn busy(&self) -> usize {
-        self.steps
-            .iter()
-            .filter(|s| matches!(s.phase, Phase::Preparing | Phase::Running))
-            .count()
+        failed
     }
 
     /// Start whatever can start now.
@@ -242,29 +320,16 @@ impl Machine {
         if self.halted || self.paused {
             return out;
         }
-        let mut free = self.max_parallel.saturating_sub(self.busy());
-        for i in 0..self.steps.len() {
-            if free == 0 {
-                break;
-            }
-            if self.steps[i].phase != Phase::Pending {
-                continue;
-            }
-            let ready = self.plan[i]
-                .needs
-                .iter()
-                .all(|&n| self.steps[n].phase.is_done_ok());
-            if ready {
-                let s = &mut self.steps[i];
-                s.phase = Phase::Preparing;
-                s.attempt += 1;
-                s.tries = 1;
-                out.push(Effect::Prepare {
-                    step: i,
-                    attempt: s.attempt,
-                });
-                free -= 1;
-            }
+        while self.busy < self.max_parallel {
+            let Some(&i) = self.ready.first() else { break };
+            self.set_phase(i, Phase::Preparing);
+            let s = &mut self.steps[i];
+            s.attempt += 1;
+            s.tries = 1;
+            out.push(Effect::Prepare {
+                step: i,
+                attempt: s.attempt,
+            });
         }
         out
     }
@@ -280,7 +345,7 @@ impl Machine {
                 let attempt = self.steps[step].attempt;
                 match outcome {
                     Prepared::Skip => {
-                        self.steps[step].phase = Phase::Skipped;
+                        self.set_phase(step, Phase::Skipped);
                         out.push(Effect::Skip {
                             step,
                             rejected: false,
@@ -291,14 +356,14 @@ impl Machine {
                         out.push(Effect::Propose { step, attempt });
                     }
                     Prepared::Ready => {
-                        self.steps[step].phase = Phase::Running;
+                        self.set_phase(step, Phase::Running);
                         out.push(Effect::Execute { step, attempt });
                     }
                 }
             }
             Input::Proposed { step } => {
                 if matches!(self.steps[step].phase, Phase::Preparing | Phase::Pending) {
-                    self.steps[step].phase = Phase::Proposed;
+                    self.set_phase(step, Phase::Proposed);
                 }
             }
             Input::Decided { step, decision } => {
@@ -313,8 +378,8 @@ impl Machine {
                             // The run is failing: keep the approval for a resume.
                             return out;
                         }
+                        self.set_phase(step, Phase::Running);
                         let s = &mut self.steps[step];
-                        s.phase = Phase::Running;
                         if phase == Phase::NeedsAttention {
                             // A retry after an interruption is a new attempt.
                             s.attempt = attempt + 1;
@@ -328,7 +393,7 @@ impl Machine {
                     Decided::Reject if phase == Phase::Proposed => {
                         match self.plan[step].on_reject {
                             OnReject::Skip => {
-                                self.steps[step].phase = Phase::Skipped;
+                                self.set_phase(step, Phase::Skipped);
                                 out.push(Effect::Skip {
                                     step,
                                     rejected: true,
@@ -339,7 +404,7 @@ impl Machine {
                     }
                     Decided::Reject | Decided::Fail => self.fail(step, &mut out),
                     Decided::Done => {
-                        self.steps[step].phase = Phase::Succeeded;
+                        self.set_phase(step, Phase::Succeeded);
                         out.push(Effect::MarkDone { step });
                     }
                 }
@@ -353,12 +418,12 @@ impl Machine {
                     return out;
                 }
                 if ok {
-                    self.steps[step].phase = Phase::Succeeded;
+                    self.set_phase(step, Phase::Succeeded);
                 } else {
                     let s = self.steps[step];
                     let retry = self.plan[step].retry;
                     if retryable && !self.halted && s.tries < retry.attempts {
-                        self.steps[step].phase = Phase::RetryWait;
+                        self.set_phase(step, Phase::RetryWait);
                         out.push(Effect::ScheduleRetry {
                             step,
                             next_attempt: s.attempt + 1,
@@ -376,8 +441,8 @@ impl Machine {
                 if self.halted {
                     self.fail(step, &mut out);
                 } else {
+                    self.set_phase(step, Phase::Running);
                     let s = &mut self.steps[step];
-                    s.phase = Phase::Running;
                     s.attempt += 1;
                     s.tries += 1;
                     out.push(Effect::Execute {
@@ -387,7 +452,7 @@ impl Machine {
                 }
             }
             Input::Interrupted { step } => {
-                self.steps[step].phase = Phase::NeedsAttention;
+                self.set_phase(step, Phase::NeedsAttention);
                 out.push(Effect::AskAttention {
                     step,
                     attempt: self.steps[step].attempt,
@@ -399,13 +464,13 @@ impl Machine {
     }
 
     fn fail(&mut self, step: usize, out: &mut Vec<Effect>) {
-        self.steps[step].phase = Phase::Failed;
+        self.set_phase(step, Phase::Failed);
         self.halted = true;
         out.push(Effect::Fail { step });
         // Scheduled retries of other steps will not run now.
-        for (i, s) in self.steps.iter_mut().enumerate() {
-            if s.phase == Phase::RetryWait {
-                s.phase = Phase::Failed;
+        for i in 0..self.steps.len() {
+            if self.steps[i].phase == Phase::RetryWait {
+                self.set_phase(i, Phase::Failed);
                 out.push(Effect::Fail { step: i });
             }
         }
@@ -413,40 +478,19 @@ impl Machine {
 
     /// Where the run stands now.
     pub fn outcome(&self) -> Outcome {
-        let in_flight = self.steps.iter().any(|s| {
-            matches!(
-                s.phase,
-                Phase::Preparing | Phase::Running | Phase::RetryWait
-            )
-        });
-        if in_flight {
-            return Outcome::Active;
-        }
-        if self.halted {
-            return Outcome::Failed;
-        }
-        if self.steps.iter().all(|s| s.phase.is_done_ok()) {
-            return Outcome::Succeeded;
-        }
-        let waiting = self
-            .steps
-            .iter()
-            .any(|s| matches!(s.phase, Phase::Proposed | Phase::NeedsAttention));
-        if waiting || self.paused {
-            return Outcome::Waiting;
-        }
-        // Pending steps whose needs can never be met cannot exist without a failure,
-        // but stay safe: a run with nothing to do and nothing awaited has failed.
-        let startable = self.steps.iter().enumerate().any(|(i, s)| {
-            s.phase == Phase::Pending
-                && self.plan[i]
-                    .needs
-                    .iter()
-                    .all(|&n| self.steps[n].phase.is_done_ok())
-        });
-        if startable {
+        if self.in_flight > 0 {
+            Outcome::Active
+        } else if self.halted {
+            Outcome::Failed
+        } else if self.done == self.steps.len() {
+            Outcome::Succeeded
+        } else if self.waiting > 0 || self.paused {
+            Outcome::Waiting
+        } else if !self.ready.is_empty() {
             Outcome::Active
         } else {
+            // Pending steps whose needs can never be met cannot exist without a
+            // failure, but stay safe: nothing to do and nothing awaited is a failure.
             Outcome::Failed
         }
     }

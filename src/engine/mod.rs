@@ -92,24 +92,26 @@ pub enum Mode {
 pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
     let hash = hex::encode(Sha256::digest(new.source.as_bytes()));
     let uid = uuid::Uuid::now_v7().simple().to_string();
-    journal.create_run(Event::RunCreated {
-        uid,
-        workflow: new.workflow.name.clone(),
-        path: new.path.map(str::to_string),
-        dir: new.dir.display().to_string(),
-        source: new.source.to_string(),
-        source_hash: hash,
-        inputs: new.inputs,
-        steps: new
-            .workflow
-            .steps
-            .iter()
-            .map(|s| StepDecl {
-                id: s.id.clone(),
-                kind: s.kind().to_string(),
-            })
-            .collect(),
-    })
+    journal.create_run(
+        new.source,
+        Event::RunCreated {
+            uid,
+            workflow: new.workflow.name.clone(),
+            path: new.path.map(str::to_string),
+            dir: new.dir.display().to_string(),
+            source_hash: hash,
+            inputs: new.inputs,
+            steps: new
+                .workflow
+                .steps
+                .iter()
+                .map(|s| StepDecl {
+                    id: s.id.clone(),
+                    kind: s.kind().to_string(),
+                })
+                .collect(),
+        },
+    )
 }
 
 /// Create a run and drive it.
@@ -119,8 +121,9 @@ pub fn start(
     env: &RunEnv,
     observer: &mut dyn Observer,
 ) -> Result<RunOutcome> {
+    let wf = new.workflow.clone();
     let id = create(journal, new)?;
-    resume(journal, id, env, observer, Mode::Continue)
+    drive_run(journal, id, Some(wf), env, observer, Mode::Continue)
 }
 
 /// Load the workflow snapshot a run was started with.
@@ -145,6 +148,19 @@ pub fn resume(
     observer: &mut dyn Observer,
     mode: Mode,
 ) -> Result<RunOutcome> {
+    drive_run(journal, run_id, None, env, observer, mode)
+}
+
+/// Drive a recorded run. `wf` is the already-validated snapshot when the caller has
+/// it (a run just created); otherwise it is loaded from the journal.
+fn drive_run(
+    journal: &mut Journal,
+    run_id: i64,
+    wf: Option<Workflow>,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+    mode: Mode,
+) -> Result<RunOutcome> {
     let run = journal.run(run_id)?;
     match run.status {
         RunStatus::Succeeded => {
@@ -163,7 +179,10 @@ pub fn resume(
         }
         _ => {}
     }
-    let wf = snapshot(journal, run_id)?;
+    let wf = match wf {
+        Some(wf) => wf,
+        None => snapshot(journal, run_id)?,
+    };
     if let Err(held) =
         journal.acquire_lease(run_id, &env.owner, env.lease_ttl.as_millis() as i64)?
     {

@@ -149,12 +149,17 @@ impl Journal {
         Ok(seq)
     }
 
-    /// Create a run: its id is assigned here. Returns the new run id.
-    pub fn create_run(&mut self, created: Event) -> Result<i64> {
+    /// Create a run from its `RunCreated` event and the workflow source that event's
+    /// `source_hash` names; the id is assigned here. Returns the new run id.
+    pub fn create_run(&mut self, source: &str, created: Event) -> Result<i64> {
         let at = self.now();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Event::RunCreated { source_hash, .. } = &created {
+            tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
+                .execute(rusqlite::params![source_hash, source])?;
+        }
         let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| {
             r.get(0)
         })?;

@@ -16,15 +16,14 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             workflow,
             path,
             dir,
-            source,
             source_hash,
             inputs,
             steps,
         } => {
             tx.execute(
-                "INSERT INTO runs (id, uid, workflow, path, dir, source, source_hash, inputs, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?9)",
-                params![run, uid, workflow, path, dir, source, source_hash, inputs.to_string(), at],
+                "INSERT INTO runs (id, uid, workflow, path, dir, source_hash, inputs, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8)",
+                params![run, uid, workflow, path, dir, source_hash, inputs.to_string(), at],
             )?;
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO steps (run_id, step_id, idx, kind, status) VALUES (?1, ?2, ?3, ?4, 'pending')",

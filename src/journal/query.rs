@@ -22,8 +22,8 @@ fn word<T>(s: String, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     })
 }
 
-const RUN_COLS: &str = "id, uid, workflow, path, dir, source, source_hash, inputs, status, error,
-    created_at, updated_at, finished_at, lease_owner, lease_expires";
+const RUN_COLS: &str = "r.id, r.uid, r.workflow, r.path, r.dir, s.text, r.source_hash, r.inputs,
+    r.status, r.error, r.created_at, r.updated_at, r.finished_at, r.lease_owner, r.lease_expires";
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -46,12 +46,12 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
 }
 
 pub(super) fn run(conn: &Connection, id: i64) -> Result<RunRecord> {
-    conn.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"))?
-        .query_row(params![id], run_row)
-        .optional()?
-        .ok_or_else(|| {
-            Error::not_found(format!("no run {id}")).with_hint("list runs with: aios runs")
-        })
+    conn.prepare_cached(&format!(
+        "SELECT {RUN_COLS} FROM runs r JOIN sources s ON s.hash = r.source_hash WHERE r.id = ?1"
+    ))?
+    .query_row(params![id], run_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("no run {id}")).with_hint("list runs with: aios runs"))
 }
 
 const PROPOSAL_COLS: &str =

@@ -20,7 +20,6 @@ fn created(steps: &[&str]) -> Event {
         workflow: "w".into(),
         path: None,
         dir: "/tmp".into(),
-        source: "name = \"w\"".into(),
         source_hash: "h".into(),
         inputs: json!({"a": 1}),
         steps: steps
@@ -48,7 +47,7 @@ fn decision(d: Decision) -> DecisionInput {
 fn reopening_applies_no_migration_twice() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    j.create_run(created(&["a"])).unwrap();
+    j.create_run("name = \"w\"", created(&["a"])).unwrap();
     drop(j);
     let j = open(&dir);
     assert_eq!(j.runs(None, 10).unwrap().len(), 1);
@@ -59,7 +58,7 @@ fn reopening_applies_no_migration_twice() {
 fn events_update_projections_and_replay_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    let run = j.create_run(created(&["a", "b"])).unwrap();
+    let run = j.create_run("name = \"w\"", created(&["a", "b"])).unwrap();
     j.commit(
         run,
         &[
@@ -101,7 +100,7 @@ fn events_update_projections_and_replay_to_the_same_state() {
 fn events_are_append_only() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    j.create_run(created(&["a"])).unwrap();
+    j.create_run("name = \"w\"", created(&["a"])).unwrap();
     assert!(j.conn.execute("UPDATE events SET type = 'x'", []).is_err());
     assert!(j.conn.execute("DELETE FROM events", []).is_err());
 }
@@ -110,7 +109,7 @@ fn events_are_append_only() {
 fn a_decision_is_taken_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    let run = j.create_run(created(&["a"])).unwrap();
+    let run = j.create_run("name = \"w\"", created(&["a"])).unwrap();
     let p = j
         .create_proposal(
             run,
@@ -146,7 +145,7 @@ fn a_decision_is_taken_once() {
 fn a_cancelled_run_takes_no_decision_no_item_and_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    let run = j.create_run(created(&["a", "b"])).unwrap();
+    let run = j.create_run("name = \"w\"", created(&["a", "b"])).unwrap();
     let p = j
         .create_proposal(
             run,
@@ -192,7 +191,7 @@ fn a_cancelled_run_takes_no_decision_no_item_and_starts_nothing() {
 fn leases_exclude_live_owners_and_pass_from_dead_ones() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    let run = j.create_run(created(&["a"])).unwrap();
+    let run = j.create_run("name = \"w\"", created(&["a"])).unwrap();
     let me = Owner::new(std::process::id(), "here");
     assert_eq!(j.acquire_lease(run, &me, 30_000).unwrap().unwrap(), None);
     // Another live process on this host (pid 1 always exists) cannot take it...

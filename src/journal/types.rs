@@ -115,7 +115,7 @@ pub enum Event {
         workflow: String,
         path: Option<String>,
         dir: String,
-        source: String,
+        /// The workflow snapshot, stored once in `sources` under this hash.
         source_hash: String,
         inputs: Json,
         steps: Vec<StepDecl>,

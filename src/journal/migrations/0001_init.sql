@@ -18,14 +18,20 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 
 -- Projections: rebuilt from events by `aios replay`, updated in the same
 -- transaction as the event that changes them.
+-- Workflow sources, content-addressed and immutable: a run's `run_created` event
+-- names its snapshot by hash; runs of the same file share one copy.
+CREATE TABLE sources (
+    hash TEXT PRIMARY KEY,
+    text TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE runs (
     id            INTEGER PRIMARY KEY,
     uid           TEXT NOT NULL UNIQUE,
     workflow      TEXT NOT NULL,
     path          TEXT,
     dir           TEXT NOT NULL,
-    source        TEXT NOT NULL,
-    source_hash   TEXT NOT NULL,
+    source_hash   TEXT NOT NULL REFERENCES sources (hash),
     inputs        TEXT NOT NULL,
     status        TEXT NOT NULL,
     error         TEXT,
