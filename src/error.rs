@@ -96,6 +96,11 @@ impl From<rusqlite::Error> for Error {
                 "the database is locked by another process".to_string(),
                 "another aios command is writing; try again in a moment".to_string(),
             ),
+            Some(C::SystemIoFailure) => (
+                format!("the database could not be written or read: {e}"),
+                "check free disk space (and quotas); nothing was half-written, so re-run the same command"
+                    .to_string(),
+            ),
             Some(C::DiskFull) => (
                 "the disk is full: the journal could not be written".to_string(),
                 "free some space; nothing was half-written, so re-run the same command".to_string(),
@@ -113,7 +118,9 @@ impl From<rusqlite::Error> for Error {
                 "this is likely a bug in aios; please report it with `aios log`".to_string(),
             ),
         };
-        Error::storage(message).with_hint(hint).with_source(e)
+        // The message already says what the SQLite error means; its text is kept
+        // only where it adds something (it is in `message` for those cases).
+        Error::storage(message).with_hint(hint)
     }
 }
 

@@ -61,6 +61,8 @@ pub struct Ctx {
     pub clock: Clock,
     pub owner: Owner,
     pub child_env: Vec<(String, String)>,
+    /// `AIOS_LOCK_TIMEOUT`: how long to wait for another process's write lock.
+    pub lock_timeout: std::time::Duration,
     pub ui: ui::Ui,
 }
 
@@ -70,7 +72,14 @@ impl Ctx {
     }
 
     pub fn journal(&self) -> Result<Journal, Error> {
-        Journal::open(&self.db_path(), self.clock, OpenOptions::default())
+        Journal::open(
+            &self.db_path(),
+            self.clock,
+            OpenOptions {
+                lock_timeout: self.lock_timeout,
+                ..OpenOptions::default()
+            },
+        )
     }
 
     pub fn run_env(&self) -> RunEnv {
@@ -123,6 +132,13 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         })?),
         _ => Clock::System,
     };
+    let lock_timeout = match std::env::var("AIOS_LOCK_TIMEOUT") {
+        Ok(s) if !s.is_empty() => crate::workflow::parse_duration(&s).map_err(|e| {
+            Error::invalid(format!("AIOS_LOCK_TIMEOUT: {e}"))
+                .with_hint(crate::workflow::duration::DURATION_HINT)
+        })?,
+        _ => OpenOptions::default().lock_timeout,
+    };
     let child_env = CHILD_ENV
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
@@ -132,6 +148,7 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         clock,
         owner: Owner::new(std::process::id(), hostname()),
         child_env,
+        lock_timeout,
         ui: ui::Ui::detect(),
     })
 }

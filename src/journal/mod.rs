@@ -28,10 +28,21 @@ pub use types::*;
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
 /// How the journal is opened.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct OpenOptions {
     /// `synchronous = FULL` instead of NORMAL: survives power loss, slower commits.
     pub sync_full: bool,
+    /// How long to wait for another process's write lock before giving up.
+    pub lock_timeout: std::time::Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            sync_full: false,
+            lock_timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 /// An open journal. One per thread; not shared across threads.
@@ -68,7 +79,7 @@ impl Journal {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(opts.lock_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(
             None,

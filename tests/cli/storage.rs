@@ -62,3 +62,76 @@ fn a_bad_aios_now_is_a_usage_error() {
         .stderr_contains("error: AIOS_NOW=`yesterday` is not an RFC 3339 instant")
         .stderr_contains("hint: use a form like 2026-11-21T09:30:00Z, or unset AIOS_NOW");
 }
+
+#[test]
+fn a_locked_database_is_a_clear_error_and_writes_nothing() {
+    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    t.aios(&["runs"]).success();
+    // Another process holds the write lock for the whole command.
+    let conn = rusqlite::Connection::open(t.db()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    t.args(&["run", "hello.toml"])
+        .env("AIOS_LOCK_TIMEOUT", "100ms")
+        .run()
+        .code(5)
+        .stderr_is(
+            "error: the database is locked by another process\nhint: another aios command is writing; try again in a moment\n",
+        );
+    conn.execute_batch("ROLLBACK").unwrap();
+    drop(conn);
+    assert_eq!(
+        t.aios(&["runs", "--json"]).success().json(),
+        serde_json::json!([])
+    );
+    t.aios(&["run", "hello.toml"]).success();
+}
+
+#[test]
+fn a_bad_lock_timeout_is_a_usage_error() {
+    Test::new()
+        .args(&["runs"])
+        .env("AIOS_LOCK_TIMEOUT", "soon")
+        .run()
+        .code(2)
+        .stderr_contains("AIOS_LOCK_TIMEOUT: invalid duration `soon`");
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_leaves_a_sound_journal() {
+    // A workflow whose snapshot alone is bigger than the space left.
+    let big = "x".repeat(600_000);
+    let t = Test::new().write(
+        "big.toml",
+        &format!(
+            "name = \"big\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ v = \"{big}\" }}\n"
+        ),
+    );
+    t.aios(&["runs"]).success();
+    let out = t
+        .args(&["run", "big.toml"])
+        .file_size_limit(256 * 1024)
+        .run()
+        .code(5);
+    assert!(
+        out.stderr
+            .contains("the database could not be written or read")
+            || out.stderr.contains("the disk is full"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: check free disk space"),
+        "{}",
+        out.stderr
+    );
+    // Nothing half-written: no run, and the file is sound.
+    assert_eq!(
+        t.aios(&["runs", "--json"]).success().json(),
+        serde_json::json!([])
+    );
+    let conn = rusqlite::Connection::open(t.db()).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}

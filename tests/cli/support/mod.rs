@@ -80,6 +80,7 @@ impl Test {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
             home: true,
+            fsize: None,
         }
     }
 
@@ -125,11 +126,19 @@ pub struct Cmd<'a> {
     args: Vec<String>,
     env: Vec<(String, String)>,
     home: bool,
+    fsize: Option<u64>,
 }
 
 impl Cmd<'_> {
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Limit the size of any file the process writes (RLIMIT_FSIZE), as a full disk
+    /// does: writes past it fail with EFBIG instead of killing the process.
+    pub fn file_size_limit(mut self, bytes: u64) -> Self {
+        self.fsize = Some(bytes);
         self
     }
 
@@ -152,6 +161,23 @@ impl Cmd<'_> {
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
+        }
+        if let Some(limit) = self.fsize {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let lim = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         c
     }
