@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Run durable TOML workflows whose side effects wait for your approval",
     long_about = None,
     propagate_version = true,
+    arg_required_else_help = true,
     after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md"
 )]
 pub struct Cli {

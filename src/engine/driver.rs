@@ -488,8 +488,25 @@ impl<'a> Driver<'a> {
                 )));
             }
         };
-        let step_id = s.id.clone();
         let evidence = self.evidence(step);
+        if self.open_item(step, attempt, kind, summary, action, evidence)? {
+            self.feed(Input::Proposed { step });
+        }
+        Ok(())
+    }
+
+    /// Create an inbox item for `step` and tell the observer. False when the run was
+    /// cancelled meanwhile (nothing is created; the next poll ends the drive).
+    fn open_item(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        kind: ProposalKind,
+        summary: String,
+        action: Json,
+        evidence: Json,
+    ) -> Result<bool> {
+        let step_id = self.wf.steps[step].id.clone();
         self.flush()?;
         let Some(id) = self.journal.create_proposal(
             self.run.id,
@@ -501,8 +518,7 @@ impl<'a> Driver<'a> {
             evidence.clone(),
         )?
         else {
-            // Cancelled meanwhile; the next poll ends the drive.
-            return Ok(());
+            return Ok(false);
         };
         self.open_items.insert(step, id);
         self.observer.event(
@@ -517,8 +533,7 @@ impl<'a> Driver<'a> {
                 evidence,
             },
         );
-        self.feed(Input::Proposed { step });
-        Ok(())
+        Ok(true)
     }
 
     fn ask_attention(&mut self, step: usize, attempt: u32) -> Result<()> {
@@ -533,38 +548,18 @@ impl<'a> Driver<'a> {
                 Json::Null,
             ),
         };
-        let step_id = s.id.clone();
         let evidence = json!({
             "reason": "the process running this step stopped before recording its result",
             "choices": ["approve: run it again", "approve --done: it happened, mark it done", "reject: fail the step"],
         });
-        self.flush()?;
-        let Some(id) = self.journal.create_proposal(
-            self.run.id,
-            &step_id,
+        self.open_item(
+            step,
             attempt,
             ProposalKind::Attention,
-            summary.clone(),
-            action.clone(),
-            evidence.clone(),
-        )?
-        else {
-            // Cancelled meanwhile; the next poll ends the drive.
-            return Ok(());
-        };
-        self.open_items.insert(step, id);
-        self.observer.event(
-            self.run.id,
-            &Event::ProposalCreated {
-                proposal: id,
-                step: step_id,
-                attempt,
-                kind: ProposalKind::Attention,
-                summary,
-                action,
-                evidence,
-            },
-        );
+            summary,
+            action,
+            evidence,
+        )?;
         Ok(())
     }
 
