@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod config;
 pub mod connectors;
 pub mod engine;
 pub mod error;

@@ -58,6 +58,8 @@ pub type CmdResult = anyhow::Result<Exit>;
 /// Everything a command needs from the outside world, read once at start.
 pub struct Ctx {
     pub data_dir: PathBuf,
+    /// Where `config.toml` lives (`AIOS_HOME`, else the platform config directory).
+    pub config_dir: PathBuf,
     pub clock: Clock,
     pub owner: Owner,
     pub child_env: Vec<(String, String)>,
@@ -69,6 +71,11 @@ pub struct Ctx {
 impl Ctx {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("aios.db")
+    }
+
+    /// The configuration file (empty when there is none).
+    pub fn config(&self) -> Result<crate::config::ConfigFile, Error> {
+        crate::config::ConfigFile::load(&self.config_dir.join("config.toml"))
     }
 
     pub fn journal(&self) -> Result<Journal, Error> {
@@ -116,10 +123,10 @@ fn hostname() -> String {
 }
 
 fn context(cli: &Cli) -> Result<Ctx, Error> {
-    let data_dir = match &cli.home {
-        Some(h) if !h.as_os_str().is_empty() => h.clone(),
+    let (data_dir, config_dir) = match &cli.home {
+        Some(h) if !h.as_os_str().is_empty() => (h.clone(), h.clone()),
         _ => directories::ProjectDirs::from("", "", "aios")
-            .map(|d| d.data_dir().to_path_buf())
+            .map(|d| (d.data_dir().to_path_buf(), d.config_dir().to_path_buf()))
             .ok_or_else(|| {
                 Error::invalid("cannot find a home directory for aios data")
                     .with_hint("set AIOS_HOME (or --home) to a folder")
@@ -145,6 +152,7 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         .collect();
     Ok(Ctx {
         data_dir,
+        config_dir,
         clock,
         owner: Owner::new(std::process::id(), hostname()),
         child_env,

@@ -1,0 +1,106 @@
+//! The configuration file: `$AIOS_HOME/config.toml`, else `config.toml` in the
+//! platform config directory (`~/.config/aios/` on Linux).
+//!
+//! This module only reads the file and keeps its TOML table; each area (agent,
+//! memory, schedules) types its own section from [`ConfigFile::section`], so the
+//! library reads configuration only through what the command layer hands it.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A loaded configuration file (or the empty default when there is none).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    /// Where it was read from; `None` when no file exists.
+    pub path: Option<PathBuf>,
+    /// Its text (for diagnostics with spans).
+    pub source: String,
+    pub table: toml::Table,
+}
+
+impl ConfigFile {
+    /// Read `path` if it exists; a missing file is the empty configuration.
+    pub fn load(path: &Path) -> Result<ConfigFile> {
+        let source = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        let table: toml::Table = toml::from_str(&source).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = source[..s.start.min(source.len())].matches('\n').count() + 1;
+                    format!(":{line}")
+                })
+                .unwrap_or_default();
+            Error::invalid(format!(
+                "{}{at} is not valid TOML: {}",
+                path.display(),
+                e.message()
+            ))
+            .with_hint("fix the file, or move it aside to use the defaults")
+        })?;
+        Ok(ConfigFile {
+            path: Some(path.to_path_buf()),
+            source,
+            table,
+        })
+    }
+
+    /// A top-level table (`[providers]`, `[budget]`, ...), if present.
+    pub fn section(&self, name: &str) -> Option<&toml::Value> {
+        self.table.get(name)
+    }
+
+    /// How to name this file in messages.
+    pub fn origin(&self) -> String {
+        self.path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config.toml".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = ConfigFile::load(&dir.path().join("config.toml")).unwrap();
+        assert!(c.path.is_none() && c.table.is_empty());
+    }
+
+    #[test]
+    fn bad_toml_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "[budget]\ndaily_usd = = 2\n").unwrap();
+        let e = ConfigFile::load(&p).unwrap_err();
+        assert!(
+            e.message.contains("config.toml:2 is not valid TOML"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn sections_are_reachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "[budget]\ndaily_usd = 2.0\n").unwrap();
+        let c = ConfigFile::load(&p).unwrap();
+        assert_eq!(
+            c.section("budget").unwrap()["daily_usd"].as_float(),
+            Some(2.0)
+        );
+    }
+}
