@@ -49,6 +49,71 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Register, list, pause, resume and remove scheduled workflows
+    Schedule(ScheduleArgs),
+    /// Fire the schedules that are due and continue runs that can go on
+    Tick(TickArgs),
+    /// Tick in a resident loop until interrupted (SIGINT/SIGTERM)
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub command: ScheduleCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Register a workflow's [trigger] (stores its path and a snapshot)
+    Add(ScheduleAddArgs),
+    /// List schedules: next fire, last fire, last result, health
+    List(ScheduleListArgs),
+    /// Stop firing a schedule until it is resumed
+    Pause(ScheduleNameArgs),
+    /// Fire a paused schedule again (instants that passed while paused are not run)
+    Resume(ScheduleNameArgs),
+    /// Remove a schedule (its runs and fire history stay in the journal)
+    Remove(ScheduleNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleAddArgs {
+    /// The workflow file (TOML) with a [trigger] table
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleListArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleNameArgs {
+    /// The schedule's name (the workflow's `name`)
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    /// Print what was done as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing unless something failed
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// How often to tick
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub every: String,
+    /// Tick this many times, then exit (default: until interrupted)
+    #[arg(long, value_name = "N")]
+    pub ticks: Option<u64>,
 }
 
 #[derive(Debug, Args)]

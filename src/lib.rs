@@ -23,5 +23,6 @@ pub mod engine;
 pub mod error;
 pub mod inbox;
 pub mod journal;
+pub mod schedule;
 pub mod template;
 pub mod workflow;

@@ -9,6 +9,7 @@ mod log;
 mod replay;
 mod run;
 mod runs;
+mod schedule;
 mod show;
 pub mod ui;
 
@@ -204,6 +205,9 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Resume(a) => run::resume(ctx, a),
         Command::Cancel(a) => cancel::cancel(ctx, a),
         Command::Replay(a) => replay::replay(ctx, a),
+        Command::Schedule(a) => schedule::schedule(ctx, a),
+        Command::Tick(a) => schedule::tick(ctx, a),
+        Command::Daemon(a) => schedule::daemon(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -90,28 +90,32 @@ pub enum Mode {
 
 /// Record a new run (workflow snapshot, hash, inputs). Returns its id.
 pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
+    let source = new.source;
+    journal.create_run(source, created_event(new))
+}
+
+/// The `RunCreated` event of a new run (for callers that create the run inside a
+/// transaction of their own, like a schedule's fire).
+pub fn created_event(new: NewRun<'_>) -> Event {
     let hash = hex::encode(Sha256::digest(new.source.as_bytes()));
     let uid = uuid::Uuid::now_v7().simple().to_string();
-    journal.create_run(
-        new.source,
-        Event::RunCreated {
-            uid,
-            workflow: new.workflow.name.clone(),
-            path: new.path.map(str::to_string),
-            dir: new.dir.display().to_string(),
-            source_hash: hash,
-            inputs: new.inputs,
-            steps: new
-                .workflow
-                .steps
-                .iter()
-                .map(|s| StepDecl {
-                    id: s.id.clone(),
-                    kind: s.kind().to_string(),
-                })
-                .collect(),
-        },
-    )
+    Event::RunCreated {
+        uid,
+        workflow: new.workflow.name.clone(),
+        path: new.path.map(str::to_string),
+        dir: new.dir.display().to_string(),
+        source_hash: hash,
+        inputs: new.inputs,
+        steps: new
+            .workflow
+            .steps
+            .iter()
+            .map(|s| StepDecl {
+                id: s.id.clone(),
+                kind: s.kind().to_string(),
+            })
+            .collect(),
+    }
 }
 
 /// Create a run and drive it.

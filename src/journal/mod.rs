@@ -10,6 +10,7 @@ mod lease;
 mod project;
 mod query;
 mod replay;
+mod schedule;
 #[cfg(test)]
 mod tests;
 pub mod types;
@@ -22,10 +23,14 @@ use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use lease::{LeaseHeld, Owner};
 pub use replay::ReplayReport;
+pub use schedule::*;
 pub use types::*;
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0004_schedule.sql"),
+];
 
 /// How the journal is opened.
 #[derive(Debug, Clone, Copy)]

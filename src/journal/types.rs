@@ -32,6 +32,8 @@ macro_rules! word_enum {
     };
 }
 
+pub(crate) use word_enum;
+
 word_enum!(
     /// A run's status (scripting interface: these words are stable).
     RunStatus {

@@ -17,6 +17,7 @@ mod parse;
 mod read;
 mod refs;
 pub mod suggest;
+pub mod trigger;
 
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ pub use diag::{Diagnostic, render};
 pub use duration::parse_duration;
 pub use inputs::{convert, resolve_inputs};
 pub use model::*;
+pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering
 /// is [`render`]'s job; it is not used here).
@@ -81,6 +83,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
         defaults: draft.defaults,
         max_parallel: draft.max_parallel,
         steps,
+        trigger: draft.trigger,
     })
 }
 

@@ -20,6 +20,8 @@ pub struct Workflow {
     /// Steps in file order. `needs` are indices into this vector and always point
     /// to earlier-or-later steps without forming a cycle.
     pub steps: Vec<Step>,
+    /// `[trigger]`: when the workflow runs on a schedule.
+    pub trigger: Option<super::trigger::Trigger>,
 }
 
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ const TOP_KEYS: &[&str] = &[
     "inputs",
     "defaults",
     "steps",
+    "trigger",
 ];
 const INPUT_KEYS: &[&str] = &["type", "default", "required", "description"];
 const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
@@ -33,6 +34,7 @@ pub(crate) struct Draft {
     pub inputs: Vec<InputDecl>,
     pub defaults: Defaults,
     pub steps: Vec<DraftStep>,
+    pub trigger: Option<super::trigger::Trigger>,
 }
 
 /// One step as read, with the spans the cross-checks need.
@@ -118,6 +120,9 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     }
     if let Some(v) = get(root, "defaults") {
         draft.defaults = read_defaults(cx, v);
+    }
+    if let Some(v) = get(root, "trigger") {
+        draft.trigger = super::trigger::read_trigger(cx, v);
     }
     match get(root, "steps") {
         Some(v) => match v.get_ref() {

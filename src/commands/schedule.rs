@@ -1,0 +1,402 @@
+//! `aios schedule add|list|pause|resume|remove`, `aios tick` and `aios daemon`.
+
+use anyhow::Context as _;
+use serde_json::{Value as Json, json};
+
+use super::ui;
+use super::{CmdResult, Ctx, Exit};
+use crate::cli::{DaemonArgs, ScheduleArgs, ScheduleCommand, TickArgs};
+use crate::clock::format_ms;
+use crate::engine::Quiet;
+use crate::error::Error;
+use crate::journal::{FireRecord, Journal};
+use crate::schedule::{self, TickItem, TickReport};
+
+pub fn schedule(ctx: &Ctx, args: ScheduleArgs) -> CmdResult {
+    match args.command {
+        ScheduleCommand::Add(a) => add(ctx, &a.file),
+        ScheduleCommand::List(a) => list(ctx, a.json),
+        ScheduleCommand::Pause(a) => pause(ctx, &a.name, true),
+        ScheduleCommand::Resume(a) => pause(ctx, &a.name, false),
+        ScheduleCommand::Remove(a) => {
+            let mut journal = ctx.journal()?;
+            journal.remove_schedule(&a.name)?;
+            ui::println(&format!("schedule {} removed", a.name));
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// The machine's time zone (IANA name), the default of a `[trigger]`.
+fn machine_zone() -> String {
+    jiff::tz::TimeZone::try_system()
+        .ok()
+        .and_then(|z| z.iana_name().map(str::to_string))
+        .unwrap_or_else(|| "UTC".into())
+}
+
+fn add(ctx: &Ctx, file: &std::path::Path) -> CmdResult {
+    let (source, wf) = super::run::load_workflow(ctx, file)?;
+    let abs = std::path::absolute(file)
+        .with_context(|| format!("cannot resolve {}", file.display()))?;
+    let mut journal = ctx.journal()?;
+    let (s, replaced) = schedule::add(&mut journal, &abs, &source, &wf, &machine_zone())?;
+    let cron = schedule::cron_of(&s)?;
+    let next = s
+        .next_due
+        .map(|t| cron.local(t))
+        .unwrap_or_else(|| "never".into());
+    ui::println(&format!(
+        "schedule {} {} ({} {}); next fire {next}",
+        s.spec.name,
+        if replaced { "updated" } else { "added" },
+        s.spec.cron,
+        s.spec.timezone,
+    ));
+    if replaced {
+        ui::println("the new snapshot is used from the next fire on");
+    }
+    Ok(Exit::Ok)
+}
+
+fn pause(ctx: &Ctx, name: &str, paused: bool) -> CmdResult {
+    let mut journal = ctx.journal()?;
+    let changed = schedule::set_paused(&mut journal, name, paused)?;
+    let word = if paused { "paused" } else { "resumed" };
+    if changed {
+        ui::println(&format!("schedule {name} {word}"));
+    } else {
+        ui::println(&format!("schedule {name} was already {word}"));
+    }
+    Ok(Exit::Ok)
+}
+
+fn fire_json(f: &FireRecord) -> Json {
+    json!({
+        "due_at": format_ms(f.due_at),
+        "status": f.status.as_str(),
+        "reason": f.reason,
+        "run_id": f.run_id,
+        "run_status": f.run_status.map(|s| s.as_str()),
+    })
+}
+
+/// "succeeded (run 4)", "skipped: …", "queued".
+fn fire_result(f: &FireRecord) -> String {
+    match (f.run_id, f.run_status) {
+        (Some(r), Some(st)) => format!("{st} (run {r})"),
+        _ => f.status.as_str().to_string(),
+    }
+}
+
+fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
+    let journal = ctx.journal()?;
+    let now = journal.now();
+    let mut rows = Vec::new();
+    for s in journal.schedules()? {
+        let fires = journal.fires(&s.spec.name, 20)?;
+        let health = schedule::health(&s, &fires, now);
+        let cron = schedule::cron_of(&s)?;
+        rows.push((s, fires, health, cron));
+    }
+    if as_json {
+        let arr: Vec<Json> = rows
+            .iter()
+            .map(|(s, fires, health, _)| {
+                json!({
+                    "name": s.spec.name,
+                    "path": s.spec.path,
+                    "cron": s.spec.cron,
+                    "timezone": s.spec.timezone,
+                    "overlap": s.spec.overlap,
+                    "catch_up": s.spec.catch_up,
+                    "paused": s.paused,
+                    "next_fire": if s.paused { None } else { s.next_due.map(format_ms) },
+                    "last_fire": fires.first().map(fire_json),
+                    "recent_fires": fires.iter().take(10).map(fire_json).collect::<Vec<_>>(),
+                    "health": health.word(),
+                    "health_detail": health.detail(now),
+                })
+            })
+            .collect();
+        ui::print_json(&Json::Array(arr));
+        return Ok(Exit::Ok);
+    }
+    if rows.is_empty() {
+        ui::println("no schedules; register one with: aios schedule add FILE");
+        return Ok(Exit::Ok);
+    }
+    let st = ctx.ui.out();
+    let w = rows
+        .iter()
+        .map(|r| r.0.spec.name.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut out = st.bold(&format!(
+        "{:<w$}  {:<16}  {:<22}  {:<22}  {:<22}  {}",
+        "NAME", "CRON", "NEXT", "LAST", "RESULT", "HEALTH"
+    ));
+    out.push('\n');
+    let mut notes = String::new();
+    for (s, fires, health, cron) in &rows {
+        let next = match (s.paused, s.next_due) {
+            (true, _) => "-".to_string(),
+            (false, Some(t)) => cron.local(t),
+            (false, None) => "never".to_string(),
+        };
+        let (last, result) = match fires.first() {
+            Some(f) => (cron.local(f.due_at), fire_result(f)),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        let h = match health {
+            schedule::Health::Ok => st.green("ok"),
+            schedule::Health::Paused => st.dim("paused"),
+            other => st.red_bold(other.word()),
+        };
+        out.push_str(&format!(
+            "{:<w$}  {:<16}  {:<22}  {:<22}  {:<22}  {h}\n",
+            s.spec.name, s.spec.cron, next, last, result
+        ));
+        if let Some(d) = health.detail(now) {
+            notes.push_str(&format!("{}: {d}\n", s.spec.name));
+        }
+        if let Some(f) = fires.first()
+            && let Some(r) = &f.reason
+        {
+            notes.push_str(&format!("{}: last fire {}: {r}\n", s.spec.name, f.status));
+        }
+    }
+    out.push_str(&notes);
+    ui::print(&out);
+    Ok(Exit::Ok)
+}
+
+pub fn tick(ctx: &Ctx, args: TickArgs) -> CmdResult {
+    let mut journal = ctx.journal()?;
+    let report = schedule::tick(&mut journal, &ctx.run_env(), &mut Quiet)?;
+    print_report(ctx, &journal, &report, args.json, args.quiet)
+}
+
+fn item_json(i: &TickItem) -> Json {
+    match i {
+        TickItem::Fired {
+            schedule,
+            due_at,
+            run,
+            status,
+            queued,
+        } => json!({"type": "fired", "schedule": schedule, "due_at": format_ms(*due_at), "run_id": run, "status": status.map(|s| s.as_str()), "from_queue": queued}),
+        TickItem::Skipped {
+            schedule,
+            due_at,
+            reason,
+        } => json!({"type": "skipped", "schedule": schedule, "due_at": format_ms(*due_at), "reason": reason}),
+        TickItem::SkippedOld { schedule, count } => {
+            json!({"type": "skipped_old", "schedule": schedule, "count": count})
+        }
+        TickItem::Queued { schedule, due_at } => {
+            json!({"type": "queued", "schedule": schedule, "due_at": format_ms(*due_at)})
+        }
+        TickItem::Cancelled { schedule, run } => {
+            json!({"type": "cancelled", "schedule": schedule, "run_id": run})
+        }
+        TickItem::Continued { run, status } => {
+            json!({"type": "continued", "run_id": run, "status": status.as_str()})
+        }
+        TickItem::Error { run, message } => {
+            json!({"type": "error", "run_id": run, "message": message})
+        }
+    }
+}
+
+fn print_report(
+    ctx: &Ctx,
+    journal: &Journal,
+    report: &TickReport,
+    as_json: bool,
+    quiet: bool,
+) -> CmdResult {
+    let failed = report.items.iter().any(|i| matches!(i, TickItem::Error { .. }));
+    let code = if failed { Exit::Failed } else { Exit::Ok };
+    if as_json {
+        let items: Vec<Json> = report.items.iter().map(item_json).collect();
+        ui::print_json(&json!({
+            "items": items,
+            "missed": report.missed.iter().map(|(s, n, ran)| json!({
+                "schedule": s, "count": n, "ran": ran.map(format_ms)
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(code);
+    }
+    let st = ctx.ui.out();
+    let mut out = String::new();
+    for i in &report.items {
+        let line = match i {
+            TickItem::Fired {
+                schedule,
+                due_at,
+                run,
+                status,
+                queued,
+            } => format!(
+                "fired {schedule} ({}{}): run {run} {}",
+                format_ms(*due_at),
+                if *queued { ", was queued" } else { "" },
+                status
+                    .map(|s| st.run_status(s))
+                    .unwrap_or_else(|| "stopped".into())
+            ),
+            TickItem::Skipped {
+                schedule,
+                due_at,
+                reason,
+            } => format!("skipped {schedule} ({}): {reason}", format_ms(*due_at)),
+            TickItem::SkippedOld { schedule, count } => format!(
+                "skipped {schedule}: {count} fire(s) older than its catch_up_window"
+            ),
+            TickItem::Queued { schedule, due_at } => format!(
+                "queued {schedule} ({}): the previous run is still going",
+                format_ms(*due_at)
+            ),
+            TickItem::Cancelled { schedule, run } => {
+                format!("cancelled run {run} of {schedule} (overlap = \"cancel_running\")")
+            }
+            TickItem::Continued { run, status } => {
+                format!("continued run {run}: {}", st.run_status(*status))
+            }
+            TickItem::Error { run, message } => match run {
+                Some(r) => format!("{} run {r}: {message}", st.red_bold("error:")),
+                None => format!("{} {message}", st.red_bold("error:")),
+            },
+        };
+        if !quiet || matches!(i, TickItem::Error { .. }) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    for (s, n, ran) in &report.missed {
+        if quiet {
+            break;
+        }
+        let what = match ran {
+            Some(t) => format!("ran the one of {}", format_ms(*t)),
+            None => "ran none of them".to_string(),
+        };
+        out.push_str(&format!(
+            "{n} run(s) of {s} were missed while nothing ticked; {what}\n"
+        ));
+    }
+    let _ = journal;
+    ui::print(&out);
+    Ok(code)
+}
+
+/// Parse `--every`.
+fn interval(s: &str) -> Result<std::time::Duration, Error> {
+    match crate::workflow::parse_duration(s) {
+        Ok(d) if d >= std::time::Duration::from_secs(1) => Ok(d),
+        Ok(_) => Err(Error::invalid(format!("--every {s} is too short"))
+            .with_hint("tick at most once a second, e.g. --every 30s")),
+        Err(e) => Err(Error::invalid(format!("--every: {e}"))
+            .with_hint(crate::workflow::duration::DURATION_HINT)),
+    }
+}
+
+pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
+    let every = interval(&args.every)?;
+    let lock_path = ctx.data_dir.join("daemon.lock");
+    std::fs::create_dir_all(&ctx.data_dir)
+        .with_context(|| format!("cannot create {}", ctx.data_dir.display()))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::conflict(format!(
+            "another aios daemon already runs on {}",
+            ctx.data_dir.display()
+        ))
+        .with_hint("stop it first, or use `aios tick` for a single pass")
+        .into());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the daemon's timer")?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        rt.spawn(async move {
+            wait_for_signal().await;
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    ui::eprint(&format!(
+        "aios daemon: ticking every {} (pid {}); stop with Ctrl-C or SIGTERM\n",
+        crate::clock::format_duration(every),
+        std::process::id()
+    ));
+    let mut n = 0u64;
+    let mut code = Exit::Ok;
+    loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        let mut journal = ctx.journal()?;
+        match schedule::tick(&mut journal, &ctx.run_env(), &mut Quiet) {
+            Ok(report) => {
+                if print_report(ctx, &journal, &report, false, false)? != Exit::Ok {
+                    code = Exit::Failed;
+                }
+            }
+            Err(e) => {
+                ctx.ui.print_error(&anyhow::Error::from(e));
+                code = Exit::Failed;
+            }
+        }
+        drop(journal);
+        n += 1;
+        if args.ticks.is_some_and(|max| n >= max) {
+            break;
+        }
+        let stop2 = stop.clone();
+        rt.block_on(async move {
+            let sleep = tokio::time::sleep(every);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                        if stop2.load(std::sync::atomic::Ordering::SeqCst) { break; }
+                    }
+                }
+            }
+        });
+    }
+    ui::eprint("aios daemon: stopped\n");
+    drop(lock);
+    Ok(code)
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,150 @@
+//! Schedules: cron triggers that never lose a run.
+//!
+//! - [`cron`]: expressions and time zones (croner + jiff), DST-correct
+//! - [`plan`]: the pure decision of which scheduled instants run (catch-up, window)
+//! - [`tick`]: one pass: fire what is due (overlap policies), continue runs that can go on
+//!
+//! A schedule is registered from a workflow's `[trigger]` with a snapshot of the
+//! workflow (its source and hash, like a run's); fired runs use that snapshot, never
+//! the file as it is now. Every decided instant is journaled (`fires`), keyed by
+//! schedule and instant, in the same transaction as the run it starts.
+
+pub mod cron;
+pub mod plan;
+pub mod tick;
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::journal::{FireRecord, FireStatus, Journal, RunStatus, ScheduleRecord, ScheduleSpec};
+use crate::workflow::{self, Workflow};
+
+pub use tick::{TickItem, TickReport, tick};
+
+/// A schedule whose last this many started runs failed is unhealthy.
+pub const FAILING_AFTER: usize = 3;
+
+/// Register (or update) the schedule of a validated workflow. `path` is the file's
+/// absolute path; `default_zone` the machine's zone, used when the trigger names none.
+/// Returns the registered spec and whether an existing schedule was replaced.
+pub fn add(
+    journal: &mut Journal,
+    path: &Path,
+    source: &str,
+    wf: &Workflow,
+    default_zone: &str,
+) -> Result<(ScheduleRecord, bool)> {
+    let Some(trigger) = &wf.trigger else {
+        return Err(Error::invalid(format!(
+            "workflow `{}` has no [trigger] table",
+            wf.name
+        ))
+        .with_hint("add a [trigger] table with a `cron` expression, like cron = \"0 9 * * MON\""));
+    };
+    let inputs = workflow::resolve_json_inputs(wf, &trigger.inputs).map_err(|diags| {
+        let first = diags
+            .first()
+            .map(|d| d.message.clone())
+            .unwrap_or_default();
+        let mut e = Error::invalid(format!("[trigger] inputs do not fit `{}`: {first}", wf.name));
+        if let Some(h) = diags.first().and_then(|d| d.hint.clone()) {
+            e = e.with_hint(h);
+        }
+        e
+    })?;
+    let zone = trigger
+        .timezone
+        .clone()
+        .unwrap_or_else(|| default_zone.to_string());
+    let spec_cron = cron::CronSpec::new(&trigger.cron, &zone).map_err(Error::invalid)?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let spec = ScheduleSpec {
+        name: wf.name.clone(),
+        path: path.display().to_string(),
+        dir: dir.display().to_string(),
+        source_hash: hex::encode(Sha256::digest(source.as_bytes())),
+        cron: trigger.cron.clone(),
+        timezone: zone,
+        overlap: trigger.overlap.as_str().to_string(),
+        catch_up: trigger.catch_up.as_str().to_string(),
+        catch_up_window: trigger.catch_up_window.as_millis() as Millis,
+        inputs,
+    };
+    let name = spec.name.clone();
+    let replaced = journal.add_schedule(spec, source, |c| spec_cron.next_after(c))?;
+    Ok((journal.schedule(&name)?, replaced))
+}
+
+/// The cron of a stored schedule.
+pub fn cron_of(s: &ScheduleRecord) -> Result<cron::CronSpec> {
+    cron::CronSpec::new(&s.spec.cron, &s.spec.timezone).map_err(|e| {
+        Error::storage(format!("schedule `{}` no longer loads: {e}", s.spec.name))
+            .with_hint("re-add it with: aios schedule add FILE")
+    })
+}
+
+/// Pause or resume a schedule; false when it already was.
+pub fn set_paused(journal: &mut Journal, name: &str, paused: bool) -> Result<bool> {
+    let s = journal.schedule(name)?;
+    let c = cron_of(&s)?;
+    journal.set_schedule_paused(name, paused, |at| c.next_after(at))
+}
+
+/// Whether a schedule needs attention, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    Paused,
+    /// The last [`FAILING_AFTER`] runs failed.
+    Failing(usize),
+    /// An instant is overdue: nothing has ticked since it was due.
+    Late(Millis),
+}
+
+impl Health {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Paused => "paused",
+            Health::Failing(_) => "failing",
+            Health::Late(_) => "late",
+        }
+    }
+
+    pub fn detail(&self, now: Millis) -> Option<String> {
+        match self {
+            Health::Failing(n) => Some(format!("the last {n} runs failed")),
+            Health::Late(due) => Some(format!(
+                "due {} ago and not fired: is `aios tick` running (cron, systemd timer or `aios daemon`)?",
+                crate::clock::age(now, *due)
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Judge a schedule from its latest fires (newest first).
+pub fn health(s: &ScheduleRecord, fires: &[FireRecord], now: Millis) -> Health {
+    if s.paused {
+        return Health::Paused;
+    }
+    if let Some(due) = s.next_due
+        && now - due > plan::GRACE
+    {
+        return Health::Late(due);
+    }
+    let finished: Vec<RunStatus> = fires
+        .iter()
+        .filter(|f| f.status == FireStatus::Started)
+        .filter_map(|f| f.run_status)
+        .filter(|st| st.is_terminal())
+        .take(FAILING_AFTER)
+        .collect();
+    if finished.len() == FAILING_AFTER && finished.iter().all(|s| *s == RunStatus::Failed) {
+        return Health::Failing(FAILING_AFTER);
+    }
+    Health::Ok
+}

@@ -1,0 +1,297 @@
+//! One tick: fire every due instant of every schedule (catch-up and overlap
+//! policies), then continue runs that can go on (a crashed executor's, decisions
+//! taken with `--no-resume`). Safe to run concurrently: each decision is one
+//! immediate transaction keyed by (schedule, instant), and runs are driven under
+//! their lease.
+
+use std::path::PathBuf;
+
+use super::plan::{self, Decided};
+use crate::clock::Millis;
+use crate::engine::{self, Mode, NewRun, Observer, RunEnv};
+use crate::error::{ErrorKind, Result};
+use crate::journal::{
+    FireOutcome, FirePlan, FireState, FireStatus, Journal, NewFireRun, RunStatus, ScheduleEvent,
+};
+use crate::workflow::{self, CatchUp, Overlap};
+
+/// Something a tick did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickItem {
+    /// A run was started for a scheduled instant and driven until it stopped.
+    Fired {
+        schedule: String,
+        due_at: Millis,
+        run: i64,
+        status: Option<RunStatus>,
+        queued: bool,
+    },
+    /// An instant was not run.
+    Skipped {
+        schedule: String,
+        due_at: Millis,
+        reason: String,
+    },
+    /// Instants older than the catch-up window were skipped.
+    SkippedOld {
+        schedule: String,
+        count: u64,
+    },
+    /// An instant waits for the previous run (`overlap = "queue"`).
+    Queued { schedule: String, due_at: Millis },
+    /// A previous run was cancelled (`overlap = "cancel_running"`).
+    Cancelled { schedule: String, run: i64 },
+    /// A run was continued.
+    Continued { run: i64, status: RunStatus },
+    /// Driving a run stopped with an error (the tick went on).
+    Error { run: Option<i64>, message: String },
+}
+
+/// Everything one tick did, plus missed-fire summaries per schedule.
+#[derive(Debug, Clone, Default)]
+pub struct TickReport {
+    pub items: Vec<TickItem>,
+    /// (schedule, how many instants were missed, which ran) for each schedule that
+    /// had missed instants this tick.
+    pub missed: Vec<(String, u64, Option<Millis>)>,
+}
+
+/// How long a run may stay `running` without a lease before a tick takes it over.
+pub const STALE: Millis = 30_000;
+
+/// Fire what is due at the journal's clock and continue what can go on.
+pub fn tick(journal: &mut Journal, env: &RunEnv, observer: &mut dyn Observer) -> Result<TickReport> {
+    let mut report = TickReport::default();
+    let now = journal.now();
+    let mut driven = Vec::new();
+    for name in journal.due_schedules(now)? {
+        fire_schedule(journal, &name, now, env, observer, &mut report, &mut driven)?;
+    }
+    for run in journal.runs_to_continue(now, STALE)? {
+        if driven.contains(&run) {
+            continue;
+        }
+        match engine::resume(journal, run, env, observer, Mode::Continue) {
+            Ok(o) => report.items.push(TickItem::Continued {
+                run,
+                status: o.status,
+            }),
+            // Another live process executes it, or it just finished: not ours.
+            Err(e) if e.kind == ErrorKind::Conflict => {}
+            Err(e) => report.items.push(TickItem::Error {
+                run: Some(run),
+                message: e.message,
+            }),
+        }
+    }
+    Ok(report)
+}
+
+fn fire_schedule(
+    journal: &mut Journal,
+    name: &str,
+    now: Millis,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+    report: &mut TickReport,
+    driven: &mut Vec<i64>,
+) -> Result<()> {
+    let mut missed_total = 0u64;
+    let mut missed_ran = None;
+    // Each pass decides up to one run; loop until nothing is left to decide.
+    for _ in 0..10_000 {
+        let (record, source) = match journal.schedule_source(name) {
+            Ok(x) => x,
+            Err(e) if e.kind == ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        };
+        let cron = super::cron_of(&record)?;
+        let wf = engine_snapshot(&source, &record.spec.path)?;
+        let hash = record.spec.source_hash.clone();
+        let dir = PathBuf::from(&record.spec.dir);
+        let path = record.spec.path.clone();
+        let inputs = record.spec.inputs.clone();
+        let mut items = Vec::new();
+        let mut missed = (0u64, None);
+        let mut from_queue = false;
+        let outcome = journal.decide_fires(name, |st: &FireState| {
+            if st.schedule.spec.source_hash != hash {
+                // Re-added meanwhile: decide with the new snapshot next pass.
+                return Ok(Some(FirePlan::default()));
+            }
+            let new_run = || NewFireRun {
+                source: source.clone(),
+                created: engine::created_event(NewRun {
+                    workflow: &wf,
+                    source: &source,
+                    path: Some(&path),
+                    dir: &dir,
+                    inputs: inputs.clone(),
+                }),
+            };
+            let plan = plan_fires(st, &cron, now, &mut items, &mut missed, new_run);
+            from_queue = plan
+                .as_ref()
+                .and_then(|p| p.start.as_ref())
+                .is_some_and(|s| s.2);
+            Ok(plan)
+        })?;
+        report.items.append(&mut items);
+        missed_total += missed.0;
+        if missed.1.is_some() {
+            missed_ran = missed.1;
+        }
+        match outcome {
+            FireOutcome::Nothing => break,
+            FireOutcome::Decided { started: None } => {}
+            FireOutcome::Decided {
+                started: Some((run, due_at)),
+            } => {
+                driven.push(run);
+                let status = match engine::resume(journal, run, env, observer, Mode::Continue) {
+                    Ok(o) => Some(o.status),
+                    Err(e) => {
+                        report.items.push(TickItem::Error {
+                            run: Some(run),
+                            message: e.message,
+                        });
+                        None
+                    }
+                };
+                report.items.push(TickItem::Fired {
+                    schedule: name.to_string(),
+                    due_at,
+                    run,
+                    status,
+                    queued: from_queue,
+                });
+            }
+        }
+    }
+    if missed_total > 0 {
+        report
+            .missed
+            .push((name.to_string(), missed_total, missed_ran));
+    }
+    Ok(())
+}
+
+fn engine_snapshot(source: &str, origin: &str) -> Result<workflow::Workflow> {
+    workflow::load(source, origin).map_err(|d| {
+        crate::error::Error::storage(format!(
+            "the workflow stored with schedule {origin} no longer loads ({} problem(s))",
+            d.len()
+        ))
+        .with_hint("re-add it with: aios schedule add FILE")
+    })
+}
+
+/// The decision of one pass, from what the transaction read. Pure.
+fn plan_fires(
+    st: &FireState,
+    cron: &super::cron::CronSpec,
+    now: Millis,
+    items: &mut Vec<TickItem>,
+    missed: &mut (u64, Option<Millis>),
+    new_run: impl Fn() -> NewFireRun,
+) -> Option<FirePlan> {
+    let s = &st.schedule;
+    let name = s.spec.name.clone();
+    let overlap = Overlap::parse(&s.spec.overlap).unwrap_or(Overlap::Skip);
+    // A queued instant goes first once the schedule is idle.
+    if let Some(q) = st.queued
+        && st.active.is_empty()
+    {
+        return Some(FirePlan {
+            start: Some((q, new_run(), true)),
+            ..FirePlan::default()
+        });
+    }
+    let due = s.next_due.is_some_and(|d| d <= now);
+    if !due {
+        return None;
+    }
+    let catch_up = CatchUp::parse(&s.spec.catch_up).unwrap_or(CatchUp::Latest);
+    let d: Decided = plan::decide(cron, s.cursor, now, catch_up, s.spec.catch_up_window);
+    let mut p = FirePlan::default();
+    if let Some((count, first, last)) = d.old {
+        p.events.push(ScheduleEvent::SkippedOld { count, first, last });
+        items.push(TickItem::SkippedOld {
+            schedule: name.clone(),
+            count,
+        });
+    }
+    for (t, why) in &d.skips {
+        p.events.push(skipped(*t, why));
+        items.push(TickItem::Skipped {
+            schedule: name.clone(),
+            due_at: *t,
+            reason: why.clone(),
+        });
+    }
+    missed.0 += d.missed;
+    if let Some(t) = d.run {
+        let late = now - t > plan::GRACE;
+        let busy = !st.active.is_empty() || st.queued.is_some();
+        match (busy, overlap) {
+            (false, _) | (true, Overlap::Allow) => p.start = Some((t, new_run(), false)),
+            (true, Overlap::Skip) => {
+                let why = format!(
+                    "run {} of this schedule is still going (overlap = \"skip\")",
+                    st.active.first().copied().unwrap_or_default()
+                );
+                p.events.push(skipped(t, &why));
+                items.push(TickItem::Skipped {
+                    schedule: name.clone(),
+                    due_at: t,
+                    reason: why,
+                });
+            }
+            (true, Overlap::Queue) => {
+                p.events.push(ScheduleEvent::Fired {
+                    due_at: t,
+                    status: FireStatus::Queued,
+                    reason: Some("the previous run is still going (overlap = \"queue\")".into()),
+                    run_id: None,
+                });
+                items.push(TickItem::Queued {
+                    schedule: name.clone(),
+                    due_at: t,
+                });
+            }
+            (true, Overlap::CancelRunning) => {
+                for &r in &st.active {
+                    p.cancel.push((
+                        r,
+                        format!(
+                            "superseded by the fire of {} (overlap = \"cancel_running\")",
+                            crate::clock::format_ms(t)
+                        ),
+                    ));
+                    items.push(TickItem::Cancelled {
+                        schedule: name.clone(),
+                        run: r,
+                    });
+                }
+                p.start = Some((t, new_run(), false));
+            }
+        }
+        if late {
+            missed.1 = Some(t);
+        }
+    }
+    p.events.push(ScheduleEvent::Advanced {
+        cursor: d.cursor,
+        next_due: cron.next_after(d.cursor),
+    });
+    Some(p)
+}
+
+fn skipped(t: Millis, why: &str) -> ScheduleEvent {
+    ScheduleEvent::Fired {
+        due_at: t,
+        status: FireStatus::Skipped,
+        reason: Some(why.to_string()),
+        run_id: None,
+    }
+}
