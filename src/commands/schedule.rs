@@ -305,6 +305,16 @@ fn interval(s: &str) -> Result<std::time::Duration, Error> {
 
 pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
     let every = interval(&args.every)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the daemon's timer")?;
+    // Handlers are installed before the first tick: a signal that arrives while a
+    // tick runs is kept and ends the loop once the tick is done.
+    let mut signals = {
+        let _guard = rt.enter();
+        Signals::new().context("cannot install the signal handlers")?
+    };
     let lock_path = ctx.data_dir.join("daemon.lock");
     std::fs::create_dir_all(&ctx.data_dir)
         .with_context(|| format!("cannot create {}", ctx.data_dir.display()))?;
@@ -322,18 +332,6 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
         .with_hint("stop it first, or use `aios tick` for a single pass")
         .into());
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the daemon's timer")?;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        rt.spawn(async move {
-            wait_for_signal().await;
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-    }
     ui::eprint(&format!(
         "aios daemon: ticking every {} (pid {}); stop with Ctrl-C or SIGTERM\n",
         crate::clock::format_duration(every),
@@ -342,9 +340,6 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
     let mut n = 0u64;
     let mut code = Exit::Ok;
     loop {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
-        }
         let mut journal = ctx.journal()?;
         match schedule::tick(&mut journal, &ctx.run_env(), &mut Quiet) {
             Ok(report) => {
@@ -362,41 +357,56 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
         if args.ticks.is_some_and(|max| n >= max) {
             break;
         }
-        let stop2 = stop.clone();
-        rt.block_on(async move {
-            let sleep = tokio::time::sleep(every);
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    _ = &mut sleep => break,
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
-                        if stop2.load(std::sync::atomic::Ordering::SeqCst) { break; }
-                    }
-                }
+        let stopped = rt.block_on(async {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => false,
+                _ = signals.recv() => true,
             }
         });
+        if stopped {
+            break;
+        }
     }
     ui::eprint("aios daemon: stopped\n");
     drop(lock);
     Ok(code)
 }
 
+/// SIGTERM and SIGINT (Ctrl-C).
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn recv(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

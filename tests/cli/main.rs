@@ -12,5 +12,6 @@ mod decide;
 mod inspect;
 mod lease;
 mod run;
+mod schedule;
 mod steps;
 mod storage;
