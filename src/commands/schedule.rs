@@ -37,8 +37,8 @@ fn machine_zone() -> String {
 
 fn add(ctx: &Ctx, file: &std::path::Path) -> CmdResult {
     let (source, wf) = super::run::load_workflow(ctx, file)?;
-    let abs = std::path::absolute(file)
-        .with_context(|| format!("cannot resolve {}", file.display()))?;
+    let abs =
+        std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
     let mut journal = ctx.journal()?;
     let (s, replaced) = schedule::add(&mut journal, &abs, &source, &wf, &machine_zone())?;
     let cron = schedule::cron_of(&s)?;
@@ -186,12 +186,16 @@ fn item_json(i: &TickItem) -> Json {
             run,
             status,
             queued,
-        } => json!({"type": "fired", "schedule": schedule, "due_at": format_ms(*due_at), "run_id": run, "status": status.map(|s| s.as_str()), "from_queue": queued}),
+        } => {
+            json!({"type": "fired", "schedule": schedule, "due_at": format_ms(*due_at), "run_id": run, "status": status.map(|s| s.as_str()), "from_queue": queued})
+        }
         TickItem::Skipped {
             schedule,
             due_at,
             reason,
-        } => json!({"type": "skipped", "schedule": schedule, "due_at": format_ms(*due_at), "reason": reason}),
+        } => {
+            json!({"type": "skipped", "schedule": schedule, "due_at": format_ms(*due_at), "reason": reason})
+        }
         TickItem::SkippedOld { schedule, count } => {
             json!({"type": "skipped_old", "schedule": schedule, "count": count})
         }
@@ -217,7 +221,10 @@ fn print_report(
     as_json: bool,
     quiet: bool,
 ) -> CmdResult {
-    let failed = report.items.iter().any(|i| matches!(i, TickItem::Error { .. }));
+    let failed = report
+        .items
+        .iter()
+        .any(|i| matches!(i, TickItem::Error { .. }));
     let code = if failed { Exit::Failed } else { Exit::Ok };
     if as_json {
         let items: Vec<Json> = report.items.iter().map(item_json).collect();
@@ -252,9 +259,9 @@ fn print_report(
                 due_at,
                 reason,
             } => format!("skipped {schedule} ({}): {reason}", format_ms(*due_at)),
-            TickItem::SkippedOld { schedule, count } => format!(
-                "skipped {schedule}: {count} fire(s) older than its catch_up_window"
-            ),
+            TickItem::SkippedOld { schedule, count } => {
+                format!("skipped {schedule}: {count} fire(s) older than its catch_up_window")
+            }
             TickItem::Queued { schedule, due_at } => format!(
                 "queued {schedule} ({}): the previous run is still going",
                 format_ms(*due_at)

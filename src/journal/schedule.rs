@@ -77,7 +77,7 @@ pub struct FireRecord {
 pub enum ScheduleEvent {
     /// Registered (or re-registered with a new snapshot: `replaced`).
     Added {
-        spec: ScheduleSpec,
+        spec: Box<ScheduleSpec>,
         cursor: Millis,
         next_due: Option<Millis>,
         #[serde(default)]
@@ -106,7 +106,10 @@ pub enum ScheduleEvent {
         last: Millis,
     },
     /// A queued fire's run was started.
-    QueueStarted { due_at: Millis, run_id: i64 },
+    QueueStarted {
+        due_at: Millis,
+        run_id: i64,
+    },
     /// The cursor moved past the decided instants.
     Advanced {
         cursor: Millis,
@@ -212,7 +215,12 @@ fn record(tx: &Transaction<'_>, name: &str, ev: &ScheduleEvent, at: Millis) -> R
     tx.prepare_cached(
         "INSERT INTO schedule_events (schedule, type, data, at) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![name, ev.type_name(), serde_json::to_string(ev)?, at])?;
+    .execute(params![
+        name,
+        ev.type_name(),
+        serde_json::to_string(ev)?,
+        at
+    ])?;
     apply(tx, name, ev, at)
 }
 
@@ -274,7 +282,8 @@ fn apply(tx: &Transaction<'_>, name: &str, ev: &ScheduleEvent, at: Millis) -> Re
                 params![name, at],
             )?;
         }
-        ScheduleEvent::Resumed { cursor, next_due } | ScheduleEvent::Advanced { cursor, next_due } => {
+        ScheduleEvent::Resumed { cursor, next_due }
+        | ScheduleEvent::Advanced { cursor, next_due } => {
             let paused = matches!(ev, ScheduleEvent::Resumed { .. });
             tx.execute(
                 "UPDATE schedules SET paused = CASE WHEN ?4 THEN 0 ELSE paused END,
@@ -330,7 +339,7 @@ impl Journal {
         let name = spec.name.clone();
         let ev = ScheduleEvent::Added {
             next_due: next_due(cursor),
-            spec,
+            spec: Box::new(spec),
             cursor,
             replaced,
         };

@@ -57,14 +57,28 @@ impl CronSpec {
         })
     }
 
-    /// The first fire strictly after `after` (ms since the epoch), if any.
+    /// The first fire strictly after `after` (ms since the epoch), if any. A wall-clock
+    /// time that happens twice (the repeated hour when clocks go back) fires only the
+    /// first time, whatever the expression.
     pub fn next_after(&self, after: Millis) -> Option<Millis> {
         let t = Timestamp::from_millisecond(after).ok()?;
-        let z = t.to_zoned(self.tz.clone());
-        self.cron
-            .find_next_occurrence(&z, false)
-            .ok()
-            .map(|z| z.timestamp().as_millisecond())
+        let mut z = t.to_zoned(self.tz.clone());
+        // A few rounds are enough: only the instants of one repeated hour are skipped.
+        for _ in 0..200 {
+            z = self.cron.find_next_occurrence(&z, false).ok()?;
+            if !self.is_repeat(&z) {
+                return Some(z.timestamp().as_millisecond());
+            }
+        }
+        None
+    }
+
+    /// Whether `z` is the second occurrence of its wall-clock time (in a fold).
+    fn is_repeat(&self, z: &jiff::Zoned) -> bool {
+        match self.tz.to_ambiguous_timestamp(z.datetime()).offset() {
+            jiff::tz::AmbiguousOffset::Fold { after, .. } => z.offset() == after,
+            _ => false,
+        }
     }
 
     /// The fires in `(after, until]`, oldest first, at most `limit` of them.
@@ -136,11 +150,22 @@ mod tests {
         // 2026-10-25: Berlin goes from 03:00 CEST back to 02:00 CET.
         let c = CronSpec::new("30 2 * * *", "Europe/Berlin").unwrap();
         let fires = c.between(ms("2026-10-24T12:00:00Z"), ms("2026-10-25T12:00:00Z"), 10);
-        assert_eq!(fires.len(), 1, "{:?}", fires.iter().map(|&f| utc(f)).collect::<Vec<_>>());
-        // Hourly across the repeated hour: 02:00 and 02:30 once each, not twice.
+        assert_eq!(
+            fires.len(),
+            1,
+            "{:?}",
+            fires.iter().map(|&f| utc(f)).collect::<Vec<_>>()
+        );
+        // Every 30 minutes in the repeated hour: 02:00 and 02:30 once each, not twice.
         let c = CronSpec::new("*/30 2 * * *", "Europe/Berlin").unwrap();
         let fires = c.between(ms("2026-10-24T12:00:00Z"), ms("2026-10-25T12:00:00Z"), 10);
-        assert_eq!(fires.len(), 2);
+        let shown: Vec<String> = fires.iter().map(|&f| c.local(f)).collect();
+        assert_eq!(shown, ["2026-10-25 02:00 CEST", "2026-10-25 02:30 CEST"]);
+        // Hourly: the repeated 02:00 CET is not a second 02:00.
+        let c = CronSpec::new("0 * * * *", "Europe/Berlin").unwrap();
+        let fires = c.between(ms("2026-10-24T23:30:00Z"), ms("2026-10-25T02:30:00Z"), 10);
+        let shown: Vec<String> = fires.iter().map(|&f| c.local(f)).collect();
+        assert_eq!(shown, ["2026-10-25 02:00 CEST", "2026-10-25 03:00 CET"]);
     }
 
     #[test]

@@ -38,18 +38,18 @@ pub fn add(
     default_zone: &str,
 ) -> Result<(ScheduleRecord, bool)> {
     let Some(trigger) = &wf.trigger else {
-        return Err(Error::invalid(format!(
-            "workflow `{}` has no [trigger] table",
-            wf.name
-        ))
-        .with_hint("add a [trigger] table with a `cron` expression, like cron = \"0 9 * * MON\""));
+        return Err(
+            Error::invalid(format!("workflow `{}` has no [trigger] table", wf.name)).with_hint(
+                "add a [trigger] table with a `cron` expression, like cron = \"0 9 * * MON\"",
+            ),
+        );
     };
     let inputs = workflow::resolve_json_inputs(wf, &trigger.inputs).map_err(|diags| {
-        let first = diags
-            .first()
-            .map(|d| d.message.clone())
-            .unwrap_or_default();
-        let mut e = Error::invalid(format!("[trigger] inputs do not fit `{}`: {first}", wf.name));
+        let first = diags.first().map(|d| d.message.clone()).unwrap_or_default();
+        let mut e = Error::invalid(format!(
+            "[trigger] inputs do not fit `{}`: {first}",
+            wf.name
+        ));
         if let Some(h) = diags.first().and_then(|d| d.hint.clone()) {
             e = e.with_hint(h);
         }

@@ -107,7 +107,13 @@ mod tests {
 
     #[test]
     fn nothing_due() {
-        let d = decide(&daily(), ms("2026-11-21T09:00:00Z"), ms("2026-11-21T12:00:00Z"), CatchUp::Latest, 7 * DAY);
+        let d = decide(
+            &daily(),
+            ms("2026-11-21T09:00:00Z"),
+            ms("2026-11-21T12:00:00Z"),
+            CatchUp::Latest,
+            7 * DAY,
+        );
         assert!(d.is_empty());
         assert_eq!(d.cursor, ms("2026-11-21T09:00:00Z"));
     }
@@ -115,7 +121,13 @@ mod tests {
     #[test]
     fn on_time_runs_whatever_catch_up_says() {
         for c in [CatchUp::None, CatchUp::Latest, CatchUp::All] {
-            let d = decide(&daily(), ms("2026-11-20T10:00:00Z"), ms("2026-11-21T09:01:00Z"), c, 7 * DAY);
+            let d = decide(
+                &daily(),
+                ms("2026-11-20T10:00:00Z"),
+                ms("2026-11-21T09:01:00Z"),
+                c,
+                7 * DAY,
+            );
             assert_eq!(d.run, Some(ms("2026-11-21T09:00:00Z")));
             assert_eq!(d.missed, 0);
         }
@@ -134,14 +146,23 @@ mod tests {
         assert_eq!((d.skips.len(), d.run), (3, None));
         assert_eq!(d.cursor, ms("2026-11-21T09:00:00Z"));
         let d = decide(&daily(), cursor, now, CatchUp::All, 7 * DAY);
-        assert_eq!((d.skips.len(), d.run), (0, Some(ms("2026-11-19T09:00:00Z"))));
+        assert_eq!(
+            (d.skips.len(), d.run),
+            (0, Some(ms("2026-11-19T09:00:00Z")))
+        );
         let d = decide(&daily(), d.cursor, now, CatchUp::All, 7 * DAY);
         assert_eq!(d.run, Some(ms("2026-11-20T09:00:00Z")));
     }
 
     #[test]
     fn on_time_fire_supersedes_missed_ones() {
-        let d = decide(&daily(), ms("2026-11-18T10:00:00Z"), ms("2026-11-21T09:02:00Z"), CatchUp::Latest, 7 * DAY);
+        let d = decide(
+            &daily(),
+            ms("2026-11-18T10:00:00Z"),
+            ms("2026-11-21T09:02:00Z"),
+            CatchUp::Latest,
+            7 * DAY,
+        );
         assert_eq!(d.skips.len(), 2);
         assert_eq!(d.run, Some(ms("2026-11-21T09:00:00Z")));
     }
@@ -149,7 +170,13 @@ mod tests {
     #[test]
     fn outside_the_window_is_skipped() {
         // Off for 30 days with a 7 day window: 23 old instants, 7 recent.
-        let d = decide(&daily(), ms("2026-10-22T10:00:00Z"), ms("2026-11-21T12:00:00Z"), CatchUp::All, 7 * DAY);
+        let d = decide(
+            &daily(),
+            ms("2026-10-22T10:00:00Z"),
+            ms("2026-11-21T12:00:00Z"),
+            CatchUp::All,
+            7 * DAY,
+        );
         let (count, first, _) = d.old.unwrap();
         assert_eq!((count, first), (23, ms("2026-10-23T09:00:00Z")));
         assert_eq!(d.run, Some(ms("2026-11-15T09:00:00Z")));
@@ -158,10 +185,25 @@ mod tests {
     #[test]
     fn a_long_sleep_of_an_every_minute_schedule_is_bounded() {
         let c = CronSpec::new("* * * * *", "UTC").unwrap();
-        let d = decide(&c, ms("2026-11-01T00:00:00Z"), ms("2026-11-21T00:00:00Z"), CatchUp::Latest, DAY);
-        assert!(d.run.is_none(), "more than MAX_INSTANTS: the latest is decided next time");
+        let d = decide(
+            &c,
+            ms("2026-11-01T00:00:00Z"),
+            ms("2026-11-21T00:00:00Z"),
+            CatchUp::Latest,
+            DAY,
+        );
+        assert!(
+            d.run.is_none(),
+            "more than MAX_INSTANTS: the latest is decided next time"
+        );
         assert_eq!(d.skips.len(), MAX_INSTANTS);
-        let d = decide(&c, ms("2026-11-20T23:00:00Z"), ms("2026-11-21T00:00:30Z"), CatchUp::Latest, DAY);
+        let d = decide(
+            &c,
+            ms("2026-11-20T23:00:00Z"),
+            ms("2026-11-21T00:00:30Z"),
+            CatchUp::Latest,
+            DAY,
+        );
         assert_eq!(d.run, Some(ms("2026-11-21T00:00:00Z")));
     }
 }

@@ -33,10 +33,7 @@ pub enum TickItem {
         reason: String,
     },
     /// Instants older than the catch-up window were skipped.
-    SkippedOld {
-        schedule: String,
-        count: u64,
-    },
+    SkippedOld { schedule: String, count: u64 },
     /// An instant waits for the previous run (`overlap = "queue"`).
     Queued { schedule: String, due_at: Millis },
     /// A previous run was cancelled (`overlap = "cancel_running"`).
@@ -60,7 +57,11 @@ pub struct TickReport {
 pub const STALE: Millis = 30_000;
 
 /// Fire what is due at the journal's clock and continue what can go on.
-pub fn tick(journal: &mut Journal, env: &RunEnv, observer: &mut dyn Observer) -> Result<TickReport> {
+pub fn tick(
+    journal: &mut Journal,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+) -> Result<TickReport> {
     let mut report = TickReport::default();
     let now = journal.now();
     let mut driven = Vec::new();
@@ -215,7 +216,8 @@ fn plan_fires(
     let d: Decided = plan::decide(cron, s.cursor, now, catch_up, s.spec.catch_up_window);
     let mut p = FirePlan::default();
     if let Some((count, first, last)) = d.old {
-        p.events.push(ScheduleEvent::SkippedOld { count, first, last });
+        p.events
+            .push(ScheduleEvent::SkippedOld { count, first, last });
         items.push(TickItem::SkippedOld {
             schedule: name.clone(),
             count,

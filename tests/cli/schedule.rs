@@ -62,7 +62,12 @@ fn fires(t: &Test, now: &str) -> Vec<Json> {
 }
 
 fn runs(t: &Test) -> Vec<Json> {
-    t.aios(&["runs", "--json"]).success().json().as_array().unwrap().clone()
+    t.aios(&["runs", "--json"])
+        .success()
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn types(report: &Json) -> Vec<String> {
@@ -77,11 +82,17 @@ fn types(report: &Json) -> Vec<String> {
 #[test]
 fn add_list_and_fire_on_time_with_trigger_inputs() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "daily.toml"])
-        .success()
-        .stdout_is("schedule daily added (0 9 * * * UTC); next fire 2026-11-21 09:00 UTC\n");
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success()
+    .stdout_is("schedule daily added (0 9 * * * UTC); next fire 2026-11-21 09:00 UTC\n");
     // Nothing due yet: a tick does nothing and prints nothing.
-    at(&t, "2026-11-21T08:59:00Z", &["tick"]).success().stdout_is("");
+    at(&t, "2026-11-21T08:59:00Z", &["tick"])
+        .success()
+        .stdout_is("");
     let r = tick(&t, "2026-11-21T09:00:30Z");
     assert_eq!(types(&r), ["fired"]);
     assert_eq!(r["items"][0]["status"], "succeeded");
@@ -98,22 +109,38 @@ fn add_list_and_fire_on_time_with_trigger_inputs() {
         .stdout_contains("2026-11-22 09:00 UTC")
         .stdout_contains("succeeded (run 1)");
     // The same instant never fires twice.
-    assert_eq!(types(&tick(&t, "2026-11-21T09:02:00Z")), Vec::<String>::new());
+    assert_eq!(
+        types(&tick(&t, "2026-11-21T09:02:00Z")),
+        Vec::<String>::new()
+    );
     assert_eq!(runs(&t).len(), 1);
 }
 
 #[test]
 fn runs_use_the_snapshot_taken_at_add() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     t.put("daily.toml", "this is not a workflow any more");
-    assert_eq!(tick(&t, "2026-11-21T09:00:00Z")["items"][0]["status"], "succeeded");
+    assert_eq!(
+        tick(&t, "2026-11-21T09:00:00Z")["items"][0]["status"],
+        "succeeded"
+    );
 }
 
 #[test]
 fn missed_fires_latest_runs_only_the_last_one() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(&t, "2026-11-17T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    at(
+        &t,
+        "2026-11-17T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     // The machine was off from Tuesday noon to Saturday noon: 4 instants missed.
     at(&t, "2026-11-21T12:00:00Z", &["tick"])
         .success()
@@ -122,20 +149,35 @@ fn missed_fires_latest_runs_only_the_last_one() {
     let f = fires(&t, "2026-11-21T12:00:00Z");
     let statuses: Vec<&str> = f.iter().map(|f| f["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["started", "skipped", "skipped", "skipped"]);
-    assert!(f[1]["reason"].as_str().unwrap().contains("catch_up = \"latest\""));
+    assert!(
+        f[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("catch_up = \"latest\"")
+    );
 }
 
 #[test]
 fn missed_fires_none_runs_nothing_and_all_runs_each() {
     let t = Test::new().write("daily.toml", &daily("none", "skip"));
-    at(&t, "2026-11-17T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    at(
+        &t,
+        "2026-11-17T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(types(&r), ["skipped", "skipped", "skipped", "skipped"]);
     assert_eq!(r["missed"][0]["count"], 4);
     assert!(runs(&t).is_empty());
 
     let t = Test::new().write("daily.toml", &daily("all", "skip"));
-    at(&t, "2026-11-17T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    at(
+        &t,
+        "2026-11-17T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(types(&r), ["fired", "fired", "fired", "fired"]);
     assert_eq!(r["items"][0]["due_at"], "2026-11-18T09:00:00Z");
@@ -144,11 +186,16 @@ fn missed_fires_none_runs_nothing_and_all_runs_each() {
 
 #[test]
 fn fires_older_than_the_window_are_skipped_and_counted() {
-    let t = Test::new().write("daily.toml", &daily("all", "skip").replace(
-        "inputs = {",
-        "catch_up_window = \"2d\"\ninputs = {",
-    ));
-    at(&t, "2026-11-01T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    let t = Test::new().write(
+        "daily.toml",
+        &daily("all", "skip").replace("inputs = {", "catch_up_window = \"2d\"\ninputs = {"),
+    );
+    at(
+        &t,
+        "2026-11-01T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(r["items"][0]["type"], "skipped_old");
     assert_eq!(r["items"][0]["count"], 18);
@@ -168,9 +215,13 @@ kind = "set"
 values = { x = 1 }
 "#;
     let t = Test::new().write("night.toml", wf);
-    at(&t, "2026-03-28T12:00:00Z", &["schedule", "add", "night.toml"])
-        .success()
-        .stdout_contains("next fire 2026-03-29 03:00 CEST");
+    at(
+        &t,
+        "2026-03-28T12:00:00Z",
+        &["schedule", "add", "night.toml"],
+    )
+    .success()
+    .stdout_contains("next fire 2026-03-29 03:00 CEST");
     // 02:30 does not exist on 2026-03-29; it fires at 03:00 CEST = 01:00Z, once.
     assert!(types(&tick(&t, "2026-03-29T00:59:00Z")).is_empty());
     let r = tick(&t, "2026-03-29T01:00:00Z");
@@ -179,9 +230,19 @@ values = { x = 1 }
 
     // 2026-10-25: 02:30 happens twice (CEST, then CET); it fires once.
     let t = Test::new().write("night.toml", wf);
-    at(&t, "2026-10-24T12:00:00Z", &["schedule", "add", "night.toml"]).success();
+    at(
+        &t,
+        "2026-10-24T12:00:00Z",
+        &["schedule", "add", "night.toml"],
+    )
+    .success();
     let mut fired = 0;
-    for now in ["2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z", "2026-10-25T02:00:00Z"] {
+    for now in [
+        "2026-10-25T00:30:00Z",
+        "2026-10-25T01:00:00Z",
+        "2026-10-25T01:30:00Z",
+        "2026-10-25T02:00:00Z",
+    ] {
         fired += types(&tick(&t, now)).len();
     }
     assert_eq!(fired, 1);
@@ -192,11 +253,28 @@ values = { x = 1 }
 fn ten_concurrent_ticks_fire_each_instant_once() {
     let t = Test::new()
         .write("daily.toml", &daily("all", "allow"))
-        .write("other.toml", &daily("latest", "allow").replace("name = \"daily\"", "name = \"other\""));
-    at(&t, "2026-11-18T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
-    at(&t, "2026-11-18T12:00:00Z", &["schedule", "add", "other.toml"]).success();
+        .write(
+            "other.toml",
+            &daily("latest", "allow").replace("name = \"daily\"", "name = \"other\""),
+        );
+    at(
+        &t,
+        "2026-11-18T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
+    at(
+        &t,
+        "2026-11-18T12:00:00Z",
+        &["schedule", "add", "other.toml"],
+    )
+    .success();
     let ticks: Vec<_> = (0..10)
-        .map(|_| t.args(&["tick", "--json"]).env("AIOS_NOW", "2026-11-21T09:00:00Z").spawn())
+        .map(|_| {
+            t.args(&["tick", "--json"])
+                .env("AIOS_NOW", "2026-11-21T09:00:00Z")
+                .spawn()
+        })
         .collect();
     for b in ticks {
         b.wait().success();
@@ -215,15 +293,33 @@ fn ten_concurrent_ticks_fire_each_instant_once() {
 #[test]
 fn overlap_skip_and_allow() {
     let t = Test::new().write("gated.toml", &gated("skip"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "gated.toml"]).success();
-    assert_eq!(tick(&t, "2026-11-21T09:00:00Z")["items"][0]["status"], "waiting");
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "gated.toml"],
+    )
+    .success();
+    assert_eq!(
+        tick(&t, "2026-11-21T09:00:00Z")["items"][0]["status"],
+        "waiting"
+    );
     let r = tick(&t, "2026-11-22T09:00:00Z");
     assert_eq!(types(&r), ["skipped"]);
-    assert!(r["items"][0]["reason"].as_str().unwrap().contains("run 1 of this schedule is still going"));
+    assert!(
+        r["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("run 1 of this schedule is still going")
+    );
     assert_eq!(runs(&t).len(), 1);
 
     let t = Test::new().write("gated.toml", &gated("allow"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "gated.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "gated.toml"],
+    )
+    .success();
     tick(&t, "2026-11-21T09:00:00Z");
     assert_eq!(types(&tick(&t, "2026-11-22T09:00:00Z")), ["fired"]);
     assert_eq!(runs(&t).len(), 2);
@@ -232,7 +328,12 @@ fn overlap_skip_and_allow() {
 #[test]
 fn overlap_queue_starts_when_the_previous_run_is_done() {
     let t = Test::new().write("gated.toml", &gated("queue"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "gated.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "gated.toml"],
+    )
+    .success();
     tick(&t, "2026-11-21T09:00:00Z");
     assert_eq!(types(&tick(&t, "2026-11-22T09:00:00Z")), ["queued"]);
     // Still waiting: the queued fire stays queued.
@@ -248,7 +349,12 @@ fn overlap_queue_starts_when_the_previous_run_is_done() {
 #[test]
 fn overlap_cancel_running_cancels_the_previous_run() {
     let t = Test::new().write("gated.toml", &gated("cancel_running"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "gated.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "gated.toml"],
+    )
+    .success();
     tick(&t, "2026-11-21T09:00:00Z");
     let r = tick(&t, "2026-11-22T09:00:00Z");
     assert_eq!(types(&r), ["cancelled", "fired"]);
@@ -280,12 +386,19 @@ values = { done = true }
 #[test]
 fn pause_resume_remove() {
     let t = Test::new().write("daily.toml", &daily("all", "skip"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     at(&t, "2026-11-20T12:00:00Z", &["schedule", "pause", "daily"])
         .success()
         .stdout_is("schedule daily paused\n");
     assert!(types(&tick(&t, "2026-11-21T09:00:00Z")).is_empty());
-    let list = at(&t, "2026-11-21T09:00:00Z", &["schedule", "list", "--json"]).success().json();
+    let list = at(&t, "2026-11-21T09:00:00Z", &["schedule", "list", "--json"])
+        .success()
+        .json();
     assert_eq!(list[0]["health"], "paused");
     // Instants that passed while paused are not run after resume.
     at(&t, "2026-11-21T12:00:00Z", &["schedule", "resume", "daily"])
@@ -294,7 +407,9 @@ fn pause_resume_remove() {
     assert!(types(&tick(&t, "2026-11-21T12:01:00Z")).is_empty());
     assert_eq!(types(&tick(&t, "2026-11-22T09:00:00Z")), ["fired"]);
     t.aios(&["schedule", "remove", "daily"]).success();
-    t.aios(&["schedule", "list"]).success().stdout_contains("no schedules");
+    t.aios(&["schedule", "list"])
+        .success()
+        .stdout_contains("no schedules");
     t.aios(&["schedule", "pause", "daily"])
         .code(3)
         .stderr_contains("no schedule `daily`");
@@ -303,10 +418,22 @@ fn pause_resume_remove() {
 #[test]
 fn late_and_failing_schedules_are_flagged() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
-    let list = at(&t, "2026-11-21T10:00:00Z", &["schedule", "list", "--json"]).success().json();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
+    let list = at(&t, "2026-11-21T10:00:00Z", &["schedule", "list", "--json"])
+        .success()
+        .json();
     assert_eq!(list[0]["health"], "late");
-    assert!(list[0]["health_detail"].as_str().unwrap().contains("is `aios tick` running"));
+    assert!(
+        list[0]["health_detail"]
+            .as_str()
+            .unwrap()
+            .contains("is `aios tick` running")
+    );
 
     let failing = r#"
 name = "flaky"
@@ -323,11 +450,18 @@ values = { x = "{{ inputs.missing }}" }
     t.aios(&["schedule", "add", "flaky.toml"]).code(2);
     let failing = failing.replace("{{ inputs.missing }}", "{{ run.id / 0 }}");
     t.put("flaky.toml", &failing);
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "flaky.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "flaky.toml"],
+    )
+    .success();
     for day in ["21", "22", "23"] {
         tick(&t, &format!("2026-11-{day}T09:00:00Z"));
     }
-    let list = at(&t, "2026-11-23T09:01:00Z", &["schedule", "list", "--json"]).success().json();
+    let list = at(&t, "2026-11-23T09:01:00Z", &["schedule", "list", "--json"])
+        .success()
+        .json();
     assert_eq!(list[0]["health"], "failing", "{list}");
 }
 
@@ -350,13 +484,20 @@ fn bad_triggers_are_refused_with_a_diagnostic() {
         .code(2)
         .stderr_contains("unknown input `nope`");
     t.aios(&["schedule", "add", "missing.toml"]).code(3);
-    t.aios(&["schedule", "list"]).success().stdout_contains("no schedules");
+    t.aios(&["schedule", "list"])
+        .success()
+        .stdout_contains("no schedules");
 }
 
 #[test]
 fn daemon_ticks_and_stops_after_n_ticks() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(&t, "2026-11-20T12:00:00Z", &["schedule", "add", "daily.toml"]).success();
+    at(
+        &t,
+        "2026-11-20T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
     at(&t, "2026-11-21T09:00:00Z", &["daemon", "--ticks", "1"])
         .success()
         .stdout_contains("fired daily (2026-11-21T09:00:00Z): run 1 succeeded")
