@@ -339,6 +339,13 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
         .with_hint("stop it first, or use `aios tick` for a single pass")
         .into());
     }
+    // The lock file names its holder (for people, and for tests to know it is up).
+    {
+        use std::io::Write;
+        let mut f = &lock;
+        let _ = f.set_len(0);
+        let _ = writeln!(f, "{}", std::process::id());
+    }
     ui::eprint(&format!(
         "aios daemon: ticking every {} (pid {}); stop with Ctrl-C or SIGTERM\n",
         crate::clock::format_duration(every),

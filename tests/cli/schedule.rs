@@ -509,9 +509,14 @@ fn daemon_ticks_and_stops_after_n_ticks() {
 fn daemon_stops_gracefully_on_sigterm_and_is_single_instance() {
     let t = Test::new();
     let d = t.args(&["daemon", "--every", "1h"]).spawn();
+    let pid = d.pid().to_string();
+    let lock = t.join("daemon.lock");
     crate::support::wait_until("the daemon holds its lock", || {
-        t.aios(&["daemon", "--ticks", "1"]).code == Some(4)
+        std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == pid)
     });
+    t.aios(&["daemon", "--ticks", "1"])
+        .code(4)
+        .stderr_contains("another aios daemon already runs");
     unsafe { libc::kill(d.pid() as i32, libc::SIGTERM) };
     d.wait().success().stderr_contains("aios daemon: stopped");
 }
