@@ -7,6 +7,7 @@
 //! applies them to the projections in one transaction.
 
 mod lease;
+mod llm;
 mod project;
 mod query;
 mod replay;
@@ -25,7 +26,10 @@ pub use replay::ReplayReport;
 pub use types::*;
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_agent.sql"),
+];
 
 /// How the journal is opened.
 #[derive(Debug, Clone, Copy)]

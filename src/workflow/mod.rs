@@ -81,6 +81,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
         defaults: draft.defaults,
         max_parallel: draft.max_parallel,
         steps,
+        budget: draft.budget,
     })
 }
 
