@@ -21,6 +21,8 @@ pub mod suggest;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_agent;
+#[cfg(test)]
 mod tests_refs;
 
 pub use diag::{Diagnostic, render};
