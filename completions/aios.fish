@@ -38,6 +38,8 @@ complete -c aios -n "__fish_aios_needs_command" -f -a "log" -d 'Print a run\'s e
 complete -c aios -n "__fish_aios_needs_command" -f -a "resume" -d 'Continue a waiting, failed or interrupted run'
 complete -c aios -n "__fish_aios_needs_command" -f -a "cancel" -d 'Cancel a run'
 complete -c aios -n "__fish_aios_needs_command" -f -a "replay" -d 'Rebuild a run\'s state from its events and compare it with the stored state'
+complete -c aios -n "__fish_aios_needs_command" -f -a "llm" -d 'Inspect LLM calls made by agent steps'
+complete -c aios -n "__fish_aios_needs_command" -f -a "budget" -d 'Show LLM spending today, this month and per workflow against the caps'
 complete -c aios -n "__fish_aios_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c aios -n "__fish_aios_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand run" -s i -l input -d 'Set an input: NAME=VALUE (repeatable)' -r
@@ -71,8 +73,10 @@ complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcomm
 complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l field -d 'Fill in a field of an approval gate: NAME=VALUE (repeatable)' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l reason -d 'A note kept with the decision' -r
+complete -c aios -n "__fish_aios_using_subcommand approve" -l raise -d 'For a budget stop: let this run spend USD more than its caps' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l done -d 'For an interrupted step: it did happen; mark it done instead of running it again'
+complete -c aios -n "__fish_aios_using_subcommand approve" -l switch -d 'For a budget stop: use the step\'s next model instead'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l no-resume -d 'Commit the decision but do not continue the run'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l json -d 'Print the run as JSON when the command ends'
 complete -c aios -n "__fish_aios_using_subcommand approve" -s q -l quiet -d 'Do not print progress'
@@ -115,21 +119,40 @@ complete -c aios -n "__fish_aios_using_subcommand cancel" -s V -l version -d 'Pr
 complete -c aios -n "__fish_aios_using_subcommand replay" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand replay" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand replay" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l run -d 'Only the calls of this run' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l json -d 'Print JSON'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand budget" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand budget" -l json -d 'Print JSON'
+complete -c aios -n "__fish_aios_using_subcommand budget" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand budget" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand completions" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "run" -d 'Start a run of a workflow file'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "check" -d 'Validate workflow files without running them'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "inbox" -d 'List and inspect what waits for your decision'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "approve" -d 'Approve an inbox item, commit its action and continue the run'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "reject" -d 'Reject an inbox item and continue the run'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "runs" -d 'List runs'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "show" -d 'Show a run: steps, status, outputs and timeline'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "log" -d 'Print a run\'s events in order'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "resume" -d 'Continue a waiting, failed or interrupted run'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "cancel" -d 'Cancel a run'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "replay" -d 'Rebuild a run\'s state from its events and compare it with the stored state'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "run" -d 'Start a run of a workflow file'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "check" -d 'Validate workflow files without running them'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "inbox" -d 'List and inspect what waits for your decision'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "approve" -d 'Approve an inbox item, commit its action and continue the run'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "reject" -d 'Reject an inbox item and continue the run'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "runs" -d 'List runs'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "show" -d 'Show a run: steps, status, outputs and timeline'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "log" -d 'Print a run\'s events in order'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "resume" -d 'Continue a waiting, failed or interrupted run'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "cancel" -d 'Cancel a run'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "replay" -d 'Rebuild a run\'s state from its events and compare it with the stored state'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "llm" -d 'Inspect LLM calls made by agent steps'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "budget" -d 'Show LLM spending today, this month and per workflow against the caps'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm budget completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
