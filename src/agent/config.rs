@@ -573,7 +573,7 @@ monthly_usd = 30
             panic!()
         };
         assert_eq!(p.api_key.as_ref().unwrap().expose(), "sk-test");
-        assert_eq!(format!("{p:?}").contains("sk-test"), false);
+        assert!(!format!("{p:?}").contains("sk-test"));
         assert_eq!(p.timeout, Duration::from_secs(30));
         assert!((smart.cost(1_000_000, 100_000) - 4.5).abs() < 1e-9);
         assert_eq!(

@@ -73,7 +73,7 @@ fn check_at(s: &Json, path: &str) -> Result<(), String> {
         check_at(i, &format!("{path}[]"))?;
     }
     if let Some(e) = m.get("enum")
-        && !e.as_array().is_some_and(|a| !a.is_empty())
+        && e.as_array().is_none_or(|a| a.is_empty())
     {
         return Err(format!("{path}: `enum` must be a non-empty list"));
     }
