@@ -19,6 +19,9 @@ _aios() {
             aios,approve)
                 cmd="aios__subcmd__approve"
                 ;;
+            aios,budget)
+                cmd="aios__subcmd__budget"
+                ;;
             aios,cancel)
                 cmd="aios__subcmd__cancel"
                 ;;
@@ -36,6 +39,9 @@ _aios() {
                 ;;
             aios,inbox)
                 cmd="aios__subcmd__inbox"
+                ;;
+            aios,llm)
+                cmd="aios__subcmd__llm"
                 ;;
             aios,log)
                 cmd="aios__subcmd__log"
@@ -67,6 +73,9 @@ _aios() {
             aios__subcmd__help,approve)
                 cmd="aios__subcmd__help__subcmd__approve"
                 ;;
+            aios__subcmd__help,budget)
+                cmd="aios__subcmd__help__subcmd__budget"
+                ;;
             aios__subcmd__help,cancel)
                 cmd="aios__subcmd__help__subcmd__cancel"
                 ;;
@@ -84,6 +93,9 @@ _aios() {
                 ;;
             aios__subcmd__help,inbox)
                 cmd="aios__subcmd__help__subcmd__inbox"
+                ;;
+            aios__subcmd__help,llm)
+                cmd="aios__subcmd__help__subcmd__llm"
                 ;;
             aios__subcmd__help,log)
                 cmd="aios__subcmd__help__subcmd__log"
@@ -118,6 +130,9 @@ _aios() {
             aios__subcmd__help__subcmd__inbox,show)
                 cmd="aios__subcmd__help__subcmd__inbox__subcmd__show"
                 ;;
+            aios__subcmd__help__subcmd__llm,log)
+                cmd="aios__subcmd__help__subcmd__llm__subcmd__log"
+                ;;
             aios__subcmd__help__subcmd__schedule,add)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__add"
                 ;;
@@ -150,6 +165,18 @@ _aios() {
                 ;;
             aios__subcmd__inbox__subcmd__help,show)
                 cmd="aios__subcmd__inbox__subcmd__help__subcmd__show"
+                ;;
+            aios__subcmd__llm,help)
+                cmd="aios__subcmd__llm__subcmd__help"
+                ;;
+            aios__subcmd__llm,log)
+                cmd="aios__subcmd__llm__subcmd__log"
+                ;;
+            aios__subcmd__llm__subcmd__help,help)
+                cmd="aios__subcmd__llm__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__llm__subcmd__help,log)
+                cmd="aios__subcmd__llm__subcmd__help__subcmd__log"
                 ;;
             aios__subcmd__schedule,add)
                 cmd="aios__subcmd__schedule__subcmd__add"
@@ -194,7 +221,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay completions schedule tick daemon help"
+            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm budget completions schedule tick daemon help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,7 +239,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__approve)
-            opts="-q -h -V --edit --field --done --reason --no-resume --json --quiet --home --help --version"
+            opts="-q -h -V --edit --field --done --reason --raise --switch --no-resume --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -230,6 +257,28 @@ _aios() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --raise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__budget)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -326,7 +375,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay completions schedule tick daemon help"
+            opts="run check inbox approve reject runs show log resume cancel replay llm budget completions schedule tick daemon help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -340,6 +389,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__budget)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -452,6 +515,34 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__inbox__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__llm)
+            opts="log"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__llm__subcmd__log)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -760,6 +851,88 @@ _aios() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm)
+            opts="-h -V --home --help --version log help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__help)
+            opts="log help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__help__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__log)
+            opts="-h -V --run --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

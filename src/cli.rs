@@ -47,6 +47,10 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Rebuild a run's state from its events and compare it with the stored state
     Replay(ReplayArgs),
+    /// Inspect LLM calls made by agent steps
+    Llm(LlmArgs),
+    /// Show LLM spending today, this month and per workflow against the caps
+    Budget(BudgetArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Register, list, pause, resume and remove scheduled workflows
@@ -190,6 +194,12 @@ pub struct ApproveArgs {
     /// A note kept with the decision
     #[arg(long)]
     pub reason: Option<String>,
+    /// For a budget stop: let this run spend USD more than its caps
+    #[arg(long, value_name = "USD", conflicts_with_all = ["edit", "fields", "done", "switch"])]
+    pub raise: Option<String>,
+    /// For a budget stop: use the step's next model instead
+    #[arg(long, conflicts_with_all = ["edit", "fields", "done"])]
+    pub switch: bool,
     /// Commit the decision but do not continue the run
     #[arg(long)]
     pub no_resume: bool,
@@ -291,4 +301,33 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    #[command(subcommand)]
+    pub command: LlmCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Show every LLM call: model, tokens, cost, latency, prompt and response
+    Log(LlmLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LlmLogArgs {
+    /// Only the calls of this run
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<i64>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }

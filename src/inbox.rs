@@ -25,7 +25,9 @@ pub struct DecideRequest {
     pub decision: Decision,
     pub reason: Option<String>,
     pub edit: Option<Edit>,
-    /// Approval gate fields, `NAME=VALUE` already split.
+    /// Approval gate fields, `NAME=VALUE` already split. On a budget item:
+    /// `raise_usd=USD` (let the run spend that much more than its caps) or
+    /// `switch=true` (use the step's next model).
     pub fields: Vec<(String, String)>,
     /// Who decides (for the journal).
     pub by: String,
@@ -39,6 +41,7 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         ProposalKind::Action => "a proposed action",
         ProposalKind::Approval => "an approval gate",
         ProposalKind::Attention => "an interrupted step",
+        ProposalKind::Budget => "a budget stop",
     };
     if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
         return Err(Error::invalid(format!(
@@ -46,7 +49,13 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         ))
         .with_hint(format!("approve it with: aios approve {id}")));
     }
-    if !req.fields.is_empty() && p.kind != ProposalKind::Approval {
+    if !req.fields.is_empty() && p.kind == ProposalKind::Budget && req.decision != Decision::Approve
+    {
+        return Err(Error::invalid(
+            "--raise and --switch are ways to approve a budget stop",
+        ));
+    }
+    if !req.fields.is_empty() && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget) {
         return Err(Error::invalid(format!(
             "item {id} is {what}; only approval gates have fields"
         )));
@@ -57,6 +66,14 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         ))
         .with_hint("fill in its fields with --field NAME=VALUE"));
     }
+    if req.edit.is_some() && p.kind == ProposalKind::Budget {
+        return Err(Error::invalid(format!(
+            "item {id} is a budget stop; there is no action to edit"
+        ))
+        .with_hint(format!(
+            "choose with: aios approve {id} --raise USD | --switch"
+        )));
+    }
     if req.edit.is_some() && req.decision != Decision::Approve {
         return Err(Error::invalid(
             "only an approval can carry an edited action",
@@ -66,10 +83,10 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         Some(e) => check_edit(&p, e)?,
         None => (None, None),
     };
-    let fields = if p.kind == ProposalKind::Approval && req.decision == Decision::Approve {
-        Some(check_fields(&p, &req.fields)?)
-    } else {
-        None
+    let fields = match (p.kind, req.decision) {
+        (ProposalKind::Approval, Decision::Approve) => Some(check_fields(&p, &req.fields)?),
+        (ProposalKind::Budget, Decision::Approve) => Some(check_budget(&p, &req.fields)?),
+        _ => None,
     };
     journal.decide(
         id,
@@ -141,6 +158,40 @@ fn parse_edit(e: &Edit) -> Result<Json> {
             ))
             .with_hint("edit the JSON printed by `aios inbox show ID --action`"))
         }
+    }
+}
+
+/// A budget stop is approved by raising the run's allowance or switching model.
+fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
+    let id = p.id;
+    let hint = || {
+        let mut h = format!("aios approve {id} --raise USD");
+        if p.action["next_model"].is_string() {
+            h.push_str(&format!(" · aios approve {id} --switch"));
+        }
+        h.push_str(&format!(" · aios reject {id} --reason \"...\""));
+        h
+    };
+    match given {
+        [(k, v)] if k == "raise_usd" => match v.trim().trim_start_matches('$').parse::<f64>() {
+            Ok(x) if x > 0.0 && x.is_finite() => Ok(serde_json::json!({ "raise_usd": x })),
+            _ => Err(
+                Error::invalid(format!("--raise takes an amount in USD above 0, got `{v}`"))
+                    .with_hint(format!("like: aios approve {id} --raise 2.50")),
+            ),
+        },
+        [(k, _)] if k == "switch" => match p.action["next_model"].as_str() {
+            Some(next) => Ok(serde_json::json!({ "switch_to": next })),
+            None => Err(Error::invalid(format!(
+                "the step of item {id} has no model after `{}` to switch to",
+                p.action["model"].as_str().unwrap_or("?")
+            ))
+            .with_hint(hint())),
+        },
+        _ => Err(Error::invalid(format!(
+            "item {id} is a budget stop: approve it with --raise USD or --switch"
+        ))
+        .with_hint(hint())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! aios: durable TOML workflows whose side effects wait for the operator's approval.
 //!
 //! Code map:
+//! - [`agent`]: LLM providers, structured replies, cost estimates and budgets
 //! - [`workflow`]: TOML source -> validated [`workflow::Workflow`] (diagnostics with spans)
 //! - [`template`]: the minijinja environment and run-time template context
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
@@ -14,6 +15,7 @@
 //! workflow snapshot stored with it; input is parsed, then validated, then executed;
 //! secrets never enter the journal; the library never prints or exits.
 
+pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -26,6 +26,13 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
         }),
         None => None,
     };
+    let mut fields = super::split_pairs(&args.fields, "--field")?;
+    if let Some(usd) = &args.raise {
+        fields.push(("raise_usd".into(), usd.clone()));
+    }
+    if args.switch {
+        fields.push(("switch".into(), "true".into()));
+    }
     let req = DecideRequest {
         decision: if args.done {
             Decision::Done
@@ -34,7 +41,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
         },
         reason: args.reason.clone(),
         edit,
-        fields: super::split_pairs(&args.fields, "--field")?,
+        fields,
         by: ctx.operator(),
     };
     decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
@@ -75,7 +82,7 @@ fn decide_and_continue(
         Mode::Continue
     };
     let mut progress = Progress::new(ctx.ui, quiet || json);
-    match engine::resume(&mut journal, p.run_id, &ctx.run_env(), &mut progress, mode) {
+    match engine::resume(&mut journal, p.run_id, &ctx.run_env()?, &mut progress, mode) {
         Ok(outcome) => super::run::report(ctx, &journal, &outcome, json, &progress),
         Err(e) if e.kind == ErrorKind::Conflict => {
             // Another live process executes the run; it picks the decision up itself.

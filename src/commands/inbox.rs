@@ -69,6 +69,9 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
             kind
         };
         let mut summary = p.summary.clone();
+        if offline_draft(p) {
+            summary.push_str(" (offline draft, no LLM)");
+        }
         if args.all {
             summary = format!("[{}] {summary}", p.status);
         }
@@ -160,6 +163,41 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 }
             }
         }
+        ProposalKind::Budget => {
+            let a = &p.action;
+            t.push_str(&format!(
+                "{}
+",
+                s.bold("An LLM call was not made: it would pass a spending cap.")
+            ));
+            t.push_str(&format!(
+                "  model      `{}` (provider {})
+  cap        {} ({})
+  spent      {}
+  this call  about {}
+",
+                a["model"].as_str().unwrap_or("?"),
+                a["provider"].as_str().unwrap_or("?"),
+                a["cap"].as_str().unwrap_or("?"),
+                crate::agent::budget::usd(a["limit_usd"].as_f64().unwrap_or(0.0)),
+                crate::agent::budget::usd(a["spent_usd"].as_f64().unwrap_or(0.0)),
+                crate::agent::budget::usd(a["estimate_usd"].as_f64().unwrap_or(0.0)),
+            ));
+            if let Some(choices) = p.evidence["choices"].as_array() {
+                t.push_str(&format!(
+                    "
+{}
+",
+                    s.bold("choices")
+                ));
+                for c in choices.iter().filter_map(|c| c.as_str()) {
+                    t.push_str(&format!(
+                        "  {c}
+"
+                    ));
+                }
+            }
+        }
         _ => {
             if p.kind == ProposalKind::Attention {
                 t.push_str(&format!(
@@ -194,6 +232,33 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ));
         }
     }
+    if let Some(agents) = p.evidence.get("agents").and_then(|a| a.as_array())
+        && !agents.is_empty()
+    {
+        t.push_str(&format!("\n{}\n", s.bold("drafted by")));
+        for a in agents {
+            let who = if a["heuristic"].as_bool().unwrap_or(false) {
+                s.yellow("offline heuristic draft, NOT an LLM")
+            } else {
+                format!(
+                    "{} via {}",
+                    a["model"].as_str().unwrap_or("?"),
+                    a["provider"].as_str().unwrap_or("?")
+                )
+            };
+            let conf = match a["confidence"].as_f64() {
+                Some(c) => format!(" · confidence {c:.2}"),
+                None => String::new(),
+            };
+            t.push_str(&format!(
+                "  {}: {who}{conf}\n",
+                a["step"].as_str().unwrap_or("?")
+            ));
+            if let Some(r) = a["rationale"].as_str() {
+                t.push_str(&format!("    rationale: {r}\n"));
+            }
+        }
+    }
     if let Some(d) = p.decision {
         t.push_str(&format!(
             "\n{} {} by {} at {}{}\n",
@@ -218,11 +283,28 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ProposalKind::Attention => format!(
                 "aios approve {id} (run it again) · aios approve {id} --done (it happened) · aios reject {id} --reason \"...\" (fail the step)"
             ),
+            ProposalKind::Budget => {
+                let mut n = format!("aios approve {id} --raise USD");
+                if p.action["next_model"].is_string() {
+                    n.push_str(&format!(" · aios approve {id} --switch"));
+                }
+                n.push_str(&format!(
+                    " · aios reject {id} --reason \"...\" (fail the step)"
+                ));
+                n
+            }
         };
         t.push_str(&format!("\n{} {next}\n", s.cyan_bold("next:")));
     }
     ui::print(&t);
     Ok(Exit::Ok)
+}
+
+/// Whether an item was built from an offline heuristic draft (no LLM).
+fn offline_draft(p: &ProposalRecord) -> bool {
+    p.evidence["agents"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["heuristic"] == true))
 }
 
 fn indent(s: &str) -> String {

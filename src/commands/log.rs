@@ -42,6 +42,28 @@ pub fn describe(ev: &Event) -> String {
             }
         }
         Event::StepSkipped { step, reason } => format!("{step}: skipped ({reason})"),
+        Event::LlmCall(c) => {
+            let who = if c.heuristic {
+                "offline heuristic draft (no LLM)".to_string()
+            } else {
+                format!(
+                    "{}/{}, {} tokens, {}, {}ms",
+                    c.provider,
+                    c.model,
+                    c.tokens_in + c.tokens_out,
+                    crate::agent::budget::usd(c.cost_usd),
+                    c.latency_ms
+                )
+            };
+            match &c.error {
+                Some(e) => format!(
+                    "{}: LLM call ({who}) failed: {}",
+                    c.step,
+                    e.lines().next().unwrap_or("")
+                ),
+                None => format!("{}: LLM call ({who})", c.step),
+            }
+        }
         Event::StepReset { step, reason } => format!("{step}: reset to pending ({reason})"),
         Event::ProposalCreated {
             proposal,

@@ -1,10 +1,12 @@
 //! The command layer: parse arguments, call the core, print. The only module (with
 //! the TUI later) that talks to the user, reads the process environment or exits.
 
+mod budget;
 mod cancel;
 mod check;
 mod decide;
 mod inbox;
+mod llm;
 mod log;
 mod replay;
 mod run;
@@ -90,13 +92,17 @@ impl Ctx {
         )
     }
 
-    pub fn run_env(&self) -> RunEnv {
-        RunEnv::new(
+    /// How runs are driven: the child environment and the agent's settings (from
+    /// the config file, keys resolved from the environment or the secrets file).
+    pub fn run_env(&self) -> Result<RunEnv, Error> {
+        let mut env = RunEnv::new(
             self.owner.clone(),
             ExecEnv {
                 child_env: self.child_env.clone(),
             },
-        )
+        );
+        env.agent = std::sync::Arc::new(llm::agent_settings(self)?);
+        Ok(env)
     }
 
     /// Who is deciding, for the journal: `user@host`.
@@ -208,6 +214,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Schedule(a) => schedule::schedule(ctx, a),
         Command::Tick(a) => schedule::tick(ctx, a),
         Command::Daemon(a) => schedule::daemon(ctx, a),
+        Command::Llm(a) => llm::llm(ctx, a),
+        Command::Budget(a) => budget::budget(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

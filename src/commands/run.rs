@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             dir: &dir,
             inputs,
         },
-        &ctx.run_env(),
+        &ctx.run_env()?,
         &mut progress,
     )?;
     report(ctx, &journal, &outcome, args.json, &progress)
@@ -94,7 +94,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
     let outcome = engine::resume(
         &mut journal,
         args.run,
-        &ctx.run_env(),
+        &ctx.run_env()?,
         &mut progress,
         Mode::Continue,
     )?;

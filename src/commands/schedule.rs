@@ -174,7 +174,7 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
 
 pub fn tick(ctx: &Ctx, args: TickArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
-    let report = schedule::tick(&mut journal, &ctx.run_env(), &mut Quiet)?;
+    let report = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)?;
     print_report(ctx, &journal, &report, args.json, args.quiet)
 }
 
@@ -355,7 +355,7 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
     let mut code = Exit::Ok;
     loop {
         let mut journal = ctx.journal()?;
-        match schedule::tick(&mut journal, &ctx.run_env(), &mut Quiet) {
+        match schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet) {
             Ok(report) => {
                 if print_report(ctx, &journal, &report, false, false)? != Exit::Ok {
                     code = Exit::Failed;

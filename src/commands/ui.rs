@@ -217,6 +217,27 @@ impl Observer for Progress {
             Event::StepSkipped { step, reason } => {
                 format!("{} {step} skipped: {reason}", s.dim("-"))
             }
+            Event::LlmCall(c) => {
+                if c.heuristic {
+                    return;
+                }
+                let what = match &c.error {
+                    Some(e) => format!("failed: {}", first_line(e)),
+                    None => format!(
+                        "{} tokens, {}",
+                        c.tokens_in + c.tokens_out,
+                        crate::agent::budget::usd(c.cost_usd)
+                    ),
+                };
+                format!(
+                    "{} {} called {}/{} ({}ms): {what}",
+                    s.dim("·"),
+                    c.step,
+                    c.provider,
+                    c.model,
+                    c.latency_ms
+                )
+            }
             Event::StepReset { step, reason } => {
                 format!("{} {step} will run again: {reason}", s.dim("↺"))
             }
@@ -231,6 +252,7 @@ impl Observer for Progress {
                     ProposalKind::Action => "proposed",
                     ProposalKind::Approval => "awaits approval",
                     ProposalKind::Attention => "needs attention",
+                    ProposalKind::Budget => "stopped at a budget cap",
                 };
                 format!(
                     "{} {step} {what} (inbox {proposal}): {summary}",

@@ -192,7 +192,7 @@ impl Action {
                     append: f.mode == FileMode::Append,
                 })
             }
-            StepSpec::Set(_) | StepSpec::Approval(_) => {
+            StepSpec::Set(_) | StepSpec::Approval(_) | StepSpec::Agent(_) => {
                 return Err(format!("`{}` steps have no action", step.kind()));
             }
         };

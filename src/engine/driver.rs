@@ -2,6 +2,8 @@
 //! touches the journal, the connectors, the async executor and time, and it feeds
 //! every result back to the machine as an input.
 
+mod agent;
+
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -28,13 +30,20 @@ pub(super) enum Prepped {
     Gate(Json),
     /// A side effect.
     Action(Action),
+    /// An agent step's rendered request.
+    Agent(Box<crate::agent::AgentRequest>),
 }
 
-/// A finished commit, sent back from the executor.
+/// A finished commit or LLM call, sent back from the executor.
 struct Completion {
     step: usize,
     attempt: u32,
-    result: std::result::Result<Json, ExecError>,
+    done: Done,
+}
+
+enum Done {
+    Action(std::result::Result<Json, ExecError>),
+    Agent(Box<agent::CallDone>),
 }
 
 /// The async side: a tokio runtime, built on first use, and an HTTP client, built
@@ -68,6 +77,10 @@ pub(super) struct Driver<'a> {
     pending_effects: Vec<Effect>,
     /// Events recorded but not committed yet (see [`Driver::record`]).
     buffer: Vec<Event>,
+    /// Agent steps between calls (model, repair, errors so far).
+    pub(super) jobs: HashMap<usize, crate::agent::Job>,
+    /// Estimated cost of LLM calls in flight (not journaled yet).
+    reserved_usd: f64,
 }
 
 /// Commit buffered events at least this often.
@@ -104,6 +117,8 @@ impl<'a> Driver<'a> {
             timers: Vec::new(),
             pending_effects: Vec::new(),
             buffer: Vec::new(),
+            jobs: HashMap::new(),
+            reserved_usd: 0.0,
         }
     }
 
@@ -421,6 +436,7 @@ impl<'a> Driver<'a> {
                     json!({ "title": title, "body": body, "fields": fields }),
                 ))
             })(),
+            StepSpec::Agent(a) => self.render_agent(a),
             _ => {
                 let dir = std::path::PathBuf::from(&self.run.dir);
                 let renv = RenderEnv {
@@ -463,7 +479,12 @@ impl<'a> Driver<'a> {
             };
             upstream.insert(id.clone(), v);
         }
-        json!({ "upstream": upstream })
+        let mut ev = json!({ "upstream": upstream });
+        let agents = self.agent_evidence(step);
+        if !agents.is_empty() {
+            ev["agents"] = Json::Array(agents);
+        }
+        ev
     }
 
     fn journal_output(&self, step: usize) -> Option<Json> {
@@ -587,6 +608,7 @@ impl<'a> Driver<'a> {
                 });
                 Ok(())
             }
+            Some(Prepped::Agent(req)) => self.agent_call(step, attempt, *req),
             Some(Prepped::Action(action)) => {
                 self.record(vec![Event::StepStarted {
                     step: self.wf.steps[step].id.clone(),
@@ -604,7 +626,7 @@ impl<'a> Driver<'a> {
                     let _ = tx.send(Completion {
                         step,
                         attempt,
-                        result,
+                        done: Done::Action(result),
                     });
                 });
                 self.in_flight.insert(step, handle);
@@ -648,10 +670,14 @@ impl<'a> Driver<'a> {
 
     fn completed(&mut self, c: Completion) -> Result<()> {
         self.in_flight.remove(&c.step);
+        let result = match c.done {
+            Done::Agent(done) => return self.agent_done(c.step, c.attempt, *done),
+            Done::Action(r) => r,
+        };
         if self.machine.step(c.step).attempt != c.attempt {
             return Ok(());
         }
-        match c.result {
+        match result {
             Ok(output) => {
                 self.succeed(c.step, c.attempt, output)?;
                 self.feed(Input::Finished {
@@ -710,6 +736,7 @@ impl<'a> Driver<'a> {
                     );
                 }
             }
+            ProposalKind::Budget => {}
             ProposalKind::Action | ProposalKind::Attention => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     self.prepped[step] = Some(Prepped::Action(a));
@@ -733,6 +760,9 @@ impl<'a> Driver<'a> {
                     self.gate_answers.insert(step, out);
                 }
             }
+        }
+        if p.kind == ProposalKind::Budget {
+            self.budget_decided(step, p);
         }
         let d = match (p.kind, decision) {
             (_, Decision::Approve) => Decided::Approve,

@@ -135,6 +135,12 @@ pub enum Input {
     Interrupted {
         step: usize,
     },
+    /// A running step stopped before spending money (a budget cap): it waits for the
+    /// operator under a new attempt number (each stop has its own inbox item);
+    /// approval executes that attempt.
+    Blocked {
+        step: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,6 +456,13 @@ impl Machine {
                         attempt: s.attempt,
                     });
                 }
+            }
+            Input::Blocked { step } => {
+                if self.steps[step].phase != Phase::Running {
+                    return out;
+                }
+                self.set_phase(step, Phase::Proposed);
+                self.steps[step].attempt += 1;
             }
             Input::Interrupted { step } => {
                 self.set_phase(step, Phase::NeedsAttention);

@@ -33,6 +33,9 @@ pub struct RunEnv {
     pub lease_ttl: Duration,
     /// How often to look for cancellation and decisions taken elsewhere.
     pub poll: Duration,
+    /// Providers, models and spending caps for agent steps (empty: the offline
+    /// heuristic provider answers every call).
+    pub agent: std::sync::Arc<crate::agent::AgentSettings>,
 }
 
 impl RunEnv {
@@ -42,6 +45,7 @@ impl RunEnv {
             exec,
             lease_ttl: Duration::from_secs(30),
             poll: Duration::from_millis(200),
+            agent: Default::default(),
         }
     }
 }
@@ -226,7 +230,7 @@ fn drive_run(
             StepStatus::Running => {
                 let approved = items.iter().rev().find(|p| {
                     p.step_id == rec.step_id
-                        && p.kind != ProposalKind::Approval
+                        && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
                         && p.status == ProposalStatus::Approved
                 });
                 if wf.steps[i].idempotent && approved.is_some() {
@@ -305,6 +309,7 @@ fn drive_run(
         }
         match p.kind {
             ProposalKind::Approval => d.prepped[i] = Some(Prepped::Gate(p.action.clone())),
+            ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));
@@ -317,11 +322,9 @@ fn drive_run(
     // carries the action that was running (approved, or rendered as it was).
     for &i in &interrupted {
         let step_id = d.wf.steps[i].id.clone();
-        if let Some(p) = items
-            .iter()
-            .rev()
-            .find(|p| p.step_id == step_id && p.kind != ProposalKind::Approval)
-            && let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone())
+        if let Some(p) = items.iter().rev().find(|p| {
+            p.step_id == step_id && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+        }) && let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone())
         {
             d.prepped[i] = Some(Prepped::Action(a));
         }

@@ -7,6 +7,7 @@
 //! applies them to the projections in one transaction.
 
 mod lease;
+mod llm;
 mod project;
 mod query;
 mod replay;
@@ -29,6 +30,7 @@ pub use types::*;
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_agent.sql"),
     include_str!("migrations/0004_schedule.sql"),
 ];
 

@@ -175,6 +175,31 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 at
             ])?;
         }
+        Event::LlmCall(c) => {
+            tx.prepare_cached(
+                "INSERT INTO llm_calls (run_id, step_id, attempt, alias, provider, model, request, response, error,
+                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                run,
+                c.step,
+                c.attempt,
+                c.alias,
+                c.provider,
+                c.model,
+                c.request.to_string(),
+                c.response,
+                c.error,
+                c.tokens_in as i64,
+                c.tokens_out as i64,
+                c.cost_usd,
+                c.latency_ms as i64,
+                c.http_attempts,
+                c.heuristic,
+                at
+            ])?;
+        }
     }
     if !matches!(ev, Event::RunCreated { .. }) {
         tx.prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")?

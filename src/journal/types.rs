@@ -76,6 +76,8 @@ word_enum!(
         Approval = "approval",
         /// A step whose outcome is unknown after a crash: retry, mark done or fail.
         Attention = "attention",
+        /// An agent call that would pass a spending cap: raise, switch model or stop.
+        Budget = "budget",
     }
 );
 
@@ -181,6 +183,49 @@ pub enum Event {
         diff: Option<String>,
         by: String,
     },
+    /// One LLM call of an agent step, journaled before its result is used.
+    LlmCall(Box<LlmCall>),
+}
+
+/// What the journal keeps of one LLM call. Never a key or a header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCall {
+    pub step: String,
+    pub attempt: u32,
+    /// The workflow's model alias, the provider's name and its model name.
+    pub alias: String,
+    pub provider: String,
+    pub model: String,
+    /// `{provider, model, url, chat}`.
+    pub request: Json,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    pub http_attempts: u32,
+    pub heuristic: bool,
+}
+
+/// An LLM call as stored, with its run and time.
+#[derive(Debug, Clone)]
+pub struct LlmCallRecord {
+    pub id: i64,
+    pub run_id: i64,
+    pub workflow: String,
+    pub at: Millis,
+    pub call: LlmCall,
+}
+
+/// Spending of one workflow over a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spend {
+    pub workflow: String,
+    pub calls: i64,
+    pub usd: f64,
 }
 
 impl Event {
@@ -197,6 +242,7 @@ impl Event {
             Event::StepReset { .. } => "step_reset",
             Event::ProposalCreated { .. } => "proposal_created",
             Event::ProposalDecided { .. } => "proposal_decided",
+            Event::LlmCall(_) => "llm_call",
         }
     }
 
@@ -210,6 +256,7 @@ impl Event {
             | Event::StepReset { step, .. }
             | Event::ProposalCreated { step, .. }
             | Event::ProposalDecided { step, .. } => Some(step),
+            Event::LlmCall(c) => Some(&c.step),
             _ => None,
         }
     }

@@ -6,8 +6,8 @@ use toml::de::DeValue;
 
 use super::diag::Diagnostic;
 use super::model::{
-    ApprovalSpec, FieldDecl, FileMode, FileSpec, HttpSpec, OutputFormat, SetSpec, ShellSpec,
-    StepSpec,
+    AgentSpec, ApprovalSpec, FieldDecl, FileMode, FileSpec, HttpSpec, OutputFormat, SetSpec,
+    ShellSpec, StepSpec,
 };
 use super::parse::{ident_hint, typed_decl};
 use super::read::{Cx, Span, Table, TemplateUse, get, is_ident, key_span};
@@ -29,7 +29,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
 ];
 
 /// Kind names, in the order of [`Kind::ALL`].
-pub(crate) const KINDS: &[&str] = &["shell", "http", "file", "set", "approval"];
+pub(crate) const KINDS: &[&str] = &["shell", "http", "file", "set", "approval", "agent"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -38,15 +38,17 @@ pub(crate) enum Kind {
     File,
     Set,
     Approval,
+    Agent,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Shell,
         Kind::Http,
         Kind::File,
         Kind::Set,
         Kind::Approval,
+        Kind::Agent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +71,15 @@ impl Kind {
             Kind::File => &["root", "path", "content", "mode"],
             Kind::Set => &["values"],
             Kind::Approval => &["title", "body", "fields"],
+            Kind::Agent => &[
+                "model",
+                "system",
+                "prompt",
+                "output",
+                "schema",
+                "offline",
+                "max_tokens",
+            ],
         }
     }
 }
@@ -139,6 +150,7 @@ pub(crate) fn read_spec(
         Kind::File => file(cx, t, span, ctx, uses).map(StepSpec::File),
         Kind::Set => set(cx, t, span, ctx, uses).map(StepSpec::Set),
         Kind::Approval => approval(cx, t, span, ctx, uses).map(StepSpec::Approval),
+        Kind::Agent => agent(cx, t, span, ctx, uses).map(StepSpec::Agent),
     };
     if cx.diags.len() > before { None } else { spec }
 }
@@ -417,5 +429,103 @@ fn approval(
         title: title?,
         body,
         fields,
+    })
+}
+
+/// Default `max_tokens` of an agent step.
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+fn agent(
+    cx: &mut Cx,
+    t: &Table<'_>,
+    span: Span,
+    ctx: &str,
+    uses: &mut Vec<TemplateUse>,
+) -> Option<AgentSpec> {
+    let mut models = Vec::new();
+    if let Some(v) = get(t, "model") {
+        let items: Vec<_> = match v.get_ref() {
+            DeValue::Array(a) => a.iter().collect(),
+            _ => vec![v],
+        };
+        if items.is_empty() {
+            cx.push(
+                Diagnostic::new("`model` must name at least one model")
+                    .at(v.span())
+                    .label("empty list")
+                    .hint("name an alias from [models] in your config, like model = \"fast\""),
+            );
+        }
+        for item in items {
+            if let Some(m) = cx.string("model", item) {
+                if m.trim().is_empty() || m.chars().any(char::is_whitespace) {
+                    cx.push(
+                        Diagnostic::new(format!("invalid model alias `{m}`"))
+                            .at(item.span())
+                            .label("not an alias")
+                            .hint("a model alias is a name from [models] in your config (or `heuristic`)"),
+                    );
+                } else {
+                    models.push(m);
+                }
+            }
+        }
+    }
+    if models.is_empty() {
+        models.push("default".to_string());
+    }
+    let system = opt_tmpl(cx, t, "system", uses);
+    let prompt = req_tmpl(cx, t, "prompt", &span, ctx, uses);
+    let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"])) {
+        Some(1) => OutputFormat::Json,
+        _ => OutputFormat::Text,
+    };
+    let mut schema = None;
+    if let Some(v) = get(t, "schema") {
+        if let Some(j) = cx.json("schema", v, Some(uses)) {
+            match crate::agent::schema::check_schema(&j) {
+                Ok(()) => schema = Some(j),
+                Err(e) => cx.push(
+                    Diagnostic::new(format!("invalid `schema`: {e}"))
+                        .at(v.span())
+                        .label("not a supported JSON Schema")
+                        .hint(crate::agent::schema::SCHEMA_HINT),
+                ),
+            }
+        }
+        if output != OutputFormat::Json {
+            cx.push(
+                Diagnostic::new("`schema` needs `output = \"json\"`")
+                    .at(key_span(t, "schema").unwrap_or(span.clone()))
+                    .label("a text reply is not validated")
+                    .hint("add output = \"json\" to this step, or remove `schema`"),
+            );
+        }
+    }
+    let offline = get(t, "offline").and_then(|v| cx.json("offline", v, Some(uses)));
+    let mut max_tokens = DEFAULT_MAX_TOKENS;
+    if let Some(v) = get(t, "max_tokens")
+        && let Some(n) = cx.integer("max_tokens", v)
+    {
+        match u32::try_from(n) {
+            Ok(n) if (1..=1_000_000).contains(&n) => max_tokens = n,
+            _ => cx.push(
+                Diagnostic::new(format!(
+                    "`max_tokens` must be between 1 and 1000000, found {n}"
+                ))
+                .at(v.span())
+                .label("out of range")
+                .hint("max_tokens bounds the reply's length (and its estimated cost)"),
+            ),
+        }
+    }
+    Some(AgentSpec {
+        models,
+        system,
+        prompt: prompt?,
+        output,
+        schema,
+        offline,
+        max_tokens,
     })
 }

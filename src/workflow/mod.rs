@@ -22,6 +22,8 @@ pub mod trigger;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_agent;
+#[cfg(test)]
 mod tests_refs;
 
 pub use diag::{Diagnostic, render};
@@ -84,6 +86,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
         max_parallel: draft.max_parallel,
         steps,
         trigger: draft.trigger,
+        budget: draft.budget,
     })
 }
 

@@ -22,6 +22,15 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// `[trigger]`: when the workflow runs on a schedule.
     pub trigger: Option<super::trigger::Trigger>,
+    /// The top-level `[budget]` table: what agent calls of one run may cost.
+    pub budget: RunBudget,
+}
+
+/// Per-run spending limits (`[budget] max_usd`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunBudget {
+    /// At most this many USD of LLM calls per run; `None`: no per-run cap.
+    pub max_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +158,7 @@ pub enum StepSpec {
     File(FileSpec),
     Set(SetSpec),
     Approval(ApprovalSpec),
+    Agent(AgentSpec),
 }
 
 impl StepSpec {
@@ -159,6 +169,7 @@ impl StepSpec {
             StepSpec::File(_) => "file",
             StepSpec::Set(_) => "set",
             StepSpec::Approval(_) => "approval",
+            StepSpec::Agent(_) => "agent",
         }
     }
 }
@@ -233,4 +244,22 @@ pub struct FieldDecl {
     pub required: bool,
     pub default: Option<Json>,
     pub description: Option<String>,
+}
+
+/// An LLM call: pure computation for the engine (never proposed), metered and capped.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    /// Model aliases (`[models.ALIAS]` in the config), tried in order; never empty
+    /// (`["default"]` when the step names none).
+    pub models: Vec<String>,
+    pub system: Option<Tmpl>,
+    pub prompt: Tmpl,
+    /// `json`: the reply is parsed (and validated against `schema`).
+    pub output: OutputFormat,
+    /// A JSON Schema subset (type, required, properties, items, enum).
+    pub schema: Option<Json>,
+    /// What the offline `heuristic` provider answers; string leaves are templates.
+    pub offline: Option<Json>,
+    /// Upper bound of the reply's tokens (also used to estimate a call's cost).
+    pub max_tokens: u32,
 }

@@ -8,7 +8,7 @@ use toml::de::DeValue;
 
 use super::diag::Diagnostic;
 use super::kinds::{self, KINDS, Kind};
-use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, StepSpec};
+use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, RunBudget, StepSpec};
 use super::read::{Cx, Span, Table, TemplateUse, Val, get, is_ident, key_span};
 use super::suggest::did_you_mean;
 
@@ -20,6 +20,7 @@ const TOP_KEYS: &[&str] = &[
     "defaults",
     "steps",
     "trigger",
+    "budget",
 ];
 const INPUT_KEYS: &[&str] = &["type", "default", "required", "description"];
 const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
@@ -35,6 +36,7 @@ pub(crate) struct Draft {
     pub defaults: Defaults,
     pub steps: Vec<DraftStep>,
     pub trigger: Option<super::trigger::Trigger>,
+    pub budget: RunBudget,
 }
 
 /// One step as read, with the spans the cross-checks need.
@@ -123,6 +125,9 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     }
     if let Some(v) = get(root, "trigger") {
         draft.trigger = super::trigger::read_trigger(cx, v);
+    }
+    if let Some(v) = get(root, "budget") {
+        draft.budget = read_budget(cx, v);
     }
     match get(root, "steps") {
         Some(v) => match v.get_ref() {
@@ -280,6 +285,32 @@ fn read_defaults(cx: &mut Cx, v: &Val<'_>) -> Defaults {
     d
 }
 
+fn read_budget(cx: &mut Cx, v: &Val<'_>) -> RunBudget {
+    let mut b = RunBudget::default();
+    let Some(t) = cx.table("budget", v) else {
+        return b;
+    };
+    cx.unknown_keys(t, &["max_usd"], "in [budget]");
+    if let Some(v) = get(t, "max_usd") {
+        match v.get_ref() {
+            DeValue::Integer(_) | DeValue::Float(_) => {
+                match cx.json("max_usd", v, None).and_then(|j| j.as_f64()) {
+                    Some(n) if n >= 0.0 && n.is_finite() => b.max_usd = Some(n),
+                    Some(n) => cx.push(
+                        Diagnostic::new(format!("`max_usd` must be 0 or more, found {n}"))
+                            .at(v.span())
+                            .label("negative")
+                            .hint("max_usd is what the LLM calls of one run may cost, in USD"),
+                    ),
+                    None => {}
+                }
+            }
+            _ => cx.wrong_type("max_usd", v, "a number"),
+        }
+    }
+    b
+}
+
 fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Option<DraftStep> {
     let t = cx.table("steps", v)?;
     let span = v.span();
@@ -372,12 +403,15 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     step.retry = retry.or(defaults.retry).unwrap_or_default();
     let approve_span = || key_span(t, "approve").unwrap_or_else(|| step.span.clone());
     step.approve = match (kind, approve) {
-        (Kind::Set, Some(0)) => {
+        (Kind::Set | Kind::Agent, Some(0)) => {
             cx.push(
-                Diagnostic::new("set steps have no side effects")
+                Diagnostic::new(format!("{} steps have no side effects", kind.name()))
                     .at(approve_span())
                     .label("`approve = \"always\"` is not allowed here")
-                    .hint("remove `approve`; set steps never ask for approval"),
+                    .hint(format!(
+                        "remove `approve`; {} steps never ask for approval",
+                        kind.name()
+                    )),
             );
             Approve::Never
         }
@@ -390,13 +424,13 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
             );
             Approve::Always
         }
-        (Kind::Set, _) => Approve::Never,
+        (Kind::Set | Kind::Agent, _) => Approve::Never,
         (Kind::Approval, _) => Approve::Always,
         (_, Some(1)) => Approve::Never,
         (_, _) => Approve::Always,
     };
     step.idempotent = match (&kind, &step.spec) {
-        (Kind::Set | Kind::Approval, _) => true,
+        (Kind::Set | Kind::Approval | Kind::Agent, _) => true,
         (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
             true
         }

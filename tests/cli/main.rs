@@ -4,6 +4,8 @@
 
 mod support;
 
+mod agent;
+
 mod check;
 mod completions;
 mod concurrency;

@@ -418,3 +418,44 @@ fn a_paused_machine_commits_decided_steps_and_starts_nothing_else() {
     assert!(m.handle(ok(0)).is_empty());
     assert_eq!(m.outcome(), Outcome::Waiting);
 }
+
+#[test]
+fn a_blocked_step_waits_under_a_new_attempt_then_runs_or_fails() {
+    let mut m = Machine::new(chain(2), 4);
+    m.schedule();
+    assert_eq!(
+        m.handle(ready(0)),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    // A budget stop: nothing to do until the operator decides.
+    assert_eq!(m.handle(Input::Blocked { step: 0 }), vec![]);
+    assert_eq!(m.step(0).phase, Phase::Proposed);
+    assert_eq!(m.step(0).attempt, 2);
+    assert_eq!(m.outcome(), Outcome::Waiting);
+    // Blocking a step that is not running changes nothing.
+    assert_eq!(m.handle(Input::Blocked { step: 1 }), vec![]);
+    assert_eq!(m.step(1).phase, Phase::Pending);
+    assert_eq!(
+        m.handle(Input::Decided {
+            step: 0,
+            decision: Decided::Approve
+        }),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 2
+        }]
+    );
+    // Blocked again, then rejected: the step fails.
+    m.handle(Input::Blocked { step: 0 });
+    assert_eq!(
+        m.handle(Input::Decided {
+            step: 0,
+            decision: Decided::Reject
+        }),
+        vec![Effect::Fail { step: 0 }]
+    );
+    assert_eq!(m.outcome(), Outcome::Failed);
+}

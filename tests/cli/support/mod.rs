@@ -2,6 +2,7 @@
 //! workspace for workflow files, and runs the `aios` binary in a cleared environment.
 
 pub mod http;
+pub mod llm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,76 @@
+//! The offline `heuristic` provider: no network, no cost. It answers with the step's
+//! `offline` draft (rendered by the driver), else a value built from the schema's
+//! defaults and examples, else the prompt itself, and its output is marked
+//! `"heuristic": true` so the inbox shows no LLM made it.
+
+use serde_json::Value as Json;
+
+use super::{AgentRequest, interpret, schema};
+
+/// The draft when the step has no `offline` field: from the schema, or nothing.
+/// String leaves may be templates; the driver renders them.
+pub fn fallback_draft(json: bool, schema_doc: Option<&Json>) -> Option<Json> {
+    match (json, schema_doc) {
+        (true, Some(s)) => Some(schema::example(s, "draft")),
+        _ => None,
+    }
+}
+
+/// Answer a request offline: the reply text and, for JSON output, its value.
+pub fn answer(req: &AgentRequest) -> Result<(String, Option<Json>), String> {
+    let text = match &req.offline {
+        Some(Json::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None if req.json => "{}".to_string(),
+        None => format!("[offline draft] {}", req.prompt),
+    };
+    let value = interpret(req, &text).map_err(|e| {
+        format!(
+            "the offline draft does not fit the step's output ({e}); fix the step's `offline` field or the schema's defaults"
+        )
+    })?;
+    Ok((text, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(json: bool, offline: Option<Json>) -> AgentRequest {
+        AgentRequest {
+            models: vec!["default".into()],
+            system: None,
+            prompt: "Write about tea.".into(),
+            json,
+            schema: json.then(|| json!({"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}})),
+            offline,
+            max_tokens: 10,
+        }
+    }
+
+    #[test]
+    fn answers_from_offline_or_the_prompt() {
+        let (t, v) = answer(&req(true, Some(json!({"subject": "Tea"})))).unwrap();
+        assert_eq!(v, Some(json!({"subject": "Tea"})));
+        assert_eq!(t, r#"{"subject":"Tea"}"#);
+        assert_eq!(
+            answer(&req(false, None)).unwrap().0,
+            "[offline draft] Write about tea."
+        );
+        assert_eq!(
+            answer(&req(false, Some(json!("Hi")))).unwrap(),
+            ("Hi".into(), None)
+        );
+        let e = answer(&req(true, Some(json!({"nope": 1})))).unwrap_err();
+        assert!(e.contains("missing required property `subject`"), "{e}");
+    }
+
+    #[test]
+    fn schema_defaults_make_a_draft() {
+        let r = req(true, None);
+        let d = fallback_draft(true, r.schema.as_ref()).unwrap();
+        assert_eq!(d, json!({"subject": "(subject: offline draft)"}));
+        assert_eq!(fallback_draft(false, None), None);
+    }
+}

@@ -1,0 +1,349 @@
+//! Agent steps: LLM providers, prompts, structured replies, cost and budgets.
+//!
+//! Map: `config` types the config sections (providers, models, caps, secrets file),
+//! `wire` the two wire formats, `provider` the HTTP calls (retries, errors),
+//! `schema` the JSON Schema subset, `heuristic` the offline provider, `budget` the
+//! cost estimate and cap checks. The driver (engine) decides when to call, journals
+//! every call before its result is used, and pauses on a budget stop; nothing here
+//! touches the journal.
+
+pub mod budget;
+pub mod config;
+pub mod heuristic;
+pub mod provider;
+pub mod schema;
+pub mod wire;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+pub use config::{AgentSettings, Backend, Target};
+
+/// A rendered agent step: what every call of it asks. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRequest {
+    /// Model aliases, tried in order.
+    pub models: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub prompt: String,
+    /// Parse the reply as JSON.
+    pub json: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Json>,
+    /// The offline draft, rendered (the heuristic provider's answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline: Option<Json>,
+    pub max_tokens: u32,
+}
+
+/// Where an agent step is among its calls. Kept by the driver, and stored in a
+/// budget item so a decision taken by another process continues where it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Index into `AgentRequest::models`.
+    pub model_idx: usize,
+    /// The invalid reply to correct with the next call (asked once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<Repair>,
+    /// Errors of earlier calls of this step (shown when it fails).
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// How many calls this job made.
+    #[serde(default)]
+    pub calls: u32,
+    /// The attempt whose `step_started` was recorded.
+    #[serde(default)]
+    pub started: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repair {
+    pub response: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+/// One call's conversation, independent of the wire format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chat {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    pub max_tokens: u32,
+    pub json: bool,
+}
+
+/// A successful reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// HTTP attempts it took (retries after 429/5xx included).
+    pub http_attempts: u32,
+}
+
+/// A failed call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFailure {
+    pub message: String,
+    pub hint: Option<String>,
+    /// Whether trying again later might succeed (429/5xx storms, timeouts).
+    pub retryable: bool,
+    pub http_attempts: u32,
+}
+
+impl CallFailure {
+    pub fn fatal(message: impl Into<String>, http_attempts: u32) -> Self {
+        CallFailure {
+            message: message.into(),
+            hint: None,
+            retryable: false,
+            http_attempts,
+        }
+    }
+
+    pub fn retryable(message: impl Into<String>, http_attempts: u32) -> Self {
+        CallFailure {
+            retryable: true,
+            ..CallFailure::fatal(message, http_attempts)
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The message with its hint, as a step error shows it.
+    pub fn full(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{} (hint: {h})", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// The conversation for the next call of `job`.
+pub fn chat(req: &AgentRequest, job: &Job) -> Chat {
+    let mut system = req.system.clone();
+    if req.json {
+        let mut rule = String::from(
+            "Reply with one JSON object and nothing else. You may add \"rationale\" (a short string: why) and \"confidence\" (a number from 0 to 1).",
+        );
+        if let Some(s) = &req.schema {
+            rule.push_str(&format!(" The object must match this JSON Schema: {s}"));
+        }
+        system = Some(match system {
+            Some(s) => format!("{s}\n\n{rule}"),
+            None => rule,
+        });
+    }
+    let mut messages = vec![Message {
+        role: Role::User,
+        content: req.prompt.clone(),
+    }];
+    if let Some(r) = &job.repair {
+        messages.push(Message {
+            role: Role::Assistant,
+            content: r.response.clone(),
+        });
+        messages.push(Message {
+            role: Role::User,
+            content: format!(
+                "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
+                r.error
+            ),
+        });
+    }
+    Chat {
+        system,
+        messages,
+        max_tokens: req.max_tokens,
+        json: req.json,
+    }
+}
+
+/// What the journal keeps of a call's request: the conversation, the model and the
+/// endpoint. Never headers, so never a key.
+pub fn request_record(target: &Target, chat: &Chat) -> Json {
+    let url = match &target.backend {
+        Backend::Heuristic => Json::Null,
+        Backend::Provider(p) => Json::String(provider::endpoint(p)),
+    };
+    json!({
+        "provider": target.provider_name(),
+        "model": target.model,
+        "url": url,
+        "chat": chat,
+    })
+}
+
+/// Strip a Markdown code fence around a JSON reply.
+fn unfence(text: &str) -> &str {
+    let t = text.trim();
+    let Some(rest) = t.strip_prefix("```") else {
+        return t;
+    };
+    let rest = rest.strip_prefix("json").unwrap_or(rest);
+    rest.strip_suffix("```").unwrap_or(rest).trim()
+}
+
+/// Parse and validate a reply. `Ok(None)` for text output.
+pub fn interpret(req: &AgentRequest, text: &str) -> Result<Option<Json>, String> {
+    if !req.json {
+        return Ok(None);
+    }
+    let v: Json =
+        serde_json::from_str(unfence(text)).map_err(|e| format!("the reply is not JSON ({e})"))?;
+    let mut problems = Vec::new();
+    if let Some(s) = &req.schema
+        && let Err(errs) = schema::validate(s, &v)
+    {
+        problems.extend(errs);
+    }
+    if let Some(c) = v.get("confidence")
+        && !c.as_f64().is_some_and(|c| (0.0..=1.0).contains(&c))
+    {
+        problems.push(format!("$.confidence: {c} is not a number from 0 to 1"));
+    }
+    if let Some(r) = v.get("rationale")
+        && !r.is_string()
+    {
+        problems.push("$.rationale: expected string".to_string());
+    }
+    if problems.is_empty() {
+        Ok(Some(v))
+    } else {
+        Err(format!(
+            "the reply does not match the schema: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// Usage of the call that produced an output.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost_usd: f64,
+}
+
+/// An agent step's output: `{text, json?, rationale, confidence, heuristic, model,
+/// provider, usage}`. Downstream templates read `steps.ID.output.json.FIELD` (or
+/// `.text`).
+pub fn output(target: &Target, text: &str, value: Option<Json>, usage: Usage) -> Json {
+    let heuristic = target.is_heuristic();
+    let rationale = value
+        .as_ref()
+        .and_then(|v| v.get("rationale"))
+        .cloned()
+        .unwrap_or(if heuristic {
+            json!("offline heuristic draft: filled from the workflow's templates, no LLM was used")
+        } else {
+            Json::Null
+        });
+    let confidence = value
+        .as_ref()
+        .and_then(|v| v.get("confidence"))
+        .cloned()
+        .unwrap_or(Json::Null);
+    let mut out = json!({
+        "text": text,
+        "rationale": rationale,
+        "confidence": confidence,
+        "heuristic": heuristic,
+        "model": target.alias,
+        "provider": target.provider_name(),
+        "usage": {
+            "tokens_in": usage.tokens_in,
+            "tokens_out": usage.tokens_out,
+            "cost_usd": usage.cost_usd,
+        },
+    });
+    if let Some(v) = value {
+        out["json"] = v;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: bool) -> AgentRequest {
+        AgentRequest {
+            models: vec!["m".into()],
+            system: Some("Be brief.".into()),
+            prompt: "Write.".into(),
+            json,
+            schema: json.then(|| json!({"type": "object", "required": ["subject"]})),
+            offline: None,
+            max_tokens: 100,
+        }
+    }
+
+    #[test]
+    fn json_replies_are_parsed_unfenced_and_validated() {
+        let r = req(true);
+        assert_eq!(
+            interpret(&r, "```json\n{\"subject\": \"s\"}\n```").unwrap(),
+            Some(json!({"subject": "s"}))
+        );
+        assert_eq!(
+            interpret(&r, "{\"subject\": 1, \"confidence\": 2}").unwrap_err(),
+            "the reply does not match the schema: $.confidence: 2 is not a number from 0 to 1"
+        );
+        assert!(
+            interpret(&r, "{}")
+                .unwrap_err()
+                .contains("missing required property `subject`")
+        );
+        assert!(
+            interpret(&r, "Sure! Here")
+                .unwrap_err()
+                .starts_with("the reply is not JSON")
+        );
+        assert_eq!(interpret(&req(false), "anything").unwrap(), None);
+    }
+
+    #[test]
+    fn a_repair_call_carries_the_reply_and_the_error() {
+        let r = req(true);
+        let job = Job {
+            repair: Some(Repair {
+                response: "{}".into(),
+                error: "missing `subject`".into(),
+            }),
+            ..Job::default()
+        };
+        let c = chat(&r, &job);
+        assert!(
+            c.system
+                .as_deref()
+                .unwrap()
+                .starts_with("Be brief.\n\nReply with one JSON object")
+        );
+        assert_eq!(c.messages.len(), 3);
+        assert_eq!(c.messages[1].content, "{}");
+        assert!(c.messages[2].content.contains("missing `subject`"));
+        assert_eq!(
+            chat(&req(false), &Job::default()).system.as_deref(),
+            Some("Be brief.")
+        );
+    }
+}

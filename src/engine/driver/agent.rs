@@ -1,0 +1,455 @@
+//! Agent steps in the driver: render the request, check the budget, call the model
+//! on the executor (never holding the journal across an `.await`), journal every
+//! call before its result is used, ask once more after an invalid reply, fall back
+//! to the next model after a provider error, and stop at a spending cap.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+use super::{Done, Driver, Prepped};
+use crate::agent::budget::{self, Ledger, Stop};
+use crate::agent::{
+    AgentRequest, Backend, CallFailure, Chat, Job, Repair, Reply, Target, Usage, heuristic,
+};
+use crate::engine::machine::Input;
+use crate::error::Result;
+use crate::journal::{Decision, Event, LlmCall, ProposalKind, ProposalRecord};
+use crate::workflow::{AgentSpec, OutputFormat, StepSpec};
+
+/// A finished call, sent back from the executor.
+pub(in crate::engine) struct CallDone {
+    target: Target,
+    chat: Chat,
+    result: std::result::Result<Reply, CallFailure>,
+    latency: Duration,
+    estimate: f64,
+}
+
+impl Driver<'_> {
+    /// Render an agent step: system, prompt and the offline draft.
+    pub(super) fn render_agent(&self, a: &AgentSpec) -> std::result::Result<Prepped, String> {
+        let json = a.output == OutputFormat::Json;
+        let system = a.system.as_ref().map(|s| self.ctx.render(s)).transpose()?;
+        let prompt = self.ctx.render(&a.prompt)?;
+        let offline = match &a.offline {
+            Some(o) => Some(
+                self.ctx
+                    .render_json(o)
+                    .map_err(|e| format!("`offline`: {e}"))?,
+            ),
+            None => heuristic::fallback_draft(json, a.schema.as_ref())
+                .map(|d| self.ctx.render_json(&d))
+                .transpose()
+                .map_err(|e| format!("schema default: {e}"))?,
+        };
+        Ok(Prepped::Agent(Box::new(AgentRequest {
+            models: a.models.clone(),
+            system,
+            prompt,
+            json,
+            schema: a.schema.clone(),
+            offline,
+            max_tokens: a.max_tokens,
+        })))
+    }
+
+    /// Make the next call of an agent step (or stop at a cap, or fail).
+    pub(super) fn agent_call(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        req: AgentRequest,
+    ) -> Result<()> {
+        let mut job = self.jobs.remove(&step).unwrap_or_default();
+        loop {
+            let Some(alias) = req.models.get(job.model_idx) else {
+                let msg = if job.errors.is_empty() {
+                    "no model left to try".to_string()
+                } else {
+                    job.errors.join("; ")
+                };
+                self.agent_fail(step, msg, false);
+                return Ok(());
+            };
+            let target = match self.env.agent.resolve(alias) {
+                Ok(t) => t,
+                Err(e) => {
+                    job.errors.push(e);
+                    job.model_idx += 1;
+                    job.repair = None;
+                    continue;
+                }
+            };
+            let chat = crate::agent::chat(&req, &job);
+            if target.is_heuristic() {
+                return self.heuristic_call(step, attempt, &req, &target, &chat, job);
+            }
+            let estimate = budget::estimate(&target, &chat);
+            if estimate > 0.0
+                && let Err(stop) = budget::check(&self.ledger()?, estimate)
+            {
+                return self.budget_stop(step, req, job, &target, stop);
+            }
+            if job.started != attempt {
+                job.started = attempt;
+                self.record(vec![Event::StepStarted {
+                    step: self.wf.steps[step].id.clone(),
+                    attempt,
+                }])?;
+            }
+            // Everything before the call is durable before money is spent.
+            self.flush()?;
+            let Backend::Provider(provider) = target.backend.clone() else {
+                unreachable!("heuristic targets returned above")
+            };
+            self.reserved_usd += estimate;
+            let timeout = self.wf.steps[step].timeout;
+            let tx = self.tx.clone();
+            let exec = self.exec(true)?;
+            let client = exec.client.clone().expect("client requested");
+            let handle = exec.rt.spawn(async move {
+                let started = Instant::now();
+                let result =
+                    crate::agent::provider::call(&client, &provider, &target.model, &chat, timeout)
+                        .await;
+                let _ = tx.send(super::Completion {
+                    step,
+                    attempt,
+                    done: Done::Agent(Box::new(CallDone {
+                        target,
+                        chat,
+                        result,
+                        latency: started.elapsed(),
+                        estimate,
+                    })),
+                });
+            });
+            self.in_flight.insert(step, handle);
+            self.jobs.insert(step, job);
+            return Ok(());
+        }
+    }
+
+    fn call_event(
+        &self,
+        step: usize,
+        attempt: u32,
+        target: &Target,
+        chat: &Chat,
+        latency: Duration,
+    ) -> LlmCall {
+        LlmCall {
+            step: self.wf.steps[step].id.clone(),
+            attempt,
+            alias: target.alias.clone(),
+            provider: target.provider_name().to_string(),
+            model: target.model.clone(),
+            request: crate::agent::request_record(target, chat),
+            response: None,
+            error: None,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            latency_ms: latency.as_millis() as u64,
+            http_attempts: 0,
+            heuristic: target.is_heuristic(),
+        }
+    }
+
+    /// The offline provider: instant and free, so its call and the step's success
+    /// are buffered like other pure work.
+    fn heuristic_call(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        req: &AgentRequest,
+        target: &Target,
+        chat: &Chat,
+        mut job: Job,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let answer = heuristic::answer(req);
+        let mut call = self.call_event(step, attempt, target, chat, started.elapsed());
+        match answer {
+            Ok((text, value)) => {
+                call.response = Some(text.clone());
+                let out = crate::agent::output(target, &text, value, Usage::default());
+                self.set_view(step, "succeeded", out.clone());
+                self.record(vec![
+                    Event::LlmCall(Box::new(call)),
+                    Event::StepSucceeded {
+                        step: self.wf.steps[step].id.clone(),
+                        attempt,
+                        output: out,
+                    },
+                ])?;
+                self.feed(Input::Finished {
+                    step,
+                    ok: true,
+                    retryable: false,
+                });
+            }
+            Err(e) => {
+                call.error = Some(e.clone());
+                self.record(vec![Event::LlmCall(Box::new(call))])?;
+                job.errors.push(format!("`{}`: {e}", target.alias));
+                self.agent_fail(step, job.errors.join("; "), false);
+            }
+        }
+        Ok(())
+    }
+
+    /// A call came back: journal it (with the step's success when it is valid) before
+    /// anything uses it.
+    pub(super) fn agent_done(&mut self, step: usize, attempt: u32, done: CallDone) -> Result<()> {
+        self.in_flight.remove(&step);
+        self.reserved_usd = (self.reserved_usd - done.estimate).max(0.0);
+        let CallDone {
+            target,
+            chat,
+            result,
+            latency,
+            ..
+        } = done;
+        let mut call = self.call_event(step, attempt, &target, &chat, latency);
+        let current = self.machine.step(step).attempt == attempt;
+        let req = match &self.prepped[step] {
+            Some(Prepped::Agent(r)) if current => Some((**r).clone()),
+            _ => None,
+        };
+        let Some(req) = req else {
+            // A stale attempt: its cost is still real.
+            if let Ok(r) = &result {
+                call.response = Some(r.text.clone());
+                call.tokens_in = r.tokens_in;
+                call.tokens_out = r.tokens_out;
+                call.cost_usd = target.cost(r.tokens_in, r.tokens_out);
+            }
+            self.record(vec![Event::LlmCall(Box::new(call))])?;
+            return self.flush();
+        };
+        let mut job = self.jobs.remove(&step).unwrap_or_default();
+        job.calls += 1;
+        match result {
+            Ok(reply) => {
+                call.response = Some(reply.text.clone());
+                call.tokens_in = reply.tokens_in;
+                call.tokens_out = reply.tokens_out;
+                call.http_attempts = reply.http_attempts;
+                call.cost_usd = target.cost(reply.tokens_in, reply.tokens_out);
+                let usage = Usage {
+                    tokens_in: reply.tokens_in,
+                    tokens_out: reply.tokens_out,
+                    cost_usd: call.cost_usd,
+                };
+                match crate::agent::interpret(&req, &reply.text) {
+                    Ok(value) => {
+                        let out = crate::agent::output(&target, &reply.text, value, usage);
+                        self.set_view(step, "succeeded", out.clone());
+                        // The paid call and the step's success: one transaction, now.
+                        self.record(vec![
+                            Event::LlmCall(Box::new(call)),
+                            Event::StepSucceeded {
+                                step: self.wf.steps[step].id.clone(),
+                                attempt,
+                                output: out,
+                            },
+                        ])?;
+                        self.flush()?;
+                        self.feed(Input::Finished {
+                            step,
+                            ok: true,
+                            retryable: false,
+                        });
+                    }
+                    Err(verr) => {
+                        call.error = Some(verr.clone());
+                        self.record(vec![Event::LlmCall(Box::new(call))])?;
+                        self.flush()?;
+                        match job.repair.take() {
+                            None => {
+                                job.errors.push(format!("`{}`: {verr}", target.alias));
+                                job.repair = Some(Repair {
+                                    response: reply.text,
+                                    error: verr,
+                                });
+                                self.jobs.insert(step, job);
+                                return self.agent_call(step, attempt, req);
+                            }
+                            Some(_) => {
+                                job.errors.push(format!(
+                                    "`{}` after it was asked to correct its reply: {verr}",
+                                    target.alias
+                                ));
+                                self.agent_fail(step, job.errors.join("; "), false);
+                            }
+                        }
+                    }
+                }
+            }
+            Err(f) => {
+                call.error = Some(f.full());
+                call.http_attempts = f.http_attempts;
+                self.record(vec![Event::LlmCall(Box::new(call))])?;
+                self.flush()?;
+                job.errors.push(f.full());
+                if job.model_idx + 1 < req.models.len() {
+                    job.model_idx += 1;
+                    job.repair = None;
+                    self.jobs.insert(step, job);
+                    return self.agent_call(step, attempt, req);
+                }
+                self.agent_fail(step, job.errors.join("; "), f.retryable);
+            }
+        }
+        Ok(())
+    }
+
+    fn agent_fail(&mut self, step: usize, message: String, retryable: bool) {
+        self.jobs.remove(&step);
+        self.reasons.insert(step, message);
+        self.feed(Input::Finished {
+            step,
+            ok: false,
+            retryable,
+        });
+    }
+
+    /// What was spent against each cap (calls in flight count at their estimate).
+    fn ledger(&self) -> Result<Ledger> {
+        let (day, month) = budget::period_starts(self.journal.now());
+        let r = self.reserved_usd;
+        Ok(Ledger {
+            run_spent: self.journal.llm_spent_by_run(self.run.id)? + r,
+            day_spent: self.journal.llm_spent_since(day)? + r,
+            month_spent: self.journal.llm_spent_since(month)? + r,
+            run_cap: self.wf.budget.max_usd,
+            daily_cap: self.env.agent.caps.daily_usd,
+            monthly_cap: self.env.agent.caps.monthly_usd,
+            raised: self.journal.budget_raised(self.run.id)?,
+        })
+    }
+
+    /// The call would pass a cap: it is not made; the step waits on a budget item.
+    fn budget_stop(
+        &mut self,
+        step: usize,
+        req: AgentRequest,
+        job: Job,
+        target: &Target,
+        stop: Stop,
+    ) -> Result<()> {
+        let next = req.models.get(job.model_idx + 1).cloned();
+        let summary = format!(
+            "a call to `{}` (about {}) would pass the {} cap: {} of {} spent",
+            target.alias,
+            budget::usd(stop.estimate),
+            stop.cap.as_str(),
+            budget::usd(stop.spent),
+            budget::usd(stop.limit),
+        );
+        let action = json!({
+            "cap": stop.cap.as_str(),
+            "limit_usd": stop.limit,
+            "spent_usd": stop.spent,
+            "estimate_usd": stop.estimate,
+            "model": target.alias,
+            "provider": target.provider_name(),
+            "next_model": next,
+            "request": req,
+            "job": job,
+        });
+        let mut choices =
+            vec!["approve --raise USD: let this run spend USD more than its caps".to_string()];
+        if let Some(n) = &next {
+            choices.push(format!("approve --switch: use the next model, `{n}`"));
+        }
+        choices.push("reject --reason R: stop here; the step fails (resume later)".into());
+        let evidence = json!({ "choices": choices });
+        self.feed(Input::Blocked { step });
+        let attempt = self.machine.step(step).attempt;
+        self.jobs.insert(step, job);
+        self.open_item(
+            step,
+            attempt,
+            ProposalKind::Budget,
+            summary,
+            action,
+            evidence,
+        )?;
+        Ok(())
+    }
+
+    /// A budget item was decided: switch the model, or note why the step stops.
+    pub(super) fn budget_decided(&mut self, step: usize, p: &ProposalRecord) {
+        match p.decision {
+            Some(Decision::Approve) => {
+                let switch = p
+                    .fields
+                    .as_ref()
+                    .and_then(|f| f.get("switch_to"))
+                    .is_some_and(|s| s.is_string());
+                if switch {
+                    let job = self.jobs.entry(step).or_default();
+                    job.model_idx += 1;
+                    job.repair = None;
+                }
+            }
+            Some(Decision::Reject) => {
+                self.jobs.remove(&step);
+                self.reasons.insert(
+                    step,
+                    format!(
+                        "stopped at a budget cap by the operator: {}",
+                        p.reason.as_deref().unwrap_or("no reason given")
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Resume: a step waiting on a budget item gets its request and calls back.
+    pub(in crate::engine) fn restore_budget_stop(&mut self, step: usize, action: &Json) {
+        if let Ok(req) = serde_json::from_value::<AgentRequest>(action["request"].clone()) {
+            self.prepped[step] = Some(Prepped::Agent(Box::new(req)));
+        }
+        let job = serde_json::from_value::<Job>(action["job"].clone()).unwrap_or_default();
+        self.jobs.insert(step, job);
+    }
+
+    /// The agent steps a step was built from (through its needs), with their
+    /// rationale and confidence: a proposal's evidence.
+    pub(super) fn agent_evidence(&self, step: usize) -> Vec<Json> {
+        let n = self.wf.steps.len();
+        let mut seen = vec![false; n];
+        let mut stack: Vec<usize> = self.wf.steps[step].needs.clone();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(self.wf.steps[i].needs.iter().copied());
+            }
+        }
+        let mut out = Vec::new();
+        for (i, s) in self.wf.steps.iter().enumerate() {
+            if !seen[i] || !matches!(s.spec, StepSpec::Agent(_)) {
+                continue;
+            }
+            let Some(o) = self.ctx.step_output(&s.id) else {
+                continue;
+            };
+            if o.is_null() {
+                continue;
+            }
+            out.push(json!({
+                "step": s.id,
+                "model": o["model"],
+                "provider": o["provider"],
+                "heuristic": o["heuristic"],
+                "rationale": o["rationale"],
+                "confidence": o["confidence"],
+            }));
+        }
+        out
+    }
+}

@@ -1,0 +1,127 @@
+//! Tests of agent steps and the `[budget]` table in workflow files.
+
+use serde_json::json;
+
+use super::tests::{errs, hint, one, wf};
+use super::*;
+
+fn agent(wf: &Workflow) -> &AgentSpec {
+    match &wf.steps[0].spec {
+        StepSpec::Agent(a) => a,
+        other => panic!("not an agent step: {other:?}"),
+    }
+}
+
+#[test]
+fn agent_steps_load_with_their_defaults() {
+    let w = load(
+        &wf(r#"
+[inputs.offer]
+[budget]
+max_usd = 0.5
+[[steps]]
+id = "draft"
+kind = "agent"
+model = ["smart", "fast"]
+system = "You write."
+prompt = "Announce {{ inputs.offer }}."
+output = "json"
+schema = { type = "object", required = ["subject"], properties = { subject = { type = "string" } } }
+offline = { subject = "New: {{ inputs.offer }}" }
+max_tokens = 300
+[[steps]]
+id = "plain"
+kind = "agent"
+prompt = "Hi"
+"#),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(w.budget.max_usd, Some(0.5));
+    let a = agent(&w);
+    assert_eq!(a.models, ["smart", "fast"]);
+    assert_eq!(a.output, OutputFormat::Json);
+    assert_eq!(a.max_tokens, 300);
+    assert_eq!(
+        a.offline,
+        Some(json!({"subject": "New: {{ inputs.offer }}"}))
+    );
+    let s = &w.steps[0];
+    assert!(!s.has_side_effects() && s.idempotent && s.approve == Approve::Never);
+    let StepSpec::Agent(p) = &w.steps[1].spec else {
+        panic!()
+    };
+    assert_eq!(p.models, ["default"]);
+    assert_eq!(p.output, OutputFormat::Text);
+    assert_eq!(p.max_tokens, 1024);
+    assert_eq!(
+        load(
+            &wf("[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\n"),
+            "t"
+        )
+        .unwrap()
+        .budget
+        .max_usd,
+        None
+    );
+}
+
+#[test]
+fn agent_mistakes_are_reported_with_spans() {
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\noutput = \"json\"\nschema = { type = \"object\", additionalProperties = false }\n",
+    ));
+    assert_eq!(
+        d.message,
+        "invalid `schema`: $: `additionalProperties` is not supported"
+    );
+    assert!(at.starts_with("{ type"), "{at}");
+    assert!(hint(&d).contains("type, required, properties, items and enum"));
+
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\nschema = { type = \"object\" }\n",
+    ));
+    assert_eq!(d.message, "`schema` needs `output = \"json\"`");
+    assert_eq!(at, "schema");
+
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\napprove = \"always\"\n",
+    ));
+    assert_eq!(d.message, "agent steps have no side effects");
+    assert_eq!(at, "approve");
+
+    let (d, _) = one(&wf("[[steps]]\nid = \"a\"\nkind = \"agent\"\n"));
+    assert_eq!(d.message, "missing required key `prompt` in step `a`");
+
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"{{ inputs.nope }}\"\n",
+    ));
+    assert!(d.message.contains("nope"), "{}", d.message);
+    assert_eq!(at, "\"{{ inputs.nope }}\"");
+
+    let (d, _) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\nmodel = []\n",
+    ));
+    assert_eq!(d.message, "`model` must name at least one model");
+
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\nmax_tokens = 0\n",
+    ));
+    assert!(d.message.starts_with("`max_tokens` must be between 1"));
+    assert_eq!(at, "0");
+
+    let (d, _) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\nurl = \"x\"\n",
+    ));
+    assert_eq!(d.message, "`url` is not a field of agent steps");
+
+    let (d, at) = one(&wf(
+        "[budget]\nmax_usd = -1\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\n",
+    ));
+    assert_eq!(d.message, "`max_usd` must be 0 or more, found -1");
+    assert_eq!(at, "-1");
+    let d = errs(&wf(
+        "[budget]\nmax = 1\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\n",
+    ));
+    assert_eq!(d[0].message, "unknown key `max` in [budget]");
+}
