@@ -7,6 +7,7 @@
 //! applies them to the projections in one transaction.
 
 mod lease;
+mod memory;
 mod project;
 mod query;
 mod replay;
@@ -21,11 +22,15 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use lease::{LeaseHeld, Owner};
+pub use memory::*;
 pub use replay::ReplayReport;
 pub use types::*;
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0003_memory.sql"),
+];
 
 /// How the journal is opened.
 #[derive(Debug, Clone, Copy)]

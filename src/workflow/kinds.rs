@@ -29,7 +29,9 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
 ];
 
 /// Kind names, in the order of [`Kind::ALL`].
-pub(crate) const KINDS: &[&str] = &["shell", "http", "file", "set", "approval"];
+pub(crate) const KINDS: &[&str] = &[
+    "shell", "http", "file", "set", "approval", "remember", "fact", "outcome",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -38,16 +40,27 @@ pub(crate) enum Kind {
     File,
     Set,
     Approval,
+    Remember,
+    Fact,
+    Outcome,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Shell,
         Kind::Http,
         Kind::File,
         Kind::Set,
         Kind::Approval,
+        Kind::Remember,
+        Kind::Fact,
+        Kind::Outcome,
     ];
+
+    /// Kinds that only write to the journal (memory): never proposed, idempotent.
+    pub fn is_memory(self) -> bool {
+        matches!(self, Kind::Remember | Kind::Fact | Kind::Outcome)
+    }
 
     pub fn name(self) -> &'static str {
         KINDS[self as usize]
@@ -69,6 +82,9 @@ impl Kind {
             Kind::File => &["root", "path", "content", "mode"],
             Kind::Set => &["values"],
             Kind::Approval => &["title", "body", "fields"],
+            Kind::Remember => &["text", "tags"],
+            Kind::Fact => &["entity", "key", "value"],
+            Kind::Outcome => &["values"],
         }
     }
 }
@@ -139,6 +155,9 @@ pub(crate) fn read_spec(
         Kind::File => file(cx, t, span, ctx, uses).map(StepSpec::File),
         Kind::Set => set(cx, t, span, ctx, uses).map(StepSpec::Set),
         Kind::Approval => approval(cx, t, span, ctx, uses).map(StepSpec::Approval),
+        Kind::Remember => super::memory_kinds::remember(cx, t, span, ctx, uses).map(StepSpec::Remember),
+        Kind::Fact => super::memory_kinds::fact(cx, t, span, ctx, uses).map(StepSpec::Fact),
+        Kind::Outcome => super::memory_kinds::outcome(cx, t, span, ctx, uses).map(StepSpec::Outcome),
     };
     if cx.diags.len() > before { None } else { spec }
 }
@@ -147,7 +166,7 @@ fn opt_tmpl(cx: &mut Cx, t: &Table<'_>, key: &str, uses: &mut Vec<TemplateUse>) 
     get(t, key).and_then(|v| cx.tmpl(key, v, uses))
 }
 
-fn req_tmpl(
+pub(crate) fn req_tmpl(
     cx: &mut Cx,
     t: &Table<'_>,
     key: &str,
