@@ -4,8 +4,11 @@
 mod cancel;
 mod check;
 mod decide;
+mod fact;
 mod inbox;
 mod log;
+mod memory;
+mod outcome;
 mod replay;
 mod run;
 mod runs;
@@ -204,6 +207,9 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Resume(a) => run::resume(ctx, a),
         Command::Cancel(a) => cancel::cancel(ctx, a),
         Command::Replay(a) => replay::replay(ctx, a),
+        Command::Fact(a) => fact::fact(ctx, a),
+        Command::Memory(a) => memory::memory(ctx, a),
+        Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);
