@@ -11,6 +11,7 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod memory;
 mod run;
 mod steps;
 mod storage;
