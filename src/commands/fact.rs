@@ -47,7 +47,11 @@ pub fn fact(ctx: &Ctx, args: FactArgs) -> CmdResult {
                 Some(key) => {
                     let f = match journal.fact(&a.entity, &key)? {
                         Some(f) => f,
-                        None => return Err(memory::unknown_fact(&journal, &a.entity, Some(&key))?.into()),
+                        None => {
+                            return Err(
+                                memory::unknown_fact(&journal, &a.entity, Some(&key))?.into()
+                            );
+                        }
                     };
                     if a.json {
                         ui::print_json(&record_json(&f));
@@ -71,7 +75,12 @@ pub fn fact(ctx: &Ctx, args: FactArgs) -> CmdResult {
                                 "  {:<w$}  {}  {}\n",
                                 f.key,
                                 f.value,
-                                s.dim(&format!("v{} · {} · {}", f.version, provenance(f), format_ms(f.at)))
+                                s.dim(&format!(
+                                    "v{} · {} · {}",
+                                    f.version,
+                                    provenance(f),
+                                    format_ms(f.at)
+                                ))
                             ));
                         }
                         ui::print(&out);

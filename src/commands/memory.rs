@@ -145,7 +145,9 @@ fn embedder(ctx: &Ctx) -> Result<Option<Embedder>, Error> {
                 return Err(Error::invalid(format!(
                     "[embeddings] api_key_env names `{var}`, which is not set"
                 ))
-                .with_hint(format!("export {var}=..., or remove api_key_env for a local server")));
+                .with_hint(format!(
+                    "export {var}=..., or remove api_key_env for a local server"
+                )));
             }
         },
         None => None,
@@ -159,7 +161,10 @@ fn backfill(ctx: &Ctx, journal: &mut Journal, e: &Embedder) -> bool {
     match memory::embed_missing(journal, e, BACKFILL) {
         Ok(_) => true,
         Err(err) => {
-            warn(ctx, &format!("{err}; vectors will be added on a later command"));
+            warn(
+                ctx,
+                &format!("{err}; vectors will be added on a later command"),
+            );
             false
         }
     }
@@ -201,16 +206,17 @@ fn read_jsonl(path: &Path) -> Result<Vec<NewNote>, Error> {
         }
         let at = format!("{}:{}", path.display(), i + 1);
         let hint = "each line is one JSON object: {\"text\": \"...\", \"tags\": [\"...\"], \"source\": \"...\"}; nothing was imported";
-        let l: ImportLine = serde_json::from_str(line).map_err(|e| {
-            Error::invalid(format!("{at}: {e}")).with_hint(hint)
-        })?;
+        let l: ImportLine = serde_json::from_str(line)
+            .map_err(|e| Error::invalid(format!("{at}: {e}")).with_hint(hint))?;
         if l.text.trim().is_empty() {
             return Err(Error::invalid(format!("{at}: `text` is empty")).with_hint(hint));
         }
         notes.push(NewNote {
             text: l.text.trim().to_string(),
             tags: clean_tags(l.tags),
-            source: l.source.or_else(|| Some(format!("import {}", path.display()))),
+            source: l
+                .source
+                .or_else(|| Some(format!("import {}", path.display()))),
         });
     }
     if notes.is_empty() {

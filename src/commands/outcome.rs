@@ -57,7 +57,11 @@ pub fn outcome(ctx: &Ctx, args: OutcomeArgs) -> CmdResult {
     let w = outcomes.iter().map(|o| o.key.len()).max().unwrap_or(3);
     let mut out = String::new();
     for o in &outcomes {
-        let from = o.step_id.as_deref().map(|st| format!(" · step {st}")).unwrap_or_default();
+        let from = o
+            .step_id
+            .as_deref()
+            .map(|st| format!(" · step {st}"))
+            .unwrap_or_default();
         out.push_str(&format!(
             "{:<w$}  {}  {}\n",
             o.key,

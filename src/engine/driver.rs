@@ -35,9 +35,18 @@ pub(super) enum Prepped {
 /// What a memory step writes, rendered.
 #[derive(Debug, Clone)]
 pub(super) enum MemoryWrite {
-    Note { text: String, tags: Vec<String> },
-    Fact { entity: String, key: String, value: Json },
-    Outcome { values: Json },
+    Note {
+        text: String,
+        tags: Vec<String>,
+    },
+    Fact {
+        entity: String,
+        key: String,
+        value: Json,
+    },
+    Outcome {
+        values: Json,
+    },
 }
 
 /// A finished commit, sent back from the executor.
@@ -456,7 +465,10 @@ impl<'a> Driver<'a> {
                         if entity.is_empty() { "entity" } else { "key" }
                     ));
                 }
-                let value = self.ctx.render_json(&f.value).map_err(|e| format!("value: {e}"))?;
+                let value = self
+                    .ctx
+                    .render_json(&f.value)
+                    .map_err(|e| format!("value: {e}"))?;
                 Ok::<_, String>(Prepped::Memory(MemoryWrite::Fact { entity, key, value }))
             })(),
             StepSpec::Outcome(o) => (|| {
@@ -464,7 +476,9 @@ impl<'a> Driver<'a> {
                 for (k, v) in &o.values {
                     values.insert(
                         k.clone(),
-                        self.ctx.render_json(v).map_err(|e| format!("value `{k}`: {e}"))?,
+                        self.ctx
+                            .render_json(v)
+                            .map_err(|e| format!("value `{k}`: {e}"))?,
                     );
                 }
                 Ok::<_, String>(Prepped::Memory(MemoryWrite::Outcome {

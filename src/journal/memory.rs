@@ -467,7 +467,9 @@ impl Journal {
     pub fn doc(&self, id: i64) -> Result<Option<DocRecord>> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {DOC_COLS} FROM memory_docs d WHERE d.id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {DOC_COLS} FROM memory_docs d WHERE d.id = ?1"
+            ))?
             .query_row(params![id], doc_row)
             .optional()?)
     }
@@ -595,9 +597,8 @@ impl Journal {
             .prepare_cached("SELECT vec FROM memory_vectors WHERE doc_id = ?1 AND model = ?2")?;
         let mut out = Vec::with_capacity(docs.len());
         for d in docs {
-            let blob: Option<Vec<u8>> = stmt
-                .query_row(params![d, model], |r| r.get(0))
-                .optional()?;
+            let blob: Option<Vec<u8>> =
+                stmt.query_row(params![d, model], |r| r.get(0)).optional()?;
             if let Some(b) = blob {
                 let v = b
                     .chunks_exact(4)

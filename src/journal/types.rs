@@ -196,7 +196,9 @@ pub enum Event {
         tags: Vec<String>,
     },
     /// A note written by this run was forgotten (removed from every index).
-    NoteForgotten { note: i64 },
+    NoteForgotten {
+        note: i64,
+    },
     /// Measured results attached to the run (`aios outcome`, or an `outcome` step).
     OutcomeRecorded {
         #[serde(default, skip_serializing_if = "Option::is_none")]

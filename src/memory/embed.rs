@@ -44,9 +44,7 @@ impl EmbeddingsConfig {
                 "[embeddings] takes url = \"http://127.0.0.1:11434/v1\", model = \"...\", and optionally api_key_env, timeout, batch",
             )
         };
-        let t = v
-            .as_table()
-            .ok_or_else(|| bad("must be a table".into()))?;
+        let t = v.as_table().ok_or_else(|| bad("must be a table".into()))?;
         for k in t.keys() {
             if !KEYS.contains(&k.as_str()) {
                 let hint = crate::workflow::suggest::did_you_mean(k, KEYS.iter().copied());
@@ -65,8 +63,8 @@ impl EmbeddingsConfig {
         };
         let url = string("url")?.ok_or_else(|| bad("needs `url`".into()))?;
         let model = string("model")?.ok_or_else(|| bad("needs `model`".into()))?;
-        let parsed = reqwest::Url::parse(&url)
-            .map_err(|e| bad(format!("`url` is not a URL: {e}")))?;
+        let parsed =
+            reqwest::Url::parse(&url).map_err(|e| bad(format!("`url` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(bad("`url` must be http or https".into()));
         }
@@ -77,8 +75,9 @@ impl EmbeddingsConfig {
             format!("{base}/embeddings")
         };
         let timeout = match string("timeout")? {
-            Some(s) => crate::workflow::parse_duration(&s)
-                .map_err(|e| bad(format!("`timeout`: {e}")))?,
+            Some(s) => {
+                crate::workflow::parse_duration(&s).map_err(|e| bad(format!("`timeout`: {e}")))?
+            }
             None => Duration::from_secs(30),
         };
         let batch = match t.get("batch") {
@@ -122,7 +121,11 @@ impl Embedder {
         Ok(out)
     }
 
-    async fn embed_batch(&self, client: &reqwest::Client, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed_batch(
+        &self,
+        client: &reqwest::Client,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>> {
         let endpoint = &self.config.endpoint;
         let unreachable = |e: String| {
             Error::other(format!("the embedding endpoint {endpoint} failed: {e}")).with_hint(
@@ -184,7 +187,11 @@ fn parse_response(body: &Json, n: usize) -> std::result::Result<Vec<Vec<f32>>, S
             .as_array()
             .ok_or("an item has no `embedding` array")?
             .iter()
-            .map(|x| x.as_f64().map(|f| f as f32).ok_or("an embedding holds a non-number"))
+            .map(|x| {
+                x.as_f64()
+                    .map(|f| f as f32)
+                    .ok_or("an embedding holds a non-number")
+            })
             .collect::<std::result::Result<_, _>>()?;
         if v.is_empty() {
             return Err("an embedding is empty".into());

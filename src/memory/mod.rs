@@ -26,6 +26,9 @@ use crate::journal::{DocRecord, FactRecord, Journal};
 use crate::workflow::ContextSpec;
 pub use embed::{Embedder, EmbeddingsConfig};
 
+/// A fused entry: (score, full-text rank, vector rank).
+type Fused = (f64, Option<usize>, Option<usize>);
+
 /// Reciprocal rank fusion constant (the usual 60).
 const RRF_K: f64 = 60.0;
 
@@ -91,7 +94,7 @@ pub fn search(
         Some(qv) => vector_ranking(journal, qv, n, kinds)?,
         None => Vec::new(),
     };
-    let mut fused: HashMap<i64, (f64, Option<usize>, Option<usize>)> = HashMap::new();
+    let mut fused: HashMap<i64, Fused> = HashMap::new();
     for (i, id) in fts.iter().enumerate() {
         let e = fused.entry(*id).or_insert((0.0, None, None));
         e.0 += 1.0 / (RRF_K + (i + 1) as f64);
@@ -102,7 +105,7 @@ pub fn search(
         e.0 += 1.0 / (RRF_K + (i + 1) as f64);
         e.2 = Some(i + 1);
     }
-    let mut ranked: Vec<(i64, (f64, Option<usize>, Option<usize>))> = fused.into_iter().collect();
+    let mut ranked: Vec<(i64, Fused)> = fused.into_iter().collect();
     // Higher score first; ties by the better single rank, then the newer document.
     ranked.sort_by(|a, b| {
         b.1.0
@@ -112,11 +115,8 @@ pub fn search(
     });
     ranked.truncate(k);
     let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
-    let docs: HashMap<i64, DocRecord> = journal
-        .docs(&ids)?
-        .into_iter()
-        .map(|d| (d.id, d))
-        .collect();
+    let docs: HashMap<i64, DocRecord> =
+        journal.docs(&ids)?.into_iter().map(|d| (d.id, d)).collect();
     Ok(ranked
         .into_iter()
         .filter_map(|(id, (score, f, v))| {
@@ -130,7 +130,7 @@ pub fn search(
         .collect())
 }
 
-fn best(x: (f64, Option<usize>, Option<usize>)) -> usize {
+fn best(x: Fused) -> usize {
     x.1.unwrap_or(usize::MAX).min(x.2.unwrap_or(usize::MAX))
 }
 
@@ -341,11 +341,13 @@ pub fn retrieve(
     }
     if spec.decisions > 0 {
         let recent = journal.step_decisions(&scope.workflow, &scope.step, spec.decisions * 5)?;
-        let informative = |d: &DocRecord| d.text.contains("\nreason: ") || d.text.contains("\nedit:\n");
-        let mut picked: Vec<DocRecord> = recent.iter().filter(|d| informative(d)).cloned().collect();
+        let informative =
+            |d: &DocRecord| d.text.contains("\nreason: ") || d.text.contains("\nedit:\n");
+        let mut picked: Vec<DocRecord> =
+            recent.iter().filter(|d| informative(d)).cloned().collect();
         picked.extend(recent.iter().filter(|d| !informative(d)).cloned());
         picked.truncate(spec.decisions);
-        picked.sort_by(|a, b| b.id.cmp(&a.id));
+        picked.sort_by_key(|d| std::cmp::Reverse(d.id));
         out.decisions = picked;
     }
     Ok(out)

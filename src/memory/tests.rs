@@ -79,7 +79,12 @@ fn facts_are_versioned_with_history_and_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
     let v1 = j
-        .set_fact("customer:acme", "plan", &json!("basic"), FactOrigin::default())
+        .set_fact(
+            "customer:acme",
+            "plan",
+            &json!("basic"),
+            FactOrigin::default(),
+        )
         .unwrap();
     assert_eq!((v1.version, v1.source.as_str()), (1, "manual"));
     let v2 = j
@@ -96,8 +101,14 @@ fn facts_are_versioned_with_history_and_provenance() {
         .unwrap();
     assert_eq!(v2.version, 2);
     assert_eq!(v2.note.as_deref(), Some("upgraded on call"));
-    assert_eq!(current_fact_version(&j, "customer:acme", "plan").unwrap(), Some(2));
-    assert_eq!(current_fact_version(&j, "customer:acme", "seats").unwrap(), None);
+    assert_eq!(
+        current_fact_version(&j, "customer:acme", "plan").unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        current_fact_version(&j, "customer:acme", "seats").unwrap(),
+        None
+    );
     let h = j.fact_history("customer:acme", "plan").unwrap();
     assert_eq!(
         h.iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
@@ -124,9 +135,20 @@ fn a_fact_from_a_decision_names_its_item_run_and_step() {
         )
         .unwrap();
     assert_eq!(f.source, "decision");
-    assert_eq!((f.run_id, f.step_id.as_deref(), f.proposal_id), (Some(r), Some("draft"), Some(1)));
+    assert_eq!(
+        (f.run_id, f.step_id.as_deref(), f.proposal_id),
+        (Some(r), Some("draft"), Some(1))
+    );
     let e = j
-        .set_fact("x", "y", &json!(1), FactOrigin { proposal: Some(99), ..FactOrigin::default() })
+        .set_fact(
+            "x",
+            "y",
+            &json!(1),
+            FactOrigin {
+                proposal: Some(99),
+                ..FactOrigin::default()
+            },
+        )
         .unwrap_err();
     assert_eq!(e.message, "no inbox item 99");
 }
@@ -138,8 +160,13 @@ fn unknown_facts_say_what_exists() {
     let e = unknown_fact(&j, "customer:acme", None).unwrap();
     assert_eq!(e.message, "no facts about `customer:acme`");
     assert!(e.hint.unwrap().contains("aios fact set"));
-    j.set_fact("customer:acme", "plan", &json!("pro"), FactOrigin::default())
-        .unwrap();
+    j.set_fact(
+        "customer:acme",
+        "plan",
+        &json!("pro"),
+        FactOrigin::default(),
+    )
+    .unwrap();
     let e = unknown_fact(&j, "customer:acne", None).unwrap();
     assert_eq!(e.hint.as_deref(), Some("did you mean `customer:acme`?"));
     let e = unknown_fact(&j, "customer:acme", Some("plane")).unwrap();
@@ -152,7 +179,10 @@ fn full_text_search_ranks_with_bm25_and_never_errors_on_syntax() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
     j.add_notes(&[
-        note("Acme prefers short emails; never on Fridays", &["customer:acme"]),
+        note(
+            "Acme prefers short emails; never on Fridays",
+            &["customer:acme"],
+        ),
         note("Globex wants invoices in EUR", &["customer:globex"]),
         note("Emails to Acme go to ops@acme.test", &[]),
     ])
@@ -160,7 +190,10 @@ fn full_text_search_ranks_with_bm25_and_never_errors_on_syntax() {
     let hits = search(&j, "how does acme like emails", 5, &[], None).unwrap();
     assert_eq!(hits.len(), 2);
     assert!(hits.iter().all(|h| h.doc.text.contains("Acme")));
-    assert!(hits.iter().all(|h| h.fts_rank.is_some() && h.vector_rank.is_none()));
+    assert!(
+        hits.iter()
+            .all(|h| h.fts_rank.is_some() && h.vector_rank.is_none())
+    );
     // Tags are searchable.
     let hits = search(&j, "globex", 5, &[], None).unwrap();
     assert_eq!(hits[0].doc.tags, vec!["customer:globex".to_string()]);
@@ -178,7 +211,10 @@ fn full_text_search_ranks_with_bm25_and_never_errors_on_syntax() {
         search(&j, q, 5, &[], None).unwrap_or_else(|e| panic!("{q}: {e}"));
     }
     assert_eq!(fts_query("^-+"), None);
-    assert_eq!(fts_query("Acme's \"mail\"").as_deref(), Some("\"acme\" OR \"s\" OR \"mail\""));
+    assert_eq!(
+        fts_query("Acme's \"mail\"").as_deref(),
+        Some("\"acme\" OR \"s\" OR \"mail\"")
+    );
 }
 
 #[test]
@@ -186,7 +222,10 @@ fn forgetting_removes_a_note_from_every_index() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
     let ids = j
-        .add_notes(&[note("the blue widget ships friday", &[]), note("red widget", &[])])
+        .add_notes(&[
+            note("the blue widget ships friday", &[]),
+            note("red widget", &[]),
+        ])
         .unwrap();
     j.put_vectors(&[VectorRow {
         doc: ids[0],
@@ -199,14 +238,20 @@ fn forgetting_removes_a_note_from_every_index() {
         model: "m".into(),
         vec: vec![1.0, 0.0],
     };
-    assert_eq!(search(&j, "blue", 5, &[], Some(&qv)).unwrap()[0].doc.id, ids[0]);
+    assert_eq!(
+        search(&j, "blue", 5, &[], Some(&qv)).unwrap()[0].doc.id,
+        ids[0]
+    );
     j.forget_note(ids[0]).unwrap();
     assert!(search(&j, "blue", 5, &[], Some(&qv)).unwrap().is_empty());
     assert!(j.vectors(&[ids[0]], "m").unwrap().is_empty());
     let mut sketches = 0;
     j.scan_sketches(|_, _| sketches += 1).unwrap();
     assert_eq!(sketches, 0);
-    assert_eq!(j.forget_note(ids[0]).unwrap_err().message, format!("no memory {}", ids[0]));
+    assert_eq!(
+        j.forget_note(ids[0]).unwrap_err().message,
+        format!("no memory {}", ids[0])
+    );
     // A new note never reuses the forgotten id.
     let again = j.add_notes(&[note("green", &[])]).unwrap();
     assert!(again[0] > ids[1]);
@@ -218,13 +263,18 @@ fn hybrid_search_fuses_full_text_and_vector_rankings() {
     let mut j = open(&dir);
     let ids = j
         .add_notes(&[
-            note("quarterly pricing review", &[]),   // text match only
-            note("what customers pay", &[]),          // vector match only
-            note("pricing for customers", &[]),       // both
-            note("unrelated lunch menu", &[]),        // neither
+            note("quarterly pricing review", &[]), // text match only
+            note("what customers pay", &[]),       // vector match only
+            note("pricing for customers", &[]),    // both
+            note("unrelated lunch menu", &[]),     // neither
         ])
         .unwrap();
-    let vecs = [[0.0, 1.0, 0.0], [0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.0, 0.0, 1.0]];
+    let vecs = [
+        [0.0, 1.0, 0.0],
+        [0.9, 0.1, 0.0],
+        [0.8, 0.2, 0.0],
+        [0.0, 0.0, 1.0],
+    ];
     j.put_vectors(
         &ids.iter()
             .zip(vecs)
@@ -245,7 +295,7 @@ fn hybrid_search_fuses_full_text_and_vector_rankings() {
     let order: Vec<i64> = hits.iter().map(|h| h.doc.id).collect();
     assert_eq!(order[0], ids[2], "in both rankings: first");
     assert!(order.contains(&ids[0]) && order.contains(&ids[1]));
-    assert_eq!(hits[0].fts_rank.is_some() && hits[0].vector_rank.is_some(), true);
+    assert!(hits[0].fts_rank.is_some() && hits[0].vector_rank.is_some());
     // Vectors of another model are ignored.
     let other = QueryVector {
         model: "other".into(),
@@ -262,9 +312,21 @@ fn decisions_are_searchable_and_retrieved_for_their_step() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
     let r1 = run(&mut j);
-    decide(&mut j, r1, Decision::Reject, Some("too long, keep it under 80 words"), None);
+    decide(
+        &mut j,
+        r1,
+        Decision::Reject,
+        Some("too long, keep it under 80 words"),
+        None,
+    );
     let r2 = run(&mut j);
-    decide(&mut j, r2, Decision::Approve, None, Some("-Dear Sir\n+Hi Ana"));
+    decide(
+        &mut j,
+        r2,
+        Decision::Approve,
+        None,
+        Some("-Dear Sir\n+Hi Ana"),
+    );
     let r3 = run(&mut j);
     decide(&mut j, r3, Decision::Approve, None, None);
     let hits = search(&j, "too long", 5, &["decision"], None).unwrap();
@@ -286,7 +348,10 @@ fn decisions_are_searchable_and_retrieved_for_their_step() {
     let got = retrieve(&j, &spec, &scope, None).unwrap();
     // The two informative decisions (reason, edit) beat the newer plain approval.
     assert_eq!(
-        got.decisions.iter().map(|d| d.run_id.unwrap()).collect::<Vec<_>>(),
+        got.decisions
+            .iter()
+            .map(|d| d.run_id.unwrap())
+            .collect::<Vec<_>>(),
         vec![r2, r1]
     );
     let text = render_context(&got);
@@ -297,17 +362,32 @@ fn decisions_are_searchable_and_retrieved_for_their_step() {
         workflow: "launch".into(),
         step: "email".into(),
     };
-    assert!(retrieve(&j, &spec, &other, None).unwrap().decisions.is_empty());
+    assert!(
+        retrieve(&j, &spec, &other, None)
+            .unwrap()
+            .decisions
+            .is_empty()
+    );
 }
 
 #[test]
 fn retrieval_records_fact_versions_and_renders_a_prompt() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    j.set_fact("customer:acme", "plan", &json!("basic"), FactOrigin::default())
-        .unwrap();
-    j.set_fact("customer:acme", "plan", &json!("pro"), FactOrigin::default())
-        .unwrap();
+    j.set_fact(
+        "customer:acme",
+        "plan",
+        &json!("basic"),
+        FactOrigin::default(),
+    )
+    .unwrap();
+    j.set_fact(
+        "customer:acme",
+        "plan",
+        &json!("pro"),
+        FactOrigin::default(),
+    )
+    .unwrap();
     j.set_fact("customer:acme", "seats", &json!(5), FactOrigin::default())
         .unwrap();
     j.add_notes(&[note("Acme prefers short emails", &["customer:acme"])])
@@ -348,8 +428,13 @@ fn retrieval_records_fact_versions_and_renders_a_prompt() {
 fn run_writes_are_events_that_replay_to_the_same_memory() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    j.set_fact("customer:acme", "plan", &json!("basic"), FactOrigin::default())
-        .unwrap();
+    j.set_fact(
+        "customer:acme",
+        "plan",
+        &json!("basic"),
+        FactOrigin::default(),
+    )
+    .unwrap();
     let r = run(&mut j);
     let evs = j
         .commit_allocated(r, |a| {
@@ -383,13 +468,24 @@ fn run_writes_are_events_that_replay_to_the_same_memory() {
     .unwrap();
     decide(&mut j, r, Decision::Reject, Some("no"), None);
     let f = j.fact("customer:acme", "plan").unwrap().unwrap();
-    assert_eq!((f.version, f.source.as_str(), f.run_id), (2, "run", Some(r)));
+    assert_eq!(
+        (f.version, f.source.as_str(), f.run_id),
+        (2, "run", Some(r))
+    );
     assert_eq!(j.outcomes(r).unwrap().len(), 2);
     let hits = search(&j, "open_rate", 5, &["outcome"], None).unwrap();
-    assert_eq!(hits[0].doc.text, "outcome of run 1 (launch): open_rate=0.41 replies=3");
+    assert_eq!(
+        hits[0].doc.text,
+        "outcome of run 1 (launch): open_rate=0.41 replies=3"
+    );
     // A manual version after the run's does not disturb its replay.
-    j.set_fact("customer:acme", "plan", &json!("enterprise"), FactOrigin::default())
-        .unwrap();
+    j.set_fact(
+        "customer:acme",
+        "plan",
+        &json!("enterprise"),
+        FactOrigin::default(),
+    )
+    .unwrap();
     assert!(j.replay(r).unwrap().differences.is_empty());
     // Forgetting a run's note is an event of that run, and replays too.
     j.forget_note(note).unwrap();
@@ -410,7 +506,10 @@ fn only_notes_can_be_forgotten() {
     decide(&mut j, r, Decision::Approve, None, None);
     let id = search(&j, "draft", 1, &[], None).unwrap()[0].doc.id;
     let e = j.forget_note(id).unwrap_err();
-    assert_eq!(e.message, format!("memory {id} is a decision, not a note; only notes can be forgotten"));
+    assert_eq!(
+        e.message,
+        format!("memory {id} is a decision, not a note; only notes can be forgotten")
+    );
 }
 
 #[test]
@@ -422,7 +521,8 @@ fn memory_writes_to_a_cancelled_or_missing_run_are_refused() {
         "no run 7"
     );
     let r = run(&mut j);
-    j.commit(r, &[Event::RunCancelled { reason: None }]).unwrap();
+    j.commit(r, &[Event::RunCancelled { reason: None }])
+        .unwrap();
     let e = j.commit_allocated(r, |_| Ok(vec![])).unwrap_err();
     assert_eq!(e.kind, crate::error::ErrorKind::Conflict);
 }

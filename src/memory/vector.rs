@@ -52,7 +52,10 @@ mod tests {
 
     #[test]
     fn sketch_sets_positive_components() {
-        assert_eq!(sketch(&[1.0, -1.0, 0.5, 0.0, 2.0, -3.0, 1.0, 1.0, 1.0]), vec![0b1101_0101, 1]);
+        assert_eq!(
+            sketch(&[1.0, -1.0, 0.5, 0.0, 2.0, -3.0, 1.0, 1.0, 1.0]),
+            vec![0b1101_0101, 1]
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub(crate) fn read_context(
                 Diagnostic::new("`context.memory` is empty")
                     .at(m.span())
                     .label("empty query")
-                    .hint("memory is what to search for, like \"{{ inputs.customer }} preferences\""),
+                    .hint(
+                        "memory is what to search for, like \"{{ inputs.customer }} preferences\"",
+                    ),
             );
         }
     }
@@ -43,10 +45,12 @@ pub(crate) fn read_context(
             spec.k = n as usize;
         } else {
             cx.push(
-                Diagnostic::new(format!("`context.k` must be between 1 and {MAX_K}, found {n}"))
-                    .at(kv.span())
-                    .label("out of range")
-                    .hint("k is how many notes go into the prompt"),
+                Diagnostic::new(format!(
+                    "`context.k` must be between 1 and {MAX_K}, found {n}"
+                ))
+                .at(kv.span())
+                .label("out of range")
+                .hint("k is how many notes go into the prompt"),
             );
         }
         if get(t, "memory").is_none() {
@@ -88,7 +92,9 @@ pub(crate) fn read_context(
                 ))
                 .at(dv.span())
                 .label("out of range")
-                .hint("decisions is how many of your last decisions on this step go into the prompt"),
+                .hint(
+                    "decisions is how many of your last decisions on this step go into the prompt",
+                ),
             );
         }
     }
@@ -134,7 +140,10 @@ mod tests {
                 decisions: 2,
             }
         );
-        let vars: Vec<&str> = uses.iter().flat_map(|u| u.vars.iter().map(|s| s.as_str())).collect();
+        let vars: Vec<&str> = uses
+            .iter()
+            .flat_map(|u| u.vars.iter().map(|s| s.as_str()))
+            .collect();
         assert_eq!(vars, ["inputs.customer", "inputs.customer"]);
     }
 
@@ -151,10 +160,22 @@ mod tests {
         let (spec, msgs, _) = read(r#"{ memroy = "x", k = 0, decisions = -1, facts = "acme" }"#);
         assert!(spec.is_none());
         let all = msgs.join("\n");
-        assert!(all.contains("unknown key `memroy` in `context` | did you mean `memory`?"), "{all}");
-        assert!(all.contains("`context.k` must be between 1 and 50, found 0"), "{all}");
-        assert!(all.contains("`context.k` without `context.memory`"), "{all}");
-        assert!(all.contains("`context.decisions` must be between 0 and 50, found -1"), "{all}");
+        assert!(
+            all.contains("unknown key `memroy` in `context` | did you mean `memory`?"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`context.k` must be between 1 and 50, found 0"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`context.k` without `context.memory`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`context.decisions` must be between 0 and 50, found -1"),
+            "{all}"
+        );
         assert!(all.contains("expected an array, found a string"), "{all}");
     }
 
@@ -164,7 +185,10 @@ mod tests {
         assert!(spec.is_none());
         let all = msgs.join("\n");
         assert!(all.contains("invalid template"), "{all}");
-        assert!(all.contains("an entity in `context.facts` is empty"), "{all}");
+        assert!(
+            all.contains("an entity in `context.facts` is empty"),
+            "{all}"
+        );
     }
 
     #[test]

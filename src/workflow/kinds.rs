@@ -155,9 +155,13 @@ pub(crate) fn read_spec(
         Kind::File => file(cx, t, span, ctx, uses).map(StepSpec::File),
         Kind::Set => set(cx, t, span, ctx, uses).map(StepSpec::Set),
         Kind::Approval => approval(cx, t, span, ctx, uses).map(StepSpec::Approval),
-        Kind::Remember => super::memory_kinds::remember(cx, t, span, ctx, uses).map(StepSpec::Remember),
+        Kind::Remember => {
+            super::memory_kinds::remember(cx, t, span, ctx, uses).map(StepSpec::Remember)
+        }
         Kind::Fact => super::memory_kinds::fact(cx, t, span, ctx, uses).map(StepSpec::Fact),
-        Kind::Outcome => super::memory_kinds::outcome(cx, t, span, ctx, uses).map(StepSpec::Outcome),
+        Kind::Outcome => {
+            super::memory_kinds::outcome(cx, t, span, ctx, uses).map(StepSpec::Outcome)
+        }
     };
     if cx.diags.len() > before { None } else { spec }
 }
