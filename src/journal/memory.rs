@@ -520,18 +520,71 @@ impl Journal {
         limit: usize,
         kinds: &[&str],
     ) -> Result<Vec<(DocRecord, f64)>> {
+        // Rank inside the full-text index first (no join per match), then read the
+        // documents of the best ones only.
+        if kinds.is_empty() {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {DOC_COLS}, f.score FROM (
+                    SELECT rowid AS id, bm25(memory_fts, 1.0, 0.5) AS score FROM memory_fts
+                    WHERE memory_fts MATCH ?1 ORDER BY score LIMIT ?2
+                 ) f JOIN memory_docs d ON d.id = f.id ORDER BY f.score"
+            ))?;
+            let rows = stmt.query_map(params![query, limit as i64], |r| {
+                Ok((doc_row(r)?, r.get::<_, f64>(11)?))
+            })?;
+            return Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
         let kinds_json = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".into());
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DOC_COLS}, bm25(memory_fts, 1.0, 0.5) AS score
              FROM memory_fts JOIN memory_docs d ON d.id = memory_fts.rowid
              WHERE memory_fts MATCH ?1
-               AND (?3 = '[]' OR d.kind IN (SELECT value FROM json_each(?3)))
+               AND d.kind IN (SELECT value FROM json_each(?3))
              ORDER BY score LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![query, limit as i64, kinds_json], |r| {
             Ok((doc_row(r)?, r.get::<_, f64>(11)?))
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// For each word, how many documents hold it (after the index's own tokenizing
+    /// and stemming), and an upper bound of the number of documents.
+    pub fn term_doc_counts(&self, words: &[String]) -> Result<(i64, Vec<i64>)> {
+        self.conn.execute_batch(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.memory_query USING fts5(t, tokenize = 'porter unicode61');
+             CREATE VIRTUAL TABLE IF NOT EXISTS temp.memory_query_terms USING fts5vocab(temp, memory_query, 'instance');
+             DELETE FROM temp.memory_query;",
+        )?;
+        {
+            let mut ins = self
+                .conn
+                .prepare_cached("INSERT INTO temp.memory_query (rowid, t) VALUES (?1, ?2)")?;
+            for (i, w) in words.iter().enumerate() {
+                ins.execute(params![i as i64, w])?;
+            }
+        }
+        let mut counts = vec![0i64; words.len()];
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT q.doc, max(coalesce((SELECT v.doc FROM memory_fts_terms v WHERE v.term = q.term), 0))
+                 FROM temp.memory_query_terms q GROUP BY q.doc",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (i, n) = row?;
+                if let Some(c) = counts.get_mut(i as usize) {
+                    *c = n;
+                }
+            }
+        }
+        let total: i64 = self.conn.query_row(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memory_docs'), 0),
+                        coalesce((SELECT max(id) FROM memory_docs), 0))",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((total, counts))
     }
 
     /// How many documents of each kind there are.

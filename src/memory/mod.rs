@@ -41,12 +41,57 @@ fn pool(k: usize) -> usize {
 /// together, so punctuation, operators and quotes in the query can never be a
 /// syntax error. `None` when the text has no searchable word.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
-        .collect();
+    terms_query(&words(text))
+}
+
+/// The searchable words of free text, lower-cased, without repeats.
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        let w = w.to_lowercase();
+        if !w.is_empty() && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+fn terms_query(words: &[String]) -> Option<String> {
+    let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+/// Below this many documents every word is searched (scoring them all is cheap).
+const PRUNE_ABOVE: i64 = 5_000;
+
+/// In a large index, leave out words that at least half of all documents hold:
+/// bm25 gives them no weight (FTS5 clamps their IDF to ~0), yet matching them means
+/// scoring most of the index. Words no document holds are left out too. When every
+/// word is that common, the rarest one is kept.
+fn weighty_words(journal: &Journal, words: Vec<String>) -> Result<Vec<String>> {
+    if words.is_empty() {
+        return Ok(words);
+    }
+    let (total, counts) = journal.term_doc_counts(&words)?;
+    if total < PRUNE_ABOVE {
+        return Ok(words);
+    }
+    let kept: Vec<String> = words
+        .iter()
+        .zip(&counts)
+        .filter(|(_, n)| **n > 0 && **n * 2 < total)
+        .map(|(w, _)| w.clone())
+        .collect();
+    if !kept.is_empty() {
+        return Ok(kept);
+    }
+    Ok(words
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .min_by_key(|(_, n)| *n)
+        .map(|(w, _)| vec![w])
+        .unwrap_or_default())
 }
 
 /// A query vector and the model that made it (vectors of other models are ignored).
@@ -82,7 +127,7 @@ pub fn search(
         return Ok(Vec::new());
     }
     let n = pool(k);
-    let fts: Vec<i64> = match fts_query(text) {
+    let fts: Vec<i64> = match terms_query(&weighty_words(journal, words(text))?) {
         Some(q) => journal
             .search_fts(&q, n, kinds)?
             .into_iter()

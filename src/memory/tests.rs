@@ -536,3 +536,30 @@ fn values_from_the_command_line_are_json_or_text() {
     assert_eq!(parse_value("\"42\""), json!("42"));
     assert_eq!(parse_value("hello world"), json!("hello world"));
 }
+
+#[test]
+fn in_a_large_index_words_most_documents_hold_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let mut notes: Vec<NewNote> = (0..6000)
+        .map(|i| note(&format!("the common filler note number {i}"), &[]))
+        .collect();
+    notes.push(note("the rare zebra", &[]));
+    let ids = j.add_notes(&notes).unwrap();
+    let (total, counts) = j
+        .term_doc_counts(&[
+            "the".into(),
+            "zebra".into(),
+            "nowhere".into(),
+            "notes".into(),
+        ])
+        .unwrap();
+    assert_eq!(total, 6001);
+    // "notes" is stemmed like the index ("note").
+    assert_eq!(counts, vec![6001, 1, 0, 6000]);
+    let hits = search(&j, "the zebra", 5, &[], None).unwrap();
+    assert_eq!(hits.len(), 1, "`the` is left out, `zebra` kept");
+    assert_eq!(hits[0].doc.id, *ids.last().unwrap());
+    // When every word is that common, the rarest is still searched.
+    assert_eq!(search(&j, "the common", 5, &[], None).unwrap().len(), 5);
+}

@@ -46,6 +46,8 @@ CREATE INDEX memory_docs_decisions ON memory_docs (workflow, step_id, id) WHERE 
 CREATE VIRTUAL TABLE memory_fts USING fts5(
     text, tags, content = 'memory_docs', content_rowid = 'id', tokenize = 'porter unicode61'
 );
+-- Document frequency of each indexed term (to leave out words bm25 gives no weight).
+CREATE VIRTUAL TABLE memory_fts_terms USING fts5vocab(memory_fts, 'row');
 CREATE TRIGGER memory_docs_ai AFTER INSERT ON memory_docs BEGIN
     INSERT INTO memory_fts (rowid, text, tags) VALUES (new.id, new.text, new.tags);
 END;
