@@ -8,6 +8,7 @@
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
 //! - [`connectors`]: shell, http and file actions: render, describe, validate, commit
 //! - [`inbox`]: deciding inbox items (one path for every front end)
+//! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`commands`]: the CLI front end; the only module that prints
 //!
 //! Invariants (see DESIGN.md): the state machine does no IO; every state change is an
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod inbox;
 pub mod journal;
+pub mod memory;
 pub mod schedule;
 pub mod template;
 pub mod workflow;

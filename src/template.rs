@@ -13,7 +13,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
 /// Names a template may read at top level.
-pub const GLOBALS: &[&str] = &["inputs", "steps", "run"];
+pub const GLOBALS: &[&str] = &["inputs", "steps", "run", "facts"];
 
 /// Per-template fuel: bounds loops so a bad template cannot hang a run.
 const FUEL: u64 = 1_000_000;
@@ -26,6 +26,7 @@ pub fn env() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.add_function("fact", fact_function);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .build()
@@ -76,6 +77,55 @@ struct ContextInner {
     inputs: Value,
     run: Value,
     steps: Arc<Steps>,
+    /// `facts["entity"].key`: read from the journal when a template asks.
+    facts: OnceLock<Arc<crate::journal::FactReader>>,
+}
+
+/// `facts`: entity -> { key: current value }, looked up lazily.
+#[derive(Debug)]
+struct Facts(Arc<crate::journal::FactReader>);
+
+impl Object for Facts {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let facts = self.0.facts(key.as_str()?).ok()?;
+        if facts.is_empty() {
+            return None;
+        }
+        let map: serde_json::Map<String, Json> =
+            facts.into_iter().map(|f| (f.key, f.value)).collect();
+        Some(ser(Json::Object(map)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::NonEnumerable
+    }
+}
+
+/// `fact("customer:acme", "plan")`: a fact's current value, with a clear error
+/// when the entity or key is unknown.
+fn fact_function(
+    state: &minijinja::State<'_, '_>,
+    entity: String,
+    key: String,
+) -> Result<Value, minijinja::Error> {
+    let err = |msg: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg);
+    let facts = state
+        .lookup("facts")
+        .filter(|f| !f.is_undefined())
+        .ok_or_else(|| err("facts are not available here".into()))?;
+    let ent = facts.get_item(&Value::from(entity.as_str()))?;
+    if ent.is_undefined() {
+        return Err(err(format!("no facts about `{entity}`")));
+    }
+    let v = ent.get_attr(&key)?;
+    if v.is_undefined() {
+        return Err(err(format!("`{entity}` has no fact `{key}`")));
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +165,11 @@ impl Object for Root {
             "inputs" => Some(self.0.inputs.clone()),
             "run" => Some(self.0.run.clone()),
             "steps" => Some(Value::from_dyn_object(self.0.steps.clone())),
+            "facts" => self
+                .0
+                .facts
+                .get()
+                .map(|r| Value::from_object(Facts(r.clone()))),
             _ => None,
         }
     }
@@ -132,8 +187,14 @@ impl Context {
                 inputs: ser(inputs),
                 run: ser(&run),
                 steps: Arc::new(Steps::default()),
+                facts: OnceLock::new(),
             }),
         }
+    }
+
+    /// Let templates read facts (`facts["entity"].key`, `fact(entity, key)`).
+    pub fn attach_facts(&self, reader: Arc<crate::journal::FactReader>) {
+        let _ = self.inner.facts.set(reader);
     }
 
     /// Record (or replace) a step's status and output.

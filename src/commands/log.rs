@@ -95,6 +95,22 @@ pub fn describe(ev: &Event) -> String {
             }
             s
         }
+        Event::FactSet {
+            step,
+            entity,
+            key,
+            value,
+            version,
+        } => format!("{step}: fact {entity} {key} = {value} (version {version})"),
+        Event::NoteAdded { step, note, .. } => format!("{step}: note {note} remembered"),
+        Event::NoteForgotten { note } => format!("note {note} forgotten"),
+        Event::OutcomeRecorded { step, values } => {
+            let pairs = crate::memory::outcome_pairs(values);
+            match step {
+                Some(step) => format!("{step}: outcome {pairs}"),
+                None => format!("outcome {pairs}"),
+            }
+        }
     }
 }
 

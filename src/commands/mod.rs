@@ -5,9 +5,12 @@ mod budget;
 mod cancel;
 mod check;
 mod decide;
+mod fact;
 mod inbox;
 mod llm;
 mod log;
+mod memory;
+mod outcome;
 mod replay;
 mod run;
 mod runs;
@@ -216,6 +219,9 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Daemon(a) => schedule::daemon(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
+        Command::Fact(a) => fact::fact(ctx, a),
+        Command::Memory(a) => memory::memory(ctx, a),
+        Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

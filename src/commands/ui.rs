@@ -179,7 +179,13 @@ impl Observer for Progress {
         }
         let s = self.style;
         let line = match ev {
-            Event::RunStatus { .. } | Event::RunCreated { .. } | Event::ProposalDecided { .. } => {
+            Event::RunStatus { .. }
+            | Event::RunCreated { .. }
+            | Event::ProposalDecided { .. }
+            | Event::FactSet { .. }
+            | Event::NoteAdded { .. }
+            | Event::NoteForgotten { .. }
+            | Event::OutcomeRecorded { .. } => {
                 return;
             }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim("-")),

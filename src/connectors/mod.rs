@@ -192,7 +192,12 @@ impl Action {
                     append: f.mode == FileMode::Append,
                 })
             }
-            StepSpec::Set(_) | StepSpec::Approval(_) | StepSpec::Agent(_) => {
+            StepSpec::Set(_)
+            | StepSpec::Approval(_)
+            | StepSpec::Agent(_)
+            | StepSpec::Remember(_)
+            | StepSpec::Fact(_)
+            | StepSpec::Outcome(_) => {
                 return Err(format!("`{}` steps have no action", step.kind()));
             }
         };

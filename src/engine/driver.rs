@@ -32,6 +32,25 @@ pub(super) enum Prepped {
     Action(Action),
     /// An agent step's rendered request.
     Agent(Box<crate::agent::AgentRequest>),
+    /// A memory step's rendered write (`remember`, `fact`, `outcome`).
+    Memory(MemoryWrite),
+}
+
+/// What a memory step writes, rendered.
+#[derive(Debug, Clone)]
+pub(super) enum MemoryWrite {
+    Note {
+        text: String,
+        tags: Vec<String>,
+    },
+    Fact {
+        entity: String,
+        key: String,
+        value: Json,
+    },
+    Outcome {
+        values: Json,
+    },
 }
 
 /// A finished commit or LLM call, sent back from the executor.
@@ -98,6 +117,9 @@ impl<'a> Driver<'a> {
     ) -> Driver<'a> {
         let (tx, rx) = mpsc::channel();
         let n = wf.steps.len();
+        ctx.attach_facts(std::sync::Arc::new(crate::journal::FactReader::new(
+            journal.path(),
+        )));
         Driver {
             journal,
             run,
@@ -437,6 +459,48 @@ impl<'a> Driver<'a> {
                 ))
             })(),
             StepSpec::Agent(a) => self.render_agent(a),
+            StepSpec::Remember(r) => (|| {
+                let text = self.ctx.render(&r.text)?;
+                if text.trim().is_empty() {
+                    return Err("`text` rendered to nothing; there is nothing to remember".into());
+                }
+                let tags = r
+                    .tags
+                    .iter()
+                    .map(|t| self.ctx.render(t).map(|t| t.trim().to_string()))
+                    .filter(|t| !matches!(t, Ok(t) if t.is_empty()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok::<_, String>(Prepped::Memory(MemoryWrite::Note { text, tags }))
+            })(),
+            StepSpec::Fact(f) => (|| {
+                let entity = self.ctx.render(&f.entity)?.trim().to_string();
+                let key = self.ctx.render(&f.key)?.trim().to_string();
+                if entity.is_empty() || key.is_empty() {
+                    return Err(format!(
+                        "the fact's {} rendered empty",
+                        if entity.is_empty() { "entity" } else { "key" }
+                    ));
+                }
+                let value = self
+                    .ctx
+                    .render_json(&f.value)
+                    .map_err(|e| format!("value: {e}"))?;
+                Ok::<_, String>(Prepped::Memory(MemoryWrite::Fact { entity, key, value }))
+            })(),
+            StepSpec::Outcome(o) => (|| {
+                let mut values = serde_json::Map::with_capacity(o.values.len());
+                for (k, v) in &o.values {
+                    values.insert(
+                        k.clone(),
+                        self.ctx
+                            .render_json(v)
+                            .map_err(|e| format!("value `{k}`: {e}"))?,
+                    );
+                }
+                Ok::<_, String>(Prepped::Memory(MemoryWrite::Outcome {
+                    values: Json::Object(values),
+                }))
+            })(),
             _ => {
                 let dir = std::path::PathBuf::from(&self.run.dir);
                 let renv = RenderEnv {
@@ -609,6 +673,15 @@ impl<'a> Driver<'a> {
                 Ok(())
             }
             Some(Prepped::Agent(req)) => self.agent_call(step, attempt, *req),
+            Some(Prepped::Memory(w)) => {
+                self.write_memory(step, attempt, w)?;
+                self.feed(Input::Finished {
+                    step,
+                    ok: true,
+                    retryable: false,
+                });
+                Ok(())
+            }
             Some(Prepped::Action(action)) => {
                 self.record(vec![Event::StepStarted {
                     step: self.wf.steps[step].id.clone(),
@@ -645,6 +718,68 @@ impl<'a> Driver<'a> {
                 Ok(())
             }
         }
+    }
+
+    /// Commit a memory step: its memory event (with the fact version or note id
+    /// allocated in the same transaction) and its success, atomically.
+    fn write_memory(&mut self, step: usize, attempt: u32, w: MemoryWrite) -> Result<()> {
+        self.flush()?;
+        let step_id = self.wf.steps[step].id.clone();
+        let events = self.journal.commit_allocated(self.run.id, |a| {
+            let (ev, output) = match w {
+                MemoryWrite::Note { text, tags } => {
+                    let note = a.next_note_id()?;
+                    let output = json!({ "note": note, "text": text, "tags": tags });
+                    (
+                        Event::NoteAdded {
+                            step: step_id.clone(),
+                            note,
+                            text,
+                            tags,
+                        },
+                        output,
+                    )
+                }
+                MemoryWrite::Fact { entity, key, value } => {
+                    let version = a.next_fact_version(&entity, &key)?;
+                    let output = json!({
+                        "entity": entity, "key": key, "value": value, "version": version,
+                    });
+                    (
+                        Event::FactSet {
+                            step: step_id.clone(),
+                            entity,
+                            key,
+                            value,
+                            version,
+                        },
+                        output,
+                    )
+                }
+                MemoryWrite::Outcome { values } => (
+                    Event::OutcomeRecorded {
+                        step: Some(step_id.clone()),
+                        values: values.clone(),
+                    },
+                    json!({ "values": values }),
+                ),
+            };
+            Ok(vec![
+                ev,
+                Event::StepSucceeded {
+                    step: step_id.clone(),
+                    attempt,
+                    output,
+                },
+            ])
+        })?;
+        for ev in &events {
+            if let Event::StepSucceeded { output, .. } = ev {
+                self.set_view(step, "succeeded", output.clone());
+            }
+            self.observer.event(self.run.id, ev);
+        }
+        Ok(())
     }
 
     fn exec(&mut self, with_client: bool) -> Result<&Exec> {

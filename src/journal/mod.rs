@@ -8,6 +8,7 @@
 
 mod lease;
 mod llm;
+mod memory;
 mod project;
 mod query;
 mod replay;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use lease::{LeaseHeld, Owner};
+pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
 pub use types::*;
@@ -31,6 +33,7 @@ pub use types::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_agent.sql"),
+    include_str!("migrations/0003_memory.sql"),
     include_str!("migrations/0004_schedule.sql"),
 ];
 

@@ -174,6 +174,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 by,
                 at
             ])?;
+            super::memory::index_decision(tx, run, *proposal, *decision, reason, diff, at)?;
         }
         Event::LlmCall(c) => {
             tx.prepare_cached(
@@ -200,6 +201,10 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 at
             ])?;
         }
+        Event::FactSet { .. }
+        | Event::NoteAdded { .. }
+        | Event::NoteForgotten { .. }
+        | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
     }
     if !matches!(ev, Event::RunCreated { .. }) {
         tx.prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")?

@@ -37,6 +37,22 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "SELECT json_array(step_id, attempt, alias, provider, model, request, response, error, tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at)
          FROM llm_calls WHERE run_id = ?1 ORDER BY id",
     ),
+    (
+        "fact_versions",
+        "SELECT json_array(entity, key, version, value, source, step_id, at)
+         FROM fact_versions WHERE run_id = ?1 AND source = 'run' ORDER BY entity, key, version",
+    ),
+    (
+        // Notes keep their ids (carried by their events); decisions and outcomes
+        // are compared without them.
+        "memory_docs",
+        "SELECT json_array(CASE kind WHEN 'note' THEN id END, kind, text, tags, source, step_id, workflow, proposal_id, decision, created_at)
+         FROM memory_docs WHERE run_id = ?1 ORDER BY id",
+    ),
+    (
+        "outcomes",
+        "SELECT json_array(key, value, step_id, at) FROM outcomes WHERE run_id = ?1 ORDER BY key",
+    ),
 ];
 
 fn snapshot(conn: &rusqlite::Connection, run: i64) -> Result<Vec<(String, Vec<String>)>> {
@@ -59,6 +75,12 @@ impl Journal {
         let tx = self.conn.transaction()?;
         let before = snapshot(&tx, run)?;
         tx.execute("DELETE FROM llm_calls WHERE run_id = ?1", params![run])?;
+        tx.execute("DELETE FROM outcomes WHERE run_id = ?1", params![run])?;
+        tx.execute("DELETE FROM memory_docs WHERE run_id = ?1", params![run])?;
+        tx.execute(
+            "DELETE FROM fact_versions WHERE run_id = ?1 AND source = 'run'",
+            params![run],
+        )?;
         tx.execute("DELETE FROM proposals WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM steps WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM runs WHERE id = ?1", params![run])?;

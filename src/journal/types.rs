@@ -185,6 +185,32 @@ pub enum Event {
     },
     /// One LLM call of an agent step, journaled before its result is used.
     LlmCall(Box<LlmCall>),
+    /// A `fact` step set (entity, key) to `value`; `version` was assigned when the
+    /// event was committed (one more than the version current then).
+    FactSet {
+        step: String,
+        entity: String,
+        key: String,
+        value: Json,
+        version: i64,
+    },
+    /// A `remember` step wrote a note; `note` is its memory id.
+    NoteAdded {
+        step: String,
+        note: i64,
+        text: String,
+        tags: Vec<String>,
+    },
+    /// A note written by this run was forgotten (removed from every index).
+    NoteForgotten {
+        note: i64,
+    },
+    /// Measured results attached to the run (`aios outcome`, or an `outcome` step).
+    OutcomeRecorded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        values: Json,
+    },
 }
 
 /// What the journal keeps of one LLM call. Never a key or a header.
@@ -243,6 +269,10 @@ impl Event {
             Event::ProposalCreated { .. } => "proposal_created",
             Event::ProposalDecided { .. } => "proposal_decided",
             Event::LlmCall(_) => "llm_call",
+            Event::FactSet { .. } => "fact_set",
+            Event::NoteAdded { .. } => "note_added",
+            Event::NoteForgotten { .. } => "note_forgotten",
+            Event::OutcomeRecorded { .. } => "outcome_recorded",
         }
     }
 
@@ -255,8 +285,11 @@ impl Event {
             | Event::StepSkipped { step, .. }
             | Event::StepReset { step, .. }
             | Event::ProposalCreated { step, .. }
-            | Event::ProposalDecided { step, .. } => Some(step),
+            | Event::ProposalDecided { step, .. }
+            | Event::FactSet { step, .. }
+            | Event::NoteAdded { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
+            Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
         }
     }

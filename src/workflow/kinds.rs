@@ -29,7 +29,9 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
 ];
 
 /// Kind names, in the order of [`Kind::ALL`].
-pub(crate) const KINDS: &[&str] = &["shell", "http", "file", "set", "approval", "agent"];
+pub(crate) const KINDS: &[&str] = &[
+    "shell", "http", "file", "set", "approval", "agent", "remember", "fact", "outcome",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -39,17 +41,28 @@ pub(crate) enum Kind {
     Set,
     Approval,
     Agent,
+    Remember,
+    Fact,
+    Outcome,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Shell,
         Kind::Http,
         Kind::File,
         Kind::Set,
         Kind::Approval,
         Kind::Agent,
+        Kind::Remember,
+        Kind::Fact,
+        Kind::Outcome,
     ];
+
+    /// Kinds that only write to the journal (memory): never proposed, idempotent.
+    pub fn is_memory(self) -> bool {
+        matches!(self, Kind::Remember | Kind::Fact | Kind::Outcome)
+    }
 
     pub fn name(self) -> &'static str {
         KINDS[self as usize]
@@ -80,6 +93,9 @@ impl Kind {
                 "offline",
                 "max_tokens",
             ],
+            Kind::Remember => &["text", "tags"],
+            Kind::Fact => &["entity", "key", "value"],
+            Kind::Outcome => &["values"],
         }
     }
 }
@@ -151,6 +167,13 @@ pub(crate) fn read_spec(
         Kind::Set => set(cx, t, span, ctx, uses).map(StepSpec::Set),
         Kind::Approval => approval(cx, t, span, ctx, uses).map(StepSpec::Approval),
         Kind::Agent => agent(cx, t, span, ctx, uses).map(StepSpec::Agent),
+        Kind::Remember => {
+            super::memory_kinds::remember(cx, t, span, ctx, uses).map(StepSpec::Remember)
+        }
+        Kind::Fact => super::memory_kinds::fact(cx, t, span, ctx, uses).map(StepSpec::Fact),
+        Kind::Outcome => {
+            super::memory_kinds::outcome(cx, t, span, ctx, uses).map(StepSpec::Outcome)
+        }
     };
     if cx.diags.len() > before { None } else { spec }
 }
@@ -159,7 +182,7 @@ fn opt_tmpl(cx: &mut Cx, t: &Table<'_>, key: &str, uses: &mut Vec<TemplateUse>) 
     get(t, key).and_then(|v| cx.tmpl(key, v, uses))
 }
 
-fn req_tmpl(
+pub(crate) fn req_tmpl(
     cx: &mut Cx,
     t: &Table<'_>,
     key: &str,

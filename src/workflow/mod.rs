@@ -8,10 +8,14 @@
 //! (ids, needs, cycles, template references), `inputs` the `--input` values,
 //! `duration` and `suggest` small helpers, `diag` diagnostics and their rendering.
 
+// Read by the prompt-building kinds (the agent kind adopts it); unit-tested here.
+#[allow(dead_code)]
+mod context;
 pub mod diag;
 pub mod duration;
 mod inputs;
 mod kinds;
+mod memory_kinds;
 pub mod model;
 mod parse;
 mod read;
@@ -26,6 +30,8 @@ mod tests_agent;
 #[cfg(test)]
 mod tests_refs;
 
+#[allow(unused_imports)]
+pub(crate) use context::read_context;
 pub use diag::{Diagnostic, render};
 pub use duration::parse_duration;
 pub use inputs::{convert, resolve_inputs};

@@ -159,6 +159,9 @@ pub enum StepSpec {
     Set(SetSpec),
     Approval(ApprovalSpec),
     Agent(AgentSpec),
+    Remember(RememberSpec),
+    Fact(FactSpec),
+    Outcome(OutcomeSpec),
 }
 
 impl StepSpec {
@@ -170,6 +173,9 @@ impl StepSpec {
             StepSpec::Set(_) => "set",
             StepSpec::Approval(_) => "approval",
             StepSpec::Agent(_) => "agent",
+            StepSpec::Remember(_) => "remember",
+            StepSpec::Fact(_) => "fact",
+            StepSpec::Outcome(_) => "outcome",
         }
     }
 }
@@ -262,4 +268,72 @@ pub struct AgentSpec {
     pub offline: Option<Json>,
     /// Upper bound of the reply's tokens (also used to estimate a call's cost).
     pub max_tokens: u32,
+}
+
+/// `kind = "remember"`: write a note to memory (no approval; journaled with the run).
+#[derive(Debug, Clone)]
+pub struct RememberSpec {
+    pub text: Tmpl,
+    pub tags: Vec<Tmpl>,
+}
+
+/// `kind = "fact"`: set a fact; versioned, with the run and step as its source.
+#[derive(Debug, Clone)]
+pub struct FactSpec {
+    pub entity: Tmpl,
+    pub key: Tmpl,
+    /// Any value; string leaves are templates (a sole `{{ expr }}` keeps its type).
+    pub value: Json,
+}
+
+/// `kind = "outcome"`: attach measured results to this run.
+#[derive(Debug, Clone)]
+pub struct OutcomeSpec {
+    pub values: Vec<(String, Json)>,
+}
+
+/// A step's `context` table: what memory to put into its prompt.
+/// `context = { memory = "query", k = 5, facts = ["entity"], decisions = 3 }`.
+/// Read by [`crate::workflow::read_context`]; answered by [`crate::memory::retrieve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextSpec {
+    /// A search query (template) for notes and outcomes.
+    pub memory: Option<Tmpl>,
+    /// How many notes to retrieve (default 5).
+    pub k: usize,
+    /// Entities (templates) whose current facts are included.
+    pub facts: Vec<Tmpl>,
+    /// How many of the operator's last decisions on this step to include (default 0).
+    pub decisions: usize,
+}
+
+impl Default for ContextSpec {
+    fn default() -> Self {
+        ContextSpec {
+            memory: None,
+            k: 5,
+            facts: Vec::new(),
+            decisions: 0,
+        }
+    }
+}
+
+impl ContextSpec {
+    /// The same spec with its templates rendered in `ctx`.
+    pub fn render(&self, ctx: &crate::template::Context) -> Result<ContextSpec, String> {
+        Ok(ContextSpec {
+            memory: self
+                .memory
+                .as_ref()
+                .map(|m| ctx.render(m).map_err(|e| format!("context.memory: {e}")))
+                .transpose()?,
+            k: self.k,
+            facts: self
+                .facts
+                .iter()
+                .map(|f| ctx.render(f).map_err(|e| format!("context.facts: {e}")))
+                .collect::<Result<_, _>>()?,
+            decisions: self.decisions,
+        })
+    }
 }

@@ -403,14 +403,14 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     step.retry = retry.or(defaults.retry).unwrap_or_default();
     let approve_span = || key_span(t, "approve").unwrap_or_else(|| step.span.clone());
     step.approve = match (kind, approve) {
-        (Kind::Set | Kind::Agent, Some(0)) => {
+        (k, Some(0)) if k == Kind::Set || k == Kind::Agent || k.is_memory() => {
             cx.push(
-                Diagnostic::new(format!("{} steps have no side effects", kind.name()))
+                Diagnostic::new(format!("{} steps have no side effects", k.name()))
                     .at(approve_span())
                     .label("`approve = \"always\"` is not allowed here")
                     .hint(format!(
                         "remove `approve`; {} steps never ask for approval",
-                        kind.name()
+                        k.name()
                     )),
             );
             Approve::Never
@@ -424,13 +424,14 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
             );
             Approve::Always
         }
-        (Kind::Set | Kind::Agent, _) => Approve::Never,
+        (k, _) if k == Kind::Set || k == Kind::Agent || k.is_memory() => Approve::Never,
         (Kind::Approval, _) => Approve::Always,
         (_, Some(1)) => Approve::Never,
         (_, _) => Approve::Always,
     };
     step.idempotent = match (&kind, &step.spec) {
         (Kind::Set | Kind::Approval | Kind::Agent, _) => true,
+        (k, _) if k.is_memory() => true,
         (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
             true
         }

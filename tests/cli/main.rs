@@ -13,6 +13,7 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod memory;
 mod run;
 mod schedule;
 mod steps;

@@ -1,0 +1,740 @@
+//! Memory storage: versioned facts, searchable documents (notes, decisions, outcomes),
+//! their full-text index (FTS5, bm25) and embedding vectors. The SQL of the memory
+//! module lives here, like every other SQL of the crate.
+//!
+//! What a run writes (a `fact` or `remember` step, an outcome) is an [`Event`] of
+//! that run, applied by [`apply`] in the same transaction as it is appended. What
+//! the operator writes outside any run (`aios fact set`, `aios memory add`) is
+//! recorded directly in the memory tables, which are append-only for facts.
+//! Decisions are indexed from their `proposal_decided` events, not copied by hand.
+
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::Journal;
+use super::types::{Decision, Event};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+
+/// One version of a fact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FactRecord {
+    pub entity: String,
+    pub key: String,
+    pub version: i64,
+    pub value: Json,
+    /// `manual`, `run` or `decision`.
+    pub source: String,
+    pub run_id: Option<i64>,
+    pub step_id: Option<String>,
+    pub proposal_id: Option<i64>,
+    pub note: Option<String>,
+    pub set_by: Option<String>,
+    pub at: Millis,
+}
+
+/// Where a manually set fact comes from.
+#[derive(Debug, Clone, Default)]
+pub struct FactOrigin {
+    /// An inbox item whose decision this fact records (provenance `decision`).
+    pub proposal: Option<i64>,
+    pub note: Option<String>,
+    pub by: Option<String>,
+}
+
+/// A searchable document: a note, a decision or an outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocRecord {
+    pub id: i64,
+    /// `note`, `decision` or `outcome`.
+    pub kind: String,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub source: Option<String>,
+    pub run_id: Option<i64>,
+    pub step_id: Option<String>,
+    pub workflow: Option<String>,
+    pub proposal_id: Option<i64>,
+    pub decision: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A note to add outside any run.
+#[derive(Debug, Clone)]
+pub struct NewNote {
+    pub text: String,
+    pub tags: Vec<String>,
+    pub source: Option<String>,
+}
+
+/// An outcome value of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeRecord {
+    pub key: String,
+    pub value: Json,
+    pub step_id: Option<String>,
+    pub at: Millis,
+}
+
+/// A stored embedding.
+#[derive(Debug, Clone)]
+pub struct VectorRow {
+    pub doc: i64,
+    pub model: String,
+    pub vec: Vec<f32>,
+    pub sketch: Vec<u8>,
+}
+
+const FACT_COLS: &str =
+    "entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at";
+
+fn fact_row(r: &Row<'_>) -> rusqlite::Result<FactRecord> {
+    let value: String = r.get(3)?;
+    Ok(FactRecord {
+        entity: r.get(0)?,
+        key: r.get(1)?,
+        version: r.get(2)?,
+        value: serde_json::from_str(&value).unwrap_or(Json::String(value)),
+        source: r.get(4)?,
+        run_id: r.get(5)?,
+        step_id: r.get(6)?,
+        proposal_id: r.get(7)?,
+        note: r.get(8)?,
+        set_by: r.get(9)?,
+        at: r.get(10)?,
+    })
+}
+
+const DOC_COLS: &str = "d.id, d.kind, d.text, d.tags, d.source, d.run_id, d.step_id, d.workflow,
+    d.proposal_id, d.decision, d.created_at";
+
+fn doc_row(r: &Row<'_>) -> rusqlite::Result<DocRecord> {
+    let tags: String = r.get(3)?;
+    Ok(DocRecord {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        text: r.get(2)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        source: r.get(4)?,
+        run_id: r.get(5)?,
+        step_id: r.get(6)?,
+        workflow: r.get(7)?,
+        proposal_id: r.get(8)?,
+        decision: r.get(9)?,
+        created_at: r.get(10)?,
+    })
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+}
+
+/// The current version of (entity, key) inside a transaction.
+fn current_version(conn: &rusqlite::Connection, entity: &str, key: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT max(version) FROM fact_versions WHERE entity = ?1 AND key = ?2")?
+        .query_row(params![entity, key], |r| r.get::<_, Option<i64>>(0))?)
+}
+
+/// The next note id: never reuses the id of a forgotten note.
+fn next_doc_id(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memory_docs'), 0),
+                    coalesce((SELECT max(id) FROM memory_docs), 0)) + 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn workflow_of(tx: &Transaction<'_>, run: i64) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached("SELECT workflow FROM runs WHERE id = ?1")?
+        .query_row(params![run], |r| r.get(0))
+        .optional()?)
+}
+
+/// The text a decision is indexed with. The same shape is built in SQL by
+/// migration 0003 for decisions taken before it.
+pub fn decision_text(
+    decision: &str,
+    step: &str,
+    summary: &str,
+    reason: Option<&str>,
+    diff: Option<&str>,
+) -> String {
+    let mut s = format!("{decision} {step}: {summary}");
+    if let Some(r) = reason {
+        s.push_str(&format!("\nreason: {r}"));
+    }
+    if let Some(d) = diff {
+        s.push_str(&format!("\nedit:\n{d}"));
+    }
+    s
+}
+
+/// `key=value key=value` of an outcome's values (strings unquoted).
+pub fn outcome_text(values: &Json) -> String {
+    match values {
+        Json::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Json::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// Index a decision as a searchable document (called from the projection of
+/// `proposal_decided`).
+pub(super) fn index_decision(
+    tx: &Transaction<'_>,
+    run: i64,
+    proposal: i64,
+    decision: Decision,
+    reason: &Option<String>,
+    diff: &Option<String>,
+    at: Millis,
+) -> Result<()> {
+    let (step, summary, workflow): (String, String, String) = tx
+        .prepare_cached(
+            "SELECT p.step_id, p.summary, r.workflow FROM proposals p JOIN runs r ON r.id = p.run_id WHERE p.id = ?1",
+        )?
+        .query_row(params![proposal], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let text = decision_text(
+        decision.as_str(),
+        &step,
+        &summary,
+        reason.as_deref(),
+        diff.as_deref(),
+    );
+    tx.prepare_cached(
+        "INSERT INTO memory_docs (kind, text, tags, source, run_id, step_id, workflow, proposal_id, decision, created_at)
+         VALUES ('decision', ?1, '[]', 'decision', ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![text, run, step, workflow, proposal, decision.as_str(), at])?;
+    Ok(())
+}
+
+/// Apply a memory event of run `run` to the memory tables.
+pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> Result<()> {
+    match ev {
+        Event::FactSet {
+            step,
+            entity,
+            key,
+            value,
+            version,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO fact_versions (entity, key, version, value, source, run_id, step_id, at)
+                 VALUES (?1, ?2, ?3, ?4, 'run', ?5, ?6, ?7)",
+            )?
+            .execute(params![entity, key, version, value.to_string(), run, step, at])?;
+        }
+        Event::NoteAdded {
+            step,
+            note,
+            text,
+            tags,
+        } => {
+            let workflow = workflow_of(tx, run)?;
+            tx.prepare_cached(
+                "INSERT INTO memory_docs (id, kind, text, tags, source, run_id, step_id, workflow, created_at)
+                 VALUES (?1, 'note', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                note,
+                text,
+                tags_json(tags),
+                format!("run {run}/{step}"),
+                run,
+                step,
+                workflow,
+                at
+            ])?;
+        }
+        Event::NoteForgotten { note } => {
+            tx.prepare_cached("DELETE FROM memory_docs WHERE id = ?1 AND run_id = ?2")?
+                .execute(params![note, run])?;
+        }
+        Event::OutcomeRecorded { step, values } => {
+            let workflow = workflow_of(tx, run)?;
+            if let Json::Object(m) = values {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO outcomes (run_id, key, value, step_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (k, v) in m {
+                    stmt.execute(params![run, k, v.to_string(), step, at])?;
+                }
+            }
+            let text = format!(
+                "outcome of run {run} ({}): {}",
+                workflow.as_deref().unwrap_or("?"),
+                outcome_text(values)
+            );
+            tx.prepare_cached(
+                "INSERT INTO memory_docs (kind, text, tags, source, run_id, step_id, workflow, created_at)
+                 VALUES ('outcome', ?1, '[]', 'outcome', ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![text, run, step, workflow, at])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Numbers handed out inside a memory transaction, so the events that carry them
+/// replay to the same rows.
+pub struct Alloc<'t> {
+    tx: &'t Transaction<'t>,
+}
+
+impl Alloc<'_> {
+    /// The version the next write of (entity, key) gets.
+    pub fn next_fact_version(&self, entity: &str, key: &str) -> Result<i64> {
+        Ok(current_version(self.tx, entity, key)?.unwrap_or(0) + 1)
+    }
+
+    /// The id the next note gets.
+    pub fn next_note_id(&self) -> Result<i64> {
+        next_doc_id(self.tx)
+    }
+}
+
+impl Journal {
+    /// Build events from numbers allocated in the same transaction (fact versions,
+    /// note ids), append them for `run_id` and apply them, atomically. Returns the
+    /// events as committed. Nothing is written for a cancelled run.
+    pub fn commit_allocated(
+        &mut self,
+        run_id: i64,
+        build: impl FnOnce(&Alloc<'_>) -> Result<Vec<Event>>,
+    ) -> Result<Vec<Event>> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let status: Option<String> = tx
+            .prepare_cached("SELECT status FROM runs WHERE id = ?1")?
+            .query_row(params![run_id], |r| r.get(0))
+            .optional()?;
+        match status.as_deref() {
+            None => {
+                return Err(Error::not_found(format!("no run {run_id}"))
+                    .with_hint("list runs with: aios runs"));
+            }
+            Some("cancelled") => {
+                return Err(Error::conflict(format!("run {run_id} was cancelled")));
+            }
+            _ => {}
+        }
+        let events = build(&Alloc { tx: &tx })?;
+        for ev in &events {
+            super::append(&tx, run_id, ev, at)?;
+            super::project::apply(&tx, run_id, ev, at)?;
+        }
+        tx.commit()?;
+        Ok(events)
+    }
+
+    /// Set a fact outside any run (provenance `manual`, or `decision` when it names
+    /// an inbox item). Returns the new version.
+    pub fn set_fact(
+        &mut self,
+        entity: &str,
+        key: &str,
+        value: &Json,
+        origin: FactOrigin,
+    ) -> Result<FactRecord> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (source, run, step) = match origin.proposal {
+            Some(p) => {
+                let (run, step): (i64, String) = tx
+                    .prepare_cached("SELECT run_id, step_id FROM proposals WHERE id = ?1")?
+                    .query_row(params![p], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                    .ok_or_else(|| {
+                        Error::not_found(format!("no inbox item {p}"))
+                            .with_hint("list decided items with: aios inbox list --all")
+                    })?;
+                ("decision", Some(run), Some(step))
+            }
+            None => ("manual", None, None),
+        };
+        let version = current_version(&tx, entity, key)?.unwrap_or(0) + 1;
+        tx.prepare_cached(
+            "INSERT INTO fact_versions (entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            entity,
+            key,
+            version,
+            value.to_string(),
+            source,
+            run,
+            step,
+            origin.proposal,
+            origin.note,
+            origin.by,
+            at
+        ])?;
+        tx.commit()?;
+        Ok(self
+            .fact(entity, key)?
+            .expect("the version just written is current"))
+    }
+
+    /// The current version of one fact.
+    pub fn fact(&self, entity: &str, key: &str) -> Result<Option<FactRecord>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {FACT_COLS} FROM fact_versions WHERE entity = ?1 AND key = ?2
+                 ORDER BY version DESC LIMIT 1"
+            ))?
+            .query_row(params![entity, key], fact_row)
+            .optional()?)
+    }
+
+    /// The current version number of one fact (for staleness checks).
+    pub fn fact_version(&self, entity: &str, key: &str) -> Result<Option<i64>> {
+        current_version(&self.conn, entity, key)
+    }
+
+    /// The current value of every key of `entity`, by key.
+    pub fn facts(&self, entity: &str) -> Result<Vec<FactRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FACT_COLS} FROM fact_versions f WHERE entity = ?1
+               AND version = (SELECT max(version) FROM fact_versions g WHERE g.entity = f.entity AND g.key = f.key)
+             ORDER BY key"
+        ))?;
+        let rows = stmt.query_map(params![entity], fact_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every version of one fact, oldest first.
+    pub fn fact_history(&self, entity: &str, key: &str) -> Result<Vec<FactRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FACT_COLS} FROM fact_versions WHERE entity = ?1 AND key = ?2 ORDER BY version"
+        ))?;
+        let rows = stmt.query_map(params![entity, key], fact_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Entities that have facts, sorted.
+    pub fn fact_entities(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT entity FROM fact_versions ORDER BY entity")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Add notes outside any run, in one transaction. Returns their ids.
+    pub fn add_notes(&mut self, notes: &[NewNote]) -> Result<Vec<i64>> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut ids = Vec::with_capacity(notes.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO memory_docs (kind, text, tags, source, created_at) VALUES ('note', ?1, ?2, ?3, ?4)",
+            )?;
+            for n in notes {
+                stmt.execute(params![
+                    n.text,
+                    tags_json(&n.tags),
+                    n.source.as_deref().unwrap_or("manual"),
+                    at
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// One document.
+    pub fn doc(&self, id: i64) -> Result<Option<DocRecord>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {DOC_COLS} FROM memory_docs d WHERE d.id = ?1"
+            ))?
+            .query_row(params![id], doc_row)
+            .optional()?)
+    }
+
+    /// Documents by id, in the order asked (missing ids are left out).
+    pub fn docs(&self, ids: &[i64]) -> Result<Vec<DocRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.doc(*id)? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Remove a note from the documents, the full-text index and the vectors. A
+    /// note a run wrote is forgotten through a `note_forgotten` event of that run.
+    pub fn forget_note(&mut self, id: i64) -> Result<DocRecord> {
+        let doc = self.doc(id)?.ok_or_else(|| {
+            Error::not_found(format!("no memory {id}"))
+                .with_hint("find ids with: aios memory search \"...\"")
+        })?;
+        if doc.kind != "note" {
+            return Err(Error::invalid(format!(
+                "memory {id} is a {}, not a note; only notes can be forgotten",
+                doc.kind
+            ))
+            .with_hint("decisions and outcomes are part of their run's record"));
+        }
+        match doc.run_id {
+            Some(run) => {
+                self.commit(run, &[Event::NoteForgotten { note: id }])?;
+            }
+            None => {
+                self.conn
+                    .prepare_cached("DELETE FROM memory_docs WHERE id = ?1")?
+                    .execute(params![id])?;
+            }
+        }
+        Ok(doc)
+    }
+
+    /// Full-text search: `query` is an FTS5 MATCH expression (see
+    /// `memory::fts_query`). Best first, with bm25 scores (lower is better).
+    pub fn search_fts(
+        &self,
+        query: &str,
+        limit: usize,
+        kinds: &[&str],
+    ) -> Result<Vec<(DocRecord, f64)>> {
+        // Rank inside the full-text index first (no join per match), then read the
+        // documents of the best ones only.
+        if kinds.is_empty() {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {DOC_COLS}, f.score FROM (
+                    SELECT rowid AS id, bm25(memory_fts, 1.0, 0.5) AS score FROM memory_fts
+                    WHERE memory_fts MATCH ?1 ORDER BY score LIMIT ?2
+                 ) f JOIN memory_docs d ON d.id = f.id ORDER BY f.score"
+            ))?;
+            let rows = stmt.query_map(params![query, limit as i64], |r| {
+                Ok((doc_row(r)?, r.get::<_, f64>(11)?))
+            })?;
+            return Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        let kinds_json = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DOC_COLS}, bm25(memory_fts, 1.0, 0.5) AS score
+             FROM memory_fts JOIN memory_docs d ON d.id = memory_fts.rowid
+             WHERE memory_fts MATCH ?1
+               AND d.kind IN (SELECT value FROM json_each(?3))
+             ORDER BY score LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![query, limit as i64, kinds_json], |r| {
+            Ok((doc_row(r)?, r.get::<_, f64>(11)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// For each word, how many documents hold it (after the index's own tokenizing
+    /// and stemming), and an upper bound of the number of documents.
+    pub fn term_doc_counts(&self, words: &[String]) -> Result<(i64, Vec<i64>)> {
+        self.conn.execute_batch(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.memory_query USING fts5(t, tokenize = 'porter unicode61');
+             CREATE VIRTUAL TABLE IF NOT EXISTS temp.memory_query_terms USING fts5vocab(temp, memory_query, 'instance');
+             DELETE FROM temp.memory_query;",
+        )?;
+        {
+            let mut ins = self
+                .conn
+                .prepare_cached("INSERT INTO temp.memory_query (rowid, t) VALUES (?1, ?2)")?;
+            for (i, w) in words.iter().enumerate() {
+                ins.execute(params![i as i64, w])?;
+            }
+        }
+        let mut counts = vec![0i64; words.len()];
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT q.doc, max(coalesce((SELECT v.doc FROM memory_fts_terms v WHERE v.term = q.term), 0))
+                 FROM temp.memory_query_terms q GROUP BY q.doc",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (i, n) = row?;
+                if let Some(c) = counts.get_mut(i as usize) {
+                    *c = n;
+                }
+            }
+        }
+        let total: i64 = self.conn.query_row(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memory_docs'), 0),
+                        coalesce((SELECT max(id) FROM memory_docs), 0))",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((total, counts))
+    }
+
+    /// How many documents of each kind there are.
+    pub fn doc_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, count(*) FROM memory_docs GROUP BY kind ORDER BY kind")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Store (or replace) embeddings, in one transaction.
+    pub fn put_vectors(&mut self, rows: &[VectorRow]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut v = tx.prepare_cached(
+                "INSERT OR REPLACE INTO memory_vectors (doc_id, model, dim, vec) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut s = tx.prepare_cached(
+                "INSERT OR REPLACE INTO memory_sketches (doc_id, bits) VALUES (?1, ?2)",
+            )?;
+            for r in rows {
+                let bytes: Vec<u8> = r.vec.iter().flat_map(|f| f.to_le_bytes()).collect();
+                v.execute(params![r.doc, r.model, r.vec.len() as i64, bytes])?;
+                s.execute(params![r.doc, r.sketch])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Documents without a vector of `model`, oldest first.
+    pub fn docs_missing_vectors(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.id, d.text FROM memory_docs d LEFT JOIN memory_vectors v ON v.doc_id = d.id
+             WHERE v.doc_id IS NULL OR v.model != ?1 ORDER BY d.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![model, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Call `f(doc, sketch)` for every stored sketch (the first pass of vector search).
+    pub fn scan_sketches(&self, mut f: impl FnMut(i64, &[u8])) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id, bits FROM memory_sketches")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if let rusqlite::types::ValueRef::Blob(b) = r.get_ref(1)? {
+                f(id, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// The vectors of `docs` made with `model`.
+    pub fn vectors(&self, docs: &[i64], model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT vec FROM memory_vectors WHERE doc_id = ?1 AND model = ?2")?;
+        let mut out = Vec::with_capacity(docs.len());
+        for d in docs {
+            let blob: Option<Vec<u8>> =
+                stmt.query_row(params![d, model], |r| r.get(0)).optional()?;
+            if let Some(b) = blob {
+                let v = b
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                out.push((*d, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last decisions on `step` of workflow `workflow`, newest first (up to `limit`).
+    pub fn step_decisions(
+        &self,
+        workflow: &str,
+        step: &str,
+        limit: usize,
+    ) -> Result<Vec<DocRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DOC_COLS} FROM memory_docs d
+             WHERE d.kind = 'decision' AND d.workflow = ?1 AND d.step_id = ?2
+             ORDER BY d.id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![workflow, step, limit as i64], doc_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The outcomes recorded for a run, by key.
+    pub fn outcomes(&self, run: i64) -> Result<Vec<OutcomeRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, value, step_id, at FROM outcomes WHERE run_id = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map(params![run], |r| {
+            let v: String = r.get(1)?;
+            Ok(OutcomeRecord {
+                key: r.get(0)?,
+                value: serde_json::from_str(&v).unwrap_or(Json::String(v)),
+                step_id: r.get(2)?,
+                at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+/// A read-only handle on the facts for templates (`facts["entity"].key`): its own
+/// connection, opened on first use, so rendering never borrows the journal.
+#[derive(Debug)]
+pub struct FactReader {
+    path: std::path::PathBuf,
+    conn: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl FactReader {
+    pub fn new(path: &std::path::Path) -> FactReader {
+        FactReader {
+            path: path.to_path_buf(),
+            conn: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The current facts of `entity` (empty when it has none).
+    pub fn facts(&self, entity: &str) -> Result<Vec<FactRecord>> {
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| Error::other("the fact reader was poisoned"))?;
+        if guard.is_none() {
+            let c = rusqlite::Connection::open_with_flags(
+                &self.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(std::time::Duration::from_secs(5))?;
+            *guard = Some(c);
+        }
+        let conn = guard.as_ref().expect("just opened");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {FACT_COLS} FROM fact_versions f WHERE entity = ?1
+               AND version = (SELECT max(version) FROM fact_versions g WHERE g.entity = f.entity AND g.key = f.key)
+             ORDER BY key"
+        ))?;
+        let rows = stmt.query_map(params![entity], fact_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
