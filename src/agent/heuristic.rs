@@ -46,6 +46,7 @@ mod tests {
             schema: json.then(|| json!({"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}})),
             offline,
             max_tokens: 10,
+            context: None,
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod config;
+pub mod context;
 pub mod heuristic;
 pub mod provider;
 pub mod schema;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 pub use config::{AgentSettings, Backend, Target};
+pub use context::{PromptContext, UsedContext};
 
 /// A rendered agent step: what every call of it asks. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,22 @@ pub struct AgentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<Json>,
     pub max_tokens: u32,
+    /// The step's `context`: what memory to retrieve and, once retrieved, what went
+    /// into the prompt (kept here so a budget stop resumes with the same context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<PromptContext>,
+}
+
+impl AgentRequest {
+    /// What the context retrieved, once it was.
+    pub fn used_context(&self) -> Option<&UsedContext> {
+        self.context.as_ref().and_then(|c| c.used.as_ref())
+    }
+
+    /// Whether the step has a context that was not retrieved yet.
+    pub fn needs_retrieval(&self) -> bool {
+        self.context.as_ref().is_some_and(|c| c.used.is_none())
+    }
 }
 
 /// Where an agent step is among its calls. Kept by the driver, and stored in a
@@ -152,9 +170,13 @@ pub fn chat(req: &AgentRequest, job: &Job) -> Chat {
             None => rule,
         });
     }
+    let content = match req.used_context() {
+        Some(c) => context::with_prompt(&c.text, &req.prompt),
+        None => req.prompt.clone(),
+    };
     let mut messages = vec![Message {
         role: Role::User,
-        content: req.prompt.clone(),
+        content,
     }];
     if let Some(r) = &job.repair {
         messages.push(Message {
@@ -177,19 +199,24 @@ pub fn chat(req: &AgentRequest, job: &Job) -> Chat {
     }
 }
 
-/// What the journal keeps of a call's request: the conversation, the model and the
-/// endpoint. Never headers, so never a key.
-pub fn request_record(target: &Target, chat: &Chat) -> Json {
+/// What the journal keeps of a call's request: the conversation, the model, the
+/// endpoint and, for a step with a `context`, the record of the memory it used
+/// ([`UsedContext::record`]). Never headers, so never a key.
+pub fn request_record(target: &Target, chat: &Chat, context: Option<&Json>) -> Json {
     let url = match &target.backend {
         Backend::Heuristic => Json::Null,
         Backend::Provider(p) => Json::String(provider::endpoint(p)),
     };
-    json!({
+    let mut r = json!({
         "provider": target.provider_name(),
         "model": target.model,
         "url": url,
         "chat": chat,
-    })
+    });
+    if let Some(c) = context {
+        r["context"] = c.clone();
+    }
+    r
 }
 
 /// Strip a Markdown code fence around a JSON reply.
@@ -294,6 +321,7 @@ mod tests {
             schema: json.then(|| json!({"type": "object", "required": ["subject"]})),
             offline: None,
             max_tokens: 100,
+            context: None,
         }
     }
 

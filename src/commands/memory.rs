@@ -134,7 +134,7 @@ fn clean_tags(tags: Vec<String>) -> Vec<String> {
 
 /// The embedder, when `[embeddings]` is configured. The API key is read from the
 /// variable the section names (never from the file).
-fn embedder(ctx: &Ctx) -> Result<Option<Embedder>, Error> {
+pub(crate) fn embedder(ctx: &Ctx) -> Result<Option<Embedder>, Error> {
     let Some(cfg) = EmbeddingsConfig::from_config(&ctx.config()?)? else {
         return Ok(None);
     };

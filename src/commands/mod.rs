@@ -105,6 +105,7 @@ impl Ctx {
             },
         );
         env.agent = std::sync::Arc::new(llm::agent_settings(self)?);
+        env.embedder = memory::embedder(self)?.map(std::sync::Arc::new);
         Ok(env)
     }
 

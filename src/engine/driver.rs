@@ -63,6 +63,7 @@ struct Completion {
 enum Done {
     Action(std::result::Result<Json, ExecError>),
     Agent(Box<agent::CallDone>),
+    Embedded(Box<agent::EmbedDone>),
 }
 
 /// The async side: a tokio runtime, built on first use, and an HTTP client, built
@@ -545,6 +546,12 @@ impl<'a> Driver<'a> {
         }
         let mut ev = json!({ "upstream": upstream });
         let agents = self.agent_evidence(step);
+        // The fact versions the upstream agents' prompts used: the inbox compares
+        // them with the current ones at decision time (stale when a fact changed).
+        let versions = crate::agent::context::versions(agents.iter().map(|a| &a["context"]));
+        if !versions.is_empty() {
+            ev["versions"] = Json::Array(versions);
+        }
         if !agents.is_empty() {
             ev["agents"] = Json::Array(agents);
         }
@@ -807,6 +814,7 @@ impl<'a> Driver<'a> {
         self.in_flight.remove(&c.step);
         let result = match c.done {
             Done::Agent(done) => return self.agent_done(c.step, c.attempt, *done),
+            Done::Embedded(done) => return self.embedded(c.step, c.attempt, *done),
             Done::Action(r) => r,
         };
         if self.machine.step(c.step).attempt != c.attempt {

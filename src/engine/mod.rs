@@ -36,6 +36,9 @@ pub struct RunEnv {
     /// Providers, models and spending caps for agent steps (empty: the offline
     /// heuristic provider answers every call).
     pub agent: std::sync::Arc<crate::agent::AgentSettings>,
+    /// The `[embeddings]` endpoint, when configured: agent steps with a `context`
+    /// embed their memory query with it (otherwise retrieval is full-text only).
+    pub embedder: Option<std::sync::Arc<crate::memory::Embedder>>,
 }
 
 impl RunEnv {
@@ -46,6 +49,7 @@ impl RunEnv {
             lease_ttl: Duration::from_secs(30),
             poll: Duration::from_millis(200),
             agent: Default::default(),
+            embedder: None,
         }
     }
 }

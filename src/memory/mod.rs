@@ -316,6 +316,20 @@ pub fn outcome_pairs(values: &Json) -> String {
 pub struct Scope {
     pub workflow: String,
     pub step: String,
+    /// Steps of the same workflow built from this one's work (an agent step's
+    /// downstream proposals): decisions on them are corrections of this step too.
+    pub feeds: Vec<String>,
+}
+
+impl Scope {
+    /// A step's own scope, feeding nothing else.
+    pub fn step(workflow: impl Into<String>, step: impl Into<String>) -> Scope {
+        Scope {
+            workflow: workflow.into(),
+            step: step.into(),
+            feeds: Vec::new(),
+        }
+    }
 }
 
 /// What a step's `context` retrieved: exactly the notes, fact versions and
@@ -362,8 +376,9 @@ impl Retrieved {
 
 /// Answer a (rendered) `context` table: `memory` searched for `k` notes and
 /// outcomes, every current fact of each entity in `facts`, and the last `decisions`
-/// decisions on the same workflow step, informative ones (a reason or an edit)
-/// first. `vector` is the embedded `memory` query when embeddings are configured.
+/// decisions on the same workflow step (and the steps it feeds, `Scope::feeds`),
+/// informative ones (a reason or an edit) first. `vector` is the embedded `memory`
+/// query when embeddings are configured.
 pub fn retrieve(
     journal: &Journal,
     spec: &ContextSpec,
@@ -385,7 +400,16 @@ pub fn retrieve(
         out.facts.extend(facts);
     }
     if spec.decisions > 0 {
-        let recent = journal.step_decisions(&scope.workflow, &scope.step, spec.decisions * 5)?;
+        let limit = spec.decisions * 5;
+        let mut recent = journal.step_decisions(&scope.workflow, &scope.step, limit)?;
+        for fed in &scope.feeds {
+            if *fed != scope.step {
+                recent.extend(journal.step_decisions(&scope.workflow, fed, limit)?);
+            }
+        }
+        // Newest first across the steps, then the same limit as for one step.
+        recent.sort_by_key(|d| std::cmp::Reverse(d.id));
+        recent.truncate(limit);
         let informative =
             |d: &DocRecord| d.text.contains("\nreason: ") || d.text.contains("\nedit:\n");
         let mut picked: Vec<DocRecord> =

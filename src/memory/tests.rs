@@ -341,10 +341,7 @@ fn decisions_are_searchable_and_retrieved_for_their_step() {
         decisions: 2,
         ..ContextSpec::default()
     };
-    let scope = Scope {
-        workflow: "launch".into(),
-        step: "draft".into(),
-    };
+    let scope = Scope::step("launch", "draft");
     let got = retrieve(&j, &spec, &scope, None).unwrap();
     // The two informative decisions (reason, edit) beat the newer plain approval.
     assert_eq!(
@@ -358,12 +355,29 @@ fn decisions_are_searchable_and_retrieved_for_their_step() {
     assert!(text.contains("earlier decisions on this step"), "{text}");
     assert!(text.contains("  reason: too long"), "{text}");
     assert!(text.contains("+Hi Ana"), "{text}");
-    let other = Scope {
-        workflow: "launch".into(),
-        step: "email".into(),
-    };
+    let other = Scope::step("launch", "email");
     assert!(
         retrieve(&j, &spec, &other, None)
+            .unwrap()
+            .decisions
+            .is_empty()
+    );
+    // An agent step feeding `draft` learns from the decisions on it.
+    let feeder = Scope {
+        feeds: vec!["draft".into()],
+        ..Scope::step("launch", "copy")
+    };
+    let fed = retrieve(&j, &spec, &feeder, None).unwrap();
+    assert_eq!(
+        fed.decisions.iter().map(|d| d.id).collect::<Vec<_>>(),
+        got.decisions.iter().map(|d| d.id).collect::<Vec<_>>()
+    );
+    let elsewhere = Scope {
+        feeds: vec!["draft".into()],
+        ..Scope::step("other-workflow", "copy")
+    };
+    assert!(
+        retrieve(&j, &spec, &elsewhere, None)
             .unwrap()
             .decisions
             .is_empty()
@@ -398,10 +412,7 @@ fn retrieval_records_fact_versions_and_renders_a_prompt() {
         facts: vec!["customer:acme".into(), "customer:nobody".into()],
         decisions: 0,
     };
-    let scope = Scope {
-        workflow: "w".into(),
-        step: "s".into(),
-    };
+    let scope = Scope::step("w", "s");
     let got = retrieve(&j, &spec, &scope, None).unwrap();
     assert_eq!(got.notes.len(), 1);
     assert!(!got.hybrid);

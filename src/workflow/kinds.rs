@@ -92,6 +92,7 @@ impl Kind {
                 "schema",
                 "offline",
                 "max_tokens",
+                "context",
             ],
             Kind::Remember => &["text", "tags"],
             Kind::Fact => &["entity", "key", "value"],
@@ -542,6 +543,7 @@ fn agent(
             ),
         }
     }
+    let context = get(t, "context").and_then(|v| super::read_context(cx, v, uses));
     Some(AgentSpec {
         models,
         system,
@@ -550,5 +552,6 @@ fn agent(
         schema,
         offline,
         max_tokens,
+        context,
     })
 }

@@ -8,8 +8,6 @@
 //! (ids, needs, cycles, template references), `inputs` the `--input` values,
 //! `duration` and `suggest` small helpers, `diag` diagnostics and their rendering.
 
-// Read by the prompt-building kinds (the agent kind adopts it); unit-tested here.
-#[allow(dead_code)]
 mod context;
 pub mod diag;
 pub mod duration;
@@ -30,7 +28,6 @@ mod tests_agent;
 #[cfg(test)]
 mod tests_refs;
 
-#[allow(unused_imports)]
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, render};
 pub use duration::parse_duration;

@@ -268,6 +268,8 @@ pub struct AgentSpec {
     pub offline: Option<Json>,
     /// Upper bound of the reply's tokens (also used to estimate a call's cost).
     pub max_tokens: u32,
+    /// What memory goes into the prompt (`context = { memory, k, facts, decisions }`).
+    pub context: Option<ContextSpec>,
 }
 
 /// `kind = "remember"`: write a note to memory (no approval; journaled with the run).
@@ -295,7 +297,7 @@ pub struct OutcomeSpec {
 /// A step's `context` table: what memory to put into its prompt.
 /// `context = { memory = "query", k = 5, facts = ["entity"], decisions = 3 }`.
 /// Read by [`crate::workflow::read_context`]; answered by [`crate::memory::retrieve`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ContextSpec {
     /// A search query (template) for notes and outcomes.
     pub memory: Option<Tmpl>,

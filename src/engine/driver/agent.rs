@@ -1,7 +1,9 @@
-//! Agent steps in the driver: render the request, check the budget, call the model
-//! on the executor (never holding the journal across an `.await`), journal every
-//! call before its result is used, ask once more after an invalid reply, fall back
-//! to the next model after a provider error, and stop at a spending cap.
+//! Agent steps in the driver: render the request, retrieve the step's memory
+//! `context` (its query embedded on the executor when `[embeddings]` is configured),
+//! check the budget, call the model on the executor (never holding the journal across
+//! an `.await`), journal every call before its result is used, ask once more after an
+//! invalid reply, fall back to the next model after a provider error, and stop at a
+//! spending cap.
 
 use std::time::{Duration, Instant};
 
@@ -10,11 +12,13 @@ use serde_json::{Value as Json, json};
 use super::{Done, Driver, Prepped};
 use crate::agent::budget::{self, Ledger, Stop};
 use crate::agent::{
-    AgentRequest, Backend, CallFailure, Chat, Job, Repair, Reply, Target, Usage, heuristic,
+    AgentRequest, Backend, CallFailure, Chat, Job, PromptContext, Repair, Reply, Target,
+    UsedContext, Usage, heuristic,
 };
 use crate::engine::machine::Input;
 use crate::error::Result;
 use crate::journal::{Decision, Event, LlmCall, ProposalKind, ProposalRecord};
+use crate::memory::{QueryVector, Scope};
 use crate::workflow::{AgentSpec, OutputFormat, StepSpec};
 
 /// A finished call, sent back from the executor.
@@ -24,6 +28,14 @@ pub(in crate::engine) struct CallDone {
     result: std::result::Result<Reply, CallFailure>,
     latency: Duration,
     estimate: f64,
+    /// The record of the memory the prompt used.
+    context: Option<Json>,
+}
+
+/// A step's memory query, embedded on the executor.
+pub(in crate::engine) struct EmbedDone {
+    req: AgentRequest,
+    result: std::result::Result<QueryVector, String>,
 }
 
 impl Driver<'_> {
@@ -43,6 +55,12 @@ impl Driver<'_> {
                 .transpose()
                 .map_err(|e| format!("schema default: {e}"))?,
         };
+        let context = a
+            .context
+            .as_ref()
+            .map(|c| c.render(&self.ctx))
+            .transpose()?
+            .map(|query| PromptContext { query, used: None });
         Ok(Prepped::Agent(Box::new(AgentRequest {
             models: a.models.clone(),
             system,
@@ -51,7 +69,110 @@ impl Driver<'_> {
             schema: a.schema.clone(),
             offline,
             max_tokens: a.max_tokens,
+            context,
         })))
+    }
+
+    /// Retrieve a step's `context` before its first call. The memory query is
+    /// network IO when embeddings are configured: it is embedded on the executor and
+    /// comes back as [`EmbedDone`]; full-text retrieval alone happens at once.
+    fn retrieve_context(&mut self, step: usize, attempt: u32, req: AgentRequest) -> Result<()> {
+        let query = req
+            .context
+            .as_ref()
+            .and_then(|c| c.query.memory.clone())
+            .filter(|q| q.chars().any(char::is_alphanumeric));
+        let (Some(embedder), Some(query)) = (self.env.embedder.clone(), query) else {
+            return self.context_retrieved(step, attempt, req, None, None);
+        };
+        let tx = self.tx.clone();
+        let exec = self.exec(true)?;
+        let client = exec.client.clone().expect("client requested");
+        let handle = exec.rt.spawn(async move {
+            let result = embedder
+                .embed(&client, std::slice::from_ref(&query))
+                .await
+                .map_err(|e| e.message)
+                .and_then(|mut v| match v.pop() {
+                    Some(vec) => Ok(QueryVector {
+                        model: embedder.model().to_string(),
+                        vec,
+                    }),
+                    None => Err("the endpoint returned no vector".to_string()),
+                });
+            let _ = tx.send(super::Completion {
+                step,
+                attempt,
+                done: Done::Embedded(Box::new(EmbedDone { req, result })),
+            });
+        });
+        self.in_flight.insert(step, handle);
+        Ok(())
+    }
+
+    /// The memory query was embedded (or not): retrieve, then call.
+    pub(super) fn embedded(&mut self, step: usize, attempt: u32, done: EmbedDone) -> Result<()> {
+        self.in_flight.remove(&step);
+        if self.machine.step(step).attempt != attempt {
+            return Ok(());
+        }
+        match done.result {
+            Ok(v) => self.context_retrieved(step, attempt, done.req, Some(v), None),
+            Err(e) => {
+                let warning = format!("the memory query was not embedded ({e}): full-text only");
+                self.context_retrieved(step, attempt, done.req, None, Some(warning))
+            }
+        }
+    }
+
+    /// Answer the step's context from memory, keep what it used with the request
+    /// (so every call of the step, and a budget stop, uses the same), then call.
+    fn context_retrieved(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        mut req: AgentRequest,
+        vector: Option<QueryVector>,
+        warning: Option<String>,
+    ) -> Result<()> {
+        let scope = self.scope(step);
+        if let Some(c) = req.context.as_mut() {
+            let r = crate::memory::retrieve(self.journal, &c.query, &scope, vector.as_ref())?;
+            c.used = Some(UsedContext::new(&r, warning));
+        }
+        self.prepped[step] = Some(Prepped::Agent(Box::new(req.clone())));
+        self.agent_call(step, attempt, req)
+    }
+
+    /// Where a step's decisions come from: this workflow, this step and every step
+    /// built from its work (an agent step's own decisions are on the proposals it
+    /// feeds).
+    fn scope(&self, step: usize) -> Scope {
+        let steps = &self.wf.steps;
+        let mut fed = vec![false; steps.len()];
+        fed[step] = true;
+        // Needs point backwards in a valid workflow's dependency order, but do not
+        // rely on file order: repeat until nothing changes.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (j, s) in steps.iter().enumerate() {
+                if !fed[j] && s.needs.iter().any(|&n| fed[n]) {
+                    fed[j] = true;
+                    changed = true;
+                }
+            }
+        }
+        Scope {
+            workflow: self.wf.name.clone(),
+            step: steps[step].id.clone(),
+            feeds: steps
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != step && fed[*j])
+                .map(|(_, s)| s.id.clone())
+                .collect(),
+        }
     }
 
     /// Make the next call of an agent step (or stop at a cap, or fail).
@@ -61,6 +182,9 @@ impl Driver<'_> {
         attempt: u32,
         req: AgentRequest,
     ) -> Result<()> {
+        if req.needs_retrieval() {
+            return self.retrieve_context(step, attempt, req);
+        }
         let mut job = self.jobs.remove(&step).unwrap_or_default();
         loop {
             let Some(alias) = req.models.get(job.model_idx) else {
@@ -104,6 +228,7 @@ impl Driver<'_> {
                 unreachable!("heuristic targets returned above")
             };
             self.reserved_usd += estimate;
+            let context = req.used_context().map(|c| c.record.clone());
             let timeout = self.wf.steps[step].timeout;
             let tx = self.tx.clone();
             let exec = self.exec(true)?;
@@ -122,6 +247,7 @@ impl Driver<'_> {
                         result,
                         latency: started.elapsed(),
                         estimate,
+                        context,
                     })),
                 });
             });
@@ -138,6 +264,7 @@ impl Driver<'_> {
         target: &Target,
         chat: &Chat,
         latency: Duration,
+        context: Option<&Json>,
     ) -> LlmCall {
         LlmCall {
             step: self.wf.steps[step].id.clone(),
@@ -145,7 +272,7 @@ impl Driver<'_> {
             alias: target.alias.clone(),
             provider: target.provider_name().to_string(),
             model: target.model.clone(),
-            request: crate::agent::request_record(target, chat),
+            request: crate::agent::request_record(target, chat, context),
             response: None,
             error: None,
             tokens_in: 0,
@@ -170,11 +297,15 @@ impl Driver<'_> {
     ) -> Result<()> {
         let started = Instant::now();
         let answer = heuristic::answer(req);
-        let mut call = self.call_event(step, attempt, target, chat, started.elapsed());
+        let context = req.used_context().map(|c| &c.record);
+        let mut call = self.call_event(step, attempt, target, chat, started.elapsed(), context);
         match answer {
             Ok((text, value)) => {
                 call.response = Some(text.clone());
-                let out = crate::agent::output(target, &text, value, Usage::default());
+                let out = with_context(
+                    crate::agent::output(target, &text, value, Usage::default()),
+                    req,
+                );
                 self.set_view(step, "succeeded", out.clone());
                 self.record(vec![
                     Event::LlmCall(Box::new(call)),
@@ -210,9 +341,10 @@ impl Driver<'_> {
             chat,
             result,
             latency,
+            context,
             ..
         } = done;
-        let mut call = self.call_event(step, attempt, &target, &chat, latency);
+        let mut call = self.call_event(step, attempt, &target, &chat, latency, context.as_ref());
         let current = self.machine.step(step).attempt == attempt;
         let req = match &self.prepped[step] {
             Some(Prepped::Agent(r)) if current => Some((**r).clone()),
@@ -245,7 +377,10 @@ impl Driver<'_> {
                 };
                 match crate::agent::interpret(&req, &reply.text) {
                     Ok(value) => {
-                        let out = crate::agent::output(&target, &reply.text, value, usage);
+                        let out = with_context(
+                            crate::agent::output(&target, &reply.text, value, usage),
+                            &req,
+                        );
                         self.set_view(step, "succeeded", out.clone());
                         // The paid call and the step's success: one transaction, now.
                         self.record(vec![
@@ -441,15 +576,28 @@ impl Driver<'_> {
             if o.is_null() {
                 continue;
             }
-            out.push(json!({
+            let mut entry = json!({
                 "step": s.id,
                 "model": o["model"],
                 "provider": o["provider"],
                 "heuristic": o["heuristic"],
                 "rationale": o["rationale"],
                 "confidence": o["confidence"],
-            }));
+            });
+            if !o["context"].is_null() {
+                entry["context"] = o["context"].clone();
+            }
+            out.push(entry);
         }
         out
     }
+}
+
+/// An agent step's output with the record of the memory its prompt used
+/// (`output.context`), so resume and proposals read it from the journal.
+fn with_context(mut out: Json, req: &AgentRequest) -> Json {
+    if let Some(c) = req.used_context() {
+        out["context"] = c.record.clone();
+    }
+    out
 }
