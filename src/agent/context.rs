@@ -81,9 +81,11 @@ pub fn versions<'a>(records: impl IntoIterator<Item = &'a Json>) -> Vec<Json> {
             continue;
         };
         for f in facts {
-            let (Some(entity), Some(key), Some(version)) =
-                (f["entity"].as_str(), f["key"].as_str(), f["version"].as_i64())
-            else {
+            let (Some(entity), Some(key), Some(version)) = (
+                f["entity"].as_str(),
+                f["key"].as_str(),
+                f["version"].as_i64(),
+            ) else {
                 continue;
             };
             let v = json!({ "kind": "fact", "key": format!("{entity}/{key}"), "version": version });
@@ -141,7 +143,10 @@ mod tests {
                 fts_rank: Some(1),
                 vector_rank: None,
             }],
-            facts: vec![fact("customer:acme", "plan", 3), fact("customer:acme", "seats", 1)],
+            facts: vec![
+                fact("customer:acme", "plan", 3),
+                fact("customer:acme", "seats", 1),
+            ],
             decisions: vec![doc(9, "decision", "reject email: x\nreason: too long")],
             missing_entities: vec!["customer:nobody".into()],
             hybrid: false,

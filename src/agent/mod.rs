@@ -350,6 +350,40 @@ mod tests {
     }
 
     #[test]
+    fn retrieved_memory_goes_before_the_prompt_and_into_the_record() {
+        let mut r = req(false);
+        let used = UsedContext {
+            text: "Relevant notes:\n- (memory 3) Acme likes short emails\n".into(),
+            record: json!({"notes": [3], "facts": [], "decisions": []}),
+        };
+        r.context = Some(PromptContext {
+            query: crate::workflow::ContextSpec::default(),
+            used: None,
+        });
+        assert!(r.needs_retrieval());
+        // Not retrieved yet: the prompt alone.
+        assert_eq!(chat(&r, &Job::default()).messages[0].content, "Write.");
+        r.context.as_mut().unwrap().used = Some(used.clone());
+        assert!(!r.needs_retrieval());
+        let c = chat(&r, &Job::default());
+        assert_eq!(
+            c.messages[0].content,
+            context::with_prompt(&used.text, "Write.")
+        );
+        assert!(c.messages[0].content.contains("(memory 3) Acme"));
+        let target = AgentSettings::default().resolve("default").unwrap();
+        let rec = request_record(&target, &c, Some(&used.record));
+        assert_eq!(rec["context"], used.record);
+        assert!(request_record(&target, &c, None).get("context").is_none());
+        // The offline provider ignores the context: same draft as without it.
+        let plain = req(false);
+        assert_eq!(
+            heuristic::answer(&r).unwrap(),
+            heuristic::answer(&plain).unwrap()
+        );
+    }
+
+    #[test]
     fn a_repair_call_carries_the_reply_and_the_error() {
         let r = req(true);
         let job = Job {

@@ -44,10 +44,11 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         // Notes keep their ids (carried by their events); decisions and outcomes
-        // are compared without them.
+        // are compared without them. Rebuilt decisions get new ids after the
+        // notes' kept ones, so rows are compared in content order, not id order.
         "memory_docs",
         "SELECT json_array(CASE kind WHEN 'note' THEN id END, kind, text, tags, source, step_id, workflow, proposal_id, decision, created_at)
-         FROM memory_docs WHERE run_id = ?1 ORDER BY id",
+         FROM memory_docs WHERE run_id = ?1 ORDER BY 1",
     ),
     (
         "outcomes",

@@ -125,3 +125,74 @@ fn agent_mistakes_are_reported_with_spans() {
     ));
     assert_eq!(d[0].message, "unknown key `max` in [budget]");
 }
+
+#[test]
+fn agent_steps_take_a_memory_context() {
+    let w = load(
+        &wf(r#"
+[inputs.customer]
+[[steps]]
+id = "draft"
+kind = "agent"
+prompt = "Write to {{ inputs.customer }}."
+context = { memory = "{{ inputs.customer }} preferences", k = 3, facts = ["customer:{{ inputs.customer }}"], decisions = 2 }
+[[steps]]
+id = "plain"
+kind = "agent"
+prompt = "Hi"
+"#),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        agent(&w).context,
+        Some(ContextSpec {
+            memory: Some("{{ inputs.customer }} preferences".into()),
+            k: 3,
+            facts: vec!["customer:{{ inputs.customer }}".into()],
+            decisions: 2,
+        })
+    );
+    let StepSpec::Agent(p) = &w.steps[1].spec else {
+        panic!()
+    };
+    assert_eq!(p.context, None);
+}
+
+#[test]
+fn context_mistakes_are_reported_with_spans() {
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\ncontext = { memroy = \"x\" }\n",
+    ));
+    assert_eq!(d.message, "unknown key `memroy` in `context`");
+    assert_eq!(at, "memroy");
+    assert_eq!(hint(&d), "did you mean `memory`?");
+
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\ncontext = { decisions = 99 }\n",
+    ));
+    assert_eq!(
+        d.message,
+        "`context.decisions` must be between 0 and 50, found 99"
+    );
+    assert_eq!(at, "99");
+
+    // Its templates are checked like any other: declared inputs only.
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\ncontext = { memory = \"{{ inputs.nope }}\" }\n",
+    ));
+    assert!(d.message.contains("nope"), "{}", d.message);
+    assert_eq!(at, "\"{{ inputs.nope }}\"");
+
+    let (d, _) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\ncontext = \"acme\"\n",
+    ));
+    assert!(d.message.contains("expected a table"), "{}", d.message);
+
+    // Only prompt-building kinds take a context.
+    let (d, at) = one(&wf(
+        "[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\ncontext = { memory = \"x\" }\n",
+    ));
+    assert_eq!(d.message, "`context` is not a field of set steps");
+    assert_eq!(at, "context");
+}

@@ -9,6 +9,7 @@ mod agent;
 mod check;
 mod completions;
 mod concurrency;
+mod context;
 mod crash;
 mod decide;
 mod inspect;

@@ -567,3 +567,18 @@ fn bad_embeddings_config_is_a_clear_error() {
         .code(2)
         .stderr_contains("api_key_env names `NOPE_KEY`, which is not set");
 }
+
+#[test]
+fn replay_agrees_when_a_run_writes_a_note_after_a_decision() {
+    // Replay gives decisions new ids (after the note's kept one): still the same state.
+    let t = Test::new().write(
+        "wf.toml",
+        "name = \"w\"\n[[steps]]\nid = \"f\"\nkind = \"file\"\npath = \"o.txt\"\ncontent = \"x\"\n[[steps]]\nid = \"r\"\nkind = \"remember\"\ntext = \"done\"\n",
+    );
+    for run in ["1", "2"] {
+        t.aios(&["run", "wf.toml"]).success();
+        t.aios(&["approve", run]).success();
+    }
+    t.aios(&["replay", "1"]).success();
+    t.aios(&["replay", "2"]).success();
+}

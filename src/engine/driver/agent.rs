@@ -12,8 +12,8 @@ use serde_json::{Value as Json, json};
 use super::{Done, Driver, Prepped};
 use crate::agent::budget::{self, Ledger, Stop};
 use crate::agent::{
-    AgentRequest, Backend, CallFailure, Chat, Job, PromptContext, Repair, Reply, Target,
-    UsedContext, Usage, heuristic,
+    AgentRequest, Backend, CallFailure, Chat, Job, PromptContext, Repair, Reply, Target, Usage,
+    UsedContext, heuristic,
 };
 use crate::engine::machine::Input;
 use crate::error::Result;
