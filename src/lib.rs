@@ -8,6 +8,7 @@
 //! - [`connectors`]: shell, http and file actions: render, describe, validate, commit
 //! - [`inbox`]: deciding inbox items (one path for every front end)
 //! - [`commands`]: the CLI front end; the only module that prints
+//! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view
 //!
 //! Invariants (see DESIGN.md): the state machine does no IO; every state change is an
 //! event appended in the same transaction as its projections; a run resumes from the
@@ -24,4 +25,5 @@ pub mod error;
 pub mod inbox;
 pub mod journal;
 pub mod template;
+pub mod tui;
 pub mod workflow;

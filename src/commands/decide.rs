@@ -36,6 +36,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
         edit,
         fields: super::split_pairs(&args.fields, "--field")?,
         by: ctx.operator(),
+        confirm_stale: args.confirm_stale,
     };
     decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
 }
@@ -52,6 +53,7 @@ pub fn reject(ctx: &Ctx, args: RejectArgs) -> CmdResult {
         edit: None,
         fields: Vec::new(),
         by: ctx.operator(),
+        confirm_stale: false,
     };
     decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
 }

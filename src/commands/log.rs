@@ -73,6 +73,15 @@ pub fn describe(ev: &Event) -> String {
             }
             s
         }
+        Event::ProposalSnoozed {
+            proposal,
+            step,
+            until,
+            by,
+        } => format!(
+            "{step}: inbox item {proposal} snoozed by {by} until {}",
+            format_ms(*until)
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ mod cancel;
 mod check;
 mod decide;
 mod inbox;
-mod log;
+pub(crate) mod log;
 mod replay;
 mod run;
 mod runs;

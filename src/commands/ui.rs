@@ -179,7 +179,10 @@ impl Observer for Progress {
         }
         let s = self.style;
         let line = match ev {
-            Event::RunStatus { .. } | Event::RunCreated { .. } | Event::ProposalDecided { .. } => {
+            Event::RunStatus { .. }
+            | Event::RunCreated { .. }
+            | Event::ProposalDecided { .. }
+            | Event::ProposalSnoozed { .. } => {
                 return;
             }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim("-")),

@@ -463,7 +463,23 @@ impl<'a> Driver<'a> {
             };
             upstream.insert(id.clone(), v);
         }
-        json!({ "upstream": upstream })
+        let mut evidence = json!({ "upstream": upstream });
+        // The workflow file the action was rendered from: the item turns stale when
+        // the file is edited meanwhile (see `journal::versions`).
+        if let Some(name) = self
+            .run
+            .path
+            .as_deref()
+            .and_then(|p| std::path::Path::new(p).file_name())
+        {
+            let key = std::path::Path::new(&self.run.dir).join(name);
+            evidence["versions"] = json!([{
+                "kind": "workflow_file",
+                "key": key.display().to_string(),
+                "version": self.run.source_hash,
+            }]);
+        }
+        evidence
     }
 
     fn journal_output(&self, step: usize) -> Option<Json> {

@@ -6,10 +6,12 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod inbox;
 mod lease;
 mod project;
 mod query;
 mod replay;
+mod versions;
 #[cfg(test)]
 mod tests;
 pub mod types;
@@ -20,12 +22,17 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use inbox::{Changes, InboxRow};
 pub use lease::{LeaseHeld, Owner};
 pub use replay::ReplayReport;
+pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
 pub use types::*;
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0005_inbox.sql"),
+];
 
 /// How the journal is opened.
 #[derive(Debug, Clone, Copy)]

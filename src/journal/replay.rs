@@ -32,6 +32,10 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "SELECT json_array(id, step_id, attempt, kind, status, summary, action, evidence, decision, reason, fields, edited, diff, decided_by, decided_at, created_at)
          FROM proposals WHERE run_id = ?1 ORDER BY id",
     ),
+    (
+        "proposal_snoozes",
+        "SELECT json_array(proposal, until, by, at) FROM proposal_snoozes WHERE run_id = ?1 ORDER BY proposal",
+    ),
 ];
 
 fn snapshot(conn: &rusqlite::Connection, run: i64) -> Result<Vec<(String, Vec<String>)>> {
@@ -53,6 +57,7 @@ impl Journal {
         let events = self.events(run)?;
         let tx = self.conn.transaction()?;
         let before = snapshot(&tx, run)?;
+        tx.execute("DELETE FROM proposal_snoozes WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM proposals WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM steps WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM runs WHERE id = ?1", params![run])?;

@@ -179,6 +179,13 @@ pub enum Event {
         diff: Option<String>,
         by: String,
     },
+    /// The operator hid a pending inbox item until `until` (the inbox TUI's snooze).
+    ProposalSnoozed {
+        proposal: i64,
+        step: String,
+        until: Millis,
+        by: String,
+    },
 }
 
 impl Event {
@@ -195,6 +202,7 @@ impl Event {
             Event::StepReset { .. } => "step_reset",
             Event::ProposalCreated { .. } => "proposal_created",
             Event::ProposalDecided { .. } => "proposal_decided",
+            Event::ProposalSnoozed { .. } => "proposal_snoozed",
         }
     }
 
@@ -207,7 +215,8 @@ impl Event {
             | Event::StepSkipped { step, .. }
             | Event::StepReset { step, .. }
             | Event::ProposalCreated { step, .. }
-            | Event::ProposalDecided { step, .. } => Some(step),
+            | Event::ProposalDecided { step, .. }
+            | Event::ProposalSnoozed { step, .. } => Some(step),
             _ => None,
         }
     }
