@@ -154,13 +154,15 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
         format_ms(p.created_at)
     ));
     if p.status == crate::journal::ProposalStatus::Pending {
+        let mut notes = String::new();
         for st in journal.stale(&p.evidence) {
-            t.push_str(&format!("{} {}\n", s.red_bold("STALE"), st.describe()));
+            notes.push_str(&format!("{} {}\n", s.red_bold("STALE"), st.describe()));
         }
         if let Some(u) = journal.snoozed_until(p.id)?.filter(|u| *u > journal.now()) {
-            t.push_str(&format!("snoozed until {}\n", format_ms(u)));
+            notes.push_str(&format!("snoozed until {}\n", format_ms(u)));
         }
-        if t.contains("STALE") || t.contains("snoozed until") {
+        if !notes.is_empty() {
+            t.push_str(&notes);
             t.push('\n');
         }
     }

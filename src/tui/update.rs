@@ -168,15 +168,20 @@ fn set_items(m: &mut Model, mut items: Vec<Item>) -> Vec<Cmd> {
     });
     let ids: std::collections::HashSet<i64> = items.iter().map(|i| i.row.id).collect();
     m.marks.retain(|id| ids.contains(id));
+    let selected = m.selected().map(|i| i.row.id);
     m.items = items;
-    refilter(m)
+    refilter_keeping(m, selected)
 }
 
 /// Recompute `visible` (snoozes, filter), keep the cursor on the same item if it is
 /// still shown, and ask for its detail when the selection changed.
 pub(super) fn refilter(m: &mut Model) -> Vec<Cmd> {
-    let before = m.detail.as_ref().map(|d| d.record.id);
     let selected = m.selected().map(|i| i.row.id);
+    refilter_keeping(m, selected)
+}
+
+fn refilter_keeping(m: &mut Model, selected: Option<i64>) -> Vec<Cmd> {
+    let before = m.detail.as_ref().map(|d| d.record.id);
     let needle = m.filter.to_lowercase();
     let now = m.now;
     m.visible = m
@@ -435,9 +440,11 @@ fn approve(m: &mut Model) -> Vec<Cmd> {
                 }
             })
             .collect();
+        let mut input = TextArea::new(lines);
+        input.move_cursor(ratatui_textarea::CursorMove::End);
         m.overlay = Overlay::Fields {
             id: ids[0],
-            input: TextArea::new(lines),
+            input,
             error: None,
         };
         return Vec::new();
