@@ -55,6 +55,8 @@ impl Item {
 /// The selected item in full.
 #[derive(Debug, Clone)]
 pub struct Detail {
+    /// The item's kind word (kinds added later render generically).
+    pub kind: String,
     pub record: ProposalRecord,
     pub stale: Vec<StaleRef>,
     pub snoozed_until: Option<Millis>,

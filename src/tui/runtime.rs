@@ -174,6 +174,7 @@ impl Runtime {
         let stale = self.journal.stale(&record.evidence);
         let snoozed_until = self.journal.snoozed_until(id)?;
         Ok(Detail {
+            kind: record.kind.as_str().to_string(),
             record,
             stale,
             snoozed_until,

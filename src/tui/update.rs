@@ -425,7 +425,7 @@ fn approve(m: &mut Model) -> Vec<Cmd> {
     if ids.len() == 1
         && let Some(d) = m.selected_detail()
         && d.record.id == ids[0]
-        && d.record.kind.as_str() == "approval"
+        && d.kind == "approval"
         && let Some(fields) = d.record.action["fields"].as_array()
         && !fields.is_empty()
     {
@@ -511,7 +511,7 @@ fn edit(m: &mut Model) -> Vec<Cmd> {
         return Vec::new();
     };
     let id = d.record.id;
-    if d.record.kind.as_str() == "approval" {
+    if d.kind == "approval" {
         m.status = Some(err(
             "an approval gate has no action to edit; `a` asks for its fields",
         ));
@@ -775,4 +775,4 @@ pub fn wants_detail(m: &Model) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -338,10 +338,10 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
         )));
     }
     lines.push(Line::raw(""));
-    match p.kind.as_str() {
+    match d.kind.as_str() {
         "approval" => gate_lines(&p.action, &mut lines, t),
         "action" | "attention" => {
-            if p.kind.as_str() == "attention" {
+            if d.kind == "attention" {
                 lines.push(Line::styled(
                     "The process running this step stopped before recording its result;",
                     t.alert(),
@@ -357,7 +357,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             action_lines(p.final_action(), &mut lines, t);
         }
         _ => {
-            lines.push(heading(&p.kind.as_str().to_uppercase(), t));
+            lines.push(heading(&d.kind.to_uppercase(), t));
             lines.push(Line::raw(p.summary.clone()));
             json_lines(&p.action, &mut lines);
         }
@@ -784,7 +784,8 @@ fn prompt(
     hint: &str,
     t: Theme,
 ) {
-    let h = about.len() as u16 + input_rows + 2 + 2 + u16::from(error.is_some());
+    // popup borders + text + boxed input + error + hint
+    let h = 2 + about.len() as u16 + input_rows + 2 + u16::from(error.is_some()) + 1;
     let inner = popup(f, centered(area, 70, h), title, t);
     let [about_a, input_a, err_a, hint_a] = Layout::vertical([
         Constraint::Length(about.len() as u16),
@@ -808,7 +809,7 @@ const HELP: &[(&str, &str)] = &[
     ("j k ↑ ↓", "move; PgUp PgDn ctrl-u ctrl-d g G: jump"),
     ("J K", "scroll the detail pane"),
     ("a", "approve (the marked items, else the selected one)"),
-    ("e", "edit the action ($VISUAL/$EDITOR, else inline), review the diff, approve"),
+    ("e", "edit the action ($EDITOR, else inline), see the diff, approve"),
     ("r", "reject, with a reason"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),
     ("space", "mark / unmark; esc unmarks all"),
