@@ -14,3 +14,4 @@ mod lease;
 mod run;
 mod steps;
 mod storage;
+mod tui;
