@@ -14,6 +14,8 @@ mod replay;
 mod versions;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inbox;
 pub mod types;
 
 use std::path::{Path, PathBuf};

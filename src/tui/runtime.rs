@@ -233,7 +233,7 @@ impl Runtime {
                 Ok(o) => match o.status {
                     RunStatus::Waiting => Ok("waits for you".to_string()),
                     RunStatus::Failed => Err(format!(
-                        "failed: {}",
+                        "failed ({})",
                         o.error.unwrap_or_else(|| "see its timeline".into())
                     )),
                     s => Ok(s.as_str().to_string()),
@@ -242,7 +242,7 @@ impl Runtime {
                     "continues elsewhere ({}); the decision is recorded",
                     e.message
                 )),
-                Err(e) => Err(e.message),
+                Err(e) => Err(format!("stopped: {}", e.message)),
             };
             let _ = tx.send(Bg::Ended { run, outcome });
         });

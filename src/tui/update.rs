@@ -79,7 +79,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             m.driving.remove(&run);
             m.status = Some(match outcome {
                 Ok(status) => info(format!("run {run} {status}")),
-                Err(e) => err(format!("run {run}: {e}")),
+                Err(e) => err(format!("run {run} {e}")),
             });
             Vec::new()
         }

@@ -206,7 +206,7 @@ fn draw_list(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             ))]
         } else {
             vec![Line::raw(format!(
-                "All {} items are snoozed; they come back when their time is up.",
+                "Nothing to show: {} snoozed, back when their time is up.",
                 m.items.len()
             ))]
         };

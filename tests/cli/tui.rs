@@ -376,7 +376,7 @@ fn reject_with_a_reason_and_snooze_from_the_tui() {
     tui.keys("r");
     tui.wait_for("reject #1");
     tui.keys("not now\r");
-    tui.wait_for("run 1 failed");
+    tui.wait_for("run 1 failed (step `note` failed");
     tui.keys("q");
     assert_eq!(tui.exit().0, Some(0));
     assert_eq!(t.show(1)["status"], "failed");
