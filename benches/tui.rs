@@ -60,7 +60,8 @@ fn seed(dir: &Path) -> std::path::PathBuf {
             )
             .unwrap();
         for s in 0..per_run {
-            let content = format!("# Office hours {r}-{s}\n\nBook a slot with the founder this week.\n");
+            let content =
+                format!("# Office hours {r}-{s}\n\nBook a slot with the founder this week.\n");
             j.create_proposal(
                 run,
                 &format!("write_{s}"),
@@ -151,7 +152,10 @@ fn main() {
         let open_max = *samples.iter().max().unwrap();
         println!(
             "| open (load, stale check, detail, first frame) | {}x{} | {} | {} |",
-            size.0, size.1, ms(open_med), ms(open_max)
+            size.0,
+            size.1,
+            ms(open_med),
+            ms(open_max)
         );
         ok &= open_max < TARGET_OPEN;
 
@@ -159,9 +163,16 @@ fn main() {
         let (mut rt, mut model, mut term) = open(&db, size);
         let mut samples = Vec::with_capacity(frames);
         for i in 0..frames {
-            let code = if i % 50 == 49 { KeyCode::PageDown } else { KeyCode::Down };
+            let code = if i % 50 == 49 {
+                KeyCode::PageDown
+            } else {
+                KeyCode::Down
+            };
             let t = Instant::now();
-            for cmd in update(&mut model, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))) {
+            for cmd in update(
+                &mut model,
+                Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+            ) {
                 for msg in rt.perform(cmd, &model, None).unwrap() {
                     update(&mut model, msg);
                 }
@@ -173,7 +184,10 @@ fn main() {
         let frame_p99 = pct(samples, 0.99);
         println!(
             "| frame (key, update, detail load, view) | {}x{} | {} | {} |",
-            size.0, size.1, ms(frame_med), ms(frame_p99)
+            size.0,
+            size.1,
+            ms(frame_med),
+            ms(frame_p99)
         );
         ok &= frame_med < TARGET_FRAME && frame_p99 < Duration::from_millis(16);
 

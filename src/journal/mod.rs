@@ -11,12 +11,12 @@ mod lease;
 mod project;
 mod query;
 mod replay;
-mod versions;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_inbox;
 pub mod types;
+mod versions;
 
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 pub use inbox::{Changes, InboxRow};
 pub use lease::{LeaseHeld, Owner};
 pub use replay::ReplayReport;
-pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
 pub use types::*;
+pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[

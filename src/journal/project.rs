@@ -176,7 +176,10 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             ])?;
         }
         Event::ProposalSnoozed {
-            proposal, until, by, ..
+            proposal,
+            until,
+            by,
+            ..
         } => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO proposal_snoozes (proposal, run_id, until, by, at) VALUES (?1, ?2, ?3, ?4, ?5)",

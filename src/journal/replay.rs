@@ -57,7 +57,10 @@ impl Journal {
         let events = self.events(run)?;
         let tx = self.conn.transaction()?;
         let before = snapshot(&tx, run)?;
-        tx.execute("DELETE FROM proposal_snoozes WHERE run_id = ?1", params![run])?;
+        tx.execute(
+            "DELETE FROM proposal_snoozes WHERE run_id = ?1",
+            params![run],
+        )?;
         tx.execute("DELETE FROM proposals WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM steps WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM runs WHERE id = ?1", params![run])?;

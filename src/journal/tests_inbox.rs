@@ -132,7 +132,10 @@ fn snoozes_are_journaled_replayed_and_only_for_pending_items() {
     let e = j.snooze(id, 3_000, "me").unwrap_err();
     assert_eq!(e.kind, crate::error::ErrorKind::Conflict);
     assert!(j.inbox_rows().unwrap().is_empty());
-    assert_eq!(j.snooze(999, 1, "me").unwrap_err().kind, crate::error::ErrorKind::NotFound);
+    assert_eq!(
+        j.snooze(999, 1, "me").unwrap_err().kind,
+        crate::error::ErrorKind::NotFound
+    );
 }
 
 #[test]

@@ -36,7 +36,10 @@ pub enum Msg {
         outcome: Result<String, String>,
     },
     /// The external editor closed; `None` when it failed or the text was unchanged.
-    EditorClosed { id: i64, text: Option<String> },
+    EditorClosed {
+        id: i64,
+        text: Option<String>,
+    },
     /// An edit was validated: the diff to confirm, or what is wrong with it.
     EditChecked {
         id: i64,
@@ -44,7 +47,10 @@ pub enum Msg {
         result: Result<Option<String>, String>,
     },
     /// Something to tell the operator.
-    Status { text: String, error: bool },
+    Status {
+        text: String,
+        error: bool,
+    },
 }
 
 /// Work for the runtime (IO). `update` returns these; it never performs them.

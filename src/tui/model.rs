@@ -77,7 +77,10 @@ pub enum Screen {
     Inbox,
     Runs,
     /// The timeline of a run; `back` is where Esc returns.
-    Timeline { run: i64, back: Back },
+    Timeline {
+        run: i64,
+        back: Back,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +128,11 @@ pub enum Overlay {
         error: Option<String>,
     },
     /// A validated edit, shown as a diff before it is committed.
-    ConfirmEdit { id: i64, text: String, diff: String },
+    ConfirmEdit {
+        id: i64,
+        text: String,
+        diff: String,
+    },
     /// Approving stale items needs a second, explicit yes.
     ConfirmStale {
         approval: Approval,

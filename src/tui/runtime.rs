@@ -98,7 +98,8 @@ impl Runtime {
         let mut cache = VersionCache::default();
         let mut stale = BTreeSet::new();
         for r in &self.rows {
-            if !r.versions.is_empty() && !self.journal.stale_refs(&r.versions, &mut cache).is_empty()
+            if !r.versions.is_empty()
+                && !self.journal.stale_refs(&r.versions, &mut cache).is_empty()
             {
                 stale.insert(r.id);
             }
@@ -120,7 +121,8 @@ impl Runtime {
             .rows
             .iter()
             .filter(|r| {
-                !r.versions.is_empty() && !self.journal.stale_refs(&r.versions, &mut cache).is_empty()
+                !r.versions.is_empty()
+                    && !self.journal.stale_refs(&r.versions, &mut cache).is_empty()
             })
             .map(|r| r.id)
             .collect();
@@ -408,11 +410,7 @@ fn enter_terminal() -> io::Result<()> {
 /// Put the terminal back as it was. Safe to call more than once.
 fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(
-        io::stdout(),
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
 }
 
 /// Restores the terminal when dropped: on quit, on error and while unwinding.

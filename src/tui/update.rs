@@ -86,7 +86,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::EditorClosed { id, text } => match text {
             Some(text) => vec![Cmd::CheckEdit { id, text }],
             None => {
-                m.status = Some(info("edit abandoned: the action is unchanged, nothing decided"));
+                m.status = Some(info(
+                    "edit abandoned: the action is unchanged, nothing decided",
+                ));
                 Vec::new()
             }
         },
@@ -161,11 +163,7 @@ fn decided_status(done: &[(i64, &'static str)], failed: &[(i64, String)]) -> Sta
 /// Replace the items, keeping the selection on the same item when it is still there.
 fn set_items(m: &mut Model, mut items: Vec<Item>) -> Vec<Cmd> {
     m.loaded = true;
-    items.sort_by(|a, b| {
-        a.urgency()
-            .cmp(&b.urgency())
-            .then(b.row.id.cmp(&a.row.id))
-    });
+    items.sort_by(|a, b| a.urgency().cmp(&b.urgency()).then(b.row.id.cmp(&a.row.id)));
     let ids: std::collections::HashSet<i64> = items.iter().map(|i| i.row.id).collect();
     m.marks.retain(|id| ids.contains(id));
     let selected = m.selected().map(|i| i.row.id);
@@ -560,7 +558,9 @@ fn timeline_key(m: &mut Model, k: KeyEvent, back: Back) -> Vec<Cmd> {
         return cmds;
     }
     match k.code {
-        KeyCode::Down | KeyCode::Char('j') => m.timeline_scroll = m.timeline_scroll.saturating_add(1),
+        KeyCode::Down | KeyCode::Char('j') => {
+            m.timeline_scroll = m.timeline_scroll.saturating_add(1)
+        }
         KeyCode::Up | KeyCode::Char('k') => m.timeline_scroll = m.timeline_scroll.saturating_sub(1),
         KeyCode::PageDown => m.timeline_scroll = m.timeline_scroll.saturating_add(10),
         KeyCode::PageUp => m.timeline_scroll = m.timeline_scroll.saturating_sub(10),

@@ -84,7 +84,10 @@ pub fn view(m: &Model, f: &mut Frame) {
 fn draw_header(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     let tab = |name: &str, on: bool| {
         if on {
-            Span::styled(format!(" {name} "), t.selected().add_modifier(Modifier::BOLD))
+            Span::styled(
+                format!(" {name} "),
+                t.selected().add_modifier(Modifier::BOLD),
+            )
         } else {
             Span::styled(format!(" {name} "), t.dim())
         }
@@ -234,8 +237,10 @@ fn draw_list(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         Constraint::Length(4),
         Constraint::Length(4),
     ];
-    let header = Row::new(["", "KIND", "ID", "WORKFLOW", "STEP", "SUMMARY", "CONF", "AGE"])
-        .style(t.bold());
+    let header = Row::new([
+        "", "KIND", "ID", "WORKFLOW", "STEP", "SUMMARY", "CONF", "AGE",
+    ])
+    .style(t.bold());
     let position = if m.visible.len() > cap {
         format!(" {}/{} ", m.cursor + 1, m.visible.len())
     } else {
@@ -524,7 +529,10 @@ fn action_lines(a: &Json, lines: &mut Vec<Line<'static>>, t: Theme) {
                 && !e.is_empty()
             {
                 let e: Vec<String> = e.iter().map(|v| v.to_string()).collect();
-                lines.push(Line::styled(format!("expects status {}", e.join(", ")), t.dim()));
+                lines.push(Line::styled(
+                    format!("expects status {}", e.join(", ")),
+                    t.dim(),
+                ));
             }
         }
         "shell" => {
@@ -637,7 +645,11 @@ fn draw_runs(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         .skip(offset)
         .take(inner.max(1))
         .map(|r| {
-            let driving = if m.driving.contains(&r.id) { "⟳" } else { " " };
+            let driving = if m.driving.contains(&r.id) {
+                "⟳"
+            } else {
+                " "
+            };
             Row::new(vec![
                 Cell::from(Span::styled(driving, t.fg(Color::Cyan))),
                 Cell::from(format!("{:>5}", r.id)),
@@ -691,7 +703,11 @@ fn timeline_text(tl: &Timeline, driving: bool, t: Theme) -> Text<'static> {
             " · {}/{} steps done{}",
             tl.run.steps_done,
             tl.run.steps_total,
-            if driving { " · driven by this process" } else { "" }
+            if driving {
+                " · driven by this process"
+            } else {
+                ""
+            }
         )),
     ])];
     if let Some(e) = &tl.error {
@@ -773,17 +789,25 @@ fn ids_label(ids: &[i64]) -> String {
 }
 
 /// A prompt: a few lines of text, an input, an optional error, a hint line.
-fn prompt(
-    f: &mut Frame,
-    area: Rect,
+struct Prompt<'a> {
     title: String,
-    about: Vec<Line<'static>>,
-    input: &ratatui_textarea::TextArea<'static>,
+    about: &'a str,
+    input: &'a ratatui_textarea::TextArea<'static>,
     input_rows: u16,
-    error: &Option<String>,
-    hint: &str,
-    t: Theme,
-) {
+    error: &'a Option<String>,
+    hint: &'a str,
+}
+
+fn prompt(f: &mut Frame, area: Rect, p: Prompt<'_>, t: Theme) {
+    let Prompt {
+        title,
+        about,
+        input,
+        input_rows,
+        error,
+        hint,
+    } = p;
+    let about = vec![Line::raw(about.to_string())];
     // popup borders + text + boxed input + error + hint
     let h = 2 + about.len() as u16 + input_rows + 2 + u16::from(error.is_some()) + 1;
     let inner = popup(f, centered(area, 70, h), title, t);
@@ -809,7 +833,10 @@ const HELP: &[(&str, &str)] = &[
     ("j k ↑ ↓", "move; PgUp PgDn ctrl-u ctrl-d g G: jump"),
     ("J K", "scroll the detail pane"),
     ("a", "approve (the marked items, else the selected one)"),
-    ("e", "edit the action ($EDITOR, else inline), see the diff, approve"),
+    (
+        "e",
+        "edit the action ($EDITOR, else inline), see the diff, approve",
+    ),
     ("r", "reject, with a reason"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),
     ("space", "mark / unmark; esc unmarks all"),
@@ -850,25 +877,27 @@ fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         Overlay::Reject { ids, input, error } => prompt(
             f,
             area,
-            format!(" reject {} ", ids_label(ids)),
-            vec![Line::raw("Why? The reason is kept with the decision.")],
-            input,
-            1,
-            error,
-            "enter reject · esc cancel",
+            Prompt {
+                title: format!(" reject {} ", ids_label(ids)),
+                about: "Why? The reason is kept with the decision.",
+                input,
+                input_rows: 1,
+                error,
+                hint: "enter reject · esc cancel",
+            },
             t,
         ),
         Overlay::Snooze { ids, input, error } => prompt(
             f,
             area,
-            format!(" snooze {} ", ids_label(ids)),
-            vec![Line::raw(
-                "Hide until how long from now? It stays pending meanwhile.",
-            )],
-            input,
-            1,
-            error,
-            "enter snooze · esc cancel",
+            Prompt {
+                title: format!(" snooze {} ", ids_label(ids)),
+                about: "Hide until how long from now? It stays pending meanwhile.",
+                input,
+                input_rows: 1,
+                error,
+                hint: "enter snooze · esc cancel",
+            },
             t,
         ),
         Overlay::Fields { id, input, error } => {
@@ -876,17 +905,23 @@ fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             prompt(
                 f,
                 area,
-                format!(" approve gate #{id} "),
-                vec![Line::raw("Fill in the fields, one NAME=VALUE per line.")],
-                input,
-                rows,
-                error,
-                "ctrl-s approve · esc cancel",
+                Prompt {
+                    title: format!(" approve gate #{id} "),
+                    about: "Fill in the fields, one NAME=VALUE per line.",
+                    input,
+                    input_rows: rows,
+                    error,
+                    hint: "ctrl-s approve · esc cancel",
+                },
                 t,
             )
         }
         Overlay::Editor { id, input, error } => {
-            let r = centered(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
+            let r = centered(
+                area,
+                area.width.saturating_sub(4),
+                area.height.saturating_sub(2),
+            );
             let inner = popup(f, r, format!(" edit the action of #{id} (JSON) "), t);
             let [err_a, input_a, hint_a] = Layout::vertical([
                 Constraint::Length(u16::from(error.is_some()) * 2),
@@ -907,7 +942,11 @@ fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             );
         }
         Overlay::ConfirmEdit { id, diff, .. } => {
-            let r = centered(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
+            let r = centered(
+                area,
+                area.width.saturating_sub(4),
+                area.height.saturating_sub(2),
+            );
             let inner = popup(f, r, format!(" approve #{id} with this edit? "), t);
             let [d, hint_a] =
                 Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
@@ -915,7 +954,10 @@ fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             diff_lines(diff, &mut lines, t);
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), d);
             f.render_widget(
-                Line::styled("y approve with the edit · e edit again · n/esc cancel", t.dim()),
+                Line::styled(
+                    "y approve with the edit · e edit again · n/esc cancel",
+                    t.dim(),
+                ),
                 hint_a,
             );
         }

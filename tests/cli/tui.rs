@@ -20,7 +20,7 @@ struct Screen {
     cells: Vec<Vec<char>>,
     row: usize,
     col: usize,
-    state: Esc,
+    state: Parse,
     csi: String,
     utf8: Vec<u8>,
     raw: Vec<u8>,
@@ -30,9 +30,9 @@ struct Screen {
 }
 
 #[derive(PartialEq)]
-enum Esc {
+enum Parse {
     Text,
-    Esc,
+    Escape,
     Csi,
 }
 
@@ -42,7 +42,7 @@ impl Screen {
             cells: vec![vec![' '; COLS as usize]; ROWS as usize],
             row: 0,
             col: 0,
-            state: Esc::Text,
+            state: Parse::Text,
             csi: String::new(),
             utf8: Vec::new(),
             raw: Vec::new(),
@@ -55,20 +55,20 @@ impl Screen {
         self.raw.extend_from_slice(bytes);
         for &b in bytes {
             match self.state {
-                Esc::Esc => {
-                    self.state = if b == b'[' { Esc::Csi } else { Esc::Text };
+                Parse::Escape => {
+                    self.state = if b == b'[' { Parse::Csi } else { Parse::Text };
                     self.csi.clear();
                 }
-                Esc::Csi => {
+                Parse::Csi => {
                     if (0x40..=0x7e).contains(&b) {
-                        self.state = Esc::Text;
+                        self.state = Parse::Text;
                         self.csi_done(b as char);
                     } else {
                         self.csi.push(b as char);
                     }
                 }
-                Esc::Text => match b {
-                    0x1b => self.state = Esc::Esc,
+                Parse::Text => match b {
+                    0x1b => self.state = Parse::Escape,
                     b'\r' => self.col = 0,
                     b'\n' => self.row = (self.row + 1).min(ROWS as usize - 1),
                     0..=0x1f => {}
@@ -293,7 +293,10 @@ values = {{ done = "yes" }}
 /// Two waiting runs: item 1 writes a.txt (run 1), item 2 writes b.txt (run 2).
 fn two_waiting() -> Test {
     let t = Test::new()
-        .write("a.toml", &write_wf("alpha", "a.txt", "hello from the inbox"))
+        .write(
+            "a.toml",
+            &write_wf("alpha", "a.txt", "hello from the inbox"),
+        )
         .write("b.toml", &write_wf("beta", "b.txt", "second"));
     t.aios(&["run", "a.toml"]).success();
     t.aios(&["run", "b.toml"]).success();
@@ -359,7 +362,10 @@ fn editor_edit_is_diffed_then_committed() {
     assert_eq!(tui.exit().0, Some(0));
     assert_eq!(t.read("a.txt"), "HELLO");
     let log = t.aios(&["log", "1"]).success().stdout;
-    assert!(log.contains("approved by") && log.contains("(with edits)"), "{log}");
+    assert!(
+        log.contains("approved by") && log.contains("(with edits)"),
+        "{log}"
+    );
 }
 
 #[test]

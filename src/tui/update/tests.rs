@@ -319,7 +319,10 @@ fn snooze_takes_a_duration_and_hides_the_item_until_then() {
     assert_eq!(update(&mut m, key(KeyCode::Enter)), vec![]);
     match &m.overlay {
         Overlay::Snooze { error, .. } => {
-            assert!(error.as_ref().unwrap().contains("30m, 4h or 2d"), "{error:?}")
+            assert!(
+                error.as_ref().unwrap().contains("30m, 4h or 2d"),
+                "{error:?}"
+            )
         }
         o => panic!("{o:?}"),
     }
@@ -505,7 +508,10 @@ fn tab_switches_to_runs_and_enter_opens_a_timeline() {
     );
     update(&mut m, key(KeyCode::Tab));
     assert_eq!(m.screen, Screen::Runs);
-    assert_eq!(update(&mut m, key(KeyCode::Enter)), vec![Cmd::LoadTimeline(7)]);
+    assert_eq!(
+        update(&mut m, key(KeyCode::Enter)),
+        vec![Cmd::LoadTimeline(7)]
+    );
     assert_eq!(
         m.screen,
         Screen::Timeline {
@@ -518,7 +524,10 @@ fn tab_switches_to_runs_and_enter_opens_a_timeline() {
     update(&mut m, key(KeyCode::Tab));
     assert_eq!(m.screen, Screen::Inbox);
     // From the inbox, enter opens the selected item's run.
-    assert_eq!(update(&mut m, key(KeyCode::Enter)), vec![Cmd::LoadTimeline(12)]);
+    assert_eq!(
+        update(&mut m, key(KeyCode::Enter)),
+        vec![Cmd::LoadTimeline(12)]
+    );
 }
 
 #[test]
@@ -552,7 +561,11 @@ fn key_releases_are_ignored_and_help_closes_on_any_key() {
     assert!(matches!(m.overlay, Overlay::Help));
     update(&mut m, ch('j'));
     assert!(matches!(m.overlay, Overlay::None));
-    assert_eq!(selected(&m), 2, "the key that closes help does nothing else");
+    assert_eq!(
+        selected(&m),
+        2,
+        "the key that closes help does nothing else"
+    );
 }
 
 #[test]

@@ -31,22 +31,45 @@ fn press(m: &mut Model, c: KeyCode) {
 }
 
 fn several() -> Vec<Item> {
-    let mut gate = row(3, "approval", "go_no_go", "Launch Office hours on the planned date?");
+    let mut gate = row(
+        3,
+        "approval",
+        "go_no_go",
+        "Launch Office hours on the planned date?",
+    );
     gate.workflow = "launch".into();
-    let mut conf = row(1, "action", "landing", "write founder/landing.md (229 bytes)");
+    let mut conf = row(
+        1,
+        "action",
+        "landing",
+        "write founder/landing.md (229 bytes)",
+    );
     conf.confidence = Some(0.87);
     vec![
         Item::new(conf, false),
         Item::new(
-            row(2, "attention", "announce", "interrupted, outcome unknown: POST https://hooks.example.com/x"),
+            row(
+                2,
+                "attention",
+                "announce",
+                "interrupted, outcome unknown: POST https://hooks.example.com/x",
+            ),
             false,
         ),
         Item::new(gate, false),
         Item::new(
-            row(4, "action", "email", "write founder/announcement.txt (158 bytes)"),
+            row(
+                4,
+                "action",
+                "email",
+                "write founder/announcement.txt (158 bytes)",
+            ),
             true,
         ),
-        Item::new(row(5, "budget", "draft", "agent budget reached: $2.00 of $2.00"), false),
+        Item::new(
+            row(5, "budget", "draft", "agent budget reached: $2.00 of $2.00"),
+            false,
+        ),
     ]
 }
 
@@ -178,7 +201,11 @@ fn detail_of_an_approval_gate() {
 #[test]
 fn detail_of_an_unknown_kind_is_generic() {
     let mut m = with(several(), 80, 24);
-    let mut rec = record(5, ProposalKind::Action, json!({"spent_usd": 2.0, "cap_usd": 2.0}));
+    let mut rec = record(
+        5,
+        ProposalKind::Action,
+        json!({"spent_usd": 2.0, "cap_usd": 2.0}),
+    );
     rec.summary = "agent budget reached".into();
     select(&mut m, 5);
     // A kind this build does not know yet (`budget`, from the agent area).
@@ -331,10 +358,16 @@ fn run_timeline() {
                 step("post", "http", StepStatus::Pending, None),
             ],
             events: vec![
-                (NOW - 3_600_000, "run created from `weekly-report` (3 steps)".into()),
+                (
+                    NOW - 3_600_000,
+                    "run created from `weekly-report` (3 steps)".into(),
+                ),
                 (NOW - 3_599_000, "numbers: started (attempt 1)".into()),
                 (NOW - 3_598_000, "numbers: succeeded".into()),
-                (NOW - 3_597_000, "report: inbox item 2 (action): write week-47.md".into()),
+                (
+                    NOW - 3_597_000,
+                    "report: inbox item 2 (action): write week-47.md".into(),
+                ),
             ],
         })),
     );
