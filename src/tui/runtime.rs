@@ -358,8 +358,20 @@ impl Runtime {
             .map(PathBuf::from)
             .unwrap_or_default();
         let path = dir.join(format!("inbox-{id}-edit.json"));
-        std::fs::write(&path, text)
-            .map_err(|e| Error::other(format!("cannot write {}: {e}", path.display())))?;
+        // Private, like the database the action comes from.
+        let written = {
+            use std::io::Write as _;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            opts.open(&path)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+        };
+        written.map_err(|e| Error::other(format!("cannot write {}: {e}", path.display())))?;
         restore_terminal();
         let status = std::process::Command::new("sh")
             .arg("-c")
