@@ -548,6 +548,21 @@ impl<'a> Driver<'a> {
         if !agents.is_empty() {
             ev["agents"] = Json::Array(agents);
         }
+        // The workflow file the action was rendered from: the item turns stale when
+        // the file is edited meanwhile (see `journal::versions`).
+        if let Some(name) = self
+            .run
+            .path
+            .as_deref()
+            .and_then(|p| std::path::Path::new(p).file_name())
+        {
+            let key = std::path::Path::new(&self.run.dir).join(name);
+            ev["versions"] = json!([{
+                "kind": "workflow_file",
+                "key": key.display().to_string(),
+                "version": self.run.source_hash,
+            }]);
+        }
         ev
     }
 
