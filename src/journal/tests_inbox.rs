@@ -177,3 +177,36 @@ fn stale_references_compare_file_hashes_and_ignore_unknown_kinds() {
         "the cache answers for the rest of the pass"
     );
 }
+
+#[test]
+fn fact_references_go_stale_when_the_fact_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let origin = || super::memory::FactOrigin {
+        proposal: None,
+        note: None,
+        by: Some("me".into()),
+    };
+    let v1 = j
+        .set_fact("customer:acme", "plan", &json!("pro"), origin())
+        .unwrap();
+    // Versions are recorded as numbers by retrieval; text works too.
+    let ev = json!({"versions": [
+        {"kind": "fact", "key": "customer:acme/plan", "version": v1.version},
+        {"kind": "fact", "key": "customer:acme/seats", "version": "1"}
+    ]});
+    let stale = j.stale(&ev);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0].key, "customer:acme/seats");
+    assert_eq!(stale[0].current, None);
+    j.set_fact("customer:acme", "plan", &json!("team"), origin())
+        .unwrap();
+    let stale = j.stale(&ev);
+    assert_eq!(stale.len(), 2);
+    assert_eq!(stale[0].recorded, v1.version.to_string());
+    assert_eq!(stale[0].current.as_deref(), Some("2"));
+    assert_eq!(
+        stale[0].describe(),
+        "fact customer:acme/plan changed since it was proposed"
+    );
+}

@@ -6,9 +6,11 @@
 //! Kinds resolved now:
 //! - `workflow_file`: `key` is the absolute path of a run's workflow file, `version`
 //!   the SHA-256 of the source the run started with; the file on disk is hashed.
+//! - `fact`: `key` is `entity/key` (split at the last `/`), `version` the fact's
+//!   version number when the proposal was built.
 //!
 //! A kind this build does not know resolves to [`CurrentVersion::Unknown`] and never
-//! makes an item stale (facts plug in here as kind `fact`).
+//! makes an item stale.
 
 use std::collections::HashMap;
 
@@ -23,7 +25,19 @@ use super::Journal;
 pub struct VersionRef {
     pub kind: String,
     pub key: String,
+    /// A hash or a number: numbers (fact versions) are kept as their decimal text.
+    #[serde(deserialize_with = "text_or_number")]
     pub version: String,
+}
+
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Json::deserialize(d)? {
+        Json::String(s) => Ok(s),
+        Json::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "a version is text or a number, not {other}"
+        ))),
+    }
 }
 
 /// What a version reference resolves to now.
@@ -64,9 +78,15 @@ pub struct VersionCache {
 
 /// The version references of a proposal's evidence.
 pub fn versions_of(evidence: &Json) -> Vec<VersionRef> {
+    // Entry by entry: one malformed entry must not hide the others.
     evidence
         .get("versions")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -83,6 +103,14 @@ impl Journal {
                 Ok(bytes) => CurrentVersion::Is(hex::encode(Sha256::digest(&bytes))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => CurrentVersion::Missing,
                 Err(_) => CurrentVersion::Unknown,
+            },
+            "fact" => match key.rsplit_once('/') {
+                Some((entity, k)) => match self.fact_version(entity, k) {
+                    Ok(Some(v)) => CurrentVersion::Is(v.to_string()),
+                    Ok(None) => CurrentVersion::Missing,
+                    Err(_) => CurrentVersion::Unknown,
+                },
+                None => CurrentVersion::Unknown,
             },
             _ => CurrentVersion::Unknown,
         }
