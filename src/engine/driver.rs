@@ -545,6 +545,21 @@ impl<'a> Driver<'a> {
         }
         let mut ev = json!({ "upstream": upstream });
         let agents = self.agent_evidence(step);
+        // The proposal's own confidence is its least confident upstream agent's, with
+        // that agent's rationale (listings show one number; the detail shows all).
+        if let Some(weakest) = agents
+            .iter()
+            .filter(|a| a["confidence"].is_number())
+            .min_by(|a, b| {
+                let (x, y) = (a["confidence"].as_f64(), b["confidence"].as_f64());
+                x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+            })
+        {
+            ev["confidence"] = weakest["confidence"].clone();
+            if weakest["rationale"].is_string() {
+                ev["rationale"] = weakest["rationale"].clone();
+            }
+        }
         if !agents.is_empty() {
             ev["agents"] = Json::Array(agents);
         }

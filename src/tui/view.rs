@@ -372,7 +372,37 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
         lines.push(heading("EDITED", t));
         diff_lines(diff, &mut lines, t);
     }
-    if let Some(r) = p.evidence.get("rationale").and_then(Json::as_str) {
+    if let Some(agents) = p.evidence.get("agents").and_then(Json::as_array)
+        && !agents.is_empty()
+    {
+        lines.push(Line::raw(""));
+        lines.push(heading("DRAFTED BY", t));
+        for a in agents {
+            let step = a["step"].as_str().unwrap_or("?");
+            let who = if a["heuristic"].as_bool().unwrap_or(false) {
+                "offline heuristic draft, NOT an LLM".to_string()
+            } else {
+                format!(
+                    "{} via {}",
+                    a["model"].as_str().unwrap_or("?"),
+                    a["provider"].as_str().unwrap_or("?")
+                )
+            };
+            let conf = a["confidence"]
+                .as_f64()
+                .map(|c| format!(" · confidence {}%", (c * 100.0).round() as i64))
+                .unwrap_or_default();
+            let style = if a["heuristic"].as_bool().unwrap_or(false) {
+                t.alert()
+            } else {
+                ratatui::style::Style::default()
+            };
+            lines.push(Line::styled(format!("{step}: {who}{conf}"), style));
+            if let Some(r) = a["rationale"].as_str() {
+                lines.push(Line::raw(format!("  {r}")));
+            }
+        }
+    } else if let Some(r) = p.evidence.get("rationale").and_then(Json::as_str) {
         lines.push(Line::raw(""));
         lines.push(heading("RATIONALE", t));
         for l in r.lines() {
@@ -397,7 +427,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             .filter(|(k, _)| {
                 !matches!(
                     k.as_str(),
-                    "upstream" | "versions" | "rationale" | "confidence"
+                    "upstream" | "versions" | "rationale" | "confidence" | "agents"
                 )
             })
             .collect();

@@ -426,3 +426,42 @@ fn a_frame_builds_only_the_rows_on_screen() {
     assert!(text.contains("10000/10000"), "{text}");
     assert!(text.contains("      1 launch"), "{text}");
 }
+
+#[test]
+fn detail_says_who_drafted_it_and_flags_offline_drafts() {
+    let mut m = with(several(), 100, 40);
+    let mut rec = record(
+        1,
+        ProposalKind::Action,
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n", "append": false}),
+    );
+    rec.evidence = json!({
+        "confidence": 0.3,
+        "rationale": "offline draft from the brief",
+        "agents": [
+            {"step": "angle", "heuristic": false, "model": "llama3.2", "provider": "local", "confidence": 0.8, "rationale": "founders want time back"},
+            {"step": "copy", "heuristic": true, "confidence": 0.3, "rationale": "offline draft from the brief"}
+        ]
+    });
+    select(&mut m, 1);
+    update(
+        &mut m,
+        Msg::Detail(Box::new(Detail {
+            kind: "action".into(),
+            record: rec,
+            stale: Vec::new(),
+            snoozed_until: None,
+        })),
+    );
+    let screen = format!("{}", draw(&m));
+    assert!(screen.contains("DRAFTED BY"), "{screen}");
+    assert!(
+        screen.contains("copy: offline heuristic draft, NOT an LLM · confidence 30%"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("angle: llama3.2 via local · confidence 80%"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(draw(&m));
+}
