@@ -29,7 +29,7 @@ pub enum Command {
     Run(RunArgs),
     /// Validate workflow files without running them
     Check(CheckArgs),
-    /// List and inspect what waits for your decision
+    /// Review what waits for your decision: a full-screen TUI on a terminal, else the list
     Inbox(InboxArgs),
     /// Approve an inbox item, commit its action and continue the run
     Approve(ApproveArgs),
@@ -209,6 +209,9 @@ pub struct ApproveArgs {
     /// Commit the decision but do not continue the run
     #[arg(long)]
     pub no_resume: bool,
+    /// Approve a STALE item (its evidence changed since it was proposed)
+    #[arg(long)]
+    pub confirm_stale: bool,
     /// Print the run as JSON when the command ends
     #[arg(long)]
     pub json: bool,

@@ -1,7 +1,8 @@
 //! Decisions on inbox items: one code path for every front end (`aios approve`,
 //! `aios reject`, the TUI). Checks the request against the item (edits are validated
 //! and diffed, gate fields typed), then records it once through the journal's
-//! compare-and-swap.
+//! compare-and-swap. An approval of a stale item (one whose evidence changed since it
+//! was proposed, see [`crate::journal::StaleRef`]) needs `confirm_stale`.
 
 use serde_json::{Map, Value as Json};
 
@@ -31,6 +32,8 @@ pub struct DecideRequest {
     pub fields: Vec<(String, String)>,
     /// Who decides (for the journal).
     pub by: String,
+    /// Approve even though the item's evidence changed since it was proposed.
+    pub confirm_stale: bool,
 }
 
 /// Validate and record a decision. Fails if the item was already decided, its run
@@ -79,6 +82,19 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
             "only an approval can carry an edited action",
         ));
     }
+    if req.decision == Decision::Approve && !req.confirm_stale {
+        let stale = journal.stale(&p.evidence);
+        if !stale.is_empty() {
+            let what: Vec<String> = stale.iter().map(|s| s.describe()).collect();
+            return Err(Error::conflict(format!(
+                "inbox item {id} is STALE: {}",
+                what.join("; ")
+            ))
+            .with_hint(format!(
+                "review it with `aios inbox show {id}`; approve it anyway with `aios approve {id} --confirm-stale`, or reject it"
+            )));
+        }
+    }
     let (edited, diff) = match &req.edit {
         Some(e) => check_edit(&p, e)?,
         None => (None, None),
@@ -99,6 +115,19 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
             by: req.by,
         },
     )
+}
+
+/// Check an edit without deciding: the validated action and the diff against the
+/// proposal (both `None` when the edit changes nothing). The TUI shows this before
+/// it commits; [`decide`] runs the same check again.
+pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<String>)> {
+    if p.kind == ProposalKind::Approval {
+        return Err(Error::invalid(format!(
+            "item {} is an approval gate; there is no action to edit",
+            p.id
+        )));
+    }
+    check_edit(p, e)
 }
 
 /// Parse, validate and diff an edited action. Returns (edited, diff), or (None, None)

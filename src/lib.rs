@@ -10,6 +10,7 @@
 //! - [`inbox`]: deciding inbox items (one path for every front end)
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`commands`]: the CLI front end; the only module that prints
+//! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view
 //!
 //! Invariants (see DESIGN.md): the state machine does no IO; every state change is an
 //! event appended in the same transaction as its projections; a run resumes from the
@@ -29,4 +30,5 @@ pub mod journal;
 pub mod memory;
 pub mod schedule;
 pub mod template;
+pub mod tui;
 pub mod workflow;

@@ -43,6 +43,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
         edit,
         fields,
         by: ctx.operator(),
+        confirm_stale: args.confirm_stale,
     };
     decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
 }
@@ -59,6 +60,7 @@ pub fn reject(ctx: &Ctx, args: RejectArgs) -> CmdResult {
         edit: None,
         fields: Vec::new(),
         by: ctx.operator(),
+        confirm_stale: false,
     };
     decide_and_continue(ctx, args.id, req, args.no_resume, args.json, args.quiet)
 }

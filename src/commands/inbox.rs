@@ -1,4 +1,7 @@
-//! `aios inbox list|show`: what waits for the operator.
+//! `aios inbox`: the TUI on a terminal (the list otherwise); `aios inbox list|show`:
+//! what waits for the operator.
+
+use std::io::IsTerminal;
 
 use serde_json::json;
 
@@ -11,10 +14,33 @@ use crate::journal::{ProposalKind, ProposalRecord};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => tui(ctx),
         None => list(ctx, InboxListArgs::default()),
         Some(InboxCommand::List(a)) => list(ctx, a),
         Some(InboxCommand::Show(a)) => show(ctx, a),
     }
+}
+
+/// The full-screen inbox. Reads the environment it needs here (NO_COLOR, the editor).
+fn tui(ctx: &Ctx) -> CmdResult {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.trim().is_empty());
+    crate::tui::run(crate::tui::TuiSettings {
+        db_path: ctx.db_path(),
+        clock: ctx.clock,
+        open: crate::journal::OpenOptions {
+            lock_timeout: ctx.lock_timeout,
+            ..crate::journal::OpenOptions::default()
+        },
+        run_env: ctx.run_env()?,
+        operator: ctx.operator(),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        editor,
+        poll: std::time::Duration::from_millis(500),
+    })?;
+    Ok(Exit::Ok)
 }
 
 fn item_json(p: &ProposalRecord) -> serde_json::Value {
@@ -107,6 +133,8 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
         v["fields"] = json!(p.fields);
         v["decided_by"] = json!(p.decided_by);
         v["decided_at"] = json!(p.decided_at.map(format_ms));
+        v["stale"] = json!(journal.stale(&p.evidence));
+        v["snoozed_until"] = json!(journal.snoozed_until(p.id)?.map(format_ms));
         ui::print_json(&v);
         return Ok(Exit::Ok);
     }
@@ -128,6 +156,19 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
         p.attempt,
         format_ms(p.created_at)
     ));
+    if p.status == crate::journal::ProposalStatus::Pending {
+        let mut notes = String::new();
+        for st in journal.stale(&p.evidence) {
+            notes.push_str(&format!("{} {}\n", s.red_bold("STALE"), st.describe()));
+        }
+        if let Some(u) = journal.snoozed_until(p.id)?.filter(|u| *u > journal.now()) {
+            notes.push_str(&format!("snoozed until {}\n", format_ms(u)));
+        }
+        if !notes.is_empty() {
+            t.push_str(&notes);
+            t.push('\n');
+        }
+    }
     match p.kind {
         ProposalKind::Approval => {
             t.push_str(&format!(

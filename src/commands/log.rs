@@ -111,6 +111,15 @@ pub fn describe(ev: &Event) -> String {
                 None => format!("outcome {pairs}"),
             }
         }
+        Event::ProposalSnoozed {
+            proposal,
+            step,
+            until,
+            by,
+        } => format!(
+            "{step}: inbox item {proposal} snoozed by {by} until {}",
+            format_ms(*until)
+        ),
     }
 }
 

@@ -8,7 +8,7 @@ mod decide;
 mod fact;
 mod inbox;
 mod llm;
-mod log;
+pub(crate) mod log;
 mod memory;
 mod outcome;
 mod replay;

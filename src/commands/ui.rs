@@ -185,7 +185,8 @@ impl Observer for Progress {
             | Event::FactSet { .. }
             | Event::NoteAdded { .. }
             | Event::NoteForgotten { .. }
-            | Event::OutcomeRecorded { .. } => {
+            | Event::OutcomeRecorded { .. }
+            | Event::ProposalSnoozed { .. } => {
                 return;
             }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim("-")),

@@ -548,12 +548,45 @@ impl<'a> Driver<'a> {
         let agents = self.agent_evidence(step);
         // The fact versions the upstream agents' prompts used: the inbox compares
         // them with the current ones at decision time (stale when a fact changed).
-        let versions = crate::agent::context::versions(agents.iter().map(|a| &a["context"]));
-        if !versions.is_empty() {
-            ev["versions"] = Json::Array(versions);
+        let facts = crate::agent::context::versions(agents.iter().map(|a| &a["context"]));
+        // The proposal's own confidence is its least confident upstream agent's, with
+        // that agent's rationale (listings show one number; the detail shows all).
+        if let Some(weakest) = agents
+            .iter()
+            .filter(|a| a["confidence"].is_number())
+            .min_by(|a, b| {
+                let (x, y) = (a["confidence"].as_f64(), b["confidence"].as_f64());
+                x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+            })
+        {
+            ev["confidence"] = weakest["confidence"].clone();
+            if weakest["rationale"].is_string() {
+                ev["rationale"] = weakest["rationale"].clone();
+            }
         }
         if !agents.is_empty() {
             ev["agents"] = Json::Array(agents);
+        }
+        // The workflow file the action was rendered from: the item turns stale when
+        // the file is edited meanwhile (see `journal::versions`).
+        if let Some(name) = self
+            .run
+            .path
+            .as_deref()
+            .and_then(|p| std::path::Path::new(p).file_name())
+        {
+            let key = std::path::Path::new(&self.run.dir).join(name);
+            ev["versions"] = json!([{
+                "kind": "workflow_file",
+                "key": key.display().to_string(),
+                "version": self.run.source_hash,
+            }]);
+        }
+        if !facts.is_empty() {
+            match ev["versions"].as_array_mut() {
+                Some(v) => v.extend(facts),
+                None => ev["versions"] = Json::Array(facts),
+            }
         }
         ev
     }

@@ -6,6 +6,7 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod inbox;
 mod lease;
 mod llm;
 mod memory;
@@ -15,7 +16,10 @@ mod replay;
 mod schedule;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inbox;
 pub mod types;
+mod versions;
 
 use std::path::{Path, PathBuf};
 
@@ -23,11 +27,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use inbox::{Changes, InboxRow};
 pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
 pub use types::*;
+pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[
@@ -35,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_agent.sql"),
     include_str!("migrations/0003_memory.sql"),
     include_str!("migrations/0004_schedule.sql"),
+    include_str!("migrations/0005_inbox.sql"),
 ];
 
 /// How the journal is opened.

@@ -205,6 +205,17 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
+        Event::ProposalSnoozed {
+            proposal,
+            until,
+            by,
+            ..
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO proposal_snoozes (proposal, run_id, until, by, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![proposal, run, until, by, at])?;
+        }
     }
     if !matches!(ev, Event::RunCreated { .. }) {
         tx.prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")?

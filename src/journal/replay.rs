@@ -54,6 +54,10 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "outcomes",
         "SELECT json_array(key, value, step_id, at) FROM outcomes WHERE run_id = ?1 ORDER BY key",
     ),
+    (
+        "proposal_snoozes",
+        "SELECT json_array(proposal, until, by, at) FROM proposal_snoozes WHERE run_id = ?1 ORDER BY proposal",
+    ),
 ];
 
 fn snapshot(conn: &rusqlite::Connection, run: i64) -> Result<Vec<(String, Vec<String>)>> {
@@ -75,6 +79,10 @@ impl Journal {
         let events = self.events(run)?;
         let tx = self.conn.transaction()?;
         let before = snapshot(&tx, run)?;
+        tx.execute(
+            "DELETE FROM proposal_snoozes WHERE run_id = ?1",
+            params![run],
+        )?;
         tx.execute("DELETE FROM llm_calls WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM outcomes WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM memory_docs WHERE run_id = ?1", params![run])?;

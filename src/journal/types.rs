@@ -211,6 +211,13 @@ pub enum Event {
         step: Option<String>,
         values: Json,
     },
+    /// The operator hid a pending inbox item until `until` (the inbox TUI's snooze).
+    ProposalSnoozed {
+        proposal: i64,
+        step: String,
+        until: Millis,
+        by: String,
+    },
 }
 
 /// What the journal keeps of one LLM call. Never a key or a header.
@@ -273,6 +280,7 @@ impl Event {
             Event::NoteAdded { .. } => "note_added",
             Event::NoteForgotten { .. } => "note_forgotten",
             Event::OutcomeRecorded { .. } => "outcome_recorded",
+            Event::ProposalSnoozed { .. } => "proposal_snoozed",
         }
     }
 
@@ -287,7 +295,8 @@ impl Event {
             | Event::ProposalCreated { step, .. }
             | Event::ProposalDecided { step, .. }
             | Event::FactSet { step, .. }
-            | Event::NoteAdded { step, .. } => Some(step),
+            | Event::NoteAdded { step, .. }
+            | Event::ProposalSnoozed { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,

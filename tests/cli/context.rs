@@ -90,6 +90,20 @@ fn expected_versions() -> Json {
     json!([{"kind": "fact", "key": "customer:acme/plan", "version": 2}])
 }
 
+/// The fact entries of a proposal's `evidence.versions` (the workflow file is
+/// recorded there too).
+fn fact_versions(evidence: &Json) -> Json {
+    Json::Array(
+        evidence["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["kind"] == "fact")
+            .cloned()
+            .collect(),
+    )
+}
+
 #[test]
 fn notes_and_fact_versions_reach_the_prompt_and_are_recorded() {
     let llm = LlmServer::start();
@@ -141,17 +155,23 @@ fn notes_and_fact_versions_reach_the_prompt_and_are_recorded() {
     assert_eq!(out["context"], expected_record("hybrid"));
     let item = t.item("save").to_string();
     let shown = t.aios(&["inbox", "show", &item, "--json"]).success().json();
-    assert_eq!(shown["evidence"]["versions"], expected_versions());
+    assert_eq!(fact_versions(&shown["evidence"]), expected_versions());
     assert_eq!(
         shown["evidence"]["agents"][0]["context"],
         expected_record("hybrid")
     );
 
-    // A newer fact and note do not change what the finished step used: resume takes
-    // its output from the journal, with no new retrieval, embedding or LLM call.
+    // A newer fact makes the proposal stale (the inbox compares the versions); the
+    // finished step keeps what it used: resume takes its output from the journal,
+    // with no new retrieval, embedding or LLM call.
     t.aios(&["fact", "set", "customer:acme", "plan", "enterprise"])
         .success();
-    t.aios(&["approve", &item]).success();
+    t.aios(&["approve", &item])
+        .code(4)
+        .stderr_contains(&format!(
+            "inbox item {item} is STALE: fact customer:acme/plan changed since it was proposed"
+        ));
+    t.aios(&["approve", &item, "--confirm-stale"]).success();
     let show = t.show(1);
     assert_eq!(show["status"], "succeeded");
     assert_eq!(
@@ -228,7 +248,7 @@ fn the_offline_provider_records_the_same_evidence() {
     );
     let item = t.item("save").to_string();
     let shown = t.aios(&["inbox", "show", &item, "--json"]).success().json();
-    assert_eq!(shown["evidence"]["versions"], expected_versions());
+    assert_eq!(fact_versions(&shown["evidence"]), expected_versions());
 }
 
 #[test]

@@ -98,6 +98,8 @@ next: aios approve 1 · aios approve 1 --edit FILE (from: aios inbox show 1 --ac
             "reason",
             "fields",
             "decided_by",
+            "stale",
+            "snoozed_until",
             "decided_at"
         ])
     );

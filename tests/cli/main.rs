@@ -19,3 +19,4 @@ mod run;
 mod schedule;
 mod steps;
 mod storage;
+mod tui;

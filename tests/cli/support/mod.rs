@@ -217,6 +217,12 @@ impl Cmd<'_> {
         }
     }
 
+    /// The command with the test's environment, for callers that wire its stdio
+    /// themselves (the TUI tests attach a pseudo-terminal).
+    pub fn into_command(self) -> Command {
+        self.command()
+    }
+
     /// Start in the background; collect with [`Background::wait`].
     pub fn spawn(self) -> Background {
         let child = self

@@ -1,0 +1,128 @@
+//! What the inbox TUI reads and writes besides decisions: light rows of pending items
+//! (no action or evidence bodies, so 10,000 of them load in milliseconds), a cheap
+//! change marker to poll, and snoozes.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::types::*;
+use super::{Journal, append, project, query};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+
+/// A pending inbox item as the list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxRow {
+    pub id: i64,
+    /// `action`, `approval`, `attention`, or a kind added later (kept as text so a
+    /// newer kind still lists).
+    pub kind: String,
+    pub run_id: i64,
+    pub workflow: String,
+    pub step_id: String,
+    pub summary: String,
+    pub created_at: Millis,
+    /// `evidence.confidence`, when the proposal carries one (0..1).
+    pub confidence: Option<f64>,
+    /// `evidence.versions`: what the proposal was built from (see [`super::VersionRef`]).
+    pub versions: Vec<super::VersionRef>,
+    /// Hidden until this instant.
+    pub snoozed_until: Option<Millis>,
+}
+
+/// What changed in the journal since a given event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Changes {
+    /// The newest event's sequence number (pass it back next time).
+    pub seq: i64,
+    /// Some event may have changed the pending inbox items.
+    pub inbox: bool,
+    /// Some event changed a run or a step.
+    pub runs: bool,
+}
+
+impl Journal {
+    /// Pending inbox items, oldest first, with the fields the list needs.
+    pub fn inbox_rows(&self) -> Result<Vec<InboxRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.kind, p.run_id, r.workflow, p.step_id, p.summary, p.created_at,
+                    json_extract(p.evidence, '$.confidence'),
+                    json_extract(p.evidence, '$.versions'),
+                    s.until
+             FROM proposals p JOIN runs r ON r.id = p.run_id
+             LEFT JOIN proposal_snoozes s ON s.proposal = p.id
+             WHERE p.status = 'pending' ORDER BY p.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let confidence: Option<f64> = r.get::<_, Option<f64>>(7).unwrap_or(None);
+            let versions: Option<String> = r.get::<_, Option<String>>(8).unwrap_or(None);
+            Ok(InboxRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                run_id: r.get(2)?,
+                workflow: r.get(3)?,
+                step_id: r.get(4)?,
+                summary: r.get(5)?,
+                created_at: r.get(6)?,
+                confidence,
+                versions: versions
+                    .and_then(|v| serde_json::from_str(&v).ok())
+                    .unwrap_or_default(),
+                snoozed_until: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// What changed after event `since` (0: from the start). One indexed range scan
+    /// of the new events only, so polling it is cheap however big the inbox is.
+    pub fn changes_since(&self, since: i64) -> Result<Changes> {
+        let (seq, inbox, runs): (Option<i64>, Option<bool>, Option<bool>) = self
+            .conn
+            .prepare_cached(
+                "SELECT max(seq),
+                        max(type IN ('proposal_created', 'proposal_decided', 'proposal_snoozed', 'run_cancelled')),
+                        max(type NOT IN ('proposal_snoozed'))
+                 FROM events WHERE seq > ?1",
+            )?
+            .query_row(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(Changes {
+            seq: seq.unwrap_or(since),
+            inbox: inbox.unwrap_or(false),
+            runs: runs.unwrap_or(false),
+        })
+    }
+
+    /// Hide a pending item until `until`. Journaled like any state change.
+    pub fn snooze(&mut self, proposal: i64, until: Millis, by: &str) -> Result<ProposalRecord> {
+        let at = self.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let p = query::proposal(&tx, proposal)?;
+        if p.status != ProposalStatus::Pending {
+            return Err(Error::conflict(format!(
+                "inbox item {} is {}; only pending items can be snoozed",
+                p.id, p.status
+            )));
+        }
+        let ev = Event::ProposalSnoozed {
+            proposal,
+            step: p.step_id.clone(),
+            until,
+            by: by.to_string(),
+        };
+        append(&tx, p.run_id, &ev, at)?;
+        project::apply(&tx, p.run_id, &ev, at)?;
+        tx.commit()?;
+        Ok(p)
+    }
+
+    /// Until when an item is snoozed, if it is.
+    pub fn snoozed_until(&self, proposal: i64) -> Result<Option<Millis>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT until FROM proposal_snoozes WHERE proposal = ?1")?
+            .query_row(params![proposal], |r| r.get(0))
+            .optional()?)
+    }
+}

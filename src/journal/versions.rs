@@ -1,0 +1,148 @@
+//! Stale evidence. A proposal's `evidence.versions` lists the versioned things it was
+//! built from, `[{kind, key, version}]`; the resolver here reads their current versions
+//! and reports those that changed. A stale proposal needs an explicit confirmation to
+//! be approved (see [`crate::inbox::decide`]).
+//!
+//! Kinds resolved now:
+//! - `workflow_file`: `key` is the absolute path of a run's workflow file, `version`
+//!   the SHA-256 of the source the run started with; the file on disk is hashed.
+//! - `fact`: `key` is `entity/key` (split at the last `/`), `version` the fact's
+//!   version number when the proposal was built.
+//!
+//! A kind this build does not know resolves to [`CurrentVersion::Unknown`] and never
+//! makes an item stale.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::Journal;
+
+/// One versioned thing a proposal was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRef {
+    pub kind: String,
+    pub key: String,
+    /// A hash or a number: numbers (fact versions) are kept as their decimal text.
+    #[serde(deserialize_with = "text_or_number")]
+    pub version: String,
+}
+
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Json::deserialize(d)? {
+        Json::String(s) => Ok(s),
+        Json::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "a version is text or a number, not {other}"
+        ))),
+    }
+}
+
+/// What a version reference resolves to now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurrentVersion {
+    /// This build cannot tell (unknown kind): never stale.
+    Unknown,
+    /// The thing is gone (file deleted).
+    Missing,
+    Is(String),
+}
+
+/// A reference whose version changed since the proposal was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaleRef {
+    pub kind: String,
+    pub key: String,
+    pub recorded: String,
+    /// `None` when the thing no longer exists.
+    pub current: Option<String>,
+}
+
+impl StaleRef {
+    /// One line for people: "workflow_file /x/launch.toml changed since".
+    pub fn describe(&self) -> String {
+        match &self.current {
+            Some(_) => format!("{} {} changed since it was proposed", self.kind, self.key),
+            None => format!("{} {} no longer exists", self.kind, self.key),
+        }
+    }
+}
+
+/// Resolved versions, so a list of many items resolves each thing once.
+#[derive(Debug, Default)]
+pub struct VersionCache {
+    known: HashMap<(String, String), CurrentVersion>,
+}
+
+/// The version references of a proposal's evidence.
+pub fn versions_of(evidence: &Json) -> Vec<VersionRef> {
+    // Entry by entry: one malformed entry must not hide the others.
+    evidence
+        .get("versions")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// SHA-256 (hex) of a text, as runs record their workflow source.
+pub fn source_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+impl Journal {
+    /// The current version of `(kind, key)`.
+    pub fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
+        match kind {
+            "workflow_file" => match std::fs::read(key) {
+                Ok(bytes) => CurrentVersion::Is(hex::encode(Sha256::digest(&bytes))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => CurrentVersion::Missing,
+                Err(_) => CurrentVersion::Unknown,
+            },
+            "fact" => match key.rsplit_once('/') {
+                Some((entity, k)) => match self.fact_version(entity, k) {
+                    Ok(Some(v)) => CurrentVersion::Is(v.to_string()),
+                    Ok(None) => CurrentVersion::Missing,
+                    Err(_) => CurrentVersion::Unknown,
+                },
+                None => CurrentVersion::Unknown,
+            },
+            _ => CurrentVersion::Unknown,
+        }
+    }
+
+    /// The references among `refs` that changed, resolving through `cache`.
+    pub fn stale_refs(&self, refs: &[VersionRef], cache: &mut VersionCache) -> Vec<StaleRef> {
+        let mut out = Vec::new();
+        for r in refs {
+            let cur = cache
+                .known
+                .entry((r.kind.clone(), r.key.clone()))
+                .or_insert_with(|| self.current_version(&r.kind, &r.key))
+                .clone();
+            let current = match cur {
+                CurrentVersion::Unknown => continue,
+                CurrentVersion::Missing => None,
+                CurrentVersion::Is(v) if v == r.version => continue,
+                CurrentVersion::Is(v) => Some(v),
+            };
+            out.push(StaleRef {
+                kind: r.kind.clone(),
+                key: r.key.clone(),
+                recorded: r.version.clone(),
+                current,
+            });
+        }
+        out
+    }
+
+    /// The stale references of a proposal's evidence (empty: not stale).
+    pub fn stale(&self, evidence: &Json) -> Vec<StaleRef> {
+        self.stale_refs(&versions_of(evidence), &mut VersionCache::default())
+    }
+}

@@ -1,0 +1,232 @@
+//! The model: everything the inbox screen shows, and nothing else. Plain data; the
+//! runtime fills it through messages, [`super::update`] changes it, [`super::view`]
+//! draws it.
+
+use std::collections::BTreeSet;
+
+use ratatui_textarea::TextArea;
+
+use crate::clock::Millis;
+use crate::journal::{InboxRow, ProposalRecord, RunSummary, StaleRef, StepRecord};
+
+/// What the front end was started with (read by `commands/`, passed in).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `NO_COLOR`: no colours (bold and reverse video stay).
+    pub no_color: bool,
+    /// `$VISUAL`/`$EDITOR` is set: `e` opens it; otherwise an inline editor.
+    pub external_editor: bool,
+}
+
+/// A pending item in the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub row: InboxRow,
+    /// Some evidence it was built from changed since (see `journal::versions`).
+    pub stale: bool,
+    /// Lower-cased text the filter searches.
+    pub haystack: String,
+}
+
+impl Item {
+    pub fn new(row: InboxRow, stale: bool) -> Item {
+        let haystack = format!(
+            "#{} {} {} {} {}",
+            row.id, row.kind, row.workflow, row.step_id, row.summary
+        )
+        .to_lowercase();
+        Item {
+            row,
+            stale,
+            haystack,
+        }
+    }
+
+    /// Lower sorts first: items that need attention before the rest.
+    pub fn urgency(&self) -> u8 {
+        match self.row.kind.as_str() {
+            "attention" => 0,
+            "budget" => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// The selected item in full.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    /// The item's kind word (kinds added later render generically).
+    pub kind: String,
+    pub record: ProposalRecord,
+    pub stale: Vec<StaleRef>,
+    pub snoozed_until: Option<Millis>,
+}
+
+/// A run's steps and events, for the timeline view.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub run: RunSummary,
+    pub error: Option<String>,
+    pub steps: Vec<StepRecord>,
+    /// (time, one line) per event, oldest first.
+    pub events: Vec<(Millis, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Inbox,
+    Runs,
+    /// The timeline of a run; `back` is where Esc returns.
+    Timeline {
+        run: i64,
+        back: Back,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Back {
+    Inbox,
+    Runs,
+}
+
+/// An approval being assembled: what is approved, with what.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Approval {
+    pub ids: Vec<i64>,
+    pub edit: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// A modal on top of the screen. Keys go to it first.
+#[derive(Debug, Default)]
+pub enum Overlay {
+    #[default]
+    None,
+    Help,
+    /// The reason of a rejection of `ids`.
+    Reject {
+        ids: Vec<i64>,
+        input: TextArea<'static>,
+        error: Option<String>,
+    },
+    /// How long to hide `ids` for.
+    Snooze {
+        ids: Vec<i64>,
+        input: TextArea<'static>,
+        error: Option<String>,
+    },
+    /// Approval gate fields, one `NAME=VALUE` per line.
+    Fields {
+        id: i64,
+        input: TextArea<'static>,
+        error: Option<String>,
+    },
+    /// The inline editor of an action (when no `$EDITOR` is set, or after a bad edit).
+    Editor {
+        id: i64,
+        input: TextArea<'static>,
+        error: Option<String>,
+    },
+    /// A validated edit, shown as a diff before it is committed.
+    ConfirmEdit {
+        id: i64,
+        text: String,
+        diff: String,
+    },
+    /// Approving stale items needs a second, explicit yes.
+    ConfirmStale {
+        approval: Approval,
+        stale: Vec<String>,
+    },
+    /// Quitting while this process still drives runs.
+    ConfirmQuit,
+}
+
+/// A line for the operator at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub settings: Settings,
+    pub now: Millis,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    /// Every pending item, in display order (most urgent, then newest first).
+    pub items: Vec<Item>,
+    /// Indices into `items` shown now (not snoozed, matching the filter).
+    pub visible: Vec<usize>,
+    /// Position in `visible`.
+    pub cursor: usize,
+    /// First row of `visible` drawn.
+    pub offset: usize,
+    pub marks: BTreeSet<i64>,
+    pub filter: String,
+    /// The filter being typed (`/`).
+    pub filter_input: Option<TextArea<'static>>,
+    pub detail: Option<Detail>,
+    pub detail_scroll: u16,
+    pub screen: Screen,
+    pub runs: Vec<RunSummary>,
+    pub runs_cursor: usize,
+    pub timeline: Option<Timeline>,
+    pub timeline_scroll: u16,
+    /// Runs this process is driving in the background now.
+    pub driving: BTreeSet<i64>,
+    pub status: Option<Status>,
+    pub overlay: Overlay,
+    /// Whether the first inbox load arrived (to tell "empty" from "loading").
+    pub loaded: bool,
+    pub quit: bool,
+}
+
+impl Model {
+    pub fn new(settings: Settings, now: Millis, size: (u16, u16)) -> Model {
+        Model {
+            settings,
+            now,
+            size,
+            items: Vec::new(),
+            visible: Vec::new(),
+            cursor: 0,
+            offset: 0,
+            marks: BTreeSet::new(),
+            filter: String::new(),
+            filter_input: None,
+            detail: None,
+            detail_scroll: 0,
+            screen: Screen::Inbox,
+            runs: Vec::new(),
+            runs_cursor: 0,
+            timeline: None,
+            timeline_scroll: 0,
+            driving: BTreeSet::new(),
+            status: None,
+            overlay: Overlay::None,
+            loaded: false,
+            quit: false,
+        }
+    }
+
+    /// The item under the cursor.
+    pub fn selected(&self) -> Option<&Item> {
+        self.visible.get(self.cursor).map(|&i| &self.items[i])
+    }
+
+    /// The selected item's detail, when it is loaded.
+    pub fn selected_detail(&self) -> Option<&Detail> {
+        let id = self.selected()?.row.id;
+        self.detail.as_ref().filter(|d| d.record.id == id)
+    }
+
+    /// Items hidden by a snooze now.
+    pub fn snoozed(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| i.row.snoozed_until.is_some_and(|u| u > self.now))
+            .count()
+    }
+}

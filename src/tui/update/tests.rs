@@ -1,0 +1,595 @@
+//! `update` without IO: keys and loaded data in, model changes and commands out.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde_json::{Value as Json, json};
+
+use super::*;
+use crate::journal::{
+    InboxRow, ProposalKind, ProposalRecord, ProposalStatus, RunStatus, RunSummary, StaleRef,
+};
+use crate::tui::model::{Detail, Item, Model, Overlay, Screen, Settings};
+
+pub const NOW: i64 = 1_800_000_000_000;
+
+pub fn row(id: i64, kind: &str, step: &str, summary: &str) -> InboxRow {
+    InboxRow {
+        id,
+        kind: kind.into(),
+        run_id: 10 + id,
+        workflow: "launch".into(),
+        step_id: step.into(),
+        summary: summary.into(),
+        created_at: NOW - id * 60_000,
+        confidence: None,
+        versions: Vec::new(),
+        snoozed_until: None,
+    }
+}
+
+pub fn record(id: i64, kind: ProposalKind, action: Json) -> ProposalRecord {
+    ProposalRecord {
+        id,
+        run_id: 10 + id,
+        workflow: "launch".into(),
+        run_status: RunStatus::Waiting,
+        step_id: "step".into(),
+        attempt: 1,
+        kind,
+        status: ProposalStatus::Pending,
+        summary: "summary".into(),
+        action,
+        evidence: json!({}),
+        decision: None,
+        reason: None,
+        fields: None,
+        edited: None,
+        diff: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: NOW - 60_000,
+    }
+}
+
+fn model() -> Model {
+    Model::new(Settings::default(), NOW, (80, 24))
+}
+
+fn with_items(items: Vec<Item>) -> (Model, Vec<Cmd>) {
+    let mut m = model();
+    let cmds = update(&mut m, Msg::Inbox(items));
+    (m, cmds)
+}
+
+fn three() -> Model {
+    with_items(vec![
+        Item::new(row(1, "action", "landing", "write landing.md"), false),
+        Item::new(row(2, "attention", "post", "interrupted: POST"), false),
+        Item::new(row(3, "approval", "go", "Go/no-go?"), false),
+    ])
+    .0
+}
+
+fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn typed(m: &mut Model, s: &str) {
+    for c in s.chars() {
+        update(m, ch(c));
+    }
+}
+
+fn ids(m: &Model) -> Vec<i64> {
+    m.visible.iter().map(|&i| m.items[i].row.id).collect()
+}
+
+fn selected(m: &Model) -> i64 {
+    m.selected().unwrap().row.id
+}
+
+fn load_detail(m: &mut Model, rec: ProposalRecord, stale: Vec<StaleRef>) {
+    update(
+        m,
+        Msg::Detail(Box::new(Detail {
+            kind: rec.kind.as_str().to_string(),
+            record: rec,
+            stale,
+            snoozed_until: None,
+        })),
+    );
+}
+
+#[test]
+fn attention_comes_first_then_newest_and_the_first_detail_is_requested() {
+    let (m, cmds) = with_items(vec![
+        Item::new(row(1, "action", "a", "one"), false),
+        Item::new(row(2, "attention", "b", "two"), false),
+        Item::new(row(3, "action", "c", "three"), false),
+    ]);
+    assert_eq!(ids(&m), vec![2, 3, 1]);
+    assert_eq!(cmds, vec![Cmd::LoadDetail(2)]);
+    assert!(m.loaded);
+}
+
+#[test]
+fn moving_asks_for_the_new_detail_and_stops_at_the_ends() {
+    let mut m = three();
+    assert_eq!(update(&mut m, ch('j')), vec![Cmd::LoadDetail(3)]);
+    assert_eq!(update(&mut m, key(KeyCode::Down)), vec![Cmd::LoadDetail(1)]);
+    assert_eq!(update(&mut m, ch('j')), vec![]);
+    assert_eq!(selected(&m), 1);
+    assert_eq!(update(&mut m, ch('g')), vec![Cmd::LoadDetail(2)]);
+    assert_eq!(update(&mut m, ch('k')), vec![]);
+}
+
+#[test]
+fn the_cursor_stays_in_view_on_a_long_list() {
+    let items = (1..=100)
+        .map(|i| Item::new(row(i, "action", "s", "x"), false))
+        .collect();
+    let (mut m, _) = with_items(items);
+    let cap = list_capacity((80, 24));
+    assert_eq!(cap, 6);
+    for _ in 0..10 {
+        update(&mut m, ch('j'));
+    }
+    assert_eq!((m.cursor, m.offset), (10, 5));
+    update(&mut m, key(KeyCode::End));
+    assert_eq!((m.cursor, m.offset), (99, 94));
+    update(&mut m, key(KeyCode::PageUp));
+    assert_eq!((m.cursor, m.offset), (93, 93));
+}
+
+#[test]
+fn items_decided_elsewhere_disappear_and_the_selection_follows_its_item() {
+    let mut m = three();
+    update(&mut m, ch('j')); // on 3
+    update(&mut m, ch(' ')); // mark 3, move to 1
+    assert_eq!(selected(&m), 1);
+    load_detail(&mut m, record(1, ProposalKind::Action, json!({})), vec![]);
+    // 3 was decided in another terminal; 4 is new.
+    let cmds = update(
+        &mut m,
+        Msg::Inbox(vec![
+            Item::new(row(1, "action", "landing", "write landing.md"), false),
+            Item::new(row(2, "attention", "post", "interrupted: POST"), false),
+            Item::new(row(4, "action", "email", "write email.txt"), false),
+        ]),
+    );
+    assert_eq!(ids(&m), vec![2, 4, 1]);
+    assert_eq!(selected(&m), 1);
+    assert!(m.marks.is_empty(), "marks of gone items are dropped");
+    assert_eq!(cmds, vec![], "the detail of item 1 is already there");
+    // The selected item goes: the cursor stays in place.
+    update(
+        &mut m,
+        Msg::Inbox(vec![
+            Item::new(row(2, "attention", "post", "p"), false),
+            Item::new(row(4, "action", "email", "e"), false),
+        ]),
+    );
+    assert_eq!(selected(&m), 4);
+}
+
+#[test]
+fn approve_decides_the_selected_item() {
+    let mut m = three();
+    let cmds = update(&mut m, ch('a'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::Decide {
+            ids: vec![2],
+            decision: Decision::Approve,
+            reason: None,
+            edit: None,
+            fields: vec![],
+            confirm_stale: false,
+        }]
+    );
+}
+
+#[test]
+fn marked_items_are_approved_together_in_list_order() {
+    let mut m = three();
+    update(&mut m, ch(' ')); // 2
+    update(&mut m, ch('j')); // skip 3
+    update(&mut m, ch(' ')); // 1
+    assert_eq!(m.marks.len(), 2);
+    match update(&mut m, ch('a')).as_slice() {
+        [Cmd::Decide { ids, decision, .. }] => {
+            assert_eq!(ids, &vec![2, 1]);
+            assert_eq!(*decision, Decision::Approve);
+        }
+        other => panic!("{other:?}"),
+    }
+    update(
+        &mut m,
+        Msg::Decided {
+            done: vec![(2, "approved"), (1, "approved")],
+            failed: vec![],
+        },
+    );
+    assert!(m.marks.is_empty());
+    assert_eq!(m.status.as_ref().unwrap().text, "2 items approved");
+    // Esc unmarks.
+    update(&mut m, ch(' '));
+    update(&mut m, key(KeyCode::Esc));
+    assert!(m.marks.is_empty());
+}
+
+fn stale_ref() -> StaleRef {
+    StaleRef {
+        kind: "workflow_file".into(),
+        key: "/w/launch.toml".into(),
+        recorded: "a".into(),
+        current: Some("b".into()),
+    }
+}
+
+#[test]
+fn a_stale_item_needs_an_explicit_yes() {
+    let (mut m, _) = with_items(vec![Item::new(row(1, "action", "s", "x"), true)]);
+    assert_eq!(update(&mut m, ch('a')), vec![]);
+    assert!(matches!(m.overlay, Overlay::ConfirmStale { .. }));
+    assert_eq!(update(&mut m, ch('n')), vec![]);
+    assert!(matches!(m.overlay, Overlay::None));
+    // With the detail loaded, the reason is named.
+    load_detail(
+        &mut m,
+        record(1, ProposalKind::Action, json!({"kind": "shell"})),
+        vec![stale_ref()],
+    );
+    update(&mut m, ch('a'));
+    match &m.overlay {
+        Overlay::ConfirmStale { stale, .. } => {
+            assert_eq!(
+                stale,
+                &vec!["#1: workflow_file /w/launch.toml changed since it was proposed".to_string()]
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    let cmds = update(&mut m, ch('y'));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Cmd::Decide {
+            confirm_stale: true,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn reject_asks_for_a_reason() {
+    let mut m = three();
+    update(&mut m, ch('r'));
+    assert!(matches!(m.overlay, Overlay::Reject { .. }));
+    assert_eq!(update(&mut m, key(KeyCode::Enter)), vec![]);
+    match &m.overlay {
+        Overlay::Reject { error, .. } => {
+            assert_eq!(error.as_deref(), Some("a rejection needs a reason"))
+        }
+        o => panic!("{o:?}"),
+    }
+    typed(&mut m, "not now");
+    let cmds = update(&mut m, key(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Cmd::Decide {
+            ids: vec![2],
+            decision: Decision::Reject,
+            reason: Some("not now".into()),
+            edit: None,
+            fields: vec![],
+            confirm_stale: false,
+        }]
+    );
+    assert!(matches!(m.overlay, Overlay::None));
+    // Esc cancels.
+    update(&mut m, ch('r'));
+    assert_eq!(update(&mut m, key(KeyCode::Esc)), vec![]);
+    assert!(matches!(m.overlay, Overlay::None));
+}
+
+#[test]
+fn snooze_takes_a_duration_and_hides_the_item_until_then() {
+    let mut m = three();
+    update(&mut m, ch('s'));
+    let cmds = update(&mut m, key(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Cmd::Snooze {
+            ids: vec![2],
+            until: NOW + 4 * 3_600_000
+        }]
+    );
+    update(&mut m, ch('s'));
+    for _ in 0..2 {
+        update(&mut m, key(KeyCode::Backspace));
+    }
+    typed(&mut m, "soon");
+    assert_eq!(update(&mut m, key(KeyCode::Enter)), vec![]);
+    match &m.overlay {
+        Overlay::Snooze { error, .. } => {
+            assert!(
+                error.as_ref().unwrap().contains("30m, 4h or 2d"),
+                "{error:?}"
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    update(&mut m, key(KeyCode::Esc));
+
+    let mut snoozed = row(2, "attention", "post", "p");
+    snoozed.snoozed_until = Some(NOW + 1000);
+    update(
+        &mut m,
+        Msg::Inbox(vec![
+            Item::new(row(1, "action", "landing", "l"), false),
+            Item::new(snoozed, false),
+        ]),
+    );
+    assert_eq!(ids(&m), vec![1]);
+    assert_eq!(m.snoozed(), 1);
+    assert_eq!(update(&mut m, Msg::Tick(NOW + 999)), vec![]);
+    update(&mut m, Msg::Tick(NOW + 1000));
+    assert_eq!(ids(&m), vec![2, 1]);
+}
+
+#[test]
+fn the_filter_narrows_the_list_as_you_type() {
+    let mut m = three();
+    update(&mut m, ch('/'));
+    typed(&mut m, "LAND");
+    assert_eq!(ids(&m), vec![1]);
+    assert_eq!(m.filter, "LAND");
+    update(&mut m, key(KeyCode::Enter));
+    assert!(m.filter_input.is_none());
+    assert_eq!(ids(&m), vec![1]);
+    // Keys act on the list again; Esc clears the filter.
+    update(&mut m, key(KeyCode::Esc));
+    assert_eq!(ids(&m), vec![2, 3, 1]);
+    update(&mut m, ch('/'));
+    typed(&mut m, "#3");
+    assert_eq!(ids(&m), vec![3]);
+    update(&mut m, key(KeyCode::Esc));
+    assert_eq!(m.filter, "");
+}
+
+#[test]
+fn inline_edit_is_checked_then_confirmed_with_its_diff() {
+    let (mut m, _) = with_items(vec![Item::new(row(1, "action", "s", "x"), false)]);
+    assert_eq!(update(&mut m, ch('e')), vec![], "no detail loaded yet");
+    let action = json!({"kind": "shell", "argv": ["echo", "hi"], "cwd": "/"});
+    load_detail(&mut m, record(1, ProposalKind::Action, action), vec![]);
+    update(&mut m, ch('e'));
+    assert!(matches!(m.overlay, Overlay::Editor { .. }));
+    let cmds = update(&mut m, ctrl('s'));
+    let text = match cmds.as_slice() {
+        [Cmd::CheckEdit { id: 1, text }] => text.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(text.contains("\"echo\""), "{text}");
+    // A bad edit reopens the editor with the reason.
+    update(
+        &mut m,
+        Msg::EditChecked {
+            id: 1,
+            text: "{".into(),
+            result: Err("not JSON".into()),
+        },
+    );
+    assert!(matches!(&m.overlay, Overlay::Editor { error: Some(e), .. } if e == "not JSON"));
+    update(
+        &mut m,
+        Msg::EditChecked {
+            id: 1,
+            text: "EDITED".into(),
+            result: Ok(Some("-a\n+b\n".into())),
+        },
+    );
+    assert!(matches!(m.overlay, Overlay::ConfirmEdit { .. }));
+    let cmds = update(&mut m, ch('y'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::Decide {
+            ids: vec![1],
+            decision: Decision::Approve,
+            reason: None,
+            edit: Some("EDITED".into()),
+            fields: vec![],
+            confirm_stale: false,
+        }]
+    );
+    assert!(matches!(m.overlay, Overlay::None));
+}
+
+#[test]
+fn external_editor_is_used_when_set() {
+    let mut m = Model::new(
+        Settings {
+            external_editor: true,
+            ..Settings::default()
+        },
+        NOW,
+        (80, 24),
+    );
+    update(
+        &mut m,
+        Msg::Inbox(vec![Item::new(row(1, "action", "s", "x"), false)]),
+    );
+    load_detail(
+        &mut m,
+        record(1, ProposalKind::Action, json!({"kind": "file"})),
+        vec![],
+    );
+    assert!(matches!(
+        update(&mut m, ch('e')).as_slice(),
+        [Cmd::ExternalEdit { id: 1, .. }]
+    ));
+    assert_eq!(
+        update(&mut m, Msg::EditorClosed { id: 1, text: None }),
+        vec![]
+    );
+    assert!(m.status.as_ref().unwrap().text.contains("nothing decided"));
+    assert_eq!(
+        update(
+            &mut m,
+            Msg::EditorClosed {
+                id: 1,
+                text: Some("x".into())
+            }
+        ),
+        vec![Cmd::CheckEdit {
+            id: 1,
+            text: "x".into()
+        }]
+    );
+}
+
+#[test]
+fn a_gate_with_fields_asks_for_them() {
+    let (mut m, _) = with_items(vec![Item::new(row(1, "approval", "go", "Go?"), false)]);
+    let gate = json!({"title": "Go?", "fields": [
+        {"name": "launch_date", "type": "string", "required": true},
+        {"name": "channel", "type": "string", "default": "email"}
+    ]});
+    load_detail(&mut m, record(1, ProposalKind::Approval, gate), vec![]);
+    update(&mut m, ch('a'));
+    match &m.overlay {
+        Overlay::Fields { input, .. } => {
+            assert_eq!(input.lines(), &["launch_date=", "channel=email"])
+        }
+        o => panic!("{o:?}"),
+    }
+    typed(&mut m, "2026-12-01");
+    let cmds = update(&mut m, ctrl('s'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::Decide {
+            ids: vec![1],
+            decision: Decision::Approve,
+            reason: None,
+            edit: None,
+            fields: vec![
+                ("launch_date".into(), "2026-12-01".into()),
+                ("channel".into(), "email".into())
+            ],
+            confirm_stale: false,
+        }]
+    );
+    // An approval gate has no action to edit.
+    update(&mut m, ch('e'));
+    assert!(m.status.as_ref().unwrap().error);
+}
+
+#[test]
+fn tab_switches_to_runs_and_enter_opens_a_timeline() {
+    let mut m = three();
+    update(
+        &mut m,
+        Msg::Runs(vec![RunSummary {
+            id: 7,
+            workflow: "launch".into(),
+            status: RunStatus::Running,
+            created_at: NOW,
+            updated_at: NOW,
+            steps_total: 4,
+            steps_done: 1,
+        }]),
+    );
+    update(&mut m, key(KeyCode::Tab));
+    assert_eq!(m.screen, Screen::Runs);
+    assert_eq!(
+        update(&mut m, key(KeyCode::Enter)),
+        vec![Cmd::LoadTimeline(7)]
+    );
+    assert_eq!(
+        m.screen,
+        Screen::Timeline {
+            run: 7,
+            back: Back::Runs
+        }
+    );
+    update(&mut m, key(KeyCode::Esc));
+    assert_eq!(m.screen, Screen::Runs);
+    update(&mut m, key(KeyCode::Tab));
+    assert_eq!(m.screen, Screen::Inbox);
+    // From the inbox, enter opens the selected item's run.
+    assert_eq!(
+        update(&mut m, key(KeyCode::Enter)),
+        vec![Cmd::LoadTimeline(12)]
+    );
+}
+
+#[test]
+fn quitting_while_driving_asks_first_and_ctrl_c_always_quits() {
+    let mut m = three();
+    update(&mut m, Msg::DriveStarted(12));
+    assert_eq!(update(&mut m, ch('q')), vec![]);
+    assert!(matches!(m.overlay, Overlay::ConfirmQuit));
+    update(&mut m, ch('n'));
+    assert!(!m.quit);
+    update(&mut m, ch('q'));
+    assert_eq!(update(&mut m, ch('y')), vec![Cmd::Quit]);
+    assert!(m.quit);
+
+    let mut m = three();
+    update(&mut m, ch('r')); // even inside a prompt
+    assert_eq!(update(&mut m, ctrl('c')), vec![Cmd::Quit]);
+    assert!(m.quit);
+    let mut m = three();
+    assert_eq!(update(&mut m, ch('q')), vec![Cmd::Quit]);
+}
+
+#[test]
+fn key_releases_are_ignored_and_help_closes_on_any_key() {
+    let mut m = three();
+    let mut release = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    update(&mut m, Msg::Key(release));
+    assert_eq!(selected(&m), 2);
+    update(&mut m, ch('?'));
+    assert!(matches!(m.overlay, Overlay::Help));
+    update(&mut m, ch('j'));
+    assert!(matches!(m.overlay, Overlay::None));
+    assert_eq!(
+        selected(&m),
+        2,
+        "the key that closes help does nothing else"
+    );
+}
+
+#[test]
+fn drive_results_are_reported() {
+    let mut m = three();
+    update(&mut m, Msg::DriveStarted(3));
+    assert!(m.driving.contains(&3));
+    update(
+        &mut m,
+        Msg::DriveEnded {
+            run: 3,
+            outcome: Ok("succeeded".into()),
+        },
+    );
+    assert!(m.driving.is_empty());
+    assert_eq!(m.status.as_ref().unwrap().text, "run 3 succeeded");
+    update(
+        &mut m,
+        Msg::Decided {
+            done: vec![],
+            failed: vec![(1, "already decided".into())],
+        },
+    );
+    let s = m.status.clone().unwrap();
+    assert!(s.error);
+    assert_eq!(s.text, "item 1 not decided: already decided");
+}
