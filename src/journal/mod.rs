@@ -10,6 +10,7 @@ mod inbox;
 mod lease;
 mod llm;
 mod memory;
+mod memory_search;
 mod project;
 mod query;
 mod replay;
