@@ -21,6 +21,7 @@ mod parse;
 mod read;
 mod refs;
 pub mod suggest;
+mod timer_kinds;
 pub mod trigger;
 
 #[cfg(test)]
@@ -29,6 +30,8 @@ mod tests;
 mod tests_agent;
 #[cfg(test)]
 mod tests_refs;
+#[cfg(test)]
+mod tests_timers;
 
 #[allow(unused_imports)]
 pub(crate) use context::read_context;
@@ -81,6 +84,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
             approve: s.approve,
             on_reject: s.on_reject,
             idempotent: s.idempotent,
+            deadline: s.deadline,
             spec,
         });
     }

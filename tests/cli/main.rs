@@ -18,3 +18,4 @@ mod run;
 mod schedule;
 mod steps;
 mod storage;
+mod timers;

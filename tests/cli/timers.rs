@@ -1,0 +1,209 @@
+//! Time inside runs: `wait` steps (the run exits `waiting`, `tick` or `resume`
+//! continue it once the clock passes the journaled end) and decision deadlines on
+//! inbox items (`on_timeout`, applied by `tick`). Time is driven by AIOS_NOW only.
+
+use serde_json::Value as Json;
+
+use crate::support::http::Server;
+use crate::support::{Output, Test, step, step_statuses};
+
+fn at(t: &Test, now: &str, args: &[&str]) -> Output {
+    t.args(args).env("AIOS_NOW", now).run()
+}
+
+fn tick(t: &Test, now: &str) -> Json {
+    at(t, now, &["tick", "--json"]).success().json()
+}
+
+const COOL_OFF: &str = r#"
+name = "cool"
+
+[[steps]]
+id = "draft"
+kind = "set"
+values = { text = "hello" }
+
+[[steps]]
+id = "cool_off"
+kind = "wait"
+duration = "2d"
+
+[[steps]]
+id = "send"
+kind = "set"
+values = { sent = "{{ steps.draft.output.text }}", waited = "{{ steps.cool_off.output.until }}" }
+"#;
+
+#[test]
+fn a_wait_step_exits_waiting_and_tick_continues_the_run_once_due() {
+    let t = Test::new().write("cool.toml", COOL_OFF);
+    at(&t, "2026-11-20T09:00:00Z", &["run", "cool.toml"])
+        .success()
+        .stdout_is(
+            "run 1 (cool) is waiting until 2026-11-22T09:00:00Z (step `cool_off`); `aios tick` continues it then (or: aios resume 1)\n",
+        )
+        .stderr_contains("cool_off waits until 2026-11-22T09:00:00Z");
+    let show = t.show(1);
+    assert_eq!(show["status"], "waiting");
+    assert_eq!(
+        step_statuses(&show),
+        [
+            ("draft".into(), "succeeded".into()),
+            ("cool_off".into(), "waiting".into()),
+            ("send".into(), "pending".into())
+        ]
+    );
+    // The end is an event: `log` and `replay` see it.
+    t.aios(&["log", "1"])
+        .success()
+        .stdout_contains("cool_off: waiting until 2026-11-22T09:00:00Z");
+    t.aios(&["show", "1"])
+        .success()
+        .stdout_contains("cool_off: waiting until 2026-11-22T09:00:00Z");
+    t.aios(&["replay", "1"]).success();
+    // Before the end: a tick leaves it alone, quietly; an early resume keeps waiting.
+    at(&t, "2026-11-21T09:00:00Z", &["tick"])
+        .success()
+        .stdout_is("");
+    let r = tick(&t, "2026-11-22T08:59:59Z");
+    assert_eq!(r["items"], serde_json::json!([]));
+    at(&t, "2026-11-21T12:00:00Z", &["resume", "1"])
+        .success()
+        .stdout_contains("is waiting until 2026-11-22T09:00:00Z");
+    assert_eq!(t.show(1)["status"], "waiting");
+    // Once the clock passes the end, the next tick continues it to the end.
+    let r = tick(&t, "2026-11-22T09:00:30Z");
+    assert_eq!(r["items"][0]["type"], "continued");
+    assert_eq!(r["items"][0]["status"], "succeeded");
+    let show = t.show(1);
+    assert_eq!(show["status"], "succeeded");
+    assert_eq!(
+        step(&show, "cool_off")["output"],
+        serde_json::json!({"until": "2026-11-22T09:00:00Z", "woke_at": "2026-11-22T09:00:30Z"})
+    );
+    assert_eq!(step(&show, "send")["output"]["sent"], "hello");
+    assert_eq!(
+        step(&show, "send")["output"]["waited"],
+        "2026-11-22T09:00:00Z"
+    );
+    t.aios(&["replay", "1"]).success();
+    // Nothing left to do: the next tick does nothing.
+    assert_eq!(
+        tick(&t, "2026-11-23T00:00:00Z")["items"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn resume_after_the_end_continues_a_waiting_run() {
+    let t = Test::new().write("cool.toml", COOL_OFF);
+    at(&t, "2026-11-20T09:00:00Z", &["run", "cool.toml", "-q"]).success();
+    at(&t, "2026-11-23T00:00:00Z", &["resume", "1", "--json"])
+        .success()
+        .json()["status"]
+        .as_str()
+        .map(|s| assert_eq!(s, "succeeded"))
+        .unwrap();
+}
+
+const UNTIL: &str = r#"
+name = "until"
+
+[inputs.at]
+type = "string"
+
+[[steps]]
+id = "launch_day"
+kind = "wait"
+until = "{{ inputs.at }}"
+
+[[steps]]
+id = "go"
+kind = "set"
+values = { ok = true }
+"#;
+
+#[test]
+fn until_waits_for_a_rendered_instant_and_a_past_one_does_not_wait() {
+    let t = Test::new().write("until.toml", UNTIL);
+    at(
+        &t,
+        "2026-11-20T09:00:00Z",
+        &[
+            "run",
+            "until.toml",
+            "-i",
+            "at=2026-12-01T10:00:00+01:00",
+            "-q",
+        ],
+    )
+    .success()
+    .stdout_contains("is waiting until 2026-12-01T09:00:00Z (step `launch_day`)");
+    // Already past: the step ends at once and the run goes on.
+    at(
+        &t,
+        "2026-11-20T09:00:00Z",
+        &["run", "until.toml", "-i", "at=2026-01-01T00:00:00Z", "-q"],
+    )
+    .success()
+    .stdout_contains("succeeded");
+    assert_eq!(t.show(2)["status"], "succeeded");
+    // Not an instant: the step fails with the rendered text.
+    at(
+        &t,
+        "2026-11-20T09:00:00Z",
+        &["run", "until.toml", "-i", "at=next tuesday", "-q"],
+    )
+    .code(1)
+    .stdout_contains("`until` rendered to `next tuesday`, not an RFC 3339 instant");
+    // Only the timer of run 1 is pending; ticks before it do not touch run 1.
+    let r = tick(&t, "2026-12-01T08:59:00Z");
+    assert_eq!(r["items"], serde_json::json!([]));
+    let r = tick(&t, "2026-12-01T09:00:00Z");
+    assert_eq!(r["items"][0]["run_id"], 1);
+    assert_eq!(t.show(1)["status"], "succeeded");
+}
+
+#[test]
+fn the_end_is_journaled_before_a_crash_and_resume_keeps_it() {
+    let server = Server::start();
+    let wf = format!(
+        r#"
+name = "crashwait"
+
+[[steps]]
+id = "pause"
+kind = "wait"
+needs = []
+duration = "1h"
+
+[[steps]]
+id = "fetch"
+kind = "http"
+needs = []
+approve = "never"
+url = "{url}"
+"#,
+        url = server.url("/slow")
+    );
+    let t = Test::new().write("w.toml", &wf);
+    let mut hold = server.hold("/slow");
+    let bg = t
+        .args(&["run", "w.toml"])
+        .env("AIOS_NOW", "2026-11-20T09:00:00Z")
+        .spawn();
+    hold.arrived();
+    bg.kill9();
+    hold.release_all();
+    let show = t.show(1);
+    assert_eq!(step(&show, "pause")["status"], "waiting");
+    // Later, a tick takes over the crashed run. The wait keeps the end journaled
+    // before the crash (09:00 + 1h), not one computed from the new clock.
+    let r = tick(&t, "2026-11-20T09:30:00Z");
+    assert_eq!(r["items"][0]["type"], "continued");
+    assert_eq!(r["items"][0]["status"], "waiting");
+    assert_eq!(step(&t.show(1), "fetch")["status"], "succeeded");
+    let r = tick(&t, "2026-11-20T10:00:00Z");
+    assert_eq!(r["items"][0]["status"], "succeeded");
+    t.aios(&["replay"]).success();
+}
