@@ -208,6 +208,18 @@ fn item_json(i: &TickItem) -> Json {
         TickItem::Continued { run, status } => {
             json!({"type": "continued", "run_id": run, "status": status.as_str()})
         }
+        TickItem::TimedOut { item, run, applied } => {
+            json!({"type": "timed_out", "item": item, "run_id": run, "applied": applied})
+        }
+        TickItem::Reminded {
+            item,
+            run,
+            reminder,
+            next_due,
+        } => json!({
+            "type": "reminded", "item": item, "run_id": run, "reminder": reminder,
+            "next_deadline": format_ms(*next_due),
+        }),
         TickItem::Error { run, message } => {
             json!({"type": "error", "run_id": run, "message": message})
         }
@@ -272,6 +284,18 @@ fn print_report(
             TickItem::Continued { run, status } => {
                 format!("continued run {run}: {}", st.run_status(*status))
             }
+            TickItem::TimedOut { item, run, applied } => format!(
+                "inbox {item} (run {run}): no decision by its deadline; applied on_timeout = \"{applied}\""
+            ),
+            TickItem::Reminded {
+                item,
+                run,
+                reminder,
+                next_due,
+            } => format!(
+                "inbox {item} (run {run}): no decision by its deadline; reminder {reminder}, next deadline {}",
+                format_ms(*next_due)
+            ),
             TickItem::Error { run, message } => match run {
                 Some(r) => format!("{} run {r}: {message}", st.red_bold("error:")),
                 None => format!("{} {message}", st.red_bold("error:")),

@@ -988,9 +988,20 @@ impl<'a> Driver<'a> {
         if p.kind == ProposalKind::Budget {
             self.budget_decided(step, p);
         }
+        let timeout_fail = crate::inbox::is_timeout_failure(p);
+        if timeout_fail {
+            self.reasons.insert(
+                step,
+                format!(
+                    "failed: {}",
+                    p.reason.as_deref().unwrap_or("no decision by its deadline")
+                ),
+            );
+        }
         let d = match (p.kind, decision) {
             (_, Decision::Approve) => Decided::Approve,
             (_, Decision::Done) => Decided::Done,
+            (_, Decision::Reject) if timeout_fail => Decided::Fail,
             (ProposalKind::Attention, Decision::Reject) => Decided::Fail,
             (_, Decision::Reject) => Decided::Reject,
         };

@@ -207,3 +207,210 @@ url = "{url}"
     assert_eq!(r["items"][0]["status"], "succeeded");
     t.aios(&["replay"]).success();
 }
+
+/// A gate with a 3-day deadline, then a step reading its decision.
+fn gate(on_timeout: &str, on_reject: &str) -> String {
+    format!(
+        r#"
+name = "gate"
+
+[[steps]]
+id = "go"
+kind = "approval"
+title = "Ship it?"
+timeout = "3d"
+on_timeout = "{on_timeout}"
+on_reject = "{on_reject}"
+fields = {{ date = {{ type = "string", default = "soon" }} }}
+
+[[steps]]
+id = "after"
+kind = "set"
+values = {{ d = "{{{{ steps.go.output.decision }}}}" }}
+"#
+    )
+}
+
+const T0: &str = "2026-11-20T09:00:00Z";
+
+fn started(on_timeout: &str, on_reject: &str) -> Test {
+    let t = Test::new().write("gate.toml", &gate(on_timeout, on_reject));
+    at(&t, T0, &["run", "gate.toml", "-q"]).success();
+    t
+}
+
+fn types(report: &Json) -> Vec<String> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn an_approval_deadline_rejects_through_the_decision_path() {
+    let t = started("reject", "fail");
+    at(&t, T0, &["inbox", "list"])
+        .success()
+        .stdout_contains("Ship it? (decide by 2026-11-23T09:00:00Z, then reject)");
+    let item = &t.inbox()[0];
+    assert_eq!(item["deadline"], "2026-11-23T09:00:00Z");
+    assert_eq!(item["on_timeout"], "reject");
+    assert_eq!(item["reminders"], 0);
+    // Not yet.
+    assert!(types(&tick(&t, "2026-11-23T08:59:59Z")).is_empty());
+    let r = tick(&t, "2026-11-23T09:00:00Z");
+    assert_eq!(types(&r), ["timed_out", "continued"]);
+    assert_eq!(r["items"][0]["applied"], "reject");
+    assert_eq!(r["items"][1]["status"], "failed");
+    let show = t.show(1);
+    assert_eq!(step(&show, "go")["status"], "failed");
+    assert!(
+        step(&show, "go")["error"]
+            .as_str()
+            .unwrap()
+            .contains("rejected: no decision by 2026-11-23T09:00:00Z (on_timeout = \"reject\")")
+    );
+    let decided = t.aios(&["inbox", "show", "1", "--json"]).success().json();
+    assert_eq!(decided["decided_by"], "aios (timeout)");
+    assert_eq!(decided["decision"], "reject");
+    // The operator comes too late: the item was decided once, by the deadline.
+    at(&t, "2026-11-23T10:00:00Z", &["approve", "1"])
+        .code(4)
+        .stderr_contains("already decided: reject by aios (timeout)");
+    t.aios(&["replay"]).success();
+}
+
+#[test]
+fn reject_by_deadline_follows_on_reject_but_fail_does_not() {
+    let t = started("reject", "skip");
+    let r = tick(&t, "2026-11-24T00:00:00Z");
+    assert_eq!(r["items"][1]["status"], "succeeded");
+    let show = t.show(1);
+    assert_eq!(step(&show, "go")["status"], "skipped");
+    assert_eq!(step(&show, "after")["output"]["d"], "rejected");
+
+    let t = started("fail", "skip");
+    let r = tick(&t, "2026-11-24T00:00:00Z");
+    assert_eq!(r["items"][0]["applied"], "fail");
+    assert_eq!(r["items"][1]["status"], "failed");
+    let show = t.show(1);
+    assert_eq!(step(&show, "go")["status"], "failed");
+    assert!(
+        step(&show, "go")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed: no decision by 2026-11-23T09:00:00Z (on_timeout = \"fail\")")
+    );
+    t.aios(&["replay"]).success();
+}
+
+#[test]
+fn an_approval_deadline_can_approve_with_the_field_defaults() {
+    let t = started("approve", "fail");
+    let r = tick(&t, "2026-11-23T09:00:00Z");
+    assert_eq!(types(&r), ["timed_out", "continued"]);
+    assert_eq!(r["items"][1]["status"], "succeeded");
+    let show = t.show(1);
+    let out = &step(&show, "go")["output"];
+    assert_eq!(out["decision"], "approved");
+    assert_eq!(out["by"], "aios (timeout)");
+    assert_eq!(out["fields"]["date"], "soon");
+    assert_eq!(step(&show, "after")["output"]["d"], "approved");
+}
+
+#[test]
+fn remind_surfaces_the_item_again_once_per_deadline() {
+    let t = started("remind", "fail");
+    let r = tick(&t, "2026-11-23T09:00:00Z");
+    assert_eq!(types(&r), ["reminded"]);
+    assert_eq!(r["items"][0]["reminder"], 1);
+    assert_eq!(r["items"][0]["next_deadline"], "2026-11-26T09:00:00Z");
+    // The same moment again: nothing more.
+    assert!(types(&tick(&t, "2026-11-23T09:00:00Z")).is_empty());
+    at(&t, "2026-11-23T09:00:00Z", &["inbox", "list"])
+        .success()
+        .stdout_contains("Ship it? (reminder 1; decide by 2026-11-26T09:00:00Z)");
+    at(&t, "2026-11-23T09:00:00Z", &["tick"])
+        .success()
+        .stdout_is("");
+    // Long after: one reminder, the next deadline after now (not one per period missed).
+    let r = tick(&t, "2026-12-01T00:00:00Z");
+    assert_eq!(r["items"][0]["reminder"], 2);
+    assert_eq!(r["items"][0]["next_deadline"], "2026-12-02T09:00:00Z");
+    let item = &t.inbox()[0];
+    assert_eq!(item["status"], "pending");
+    assert_eq!(item["reminders"], 2);
+    t.aios(&["log", "1"]).success().stdout_contains(
+        "inbox 1: no decision by its deadline; reminder 2, next deadline 2026-12-02T09:00:00Z",
+    );
+    // The operator still decides as usual.
+    at(&t, "2026-12-01T01:00:00Z", &["approve", "1", "-q"]).success();
+    assert_eq!(t.show(1)["status"], "succeeded");
+    t.aios(&["replay"]).success();
+}
+
+#[test]
+fn concurrent_ticks_remind_once() {
+    let t = started("remind", "fail");
+    let bg: Vec<_> = (0..6)
+        .map(|_| {
+            t.args(&["tick", "--json"])
+                .env("AIOS_NOW", "2026-11-23T09:00:00Z")
+                .spawn()
+        })
+        .collect();
+    let reminded: usize = bg
+        .into_iter()
+        .map(|b| types(&b.wait().success().json()).len())
+        .sum();
+    assert_eq!(reminded, 1);
+    assert_eq!(t.inbox()[0]["reminders"], 1);
+}
+
+#[test]
+fn a_proposed_action_takes_approval_timeout_and_keeps_its_execution_timeout() {
+    let t = Test::new().write(
+        "act.toml",
+        r#"
+name = "act"
+
+[[steps]]
+id = "write"
+kind = "file"
+path = "out.txt"
+content = "approved by nobody"
+timeout = "10s"
+approval_timeout = "1d"
+on_timeout = "approve"
+"#,
+    );
+    at(&t, T0, &["run", "act.toml", "-q"]).success();
+    assert_eq!(t.inbox()[0]["deadline"], "2026-11-21T09:00:00Z");
+    let r = tick(&t, "2026-11-21T09:00:00Z");
+    assert_eq!(types(&r), ["timed_out", "continued"]);
+    assert_eq!(t.read("out.txt"), "approved by nobody");
+    assert_eq!(t.show(1)["status"], "succeeded");
+}
+
+#[test]
+fn bad_deadline_combinations_stop_the_run_before_it_starts() {
+    let t = Test::new().write(
+        "bad.toml",
+        r#"
+name = "bad"
+
+[[steps]]
+id = "go"
+kind = "approval"
+title = "Go?"
+on_timeout = "approve"
+fields = { date = { type = "string" } }
+"#,
+    );
+    t.aios(&["run", "bad.toml"])
+        .code(2)
+        .stderr_contains("`on_timeout` needs `timeout`");
+    assert!(t.aios(&["runs", "--json"]).success().json()[0].is_null());
+}
