@@ -6,6 +6,7 @@ mod cancel;
 mod check;
 mod decide;
 mod fact;
+mod hook;
 mod inbox;
 mod llm;
 mod log;
@@ -217,6 +218,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Schedule(a) => schedule::schedule(ctx, a),
         Command::Tick(a) => schedule::tick(ctx, a),
         Command::Daemon(a) => schedule::daemon(ctx, a),
+        Command::Hook(a) => hook::hook(ctx, a),
+        Command::Serve(a) => hook::serve(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
         Command::Fact(a) => fact::fact(ctx, a),

@@ -412,14 +412,14 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
 
 /// SIGTERM and SIGINT (Ctrl-C).
 #[cfg(unix)]
-struct Signals {
+pub(super) struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub(super) fn new() -> std::io::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
@@ -427,7 +427,7 @@ impl Signals {
         })
     }
 
-    async fn recv(&mut self) {
+    pub(super) async fn recv(&mut self) {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
@@ -436,15 +436,15 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+pub(super) struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub(super) fn new() -> std::io::Result<Signals> {
         Ok(Signals)
     }
 
-    async fn recv(&mut self) {
+    pub(super) async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -28,6 +28,7 @@ pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
+pub use timers::HookRecord;
 pub use types::*;
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.

@@ -12,7 +12,9 @@
 
 pub mod cron;
 pub mod deadlines;
+pub mod hooks;
 pub mod plan;
+pub mod serve;
 pub mod tick;
 
 use std::path::Path;

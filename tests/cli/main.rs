@@ -16,6 +16,7 @@ mod lease;
 mod memory;
 mod run;
 mod schedule;
+mod serve;
 mod steps;
 mod storage;
 mod timers;
