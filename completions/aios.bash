@@ -220,6 +220,9 @@ _aios() {
             aios__subcmd__help__subcmd__schedule,add)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__add"
                 ;;
+            aios__subcmd__help__subcmd__schedule,install)
+                cmd="aios__subcmd__help__subcmd__schedule__subcmd__install"
+                ;;
             aios__subcmd__help__subcmd__schedule,list)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__list"
                 ;;
@@ -322,6 +325,9 @@ _aios() {
             aios__subcmd__schedule,help)
                 cmd="aios__subcmd__schedule__subcmd__help"
                 ;;
+            aios__subcmd__schedule,install)
+                cmd="aios__subcmd__schedule__subcmd__install"
+                ;;
             aios__subcmd__schedule,list)
                 cmd="aios__subcmd__schedule__subcmd__list"
                 ;;
@@ -339,6 +345,9 @@ _aios() {
                 ;;
             aios__subcmd__schedule__subcmd__help,help)
                 cmd="aios__subcmd__schedule__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__schedule__subcmd__help,install)
+                cmd="aios__subcmd__schedule__subcmd__help__subcmd__install"
                 ;;
             aios__subcmd__schedule__subcmd__help,list)
                 cmd="aios__subcmd__schedule__subcmd__help__subcmd__list"
@@ -1125,7 +1134,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__schedule)
-            opts="add list pause resume remove"
+            opts="add list pause resume remove install"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1139,6 +1148,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__schedule__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__schedule__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1925,7 +1948,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule)
-            opts="-h -V --home --help --version add list pause resume remove help"
+            opts="-h -V --home --help --version add list pause resume remove install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1961,7 +1984,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule__subcmd__help)
-            opts="add list pause resume remove help"
+            opts="add list pause resume remove install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1989,6 +2012,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__schedule__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2051,6 +2088,24 @@ _aios() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__schedule__subcmd__install)
+            opts="-h -V --write --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

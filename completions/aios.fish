@@ -209,15 +209,16 @@ complete -c aios -n "__fish_aios_using_subcommand budget" -s V -l version -d 'Pr
 complete -c aios -n "__fish_aios_using_subcommand completions" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -s h -l help -d 'Print help'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -f -a "add" -d 'Register a workflow\'s [trigger] (stores its path and a snapshot)'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -f -a "list" -d 'List schedules: next fire, last fire, last result, health'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -f -a "pause" -d 'Stop firing a schedule until it is resumed'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -f -a "resume" -d 'Fire a paused schedule again (instants that passed while paused are not run)'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -f -a "remove" -d 'Remove a schedule (its runs and fire history stay in the journal)'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "add" -d 'Register a workflow\'s [trigger] (stores its path and a snapshot)'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "list" -d 'List schedules: next fire, last fire, last result, health'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "pause" -d 'Stop firing a schedule until it is resumed'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "resume" -d 'Fire a paused schedule again (instants that passed while paused are not run)'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "remove" -d 'Remove a schedule (its runs and fire history stay in the journal)'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "install" -d 'Print a crontab line and a systemd user timer that run `aios tick` every minute'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
@@ -234,11 +235,16 @@ complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -l write -d 'Write the systemd user units to ~/.config/systemd/user/ (the crontab is never edited)'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "add" -d 'Register a workflow\'s [trigger] (stores its path and a snapshot)'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "list" -d 'List schedules: next fire, last fire, last result, health'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Stop firing a schedule until it is resumed'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Fire a paused schedule again (instants that passed while paused are not run)'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a schedule (its runs and fire history stay in the journal)'
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "install" -d 'Print a crontab line and a systemd user timer that run `aios tick` every minute'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand tick" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand tick" -l json -d 'Print what was done as JSON'
@@ -315,6 +321,7 @@ complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcomma
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from schedule" -f -a "pause" -d 'Stop firing a schedule until it is resumed'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from schedule" -f -a "resume" -d 'Fire a paused schedule again (instants that passed while paused are not run)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from schedule" -f -a "remove" -d 'Remove a schedule (its runs and fire history stay in the journal)'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from schedule" -f -a "install" -d 'Print a crontab line and a systemd user timer that run `aios tick` every minute'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "add" -d 'Register a hook that starts a workflow (prints its secret once)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "list" -d 'List hooks'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "remove" -d 'Remove a hook and its secret'

@@ -132,6 +132,15 @@ pub enum ScheduleCommand {
     Resume(ScheduleNameArgs),
     /// Remove a schedule (its runs and fire history stay in the journal)
     Remove(ScheduleNameArgs),
+    /// Print a crontab line and a systemd user timer that run `aios tick` every minute
+    Install(ScheduleInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleInstallArgs {
+    /// Write the systemd user units to ~/.config/systemd/user/ (the crontab is never edited)
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod decide;
 mod fact;
 mod hook;
 mod inbox;
+mod install;
 mod llm;
 mod log;
 mod memory;

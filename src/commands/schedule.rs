@@ -18,6 +18,7 @@ pub fn schedule(ctx: &Ctx, args: ScheduleArgs) -> CmdResult {
         ScheduleCommand::List(a) => list(ctx, a.json),
         ScheduleCommand::Pause(a) => pause(ctx, &a.name, true),
         ScheduleCommand::Resume(a) => pause(ctx, &a.name, false),
+        ScheduleCommand::Install(a) => super::install::install(ctx, a.write),
         ScheduleCommand::Remove(a) => {
             let mut journal = ctx.journal()?;
             journal.remove_schedule(&a.name)?;

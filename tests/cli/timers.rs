@@ -414,3 +414,62 @@ fields = { date = { type = "string" } }
         .stderr_contains("`on_timeout` needs `timeout`");
     assert!(t.aios(&["runs", "--json"]).success().json()[0].is_null());
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_aios");
+
+#[test]
+fn schedule_install_prints_a_crontab_line_and_systemd_units() {
+    let t = Test::new();
+    let home = t.path().display().to_string();
+    let out = t.aios(&["schedule", "install"]).success();
+    assert!(
+        out.stdout
+            .contains(&format!("\n* * * * * AIOS_HOME={home} {BIN} tick -q\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("aios never edits your crontab"));
+    assert!(out.stdout.contains(&format!(
+        "[Service]\nType=oneshot\nEnvironment=AIOS_HOME={home}\nExecStart={BIN} tick -q\n"
+    )));
+    assert!(
+        out.stdout
+            .contains("OnCalendar=*-*-* *:*:00\nPersistent=true")
+    );
+    assert!(
+        out.stdout
+            .contains("systemctl --user enable --now aios-tick.timer")
+    );
+    // Printing writes nothing.
+    assert!(!t.join(".config/systemd").exists());
+}
+
+#[test]
+fn schedule_install_write_installs_the_user_units_only() {
+    let t = Test::new();
+    let out = t.aios(&["schedule", "install", "--write"]).success();
+    let dir = t.join(".config/systemd/user");
+    let service = std::fs::read_to_string(dir.join("aios-tick.service")).unwrap();
+    let timer = std::fs::read_to_string(dir.join("aios-tick.timer")).unwrap();
+    assert!(service.contains(&format!("ExecStart={BIN} tick -q")));
+    assert!(timer.contains("WantedBy=timers.target"));
+    assert!(out.stdout.contains(&format!(
+        "written: {}",
+        dir.join("aios-tick.timer").display()
+    )));
+    // The crontab line is still only printed.
+    assert!(out.stdout.contains("* * * * * AIOS_HOME="));
+    t.aios(&["schedule", "install", "--write"])
+        .success()
+        .stdout_contains("unchanged: ");
+    // XDG_CONFIG_HOME is respected.
+    let xdg = t.join("xdg");
+    t.args(&["schedule", "install", "--write"])
+        .env("XDG_CONFIG_HOME", &xdg.display().to_string())
+        .run()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(xdg.join("systemd/user/aios-tick.service")).unwrap(),
+        service
+    );
+}
