@@ -40,6 +40,9 @@ _aios() {
             aios,help)
                 cmd="aios__subcmd__help"
                 ;;
+            aios,hook)
+                cmd="aios__subcmd__hook"
+                ;;
             aios,inbox)
                 cmd="aios__subcmd__inbox"
                 ;;
@@ -72,6 +75,9 @@ _aios() {
                 ;;
             aios,schedule)
                 cmd="aios__subcmd__schedule"
+                ;;
+            aios,serve)
+                cmd="aios__subcmd__serve"
                 ;;
             aios,show)
                 cmd="aios__subcmd__show"
@@ -127,6 +133,9 @@ _aios() {
             aios__subcmd__help,help)
                 cmd="aios__subcmd__help__subcmd__help"
                 ;;
+            aios__subcmd__help,hook)
+                cmd="aios__subcmd__help__subcmd__hook"
+                ;;
             aios__subcmd__help,inbox)
                 cmd="aios__subcmd__help__subcmd__inbox"
                 ;;
@@ -160,6 +169,9 @@ _aios() {
             aios__subcmd__help,schedule)
                 cmd="aios__subcmd__help__subcmd__schedule"
                 ;;
+            aios__subcmd__help,serve)
+                cmd="aios__subcmd__help__subcmd__serve"
+                ;;
             aios__subcmd__help,show)
                 cmd="aios__subcmd__help__subcmd__show"
                 ;;
@@ -174,6 +186,15 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__fact,set)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__set"
+                ;;
+            aios__subcmd__help__subcmd__hook,add)
+                cmd="aios__subcmd__help__subcmd__hook__subcmd__add"
+                ;;
+            aios__subcmd__help__subcmd__hook,list)
+                cmd="aios__subcmd__help__subcmd__hook__subcmd__list"
+                ;;
+            aios__subcmd__help__subcmd__hook,remove)
+                cmd="aios__subcmd__help__subcmd__hook__subcmd__remove"
                 ;;
             aios__subcmd__help__subcmd__inbox,list)
                 cmd="aios__subcmd__help__subcmd__inbox__subcmd__list"
@@ -199,6 +220,9 @@ _aios() {
             aios__subcmd__help__subcmd__schedule,add)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__add"
                 ;;
+            aios__subcmd__help__subcmd__schedule,install)
+                cmd="aios__subcmd__help__subcmd__schedule__subcmd__install"
+                ;;
             aios__subcmd__help__subcmd__schedule,list)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__list"
                 ;;
@@ -210,6 +234,30 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__schedule,resume)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__resume"
+                ;;
+            aios__subcmd__hook,add)
+                cmd="aios__subcmd__hook__subcmd__add"
+                ;;
+            aios__subcmd__hook,help)
+                cmd="aios__subcmd__hook__subcmd__help"
+                ;;
+            aios__subcmd__hook,list)
+                cmd="aios__subcmd__hook__subcmd__list"
+                ;;
+            aios__subcmd__hook,remove)
+                cmd="aios__subcmd__hook__subcmd__remove"
+                ;;
+            aios__subcmd__hook__subcmd__help,add)
+                cmd="aios__subcmd__hook__subcmd__help__subcmd__add"
+                ;;
+            aios__subcmd__hook__subcmd__help,help)
+                cmd="aios__subcmd__hook__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__hook__subcmd__help,list)
+                cmd="aios__subcmd__hook__subcmd__help__subcmd__list"
+                ;;
+            aios__subcmd__hook__subcmd__help,remove)
+                cmd="aios__subcmd__hook__subcmd__help__subcmd__remove"
                 ;;
             aios__subcmd__inbox,help)
                 cmd="aios__subcmd__inbox__subcmd__help"
@@ -277,6 +325,9 @@ _aios() {
             aios__subcmd__schedule,help)
                 cmd="aios__subcmd__schedule__subcmd__help"
                 ;;
+            aios__subcmd__schedule,install)
+                cmd="aios__subcmd__schedule__subcmd__install"
+                ;;
             aios__subcmd__schedule,list)
                 cmd="aios__subcmd__schedule__subcmd__list"
                 ;;
@@ -294,6 +345,9 @@ _aios() {
                 ;;
             aios__subcmd__schedule__subcmd__help,help)
                 cmd="aios__subcmd__schedule__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__schedule__subcmd__help,install)
+                cmd="aios__subcmd__schedule__subcmd__help__subcmd__install"
                 ;;
             aios__subcmd__schedule__subcmd__help,list)
                 cmd="aios__subcmd__schedule__subcmd__help__subcmd__list"
@@ -314,7 +368,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon help"
+            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -618,7 +672,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon help"
+            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -774,6 +828,62 @@ _aios() {
         aios__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__hook)
+            opts="add list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__hook__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__hook__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__hook__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1024,7 +1134,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__schedule)
-            opts="add list pause resume remove"
+            opts="add list pause resume remove install"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1038,6 +1148,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__schedule__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__schedule__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1107,6 +1231,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1128,6 +1266,148 @@ _aios() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook)
+            opts="-h -V --home --help --version add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__add)
+            opts="-h -V --rotate --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__help)
+            opts="add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__list)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__hook__subcmd__remove)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1668,7 +1948,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule)
-            opts="-h -V --home --help --version add list pause resume remove help"
+            opts="-h -V --home --help --version add list pause resume remove install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1704,7 +1984,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule__subcmd__help)
-            opts="add list pause resume remove help"
+            opts="add list pause resume remove install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1732,6 +2012,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__schedule__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1801,6 +2095,24 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__schedule__subcmd__install)
+            opts="-h -V --write --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__schedule__subcmd__list)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1862,6 +2174,32 @@ _aios() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__serve)
+            opts="-h -V --addr --max-body --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

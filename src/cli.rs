@@ -65,6 +65,53 @@ pub enum Command {
     Tick(TickArgs),
     /// Tick in a resident loop until interrupted (SIGINT/SIGTERM)
     Daemon(DaemonArgs),
+    /// Register, list and remove inbound webhooks (for `aios serve`)
+    Hook(HookArgs),
+    /// Start workflows from signed HTTP requests (POST /hooks/NAME)
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Register a hook that starts a workflow (prints its secret once)
+    Add(HookAddArgs),
+    /// List hooks
+    List(ScheduleListArgs),
+    /// Remove a hook and its secret
+    Remove(HookNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookAddArgs {
+    /// The hook's name (its URL is /hooks/NAME): letters, digits, `-`, `_`
+    pub name: String,
+    /// The workflow file (TOML) the hook starts
+    pub file: PathBuf,
+    /// Replace the secret of an existing hook with a new one
+    #[arg(long)]
+    pub rotate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HookNameArgs {
+    /// The hook's name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (loopback by default; port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Refuse request bodies larger than this many bytes (413)
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub max_body: usize,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +132,15 @@ pub enum ScheduleCommand {
     Resume(ScheduleNameArgs),
     /// Remove a schedule (its runs and fire history stay in the journal)
     Remove(ScheduleNameArgs),
+    /// Print a crontab line and a systemd user timer that run `aios tick` every minute
+    Install(ScheduleInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleInstallArgs {
+    /// Write the systemd user units to ~/.config/systemd/user/ (the crontab is never edited)
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Debug, Args)]

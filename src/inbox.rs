@@ -280,3 +280,68 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
         )))
     }
 }
+
+/// Who decides when a deadline passes (`on_timeout`), in the journal.
+pub const TIMEOUT_DECIDER: &str = "aios (timeout)";
+
+/// Apply an item's `on_timeout` (`reject`, `approve` or `fail`) once its deadline
+/// passed: the same checks and compare-and-swap as an operator's decision, decided
+/// by [`TIMEOUT_DECIDER`]. `fail` is a rejection marked `{"on_timeout": "fail"}`
+/// in its fields, which fails the step whatever its `on_reject` says. (`remind` is
+/// not a decision: see [`Journal::remind`].)
+pub fn decide_on_timeout(
+    journal: &mut Journal,
+    p: &ProposalRecord,
+    on_timeout: crate::workflow::OnTimeout,
+) -> Result<ProposalRecord> {
+    use crate::workflow::OnTimeout;
+    let by_when = p
+        .deadline
+        .map(crate::clock::format_ms)
+        .unwrap_or_else(|| "its deadline".into());
+    let reason = Some(format!(
+        "no decision by {by_when} (on_timeout = \"{}\")",
+        on_timeout.as_str()
+    ));
+    match on_timeout {
+        OnTimeout::Approve | OnTimeout::Reject => decide(
+            journal,
+            p.id,
+            DecideRequest {
+                decision: if on_timeout == OnTimeout::Approve {
+                    Decision::Approve
+                } else {
+                    Decision::Reject
+                },
+                reason,
+                edit: None,
+                fields: Vec::new(),
+                by: TIMEOUT_DECIDER.into(),
+                // A deadline never approves what changed since it was proposed: the
+                // stale check refuses, and the item waits for a person.
+                confirm_stale: false,
+            },
+        ),
+        OnTimeout::Fail => journal.decide(
+            p.id,
+            DecisionInput {
+                decision: Decision::Reject,
+                reason,
+                fields: Some(serde_json::json!({ "on_timeout": "fail" })),
+                edited: None,
+                diff: None,
+                by: TIMEOUT_DECIDER.into(),
+            },
+        ),
+        OnTimeout::Remind => Err(Error::invalid(
+            "a reminder is not a decision; the item stays pending",
+        )),
+    }
+}
+
+/// Whether a recorded rejection was a deadline's `on_timeout = "fail"`.
+pub fn is_timeout_failure(p: &ProposalRecord) -> bool {
+    p.decision == Some(Decision::Reject)
+        && p.decided_by.as_deref() == Some(TIMEOUT_DECIDER)
+        && p.fields.as_ref().is_some_and(|f| f["on_timeout"] == "fail")
+}

@@ -44,7 +44,7 @@ fn tui(ctx: &Ctx) -> CmdResult {
 }
 
 fn item_json(p: &ProposalRecord) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "id": p.id,
         "kind": p.kind.as_str(),
         "run_id": p.run_id,
@@ -52,7 +52,33 @@ fn item_json(p: &ProposalRecord) -> serde_json::Value {
         "status": p.status.as_str(),
         "summary": p.summary,
         "created_at": format_ms(p.created_at),
-    })
+    });
+    // Items with a decision deadline say when, what then, and how often they were
+    // surfaced again (`on_timeout = "remind"`).
+    if let Some(d) = p.deadline {
+        v["deadline"] = json!(format_ms(d));
+        v["on_timeout"] = json!(p.on_timeout);
+        v["reminders"] = json!(p.reminders);
+    }
+    v
+}
+
+/// ` (decide by …, then reject)` / ` (reminder 2; decide by …)` for the list.
+fn deadline_note(p: &ProposalRecord) -> String {
+    match (p.deadline, p.status) {
+        (Some(d), crate::journal::ProposalStatus::Pending) => {
+            let when = format_ms(d);
+            if p.reminders > 0 {
+                format!(" (reminder {}; decide by {when})", p.reminders)
+            } else {
+                format!(
+                    " (decide by {when}, then {})",
+                    p.on_timeout.as_deref().unwrap_or("reject")
+                )
+            }
+        }
+        _ => String::new(),
+    }
 }
 
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
@@ -98,6 +124,7 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
         if offline_draft(p) {
             summary.push_str(" (offline draft, no LLM)");
         }
+        summary.push_str(&deadline_note(p));
         if args.all {
             summary = format!("[{}] {summary}", p.status);
         }

@@ -104,6 +104,27 @@ pub fn describe(ev: &Event) -> String {
         } => format!("{step}: fact {entity} {key} = {value} (version {version})"),
         Event::NoteAdded { step, note, .. } => format!("{step}: note {note} remembered"),
         Event::NoteForgotten { note } => format!("note {note} forgotten"),
+        Event::TimerSet { step, due_at, .. } => {
+            format!("{step}: waiting until {}", format_ms(*due_at))
+        }
+        Event::DeadlineSet {
+            proposal,
+            due_at,
+            on_timeout,
+            ..
+        } => format!(
+            "inbox {proposal}: decide by {} (then: {on_timeout})",
+            format_ms(*due_at)
+        ),
+        Event::ProposalReminded {
+            proposal,
+            reminder,
+            next_due,
+            ..
+        } => format!(
+            "inbox {proposal}: no decision by its deadline; reminder {reminder}, next deadline {}",
+            format_ms(*next_due)
+        ),
         Event::OutcomeRecorded { step, values } => {
             let pairs = crate::memory::outcome_pairs(values);
             match step {

@@ -6,7 +6,9 @@ mod cancel;
 mod check;
 mod decide;
 mod fact;
+mod hook;
 mod inbox;
+mod install;
 mod llm;
 pub(crate) mod log;
 mod memory;
@@ -218,6 +220,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Schedule(a) => schedule::schedule(ctx, a),
         Command::Tick(a) => schedule::tick(ctx, a),
         Command::Daemon(a) => schedule::daemon(ctx, a),
+        Command::Hook(a) => hook::hook(ctx, a),
+        Command::Serve(a) => hook::serve(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
         Command::Fact(a) => fact::fact(ctx, a),

@@ -142,7 +142,19 @@ pub fn report(
                 run.workflow,
                 s.run_status(RunStatus::Waiting)
             );
-            if pending.is_empty() {
+            let wakes = journal.wake_times(id)?;
+            if pending.is_empty() && !wakes.is_empty() {
+                let (step, due) = &wakes[0];
+                text.push_str(&format!(
+                    " until {} (step `{step}`{}); `aios tick` continues it then (or: aios resume {id})\n",
+                    crate::clock::format_ms(*due),
+                    if wakes.len() > 1 {
+                        format!(" and {} more", wakes.len() - 1)
+                    } else {
+                        String::new()
+                    }
+                ));
+            } else if pending.is_empty() {
                 text.push_str(&format!(
                     ": decisions were committed; continue it with: aios resume {id}\n"
                 ));

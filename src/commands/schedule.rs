@@ -18,6 +18,7 @@ pub fn schedule(ctx: &Ctx, args: ScheduleArgs) -> CmdResult {
         ScheduleCommand::List(a) => list(ctx, a.json),
         ScheduleCommand::Pause(a) => pause(ctx, &a.name, true),
         ScheduleCommand::Resume(a) => pause(ctx, &a.name, false),
+        ScheduleCommand::Install(a) => super::install::install(ctx, a.write),
         ScheduleCommand::Remove(a) => {
             let mut journal = ctx.journal()?;
             journal.remove_schedule(&a.name)?;
@@ -208,6 +209,18 @@ fn item_json(i: &TickItem) -> Json {
         TickItem::Continued { run, status } => {
             json!({"type": "continued", "run_id": run, "status": status.as_str()})
         }
+        TickItem::TimedOut { item, run, applied } => {
+            json!({"type": "timed_out", "item": item, "run_id": run, "applied": applied})
+        }
+        TickItem::Reminded {
+            item,
+            run,
+            reminder,
+            next_due,
+        } => json!({
+            "type": "reminded", "item": item, "run_id": run, "reminder": reminder,
+            "next_deadline": format_ms(*next_due),
+        }),
         TickItem::Error { run, message } => {
             json!({"type": "error", "run_id": run, "message": message})
         }
@@ -272,6 +285,18 @@ fn print_report(
             TickItem::Continued { run, status } => {
                 format!("continued run {run}: {}", st.run_status(*status))
             }
+            TickItem::TimedOut { item, run, applied } => format!(
+                "inbox {item} (run {run}): no decision by its deadline; applied on_timeout = \"{applied}\""
+            ),
+            TickItem::Reminded {
+                item,
+                run,
+                reminder,
+                next_due,
+            } => format!(
+                "inbox {item} (run {run}): no decision by its deadline; reminder {reminder}, next deadline {}",
+                format_ms(*next_due)
+            ),
             TickItem::Error { run, message } => match run {
                 Some(r) => format!("{} run {r}: {message}", st.red_bold("error:")),
                 None => format!("{} {message}", st.red_bold("error:")),
@@ -388,14 +413,14 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
 
 /// SIGTERM and SIGINT (Ctrl-C).
 #[cfg(unix)]
-struct Signals {
+pub(super) struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub(super) fn new() -> std::io::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
@@ -403,7 +428,7 @@ impl Signals {
         })
     }
 
-    async fn recv(&mut self) {
+    pub(super) async fn recv(&mut self) {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
@@ -412,15 +437,15 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+pub(super) struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub(super) fn new() -> std::io::Result<Signals> {
         Ok(Signals)
     }
 
-    async fn recv(&mut self) {
+    pub(super) async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -186,9 +186,16 @@ impl Observer for Progress {
             | Event::NoteAdded { .. }
             | Event::NoteForgotten { .. }
             | Event::OutcomeRecorded { .. }
-            | Event::ProposalSnoozed { .. } => {
+            | Event::ProposalSnoozed { .. }
+            | Event::DeadlineSet { .. }
+            | Event::ProposalReminded { .. } => {
                 return;
             }
+            Event::TimerSet { step, due_at, .. } => format!(
+                "{} {step} waits until {}",
+                s.yellow("…"),
+                crate::clock::format_ms(*due_at)
+            ),
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim("-")),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());

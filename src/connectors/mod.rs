@@ -197,7 +197,8 @@ impl Action {
             | StepSpec::Agent(_)
             | StepSpec::Remember(_)
             | StepSpec::Fact(_)
-            | StepSpec::Outcome(_) => {
+            | StepSpec::Outcome(_)
+            | StepSpec::Wait(_) => {
                 return Err(format!("`{}` steps have no action", step.kind()));
             }
         };

@@ -34,6 +34,8 @@ pub(super) enum Prepped {
     Agent(Box<crate::agent::AgentRequest>),
     /// A memory step's rendered write (`remember`, `fact`, `outcome`).
     Memory(MemoryWrite),
+    /// A `wait` step's end (journal clock, ms).
+    Timer(Millis),
 }
 
 /// What a memory step writes, rendered.
@@ -94,6 +96,8 @@ pub(super) struct Driver<'a> {
     rx: mpsc::Receiver<Completion>,
     in_flight: HashMap<usize, tokio::task::JoinHandle<()>>,
     timers: Vec<(Instant, usize)>,
+    /// Sleeping `wait` steps and when each ends (journal clock).
+    pub(super) sleepers: HashMap<usize, Millis>,
     pending_effects: Vec<Effect>,
     /// Events recorded but not committed yet (see [`Driver::record`]).
     buffer: Vec<Event>,
@@ -138,6 +142,7 @@ impl<'a> Driver<'a> {
             rx,
             in_flight: HashMap::new(),
             timers: Vec::new(),
+            sleepers: HashMap::new(),
             pending_effects: Vec::new(),
             buffer: Vec::new(),
             jobs: HashMap::new(),
@@ -208,6 +213,7 @@ impl<'a> Driver<'a> {
         }
         let fx = self.machine.schedule();
         self.queue(fx);
+        self.wake_due();
         loop {
             while !self.pending_effects.is_empty() {
                 let fx = std::mem::take(&mut self.pending_effects);
@@ -259,6 +265,7 @@ impl<'a> Driver<'a> {
                     return Ok(self.cancelled());
                 }
                 self.poll_decisions()?;
+                self.wake_due();
             }
             if now.duration_since(last_renew) >= self.env.lease_ttl / 3 {
                 last_renew = now;
@@ -268,6 +275,25 @@ impl<'a> Driver<'a> {
                     self.env.lease_ttl.as_millis() as i64,
                 )?;
             }
+        }
+    }
+
+    /// Wake the sleeping steps whose time has come (journal clock).
+    pub(super) fn wake_due(&mut self) {
+        if self.sleepers.is_empty() {
+            return;
+        }
+        let now = self.journal.now();
+        let mut due: Vec<usize> = self
+            .sleepers
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(s, _)| *s)
+            .collect();
+        due.sort_unstable();
+        for step in due {
+            self.sleepers.remove(&step);
+            self.feed(Input::TimerDue { step });
         }
     }
 
@@ -371,6 +397,25 @@ impl<'a> Driver<'a> {
                 }])
             }
             Effect::AskAttention { step, attempt } => self.ask_attention(step, attempt),
+            Effect::Sleep { step, attempt } => {
+                let Some(Prepped::Timer(due_at)) = self.prepped[step] else {
+                    return Err(crate::error::Error::other(format!(
+                        "internal: wait step `{}` slept before its end was computed",
+                        self.wf.steps[step].id
+                    )));
+                };
+                // The end is journaled before anything else happens: a process that
+                // stops now (or exits waiting) leaves a run that `tick` wakes then.
+                self.record(vec![Event::TimerSet {
+                    step: self.wf.steps[step].id.clone(),
+                    attempt,
+                    due_at,
+                }])?;
+                self.flush()?;
+                self.sleepers.insert(step, due_at);
+                self.wake_due();
+                Ok(())
+            }
             Effect::MarkDone { step } => {
                 let attempt = self.machine.step(step).attempt;
                 let output = self
@@ -460,6 +505,20 @@ impl<'a> Driver<'a> {
                 ))
             })(),
             StepSpec::Agent(a) => self.render_agent(a),
+            StepSpec::Wait(w) => match (&w.duration, &w.until) {
+                (Some(d), _) => Ok(Prepped::Timer(
+                    self.journal.now().saturating_add(d.as_millis() as Millis),
+                )),
+                (None, Some(u)) => self.ctx.render(u).and_then(|text| {
+                    text.trim()
+                        .parse::<jiff::Timestamp>()
+                        .map(|t| Prepped::Timer(t.as_millisecond()))
+                        .map_err(|e| {
+                            format!("`until` rendered to `{text}`, not an RFC 3339 instant: {e}")
+                        })
+                }),
+                (None, None) => Err("a wait step needs `duration` or `until`".into()),
+            },
             StepSpec::Remember(r) => (|| {
                 let text = self.ctx.render(&r.text)?;
                 if text.trim().is_empty() {
@@ -633,7 +692,18 @@ impl<'a> Driver<'a> {
     ) -> Result<bool> {
         let step_id = self.wf.steps[step].id.clone();
         self.flush()?;
-        let Some(id) = self.journal.create_proposal(
+        // A decision deadline applies to the step's own question (gate or action),
+        // never to attention items or budget stops.
+        let deadline = match (self.wf.steps[step].deadline, kind) {
+            (Some(d), ProposalKind::Approval | ProposalKind::Action) => Some((
+                self.journal
+                    .now()
+                    .saturating_add(d.after.as_millis() as Millis),
+                d.on_timeout.as_str().to_string(),
+            )),
+            _ => None,
+        };
+        let Some(id) = self.journal.create_proposal_with(
             self.run.id,
             &step_id,
             attempt,
@@ -641,6 +711,7 @@ impl<'a> Driver<'a> {
             summary.clone(),
             action.clone(),
             evidence.clone(),
+            deadline,
         )?
         else {
             return Ok(false);
@@ -713,6 +784,24 @@ impl<'a> Driver<'a> {
                 Ok(())
             }
             Some(Prepped::Agent(req)) => self.agent_call(step, attempt, *req),
+            Some(Prepped::Timer(due_at)) => {
+                self.sleepers.remove(&step);
+                let now = self.journal.now();
+                self.succeed(
+                    step,
+                    attempt,
+                    json!({
+                        "until": crate::clock::format_ms(due_at),
+                        "woke_at": crate::clock::format_ms(now.max(due_at)),
+                    }),
+                )?;
+                self.feed(Input::Finished {
+                    step,
+                    ok: true,
+                    retryable: false,
+                });
+                Ok(())
+            }
             Some(Prepped::Memory(w)) => {
                 self.write_memory(step, attempt, w)?;
                 self.feed(Input::Finished {
@@ -940,9 +1029,20 @@ impl<'a> Driver<'a> {
         if p.kind == ProposalKind::Budget {
             self.budget_decided(step, p);
         }
+        let timeout_fail = crate::inbox::is_timeout_failure(p);
+        if timeout_fail {
+            self.reasons.insert(
+                step,
+                format!(
+                    "failed: {}",
+                    p.reason.as_deref().unwrap_or("no decision by its deadline")
+                ),
+            );
+        }
         let d = match (p.kind, decision) {
             (_, Decision::Approve) => Decided::Approve,
             (_, Decision::Done) => Decided::Done,
+            (_, Decision::Reject) if timeout_fail => Decided::Fail,
             (ProposalKind::Attention, Decision::Reject) => Decided::Fail,
             (_, Decision::Reject) => Decided::Reject,
         };

@@ -17,6 +17,8 @@ pub struct StepPlan {
     pub approval: bool,
     pub on_reject: OnReject,
     pub retry: Retry,
+    /// A `wait` step: once prepared it sleeps until the driver says its time came.
+    pub timer: bool,
 }
 
 impl StepPlan {
@@ -28,6 +30,7 @@ impl StepPlan {
                 approval: s.approve == Approve::Always,
                 on_reject: s.on_reject,
                 retry: s.retry,
+                timer: matches!(s.spec, crate::workflow::StepSpec::Wait(_)),
             })
             .collect()
     }
@@ -48,6 +51,8 @@ pub enum Phase {
     RetryWait,
     /// The outcome of an interrupted side effect is unknown; the operator decides.
     NeedsAttention,
+    /// A `wait` step: its timer is set; waiting for `TimerDue`.
+    Sleeping,
     Succeeded,
     Failed,
     Skipped,
@@ -141,6 +146,10 @@ pub enum Input {
     Blocked {
         step: usize,
     },
+    /// A sleeping step's time has come (the driver read its clock).
+    TimerDue {
+        step: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +174,8 @@ pub enum Effect {
     AskAttention { step: usize, attempt: u32 },
     /// The operator marked an interrupted step done.
     MarkDone { step: usize },
+    /// Record when a `wait` step ends and wake the machine then (`TimerDue`).
+    Sleep { step: usize, attempt: u32 },
 }
 
 /// Where the run stands.
@@ -172,7 +183,7 @@ pub enum Effect {
 pub enum Outcome {
     /// Work is in flight or can start.
     Active,
-    /// Nothing can move until the operator decides.
+    /// Nothing can move until the operator decides or a timer is due.
     Waiting,
     Succeeded,
     Failed,
@@ -201,7 +212,7 @@ pub struct Machine {
     busy: usize,
     /// Steps in Preparing, Running or RetryWait.
     in_flight: usize,
-    /// Steps in Proposed or NeedsAttention.
+    /// Steps in Proposed, NeedsAttention or Sleeping.
     waiting: usize,
     /// Steps that succeeded or were skipped.
     done: usize,
@@ -260,7 +271,10 @@ impl Machine {
         if matches!(phase, Phase::Preparing | Phase::Running | Phase::RetryWait) {
             add(&mut self.in_flight);
         }
-        if matches!(phase, Phase::Proposed | Phase::NeedsAttention) {
+        if matches!(
+            phase,
+            Phase::Proposed | Phase::NeedsAttention | Phase::Sleeping
+        ) {
             add(&mut self.waiting);
         }
         if phase.is_done_ok() {
@@ -358,6 +372,10 @@ impl Machine {
                         });
                     }
                     Prepared::Fail => self.fail(step, &mut out),
+                    Prepared::Ready if self.plan[step].timer => {
+                        self.set_phase(step, Phase::Sleeping);
+                        out.push(Effect::Sleep { step, attempt });
+                    }
                     Prepared::Ready if self.plan[step].approval => {
                         out.push(Effect::Propose { step, attempt });
                     }
@@ -463,6 +481,16 @@ impl Machine {
                 }
                 self.set_phase(step, Phase::Proposed);
                 self.steps[step].attempt += 1;
+            }
+            Input::TimerDue { step } => {
+                if self.steps[step].phase != Phase::Sleeping {
+                    return out;
+                }
+                self.set_phase(step, Phase::Running);
+                out.push(Effect::Execute {
+                    step,
+                    attempt: self.steps[step].attempt,
+                });
             }
             Input::Interrupted { step } => {
                 self.set_phase(step, Phase::NeedsAttention);

@@ -229,6 +229,9 @@ fn drive_run(
             StepStatus::Succeeded => Phase::Succeeded,
             StepStatus::Skipped => Phase::Skipped,
             StepStatus::Failed => Phase::Failed,
+            StepStatus::Waiting if matches!(wf.steps[i].spec, workflow::StepSpec::Wait(_)) => {
+                Phase::Sleeping
+            }
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
@@ -271,6 +274,15 @@ fn drive_run(
                 StepStatus::Skipped => d.set_view(i, "skipped", Json::Null),
                 _ => {}
             }
+        }
+    }
+    // Sleeping `wait` steps: their end as journaled when they started waiting.
+    for (step_id, due_at) in d.journal.wake_times(run_id)? {
+        if let Some(&i) = index.get(step_id.as_str())
+            && d.machine.step(i).phase == Phase::Sleeping
+        {
+            d.prepped[i] = Some(Prepped::Timer(due_at));
+            d.sleepers.insert(i, due_at);
         }
     }
     let mut events = Vec::new();

@@ -19,6 +19,7 @@ mod schedule;
 mod tests;
 #[cfg(test)]
 mod tests_inbox;
+mod timers;
 pub mod types;
 mod versions;
 
@@ -33,6 +34,7 @@ pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
+pub use timers::HookRecord;
 pub use types::*;
 pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
 
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_memory.sql"),
     include_str!("migrations/0004_schedule.sql"),
     include_str!("migrations/0005_inbox.sql"),
+    include_str!("migrations/0006_timers.sql"),
 ];
 
 /// How the journal is opened.
@@ -211,6 +214,23 @@ impl Journal {
         action: serde_json::Value,
         evidence: serde_json::Value,
     ) -> Result<Option<i64>> {
+        self.create_proposal_with(run_id, step, attempt, kind, summary, action, evidence, None)
+    }
+
+    /// [`Journal::create_proposal`] with an optional decision deadline
+    /// (`(due_at, on_timeout)`), journaled in the same transaction as the item.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_proposal_with(
+        &mut self,
+        run_id: i64,
+        step: &str,
+        attempt: u32,
+        kind: ProposalKind,
+        summary: String,
+        action: serde_json::Value,
+        evidence: serde_json::Value,
+        deadline: Option<(Millis, String)>,
+    ) -> Result<Option<i64>> {
         let at = self.now();
         let tx = self
             .conn
@@ -251,6 +271,16 @@ impl Journal {
         };
         append(&tx, run_id, &ev, at)?;
         project::apply(&tx, run_id, &ev, at)?;
+        if let Some((due_at, on_timeout)) = deadline {
+            let ev = Event::DeadlineSet {
+                proposal: id,
+                step: step.to_string(),
+                due_at,
+                on_timeout,
+            };
+            append(&tx, run_id, &ev, at)?;
+            project::apply(&tx, run_id, &ev, at)?;
+        }
         tx.commit()?;
         Ok(Some(id))
     }

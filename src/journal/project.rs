@@ -201,6 +201,38 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 at
             ])?;
         }
+        Event::TimerSet {
+            step,
+            attempt,
+            due_at,
+        } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = 'waiting', attempts = max(attempts, ?3), wake_at = ?4,
+                   started_at = coalesce(started_at, ?5) WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, attempt, due_at, at],
+            )?;
+        }
+        Event::DeadlineSet {
+            proposal,
+            due_at,
+            on_timeout,
+            ..
+        } => {
+            tx.prepare_cached("UPDATE proposals SET deadline = ?2, on_timeout = ?3 WHERE id = ?1")?
+                .execute(params![proposal, due_at, on_timeout])?;
+        }
+        Event::ProposalReminded {
+            proposal,
+            reminder,
+            next_due,
+            ..
+        } => {
+            tx.prepare_cached("UPDATE proposals SET deadline = ?2, reminders = ?3 WHERE id = ?1")?
+                .execute(params![proposal, next_due, reminder])?;
+        }
         Event::FactSet { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }

@@ -57,7 +57,7 @@ pub(super) fn run(conn: &Connection, id: i64) -> Result<RunRecord> {
 const PROPOSAL_COLS: &str =
     "p.id, p.run_id, r.workflow, r.status, p.step_id, p.attempt, p.kind, p.status,
     p.summary, p.action, p.evidence, p.decision, p.reason, p.fields, p.edited, p.diff, p.decided_by,
-    p.decided_at, p.created_at";
+    p.decided_at, p.created_at, p.deadline, p.on_timeout, p.reminders";
 
 fn proposal_row(r: &Row<'_>) -> rusqlite::Result<ProposalRecord> {
     Ok(ProposalRecord {
@@ -82,6 +82,9 @@ fn proposal_row(r: &Row<'_>) -> rusqlite::Result<ProposalRecord> {
         decided_by: r.get(16)?,
         decided_at: r.get(17)?,
         created_at: r.get(18)?,
+        deadline: r.get(19)?,
+        on_timeout: r.get(20)?,
+        reminders: r.get(21)?,
     })
 }
 

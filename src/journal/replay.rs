@@ -24,12 +24,12 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         "steps",
-        "SELECT json_array(step_id, idx, kind, status, attempts, output, error, started_at, finished_at)
+        "SELECT json_array(step_id, idx, kind, status, attempts, output, error, started_at, finished_at, wake_at)
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     ),
     (
         "proposals",
-        "SELECT json_array(id, step_id, attempt, kind, status, summary, action, evidence, decision, reason, fields, edited, diff, decided_by, decided_at, created_at)
+        "SELECT json_array(id, step_id, attempt, kind, status, summary, action, evidence, decision, reason, fields, edited, diff, decided_by, decided_at, created_at, deadline, on_timeout, reminders)
          FROM proposals WHERE run_id = ?1 ORDER BY id",
     ),
     (

@@ -544,9 +544,13 @@ impl Journal {
              UNION
              SELECT r.id FROM runs r WHERE r.status = 'waiting'
                AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.run_id = r.id AND p.status = 'pending')
+               -- a run whose only waiting steps are timers not due yet stays asleep
+               AND (NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting' AND s.wake_at > ?2)
+                    OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting'
+                               AND (s.wake_at IS NULL OR s.wake_at <= ?2)))
              ORDER BY 1",
         )?;
-        let rows = stmt.query_map(params![now - stale_ms], |r| r.get(0))?;
+        let rows = stmt.query_map(params![now - stale_ms, now], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -218,6 +218,29 @@ pub enum Event {
         until: Millis,
         by: String,
     },
+    /// A `wait` step waits until `due_at`; the run continues then (`aios tick`).
+    TimerSet {
+        step: String,
+        attempt: u32,
+        due_at: Millis,
+    },
+    /// An inbox item gets a decision deadline (committed with its creation).
+    DeadlineSet {
+        proposal: i64,
+        step: String,
+        due_at: Millis,
+        /// `reject | approve | fail | remind`.
+        on_timeout: String,
+    },
+    /// Nobody decided an item before its deadline (`on_timeout = "remind"`): it is
+    /// surfaced again with a new deadline.
+    ProposalReminded {
+        proposal: i64,
+        step: String,
+        /// 1 for the first reminder.
+        reminder: u32,
+        next_due: Millis,
+    },
 }
 
 /// What the journal keeps of one LLM call. Never a key or a header.
@@ -281,6 +304,9 @@ impl Event {
             Event::NoteForgotten { .. } => "note_forgotten",
             Event::OutcomeRecorded { .. } => "outcome_recorded",
             Event::ProposalSnoozed { .. } => "proposal_snoozed",
+            Event::TimerSet { .. } => "timer_set",
+            Event::DeadlineSet { .. } => "deadline_set",
+            Event::ProposalReminded { .. } => "proposal_reminded",
         }
     }
 
@@ -296,7 +322,10 @@ impl Event {
             | Event::ProposalDecided { step, .. }
             | Event::FactSet { step, .. }
             | Event::NoteAdded { step, .. }
-            | Event::ProposalSnoozed { step, .. } => Some(step),
+            | Event::ProposalSnoozed { step, .. }
+            | Event::TimerSet { step, .. }
+            | Event::DeadlineSet { step, .. }
+            | Event::ProposalReminded { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -379,6 +408,11 @@ pub struct ProposalRecord {
     pub decided_by: Option<String>,
     pub decided_at: Option<Millis>,
     pub created_at: Millis,
+    /// When nobody has decided by then, `on_timeout` applies (`aios tick`).
+    pub deadline: Option<Millis>,
+    pub on_timeout: Option<String>,
+    /// How many times the item was surfaced again after its deadline passed.
+    pub reminders: u32,
 }
 
 impl ProposalRecord {

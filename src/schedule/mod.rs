@@ -3,6 +3,7 @@
 //! - [`cron`]: expressions and time zones (croner + jiff), DST-correct
 //! - [`plan`]: the pure decision of which scheduled instants run (catch-up, window)
 //! - [`tick`]: one pass: fire what is due (overlap policies), continue runs that can go on
+//! - [`deadlines`]: decision deadlines of inbox items (`on_timeout`), applied by a tick
 //!
 //! A schedule is registered from a workflow's `[trigger]` with a snapshot of the
 //! workflow (its source and hash, like a run's); fired runs use that snapshot, never
@@ -10,7 +11,10 @@
 //! schedule and instant, in the same transaction as the run it starts.
 
 pub mod cron;
+pub mod deadlines;
+pub mod hooks;
 pub mod plan;
+pub mod serve;
 pub mod tick;
 
 use std::path::Path;

@@ -1,6 +1,7 @@
-//! One tick: fire every due instant of every schedule (catch-up and overlap
-//! policies), then continue runs that can go on (a crashed executor's, decisions
-//! taken with `--no-resume`). Safe to run concurrently: each decision is one
+//! One tick: apply expired decision deadlines, fire every due instant of every
+//! schedule (catch-up and overlap policies), then continue runs that can go on (a
+//! crashed executor's, decisions taken with `--no-resume` or by a deadline, `wait`
+//! steps whose end passed). Safe to run concurrently: each decision is one
 //! immediate transaction keyed by (schedule, instant), and runs are driven under
 //! their lease.
 
@@ -40,6 +41,21 @@ pub enum TickItem {
     Cancelled { schedule: String, run: i64 },
     /// A run was continued.
     Continued { run: i64, status: RunStatus },
+    /// An inbox item's deadline passed: its `on_timeout` (`reject`, `approve`,
+    /// `fail`) was applied as a decision.
+    TimedOut {
+        item: i64,
+        run: i64,
+        applied: String,
+    },
+    /// An inbox item's deadline passed (`on_timeout = "remind"`): it was surfaced
+    /// again with a new deadline.
+    Reminded {
+        item: i64,
+        run: i64,
+        reminder: u32,
+        next_due: Millis,
+    },
     /// Driving a run stopped with an error (the tick went on).
     Error { run: Option<i64>, message: String },
 }
@@ -65,6 +81,8 @@ pub fn tick(
     let mut report = TickReport::default();
     let now = journal.now();
     let mut driven = Vec::new();
+    // Deadlines first: a run whose item was just decided continues below.
+    super::deadlines::apply(journal, now, &mut report.items)?;
     for name in journal.due_schedules(now)? {
         fire_schedule(journal, &name, now, env, observer, &mut report, &mut driven)?;
     }

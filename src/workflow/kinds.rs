@@ -26,11 +26,13 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "approve",
     "on_reject",
     "idempotent",
+    "approval_timeout",
+    "on_timeout",
 ];
 
 /// Kind names, in the order of [`Kind::ALL`].
 pub(crate) const KINDS: &[&str] = &[
-    "shell", "http", "file", "set", "approval", "agent", "remember", "fact", "outcome",
+    "shell", "http", "file", "set", "approval", "agent", "remember", "fact", "outcome", "wait",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,10 +46,11 @@ pub(crate) enum Kind {
     Remember,
     Fact,
     Outcome,
+    Wait,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Shell,
         Kind::Http,
         Kind::File,
@@ -57,11 +60,17 @@ impl Kind {
         Kind::Remember,
         Kind::Fact,
         Kind::Outcome,
+        Kind::Wait,
     ];
 
     /// Kinds that only write to the journal (memory): never proposed, idempotent.
     pub fn is_memory(self) -> bool {
         matches!(self, Kind::Remember | Kind::Fact | Kind::Outcome)
+    }
+
+    /// Kinds with no side effect and no inbox item: `approve` never applies.
+    pub fn never_proposed(self) -> bool {
+        matches!(self, Kind::Set | Kind::Agent | Kind::Wait) || self.is_memory()
     }
 
     pub fn name(self) -> &'static str {
@@ -97,6 +106,7 @@ impl Kind {
             Kind::Remember => &["text", "tags"],
             Kind::Fact => &["entity", "key", "value"],
             Kind::Outcome => &["values"],
+            Kind::Wait => &["duration", "until"],
         }
     }
 }
@@ -175,6 +185,7 @@ pub(crate) fn read_spec(
         Kind::Outcome => {
             super::memory_kinds::outcome(cx, t, span, ctx, uses).map(StepSpec::Outcome)
         }
+        Kind::Wait => super::timer_kinds::wait(cx, t, span, uses).map(StepSpec::Wait),
     };
     if cx.diags.len() > before { None } else { spec }
 }

@@ -19,6 +19,7 @@ mod parse;
 mod read;
 mod refs;
 pub mod suggest;
+mod timer_kinds;
 pub mod trigger;
 
 #[cfg(test)]
@@ -27,6 +28,8 @@ mod tests;
 mod tests_agent;
 #[cfg(test)]
 mod tests_refs;
+#[cfg(test)]
+mod tests_timers;
 
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, render};
@@ -78,6 +81,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
             approve: s.approve,
             on_reject: s.on_reject,
             idempotent: s.idempotent,
+            deadline: s.deadline,
             spec,
         });
     }

@@ -130,6 +130,10 @@ pub struct Step {
     /// True when re-running after a crash is harmless: `set`, read-only `http`
     /// methods, or `idempotent = true` in the file.
     pub idempotent: bool,
+    /// A deadline for the operator's decision on this step's inbox item (`approval`
+    /// steps: `timeout` + `on_timeout`; proposed actions: `approval_timeout` +
+    /// `on_timeout`). `None`: the item waits for as long as it takes.
+    pub deadline: Option<Deadline>,
     pub spec: StepSpec,
 }
 
@@ -162,6 +166,7 @@ pub enum StepSpec {
     Remember(RememberSpec),
     Fact(FactSpec),
     Outcome(OutcomeSpec),
+    Wait(WaitSpec),
 }
 
 impl StepSpec {
@@ -176,6 +181,7 @@ impl StepSpec {
             StepSpec::Remember(_) => "remember",
             StepSpec::Fact(_) => "fact",
             StepSpec::Outcome(_) => "outcome",
+            StepSpec::Wait(_) => "wait",
         }
     }
 }
@@ -338,4 +344,51 @@ impl ContextSpec {
             decisions: self.decisions,
         })
     }
+}
+
+/// `kind = "wait"`: pause the run until a time. Exactly one of the two is set.
+#[derive(Debug, Clone)]
+pub struct WaitSpec {
+    /// `duration = "2d"`: from when the step starts waiting.
+    pub duration: Option<std::time::Duration>,
+    /// `until = "{{ ... }}"`: a template rendering an RFC 3339 instant.
+    pub until: Option<Tmpl>,
+}
+
+/// What happens when nobody decides an inbox item before its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// Reject it (the step fails or is skipped per `on_reject`).
+    Reject,
+    /// Approve it (the action is committed; a gate passes with its field defaults).
+    Approve,
+    /// Fail the step, whatever `on_reject` says.
+    Fail,
+    /// Keep it pending, mark it reminded, and set the next deadline one period later.
+    Remind,
+}
+
+impl OnTimeout {
+    pub const WORDS: &'static [&'static str] = &["reject", "approve", "fail", "remind"];
+
+    pub fn as_str(self) -> &'static str {
+        Self::WORDS[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<OnTimeout> {
+        Some(match s {
+            "reject" => OnTimeout::Reject,
+            "approve" => OnTimeout::Approve,
+            "fail" => OnTimeout::Fail,
+            "remind" => OnTimeout::Remind,
+            _ => return None,
+        })
+    }
+}
+
+/// A decision deadline: `after` the item is created (and again after each reminder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub after: std::time::Duration,
+    pub on_timeout: OnTimeout,
 }

@@ -55,6 +55,7 @@ pub(crate) struct DraftStep {
     pub approve: Approve,
     pub on_reject: OnReject,
     pub idempotent: bool,
+    pub deadline: Option<super::model::Deadline>,
     pub spec: Option<StepSpec>,
     /// Templates (and the `when` expression) with the variables they read.
     pub uses: Vec<TemplateUse>,
@@ -325,6 +326,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         approve: Approve::Always,
         on_reject: OnReject::Fail,
         idempotent: false,
+        deadline: None,
         spec: None,
         uses: Vec::new(),
     };
@@ -374,7 +376,11 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         check_when(cx, &expr, wv.span(), &mut step.uses);
         step.when = Some(expr);
     }
-    let timeout = get(t, "timeout").and_then(|v| cx.duration("timeout", v));
+    // On an approval step `timeout` is the decision deadline, read with `on_timeout`.
+    let timeout = match kind {
+        Some(Kind::Approval) => None,
+        _ => get(t, "timeout").and_then(|v| cx.duration("timeout", v)),
+    };
     let retry = get(t, "retry").and_then(|v| cx.retry(v, &name));
     let approve = get(t, "approve").and_then(|v| cx.choice("approve", v, &["always", "never"]));
     if let Some(v) = get(t, "on_reject")
@@ -395,15 +401,31 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         return Some(step);
     };
     step.spec = kinds::read_spec(cx, kind, t, span, &ctx, &mut step.uses);
-    step.timeout = timeout.or(defaults.timeout).or(match kind {
-        Kind::Shell => Some(Duration::from_secs(600)),
-        Kind::Http => Some(Duration::from_secs(30)),
-        _ => None,
-    });
+    step.timeout = match kind {
+        // An approval step's `timeout` is its decision deadline (read below), never
+        // an execution timeout, and `[defaults] timeout` does not apply to it.
+        Kind::Approval => None,
+        Kind::Wait => {
+            if let Some(ks) = key_span(t, "timeout") {
+                cx.push(
+                    Diagnostic::new("a wait step has no `timeout`")
+                        .at(ks)
+                        .label("not a field of wait steps")
+                        .hint("a wait step ends at its `duration` or `until`"),
+                );
+            }
+            None
+        }
+        _ => timeout.or(defaults.timeout).or(match kind {
+            Kind::Shell => Some(Duration::from_secs(600)),
+            Kind::Http => Some(Duration::from_secs(30)),
+            _ => None,
+        }),
+    };
     step.retry = retry.or(defaults.retry).unwrap_or_default();
     let approve_span = || key_span(t, "approve").unwrap_or_else(|| step.span.clone());
     step.approve = match (kind, approve) {
-        (k, Some(0)) if k == Kind::Set || k == Kind::Agent || k.is_memory() => {
+        (k, Some(0)) if k.never_proposed() => {
             cx.push(
                 Diagnostic::new(format!("{} steps have no side effects", k.name()))
                     .at(approve_span())
@@ -424,19 +446,25 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
             );
             Approve::Always
         }
-        (k, _) if k == Kind::Set || k == Kind::Agent || k.is_memory() => Approve::Never,
+        (k, _) if k.never_proposed() => Approve::Never,
         (Kind::Approval, _) => Approve::Always,
         (_, Some(1)) => Approve::Never,
         (_, _) => Approve::Always,
     };
     step.idempotent = match (&kind, &step.spec) {
-        (Kind::Set | Kind::Approval | Kind::Agent, _) => true,
+        (Kind::Set | Kind::Approval | Kind::Agent | Kind::Wait, _) => true,
         (k, _) if k.is_memory() => true,
         (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
             true
         }
         _ => idempotent.unwrap_or(false),
     };
+    let gate_needs_fields = match &step.spec {
+        Some(StepSpec::Approval(a)) => a.fields.iter().any(|f| f.required && f.default.is_none()),
+        _ => false,
+    };
+    step.deadline =
+        super::timer_kinds::deadline(cx, t, kind, step.approve, &step.span, gate_needs_fields);
     Some(step)
 }
 

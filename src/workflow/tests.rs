@@ -174,7 +174,9 @@ fn loads_a_full_workflow_with_effective_values() {
     assert_eq!(a.fields[0].name, "reason");
     assert!(!a.fields[0].required);
     assert!(ok.idempotent && ok.approve == Approve::Always);
-    assert_eq!(ok.timeout, Some(Duration::from_secs(60)));
+    // An approval step's `timeout` is its decision deadline: `[defaults]` do not apply.
+    assert_eq!(ok.timeout, None);
+    assert_eq!(ok.deadline, None);
 
     let StepSpec::Shell(s) = &sh.spec else {
         panic!()
@@ -341,7 +343,7 @@ fn unknown_kind_suggests_and_lists() {
     assert_eq!(d.message, "unknown step kind `shel`");
     assert_eq!(
         hint(&d),
-        "did you mean `shell`? kinds: shell, http, file, set, approval, agent, remember, fact, outcome"
+        "did you mean `shell`? kinds: shell, http, file, set, approval, agent, remember, fact, outcome, wait"
     );
     assert_eq!(at, "\"shel\"");
 }

@@ -17,6 +17,8 @@ mod lease;
 mod memory;
 mod run;
 mod schedule;
+mod serve;
 mod steps;
 mod storage;
+mod timers;
 mod tui;

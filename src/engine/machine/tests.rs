@@ -10,6 +10,7 @@ fn plan(needs: &[&[usize]]) -> Vec<StepPlan> {
             approval: false,
             on_reject: OnReject::Fail,
             retry: Retry::default(),
+            timer: false,
         })
         .collect()
 }
@@ -458,4 +459,74 @@ fn a_blocked_step_waits_under_a_new_attempt_then_runs_or_fails() {
         vec![Effect::Fail { step: 0 }]
     );
     assert_eq!(m.outcome(), Outcome::Failed);
+}
+
+#[test]
+fn a_wait_step_sleeps_then_runs_when_its_timer_is_due() {
+    let mut p = chain(2);
+    p[0].timer = true;
+    let mut m = Machine::new(p, 4);
+    m.schedule();
+    assert_eq!(
+        m.handle(ready(0)),
+        vec![Effect::Sleep {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    assert_eq!(m.step(0).phase, Phase::Sleeping);
+    // Only a timer pending: the run waits (the driver knows until when).
+    assert_eq!(m.outcome(), Outcome::Waiting);
+    // Stray inputs do not wake it.
+    assert!(m.handle(ok(0)).is_empty());
+    assert_eq!(m.step(0).phase, Phase::Sleeping);
+    assert_eq!(
+        m.handle(Input::TimerDue { step: 0 }),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    assert_eq!(
+        m.handle(ok(0)),
+        vec![Effect::Prepare {
+            step: 1,
+            attempt: 1
+        }]
+    );
+    // A second TimerDue for a step that is no longer sleeping does nothing.
+    assert!(m.handle(Input::TimerDue { step: 0 }).is_empty());
+}
+
+#[test]
+fn a_sleeping_step_does_not_block_parallel_work_and_survives_restore() {
+    let mut p = plan(&[&[], &[]]);
+    p[0].timer = true;
+    let mut m = Machine::new(p.clone(), 4);
+    m.schedule();
+    m.handle(ready(0));
+    m.handle(ready(1));
+    assert_eq!(m.outcome(), Outcome::Active);
+    m.handle(ok(1));
+    assert_eq!(m.outcome(), Outcome::Waiting);
+    // Restored from the journal (sleeping, attempt 1): the timer wakes it.
+    let mut r = Machine::restore(
+        p,
+        vec![
+            StepState::new(Phase::Sleeping, 1),
+            StepState::new(Phase::Succeeded, 1),
+        ],
+        4,
+    );
+    assert_eq!(r.outcome(), Outcome::Waiting);
+    assert!(r.schedule().is_empty());
+    assert_eq!(
+        r.handle(Input::TimerDue { step: 0 }),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    r.handle(ok(0));
+    assert_eq!(r.outcome(), Outcome::Succeeded);
 }

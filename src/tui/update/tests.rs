@@ -47,6 +47,9 @@ pub fn record(id: i64, kind: ProposalKind, action: Json) -> ProposalRecord {
         decided_by: None,
         decided_at: None,
         created_at: NOW - 60_000,
+        deadline: None,
+        on_timeout: None,
+        reminders: 0,
     }
 }
 
