@@ -1,0 +1,214 @@
+//! `view(model, frame)`: draws the model, reads nothing else. Only the rows on screen
+//! are built, so a frame costs the same with 10 items or 10,000. Snapshot tested on
+//! ratatui's `TestBackend` in `view/tests.rs`.
+//!
+//! This file owns the frame: the layout (header, body, footer; list and detail side
+//! by side or stacked), the `Theme` and the header and footer lines. The body and
+//! the popups are drawn by `list` (the inbox list), `detail` (the selected item),
+//! `action` (an action by kind, and diffs), `runs` (the runs table and a run's
+//! timeline) and `overlays` (help, prompts, the editor, confirmations).
+
+mod action;
+mod detail;
+mod list;
+mod overlays;
+mod runs;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::model::{Model, Screen};
+use detail::draw_detail;
+use list::draw_list;
+use overlays::draw_overlay;
+use runs::{draw_runs, draw_timeline};
+
+// `tests.rs` reaches these through `use super::*`, as it did when this was one file.
+#[cfg(test)]
+use super::model::Timeline;
+#[cfg(test)]
+use crate::journal::StepStatus;
+
+/// Wider than this: list and detail side by side; else stacked.
+const WIDE: u16 = 120;
+
+/// How many list rows fit on a screen of `size` (the same layout `view` draws).
+pub fn list_capacity(size: (u16, u16)) -> usize {
+    let (w, h) = size;
+    let body = h.saturating_sub(2);
+    let list_h = if w >= WIDE {
+        body
+    } else {
+        narrow_list_height(body)
+    };
+    list_h.saturating_sub(3) as usize
+}
+
+fn narrow_list_height(body: u16) -> u16 {
+    (body * 9 / 20).max(5).min(body)
+}
+
+/// Styles, with colour only when allowed.
+#[derive(Clone, Copy)]
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+    fn bold(self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+    fn dim(self) -> Style {
+        Style::new().add_modifier(Modifier::DIM)
+    }
+    fn alert(self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+    fn selected(self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+}
+
+pub fn view(m: &Model, f: &mut Frame) {
+    let t = Theme {
+        color: !m.settings.no_color,
+    };
+    let area = f.area();
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(m, f, header, t);
+    match m.screen {
+        Screen::Inbox => draw_inbox(m, f, body, t),
+        Screen::Runs => draw_runs(m, f, body, t),
+        Screen::Timeline { run, .. } => draw_timeline(m, f, body, t, run),
+    }
+    draw_footer(m, f, footer, t);
+    draw_overlay(m, f, area, t);
+}
+
+fn draw_header(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
+    let tab = |name: &str, on: bool| {
+        if on {
+            Span::styled(
+                format!(" {name} "),
+                t.selected().add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::styled(format!(" {name} "), t.dim())
+        }
+    };
+    let on_inbox = m.screen == Screen::Inbox;
+    let mut spans = vec![
+        Span::styled("aios ", t.bold()),
+        tab("Inbox", on_inbox),
+        tab("Runs", !on_inbox),
+        Span::raw("  "),
+    ];
+    let mut facts = vec![format!("{} pending", m.items.len())];
+    let snoozed = m.snoozed();
+    if snoozed > 0 {
+        facts.push(format!("{snoozed} snoozed"));
+    }
+    if !m.marks.is_empty() {
+        facts.push(format!("{} marked", m.marks.len()));
+    }
+    if !m.filter.is_empty() {
+        facts.push(format!("filter \"{}\": {}", m.filter, m.visible.len()));
+    }
+    if !m.driving.is_empty() {
+        let runs: Vec<String> = m.driving.iter().map(|r| r.to_string()).collect();
+        facts.push(format!("driving run {}", runs.join(", ")));
+    }
+    spans.push(Span::raw(facts.join(" · ")));
+    f.render_widget(Line::from(spans), area);
+}
+
+fn draw_footer(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
+    if let Some(input) = &m.filter_input {
+        let [slash, rest] =
+            Layout::horizontal([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        f.render_widget(Span::styled("/", t.bold()), slash);
+        f.render_widget(input, rest);
+        return;
+    }
+    if let Some(s) = &m.status {
+        let style = if s.error {
+            t.alert()
+        } else {
+            t.fg(Color::Green)
+        };
+        f.render_widget(Line::styled(s.text.clone(), style), area);
+        return;
+    }
+    let keys: &[(&str, &str)] = match m.screen {
+        Screen::Inbox => &[
+            ("a", "approve"),
+            ("e", "edit"),
+            ("r", "reject"),
+            ("s", "snooze"),
+            ("␣", "mark"),
+            ("/", "filter"),
+            ("tab", "runs"),
+            ("⏎", "run"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        Screen::Runs => &[
+            ("j/k", "move"),
+            ("⏎", "timeline"),
+            ("tab", "inbox"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        Screen::Timeline { .. } => &[
+            ("j/k", "scroll"),
+            ("esc", "back"),
+            ("tab", "runs"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+    };
+    let mut spans = Vec::new();
+    for (k, what) in keys {
+        spans.push(Span::styled(*k, t.bold().patch(t.fg(Color::Cyan))));
+        spans.push(Span::raw(format!(" {what}  ")));
+    }
+    f.render_widget(Line::from(spans), area);
+}
+
+fn draw_inbox(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
+    let (list_area, detail_area) = if area.width >= WIDE {
+        let [l, d] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .areas(area);
+        (l, d)
+    } else {
+        let [l, d] = Layout::vertical([
+            Constraint::Length(narrow_list_height(area.height)),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        (l, d)
+    };
+    draw_list(m, f, list_area, t);
+    draw_detail(m, f, detail_area, t);
+}
+
+fn heading(s: &str, t: Theme) -> Line<'static> {
+    Line::styled(s.to_string(), t.bold().patch(t.fg(Color::Cyan)))
+}
+
+#[cfg(test)]
+mod tests;
