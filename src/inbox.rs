@@ -40,11 +40,15 @@ pub struct DecideRequest {
 /// was cancelled, or the request does not fit the item.
 pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<ProposalRecord> {
     let p = journal.proposal(id)?;
+    if p.kind == ProposalKind::Notice {
+        return acknowledge(journal, &p, req);
+    }
     let what = match p.kind {
         ProposalKind::Action => "a proposed action",
         ProposalKind::Approval => "an approval gate",
         ProposalKind::Attention => "an interrupted step",
         ProposalKind::Budget => "a budget stop",
+        ProposalKind::Notice => "a notice",
     };
     if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
         return Err(Error::invalid(format!(
@@ -128,6 +132,25 @@ pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Optio
         )));
     }
     check_edit(p, e)
+}
+
+/// Approving or rejecting a notice acknowledges it; nothing else applies to one.
+fn acknowledge(
+    journal: &mut Journal,
+    p: &ProposalRecord,
+    req: DecideRequest,
+) -> Result<ProposalRecord> {
+    let id = p.id;
+    if req.decision == Decision::Done || req.edit.is_some() || !req.fields.is_empty() {
+        return Err(Error::invalid(format!(
+            "item {id} is a notice about schedule `{}`; it can only be acknowledged",
+            p.workflow
+        ))
+        .with_hint(format!("acknowledge it with: aios approve {id}")));
+    }
+    Ok(journal
+        .acknowledge_notice(id, &req.by, req.reason)?
+        .as_proposal())
 }
 
 /// Parse, validate and diff an edited action. Returns (edited, diff), or (None, None)

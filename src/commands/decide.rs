@@ -75,6 +75,17 @@ fn decide_and_continue(
 ) -> CmdResult {
     let mut journal = ctx.journal()?;
     let p = inbox::decide(&mut journal, id, req)?;
+    if p.kind == crate::journal::ProposalKind::Notice {
+        if json {
+            ui::print_json(&super::inbox::item_json(&p));
+        } else {
+            ui::println(&format!(
+                "notice {} about schedule {} acknowledged",
+                p.id, p.workflow
+            ));
+        }
+        return Ok(Exit::Ok);
+    }
     if !json {
         ui::eprint(&format!("{}\n", decided_line(&p)));
     }

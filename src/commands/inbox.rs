@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::ui;
 use super::{CmdResult, Ctx, Exit};
@@ -43,7 +43,7 @@ fn tui(ctx: &Ctx) -> CmdResult {
     Ok(Exit::Ok)
 }
 
-fn item_json(p: &ProposalRecord) -> serde_json::Value {
+pub(super) fn item_json(p: &ProposalRecord) -> serde_json::Value {
     let mut v = json!({
         "id": p.id,
         "kind": p.kind.as_str(),
@@ -53,6 +53,12 @@ fn item_json(p: &ProposalRecord) -> serde_json::Value {
         "summary": p.summary,
         "created_at": format_ms(p.created_at),
     });
+    // A notice is about a schedule, not a run: no run or step, and the schedule.
+    if p.kind == ProposalKind::Notice {
+        v["run_id"] = Json::Null;
+        v["step_id"] = Json::Null;
+        v["schedule"] = json!(p.workflow);
+    }
     // Items with a decision deadline say when, what then, and how often they were
     // surfaced again (`on_timeout = "remind"`).
     if let Some(d) = p.deadline {
@@ -128,12 +134,15 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
         if args.all {
             summary = format!("[{}] {summary}", p.status);
         }
+        let (run, step) = if p.kind == ProposalKind::Notice {
+            ("-".to_string(), "-")
+        } else {
+            (p.run_id.to_string(), p.step_id.as_str())
+        };
         out.push_str(&format!(
-            "{:>5}  {kind}  {:>5}  {:<wf_w$}  {:<step_w$}  {:>5}  {summary}\n",
+            "{:>5}  {kind}  {run:>5}  {:<wf_w$}  {step:<step_w$}  {:>5}  {summary}\n",
             p.id,
-            p.run_id,
             p.workflow,
-            p.step_id,
             age(now, p.created_at),
         ));
     }
@@ -166,6 +175,10 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
         return Ok(Exit::Ok);
     }
     let s = ctx.ui.out();
+    if p.kind == ProposalKind::Notice {
+        ui::print(&notice_text(&p, s));
+        return Ok(Exit::Ok);
+    }
     let mut t = format!(
         "{} · {} · {}\n",
         s.bold(&format!("inbox {}", p.id)),
@@ -342,6 +355,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     } else if p.status == crate::journal::ProposalStatus::Pending {
         let id = p.id;
         let next = match p.kind {
+            ProposalKind::Notice => format!("aios approve {id} (acknowledge it)"),
             ProposalKind::Action => format!(
                 "aios approve {id} · aios approve {id} --edit FILE (from: aios inbox show {id} --action) · aios reject {id} --reason \"...\""
             ),
@@ -383,4 +397,43 @@ fn indent(s: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `aios inbox show` of a notice: what happened to which schedule, and what to do.
+fn notice_text(p: &ProposalRecord, s: ui::Style) -> String {
+    let mut t = format!(
+        "{} · notice · {}\n",
+        s.bold(&format!("inbox {}", p.id)),
+        if p.status == crate::journal::ProposalStatus::Pending {
+            s.yellow("pending")
+        } else {
+            "acknowledged".to_string()
+        }
+    );
+    t.push_str(&format!(
+        "schedule {} · created {}\n\n{}\n",
+        p.workflow,
+        format_ms(p.created_at),
+        p.summary
+    ));
+    if let Some(details) = p.action.get("details").filter(|d| !d.is_null()) {
+        t.push_str(&format!(
+            "\n{}\n{}\n",
+            s.bold("details"),
+            serde_json::to_string_pretty(details).unwrap_or_default()
+        ));
+    }
+    match &p.decided_by {
+        Some(by) => t.push_str(&format!(
+            "\n{} by {by} at {}\n",
+            s.bold("acknowledged"),
+            p.decided_at.map(format_ms).unwrap_or_default()
+        )),
+        None => t.push_str(&format!(
+            "\n{} aios schedule list · aios approve {} (acknowledge it)\n",
+            s.cyan_bold("next:"),
+            p.id
+        )),
+    }
+    t
 }

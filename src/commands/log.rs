@@ -132,6 +132,15 @@ pub fn describe(ev: &Event) -> String {
                 None => format!("outcome {pairs}"),
             }
         }
+        Event::NoticeRaised {
+            notice,
+            schedule,
+            summary,
+            ..
+        } => format!("notice {notice} about schedule {schedule}: {summary}"),
+        Event::NoticeAcknowledged { notice, by, .. } => {
+            format!("notice {notice} acknowledged by {by}")
+        }
         Event::ProposalSnoozed {
             proposal,
             step,

@@ -221,6 +221,11 @@ fn item_json(i: &TickItem) -> Json {
             "type": "reminded", "item": item, "run_id": run, "reminder": reminder,
             "next_deadline": format_ms(*next_due),
         }),
+        TickItem::Notice {
+            item,
+            schedule,
+            summary,
+        } => json!({"type": "notice", "item": item, "schedule": schedule, "summary": summary}),
         TickItem::Error { run, message } => {
             json!({"type": "error", "run_id": run, "message": message})
         }
@@ -297,6 +302,7 @@ fn print_report(
                 "inbox {item} (run {run}): no decision by its deadline; reminder {reminder}, next deadline {}",
                 format_ms(*next_due)
             ),
+            TickItem::Notice { item, summary, .. } => format!("{summary} (inbox {item})"),
             TickItem::Error { run, message } => match run {
                 Some(r) => format!("{} run {r}: {message}", st.red_bold("error:")),
                 None => format!("{} {message}", st.red_bold("error:")),
@@ -306,18 +312,6 @@ fn print_report(
             out.push_str(&line);
             out.push('\n');
         }
-    }
-    for (s, n, ran) in &report.missed {
-        if quiet {
-            break;
-        }
-        let what = match ran {
-            Some(t) => format!("ran the one of {}", format_ms(*t)),
-            None => "ran none of them".to_string(),
-        };
-        out.push_str(&format!(
-            "{n} run(s) of {s} were missed while nothing ticked; {what}\n"
-        ));
     }
     let _ = journal;
     ui::print(&out);

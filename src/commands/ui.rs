@@ -188,7 +188,9 @@ impl Observer for Progress {
             | Event::OutcomeRecorded { .. }
             | Event::ProposalSnoozed { .. }
             | Event::DeadlineSet { .. }
-            | Event::ProposalReminded { .. } => {
+            | Event::ProposalReminded { .. }
+            | Event::NoticeRaised { .. }
+            | Event::NoticeAcknowledged { .. } => {
                 return;
             }
             Event::TimerSet { step, due_at, .. } => format!(
@@ -267,6 +269,7 @@ impl Observer for Progress {
                     ProposalKind::Approval => "awaits approval",
                     ProposalKind::Attention => "needs attention",
                     ProposalKind::Budget => "stopped at a budget cap",
+                    ProposalKind::Notice => "raised a notice",
                 };
                 format!(
                     "{} {step} {what} (inbox {proposal}): {summary}",

@@ -982,6 +982,10 @@ impl<'a> Driver<'a> {
     /// Feed a recorded decision on `p` (an item of `step`) to the machine.
     pub(super) fn apply_decision(&mut self, step: usize, p: &ProposalRecord) {
         let Some(decision) = p.decision else { return };
+        if p.kind == ProposalKind::Notice {
+            // Notices belong to no run: nothing for a driver to apply.
+            return;
+        }
         match p.kind {
             ProposalKind::Approval => {
                 let answer = json!({
@@ -1001,7 +1005,7 @@ impl<'a> Driver<'a> {
                     );
                 }
             }
-            ProposalKind::Budget => {}
+            ProposalKind::Budget | ProposalKind::Notice => {}
             ProposalKind::Action | ProposalKind::Attention => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     self.prepped[step] = Some(Prepped::Action(a));

@@ -70,7 +70,25 @@ impl Journal {
                 snoozed_until: r.get(9)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        // Notices (about schedules, not runs) list with the rest.
+        let notices = self.notices(false)?;
+        if !notices.is_empty() {
+            rows.extend(notices.into_iter().map(|n| InboxRow {
+                id: n.id,
+                kind: ProposalKind::Notice.as_str().to_string(),
+                run_id: super::notices::NO_RUN,
+                workflow: n.schedule,
+                step_id: String::new(),
+                summary: n.summary,
+                created_at: n.created_at,
+                confidence: None,
+                versions: Vec::new(),
+                snoozed_until: None,
+            }));
+            rows.sort_by_key(|r| r.id);
+        }
+        Ok(rows)
     }
 
     /// What changed after event `since` (0: from the start). One indexed range scan
@@ -80,8 +98,9 @@ impl Journal {
             .conn
             .prepare_cached(
                 "SELECT max(seq),
-                        max(type IN ('proposal_created', 'proposal_decided', 'proposal_snoozed', 'run_cancelled')),
-                        max(type NOT IN ('proposal_snoozed'))
+                        max(type IN ('proposal_created', 'proposal_decided', 'proposal_snoozed', 'run_cancelled',
+                                     'proposal_reminded', 'notice_raised', 'notice_acknowledged')),
+                        max(type NOT IN ('proposal_snoozed', 'notice_raised', 'notice_acknowledged'))
                  FROM events WHERE seq > ?1",
             )?
             .query_row(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

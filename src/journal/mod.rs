@@ -11,6 +11,7 @@ mod lease;
 mod llm;
 mod memory;
 mod memory_search;
+pub mod notices;
 mod project;
 mod query;
 mod replay;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_schedule.sql"),
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_timers.sql"),
+    include_str!("migrations/0007_notices.sql"),
 ];
 
 /// How the journal is opened.
@@ -257,9 +259,7 @@ impl Journal {
         if let Some(id) = existing {
             return Ok(Some(id));
         }
-        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM proposals", [], |r| {
-            r.get(0)
-        })?;
+        let id: i64 = tx.query_row(notices::NEXT_INBOX_ID, [], |r| r.get(0))?;
         let ev = Event::ProposalCreated {
             proposal: id,
             step: step.to_string(),

@@ -237,6 +237,9 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
+        Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
+            super::notices::apply(tx, ev, at)?;
+        }
         Event::ProposalSnoozed {
             proposal,
             until,

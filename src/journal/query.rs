@@ -94,10 +94,15 @@ pub(super) fn proposal(conn: &Connection, id: i64) -> Result<ProposalRecord> {
     ))?
     .query_row(params![id], proposal_row)
     .optional()?
-    .ok_or_else(|| {
-        Error::not_found(format!("no inbox item {id}"))
-            .with_hint("list pending items with: aios inbox list")
-    })
+    .map_or_else(
+        // Notices share the id space: one number names one inbox item.
+        || match super::notices::notice(conn, id)? {
+            Some(n) => Ok(n.as_proposal()),
+            None => Err(Error::not_found(format!("no inbox item {id}"))
+                .with_hint("list pending items with: aios inbox list")),
+        },
+        Ok,
+    )
 }
 
 fn step_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
@@ -200,8 +205,13 @@ impl Journal {
             "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id
              WHERE (?1 OR p.status = 'pending') ORDER BY p.id"
         ))?;
-        let rows = stmt.query_map(params![all], proposal_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut items = stmt
+            .query_map(params![all], proposal_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // Notices (about schedules, not runs) are inbox items too.
+        items.extend(self.notices(all)?.iter().map(|n| n.as_proposal()));
+        items.sort_by_key(|p| p.id);
+        Ok(items)
     }
 
     /// The inbox items of one run, oldest first.

@@ -78,6 +78,9 @@ impl Journal {
         self.run(run)?;
         let events = self.events(run)?;
         let tx = self.conn.transaction()?;
+        // Rows outside the projections (a schedule's fires) point at the run: let the
+        // rebuild delete and re-insert it; the transaction is rolled back anyway.
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let before = snapshot(&tx, run)?;
         tx.execute(
             "DELETE FROM proposal_snoozes WHERE run_id = ?1",

@@ -210,3 +210,59 @@ fn fact_references_go_stale_when_the_fact_changes() {
         "fact customer:acme/plan changed since it was proposed"
     );
 }
+
+#[test]
+fn notices_share_the_inbox_id_space_and_are_acknowledged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let (run, first) = run_with_item(&mut j, json!({}));
+    let notice = j
+        .raise_notice(
+            "daily",
+            "missed",
+            "missed:daily:1",
+            "2 runs missed",
+            json!({"missed": 2}),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice, first + 1);
+    // Raised once per key.
+    assert_eq!(
+        j.raise_notice("daily", "missed", "missed:daily:1", "again", json!({}))
+            .unwrap(),
+        None
+    );
+    let next = j
+        .create_proposal(
+            run,
+            "a",
+            2,
+            ProposalKind::Action,
+            "s".into(),
+            json!({}),
+            json!({}),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(next, notice + 1);
+    let as_item = j.proposal(notice).unwrap();
+    assert_eq!(as_item.kind, ProposalKind::Notice);
+    assert_eq!(as_item.workflow, "daily");
+    let ids: Vec<i64> = j.inbox(false).unwrap().iter().map(|p| p.id).collect();
+    assert_eq!(ids, [first, notice, next]);
+    let rows: Vec<(i64, String)> = j
+        .inbox_rows()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.kind))
+        .collect();
+    assert_eq!(rows[1], (notice, "notice".to_string()));
+    j.acknowledge_notice(notice, "me", None).unwrap();
+    let again = j.acknowledge_notice(notice, "me", None).unwrap_err();
+    assert_eq!(again.kind, crate::error::ErrorKind::Conflict);
+    assert_eq!(j.inbox(false).unwrap().len(), 2);
+    assert_eq!(j.inbox(true).unwrap().len(), 3);
+    // The run's own replay is untouched by notices (journaled under run 0).
+    assert!(j.replay(run).unwrap().differences.is_empty());
+}

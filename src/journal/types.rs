@@ -78,6 +78,9 @@ word_enum!(
         Attention = "attention",
         /// An agent call that would pass a spending cap: raise, switch model or stop.
         Budget = "budget",
+        /// About a schedule, not a run (missed fires, a failing schedule): approving
+        /// (or rejecting) acknowledges it.
+        Notice = "notice",
     }
 );
 
@@ -211,6 +214,24 @@ pub enum Event {
         step: Option<String>,
         values: Json,
     },
+    /// A notice about a schedule entered the inbox (journaled under run 0: it
+    /// belongs to no run).
+    NoticeRaised {
+        notice: i64,
+        schedule: String,
+        kind: String,
+        /// Raised once per key (e.g. one per missed-fire decision or failing streak).
+        key: String,
+        summary: String,
+        data: Json,
+    },
+    /// The operator acknowledged a notice.
+    NoticeAcknowledged {
+        notice: i64,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The operator hid a pending inbox item until `until` (the inbox TUI's snooze).
     ProposalSnoozed {
         proposal: i64,
@@ -304,6 +325,8 @@ impl Event {
             Event::NoteForgotten { .. } => "note_forgotten",
             Event::OutcomeRecorded { .. } => "outcome_recorded",
             Event::ProposalSnoozed { .. } => "proposal_snoozed",
+            Event::NoticeRaised { .. } => "notice_raised",
+            Event::NoticeAcknowledged { .. } => "notice_acknowledged",
             Event::TimerSet { .. } => "timer_set",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",

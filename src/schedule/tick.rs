@@ -56,8 +56,78 @@ pub enum TickItem {
         reminder: u32,
         next_due: Millis,
     },
+    /// A notice entered the inbox (missed fires, a failing schedule).
+    Notice {
+        item: i64,
+        schedule: String,
+        summary: String,
+    },
     /// Driving a run stopped with an error (the tick went on).
     Error { run: Option<i64>, message: String },
+}
+
+/// The sentence a tick says, and a notice keeps, about missed instants.
+pub fn missed_summary(schedule: &str, missed: u64, ran: Option<Millis>) -> String {
+    let what = match ran {
+        Some(t) => format!("ran the one of {}", crate::clock::format_ms(t)),
+        None => "ran none of them".to_string(),
+    };
+    format!("{missed} run(s) of {schedule} were missed while nothing ticked; {what}")
+}
+
+/// Put what needs the operator's eye in the inbox: one notice per missed-fire
+/// decision of this tick, and one per failing streak of a schedule (keyed by the
+/// streak's last run, so it is raised once however many ticks see it).
+fn raise_notices(journal: &mut Journal, now: Millis, report: &mut TickReport) -> Result<()> {
+    for (schedule, n, ran) in report.missed.clone() {
+        let summary = missed_summary(&schedule, n, ran);
+        let data = serde_json::json!({
+            "missed": n,
+            "ran": ran.map(crate::clock::format_ms),
+            "decided_at": crate::clock::format_ms(now),
+        });
+        let key = format!("missed:{schedule}:{now}");
+        if let Some(item) = journal.raise_notice(&schedule, "missed", &key, &summary, data)? {
+            report.items.push(TickItem::Notice {
+                item,
+                schedule,
+                summary,
+            });
+        }
+    }
+    for s in journal.schedules()? {
+        let fires = journal.fires(&s.spec.name, 20)?;
+        let super::Health::Failing(n) = super::health(&s, &fires, now) else {
+            continue;
+        };
+        let runs: Vec<i64> = fires
+            .iter()
+            .filter_map(|f| {
+                f.run_id
+                    .filter(|_| f.run_status.is_some_and(|st| st.is_terminal()))
+            })
+            .take(n)
+            .collect();
+        let Some(last) = runs.first() else { continue };
+        let name = s.spec.name.clone();
+        let summary = format!(
+            "schedule {name} is failing: its last {n} runs failed (runs {})",
+            runs.iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let key = format!("failing:{name}:{last}");
+        let data = serde_json::json!({ "runs": runs });
+        if let Some(item) = journal.raise_notice(&name, "failing", &key, &summary, data)? {
+            report.items.push(TickItem::Notice {
+                item,
+                schedule: name,
+                summary,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Everything one tick did, plus missed-fire summaries per schedule.
@@ -103,6 +173,7 @@ pub fn tick(
             }),
         }
     }
+    raise_notices(journal, now, &mut report)?;
     Ok(report)
 }
 

@@ -288,7 +288,10 @@ impl Runtime {
                     match inbox::decide(&mut self.journal, id, req) {
                         Ok(p) => {
                             done.push((id, verb(&p)));
-                            runs.insert(p.run_id);
+                            // A notice belongs to no run: nothing to continue.
+                            if p.kind != crate::journal::ProposalKind::Notice {
+                                runs.insert(p.run_id);
+                            }
                         }
                         Err(e) => failed.push((id, with_hint(&e))),
                     }

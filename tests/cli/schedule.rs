@@ -167,7 +167,10 @@ fn missed_fires_none_runs_nothing_and_all_runs_each() {
     )
     .success();
     let r = tick(&t, "2026-11-21T12:00:00Z");
-    assert_eq!(types(&r), ["skipped", "skipped", "skipped", "skipped"]);
+    assert_eq!(
+        types(&r),
+        ["skipped", "skipped", "skipped", "skipped", "notice"]
+    );
     assert_eq!(r["missed"][0]["count"], 4);
     assert!(runs(&t).is_empty());
 
@@ -179,7 +182,7 @@ fn missed_fires_none_runs_nothing_and_all_runs_each() {
     )
     .success();
     let r = tick(&t, "2026-11-21T12:00:00Z");
-    assert_eq!(types(&r), ["fired", "fired", "fired", "fired"]);
+    assert_eq!(types(&r), ["fired", "fired", "fired", "fired", "notice"]);
     assert_eq!(r["items"][0]["due_at"], "2026-11-18T09:00:00Z");
     assert_eq!(runs(&t).len(), 4);
 }
@@ -199,7 +202,7 @@ fn fires_older_than_the_window_are_skipped_and_counted() {
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(r["items"][0]["type"], "skipped_old");
     assert_eq!(r["items"][0]["count"], 18);
-    assert_eq!(types(&r)[1..], ["fired", "fired"]);
+    assert_eq!(types(&r)[1..], ["fired", "fired", "notice"]);
 }
 
 #[test]
@@ -463,6 +466,60 @@ values = { x = "{{ inputs.missing }}" }
         .success()
         .json();
     assert_eq!(list[0]["health"], "failing", "{list}");
+    // The streak is in the inbox once, however many ticks see it.
+    at(&t, "2026-11-23T09:05:00Z", &["tick"]).success();
+    let items = t.inbox();
+    let notices: Vec<&Json> = items.iter().filter(|i| i["kind"] == "notice").collect();
+    assert_eq!(notices.len(), 1, "{items:?}");
+    assert_eq!(
+        notices[0]["summary"],
+        "schedule flaky is failing: its last 3 runs failed (runs 3, 2, 1)"
+    );
+}
+
+#[test]
+fn missed_fires_leave_a_notice_in_the_inbox_until_acknowledged() {
+    let t = Test::new().write("daily.toml", &daily("latest", "skip"));
+    at(
+        &t,
+        "2026-11-17T12:00:00Z",
+        &["schedule", "add", "daily.toml"],
+    )
+    .success();
+    at(&t, "2026-11-21T12:00:00Z", &["tick"])
+        .success()
+        .stdout_contains(
+            "4 run(s) of daily were missed while nothing ticked; ran the one of 2026-11-21T09:00:00Z (inbox 1)",
+        );
+    let items = t.inbox();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let n = &items[0];
+    assert_eq!(n["kind"], "notice");
+    assert_eq!(n["id"], 1);
+    assert_eq!(n["run_id"], Json::Null);
+    assert_eq!(n["step_id"], Json::Null);
+    assert_eq!(n["schedule"], "daily");
+    t.aios(&["inbox", "list"])
+        .success()
+        .stdout_contains("    1  notice         -  daily");
+    t.aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_contains("schedule daily")
+        .stdout_contains("4 run(s) of daily were missed")
+        .stdout_contains("aios approve 1 (acknowledge it)");
+    t.aios(&["approve", "1", "--field", "x=1"]).code(2);
+    t.aios(&["approve", "1"])
+        .success()
+        .stdout_is("notice 1 about schedule daily acknowledged\n");
+    t.aios(&["approve", "1"])
+        .code(4)
+        .stderr_contains("notice 1 was already acknowledged by");
+    assert!(t.inbox().is_empty());
+    t.aios(&["inbox", "list", "--all", "--json"])
+        .success()
+        .stdout_contains("\"notice\"");
+    // Notice events are journaled under run 0 and stay out of every run's replay.
+    t.aios(&["replay"]).success();
 }
 
 #[test]
