@@ -5,6 +5,7 @@
 mod support;
 
 mod agent;
+mod agent_budget;
 
 mod check;
 mod completions;

@@ -3,21 +3,22 @@
 //! check the budget, call the model on the executor (never holding the journal across
 //! an `.await`), journal every call before its result is used, ask once more after an
 //! invalid reply, fall back to the next model after a provider error, and stop at a
-//! spending cap.
+//! spending cap (the caps themselves are in [`super::budget`]).
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
-use super::{Done, Driver, Prepped};
-use crate::agent::budget::{self, Ledger, Stop};
+use super::execute::Done;
+use super::{Driver, Prepped};
+use crate::agent::budget;
 use crate::agent::{
     AgentRequest, Backend, CallFailure, Chat, Job, PromptContext, Repair, Reply, Target, Usage,
     UsedContext, heuristic,
 };
 use crate::engine::machine::Input;
 use crate::error::Result;
-use crate::journal::{Decision, Event, LlmCall, ProposalKind, ProposalRecord};
+use crate::journal::{Event, LlmCall};
 use crate::memory::{QueryVector, Scope};
 use crate::workflow::{AgentSpec, OutputFormat, StepSpec};
 
@@ -449,109 +450,6 @@ impl Driver<'_> {
             ok: false,
             retryable,
         });
-    }
-
-    /// What was spent against each cap (calls in flight count at their estimate).
-    fn ledger(&self) -> Result<Ledger> {
-        let (day, month) = budget::period_starts(self.journal.now());
-        let r = self.reserved_usd;
-        Ok(Ledger {
-            run_spent: self.journal.llm_spent_by_run(self.run.id)? + r,
-            day_spent: self.journal.llm_spent_since(day)? + r,
-            month_spent: self.journal.llm_spent_since(month)? + r,
-            run_cap: self.wf.budget.max_usd,
-            daily_cap: self.env.agent.caps.daily_usd,
-            monthly_cap: self.env.agent.caps.monthly_usd,
-            raised: self.journal.budget_raised(self.run.id)?,
-        })
-    }
-
-    /// The call would pass a cap: it is not made; the step waits on a budget item.
-    fn budget_stop(
-        &mut self,
-        step: usize,
-        req: AgentRequest,
-        job: Job,
-        target: &Target,
-        stop: Stop,
-    ) -> Result<()> {
-        let next = req.models.get(job.model_idx + 1).cloned();
-        let summary = format!(
-            "a call to `{}` (about {}) would pass the {} cap: {} of {} spent",
-            target.alias,
-            budget::usd(stop.estimate),
-            stop.cap.as_str(),
-            budget::usd(stop.spent),
-            budget::usd(stop.limit),
-        );
-        let action = json!({
-            "cap": stop.cap.as_str(),
-            "limit_usd": stop.limit,
-            "spent_usd": stop.spent,
-            "estimate_usd": stop.estimate,
-            "model": target.alias,
-            "provider": target.provider_name(),
-            "next_model": next,
-            "request": req,
-            "job": job,
-        });
-        let mut choices =
-            vec!["approve --raise USD: let this run spend USD more than its caps".to_string()];
-        if let Some(n) = &next {
-            choices.push(format!("approve --switch: use the next model, `{n}`"));
-        }
-        choices.push("reject --reason R: stop here; the step fails (resume later)".into());
-        let evidence = json!({ "choices": choices });
-        self.feed(Input::Blocked { step });
-        let attempt = self.machine.step(step).attempt;
-        self.jobs.insert(step, job);
-        self.open_item(
-            step,
-            attempt,
-            ProposalKind::Budget,
-            summary,
-            action,
-            evidence,
-        )?;
-        Ok(())
-    }
-
-    /// A budget item was decided: switch the model, or note why the step stops.
-    pub(super) fn budget_decided(&mut self, step: usize, p: &ProposalRecord) {
-        match p.decision {
-            Some(Decision::Approve) => {
-                let switch = p
-                    .fields
-                    .as_ref()
-                    .and_then(|f| f.get("switch_to"))
-                    .is_some_and(|s| s.is_string());
-                if switch {
-                    let job = self.jobs.entry(step).or_default();
-                    job.model_idx += 1;
-                    job.repair = None;
-                }
-            }
-            Some(Decision::Reject) => {
-                self.jobs.remove(&step);
-                self.reasons.insert(
-                    step,
-                    format!(
-                        "stopped at a budget cap by the operator: {}",
-                        p.reason.as_deref().unwrap_or("no reason given")
-                    ),
-                );
-            }
-            _ => {}
-        }
-    }
-
-    /// Resume: a step waiting on a budget item gets its request and calls back.
-    pub(in crate::engine) fn restore_budget_stop(&mut self, step: usize, action: &Json) {
-        if let Ok(req) = serde_json::from_value::<AgentRequest>(action["request"].clone()) {
-            self.prepped[step] = Some(Prepped::Agent(Box::new(req)));
-        }
-        let job = serde_json::from_value::<Job>(action["job"].clone()).unwrap_or_default();
-        self.jobs.insert(step, job);
     }
 
     /// The agent steps a step was built from (through its needs), with their

@@ -1,0 +1,274 @@
+//! Inbox items: proposals of rendered actions and gates (with their evidence),
+//! attention items for interrupted steps, and the decisions taken on them, picked up
+//! by polling and fed back to the machine.
+
+use serde_json::{Value as Json, json};
+
+use super::{Driver, Prepped};
+use crate::clock::Millis;
+use crate::connectors::Action;
+use crate::engine::machine::{Decided, Input};
+use crate::error::Result;
+use crate::journal::{Decision, Event, ProposalKind, ProposalRecord, ProposalStatus};
+
+impl Driver<'_> {
+    fn evidence(&self, step: usize) -> Json {
+        const MAX: usize = 16 * 1024;
+        let mut upstream = serde_json::Map::new();
+        for &n in &self.wf.steps[step].needs {
+            let id = &self.wf.steps[n].id;
+            let out = self.journal_output(n).unwrap_or(Json::Null);
+            let text = out.to_string();
+            let v = if text.len() > MAX {
+                json!({ "truncated": true, "bytes": text.len() })
+            } else {
+                out
+            };
+            upstream.insert(id.clone(), v);
+        }
+        let mut ev = json!({ "upstream": upstream });
+        let agents = self.agent_evidence(step);
+        // The fact versions the upstream agents' prompts used: the inbox compares
+        // them with the current ones at decision time (stale when a fact changed).
+        let facts = crate::agent::context::versions(agents.iter().map(|a| &a["context"]));
+        // The proposal's own confidence is its least confident upstream agent's, with
+        // that agent's rationale (listings show one number; the detail shows all).
+        if let Some(weakest) = agents
+            .iter()
+            .filter(|a| a["confidence"].is_number())
+            .min_by(|a, b| {
+                let (x, y) = (a["confidence"].as_f64(), b["confidence"].as_f64());
+                x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+            })
+        {
+            ev["confidence"] = weakest["confidence"].clone();
+            if weakest["rationale"].is_string() {
+                ev["rationale"] = weakest["rationale"].clone();
+            }
+        }
+        if !agents.is_empty() {
+            ev["agents"] = Json::Array(agents);
+        }
+        // The workflow file the action was rendered from: the item turns stale when
+        // the file is edited meanwhile (see `journal::versions`).
+        if let Some(name) = self
+            .run
+            .path
+            .as_deref()
+            .and_then(|p| std::path::Path::new(p).file_name())
+        {
+            let key = std::path::Path::new(&self.run.dir).join(name);
+            ev["versions"] = json!([{
+                "kind": "workflow_file",
+                "key": key.display().to_string(),
+                "version": self.run.source_hash,
+            }]);
+        }
+        if !facts.is_empty() {
+            match ev["versions"].as_array_mut() {
+                Some(v) => v.extend(facts),
+                None => ev["versions"] = Json::Array(facts),
+            }
+        }
+        ev
+    }
+
+    fn journal_output(&self, step: usize) -> Option<Json> {
+        self.ctx.step_output(&self.wf.steps[step].id)
+    }
+
+    pub(super) fn propose(&mut self, step: usize, attempt: u32) -> Result<()> {
+        let s = &self.wf.steps[step];
+        let (kind, summary, action) = match &self.prepped[step] {
+            Some(Prepped::Gate(g)) => (
+                ProposalKind::Approval,
+                crate::connectors::truncate_line(g["title"].as_str().unwrap_or("approval"), 100),
+                g.clone(),
+            ),
+            Some(Prepped::Action(a)) => {
+                (ProposalKind::Action, a.summary(), serde_json::to_value(a)?)
+            }
+            _ => {
+                return Err(crate::error::Error::other(format!(
+                    "internal: step `{}` was proposed before it was rendered",
+                    s.id
+                )));
+            }
+        };
+        let evidence = self.evidence(step);
+        if self.open_item(step, attempt, kind, summary, action, evidence)? {
+            self.feed(Input::Proposed { step });
+        }
+        Ok(())
+    }
+
+    /// Create an inbox item for `step` and tell the observer. False when the run was
+    /// cancelled meanwhile (nothing is created; the next poll ends the drive).
+    pub(super) fn open_item(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        kind: ProposalKind,
+        summary: String,
+        action: Json,
+        evidence: Json,
+    ) -> Result<bool> {
+        let step_id = self.wf.steps[step].id.clone();
+        self.flush()?;
+        // A decision deadline applies to the step's own question (gate or action),
+        // never to attention items or budget stops.
+        let deadline = match (self.wf.steps[step].deadline, kind) {
+            (Some(d), ProposalKind::Approval | ProposalKind::Action) => Some((
+                self.journal
+                    .now()
+                    .saturating_add(d.after.as_millis() as Millis),
+                d.on_timeout.as_str().to_string(),
+            )),
+            _ => None,
+        };
+        let Some(id) = self.journal.create_proposal_with(
+            self.run.id,
+            &step_id,
+            attempt,
+            kind,
+            summary.clone(),
+            action.clone(),
+            evidence.clone(),
+            deadline,
+        )?
+        else {
+            return Ok(false);
+        };
+        self.open_items.insert(step, id);
+        self.observer.event(
+            self.run.id,
+            &Event::ProposalCreated {
+                proposal: id,
+                step: step_id,
+                attempt,
+                kind,
+                summary,
+                action,
+                evidence,
+            },
+        );
+        Ok(true)
+    }
+
+    pub(super) fn ask_attention(&mut self, step: usize, attempt: u32) -> Result<()> {
+        let s = &self.wf.steps[step];
+        let (summary, action) = match &self.prepped[step] {
+            Some(Prepped::Action(a)) => (
+                format!("interrupted, outcome unknown: {}", a.summary()),
+                serde_json::to_value(a)?,
+            ),
+            _ => (
+                format!("`{}` was interrupted; its outcome is unknown", s.id),
+                Json::Null,
+            ),
+        };
+        let evidence = json!({
+            "reason": "the process running this step stopped before recording its result",
+            "choices": ["approve: run it again", "approve --done: it happened, mark it done", "reject: fail the step"],
+        });
+        self.open_item(
+            step,
+            attempt,
+            ProposalKind::Attention,
+            summary,
+            action,
+            evidence,
+        )?;
+        Ok(())
+    }
+
+    /// Pick up decisions taken elsewhere (another terminal, `aios approve`).
+    pub(super) fn poll_decisions(&mut self) -> Result<()> {
+        if self.open_items.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<(usize, i64)> = self.open_items.iter().map(|(s, p)| (*s, *p)).collect();
+        for (step, id) in items {
+            let p = self.journal.proposal(id)?;
+            if p.status != ProposalStatus::Pending {
+                self.open_items.remove(&step);
+                self.apply_decision(step, &p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Feed a recorded decision on `p` (an item of `step`) to the machine.
+    pub(in crate::engine) fn apply_decision(&mut self, step: usize, p: &ProposalRecord) {
+        let Some(decision) = p.decision else { return };
+        if p.kind == ProposalKind::Notice {
+            // Notices belong to no run: nothing for a driver to apply.
+            return;
+        }
+        match p.kind {
+            ProposalKind::Approval => {
+                let answer = json!({
+                    "decision": if decision == Decision::Reject { "rejected" } else { "approved" },
+                    "fields": p.fields.clone().unwrap_or_else(|| json!({})),
+                    "reason": p.reason,
+                    "by": p.decided_by,
+                });
+                self.gate_answers.insert(step, answer);
+                if decision == Decision::Reject {
+                    self.reasons.insert(
+                        step,
+                        format!(
+                            "rejected: {}",
+                            p.reason.as_deref().unwrap_or("no reason given")
+                        ),
+                    );
+                }
+            }
+            ProposalKind::Budget | ProposalKind::Notice => {}
+            ProposalKind::Action | ProposalKind::Attention => {
+                if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
+                    self.prepped[step] = Some(Prepped::Action(a));
+                }
+                if decision == Decision::Reject {
+                    let why = p.reason.as_deref().unwrap_or("no reason given");
+                    self.reasons.insert(
+                        step,
+                        if p.kind == ProposalKind::Attention {
+                            format!("failed by the operator after an interruption: {why}")
+                        } else {
+                            format!("rejected: {why}")
+                        },
+                    );
+                }
+                if decision == Decision::Done {
+                    let out = p
+                        .fields
+                        .clone()
+                        .unwrap_or_else(|| json!({ "marked_done": true }));
+                    self.gate_answers.insert(step, out);
+                }
+            }
+        }
+        if p.kind == ProposalKind::Budget {
+            self.budget_decided(step, p);
+        }
+        let timeout_fail = crate::inbox::is_timeout_failure(p);
+        if timeout_fail {
+            self.reasons.insert(
+                step,
+                format!(
+                    "failed: {}",
+                    p.reason.as_deref().unwrap_or("no decision by its deadline")
+                ),
+            );
+        }
+        let d = match (p.kind, decision) {
+            (_, Decision::Approve) => Decided::Approve,
+            (_, Decision::Done) => Decided::Done,
+            (_, Decision::Reject) if timeout_fail => Decided::Fail,
+            (ProposalKind::Attention, Decision::Reject) => Decided::Fail,
+            (_, Decision::Reject) => Decided::Reject,
+        };
+        self.feed(Input::Decided { step, decision: d });
+    }
+}

@@ -1,0 +1,162 @@
+//! Preparing a step: evaluate its `when` condition and render what it will do
+//! (`set` values, an approval gate, an agent request, a wait's end, a memory write or
+//! a side effect) into a [`Prepped`], then tell the machine whether it is ready.
+
+use serde_json::{Value as Json, json};
+
+use super::{Driver, MemoryWrite, Prepped};
+use crate::clock::Millis;
+use crate::connectors::{Action, RenderEnv};
+use crate::engine::machine::{Input, Prepared};
+use crate::error::Result;
+use crate::workflow::StepSpec;
+
+impl Driver<'_> {
+    pub(super) fn prepare(&mut self, step: usize, attempt: u32) -> Result<()> {
+        let s = &self.wf.steps[step];
+        if let Some(cond) = &s.when {
+            match self.ctx.condition(cond) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.feed(Input::Prepared {
+                        step,
+                        outcome: Prepared::Skip,
+                    });
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.reasons
+                        .insert(step, format!("`when` could not be evaluated: {e}"));
+                    self.feed(Input::Prepared {
+                        step,
+                        outcome: Prepared::Fail,
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        let rendered = match &s.spec {
+            StepSpec::Set(set) => {
+                let mut out = serde_json::Map::with_capacity(set.values.len());
+                let mut err = None;
+                for (k, v) in &set.values {
+                    match self.ctx.render_json(v) {
+                        Ok(v) => {
+                            out.insert(k.clone(), v);
+                        }
+                        Err(e) => {
+                            err = Some(format!("value `{k}`: {e}"));
+                            break;
+                        }
+                    }
+                }
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(Prepped::Values(Json::Object(out))),
+                }
+            }
+            StepSpec::Approval(a) => (|| {
+                let title = self.ctx.render(&a.title)?;
+                let body = a.body.as_ref().map(|b| self.ctx.render(b)).transpose()?;
+                let fields: Vec<Json> = a
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        json!({
+                            "name": f.name,
+                            "type": f.ty.as_str(),
+                            "required": f.required,
+                            "default": f.default,
+                            "description": f.description,
+                        })
+                    })
+                    .collect();
+                Ok::<_, String>(Prepped::Gate(
+                    json!({ "title": title, "body": body, "fields": fields }),
+                ))
+            })(),
+            StepSpec::Agent(a) => self.render_agent(a),
+            StepSpec::Wait(w) => match (&w.duration, &w.until) {
+                (Some(d), _) => Ok(Prepped::Timer(
+                    self.journal.now().saturating_add(d.as_millis() as Millis),
+                )),
+                (None, Some(u)) => self.ctx.render(u).and_then(|text| {
+                    text.trim()
+                        .parse::<jiff::Timestamp>()
+                        .map(|t| Prepped::Timer(t.as_millisecond()))
+                        .map_err(|e| {
+                            format!("`until` rendered to `{text}`, not an RFC 3339 instant: {e}")
+                        })
+                }),
+                (None, None) => Err("a wait step needs `duration` or `until`".into()),
+            },
+            StepSpec::Remember(r) => (|| {
+                let text = self.ctx.render(&r.text)?;
+                if text.trim().is_empty() {
+                    return Err("`text` rendered to nothing; there is nothing to remember".into());
+                }
+                let tags = r
+                    .tags
+                    .iter()
+                    .map(|t| self.ctx.render(t).map(|t| t.trim().to_string()))
+                    .filter(|t| !matches!(t, Ok(t) if t.is_empty()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok::<_, String>(Prepped::Memory(MemoryWrite::Note { text, tags }))
+            })(),
+            StepSpec::Fact(f) => (|| {
+                let entity = self.ctx.render(&f.entity)?.trim().to_string();
+                let key = self.ctx.render(&f.key)?.trim().to_string();
+                if entity.is_empty() || key.is_empty() {
+                    return Err(format!(
+                        "the fact's {} rendered empty",
+                        if entity.is_empty() { "entity" } else { "key" }
+                    ));
+                }
+                let value = self
+                    .ctx
+                    .render_json(&f.value)
+                    .map_err(|e| format!("value: {e}"))?;
+                Ok::<_, String>(Prepped::Memory(MemoryWrite::Fact { entity, key, value }))
+            })(),
+            StepSpec::Outcome(o) => (|| {
+                let mut values = serde_json::Map::with_capacity(o.values.len());
+                for (k, v) in &o.values {
+                    values.insert(
+                        k.clone(),
+                        self.ctx
+                            .render_json(v)
+                            .map_err(|e| format!("value `{k}`: {e}"))?,
+                    );
+                }
+                Ok::<_, String>(Prepped::Memory(MemoryWrite::Outcome {
+                    values: Json::Object(values),
+                }))
+            })(),
+            _ => {
+                let dir = std::path::PathBuf::from(&self.run.dir);
+                let renv = RenderEnv {
+                    dir: &dir,
+                    run_uid: &self.run.uid,
+                };
+                Action::render(s, &self.ctx, &renv, attempt).map(Prepped::Action)
+            }
+        };
+        match rendered {
+            Ok(p) => {
+                self.prepped[step] = Some(p);
+                self.feed(Input::Prepared {
+                    step,
+                    outcome: Prepared::Ready,
+                });
+            }
+            Err(e) => {
+                self.reasons.insert(step, e);
+                self.feed(Input::Prepared {
+                    step,
+                    outcome: Prepared::Fail,
+                });
+            }
+        }
+        Ok(())
+    }
+}
