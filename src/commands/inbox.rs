@@ -23,6 +23,7 @@ pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
 
 /// The full-screen inbox. Reads the environment it needs here (NO_COLOR, the editor).
 fn tui(ctx: &Ctx) -> CmdResult {
+    crate::schedule::flag_late(&mut ctx.journal()?)?;
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
@@ -88,7 +89,8 @@ fn deadline_note(p: &ProposalRecord) -> String {
 }
 
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let mut journal = ctx.journal()?;
+    crate::schedule::flag_late(&mut journal)?;
     let items = journal.inbox(args.all)?;
     if args.json {
         ui::print_json(&serde_json::Value::Array(

@@ -91,7 +91,8 @@ fn fire_result(f: &FireRecord) -> String {
 }
 
 fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
-    let journal = ctx.journal()?;
+    let mut journal = ctx.journal()?;
+    schedule::flag_late(&mut journal)?;
     let now = journal.now();
     let mut rows = Vec::new();
     for s in journal.schedules()? {

@@ -152,3 +152,31 @@ pub fn health(s: &ScheduleRecord, fires: &[FireRecord], now: Millis) -> Health {
     }
     Health::Ok
 }
+
+/// Put a notice in the inbox for each schedule that is late (an instant more than
+/// the grace period overdue: nothing is ticking). Called where the operator looks
+/// (`aios inbox`, `aios inbox list`, `aios schedule list`), since a missing tick
+/// cannot report itself. Raised once per overdue instant. Returns the new notices.
+pub fn flag_late(journal: &mut Journal) -> Result<Vec<i64>> {
+    let now = journal.now();
+    let mut raised = Vec::new();
+    for s in journal.schedules()? {
+        if s.paused {
+            continue;
+        }
+        let Health::Late(due) = health(&s, &[], now) else {
+            continue;
+        };
+        let name = s.spec.name.clone();
+        let summary = format!(
+            "schedule {name} has not fired since {}: is `aios tick` running (cron, systemd timer or `aios daemon`)?",
+            crate::clock::format_ms(due)
+        );
+        let key = format!("late:{name}:{due}");
+        let data = serde_json::json!({ "due_at": crate::clock::format_ms(due) });
+        if let Some(id) = journal.raise_notice(&name, "late", &key, &summary, data)? {
+            raised.push(id);
+        }
+    }
+    Ok(raised)
+}

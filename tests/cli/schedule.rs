@@ -431,6 +431,22 @@ fn late_and_failing_schedules_are_flagged() {
         .success()
         .json();
     assert_eq!(list[0]["health"], "late");
+    // Nothing ticks, so the inbox says so (once per overdue instant).
+    for _ in 0..2 {
+        let items = at(&t, "2026-11-21T10:00:00Z", &["inbox", "list", "--json"])
+            .success()
+            .json();
+        let items = items.as_array().unwrap();
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0]["kind"], "notice");
+        assert!(
+            items[0]["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("schedule daily has not fired since 2026-11-21T09:00:00Z"),
+            "{items:?}"
+        );
+    }
     assert!(
         list[0]["health_detail"]
             .as_str()
