@@ -3,13 +3,13 @@
 //! 127.0.0.1 only; stops when dropped.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use super::wire::{Acceptor, RawRequest, read_request};
 
 /// How long a held request waits for its release before answering anyway.
 const HOLD_LIMIT: Duration = Duration::from_secs(30);
@@ -80,45 +80,22 @@ struct State {
 }
 
 pub struct Server {
-    port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let state = state.clone();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let state = state.clone();
-                    std::thread::spawn(move || {
-                        let _ = serve(conn, &state);
-                    });
-                }
-            })
-        };
         Server {
-            port,
+            acceptor: Acceptor::start(state.clone(), serve),
             state,
-            stop,
-            acceptor: Some(acceptor),
         }
     }
 
     /// `http://127.0.0.1:PORT` + path.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://127.0.0.1:{}{path}", self.acceptor.port)
     }
 
     /// Answer every request to `path` with `r` (after any scripted responses).
@@ -174,17 +151,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Held requests are let go when their Hold is dropped; wake the acceptor.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-        }
-    }
-}
-
 /// The test's side of a held path.
 pub struct Hold {
     path: String,
@@ -224,32 +190,15 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("/").to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 {
-            break;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
+    let Some(RawRequest {
+        method,
+        target,
+        headers,
+        body,
+    }) = read_request(&mut reader)?
+    else {
+        return Ok(());
+    };
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (target.clone(), None),

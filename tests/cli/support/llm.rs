@@ -4,12 +4,12 @@
 //! request with its arrival time. Listens on 127.0.0.1 only; stops when dropped.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::wire::{Acceptor, RawRequest, read_request};
 
 use serde_json::{Value as Json, json};
 
@@ -111,45 +111,22 @@ struct State {
 }
 
 pub struct LlmServer {
-    port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl LlmServer {
     pub fn start() -> LlmServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let state = state.clone();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let state = state.clone();
-                    std::thread::spawn(move || {
-                        let _ = serve(conn, &state);
-                    });
-                }
-            })
-        };
         LlmServer {
-            port,
+            acceptor: Acceptor::start(state.clone(), serve),
             state,
-            stop,
-            acceptor: Some(acceptor),
         }
     }
 
     /// The base URL for `[providers.X] base_url`: `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
+        format!("http://127.0.0.1:{}/v1", self.acceptor.port)
     }
 
     /// Answer the next requests with these, in order (then 500 "unscripted").
@@ -162,47 +139,17 @@ impl LlmServer {
     }
 }
 
-impl Drop for LlmServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-        }
-    }
-}
-
 fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 {
-                break;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
+    while let Some(RawRequest {
+        target: path,
+        headers,
+        body,
+        ..
+    }) = read_request(&mut reader)?
+    {
         let reply = {
             let mut st = state.lock().unwrap();
             st.seen.push(Seen {
@@ -228,4 +175,5 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         out.write_all(reply.body.as_bytes())?;
         out.flush()?;
     }
+    Ok(())
 }

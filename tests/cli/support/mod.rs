@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod llm;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
