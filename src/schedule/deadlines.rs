@@ -38,7 +38,9 @@ fn apply_one(
         .as_deref()
         .and_then(OnTimeout::parse)
         .unwrap_or(OnTimeout::Reject);
-    let Some(deadline) = p.deadline else {
+    // Read again after the list was taken: another tick may have moved the deadline
+    // (a reminder) meanwhile. Only a deadline that has passed applies.
+    let Some(deadline) = p.deadline.filter(|d| *d <= now) else {
         return Ok(());
     };
     if on_timeout == OnTimeout::Remind {
