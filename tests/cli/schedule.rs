@@ -52,6 +52,11 @@ fn at(t: &Test, now: &str, args: &[&str]) -> Output {
     t.args(args).env("AIOS_NOW", now).run()
 }
 
+/// `aios schedule add FILE` at the instant `now`.
+fn add_at(t: &Test, file: &str, now: &str) {
+    at(t, now, &["schedule", "add", file]).success();
+}
+
 fn tick(t: &Test, now: &str) -> Json {
     at(t, now, &["tick", "--json"]).success().json()
 }
@@ -119,12 +124,7 @@ fn add_list_and_fire_on_time_with_trigger_inputs() {
 #[test]
 fn runs_use_the_snapshot_taken_at_add() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-20T12:00:00Z");
     t.put("daily.toml", "this is not a workflow any more");
     assert_eq!(
         tick(&t, "2026-11-21T09:00:00Z")["items"][0]["status"],
@@ -135,12 +135,7 @@ fn runs_use_the_snapshot_taken_at_add() {
 #[test]
 fn missed_fires_latest_runs_only_the_last_one() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(
-        &t,
-        "2026-11-17T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-17T12:00:00Z");
     // The machine was off from Tuesday noon to Saturday noon: 4 instants missed.
     at(&t, "2026-11-21T12:00:00Z", &["tick"])
         .success()
@@ -160,12 +155,7 @@ fn missed_fires_latest_runs_only_the_last_one() {
 #[test]
 fn missed_fires_none_runs_nothing_and_all_runs_each() {
     let t = Test::new().write("daily.toml", &daily("none", "skip"));
-    at(
-        &t,
-        "2026-11-17T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-17T12:00:00Z");
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(
         types(&r),
@@ -175,12 +165,7 @@ fn missed_fires_none_runs_nothing_and_all_runs_each() {
     assert!(runs(&t).is_empty());
 
     let t = Test::new().write("daily.toml", &daily("all", "skip"));
-    at(
-        &t,
-        "2026-11-17T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-17T12:00:00Z");
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(types(&r), ["fired", "fired", "fired", "fired", "notice"]);
     assert_eq!(r["items"][0]["due_at"], "2026-11-18T09:00:00Z");
@@ -193,12 +178,7 @@ fn fires_older_than_the_window_are_skipped_and_counted() {
         "daily.toml",
         &daily("all", "skip").replace("inputs = {", "catch_up_window = \"2d\"\ninputs = {"),
     );
-    at(
-        &t,
-        "2026-11-01T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-01T12:00:00Z");
     let r = tick(&t, "2026-11-21T12:00:00Z");
     assert_eq!(r["items"][0]["type"], "skipped_old");
     assert_eq!(r["items"][0]["count"], 18);
@@ -233,12 +213,7 @@ values = { x = 1 }
 
     // 2026-10-25: 02:30 happens twice (CEST, then CET); it fires once.
     let t = Test::new().write("night.toml", wf);
-    at(
-        &t,
-        "2026-10-24T12:00:00Z",
-        &["schedule", "add", "night.toml"],
-    )
-    .success();
+    add_at(&t, "night.toml", "2026-10-24T12:00:00Z");
     let mut fired = 0;
     for now in [
         "2026-10-25T00:30:00Z",
@@ -260,18 +235,8 @@ fn ten_concurrent_ticks_fire_each_instant_once() {
             "other.toml",
             &daily("latest", "allow").replace("name = \"daily\"", "name = \"other\""),
         );
-    at(
-        &t,
-        "2026-11-18T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
-    at(
-        &t,
-        "2026-11-18T12:00:00Z",
-        &["schedule", "add", "other.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-18T12:00:00Z");
+    add_at(&t, "other.toml", "2026-11-18T12:00:00Z");
     let ticks: Vec<_> = (0..10)
         .map(|_| {
             t.args(&["tick", "--json"])
@@ -296,12 +261,7 @@ fn ten_concurrent_ticks_fire_each_instant_once() {
 #[test]
 fn overlap_skip_and_allow() {
     let t = Test::new().write("gated.toml", &gated("skip"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "gated.toml"],
-    )
-    .success();
+    add_at(&t, "gated.toml", "2026-11-20T12:00:00Z");
     assert_eq!(
         tick(&t, "2026-11-21T09:00:00Z")["items"][0]["status"],
         "waiting"
@@ -317,12 +277,7 @@ fn overlap_skip_and_allow() {
     assert_eq!(runs(&t).len(), 1);
 
     let t = Test::new().write("gated.toml", &gated("allow"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "gated.toml"],
-    )
-    .success();
+    add_at(&t, "gated.toml", "2026-11-20T12:00:00Z");
     tick(&t, "2026-11-21T09:00:00Z");
     assert_eq!(types(&tick(&t, "2026-11-22T09:00:00Z")), ["fired"]);
     assert_eq!(runs(&t).len(), 2);
@@ -331,12 +286,7 @@ fn overlap_skip_and_allow() {
 #[test]
 fn overlap_queue_starts_when_the_previous_run_is_done() {
     let t = Test::new().write("gated.toml", &gated("queue"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "gated.toml"],
-    )
-    .success();
+    add_at(&t, "gated.toml", "2026-11-20T12:00:00Z");
     tick(&t, "2026-11-21T09:00:00Z");
     assert_eq!(types(&tick(&t, "2026-11-22T09:00:00Z")), ["queued"]);
     // Still waiting: the queued fire stays queued.
@@ -352,12 +302,7 @@ fn overlap_queue_starts_when_the_previous_run_is_done() {
 #[test]
 fn overlap_cancel_running_cancels_the_previous_run() {
     let t = Test::new().write("gated.toml", &gated("cancel_running"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "gated.toml"],
-    )
-    .success();
+    add_at(&t, "gated.toml", "2026-11-20T12:00:00Z");
     tick(&t, "2026-11-21T09:00:00Z");
     let r = tick(&t, "2026-11-22T09:00:00Z");
     assert_eq!(types(&r), ["cancelled", "fired"]);
@@ -389,12 +334,7 @@ values = { done = true }
 #[test]
 fn pause_resume_remove() {
     let t = Test::new().write("daily.toml", &daily("all", "skip"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-20T12:00:00Z");
     at(&t, "2026-11-20T12:00:00Z", &["schedule", "pause", "daily"])
         .success()
         .stdout_is("schedule daily paused\n");
@@ -421,12 +361,7 @@ fn pause_resume_remove() {
 #[test]
 fn late_and_failing_schedules_are_flagged() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-20T12:00:00Z");
     let list = at(&t, "2026-11-21T10:00:00Z", &["schedule", "list", "--json"])
         .success()
         .json();
@@ -469,12 +404,7 @@ values = { x = "{{ inputs.missing }}" }
     t.aios(&["schedule", "add", "flaky.toml"]).code(2);
     let failing = failing.replace("{{ inputs.missing }}", "{{ run.id / 0 }}");
     t.put("flaky.toml", &failing);
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "flaky.toml"],
-    )
-    .success();
+    add_at(&t, "flaky.toml", "2026-11-20T12:00:00Z");
     for day in ["21", "22", "23"] {
         tick(&t, &format!("2026-11-{day}T09:00:00Z"));
     }
@@ -496,12 +426,7 @@ values = { x = "{{ inputs.missing }}" }
 #[test]
 fn missed_fires_leave_a_notice_in_the_inbox_until_acknowledged() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(
-        &t,
-        "2026-11-17T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-17T12:00:00Z");
     at(&t, "2026-11-21T12:00:00Z", &["tick"])
         .success()
         .stdout_contains(
@@ -565,12 +490,7 @@ fn bad_triggers_are_refused_with_a_diagnostic() {
 #[test]
 fn daemon_ticks_and_stops_after_n_ticks() {
     let t = Test::new().write("daily.toml", &daily("latest", "skip"));
-    at(
-        &t,
-        "2026-11-20T12:00:00Z",
-        &["schedule", "add", "daily.toml"],
-    )
-    .success();
+    add_at(&t, "daily.toml", "2026-11-20T12:00:00Z");
     at(&t, "2026-11-21T09:00:00Z", &["daemon", "--ticks", "1"])
         .success()
         .stdout_contains("fired daily (2026-11-21T09:00:00Z): run 1 succeeded")
