@@ -20,6 +20,7 @@ pub const NOW: &str = "2026-11-21T09:30:00Z";
 pub struct Test {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    real_clock: bool,
 }
 
 impl Test {
@@ -30,6 +31,7 @@ impl Test {
                 .tempdir()
                 .expect("temp dir"),
             env: Vec::new(),
+            real_clock: false,
         }
     }
 
@@ -69,6 +71,12 @@ impl Test {
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
     }
 
+    /// Every command of this test reads the system clock (see [`Cmd::real_clock`]).
+    pub fn real_clock(mut self) -> Test {
+        self.real_clock = true;
+        self
+    }
+
     /// An environment variable for every command of this test.
     pub fn env(mut self, k: &str, v: &str) -> Test {
         self.env.push((k.into(), v.into()));
@@ -83,6 +91,7 @@ impl Test {
             env: Vec::new(),
             home: true,
             fsize: None,
+            real_clock: false,
         }
     }
 
@@ -129,6 +138,7 @@ pub struct Cmd<'a> {
     env: Vec<(String, String)>,
     home: bool,
     fsize: Option<u64>,
+    real_clock: bool,
 }
 
 impl Cmd<'_> {
@@ -141,6 +151,13 @@ impl Cmd<'_> {
     /// does: writes past it fail with EFBIG instead of killing the process.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize = Some(bytes);
+        self
+    }
+
+    /// Read the system clock instead of the pinned [`NOW`]. A test that asks for this
+    /// must not depend on the date (CI runs the suite with the clock a year ahead).
+    pub fn real_clock(mut self) -> Self {
+        self.real_clock = true;
         self
     }
 
@@ -160,6 +177,11 @@ impl Cmd<'_> {
             .env("HOME", self.test.path());
         if self.home {
             c.env("AIOS_HOME", self.test.path());
+        }
+        // Every command reads a pinned clock unless the test asks for the real one
+        // (the test's own AIOS_NOW, set below, wins).
+        if !self.real_clock && !self.test.real_clock {
+            c.env("AIOS_NOW", NOW);
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
