@@ -230,3 +230,22 @@ fn launch_gate_refuses_an_unknown_field() {
         .code(2)
         .stderr_contains("`launch_date` is not NAME=VALUE");
 }
+
+#[test]
+fn without_a_pinned_clock_runs_are_stamped_with_the_system_time() {
+    // Date-independent: compares with this process's own clock, which CI also shifts.
+    let t = hello();
+    t.args(&["run", "hello.toml", "--input", "name=Ada"])
+        .real_clock()
+        .run()
+        .success();
+    let runs = t
+        .args(&["runs", "--json"])
+        .real_clock()
+        .run()
+        .success()
+        .json();
+    let created: jiff::Timestamp = runs[0]["created_at"].as_str().unwrap().parse().unwrap();
+    let skew = (jiff::Timestamp::now().as_second() - created.as_second()).abs();
+    assert!(skew < 300, "created_at {created} is {skew} s from now");
+}

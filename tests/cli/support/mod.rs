@@ -20,7 +20,6 @@ pub const NOW: &str = "2026-11-21T09:30:00Z";
 pub struct Test {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
-    real_clock: bool,
 }
 
 impl Test {
@@ -31,7 +30,6 @@ impl Test {
                 .tempdir()
                 .expect("temp dir"),
             env: Vec::new(),
-            real_clock: false,
         }
     }
 
@@ -69,12 +67,6 @@ impl Test {
     pub fn read(&self, rel: &str) -> String {
         let p = self.join(rel);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-    }
-
-    /// Every command of this test reads the system clock (see [`Cmd::real_clock`]).
-    pub fn real_clock(mut self) -> Test {
-        self.real_clock = true;
-        self
     }
 
     /// An environment variable for every command of this test.
@@ -180,7 +172,7 @@ impl Cmd<'_> {
         }
         // Every command reads a pinned clock unless the test asks for the real one
         // (the test's own AIOS_NOW, set below, wins).
-        if !self.real_clock && !self.test.real_clock {
+        if !self.real_clock {
             c.env("AIOS_NOW", NOW);
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
