@@ -10,6 +10,7 @@ mod hook;
 mod inbox;
 mod install;
 mod llm;
+mod llm_try;
 pub(crate) mod log;
 mod memory;
 mod outcome;

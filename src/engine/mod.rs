@@ -7,6 +7,7 @@
 
 mod driver;
 pub mod machine;
+pub mod prompt;
 
 use std::path::Path;
 use std::time::Duration;
@@ -57,6 +58,27 @@ impl RunEnv {
 /// Receives every journaled event of the runs it watches (for progress output).
 pub trait Observer {
     fn event(&mut self, run: i64, event: &Event);
+
+    /// Whether [`Observer::live`] is shown (a terminal watches): the driver then
+    /// wakes a few times a second while a call is in flight.
+    fn wants_live(&self) -> bool {
+        false
+    }
+
+    /// The LLM calls in flight now (empty when the last one came back).
+    fn live(&mut self, _calls: &[LiveCall]) {}
+}
+
+/// An LLM call in flight, for a live progress line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCall {
+    pub step: String,
+    /// `provider/model`.
+    pub model: String,
+    pub elapsed: Duration,
+    /// Content pieces streamed so far (about one token each), when the provider
+    /// streams.
+    pub tokens: Option<u64>,
 }
 
 /// An observer that ignores everything.
@@ -291,6 +313,22 @@ fn drive_run(
             step: d.wf.steps[*i].id.clone(),
             reason: "interrupted; running the approved action again (idempotent)".into(),
         });
+    }
+    // An interrupted agent step starts its next attempt from the calls the last one
+    // journaled (resume never pays for a call twice).
+    for &i in &resets {
+        if matches!(d.wf.steps[i].spec, workflow::StepSpec::Agent(_)) {
+            let mut calls = d.journal.llm_calls(&crate::journal::CallFilter {
+                run: Some(run_id),
+                step: Some(d.wf.steps[i].id.clone()),
+                attempt: Some(d.machine.step(i).attempt),
+                ..Default::default()
+            })?;
+            calls.reverse();
+            if !calls.is_empty() {
+                d.agents.carried.insert(i, calls);
+            }
+        }
     }
     for &i in failed_resets.iter().chain(resets.iter()) {
         events.push(Event::StepReset {

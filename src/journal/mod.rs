@@ -32,6 +32,7 @@ use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use inbox::{Changes, InboxRow};
 pub use lease::{LeaseHeld, Owner};
+pub use llm::CallFilter;
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_timers.sql"),
     include_str!("migrations/0007_notices.sql"),
+    include_str!("migrations/0011_llm_finish.sql"),
 ];
 
 /// How the journal is opened.

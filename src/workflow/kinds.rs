@@ -102,6 +102,10 @@ impl Kind {
                 "offline",
                 "max_tokens",
                 "context",
+                "temperature",
+                "top_p",
+                "seed",
+                "stop",
             ],
             Kind::Remember => &["text", "tags"],
             Kind::Fact => &["entity", "key", "value"],
@@ -555,6 +559,7 @@ fn agent(
         }
     }
     let context = get(t, "context").and_then(|v| super::read_context(cx, v, uses));
+    let sampling = sampling(cx, t);
     Some(AgentSpec {
         models,
         system,
@@ -564,5 +569,63 @@ fn agent(
         offline,
         max_tokens,
         context,
+        sampling,
     })
+}
+
+/// An agent step's `temperature`, `top_p`, `seed` and `stop`.
+fn sampling(cx: &mut Cx, t: &Table<'_>) -> crate::agent::Sampling {
+    use crate::agent::sampling as smp;
+    let mut s = smp::Sampling::default();
+    let bad = |cx: &mut Cx, v: &super::read::Val<'_>, msg: String| {
+        cx.push(
+            Diagnostic::new(msg)
+                .at(v.span())
+                .label("out of range")
+                .hint(smp::HINT),
+        )
+    };
+    for key in ["temperature", "top_p"] {
+        let Some(v) = get(t, key) else { continue };
+        let n = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(_) => super::read::int_value(v.get_ref()).map(|i| i as f64),
+            _ => {
+                cx.wrong_type(key, v, "a number");
+                continue;
+            }
+        };
+        let checked = match n {
+            Some(n) if key == "temperature" => smp::temperature(n),
+            Some(n) => smp::top_p(n),
+            None => Err(format!("`{key}` is not a number")),
+        };
+        match checked {
+            Ok(n) if key == "temperature" => s.temperature = Some(n),
+            Ok(n) => s.top_p = Some(n),
+            Err(e) => bad(cx, v, e),
+        }
+    }
+    if let Some(v) = get(t, "seed") {
+        s.seed = cx.integer("seed", v);
+    }
+    if let Some(v) = get(t, "stop") {
+        let list: Option<Vec<String>> = match v.get_ref() {
+            DeValue::String(x) => Some(vec![x.to_string()]),
+            DeValue::Array(a) => a
+                .iter()
+                .map(|x| match x.get_ref() {
+                    DeValue::String(x) => Some(x.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match list.map(smp::stop) {
+            Some(Ok(l)) => s.stop = l,
+            Some(Err(e)) => bad(cx, v, e),
+            None => cx.wrong_type("stop", v, "a string or a list of strings"),
+        }
+    }
+    s
 }

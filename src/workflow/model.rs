@@ -276,6 +276,8 @@ pub struct AgentSpec {
     pub max_tokens: u32,
     /// What memory goes into the prompt (`context = { memory, k, facts, decisions }`).
     pub context: Option<ContextSpec>,
+    /// `temperature`, `top_p`, `seed`, `stop` (they win over the model alias's).
+    pub sampling: crate::agent::Sampling,
 }
 
 /// `kind = "remember"`: write a note to memory (no approval; journaled with the run).

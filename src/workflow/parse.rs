@@ -418,6 +418,8 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         }
         _ => timeout.or(defaults.timeout).or(match kind {
             Kind::Shell => Some(Duration::from_secs(600)),
+            // An agent step's deadline: every call, repair and fallback of an attempt.
+            Kind::Agent => Some(Duration::from_secs(600)),
             Kind::Http => Some(Duration::from_secs(30)),
             _ => None,
         }),

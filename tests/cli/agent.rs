@@ -99,9 +99,12 @@ fn launch_runs_offline_and_the_inbox_says_no_llm_drafted_it() {
             .iter()
             .all(|c| c["heuristic"] == true && c["cost_usd"] == 0.0)
     );
-    t.aios(&["llm", "log"])
+    t.aios(&["llm", "log", "--full"])
         .success()
         .stdout_contains("heuristic (offline draft, no LLM)");
+    t.aios(&["llm", "log"])
+        .success()
+        .stdout_contains("1/copy    heuristic (offline)");
     t.aios(&["replay", "1"]).success();
 }
 
@@ -127,7 +130,22 @@ usd_per_mtok_out = 2.0
         Some(format!("Bearer {KEY}").as_str())
     );
     assert_eq!(r.body["model"], "m1");
-    assert_eq!(r.body["response_format"], json!({"type": "json_object"}));
+    // The schema goes to the server (strict: closed objects, optional fields
+    // nullable), with the rationale and confidence the prompt invites.
+    assert_eq!(
+        r.body["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "reply", "strict": true, "schema": {
+            "type": "object",
+            "required": ["subject", "body", "rationale", "confidence"],
+            "properties": {
+                "subject": {"type": "string"},
+                "body": {"type": "string"},
+                "rationale": {"type": ["string", "null"]},
+                "confidence": {"type": ["number", "null"]}
+            },
+            "additionalProperties": false
+        }}})
+    );
     assert_eq!(r.body["messages"][0]["role"], "system");
     assert!(
         r.body["messages"][0]["content"]
@@ -171,7 +189,12 @@ usd_per_mtok_out = 2.0
         "Announce Tea club."
     );
     assert_eq!(c["response"], GOOD);
+    assert_eq!(c["finish_reason"], "stop");
+    assert_eq!(c["request"]["structured"], "json_schema");
     t.aios(&["llm", "log"])
+        .success()
+        .stdout_contains("1/draft   local/m1  120/30  $0.0002  ");
+    t.aios(&["llm", "log", "--full"])
         .success()
         .stdout_contains("local/m1 (`default`) · 120 in / 30 out tokens · $0.0002")
         .stdout_contains("  user\n    Announce Tea club.\n")
@@ -326,10 +349,12 @@ fn a_schema_violation_is_corrected_once() {
         step(&t.show(1), "draft")["output"]["json"]["subject"],
         "Tea club is open"
     );
+    // Newest first: the repair call, then the invalid reply.
     let calls = t.aios(&["llm", "log", "--json"]).success().json();
     assert_eq!(calls.as_array().unwrap().len(), 2);
+    assert_eq!(calls[0]["error"], serde_json::Value::Null);
     assert!(
-        calls[0]["error"]
+        calls[1]["error"]
             .as_str()
             .unwrap()
             .contains("does not match the schema")
@@ -343,7 +368,8 @@ fn a_second_invalid_reply_fails_the_step_with_both_errors() {
         Reply::openai(r#"{"subject": 42}"#, 5, 5),
         Reply::openai("Sure! Here is your email.", 5, 5),
     ]);
-    let t = setup(&server, "openai", FREE_MODELS, DRAFT);
+    let one = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
+    let t = setup(&server, "openai", FREE_MODELS, &one);
     t.aios(&["run", "wf.toml"]).code(1);
     assert_eq!(server.seen().len(), 2);
     let err = step(&t.show(1), "draft")["error"]
@@ -360,6 +386,65 @@ fn a_second_invalid_reply_fails_the_step_with_both_errors() {
         err.contains("`default` after it was asked to correct its reply: the reply is not JSON"),
         "{err}"
     );
+}
+
+#[test]
+fn a_bad_reply_after_the_repair_moves_on_to_the_next_model() {
+    let server = LlmServer::start();
+    server.script(vec![
+        Reply::openai(r#"{"subject": 42}"#, 5, 5),
+        Reply::openai("Sure! Here is your email.", 5, 5),
+        Reply::openai(GOOD, 5, 5),
+    ]);
+    let t = setup(&server, "openai", FREE_MODELS, DRAFT);
+    t.aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("fallbacks:\n  draft: answered by `second`: `default` failed\n");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].body["model"], "m2");
+    // The next model starts fresh: the prompt alone, no repair conversation.
+    assert_eq!(seen[2].body["messages"].as_array().unwrap().len(), 2);
+    let show = t.show(1);
+    let out = &step(&show, "draft")["output"];
+    assert_eq!(out["model"], "second");
+    assert_eq!(out["fallback"]["from"], json!(["default"]));
+    assert_eq!(out["fallback"]["errors"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn model_default_then_heuristic_falls_back_to_the_offline_draft() {
+    let server = LlmServer::start();
+    server.script(vec![
+        Reply::openai("no json here", 5, 5),
+        Reply::openai("still none", 5, 5),
+    ]);
+    let wf = DRAFT.replace(
+        "model = [\"default\", \"second\"]",
+        "model = [\"default\", \"heuristic\"]",
+    );
+    let t = setup(&server, "openai", FREE_MODELS, &wf);
+    let out = t
+        .aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("fallbacks:\n  draft: offline draft, no LLM: `default` failed\n");
+    assert!(
+        out.stderr.contains("✓ draft")
+            && out
+                .stderr
+                .contains("(offline draft, no LLM: `default` failed)"),
+        "{}",
+        out.stderr
+    );
+    let show = t.show(1);
+    let o = &step(&show, "draft")["output"];
+    assert_eq!(o["heuristic"], true);
+    assert_eq!(o["json"]["subject"], "New: Tea club");
+    assert_eq!(o["fallback"]["from"], json!(["default"]));
+    // The proposal it feeds says no LLM drafted it.
+    t.aios(&["inbox", "list"])
+        .success()
+        .stdout_contains("(offline draft, no LLM)");
 }
 
 #[test]
@@ -460,7 +545,7 @@ fn a_bad_config_names_the_file_and_the_key() {
         .write("wf.toml", DRAFT);
     let cfg = t.join("config.toml").display().to_string();
     t.aios(&["run", "wf.toml"]).code(2).stderr_is(&format!(
-        "error: {cfg}: `providers.local.kind` is `openia`, not a provider kind\nhint: kind = \"openai\" (any OpenAI-compatible server: Ollama, llama.cpp, vLLM, OpenRouter) or \"anthropic\"\n"
+        "error: {cfg}: `providers.local.kind` is `openia`, not a provider kind\nhint: kind = \"openai\" (any OpenAI-compatible server: llama.cpp, vLLM, LM Studio, OpenRouter), \"ollama\" or \"anthropic\"\n"
     ));
     t.aios(&["runs", "--json"]).success().stdout_is("[]\n");
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value as Json, json};
 
-use super::{Driver, Prepped, agent};
+use super::{Driver, Prepped, calls};
 use crate::connectors::{Action, ExecError};
 use crate::engine::machine::Input;
 use crate::error::Result;
@@ -20,8 +20,8 @@ pub(super) struct Completion {
 
 pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
-    Agent(Box<agent::CallDone>),
-    Embedded(Box<agent::EmbedDone>),
+    Agent(Box<calls::CallDone>),
+    Embedded(Box<super::agent::EmbedDone>),
 }
 
 /// The async side: a tokio runtime, built on first use, and an HTTP client, built
@@ -29,6 +29,8 @@ pub(super) enum Done {
 pub(super) struct Exec {
     pub(super) rt: tokio::runtime::Runtime,
     pub(super) client: Option<reqwest::Client>,
+    /// One client per LLM provider (each has its own `connect_timeout`).
+    llm_clients: std::collections::HashMap<String, reqwest::Client>,
 }
 
 impl Driver<'_> {
@@ -130,7 +132,11 @@ impl Driver<'_> {
                 .enable_all()
                 .build()
                 .map_err(|e| Error::other(format!("cannot start the executor: {e}")))?;
-            self.exec = Some(Exec { rt, client: None });
+            self.exec = Some(Exec {
+                rt,
+                client: None,
+                llm_clients: Default::default(),
+            });
         }
         let exec = self.exec.as_mut().expect("just set");
         if with_client && exec.client.is_none() {
@@ -141,6 +147,23 @@ impl Driver<'_> {
             exec.client = Some(client);
         }
         Ok(exec)
+    }
+
+    /// The HTTP client for an LLM provider (its `connect_timeout` applied).
+    pub(super) fn llm_client(
+        &mut self,
+        p: &crate::agent::config::ProviderConfig,
+    ) -> Result<reqwest::Client> {
+        use crate::error::Error;
+        let exec = self.exec(false)?;
+        if let Some(c) = exec.llm_clients.get(&p.name) {
+            return Ok(c.clone());
+        }
+        let c = crate::agent::provider::client(p)
+            .map_err(|e| Error::other(format!("cannot build the HTTP client: {e}")))?;
+        let exec = self.exec.as_mut().expect("built above");
+        exec.llm_clients.insert(p.name.clone(), c.clone());
+        Ok(c)
     }
 
     pub(super) fn completed(&mut self, c: Completion) -> Result<()> {
