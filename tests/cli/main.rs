@@ -6,6 +6,7 @@ mod support;
 
 mod agent;
 mod agent_budget;
+mod agent_local;
 
 mod check;
 mod completions;
