@@ -16,6 +16,7 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod llm;
 mod memory;
 mod run;
 mod schedule;
