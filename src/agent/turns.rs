@@ -13,7 +13,8 @@
 //!   always answers);
 //! - a server that refuses the schema form is asked again at once with plain JSON
 //!   (not a failure; the driver remembers the refusal for that provider);
-//! - the step's deadline ends the turns at once.
+//! - the step's deadline ends the turns at once, except for a later `heuristic` (the
+//!   offline draft takes no time): the turns go straight to it.
 //!
 //! When no model is left the step gives up: it is retried (per the step's `retry`)
 //! when any failure was one a retry might not meet again (a timeout, a 5xx, an
@@ -269,7 +270,7 @@ impl Turns {
                     FailureKind::Deadline => {
                         self.errors.push(f.full());
                         self.retryable = true;
-                        Next::GiveUp(self.give_up(policy))
+                        self.out_of_time(req, policy)
                     }
                     kind => {
                         self.errors.push(f.full());
@@ -291,8 +292,30 @@ impl Turns {
             Input::Deadline(msg) => {
                 self.errors.push(msg.to_string());
                 self.retryable = true;
-                Next::GiveUp(self.give_up(policy))
+                self.out_of_time(req, policy)
             }
+        }
+    }
+
+    /// The deadline passed: only the offline draft (no time needed) may still answer.
+    fn out_of_time(&mut self, req: &AgentRequest, policy: Policy) -> Next {
+        let offline = req
+            .models
+            .iter()
+            .enumerate()
+            .skip(self.model_idx + 1)
+            .find(|(_, m)| m.as_str() == super::config::HEURISTIC);
+        match offline {
+            Some((i, _)) => {
+                if let Some(a) = self.alias(req) {
+                    self.failed.push(a.to_string());
+                }
+                self.model_idx = i;
+                self.repair = None;
+                self.plain = false;
+                self.next(req, policy)
+            }
+            None => Next::GiveUp(self.give_up(policy)),
         }
     }
 }

@@ -490,3 +490,32 @@ fn a_streaming_call_shows_a_live_line_on_a_terminal_only() {
         ["▸ draft", "· draft", "✓ draft", "? save"]
     );
 }
+
+#[test]
+fn past_the_deadline_the_offline_draft_still_answers() {
+    let silent = Silent::start();
+    let wf = DRAFT
+        .replace(
+            "model = [\"default\", \"second\"]",
+            "model = [\"default\", \"second\", \"heuristic\"]",
+        )
+        .replace("output = \"json\"", "output = \"json\"\ntimeout = \"1s\"");
+    let t = Test::new()
+        .write(
+            "config.toml",
+            &config("openai", &silent.base_url(), "timeout = \"60s\"", ""),
+        )
+        .write("wf.toml", &wf);
+    // `second` is never called: the deadline passed during `default`'s call.
+    t.aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("  draft: offline draft, no LLM: `default` failed\n");
+    let calls = t.aios(&["llm", "log", "--json"]).success().json();
+    let aliases: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(aliases, ["heuristic", "default"]);
+}

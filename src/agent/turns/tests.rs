@@ -241,7 +241,7 @@ fn provider_errors_move_on_and_only_transient_ones_allow_a_retry() {
 
 #[test]
 fn the_deadline_ends_the_turns_at_once() {
-    let r = req(&["a", "heuristic"]);
+    let r = req(&["a", "b"]);
     let mut t = Turns::default();
     let Next::GiveUp(g) = t.handle(
         &r,
@@ -263,6 +263,12 @@ fn the_deadline_ends_the_turns_at_once() {
         t.handle(&r, LAST, Input::Failed(&late)),
         Next::GiveUp(GiveUp { retry: false, .. })
     ));
+    // The offline draft takes no time: past the deadline, the turns skip to it.
+    let r = req(&["a", "b", "heuristic"]);
+    let mut t = Turns::default();
+    let n = t.handle(&r, LAST, Input::Failed(&late));
+    assert_eq!(call(&n).alias, "heuristic");
+    assert_eq!(t.failed, vec!["a".to_string()]);
 }
 
 #[test]
