@@ -1,4 +1,5 @@
-//! Step kinds: their fields, the unknown-key check of a step, and each kind's spec.
+//! Step kinds: their fields, the unknown-key check of a step, and each kind's spec (the
+//! `agent` kind's in `agent_kind`, memory kinds in `memory_kinds`, timers in `timer_kinds`).
 
 use std::path::{Component, Path};
 
@@ -6,8 +7,8 @@ use toml::de::DeValue;
 
 use super::diag::Diagnostic;
 use super::model::{
-    AgentSpec, ApprovalSpec, FieldDecl, FileMode, FileSpec, HttpSpec, OutputFormat, SetSpec,
-    ShellSpec, StepSpec,
+    ApprovalSpec, FieldDecl, FileMode, FileSpec, HttpSpec, OutputFormat, SetSpec, ShellSpec,
+    StepSpec,
 };
 use super::parse::{ident_hint, typed_decl};
 use super::read::{Cx, Span, Table, TemplateUse, get, is_ident, key_span};
@@ -181,7 +182,7 @@ pub(crate) fn read_spec(
         Kind::File => file(cx, t, span, ctx, uses).map(StepSpec::File),
         Kind::Set => set(cx, t, span, ctx, uses).map(StepSpec::Set),
         Kind::Approval => approval(cx, t, span, ctx, uses).map(StepSpec::Approval),
-        Kind::Agent => agent(cx, t, span, ctx, uses).map(StepSpec::Agent),
+        Kind::Agent => super::agent_kind::agent(cx, t, span, ctx, uses).map(StepSpec::Agent),
         Kind::Remember => {
             super::memory_kinds::remember(cx, t, span, ctx, uses).map(StepSpec::Remember)
         }
@@ -194,7 +195,12 @@ pub(crate) fn read_spec(
     if cx.diags.len() > before { None } else { spec }
 }
 
-fn opt_tmpl(cx: &mut Cx, t: &Table<'_>, key: &str, uses: &mut Vec<TemplateUse>) -> Option<String> {
+pub(crate) fn opt_tmpl(
+    cx: &mut Cx,
+    t: &Table<'_>,
+    key: &str,
+    uses: &mut Vec<TemplateUse>,
+) -> Option<String> {
     get(t, key).and_then(|v| cx.tmpl(key, v, uses))
 }
 
@@ -469,163 +475,4 @@ fn approval(
         body,
         fields,
     })
-}
-
-/// Default `max_tokens` of an agent step.
-pub(crate) const DEFAULT_MAX_TOKENS: u32 = 1024;
-
-fn agent(
-    cx: &mut Cx,
-    t: &Table<'_>,
-    span: Span,
-    ctx: &str,
-    uses: &mut Vec<TemplateUse>,
-) -> Option<AgentSpec> {
-    let mut models = Vec::new();
-    if let Some(v) = get(t, "model") {
-        let items: Vec<_> = match v.get_ref() {
-            DeValue::Array(a) => a.iter().collect(),
-            _ => vec![v],
-        };
-        if items.is_empty() {
-            cx.push(
-                Diagnostic::new("`model` must name at least one model")
-                    .at(v.span())
-                    .label("empty list")
-                    .hint("name an alias from [models] in your config, like model = \"fast\""),
-            );
-        }
-        for item in items {
-            if let Some(m) = cx.string("model", item) {
-                if m.trim().is_empty() || m.chars().any(char::is_whitespace) {
-                    cx.push(
-                        Diagnostic::new(format!("invalid model alias `{m}`"))
-                            .at(item.span())
-                            .label("not an alias")
-                            .hint("a model alias is a name from [models] in your config (or `heuristic`)"),
-                    );
-                } else {
-                    models.push(m);
-                }
-            }
-        }
-    }
-    if models.is_empty() {
-        models.push("default".to_string());
-    }
-    let system = opt_tmpl(cx, t, "system", uses);
-    let prompt = req_tmpl(cx, t, "prompt", &span, ctx, uses);
-    let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"])) {
-        Some(1) => OutputFormat::Json,
-        _ => OutputFormat::Text,
-    };
-    let mut schema = None;
-    if let Some(v) = get(t, "schema") {
-        if let Some(j) = cx.json("schema", v, Some(uses)) {
-            match crate::agent::schema::check_schema(&j) {
-                Ok(()) => schema = Some(j),
-                Err(e) => cx.push(
-                    Diagnostic::new(format!("invalid `schema`: {e}"))
-                        .at(v.span())
-                        .label("not a supported JSON Schema")
-                        .hint(crate::agent::schema::SCHEMA_HINT),
-                ),
-            }
-        }
-        if output != OutputFormat::Json {
-            cx.push(
-                Diagnostic::new("`schema` needs `output = \"json\"`")
-                    .at(key_span(t, "schema").unwrap_or(span.clone()))
-                    .label("a text reply is not validated")
-                    .hint("add output = \"json\" to this step, or remove `schema`"),
-            );
-        }
-    }
-    let offline = get(t, "offline").and_then(|v| cx.json("offline", v, Some(uses)));
-    let mut max_tokens = DEFAULT_MAX_TOKENS;
-    if let Some(v) = get(t, "max_tokens")
-        && let Some(n) = cx.integer("max_tokens", v)
-    {
-        match u32::try_from(n) {
-            Ok(n) if (1..=1_000_000).contains(&n) => max_tokens = n,
-            _ => cx.push(
-                Diagnostic::new(format!(
-                    "`max_tokens` must be between 1 and 1000000, found {n}"
-                ))
-                .at(v.span())
-                .label("out of range")
-                .hint("max_tokens bounds the reply's length (and its estimated cost)"),
-            ),
-        }
-    }
-    let context = get(t, "context").and_then(|v| super::read_context(cx, v, uses));
-    let sampling = sampling(cx, t);
-    Some(AgentSpec {
-        models,
-        system,
-        prompt: prompt?,
-        output,
-        schema,
-        offline,
-        max_tokens,
-        context,
-        sampling,
-    })
-}
-
-/// An agent step's `temperature`, `top_p`, `seed` and `stop`.
-fn sampling(cx: &mut Cx, t: &Table<'_>) -> crate::agent::Sampling {
-    use crate::agent::sampling as smp;
-    let mut s = smp::Sampling::default();
-    let bad = |cx: &mut Cx, v: &super::read::Val<'_>, msg: String| {
-        cx.push(
-            Diagnostic::new(msg)
-                .at(v.span())
-                .label("out of range")
-                .hint(smp::HINT),
-        )
-    };
-    for key in ["temperature", "top_p"] {
-        let Some(v) = get(t, key) else { continue };
-        let n = match v.get_ref() {
-            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            DeValue::Integer(_) => super::read::int_value(v.get_ref()).map(|i| i as f64),
-            _ => {
-                cx.wrong_type(key, v, "a number");
-                continue;
-            }
-        };
-        let checked = match n {
-            Some(n) if key == "temperature" => smp::temperature(n),
-            Some(n) => smp::top_p(n),
-            None => Err(format!("`{key}` is not a number")),
-        };
-        match checked {
-            Ok(n) if key == "temperature" => s.temperature = Some(n),
-            Ok(n) => s.top_p = Some(n),
-            Err(e) => bad(cx, v, e),
-        }
-    }
-    if let Some(v) = get(t, "seed") {
-        s.seed = cx.integer("seed", v);
-    }
-    if let Some(v) = get(t, "stop") {
-        let list: Option<Vec<String>> = match v.get_ref() {
-            DeValue::String(x) => Some(vec![x.to_string()]),
-            DeValue::Array(a) => a
-                .iter()
-                .map(|x| match x.get_ref() {
-                    DeValue::String(x) => Some(x.to_string()),
-                    _ => None,
-                })
-                .collect(),
-            _ => None,
-        };
-        match list.map(smp::stop) {
-            Some(Ok(l)) => s.stop = l,
-            Some(Err(e)) => bad(cx, v, e),
-            None => cx.wrong_type("stop", v, "a string or a list of strings"),
-        }
-    }
-    s
 }

@@ -8,6 +8,7 @@
 //! (ids, needs, cycles, template references), `inputs` the `--input` values,
 //! `duration` and `suggest` small helpers, `diag` diagnostics and their rendering.
 
+mod agent_kind;
 mod context;
 pub mod diag;
 pub mod duration;
