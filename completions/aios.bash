@@ -413,7 +413,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__approve)
-            opts="-q -h -V --edit --field --done --reason --raise --switch --no-resume --confirm-stale --json --quiet --home --help --version"
+            opts="-q -h -V --edit --field --done --reason --raise --switch --offline --no-resume --confirm-stale --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -78,13 +78,14 @@ complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcomm
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`); for a rescue, the step\'s reply (JSON checked against its schema, or text)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l field -d 'Fill in a field of an approval gate: NAME=VALUE (repeatable)' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l reason -d 'A note kept with the decision' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l raise -d 'For a budget stop: let this run spend USD more than its caps' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l done -d 'For an interrupted step: it did happen; mark it done instead of running it again'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l switch -d 'For a budget stop: use the step\'s next model instead'
+complete -c aios -n "__fish_aios_using_subcommand approve" -l offline -d 'For a rescue: accept the step\'s offline draft as its reply'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l no-resume -d 'Commit the decision but do not continue the run'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l confirm-stale -d 'Approve a STALE item (its evidence changed since it was proposed)'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l json -d 'Print the run as JSON when the command ends'

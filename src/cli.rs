@@ -244,7 +244,7 @@ pub struct InboxShowArgs {
 pub struct ApproveArgs {
     /// The inbox item's id
     pub id: i64,
-    /// Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`)
+    /// Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`); for a rescue, the step's reply (JSON checked against its schema, or text)
     #[arg(long, value_name = "FILE")]
     pub edit: Option<PathBuf>,
     /// Fill in a field of an approval gate: NAME=VALUE (repeatable)
@@ -262,6 +262,9 @@ pub struct ApproveArgs {
     /// For a budget stop: use the step's next model instead
     #[arg(long, conflicts_with_all = ["edit", "fields", "done"])]
     pub switch: bool,
+    /// For a rescue: accept the step's offline draft as its reply
+    #[arg(long, conflicts_with_all = ["edit", "fields", "done", "raise", "switch"])]
+    pub offline: bool,
     /// Commit the decision but do not continue the run
     #[arg(long)]
     pub no_resume: bool,

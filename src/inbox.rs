@@ -43,13 +43,23 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
     if p.kind == ProposalKind::Notice {
         return acknowledge(journal, &p, req);
     }
+    if p.kind == ProposalKind::Rescue {
+        return rescue(journal, &p, req);
+    }
     let what = match p.kind {
         ProposalKind::Action => "a proposed action",
         ProposalKind::Approval => "an approval gate",
         ProposalKind::Attention => "an interrupted step",
         ProposalKind::Budget => "a budget stop",
         ProposalKind::Notice => "a notice",
+        ProposalKind::Rescue => "a rescue",
     };
+    if req.fields.iter().any(|(k, _)| k == "offline") {
+        return Err(Error::invalid(format!(
+            "item {id} is {what}; --offline only applies to a rescue (an agent step every model failed)"
+        ))
+        .with_hint(format!("aios inbox show {id}")));
+    }
     if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
         return Err(Error::invalid(format!(
             "item {id} is {what}; --done only applies to interrupted steps"
@@ -131,7 +141,125 @@ pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Optio
             p.id
         )));
     }
+    if p.kind == ProposalKind::Rescue {
+        let (edited, diff) = check_rescue_edit(p, e)?;
+        return Ok((Some(edited), diff));
+    }
     check_edit(p, e)
+}
+
+/// A rescue: the operator's reply (`--edit`), the offline draft (`--offline`), a
+/// retry (neither), or a rejection. Recorded as `fields.rescue = edit | offline |
+/// retry`; the reply goes in `edited` as `{text, json}`.
+fn rescue(journal: &mut Journal, p: &ProposalRecord, req: DecideRequest) -> Result<ProposalRecord> {
+    let id = p.id;
+    let hint = || {
+        format!(
+            "aios approve {id} --edit FILE (start from: aios inbox show {id} --action) · aios approve {id} --offline · aios approve {id} (run it again) · aios reject {id} --reason \"...\""
+        )
+    };
+    let offline = req.fields.iter().any(|(k, _)| k == "offline");
+    if req.decision == Decision::Done
+        || req.fields.iter().any(|(k, _)| k != "offline")
+        || (offline && req.edit.is_some())
+    {
+        return Err(Error::invalid(format!(
+            "item {id} is a rescue: give the step's reply with --edit FILE, accept its offline draft with --offline, or approve it alone to run the step again"
+        ))
+        .with_hint(hint()));
+    }
+    if req.decision == Decision::Reject && (offline || req.edit.is_some()) {
+        return Err(
+            Error::invalid("--edit and --offline are ways to approve a rescue").with_hint(hint()),
+        );
+    }
+    let (fields, edited, diff) = match (req.decision, &req.edit) {
+        (Decision::Reject, _) => (None, None, None),
+        (_, Some(e)) => {
+            let (edited, diff) = check_rescue_edit(p, e)?;
+            (
+                Some(serde_json::json!({"rescue": "edit"})),
+                Some(edited),
+                diff,
+            )
+        }
+        (_, None) if offline => {
+            if p.action["offline"].is_null() {
+                return Err(Error::invalid(format!(
+                    "the step of item {id} has no offline draft that fits its output"
+                ))
+                .with_hint(hint()));
+            }
+            (Some(serde_json::json!({"rescue": "offline"})), None, None)
+        }
+        (_, None) => (Some(serde_json::json!({"rescue": "retry"})), None, None),
+    };
+    journal.decide(
+        id,
+        DecisionInput {
+            decision: req.decision,
+            reason: req.reason,
+            fields,
+            edited,
+            diff,
+            by: req.by,
+        },
+    )
+}
+
+/// The text a rescue's reply is best started from: the last reply (indented when
+/// it is JSON), else the offline draft.
+pub fn rescue_draft(p: &ProposalRecord) -> String {
+    let pretty = |t: &str| match serde_json::from_str::<Json>(t.trim()) {
+        Ok(v) if v.is_object() => serde_json::to_string_pretty(&v).unwrap_or_else(|_| t.into()),
+        _ => t.to_string(),
+    };
+    let last = p.action["replies"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find_map(|x| x["response"].as_str()));
+    match (last, &p.action["offline"]) {
+        (Some(t), _) => pretty(t),
+        (None, Json::String(s)) => s.clone(),
+        (None, Json::Null) => "{}".into(),
+        (None, v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+    }
+}
+
+/// Check the operator's reply against the step's output (JSON and its schema, or
+/// text): `{text, json}` and the diff from [`rescue_draft`].
+fn check_rescue_edit(p: &ProposalRecord, e: &Edit) -> Result<(Json, Option<String>)> {
+    let req: crate::agent::AgentRequest = serde_json::from_value(p.action["request"].clone())
+        .map_err(|err| {
+            Error::storage(format!(
+                "inbox item {} holds an unreadable request: {err}",
+                p.id
+            ))
+        })?;
+    let text = e.text.trim_end_matches(['\n', '\r']).to_string();
+    let value = crate::agent::interpret(&req, &text).map_err(|err| {
+        Error::invalid(format!(
+            "the reply in {} does not fit the step's output: {err}",
+            e.origin
+        ))
+        .with_hint(format!(
+            "fix it and approve again; the step's schema is in: aios inbox show {}",
+            p.id
+        ))
+    })?;
+    let mut edited = serde_json::json!({ "text": text });
+    if let Some(v) = value {
+        edited["json"] = v;
+    }
+    let before = rescue_draft(p);
+    let (old, new) = (format!("{}\n", before.trim_end()), format!("{text}\n"));
+    let diff = (old.trim_end() != new.trim_end()).then(|| {
+        similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(2)
+            .header("last reply", "yours")
+            .to_string()
+    });
+    Ok((edited, diff))
 }
 
 /// Approving or rejecting a notice acknowledges it; nothing else applies to one.

@@ -156,7 +156,12 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     let journal = ctx.journal()?;
     let p = journal.proposal(args.id)?;
     if args.action {
-        ui::print_json(p.final_action());
+        if p.kind == ProposalKind::Rescue {
+            // The reply to start an edit from (`aios approve ID --edit FILE`).
+            ui::println(&crate::inbox::rescue_draft(&p));
+        } else {
+            ui::print_json(p.final_action());
+        }
         return Ok(Exit::Ok);
     }
     if args.json {
@@ -281,6 +286,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 }
             }
         }
+        ProposalKind::Rescue => t.push_str(&rescue_text(&p, s)),
         _ => {
             if p.kind == ProposalKind::Attention {
                 t.push_str(&format!(
@@ -367,6 +373,18 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ProposalKind::Attention => format!(
                 "aios approve {id} (run it again) · aios approve {id} --done (it happened) · aios reject {id} --reason \"...\" (fail the step)"
             ),
+            ProposalKind::Rescue => {
+                let mut n = format!(
+                    "aios inbox show {id} --action > reply.json, edit it, then aios approve {id} --edit reply.json"
+                );
+                if !p.action["offline"].is_null() {
+                    n.push_str(&format!(" · aios approve {id} --offline"));
+                }
+                n.push_str(&format!(
+                    " · aios approve {id} (run it again) · aios reject {id} --reason \"...\" (fail the step)"
+                ));
+                n
+            }
             ProposalKind::Budget => {
                 let mut n = format!("aios approve {id} --raise USD");
                 if p.action["next_model"].is_string() {
@@ -382,6 +400,82 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     }
     ui::print(&t);
     Ok(Exit::Ok)
+}
+
+/// `aios inbox show` of a rescue: what failed, each reply with its error, the
+/// schema the reply must match, and the offline draft.
+fn rescue_text(p: &ProposalRecord, s: ui::Style) -> String {
+    let a = &p.action;
+    let mut t = format!(
+        "{}\n",
+        s.bold("Every model of this agent step failed; its run waits for your answer.")
+    );
+    let replies = a["replies"].as_array().cloned().unwrap_or_default();
+    if !replies.is_empty() {
+        t.push_str(&format!("\n{}\n", s.bold("replies")));
+    }
+    for r in &replies {
+        t.push_str(&format!(
+            "  call {} · `{}` via {}{}\n",
+            r["call"],
+            r["model"].as_str().unwrap_or("?"),
+            r["provider"].as_str().unwrap_or("?"),
+            match r["finish_reason"].as_str() {
+                Some(f) => format!(" · {f}"),
+                None => String::new(),
+            }
+        ));
+        if let Some(text) = r["response"].as_str() {
+            t.push_str(&indent(&indent(text)));
+        }
+        if let Some(e) = r["error"].as_str() {
+            t.push_str(&format!("    {} {e}\n", s.red_bold("error:")));
+        }
+    }
+    t.push_str(&format!(
+        "\n{}\n{}",
+        s.bold("why the step stopped"),
+        indent(a["error"].as_str().unwrap_or("?"))
+    ));
+    let req = &a["request"];
+    if let Some(schema) = req.get("schema").filter(|x| !x.is_null()) {
+        t.push_str(&format!(
+            "\n{}\n{}",
+            s.bold("your reply must match this schema (--edit FILE)"),
+            indent(&serde_json::to_string_pretty(schema).unwrap_or_default())
+        ));
+    } else if req["json"] == true {
+        t.push_str(&format!(
+            "\n{}\n",
+            s.bold("your reply must be one JSON object (--edit FILE)")
+        ));
+    } else {
+        t.push_str(&format!(
+            "\n{}\n",
+            s.bold("your reply is the step's text (--edit FILE)")
+        ));
+    }
+    match &a["offline"] {
+        Json::Null => t.push_str("\nno offline draft fits this step's output\n"),
+        Json::String(d) => t.push_str(&format!(
+            "\n{}\n{}",
+            s.bold("offline draft (--offline)"),
+            indent(d)
+        )),
+        d => t.push_str(&format!(
+            "\n{}\n{}",
+            s.bold("offline draft (--offline)"),
+            indent(&serde_json::to_string_pretty(d).unwrap_or_default())
+        )),
+    }
+    if let Some(d) = &p.diff {
+        t.push_str(&format!(
+            "\n{}\n{}",
+            s.bold("the operator's reply"),
+            indent(d)
+        ));
+    }
+    t
 }
 
 /// Whether an item was built from an offline heuristic draft (no LLM).

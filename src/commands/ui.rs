@@ -330,6 +330,7 @@ impl Observer for Progress {
                     ProposalKind::Approval => "awaits approval",
                     ProposalKind::Attention => "needs attention",
                     ProposalKind::Budget => "stopped at a budget cap",
+                    ProposalKind::Rescue => "needs rescue",
                     ProposalKind::Notice => "raised a notice",
                 };
                 format!(

@@ -17,6 +17,7 @@ mod execute;
 mod items;
 mod memory;
 mod prepare;
+mod rescue;
 
 use std::collections::HashMap;
 use std::sync::mpsc;

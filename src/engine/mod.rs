@@ -259,7 +259,10 @@ fn drive_run(
             StepStatus::Running => {
                 let approved = items.iter().rev().find(|p| {
                     p.step_id == rec.step_id
-                        && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+                        && !matches!(
+                            p.kind,
+                            ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                        )
                         && p.status == ProposalStatus::Approved
                 });
                 if wf.steps[i].idempotent && approved.is_some() {
@@ -364,6 +367,7 @@ fn drive_run(
         match p.kind {
             ProposalKind::Approval => d.prepped[i] = Some(Prepped::Gate(p.action.clone())),
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
+            ProposalKind::Rescue => d.restore_rescue(i, &p.action),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));
@@ -377,7 +381,11 @@ fn drive_run(
     for &i in &interrupted {
         let step_id = d.wf.steps[i].id.clone();
         if let Some(p) = items.iter().rev().find(|p| {
-            p.step_id == step_id && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+            p.step_id == step_id
+                && !matches!(
+                    p.kind,
+                    ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                )
         }) && let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone())
         {
             d.prepped[i] = Some(Prepped::Action(a));

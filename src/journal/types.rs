@@ -78,6 +78,9 @@ word_enum!(
         Attention = "attention",
         /// An agent call that would pass a spending cap: raise, switch model or stop.
         Budget = "budget",
+        /// An agent step every model failed: paste or edit the reply, accept the
+        /// offline draft, retry, or fail it.
+        Rescue = "rescue",
         /// About a schedule, not a run (missed fires, a failing schedule): approving
         /// (or rejecting) acknowledges it.
         Notice = "notice",

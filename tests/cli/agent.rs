@@ -59,6 +59,18 @@ content = "{{ steps.draft.output.json.subject }}\n{{ steps.draft.output.json.bod
 
 pub(crate) const GOOD: &str = r#"{"subject": "Tea club is open", "body": "Come in.", "rationale": "short and warm", "confidence": 0.8}"#;
 
+/// The rescue item `step` waits on once every model failed: its id, and why the
+/// step stopped (every model's error).
+pub(crate) fn rescue(t: &Test, step: &str) -> (i64, String) {
+    let id = t.item(step);
+    let v = t
+        .aios(&["inbox", "show", &id.to_string(), "--json"])
+        .success()
+        .json();
+    assert_eq!(v["kind"], "rescue", "{v}");
+    (id, v["action"]["error"].as_str().unwrap().to_string())
+}
+
 pub(crate) fn setup(server: &LlmServer, kind: &str, models: &str, wf: &str) -> Test {
     Test::new()
         .write("config.toml", &config(server, kind, models))
@@ -245,7 +257,9 @@ fn the_api_key_never_reaches_the_database() {
     // A second run whose call fails: errors are journaled too.
     let one = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
     t.put("one.toml", &one);
-    t.aios(&["run", "one.toml"]).code(1);
+    t.aios(&["run", "one.toml"])
+        .success()
+        .stdout_contains("rescue");
     assert_eq!(server.seen().len(), 2);
     assert!(server.seen().iter().all(|r| r.text().contains("Announce")));
     let mut checked = 0;
@@ -286,21 +300,17 @@ fn a_rate_limit_is_retried_after_the_time_it_asks() {
 }
 
 #[test]
-fn a_500_storm_fails_the_step_naming_provider_and_model() {
+fn a_500_storm_stops_the_step_naming_provider_and_model() {
     let server = LlmServer::start();
     // max_retries = 2: three attempts per model, two models.
     server.script(vec![Reply::error(500, "overloaded"); 6]);
     let t = setup(&server, "openai", FREE_MODELS, DRAFT);
-    let out = t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success().stdout_contains(
+        "rescue    draft              every model failed: provider `local` (model `m1`): HTTP 500 after 3 attempts: overloaded",
+    );
     assert_eq!(server.seen().len(), 6);
     assert_eq!(server.seen()[3].body["model"], "m2");
-    out.stdout_contains(
-        "draft: provider `local` (model `m1`): HTTP 500 after 3 attempts: overloaded",
-    );
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains("provider `local` (model `m2`): HTTP 500 after 3 attempts"),
         "{err}"
@@ -317,9 +327,10 @@ fn a_malformed_reply_fails_with_a_clear_message() {
     server.script(vec![Reply::raw(200, "{\"choices\": [ oops")]);
     let wf = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
     let t = setup(&server, "openai", FREE_MODELS, &wf);
-    t.aios(&["run", "wf.toml"]).code(1).stdout_contains(
-        "draft: provider `local` (model `m1`) sent a reply aios cannot read: not the expected JSON",
-    );
+    t.aios(&["run", "wf.toml"]).success();
+    assert!(rescue(&t, "draft").1.starts_with(
+        "provider `local` (model `m1`) sent a reply aios cannot read: not the expected JSON",
+    ));
 }
 
 #[test]
@@ -362,7 +373,7 @@ fn a_schema_violation_is_corrected_once() {
 }
 
 #[test]
-fn a_second_invalid_reply_fails_the_step_with_both_errors() {
+fn a_second_invalid_reply_stops_the_step_with_both_errors() {
     let server = LlmServer::start();
     server.script(vec![
         Reply::openai(r#"{"subject": 42}"#, 5, 5),
@@ -370,12 +381,9 @@ fn a_second_invalid_reply_fails_the_step_with_both_errors() {
     ]);
     let one = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
     let t = setup(&server, "openai", FREE_MODELS, &one);
-    t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success();
     assert_eq!(server.seen().len(), 2);
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains(
             "`default`: the reply does not match the schema: $: missing required property `body`"
@@ -455,13 +463,10 @@ fn bad_keys_and_unknown_models_name_provider_and_model() {
         Reply::error(404, "model m2 not found"),
     ]);
     let t = setup(&server, "anthropic", FREE_MODELS, DRAFT);
-    t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success();
     // Neither is retried.
     assert_eq!(server.seen().len(), 2);
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains("provider `local` (model `m1`) refused the API key (HTTP 401): invalid x-api-key (hint: check the key in LLM_KEY)"),
         "{err}"
@@ -495,12 +500,9 @@ fn a_missing_key_fails_before_any_request() {
     let t = Test::new()
         .write("config.toml", &config(&server, "openai", FREE_MODELS))
         .write("wf.toml", DRAFT);
-    t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success();
     assert!(server.seen().is_empty());
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains("provider `local` (model `m1`) needs an API key, but LLM_KEY is not set"),
         "{err}"
@@ -551,15 +553,12 @@ fn a_bad_config_names_the_file_and_the_key() {
 }
 
 #[test]
-fn an_unconfigured_alias_fails_the_step_with_a_hint() {
+fn an_unconfigured_alias_stops_the_step_with_a_hint() {
     let server = LlmServer::start();
     let wf = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"writer\"");
     let t = setup(&server, "openai", FREE_MODELS, &wf);
-    t.aios(&["run", "wf.toml"]).code(1);
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    t.aios(&["run", "wf.toml"]).success();
+    let err = rescue(&t, "draft").1;
     assert!(err.contains("model `writer` is not configured"), "{err}");
     assert!(
         err.contains("has no [models.writer] (configured: default, second)"),

@@ -18,6 +18,7 @@ mod inspect;
 mod lease;
 mod llm;
 mod memory;
+mod rescue;
 mod run;
 mod schedule;
 mod serve;

@@ -126,10 +126,7 @@ impl Driver<'_> {
         loop {
             let call = match next {
                 Next::Call(c) => c,
-                Next::GiveUp(g) => {
-                    self.agent_give_up(step, g);
-                    return Ok(());
-                }
+                Next::GiveUp(g) => return self.agent_give_up(step, g),
                 Next::Done(_) => {
                     return Err(crate::error::Error::other(
                         "internal: an agent step succeeded without a reply",
@@ -492,15 +489,21 @@ impl Driver<'_> {
         Ok(())
     }
 
-    fn agent_give_up(&mut self, step: usize, g: GiveUp) {
+    /// No model is left: another attempt when the step's `retry` allows, else the
+    /// rescue item (see [`super::rescue`]).
+    fn agent_give_up(&mut self, step: usize, g: GiveUp) -> Result<()> {
         self.agents.turns.remove(&step);
         self.agents.deadlines.remove(&step);
-        self.reasons.insert(step, g.message);
-        self.feed(Input::Finished {
-            step,
-            ok: false,
-            retryable: g.retry,
-        });
+        if g.retry {
+            self.reasons.insert(step, g.message);
+            self.feed(Input::Finished {
+                step,
+                ok: false,
+                retryable: true,
+            });
+            return Ok(());
+        }
+        self.open_rescue(step, g.message)
     }
 }
 
