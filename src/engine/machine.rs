@@ -321,6 +321,11 @@ impl Machine {
         &self.steps
     }
 
+    /// Whether a step failed: nothing new starts and the run will fail.
+    pub fn halted(&self) -> bool {
+        self.halted
+    }
+
     /// Whether a failed attempt of `step` would be retried (its `retry` has
     /// attempts left and the run is not failing).
     pub fn retries_left(&self, i: usize) -> bool {
