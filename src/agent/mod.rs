@@ -218,25 +218,33 @@ pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampl
         role: Role::User,
         content,
     }];
-    if let Some(r) = &call.repair {
-        messages.push(Message {
-            role: Role::Assistant,
-            content: r.response.clone(),
-        });
-        messages.push(Message {
-            role: Role::User,
-            content: if r.truncated {
-                format!(
-                    "Your reply was cut off before it was complete: {}. Reply again with only the complete JSON object, and keep it short.",
-                    r.error
-                )
-            } else {
-                format!(
+    match &call.repair {
+        // Cut at max_tokens: asked again afresh, with more room. The cut reply stays
+        // out of the conversation (a small model shown it writes it again).
+        Some(r) if r.truncated => {
+            messages[0].content.push_str(&format!(
+                "\n\n(Your last reply was cut off at the length limit before it was complete. Keep this one short: {} at most.)",
+                if req.json {
+                    "one complete JSON object, a few sentences per field"
+                } else {
+                    "a few sentences"
+                }
+            ));
+        }
+        Some(r) => {
+            messages.push(Message {
+                role: Role::Assistant,
+                content: r.response.clone(),
+            });
+            messages.push(Message {
+                role: Role::User,
+                content: format!(
                     "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
                     r.error
-                )
-            },
-        });
+                ),
+            });
+        }
+        None => {}
     }
     let (form, schema) = match (
         req.json,
@@ -493,7 +501,12 @@ mod tests {
         };
         let c = first(&r, &cut);
         assert_eq!(c.max_tokens, 200);
-        assert!(c.messages[2].content.starts_with("Your reply was cut off"));
+        assert_eq!(c.messages.len(), 1, "the cut reply is not shown again");
+        assert!(
+            c.messages[0]
+                .content
+                .contains("Your last reply was cut off")
+        );
         assert_eq!(
             first(&req(false), &Turns::default()).system.as_deref(),
             Some("Be brief.")

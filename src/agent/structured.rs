@@ -5,7 +5,7 @@
 //! the plain JSON form (`json_object`, `format: "json"`, or the prompt alone).
 //!
 //! The schema sent is the step's, with optional `rationale` and `confidence` added
-//! (the prompt invites them), `default` and `examples` removed (they feed the offline
+//! (the prompt invites them; a confidence is one of 0, 0.1, … 1), `default` and `examples` removed (they feed the offline
 //! draft), and, when every object lists its properties, made strict: closed objects,
 //! every property required, the optional ones nullable. [`drop_nulls`] removes the
 //! nulls a strict reply carries for optional properties before it is validated.
@@ -55,6 +55,9 @@ pub struct WireSchema {
 /// that the schema form is tried again (a refused request costs nothing).
 pub const REFUSAL_MEMORY_MS: i64 = 7 * 24 * 3600 * 1000;
 
+/// The confidences a reply may give (the prompt asks for a number from 0 to 1).
+const CONFIDENCE: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
 /// The name the schema (or the forced tool) goes by.
 pub const NAME: &str = "reply";
 
@@ -74,7 +77,9 @@ pub fn wire(schema: &Json) -> Option<WireSchema> {
             props.insert("rationale".into(), json!({"type": "string"}));
         }
         if !props.contains_key("confidence") {
-            props.insert("confidence".into(), json!({"type": "number"}));
+            // A list, not a range: grammars (llama.cpp, Ollama) enforce an `enum`
+            // but not `minimum`/`maximum` on numbers, and small models write 75.
+            props.insert("confidence".into(), json!({"enum": CONFIDENCE}));
         }
     }
     let strict = strictable(&s);
@@ -273,7 +278,7 @@ mod tests {
                     "tone": {"enum": ["warm", "plain", null]},
                     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
                     "rationale": {"type": ["string", "null"]},
-                    "confidence": {"type": ["number", "null"]}
+                    "confidence": {"enum": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, null]}
                 },
                 "additionalProperties": false
             })

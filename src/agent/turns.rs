@@ -6,8 +6,9 @@
 //!
 //! Rules, per model in the step's order:
 //! - a valid reply ends the step;
-//! - an invalid one (not JSON, off the schema, cut at `max_tokens`) is sent back once
-//!   with the errors; a reply cut at `max_tokens` gets twice the room for that repair;
+//! - an invalid one (not JSON, off the schema) is sent back once with the errors (the
+//!   repair round); one cut at `max_tokens` is asked for again, afresh and shorter,
+//!   with twice the room;
 //! - a second invalid reply, a provider error or an alias that cannot be used moves on
 //!   to the next model (`heuristic` answers offline, so it is the last resort that
 //!   always answers);

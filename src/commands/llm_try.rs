@@ -116,12 +116,16 @@ fn listings(settings: &AgentSettings, only: Option<&str>) -> Result<Vec<Listed>,
     Ok(out)
 }
 
+/// Whether the provider lists `model`: `Some(false)` only when it lists others. A
+/// server that lists exactly one model (llama.cpp's `llama-server` answers with it
+/// under any name) counts as serving every name.
 fn served(l: &Result<Listing, CallFailure>, model: &str) -> Option<bool> {
     match l {
         Ok(Listing::Models(names)) => Some(
-            names
-                .iter()
-                .any(|n| n == model || n.strip_suffix(":latest") == Some(model)),
+            names.len() == 1
+                || names
+                    .iter()
+                    .any(|n| n == model || n.strip_suffix(":latest") == Some(model)),
         ),
         _ => None,
     }

@@ -153,7 +153,7 @@ usd_per_mtok_out = 2.0
                 "subject": {"type": "string"},
                 "body": {"type": "string"},
                 "rationale": {"type": ["string", "null"]},
-                "confidence": {"type": ["number", "null"]}
+                "confidence": {"enum": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, null]}
             },
             "additionalProperties": false
         }}})

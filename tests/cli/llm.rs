@@ -138,11 +138,15 @@ fn ping_checks_each_provider_and_its_aliases() {
         "{}",
         out.stdout
     );
-    server.models(&["m1"]);
+    server.models(&["m1", "other"]);
     t.aios(&["llm", "ping"])
         .code(1)
         .stdout_contains("  not listed by the provider: m2 (`second`) (check [models] `name`)\n");
     t.aios(&["llm", "ping", "-m", "default"]).success();
+    // A server that lists one model (llama-server) answers with it under any name.
+    server.models(&["/models/SmolLM2-135M-Instruct.Q4_1.gguf"]);
+    t.aios(&["llm", "ping"]).success();
+    server.models(&["m1", "other"]);
     let j = t.aios(&["llm", "ping", "--json"]).code(1).json();
     assert_eq!(j[0]["not_listed"], json!(["m2 (`second`)"]));
     // A missing key fails before any request.
