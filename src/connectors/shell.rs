@@ -33,7 +33,10 @@ pub fn quote_argv(argv: &[String]) -> String {
     argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
-fn quote(a: &str) -> String {
+/// Quote one word for a POSIX shell (`sh` reads it back as it is): plain words stay
+/// as they are, anything else goes in single quotes. The one shell-quoting function
+/// of the crate (inbox views, crontab lines).
+pub fn quote(a: &str) -> String {
     let plain = !a.is_empty()
         && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));

@@ -12,7 +12,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
 use crate::connectors::{Action, ExecEnv};
 use crate::error::{Error, Result};
@@ -105,7 +104,7 @@ pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
 /// The `RunCreated` event of a new run (for callers that create the run inside a
 /// transaction of their own, like a schedule's fire).
 pub fn created_event(new: NewRun<'_>) -> Event {
-    let hash = hex::encode(Sha256::digest(new.source.as_bytes()));
+    let hash = crate::journal::source_hash(new.source);
     let uid = uuid::Uuid::now_v7().simple().to_string();
     Event::RunCreated {
         uid,

@@ -89,9 +89,8 @@ impl Journal {
     /// Register (or update) a hook with a snapshot of its workflow. True when it
     /// already existed.
     pub fn put_hook(&mut self, name: &str, path: &str, dir: &str, source: &str) -> Result<bool> {
-        use sha2::{Digest, Sha256};
         let at = self.now();
-        let hash = hex::encode(Sha256::digest(source.as_bytes()));
+        let hash = super::source_hash(source);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -90,9 +90,11 @@ pub fn versions_of(evidence: &Json) -> Vec<VersionRef> {
         .unwrap_or_default()
 }
 
-/// SHA-256 (hex) of a text, as runs record their workflow source.
-pub fn source_hash(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+/// SHA-256 (hex) of a workflow source (or a file's bytes): how runs, schedules and
+/// hooks record the source they snapshot, and how a `workflow_file` version is
+/// compared. The one hash function of the crate for sources.
+pub fn source_hash(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(Sha256::digest(bytes.as_ref()))
 }
 
 impl Journal {
@@ -100,7 +102,7 @@ impl Journal {
     pub fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
         match kind {
             "workflow_file" => match std::fs::read(key) {
-                Ok(bytes) => CurrentVersion::Is(hex::encode(Sha256::digest(&bytes))),
+                Ok(bytes) => CurrentVersion::Is(source_hash(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => CurrentVersion::Missing,
                 Err(_) => CurrentVersion::Unknown,
             },

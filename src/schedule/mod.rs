@@ -19,8 +19,6 @@ pub mod tick;
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::journal::{FireRecord, FireStatus, Journal, RunStatus, ScheduleRecord, ScheduleSpec};
@@ -69,7 +67,7 @@ pub fn add(
         name: wf.name.clone(),
         path: path.display().to_string(),
         dir: dir.display().to_string(),
-        source_hash: hex::encode(Sha256::digest(source.as_bytes())),
+        source_hash: crate::journal::source_hash(source),
         cron: trigger.cron.clone(),
         timezone: zone,
         overlap: trigger.overlap.as_str().to_string(),

@@ -11,18 +11,6 @@ fn kv(k: &str, v: String, t: Theme) -> Line<'static> {
     Line::from(vec![Span::styled(format!("{k}: "), t.bold()), Span::raw(v)])
 }
 
-/// Quote an argument the way a shell would need it.
-fn shell_quote(a: &str) -> String {
-    if !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-    {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', r"'\''"))
-    }
-}
-
 /// An action rendered for a person, by its `kind`; kinds this build does not know
 /// show as pretty JSON.
 pub(super) fn action_lines(a: &Json, lines: &mut Vec<Line<'static>>, t: Theme) {
@@ -89,7 +77,7 @@ pub(super) fn action_lines(a: &Json, lines: &mut Vec<Line<'static>>, t: Theme) {
                 .as_array()
                 .map(|v| {
                     v.iter()
-                        .map(|x| shell_quote(x.as_str().unwrap_or("")))
+                        .map(|x| crate::connectors::shell::quote(x.as_str().unwrap_or("")))
                         .collect()
                 })
                 .unwrap_or_default();
