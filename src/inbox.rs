@@ -181,6 +181,12 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
         ))
         .with_hint("reject this item instead, and change the workflow"));
     }
+    action.validate_edit(&original).map_err(|err| {
+        Error::invalid(format!(
+            "the edited action in {} is not valid: {err}",
+            e.origin
+        ))
+    })?;
     if original == action {
         return Ok((None, None));
     }

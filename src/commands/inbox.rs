@@ -290,7 +290,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             }
             t.push_str(&format!("{}\n", s.bold("action")));
             match serde_json::from_value::<Action>(p.final_action().clone()) {
-                Ok(a) => t.push_str(&indent(&a.describe())),
+                Ok(a) => t.push_str(&indent(&a.describe().to_text())),
                 Err(_) => t.push_str(&indent(
                     &serde_json::to_string_pretty(&p.action).unwrap_or_default(),
                 )),

@@ -345,13 +345,10 @@ fn drive_run(
         }
         if d.prepped[i].is_none() {
             // No stored action (approve = "never"): render it as it was.
-            let dir = std::path::PathBuf::from(&d.run.dir);
-            let renv = crate::connectors::RenderEnv {
-                dir: &dir,
-                run_uid: &d.run.uid,
-            };
             let attempt = d.machine.step(i).attempt;
-            if let Ok(a) = Action::render(&d.wf.steps[i], &d.ctx, &renv, attempt) {
+            if let workflow::StepSpec::Action(spec) = &d.wf.steps[i].spec
+                && let Ok(a) = d.render_action(i, spec, attempt)
+            {
                 d.prepped[i] = Some(Prepped::Action(a));
             }
         }

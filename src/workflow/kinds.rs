@@ -1,18 +1,13 @@
 //! Step kinds: their fields, the unknown-key check of a step, and each kind's spec.
 
-use std::path::{Component, Path};
-
 use toml::de::DeValue;
 
 use super::diag::Diagnostic;
-use super::model::{
-    AgentSpec, ApprovalSpec, FieldDecl, FileMode, FileSpec, HttpSpec, OutputFormat, SetSpec,
-    ShellSpec, StepSpec,
-};
+use super::model::{AgentSpec, ApprovalSpec, FieldDecl, OutputFormat, SetSpec, StepSpec};
 use super::parse::{ident_hint, typed_decl};
 use super::read::{Cx, Span, Table, TemplateUse, get, is_ident, key_span};
 use super::suggest::did_you_mean;
-use crate::template::is_template;
+use crate::connectors::ConnectorKind;
 
 /// Keys every step may have.
 pub(crate) const COMMON_KEYS: &[&str] = &[
@@ -30,16 +25,10 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "on_timeout",
 ];
 
-/// Kind names, in the order of [`Kind::ALL`].
-pub(crate) const KINDS: &[&str] = &[
-    "shell", "http", "file", "set", "approval", "agent", "remember", "fact", "outcome", "wait",
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Shell,
-    Http,
-    File,
+    /// Acts on the world through a connector.
+    Connector(ConnectorKind),
     Set,
     Approval,
     Agent,
@@ -50,10 +39,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
-        Kind::Shell,
-        Kind::Http,
-        Kind::File,
+    const BUILTIN: [Kind; 7] = [
         Kind::Set,
         Kind::Approval,
         Kind::Agent,
@@ -62,6 +48,19 @@ impl Kind {
         Kind::Outcome,
         Kind::Wait,
     ];
+
+    /// Every kind, in the order messages list them.
+    pub fn all() -> impl Iterator<Item = Kind> {
+        ConnectorKind::ALL
+            .iter()
+            .map(|c| Kind::Connector(*c))
+            .chain(Self::BUILTIN)
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::all().find(|k| k.name() == name)
+    }
 
     /// Kinds that only write to the journal (memory): never proposed, idempotent.
     pub fn is_memory(self) -> bool {
@@ -74,23 +73,22 @@ impl Kind {
     }
 
     pub fn name(self) -> &'static str {
-        KINDS[self as usize]
+        match self {
+            Kind::Connector(c) => c.name(),
+            Kind::Set => "set",
+            Kind::Approval => "approval",
+            Kind::Agent => "agent",
+            Kind::Remember => "remember",
+            Kind::Fact => "fact",
+            Kind::Outcome => "outcome",
+            Kind::Wait => "wait",
+        }
     }
 
     /// The keys this kind adds to the common ones.
     pub fn fields(self) -> &'static [&'static str] {
         match self {
-            Kind::Shell => &["argv", "script", "cwd", "env", "output"],
-            Kind::Http => &[
-                "method",
-                "url",
-                "headers",
-                "query",
-                "json",
-                "body",
-                "expect_status",
-            ],
-            Kind::File => &["root", "path", "content", "mode"],
+            Kind::Connector(c) => c.fields(),
             Kind::Set => &["values"],
             Kind::Approval => &["title", "body", "fields"],
             Kind::Agent => &[
@@ -124,14 +122,14 @@ pub(crate) fn check_step_keys(cx: &mut Cx, t: &Table<'_>, kind: Option<Kind>, ct
             None => COMMON_KEYS
                 .iter()
                 .copied()
-                .chain(Kind::ALL.iter().flat_map(|k| k.fields().iter().copied()))
+                .chain(Kind::all().flat_map(|k| k.fields().iter().copied()))
                 .collect(),
         };
         if allowed.contains(&key) {
             continue;
         }
         let dym = did_you_mean(key, allowed.iter().copied());
-        let other = Kind::ALL.iter().find(|o| o.fields().contains(&key));
+        let other = Kind::all().find(|o| o.fields().contains(&key));
         let d = match (kind, other) {
             (Some(kind), Some(_)) => {
                 let list = format!("{} steps take: {}", kind.name(), kind.fields().join(", "));
@@ -172,9 +170,15 @@ pub(crate) fn read_spec(
 ) -> Option<StepSpec> {
     let before = cx.diags.len();
     let spec = match kind {
-        Kind::Shell => shell(cx, t, span, uses).map(StepSpec::Shell),
-        Kind::Http => http(cx, t, span, ctx, uses).map(StepSpec::Http),
-        Kind::File => file(cx, t, span, ctx, uses).map(StepSpec::File),
+        Kind::Connector(c) => c
+            .read(StepFields {
+                cx,
+                t,
+                span,
+                ctx,
+                uses,
+            })
+            .map(StepSpec::Action),
         Kind::Set => set(cx, t, span, ctx, uses).map(StepSpec::Set),
         Kind::Approval => approval(cx, t, span, ctx, uses).map(StepSpec::Approval),
         Kind::Agent => agent(cx, t, span, ctx, uses).map(StepSpec::Agent),
@@ -190,7 +194,24 @@ pub(crate) fn read_spec(
     if cx.diags.len() > before { None } else { spec }
 }
 
-fn opt_tmpl(cx: &mut Cx, t: &Table<'_>, key: &str, uses: &mut Vec<TemplateUse>) -> Option<String> {
+/// A step's table while its kind reads its own fields.
+pub(crate) struct StepFields<'s, 't> {
+    pub cx: &'s mut Cx,
+    pub t: &'s Table<'t>,
+    /// The step's `[[steps]]` header (or inline table).
+    pub span: Span,
+    /// Where the step is, for messages: "in step `x`".
+    pub ctx: &'s str,
+    /// The templates read, with the variables they use.
+    pub uses: &'s mut Vec<TemplateUse>,
+}
+
+pub(crate) fn opt_tmpl(
+    cx: &mut Cx,
+    t: &Table<'_>,
+    key: &str,
+    uses: &mut Vec<TemplateUse>,
+) -> Option<String> {
     get(t, key).and_then(|v| cx.tmpl(key, v, uses))
 }
 
@@ -209,190 +230,6 @@ pub(crate) fn req_tmpl(
             None
         }
     }
-}
-
-fn shell(cx: &mut Cx, t: &Table<'_>, span: Span, uses: &mut Vec<TemplateUse>) -> Option<ShellSpec> {
-    let mut argv = Vec::new();
-    let argv_v = get(t, "argv");
-    if let Some(v) = argv_v
-        && let Some(items) = cx.array("argv", v)
-    {
-        if items.is_empty() {
-            cx.push(
-                Diagnostic::new("`argv` must not be empty")
-                    .at(v.span())
-                    .label("empty")
-                    .hint("argv is the program and its arguments, like [\"ls\", \"-l\"]"),
-            );
-        }
-        for item in items {
-            if let Some(s) = cx.tmpl("argv", item, uses) {
-                argv.push(s);
-            }
-        }
-    }
-    let script = opt_tmpl(cx, t, "script", uses);
-    match (argv_v, get(t, "script")) {
-        (Some(_), Some(_)) => cx.push(
-            Diagnostic::new("a shell step takes `argv` or `script`, not both")
-                .at(key_span(t, "script").unwrap_or(span))
-                .label("second command")
-                .hint("argv runs a program directly; script runs through `sh -c`"),
-        ),
-        (None, None) => cx.push(
-            Diagnostic::new("a shell step needs `argv` or `script`")
-                .at(span)
-                .label("no command")
-                .hint(
-                    "add argv = [\"program\", \"arg\"], or script = \"...\" to run it with `sh -c`",
-                ),
-        ),
-        _ => {}
-    }
-    let cwd = opt_tmpl(cx, t, "cwd", uses);
-    let env = get(t, "env")
-        .map(|v| cx.tmpl_map("env", v, uses))
-        .unwrap_or_default();
-    let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"])) {
-        Some(1) => OutputFormat::Json,
-        _ => OutputFormat::Text,
-    };
-    Some(ShellSpec {
-        argv,
-        script,
-        cwd,
-        env,
-        output,
-    })
-}
-
-fn http(
-    cx: &mut Cx,
-    t: &Table<'_>,
-    span: Span,
-    ctx: &str,
-    uses: &mut Vec<TemplateUse>,
-) -> Option<HttpSpec> {
-    let mut method = "GET".to_string();
-    if let Some(v) = get(t, "method")
-        && let Some(m) = cx.string("method", v)
-    {
-        if !m.is_empty() && m.chars().all(|c| c.is_ascii_alphabetic()) {
-            method = m.to_ascii_uppercase();
-        } else {
-            cx.push(
-                Diagnostic::new(format!("invalid HTTP method `{m}`"))
-                    .at(v.span())
-                    .label("not a method")
-                    .hint("use a method name like GET, POST, PUT, PATCH or DELETE"),
-            );
-        }
-    }
-    let url = req_tmpl(cx, t, "url", &span, ctx, uses);
-    let headers = get(t, "headers")
-        .map(|v| cx.tmpl_map("headers", v, uses))
-        .unwrap_or_default();
-    let query = get(t, "query")
-        .map(|v| cx.tmpl_map("query", v, uses))
-        .unwrap_or_default();
-    let json = get(t, "json").and_then(|v| cx.json("json", v, Some(uses)));
-    let body = opt_tmpl(cx, t, "body", uses);
-    if get(t, "json").is_some() && get(t, "body").is_some() {
-        cx.push(
-            Diagnostic::new("an http step takes `json` or `body`, not both")
-                .at(key_span(t, "body").unwrap_or(span))
-                .label("second body")
-                .hint("`json` sends a JSON document; `body` sends text as it is"),
-        );
-    }
-    let mut expect_status = Vec::new();
-    if let Some(v) = get(t, "expect_status") {
-        let items: Vec<_> = match v.get_ref() {
-            DeValue::Array(a) => a.iter().collect(),
-            _ => vec![v],
-        };
-        for item in items {
-            let Some(n) = cx.integer("expect_status", item) else {
-                continue;
-            };
-            match u16::try_from(n) {
-                Ok(code) if (100..=599).contains(&code) => expect_status.push(code),
-                _ => cx.push(
-                    Diagnostic::new(format!("invalid HTTP status `{n}`"))
-                        .at(item.span())
-                        .label("not a status")
-                        .hint("statuses are between 100 and 599"),
-                ),
-            }
-        }
-    }
-    Some(HttpSpec {
-        method,
-        url: url?,
-        headers,
-        query,
-        json,
-        body,
-        expect_status,
-    })
-}
-
-/// Why a static path may not be used under a root, if it may not.
-pub(crate) fn path_problem(path: &str) -> Option<&'static str> {
-    if path.is_empty() {
-        return Some("is empty");
-    }
-    if path.starts_with('/') || path.starts_with('\\') || Path::new(path).is_absolute() {
-        return Some("is absolute");
-    }
-    let mut depth: i64 = 0;
-    for c in Path::new(path).components() {
-        match c {
-            Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return Some("escapes its root");
-                }
-            }
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Some("is absolute"),
-        }
-    }
-    None
-}
-
-fn file(
-    cx: &mut Cx,
-    t: &Table<'_>,
-    span: Span,
-    ctx: &str,
-    uses: &mut Vec<TemplateUse>,
-) -> Option<FileSpec> {
-    let root = opt_tmpl(cx, t, "root", uses);
-    let path = req_tmpl(cx, t, "path", &span, ctx, uses);
-    if let (Some(p), Some(v)) = (&path, get(t, "path"))
-        && !is_template(p)
-        && let Some(problem) = path_problem(p)
-    {
-        cx.push(
-            Diagnostic::new(format!("file path `{p}` {problem}"))
-                .at(v.span())
-                .label("unsafe path")
-                .hint("use a path relative to the step's `root` (the workflow's folder by default), without `..` that leave it"),
-        );
-    }
-    let content = req_tmpl(cx, t, "content", &span, ctx, uses);
-    let mode = match get(t, "mode").and_then(|v| cx.choice("mode", v, &["write", "append"])) {
-        Some(1) => FileMode::Append,
-        _ => FileMode::Write,
-    };
-    Some(FileSpec {
-        root,
-        path: path?,
-        content: content?,
-        mode,
-    })
 }
 
 fn set(

@@ -144,10 +144,7 @@ impl Step {
 
     /// Whether the step acts on the world (and so is proposed before it runs).
     pub fn has_side_effects(&self) -> bool {
-        matches!(
-            self.spec,
-            StepSpec::Shell(_) | StepSpec::Http(_) | StepSpec::File(_)
-        )
+        matches!(self.spec, StepSpec::Action(_))
     }
 }
 
@@ -157,9 +154,8 @@ pub type Tmpl = String;
 
 #[derive(Debug, Clone)]
 pub enum StepSpec {
-    Shell(ShellSpec),
-    Http(HttpSpec),
-    File(FileSpec),
+    /// Acts on the world through a connector (shell, http, file).
+    Action(crate::connectors::ActionSpec),
     Set(SetSpec),
     Approval(ApprovalSpec),
     Agent(AgentSpec),
@@ -172,9 +168,7 @@ pub enum StepSpec {
 impl StepSpec {
     pub fn kind(&self) -> &'static str {
         match self {
-            StepSpec::Shell(_) => "shell",
-            StepSpec::Http(_) => "http",
-            StepSpec::File(_) => "file",
+            StepSpec::Action(a) => a.kind().name(),
             StepSpec::Set(_) => "set",
             StepSpec::Approval(_) => "approval",
             StepSpec::Agent(_) => "agent",
@@ -190,48 +184,6 @@ impl StepSpec {
 pub enum OutputFormat {
     Text,
     Json,
-}
-
-#[derive(Debug, Clone)]
-pub struct ShellSpec {
-    /// Exactly one of `argv` and `script` is set.
-    pub argv: Vec<Tmpl>,
-    pub script: Option<Tmpl>,
-    pub cwd: Option<Tmpl>,
-    pub env: Vec<(String, Tmpl)>,
-    /// `output = "json"` parses stdout as JSON into `output.json`.
-    pub output: OutputFormat,
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpSpec {
-    /// Upper-case method name (GET, POST, ...).
-    pub method: String,
-    pub url: Tmpl,
-    pub headers: Vec<(String, Tmpl)>,
-    pub query: Vec<(String, Tmpl)>,
-    /// A JSON body whose string leaves are templates (a leaf that is exactly one
-    /// `{{ expr }}` keeps the expression's type).
-    pub json: Option<Json>,
-    pub body: Option<Tmpl>,
-    /// Accepted statuses; empty means any 2xx.
-    pub expect_status: Vec<u16>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileMode {
-    Write,
-    Append,
-}
-
-#[derive(Debug, Clone)]
-pub struct FileSpec {
-    /// Directory the path must stay inside; relative to the workflow file's folder
-    /// unless absolute. Defaults to that folder.
-    pub root: Option<Tmpl>,
-    pub path: Tmpl,
-    pub content: Tmpl,
-    pub mode: FileMode,
 }
 
 #[derive(Debug, Clone)]

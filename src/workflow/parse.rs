@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use toml::de::DeValue;
 
 use super::diag::Diagnostic;
-use super::kinds::{self, KINDS, Kind};
+use super::kinds::{self, Kind};
 use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, RunBudget, StepSpec};
 use super::read::{Cx, Span, Table, TemplateUse, Val, get, is_ident, key_span};
 use super::suggest::did_you_mean;
@@ -417,8 +417,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
             None
         }
         _ => timeout.or(defaults.timeout).or(match kind {
-            Kind::Shell => Some(Duration::from_secs(600)),
-            Kind::Http => Some(Duration::from_secs(30)),
+            Kind::Connector(c) => c.default_timeout(),
             _ => None,
         }),
     };
@@ -454,9 +453,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     step.idempotent = match (&kind, &step.spec) {
         (Kind::Set | Kind::Approval | Kind::Agent | Kind::Wait, _) => true,
         (k, _) if k.is_memory() => true,
-        (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
-            true
-        }
+        (_, Some(StepSpec::Action(a))) if a.always_idempotent() => true,
         _ => idempotent.unwrap_or(false),
     };
     let gate_needs_fields = match &step.spec {
@@ -470,11 +467,12 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
 
 fn read_kind(cx: &mut Cx, v: &Val<'_>) -> Option<Kind> {
     let s = cx.string("kind", v)?;
-    if let Some(i) = KINDS.iter().position(|k| *k == s) {
-        return Some(Kind::ALL[i]);
+    if let Some(k) = Kind::parse(&s) {
+        return Some(k);
     }
-    let list = format!("kinds: {}", KINDS.join(", "));
-    let hint = match did_you_mean(&s, KINDS.iter().copied()) {
+    let names: Vec<&str> = Kind::all().map(Kind::name).collect();
+    let list = format!("kinds: {}", names.join(", "));
+    let hint = match did_you_mean(&s, names.iter().copied()) {
         Some(d) => format!("{d} {list}"),
         None => list,
     };

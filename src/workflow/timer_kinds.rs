@@ -80,7 +80,7 @@ pub(crate) fn deadline(
         for k in ["approval_timeout", "on_timeout"] {
             if let Some(ks) = key_span(t, k) {
                 let why = match kind {
-                    Kind::Shell | Kind::Http | Kind::File => {
+                    Kind::Connector(_) => {
                         "this step has approve = \"never\": nothing waits for a decision"
                             .to_string()
                     }

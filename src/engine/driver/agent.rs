@@ -87,8 +87,7 @@ impl Driver<'_> {
             return self.context_retrieved(step, attempt, req, None, None);
         };
         let tx = self.tx.clone();
-        let exec = self.exec(true)?;
-        let client = exec.client.clone().expect("client requested");
+        let (exec, client) = self.exec_http()?;
         let handle = exec.rt.spawn(async move {
             let result = embedder
                 .embed(&client, std::slice::from_ref(&query))
@@ -232,8 +231,7 @@ impl Driver<'_> {
             let context = req.used_context().map(|c| c.record.clone());
             let timeout = self.wf.steps[step].timeout;
             let tx = self.tx.clone();
-            let exec = self.exec(true)?;
-            let client = exec.client.clone().expect("client requested");
+            let (exec, client) = self.exec_http()?;
             let handle = exec.rt.spawn(async move {
                 let started = Instant::now();
                 let result =

@@ -6,7 +6,7 @@ use serde_json::{Value as Json, json};
 
 use super::{Driver, MemoryWrite, Prepped};
 use crate::clock::Millis;
-use crate::connectors::{Action, RenderEnv};
+use crate::connectors::{Action, ActionSpec, RenderCx};
 use crate::engine::machine::{Input, Prepared};
 use crate::error::Result;
 use crate::workflow::StepSpec;
@@ -132,14 +132,7 @@ impl Driver<'_> {
                     values: Json::Object(values),
                 }))
             })(),
-            _ => {
-                let dir = std::path::PathBuf::from(&self.run.dir);
-                let renv = RenderEnv {
-                    dir: &dir,
-                    run_uid: &self.run.uid,
-                };
-                Action::render(s, &self.ctx, &renv, attempt).map(Prepped::Action)
-            }
+            StepSpec::Action(a) => self.render_action(step, a, attempt).map(Prepped::Action),
         };
         match rendered {
             Ok(p) => {
@@ -158,5 +151,24 @@ impl Driver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Render a connector step's action for `attempt` (through [`crate::connectors::render`],
+    /// which validates it).
+    pub(in crate::engine) fn render_action(
+        &self,
+        step: usize,
+        spec: &ActionSpec,
+        attempt: u32,
+    ) -> std::result::Result<Action, String> {
+        let dir = std::path::PathBuf::from(&self.run.dir);
+        let r = RenderCx {
+            ctx: &self.ctx,
+            dir: &dir,
+            run_uid: &self.run.uid,
+            step_id: &self.wf.steps[step].id,
+            attempt,
+        };
+        crate::connectors::render(spec, &r)
     }
 }
