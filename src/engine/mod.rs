@@ -119,7 +119,7 @@ pub fn created_event(new: NewRun<'_>) -> Event {
             .iter()
             .map(|s| StepDecl {
                 id: s.id.clone(),
-                kind: s.kind().to_string(),
+                kind: s.kind().name().to_string(),
             })
             .collect(),
     }
@@ -228,9 +228,7 @@ fn drive_run(
             StepStatus::Succeeded => Phase::Succeeded,
             StepStatus::Skipped => Phase::Skipped,
             StepStatus::Failed => Phase::Failed,
-            StepStatus::Waiting if matches!(wf.steps[i].spec, workflow::StepSpec::Wait(_)) => {
-                Phase::Sleeping
-            }
+            StepStatus::Waiting if wf.steps[i].policy().timer => Phase::Sleeping,
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
