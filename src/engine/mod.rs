@@ -321,7 +321,9 @@ fn drive_run(
             continue;
         }
         match p.kind {
-            ProposalKind::Approval => d.prepped[i] = Some(Prepped::Gate(p.action.clone())),
+            ProposalKind::Approval => {
+                d.prepped[i] = Some(Prepped::Gate(crate::journal::Gate::of(&p.action)))
+            }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {

@@ -7,6 +7,7 @@
 //! applies them to the projections in one transaction.
 
 mod inbox;
+mod item;
 mod lease;
 mod llm;
 mod memory;
@@ -31,13 +32,16 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use inbox::{Changes, InboxRow};
+pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField};
 pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
 pub use timers::HookRecord;
 pub use types::*;
-pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
+pub use versions::{
+    CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
+};
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[

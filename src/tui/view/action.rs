@@ -1,25 +1,15 @@
 //! An action drawn for a person from its connector's [`Description`] (the parts
-//! `aios inbox show` prints; what this build cannot read as an action shows as
-//! pretty JSON), and a unified diff with its lines coloured.
+//! `aios inbox show` prints), JSON, and a unified diff with its lines coloured.
 
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use serde_json::Value as Json;
 
 use super::Theme;
-use crate::connectors::{Action, Description, FieldStyle};
+use crate::connectors::{Description, FieldStyle};
 
 fn kv(k: &str, v: String, t: Theme) -> Line<'static> {
     Line::from(vec![Span::styled(format!("{k}: "), t.bold()), Span::raw(v)])
-}
-
-/// A stored action: described by its connector, or as JSON when this build does not
-/// know its kind.
-pub(super) fn action_lines(a: &Json, lines: &mut Vec<Line<'static>>, t: Theme) {
-    match serde_json::from_value::<Action>(a.clone()) {
-        Ok(action) => description_lines(&action.describe(), lines, t),
-        Err(_) => json_lines(a, lines),
-    }
 }
 
 /// The parts of a description: the headline (its verb bold), fields, the body
