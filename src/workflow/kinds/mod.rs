@@ -332,17 +332,18 @@ pub(crate) fn req_tmpl(
 mod tests {
     use super::*;
 
-    /// The names, in the order messages list them.
+    /// Messages list connectors first, then the built-in kinds (the whole list is
+    /// pinned where messages show it: `unknown_kind_suggests_and_lists`).
     #[test]
     fn every_kind_has_a_name_that_reads_back() {
-        let names: Vec<&str> = Kind::all().map(Kind::name).collect();
-        assert_eq!(
-            names,
-            [
-                "shell", "http", "file", "set", "approval", "agent", "remember", "fact", "outcome",
-                "wait"
-            ]
+        let kinds: Vec<Kind> = Kind::all().collect();
+        let connectors = ConnectorKind::ALL.len();
+        assert!(
+            kinds[..connectors]
+                .iter()
+                .all(|k| matches!(k, Kind::Connector(_)))
         );
+        assert_eq!(kinds[connectors..], *Kind::BUILTIN);
         for k in Kind::all() {
             assert_eq!(Kind::parse(k.name()), Some(k));
             assert_eq!(k.to_string(), k.name());
