@@ -54,7 +54,37 @@ impl Connector for FileAction {
     const DEFAULT_TIMEOUT: Option<Duration> = None;
 
     fn read(f: StepFields<'_, '_>) -> Option<FileSpec> {
-        read(f)
+        let StepFields {
+            cx,
+            t,
+            span,
+            ctx,
+            uses,
+        } = f;
+        let root = opt_tmpl(cx, t, "root", uses);
+        let path = req_tmpl(cx, t, "path", &span, ctx, uses);
+        if let (Some(p), Some(v)) = (&path, get(t, "path"))
+            && !is_template(p)
+            && let Some(problem) = path_problem(p)
+        {
+            cx.push(
+                Diagnostic::new(format!("file path `{p}` {problem}"))
+                    .at(v.span())
+                    .label("unsafe path")
+                    .hint("use a path relative to the step's `root` (the workflow's folder by default), without `..` that leave it"),
+            );
+        }
+        let content = req_tmpl(cx, t, "content", &span, ctx, uses);
+        let mode = match get(t, "mode").and_then(|v| cx.choice("mode", v, &["write", "append"])) {
+            Some(1) => FileMode::Append,
+            _ => FileMode::Write,
+        };
+        Some(FileSpec {
+            root,
+            path: path?,
+            content: content?,
+            mode,
+        })
     }
 
     /// Writing the same content twice gives the same file, but appending does not:
@@ -120,40 +150,6 @@ impl FileAction {
     fn verb(&self) -> &'static str {
         if self.append { "append to" } else { "write" }
     }
-}
-
-fn read(f: StepFields<'_, '_>) -> Option<FileSpec> {
-    let StepFields {
-        cx,
-        t,
-        span,
-        ctx,
-        uses,
-    } = f;
-    let root = opt_tmpl(cx, t, "root", uses);
-    let path = req_tmpl(cx, t, "path", &span, ctx, uses);
-    if let (Some(p), Some(v)) = (&path, get(t, "path"))
-        && !is_template(p)
-        && let Some(problem) = path_problem(p)
-    {
-        cx.push(
-            Diagnostic::new(format!("file path `{p}` {problem}"))
-                .at(v.span())
-                .label("unsafe path")
-                .hint("use a path relative to the step's `root` (the workflow's folder by default), without `..` that leave it"),
-        );
-    }
-    let content = req_tmpl(cx, t, "content", &span, ctx, uses);
-    let mode = match get(t, "mode").and_then(|v| cx.choice("mode", v, &["write", "append"])) {
-        Some(1) => FileMode::Append,
-        _ => FileMode::Write,
-    };
-    Some(FileSpec {
-        root,
-        path: path?,
-        content: content?,
-        mode,
-    })
 }
 
 /// Why a static path may not be used under a root, if it may not.

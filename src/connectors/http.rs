@@ -75,7 +75,75 @@ impl Connector for HttpAction {
     const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
 
     fn read(f: StepFields<'_, '_>) -> Option<HttpSpec> {
-        read(f)
+        let StepFields {
+            cx,
+            t,
+            span,
+            ctx,
+            uses,
+        } = f;
+        let mut method = "GET".to_string();
+        if let Some(v) = get(t, "method")
+            && let Some(m) = cx.string("method", v)
+        {
+            if !m.is_empty() && m.chars().all(|c| c.is_ascii_alphabetic()) {
+                method = m.to_ascii_uppercase();
+            } else {
+                cx.push(
+                    Diagnostic::new(format!("invalid HTTP method `{m}`"))
+                        .at(v.span())
+                        .label("not a method")
+                        .hint("use a method name like GET, POST, PUT, PATCH or DELETE"),
+                );
+            }
+        }
+        let url = req_tmpl(cx, t, "url", &span, ctx, uses);
+        let headers = get(t, "headers")
+            .map(|v| cx.tmpl_map("headers", v, uses))
+            .unwrap_or_default();
+        let query = get(t, "query")
+            .map(|v| cx.tmpl_map("query", v, uses))
+            .unwrap_or_default();
+        let json = get(t, "json").and_then(|v| cx.json("json", v, Some(uses)));
+        let body = opt_tmpl(cx, t, "body", uses);
+        if get(t, "json").is_some() && get(t, "body").is_some() {
+            cx.push(
+                Diagnostic::new("an http step takes `json` or `body`, not both")
+                    .at(key_span(t, "body").unwrap_or(span))
+                    .label("second body")
+                    .hint("`json` sends a JSON document; `body` sends text as it is"),
+            );
+        }
+        let mut expect_status = Vec::new();
+        if let Some(v) = get(t, "expect_status") {
+            let items: Vec<_> = match v.get_ref() {
+                DeValue::Array(a) => a.iter().collect(),
+                _ => vec![v],
+            };
+            for item in items {
+                let Some(n) = cx.integer("expect_status", item) else {
+                    continue;
+                };
+                match u16::try_from(n) {
+                    Ok(code) if (100..=599).contains(&code) => expect_status.push(code),
+                    _ => cx.push(
+                        Diagnostic::new(format!("invalid HTTP status `{n}`"))
+                            .at(item.span())
+                            .label("not a status")
+                            .hint("statuses are between 100 and 599"),
+                    ),
+                }
+            }
+        }
+        Some(HttpSpec {
+            method,
+            url: url?,
+            headers,
+            query,
+            json,
+            body,
+            expect_status,
+        })
     }
 
     fn always_idempotent(spec: &HttpSpec) -> bool {
@@ -179,78 +247,6 @@ impl Connector for HttpAction {
         let client = res.http()?;
         send(self, &client).await
     }
-}
-
-fn read(f: StepFields<'_, '_>) -> Option<HttpSpec> {
-    let StepFields {
-        cx,
-        t,
-        span,
-        ctx,
-        uses,
-    } = f;
-    let mut method = "GET".to_string();
-    if let Some(v) = get(t, "method")
-        && let Some(m) = cx.string("method", v)
-    {
-        if !m.is_empty() && m.chars().all(|c| c.is_ascii_alphabetic()) {
-            method = m.to_ascii_uppercase();
-        } else {
-            cx.push(
-                Diagnostic::new(format!("invalid HTTP method `{m}`"))
-                    .at(v.span())
-                    .label("not a method")
-                    .hint("use a method name like GET, POST, PUT, PATCH or DELETE"),
-            );
-        }
-    }
-    let url = req_tmpl(cx, t, "url", &span, ctx, uses);
-    let headers = get(t, "headers")
-        .map(|v| cx.tmpl_map("headers", v, uses))
-        .unwrap_or_default();
-    let query = get(t, "query")
-        .map(|v| cx.tmpl_map("query", v, uses))
-        .unwrap_or_default();
-    let json = get(t, "json").and_then(|v| cx.json("json", v, Some(uses)));
-    let body = opt_tmpl(cx, t, "body", uses);
-    if get(t, "json").is_some() && get(t, "body").is_some() {
-        cx.push(
-            Diagnostic::new("an http step takes `json` or `body`, not both")
-                .at(key_span(t, "body").unwrap_or(span))
-                .label("second body")
-                .hint("`json` sends a JSON document; `body` sends text as it is"),
-        );
-    }
-    let mut expect_status = Vec::new();
-    if let Some(v) = get(t, "expect_status") {
-        let items: Vec<_> = match v.get_ref() {
-            DeValue::Array(a) => a.iter().collect(),
-            _ => vec![v],
-        };
-        for item in items {
-            let Some(n) = cx.integer("expect_status", item) else {
-                continue;
-            };
-            match u16::try_from(n) {
-                Ok(code) if (100..=599).contains(&code) => expect_status.push(code),
-                _ => cx.push(
-                    Diagnostic::new(format!("invalid HTTP status `{n}`"))
-                        .at(item.span())
-                        .label("not a status")
-                        .hint("statuses are between 100 and 599"),
-                ),
-            }
-        }
-    }
-    Some(HttpSpec {
-        method,
-        url: url?,
-        headers,
-        query,
-        json,
-        body,
-        expect_status,
-    })
 }
 
 pub(super) async fn send(h: HttpAction, client: &reqwest::Client) -> Result<Json, ExecError> {

@@ -50,7 +50,62 @@ impl Connector for ShellAction {
     const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
 
     fn read(f: StepFields<'_, '_>) -> Option<ShellSpec> {
-        read(f)
+        let StepFields {
+            cx, t, span, uses, ..
+        } = f;
+        let mut argv = Vec::new();
+        let argv_v = get(t, "argv");
+        if let Some(v) = argv_v
+            && let Some(items) = cx.array("argv", v)
+        {
+            if items.is_empty() {
+                cx.push(
+                    Diagnostic::new("`argv` must not be empty")
+                        .at(v.span())
+                        .label("empty")
+                        .hint("argv is the program and its arguments, like [\"ls\", \"-l\"]"),
+                );
+            }
+            for item in items {
+                if let Some(s) = cx.tmpl("argv", item, uses) {
+                    argv.push(s);
+                }
+            }
+        }
+        let script = opt_tmpl(cx, t, "script", uses);
+        match (argv_v, get(t, "script")) {
+            (Some(_), Some(_)) => cx.push(
+                Diagnostic::new("a shell step takes `argv` or `script`, not both")
+                    .at(key_span(t, "script").unwrap_or(span))
+                    .label("second command")
+                    .hint("argv runs a program directly; script runs through `sh -c`"),
+            ),
+            (None, None) => cx.push(
+                Diagnostic::new("a shell step needs `argv` or `script`")
+                    .at(span)
+                    .label("no command")
+                    .hint(
+                        "add argv = [\"program\", \"arg\"], or script = \"...\" to run it with `sh -c`",
+                    ),
+            ),
+            _ => {}
+        }
+        let cwd = opt_tmpl(cx, t, "cwd", uses);
+        let env = get(t, "env")
+            .map(|v| cx.tmpl_map("env", v, uses))
+            .unwrap_or_default();
+        let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"]))
+        {
+            Some(1) => OutputFormat::Json,
+            _ => OutputFormat::Text,
+        };
+        Some(ShellSpec {
+            argv,
+            script,
+            cwd,
+            env,
+            output,
+        })
     }
 
     /// A command may do anything: only the workflow can say it is safe to repeat.
@@ -126,64 +181,6 @@ impl Connector for ShellAction {
     async fn commit(self, res: &Resources) -> Result<Json, ExecError> {
         run(self, res).await
     }
-}
-
-fn read(f: StepFields<'_, '_>) -> Option<ShellSpec> {
-    let StepFields {
-        cx, t, span, uses, ..
-    } = f;
-    let mut argv = Vec::new();
-    let argv_v = get(t, "argv");
-    if let Some(v) = argv_v
-        && let Some(items) = cx.array("argv", v)
-    {
-        if items.is_empty() {
-            cx.push(
-                Diagnostic::new("`argv` must not be empty")
-                    .at(v.span())
-                    .label("empty")
-                    .hint("argv is the program and its arguments, like [\"ls\", \"-l\"]"),
-            );
-        }
-        for item in items {
-            if let Some(s) = cx.tmpl("argv", item, uses) {
-                argv.push(s);
-            }
-        }
-    }
-    let script = opt_tmpl(cx, t, "script", uses);
-    match (argv_v, get(t, "script")) {
-        (Some(_), Some(_)) => cx.push(
-            Diagnostic::new("a shell step takes `argv` or `script`, not both")
-                .at(key_span(t, "script").unwrap_or(span))
-                .label("second command")
-                .hint("argv runs a program directly; script runs through `sh -c`"),
-        ),
-        (None, None) => cx.push(
-            Diagnostic::new("a shell step needs `argv` or `script`")
-                .at(span)
-                .label("no command")
-                .hint(
-                    "add argv = [\"program\", \"arg\"], or script = \"...\" to run it with `sh -c`",
-                ),
-        ),
-        _ => {}
-    }
-    let cwd = opt_tmpl(cx, t, "cwd", uses);
-    let env = get(t, "env")
-        .map(|v| cx.tmpl_map("env", v, uses))
-        .unwrap_or_default();
-    let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"])) {
-        Some(1) => OutputFormat::Json,
-        _ => OutputFormat::Text,
-    };
-    Some(ShellSpec {
-        argv,
-        script,
-        cwd,
-        env,
-        output,
-    })
 }
 
 /// Quote an argv for display the way a POSIX shell would read it back.

@@ -73,34 +73,12 @@ impl Shown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::ProposalStatus;
     use serde_json::json;
 
     fn record(kind: ProposalKind, action: Json, evidence: Json) -> ProposalRecord {
-        ProposalRecord {
-            id: 1,
-            run_id: 1,
-            workflow: "w".into(),
-            run_status: crate::journal::RunStatus::Waiting,
-            step_id: "s".into(),
-            attempt: 1,
-            kind,
-            status: ProposalStatus::Pending,
-            summary: "x".into(),
-            action,
-            evidence,
-            decision: None,
-            reason: None,
-            fields: None,
-            edited: None,
-            diff: None,
-            decided_by: None,
-            decided_at: None,
-            created_at: 0,
-            deadline: None,
-            on_timeout: None,
-            reminders: 0,
-        }
+        let mut p = crate::tui::update::tests::record(1, kind, action);
+        p.evidence = evidence;
+        p
     }
 
     #[test]

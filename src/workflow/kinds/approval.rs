@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use super::{Asks, Idempotent, Policy, StepFields, StepKind, Timeout, opt_tmpl, req_tmpl};
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::parse::{ident_hint, typed_decl};
-use crate::workflow::read::{Cx, Span, Table, TemplateUse, get, is_ident};
+use crate::workflow::read::{get, is_ident};
 use crate::workflow::{InputType, Tmpl};
 
 #[derive(Debug, Clone)]
@@ -44,7 +44,48 @@ impl StepKind for ApprovalSpec {
             ctx,
             uses,
         } = f;
-        read(cx, t, span, ctx, uses)
+        let title = req_tmpl(cx, t, "title", &span, ctx, uses);
+        let body = opt_tmpl(cx, t, "body", uses);
+        let mut fields = Vec::new();
+        if let Some(v) = get(t, "fields")
+            && let Some(ft) = cx.table("fields", v)
+        {
+            for (k, fv) in ft.iter() {
+                let name: &str = k.get_ref();
+                if !is_ident(name) {
+                    cx.push(
+                        Diagnostic::new(format!("invalid field name `{name}`"))
+                            .at(k.span())
+                            .label("invalid name")
+                            .hint(ident_hint(name, "the approver's answers are read by name")),
+                    );
+                }
+                let Some(decl) = cx.table(name, fv) else {
+                    continue;
+                };
+                cx.unknown_keys(
+                    decl,
+                    &["type", "default", "required", "description"],
+                    &format!("in field `{name}`"),
+                );
+                if let Some((ty, default, required, description)) =
+                    typed_decl(cx, decl, &format!("field `{name}`"))
+                {
+                    fields.push(FieldDecl {
+                        name: name.to_string(),
+                        ty,
+                        required,
+                        default,
+                        description,
+                    });
+                }
+            }
+        }
+        Some(ApprovalSpec {
+            title: title?,
+            body,
+            fields,
+        })
     }
 }
 
@@ -55,55 +96,4 @@ impl ApprovalSpec {
             .iter()
             .any(|f| f.required && f.default.is_none())
     }
-}
-
-fn read(
-    cx: &mut Cx,
-    t: &Table<'_>,
-    span: Span,
-    ctx: &str,
-    uses: &mut Vec<TemplateUse>,
-) -> Option<ApprovalSpec> {
-    let title = req_tmpl(cx, t, "title", &span, ctx, uses);
-    let body = opt_tmpl(cx, t, "body", uses);
-    let mut fields = Vec::new();
-    if let Some(v) = get(t, "fields")
-        && let Some(ft) = cx.table("fields", v)
-    {
-        for (k, fv) in ft.iter() {
-            let name: &str = k.get_ref();
-            if !is_ident(name) {
-                cx.push(
-                    Diagnostic::new(format!("invalid field name `{name}`"))
-                        .at(k.span())
-                        .label("invalid name")
-                        .hint(ident_hint(name, "the approver's answers are read by name")),
-                );
-            }
-            let Some(decl) = cx.table(name, fv) else {
-                continue;
-            };
-            cx.unknown_keys(
-                decl,
-                &["type", "default", "required", "description"],
-                &format!("in field `{name}`"),
-            );
-            if let Some((ty, default, required, description)) =
-                typed_decl(cx, decl, &format!("field `{name}`"))
-            {
-                fields.push(FieldDecl {
-                    name: name.to_string(),
-                    ty,
-                    required,
-                    default,
-                    description,
-                });
-            }
-        }
-    }
-    Some(ApprovalSpec {
-        title: title?,
-        body,
-        fields,
-    })
 }

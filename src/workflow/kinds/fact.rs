@@ -3,11 +3,11 @@
 
 use serde_json::Value as Json;
 
-use super::{Asks, Idempotent, Policy, StepFields, StepKind, Timeout, req_tmpl};
+use super::{Policy, StepFields, StepKind, req_tmpl};
 use crate::template::is_template;
 use crate::workflow::Tmpl;
 use crate::workflow::diag::Diagnostic;
-use crate::workflow::read::{Cx, Span, Table, TemplateUse, get};
+use crate::workflow::read::get;
 
 /// `kind = "fact"`: set a fact; versioned, with the run and step as its source.
 #[derive(Debug, Clone)]
@@ -21,12 +21,7 @@ pub struct FactSpec {
 impl StepKind for FactSpec {
     const NAME: &'static str = "fact";
     const FIELDS: &'static [&'static str] = &["entity", "key", "value"];
-    const POLICY: Policy = Policy {
-        asks: Asks::Never,
-        timeout: Timeout::Execution(None),
-        idempotent: Idempotent::Always,
-        timer: false,
-    };
+    const POLICY: Policy = Policy::PURE;
 
     fn read(f: StepFields<'_, '_>) -> Option<FactSpec> {
         let StepFields {
@@ -36,42 +31,32 @@ impl StepKind for FactSpec {
             ctx,
             uses,
         } = f;
-        read(cx, t, span, ctx, uses)
-    }
-}
-
-fn read(
-    cx: &mut Cx,
-    t: &Table<'_>,
-    span: Span,
-    ctx: &str,
-    uses: &mut Vec<TemplateUse>,
-) -> Option<FactSpec> {
-    let entity = req_tmpl(cx, t, "entity", &span, ctx, uses);
-    let key = req_tmpl(cx, t, "key", &span, ctx, uses);
-    for (name, val) in [("entity", &entity), ("key", &key)] {
-        if let (Some(s), Some(v)) = (val, get(t, name))
-            && !is_template(s)
-            && s.trim().is_empty()
-        {
-            cx.push(
-                Diagnostic::new(format!("`{name}` is empty"))
-                    .at(v.span())
-                    .label(format!("empty {name}"))
-                    .hint("a fact is entity + key + value, like entity = \"customer:acme\", key = \"plan\""),
-            );
+        let entity = req_tmpl(cx, t, "entity", &span, ctx, uses);
+        let key = req_tmpl(cx, t, "key", &span, ctx, uses);
+        for (name, val) in [("entity", &entity), ("key", &key)] {
+            if let (Some(s), Some(v)) = (val, get(t, name))
+                && !is_template(s)
+                && s.trim().is_empty()
+            {
+                cx.push(
+                    Diagnostic::new(format!("`{name}` is empty"))
+                        .at(v.span())
+                        .label(format!("empty {name}"))
+                        .hint("a fact is entity + key + value, like entity = \"customer:acme\", key = \"plan\""),
+                );
+            }
         }
+        let value = match get(t, "value") {
+            Some(v) => cx.json("value", v, Some(uses)),
+            None => {
+                cx.missing("value", span, ctx);
+                None
+            }
+        };
+        Some(FactSpec {
+            entity: entity?,
+            key: key?,
+            value: value?,
+        })
     }
-    let value = match get(t, "value") {
-        Some(v) => cx.json("value", v, Some(uses)),
-        None => {
-            cx.missing("value", span, ctx);
-            None
-        }
-    };
-    Some(FactSpec {
-        entity: entity?,
-        key: key?,
-        value: value?,
-    })
 }

@@ -17,6 +17,8 @@ mod wait;
 
 use std::time::Duration;
 
+use serde_json::Value as Json;
+
 use super::diag::Diagnostic;
 use super::read::{Cx, Span, Table, TemplateUse, get};
 use super::suggest::did_you_mean;
@@ -58,6 +60,17 @@ pub struct Policy {
     pub idempotent: Idempotent,
     /// It sleeps until a time once prepared (resume finds it sleeping, not proposed).
     pub timer: bool,
+}
+
+impl Policy {
+    /// No side effect beyond the journal (a computation, a memory write): never
+    /// asks, bounded only by a `timeout` the workflow sets, always safe to repeat.
+    pub const PURE: Policy = Policy {
+        asks: Asks::Never,
+        timeout: Timeout::Execution(None),
+        idempotent: Idempotent::Always,
+        timer: false,
+    };
 }
 
 /// Whether a step asks the operator.
@@ -300,6 +313,30 @@ pub(crate) struct StepFields<'s, 't> {
     pub ctx: &'s str,
     /// The templates read, with the variables they use.
     pub uses: &'s mut Vec<TemplateUse>,
+}
+
+/// A required table of named values (`set`, `outcome`): each a JSON value whose string
+/// leaves are templates. With the span of the table.
+pub(crate) fn json_values(
+    cx: &mut Cx,
+    t: &Table<'_>,
+    key: &str,
+    span: Span,
+    ctx: &str,
+    uses: &mut Vec<TemplateUse>,
+) -> Option<(Vec<(String, Json)>, Span)> {
+    let Some(v) = get(t, key) else {
+        cx.missing(key, span, ctx);
+        return None;
+    };
+    let table = cx.table(key, v)?;
+    let mut values = Vec::with_capacity(table.len());
+    for (k, item) in table.iter() {
+        if let Some(j) = cx.json(k.get_ref(), item, Some(uses)) {
+            values.push((k.get_ref().to_string(), j));
+        }
+    }
+    Some((values, v.span()))
 }
 
 pub(crate) fn opt_tmpl(

@@ -3,8 +3,7 @@
 
 use serde_json::Value as Json;
 
-use super::{Asks, Idempotent, Policy, StepFields, StepKind, Timeout};
-use crate::workflow::read::{Cx, Span, Table, TemplateUse, get};
+use super::{Policy, StepFields, StepKind, json_values};
 
 #[derive(Debug, Clone)]
 pub struct SetSpec {
@@ -16,12 +15,7 @@ pub struct SetSpec {
 impl StepKind for SetSpec {
     const NAME: &'static str = "set";
     const FIELDS: &'static [&'static str] = &["values"];
-    const POLICY: Policy = Policy {
-        asks: Asks::Never,
-        timeout: Timeout::Execution(None),
-        idempotent: Idempotent::Always,
-        timer: false,
-    };
+    const POLICY: Policy = Policy::PURE;
 
     fn read(f: StepFields<'_, '_>) -> Option<SetSpec> {
         let StepFields {
@@ -31,27 +25,7 @@ impl StepKind for SetSpec {
             ctx,
             uses,
         } = f;
-        read(cx, t, span, ctx, uses)
+        let (values, _) = json_values(cx, t, "values", span, ctx, uses)?;
+        Some(SetSpec { values })
     }
-}
-
-fn read(
-    cx: &mut Cx,
-    t: &Table<'_>,
-    span: Span,
-    ctx: &str,
-    uses: &mut Vec<TemplateUse>,
-) -> Option<SetSpec> {
-    let Some(v) = get(t, "values") else {
-        cx.missing("values", span, ctx);
-        return None;
-    };
-    let table = cx.table("values", v)?;
-    let mut values = Vec::with_capacity(table.len());
-    for (k, item) in table.iter() {
-        if let Some(j) = cx.json(k.get_ref(), item, Some(uses)) {
-            values.push((k.get_ref().to_string(), j));
-        }
-    }
-    Some(SetSpec { values })
 }
