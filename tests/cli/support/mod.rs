@@ -170,6 +170,13 @@ impl Cmd<'_> {
         if self.home {
             c.env("AIOS_HOME", self.test.path());
         }
+        // A shifted clock (CI's `faketime` pass) reaches the aios processes too.
+        for (k, v) in std::env::vars_os() {
+            let k_str = k.to_string_lossy();
+            if k_str == "LD_PRELOAD" || k_str.starts_with("FAKETIME") {
+                c.env(&k, v);
+            }
+        }
         // Every command reads a pinned clock unless the test asks for the real one
         // (the test's own AIOS_NOW, set below, wins).
         if !self.real_clock {
