@@ -1,3 +1,6 @@
+//! Connectors without a run: journaled actions, validation, edits, descriptions,
+//! commits and the resources they build on first use.
+
 use std::collections::BTreeMap;
 
 use super::file::FileAction;
