@@ -1,7 +1,7 @@
 //! Time inside runs: the wake-up times of `wait` steps and the decision deadlines
 //! of inbox items (read by the engine on resume and by `aios tick`).
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::types::*;
 use super::{Journal, append, project, query};
@@ -38,9 +38,7 @@ impl Journal {
     /// got there first or the item was decided meanwhile.
     pub fn remind(&mut self, proposal: i64, seen: Millis, next_due: Millis) -> Result<Option<u32>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let p = query::proposal(&tx, proposal)?;
         if p.status != ProposalStatus::Pending
             || p.deadline != Some(seen)
@@ -92,9 +90,7 @@ impl Journal {
         use sha2::{Digest, Sha256};
         let at = self.now();
         let hash = hex::encode(Sha256::digest(source.as_bytes()));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
             .execute(params![hash, source])?;
         let existed = tx
@@ -133,6 +129,7 @@ impl Journal {
 
     /// Unregister a hook. False when there was none.
     pub fn remove_hook(&mut self, name: &str) -> Result<bool> {
+        let _gate = self.gate_guard();
         Ok(self
             .conn
             .prepare_cached("DELETE FROM hooks WHERE name = ?1")?
