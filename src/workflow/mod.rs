@@ -34,7 +34,7 @@ mod tests_timers;
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, render};
 pub use duration::parse_duration;
-pub use inputs::{convert, resolve_inputs};
+pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs};
 pub use model::*;
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 
