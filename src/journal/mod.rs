@@ -6,6 +6,7 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod hooks;
 mod inbox;
 mod lease;
 mod llm;
@@ -30,12 +31,12 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
 pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
-pub use timers::HookRecord;
 pub use types::*;
 pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
 
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_timers.sql"),
     include_str!("migrations/0007_notices.sql"),
+    include_str!("migrations/0010_hook_formats.sql"),
 ];
 
 /// How the journal is opened.
