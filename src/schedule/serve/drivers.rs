@@ -155,3 +155,89 @@ impl Drivers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::connectors::ExecEnv;
+    use crate::engine::NewRun;
+    use crate::journal::{OpenOptions, Owner, WriteGate};
+
+    const WF: &str = "name = \"w\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = { x = 1 }\n";
+
+    /// Driving meets a write lock held by another process past the lock timeout: the
+    /// run is queued again and driven once the lock is gone, not left `running`.
+    #[test]
+    fn a_run_that_meets_a_locked_journal_is_driven_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("aios.db");
+        let open_db = {
+            let db = db.clone();
+            move || {
+                Journal::open(
+                    &db,
+                    Clock::System,
+                    OpenOptions {
+                        lock_timeout: Duration::from_millis(50),
+                        ..Default::default()
+                    },
+                )
+            }
+        };
+        let mut j = open_db().unwrap();
+        let wf = crate::workflow::load(WF, "w.toml").unwrap();
+        let run = crate::engine::create(
+            &mut j,
+            NewRun {
+                workflow: &wf,
+                source: WF,
+                path: None,
+                dir: dir.path(),
+                inputs: serde_json::json!({}),
+            },
+        )
+        .unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let tx = Mutex::new(tx);
+        let log: Log = Arc::new(move |l: &str| {
+            let _ = tx.lock().unwrap().send(l.to_string());
+        });
+        let env = RunEnv::new(
+            Owner::new(std::process::id(), "here"),
+            ExecEnv { child_env: vec![] },
+        );
+        let opener = Opener {
+            open: Arc::new(open_db),
+            gate: WriteGate::default(),
+        };
+        // Another process holds the write lock.
+        let locker = rusqlite::Connection::open(&db).unwrap();
+        locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let drivers = Drivers::start(1, opener, env, log);
+        drivers.push_all(&[run]);
+        let wait = Duration::from_secs(20);
+        let line = lines.recv_timeout(wait).unwrap();
+        assert!(
+            line.starts_with(&format!(
+                "run {run}: the journal was locked by another process; trying again in"
+            )),
+            "{line}"
+        );
+        locker.execute_batch("ROLLBACK").unwrap();
+        let line = loop {
+            let l = lines.recv_timeout(wait).unwrap();
+            if !l.contains("trying again") {
+                break l;
+            }
+        };
+        assert_eq!(line, format!("run {run}: succeeded"));
+        drivers.finish();
+        assert_eq!(
+            j.run(run).unwrap().status,
+            crate::journal::RunStatus::Succeeded
+        );
+    }
+}

@@ -511,3 +511,26 @@ fn the_secret_is_kept_in_a_private_file_never_in_the_journal() {
         .code(2)
         .stderr_contains("invalid hook name `../x`");
 }
+
+/// A hook whose secret file is gone cannot check anything: 503 with Retry-After (the
+/// operator can fix it; a provider tries again), not 500, and nothing starts.
+#[test]
+fn a_hook_without_its_secret_answers_503() {
+    let (t, bg, port, secret) = serving(&[]);
+    std::fs::remove_file(t.join("hooks/greet.secret")).unwrap();
+    let body = br#"{"who": "Ada"}"#;
+    let r = post(
+        port,
+        "/hooks/greet",
+        &[("X-Aios-Signature", &sign(&secret, body))],
+        body,
+    );
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert_eq!(
+        r.error(),
+        "hook `greet` has no secret file; re-add it with: aios hook add greet FILE --rotate"
+    );
+    stop(bg).success();
+    assert_eq!(run_count(&t), 0);
+}
