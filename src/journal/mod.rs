@@ -6,6 +6,7 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod hooks;
 mod inbox;
 mod item;
 mod lease;
@@ -31,13 +32,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
 pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField};
 pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use replay::ReplayReport;
 pub use schedule::*;
-pub use timers::HookRecord;
 pub use types::*;
 pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
@@ -52,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_timers.sql"),
     include_str!("migrations/0007_notices.sql"),
+    include_str!("migrations/0010_hook_formats.sql"),
 ];
 
 /// How the journal is opened.
@@ -77,6 +79,39 @@ pub struct Journal {
     conn: Connection,
     path: PathBuf,
     clock: Clock,
+    gate: Option<WriteGate>,
+}
+
+/// One write at a time among the journals of a process that share it.
+///
+/// Between processes SQLite's lock waits by sleeping with a growing backoff (up to
+/// 100 ms a try), so many threads of one busy process can starve one another until
+/// the lock timeout passes (`database is locked`). Journals opened with the same gate
+/// ([`Journal::with_gate`]) take a mutex around every write transaction instead: the
+/// threads queue and are woken in turn, and the busy timeout is left for other
+/// processes. `aios serve` gives one gate to all its connections.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(std::sync::Arc<std::sync::Mutex<()>>);
+
+/// A write transaction (`BEGIN IMMEDIATE`) holding the journal's [`WriteGate`], if
+/// any, until it commits or is dropped (rolled back).
+pub(crate) struct WriteTx<'a> {
+    // Declared first: dropped (rolled back) before the gate is let go.
+    tx: rusqlite::Transaction<'a>,
+    _gate: Option<std::sync::MutexGuard<'a, ()>>,
+}
+
+impl<'a> std::ops::Deref for WriteTx<'a> {
+    type Target = rusqlite::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -118,9 +153,30 @@ impl Journal {
             conn,
             path: path.to_path_buf(),
             clock,
+            gate: None,
         };
         journal.migrate()?;
         Ok(journal)
+    }
+
+    /// Share `gate` with the other journals of this process: their writes take turns.
+    pub fn with_gate(mut self, gate: WriteGate) -> Journal {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Begin a write transaction, after the [`WriteGate`] when there is one.
+    pub(crate) fn write_tx(&mut self) -> Result<WriteTx<'_>> {
+        let gate = lock_gate(self.gate.as_ref());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+
+    /// The [`WriteGate`]'s turn, for a write outside [`Journal::write_tx`].
+    pub(crate) fn gate_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        lock_gate(self.gate.as_ref())
     }
 
     pub fn path(&self) -> &Path {
@@ -147,9 +203,7 @@ impl Journal {
             .with_hint("upgrade aios, or point AIOS_HOME at another folder"));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self.write_tx()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
@@ -161,9 +215,7 @@ impl Journal {
     /// Returns the sequence number of the last event.
     pub fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         // A side effect never starts in a run cancelled by another process: the
         // check and the `step_started` record are one transaction.
         if events
@@ -191,9 +243,7 @@ impl Journal {
     /// `source_hash` names; the id is assigned here. Returns the new run id.
     pub fn create_run(&mut self, source: &str, created: Event) -> Result<i64> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         if let Event::RunCreated { source_hash, .. } = &created {
             tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                 .execute(rusqlite::params![source_hash, source])?;
@@ -238,9 +288,7 @@ impl Journal {
         deadline: Option<(Millis, String)>,
     ) -> Result<Option<i64>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         // A run cancelled by another process gets no new inbox items.
         let status: Option<String> = tx
             .query_row(
@@ -293,9 +341,7 @@ impl Journal {
     /// happen in one immediate transaction, so two deciders cannot both win.
     pub fn decide(&mut self, proposal: i64, decide: DecisionInput) -> Result<ProposalRecord> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let p = query::proposal(&tx, proposal)?;
         if p.run_status == RunStatus::Cancelled {
             return Err(Error::conflict(format!(
@@ -332,6 +378,15 @@ impl Journal {
         tx.commit()?;
         Ok(p)
     }
+}
+
+fn lock_gate(gate: Option<&WriteGate>) -> Option<std::sync::MutexGuard<'_, ()>> {
+    // A panic while holding the gate leaves no half-written state (the transaction
+    // rolled back), so a poisoned gate is still usable.
+    gate.map(|g| {
+        g.0.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    })
 }
 
 /// What `decide` records.

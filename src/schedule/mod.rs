@@ -15,6 +15,7 @@ pub mod deadlines;
 pub mod hooks;
 pub mod plan;
 pub mod serve;
+pub mod signatures;
 pub mod tick;
 
 use std::path::Path;

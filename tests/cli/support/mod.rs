@@ -83,6 +83,7 @@ impl Test {
             env: Vec::new(),
             home: true,
             fsize: None,
+            nofile: None,
             real_clock: false,
         }
     }
@@ -130,6 +131,7 @@ pub struct Cmd<'a> {
     env: Vec<(String, String)>,
     home: bool,
     fsize: Option<u64>,
+    nofile: Option<u64>,
     real_clock: bool,
 }
 
@@ -143,6 +145,13 @@ impl Cmd<'_> {
     /// does: writes past it fail with EFBIG instead of killing the process.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize = Some(bytes);
+        self
+    }
+
+    /// Limit how many files the process may have open (RLIMIT_NOFILE, soft and hard),
+    /// as a small `ulimit -n` does.
+    pub fn open_files_limit(mut self, n: u64) -> Self {
+        self.nofile = Some(n);
         self
     }
 
@@ -184,6 +193,22 @@ impl Cmd<'_> {
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
+        }
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         if let Some(limit) = self.fsize {
             use std::os::unix::process::CommandExt;
