@@ -20,6 +20,7 @@ mod describe;
 pub mod file;
 pub mod http;
 mod resources;
+pub mod sandbox;
 pub mod shell;
 
 use std::future::Future;
