@@ -11,6 +11,10 @@
 //! [`Resources`] when it needs a new shared client (README: "Adding a connector
 //! kind"). Every dispatch is generated from that list, so no `match` can miss it.
 //!
+//! [`sandbox`] is not a connector: it is the file sandbox (a [`sandbox::Root`] that
+//! resolves paths beneath itself) that `file` steps commit through and attachments
+//! read through.
+//!
 //! Where later layers plug in: the trust layer checks a persona's scopes in
 //! [`render`] (after rendering) and again in [`Action::commit`] (before committing);
 //! secret placeholders in a rendered action are resolved in [`Action::commit`], in

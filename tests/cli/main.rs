@@ -17,6 +17,7 @@ mod inspect;
 mod lease;
 mod memory;
 mod run;
+mod sandbox;
 mod schedule;
 mod serve;
 mod steps;
