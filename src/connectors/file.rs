@@ -203,5 +203,5 @@ fn write_blocking(f: &FileAction) -> Result<Json, ExecError> {
     }))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;

@@ -245,8 +245,8 @@ impl Root {
     }
 
     /// Create `rel` and its missing parents as folders beneath the root.
-    pub fn create_dir_all(&self, rel: &Path) -> Result<(), SandboxError> {
-        self.mkdirs(rel, &rel.display().to_string())
+    pub fn create_dir_all(&self, rel: &RelPath) -> Result<(), SandboxError> {
+        self.mkdirs(rel.as_path(), rel.as_str())
     }
 
     /// Create the missing folders `rel` is in (errors name `rel`).
@@ -473,5 +473,5 @@ fn clear_nonblock(file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;
