@@ -227,8 +227,13 @@ fn item_json(i: &TickItem) -> Json {
             schedule,
             summary,
         } => json!({"type": "notice", "item": item, "schedule": schedule, "summary": summary}),
-        TickItem::Error { run, message } => {
-            json!({"type": "error", "run_id": run, "message": message})
+        TickItem::Error {
+            run,
+            schedule,
+            message,
+            hint,
+        } => {
+            json!({"type": "error", "run_id": run, "schedule": schedule, "message": message, "hint": hint})
         }
     }
 }
@@ -240,18 +245,21 @@ fn print_report(
     as_json: bool,
     quiet: bool,
 ) -> CmdResult {
-    let failed = report
-        .items
-        .iter()
-        .any(|i| matches!(i, TickItem::Error { .. }));
-    let code = if failed { Exit::Failed } else { Exit::Ok };
+    let code = if report.has_errors() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    };
     if as_json {
         let items: Vec<Json> = report.items.iter().map(item_json).collect();
         ui::print_json(&json!({
             "items": items,
-            "missed": report.missed.iter().map(|(s, n, ran)| json!({
-                "schedule": s, "count": n, "ran": ran.map(format_ms)
-            })).collect::<Vec<_>>(),
+            "missed": report.missed.iter().map(|m| {
+                let mut j = m.data();
+                j["schedule"] = m.schedule.clone().into();
+                j["summary"] = m.summary().into();
+                j
+            }).collect::<Vec<_>>(),
         }));
         return Ok(code);
     }
@@ -304,10 +312,23 @@ fn print_report(
                 format_ms(*next_due)
             ),
             TickItem::Notice { item, summary, .. } => format!("{summary} (inbox {item})"),
-            TickItem::Error { run, message } => match run {
-                Some(r) => format!("{} run {r}: {message}", st.red_bold("error:")),
-                None => format!("{} {message}", st.red_bold("error:")),
-            },
+            TickItem::Error {
+                run,
+                schedule,
+                message,
+                hint,
+            } => {
+                let what = match (run, schedule) {
+                    (Some(r), _) => format!("run {r}: "),
+                    (None, Some(s)) => format!("schedule {s}: "),
+                    (None, None) => String::new(),
+                };
+                let mut line = format!("{} {what}{message}", st.red_bold("error:"));
+                if let Some(h) = hint {
+                    line.push_str(&format!("\n{} {h}", st.cyan_bold("hint:")));
+                }
+                line
+            }
         };
         if !quiet || matches!(i, TickItem::Error { .. }) {
             out.push_str(&line);

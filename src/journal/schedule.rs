@@ -201,6 +201,20 @@ fn not_found(name: &str) -> Error {
         .with_hint("list schedules with: aios schedule list")
 }
 
+/// The latest instant ever decided for schedules named `name` (kept across a remove
+/// and a new add). A cursor never goes back before it: an instant is decided once.
+fn last_decided(conn: &rusqlite::Connection, name: &str) -> Result<Option<Millis>> {
+    Ok(conn
+        .prepare_cached("SELECT max(due_at) FROM fires WHERE schedule = ?1")?
+        .query_row(params![name], |r| r.get(0))?)
+}
+
+/// Where a cursor set at `at` really starts: never before an instant already
+/// decided (a clock that was ahead, as `AIOS_NOW` dry runs are, then went back).
+fn cursor_from(conn: &rusqlite::Connection, name: &str, at: Millis) -> Result<Millis> {
+    Ok(last_decided(conn, name)?.map_or(at, |d| d.max(at)))
+}
+
 fn get_schedule(conn: &rusqlite::Connection, name: &str) -> Result<Option<ScheduleRecord>> {
     Ok(conn
         .prepare_cached(&format!(
@@ -335,7 +349,10 @@ impl Journal {
             .execute(params![spec.source_hash, source])?;
         let existing = get_schedule(&tx, &spec.name)?;
         let replaced = existing.is_some();
-        let cursor = existing.map(|e| e.cursor).unwrap_or(at);
+        let cursor = match existing {
+            Some(e) => e.cursor,
+            None => cursor_from(&tx, &spec.name, at)?,
+        };
         let name = spec.name.clone();
         let ev = ScheduleEvent::Added {
             next_due: next_due(cursor),
@@ -380,9 +397,12 @@ impl Journal {
         let ev = if paused {
             ScheduleEvent::Paused
         } else {
+            // Instants up to now are not run, and none decided before (the clock
+            // may read earlier than an instant fired by a tick that ran ahead).
+            let cursor = cursor_from(&tx, name, at)?.max(s.cursor);
             ScheduleEvent::Resumed {
-                cursor: at,
-                next_due: next_due(at),
+                cursor,
+                next_due: next_due(cursor),
             }
         };
         record(&tx, name, &ev, at)?;
@@ -453,11 +473,18 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(schedule) = get_schedule(&tx, name)? else {
+        let Some(mut schedule) = get_schedule(&tx, name)? else {
             return Ok(FireOutcome::Nothing);
         };
         if schedule.paused {
             return Ok(FireOutcome::Nothing);
+        }
+        // A cursor left behind a decided instant (by an older aios whose resume
+        // moved it back) is read as that instant: nothing is decided twice.
+        if let Some(last) = last_decided(&tx, name)?
+            && last > schedule.cursor
+        {
+            schedule.cursor = last;
         }
         let active: Vec<i64> = {
             let mut stmt = tx.prepare_cached(

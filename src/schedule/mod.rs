@@ -2,6 +2,7 @@
 //!
 //! - [`cron`]: expressions and time zones (croner + jiff), DST-correct
 //! - [`plan`]: the pure decision of which scheduled instants run (catch-up, window)
+//! - [`missed`]: what became of missed instants, told exactly (tick line, notice)
 //! - [`tick`]: one pass: fire what is due (overlap policies), continue runs that can go on
 //! - [`deadlines`]: decision deadlines of inbox items (`on_timeout`), applied by a tick
 //!
@@ -13,6 +14,7 @@
 pub mod cron;
 pub mod deadlines;
 pub mod hooks;
+pub mod missed;
 pub mod plan;
 pub mod serve;
 pub mod tick;
@@ -86,8 +88,17 @@ pub fn add(
 pub fn cron_of(s: &ScheduleRecord) -> Result<cron::CronSpec> {
     cron::CronSpec::new(&s.spec.cron, &s.spec.timezone).map_err(|e| {
         Error::storage(format!("schedule `{}` no longer loads: {e}", s.spec.name))
-            .with_hint("re-add it with: aios schedule add FILE")
+            .with_hint(readd_hint(&s.spec.path))
     })
+}
+
+/// The hint for a stored schedule that no longer loads: add its file again (the
+/// command names the file it was added from).
+pub fn readd_hint(path: &str) -> String {
+    format!(
+        "fix the file if needed, then take a new snapshot with: aios schedule add {}",
+        crate::text::shell_word(path)
+    )
 }
 
 /// Pause or resume a schedule; false when it already was.

@@ -18,6 +18,7 @@ mod lease;
 mod memory;
 mod run;
 mod schedule;
+mod schedule_faults;
 mod serve;
 mod steps;
 mod storage;
