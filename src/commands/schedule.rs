@@ -79,6 +79,8 @@ fn fire_json(f: &FireRecord) -> Json {
         "reason": f.reason,
         "run_id": f.run_id,
         "run_status": f.run_status.map(|s| s.as_str()),
+        "instants": f.instants,
+        "first_due_at": format_ms(f.first_due_at),
     })
 }
 
@@ -198,7 +200,9 @@ fn item_json(i: &TickItem) -> Json {
         } => {
             json!({"type": "skipped", "schedule": schedule, "due_at": format_ms(*due_at), "reason": reason})
         }
-        TickItem::SkippedOld { schedule, count } => {
+        TickItem::SkippedOld {
+            schedule, count, ..
+        } => {
             json!({"type": "skipped_old", "schedule": schedule, "count": count})
         }
         TickItem::Queued { schedule, due_at } => {
@@ -286,9 +290,17 @@ fn print_report(
                 due_at,
                 reason,
             } => format!("skipped {schedule} ({}): {reason}", format_ms(*due_at)),
-            TickItem::SkippedOld { schedule, count } => {
-                format!("skipped {schedule}: {count} fire(s) older than its catch_up_window")
-            }
+            TickItem::SkippedOld {
+                schedule,
+                count,
+                window,
+            } => format!(
+                "skipped {schedule}: {} older than its catch_up_window ({})",
+                crate::text::count(*count, "instant"),
+                crate::clock::format_duration(std::time::Duration::from_millis(
+                    (*window).max(0) as u64
+                ))
+            ),
             TickItem::Queued { schedule, due_at } => format!(
                 "queued {schedule} ({}): the previous run is still going",
                 format_ms(*due_at)

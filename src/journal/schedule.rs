@@ -69,6 +69,11 @@ pub struct FireRecord {
     /// The status of the fire's run, when it has one.
     pub run_status: Option<RunStatus>,
     pub decided_at: Millis,
+    /// Instants older than the catch-up window are decided together: this row
+    /// stands for `instants` of them, from `first_due_at` to `due_at`. Otherwise
+    /// 1 and `due_at`.
+    pub first_due_at: Millis,
+    pub instants: u64,
 }
 
 /// A schedule's event. Field names are part of the on-disk format.
@@ -104,6 +109,10 @@ pub enum ScheduleEvent {
         count: u64,
         first: Millis,
         last: Millis,
+        /// The catch-up window they were older than (absent in events written
+        /// before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<Millis>,
     },
     /// A queued fire's run was started.
     QueueStarted {
@@ -320,7 +329,28 @@ fn apply(tx: &Transaction<'_>, name: &str, ev: &ScheduleEvent, at: Millis) -> Re
             )?
             .execute(params![name, due_at, status.as_str(), reason, run_id, at])?;
         }
-        ScheduleEvent::SkippedOld { .. } => {}
+        ScheduleEvent::SkippedOld {
+            count,
+            first,
+            last,
+            window,
+        } => {
+            let reason = match window {
+                Some(w) => format!(
+                    "older than the catch_up_window ({})",
+                    crate::clock::format_duration(std::time::Duration::from_millis(
+                        (*w).max(0) as u64
+                    ))
+                ),
+                None => "older than the catch_up_window".to_string(),
+            };
+            tx.prepare_cached(
+                "INSERT INTO fires (schedule, due_at, status, reason, run_id, decided_at,
+                   first_due_at, instants)
+                 VALUES (?1, ?2, 'skipped', ?3, NULL, ?4, ?5, ?6)",
+            )?
+            .execute(params![name, last, reason, at, first, *count as i64])?;
+        }
         ScheduleEvent::QueueStarted { due_at, run_id } => {
             tx.execute(
                 "UPDATE fires SET status = 'started', run_id = ?3, decided_at = ?4
@@ -439,7 +469,8 @@ impl Journal {
     /// The latest fires of a schedule, newest first.
     pub fn fires(&self, name: &str, limit: usize) -> Result<Vec<FireRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.schedule, f.due_at, f.status, f.reason, f.run_id, r.status, f.decided_at
+            "SELECT f.schedule, f.due_at, f.status, f.reason, f.run_id, r.status, f.decided_at,
+                    coalesce(f.first_due_at, f.due_at), f.instants
              FROM fires f LEFT JOIN runs r ON r.id = f.run_id
              WHERE f.schedule = ?1 ORDER BY f.due_at DESC LIMIT ?2",
         )?;
@@ -454,6 +485,8 @@ impl Journal {
                 run_id: r.get(4)?,
                 run_status: run_status.as_deref().and_then(RunStatus::parse),
                 decided_at: r.get(6)?,
+                first_due_at: r.get(7)?,
+                instants: r.get::<_, i64>(8)?.max(0) as u64,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

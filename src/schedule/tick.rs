@@ -34,8 +34,12 @@ pub enum TickItem {
         due_at: Millis,
         reason: String,
     },
-    /// Instants older than the catch-up window were skipped.
-    SkippedOld { schedule: String, count: u64 },
+    /// Instants older than the catch-up window (`window`) were skipped.
+    SkippedOld {
+        schedule: String,
+        count: u64,
+        window: Millis,
+    },
     /// An instant waits for the previous run (`overlap = "queue"`).
     Queued { schedule: String, due_at: Millis },
     /// A previous run was cancelled (`overlap = "cancel_running"`).
@@ -387,11 +391,16 @@ fn plan_fires(
     missed.count += d.missed;
     if let Some((count, first, last)) = d.old {
         missed.old += count;
-        p.events
-            .push(ScheduleEvent::SkippedOld { count, first, last });
+        p.events.push(ScheduleEvent::SkippedOld {
+            count,
+            first,
+            last,
+            window: Some(s.spec.catch_up_window),
+        });
         items.push(TickItem::SkippedOld {
             schedule: name.clone(),
             count,
+            window: s.spec.catch_up_window,
         });
     }
     missed.caught_up_skips += d.skips.len() as u64;

@@ -4,7 +4,7 @@
 
 use serde_json::Value as Json;
 
-use crate::schedule::{add_at, at, daily, gated, runs, tick, types};
+use crate::schedule::{add_at, at, daily, fires, gated, runs, tick, types};
 use crate::support::Test;
 
 fn notices(t: &Test, now: &str) -> Vec<Json> {
@@ -244,4 +244,51 @@ fn an_unexpected_database_error_hints_a_command_that_runs_as_written() {
         out.stdout
     );
     t.aios(&["replay"]).success();
+}
+
+#[test]
+fn instants_older_than_the_window_are_in_recent_fires() {
+    let t = Test::new().write(
+        "daily.toml",
+        &daily("all", "skip").replace("inputs = {", "catch_up_window = \"2d\"\ninputs = {"),
+    );
+    add_at(&t, "daily.toml", "2026-11-01T12:00:00Z");
+    at(&t, "2026-11-21T12:00:00Z", &["tick"])
+        .success()
+        .stdout_contains("skipped daily: 18 instants older than its catch_up_window (2d)\n");
+    let f = fires(&t, "2026-11-21T12:00:00Z");
+    let row = |f: &Json| {
+        (
+            f["due_at"].as_str().unwrap().to_string(),
+            f["status"].as_str().unwrap().to_string(),
+            f["instants"].as_u64().unwrap(),
+            f["first_due_at"].as_str().unwrap().to_string(),
+        )
+    };
+    let rows: Vec<_> = f.iter().map(row).collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "2026-11-21T09:00:00Z".into(),
+                "started".into(),
+                1,
+                "2026-11-21T09:00:00Z".into()
+            ),
+            (
+                "2026-11-20T09:00:00Z".into(),
+                "started".into(),
+                1,
+                "2026-11-20T09:00:00Z".into()
+            ),
+            (
+                "2026-11-19T09:00:00Z".into(),
+                "skipped".into(),
+                18,
+                "2026-11-02T09:00:00Z".into()
+            ),
+        ]
+    );
+    assert_eq!(f[2]["reason"], "older than the catch_up_window (2d)");
+    assert_eq!(f[2]["run_id"], Json::Null);
 }

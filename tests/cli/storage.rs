@@ -135,3 +135,19 @@ fn a_full_disk_is_a_clear_error_and_leaves_a_sound_journal() {
         .unwrap();
     assert_eq!(check, "ok");
 }
+
+#[test]
+fn twenty_commands_started_at_once_on_a_new_home_all_succeed() {
+    // Each new home is migrated by whichever process takes the write lock first;
+    // the others wait for it and find the schema done. Three rounds of twenty.
+    for _ in 0..3 {
+        let t = Test::new();
+        let all: Vec<_> = (0..20)
+            .map(|_| t.args(&["runs", "--json"]).spawn())
+            .collect();
+        for b in all {
+            let out = b.wait().success();
+            assert_eq!(out.json(), serde_json::json!([]));
+        }
+    }
+}
