@@ -84,7 +84,7 @@ fn add(ctx: &Ctx, a: HookAddArgs) -> CmdResult {
 }
 
 fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     let hooks = journal.hooks()?;
     if as_json {
         ui::print_json(&serde_json::Value::Array(

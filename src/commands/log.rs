@@ -154,7 +154,7 @@ pub fn describe(ev: &Event) -> String {
 }
 
 pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     journal.run(args.run)?;
     let events = journal.events(args.run)?;
     if args.json {

@@ -86,15 +86,29 @@ impl Ctx {
         crate::config::ConfigFile::load(&self.config_dir.join("config.toml"))
     }
 
+    fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            lock_timeout: self.lock_timeout,
+            ..OpenOptions::default()
+        }
+    }
+
+    /// The journal, for reading and writing.
     pub fn journal(&self) -> Result<Journal, Error> {
-        Journal::open(
-            &self.db_path(),
-            self.clock,
-            OpenOptions {
-                lock_timeout: self.lock_timeout,
-                ..OpenOptions::default()
-            },
-        )
+        Journal::open(&self.db_path(), self.clock, self.open_options())
+    }
+
+    /// The journal of a command that only reads (`runs`, `show`, `log`, …): opened
+    /// read-only, so it works on a data folder this user may not write.
+    pub fn reader(&self) -> Result<Journal, Error> {
+        Journal::open_read_only(&self.db_path(), self.clock, self.open_options())
+    }
+
+    /// The journal of a command that reads and records something on the way when
+    /// it may (`inbox list` raises notices of late schedules): writable when this
+    /// user may write, read-only otherwise.
+    pub fn reader_or_writer(&self) -> Result<Journal, Error> {
+        Journal::open_any(&self.db_path(), self.clock, self.open_options())
     }
 
     /// How runs are driven: the child environment and the agent's settings (from

@@ -93,7 +93,7 @@ fn fire_result(f: &FireRecord) -> String {
 }
 
 fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
-    let mut journal = ctx.journal()?;
+    let mut journal = ctx.reader_or_writer()?;
     schedule::flag_late(&mut journal)?;
     let now = journal.now();
     let mut rows = Vec::new();

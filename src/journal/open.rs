@@ -73,10 +73,7 @@ fn newer_schema(version: i64) -> Error {
 
 /// The error of a database that cannot be written, with its path and what still works.
 fn not_writable(path: &Path, cause: &dyn std::fmt::Display) -> Error {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = folder(path);
     Error::storage(format!(
         "the database {} cannot be written: {cause}",
         path.display()
@@ -85,6 +82,13 @@ fn not_writable(path: &Path, cause: &dyn std::fmt::Display) -> Error {
         "make {} and its aios.db writable for this user; commands that only read still work: aios runs, aios inbox list",
         dir.display()
     ))
+}
+
+/// The folder of the database file.
+fn folder(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Whether a SQLite error means "this file or folder cannot be written".
@@ -111,6 +115,7 @@ impl Journal {
             })?;
         }
         create_private(path)?;
+        align_sidecar_modes(path);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -189,7 +194,10 @@ impl Journal {
                     known(),
                     e.message
                 ))
-                .with_hint(e.hint.unwrap_or_else(|| "run `aios runs` once with write access to the data folder".into()))
+                .with_hint(format!(
+                    "upgrading writes to it: give this user write access to {} once, then run: aios runs",
+                    folder(path).display()
+                ))
             });
         }
         Ok(journal)
@@ -250,9 +258,10 @@ impl Journal {
                             "the database {} cannot be read: {e}",
                             path.display()
                         ))
-                        .with_hint(
-                            "its folder is read-only and holds unfinished writes (aios.db-wal): open it once with write access",
-                        )
+                        .with_hint(format!(
+                            "its folder holds unfinished writes (aios.db-wal): give this user write access to {} once, then run: aios runs",
+                            folder(path).display()
+                        ))
                     } else {
                         e.into()
                     },
@@ -300,6 +309,29 @@ impl Journal {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+/// SQLite creates `aios.db-wal` and `aios.db-shm` with the mode the database file
+/// has at that moment: read while the file was read-only (0400), they stay
+/// read-only and would refuse every write once the file is writable again. Give
+/// them the file's mode (best effort: only files this user owns can be changed).
+fn align_sidecar_modes(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(mode) = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777) else {
+            return;
+        };
+        for ext in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(ext);
+            if let Ok(m) = std::fs::metadata(&p)
+                && m.permissions().mode() & 0o777 != mode
+            {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+            }
+        }
     }
 }
 

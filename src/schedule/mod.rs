@@ -169,6 +169,11 @@ pub fn health(s: &ScheduleRecord, fires: &[FireRecord], now: Millis) -> Health {
 /// (`aios inbox`, `aios inbox list`, `aios schedule list`), since a missing tick
 /// cannot report itself. Raised once per overdue instant. Returns the new notices.
 pub fn flag_late(journal: &mut Journal) -> Result<Vec<i64>> {
+    if journal.is_read_only() {
+        // Opened read-only (a data folder this user may not write): nothing is
+        // raised; `aios schedule list` still shows the schedule as late.
+        return Ok(Vec::new());
+    }
     let now = journal.now();
     let mut raised = Vec::new();
     for s in journal.schedules()? {

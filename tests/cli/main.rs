@@ -16,6 +16,7 @@ mod decide;
 mod inspect;
 mod lease;
 mod memory;
+mod readonly;
 mod run;
 mod schedule;
 mod schedule_faults;
