@@ -353,7 +353,7 @@ fn engine_snapshot(source: &str, origin: &str) -> Result<workflow::Workflow> {
         let first = d.first().map(|d| d.message.clone()).unwrap_or_default();
         Error::storage(format!(
             "the workflow stored with schedule {origin} no longer loads ({}: {first})",
-            crate::text::count(d.len(), "problem")
+            d.count()
         ))
         .with_hint(super::readd_hint(origin))
     })

@@ -114,20 +114,21 @@ impl Kind {
 /// Report keys that are neither common nor fields of the step's kind. A key of another
 /// kind says so; without a known kind, any kind's field is accepted.
 pub(crate) fn check_step_keys(cx: &mut Cx, t: &Table<'_>, kind: Option<Kind>, ctx: &str) {
+    let allowed: Vec<&str> = match kind {
+        Some(kind) => COMMON_KEYS.iter().chain(kind.fields()).copied().collect(),
+        None => COMMON_KEYS
+            .iter()
+            .copied()
+            .chain(Kind::ALL.iter().flat_map(|k| k.fields().iter().copied()))
+            .collect(),
+    };
     for (k, _) in t.iter() {
         let key: &str = k.get_ref();
-        if COMMON_KEYS.contains(&key) {
+        if allowed.contains(&key) {
             continue;
         }
-        let allowed: Vec<&str> = match kind {
-            Some(kind) => COMMON_KEYS.iter().chain(kind.fields()).copied().collect(),
-            None => COMMON_KEYS
-                .iter()
-                .copied()
-                .chain(Kind::ALL.iter().flat_map(|k| k.fields().iter().copied()))
-                .collect(),
-        };
-        if allowed.contains(&key) {
+        if !cx.keeps() {
+            cx.count_one();
             continue;
         }
         let dym = did_you_mean(key, allowed.iter().copied());
@@ -170,7 +171,7 @@ pub(crate) fn read_spec(
     ctx: &str,
     uses: &mut Vec<TemplateUse>,
 ) -> Option<StepSpec> {
-    let before = cx.diags.len();
+    let before = cx.count();
     let spec = match kind {
         Kind::Shell => shell(cx, t, span, uses).map(StepSpec::Shell),
         Kind::Http => http(cx, t, span, ctx, uses).map(StepSpec::Http),
@@ -187,7 +188,7 @@ pub(crate) fn read_spec(
         }
         Kind::Wait => super::timer_kinds::wait(cx, t, span, uses).map(StepSpec::Wait),
     };
-    if cx.diags.len() > before { None } else { spec }
+    if cx.count() > before { None } else { spec }
 }
 
 fn opt_tmpl(cx: &mut Cx, t: &Table<'_>, key: &str, uses: &mut Vec<TemplateUse>) -> Option<String> {

@@ -68,12 +68,30 @@ pub(crate) fn is_ident(s: &str) -> bool {
 /// Collects diagnostics while the tree is read.
 #[derive(Debug, Default)]
 pub(crate) struct Cx {
-    pub diags: Vec<Diagnostic>,
+    pub diags: super::diag::Diagnostics,
 }
 
 impl Cx {
     pub fn push(&mut self, d: Diagnostic) {
+        // Everything read here is in the file: every mistake has its place.
+        debug_assert!(d.span.is_some(), "a diagnostic without a place: {d:?}");
         self.diags.push(d);
+    }
+
+    /// How many diagnostics were pushed so far (kept or not).
+    pub fn count(&self) -> usize {
+        self.diags.total
+    }
+
+    /// Whether another diagnostic would be kept: when not, callers count it with
+    /// [`Cx::count_one`] instead of building it (suggestions cost time).
+    pub fn keeps(&self) -> bool {
+        self.diags.list.len() < super::diag::MAX_KEPT
+    }
+
+    /// Count a diagnostic that would not be kept.
+    pub fn count_one(&mut self) {
+        self.diags.total += 1;
     }
 
     /// `expected a string, found an integer`, labelled with the key.
@@ -263,6 +281,10 @@ impl Cx {
         for (k, _) in t.iter() {
             let key: &str = k.get_ref();
             if allowed.contains(&key) {
+                continue;
+            }
+            if !self.keeps() {
+                self.count_one();
                 continue;
             }
             let hint = did_you_mean(key, allowed.iter().copied())

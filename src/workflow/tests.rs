@@ -10,7 +10,7 @@ use super::*;
 pub(super) fn errs(src: &str) -> Vec<Diagnostic> {
     match load(src, "t.toml") {
         Ok(_) => panic!("expected errors for:\n{src}"),
-        Err(d) => d,
+        Err(d) => d.list,
     }
 }
 

@@ -8,6 +8,7 @@ mod agent;
 mod agent_budget;
 
 mod check;
+mod check_limits;
 mod completions;
 mod concurrency;
 mod context;
