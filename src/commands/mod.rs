@@ -150,7 +150,12 @@ fn hostname() -> String {
 }
 
 fn context(cli: &Cli) -> Result<Ctx, Error> {
-    let (data_dir, config_dir) = match &cli.home {
+    // `--home` wins over AIOS_HOME (an empty value counts as unset).
+    let home = cli
+        .home
+        .clone()
+        .or_else(|| std::env::var_os("AIOS_HOME").map(PathBuf::from));
+    let (data_dir, config_dir) = match &home {
         Some(h) if !h.as_os_str().is_empty() => (h.clone(), h.clone()),
         _ => directories::ProjectDirs::from("", "", "aios")
             .map(|d| (d.data_dir().to_path_buf(), d.config_dir().to_path_buf()))

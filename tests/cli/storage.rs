@@ -151,3 +151,24 @@ fn twenty_commands_started_at_once_on_a_new_home_all_succeed() {
         }
     }
 }
+
+#[test]
+fn usage_lines_do_not_show_home_as_required_when_aios_home_is_set() {
+    // The harness sets AIOS_HOME for every command.
+    let out = Test::new().aios(&["show"]).code(2);
+    assert!(
+        out.stderr.contains("\nUsage: aios show <RUN>\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("--home"), "{}", out.stderr);
+    Test::new()
+        .aios(&["help", "runs"])
+        .success()
+        .stdout_contains("AIOS_HOME");
+    // The flag wins over the variable.
+    let t = Test::new();
+    t.aios(&["--home", "other", "runs"]).success();
+    assert!(t.join("other/aios.db").exists());
+    assert!(!t.db().exists());
+}
