@@ -137,10 +137,10 @@ pub fn report(
         RunStatus::Succeeded => {
             let steps = journal.steps(id)?;
             ui::println(&format!(
-                "run {id} ({}) {} in {took}: {} steps",
+                "run {id} ({}) {} in {took}: {}",
                 run.workflow,
                 s.run_status(RunStatus::Succeeded),
-                steps.len()
+                crate::text::count(steps.len(), "step")
             ));
         }
         RunStatus::Waiting => {

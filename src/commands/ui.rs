@@ -240,8 +240,8 @@ impl Observer for Progress {
                 let what = match &c.error {
                     Some(e) => format!("failed: {}", first_line(e)),
                     None => format!(
-                        "{} tokens, {}",
-                        c.tokens_in + c.tokens_out,
+                        "{}, {}",
+                        crate::text::count(c.tokens_in + c.tokens_out, "token"),
                         crate::agent::budget::usd(c.cost_usd)
                     ),
                 };

@@ -50,10 +50,10 @@ fn lexical_relative(p: &str) -> Result<PathBuf, String> {
 pub(super) fn describe(f: &FileAction) -> String {
     let verb = if f.append { "append to" } else { "write" };
     let mut out = format!(
-        "{verb} {}\n  in {}\n  {} bytes:\n",
+        "{verb} {}\n  in {}\n  {}:\n",
         f.path,
         f.root,
-        f.content.len()
+        crate::text::count(f.content.len(), "byte")
     );
     for line in f.content.lines() {
         out.push_str("  │ ");

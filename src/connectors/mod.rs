@@ -221,10 +221,10 @@ impl Action {
             Action::Shell(s) => format!("run {}", shell::quote_argv(&s.argv)),
             Action::Http(h) => format!("{} {}", h.method, h.url),
             Action::File(f) => format!(
-                "{} {} ({} bytes)",
+                "{} {} ({})",
                 if f.append { "append to" } else { "write" },
                 f.path,
-                f.content.len()
+                crate::text::count(f.content.len(), "byte")
             ),
         };
         truncate_line(&s, 100)
@@ -303,7 +303,11 @@ pub fn cap_text(s: String, max: usize) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[… {} more bytes cut]", &s[..end], s.len() - end)
+    format!(
+        "{}\n[… {} cut]",
+        &s[..end],
+        crate::text::count(s.len() - end, "more byte")
+    )
 }
 
 #[cfg(test)]

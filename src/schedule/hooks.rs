@@ -197,8 +197,8 @@ pub fn accept(
         refused(
             500,
             format!(
-                "the workflow stored with hook `{name}` no longer loads ({} problem(s))",
-                d.len()
+                "the workflow stored with hook `{name}` no longer loads ({})",
+                d.count()
             ),
         )
     })?;

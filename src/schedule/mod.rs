@@ -131,7 +131,9 @@ impl Health {
 
     pub fn detail(&self, now: Millis) -> Option<String> {
         match self {
-            Health::Failing(n) => Some(format!("the last {n} runs failed")),
+            Health::Failing(n) => {
+                Some(format!("the last {} failed", crate::text::count(*n, "run")))
+            }
             Health::Late(due) => Some(format!(
                 "due {} ago and not fired: is `aios tick` running (cron, systemd timer or `aios daemon`)?",
                 crate::clock::age(now, *due)

@@ -141,7 +141,8 @@ fn raise_notices(journal: &mut Journal, now: Millis, report: &mut TickReport) ->
         let Some(last) = runs.first() else { continue };
         let name = s.spec.name.clone();
         let summary = format!(
-            "schedule {name} is failing: its last {n} runs failed (runs {})",
+            "schedule {name} is failing: its last {} failed (runs {})",
+            crate::text::count(n, "run"),
             runs.iter()
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()

@@ -17,6 +17,7 @@ mod decide;
 mod inspect;
 mod lease;
 mod memory;
+mod plurals;
 mod readonly;
 mod run;
 mod schedule;

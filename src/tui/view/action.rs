@@ -33,7 +33,11 @@ pub(super) fn action_lines(a: &Json, lines: &mut Vec<Line<'static>>, t: Theme) {
             let content = s("content");
             lines.push(kv(
                 if append { "append to" } else { "write" },
-                format!("{} ({} bytes)", s("path"), content.len()),
+                format!(
+                    "{} ({})",
+                    s("path"),
+                    crate::text::count(content.len(), "byte")
+                ),
                 t,
             ));
             lines.push(kv("in", s("root"), t));
