@@ -6,7 +6,7 @@
 //!
 //! `cargo bench --bench check` (`-- --quick`: one run each).
 
-use std::fmt::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -29,22 +29,30 @@ fn aios_binary() -> PathBuf {
         .expect("cannot find the aios binary; run `cargo build --release` first")
 }
 
-/// One step whose `needs` holds `n` copies of `item`.
-fn needs_of(n: usize, item: impl Fn(usize) -> String) -> String {
-    let items: Vec<String> = (0..n).map(item).collect();
-    format!(
-        "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ a = 1 }}\nneeds = [{}]\n",
-        items.join(",")
+type Out<'a> = &'a mut dyn Write;
+
+/// One step whose `needs` holds `n` items made by `item`.
+fn needs_of(w: Out<'_>, n: usize, item: impl Fn(usize) -> String) {
+    write!(
+        w,
+        "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ a = 1 }}\nneeds = ["
     )
+    .unwrap();
+    for i in 0..n {
+        if i > 0 {
+            w.write_all(b",").unwrap();
+        }
+        w.write_all(item(i).as_bytes()).unwrap();
+    }
+    w.write_all(b"]\n").unwrap();
 }
 
-/// `n` steps built by `step(i)`.
-fn steps(n: usize, step: impl Fn(usize) -> String) -> String {
-    let mut s = String::from(HEADER);
+/// `n` steps written by `step(i)`.
+fn steps(w: Out<'_>, n: usize, step: impl Fn(usize) -> String) {
+    w.write_all(HEADER.as_bytes()).unwrap();
     for i in 0..n {
-        s.push_str(&step(i));
+        w.write_all(step(i).as_bytes()).unwrap();
     }
-    s
 }
 
 fn chained(i: usize, body: &str) -> String {
@@ -56,86 +64,94 @@ fn chained(i: usize, body: &str) -> String {
     format!("[[steps]]\nid = \"s{i}\"\nkind = \"set\"\n{needs}values = {{ v = \"{body}\" }}\n")
 }
 
-/// The files: (what, source).
-fn cases() -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "needs = [1,1,…], 20,000 wrong elements (40 KB; was 9.6 s, 2.6 GB)",
-            needs_of(20_000, |_| "1".into()),
-        ),
-        (
-            "needs = [1,1,…], 5,000,000 elements (10 MB, over the token limit)",
-            needs_of(5_000_000, |_| "1".into()),
-        ),
-        (
-            "needs of 240,000 unknown 40-character ids",
-            needs_of(240_000, |i| format!("\"s{i:038}\"")),
-        ),
-        ("80,000 unknown 121-character keys in a step", {
-            let mut s =
-                format!("{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ a = 1 }}\n");
-            for i in 0..80_000 {
-                let _ = writeln!(s, "k{i:0120} = 1");
-            }
-            s
-        }),
-        (
-            "one 10 MB string",
-            format!(
-                "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ a = \"{}\" }}\n",
-                "x".repeat(10_000_000)
-            ),
-        ),
-        ("70,000 templates reading unknown inputs", {
-            let vals: Vec<String> = (0..70_000)
-                .map(|i| {
-                    format!(
-                        "k{i} = \"{{{{ inputs.nope{i} ~ '{}' }}}}\"",
-                        "y".repeat(100)
-                    )
-                })
-                .collect();
-            format!(
-                "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ {} }}\n",
-                vals.join(", ")
+/// A case: what it is, and how to write its file. Files are written as a stream:
+/// the bench process stays small, so a child's peak RSS (which starts from its
+/// parent's when it is spawned) is its own.
+type Case = (&'static str, fn(Out<'_>));
+
+const CASES: &[Case] = &[
+    (
+        "needs = [1,1,…], 20,000 wrong elements (40 KB; was 9.6 s, 2.6 GB)",
+        |w| needs_of(w, 20_000, |_| "1".into()),
+    ),
+    (
+        "needs = [1,1,…], 5,000,000 elements (10 MB, over the token limit)",
+        |w| needs_of(w, 5_000_000, |_| "1".into()),
+    ),
+    ("needs of 240,000 unknown 40-character ids", |w| {
+        needs_of(w, 240_000, |i| format!("\"s{i:038}\""))
+    }),
+    ("80,000 unknown 121-character keys in a step", |w| {
+        write!(
+            w,
+            "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ a = 1 }}\n"
+        )
+        .unwrap();
+        for i in 0..80_000 {
+            writeln!(w, "k{i:0120} = 1").unwrap();
+        }
+    }),
+    ("one 10 MB string", |w| {
+        write!(
+            w,
+            "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ a = \""
+        )
+        .unwrap();
+        for _ in 0..10_000 {
+            w.write_all(&[b'x'; 1000]).unwrap();
+        }
+        w.write_all(b"\" }\n").unwrap();
+    }),
+    ("70,000 templates reading unknown inputs", |w| {
+        write!(
+            w,
+            "{HEADER}[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ "
+        )
+        .unwrap();
+        for i in 0..70_000 {
+            let sep = if i > 0 { ", " } else { "" };
+            write!(
+                w,
+                "{sep}k{i} = \"{{{{ inputs.nope{i} ~ '{}' }}}}\"",
+                "y".repeat(100)
             )
-        }),
-        (
-            "12,000 valid steps, a chain",
-            steps(12_000, |i| chained(i, &"x".repeat(800))),
-        ),
-        (
-            "12,000 steps in one dependency cycle",
-            steps(12_000, |i| {
-                format!(
-                    "[[steps]]\nid = \"s{i}\"\nkind = \"set\"\nneeds = [\"s{}\"]\nvalues = {{ v = \"{}\" }}\n",
-                    (i + 1) % 12_000,
-                    "x".repeat(800)
-                )
-            }),
-        ),
-        ("12,000 steps reading steps they do not need", {
-            steps(12_000, |i| {
-                format!(
-                    "[[steps]]\nid = \"s{i}\"\nkind = \"set\"\nvalues = {{ v = \"{{{{ steps.s{}.output.v }}}}{}\" }}\n",
-                    (i * 7919) % 12_000,
-                    "z".repeat(780)
-                )
+            .unwrap();
+        }
+        w.write_all(b" }\n").unwrap();
+    }),
+    ("12,000 valid steps, a chain", |w| {
+        steps(w, 12_000, |i| chained(i, &"x".repeat(800)))
+    }),
+    ("12,000 steps in one dependency cycle", |w| {
+        steps(w, 12_000, |i| {
+            format!(
+                "[[steps]]\nid = \"s{i}\"\nkind = \"set\"\nneeds = [\"s{}\"]\nvalues = {{ v = \"{}\" }}\n",
+                (i + 1) % 12_000,
+                "x".repeat(800)
+            )
+        })
+    }),
+    ("12,000 steps reading steps they do not need", |w| {
+        steps(w, 12_000, |i| {
+            format!(
+                "[[steps]]\nid = \"s{i}\"\nkind = \"set\"\nvalues = {{ v = \"{{{{ steps.s{}.output.v }}}}{}\" }}\n",
+                (i * 7919) % 12_000,
+                "z".repeat(780)
+            )
+        })
+    }),
+    (
+        "4,000 chained steps, each template reading the 100 before",
+        |w| {
+            steps(w, 4_000, |i| {
+                let reads: Vec<String> = (i.saturating_sub(100)..i)
+                    .map(|j| format!("{{{{steps.s{j}.output.v}}}}"))
+                    .collect();
+                chained(i, &reads.join(" "))
             })
-        }),
-        (
-            "4,000 chained steps, each template reading the 100 before",
-            {
-                steps(4_000, |i| {
-                    let reads: Vec<String> = (i.saturating_sub(100)..i)
-                        .map(|j| format!("{{{{steps.s{j}.output.v}}}}"))
-                        .collect();
-                    chained(i, &reads.join(" "))
-                })
-            },
-        ),
-    ]
-}
+        },
+    ),
+];
 
 /// Reap `pid` with `wait4`: its exit status and peak RSS (KiB).
 fn wait4(pid: u32) -> (ExitStatus, u64) {
@@ -190,9 +206,14 @@ fn main() {
     println!("| file | size | exit | median wall | peak RSS | printed | result |");
     println!("|---|---:|---:|---:|---:|---:|---|");
     let mut failed = 0;
-    for (i, (what, source)) in cases().into_iter().enumerate() {
+    for (i, (what, write)) in CASES.iter().enumerate() {
         let file = dir.join(format!("case{i}.toml"));
-        std::fs::write(&file, &source).expect("write case");
+        {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&file).expect("case file"));
+            write(&mut w);
+            w.flush().expect("write case");
+        }
+        let size = std::fs::metadata(&file).expect("case file").len();
         let out = dir.join("out.txt");
         let mut walls = Vec::new();
         let (mut rss, mut printed, mut code) = (0, 0, None);
@@ -208,7 +229,7 @@ fn main() {
         failed += usize::from(!ok);
         println!(
             "| {what} | {:.1} MB | {} | {:.0} ms | {:.1} MiB | {:.1} KB | {} |",
-            source.len() as f64 / 1e6,
+            size as f64 / 1e6,
             code.map_or("-".into(), |c| c.to_string()),
             wall.as_secs_f64() * 1000.0,
             rss as f64 / 1024.0,
@@ -223,6 +244,6 @@ fn main() {
         MAX_WALL.as_millis(),
         MAX_RSS_KIB / 1024,
         failed,
-        cases().len()
+        CASES.len()
     );
 }

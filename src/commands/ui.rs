@@ -156,8 +156,14 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
     (STARTED, "a step started"),
     (SUCCEEDED, "a step succeeded (with how long it took)"),
     (FAILED, "a step failed"),
-    (RETRYING, "a step failed and will be retried at the time shown"),
-    (SKIPPED, "a step was skipped (its `when` was false, or it was rejected with `on_reject = \"skip\"`), or the run was cancelled"),
+    (
+        RETRYING,
+        "a step failed and will be retried at the time shown",
+    ),
+    (
+        SKIPPED,
+        "a step was skipped (its `when` was false, or it was rejected with `on_reject = \"skip\"`), or the run was cancelled",
+    ),
     (WAITING, "a step waits for you: an inbox item was created"),
     (SLEEPING, "a `wait` step sleeps until the time shown"),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
@@ -169,7 +175,10 @@ pub const STEP_SYMBOLS: &[(&str, &str)] = &[
     (SUCCEEDED, "succeeded"),
     (FAILED, "failed"),
     (WAITING, "waiting for you (or for its time, a `wait` step)"),
-    (ATTENTION, "needs attention: interrupted, decide it in the inbox"),
+    (
+        ATTENTION,
+        "needs attention: interrupted, decide it in the inbox",
+    ),
     (STARTED, "running"),
     (SKIPPED, "skipped"),
     (PENDING, "pending: not started yet"),
@@ -266,7 +275,11 @@ impl Observer for Progress {
                     crate::clock::format_ms(*at),
                     first_line(error)
                 ),
-                None => format!("{} {step} failed: {}", s.red_bold(FAILED), first_line(error)),
+                None => format!(
+                    "{} {step} failed: {}",
+                    s.red_bold(FAILED),
+                    first_line(error)
+                ),
             },
             Event::StepSkipped { step, reason } => {
                 format!("{} {step} skipped: {reason}", s.dim(SKIPPED))

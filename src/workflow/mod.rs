@@ -54,7 +54,10 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         diags.sort();
         return Err(diags);
     }
-    let mut cx = read::Cx::default();
+    let mut cx = read::Cx {
+        templates: read::precheck_templates(root.get_ref()),
+        ..read::Cx::default()
+    };
     let draft = parse::read_document(&mut cx, root.get_ref());
     let needs = refs::check(&mut cx, &draft, source);
     if cx.count() > 0 {
