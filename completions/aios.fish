@@ -264,9 +264,16 @@ complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'List hooks'
 complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Remove a hook and its secret'
 complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l format -d 'How requests prove they come from the sender [default: aios for a new hook, else unchanged]' -r -f -a "aios\t'X-Aios-Signature: sha256=HEX, or Authorization: Bearer SECRET'
+github\t'GitHub: X-Hub-Signature-256: sha256=HEX'
+stripe\t'Stripe: Stripe-Signature: t=TIMESTAMP,v1=HEX'"
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l payload -d 'Pass the whole JSON body as this one input instead of one input per field' -r
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l tolerance -d 'How far a Stripe signature\'s timestamp may be from now, against replays [default: 5m for a new hook, else unchanged]' -r
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l rotate -d 'Replace the secret of an existing hook with a new one'
-complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l fields -d 'Take one input per field of the body again (undoes --payload)'
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l secret-stdin -d 'Read the secret from stdin (one trailing newline dropped) instead of making one; a Stripe hook takes Stripe\'s signing secret this way'
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
@@ -281,6 +288,9 @@ complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcomma
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand serve" -l addr -d 'The address to listen on (loopback by default; port 0 picks a free one)' -r
 complete -c aios -n "__fish_aios_using_subcommand serve" -l max-body -d 'Refuse request bodies larger than this many bytes (413)' -r
+complete -c aios -n "__fish_aios_using_subcommand serve" -l read-timeout -d 'How long a request\'s head may take to arrive, and then its body' -r
+complete -c aios -n "__fish_aios_using_subcommand serve" -l max-connections -d 'Open connections at most (past it, the longest-waiting one is closed)' -r
+complete -c aios -n "__fish_aios_using_subcommand serve" -l workers -d 'Threads driving accepted runs' -r
 complete -c aios -n "__fish_aios_using_subcommand serve" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand serve" -s V -l version -d 'Print version'

@@ -25,6 +25,9 @@ pub struct Error {
     pub message: String,
     pub hint: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// SQLite was busy (another writer held the lock past the timeout): the same
+    /// operation may succeed if tried again.
+    busy: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,7 +39,14 @@ impl Error {
             message: message.into(),
             hint: None,
             source: None,
+            busy: false,
         }
+    }
+
+    /// The database was locked by another writer past the lock timeout: nothing was
+    /// written, and trying again later may succeed.
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -120,7 +130,9 @@ impl From<rusqlite::Error> for Error {
         };
         // The message already says what the SQLite error means; its text is kept
         // only where it adds something (it is in `message` for those cases).
-        Error::storage(message).with_hint(hint)
+        let mut err = Error::storage(message).with_hint(hint);
+        err.busy = matches!(code, Some(C::DatabaseBusy) | Some(C::DatabaseLocked));
+        err
     }
 }
 

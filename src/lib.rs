@@ -7,8 +7,10 @@
 //! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
-//! - [`connectors`]: shell, http and file actions: render, describe, validate, commit
-//! - [`inbox`]: deciding inbox items (one path for every front end)
+//! - [`connectors`]: one file per connector (shell, http, file): its step fields,
+//!   render, describe, validate, commit; the resources commits share
+//! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
+//!   shows (one view for every front end)
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`commands`]: the CLI front end; the only module that prints
 //! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view

@@ -1,6 +1,5 @@
 //! Small helpers for the words aios shows: counted nouns in the right number
-//! ("1 step", "3 steps"), so no output says "1 steps" or "run(s)"; words of a
-//! command line quoted for a shell, so hints run as written.
+//! ("1 step", "3 steps"), so no output says "1 steps" or "run(s)".
 
 /// `n` and `noun` in the right number: `count(1, "step")` is "1 step",
 /// `count(3, "step")` is "3 steps". For nouns whose plural is not `noun + "s"`,
@@ -23,19 +22,6 @@ pub fn count_as(n: impl Quantity, one: &str, many: &str) -> String {
 /// The singular or the plural form alone: `noun(2, "run", "runs")` is "runs".
 pub fn noun<'a>(n: impl Quantity, one: &'a str, many: &'a str) -> &'a str {
     if n.amount() == 1 { one } else { many }
-}
-
-/// One word of a command line as a POSIX shell reads it back (quoted when needed),
-/// so a hint that names a path is a command that runs as written.
-pub fn shell_word(a: &str) -> String {
-    let plain = !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', r"'\''"))
-    }
 }
 
 /// Anything that counts: the unsigned and signed integer types.
@@ -67,13 +53,5 @@ mod tests {
         assert_eq!(count_as(5u64, "entry", "entries"), "5 entries");
         assert_eq!(noun(1u8, "was", "were"), "was");
         assert_eq!(noun(3u8, "was", "were"), "were");
-    }
-
-    #[test]
-    fn shell_words_are_quoted_when_needed() {
-        assert_eq!(shell_word("/tmp/a.toml"), "/tmp/a.toml");
-        assert_eq!(shell_word("/tmp/my flows/a.toml"), "'/tmp/my flows/a.toml'");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(shell_word(""), "''");
     }
 }

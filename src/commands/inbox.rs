@@ -9,8 +9,8 @@ use super::ui;
 use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
-use crate::connectors::Action;
-use crate::journal::{ProposalKind, ProposalRecord};
+use crate::inbox::view::{INTERRUPTED, ItemView, Shown, Subject};
+use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
@@ -211,88 +211,44 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             t.push('\n');
         }
     }
-    match p.kind {
-        ProposalKind::Approval => {
-            t.push_str(&format!(
-                "{}\n",
-                s.bold(p.action["title"].as_str().unwrap_or(""))
-            ));
-            if let Some(body) = p.action["body"].as_str() {
+    let view = ItemView::of(&p);
+    match &view.subject {
+        Subject::Gate(g) => {
+            t.push_str(&format!("{}\n", s.bold(&g.title)));
+            if let Some(body) = &g.body {
                 t.push_str(&format!("\n{body}\n"));
             }
-            if let Some(fields) = p.action["fields"].as_array()
-                && !fields.is_empty()
-            {
+            if !g.fields.is_empty() {
                 t.push_str(&format!("\n{}\n", s.bold("fields (--field NAME=VALUE)")));
-                for f in fields {
-                    let mut line = format!(
-                        "  {} ({}{})",
-                        f["name"].as_str().unwrap_or("?"),
-                        f["type"].as_str().unwrap_or("string"),
-                        if f["required"].as_bool().unwrap_or(false) && f["default"].is_null() {
-                            ", required"
-                        } else {
-                            ""
-                        }
-                    );
-                    if !f["default"].is_null() {
-                        line.push_str(&format!(" default {}", f["default"]));
-                    }
-                    if let Some(d) = f["description"].as_str() {
-                        line.push_str(&format!(": {d}"));
-                    }
-                    t.push_str(&line);
-                    t.push('\n');
+                for f in &g.fields {
+                    t.push_str(&format!("  {}\n", f.describe()));
                 }
             }
         }
-        ProposalKind::Budget => {
-            let a = &p.action;
-            t.push_str(&format!(
-                "{}
-",
-                s.bold("An LLM call was not made: it would pass a spending cap.")
-            ));
-            t.push_str(&format!(
-                "  model      `{}` (provider {})
-  cap        {} ({})
-  spent      {}
-  this call  about {}
-",
-                a["model"].as_str().unwrap_or("?"),
-                a["provider"].as_str().unwrap_or("?"),
-                a["cap"].as_str().unwrap_or("?"),
-                crate::agent::budget::usd(a["limit_usd"].as_f64().unwrap_or(0.0)),
-                crate::agent::budget::usd(a["spent_usd"].as_f64().unwrap_or(0.0)),
-                crate::agent::budget::usd(a["estimate_usd"].as_f64().unwrap_or(0.0)),
-            ));
-            if let Some(choices) = p.evidence["choices"].as_array() {
-                t.push_str(&format!(
-                    "
-{}
-",
-                    s.bold("choices")
-                ));
-                for c in choices.iter().filter_map(|c| c.as_str()) {
-                    t.push_str(&format!(
-                        "  {c}
-"
-                    ));
+        Subject::Budget(b) => {
+            t.push_str(&format!("{}\n", s.bold(BudgetStop::HEADLINE)));
+            for (label, value) in b.lines() {
+                t.push_str(&format!("  {label:<10} {value}\n"));
+            }
+            if !view.evidence.choices.is_empty() {
+                t.push_str(&format!("\n{}\n", s.bold("choices")));
+                for c in &view.evidence.choices {
+                    t.push_str(&format!("  {c}\n"));
                 }
             }
         }
-        _ => {
-            if p.kind == ProposalKind::Attention {
-                t.push_str(&format!(
-                    "{}\n\n",
-                    s.red_bold("The process running this step stopped before recording its result; it may or may not have happened.")
-                ));
+        Subject::Action {
+            interrupted,
+            action,
+        } => {
+            if *interrupted {
+                t.push_str(&format!("{}\n\n", s.red_bold(INTERRUPTED)));
             }
             t.push_str(&format!("{}\n", s.bold("action")));
-            match serde_json::from_value::<Action>(p.final_action().clone()) {
-                Ok(a) => t.push_str(&indent(&a.describe())),
-                Err(_) => t.push_str(&indent(
-                    &serde_json::to_string_pretty(&p.action).unwrap_or_default(),
+            match action {
+                Shown::Described(d) => t.push_str(&indent(&d.to_text())),
+                Shown::Unreadable(j) => t.push_str(&indent(
+                    &serde_json::to_string_pretty(j).unwrap_or_default(),
                 )),
             }
             if let Some(d) = &p.diff {
@@ -303,8 +259,11 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 ));
             }
         }
+        // Notices were printed above.
+        Subject::Notice => {}
     }
-    if let Some(up) = p.evidence.get("upstream").and_then(|u| u.as_object())
+    let ev = &view.evidence;
+    if let Some(up) = &ev.upstream
         && !up.is_empty()
     {
         t.push_str(&format!("\n{}\n", s.bold("built from")));
@@ -315,29 +274,20 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ));
         }
     }
-    if let Some(agents) = p.evidence.get("agents").and_then(|a| a.as_array())
-        && !agents.is_empty()
-    {
+    if !ev.agents.is_empty() {
         t.push_str(&format!("\n{}\n", s.bold("drafted by")));
-        for a in agents {
-            let who = if a["heuristic"].as_bool().unwrap_or(false) {
-                s.yellow("offline heuristic draft, NOT an LLM")
+        for a in &ev.agents {
+            let who = if a.is_heuristic() {
+                s.yellow(&a.who())
             } else {
-                format!(
-                    "{} via {}",
-                    a["model"].as_str().unwrap_or("?"),
-                    a["provider"].as_str().unwrap_or("?")
-                )
+                a.who()
             };
-            let conf = match a["confidence"].as_f64() {
+            let conf = match a.confidence {
                 Some(c) => format!(" · confidence {c:.2}"),
                 None => String::new(),
             };
-            t.push_str(&format!(
-                "  {}: {who}{conf}\n",
-                a["step"].as_str().unwrap_or("?")
-            ));
-            if let Some(r) = a["rationale"].as_str() {
+            t.push_str(&format!("  {}: {who}{conf}\n", a.step));
+            if let Some(r) = &a.rationale {
                 t.push_str(&format!("    rationale: {r}\n"));
             }
         }
@@ -369,7 +319,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ),
             ProposalKind::Budget => {
                 let mut n = format!("aios approve {id} --raise USD");
-                if p.action["next_model"].is_string() {
+                if BudgetStop::of(&p.action).next_model.is_some() {
                     n.push_str(&format!(" · aios approve {id} --switch"));
                 }
                 n.push_str(&format!(
@@ -386,9 +336,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
 
 /// Whether an item was built from an offline heuristic draft (no LLM).
 fn offline_draft(p: &ProposalRecord) -> bool {
-    p.evidence["agents"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["heuristic"] == true))
+    Evidence::of(&p.evidence).offline_draft()
 }
 
 fn indent(s: &str) -> String {

@@ -17,6 +17,7 @@ mod replay;
 mod run;
 mod runs;
 mod schedule;
+mod serve;
 mod show;
 pub mod ui;
 
@@ -240,7 +241,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Tick(a) => schedule::tick(ctx, a),
         Command::Daemon(a) => schedule::daemon(ctx, a),
         Command::Hook(a) => hook::hook(ctx, a),
-        Command::Serve(a) => hook::serve(ctx, a),
+        Command::Serve(a) => serve::serve(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
         Command::Fact(a) => fact::fact(ctx, a),

@@ -1,19 +1,180 @@
 //! `file` steps: write or append text to a path that must stay inside a root folder.
 //! A path that escapes the root (`..`, absolute, or through a symlink) is refused,
-//! both when the action is rendered or edited and again when it is committed.
+//! when the workflow loads (a static path), when the action is rendered or edited,
+//! and again when it is committed. This file owns the kind: its step fields,
+//! rendering, description, validation and commit.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{ExecError, FileAction};
+use super::{Connector, Description, ExecError, RenderCx, Resources};
+use crate::template::is_template;
+use crate::workflow::Tmpl;
+use crate::workflow::diag::Diagnostic;
+use crate::workflow::kinds::{StepFields, opt_tmpl, req_tmpl};
+use crate::workflow::read::get;
 
-pub(super) fn validate(f: &FileAction) -> Result<(), String> {
-    if !Path::new(&f.root).is_absolute() {
-        return Err(format!("`root` must be an absolute path, got `{}`", f.root));
+/// A file step as written in the workflow.
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    /// Directory the path must stay inside; relative to the workflow file's folder
+    /// unless absolute. Defaults to that folder.
+    pub root: Option<Tmpl>,
+    pub path: Tmpl,
+    pub content: Tmpl,
+    pub mode: FileMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    Write,
+    Append,
+}
+
+/// A rendered write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAction {
+    /// Absolute directory the write must stay inside.
+    pub root: String,
+    /// Path relative to `root`.
+    pub path: String,
+    pub content: String,
+    #[serde(default)]
+    pub append: bool,
+}
+
+impl Connector for FileAction {
+    type Spec = FileSpec;
+    const FIELDS: &'static [&'static str] = &["root", "path", "content", "mode"];
+    const DEFAULT_TIMEOUT: Option<Duration> = None;
+
+    fn read(f: StepFields<'_, '_>) -> Option<FileSpec> {
+        let StepFields {
+            cx,
+            t,
+            span,
+            ctx,
+            uses,
+        } = f;
+        let root = opt_tmpl(cx, t, "root", uses);
+        let path = req_tmpl(cx, t, "path", &span, ctx, uses);
+        if let (Some(p), Some(v)) = (&path, get(t, "path"))
+            && !is_template(p)
+            && let Some(problem) = path_problem(p)
+        {
+            cx.push(
+                Diagnostic::new(format!("file path `{p}` {problem}"))
+                    .at(v.span())
+                    .label("unsafe path")
+                    .hint("use a path relative to the step's `root` (the workflow's folder by default), without `..` that leave it"),
+            );
+        }
+        let content = req_tmpl(cx, t, "content", &span, ctx, uses);
+        let mode = match get(t, "mode").and_then(|v| cx.choice("mode", v, &["write", "append"])) {
+            Some(1) => FileMode::Append,
+            _ => FileMode::Write,
+        };
+        Some(FileSpec {
+            root,
+            path: path?,
+            content: content?,
+            mode,
+        })
     }
-    lexical_relative(&f.path).map(|_| ())
+
+    /// Writing the same content twice gives the same file, but appending does not:
+    /// only the workflow can say.
+    fn always_idempotent(_: &FileSpec) -> bool {
+        false
+    }
+
+    fn render(f: &FileSpec, r: &RenderCx<'_>) -> Result<FileAction, String> {
+        let root = match &f.root {
+            Some(root) => r.path(&r.text(root)?),
+            None => r.dir.display().to_string(),
+        };
+        Ok(FileAction {
+            root,
+            path: r.text(&f.path)?,
+            content: r.text(&f.content)?,
+            append: f.mode == FileMode::Append,
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !Path::new(&self.root).is_absolute() {
+            return Err(format!(
+                "`root` must be an absolute path, got `{}`",
+                self.root
+            ));
+        }
+        lexical_relative(&self.path).map(|_| ())
+    }
+
+    /// The operator may change the path, content and mode; the root is checked again
+    /// at commit (symlinks included).
+    fn validate_edit(&self, _proposed: &FileAction) -> Result<(), String> {
+        self.validate()
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} {} ({})",
+            self.verb(),
+            self.path,
+            crate::text::count(self.content.len(), "byte")
+        )
+    }
+
+    fn describe(&self) -> Description {
+        Description::new(self.verb(), &self.path)
+            .word("in", &self.root)
+            .body(
+                crate::text::count(self.content.len(), "byte"),
+                "text/plain",
+                &self.content,
+            )
+    }
+
+    async fn commit(self, _res: &Resources) -> Result<Json, ExecError> {
+        write(self).await
+    }
+}
+
+impl FileAction {
+    fn verb(&self) -> &'static str {
+        if self.append { "append to" } else { "write" }
+    }
+}
+
+/// Why a static path may not be used under a root, if it may not.
+fn path_problem(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/') || path.starts_with('\\') || Path::new(path).is_absolute() {
+        return Some("is absolute");
+    }
+    let mut depth: i64 = 0;
+    for c in Path::new(path).components() {
+        match c {
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("escapes its root");
+                }
+            }
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return Some("is absolute"),
+        }
+    }
+    None
 }
 
 /// The normalized relative path, or why it escapes the root.
@@ -45,22 +206,6 @@ fn lexical_relative(p: &str) -> Result<PathBuf, String> {
         ));
     }
     Ok(out)
-}
-
-pub(super) fn describe(f: &FileAction) -> String {
-    let verb = if f.append { "append to" } else { "write" };
-    let mut out = format!(
-        "{verb} {}\n  in {}\n  {}:\n",
-        f.path,
-        f.root,
-        crate::text::count(f.content.len(), "byte")
-    );
-    for line in f.content.lines() {
-        out.push_str("  │ ");
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// Resolve the target under the root, following symlinks, and refuse escapes.

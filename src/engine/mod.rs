@@ -12,7 +12,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
 use crate::connectors::{Action, ExecEnv};
 use crate::error::{Error, Result};
@@ -105,7 +104,7 @@ pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
 /// The `RunCreated` event of a new run (for callers that create the run inside a
 /// transaction of their own, like a schedule's fire).
 pub fn created_event(new: NewRun<'_>) -> Event {
-    let hash = hex::encode(Sha256::digest(new.source.as_bytes()));
+    let hash = crate::journal::source_hash(new.source);
     let uid = uuid::Uuid::now_v7().simple().to_string();
     Event::RunCreated {
         uid,
@@ -120,7 +119,7 @@ pub fn created_event(new: NewRun<'_>) -> Event {
             .iter()
             .map(|s| StepDecl {
                 id: s.id.clone(),
-                kind: s.kind().to_string(),
+                kind: s.kind().name().to_string(),
             })
             .collect(),
     }
@@ -229,9 +228,7 @@ fn drive_run(
             StepStatus::Succeeded => Phase::Succeeded,
             StepStatus::Skipped => Phase::Skipped,
             StepStatus::Failed => Phase::Failed,
-            StepStatus::Waiting if matches!(wf.steps[i].spec, workflow::StepSpec::Wait(_)) => {
-                Phase::Sleeping
-            }
+            StepStatus::Waiting if wf.steps[i].policy().timer => Phase::Sleeping,
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
@@ -324,7 +321,9 @@ fn drive_run(
             continue;
         }
         match p.kind {
-            ProposalKind::Approval => d.prepped[i] = Some(Prepped::Gate(p.action.clone())),
+            ProposalKind::Approval => {
+                d.prepped[i] = Some(Prepped::Gate(crate::journal::Gate::of(&p.action)))
+            }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
@@ -346,13 +345,10 @@ fn drive_run(
         }
         if d.prepped[i].is_none() {
             // No stored action (approve = "never"): render it as it was.
-            let dir = std::path::PathBuf::from(&d.run.dir);
-            let renv = crate::connectors::RenderEnv {
-                dir: &dir,
-                run_uid: &d.run.uid,
-            };
             let attempt = d.machine.step(i).attempt;
-            if let Ok(a) = Action::render(&d.wf.steps[i], &d.ctx, &renv, attempt) {
+            if let workflow::StepSpec::Action(spec) = &d.wf.steps[i].spec
+                && let Ok(a) = d.render_action(i, spec, attempt)
+            {
                 d.prepped[i] = Some(Prepped::Action(a));
             }
         }

@@ -6,7 +6,9 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod hooks;
 mod inbox;
+mod item;
 mod lease;
 mod llm;
 mod memory;
@@ -34,15 +36,18 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
+pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField};
 pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
 pub use open::{Access, OpenOptions};
 pub use replay::ReplayReport;
 pub use schedule::*;
-pub use timers::HookRecord;
 pub use types::*;
-pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
+pub use versions::{
+    CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
+};
 
 /// An open journal. One per thread; not shared across threads.
 pub struct Journal {
@@ -50,6 +55,39 @@ pub struct Journal {
     path: PathBuf,
     clock: Clock,
     access: Access,
+    gate: Option<WriteGate>,
+}
+
+/// One write at a time among the journals of a process that share it.
+///
+/// Between processes SQLite's lock waits by sleeping with a growing backoff (up to
+/// 100 ms a try), so many threads of one busy process can starve one another until
+/// the lock timeout passes (`database is locked`). Journals opened with the same gate
+/// ([`Journal::with_gate`]) take a mutex around every write transaction instead: the
+/// threads queue and are woken in turn, and the busy timeout is left for other
+/// processes. `aios serve` gives one gate to all its connections.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(std::sync::Arc<std::sync::Mutex<()>>);
+
+/// A write transaction (`BEGIN IMMEDIATE`) holding the journal's [`WriteGate`], if
+/// any, until it commits or is dropped (rolled back).
+pub(crate) struct WriteTx<'a> {
+    // Declared first: dropped (rolled back) before the gate is let go.
+    tx: rusqlite::Transaction<'a>,
+    _gate: Option<std::sync::MutexGuard<'a, ()>>,
+}
+
+impl<'a> std::ops::Deref for WriteTx<'a> {
+    type Target = rusqlite::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -59,6 +97,26 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
+    /// Share `gate` with the other journals of this process: their writes take turns.
+    pub fn with_gate(mut self, gate: WriteGate) -> Journal {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Begin a write transaction, after the [`WriteGate`] when there is one.
+    pub(crate) fn write_tx(&mut self) -> Result<WriteTx<'_>> {
+        let gate = lock_gate(self.gate.as_ref());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+
+    /// The [`WriteGate`]'s turn, for a write outside [`Journal::write_tx`].
+    pub(crate) fn gate_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        lock_gate(self.gate.as_ref())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -75,9 +133,7 @@ impl Journal {
     /// Returns the sequence number of the last event.
     pub fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         // A side effect never starts in a run cancelled by another process: the
         // check and the `step_started` record are one transaction.
         if events
@@ -105,9 +161,7 @@ impl Journal {
     /// `source_hash` names; the id is assigned here. Returns the new run id.
     pub fn create_run(&mut self, source: &str, created: Event) -> Result<i64> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         if let Event::RunCreated { source_hash, .. } = &created {
             tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                 .execute(rusqlite::params![source_hash, source])?;
@@ -152,9 +206,7 @@ impl Journal {
         deadline: Option<(Millis, String)>,
     ) -> Result<Option<i64>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         // A run cancelled by another process gets no new inbox items.
         let status: Option<String> = tx
             .query_row(
@@ -207,9 +259,7 @@ impl Journal {
     /// happen in one immediate transaction, so two deciders cannot both win.
     pub fn decide(&mut self, proposal: i64, decide: DecisionInput) -> Result<ProposalRecord> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let p = query::proposal(&tx, proposal)?;
         if p.run_status == RunStatus::Cancelled {
             return Err(Error::conflict(format!(
@@ -246,6 +296,15 @@ impl Journal {
         tx.commit()?;
         Ok(p)
     }
+}
+
+fn lock_gate(gate: Option<&WriteGate>) -> Option<std::sync::MutexGuard<'_, ()>> {
+    // A panic while holding the gate leaves no half-written state (the transaction
+    // rolled back), so a poisoned gate is still usable.
+    gate.map(|g| {
+        g.0.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    })
 }
 
 /// What `decide` records.

@@ -5,7 +5,7 @@
 //! so a scheduled instant is decided (and its run created) exactly once, however
 //! many `aios tick` processes race for it.
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -372,9 +372,7 @@ impl Journal {
         next_due: impl Fn(Millis) -> Option<Millis>,
     ) -> Result<bool> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
             .execute(params![spec.source_hash, source])?;
         let existing = get_schedule(&tx, &spec.name)?;
@@ -417,9 +415,7 @@ impl Journal {
         next_due: impl Fn(Millis) -> Option<Millis>,
     ) -> Result<bool> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let s = get_schedule(&tx, name)?.ok_or_else(|| not_found(name))?;
         if s.paused == paused {
             return Ok(false);
@@ -443,9 +439,7 @@ impl Journal {
     /// Remove a schedule from the registry (its fires and runs stay in the journal).
     pub fn remove_schedule(&mut self, name: &str) -> Result<()> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         get_schedule(&tx, name)?.ok_or_else(|| not_found(name))?;
         record(&tx, name, &ScheduleEvent::Removed, at)?;
         tx.commit()?;
@@ -503,9 +497,7 @@ impl Journal {
         planner: impl FnOnce(&FireState) -> Result<Option<FirePlan>>,
     ) -> Result<FireOutcome> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let Some(mut schedule) = get_schedule(&tx, name)? else {
             return Ok(FireOutcome::Nothing);
         };

@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::open::{MIGRATIONS, Migration};
+use super::open::MIGRATIONS;
 use super::*;
 use crate::clock::Clock;
 
@@ -48,6 +48,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0007_notices.sql"),
         "aac64e43eb3e495572b0d2c686dc061b0e803c49b49da500c2d5c53c72b81c4c",
     ),
+    (
+        "0010_hook_formats.sql",
+        include_str!("migrations/0010_hook_formats.sql"),
+        "e105ec1b829b09cad924426d0df54ab77402ecfb2affcb9fa8c5d3f629c57c6f",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.
@@ -56,10 +61,7 @@ const V0001_BEFORE_SOURCES: &str = include_str!("testdata/0001_init_before_sourc
 const V0006_BEFORE_HOOKS: &str = include_str!("testdata/0006_timers_before_hooks.sql");
 
 fn sql(i: usize) -> &'static str {
-    match &MIGRATIONS[i] {
-        Migration::Sql(s) => s,
-        Migration::Repair(_) => panic!("migration {} is a repair", i + 1),
-    }
+    MIGRATIONS[i]
 }
 
 /// A database file built the way an older aios left it: `steps` applied in order,
@@ -88,7 +90,12 @@ fn released_migrations_are_never_edited() {
             &hash, pinned,
             "{name} was edited after its release: restore it and add the change as a new migration"
         );
-        assert_eq!(sql(i), *text, "{name} is not migration {}", i + 1);
+        assert_eq!(
+            sql(i),
+            *text,
+            "{name} is not the migration of version {}",
+            i + 1
+        );
     }
 }
 
@@ -98,11 +105,14 @@ fn a_database_migrated_to_0006_before_hooks_existed_gets_them() {
     let mut steps: Vec<&str> = (0..5).map(sql).collect();
     steps.push(V0006_BEFORE_HOOKS);
     let path = build(&dir, &steps);
+    // Opening it used to fail: 0010 alters a `hooks` table it did not have.
     let mut j = open_at(&path);
-    assert!(
-        !j.put_hook("deploy", "/w/deploy.toml", "/w", "name = \"d\"")
+    let settings = HookSettings::default();
+    let put = |j: &mut Journal| {
+        j.put_hook("deploy", "/w/deploy.toml", "/w", "name = \"d\"", &settings)
             .unwrap()
-    );
+    };
+    assert!(!put(&mut j));
     let hooks = j.hooks().unwrap();
     assert_eq!(hooks.len(), 1);
     assert_eq!(hooks[0].name, "deploy");
@@ -112,8 +122,7 @@ fn a_database_migrated_to_0006_before_hooks_existed_gets_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = build(&dir, &(0..7).map(sql).collect::<Vec<_>>());
     let mut j = open_at(&path);
-    j.put_hook("deploy", "/w/deploy.toml", "/w", "name = \"d\"")
-        .unwrap();
+    put(&mut j);
     assert_eq!(j.hooks().unwrap().len(), 1);
 }
 
@@ -157,7 +166,7 @@ fn a_database_of_the_first_0001_keeps_its_runs_and_can_create_new_ones() {
 }
 
 #[test]
-fn fires_skipped_as_too_old_before_0009_get_their_row() {
+fn fires_skipped_as_too_old_before_0011_get_their_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = build(&dir, &(0..8).map(sql).collect::<Vec<_>>());
     {

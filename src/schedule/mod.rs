@@ -17,11 +17,10 @@ pub mod hooks;
 pub mod missed;
 pub mod plan;
 pub mod serve;
+pub mod signatures;
 pub mod tick;
 
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -71,7 +70,7 @@ pub fn add(
         name: wf.name.clone(),
         path: path.display().to_string(),
         dir: dir.display().to_string(),
-        source_hash: hex::encode(Sha256::digest(source.as_bytes())),
+        source_hash: crate::journal::source_hash(source),
         cron: trigger.cron.clone(),
         timezone: zone,
         overlap: trigger.overlap.as_str().to_string(),
@@ -97,7 +96,7 @@ pub fn cron_of(s: &ScheduleRecord) -> Result<cron::CronSpec> {
 pub fn readd_hint(path: &str) -> String {
     format!(
         "fix the file if needed, then take a new snapshot with: aios schedule add {}",
-        crate::text::shell_word(path)
+        crate::connectors::shell::quote(path)
     )
 }
 

@@ -3,23 +3,24 @@
 //! Parse, then validate; nothing raw leaves this module. Every mistake becomes a
 //! [`Diagnostic`] with a span, and all of a file's mistakes are reported together.
 //!
-//! Map: `parse` reads the document and each step's common keys, `kinds` the fields of
-//! each step kind, `read` typed reads of TOML values, `refs` the cross-step checks
-//! (ids, needs, cycles, template references), `inputs` the `--input` values,
-//! `duration` and `suggest` small helpers, `diag` diagnostics and their rendering.
+//! Map: `parse` reads the document and each step's common keys, `kinds` the step
+//! kinds (one file per built-in kind, with its fields and [`Policy`]; connector kinds
+//! are in [`crate::connectors`]), `deadline` decision deadlines, `read` typed reads of
+//! TOML values, `refs` the cross-step checks (ids, needs, cycles, template
+//! references), `inputs` the `--input` values, `duration` and `suggest` small
+//! helpers, `diag` diagnostics and their rendering.
 
 mod context;
+mod deadline;
 pub mod diag;
 pub mod duration;
 mod inputs;
-mod kinds;
-mod memory_kinds;
+pub(crate) mod kinds;
 pub mod model;
 mod parse;
-mod read;
+pub(crate) mod read;
 mod refs;
 pub mod suggest;
-mod timer_kinds;
 pub mod trigger;
 
 #[cfg(test)]
@@ -34,7 +35,11 @@ mod tests_timers;
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, Diagnostics, render};
 pub use duration::parse_duration;
-pub use inputs::{convert, resolve_inputs};
+pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs};
+pub use kinds::{
+    AgentSpec, ApprovalSpec, Asks, FactSpec, FieldDecl, Idempotent, Kind, OutcomeSpec, Policy,
+    RememberSpec, SetSpec, StepSpec, Timeout, WaitSpec,
+};
 pub use model::*;
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 

@@ -6,6 +6,7 @@ use ratatui_textarea::TextArea;
 
 use super::err;
 use super::overlays::editor;
+use crate::inbox::view::Subject;
 use crate::journal::Decision;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Approval, Model, Overlay};
@@ -33,21 +34,10 @@ pub(super) fn approve(m: &mut Model) -> Vec<Cmd> {
     if ids.len() == 1
         && let Some(d) = m.selected_detail()
         && d.record.id == ids[0]
-        && d.kind == "approval"
-        && let Some(fields) = d.record.action["fields"].as_array()
-        && !fields.is_empty()
+        && let Subject::Gate(gate) = &d.view.subject
+        && !gate.fields.is_empty()
     {
-        let lines = fields
-            .iter()
-            .map(|f| {
-                let name = f["name"].as_str().unwrap_or("?");
-                match &f["default"] {
-                    serde_json::Value::Null => format!("{name}="),
-                    serde_json::Value::String(s) => format!("{name}={s}"),
-                    v => format!("{name}={v}"),
-                }
-            })
-            .collect();
+        let lines = gate.fields.iter().map(|f| f.answer_line()).collect();
         let mut input = TextArea::new(lines);
         input.move_cursor(ratatui_textarea::CursorMove::End);
         m.overlay = Overlay::Fields {
@@ -119,7 +109,7 @@ pub(super) fn edit(m: &mut Model) -> Vec<Cmd> {
         return Vec::new();
     };
     let id = d.record.id;
-    if d.kind == "approval" {
+    if matches!(d.view.subject, Subject::Gate(_)) {
         m.status = Some(err(
             "an approval gate has no action to edit; `a` asks for its fields",
         ));

@@ -185,4 +185,4 @@ pub fn wants_detail(m: &Model) -> Option<i64> {
 }
 
 #[cfg(test)]
-pub(super) mod tests;
+pub(crate) mod tests;

@@ -99,15 +99,7 @@ fn selected(m: &Model) -> i64 {
 }
 
 fn load_detail(m: &mut Model, rec: ProposalRecord, stale: Vec<StaleRef>) {
-    update(
-        m,
-        Msg::Detail(Box::new(Detail {
-            kind: rec.kind.as_str().to_string(),
-            record: rec,
-            stale,
-            snoozed_until: None,
-        })),
-    );
+    update(m, Msg::Detail(Box::new(Detail::new(rec, stale, None))));
 }
 
 #[test]

@@ -83,6 +83,7 @@ impl Test {
             env: Vec::new(),
             home: true,
             fsize: None,
+            nofile: None,
             real_clock: false,
             unprivileged: false,
         }
@@ -186,6 +187,7 @@ pub struct Cmd<'a> {
     env: Vec<(String, String)>,
     home: bool,
     fsize: Option<u64>,
+    nofile: Option<u64>,
     real_clock: bool,
     unprivileged: bool,
 }
@@ -207,6 +209,13 @@ impl Cmd<'_> {
     /// does: writes past it fail with EFBIG instead of killing the process.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize = Some(bytes);
+        self
+    }
+
+    /// Limit how many files the process may have open (RLIMIT_NOFILE, soft and hard),
+    /// as a small `ulimit -n` does.
+    pub fn open_files_limit(mut self, n: u64) -> Self {
+        self.nofile = Some(n);
         self
     }
 
@@ -254,6 +263,13 @@ impl Cmd<'_> {
         if self.home {
             c.env("AIOS_HOME", self.test.path());
         }
+        // A shifted clock (CI's `faketime` pass) reaches the aios processes too.
+        for (k, v) in std::env::vars_os() {
+            let k_str = k.to_string_lossy();
+            if k_str == "LD_PRELOAD" || k_str.starts_with("FAKETIME") {
+                c.env(&k, v);
+            }
+        }
         // Every command reads a pinned clock unless the test asks for the real one
         // (the test's own AIOS_NOW, set below, wins).
         if !self.real_clock {
@@ -261,6 +277,22 @@ impl Cmd<'_> {
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
+        }
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         if let Some(limit) = self.fsize {
             use std::os::unix::process::CommandExt;

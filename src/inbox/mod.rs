@@ -3,12 +3,18 @@
 //! and diffed, gate fields typed), then records it once through the journal's
 //! compare-and-swap. An approval of a stale item (one whose evidence changed since it
 //! was proposed, see [`crate::journal::StaleRef`]) needs `confirm_stale`.
+//!
+//! [`view`]: what an item shows, the same for `aios inbox show` and the TUI.
+
+pub mod view;
 
 use serde_json::{Map, Value as Json};
 
 use crate::connectors::Action;
 use crate::error::{Error, Result};
-use crate::journal::{Decision, DecisionInput, Journal, ProposalKind, ProposalRecord};
+use crate::journal::{
+    BudgetStop, Decision, DecisionInput, Gate, Journal, ProposalKind, ProposalRecord,
+};
 use crate::workflow::InputType;
 
 /// An operator's edit of a proposed action.
@@ -181,6 +187,12 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
         ))
         .with_hint("reject this item instead, and change the workflow"));
     }
+    action.validate_edit(&original).map_err(|err| {
+        Error::invalid(format!(
+            "the edited action in {} is not valid: {err}",
+            e.origin
+        ))
+    })?;
     if original == action {
         return Ok((None, None));
     }
@@ -216,9 +228,10 @@ fn parse_edit(e: &Edit) -> Result<Json> {
 /// A budget stop is approved by raising the run's allowance or switching model.
 fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
     let id = p.id;
+    let stop = BudgetStop::of(&p.action);
     let hint = || {
         let mut h = format!("aios approve {id} --raise USD");
-        if p.action["next_model"].is_string() {
+        if stop.next_model.is_some() {
             h.push_str(&format!(" · aios approve {id} --switch"));
         }
         h.push_str(&format!(" · aios reject {id} --reason \"...\""));
@@ -232,11 +245,11 @@ fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
                     .with_hint(format!("like: aios approve {id} --raise 2.50")),
             ),
         },
-        [(k, _)] if k == "switch" => match p.action["next_model"].as_str() {
+        [(k, _)] if k == "switch" => match &stop.next_model {
             Some(next) => Ok(serde_json::json!({ "switch_to": next })),
             None => Err(Error::invalid(format!(
                 "the step of item {id} has no model after `{}` to switch to",
-                p.action["model"].as_str().unwrap_or("?")
+                stop.model.as_deref().unwrap_or("?")
             ))
             .with_hint(hint())),
         },
@@ -249,12 +262,12 @@ fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
 
 /// Type the operator's field values against the gate's declared fields.
 fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
-    let declared = p.action["fields"].as_array().cloned().unwrap_or_default();
+    let declared = Gate::of(&p.action).fields;
     let mut out = Map::new();
     let mut problems = Vec::new();
     for (name, raw) in given {
-        let Some(decl) = declared.iter().find(|d| d["name"] == name.as_str()) else {
-            let names: Vec<&str> = declared.iter().filter_map(|d| d["name"].as_str()).collect();
+        let Some(decl) = declared.iter().find(|d| d.name == *name) else {
+            let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
             problems.push(format!(
                 "unknown field `{name}` (this gate has: {})",
                 if names.is_empty() {
@@ -265,10 +278,7 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             ));
             continue;
         };
-        let ty = decl["type"]
-            .as_str()
-            .and_then(InputType::parse)
-            .unwrap_or(InputType::String);
+        let ty = InputType::parse(&decl.ty).unwrap_or(InputType::String);
         match crate::workflow::convert(ty, raw) {
             Ok(v) => {
                 out.insert(name.clone(), v);
@@ -280,17 +290,15 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
         }
     }
     for d in &declared {
-        let Some(name) = d["name"].as_str() else {
-            continue;
-        };
-        if out.contains_key(name) {
+        if out.contains_key(&d.name) {
             continue;
         }
-        if !d["default"].is_null() {
-            out.insert(name.to_string(), d["default"].clone());
-        } else if d["required"].as_bool().unwrap_or(true) {
+        if let Some(default) = &d.default {
+            out.insert(d.name.clone(), default.clone());
+        } else if d.required {
             problems.push(format!(
-                "field `{name}` is required; pass --field {name}=VALUE"
+                "field `{}` is required; pass --field {}=VALUE",
+                d.name, d.name
             ));
         }
     }
