@@ -99,18 +99,31 @@ impl Journal {
     /// Open (creating if needed, mode 0600) the journal at `path` for reading and
     /// writing, and migrate it.
     pub fn open(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
+        Journal::writer(path, clock, opts).map_err(|e| e.0)
+    }
+
+    /// [`Journal::open`]; the error says whether this user may not write there.
+    fn writer(
+        path: &Path,
+        clock: Clock,
+        opts: OpenOptions,
+    ) -> std::result::Result<Journal, (Error, bool)> {
+        let plain = |e: Error| (e, false);
+        let denied = |e: Error| (e, true);
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::storage(format!(
-                    "cannot create the data directory {}: {e}",
-                    dir.display()
-                ))
-                .with_hint("set AIOS_HOME (or --home) to a writable folder")
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| {
+                    Error::storage(format!(
+                        "cannot create the data directory {}: {e}",
+                        dir.display()
+                    ))
+                    .with_hint("set AIOS_HOME (or --home) to a writable folder")
+                })
+                .map_err(plain)?;
         }
-        create_private(path)?;
+        create_private(path).map_err(plain)?;
         align_sidecar_modes(path);
         let conn = Connection::open_with_flags(
             path,
@@ -120,16 +133,20 @@ impl Journal {
         )
         .map_err(|e| {
             if is_permission(&e) {
-                not_writable(path, &e)
+                denied(not_writable(path, &e))
             } else {
-                e.into()
+                plain(e.into())
             }
         })?;
         // SQLite opens a file it may not write read-only, silently.
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-            return Err(not_writable(path, &"the file is read-only for this user"));
+            return Err(denied(not_writable(
+                path,
+                &"the file is read-only for this user",
+            )));
         }
-        conn.busy_timeout(opts.lock_timeout)?;
+        conn.busy_timeout(opts.lock_timeout)
+            .map_err(|e| plain(e.into()))?;
         let setup = conn
             .pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| {
@@ -142,9 +159,9 @@ impl Journal {
             .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"));
         if let Err(e) = setup {
             return Err(if is_permission(&e) {
-                not_writable(path, &"its folder is read-only for this user")
+                denied(not_writable(path, &"its folder is read-only for this user"))
             } else {
-                e.into()
+                plain(e.into())
             });
         }
         let mut journal = Journal {
@@ -154,7 +171,7 @@ impl Journal {
             access: Access::ReadWrite,
             gate: None,
         };
-        journal.migrate()?;
+        journal.migrate().map_err(plain)?;
         Ok(journal)
     }
 
@@ -185,7 +202,10 @@ impl Journal {
         if version < known() {
             // Upgrading the schema writes: only possible where this user may write.
             drop(journal);
-            return Journal::open(path, clock, opts).map_err(|e| {
+            return Journal::writer(path, clock, opts).map_err(|(e, denied)| {
+                if !denied {
+                    return e;
+                }
                 Error::storage(format!(
                     "the database was written by an older aios (schema {version}, this build reads {}) and must be upgraded first: {}",
                     known(),
@@ -204,12 +224,12 @@ impl Journal {
     /// ([`Journal::is_read_only`] says which): for commands that only read but
     /// record something on the way when they can (notices of late schedules).
     pub fn open_any(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
-        match Journal::open(path, clock, opts) {
+        match Journal::writer(path, clock, opts) {
             Ok(j) => Ok(j),
-            Err(e) if path.exists() && e.kind == crate::error::ErrorKind::Storage => {
+            Err((e, true)) if path.exists() => {
                 Journal::open_read_only(path, clock, opts).map_err(|_| e)
             }
-            Err(e) => Err(e),
+            Err((e, _)) => Err(e),
         }
     }
 

@@ -158,3 +158,50 @@ fn unfinished_writes_in_a_read_only_folder_are_a_clear_error() {
         .json();
     assert_eq!(runs.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn an_older_schema_in_a_read_only_folder_says_it_needs_one_upgrade() {
+    let t = Test::new();
+    // A database as the previous release left it: schema 8 (0001-0007, 0010).
+    {
+        let conn = rusqlite::Connection::open(t.db()).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        for sql in [
+            include_str!("../../src/journal/migrations/0001_init.sql"),
+            include_str!("../../src/journal/migrations/0002_agent.sql"),
+            include_str!("../../src/journal/migrations/0003_memory.sql"),
+            include_str!("../../src/journal/migrations/0004_schedule.sql"),
+            include_str!("../../src/journal/migrations/0005_inbox.sql"),
+            include_str!("../../src/journal/migrations/0006_timers.sql"),
+            include_str!("../../src/journal/migrations/0007_notices.sql"),
+            include_str!("../../src/journal/migrations/0010_hook_formats.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+    }
+    t.give_to_unprivileged();
+    chmod(t.path(), 0o555);
+    let out = as_user(&t, &["runs"]).code(5);
+    assert!(
+        out.stderr.starts_with(
+            "error: the database was written by an older aios (schema 8, this build reads"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.ends_with(&format!(
+            "hint: upgrading writes to it: give this user write access to {} once, then run: aios runs\n",
+            t.path().display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // As the hint says: once with write access, then read-only again.
+    chmod(t.path(), 0o755);
+    as_user(&t, &["runs"]).success();
+    chmod(t.path(), 0o555);
+    as_user(&t, &["runs", "--json"]).success();
+    chmod(t.path(), 0o755);
+}
