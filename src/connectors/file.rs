@@ -134,10 +134,10 @@ impl Connector for FileAction {
 
     fn summary(&self) -> String {
         format!(
-            "{} {} ({} bytes)",
+            "{} {} ({})",
             self.verb(),
             self.path,
-            self.content.len()
+            crate::text::count(self.content.len(), "byte")
         )
     }
 
@@ -145,7 +145,7 @@ impl Connector for FileAction {
         Description::new(self.verb(), &self.path)
             .word("in", &self.root)
             .body(
-                format!("{} bytes", self.content.len()),
+                crate::text::count(self.content.len(), "byte"),
                 "text/plain",
                 &self.content,
             )

@@ -352,7 +352,11 @@ pub fn cap_text(s: String, max: usize) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[… {} more bytes cut]", &s[..end], s.len() - end)
+    format!(
+        "{}\n[… {} cut]",
+        &s[..end],
+        crate::text::count(s.len() - end, "more byte")
+    )
 }
 
 #[cfg(test)]

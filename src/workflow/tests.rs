@@ -11,7 +11,7 @@ use crate::connectors::ActionSpec;
 pub(super) fn errs(src: &str) -> Vec<Diagnostic> {
     match load(src, "t.toml") {
         Ok(_) => panic!("expected errors for:\n{src}"),
-        Err(d) => d,
+        Err(d) => d.list,
     }
 }
 
