@@ -25,8 +25,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_timers.sql"),
     include_str!("migrations/0007_notices.sql"),
-    include_str!("migrations/0010_hook_formats.sql"),
-    include_str!("migrations/0011_old_fires.sql"),
+    include_str!("migrations/0008_hook_formats.sql"),
+    include_str!("migrations/0009_old_fires.sql"),
 ];
 
 /// How the journal is opened.

@@ -1,7 +1,7 @@
 //! Repairs of databases created by a released migration that was edited later
 //! (never again: a test pins the hash of every released migration). They run in the
 //! migration transaction, before the migrations a database lacks (a later migration
-//! may build on what they restore: 0010 alters `hooks`), each only where the
+//! may build on what they restore: 0008 alters `hooks`), each only where the
 //! database's version says the repaired shape should already be there, and each
 //! looks first: a database that has the right shape is left unchanged.
 

@@ -49,9 +49,9 @@ const RELEASED: &[(&str, &str, &str)] = &[
         "aac64e43eb3e495572b0d2c686dc061b0e803c49b49da500c2d5c53c72b81c4c",
     ),
     (
-        "0010_hook_formats.sql",
-        include_str!("migrations/0010_hook_formats.sql"),
-        "e105ec1b829b09cad924426d0df54ab77402ecfb2affcb9fa8c5d3f629c57c6f",
+        "0008_hook_formats.sql",
+        include_str!("migrations/0008_hook_formats.sql"),
+        "c0096c7bfbb56d656cdfc125fbdf29c557c272edf7213df0ecad503e5da31a4e",
     ),
 ];
 
@@ -105,7 +105,7 @@ fn a_database_migrated_to_0006_before_hooks_existed_gets_them() {
     let mut steps: Vec<&str> = (0..5).map(sql).collect();
     steps.push(V0006_BEFORE_HOOKS);
     let path = build(&dir, &steps);
-    // Opening it used to fail: 0010 alters a `hooks` table it did not have.
+    // Opening it used to fail: 0008 alters a `hooks` table it did not have.
     let mut j = open_at(&path);
     let settings = HookSettings::default();
     let put = |j: &mut Journal| {
@@ -166,7 +166,7 @@ fn a_database_of_the_first_0001_keeps_its_runs_and_can_create_new_ones() {
 }
 
 #[test]
-fn fires_skipped_as_too_old_before_0011_get_their_row() {
+fn fires_skipped_as_too_old_before_0009_get_their_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = build(&dir, &(0..8).map(sql).collect::<Vec<_>>());
     {

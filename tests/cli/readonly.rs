@@ -162,7 +162,7 @@ fn unfinished_writes_in_a_read_only_folder_are_a_clear_error() {
 #[test]
 fn an_older_schema_in_a_read_only_folder_says_it_needs_one_upgrade() {
     let t = Test::new();
-    // A database as the previous release left it: schema 8 (0001-0007, 0010).
+    // A database one schema behind: 8 (0001-0008).
     {
         let conn = rusqlite::Connection::open(t.db()).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -174,7 +174,7 @@ fn an_older_schema_in_a_read_only_folder_says_it_needs_one_upgrade() {
             include_str!("../../src/journal/migrations/0005_inbox.sql"),
             include_str!("../../src/journal/migrations/0006_timers.sql"),
             include_str!("../../src/journal/migrations/0007_notices.sql"),
-            include_str!("../../src/journal/migrations/0010_hook_formats.sql"),
+            include_str!("../../src/journal/migrations/0008_hook_formats.sql"),
         ] {
             conn.execute_batch(sql).unwrap();
         }

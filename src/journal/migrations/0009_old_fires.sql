@@ -1,4 +1,4 @@
--- 0011: instants older than a schedule's catch_up_window are skipped together, by
+-- 0009: instants older than a schedule's catch_up_window are skipped together, by
 -- one `fires_skipped_old` event; they now have a `fires` row too (until now only
 -- the event had them), so every decision is in `recent_fires`. One row covers the
 -- range: `due_at` is its last instant, `first_due_at` its first, `instants` how
