@@ -15,8 +15,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md"
 )]
 pub struct Cli {
-    /// Keep config and data in DIR instead of the default locations
-    #[arg(long, global = true, env = "AIOS_HOME", value_name = "DIR")]
+    /// Keep config and data in DIR instead of the default locations (without the
+    /// flag: the AIOS_HOME environment variable, when set)
+    // AIOS_HOME is read by the command layer, not by clap: a value clap takes from
+    // the environment shows in usage lines (`Usage: aios show --home <DIR> <RUN>`)
+    // as if the flag were required.
+    #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -94,8 +98,37 @@ pub struct HookAddArgs {
     /// The workflow file (TOML) the hook starts
     pub file: PathBuf,
     /// Replace the secret of an existing hook with a new one
-    #[arg(long)]
+    #[arg(long, conflicts_with = "secret_stdin")]
     pub rotate: bool,
+    /// How requests prove they come from the sender [default: aios for a new hook,
+    /// else unchanged]
+    #[arg(long, value_enum)]
+    pub format: Option<HookFormatArg>,
+    /// Pass the whole JSON body as this one input instead of one input per field
+    #[arg(long, value_name = "INPUT")]
+    pub payload: Option<String>,
+    /// Take one input per field of the body again (undoes --payload)
+    #[arg(long, conflicts_with = "payload")]
+    pub fields: bool,
+    /// How far a Stripe signature's timestamp may be from now, against replays
+    /// [default: 5m for a new hook, else unchanged]
+    #[arg(long, value_name = "DURATION")]
+    pub tolerance: Option<String>,
+    /// Read the secret from stdin (one trailing newline dropped) instead of making
+    /// one; a Stripe hook takes Stripe's signing secret this way
+    #[arg(long)]
+    pub secret_stdin: bool,
+}
+
+/// The signature scheme of a hook's sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookFormatArg {
+    /// X-Aios-Signature: sha256=HEX, or Authorization: Bearer SECRET
+    Aios,
+    /// GitHub: X-Hub-Signature-256: sha256=HEX
+    Github,
+    /// Stripe: Stripe-Signature: t=TIMESTAMP,v1=HEX
+    Stripe,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +145,15 @@ pub struct ServeArgs {
     /// Refuse request bodies larger than this many bytes (413)
     #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
     pub max_body: usize,
+    /// How long a request's head may take to arrive, and then its body
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub read_timeout: String,
+    /// Open connections at most (past it, the longest-waiting one is closed)
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// Threads driving accepted runs
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub workers: usize,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,9 @@ pub struct Error {
     pub message: String,
     pub hint: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// SQLite was busy (another writer held the lock past the timeout): the same
+    /// operation may succeed if tried again.
+    busy: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,7 +39,14 @@ impl Error {
             message: message.into(),
             hint: None,
             source: None,
+            busy: false,
         }
+    }
+
+    /// The database was locked by another writer past the lock timeout: nothing was
+    /// written, and trying again later may succeed.
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -115,12 +125,14 @@ impl From<rusqlite::Error> for Error {
             ),
             _ => (
                 format!("database error: {e}"),
-                "this is likely a bug in aios; please report it with `aios log`".to_string(),
+                "this is likely a bug in aios: check the journal with `aios replay` and report both outputs".to_string(),
             ),
         };
         // The message already says what the SQLite error means; its text is kept
         // only where it adds something (it is in `message` for those cases).
-        Error::storage(message).with_hint(hint)
+        let mut err = Error::storage(message).with_hint(hint);
+        err.busy = matches!(code, Some(C::DatabaseBusy) | Some(C::DatabaseLocked));
+        err
     }
 }
 

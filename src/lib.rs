@@ -4,10 +4,13 @@
 //! - [`agent`]: LLM providers, structured replies, cost estimates and budgets
 //! - [`workflow`]: TOML source -> validated [`workflow::Workflow`] (diagnostics with spans)
 //! - [`template`]: the minijinja environment and run-time template context
+//! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
-//! - [`connectors`]: shell, http and file actions: render, describe, validate, commit
-//! - [`inbox`]: deciding inbox items (one path for every front end)
+//! - [`connectors`]: one file per connector (shell, http, file): its step fields,
+//!   render, describe, validate, commit; the resources commits share
+//! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
+//!   shows (one view for every front end)
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`commands`]: the CLI front end; the only module that prints
 //! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view
@@ -30,5 +33,6 @@ pub mod journal;
 pub mod memory;
 pub mod schedule;
 pub mod template;
+pub mod text;
 pub mod tui;
 pub mod workflow;

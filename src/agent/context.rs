@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use crate::journal::VersionRef;
 use crate::memory::Retrieved;
 use crate::workflow::ContextSpec;
 
@@ -74,8 +75,8 @@ pub fn with_prompt(context: &str, prompt: &str) -> String {
 /// The fact versions recorded by agent outputs' `context` (each `output.context`
 /// of the steps a proposal was built from), as a proposal's `evidence.versions`:
 /// `{kind: "fact", key: "entity/key", version}`, each key once, in the order met.
-pub fn versions<'a>(records: impl IntoIterator<Item = &'a Json>) -> Vec<Json> {
-    let mut out: Vec<Json> = Vec::new();
+pub fn versions<'a>(records: impl IntoIterator<Item = &'a Json>) -> Vec<VersionRef> {
+    let mut out: Vec<VersionRef> = Vec::new();
     for r in records {
         let Some(facts) = r["facts"].as_array() else {
             continue;
@@ -88,7 +89,11 @@ pub fn versions<'a>(records: impl IntoIterator<Item = &'a Json>) -> Vec<Json> {
             ) else {
                 continue;
             };
-            let v = json!({ "kind": "fact", "key": format!("{entity}/{key}"), "version": version });
+            let v = VersionRef {
+                kind: "fact".into(),
+                key: format!("{entity}/{key}"),
+                version: version.into(),
+            };
             if !out.contains(&v) {
                 out.push(v);
             }
@@ -187,15 +192,18 @@ mod tests {
         ]});
         let got = versions([&a, &b, &Json::Null, &json!({"facts": []})]);
         assert_eq!(
-            got,
-            vec![
+            serde_json::to_value(got).unwrap(),
+            json!([
                 json!({"kind": "fact", "key": "customer:acme/plan", "version": 3}),
                 json!({"kind": "fact", "key": "customer:acme/seats", "version": 1}),
                 json!({"kind": "fact", "key": "company/name", "version": 2}),
-            ]
+            ])
         );
         // Exactly what memory says a proposal built from this context records.
-        assert_eq!(versions([&a]), r.versions());
+        assert_eq!(
+            serde_json::to_value(versions([&a])).unwrap(),
+            Json::Array(r.versions())
+        );
     }
 
     #[test]

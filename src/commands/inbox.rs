@@ -9,8 +9,8 @@ use super::ui;
 use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
-use crate::connectors::Action;
-use crate::journal::{ProposalKind, ProposalRecord};
+use crate::inbox::view::{INTERRUPTED, ItemView, Shown, Subject};
+use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, Rescue};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
@@ -89,7 +89,7 @@ fn deadline_note(p: &ProposalRecord) -> String {
 }
 
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
-    let mut journal = ctx.journal()?;
+    let mut journal = ctx.reader_or_writer()?;
     crate::schedule::flag_late(&mut journal)?;
     let items = journal.inbox(args.all)?;
     if args.json {
@@ -153,12 +153,12 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
 }
 
 fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     let p = journal.proposal(args.id)?;
     if args.action {
         if p.kind == ProposalKind::Rescue {
             // The reply to start an edit from (`aios approve ID --edit FILE`).
-            ui::println(&crate::inbox::rescue_draft(&p));
+            ui::println(&Rescue::of(&p.action).draft());
         } else {
             ui::print_json(p.final_action());
         }
@@ -216,89 +216,44 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             t.push('\n');
         }
     }
-    match p.kind {
-        ProposalKind::Approval => {
-            t.push_str(&format!(
-                "{}\n",
-                s.bold(p.action["title"].as_str().unwrap_or(""))
-            ));
-            if let Some(body) = p.action["body"].as_str() {
+    let view = ItemView::of(&p);
+    match &view.subject {
+        Subject::Gate(g) => {
+            t.push_str(&format!("{}\n", s.bold(&g.title)));
+            if let Some(body) = &g.body {
                 t.push_str(&format!("\n{body}\n"));
             }
-            if let Some(fields) = p.action["fields"].as_array()
-                && !fields.is_empty()
-            {
+            if !g.fields.is_empty() {
                 t.push_str(&format!("\n{}\n", s.bold("fields (--field NAME=VALUE)")));
-                for f in fields {
-                    let mut line = format!(
-                        "  {} ({}{})",
-                        f["name"].as_str().unwrap_or("?"),
-                        f["type"].as_str().unwrap_or("string"),
-                        if f["required"].as_bool().unwrap_or(false) && f["default"].is_null() {
-                            ", required"
-                        } else {
-                            ""
-                        }
-                    );
-                    if !f["default"].is_null() {
-                        line.push_str(&format!(" default {}", f["default"]));
-                    }
-                    if let Some(d) = f["description"].as_str() {
-                        line.push_str(&format!(": {d}"));
-                    }
-                    t.push_str(&line);
-                    t.push('\n');
+                for f in &g.fields {
+                    t.push_str(&format!("  {}\n", f.describe()));
                 }
             }
         }
-        ProposalKind::Budget => {
-            let a = &p.action;
-            t.push_str(&format!(
-                "{}
-",
-                s.bold("An LLM call was not made: it would pass a spending cap.")
-            ));
-            t.push_str(&format!(
-                "  model      `{}` (provider {})
-  cap        {} ({})
-  spent      {}
-  this call  about {}
-",
-                a["model"].as_str().unwrap_or("?"),
-                a["provider"].as_str().unwrap_or("?"),
-                a["cap"].as_str().unwrap_or("?"),
-                crate::agent::budget::usd(a["limit_usd"].as_f64().unwrap_or(0.0)),
-                crate::agent::budget::usd(a["spent_usd"].as_f64().unwrap_or(0.0)),
-                crate::agent::budget::usd(a["estimate_usd"].as_f64().unwrap_or(0.0)),
-            ));
-            if let Some(choices) = p.evidence["choices"].as_array() {
-                t.push_str(&format!(
-                    "
-{}
-",
-                    s.bold("choices")
-                ));
-                for c in choices.iter().filter_map(|c| c.as_str()) {
-                    t.push_str(&format!(
-                        "  {c}
-"
-                    ));
+        Subject::Budget(b) => {
+            t.push_str(&format!("{}\n", s.bold(BudgetStop::HEADLINE)));
+            for (label, value) in b.lines() {
+                t.push_str(&format!("  {label:<10} {value}\n"));
+            }
+            if !view.evidence.choices.is_empty() {
+                t.push_str(&format!("\n{}\n", s.bold("choices")));
+                for c in &view.evidence.choices {
+                    t.push_str(&format!("  {c}\n"));
                 }
             }
         }
-        ProposalKind::Rescue => t.push_str(&rescue_text(&p, s)),
-        _ => {
-            if p.kind == ProposalKind::Attention {
-                t.push_str(&format!(
-                    "{}\n\n",
-                    s.red_bold("The process running this step stopped before recording its result; it may or may not have happened.")
-                ));
+        Subject::Action {
+            interrupted,
+            action,
+        } => {
+            if *interrupted {
+                t.push_str(&format!("{}\n\n", s.red_bold(INTERRUPTED)));
             }
             t.push_str(&format!("{}\n", s.bold("action")));
-            match serde_json::from_value::<Action>(p.final_action().clone()) {
-                Ok(a) => t.push_str(&indent(&a.describe())),
-                Err(_) => t.push_str(&indent(
-                    &serde_json::to_string_pretty(&p.action).unwrap_or_default(),
+            match action {
+                Shown::Described(d) => t.push_str(&indent(&d.to_text())),
+                Shown::Unreadable(j) => t.push_str(&indent(
+                    &serde_json::to_string_pretty(j).unwrap_or_default(),
                 )),
             }
             if let Some(d) = &p.diff {
@@ -309,8 +264,21 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 ));
             }
         }
+        Subject::Rescue(r) => {
+            t.push_str(&rescue_text(r, s));
+            if let Some(d) = &p.diff {
+                t.push_str(&format!(
+                    "\n{}\n{}",
+                    s.bold("the operator's reply"),
+                    indent(d)
+                ));
+            }
+        }
+        // Notices were printed above.
+        Subject::Notice => {}
     }
-    if let Some(up) = p.evidence.get("upstream").and_then(|u| u.as_object())
+    let ev = &view.evidence;
+    if let Some(up) = &ev.upstream
         && !up.is_empty()
     {
         t.push_str(&format!("\n{}\n", s.bold("built from")));
@@ -321,29 +289,20 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             ));
         }
     }
-    if let Some(agents) = p.evidence.get("agents").and_then(|a| a.as_array())
-        && !agents.is_empty()
-    {
+    if !ev.agents.is_empty() {
         t.push_str(&format!("\n{}\n", s.bold("drafted by")));
-        for a in agents {
-            let who = if a["heuristic"].as_bool().unwrap_or(false) {
-                s.yellow("offline heuristic draft, NOT an LLM")
+        for a in &ev.agents {
+            let who = if a.is_heuristic() {
+                s.yellow(&a.who())
             } else {
-                format!(
-                    "{} via {}",
-                    a["model"].as_str().unwrap_or("?"),
-                    a["provider"].as_str().unwrap_or("?")
-                )
+                a.who()
             };
-            let conf = match a["confidence"].as_f64() {
+            let conf = match a.confidence {
                 Some(c) => format!(" · confidence {c:.2}"),
                 None => String::new(),
             };
-            t.push_str(&format!(
-                "  {}: {who}{conf}\n",
-                a["step"].as_str().unwrap_or("?")
-            ));
-            if let Some(r) = a["rationale"].as_str() {
+            t.push_str(&format!("  {}: {who}{conf}\n", a.step));
+            if let Some(r) = &a.rationale {
                 t.push_str(&format!("    rationale: {r}\n"));
             }
         }
@@ -377,7 +336,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 let mut n = format!(
                     "aios inbox show {id} --action > reply.json, edit it, then aios approve {id} --edit reply.json"
                 );
-                if !p.action["offline"].is_null() {
+                if Rescue::of(&p.action).offline_text().is_some() {
                     n.push_str(&format!(" · aios approve {id} --offline"));
                 }
                 n.push_str(&format!(
@@ -387,7 +346,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             }
             ProposalKind::Budget => {
                 let mut n = format!("aios approve {id} --raise USD");
-                if p.action["next_model"].is_string() {
+                if BudgetStop::of(&p.action).next_model.is_some() {
                     n.push_str(&format!(" · aios approve {id} --switch"));
                 }
                 n.push_str(&format!(
@@ -402,87 +361,50 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     Ok(Exit::Ok)
 }
 
-/// `aios inbox show` of a rescue: what failed, each reply with its error, the
-/// schema the reply must match, and the offline draft.
-fn rescue_text(p: &ProposalRecord, s: ui::Style) -> String {
-    let a = &p.action;
-    let mut t = format!(
-        "{}\n",
-        s.bold("Every model of this agent step failed; its run waits for your answer.")
-    );
-    let replies = a["replies"].as_array().cloned().unwrap_or_default();
-    if !replies.is_empty() {
+/// Whether an item was built from an offline heuristic draft (no LLM).
+fn offline_draft(p: &ProposalRecord) -> bool {
+    Evidence::of(&p.evidence).offline_draft()
+}
+
+/// A rescue for `aios inbox show`: each reply with its error, why the step stopped,
+/// what a reply must be, and the offline draft.
+fn rescue_text(r: &Rescue, s: ui::Style) -> String {
+    let mut t = format!("{}\n", s.bold(Rescue::HEADLINE));
+    if !r.replies.is_empty() {
         t.push_str(&format!("\n{}\n", s.bold("replies")));
     }
-    for r in &replies {
-        t.push_str(&format!(
-            "  call {} · `{}` via {}{}\n",
-            r["call"],
-            r["model"].as_str().unwrap_or("?"),
-            r["provider"].as_str().unwrap_or("?"),
-            match r["finish_reason"].as_str() {
-                Some(f) => format!(" · {f}"),
-                None => String::new(),
-            }
-        ));
-        if let Some(text) = r["response"].as_str() {
+    for x in &r.replies {
+        t.push_str(&format!("  {}\n", x.headline()));
+        if let Some(text) = &x.response {
             t.push_str(&indent(&indent(text)));
         }
-        if let Some(e) = r["error"].as_str() {
+        if let Some(e) = &x.error {
             t.push_str(&format!("    {} {e}\n", s.red_bold("error:")));
         }
     }
     t.push_str(&format!(
         "\n{}\n{}",
         s.bold("why the step stopped"),
-        indent(a["error"].as_str().unwrap_or("?"))
+        indent(&r.error)
     ));
-    let req = &a["request"];
-    if let Some(schema) = req.get("schema").filter(|x| !x.is_null()) {
-        t.push_str(&format!(
-            "\n{}\n{}",
-            s.bold("your reply must match this schema (--edit FILE)"),
-            indent(&serde_json::to_string_pretty(schema).unwrap_or_default())
-        ));
-    } else if req["json"] == true {
-        t.push_str(&format!(
-            "\n{}\n",
-            s.bold("your reply must be one JSON object (--edit FILE)")
-        ));
-    } else {
-        t.push_str(&format!(
-            "\n{}\n",
-            s.bold("your reply is the step's text (--edit FILE)")
+    t.push_str(&format!(
+        "\n{}\n",
+        s.bold(&format!("{} (--edit FILE)", r.expects()))
+    ));
+    if let Some(schema) = &r.request.schema {
+        t.push_str(&indent(
+            &serde_json::to_string_pretty(schema).unwrap_or_default(),
         ));
     }
-    match &a["offline"] {
-        Json::Null => t.push_str("\nno offline draft fits this step's output\n"),
-        Json::String(d) => t.push_str(&format!(
+    match r.offline_text() {
+        None => t.push_str("\nno offline draft fits this step's output\n"),
+        Some(d) => t.push_str(&format!(
             "\n{}\n{}",
             s.bold("offline draft (--offline)"),
-            indent(d)
+            indent(&d)
         )),
-        d => t.push_str(&format!(
-            "\n{}\n{}",
-            s.bold("offline draft (--offline)"),
-            indent(&serde_json::to_string_pretty(d).unwrap_or_default())
-        )),
-    }
-    if let Some(d) = &p.diff {
-        t.push_str(&format!(
-            "\n{}\n{}",
-            s.bold("the operator's reply"),
-            indent(d)
-        ));
     }
     t
-}
-
-/// Whether an item was built from an offline heuristic draft (no LLM).
-fn offline_draft(p: &ProposalRecord) -> bool {
-    p.evidence["agents"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["heuristic"] == true))
 }
 
 fn indent(s: &str) -> String {

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use super::ui;
 use super::{CmdResult, Ctx, Exit};
+use crate::connectors::shell;
 use crate::error::Error;
 
 const SERVICE: &str = "aios-tick.service";
@@ -26,10 +27,10 @@ pub struct Units {
 pub fn units(bin: &Path, home: Option<&Path>) -> Units {
     let bin_s = bin.display().to_string();
     let cron_env = home
-        .map(|h| format!("AIOS_HOME={} ", shell_quote(&h.display().to_string())))
+        .map(|h| format!("AIOS_HOME={} ", shell::quote(&h.display().to_string())))
         .unwrap_or_default();
     // cron turns an unescaped `%` into a newline.
-    let cron = format!("* * * * * {cron_env}{} tick -q", shell_quote(&bin_s)).replace('%', "\\%");
+    let cron = format!("* * * * * {cron_env}{} tick -q", shell::quote(&bin_s)).replace('%', "\\%");
     let env_line = home
         .map(|h| {
             format!(
@@ -51,18 +52,6 @@ pub fn units(bin: &Path, home: Option<&Path>) -> Units {
         cron,
         service,
         timer,
-    }
-}
-
-/// Quote for sh (cron runs its lines with sh) when needed.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@,=".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -157,7 +146,8 @@ mod tests {
         );
         assert_eq!(
             u.cron,
-            "* * * * * AIOS_HOME='/data/a\\%b' '/opt/my tools/aios' tick -q"
+            // `%` is plain to sh; cron reads `\%` as a literal `%`.
+            "* * * * * AIOS_HOME=/data/a\\%b '/opt/my tools/aios' tick -q"
         );
         assert!(u.service.contains("Environment=AIOS_HOME=/data/a%%b\n"));
         assert!(

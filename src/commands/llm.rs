@@ -136,7 +136,7 @@ fn outcome(k: &crate::journal::LlmCall) -> String {
 }
 
 fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     if let Some(r) = args.run.filter(|r| *r != 0) {
         journal.run(r)?;
     }

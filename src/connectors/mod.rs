@@ -1,94 +1,261 @@
-//! Connectors: how a step's side effect is rendered into an exact [`Action`], shown to
-//! a person, validated (also after the operator edits it) and committed.
+//! Connectors: how a step acts on the world. A connector is one file that owns its
+//! kind: the step's fields (read and checked when the workflow loads), rendering them
+//! into an exact [`Action`], describing it for a person ([`Description`]), validating
+//! it (also after the operator edits it), committing it, and its idempotency.
 //!
 //! Rendering happens once; what is approved is what is committed. Nothing here reads
-//! the process environment: the driver passes an [`ExecEnv`].
+//! the process environment: commits draw on the [`Resources`] the driver gives them.
+//!
+//! Registering a connector is its file (implementing [`Connector`] on its action
+//! type), `mod` + one line in the `connectors!` list below, and a member of
+//! [`Resources`] when it needs a new shared client (README: "Adding a connector
+//! kind"). Every dispatch is generated from that list, so no `match` can miss it.
+//!
+//! [`sandbox`] is not a connector: it is the file sandbox (a [`sandbox::Root`] that
+//! resolves paths beneath itself) that `file` steps commit through and attachments
+//! read through.
+//!
+//! Where later layers plug in: the trust layer checks a persona's scopes in
+//! [`render`] (after rendering) and again in [`Action::commit`] (before committing);
+//! secret placeholders in a rendered action are resolved in [`Action::commit`], in
+//! memory, just before the connector runs it.
 
+mod describe;
 pub mod file;
 pub mod http;
+mod resources;
+pub mod sandbox;
 pub mod shell;
 
-use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::template::Context;
-use crate::workflow::{FileMode, OutputFormat, Step, StepSpec};
+use crate::workflow::kinds::StepFields;
 
-/// A fully rendered side effect. This is what a proposal shows and what is committed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Action {
-    Shell(ShellAction),
-    Http(HttpAction),
-    File(FileAction),
+pub use describe::{Attachment, Body, Description, Field, FieldStyle};
+pub use resources::{ExecEnv, Resources};
+
+/// What a connector implements, on its action type (the variant of [`Action`] it is
+/// journaled as). Every item is required: each connector states its whole policy.
+pub(crate) trait Connector:
+    Sized + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned + Send
+{
+    /// The step's own fields as written in the workflow (templates not rendered).
+    type Spec: std::fmt::Debug + Clone;
+    /// The keys a step of this kind takes besides the common ones.
+    const FIELDS: &'static [&'static str];
+    /// The execution timeout when neither the step nor `[defaults]` sets one.
+    const DEFAULT_TIMEOUT: Option<Duration>;
+
+    /// Read and check the step's fields; every mistake is a diagnostic with a span.
+    fn read(f: StepFields<'_, '_>) -> Option<Self::Spec>;
+    /// Whether committing the step twice is harmless whatever the workflow says (a
+    /// read-only HTTP method). Otherwise the step's `idempotent` (default false)
+    /// decides whether an interrupted commit may run again without asking.
+    fn always_idempotent(spec: &Self::Spec) -> bool;
+    /// Render the step into its exact action: templates evaluated, paths absolute,
+    /// idempotency keys fixed (from [`RenderCx::idempotency_key`]).
+    fn render(spec: &Self::Spec, r: &RenderCx<'_>) -> Result<Self, String>;
+    /// Check that the action can be committed as it stands.
+    fn validate(&self) -> Result<(), String>;
+    /// Check the operator's edit (`self`) of the `proposed` action (same kind).
+    fn validate_edit(&self, proposed: &Self) -> Result<(), String>;
+    /// One line for listings (stored with the inbox item; cut to 100 characters).
+    fn summary(&self) -> String;
+    /// The action for a person, as every front end draws it.
+    fn describe(&self) -> Description;
+    /// Perform the action once. Runs on the driver's async executor.
+    fn commit(self, res: &Resources) -> impl Future<Output = Result<Json, ExecError>> + Send;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShellAction {
-    /// Program and arguments, run without a shell (a `script` becomes `sh -c`).
-    pub argv: Vec<String>,
-    /// Absolute working directory.
-    pub cwd: String,
-    /// Extra environment variables (the child inherits none but PATH, HOME and locale).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Parse stdout as JSON.
-    #[serde(default)]
-    pub json: bool,
+/// The connector list: each line is `Variant("kind") => action type, spec type`.
+/// Generates [`ConnectorKind`], [`ActionSpec`], the journaled [`Action`] and their
+/// dispatch.
+macro_rules! connectors {
+    ($($Variant:ident($name:literal) => $Action:ty, $Spec:ty;)+) => {
+        /// Which connector a step acts through.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ConnectorKind {
+            $($Variant),+
+        }
+
+        impl ConnectorKind {
+            /// Every connector, in the order messages list them.
+            pub const ALL: &'static [ConnectorKind] = &[$(ConnectorKind::$Variant),+];
+
+            /// The `kind` word of its steps (and of its journaled actions).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ConnectorKind::$Variant => $name),+
+                }
+            }
+
+            /// The keys its steps take besides the common ones.
+            pub fn fields(self) -> &'static [&'static str] {
+                match self {
+                    $(ConnectorKind::$Variant => <$Action as Connector>::FIELDS),+
+                }
+            }
+
+            /// The execution timeout when neither the step nor `[defaults]` sets one.
+            pub fn default_timeout(self) -> Option<Duration> {
+                match self {
+                    $(ConnectorKind::$Variant => <$Action as Connector>::DEFAULT_TIMEOUT),+
+                }
+            }
+
+            pub(crate) fn read(self, f: StepFields<'_, '_>) -> Option<ActionSpec> {
+                match self {
+                    $(ConnectorKind::$Variant => {
+                        <$Action as Connector>::read(f).map(ActionSpec::$Variant)
+                    }),+
+                }
+            }
+        }
+
+        /// A connector step's own fields, as written in the workflow.
+        #[derive(Debug, Clone)]
+        pub enum ActionSpec {
+            $($Variant($Spec)),+
+        }
+
+        impl ActionSpec {
+            pub fn kind(&self) -> ConnectorKind {
+                match self {
+                    $(ActionSpec::$Variant(_) => ConnectorKind::$Variant),+
+                }
+            }
+
+            /// See [`Connector::always_idempotent`].
+            pub fn always_idempotent(&self) -> bool {
+                match self {
+                    $(ActionSpec::$Variant(s) => <$Action as Connector>::always_idempotent(s)),+
+                }
+            }
+
+            fn render_unchecked(&self, r: &RenderCx<'_>) -> Result<Action, String> {
+                match self {
+                    $(ActionSpec::$Variant(s) => {
+                        <$Action as Connector>::render(s, r).map(Action::$Variant)
+                    }),+
+                }
+            }
+        }
+
+        /// A fully rendered side effect: what a proposal shows and what is committed.
+        /// Journaled as JSON tagged by `kind` (the stored format of inbox items).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum Action {
+            $(#[serde(rename = $name)] $Variant($Action)),+
+        }
+
+        impl Action {
+            pub fn connector(&self) -> ConnectorKind {
+                match self {
+                    $(Action::$Variant(_) => ConnectorKind::$Variant),+
+                }
+            }
+
+            /// Check that the action can be committed as it stands.
+            pub fn validate(&self) -> Result<(), String> {
+                match self {
+                    $(Action::$Variant(a) => a.validate()),+
+                }
+            }
+
+            /// `None` when the two are of different kinds.
+            fn validate_edit_of(&self, proposed: &Action) -> Option<Result<(), String>> {
+                match (self, proposed) {
+                    $((Action::$Variant(a), Action::$Variant(p)) => Some(a.validate_edit(p)),)+
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+
+            fn summary_line(&self) -> String {
+                match self {
+                    $(Action::$Variant(a) => a.summary()),+
+                }
+            }
+
+            /// The action for a person, as every front end draws it.
+            pub fn describe(&self) -> Description {
+                match self {
+                    $(Action::$Variant(a) => a.describe()),+
+                }
+            }
+
+            async fn commit_now(self, res: &Resources) -> Result<Json, ExecError> {
+                match self {
+                    $(Action::$Variant(a) => a.commit(res).await),+
+                }
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpAction {
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub query: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json: Option<Json>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// Accepted statuses; empty means any 2xx.
-    #[serde(default)]
-    pub expect_status: Vec<u16>,
-    /// Sent as the `Idempotency-Key` header so servers can drop duplicates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
+connectors! {
+    Shell("shell") => shell::ShellAction, shell::ShellSpec;
+    Http("http") => http::HttpAction, http::HttpSpec;
+    File("file") => file::FileAction, file::FileSpec;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAction {
-    /// Absolute directory the write must stay inside.
-    pub root: String,
-    /// Path relative to `root`.
-    pub path: String,
-    pub content: String,
-    #[serde(default)]
-    pub append: bool,
-}
-
-/// What a run knows that rendering needs.
-#[derive(Debug, Clone)]
-pub struct RenderEnv<'a> {
+/// What rendering an action needs from its run.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderCx<'a> {
+    /// The run's template context (inputs, step outputs).
+    pub ctx: &'a Context,
     /// The folder of the workflow file (relative paths start here).
     pub dir: &'a Path,
-    /// A unique id of the run, for idempotency keys.
+    /// A unique id of the run.
     pub run_uid: &'a str,
+    pub step_id: &'a str,
+    /// The attempt rendered: each attempt has its own idempotency key.
+    pub attempt: u32,
 }
 
-/// What committing needs from the outside world.
-#[derive(Debug, Clone, Default)]
-pub struct ExecEnv {
-    /// The only environment a shell child starts with (PATH, HOME, locale...).
-    pub child_env: Vec<(String, String)>,
+impl RenderCx<'_> {
+    /// Render a template.
+    pub fn text(&self, t: &str) -> Result<String, String> {
+        self.ctx.render(t)
+    }
+
+    /// Render the string leaves of a JSON value.
+    pub fn json(&self, j: &Json) -> Result<Json, String> {
+        self.ctx.render_json(j)
+    }
+
+    /// An absolute path: relative ones start at the workflow's folder.
+    pub fn path(&self, p: &str) -> String {
+        if Path::new(p).is_absolute() {
+            p.to_string()
+        } else {
+            self.dir.join(p).display().to_string()
+        }
+    }
+
+    /// The idempotency key of this step's attempt in this run: the same on every
+    /// retry of the rendered action, different for each run and attempt.
+    pub fn idempotency_key(&self) -> String {
+        format!("aios-{}-{}-{}", self.run_uid, self.step_id, self.attempt)
+    }
+}
+
+/// Render a connector step into its exact action and validate it.
+///
+/// The trust layer's first check goes here: a persona's scopes against the rendered
+/// action, before it is proposed or committed.
+pub fn render(spec: &ActionSpec, r: &RenderCx<'_>) -> Result<Action, String> {
+    let action = spec.render_unchecked(r)?;
+    action.validate()?;
+    Ok(action)
 }
 
 /// A failed commit: the message, and whether another attempt might succeed.
@@ -115,149 +282,40 @@ impl ExecError {
 }
 
 impl Action {
+    /// The `kind` word it is journaled with.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Action::Shell(_) => "shell",
-            Action::Http(_) => "http",
-            Action::File(_) => "file",
-        }
+        self.connector().name()
     }
 
-    /// Render a side-effecting step into its exact action. `attempt` feeds the
-    /// idempotency key.
-    pub fn render(
-        step: &Step,
-        ctx: &Context,
-        env: &RenderEnv<'_>,
-        attempt: u32,
-    ) -> Result<Action, String> {
-        let action = match &step.spec {
-            StepSpec::Shell(s) => {
-                let argv = match &s.script {
-                    Some(script) => vec!["sh".into(), "-c".into(), ctx.render(script)?],
-                    None => s
-                        .argv
-                        .iter()
-                        .map(|a| ctx.render(a))
-                        .collect::<Result<Vec<_>, _>>()?,
-                };
-                let cwd = match &s.cwd {
-                    Some(c) => absolutize(env.dir, &ctx.render(c)?),
-                    None => env.dir.display().to_string(),
-                };
-                let mut vars = BTreeMap::new();
-                for (k, v) in &s.env {
-                    vars.insert(k.clone(), ctx.render(v)?);
-                }
-                Action::Shell(ShellAction {
-                    argv,
-                    cwd,
-                    env: vars,
-                    json: s.output == OutputFormat::Json,
-                })
-            }
-            StepSpec::Http(h) => {
-                let mut headers = BTreeMap::new();
-                for (k, v) in &h.headers {
-                    headers.insert(k.clone(), ctx.render(v)?);
-                }
-                let mut query = BTreeMap::new();
-                for (k, v) in &h.query {
-                    query.insert(k.clone(), ctx.render(v)?);
-                }
-                let json = h.json.as_ref().map(|j| ctx.render_json(j)).transpose()?;
-                let body = h.body.as_ref().map(|b| ctx.render(b)).transpose()?;
-                let read_only = matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS");
-                Action::Http(HttpAction {
-                    method: h.method.clone(),
-                    url: ctx.render(&h.url)?,
-                    headers,
-                    query,
-                    json,
-                    body,
-                    expect_status: h.expect_status.clone(),
-                    idempotency_key: (!read_only)
-                        .then(|| format!("aios-{}-{}-{}", env.run_uid, step.id, attempt)),
-                })
-            }
-            StepSpec::File(f) => {
-                let root = match &f.root {
-                    Some(r) => absolutize(env.dir, &ctx.render(r)?),
-                    None => env.dir.display().to_string(),
-                };
-                Action::File(FileAction {
-                    root,
-                    path: ctx.render(&f.path)?,
-                    content: ctx.render(&f.content)?,
-                    append: f.mode == FileMode::Append,
-                })
-            }
-            StepSpec::Set(_)
-            | StepSpec::Approval(_)
-            | StepSpec::Agent(_)
-            | StepSpec::Remember(_)
-            | StepSpec::Fact(_)
-            | StepSpec::Outcome(_)
-            | StepSpec::Wait(_) => {
-                return Err(format!("`{}` steps have no action", step.kind()));
-            }
-        };
-        action.validate()?;
-        Ok(action)
-    }
-
-    /// Check that the action can be committed as it stands (also run on edits).
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            Action::Shell(s) => shell::validate(s),
-            Action::Http(h) => http::validate(h),
-            Action::File(f) => file::validate(f),
+    /// Check an operator's edit (`self`) of the `proposed` action: the same kind, and
+    /// whatever its connector requires of an edit.
+    pub fn validate_edit(&self, proposed: &Action) -> Result<(), String> {
+        match self.validate_edit_of(proposed) {
+            Some(r) => r,
+            None => Err(format!(
+                "the edit turns a {} action into a {} action; an edit may change the action, not its kind",
+                proposed.kind(),
+                self.kind()
+            )),
         }
     }
 
     /// One line for listings.
     pub fn summary(&self) -> String {
-        let s = match self {
-            Action::Shell(s) => format!("run {}", shell::quote_argv(&s.argv)),
-            Action::Http(h) => format!("{} {}", h.method, h.url),
-            Action::File(f) => format!(
-                "{} {} ({} bytes)",
-                if f.append { "append to" } else { "write" },
-                f.path,
-                f.content.len()
-            ),
-        };
-        truncate_line(&s, 100)
+        truncate_line(&self.summary_line(), 100)
     }
 
-    /// A person-readable rendering of the whole action.
-    pub fn describe(&self) -> String {
-        match self {
-            Action::Shell(s) => shell::describe(s),
-            Action::Http(h) => http::describe(h),
-            Action::File(f) => file::describe(f),
-        }
-    }
-
-    /// Commit the action. Runs on the driver's async executor.
+    /// Commit the action, within `timeout`.
+    ///
+    /// Secret placeholders are resolved here, in memory, right before the connector
+    /// runs (nothing resolved is journaled); the trust layer checks the persona's
+    /// scopes here again before anything happens.
     pub async fn commit(
         self,
-        env: &ExecEnv,
-        client: Option<&reqwest::Client>,
+        res: &Resources,
         timeout: Option<Duration>,
     ) -> Result<Json, ExecError> {
-        let fut = async {
-            match self {
-                Action::Shell(s) => shell::run(s, env).await,
-                Action::Http(h) => match client {
-                    Some(c) => http::send(h, c).await,
-                    None => Err(ExecError::fatal(
-                        "internal: no HTTP client for an HTTP action",
-                    )),
-                },
-                Action::File(f) => file::write(f).await,
-            }
-        };
+        let fut = self.commit_now(res);
         match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
@@ -268,15 +326,6 @@ impl Action {
             },
             None => fut.await,
         }
-    }
-}
-
-fn absolutize(dir: &Path, p: &str) -> String {
-    let path = Path::new(p);
-    if path.is_absolute() {
-        p.to_string()
-    } else {
-        dir.join(path).display().to_string()
     }
 }
 
@@ -303,7 +352,11 @@ pub fn cap_text(s: String, max: usize) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[… {} more bytes cut]", &s[..end], s.len() - end)
+    format!(
+        "{}\n[… {} cut]",
+        &s[..end],
+        crate::text::count(s.len() - end, "more byte")
+    )
 }
 
 #[cfg(test)]

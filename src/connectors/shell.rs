@@ -1,31 +1,186 @@
 //! `shell` steps: a program run without a shell (or `sh -c` for a `script`), with
-//! an explicit environment, captured stdout/stderr and exit code.
+//! an explicit environment, captured stdout/stderr and exit code. This file owns the
+//! kind: its step fields, rendering, description, validation and commit.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{ExecEnv, ExecError, ShellAction, cap_text};
+use super::{Connector, Description, ExecError, RenderCx, Resources, cap_text};
+use crate::workflow::diag::Diagnostic;
+use crate::workflow::kinds::{StepFields, opt_tmpl};
+use crate::workflow::read::{get, key_span};
+use crate::workflow::{OutputFormat, Tmpl};
 
-/// Captured output beyond this many bytes is cut (the step still sees the rest's size).
-const MAX_CAPTURE: usize = 1 << 20;
+/// A shell step as written in the workflow.
+#[derive(Debug, Clone)]
+pub struct ShellSpec {
+    /// Exactly one of `argv` and `script` is set.
+    pub argv: Vec<Tmpl>,
+    pub script: Option<Tmpl>,
+    pub cwd: Option<Tmpl>,
+    pub env: Vec<(String, Tmpl)>,
+    /// `output = "json"` parses stdout as JSON into `output.json`.
+    pub output: OutputFormat,
+}
 
-pub(super) fn validate(s: &ShellAction) -> Result<(), String> {
-    match s.argv.first() {
-        None => return Err("`argv` is empty: name a program to run".into()),
-        Some(p) if p.trim().is_empty() => return Err("the program name is empty".into()),
-        _ => {}
-    }
-    if !Path::new(&s.cwd).is_absolute() {
-        return Err(format!("`cwd` must be an absolute path, got `{}`", s.cwd));
-    }
-    for k in s.env.keys() {
-        if k.is_empty() || k.contains('=') || k.contains('\0') {
-            return Err(format!("`{k}` is not a valid environment variable name"));
+/// A rendered shell command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellAction {
+    /// Program and arguments, run without a shell (a `script` becomes `sh -c`).
+    pub argv: Vec<String>,
+    /// Absolute working directory.
+    pub cwd: String,
+    /// Extra environment variables (the child inherits none but PATH, HOME and locale).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Parse stdout as JSON.
+    #[serde(default)]
+    pub json: bool,
+}
+
+impl Connector for ShellAction {
+    type Spec = ShellSpec;
+    const FIELDS: &'static [&'static str] = &["argv", "script", "cwd", "env", "output"];
+    const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
+
+    fn read(f: StepFields<'_, '_>) -> Option<ShellSpec> {
+        let StepFields {
+            cx, t, span, uses, ..
+        } = f;
+        let mut argv = Vec::new();
+        let argv_v = get(t, "argv");
+        if let Some(v) = argv_v
+            && let Some(items) = cx.array("argv", v)
+        {
+            if items.is_empty() {
+                cx.push(
+                    Diagnostic::new("`argv` must not be empty")
+                        .at(v.span())
+                        .label("empty")
+                        .hint("argv is the program and its arguments, like [\"ls\", \"-l\"]"),
+                );
+            }
+            for item in items {
+                if let Some(s) = cx.tmpl("argv", item, uses) {
+                    argv.push(s);
+                }
+            }
         }
+        let script = opt_tmpl(cx, t, "script", uses);
+        match (argv_v, get(t, "script")) {
+            (Some(_), Some(_)) => cx.push(
+                Diagnostic::new("a shell step takes `argv` or `script`, not both")
+                    .at(key_span(t, "script").unwrap_or(span))
+                    .label("second command")
+                    .hint("argv runs a program directly; script runs through `sh -c`"),
+            ),
+            (None, None) => cx.push(
+                Diagnostic::new("a shell step needs `argv` or `script`")
+                    .at(span)
+                    .label("no command")
+                    .hint(
+                        "add argv = [\"program\", \"arg\"], or script = \"...\" to run it with `sh -c`",
+                    ),
+            ),
+            _ => {}
+        }
+        let cwd = opt_tmpl(cx, t, "cwd", uses);
+        let env = get(t, "env")
+            .map(|v| cx.tmpl_map("env", v, uses))
+            .unwrap_or_default();
+        let output = match get(t, "output").and_then(|v| cx.choice("output", v, &["text", "json"]))
+        {
+            Some(1) => OutputFormat::Json,
+            _ => OutputFormat::Text,
+        };
+        Some(ShellSpec {
+            argv,
+            script,
+            cwd,
+            env,
+            output,
+        })
     }
-    Ok(())
+
+    /// A command may do anything: only the workflow can say it is safe to repeat.
+    fn always_idempotent(_: &ShellSpec) -> bool {
+        false
+    }
+
+    fn render(s: &ShellSpec, r: &RenderCx<'_>) -> Result<ShellAction, String> {
+        let argv = match &s.script {
+            Some(script) => vec!["sh".into(), "-c".into(), r.text(script)?],
+            None => s
+                .argv
+                .iter()
+                .map(|a| r.text(a))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let cwd = match &s.cwd {
+            Some(c) => r.path(&r.text(c)?),
+            None => r.dir.display().to_string(),
+        };
+        let mut env = BTreeMap::new();
+        for (k, v) in &s.env {
+            env.insert(k.clone(), r.text(v)?);
+        }
+        Ok(ShellAction {
+            argv,
+            cwd,
+            env,
+            json: s.output == OutputFormat::Json,
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self.argv.first() {
+            None => return Err("`argv` is empty: name a program to run".into()),
+            Some(p) if p.trim().is_empty() => return Err("the program name is empty".into()),
+            _ => {}
+        }
+        if !Path::new(&self.cwd).is_absolute() {
+            return Err(format!(
+                "`cwd` must be an absolute path, got `{}`",
+                self.cwd
+            ));
+        }
+        for k in self.env.keys() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(format!("`{k}` is not a valid environment variable name"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The operator may change the command, its folder and environment freely.
+    fn validate_edit(&self, _proposed: &ShellAction) -> Result<(), String> {
+        self.validate()
+    }
+
+    fn summary(&self) -> String {
+        format!("run {}", quote_argv(&self.argv))
+    }
+
+    fn describe(&self) -> Description {
+        let mut d = Description::new("$", quote_argv(&self.argv)).word("in", &self.cwd);
+        for (k, v) in &self.env {
+            d = d.word("env", format!("{k}={v}"));
+        }
+        if self.json {
+            d = d.note("stdout parsed as JSON");
+        }
+        d
+    }
+
+    async fn commit(self, res: &Resources) -> Result<Json, ExecError> {
+        run(self, res).await
+    }
 }
 
 /// Quote an argv for display the way a POSIX shell would read it back.
@@ -33,7 +188,10 @@ pub fn quote_argv(argv: &[String]) -> String {
     argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
-fn quote(a: &str) -> String {
+/// Quote one word for a POSIX shell (`sh` reads it back as it is): plain words stay
+/// as they are, anything else goes in single quotes. The one shell-quoting function
+/// of the crate (inbox views, crontab lines).
+pub fn quote(a: &str) -> String {
     let plain = !a.is_empty()
         && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
@@ -44,23 +202,15 @@ fn quote(a: &str) -> String {
     }
 }
 
-pub(super) fn describe(s: &ShellAction) -> String {
-    let mut out = format!("$ {}\n  in {}", quote_argv(&s.argv), s.cwd);
-    for (k, v) in &s.env {
-        out.push_str(&format!("\n  env {k}={v}"));
-    }
-    if s.json {
-        out.push_str("\n  stdout parsed as JSON");
-    }
-    out
-}
+/// Captured output beyond this many bytes is cut (the step still sees the rest's size).
+const MAX_CAPTURE: usize = 1 << 20;
 
-pub(super) async fn run(s: ShellAction, env: &ExecEnv) -> Result<Json, ExecError> {
+pub(super) async fn run(s: ShellAction, res: &Resources) -> Result<Json, ExecError> {
     let mut cmd = tokio::process::Command::new(&s.argv[0]);
     cmd.args(&s.argv[1..])
         .current_dir(&s.cwd)
         .env_clear()
-        .envs(env.child_env.iter().map(|(k, v)| (k, v)))
+        .envs(res.env().child_env.iter().map(|(k, v)| (k, v)))
         .envs(&s.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

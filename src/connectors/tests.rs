@@ -1,3 +1,11 @@
+//! Connectors without a run: journaled actions, validation, edits, descriptions,
+//! commits and the resources they build on first use.
+
+use std::collections::BTreeMap;
+
+use super::file::FileAction;
+use super::http::HttpAction;
+use super::shell::ShellAction;
 use super::*;
 use serde_json::json;
 
@@ -44,14 +52,15 @@ fn file_writes_refuse_symlinks_out_of_the_root() {
         .unwrap();
     let a = file(root.to_str().unwrap(), "link/evil.txt");
     let Action::File(f) = a else { unreachable!() };
-    let err = rt.block_on(file::write(f)).unwrap_err();
+    let res = Resources::default();
+    let err = rt.block_on(f.commit(&res)).unwrap_err();
     assert!(err.message.contains("escapes"), "{}", err.message);
     assert!(!outside.join("evil.txt").exists());
 
     let Action::File(ok) = file(root.to_str().unwrap(), "sub/dir/ok.txt") else {
         unreachable!()
     };
-    let out = rt.block_on(file::write(ok)).unwrap();
+    let out = rt.block_on(ok.commit(&res)).unwrap();
     assert_eq!(out["bytes"], 2);
     assert_eq!(
         std::fs::read_to_string(root.join("sub/dir/ok.txt")).unwrap(),
@@ -99,9 +108,9 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         .enable_all()
         .build()
         .unwrap();
-    let env = ExecEnv {
+    let res = Resources::new(ExecEnv {
         child_env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-    };
+    });
     let mut vars = BTreeMap::new();
     vars.insert("GREETING".to_string(), "hi".to_string());
     let a = ShellAction {
@@ -114,7 +123,7 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         env: vars,
         json: false,
     };
-    let out = rt.block_on(shell::run(a, &env)).unwrap();
+    let out = rt.block_on(a.commit(&res)).unwrap();
     assert_eq!(out["stdout"], "hi \n");
     assert_eq!(out["exit_code"], 0);
 
@@ -124,7 +133,7 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         env: BTreeMap::new(),
         json: false,
     };
-    let err = rt.block_on(shell::run(fail, &env)).unwrap_err();
+    let err = rt.block_on(fail.commit(&res)).unwrap_err();
     assert!(
         err.message.contains("status 3") && err.message.contains("boom"),
         "{}",
@@ -137,6 +146,160 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         env: BTreeMap::new(),
         json: true,
     };
-    let out = rt.block_on(shell::run(json_out, &env)).unwrap();
+    let out = rt.block_on(json_out.commit(&res)).unwrap();
     assert_eq!(out["json"], json!({"a": [1]}));
+}
+
+fn http_action() -> HttpAction {
+    let mut headers = BTreeMap::new();
+    headers.insert("Content-Type".to_string(), "application/json".to_string());
+    let mut query = BTreeMap::new();
+    query.insert("week".to_string(), "47".to_string());
+    query.insert("q".to_string(), "a b".to_string());
+    HttpAction {
+        method: "POST".into(),
+        url: "https://hooks.example.com/T0".into(),
+        headers,
+        query,
+        json: Some(json!({"text": "Launch!"})),
+        body: None,
+        expect_status: vec![201, 202],
+        idempotency_key: Some("aios-u1-post-1".into()),
+    }
+}
+
+/// `aios inbox show` prints these texts: the same as before connectors described
+/// their actions in parts.
+#[test]
+fn descriptions_print_as_inbox_show_always_did() {
+    let shell = Action::Shell(ShellAction {
+        argv: vec![
+            "git".into(),
+            "commit".into(),
+            "-m".into(),
+            "it's done".into(),
+        ],
+        cwd: "/w".into(),
+        env: BTreeMap::from([("LANG".to_string(), "C".to_string())]),
+        json: true,
+    });
+    assert_eq!(
+        shell.describe().to_text(),
+        "$ git commit -m 'it'\\''s done'\n  in /w\n  env LANG=C\n  stdout parsed as JSON"
+    );
+    assert_eq!(shell.summary(), "run git commit -m 'it'\\''s done'");
+
+    let http = Action::Http(http_action());
+    assert_eq!(
+        http.describe().to_text(),
+        "POST https://hooks.example.com/T0\n  query: q=a b&week=47\n  Content-Type: application/json\n  \
+         Idempotency-Key: aios-u1-post-1\n  json:\n  │ {\n  │   \"text\": \"Launch!\"\n  │ }\n  \
+         expect status 201, 202"
+    );
+    let mut plain = http_action();
+    plain.json = None;
+    plain.body = Some("line 1\nline 2".into());
+    let d = plain.describe();
+    let body = d.body.as_ref().unwrap();
+    assert_eq!(
+        (body.label.as_str(), body.content_type.as_str()),
+        ("body", "application/json")
+    );
+    assert!(d.to_text().contains("\n  body:\n  │ line 1\n  │ line 2\n"));
+
+    let mut f = FileAction {
+        root: "/w/out".into(),
+        path: "notes.md".into(),
+        content: "# Notes\n\nhi\n".into(),
+        append: false,
+    };
+    assert_eq!(
+        Action::File(f.clone()).describe().to_text(),
+        "write notes.md\n  in /w/out\n  12 bytes:\n  │ # Notes\n  │ \n  │ hi"
+    );
+    f.append = true;
+    assert_eq!(
+        Action::File(f.clone()).summary(),
+        "append to notes.md (12 bytes)"
+    );
+}
+
+/// Actions exactly as the journal of earlier builds holds them (inbox items'
+/// `action`) still load and describe.
+#[test]
+fn actions_as_journaled_before_still_load() {
+    let stored = [
+        r#"{"kind":"shell","argv":["sh","-c","echo hi"],"cwd":"/w","env":{},"json":false}"#,
+        r#"{"kind":"shell","argv":["ls"],"cwd":"/w"}"#,
+        r#"{"kind":"http","method":"POST","url":"https://x.test/h","headers":{"A":"b"},"query":{},"json":{"n":1},"expect_status":[],"idempotency_key":"aios-0190-post-1"}"#,
+        r#"{"kind":"http","method":"GET","url":"https://x.test/h","headers":{},"query":{"a":"1"},"expect_status":[200]}"#,
+        r#"{"kind":"file","root":"/w","path":"out/a.txt","content":"hi","append":false}"#,
+    ];
+    for text in stored {
+        let a: Action = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert!(a.validate().is_ok(), "{text}");
+        // Written back, it is the same document (what `--action` prints and edits).
+        let again: Json = serde_json::to_value(&a).unwrap();
+        let before: Json = serde_json::from_str(text).unwrap();
+        for (k, v) in before.as_object().unwrap() {
+            assert_eq!(&again[k], v, "{text}: {k}");
+        }
+    }
+}
+
+#[test]
+fn each_connector_is_journaled_under_its_kind_word() {
+    let actions = [
+        Action::Shell(ShellAction {
+            argv: vec!["ls".into()],
+            cwd: "/".into(),
+            env: BTreeMap::new(),
+            json: false,
+        }),
+        Action::Http(http_action()),
+        file("/r", "a"),
+    ];
+    for a in actions {
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["kind"], a.kind());
+        assert_eq!(a.connector().name(), a.kind());
+    }
+}
+
+#[test]
+fn an_edit_keeps_the_kind_and_passes_the_connectors_checks() {
+    let proposed = file("/r", "a.txt");
+    assert!(file("/r", "b.txt").validate_edit(&proposed).is_ok());
+    assert!(file("/r", "../b.txt").validate_edit(&proposed).is_err());
+    let err = Action::Http(http_action())
+        .validate_edit(&proposed)
+        .unwrap_err();
+    assert!(
+        err.contains("turns a file action into a http action"),
+        "{err}"
+    );
+}
+
+/// Commits share resources built on first use: writing a file builds no HTTP
+/// client; an HTTP commit builds it (and fails cleanly when nothing listens).
+#[test]
+fn resources_are_built_on_first_use() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let res = Resources::default();
+    let a = file(tmp.path().to_str().unwrap(), "a.txt");
+    rt.block_on(a.commit(&res, None)).unwrap();
+    assert!(!res.has_http());
+    let mut h = http_action();
+    h.url = "http://127.0.0.1:1/x".into();
+    let err = rt.block_on(Action::Http(h).commit(&res, None)).unwrap_err();
+    assert!(
+        err.retryable && err.message.contains("cannot connect"),
+        "{}",
+        err.message
+    );
+    assert!(res.has_http());
 }

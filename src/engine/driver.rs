@@ -42,7 +42,7 @@ pub(super) enum Prepped {
     /// A `set` step's computed values.
     Values(Json),
     /// An `approval` gate's rendered title, body and fields.
-    Gate(Json),
+    Gate(crate::journal::Gate),
     /// A side effect.
     Action(Action),
     /// An agent step's rendered request.

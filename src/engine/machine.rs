@@ -30,7 +30,7 @@ impl StepPlan {
                 approval: s.approve == Approve::Always,
                 on_reject: s.on_reject,
                 retry: s.retry,
-                timer: matches!(s.spec, crate::workflow::StepSpec::Wait(_)),
+                timer: s.policy().timer,
             })
             .collect()
     }

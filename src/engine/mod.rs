@@ -13,7 +13,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
 use crate::connectors::{Action, ExecEnv};
 use crate::error::{Error, Result};
@@ -127,7 +126,7 @@ pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
 /// The `RunCreated` event of a new run (for callers that create the run inside a
 /// transaction of their own, like a schedule's fire).
 pub fn created_event(new: NewRun<'_>) -> Event {
-    let hash = hex::encode(Sha256::digest(new.source.as_bytes()));
+    let hash = crate::journal::source_hash(new.source);
     let uid = uuid::Uuid::now_v7().simple().to_string();
     Event::RunCreated {
         uid,
@@ -142,7 +141,7 @@ pub fn created_event(new: NewRun<'_>) -> Event {
             .iter()
             .map(|s| StepDecl {
                 id: s.id.clone(),
-                kind: s.kind().to_string(),
+                kind: s.kind().name().to_string(),
             })
             .collect(),
     }
@@ -166,8 +165,8 @@ pub fn snapshot(journal: &Journal, run: i64) -> Result<Workflow> {
     let origin = r.path.clone().unwrap_or_else(|| r.workflow.clone());
     workflow::load(&r.source, &origin).map_err(|d| {
         Error::storage(format!(
-            "the workflow stored with run {run} no longer loads ({} problem(s), first: {})",
-            d.len(),
+            "the workflow stored with run {run} no longer loads ({}, first: {})",
+            d.count(),
             d.first().map(|d| d.message.as_str()).unwrap_or("?")
         ))
         .with_hint("this aios is older or newer than the one that started the run")
@@ -251,9 +250,7 @@ fn drive_run(
             StepStatus::Succeeded => Phase::Succeeded,
             StepStatus::Skipped => Phase::Skipped,
             StepStatus::Failed => Phase::Failed,
-            StepStatus::Waiting if matches!(wf.steps[i].spec, workflow::StepSpec::Wait(_)) => {
-                Phase::Sleeping
-            }
+            StepStatus::Waiting if wf.steps[i].policy().timer => Phase::Sleeping,
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
@@ -365,7 +362,9 @@ fn drive_run(
             continue;
         }
         match p.kind {
-            ProposalKind::Approval => d.prepped[i] = Some(Prepped::Gate(p.action.clone())),
+            ProposalKind::Approval => {
+                d.prepped[i] = Some(Prepped::Gate(crate::journal::Gate::of(&p.action)))
+            }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             ProposalKind::Rescue => d.restore_rescue(i, &p.action),
             _ => {
@@ -392,13 +391,10 @@ fn drive_run(
         }
         if d.prepped[i].is_none() {
             // No stored action (approve = "never"): render it as it was.
-            let dir = std::path::PathBuf::from(&d.run.dir);
-            let renv = crate::connectors::RenderEnv {
-                dir: &dir,
-                run_uid: &d.run.uid,
-            };
             let attempt = d.machine.step(i).attempt;
-            if let Ok(a) = Action::render(&d.wf.steps[i], &d.ctx, &renv, attempt) {
+            if let workflow::StepSpec::Action(spec) = &d.wf.steps[i].spec
+                && let Ok(a) = d.render_action(i, spec, attempt)
+            {
                 d.prepped[i] = Some(Prepped::Action(a));
             }
         }

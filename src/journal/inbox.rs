@@ -2,7 +2,7 @@
 //! (no action or evidence bodies, so 10,000 of them load in milliseconds), a cheap
 //! change marker to poll, and snoozes.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::types::*;
 use super::{Journal, append, project, query};
@@ -114,9 +114,7 @@ impl Journal {
     /// Hide a pending item until `until`. Journaled like any state change.
     pub fn snooze(&mut self, proposal: i64, until: Millis, by: &str) -> Result<ProposalRecord> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let p = query::proposal(&tx, proposal)?;
         if p.status != ProposalStatus::Pending {
             return Err(Error::conflict(format!(

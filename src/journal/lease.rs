@@ -2,7 +2,7 @@
 //! (`pid@host`) and expires; an expired lease, or one whose owner process is gone
 //! from this host, may be taken over.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::Journal;
 use crate::clock::{Millis, format_ms};
@@ -97,9 +97,7 @@ impl Journal {
     ) -> Result<Result<Option<String>, LeaseHeld>> {
         let now = self.now();
         let me = owner.as_string();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let row: Option<(Option<String>, Option<i64>)> = tx
             .query_row(
                 "SELECT lease_owner, lease_expires FROM runs WHERE id = ?1",
@@ -136,6 +134,7 @@ impl Journal {
     /// Extend our lease. Fails with a conflict if another process took it.
     pub fn renew_lease(&mut self, run: i64, owner: &Owner, ttl_ms: i64) -> Result<()> {
         let now = self.now();
+        let _gate = self.gate_guard();
         let n = self.conn.execute(
             "UPDATE runs SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2",
             params![run, owner.as_string(), now + ttl_ms],
@@ -150,6 +149,7 @@ impl Journal {
 
     /// Give the lease up (only if we hold it).
     pub fn release_lease(&mut self, run: i64, owner: &Owner) -> Result<()> {
+        let _gate = self.gate_guard();
         self.conn.execute(
             "UPDATE runs SET lease_owner = NULL, lease_expires = NULL WHERE id = ?1 AND lease_owner = ?2",
             params![run, owner.as_string()],

@@ -8,7 +8,7 @@
 //! recorded directly in the memory tables, which are append-only for facts.
 //! Decisions are indexed from their `proposal_decided` events, not copied by hand.
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -316,9 +316,7 @@ impl Journal {
         build: impl FnOnce(&Alloc<'_>) -> Result<Vec<Event>>,
     ) -> Result<Vec<Event>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let status: Option<String> = tx
             .prepare_cached("SELECT status FROM runs WHERE id = ?1")?
             .query_row(params![run_id], |r| r.get(0))
@@ -352,9 +350,7 @@ impl Journal {
         origin: FactOrigin,
     ) -> Result<FactRecord> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let (source, run, step) = match origin.proposal {
             Some(p) => {
                 let (run, step): (i64, String) = tx
@@ -442,9 +438,7 @@ impl Journal {
     /// Add notes outside any run, in one transaction. Returns their ids.
     pub fn add_notes(&mut self, notes: &[NewNote]) -> Result<Vec<i64>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let mut ids = Vec::with_capacity(notes.len());
         {
             let mut stmt = tx.prepare_cached(

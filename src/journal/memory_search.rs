@@ -1,7 +1,7 @@
 //! Memory reads for search: documents, the full-text index, vectors, the decisions
 //! of a step and a run's outcomes. (Writes and facts are in `journal/memory.rs`.)
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value as Json;
 
 use super::Journal;
@@ -51,6 +51,7 @@ impl Journal {
                 self.commit(run, &[Event::NoteForgotten { note: id }])?;
             }
             None => {
+                let _gate = self.gate_guard();
                 self.conn
                     .prepare_cached("DELETE FROM memory_docs WHERE id = ?1")?
                     .execute(params![id])?;
@@ -145,9 +146,7 @@ impl Journal {
 
     /// Store (or replace) embeddings, in one transaction.
     pub fn put_vectors(&mut self, rows: &[VectorRow]) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         {
             let mut v = tx.prepare_cached(
                 "INSERT OR REPLACE INTO memory_vectors (doc_id, model, dim, vec) VALUES (?1, ?2, ?3, ?4)",

@@ -6,75 +6,89 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod hooks;
 mod inbox;
+mod item;
 mod lease;
 mod llm;
 mod memory;
 mod memory_search;
 pub mod notices;
+mod open;
 mod project;
 mod query;
+mod repair;
 mod replay;
 mod schedule;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_inbox;
+#[cfg(test)]
+mod tests_migrations;
 mod timers;
 pub mod types;
 mod versions;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
+pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};
 pub use lease::{LeaseHeld, Owner};
 pub use llm::CallFilter;
 pub use memory::*;
+pub use open::{Access, OpenOptions};
 pub use replay::ReplayReport;
 pub use schedule::*;
-pub use timers::HookRecord;
 pub use types::*;
-pub use versions::{CurrentVersion, StaleRef, VersionCache, VersionRef, source_hash, versions_of};
-
-/// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_agent.sql"),
-    include_str!("migrations/0003_memory.sql"),
-    include_str!("migrations/0004_schedule.sql"),
-    include_str!("migrations/0005_inbox.sql"),
-    include_str!("migrations/0006_timers.sql"),
-    include_str!("migrations/0007_notices.sql"),
-    include_str!("migrations/0011_llm_finish.sql"),
-];
-
-/// How the journal is opened.
-#[derive(Debug, Clone, Copy)]
-pub struct OpenOptions {
-    /// `synchronous = FULL` instead of NORMAL: survives power loss, slower commits.
-    pub sync_full: bool,
-    /// How long to wait for another process's write lock before giving up.
-    pub lock_timeout: std::time::Duration,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            sync_full: false,
-            lock_timeout: std::time::Duration::from_secs(5),
-        }
-    }
-}
+pub use versions::{
+    CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
+};
 
 /// An open journal. One per thread; not shared across threads.
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
     clock: Clock,
+    access: Access,
+    gate: Option<WriteGate>,
+}
+
+/// One write at a time among the journals of a process that share it.
+///
+/// Between processes SQLite's lock waits by sleeping with a growing backoff (up to
+/// 100 ms a try), so many threads of one busy process can starve one another until
+/// the lock timeout passes (`database is locked`). Journals opened with the same gate
+/// ([`Journal::with_gate`]) take a mutex around every write transaction instead: the
+/// threads queue and are woken in turn, and the busy timeout is left for other
+/// processes. `aios serve` gives one gate to all its connections.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(std::sync::Arc<std::sync::Mutex<()>>);
+
+/// A write transaction (`BEGIN IMMEDIATE`) holding the journal's [`WriteGate`], if
+/// any, until it commits or is dropped (rolled back).
+pub(crate) struct WriteTx<'a> {
+    // Declared first: dropped (rolled back) before the gate is let go.
+    tx: rusqlite::Transaction<'a>,
+    _gate: Option<std::sync::MutexGuard<'a, ()>>,
+}
+
+impl<'a> std::ops::Deref for WriteTx<'a> {
+    type Target = rusqlite::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -84,41 +98,24 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Open (creating if needed, mode 0600) the journal at `path` and migrate it.
-    pub fn open(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::storage(format!(
-                    "cannot create the data directory {}: {e}",
-                    dir.display()
-                ))
-                .with_hint("set AIOS_HOME (or --home) to a writable folder")
-            })?;
-        }
-        create_private(path)?;
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(opts.lock_timeout)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            if opts.sync_full { "FULL" } else { "NORMAL" },
-        )?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut journal = Journal {
-            conn,
-            path: path.to_path_buf(),
-            clock,
-        };
-        journal.migrate()?;
-        Ok(journal)
+    /// Share `gate` with the other journals of this process: their writes take turns.
+    pub fn with_gate(mut self, gate: WriteGate) -> Journal {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Begin a write transaction, after the [`WriteGate`] when there is one.
+    pub(crate) fn write_tx(&mut self) -> Result<WriteTx<'_>> {
+        let gate = lock_gate(self.gate.as_ref());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+
+    /// The [`WriteGate`]'s turn, for a write outside [`Journal::write_tx`].
+    pub(crate) fn gate_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        lock_gate(self.gate.as_ref())
     }
 
     pub fn path(&self) -> &Path {
@@ -133,35 +130,11 @@ impl Journal {
         self.clock.now_ms()
     }
 
-    fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(Error::storage(format!(
-                "the database was written by a newer aios (schema {version}, this build knows {known})"
-            ))
-            .with_hint("upgrade aios, or point AIOS_HOME at another folder"));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
-    }
-
     /// Append `events` for `run_id` and apply them to the projections, atomically.
     /// Returns the sequence number of the last event.
     pub fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         // A side effect never starts in a run cancelled by another process: the
         // check and the `step_started` record are one transaction.
         if events
@@ -189,9 +162,7 @@ impl Journal {
     /// `source_hash` names; the id is assigned here. Returns the new run id.
     pub fn create_run(&mut self, source: &str, created: Event) -> Result<i64> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         if let Event::RunCreated { source_hash, .. } = &created {
             tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                 .execute(rusqlite::params![source_hash, source])?;
@@ -236,9 +207,7 @@ impl Journal {
         deadline: Option<(Millis, String)>,
     ) -> Result<Option<i64>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         // A run cancelled by another process gets no new inbox items.
         let status: Option<String> = tx
             .query_row(
@@ -291,9 +260,7 @@ impl Journal {
     /// happen in one immediate transaction, so two deciders cannot both win.
     pub fn decide(&mut self, proposal: i64, decide: DecisionInput) -> Result<ProposalRecord> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let p = query::proposal(&tx, proposal)?;
         if p.run_status == RunStatus::Cancelled {
             return Err(Error::conflict(format!(
@@ -332,6 +299,15 @@ impl Journal {
     }
 }
 
+fn lock_gate(gate: Option<&WriteGate>) -> Option<std::sync::MutexGuard<'_, ()>> {
+    // A panic while holding the gate leaves no half-written state (the transaction
+    // rolled back), so a poisoned gate is still usable.
+    gate.map(|g| {
+        g.0.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    })
+}
+
 /// What `decide` records.
 #[derive(Debug, Clone)]
 pub struct DecisionInput {
@@ -356,25 +332,4 @@ fn append(tx: &rusqlite::Transaction<'_>, run_id: i64, ev: &Event, at: Millis) -
         at
     ])?;
     Ok(tx.last_insert_rowid())
-}
-
-/// Create the database file with mode 0600 before SQLite opens it.
-fn create_private(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map(|_| ()).map_err(|e| {
-        Error::storage(format!(
-            "cannot create the database {}: {e}",
-            path.display()
-        ))
-        .with_hint("set AIOS_HOME (or --home) to a writable folder")
-    })
 }

@@ -5,7 +5,7 @@
 //! `notice_acknowledged` events under run 0 (they belong to no run) and projected
 //! into the `notices` table in the same transaction.
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Value as Json, json};
 
 use super::types::*;
@@ -147,9 +147,7 @@ impl Journal {
         data: Json,
     ) -> Result<Option<i64>> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let exists: Option<i64> = tx
             .prepare_cached("SELECT id FROM notices WHERE key = ?1")?
             .query_row(params![key], |r| r.get(0))
@@ -194,9 +192,7 @@ impl Journal {
         reason: Option<String>,
     ) -> Result<NoticeRecord> {
         let at = self.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let n = notice(&tx, id)?.ok_or_else(|| {
             Error::not_found(format!("no inbox item {id}"))
                 .with_hint("list pending items with: aios inbox list")

@@ -25,18 +25,42 @@ use super::Journal;
 pub struct VersionRef {
     pub kind: String,
     pub key: String,
-    /// A hash or a number: numbers (fact versions) are kept as their decimal text.
-    #[serde(deserialize_with = "text_or_number")]
-    pub version: String,
+    pub version: Version,
 }
 
-fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match Json::deserialize(d)? {
-        Json::String(s) => Ok(s),
-        Json::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "a version is text or a number, not {other}"
-        ))),
+/// A recorded version as it was written: a hash (text) or a number (a fact's
+/// version). Compared as its decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Version {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Version::Number(n) => write!(f, "{n}"),
+            Version::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<String> for Version {
+    fn from(s: String) -> Version {
+        Version::Text(s)
+    }
+}
+
+impl From<&str> for Version {
+    fn from(s: &str) -> Version {
+        Version::Text(s.to_string())
+    }
+}
+
+impl From<i64> for Version {
+    fn from(n: i64) -> Version {
+        Version::Number(n.into())
     }
 }
 
@@ -76,23 +100,17 @@ pub struct VersionCache {
     known: HashMap<(String, String), CurrentVersion>,
 }
 
-/// The version references of a proposal's evidence.
+/// The version references of a proposal's evidence (entry by entry: one malformed
+/// entry does not hide the others).
 pub fn versions_of(evidence: &Json) -> Vec<VersionRef> {
-    // Entry by entry: one malformed entry must not hide the others.
-    evidence
-        .get("versions")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| serde_json::from_value(v.clone()).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    super::Evidence::of(evidence).versions
 }
 
-/// SHA-256 (hex) of a text, as runs record their workflow source.
-pub fn source_hash(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+/// SHA-256 (hex) of a workflow source (or a file's bytes): how runs, schedules and
+/// hooks record the source they snapshot, and how a `workflow_file` version is
+/// compared. The one hash function of the crate for sources.
+pub fn source_hash(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(Sha256::digest(bytes.as_ref()))
 }
 
 impl Journal {
@@ -100,7 +118,7 @@ impl Journal {
     pub fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
         match kind {
             "workflow_file" => match std::fs::read(key) {
-                Ok(bytes) => CurrentVersion::Is(hex::encode(Sha256::digest(&bytes))),
+                Ok(bytes) => CurrentVersion::Is(source_hash(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => CurrentVersion::Missing,
                 Err(_) => CurrentVersion::Unknown,
             },
@@ -128,13 +146,13 @@ impl Journal {
             let current = match cur {
                 CurrentVersion::Unknown => continue,
                 CurrentVersion::Missing => None,
-                CurrentVersion::Is(v) if v == r.version => continue,
+                CurrentVersion::Is(v) if v == r.version.to_string() => continue,
                 CurrentVersion::Is(v) => Some(v),
             };
             out.push(StaleRef {
                 kind: r.kind.clone(),
                 key: r.key.clone(),
-                recorded: r.version.clone(),
+                recorded: r.version.to_string(),
                 current,
             });
         }

@@ -1,26 +1,19 @@
-//! Inbound webhooks: a hook is a name, a workflow snapshot (in the journal) and a
-//! secret (in a 0600 file under the data directory, never in the journal). A request
-//! is checked in a fixed order (hook known, then authenticated, then a JSON object,
-//! then inputs that fit the workflow) and only then is a run created: nothing is
-//! started on a bad request.
-//!
-//! Authentication: `X-Aios-Signature: sha256=<hex HMAC-SHA256 of the body keyed by
-//! the secret>` (compared in constant time by `hmac`), or `Authorization: Bearer
-//! <secret>` (compared in constant time here).
+//! Inbound webhooks: a hook is a name, a workflow snapshot and settings (in the
+//! journal) and a secret (in a 0600 file under the data directory, never in the
+//! journal). This module owns the secrets, the lookup of a hook for a request
+//! ([`load`]) and the reading of a body into a run's inputs ([`inputs`]); the
+//! signature schemes are in [`super::signatures`], the HTTP side in [`super::serve`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use hmac::{KeyInit, Mac};
 use serde_json::Value as Json;
-use sha2::Sha256;
 
 use crate::engine::{self, NewRun};
 use crate::error::{Error, Result};
-use crate::journal::Journal;
-use crate::workflow;
-
-/// The signature header: `sha256=` + the hex HMAC-SHA256 of the raw body.
-pub const SIGNATURE_HEADER: &str = "x-aios-signature";
+use crate::journal::{Event, HookRecord, HookSettings, Journal};
+use crate::workflow::{self, Workflow};
 
 /// Where a hook's secret is kept: `<data dir>/hooks/<name>.secret`, mode 0600.
 pub fn secret_path(data_dir: &Path, name: &str) -> PathBuf {
@@ -75,6 +68,25 @@ pub fn write_secret(path: &Path, secret: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
+/// Check a secret the operator gives (a provider's signing secret): 1 to 4096
+/// bytes, no control characters, no blank space at either end (a secret file is
+/// read back trimmed). The error says what is wrong, never the secret.
+pub fn check_secret(s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() {
+        return Err("the secret is empty".into());
+    }
+    if s.len() > 4096 {
+        return Err("the secret is longer than 4096 bytes".into());
+    }
+    if s.chars().any(char::is_control) {
+        return Err("the secret holds a control character (a second line?)".into());
+    }
+    if s.trim() != s {
+        return Err("the secret starts or ends with blank space".into());
+    }
+    Ok(())
+}
+
 /// A hook's secret, or `None` when its file is missing.
 pub fn read_secret(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
@@ -87,64 +99,6 @@ pub fn read_secret(path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// `sha256=<hex>`: the signature header's value for `body`.
-pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// What a request presented.
-#[derive(Debug, Clone, Copy)]
-pub struct Credentials<'a> {
-    /// The signature header's value.
-    pub signature: Option<&'a str>,
-    /// The `Authorization` header's value.
-    pub authorization: Option<&'a str>,
-}
-
-/// Check a request's signature or bearer token against the hook's secret.
-pub fn authenticate(
-    secret: &str,
-    body: &[u8],
-    c: Credentials<'_>,
-) -> std::result::Result<(), &'static str> {
-    if let Some(sig) = c.signature {
-        let hex_part = sig
-            .trim()
-            .strip_prefix("sha256=")
-            .ok_or("the X-Aios-Signature header must be sha256=<hex HMAC-SHA256 of the body>")?;
-        let given = hex::decode(hex_part).map_err(|_| "the signature is not hex")?;
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-            .expect("HMAC takes keys of any length");
-        mac.update(body);
-        return mac
-            .verify_slice(&given)
-            .map_err(|_| "the signature does not match the body");
-    }
-    if let Some(auth) = c.authorization {
-        let token = auth
-            .trim()
-            .strip_prefix("Bearer ")
-            .ok_or("the Authorization header must be `Bearer <token>`")?;
-        return if constant_time_eq(token.trim().as_bytes(), secret.as_bytes()) {
-            Ok(())
-        } else {
-            Err("the bearer token is not this hook's")
-        };
-    }
-    Err("sign the body (X-Aios-Signature: sha256=...) or send Authorization: Bearer <token>")
-}
-
-/// Equal bytes, in time that depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Why a request was refused: an HTTP status and a message for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -152,57 +106,142 @@ pub struct Refused {
     pub message: String,
 }
 
-fn refused(status: u16, message: impl Into<String>) -> Refused {
+pub fn refused(status: u16, message: impl Into<String>) -> Refused {
     Refused {
         status,
         message: message.into(),
     }
 }
 
-/// Check a request to hook `name` and, when everything fits, create its run (not
-/// driven yet). Returns the run id.
-pub fn accept(
-    journal: &mut Journal,
+/// The server cannot answer for now (the journal is unavailable, the hook's secret
+/// file is missing, its workflow no longer loads): `503`, try again later.
+pub fn unavailable(message: impl Into<String>) -> Refused {
+    refused(503, message)
+}
+
+/// A hook as a request to it needs it.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub record: HookRecord,
+    pub source: Arc<str>,
+    pub workflow: Arc<Workflow>,
+    pub secret: String,
+}
+
+/// Parsed workflow snapshots by source hash, so a busy hook is not re-parsed on
+/// every request.
+#[derive(Debug, Default)]
+pub struct WorkflowCache(Mutex<HashMap<String, Arc<Workflow>>>);
+
+impl WorkflowCache {
+    fn get(&self, hash: &str, source: &str, origin: &str) -> Option<Arc<Workflow>> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(wf) = map.get(hash) {
+            return Some(wf.clone());
+        }
+        let wf = Arc::new(workflow::load(source, origin).ok()?);
+        if map.len() >= 64 {
+            map.clear();
+        }
+        map.insert(hash.to_string(), wf.clone());
+        Some(wf)
+    }
+}
+
+/// Find hook `name` and its secret: `404` when there is no such hook, `503` when it
+/// cannot be used now (see [`unavailable`]).
+pub fn load(
+    journal: &Journal,
     data_dir: &Path,
     name: &str,
-    creds: Credentials<'_>,
-    body: &[u8],
-) -> std::result::Result<i64, Refused> {
-    let internal = |e: Error| refused(500, e.message);
-    let Some((hook, source)) = (if valid_name(name) {
-        journal.hook(name).map_err(internal)?
-    } else {
-        None
-    }) else {
-        return Err(refused(404, format!("no hook `{name}`")));
-    };
+    cache: &WorkflowCache,
+) -> std::result::Result<Hook, Refused> {
+    let not_found = || refused(404, format!("no hook `{name}`"));
+    if !valid_name(name) {
+        return Err(not_found());
+    }
+    let (record, source) = journal
+        .hook(name)
+        .map_err(|e| unavailable(format!("the journal cannot be read: {}", e.message)))?
+        .ok_or_else(not_found)?;
     let secret = read_secret(&secret_path(data_dir, name))
-        .map_err(internal)?
+        .map_err(|e| unavailable(e.message))?
         .ok_or_else(|| {
-            refused(
-                500,
-                format!("hook `{name}` has no secret file; re-add it with: aios hook add {name} FILE --rotate"),
-            )
+            unavailable(format!(
+                "hook `{name}` has no secret file; re-add it with: aios hook add {name} FILE --rotate"
+            ))
         })?;
-    authenticate(&secret, body, creds).map_err(|m| refused(401, m))?;
+    let workflow = cache
+        .get(&record.source_hash, &source, &record.path)
+        .ok_or_else(|| {
+            unavailable(format!(
+                "the workflow stored with hook `{name}` no longer loads; re-add it with: aios hook add {name} FILE"
+            ))
+        })?;
+    Ok(Hook {
+        record,
+        source: source.into(),
+        workflow,
+        secret,
+    })
+}
+
+/// Check that a hook's settings fit its workflow (at `hook add`): the `payload`
+/// input is declared, and every other required input has a default (a payload hook
+/// gives no other input). The error says what to change.
+pub fn check_settings(wf: &Workflow, settings: &HookSettings) -> std::result::Result<(), String> {
+    let Some(payload) = &settings.payload else {
+        return Ok(());
+    };
+    if !wf.inputs.iter().any(|i| &i.name == payload) {
+        return Err(format!(
+            "workflow `{}` declares no input `{payload}` to receive the body; declare it:\n[inputs.{payload}]\ntype = \"object\"",
+            wf.name
+        ));
+    }
+    let unmet: Vec<&str> = wf
+        .inputs
+        .iter()
+        .filter(|i| &i.name != payload && i.required && i.default.is_none())
+        .map(|i| i.name.as_str())
+        .collect();
+    if !unmet.is_empty() {
+        return Err(format!(
+            "with --payload {payload} the body is the only input, but workflow `{}` also requires {}: give them a default or make them optional",
+            wf.name,
+            unmet
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// A body as the run's inputs: `400` when it is not JSON or does not fit. By
+/// default each field of the (object) body is one input; with `payload` the whole
+/// body is that one input. Either way values must have their declared JSON type.
+pub fn inputs(hook: &Hook, body: &[u8]) -> std::result::Result<Json, Refused> {
     let value: Json = serde_json::from_slice(body)
         .map_err(|e| refused(400, format!("the body is not JSON: {e}")))?;
-    let Json::Object(given) = value else {
-        return Err(refused(
-            400,
-            "the body must be a JSON object of the workflow's inputs",
-        ));
+    let given = match &hook.record.settings.payload {
+        Some(name) => serde_json::Map::from_iter([(name.clone(), value)]),
+        None => match value {
+            Json::Object(m) => m,
+            _ => {
+                return Err(refused(
+                    400,
+                    "the body must be a JSON object of the workflow's inputs",
+                ));
+            }
+        },
     };
-    let wf = workflow::load(&source, &hook.path).map_err(|d| {
-        refused(
-            500,
-            format!(
-                "the workflow stored with hook `{name}` no longer loads ({} problem(s))",
-                d.len()
-            ),
-        )
-    })?;
-    let inputs = workflow::resolve_json_inputs(&wf, &given).map_err(|d| {
+    let wf = &hook.workflow;
+    workflow::resolve_typed_inputs(wf, &given).map_err(|d| {
         refused(
             400,
             format!(
@@ -214,53 +253,110 @@ pub fn accept(
                     .join("; ")
             ),
         )
-    })?;
-    let dir = PathBuf::from(&hook.dir);
-    engine::create(
-        journal,
-        NewRun {
-            workflow: &wf,
-            source: &source,
-            path: Some(&hook.path),
-            dir: &dir,
-            inputs,
-        },
-    )
-    .map_err(internal)
+    })
+}
+
+/// The `RunCreated` event of a run of `hook` with `inputs`.
+pub fn run_created(hook: &Hook, inputs: Json) -> Event {
+    let dir = PathBuf::from(&hook.record.dir);
+    engine::created_event(NewRun {
+        workflow: &hook.workflow,
+        source: &hook.source,
+        path: Some(&hook.record.path),
+        dir: &dir,
+        inputs,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SECRET: &str = "s3cret";
+    const WF: &str = r#"
+name = "w"
+[inputs.event]
+type = "object"
+[inputs.note]
+type = "string"
+default = "n"
+[[steps]]
+id = "a"
+kind = "set"
+values = { x = 1 }
+"#;
 
-    fn creds<'a>(sig: Option<&'a str>, auth: Option<&'a str>) -> Credentials<'a> {
-        Credentials {
-            signature: sig,
-            authorization: auth,
+    fn hook(payload: Option<&str>) -> Hook {
+        let wf = workflow::load(WF, "w.toml").unwrap();
+        Hook {
+            record: HookRecord {
+                name: "h".into(),
+                path: "w.toml".into(),
+                dir: "/tmp".into(),
+                source_hash: "x".into(),
+                created_at: 0,
+                updated_at: 0,
+                settings: HookSettings {
+                    payload: payload.map(str::to_string),
+                    ..Default::default()
+                },
+            },
+            source: WF.into(),
+            workflow: Arc::new(wf),
+            secret: "s".into(),
         }
     }
 
     #[test]
-    fn signatures_and_bearer_tokens_are_checked() {
-        let body = br#"{"a":1}"#;
-        let sig = sign(SECRET, body);
-        assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
-        assert_eq!(authenticate(SECRET, body, creds(Some(&sig), None)), Ok(()));
-        assert_eq!(
-            authenticate(SECRET, b"{\"a\":2}", creds(Some(&sig), None)),
-            Err("the signature does not match the body")
+    fn a_payload_hook_takes_the_whole_body_as_one_input() {
+        let h = hook(Some("event"));
+        let body = br#"{"action": "opened", "number": 7, "pull_request": {"title": "x"}}"#;
+        let v = inputs(&h, body).unwrap();
+        assert_eq!(v["event"]["pull_request"]["title"], "x");
+        assert_eq!(v["note"], "n");
+        // The body must still have the input's type.
+        let e = inputs(&h, b"[1, 2]").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            e.message
+                .contains("input `event` must be an object, got an array"),
+            "{}",
+            e.message
         );
-        assert!(authenticate(SECRET, body, creds(Some("md5=00"), None)).is_err());
-        assert!(authenticate(SECRET, body, creds(Some("sha256=zz"), None)).is_err());
-        assert_eq!(
-            authenticate(SECRET, body, creds(None, Some("Bearer s3cret"))),
-            Ok(())
+        // Field by field, the same body has unknown inputs.
+        let e = inputs(&hook(None), body).unwrap_err();
+        assert!(
+            e.message.contains("unknown input `action`"),
+            "{}",
+            e.message
         );
-        assert!(authenticate(SECRET, body, creds(None, Some("Bearer s3cre"))).is_err());
-        assert!(authenticate(SECRET, body, creds(None, Some("Basic s3cret"))).is_err());
-        assert!(authenticate(SECRET, body, creds(None, None)).is_err());
+        assert_eq!(inputs(&h, b"{nope").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn settings_must_fit_the_workflow() {
+        let wf = workflow::load(WF, "w.toml").unwrap();
+        let with = |p: &str| HookSettings {
+            payload: Some(p.into()),
+            ..Default::default()
+        };
+        assert_eq!(check_settings(&wf, &with("event")), Ok(()));
+        assert!(
+            check_settings(&wf, &with("body"))
+                .unwrap_err()
+                .contains("declares no input `body`")
+        );
+        let e = check_settings(&wf, &with("note")).unwrap_err();
+        assert!(e.contains("also requires `event`"), "{e}");
+        assert_eq!(check_settings(&wf, &HookSettings::default()), Ok(()));
+    }
+
+    #[test]
+    fn given_secrets_are_checked() {
+        assert_eq!(check_secret("whsec_abc"), Ok(()));
+        for bad in ["", " x", "x ", "a\nb", "a\tb"] {
+            assert!(check_secret(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_secret(&"x".repeat(4097)).is_err());
     }
 
     #[test]
@@ -270,7 +366,5 @@ mod tests {
         let a = new_secret().unwrap();
         assert_eq!(a.len(), 64);
         assert_ne!(a, new_secret().unwrap());
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"ab", b"abc"));
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use ratatui_textarea::TextArea;
 
 use crate::clock::Millis;
+use crate::inbox::view::ItemView;
 use crate::journal::{InboxRow, ProposalRecord, RunSummary, StaleRef, StepRecord};
 
 /// What the front end was started with (read by `commands/`, passed in).
@@ -55,11 +56,26 @@ impl Item {
 /// The selected item in full.
 #[derive(Debug, Clone)]
 pub struct Detail {
-    /// The item's kind word (kinds added later render generically).
-    pub kind: String,
     pub record: ProposalRecord,
+    /// What it shows (the same as `aios inbox show`), read once when it loads.
+    pub view: ItemView,
     pub stale: Vec<StaleRef>,
     pub snoozed_until: Option<Millis>,
+}
+
+impl Detail {
+    pub fn new(
+        record: ProposalRecord,
+        stale: Vec<StaleRef>,
+        snoozed_until: Option<Millis>,
+    ) -> Detail {
+        Detail {
+            view: ItemView::of(&record),
+            record,
+            stale,
+            snoozed_until,
+        }
+    }
 }
 
 /// A run's steps and events, for the timeline view.

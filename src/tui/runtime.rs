@@ -175,12 +175,7 @@ impl Runtime {
         let record = self.journal.proposal(id)?;
         let stale = self.journal.stale(&record.evidence);
         let snoozed_until = self.journal.snoozed_until(id)?;
-        Ok(Detail {
-            kind: record.kind.as_str().to_string(),
-            record,
-            stale,
-            snoozed_until,
-        })
+        Ok(Detail::new(record, stale, snoozed_until))
     }
 
     fn timeline(&self, run: i64) -> Result<Timeline> {

@@ -1,4 +1,6 @@
-//! `--input NAME=VALUE` values: checked against the declarations, typed, defaulted.
+//! Input values: checked against the declarations, typed, defaulted. Text from the
+//! command line (`--input NAME=VALUE`) is converted by the declared type; JSON from a
+//! webhook's body must already have the declared JSON type.
 
 use serde_json::Value as Json;
 
@@ -10,12 +12,44 @@ use super::suggest::did_you_mean;
 /// Check and type the `--input NAME=VALUE` pairs against the declarations; apply
 /// defaults. Returns a JSON object of every declared input that has a value.
 pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json, Vec<Diagnostic>> {
+    resolve(
+        wf,
+        given.iter().map(|(k, t)| (k.as_str(), Given::Text(t))),
+        "pass it with --input NAME=VALUE",
+    )
+}
+
+/// Check JSON values (a webhook's body) against the declarations without converting
+/// them: each value must have its input's JSON type (`"3"` is not an integer, an
+/// object is not a string, `null` is not a value); apply defaults.
+pub fn resolve_typed_inputs(
+    wf: &Workflow,
+    given: &serde_json::Map<String, Json>,
+) -> Result<Json, Vec<Diagnostic>> {
+    resolve(
+        wf,
+        given.iter().map(|(k, v)| (k.as_str(), Given::Json(v))),
+        "send it as a field of the JSON body",
+    )
+}
+
+/// A value as given: command-line text, or typed JSON.
+enum Given<'a> {
+    Text(&'a str),
+    Json(&'a Json),
+}
+
+fn resolve<'a>(
+    wf: &Workflow,
+    given: impl Iterator<Item = (&'a str, Given<'a>)>,
+    missing_hint: &str,
+) -> Result<Json, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut values: Vec<Option<Json>> = vec![None; wf.inputs.len()];
     let mut seen = vec![false; wf.inputs.len()];
     let names = || wf.inputs.iter().map(|i| i.name.as_str());
-    for (name, text) in given {
-        let Some(i) = wf.inputs.iter().position(|d| d.name == *name) else {
+    for (name, value) in given {
+        let Some(i) = wf.inputs.iter().position(|d| d.name == name) else {
             let declared = if wf.inputs.is_empty() {
                 "this workflow declares no inputs".to_string()
             } else {
@@ -38,12 +72,17 @@ pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json,
             );
             continue;
         }
-        match convert(wf.inputs[i].ty, text) {
+        let ty = wf.inputs[i].ty;
+        let checked = match value {
+            Given::Text(text) => convert(ty, text).map_err(|hint| (format!("`{text}`"), hint)),
+            Given::Json(v) => check_json(ty, v).map_err(|hint| (describe_json(v), hint)),
+        };
+        match checked {
             Ok(v) => values[i] = Some(v),
-            Err(hint) => diags.push(
+            Err((got, hint)) => diags.push(
                 Diagnostic::new(format!(
-                    "input `{name}` must be {}, got `{text}`",
-                    type_article(wf.inputs[i].ty)
+                    "input `{name}` must be {}, got {got}",
+                    type_article(ty)
                 ))
                 .hint(hint),
             ),
@@ -57,7 +96,7 @@ pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json,
             }
             None if decl.required && !seen => diags.push(
                 Diagnostic::new(format!("missing required input `{}`", decl.name))
-                    .hint(format!("pass it with --input {}=VALUE", decl.name)),
+                    .hint(missing_hint.replace("NAME", &decl.name)),
             ),
             None => {}
         }
@@ -67,6 +106,48 @@ pub fn resolve_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Json,
     } else {
         Err(diags)
     }
+}
+
+/// Check one JSON value against its declared type (no conversion); the error is the
+/// hint to show.
+pub fn check_json(ty: InputType, v: &Json) -> Result<Json, &'static str> {
+    let fits = match ty {
+        InputType::String => v.is_string(),
+        InputType::Integer => v.is_i64() || v.is_u64() && v.as_i64().is_some(),
+        InputType::Number => v.is_number(),
+        InputType::Boolean => v.is_boolean(),
+        InputType::List => v.is_array(),
+        InputType::Object => v.is_object(),
+    };
+    if fits {
+        return Ok(v.clone());
+    }
+    Err(match (ty, v) {
+        (_, Json::Null) => "leave the field out to use the input's default",
+        (InputType::String, _) => "send a JSON string, like \"text\" (or declare the input's type)",
+        (InputType::Integer, _) => "send a whole JSON number without quotes, like 42",
+        (InputType::Number, _) => "send a JSON number without quotes, like 3 or 2.5",
+        (InputType::Boolean, _) => "send true or false without quotes",
+        (InputType::List, _) => "send a JSON array, like [\"a\", \"b\"]",
+        (InputType::Object, _) => "send a JSON object, like {\"key\": \"value\"}",
+    })
+}
+
+/// A JSON value for an error message: its type and a short rendering.
+fn describe_json(v: &Json) -> String {
+    let kind = match v {
+        Json::Null => return "null".to_string(),
+        Json::Bool(_) => "a boolean",
+        Json::Number(n) if n.is_f64() => "a fractional number",
+        Json::Number(_) => "an integer",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    };
+    let text = v.to_string();
+    let short: String = text.chars().take(40).collect();
+    let more = if short.len() < text.len() { "…" } else { "" };
+    format!("{kind} ({short}{more})")
 }
 
 /// Convert one command-line value by its declared type; the error is the hint to
@@ -190,6 +271,53 @@ values = { x = 1 }
             e[0].hint.as_deref(),
             Some("did you mean `count`? declared inputs: name, count, ratio, flag, tags, meta")
         );
+    }
+
+    #[test]
+    fn json_values_must_have_the_declared_type() {
+        let given = |v: Json| -> serde_json::Map<String, Json> { v.as_object().unwrap().clone() };
+        let ok = resolve_typed_inputs(
+            &wf(),
+            &given(json!({"name": "Ada", "ratio": 2, "flag": false, "tags": [], "meta": {}})),
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            json!({"name": "Ada", "count": 3, "ratio": 2, "flag": false, "tags": [], "meta": {}})
+        );
+        let refused = |v: Json| -> Vec<String> {
+            resolve_typed_inputs(&wf(), &given(v))
+                .unwrap_err()
+                .into_iter()
+                .map(|d| d.message)
+                .collect()
+        };
+        assert_eq!(
+            refused(json!({"name": {"first": "Ada"}})),
+            ["input `name` must be a string, got an object ({\"first\":\"Ada\"})"]
+        );
+        assert_eq!(
+            refused(json!({"name": "x", "count": "3"})),
+            ["input `count` must be an integer, got a string (\"3\")"]
+        );
+        assert_eq!(
+            refused(json!({"name": "x", "count": 2.5})),
+            ["input `count` must be an integer, got a fractional number (2.5)"]
+        );
+        assert_eq!(
+            refused(json!({"name": 7, "flag": "true", "ratio": "1", "tags": "a", "meta": [1]}))
+                .len(),
+            5
+        );
+        assert_eq!(
+            refused(json!({"name": null})),
+            ["input `name` must be a string, got null"]
+        );
+        // A number that does not fit an i64 is not an integer input.
+        assert_eq!(refused(json!({"name": "x", "count": u64::MAX})).len(), 1);
+        let long = "y".repeat(100);
+        let msg = &refused(json!({"name": "x", "count": long}))[0];
+        assert!(msg.ends_with("…)") && msg.len() < 110, "{msg}");
     }
 
     #[test]

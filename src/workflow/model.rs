@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use super::kinds::{Asks, Kind, Policy, StepSpec};
+
 /// A workflow that passed validation.
 #[derive(Debug, Clone)]
 pub struct Workflow {
@@ -138,16 +140,18 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         self.spec.kind()
+    }
+
+    /// Its kind's policy.
+    pub fn policy(&self) -> Policy {
+        self.kind().policy()
     }
 
     /// Whether the step acts on the world (and so is proposed before it runs).
     pub fn has_side_effects(&self) -> bool {
-        matches!(
-            self.spec,
-            StepSpec::Shell(_) | StepSpec::Http(_) | StepSpec::File(_)
-        )
+        self.policy().asks == Asks::Proposal
     }
 }
 
@@ -155,151 +159,10 @@ impl Step {
 /// `{%` are plain text and never go through the template engine.
 pub type Tmpl = String;
 
-#[derive(Debug, Clone)]
-pub enum StepSpec {
-    Shell(ShellSpec),
-    Http(HttpSpec),
-    File(FileSpec),
-    Set(SetSpec),
-    Approval(ApprovalSpec),
-    Agent(AgentSpec),
-    Remember(RememberSpec),
-    Fact(FactSpec),
-    Outcome(OutcomeSpec),
-    Wait(WaitSpec),
-}
-
-impl StepSpec {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StepSpec::Shell(_) => "shell",
-            StepSpec::Http(_) => "http",
-            StepSpec::File(_) => "file",
-            StepSpec::Set(_) => "set",
-            StepSpec::Approval(_) => "approval",
-            StepSpec::Agent(_) => "agent",
-            StepSpec::Remember(_) => "remember",
-            StepSpec::Fact(_) => "fact",
-            StepSpec::Outcome(_) => "outcome",
-            StepSpec::Wait(_) => "wait",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
     Json,
-}
-
-#[derive(Debug, Clone)]
-pub struct ShellSpec {
-    /// Exactly one of `argv` and `script` is set.
-    pub argv: Vec<Tmpl>,
-    pub script: Option<Tmpl>,
-    pub cwd: Option<Tmpl>,
-    pub env: Vec<(String, Tmpl)>,
-    /// `output = "json"` parses stdout as JSON into `output.json`.
-    pub output: OutputFormat,
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpSpec {
-    /// Upper-case method name (GET, POST, ...).
-    pub method: String,
-    pub url: Tmpl,
-    pub headers: Vec<(String, Tmpl)>,
-    pub query: Vec<(String, Tmpl)>,
-    /// A JSON body whose string leaves are templates (a leaf that is exactly one
-    /// `{{ expr }}` keeps the expression's type).
-    pub json: Option<Json>,
-    pub body: Option<Tmpl>,
-    /// Accepted statuses; empty means any 2xx.
-    pub expect_status: Vec<u16>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileMode {
-    Write,
-    Append,
-}
-
-#[derive(Debug, Clone)]
-pub struct FileSpec {
-    /// Directory the path must stay inside; relative to the workflow file's folder
-    /// unless absolute. Defaults to that folder.
-    pub root: Option<Tmpl>,
-    pub path: Tmpl,
-    pub content: Tmpl,
-    pub mode: FileMode,
-}
-
-#[derive(Debug, Clone)]
-pub struct SetSpec {
-    /// Name -> value; string leaves are templates (a leaf that is exactly one
-    /// `{{ expr }}` keeps the expression's type).
-    pub values: Vec<(String, Json)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ApprovalSpec {
-    pub title: Tmpl,
-    pub body: Option<Tmpl>,
-    pub fields: Vec<FieldDecl>,
-}
-
-/// A typed field the approver fills in on an `approval` step.
-#[derive(Debug, Clone)]
-pub struct FieldDecl {
-    pub name: String,
-    pub ty: InputType,
-    pub required: bool,
-    pub default: Option<Json>,
-    pub description: Option<String>,
-}
-
-/// An LLM call: pure computation for the engine (never proposed), metered and capped.
-#[derive(Debug, Clone)]
-pub struct AgentSpec {
-    /// Model aliases (`[models.ALIAS]` in the config), tried in order; never empty
-    /// (`["default"]` when the step names none).
-    pub models: Vec<String>,
-    pub system: Option<Tmpl>,
-    pub prompt: Tmpl,
-    /// `json`: the reply is parsed (and validated against `schema`).
-    pub output: OutputFormat,
-    /// A JSON Schema subset (type, required, properties, items, enum).
-    pub schema: Option<Json>,
-    /// What the offline `heuristic` provider answers; string leaves are templates.
-    pub offline: Option<Json>,
-    /// Upper bound of the reply's tokens (also used to estimate a call's cost).
-    pub max_tokens: u32,
-    /// What memory goes into the prompt (`context = { memory, k, facts, decisions }`).
-    pub context: Option<ContextSpec>,
-    /// `temperature`, `top_p`, `seed`, `stop` (they win over the model alias's).
-    pub sampling: crate::agent::Sampling,
-}
-
-/// `kind = "remember"`: write a note to memory (no approval; journaled with the run).
-#[derive(Debug, Clone)]
-pub struct RememberSpec {
-    pub text: Tmpl,
-    pub tags: Vec<Tmpl>,
-}
-
-/// `kind = "fact"`: set a fact; versioned, with the run and step as its source.
-#[derive(Debug, Clone)]
-pub struct FactSpec {
-    pub entity: Tmpl,
-    pub key: Tmpl,
-    /// Any value; string leaves are templates (a sole `{{ expr }}` keeps its type).
-    pub value: Json,
-}
-
-/// `kind = "outcome"`: attach measured results to this run.
-#[derive(Debug, Clone)]
-pub struct OutcomeSpec {
-    pub values: Vec<(String, Json)>,
 }
 
 /// A step's `context` table: what memory to put into its prompt.
@@ -346,15 +209,6 @@ impl ContextSpec {
             decisions: self.decisions,
         })
     }
-}
-
-/// `kind = "wait"`: pause the run until a time. Exactly one of the two is set.
-#[derive(Debug, Clone)]
-pub struct WaitSpec {
-    /// `duration = "2d"`: from when the step starts waiting.
-    pub duration: Option<std::time::Duration>,
-    /// `until = "{{ ... }}"`: a template rendering an RFC 3339 instant.
-    pub until: Option<Tmpl>,
 }
 
 /// What happens when nobody decides an inbox item before its deadline.

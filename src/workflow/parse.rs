@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 use toml::de::DeValue;
 
 use super::diag::Diagnostic;
-use super::kinds::{self, KINDS, Kind};
-use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, RunBudget, StepSpec};
+use super::kinds::{self, Asks, Idempotent, Kind, Policy, StepSpec, Timeout};
+use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, RunBudget};
 use super::read::{Cx, Span, Table, TemplateUse, Val, get, is_ident, key_span};
 use super::suggest::did_you_mean;
 
@@ -376,9 +376,12 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         check_when(cx, &expr, wv.span(), &mut step.uses);
         step.when = Some(expr);
     }
-    // On an approval step `timeout` is the decision deadline, read with `on_timeout`.
-    let timeout = match kind {
-        Some(Kind::Approval) => None,
+    // On a gate (`approval`) `timeout` is the decision deadline, read with `on_timeout`.
+    let timeout = match kind.map(Kind::policy) {
+        Some(Policy {
+            timeout: Timeout::Decision,
+            ..
+        }) => None,
         _ => get(t, "timeout").and_then(|v| cx.duration("timeout", v)),
     };
     let retry = get(t, "retry").and_then(|v| cx.retry(v, &name));
@@ -401,82 +404,76 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         return Some(step);
     };
     step.spec = kinds::read_spec(cx, kind, t, span, &ctx, &mut step.uses);
-    step.timeout = match kind {
-        // An approval step's `timeout` is its decision deadline (read below), never
-        // an execution timeout, and `[defaults] timeout` does not apply to it.
-        Kind::Approval => None,
-        Kind::Wait => {
+    let policy = kind.policy();
+    step.timeout = match policy.timeout {
+        // A gate's `timeout` is its decision deadline (read below), never an
+        // execution timeout, and `[defaults] timeout` does not apply to it.
+        Timeout::Decision => None,
+        Timeout::Forbidden(why) => {
             if let Some(ks) = key_span(t, "timeout") {
                 cx.push(
-                    Diagnostic::new("a wait step has no `timeout`")
+                    Diagnostic::new(format!("a {kind} step has no `timeout`"))
                         .at(ks)
-                        .label("not a field of wait steps")
-                        .hint("a wait step ends at its `duration` or `until`"),
+                        .label(format!("not a field of {kind} steps"))
+                        .hint(why),
                 );
             }
             None
         }
-        _ => timeout.or(defaults.timeout).or(match kind {
-            Kind::Shell => Some(Duration::from_secs(600)),
-            // An agent step's deadline: every call, repair and fallback of an attempt.
-            Kind::Agent => Some(Duration::from_secs(600)),
-            Kind::Http => Some(Duration::from_secs(30)),
-            _ => None,
-        }),
+        Timeout::Execution(default) => timeout.or(defaults.timeout).or(default),
     };
     step.retry = retry.or(defaults.retry).unwrap_or_default();
     let approve_span = || key_span(t, "approve").unwrap_or_else(|| step.span.clone());
-    step.approve = match (kind, approve) {
-        (k, Some(0)) if k.never_proposed() => {
+    step.approve = match (policy.asks, approve) {
+        (Asks::Never, Some(0)) => {
             cx.push(
-                Diagnostic::new(format!("{} steps have no side effects", k.name()))
+                Diagnostic::new(format!("{kind} steps have no side effects"))
                     .at(approve_span())
                     .label("`approve = \"always\"` is not allowed here")
                     .hint(format!(
-                        "remove `approve`; {} steps never ask for approval",
-                        k.name()
+                        "remove `approve`; {kind} steps never ask for approval"
                     )),
             );
             Approve::Never
         }
-        (Kind::Approval, Some(1)) => {
+        (Asks::Always, Some(1)) => {
             cx.push(
-                Diagnostic::new("approval steps always ask for approval")
+                Diagnostic::new(format!("{kind} steps always ask for approval"))
                     .at(approve_span())
                     .label("`approve = \"never\"` is not allowed here")
                     .hint("remove `approve`, or use a set step"),
             );
             Approve::Always
         }
-        (k, _) if k.never_proposed() => Approve::Never,
-        (Kind::Approval, _) => Approve::Always,
-        (_, Some(1)) => Approve::Never,
-        (_, _) => Approve::Always,
+        (Asks::Never, _) => Approve::Never,
+        (Asks::Always, _) => Approve::Always,
+        (Asks::Proposal, Some(1)) => Approve::Never,
+        (Asks::Proposal, _) => Approve::Always,
     };
-    step.idempotent = match (&kind, &step.spec) {
-        (Kind::Set | Kind::Approval | Kind::Agent | Kind::Wait, _) => true,
-        (k, _) if k.is_memory() => true,
-        (_, Some(StepSpec::Http(h))) if matches!(h.method.as_str(), "GET" | "HEAD" | "OPTIONS") => {
-            true
+    step.idempotent = match policy.idempotent {
+        Idempotent::Always => true,
+        Idempotent::Declared => {
+            matches!(&step.spec, Some(StepSpec::Action(a)) if a.always_idempotent())
+                || idempotent.unwrap_or(false)
         }
-        _ => idempotent.unwrap_or(false),
     };
     let gate_needs_fields = match &step.spec {
-        Some(StepSpec::Approval(a)) => a.fields.iter().any(|f| f.required && f.default.is_none()),
+        Some(StepSpec::Approval(a)) => a.needs_answers(),
         _ => false,
     };
     step.deadline =
-        super::timer_kinds::deadline(cx, t, kind, step.approve, &step.span, gate_needs_fields);
+        super::deadline::deadline(cx, t, kind, step.approve, &step.span, gate_needs_fields);
     Some(step)
 }
 
 fn read_kind(cx: &mut Cx, v: &Val<'_>) -> Option<Kind> {
     let s = cx.string("kind", v)?;
-    if let Some(i) = KINDS.iter().position(|k| *k == s) {
-        return Some(Kind::ALL[i]);
+    if let Some(k) = Kind::parse(&s) {
+        return Some(k);
     }
-    let list = format!("kinds: {}", KINDS.join(", "));
-    let hint = match did_you_mean(&s, KINDS.iter().copied()) {
+    let names: Vec<&str> = Kind::all().map(Kind::name).collect();
+    let list = format!("kinds: {}", names.join(", "));
+    let hint = match did_you_mean(&s, names.iter().copied()) {
         Some(d) => format!("{d} {list}"),
         None => list,
     };

@@ -5,12 +5,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::connectors::ActionSpec;
 
 /// The diagnostics of a source that must fail to load.
 pub(super) fn errs(src: &str) -> Vec<Diagnostic> {
     match load(src, "t.toml") {
         Ok(_) => panic!("expected errors for:\n{src}"),
-        Err(d) => d,
+        Err(d) => d.list,
     }
 }
 
@@ -125,7 +126,7 @@ fn loads_a_full_workflow_with_effective_values() {
     let [fetch, post, calc, run, write, ok, sh] = &w.steps[..] else {
         panic!()
     };
-    let StepSpec::Http(h) = &fetch.spec else {
+    let StepSpec::Action(ActionSpec::Http(h)) = &fetch.spec else {
         panic!()
     };
     assert_eq!(h.method, "GET");
@@ -136,7 +137,7 @@ fn loads_a_full_workflow_with_effective_values() {
     assert_eq!(fetch.retry.backoff, Duration::from_secs(2));
     assert_eq!(fetch.retry.max_backoff, Duration::from_secs(60));
 
-    let StepSpec::Http(p) = &post.spec else {
+    let StepSpec::Action(ActionSpec::Http(p)) = &post.spec else {
         panic!()
     };
     assert_eq!(
@@ -154,17 +155,17 @@ fn loads_a_full_workflow_with_effective_values() {
     assert_eq!(s.values[1], ("a".to_string(), json!(1)));
     assert!(calc.idempotent && calc.approve == Approve::Never);
 
-    let StepSpec::Shell(r) = &run.spec else {
+    let StepSpec::Action(ActionSpec::Shell(r)) = &run.spec else {
         panic!()
     };
     assert_eq!(r.argv, ["echo", "{{ steps.calc.output.z }}"]);
     assert_eq!(r.env, [("A".to_string(), "b".to_string())]);
     assert!(run.idempotent && run.approve == Approve::Never);
 
-    let StepSpec::File(f) = &write.spec else {
+    let StepSpec::Action(ActionSpec::File(f)) = &write.spec else {
         panic!()
     };
-    assert_eq!(f.mode, FileMode::Append);
+    assert_eq!(f.mode, crate::connectors::file::FileMode::Append);
     assert_eq!(write.on_reject, OnReject::Skip);
     assert_eq!(write.when.as_deref(), Some("inputs.count > 1"));
 
@@ -178,7 +179,7 @@ fn loads_a_full_workflow_with_effective_values() {
     assert_eq!(ok.timeout, None);
     assert_eq!(ok.deadline, None);
 
-    let StepSpec::Shell(s) = &sh.spec else {
+    let StepSpec::Action(ActionSpec::Shell(s)) = &sh.spec else {
         panic!()
     };
     assert_eq!(s.script.as_deref(), Some("ls"));
@@ -451,10 +452,14 @@ fn static_file_paths_stay_in_the_root() {
         ))
     };
     for (p, problem) in [
-        ("../x", "escapes its root"),
-        ("a/../../x", "escapes its root"),
-        ("/etc/passwd", "is absolute"),
+        ("../x", "escapes the root folder"),
+        ("a/../../x", "escapes the root folder"),
+        (
+            "/etc/passwd",
+            "is absolute; it must be relative to the root folder",
+        ),
         ("", "is empty"),
+        ("a/..", "names the root folder itself, not a file"),
     ] {
         let src = step(p);
         let (d, at) = one(&src);

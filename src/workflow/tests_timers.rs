@@ -40,7 +40,7 @@ until = "2026-12-01T09:00:00+01:00"
     );
     assert_eq!(wait_of(&w, 1).until.as_deref(), Some("{{ inputs.at }}"));
     let s = &w.steps[0];
-    assert_eq!(s.kind(), "wait");
+    assert_eq!(s.kind(), Kind::Wait);
     assert!(!s.has_side_effects() && s.idempotent && s.approve == Approve::Never);
     assert_eq!(s.timeout, None);
     assert!(s.deadline.is_none());

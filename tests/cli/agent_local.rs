@@ -252,7 +252,7 @@ fn a_server_that_never_accepts_stops_at_connect_timeout() {
         .write("wf.toml", &one_model(DRAFT));
     t.aios(&["run", "wf.toml"]).success();
     assert!(rescue(&t, "draft").1.starts_with(&format!(
-        "provider `local` (model `m1`): no connection to {base} within 300ms (connect_timeout) (1 attempts)"
+        "provider `local` (model `m1`): no connection to {base} within 300ms (connect_timeout) (1 attempt)"
     )));
     t.aios(&["llm", "ping"])
         .code(1)
@@ -312,7 +312,7 @@ fn a_provider_timeout_moves_on_to_the_offline_draft() {
         o["fallback"]["errors"][0]
             .as_str()
             .unwrap()
-            .contains("no reply within 300ms (1 attempts)"),
+            .contains("no reply within 300ms (1 attempt)"),
         "{o}"
     );
 }

@@ -311,7 +311,8 @@ fn open_select_approve_and_watch_the_run_complete() {
     tui.wait_for("#2 action · note");
     tui.keys("j");
     tui.wait_for("#1 action · note");
-    tui.wait_for("write: a.txt (20 bytes)");
+    // The detail pane shows the action (its body under its size).
+    tui.wait_for("20 bytes:");
     tui.keys("a");
     tui.wait_for("run 1 succeeded");
     tui.keys("\t");
@@ -352,7 +353,7 @@ fn editor_edit_is_diffed_then_committed() {
     t.aios(&["run", "a.toml"]).success();
     // A non-interactive "editor" that changes the action's content.
     let mut tui = Pty::spawn(&t, &["inbox"], &[("EDITOR", "sed -i s/hello/HELLO/")]);
-    tui.wait_for("write: a.txt (5 bytes)");
+    tui.wait_for("5 bytes:");
     tui.keys("e");
     tui.wait_for("approve #1 with this edit?");
     tui.wait_for(r#"+  "content": "HELLO","#);
@@ -459,5 +460,5 @@ fn inbox_without_a_terminal_prints_the_list() {
     t.aios(&["run", "a.toml"]).success();
     t.aios(&["inbox"])
         .success()
-        .stdout_contains("write a.txt (1 bytes)");
+        .stdout_contains("write a.txt (1 byte)");
 }

@@ -3,7 +3,7 @@
 //! `[embeddings]` is configured), and the evidence a proposal carries from the agents
 //! it was built from. The calls themselves are in [`super::calls`].
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::execute::Done;
 use super::{Driver, Prepped};
@@ -72,8 +72,7 @@ impl Driver<'_> {
             return self.context_retrieved(step, attempt, req, None, None);
         };
         let tx = self.tx.clone();
-        let exec = self.exec(true)?;
-        let client = exec.client.clone().expect("client requested");
+        let (exec, client) = self.exec_http()?;
         let handle = exec.rt.spawn(async move {
             let result = embedder
                 .embed(&client, std::slice::from_ref(&query))
@@ -163,7 +162,7 @@ impl Driver<'_> {
 
     /// The agent steps a step was built from (through its needs), with their
     /// rationale and confidence: a proposal's evidence.
-    pub(super) fn agent_evidence(&self, step: usize) -> Vec<Json> {
+    pub(super) fn agent_evidence(&self, step: usize) -> Vec<crate::journal::Drafter> {
         let n = self.wf.steps.len();
         let mut seen = vec![false; n];
         let mut stack: Vec<usize> = self.wf.steps[step].needs.clone();
@@ -183,18 +182,16 @@ impl Driver<'_> {
             if o.is_null() {
                 continue;
             }
-            let mut entry = json!({
-                "step": s.id,
-                "model": o["model"],
-                "provider": o["provider"],
-                "heuristic": o["heuristic"],
-                "rationale": o["rationale"],
-                "confidence": o["confidence"],
+            let text = |k: &str| o[k].as_str().map(str::to_string);
+            out.push(crate::journal::Drafter {
+                step: s.id.clone(),
+                model: text("model"),
+                provider: text("provider"),
+                heuristic: o["heuristic"].as_bool(),
+                rationale: text("rationale"),
+                confidence: o["confidence"].as_f64(),
+                context: Some(o["context"].clone()).filter(|c| !c.is_null()),
             });
-            if !o["context"].is_null() {
-                entry["context"] = o["context"].clone();
-            }
-            out.push(entry);
         }
         out
     }

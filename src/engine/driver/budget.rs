@@ -62,7 +62,11 @@ impl Driver<'_> {
             choices.push(format!("approve --switch: use the next model, `{n}`"));
         }
         choices.push("reject --reason R: stop here; the step fails (resume later)".into());
-        let evidence = json!({ "choices": choices });
+        let evidence = crate::journal::Evidence {
+            choices,
+            ..Default::default()
+        }
+        .to_json();
         self.feed(Input::Blocked { step });
         let attempt = self.machine.step(step).attempt;
         self.agents.turns.insert(step, job);

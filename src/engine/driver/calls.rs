@@ -62,6 +62,8 @@ pub(in crate::engine) struct AgentState {
     /// Journaled calls of an interrupted attempt, replayed into the next one's
     /// turns so resume never pays for them twice.
     pub(in crate::engine) carried: HashMap<usize, Vec<LlmCallRecord>>,
+    /// One HTTP client per provider (each has its own `connect_timeout`).
+    clients: HashMap<String, reqwest::Client>,
 }
 
 impl AgentState {
@@ -263,7 +265,7 @@ impl Driver<'_> {
         let limit = self.step_deadline(step);
         let tx = self.tx.clone();
         let client = self.llm_client(&p)?;
-        let exec = self.exec(false)?;
+        let exec = self.exec()?;
         let handle = exec.rt.spawn(async move {
             let started = Instant::now();
             let call = provider::call(&client, &p, &target.model, &chat, p.timeout, Some(pieces));
@@ -296,6 +298,18 @@ impl Driver<'_> {
         });
         self.in_flight.insert(step, handle);
         Ok(())
+    }
+
+    /// The HTTP client for an LLM provider (its `connect_timeout` applied).
+    fn llm_client(&mut self, p: &crate::agent::config::ProviderConfig) -> Result<reqwest::Client> {
+        if let Some(c) = self.agents.clients.get(&p.name) {
+            return Ok(c.clone());
+        }
+        let c = provider::client(p).map_err(|e| {
+            crate::error::Error::other(format!("cannot build the HTTP client: {e}"))
+        })?;
+        self.agents.clients.insert(p.name.clone(), c.clone());
+        Ok(c)
     }
 
     fn call_event(

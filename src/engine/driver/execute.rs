@@ -1,12 +1,12 @@
 //! Executing prepared work: pure results (`set` values, gates, timers, memory
 //! writes) succeed at once; side effects and LLM calls run on the executor (a tokio
-//! runtime and an HTTP client, both built on first use) and come back to the drive
-//! loop as [`Completion`]s.
+//! runtime built on first use, with the connectors' [`Resources`], each built on
+//! first use too) and come back to the drive loop as [`Completion`]s.
 
 use serde_json::{Value as Json, json};
 
-use super::{Driver, Prepped, calls};
-use crate::connectors::{Action, ExecError};
+use super::{Driver, Prepped, agent, calls};
+use crate::connectors::{ExecError, Resources};
 use crate::engine::machine::Input;
 use crate::error::Result;
 use crate::journal::Event;
@@ -21,16 +21,14 @@ pub(super) struct Completion {
 pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
     Agent(Box<calls::CallDone>),
-    Embedded(Box<super::agent::EmbedDone>),
+    Embedded(Box<agent::EmbedDone>),
 }
 
-/// The async side: a tokio runtime, built on first use, and an HTTP client, built
-/// on the first HTTP action (so runs without side effects start neither).
+/// The async side, built on first use (so runs without side effects start none):
+/// a tokio runtime and the resources commits and LLM calls share.
 pub(super) struct Exec {
     pub(super) rt: tokio::runtime::Runtime,
-    pub(super) client: Option<reqwest::Client>,
-    /// One client per LLM provider (each has its own `connect_timeout`).
-    llm_clients: std::collections::HashMap<String, reqwest::Client>,
+    pub(super) resources: std::sync::Arc<Resources>,
 }
 
 impl Driver<'_> {
@@ -93,13 +91,11 @@ impl Driver<'_> {
                 }])?;
                 self.flush()?;
                 let timeout = self.wf.steps[step].timeout;
-                let exec_env = self.env.exec.clone();
                 let tx = self.tx.clone();
-                let needs_client = matches!(action, Action::Http(_));
-                let exec = self.exec(needs_client)?;
-                let client = exec.client.clone();
+                let exec = self.exec()?;
+                let res = exec.resources.clone();
                 let handle = exec.rt.spawn(async move {
-                    let result = action.commit(&exec_env, client.as_ref(), timeout).await;
+                    let result = action.commit(&res, timeout).await;
                     let _ = tx.send(Completion {
                         step,
                         attempt,
@@ -124,46 +120,29 @@ impl Driver<'_> {
         }
     }
 
-    pub(super) fn exec(&mut self, with_client: bool) -> Result<&Exec> {
-        use crate::error::Error;
+    pub(super) fn exec(&mut self) -> Result<&Exec> {
         if self.exec.is_none() {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .map_err(|e| Error::other(format!("cannot start the executor: {e}")))?;
-            self.exec = Some(Exec {
-                rt,
-                client: None,
-                llm_clients: Default::default(),
-            });
+                .map_err(|e| {
+                    crate::error::Error::other(format!("cannot start the executor: {e}"))
+                })?;
+            let resources = std::sync::Arc::new(Resources::new(self.env.exec.clone()));
+            self.exec = Some(Exec { rt, resources });
         }
-        let exec = self.exec.as_mut().expect("just set");
-        if with_client && exec.client.is_none() {
-            let client = reqwest::Client::builder()
-                .user_agent(concat!("aios/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::other(format!("cannot build the HTTP client: {e}")))?;
-            exec.client = Some(client);
-        }
-        Ok(exec)
+        Ok(self.exec.as_ref().expect("just set"))
     }
 
-    /// The HTTP client for an LLM provider (its `connect_timeout` applied).
-    pub(super) fn llm_client(
-        &mut self,
-        p: &crate::agent::config::ProviderConfig,
-    ) -> Result<reqwest::Client> {
-        use crate::error::Error;
-        let exec = self.exec(false)?;
-        if let Some(c) = exec.llm_clients.get(&p.name) {
-            return Ok(c.clone());
-        }
-        let c = crate::agent::provider::client(p)
-            .map_err(|e| Error::other(format!("cannot build the HTTP client: {e}")))?;
-        let exec = self.exec.as_mut().expect("built above");
-        exec.llm_clients.insert(p.name.clone(), c.clone());
-        Ok(c)
+    /// The executor and the HTTP client (for LLM and embedding calls).
+    pub(super) fn exec_http(&mut self) -> Result<(&Exec, reqwest::Client)> {
+        let exec = self.exec()?;
+        let client = exec
+            .resources
+            .http()
+            .map_err(|e| crate::error::Error::other(e.message))?;
+        Ok((exec, client))
     }
 
     pub(super) fn completed(&mut self, c: Completion) -> Result<()> {

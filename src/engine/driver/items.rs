@@ -9,10 +9,12 @@ use crate::clock::Millis;
 use crate::connectors::Action;
 use crate::engine::machine::{Decided, Input};
 use crate::error::Result;
-use crate::journal::{Decision, Event, ProposalKind, ProposalRecord, ProposalStatus};
+use crate::journal::{
+    Decision, Event, Evidence, ProposalKind, ProposalRecord, ProposalStatus, VersionRef,
+};
 
 impl Driver<'_> {
-    fn evidence(&self, step: usize) -> Json {
+    fn evidence(&self, step: usize) -> Evidence {
         const MAX: usize = 16 * 1024;
         let mut upstream = serde_json::Map::new();
         for &n in &self.wf.steps[step].needs {
@@ -26,31 +28,28 @@ impl Driver<'_> {
             };
             upstream.insert(id.clone(), v);
         }
-        let mut ev = json!({ "upstream": upstream });
         let agents = self.agent_evidence(step);
         // The fact versions the upstream agents' prompts used: the inbox compares
         // them with the current ones at decision time (stale when a fact changed).
-        let facts = crate::agent::context::versions(agents.iter().map(|a| &a["context"]));
+        let facts =
+            crate::agent::context::versions(agents.iter().filter_map(|a| a.context.as_ref()));
         // The proposal's own confidence is its least confident upstream agent's, with
         // that agent's rationale (listings show one number; the detail shows all).
-        if let Some(weakest) = agents
+        let weakest = agents
             .iter()
-            .filter(|a| a["confidence"].is_number())
+            .filter(|a| a.confidence.is_some())
             .min_by(|a, b| {
-                let (x, y) = (a["confidence"].as_f64(), b["confidence"].as_f64());
-                x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
-            })
-        {
-            ev["confidence"] = weakest["confidence"].clone();
-            if weakest["rationale"].is_string() {
-                ev["rationale"] = weakest["rationale"].clone();
-            }
-        }
-        if !agents.is_empty() {
-            ev["agents"] = Json::Array(agents);
-        }
+                a.confidence
+                    .partial_cmp(&b.confidence)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        let (confidence, rationale) = match weakest {
+            Some(a) => (a.confidence, a.rationale.clone()),
+            None => (None, None),
+        };
         // The workflow file the action was rendered from: the item turns stale when
         // the file is edited meanwhile (see `journal::versions`).
+        let mut versions = Vec::new();
         if let Some(name) = self
             .run
             .path
@@ -58,19 +57,21 @@ impl Driver<'_> {
             .and_then(|p| std::path::Path::new(p).file_name())
         {
             let key = std::path::Path::new(&self.run.dir).join(name);
-            ev["versions"] = json!([{
-                "kind": "workflow_file",
-                "key": key.display().to_string(),
-                "version": self.run.source_hash,
-            }]);
+            versions.push(VersionRef {
+                kind: "workflow_file".into(),
+                key: key.display().to_string(),
+                version: self.run.source_hash.clone().into(),
+            });
         }
-        if !facts.is_empty() {
-            match ev["versions"].as_array_mut() {
-                Some(v) => v.extend(facts),
-                None => ev["versions"] = Json::Array(facts),
-            }
+        versions.extend(facts);
+        Evidence {
+            upstream: Some(upstream),
+            confidence,
+            rationale,
+            agents,
+            versions,
+            ..Evidence::default()
         }
-        ev
     }
 
     fn journal_output(&self, step: usize) -> Option<Json> {
@@ -82,8 +83,8 @@ impl Driver<'_> {
         let (kind, summary, action) = match &self.prepped[step] {
             Some(Prepped::Gate(g)) => (
                 ProposalKind::Approval,
-                crate::connectors::truncate_line(g["title"].as_str().unwrap_or("approval"), 100),
-                g.clone(),
+                crate::connectors::truncate_line(&g.title, 100),
+                g.to_json(),
             ),
             Some(Prepped::Action(a)) => {
                 (ProposalKind::Action, a.summary(), serde_json::to_value(a)?)
@@ -95,7 +96,7 @@ impl Driver<'_> {
                 )));
             }
         };
-        let evidence = self.evidence(step);
+        let evidence = self.evidence(step).to_json();
         if self.open_item(step, attempt, kind, summary, action, evidence)? {
             self.feed(Input::Proposed { step });
         }
@@ -167,10 +168,18 @@ impl Driver<'_> {
                 Json::Null,
             ),
         };
-        let evidence = json!({
-            "reason": "the process running this step stopped before recording its result",
-            "choices": ["approve: run it again", "approve --done: it happened, mark it done", "reject: fail the step"],
-        });
+        let evidence = Evidence {
+            reason: Some(
+                "the process running this step stopped before recording its result".into(),
+            ),
+            choices: vec![
+                "approve: run it again".into(),
+                "approve --done: it happened, mark it done".into(),
+                "reject: fail the step".into(),
+            ],
+            ..Evidence::default()
+        }
+        .to_json();
         self.open_item(
             step,
             attempt,

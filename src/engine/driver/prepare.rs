@@ -2,13 +2,14 @@
 //! (`set` values, an approval gate, an agent request, a wait's end, a memory write or
 //! a side effect) into a [`Prepped`], then tell the machine whether it is ready.
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::{Driver, MemoryWrite, Prepped};
 use crate::clock::Millis;
-use crate::connectors::{Action, RenderEnv};
+use crate::connectors::{Action, ActionSpec, RenderCx};
 use crate::engine::machine::{Input, Prepared};
 use crate::error::Result;
+use crate::journal::{Gate, GateField};
 use crate::workflow::StepSpec;
 
 impl Driver<'_> {
@@ -58,22 +59,22 @@ impl Driver<'_> {
             StepSpec::Approval(a) => (|| {
                 let title = self.ctx.render(&a.title)?;
                 let body = a.body.as_ref().map(|b| self.ctx.render(b)).transpose()?;
-                let fields: Vec<Json> = a
+                let fields = a
                     .fields
                     .iter()
-                    .map(|f| {
-                        json!({
-                            "name": f.name,
-                            "type": f.ty.as_str(),
-                            "required": f.required,
-                            "default": f.default,
-                            "description": f.description,
-                        })
+                    .map(|f| GateField {
+                        name: f.name.clone(),
+                        ty: f.ty.as_str().to_string(),
+                        required: f.required,
+                        default: f.default.clone(),
+                        description: f.description.clone(),
                     })
                     .collect();
-                Ok::<_, String>(Prepped::Gate(
-                    json!({ "title": title, "body": body, "fields": fields }),
-                ))
+                Ok::<_, String>(Prepped::Gate(Gate {
+                    title,
+                    body,
+                    fields,
+                }))
             })(),
             StepSpec::Agent(a) => self.render_agent(a),
             StepSpec::Wait(w) => match (&w.duration, &w.until) {
@@ -132,14 +133,7 @@ impl Driver<'_> {
                     values: Json::Object(values),
                 }))
             })(),
-            _ => {
-                let dir = std::path::PathBuf::from(&self.run.dir);
-                let renv = RenderEnv {
-                    dir: &dir,
-                    run_uid: &self.run.uid,
-                };
-                Action::render(s, &self.ctx, &renv, attempt).map(Prepped::Action)
-            }
+            StepSpec::Action(a) => self.render_action(step, a, attempt).map(Prepped::Action),
         };
         match rendered {
             Ok(p) => {
@@ -158,5 +152,24 @@ impl Driver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Render a connector step's action for `attempt` (through [`crate::connectors::render`],
+    /// which validates it).
+    pub(in crate::engine) fn render_action(
+        &self,
+        step: usize,
+        spec: &ActionSpec,
+        attempt: u32,
+    ) -> std::result::Result<Action, String> {
+        let dir = std::path::PathBuf::from(&self.run.dir);
+        let r = RenderCx {
+            ctx: &self.ctx,
+            dir: &dir,
+            run_uid: &self.run.uid,
+            step_id: &self.wf.steps[step].id,
+            attempt,
+        };
+        crate::connectors::render(spec, &r)
     }
 }

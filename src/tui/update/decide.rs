@@ -6,6 +6,7 @@ use ratatui_textarea::TextArea;
 
 use super::err;
 use super::overlays::editor;
+use crate::inbox::view::Subject;
 use crate::journal::Decision;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Approval, Model, Overlay};
@@ -33,21 +34,10 @@ pub(super) fn approve(m: &mut Model) -> Vec<Cmd> {
     if ids.len() == 1
         && let Some(d) = m.selected_detail()
         && d.record.id == ids[0]
-        && d.kind == "approval"
-        && let Some(fields) = d.record.action["fields"].as_array()
-        && !fields.is_empty()
+        && let Subject::Gate(gate) = &d.view.subject
+        && !gate.fields.is_empty()
     {
-        let lines = fields
-            .iter()
-            .map(|f| {
-                let name = f["name"].as_str().unwrap_or("?");
-                match &f["default"] {
-                    serde_json::Value::Null => format!("{name}="),
-                    serde_json::Value::String(s) => format!("{name}={s}"),
-                    v => format!("{name}={v}"),
-                }
-            })
-            .collect();
+        let lines = gate.fields.iter().map(|f| f.answer_line()).collect();
         let mut input = TextArea::new(lines);
         input.move_cursor(ratatui_textarea::CursorMove::End);
         m.overlay = Overlay::Fields {
@@ -110,6 +100,40 @@ pub(super) fn decide_approve(a: Approval, confirm_stale: bool) -> Cmd {
     }
 }
 
+/// Accept a rescue's offline draft as its agent step's reply (`aios approve ID
+/// --offline`): the selected item only.
+pub(super) fn offline(m: &mut Model) -> Vec<Cmd> {
+    let Some(d) = m.selected_detail() else {
+        return Vec::new();
+    };
+    let id = d.record.id;
+    match &d.view.subject {
+        Subject::Rescue(r) if r.offline_text().is_some() => {
+            m.overlay = Overlay::None;
+            vec![Cmd::Decide {
+                ids: vec![id],
+                decision: Decision::Approve,
+                reason: None,
+                edit: None,
+                fields: vec![("offline".into(), "true".into())],
+                confirm_stale: false,
+            }]
+        }
+        Subject::Rescue(_) => {
+            m.status = Some(err(
+                "no offline draft fits this step's output: e writes the reply",
+            ));
+            Vec::new()
+        }
+        _ => {
+            m.status = Some(err(
+                "o accepts the offline draft of a rescue (an agent step every model failed)",
+            ));
+            Vec::new()
+        }
+    }
+}
+
 pub(super) fn edit(m: &mut Model) -> Vec<Cmd> {
     if !m.marks.is_empty() {
         m.status = Some(err("edit one item at a time (unmark with Esc)"));
@@ -119,7 +143,7 @@ pub(super) fn edit(m: &mut Model) -> Vec<Cmd> {
         return Vec::new();
     };
     let id = d.record.id;
-    if d.kind == "approval" {
+    if matches!(d.view.subject, Subject::Gate(_)) {
         m.status = Some(err(
             "an approval gate has no action to edit; `a` asks for its fields",
         ));
@@ -129,7 +153,11 @@ pub(super) fn edit(m: &mut Model) -> Vec<Cmd> {
         m.status = Some(err("this item has no stored action to edit"));
         return Vec::new();
     }
-    let text = serde_json::to_string_pretty(d.record.final_action()).unwrap_or_default() + "\n";
+    // A rescue is answered with the step's reply, started from the last one.
+    let text = match &d.view.subject {
+        Subject::Rescue(r) => r.draft() + "\n",
+        _ => serde_json::to_string_pretty(d.record.final_action()).unwrap_or_default() + "\n",
+    };
     if m.settings.external_editor {
         vec![Cmd::ExternalEdit { id, text }]
     } else {

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use super::decide::{approve, edit, targets};
+use super::decide::{approve, edit, offline, targets};
 use super::list::{move_cursor, refilter};
 use super::overlays::{line_input, overlay_key};
 use crate::tui::message::Cmd;
@@ -153,6 +153,7 @@ fn inbox_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
             Vec::new()
         }
         KeyCode::Char('e') => edit(m),
+        KeyCode::Char('o') => offline(m),
         _ => Vec::new(),
     }
 }

@@ -2,16 +2,16 @@
 //! what): its run and step, staleness, the gate or the action, the edit, who drafted
 //! it and the evidence it was built from.
 
+use super::action::{description_lines, diff_lines, json_lines};
+use super::{Theme, heading};
+use crate::clock::{Millis, age, format_ms};
+use crate::inbox::view::{INTERRUPTED, Shown, Subject};
+use crate::journal::{BudgetStop, Gate, Rescue};
+use crate::tui::model::{Detail, Model};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
-use serde_json::Value as Json;
-
-use super::action::{action_lines, diff_lines, json_lines};
-use super::{Theme, heading};
-use crate::clock::{Millis, age, format_ms};
-use crate::tui::model::{Detail, Model};
 
 pub(super) fn draw_detail(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     let Some(sel) = m.selected() else {
@@ -35,9 +35,11 @@ pub(super) fn draw_detail(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     );
 }
 
-/// The selected item for a person: what will happen, why, from what.
+/// The selected item for a person: what will happen, why, from what. Drawn from the
+/// item's [`ItemView`] (what `aios inbox show` prints).
 fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
     let p = &d.record;
+    let ev = &d.view.evidence;
     let mut lines: Vec<Line<'static>> = Vec::new();
     lines.push(Line::raw(format!(
         "run {} ({}) · step {} · attempt {} · {} ago",
@@ -62,22 +64,23 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
     if let Some(u) = d.snoozed_until.filter(|u| *u > now) {
         lines.push(Line::raw(format!("snoozed until {}", format_ms(u))));
     }
-    if let Some(c) = p.evidence.get("confidence").and_then(Json::as_f64) {
+    if let Some(c) = ev.confidence {
         lines.push(Line::raw(format!(
             "confidence {}%",
             (c * 100.0).round() as i64
         )));
     }
     lines.push(Line::raw(""));
-    match d.kind.as_str() {
-        "approval" => gate_lines(&p.action, &mut lines, t),
-        "action" | "attention" => {
-            if d.kind == "attention" {
-                lines.push(Line::styled(
-                    "The process running this step stopped before recording its result;",
-                    t.alert(),
-                ));
-                lines.push(Line::styled("it may or may not have happened.", t.alert()));
+    match &d.view.subject {
+        Subject::Gate(g) => gate_lines(g, &mut lines, t),
+        Subject::Action {
+            interrupted,
+            action,
+        } => {
+            if *interrupted {
+                for part in INTERRUPTED.split_inclusive("; ") {
+                    lines.push(Line::styled(part.trim_end().to_string(), t.alert()));
+                }
                 lines.push(Line::styled(
                     "a: run it again · r: fail the step · (aios approve ID --done: it happened)",
                     t.dim(),
@@ -85,10 +88,21 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
                 lines.push(Line::raw(""));
             }
             lines.push(heading("ACTION", t));
-            action_lines(p.final_action(), &mut lines, t);
+            match action {
+                Shown::Described(desc) => description_lines(desc, &mut lines, t),
+                Shown::Unreadable(j) => json_lines(j, &mut lines),
+            }
         }
-        _ => {
-            lines.push(heading(&d.kind.to_uppercase(), t));
+        Subject::Budget(b) => {
+            lines.push(heading("BUDGET STOP", t));
+            lines.push(Line::styled(BudgetStop::HEADLINE, t.bold()));
+            for (label, value) in b.lines() {
+                lines.push(Line::raw(format!("{label:<10} {value}")));
+            }
+        }
+        Subject::Rescue(r) => rescue_lines(r, &mut lines, t),
+        Subject::Notice => {
+            lines.push(heading(&p.kind.as_str().to_uppercase(), t));
             lines.push(Line::raw(p.summary.clone()));
             json_lines(&p.action, &mut lines);
         }
@@ -98,44 +112,35 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
         lines.push(heading("EDITED", t));
         diff_lines(diff, &mut lines, t);
     }
-    if let Some(agents) = p.evidence.get("agents").and_then(Json::as_array)
-        && !agents.is_empty()
-    {
+    if !ev.agents.is_empty() {
         lines.push(Line::raw(""));
         lines.push(heading("DRAFTED BY", t));
-        for a in agents {
-            let step = a["step"].as_str().unwrap_or("?");
-            let who = if a["heuristic"].as_bool().unwrap_or(false) {
-                "offline heuristic draft, NOT an LLM".to_string()
-            } else {
-                format!(
-                    "{} via {}",
-                    a["model"].as_str().unwrap_or("?"),
-                    a["provider"].as_str().unwrap_or("?")
-                )
-            };
-            let conf = a["confidence"]
-                .as_f64()
+        for a in &ev.agents {
+            let conf = a
+                .confidence
                 .map(|c| format!(" · confidence {}%", (c * 100.0).round() as i64))
                 .unwrap_or_default();
-            let style = if a["heuristic"].as_bool().unwrap_or(false) {
+            let style = if a.is_heuristic() {
                 t.alert()
             } else {
                 ratatui::style::Style::default()
             };
-            lines.push(Line::styled(format!("{step}: {who}{conf}"), style));
-            if let Some(r) = a["rationale"].as_str() {
+            lines.push(Line::styled(
+                format!("{}: {}{conf}", a.step, a.who()),
+                style,
+            ));
+            if let Some(r) = &a.rationale {
                 lines.push(Line::raw(format!("  {r}")));
             }
         }
-    } else if let Some(r) = p.evidence.get("rationale").and_then(Json::as_str) {
+    } else if let Some(r) = &ev.rationale {
         lines.push(Line::raw(""));
         lines.push(heading("RATIONALE", t));
         for l in r.lines() {
             lines.push(Line::raw(l.to_string()));
         }
     }
-    if let Some(up) = p.evidence.get("upstream").and_then(Json::as_object)
+    if let Some(up) = &ev.upstream
         && !up.is_empty()
     {
         lines.push(Line::raw(""));
@@ -147,69 +152,85 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             )));
         }
     }
-    if let Some(obj) = p.evidence.as_object() {
-        let others: Vec<_> = obj
-            .iter()
-            .filter(|(k, _)| {
-                !matches!(
-                    k.as_str(),
-                    "upstream" | "versions" | "rationale" | "confidence" | "agents"
-                )
-            })
-            .collect();
-        if !others.is_empty() {
-            lines.push(Line::raw(""));
-            lines.push(heading("CONTEXT", t));
-            for (k, v) in others {
-                let v = match v {
-                    Json::String(s) => s.clone(),
-                    v => v.to_string(),
-                };
-                lines.push(Line::raw(format!(
-                    "{k}: {}",
-                    crate::connectors::truncate_line(&v, 200)
-                )));
-            }
+    if !ev.choices.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(heading("CHOICES", t));
+        for c in &ev.choices {
+            lines.push(Line::raw(c.clone()));
+        }
+    }
+    let context = ev.context();
+    if !context.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(heading("CONTEXT", t));
+        for (k, v) in context {
+            lines.push(Line::raw(format!(
+                "{k}: {}",
+                crate::connectors::truncate_line(&v, 200)
+            )));
         }
     }
     Text::from(lines)
 }
 
-fn gate_lines(action: &Json, lines: &mut Vec<Line<'static>>, t: Theme) {
-    lines.push(heading("APPROVAL GATE", t));
+/// A rescue: what each model replied and why it failed, what a reply must be, the
+/// offline draft, and the keys that answer it.
+fn rescue_lines(r: &Rescue, lines: &mut Vec<Line<'static>>, t: Theme) {
+    lines.push(heading("RESCUE", t));
+    lines.push(Line::styled(Rescue::HEADLINE, t.alert()));
     lines.push(Line::styled(
-        action["title"].as_str().unwrap_or("").to_string(),
-        t.bold(),
+        "e: write its reply · o: use the offline draft · a: run it again · r: fail the step",
+        t.dim(),
     ));
-    if let Some(body) = action["body"].as_str() {
+    if !r.replies.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(heading("REPLIES", t));
+    }
+    for x in &r.replies {
+        lines.push(Line::styled(x.headline(), t.bold()));
+        if let Some(text) = &x.response {
+            for l in text.lines() {
+                lines.push(Line::raw(format!("  {l}")));
+            }
+        }
+        if let Some(e) = &x.error {
+            lines.push(Line::styled(format!("  {e}"), t.alert()));
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(&format!("{} (e)", r.expects().to_uppercase()), t));
+    if let Some(schema) = &r.request.schema {
+        json_lines(schema, lines);
+    }
+    lines.push(Line::raw(""));
+    match r.offline_text() {
+        Some(d) => {
+            lines.push(heading("OFFLINE DRAFT (o)", t));
+            for l in d.lines() {
+                lines.push(Line::raw(l.to_string()));
+            }
+        }
+        None => lines.push(Line::styled(
+            "no offline draft fits this step's output",
+            t.dim(),
+        )),
+    }
+}
+
+fn gate_lines(g: &Gate, lines: &mut Vec<Line<'static>>, t: Theme) {
+    lines.push(heading("APPROVAL GATE", t));
+    lines.push(Line::styled(g.title.clone(), t.bold()));
+    if let Some(body) = &g.body {
         lines.push(Line::raw(""));
         for l in body.lines() {
             lines.push(Line::raw(l.to_string()));
         }
     }
-    if let Some(fields) = action["fields"].as_array()
-        && !fields.is_empty()
-    {
+    if !g.fields.is_empty() {
         lines.push(Line::raw(""));
         lines.push(heading("FIELDS (a asks for them)", t));
-        for fd in fields {
-            let mut s = format!(
-                "{} ({}{})",
-                fd["name"].as_str().unwrap_or("?"),
-                fd["type"].as_str().unwrap_or("string"),
-                if fd["required"].as_bool().unwrap_or(false) && fd["default"].is_null() {
-                    ", required"
-                } else {
-                    ""
-                }
-            );
-            if !fd["default"].is_null() {
-                s.push_str(&format!(" default {}", fd["default"]));
-            }
-            if let Some(d) = fd["description"].as_str() {
-                s.push_str(&format!(": {d}"));
-            }
-            lines.push(Line::raw(s));
+        for f in &g.fields {
+            lines.push(Line::raw(f.describe()));
         }
     }
 }

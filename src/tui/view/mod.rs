@@ -211,4 +211,4 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -36,7 +36,7 @@ fn popup(f: &mut Frame, area: Rect, title: String, t: Theme) -> Rect {
 fn ids_label(ids: &[i64]) -> String {
     match ids {
         [one] => format!("#{one}"),
-        _ => format!("{} items", ids.len()),
+        _ => crate::text::count(ids.len(), "item"),
     }
 }
 
@@ -88,6 +88,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "e",
         "edit the action ($EDITOR, else inline), see the diff, approve",
+    ),
+    (
+        "o",
+        "rescue: use the agent step's offline draft (e: write its reply)",
     ),
     ("r", "reject, with a reason"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),

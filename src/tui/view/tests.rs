@@ -86,15 +86,7 @@ fn show(m: &mut Model, id: i64, kind: ProposalKind, action: serde_json::Value) {
         "versions": [{"kind": "workflow_file", "key": "/w/launch.toml", "version": "abc"}]
     });
     select(m, id);
-    update(
-        m,
-        Msg::Detail(Box::new(Detail {
-            kind: rec.kind.as_str().to_string(),
-            record: rec,
-            stale: Vec::new(),
-            snoozed_until: None,
-        })),
-    );
+    update(m, Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))));
 }
 
 fn select(m: &mut Model, id: i64) {
@@ -172,8 +164,10 @@ fn detail_of_a_shell_call() {
     insta::assert_snapshot!(draw(&m));
 }
 
+/// An action of a kind this build has no connector for (an `email`, from a newer
+/// build) shows as its JSON.
 #[test]
-fn detail_of_an_email() {
+fn detail_of_an_action_this_build_cannot_read() {
     let mut m = with(several(), 80, 24);
     show(
         &mut m,
@@ -198,24 +192,65 @@ fn detail_of_an_approval_gate() {
     insta::assert_snapshot!(draw(&m));
 }
 
+/// A budget stop reads as `aios inbox show` prints it (not the stored request).
 #[test]
-fn detail_of_an_unknown_kind_is_generic() {
+fn detail_of_a_budget_stop() {
     let mut m = with(several(), 80, 24);
     let mut rec = record(
         5,
-        ProposalKind::Action,
-        json!({"spent_usd": 2.0, "cap_usd": 2.0}),
+        ProposalKind::Budget,
+        json!({"cap": "run", "limit_usd": 2.0, "spent_usd": 1.99, "estimate_usd": 0.02,
+               "model": "fast", "provider": "local", "next_model": "tiny",
+               "request": {"messages": ["…"]}, "job": {}}),
     );
-    rec.summary = "agent budget reached".into();
+    rec.summary = "a call to `fast` (about $0.02) would pass the run cap".into();
+    rec.evidence = json!({"choices": [
+        "approve --raise USD: let this run spend USD more than its caps",
+        "approve --switch: use the next model, `tiny`",
+    ]});
     select(&mut m, 5);
-    // A kind this build does not know yet (`budget`, from the agent area).
-    let d = Detail {
-        kind: "budget".into(),
-        record: rec,
-        stale: Vec::new(),
-        snoozed_until: None,
-    };
-    update(&mut m, Msg::Detail(Box::new(d)));
+    update(
+        &mut m,
+        Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))),
+    );
+    insta::assert_snapshot!(draw(&m));
+}
+
+/// A rescue item as the driver stores it (request, replies, error, offline draft).
+pub(crate) fn rescue_action() -> serde_json::Value {
+    json!({
+        "request": {"models": ["default"], "prompt": "Announce it.", "json": true, "max_tokens": 200,
+                    "schema": {"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}}},
+        "error": "`default`: the reply is not JSON; `default` after it was asked to correct its reply: the reply is not JSON",
+        "replies": [
+            {"call": 7, "model": "default", "provider": "local", "response": "Sure! Tea club.",
+             "error": "`default`: the reply is not JSON", "finish_reason": "stop"},
+        ],
+        "offline": {"subject": "New: Tea club"},
+        "failed_attempt": 1,
+    })
+}
+
+#[test]
+fn detail_of_a_rescue() {
+    let mut items = several();
+    items[4] = Item::new(
+        row(
+            5,
+            "rescue",
+            "draft",
+            "every model failed: `default`: the reply is not JSON",
+        ),
+        false,
+    );
+    let mut m = with(items, 80, 40);
+    let mut rec = record(5, ProposalKind::Rescue, rescue_action());
+    rec.evidence = json!({"choices": ["approve --offline: use the step's offline draft"]});
+    select(&mut m, 5);
+    update(
+        &mut m,
+        Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))),
+    );
     insta::assert_snapshot!(draw(&m));
 }
 
@@ -231,17 +266,16 @@ fn a_stale_item_says_why() {
     rec.evidence = json!({"confidence": 0.5, "rationale": "The brief asked for a short note."});
     update(
         &mut m,
-        Msg::Detail(Box::new(Detail {
-            kind: rec.kind.as_str().to_string(),
-            record: rec,
-            stale: vec![StaleRef {
+        Msg::Detail(Box::new(Detail::new(
+            rec,
+            vec![StaleRef {
                 kind: "workflow_file".into(),
                 key: "/w/launch.toml".into(),
                 recorded: "a".into(),
                 current: Some("b".into()),
             }],
-            snoozed_until: None,
-        })),
+            None,
+        ))),
     );
     press(&mut m, KeyCode::Char('a'));
     insta::assert_snapshot!(draw(&m));
@@ -446,12 +480,7 @@ fn detail_says_who_drafted_it_and_flags_offline_drafts() {
     select(&mut m, 1);
     update(
         &mut m,
-        Msg::Detail(Box::new(Detail {
-            kind: "action".into(),
-            record: rec,
-            stale: Vec::new(),
-            snoozed_until: None,
-        })),
+        Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))),
     );
     let screen = format!("{}", draw(&m));
     assert!(screen.contains("DRAFTED BY"), "{screen}");

@@ -3,12 +3,18 @@
 //! and diffed, gate fields typed), then records it once through the journal's
 //! compare-and-swap. An approval of a stale item (one whose evidence changed since it
 //! was proposed, see [`crate::journal::StaleRef`]) needs `confirm_stale`.
+//!
+//! [`view`]: what an item shows, the same for `aios inbox show` and the TUI.
+
+pub mod view;
 
 use serde_json::{Map, Value as Json};
 
 use crate::connectors::Action;
 use crate::error::{Error, Result};
-use crate::journal::{Decision, DecisionInput, Journal, ProposalKind, ProposalRecord};
+use crate::journal::{
+    BudgetStop, Decision, DecisionInput, Gate, Journal, ProposalKind, ProposalRecord,
+};
 use crate::workflow::InputType;
 
 /// An operator's edit of a proposed action.
@@ -207,26 +213,9 @@ fn rescue(journal: &mut Journal, p: &ProposalRecord, req: DecideRequest) -> Resu
     )
 }
 
-/// The text a rescue's reply is best started from: the last reply (indented when
-/// it is JSON), else the offline draft.
-pub fn rescue_draft(p: &ProposalRecord) -> String {
-    let pretty = |t: &str| match serde_json::from_str::<Json>(t.trim()) {
-        Ok(v) if v.is_object() => serde_json::to_string_pretty(&v).unwrap_or_else(|_| t.into()),
-        _ => t.to_string(),
-    };
-    let last = p.action["replies"]
-        .as_array()
-        .and_then(|r| r.iter().rev().find_map(|x| x["response"].as_str()));
-    match (last, &p.action["offline"]) {
-        (Some(t), _) => pretty(t),
-        (None, Json::String(s)) => s.clone(),
-        (None, Json::Null) => "{}".into(),
-        (None, v) => serde_json::to_string_pretty(v).unwrap_or_default(),
-    }
-}
-
 /// Check the operator's reply against the step's output (JSON and its schema, or
-/// text): `{text, json}` and the diff from [`rescue_draft`].
+/// text): `{text, json}` and the diff from the draft it starts from
+/// ([`crate::journal::Rescue::draft`]).
 fn check_rescue_edit(p: &ProposalRecord, e: &Edit) -> Result<(Json, Option<String>)> {
     let req: crate::agent::AgentRequest = serde_json::from_value(p.action["request"].clone())
         .map_err(|err| {
@@ -250,7 +239,7 @@ fn check_rescue_edit(p: &ProposalRecord, e: &Edit) -> Result<(Json, Option<Strin
     if let Some(v) = value {
         edited["json"] = v;
     }
-    let before = rescue_draft(p);
+    let before = crate::journal::Rescue::of(&p.action).draft();
     let (old, new) = (format!("{}\n", before.trim_end()), format!("{text}\n"));
     let diff = (old.trim_end() != new.trim_end()).then(|| {
         similar::TextDiff::from_lines(&old, &new)
@@ -294,6 +283,7 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
             "the edited action in {} is not valid: {err}",
             e.origin
         ))
+        .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     let original: Action = serde_json::from_value(p.action.clone()).map_err(|err| {
         Error::storage(format!(
@@ -309,6 +299,13 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
         ))
         .with_hint("reject this item instead, and change the workflow"));
     }
+    action.validate_edit(&original).map_err(|err| {
+        Error::invalid(format!(
+            "the edited action in {} is not valid: {err}",
+            e.origin
+        ))
+        .with_hint(format!("start from: aios inbox show {} --action", p.id))
+    })?;
     if original == action {
         return Ok((None, None));
     }
@@ -344,9 +341,10 @@ fn parse_edit(e: &Edit) -> Result<Json> {
 /// A budget stop is approved by raising the run's allowance or switching model.
 fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
     let id = p.id;
+    let stop = BudgetStop::of(&p.action);
     let hint = || {
         let mut h = format!("aios approve {id} --raise USD");
-        if p.action["next_model"].is_string() {
+        if stop.next_model.is_some() {
             h.push_str(&format!(" · aios approve {id} --switch"));
         }
         h.push_str(&format!(" · aios reject {id} --reason \"...\""));
@@ -360,11 +358,11 @@ fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
                     .with_hint(format!("like: aios approve {id} --raise 2.50")),
             ),
         },
-        [(k, _)] if k == "switch" => match p.action["next_model"].as_str() {
+        [(k, _)] if k == "switch" => match &stop.next_model {
             Some(next) => Ok(serde_json::json!({ "switch_to": next })),
             None => Err(Error::invalid(format!(
                 "the step of item {id} has no model after `{}` to switch to",
-                p.action["model"].as_str().unwrap_or("?")
+                stop.model.as_deref().unwrap_or("?")
             ))
             .with_hint(hint())),
         },
@@ -377,12 +375,12 @@ fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
 
 /// Type the operator's field values against the gate's declared fields.
 fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
-    let declared = p.action["fields"].as_array().cloned().unwrap_or_default();
+    let declared = Gate::of(&p.action).fields;
     let mut out = Map::new();
     let mut problems = Vec::new();
     for (name, raw) in given {
-        let Some(decl) = declared.iter().find(|d| d["name"] == name.as_str()) else {
-            let names: Vec<&str> = declared.iter().filter_map(|d| d["name"].as_str()).collect();
+        let Some(decl) = declared.iter().find(|d| d.name == *name) else {
+            let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
             problems.push(format!(
                 "unknown field `{name}` (this gate has: {})",
                 if names.is_empty() {
@@ -393,10 +391,7 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             ));
             continue;
         };
-        let ty = decl["type"]
-            .as_str()
-            .and_then(InputType::parse)
-            .unwrap_or(InputType::String);
+        let ty = InputType::parse(&decl.ty).unwrap_or(InputType::String);
         match crate::workflow::convert(ty, raw) {
             Ok(v) => {
                 out.insert(name.clone(), v);
@@ -408,17 +403,15 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
         }
     }
     for d in &declared {
-        let Some(name) = d["name"].as_str() else {
-            continue;
-        };
-        if out.contains_key(name) {
+        if out.contains_key(&d.name) {
             continue;
         }
-        if !d["default"].is_null() {
-            out.insert(name.to_string(), d["default"].clone());
-        } else if d["required"].as_bool().unwrap_or(true) {
+        if let Some(default) = &d.default {
+            out.insert(d.name.clone(), default.clone());
+        } else if d.required {
             problems.push(format!(
-                "field `{name}` is required; pass --field {name}=VALUE"
+                "field `{}` is required; pass --field {}=VALUE",
+                d.name, d.name
             ));
         }
     }

@@ -1,0 +1,59 @@
+//! What commits share: the environment children start with, and clients built on
+//! first use and kept for as long as the driver runs (a run that only writes files
+//! builds no HTTP client).
+//!
+//! Adding a resource (an SMTP transport per account, IMAP sessions, tool-server
+//! sessions) is one member here, built lazily by its own accessor; connectors that
+//! do not use it are not touched.
+
+use std::sync::OnceLock;
+
+use super::ExecError;
+
+/// What committing needs from the outside world, given by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct ExecEnv {
+    /// The only environment a shell child starts with (PATH, HOME, locale...).
+    pub child_env: Vec<(String, String)>,
+}
+
+/// The bag of resources a commit draws from. Shared by every commit (and LLM call)
+/// of one driver; each member is built on first use.
+#[derive(Debug, Default)]
+pub struct Resources {
+    env: ExecEnv,
+    http: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl Resources {
+    pub fn new(env: ExecEnv) -> Resources {
+        Resources {
+            env,
+            http: OnceLock::new(),
+        }
+    }
+
+    /// The environment children start with.
+    pub fn env(&self) -> &ExecEnv {
+        &self.env
+    }
+
+    /// The HTTP client (connection pool), built on first use.
+    pub fn http(&self) -> Result<reqwest::Client, ExecError> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(concat!("aios/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            })
+            .clone()
+            .map_err(ExecError::fatal)
+    }
+
+    /// Whether the HTTP client was built (for tests).
+    #[cfg(test)]
+    pub(crate) fn has_http(&self) -> bool {
+        self.http.get().is_some()
+    }
+}
