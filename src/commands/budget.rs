@@ -52,8 +52,8 @@ pub fn budget(ctx: &Ctx, args: BudgetArgs) -> CmdResult {
     let mut out = String::new();
     for (what, m, tin, tout) in &rows {
         out.push_str(&format!(
-            "{what:<11} {m:<w$}  {} tokens ({tin} in, {tout} out)\n",
-            tin + tout
+            "{what:<11} {m:<w$}  {} ({tin} in, {tout} out)\n",
+            crate::text::count(tin + tout, "token")
         ));
     }
     if per.is_empty() {

@@ -307,7 +307,7 @@ pub fn ping(ctx: &Ctx, args: LlmPingArgs) -> CmdResult {
             s.red_bold("FAIL")
         };
         let detail = match l {
-            Ok(Listing::Models(n)) => format!("{} models listed", n.len()),
+            Ok(Listing::Models(n)) => format!("{} listed", crate::text::count(n.len(), "model")),
             Ok(Listing::NoList) => "answers (no model list)".to_string(),
             Err(f) => f.full(),
         };

@@ -243,7 +243,7 @@ pub fn live_line(calls: &[crate::engine::LiveCall], frame: usize) -> String {
         .map(|c| {
             let mut p = format!("{}: {} · {:.1}s", c.step, c.model, c.elapsed.as_secs_f64());
             if let Some(t) = c.tokens {
-                p.push_str(&format!(" · {t} tokens"));
+                p.push_str(&format!(" · {}", crate::text::count(t, "token")));
             }
             p
         })
