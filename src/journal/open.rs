@@ -261,7 +261,21 @@ impl Journal {
             })?;
             Ok(conn)
         };
-        match open() {
+        // A read-only connection cannot wait out another process rebuilding the WAL
+        // index (SQLite answers SQLITE_BUSY at once, whatever the busy timeout): try
+        // again, a little later each time, for as long as a write lock is waited for.
+        let deadline = std::time::Instant::now() + opts.lock_timeout;
+        let mut pause = std::time::Duration::from_millis(5);
+        let mut opened = open();
+        while let Err(e) = &opened
+            && e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+            && std::time::Instant::now() + pause < deadline
+        {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            opened = open();
+        }
+        match opened {
             Ok(conn) => Ok(Journal {
                 conn,
                 path: path.to_path_buf(),

@@ -57,7 +57,7 @@ fn model() -> Model {
     Model::new(Settings::default(), NOW, (80, 24))
 }
 
-fn with_items(items: Vec<Item>) -> (Model, Vec<Cmd>) {
+pub(super) fn with_items(items: Vec<Item>) -> (Model, Vec<Cmd>) {
     let mut m = model();
     let cmds = update(&mut m, Msg::Inbox(items));
     (m, cmds)
@@ -72,11 +72,11 @@ fn three() -> Model {
     .0
 }
 
-fn key(c: KeyCode) -> Msg {
+pub(super) fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ch(c: char) -> Msg {
+pub(super) fn ch(c: char) -> Msg {
     key(KeyCode::Char(c))
 }
 
@@ -94,22 +94,11 @@ fn ids(m: &Model) -> Vec<i64> {
     m.visible.iter().map(|&i| m.items[i].row.id).collect()
 }
 
-fn selected(m: &Model) -> i64 {
+pub(super) fn selected(m: &Model) -> i64 {
     m.selected().unwrap().row.id
 }
 
-fn select_id(m: &mut Model, id: i64) {
-    update(m, key(KeyCode::Home));
-    for _ in 0..m.items.len() {
-        if selected(m) == id {
-            return;
-        }
-        update(m, key(KeyCode::Down));
-    }
-    assert_eq!(selected(m), id, "item {id} is not in the list");
-}
-
-fn load_detail(m: &mut Model, rec: ProposalRecord, stale: Vec<StaleRef>) {
+pub(super) fn load_detail(m: &mut Model, rec: ProposalRecord, stale: Vec<StaleRef>) {
     update(m, Msg::Detail(Box::new(Detail::new(rec, stale, None))));
 }
 
@@ -600,54 +589,5 @@ fn drive_results_are_reported() {
     assert_eq!(s.text, "item 1 not decided: already decided");
 }
 
-#[test]
-fn a_rescue_is_answered_with_a_reply_or_its_offline_draft() {
-    let (mut m, _) = with_items(vec![
-        Item::new(row(1, "rescue", "draft", "every model failed"), false),
-        Item::new(row(2, "action", "save", "write out.txt"), false),
-    ]);
-    select_id(&mut m, 1);
-    load_detail(
-        &mut m,
-        record(
-            1,
-            ProposalKind::Rescue,
-            crate::tui::view::tests::rescue_action(),
-        ),
-        vec![],
-    );
-    // `e` starts from the last reply, not from the stored JSON.
-    update(&mut m, ch('e'));
-    let Overlay::Editor { input, .. } = &m.overlay else {
-        panic!("{:?}", m.overlay)
-    };
-    assert_eq!(input.lines().join("\n").trim_end(), "Sure! Tea club.");
-    m.overlay = Overlay::None;
-    // `o` takes the offline draft.
-    assert_eq!(
-        update(&mut m, ch('o')),
-        vec![Cmd::Decide {
-            ids: vec![1],
-            decision: Decision::Approve,
-            reason: None,
-            edit: None,
-            fields: vec![("offline".into(), "true".into())],
-            confirm_stale: false,
-        }]
-    );
-    // On anything else, `o` says what it is for.
-    select_id(&mut m, 2);
-    load_detail(
-        &mut m,
-        record(2, ProposalKind::Action, json!({"kind": "file"})),
-        vec![],
-    );
-    assert_eq!(update(&mut m, ch('o')), vec![]);
-    assert!(
-        m.status
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("offline draft of a rescue")
-    );
-}
+#[path = "tests_rescue.rs"]
+mod rescue;
