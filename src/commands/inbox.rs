@@ -156,7 +156,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     let journal = ctx.reader()?;
     let p = journal.proposal(args.id)?;
     if args.action {
-        ui::print_json(p.final_action());
+        ui::print_json(&crate::inbox::view::editable(&p));
         return Ok(Exit::Ok);
     }
     if args.json {

@@ -61,6 +61,18 @@ impl ItemView {
     }
 }
 
+/// The action an operator starts an edit from (`aios inbox show ID --action`, the
+/// TUI's editor): the final action as this build writes it, so it speaks today's
+/// vocabulary even when an older build journaled it (a file action's `append: bool`
+/// reads as `mode`). An action this build cannot read is given as stored.
+pub fn editable(p: &ProposalRecord) -> Json {
+    let stored = p.final_action();
+    serde_json::from_value::<Action>(stored.clone())
+        .ok()
+        .and_then(|a| serde_json::to_value(a).ok())
+        .unwrap_or_else(|| stored.clone())
+}
+
 impl Shown {
     pub fn of(stored: &Json) -> Shown {
         match serde_json::from_value::<Action>(stored.clone()) {

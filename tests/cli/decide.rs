@@ -314,3 +314,49 @@ fn no_resume_on_a_file_write() {
     t.aios(&["resume", "1"]).success();
     t.item("s");
 }
+
+/// An edit speaks the workflow's words (`mode = "write" | "append"`), and an item a
+/// build before `mode` journaled with `append: true` still loads, shows, edits and
+/// commits as an append.
+#[test]
+fn a_file_action_says_mode_and_old_journals_with_append_still_load() {
+    let t = Test::new().write(
+        "log.toml",
+        "name = \"log\"\n[[steps]]\nid = \"note\"\nkind = \"file\"\npath = \"log.txt\"\nmode = \"append\"\ncontent = \"second\\n\"\n",
+    );
+    t.put("log.txt", "first\n");
+    t.aios(&["run", "log.toml"]).success();
+    let action = t.aios(&["inbox", "show", "1", "--action"]).success().json();
+    assert_eq!(action["mode"], "append");
+    assert!(action.get("append").is_none(), "{action}");
+
+    // As an older build wrote it: the event and its projection say `append: true`.
+    let db = rusqlite::Connection::open(t.db()).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER events_no_update;
+         UPDATE events SET data = json_set(json_remove(data, '$.action.mode'), '$.action.append', json('true'))
+           WHERE type = 'proposal_created';
+         UPDATE proposals SET action = json_set(json_remove(action, '$.mode'), '$.append', json('true'));
+         CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+    )
+    .unwrap();
+    drop(db);
+    t.aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_contains("append to log.txt");
+    let old = t.aios(&["inbox", "show", "1", "--action"]).success().json();
+    assert_eq!(old["mode"], "append");
+    assert!(old.get("append").is_none(), "{old}");
+
+    // The edit names the mode the way the workflow does.
+    let mut edited = old.clone();
+    edited["content"] = "edited\n".into();
+    t.put("edit.json", &edited.to_string());
+    t.aios(&["approve", "1", "--edit", "edit.json"])
+        .success()
+        .stdout_contains("run 1 (log) succeeded");
+    assert_eq!(t.read("log.txt"), "first\nedited\n");
+    assert_eq!(step(&t.show(1), "note")["output"]["mode"], "append");
+    t.aios(&["replay", "1"]).success();
+}

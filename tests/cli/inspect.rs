@@ -76,7 +76,7 @@ next: aios approve 1 · aios approve 1 --edit FILE (from: aios inbox show 1 --ac
     let action = t.aios(&["inbox", "show", "1", "--action"]).success().json();
     assert_eq!(
         action,
-        serde_json::json!({ "kind": "file", "root": root, "path": "w.txt", "content": "hi", "append": false })
+        serde_json::json!({ "kind": "file", "root": root, "path": "w.txt", "content": "hi", "mode": "write" })
     );
     let full = t.aios(&["inbox", "show", "1", "--json"]).success().json();
     assert_eq!(

@@ -119,7 +119,9 @@ pub(super) fn edit(m: &mut Model) -> Vec<Cmd> {
         m.status = Some(err("this item has no stored action to edit"));
         return Vec::new();
     }
-    let text = serde_json::to_string_pretty(d.record.final_action()).unwrap_or_default() + "\n";
+    let text = serde_json::to_string_pretty(&crate::inbox::view::editable(&d.record))
+        .unwrap_or_default()
+        + "\n";
     if m.settings.external_editor {
         vec![Cmd::ExternalEdit { id, text }]
     } else {

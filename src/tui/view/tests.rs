@@ -119,7 +119,7 @@ fn a_wide_terminal_shows_list_and_detail_side_by_side() {
         &mut m,
         1,
         ProposalKind::Action,
-        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "append": false}),
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "mode": "write"}),
     );
     press(&mut m, KeyCode::Char(' '));
     insta::assert_snapshot!(draw(&m));
@@ -132,7 +132,7 @@ fn detail_of_a_file_write() {
         &mut m,
         1,
         ProposalKind::Action,
-        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "append": false}),
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "mode": "write"}),
     );
     insta::assert_snapshot!(draw(&m));
 }
@@ -429,7 +429,7 @@ fn detail_says_who_drafted_it_and_flags_offline_drafts() {
     let mut rec = record(
         1,
         ProposalKind::Action,
-        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n", "append": false}),
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n", "mode": "write"}),
     );
     rec.evidence = json!({
         "confidence": 0.3,
