@@ -96,7 +96,7 @@ fn decide_and_continue(
     };
     let mut progress = Progress::new(ctx.ui, quiet || json);
     match engine::resume(&mut journal, p.run_id, &ctx.run_env()?, &mut progress, mode) {
-        Ok(outcome) => super::run::report(ctx, &journal, &outcome, json, &progress),
+        Ok(outcome) => super::run::report(ctx, &journal, &outcome, json),
         Err(e) if e.kind == ErrorKind::Conflict => {
             // Another live process executes the run; it picks the decision up itself.
             ui::eprint(&format!(

@@ -9,7 +9,7 @@ use super::{CmdResult, Ctx, Exit, show};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::engine::{self, Mode, NewRun, RunOutcome};
 use crate::error::Error;
-use crate::journal::{Journal, ProposalStatus, RunStatus};
+use crate::journal::{Journal, ProposalStatus, RunStatus, RunTimes};
 use crate::workflow;
 
 /// Read a workflow file's bytes, or explain why not.
@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
         &ctx.run_env()?,
         &mut progress,
     )?;
-    report(ctx, &journal, &outcome, args.json, &progress)
+    report(ctx, &journal, &outcome, args.json)
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
@@ -110,17 +110,22 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
         &mut progress,
         Mode::Continue,
     )?;
-    report(ctx, &journal, &outcome, args.json, &progress)
+    report(ctx, &journal, &outcome, args.json)
+}
+
+/// How long a finished run took, from its creation: `1.2s`, or `2h30m (1.2s active,
+/// the rest waiting)` for a run that waited for decisions or timers.
+fn took(t: &RunTimes) -> String {
+    let d = |ms: i64| crate::clock::format_duration(std::time::Duration::from_millis(ms as u64));
+    if t.waited {
+        format!("{} ({} active, the rest waiting)", d(t.total), d(t.active))
+    } else {
+        d(t.total)
+    }
 }
 
 /// Print where a run stands after driving it, and pick the exit code.
-pub fn report(
-    ctx: &Ctx,
-    journal: &Journal,
-    outcome: &RunOutcome,
-    json: bool,
-    progress: &Progress,
-) -> CmdResult {
+pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) -> CmdResult {
     let id = outcome.run_id;
     let code = match outcome.status {
         RunStatus::Succeeded | RunStatus::Waiting | RunStatus::Running => Exit::Ok,
@@ -132,14 +137,14 @@ pub fn report(
     }
     let s = ctx.ui.out();
     let run = journal.run(id)?;
-    let took = crate::clock::format_duration(progress.elapsed());
     match outcome.status {
         RunStatus::Succeeded => {
             let steps = journal.steps(id)?;
             ui::println(&format!(
-                "run {id} ({}) {} in {took}: {}",
+                "run {id} ({}) {} in {}: {}",
                 run.workflow,
                 s.run_status(RunStatus::Succeeded),
+                took(&journal.run_times(id)?),
                 crate::text::count(steps.len(), "step")
             ));
         }

@@ -200,7 +200,6 @@ const AGAIN: &str = "↺";
 pub struct Progress {
     style: Style,
     quiet: bool,
-    started: Instant,
     step_started: std::collections::HashMap<String, Instant>,
 }
 
@@ -209,13 +208,8 @@ impl Progress {
         Progress {
             style: ui.err(),
             quiet,
-            started: Instant::now(),
             step_started: Default::default(),
         }
-    }
-
-    pub fn elapsed(&self) -> std::time::Duration {
-        self.started.elapsed()
     }
 }
 

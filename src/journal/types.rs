@@ -385,6 +385,46 @@ pub struct RunRecord {
     pub lease_expires: Option<Millis>,
 }
 
+/// How long a run took (see [`super::Journal::run_times`]), in journal-clock ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunTimes {
+    /// From its creation to its end (or to now, while it is not finished).
+    pub total: Millis,
+    /// The part of that it was `running`: not waiting for a decision or a timer.
+    pub active: Millis,
+    /// It waited at least once.
+    pub waited: bool,
+}
+
+impl RunTimes {
+    /// From the instant a run was created (it starts `running`) and its status
+    /// changes in order, up to `end`.
+    pub fn of(created_at: Millis, statuses: &[(Millis, RunStatus)], end: Millis) -> RunTimes {
+        let mut active = 0;
+        let mut running_since = Some(created_at);
+        let mut waited = false;
+        for &(at, status) in statuses {
+            waited |= status == RunStatus::Waiting;
+            match (status == RunStatus::Running, running_since) {
+                (true, None) => running_since = Some(at),
+                (false, Some(since)) => {
+                    active += (at - since).max(0);
+                    running_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(since) = running_since {
+            active += (end - since).max(0);
+        }
+        RunTimes {
+            total: (end - created_at).max(0),
+            active,
+            waited,
+        }
+    }
+}
+
 /// A line of `aios runs`.
 #[derive(Debug, Clone)]
 pub struct RunSummary {

@@ -16,6 +16,7 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod lifecycle;
 mod memory;
 mod plurals;
 mod readonly;
