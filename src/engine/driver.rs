@@ -167,14 +167,24 @@ impl<'a> Driver<'a> {
         if result.is_err() {
             let _ = self.flush();
         }
-        // Whatever happened, stop child work and give the lease back.
+        // Whatever happened, stop child work and give the lease back. After an error
+        // the lease is left expired, still naming this process, so `aios tick` (or
+        // any resume) continues the run at once; when even that write fails, the
+        // lease names a process that is gone once this one exits, which is taken
+        // over as well.
         for (_, h) in self.in_flight.drain() {
             h.abort();
         }
-        let release = self.journal.release_lease(self.run.id, &self.env.owner);
-        let outcome = result?;
-        release?;
-        Ok(outcome)
+        match result {
+            Ok(outcome) => {
+                self.journal.release_lease(self.run.id, &self.env.owner)?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let _ = self.journal.abandon_lease(self.run.id, &self.env.owner);
+                Err(e)
+            }
+        }
     }
 
     fn drive_inner(&mut self) -> Result<RunOutcome> {

@@ -163,8 +163,20 @@ pub fn resume(
 }
 
 /// Drive a recorded run. `wf` is the already-validated snapshot when the caller has
-/// it (a run just created); otherwise it is loaded from the journal.
+/// it (a run just created); otherwise it is loaded from the journal. A storage error
+/// names the run: the way on is `aios resume`, not the same command again.
 fn drive_run(
+    journal: &mut Journal,
+    run_id: i64,
+    wf: Option<Workflow>,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+    mode: Mode,
+) -> Result<RunOutcome> {
+    drive_recorded(journal, run_id, wf, env, observer, mode).map_err(|e| e.in_run(run_id))
+}
+
+fn drive_recorded(
     journal: &mut Journal,
     run_id: i64,
     wf: Option<Workflow>,
