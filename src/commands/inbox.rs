@@ -10,7 +10,7 @@ use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
 use crate::inbox::view::{INTERRUPTED, ItemView, Shown, Subject};
-use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord};
+use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, ProposalStatus};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
@@ -135,6 +135,11 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
         summary.push_str(&deadline_note(p));
         if args.all {
             summary = format!("[{}] {summary}", p.status);
+            if p.status == ProposalStatus::Withdrawn
+                && let Some(why) = &p.reason
+            {
+                summary.push_str(&format!(" ({why})"));
+            }
         }
         let (run, step) = if p.kind == ProposalKind::Notice {
             ("-".to_string(), "-")
@@ -292,7 +297,20 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             }
         }
     }
-    if let Some(d) = p.decision {
+    if p.status == ProposalStatus::Withdrawn {
+        t.push_str(&format!(
+            "\n{} {}\n",
+            s.bold("withdrawn:"),
+            p.reason.as_deref().unwrap_or("its run ended")
+        ));
+        if p.run_status == crate::journal::RunStatus::Failed {
+            t.push_str(&format!(
+                "{} aios resume {} (continues the run; the items its steps wait on come back)\n",
+                s.cyan_bold("next:"),
+                p.run_id
+            ));
+        }
+    } else if let Some(d) = p.decision {
         t.push_str(&format!(
             "\n{} {} by {} at {}{}\n",
             s.bold("decided:"),

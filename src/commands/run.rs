@@ -201,8 +201,36 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                 .filter(|st| st.status == crate::journal::StepStatus::Failed)
                 .filter_map(|st| st.error.map(|e| format!("  {}: {e}\n", st.step_id)))
                 .collect::<String>();
+            // The items the failure withdrew from the inbox, which a resume puts back.
+            let waiting: Vec<String> = journal
+                .steps(id)?
+                .into_iter()
+                .filter(|st| {
+                    matches!(
+                        st.status,
+                        crate::journal::StepStatus::Waiting
+                            | crate::journal::StepStatus::NeedsAttention
+                    )
+                })
+                .map(|st| st.step_id)
+                .collect();
+            let withdrawn: Vec<String> = journal
+                .run_proposals(id)?
+                .into_iter()
+                .filter(|p| p.status == ProposalStatus::Withdrawn && waiting.contains(&p.step_id))
+                .map(|p| format!("{} ({})", p.id, p.step_id))
+                .collect();
+            let withdrawn = if withdrawn.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "withdrawn from the inbox until the run is resumed: {} {}\n",
+                    crate::text::noun(withdrawn.len(), "item", "items"),
+                    withdrawn.join(", ")
+                )
+            };
             ui::print(&format!(
-                "run {id} ({}) {}: {err}\n{detail}{} fix the cause, then continue with: aios resume {id}\n",
+                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} fix the cause, then continue with: aios resume {id}\n",
                 run.workflow,
                 s.run_status(RunStatus::Failed),
                 s.cyan_bold("hint:")

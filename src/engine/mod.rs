@@ -211,6 +211,12 @@ fn drive_recorded(
     {
         return Err(held.into_error(run_id));
     }
+    // A failure withdrew the items its waiting steps were asking; they are back now.
+    if mode == Mode::Continue && run.status == RunStatus::Failed {
+        for ev in journal.reopen_withdrawn(run_id)? {
+            observer.event(run_id, &ev);
+        }
+    }
     let steps = journal.steps(run_id)?;
     let items = journal.run_proposals(run_id)?;
     let ctx = Context::new(
@@ -328,7 +334,10 @@ fn drive_recorded(
         if !relevant
             || p.attempt != st.attempt
             || d.open_items.contains_key(&i)
-            || p.status == ProposalStatus::Cancelled
+            || matches!(
+                p.status,
+                ProposalStatus::Cancelled | ProposalStatus::Withdrawn
+            )
         {
             continue;
         }

@@ -160,7 +160,10 @@ fn a_cancelled_run_takes_no_decision_no_item_and_starts_nothing() {
         .unwrap();
     j.commit(run, &[Event::RunCancelled { reason: None }])
         .unwrap();
-    assert_eq!(j.proposal(p).unwrap().status, ProposalStatus::Cancelled);
+    let withdrawn = j.proposal(p).unwrap();
+    assert_eq!(withdrawn.status, ProposalStatus::Withdrawn);
+    assert_eq!(withdrawn.reason.as_deref(), Some("run 1 was cancelled"));
+    assert_eq!(j.replay(run).unwrap().differences, Vec::<String>::new());
     assert_eq!(
         j.decide(p, decision(Decision::Approve)).unwrap_err().kind,
         crate::error::ErrorKind::Conflict

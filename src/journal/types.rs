@@ -89,7 +89,11 @@ word_enum!(
         Pending = "pending",
         Approved = "approved",
         Rejected = "rejected",
+        /// Its run was cancelled (as journals before `withdrawn` recorded it).
         Cancelled = "cancelled",
+        /// Its run failed or was cancelled while it waited: it cannot be decided.
+        /// A resume of the failed run puts it back (`pending`).
+        Withdrawn = "withdrawn",
     }
 );
 
@@ -239,6 +243,20 @@ pub enum Event {
         until: Millis,
         by: String,
     },
+    /// A pending item was taken out of the inbox because its run ended (failed or
+    /// was cancelled): it can no longer be decided. Journaled in the transaction that
+    /// ends the run.
+    ProposalWithdrawn {
+        proposal: i64,
+        step: String,
+        reason: String,
+    },
+    /// A withdrawn item is pending again: its failed run was resumed and its step
+    /// still waits on it.
+    ProposalReopened {
+        proposal: i64,
+        step: String,
+    },
     /// A `wait` step waits until `due_at`; the run continues then (`aios tick`).
     TimerSet {
         step: String,
@@ -330,6 +348,8 @@ impl Event {
             Event::TimerSet { .. } => "timer_set",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",
+            Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
+            Event::ProposalReopened { .. } => "proposal_reopened",
         }
     }
 
@@ -348,7 +368,9 @@ impl Event {
             | Event::ProposalSnoozed { step, .. }
             | Event::TimerSet { step, .. }
             | Event::DeadlineSet { step, .. }
-            | Event::ProposalReminded { step, .. } => Some(step),
+            | Event::ProposalReminded { step, .. }
+            | Event::ProposalWithdrawn { step, .. }
+            | Event::ProposalReopened { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,

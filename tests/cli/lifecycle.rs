@@ -163,3 +163,115 @@ fn a_run_stopped_by_a_full_disk_names_itself_and_is_continued_at_once() {
     );
     t.aios(&["replay", "1"]).success();
 }
+
+#[test]
+fn a_failed_run_withdraws_its_pending_items_and_a_resume_puts_them_back() {
+    let t = Test::new().write("two.toml", PARALLEL);
+    t.aios(&["run", "two.toml"]).success();
+    assert_eq!((t.item("w"), t.item("s")), (1, 2));
+    t.aios(&["reject", "1", "--reason", "wrong words"])
+        .code(1)
+        .stdout_is(
+            "run 1 (two) failed: step `w` failed\n  w: rejected: wrong words\nwithdrawn from the inbox until the run is resumed: item 2 (s)\nhint: fix the cause, then continue with: aios resume 1\n",
+        );
+    assert!(t.inbox().is_empty(), "{:?}", t.inbox());
+    t.aios(&["inbox", "list", "--all"])
+        .success()
+        .stdout_contains("[withdrawn] write s.txt (6 bytes) (run 1 failed: step `w` failed)\n");
+    let all = t
+        .aios(&["inbox", "list", "--all", "--json"])
+        .success()
+        .json();
+    assert_eq!(all[1]["id"], 2);
+    assert_eq!(all[1]["status"], "withdrawn");
+
+    // Deciding it would revive the run and re-propose the rejected draft: refused.
+    for args in [&["approve", "2"][..], &["reject", "2", "--reason", "no"]] {
+        t.aios(args).code(4).stderr_is(
+            "error: inbox item 2 was withdrawn (run 1 failed: step `w` failed); it can no longer be decided\nhint: continue the run with `aios resume 1` (the items its steps wait on come back to the inbox), or see why it failed with: aios show 1\n",
+        );
+    }
+    assert_eq!(t.show(1)["status"], "failed");
+    assert_eq!(
+        t.aios(&["inbox", "list", "--all", "--json"])
+            .success()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "nothing was proposed again"
+    );
+    assert!(!t.join("s.txt").exists());
+    t.aios(&["inbox", "show", "2"])
+        .success()
+        .stdout_contains("inbox 2 · action · withdrawn\n")
+        .stdout_contains("\nwithdrawn: run 1 failed: step `w` failed\nnext: aios resume 1 (continues the run; the items its steps wait on come back)\n");
+
+    // Resuming the failed run is how it goes on: `s` waits on the same item again,
+    // and `w` is proposed anew.
+    t.aios(&["resume", "1"])
+        .success()
+        .stderr_contains("? s waits for you again (inbox 2, back in the inbox)")
+        .stdout_contains("run 1 (two) is waiting for you:");
+    assert_eq!((t.item("s"), t.item("w")), (2, 3));
+    t.aios(&["approve", "2"]).success();
+    assert_eq!(t.read("s.txt"), "second");
+    t.aios(&["approve", "3"])
+        .success()
+        .stdout_contains("run 1 (two) succeeded");
+    let log = t.aios(&["log", "1"]).success();
+    assert!(
+        log.stdout
+            .contains("s: inbox item 2 withdrawn (run 1 failed: step `w` failed)")
+            && log
+                .stdout
+                .contains("s: inbox item 2 back in the inbox (the run was resumed)"),
+        "{}",
+        log.stdout
+    );
+    t.aios(&["replay", "1"]).success();
+}
+
+#[test]
+fn a_cancelled_run_withdraws_its_pending_items() {
+    let t = Test::new().write("two.toml", PARALLEL);
+    t.aios(&["run", "two.toml"]).success();
+    t.aios(&["cancel", "1", "--reason", "changed my mind"])
+        .success();
+    assert!(t.inbox().is_empty());
+    let all = t.aios(&["inbox", "list", "--all"]).success();
+    for summary in ["write w.txt (5 bytes)", "write s.txt (6 bytes)"] {
+        assert!(
+            all.stdout.contains(&format!(
+                "[withdrawn] {summary} (run 1 was cancelled: changed my mind)\n"
+            )),
+            "{}",
+            all.stdout
+        );
+    }
+    t.aios(&["approve", "1"]).code(4).stderr_is(
+        "error: inbox item 1 was withdrawn (run 1 was cancelled: changed my mind); it can no longer be decided\nhint: a cancelled run does not go on; see it with: aios show 1\n",
+    );
+    t.aios(&["replay", "1"]).success();
+}
+
+#[test]
+fn an_item_left_pending_by_an_older_build_in_a_failed_run_cannot_be_decided() {
+    let t = Test::new().write("two.toml", PARALLEL);
+    t.aios(&["run", "two.toml"]).success();
+    t.aios(&["reject", "1", "--reason", "no"]).code(1);
+    // Builds before withdrawals left the other item pending.
+    let db = rusqlite::Connection::open(t.db()).unwrap();
+    db.execute(
+        "UPDATE proposals SET status = 'pending', reason = NULL WHERE id = 2",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    t.aios(&["approve", "2"]).code(4).stderr_is(
+        "error: run 1 failed; its inbox item 2 can no longer be decided\nhint: continue the run with `aios resume 1` (the items its steps wait on come back to the inbox), or see why it failed with: aios show 1\n",
+    );
+    assert!(!t.join("s.txt").exists());
+    assert_eq!(t.show(1)["status"], "failed");
+}
