@@ -91,7 +91,8 @@ fn deadline_note(p: &ProposalRecord) -> String {
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
     let mut journal = ctx.reader_or_writer()?;
     crate::schedule::flag_late(&mut journal)?;
-    let items = journal.inbox(args.all)?;
+    let mut items = journal.inbox(args.all)?;
+    crate::inbox::order::sort_records(&mut items);
     if args.json {
         ui::print_json(&serde_json::Value::Array(
             items.iter().map(item_json).collect(),

@@ -149,11 +149,12 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
             ));
         }
         RunStatus::Waiting => {
-            let pending: Vec<_> = journal
+            let mut pending: Vec<_> = journal
                 .run_proposals(id)?
                 .into_iter()
                 .filter(|p| p.status == ProposalStatus::Pending)
                 .collect();
+            crate::inbox::order::sort_records(&mut pending);
             let mut text = format!(
                 "run {id} ({}) is {}",
                 run.workflow,

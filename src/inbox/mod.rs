@@ -5,7 +5,9 @@
 //! was proposed, see [`crate::journal::StaleRef`]) needs `confirm_stale`.
 //!
 //! [`view`]: what an item shows, the same for `aios inbox show` and the TUI.
+//! [`order`]: the one order of the inbox, most urgent first.
 
+pub mod order;
 pub mod view;
 
 use serde_json::{Map, Value as Json};

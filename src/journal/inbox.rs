@@ -28,6 +28,8 @@ pub struct InboxRow {
     pub versions: Vec<super::VersionRef>,
     /// Hidden until this instant.
     pub snoozed_until: Option<Millis>,
+    /// When its `on_timeout` decides for the operator, if it has a deadline.
+    pub deadline: Option<Millis>,
 }
 
 /// What changed in the journal since a given event.
@@ -42,13 +44,14 @@ pub struct Changes {
 }
 
 impl Journal {
-    /// Pending inbox items, oldest first, with the fields the list needs.
+    /// Pending inbox items with the fields the list needs, oldest first (front ends
+    /// sort them with [`crate::inbox::order`]).
     pub fn inbox_rows(&self) -> Result<Vec<InboxRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.kind, p.run_id, r.workflow, p.step_id, p.summary, p.created_at,
                     json_extract(p.evidence, '$.confidence'),
                     json_extract(p.evidence, '$.versions'),
-                    s.until
+                    s.until, p.deadline
              FROM proposals p JOIN runs r ON r.id = p.run_id
              LEFT JOIN proposal_snoozes s ON s.proposal = p.id
              WHERE p.status = 'pending' ORDER BY p.id",
@@ -69,6 +72,7 @@ impl Journal {
                     .and_then(|v| serde_json::from_str(&v).ok())
                     .unwrap_or_default(),
                 snoozed_until: r.get(9)?,
+                deadline: r.get(10)?,
             })
         })?;
         let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -86,6 +90,7 @@ impl Journal {
                 confidence: None,
                 versions: Vec::new(),
                 snoozed_until: None,
+                deadline: None,
             }));
             rows.sort_by_key(|r| r.id);
         }

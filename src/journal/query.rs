@@ -225,7 +225,8 @@ impl Journal {
         proposal(&self.conn, id)
     }
 
-    /// Inbox items: pending ones (or all with `all`), oldest first.
+    /// Inbox items: pending ones (or all with `all`), oldest first (front ends sort
+    /// them with [`crate::inbox::order`]).
     pub fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id

@@ -42,15 +42,6 @@ impl Item {
             haystack,
         }
     }
-
-    /// Lower sorts first: items that need attention before the rest.
-    pub fn urgency(&self) -> u8 {
-        match self.row.kind.as_str() {
-            "attention" => 0,
-            "budget" => 1,
-            _ => 2,
-        }
-    }
 }
 
 /// The selected item in full.
@@ -171,7 +162,8 @@ pub struct Model {
     pub now: Millis,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
-    /// Every pending item, in display order (most urgent, then newest first).
+    /// Every pending item, most urgent first (the order of `aios inbox list`, see
+    /// [`crate::inbox::order`]).
     pub items: Vec<Item>,
     /// Indices into `items` shown now (not snoozed, matching the filter).
     pub visible: Vec<usize>,

@@ -36,8 +36,8 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
     t.aios(&["approve", "1"]).success();
     t.aios(&["inbox", "list", "--all"]).success().stdout_is(
         "   ID  KIND         RUN  WORKFLOW  STEP    AGE  SUMMARY
-    1  action         1  rj        w        0s  [approved] write w.txt (2 bytes)
     2  action         1  rj        s        0s  [pending] write s.txt (5 bytes)
+    1  action         1  rj        w        0s  [approved] write w.txt (2 bytes)
 ",
     );
     let all = t
@@ -45,7 +45,7 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
         .success()
         .json();
     assert_eq!(all.as_array().unwrap().len(), 2);
-    assert_eq!(all[0]["status"], "approved");
+    assert_eq!(all[1]["status"], "approved");
     t.aios(&["approve", "2"]).success();
     t.aios(&["inbox"])
         .success()
@@ -208,5 +208,42 @@ fn replay_says_what_it_checked_even_when_there_is_nothing() {
         "ok run 2: 5 events replay to the stored state\n\
          ok run 1: 5 events replay to the stored state\n\
          replayed 2 runs: the stored state and the events agree\n",
+    );
+}
+
+/// `aios inbox list` and the TUI share one order, most urgent first: an item whose
+/// deadline decides for you comes before older ones without a deadline, and among
+/// those the one waiting longest comes first (see `inbox::order`).
+#[test]
+fn inbox_list_puts_the_most_urgent_first() {
+    let t = Test::new()
+        .write(
+            "w.toml",
+            "name = \"w\"\n[[steps]]\nid = \"w\"\nkind = \"file\"\npath = \"w.txt\"\ncontent = \"w\"\n",
+        )
+        .write(
+            "gate.toml",
+            "name = \"gate\"\n[[steps]]\nid = \"go\"\nkind = \"approval\"\ntitle = \"Go?\"\ntimeout = \"3d\"\n",
+        );
+    for (file, at) in [
+        ("w.toml", "2026-11-21T09:00:00Z"),
+        ("w.toml", "2026-11-21T09:10:00Z"),
+        ("gate.toml", "2026-11-21T09:20:00Z"),
+    ] {
+        t.args(&["run", file]).env("AIOS_NOW", at).run().success();
+    }
+    let ids: Vec<i64> = t
+        .inbox()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [3, 1, 2]);
+    let table = t.aios(&["inbox", "list"]).success().stdout;
+    let order: Vec<&str> = table.lines().skip(1).map(|l| l.trim_start()).collect();
+    assert!(
+        order[0].starts_with("3  approval")
+            && order[1].starts_with("1  action")
+            && order[2].starts_with("2  action"),
+        "{table}"
     );
 }

@@ -308,8 +308,7 @@ fn open_select_approve_and_watch_the_run_complete() {
     let t = two_waiting();
     let mut tui = Pty::spawn(&t, &["inbox"], &[]);
     tui.wait_for("waiting for you");
-    tui.wait_for("#2 action · note");
-    tui.keys("j");
+    // The list's order is `aios inbox list`'s: the item waiting longest first.
     tui.wait_for("#1 action · note");
     // The detail pane shows the action (its body under its size).
     tui.wait_for("20 bytes:");
@@ -373,6 +372,8 @@ fn editor_edit_is_diffed_then_committed() {
 fn reject_with_a_reason_and_snooze_from_the_tui() {
     let t = two_waiting();
     let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("j");
     tui.wait_for("#2 action · note");
     tui.keys("s");
     tui.wait_for("snooze #2");

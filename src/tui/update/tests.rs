@@ -23,6 +23,7 @@ pub fn row(id: i64, kind: &str, step: &str, summary: &str) -> InboxRow {
         confidence: None,
         versions: Vec::new(),
         snoozed_until: None,
+        deadline: None,
     }
 }
 
@@ -587,4 +588,32 @@ fn drive_results_are_reported() {
     let s = m.status.clone().unwrap();
     assert!(s.error);
     assert_eq!(s.text, "item 1 not decided: already decided");
+}
+
+#[test]
+fn the_list_has_the_order_of_inbox_list() {
+    let mut m = model();
+    let mut gate = row(4, "approval", "go", "Go?");
+    gate.deadline = Some(NOW + 3_600_000);
+    let rows = vec![
+        row(1, "action", "a", "newest"),
+        row(3, "action", "b", "oldest"),
+        gate,
+        row(2, "notice", "", "missed fires"),
+        row(5, "attention", "c", "interrupted"),
+    ];
+    let mut expected = rows.clone();
+    expected.sort_by(|a, b| {
+        crate::inbox::order::cmp(
+            crate::inbox::order::Key::of_row(a),
+            crate::inbox::order::Key::of_row(b),
+        )
+    });
+    update(
+        &mut m,
+        Msg::Inbox(rows.into_iter().map(|r| Item::new(r, false)).collect()),
+    );
+    let ids: Vec<i64> = m.items.iter().map(|i| i.row.id).collect();
+    assert_eq!(ids, [5, 4, 3, 1, 2]);
+    assert_eq!(ids, expected.iter().map(|r| r.id).collect::<Vec<_>>());
 }
