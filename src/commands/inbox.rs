@@ -225,7 +225,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 t.push_str(&format!("\n{body}\n"));
             }
             if !g.fields.is_empty() {
-                t.push_str(&format!("\n{}\n", s.bold("fields (--field NAME=VALUE)")));
+                t.push_str(&format!("\n{}\n", s.bold("fields")));
                 for f in &g.fields {
                     t.push_str(&format!("  {}\n", f.describe()));
                 }
@@ -235,12 +235,6 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             t.push_str(&format!("{}\n", s.bold(BudgetStop::HEADLINE)));
             for (label, value) in b.lines() {
                 t.push_str(&format!("  {label:<10} {value}\n"));
-            }
-            if !view.evidence.choices.is_empty() {
-                t.push_str(&format!("\n{}\n", s.bold("choices")));
-                for c in &view.evidence.choices {
-                    t.push_str(&format!("  {c}\n"));
-                }
             }
         }
         Subject::Action {
@@ -323,31 +317,21 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ));
-    } else if p.status == crate::journal::ProposalStatus::Pending {
-        let id = p.id;
-        let next = match p.kind {
-            ProposalKind::Notice => format!("aios approve {id} (acknowledge it)"),
-            ProposalKind::Action => format!(
-                "aios approve {id} · aios approve {id} --edit FILE (from: aios inbox show {id} --action) · aios reject {id} --reason \"...\""
-            ),
-            ProposalKind::Approval => format!(
-                "aios approve {id} [--field NAME=VALUE] · aios reject {id} --reason \"...\""
-            ),
-            ProposalKind::Attention => format!(
-                "aios approve {id} (run it again) · aios approve {id} --done (it happened) · aios reject {id} --reason \"...\" (fail the step)"
-            ),
-            ProposalKind::Budget => {
-                let mut n = format!("aios approve {id} --raise USD");
-                if BudgetStop::of(&p.action).next_model.is_some() {
-                    n.push_str(&format!(" · aios approve {id} --switch"));
-                }
-                n.push_str(&format!(
-                    " · aios reject {id} --reason \"...\" (fail the step)"
-                ));
-                n
-            }
-        };
-        t.push_str(&format!("\n{} {next}\n", s.cyan_bold("next:")));
+    } else if p.status == ProposalStatus::Pending {
+        t.push_str(&format!("\n{}\n", s.cyan_bold("next:")));
+        let choices = crate::inbox::choices::of(&view);
+        let lines: Vec<(String, String)> = choices
+            .iter()
+            .map(|c| (c.command(p.id), c.describe(p.id)))
+            .collect();
+        let w = lines
+            .iter()
+            .map(|(c, _)| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (command, what) in lines {
+            t.push_str(&format!("  {command:<w$}  {what}\n"));
+        }
     }
     ui::print(&t);
     Ok(Exit::Ok)

@@ -187,9 +187,11 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                         p.summary
                     ));
                 }
-                let first = pending[0].id;
+                let first = &pending[0];
                 text.push_str(&format!(
-                    "next: aios inbox show {first} · aios approve {first} · aios reject {first} --reason \"...\"\n"
+                    "next: aios inbox show {} · {}\n",
+                    first.id,
+                    crate::inbox::next(first)
                 ));
             }
             ui::print(&text);

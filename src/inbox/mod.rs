@@ -6,7 +6,9 @@
 //!
 //! [`view`]: what an item shows, the same for `aios inbox show` and the TUI.
 //! [`order`]: the one order of the inbox, most urgent first.
+//! [`choices`]: what the operator may answer to each kind of item.
 
+pub mod choices;
 pub mod order;
 pub mod view;
 
@@ -62,7 +64,7 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         return Err(Error::invalid(format!(
             "item {id} is {what}; --done only applies to interrupted steps"
         ))
-        .with_hint(format!("approve it with: aios approve {id}")));
+        .with_hint(next(&p)));
     }
     if !req.fields.is_empty() && p.kind == ProposalKind::Budget && req.decision != Decision::Approve
     {
@@ -73,21 +75,14 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
     if !req.fields.is_empty() && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget) {
         return Err(Error::invalid(format!(
             "item {id} is {what}; only approval gates have fields"
-        )));
-    }
-    if req.edit.is_some() && p.kind == ProposalKind::Approval {
-        return Err(Error::invalid(format!(
-            "item {id} is an approval gate; there is no action to edit"
         ))
-        .with_hint("fill in its fields with --field NAME=VALUE"));
+        .with_hint(next(&p)));
     }
-    if req.edit.is_some() && p.kind == ProposalKind::Budget {
-        return Err(Error::invalid(format!(
-            "item {id} is a budget stop; there is no action to edit"
-        ))
-        .with_hint(format!(
-            "choose with: aios approve {id} --raise USD | --switch"
-        )));
+    if req.edit.is_some() && matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget) {
+        return Err(
+            Error::invalid(format!("item {id} is {what}; there is no action to edit"))
+                .with_hint(next(&p)),
+        );
     }
     if req.edit.is_some() && req.decision != Decision::Approve {
         return Err(Error::invalid(
@@ -142,6 +137,16 @@ pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Optio
     check_edit(p, e)
 }
 
+/// What may be done with an item, as commands: `aios approve 3 --field date=VALUE ·
+/// aios reject 3 --reason "..."` (the hint of a request that does not fit it).
+pub fn next(p: &ProposalRecord) -> String {
+    choices::of(&view::ItemView::of(p))
+        .iter()
+        .map(|c| c.command(p.id))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// Approving or rejecting a notice acknowledges it; nothing else applies to one.
 fn acknowledge(
     journal: &mut Journal,
@@ -164,17 +169,14 @@ fn acknowledge(
 /// Parse, validate and diff an edited action. Returns (edited, diff), or (None, None)
 /// when the edit changes nothing.
 fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<String>)> {
-    let value = parse_edit(e)?;
+    let value = parse_edit(p.id, e)?;
     let action: Action = serde_json::from_value(value).map_err(|err| {
         Error::invalid(format!("{} is not a valid action: {err}", e.origin))
             .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     action.validate().map_err(|err| {
-        Error::invalid(format!(
-            "the edited action in {} is not valid: {err}",
-            e.origin
-        ))
-        .with_hint(format!("start from: aios inbox show {} --action", p.id))
+        Error::invalid(format!("{} is not valid: {err}", e.origin))
+            .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     let original: Action = serde_json::from_value(p.action.clone()).map_err(|err| {
         Error::storage(format!(
@@ -191,11 +193,8 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
         .with_hint("reject this item instead, and change the workflow"));
     }
     action.validate_edit(&original).map_err(|err| {
-        Error::invalid(format!(
-            "the edited action in {} is not valid: {err}",
-            e.origin
-        ))
-        .with_hint(format!("start from: aios inbox show {} --action", p.id))
+        Error::invalid(format!("{} is not valid: {err}", e.origin))
+            .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     if original == action {
         return Ok((None, None));
@@ -210,7 +209,7 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
     Ok((Some(serde_json::to_value(&action)?), Some(diff)))
 }
 
-fn parse_edit(e: &Edit) -> Result<Json> {
+fn parse_edit(id: i64, e: &Edit) -> Result<Json> {
     let as_json = serde_json::from_str::<Json>(&e.text);
     if let Ok(v) = as_json {
         return Ok(v);
@@ -224,7 +223,9 @@ fn parse_edit(e: &Edit) -> Result<Json> {
                 e.origin,
                 terr.message()
             ))
-            .with_hint("edit the JSON printed by `aios inbox show ID --action`"))
+            .with_hint(format!(
+                "edit the JSON printed by `aios inbox show {id} --action`"
+            )))
         }
     }
 }
@@ -233,23 +234,14 @@ fn parse_edit(e: &Edit) -> Result<Json> {
 fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
     let id = p.id;
     let stop = BudgetStop::of(&p.action);
-    let hint = || {
-        let mut h = format!("aios approve {id} --raise USD");
-        if stop.next_model.is_some() {
-            h.push_str(&format!(" · aios approve {id} --switch"));
-        }
-        h.push_str(&format!(" · aios reject {id} --reason \"...\""));
-        h
-    };
+    let hint = || next(p);
     match given {
-        [(k, v)] if k == "raise_usd" => match v.trim().trim_start_matches('$').parse::<f64>() {
-            Ok(x) if x > 0.0 && x.is_finite() => Ok(serde_json::json!({ "raise_usd": x })),
-            _ => Err(
-                Error::invalid(format!("--raise takes an amount in USD above 0, got `{v}`"))
-                    .with_hint(format!("like: aios approve {id} --raise 2.50")),
-            ),
+        [(k, v)] if k == choices::RAISE => match choices::parse_usd(v) {
+            Ok(x) => Ok(serde_json::json!({ "raise_usd": x })),
+            Err(e) => Err(Error::invalid(format!("the raise must be {e}"))
+                .with_hint(format!("like: aios approve {id} --raise 2.50"))),
         },
-        [(k, _)] if k == "switch" => match &stop.next_model {
+        [(k, _)] if k == choices::SWITCH => match &stop.next_model {
             Some(next) => Ok(serde_json::json!({ "switch_to": next })),
             None => Err(Error::invalid(format!(
                 "the step of item {id} has no model after `{}` to switch to",
@@ -258,7 +250,7 @@ fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             .with_hint(hint())),
         },
         _ => Err(Error::invalid(format!(
-            "item {id} is a budget stop: approve it with --raise USD or --switch"
+            "item {id} is a budget stop: approving it raises the run's allowance or switches the step's model"
         ))
         .with_hint(hint())),
     }
@@ -288,8 +280,8 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
                 out.insert(name.clone(), v);
             }
             Err(hint) => problems.push(format!(
-                "field `{name}` must be a {}, got `{raw}` ({hint})",
-                ty.as_str()
+                "field `{name}` must be {}, got `{raw}` ({hint})",
+                crate::workflow::type_article(ty)
             )),
         }
     }
@@ -300,17 +292,18 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
         if let Some(default) = &d.default {
             out.insert(d.name.clone(), default.clone());
         } else if d.required {
-            problems.push(format!(
-                "field `{}` is required; pass --field {}=VALUE",
-                d.name, d.name
-            ));
+            problems.push(format!("field `{}` is required", d.name));
         }
     }
     if problems.is_empty() {
         Ok(Json::Object(out))
     } else {
+        let approve = choices::of(&view::ItemView::of(p))
+            .first()
+            .map(|c| c.command(p.id))
+            .unwrap_or_default();
         Err(Error::invalid(problems.join("; ")).with_hint(format!(
-            "see the gate's fields with: aios inbox show {}",
+            "approve it with: {approve} (its fields: aios inbox show {})",
             p.id
         )))
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use ratatui_textarea::TextArea;
 
 use crate::clock::Millis;
+use crate::inbox::choices::{Choice, Input};
 use crate::inbox::view::ItemView;
 use crate::journal::{InboxRow, ProposalRecord, RunSummary, StaleRef, StepRecord};
 
@@ -110,9 +111,11 @@ pub enum Overlay {
     #[default]
     None,
     Help,
-    /// The reason of a rejection of `ids`.
+    /// The reason of a rejection of `ids` (`verb`: what the rejection does, `reject`
+    /// or `fail`).
     Reject {
         ids: Vec<i64>,
+        verb: &'static str,
         input: TextArea<'static>,
         error: Option<String>,
     },
@@ -122,12 +125,9 @@ pub enum Overlay {
         input: TextArea<'static>,
         error: Option<String>,
     },
-    /// Approval gate fields, one `NAME=VALUE` per line.
-    Fields {
-        id: i64,
-        input: TextArea<'static>,
-        error: Option<String>,
-    },
+    /// The typed inputs of a choice (a gate's fields, a budget stop's raise), one
+    /// box per input; Tab moves between them.
+    Form(Form),
     /// The inline editor of an action (when no `$EDITOR` is set, or after a bad edit).
     Editor {
         id: i64,
@@ -147,6 +147,24 @@ pub enum Overlay {
     },
     /// Quitting while this process still drives runs.
     ConfirmQuit,
+}
+
+/// A choice's inputs being filled in.
+#[derive(Debug)]
+pub struct Form {
+    pub id: i64,
+    pub choice: Choice,
+    pub fields: Vec<FormField>,
+    /// The field being typed in.
+    pub focus: usize,
+}
+
+/// One input of a [`Form`], with what is typed and why it does not fit yet.
+#[derive(Debug)]
+pub struct FormField {
+    pub input: Input,
+    pub text: TextArea<'static>,
+    pub error: Option<String>,
 }
 
 /// A line for the operator at the bottom of the screen.
@@ -222,6 +240,13 @@ impl Model {
     /// The item under the cursor.
     pub fn selected(&self) -> Option<&Item> {
         self.visible.get(self.cursor).map(|&i| &self.items[i])
+    }
+
+    /// What the selected item's keys do (its choices), when its detail is loaded.
+    pub fn choices(&self) -> Vec<Choice> {
+        self.selected_detail()
+            .map(|d| crate::inbox::choices::of(&d.view))
+            .unwrap_or_default()
     }
 
     /// The selected item's detail, when it is loaded.

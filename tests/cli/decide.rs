@@ -101,7 +101,9 @@ fn invalid_edits_are_refused_and_decide_nothing() {
     t.put("escape.json", &escape.to_string());
     t.aios(&["approve", &ids, "--edit", "escape.json"])
         .code(2)
-        .stderr_contains("error: the edited action in escape.json is not valid: path `../escape` escapes the root folder");
+        .stderr_contains(
+            "error: escape.json is not valid: path `../escape` escapes the root folder",
+        );
 
     let mut unknown = action.clone();
     unknown["owner"] = "root".into();

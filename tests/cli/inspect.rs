@@ -60,8 +60,10 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
 fn inbox_show_prints_the_exact_action_and_what_to_do() {
     let t = waiting();
     let root = t.path().display().to_string();
-    t.aios(&["inbox", "show", "1"]).success().stdout_is(&format!(
-        "inbox 1 · action · pending
+    t.aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_is(&format!(
+            "inbox 1 · action · pending
 run 1 (rj) · step w · attempt 1 · created {NOW}
 
 action
@@ -70,9 +72,12 @@ action
     2 bytes:
     │ hi
 
-next: aios approve 1 · aios approve 1 --edit FILE (from: aios inbox show 1 --action) · aios reject 1 --reason \"...\"
+next:
+  aios approve 1                commit it as proposed
+  aios approve 1 --edit FILE    commit your edit of it (start from: aios inbox show 1 --action)
+  aios reject 1 --reason \"...\"  reject it, with a reason
 "
-    ));
+        ));
     let action = t.aios(&["inbox", "show", "1", "--action"]).success().json();
     assert_eq!(
         action,
@@ -246,4 +251,30 @@ fn inbox_list_puts_the_most_urgent_first() {
             && order[2].starts_with("2  action"),
         "{table}"
     );
+}
+
+/// The `next:` hints fit the item: a gate lists its fields (a required one plainly,
+/// an optional one in brackets), as the run's summary and `inbox show` print them.
+#[test]
+fn next_hints_of_a_gate_list_its_fields() {
+    let t = Test::new().write(
+        "gate.toml",
+        "name = \"gate\"\n[[steps]]\nid = \"go\"\nkind = \"approval\"\ntitle = \"Go?\"\nfields = { date = { type = \"string\" }, n = { type = \"integer\", required = false, default = 3 } }\n",
+    );
+    t.aios(&["run", "gate.toml"]).success().stdout_contains(
+        "next: aios inbox show 1 · aios approve 1 --field date=VALUE [--field n=VALUE] · aios reject 1 --reason \"...\"\n",
+    );
+    t.aios(&["inbox", "show", "1"]).success().stdout_contains(
+        "next:\n  aios approve 1 --field date=VALUE [--field n=VALUE]  fill in its fields and pass the gate\n  aios reject 1 --reason \"...\"                         reject it, with a reason\n",
+    );
+    // The hint of a missing field is the command to run.
+    t.aios(&["approve", "1"]).code(2).stderr_is(
+        "error: field `date` is required\nhint: approve it with: aios approve 1 --field date=VALUE [--field n=VALUE] (its fields: aios inbox show 1)\n",
+    );
+    t.aios(&["approve", "1", "--field", "date=today", "--field", "n=x"])
+        .code(2)
+        .stderr_contains(
+            "error: field `n` must be an integer, got `x` (use a whole number, like 42)\n",
+        );
+    t.aios(&["approve", "1", "--field", "date=today"]).success();
 }

@@ -463,3 +463,44 @@ fn inbox_without_a_terminal_prints_the_list() {
         .success()
         .stdout_contains("write a.txt (1 byte)");
 }
+
+/// A gate's fields are filled in a form in the TUI (Tab between them, types checked
+/// before anything is decided), never by going to the CLI.
+#[test]
+fn a_gate_is_approved_with_its_fields_from_a_form() {
+    let t = Test::new().write(
+        "gate.toml",
+        r#"
+name = "gate"
+
+[[steps]]
+id = "go"
+kind = "approval"
+title = "Launch?"
+fields = { seats = { type = "integer" }, channel = { type = "string", required = false, default = "email" } }
+
+[[steps]]
+id = "after"
+kind = "set"
+values = { seats = "{{ steps.go.output.fields.seats }}" }
+"#,
+    );
+    t.aios(&["run", "gate.toml"]).success();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("FIELDS (a asks for them in a form)");
+    tui.keys("a");
+    tui.wait_for("approve #1");
+    tui.wait_for("▸ seats (integer, required)");
+    tui.keys("ten\r");
+    tui.wait_for("▸ channel (string)");
+    tui.keys("\r");
+    tui.wait_for("not an integer: use a whole number, like 42");
+    tui.keys("\x7f\x7f\x7f12\t\r");
+    tui.wait_for("run 1 succeeded");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    let show = t.show(1);
+    assert_eq!(step(&show, "go")["output"]["fields"]["seats"], 12);
+    assert_eq!(step(&show, "go")["output"]["fields"]["channel"], "email");
+    assert_eq!(step(&show, "after")["output"]["seats"], 12);
+}

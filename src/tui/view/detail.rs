@@ -78,13 +78,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             action,
         } => {
             if *interrupted {
-                for part in INTERRUPTED.split_inclusive("; ") {
-                    lines.push(Line::styled(part.trim_end().to_string(), t.alert()));
-                }
-                lines.push(Line::styled(
-                    "a: run it again · r: fail the step · (aios approve ID --done: it happened)",
-                    t.dim(),
-                ));
+                lines.push(Line::styled(INTERRUPTED, t.alert()));
                 lines.push(Line::raw(""));
             }
             lines.push(heading("ACTION", t));
@@ -151,11 +145,15 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             )));
         }
     }
-    if !ev.choices.is_empty() {
+    let choices = crate::inbox::choices::of(&d.view);
+    if !choices.is_empty() {
         lines.push(Line::raw(""));
         lines.push(heading("CHOICES", t));
-        for c in &ev.choices {
-            lines.push(Line::raw(c.clone()));
+        for c in &choices {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{}  ", c.key), t.bold()),
+                Span::raw(c.label.clone()),
+            ]));
         }
     }
     let context = ev.context();
@@ -183,7 +181,7 @@ fn gate_lines(g: &Gate, lines: &mut Vec<Line<'static>>, t: Theme) {
     }
     if !g.fields.is_empty() {
         lines.push(Line::raw(""));
-        lines.push(heading("FIELDS (a asks for them)", t));
+        lines.push(heading("FIELDS (a asks for them in a form)", t));
         for f in &g.fields {
             lines.push(Line::raw(f.describe()));
         }
