@@ -55,7 +55,10 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
                 "{origin} is not a valid workflow ({})",
                 diags.count()
             ))
-            .with_hint("fix the problems above; `aios check FILE` checks without running"))
+            .with_hint(format!(
+                "fix the problems above; `aios check {}` checks without running",
+                crate::connectors::shell::quote(&origin)
+            )))
         }
     }
 }

@@ -69,7 +69,7 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
     if !req.fields.is_empty() && p.kind == ProposalKind::Budget && req.decision != Decision::Approve
     {
         return Err(Error::invalid(
-            "--raise and --switch are ways to approve a budget stop",
+            "--raise and --switch approve a budget stop; a rejection takes neither",
         ));
     }
     if !req.fields.is_empty() && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget) {
@@ -84,10 +84,14 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
                 .with_hint(next(&p)),
         );
     }
-    if req.edit.is_some() && req.decision != Decision::Approve {
+    if req.edit.is_some() && req.decision == Decision::Done {
         return Err(Error::invalid(
-            "only an approval can carry an edited action",
-        ));
+            "--done says the action already happened, so it takes no edit; an edit is committed by approving it",
+        )
+        .with_hint(next(&p)));
+    }
+    if req.edit.is_some() && req.decision == Decision::Reject {
+        return Err(Error::invalid("a rejection takes no edit"));
     }
     if req.decision == Decision::Approve && !req.confirm_stale {
         let stale = journal.stale(&p.evidence);
@@ -373,3 +377,6 @@ pub fn is_timeout_failure(p: &ProposalRecord) -> bool {
         && p.decided_by.as_deref() == Some(TIMEOUT_DECIDER)
         && p.fields.as_ref().is_some_and(|f| f["on_timeout"] == "fail")
 }
+
+#[cfg(test)]
+mod tests;

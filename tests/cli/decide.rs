@@ -218,7 +218,7 @@ fn cancel_stops_a_run_once_and_its_items_cannot_be_decided() {
         .stdout_is("run 1 (two) cancelled\n");
     t.aios(&["cancel", "1"])
         .code(4)
-        .stderr_is("error: run 1 already cancelled; there is nothing to cancel\nhint: see it with: aios show 1\n");
+        .stderr_is("error: run 1 was already cancelled; there is nothing to cancel\nhint: see it with: aios show 1\n");
     t.aios(&["approve", &id]).code(4).stderr_contains("cancel");
     t.aios(&["resume", "1"])
         .code(4)
