@@ -93,6 +93,11 @@ impl Connector for FileAction {
         false
     }
 
+    /// Nothing outside the file to check.
+    fn check(_: &Self::Spec, _: &super::CheckCx<'_>) -> Vec<crate::workflow::diag::Diagnostic> {
+        Vec::new()
+    }
+
     fn render(f: &FileSpec, r: &RenderCx<'_>) -> Result<FileAction, String> {
         let root = match &f.root {
             Some(root) => r.path(&r.text(root)?),
@@ -120,6 +125,11 @@ impl Connector for FileAction {
     /// at commit (symlinks included).
     fn validate_edit(&self, _proposed: &FileAction) -> Result<(), String> {
         self.validate()
+    }
+
+    /// The step's `approve` decides.
+    fn must_ask(&self) -> bool {
+        false
     }
 
     fn summary(&self) -> String {
