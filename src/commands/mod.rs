@@ -11,6 +11,7 @@ mod inbox;
 mod install;
 mod llm;
 pub(crate) mod log;
+mod mcp;
 mod memory;
 mod outcome;
 mod replay;
@@ -244,6 +245,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Fact(a) => fact::fact(ctx, a),
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
+        Command::Mcp(a) => mcp::mcp(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -296,6 +296,41 @@ impl Cx {
     }
 }
 
+/// `a (number, required), b (string)`: what a tool's schema takes, for hints.
+pub fn takes(schema: &Json) -> String {
+    let Some(props) = schema.get("properties").and_then(Json::as_object) else {
+        return "any arguments".to_string();
+    };
+    if props.is_empty() {
+        return "no arguments".to_string();
+    }
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    props
+        .iter()
+        .map(|(k, v)| {
+            let ty = match v.get("type") {
+                Some(Json::String(t)) => t.clone(),
+                Some(Json::Array(ts)) => ts
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                _ => "any".to_string(),
+            };
+            if required.contains(&k.as_str()) {
+                format!("{k} ({ty}, required)")
+            } else {
+                format!("{k} ({ty})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn types_words(types: &[&str]) -> String {
     let words: Vec<&str> = types
         .iter()

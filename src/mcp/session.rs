@@ -451,7 +451,14 @@ pub(crate) async fn start(
                     // Give the stderr reader a moment to collect why it stopped.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     let tail = state.stderr_tail();
-                    let mut msg = format!("the MCP handshake failed ({e})");
+                    use rmcp::service::ClientInitializeError as I;
+                    let mut msg = match e {
+                        I::ConnectionClosed(_) | I::TransportError { .. } => {
+                            "it exited (or closed its output) before the MCP handshake finished"
+                                .to_string()
+                        }
+                        other => format!("the MCP handshake failed: {other}"),
+                    };
                     if !tail.trim().is_empty() {
                         msg.push_str(&format!("; its last stderr lines:\n{}", tail.trim_end()));
                     }
@@ -481,10 +488,15 @@ pub(crate) async fn start(
             let client = Client {
                 state: state.clone(),
             };
-            let running = client
-                .serve(transport)
-                .await
-                .map_err(|e| failed(format!("cannot connect to {url}: {e}")))?;
+            let running = client.serve(transport).await.map_err(|e| {
+                let why = match &e {
+                    rmcp::service::ClientInitializeError::TransportError { error, .. } => {
+                        root_cause(error)
+                    }
+                    other => root_cause(other),
+                };
+                failed(format!("cannot connect to {url}: {why}"))
+            })?;
             let session = Session {
                 peer: running.peer().clone(),
                 state,
@@ -492,6 +504,15 @@ pub(crate) async fn start(
             Ok((running, session))
         }
     }
+}
+
+/// The innermost cause of an error (what went wrong on the wire, not the layers).
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 fn new_state(server: &str, secrets: Vec<(String, String)>, pid: Option<u32>) -> Arc<ClientState> {
