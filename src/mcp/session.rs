@@ -422,7 +422,7 @@ pub(crate) async fn start(
                 })?;
             let pid = proc.id();
             let state = new_state(server, secrets, pid);
-            if let Some(err) = stderr {
+            let reader = stderr.map(|err| {
                 let st = state.clone();
                 tokio::spawn(async move {
                     use tokio::io::AsyncBufReadExt;
@@ -434,8 +434,8 @@ pub(crate) async fn start(
                         }
                         q.push_back(line);
                     }
-                });
-            }
+                })
+            });
             let client = Client {
                 state: state.clone(),
             };
@@ -448,8 +448,11 @@ pub(crate) async fn start(
                     Ok((running, session))
                 }
                 Err(e) => {
-                    // Give the stderr reader a moment to collect why it stopped.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Let the stderr reader collect why it stopped (it ends at EOF,
+                    // which comes once the process is gone).
+                    if let Some(r) = reader {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), r).await;
+                    }
                     let tail = state.stderr_tail();
                     use rmcp::service::ClientInitializeError as I;
                     let mut msg = match e {

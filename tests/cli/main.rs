@@ -15,6 +15,7 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod mcp;
 mod memory;
 mod run;
 mod schedule;
