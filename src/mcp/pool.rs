@@ -230,11 +230,14 @@ impl McpPool {
         }
     }
 
-    /// The server's tools, asked of the server (starting it if needed); the listing
-    /// is cached for `aios check`.
+    /// The server's tools, asked of the server (starting it if needed) once per
+    /// session; the listing is cached for `aios check`.
     pub async fn list_live(&self, server: &str) -> Result<Arc<[ToolInfo]>, McpError> {
         let cfg = self.config(server)?;
         let s = self.session(server).await?;
+        if let Some(t) = s.known_tools() {
+            return Ok(t);
+        }
         let tools = s.list_tools(cfg.startup_timeout).await?;
         if let Some(c) = &self.cache {
             let _ = c.store(cfg, &tools);

@@ -18,7 +18,12 @@ use rmcp::model::{
     Implementation, ListToolsRequest, ProgressNotificationParam, ProgressToken, RequestId,
     ServerResult,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService, ServiceError};
+use rmcp::model::{JsonRpcMessage, ServerNotification};
+use rmcp::service::{
+    NotificationContext, PeerRequestOptions, RunningService, RxJsonRpcMessage, ServiceError,
+    TxJsonRpcMessage,
+};
+use rmcp::transport::Transport;
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
 use serde_json::Value as Json;
 
@@ -118,21 +123,14 @@ impl Drop for Subscription {
     }
 }
 
-/// The handler rmcp drives: progress and list-changed notifications.
+/// The handler rmcp drives: list-changed notifications. (Progress is taken from the
+/// transport, in order: see [`Observed`].)
 #[derive(Clone)]
 pub(crate) struct Client {
     state: Arc<ClientState>,
 }
 
 impl ClientHandler for Client {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.state.progress(params);
-    }
-
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         *self.state.tools.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
@@ -142,6 +140,47 @@ impl ClientHandler for Client {
             ClientCapabilities::default(),
             Implementation::new("aios", env!("CARGO_PKG_VERSION")),
         )
+    }
+}
+
+/// A transport that hands each progress notification to its call as it is read, in
+/// order, before any later message (rmcp runs notification handlers as tasks of their
+/// own, so a call's last progress could otherwise arrive after its result).
+struct Observed<T> {
+    inner: T,
+    state: Arc<ClientState>,
+}
+
+impl<T: Transport<RoleClient>> Transport<RoleClient> for Observed<T> {
+    type Error = T::Error;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        T::name()
+    }
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        let state = self.state.clone();
+        let next = self.inner.receive();
+        async move {
+            let msg = next.await;
+            if let Some(JsonRpcMessage::Notification(n)) = &msg
+                && let ServerNotification::ProgressNotification(p) = &n.notification
+            {
+                state.progress(p.params.clone());
+            }
+            msg
+        }
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
     }
 }
 
@@ -229,15 +268,18 @@ impl Session {
         ok
     }
 
-    /// Every tool the server offers (listed once, until it says its list changed).
-    pub async fn list_tools(&self, timeout: Duration) -> Result<Arc<[ToolInfo]>, McpError> {
-        if let Some(t) = self
-            .state
+    /// The tools listed on this connection, unless the server said they changed.
+    pub(crate) fn known_tools(&self) -> Option<Arc<[ToolInfo]>> {
+        self.state
             .tools
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-        {
+    }
+
+    /// Every tool the server offers (listed once, until it says its list changed).
+    pub async fn list_tools(&self, timeout: Duration) -> Result<Arc<[ToolInfo]>, McpError> {
+        if let Some(t) = self.known_tools() {
             return Ok(t);
         }
         let what = "`tools/list`";
@@ -439,7 +481,11 @@ pub(crate) async fn start(
             let client = Client {
                 state: state.clone(),
             };
-            match client.serve(proc).await {
+            let observed = Observed {
+                inner: proc,
+                state: state.clone(),
+            };
+            match client.serve(observed).await {
                 Ok(running) => {
                     let session = Session {
                         peer: running.peer().clone(),
@@ -491,7 +537,11 @@ pub(crate) async fn start(
             let client = Client {
                 state: state.clone(),
             };
-            let running = client.serve(transport).await.map_err(|e| {
+            let observed = Observed {
+                inner: transport,
+                state: state.clone(),
+            };
+            let running = client.serve(observed).await.map_err(|e| {
                 let why = match &e {
                     rmcp::service::ClientInitializeError::TransportError { error, .. } => {
                         root_cause(error)
