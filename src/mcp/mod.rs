@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod config;
+mod launch;
 mod pool;
 pub mod schema;
 mod session;

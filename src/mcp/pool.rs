@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use super::cache::Cache;
 use super::config::{ConfigValue, McpSettings, ServerConfig, Transport};
-use super::session::{self, Launch, Running, Session};
+use super::launch::{self, Launch};
+use super::session::{Running, Session};
 use super::types::{McpError, ToolInfo};
 use super::{CatalogError, Listing, ToolCatalog};
 use crate::clock::Millis;
@@ -207,7 +208,7 @@ impl McpPool {
         let limit = cfg.startup_timeout;
         let started = h
             .spawn(async move {
-                tokio::time::timeout(limit, session::start(&name, launch, secrets)).await
+                tokio::time::timeout(limit, launch::start(&name, launch, secrets)).await
             })
             .await;
         match started {

@@ -16,6 +16,7 @@ mod decide;
 mod inspect;
 mod lease;
 mod mcp;
+mod mcp_steps;
 mod memory;
 mod run;
 mod schedule;
