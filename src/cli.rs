@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod mcp;
+pub use mcp::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aios",
@@ -73,6 +76,8 @@ pub enum Command {
     Hook(HookArgs),
     /// Start workflows from signed HTTP requests (POST /hooks/NAME)
     Serve(ServeArgs),
+    /// List MCP tool servers and their tools, or call a tool
+    Mcp(McpArgs),
 }
 
 #[derive(Debug, Args)]

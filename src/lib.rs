@@ -7,8 +7,10 @@
 //! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
-//! - [`connectors`]: one file per connector (shell, http, file): its step fields,
-//!   render, describe, validate, commit; the resources commits share
+//! - [`connectors`]: one file per connector (shell, http, file, tool): its step
+//!   fields, render, describe, validate, commit; the resources commits share
+//! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
+//!   per-process pool, the listing cache, argument checks
 //! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
 //!   shows (one view for every front end)
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
@@ -30,6 +32,7 @@ pub mod engine;
 pub mod error;
 pub mod inbox;
 pub mod journal;
+pub mod mcp;
 pub mod memory;
 pub mod schedule;
 pub mod template;

@@ -17,11 +17,17 @@ use crate::journal::LlmCallRecord;
 pub const SECRETS_FILE: &str = "secrets.env";
 
 /// The agent's settings: `[providers]`, `[models]`, `[budget]`, keys resolved from
-/// the environment first, then the secrets file (`[secrets] file`, default
-/// `secrets.env` next to the config), which must not be readable by others.
+/// the environment first, then the secrets file (see [`secrets`]).
 pub fn agent_settings(ctx: &Ctx) -> Result<AgentSettings, Error> {
     let cfg = ctx.config()?;
-    let path = match config::secrets_file(&cfg)? {
+    let lookup = secrets(ctx, &cfg)?;
+    config::from_config(&cfg, &|name| lookup(name))
+}
+
+/// Secrets by name: the environment first, then the secrets file (`[secrets] file`,
+/// default `secrets.env` next to the config), which must not be readable by others.
+pub fn secrets(ctx: &Ctx, cfg: &crate::config::ConfigFile) -> Result<crate::mcp::SecretFn, Error> {
+    let path = match config::secrets_file(cfg)? {
         Some(p) => Some(p),
         None => Some(ctx.config_dir.join(SECRETS_FILE)).filter(|p| p.exists()),
     };
@@ -49,7 +55,7 @@ pub fn agent_settings(ctx: &Ctx) -> Result<AgentSettings, Error> {
             .map_err(|e| Error::invalid(format!("cannot read the secrets file {shown}: {e}")))?;
         secrets = config::parse_secrets(&text, &shown)?;
     }
-    let lookup = |name: &str| -> Option<String> {
+    Ok(std::sync::Arc::new(move |name: &str| -> Option<String> {
         std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())
@@ -59,8 +65,7 @@ pub fn agent_settings(ctx: &Ctx) -> Result<AgentSettings, Error> {
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
             })
-    };
-    config::from_config(&cfg, &lookup)
+    }))
 }
 
 pub fn llm(ctx: &Ctx, args: LlmArgs) -> CmdResult {

@@ -11,6 +11,7 @@ mod inbox;
 mod install;
 mod llm;
 pub(crate) mod log;
+mod mcp;
 mod memory;
 mod outcome;
 mod replay;
@@ -119,11 +120,27 @@ impl Ctx {
             self.owner.clone(),
             ExecEnv {
                 child_env: self.child_env.clone(),
+                mcp: self.mcp_pool()?,
             },
         );
         env.agent = std::sync::Arc::new(llm::agent_settings(self)?);
         env.embedder = memory::embedder(self)?.map(std::sync::Arc::new);
         Ok(env)
+    }
+
+    /// The tool servers of `[mcp]` (none started yet). A stdio server starts with the
+    /// same base environment as shell steps, plus its `env`; `secret("NAME")` values
+    /// resolve like provider keys.
+    pub fn mcp_pool(&self) -> Result<std::sync::Arc<crate::mcp::McpPool>, Error> {
+        let cfg = self.config()?;
+        let settings = crate::mcp::config::from_config(&cfg, &self.config_dir)?;
+        let secrets = llm::secrets(self, &cfg)?;
+        Ok(std::sync::Arc::new(crate::mcp::McpPool::new(
+            settings,
+            self.child_env.clone(),
+            secrets,
+            Some(crate::mcp::Cache::new(&self.data_dir, self.clock)),
+        )))
     }
 
     /// Who is deciding, for the journal: `user@host`.
@@ -247,6 +264,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Fact(a) => fact::fact(ctx, a),
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
+        Command::Mcp(a) => mcp::mcp(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

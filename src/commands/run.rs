@@ -62,6 +62,15 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let (source, wf) = load_workflow(ctx, &args.file)?;
+    let env = ctx.run_env()?;
+    super::check::tool_steps(
+        ctx,
+        &args.file,
+        &source,
+        &wf,
+        Some(&env.exec.mcp),
+        crate::mcp::Lookup::Cache,
+    )?;
     let given = super::split_pairs(&args.inputs, "--input")?;
     let inputs = match workflow::resolve_inputs(&wf, &given) {
         Ok(i) => i,
@@ -94,7 +103,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             dir: &dir,
             inputs,
         },
-        &ctx.run_env()?,
+        &env,
         &mut progress,
     )?;
     report(ctx, &journal, &outcome, args.json, &progress)

@@ -38,6 +38,7 @@ fn machine_zone() -> String {
 
 fn add(ctx: &Ctx, file: &std::path::Path) -> CmdResult {
     let (source, wf) = super::run::load_workflow(ctx, file)?;
+    super::check::tool_steps(ctx, file, &source, &wf, None, crate::mcp::Lookup::Cache)?;
     let abs =
         std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
     let mut journal = ctx.journal()?;

@@ -26,6 +26,7 @@ pub mod http;
 mod resources;
 pub mod sandbox;
 pub mod shell;
+pub mod tool;
 
 use std::future::Future;
 use std::path::Path;
@@ -35,8 +36,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::mcp::ToolCatalog;
 use crate::template::Context;
+use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
+use crate::workflow::{Approve, StepSpec, Workflow};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
@@ -55,6 +59,9 @@ pub(crate) trait Connector:
 
     /// Read and check the step's fields; every mistake is a diagnostic with a span.
     fn read(f: StepFields<'_, '_>) -> Option<Self::Spec>;
+    /// Checks that need more than the file (a tool server's listing), once it has
+    /// loaded: by `aios check` and before `aios run` records a run.
+    fn check(spec: &Self::Spec, cx: &CheckCx<'_>) -> Vec<Diagnostic>;
     /// Whether committing the step twice is harmless whatever the workflow says (a
     /// read-only HTTP method). Otherwise the step's `idempotent` (default false)
     /// decides whether an interrupted commit may run again without asking.
@@ -66,6 +73,9 @@ pub(crate) trait Connector:
     fn validate(&self) -> Result<(), String>;
     /// Check the operator's edit (`self`) of the `proposed` action (same kind).
     fn validate_edit(&self, proposed: &Self) -> Result<(), String>;
+    /// Whether this action waits for the operator even when its step says
+    /// `approve = "never"` (a tool not annotated read-only).
+    fn must_ask(&self) -> bool;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -139,6 +149,13 @@ macro_rules! connectors {
                 }
             }
 
+            /// See [`Connector::check`].
+            pub fn check(&self, cx: &CheckCx<'_>) -> Vec<Diagnostic> {
+                match self {
+                    $(ActionSpec::$Variant(s) => <$Action as Connector>::check(s, cx)),+
+                }
+            }
+
             fn render_unchecked(&self, r: &RenderCx<'_>) -> Result<Action, String> {
                 match self {
                     $(ActionSpec::$Variant(s) => {
@@ -167,6 +184,13 @@ macro_rules! connectors {
             pub fn validate(&self) -> Result<(), String> {
                 match self {
                     $(Action::$Variant(a) => a.validate()),+
+                }
+            }
+
+            /// See [`Connector::must_ask`].
+            pub fn must_ask(&self) -> bool {
+                match self {
+                    $(Action::$Variant(a) => a.must_ask()),+
                 }
             }
 
@@ -205,10 +229,35 @@ connectors! {
     Shell("shell") => shell::ShellAction, shell::ShellSpec;
     Http("http") => http::HttpAction, http::HttpSpec;
     File("file") => file::FileAction, file::FileSpec;
+    Tool("tool") => tool::ToolAction, tool::ToolSpec;
+}
+
+/// What [`Connector::check`] needs beyond the step's own fields.
+pub struct CheckCx<'a> {
+    /// The step's `approve`.
+    pub approve: Approve,
+    /// The tool servers' listings.
+    pub tools: &'a dyn ToolCatalog,
+}
+
+/// Check a loaded workflow's connector steps against what is known outside the file
+/// (tool servers' listings). Every problem is a diagnostic with a span.
+pub fn check_workflow(wf: &Workflow, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for s in &wf.steps {
+        if let StepSpec::Action(a) = &s.spec {
+            out.extend(a.check(&CheckCx {
+                approve: s.approve,
+                tools,
+            }));
+        }
+    }
+    out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    out
 }
 
 /// What rendering an action needs from its run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RenderCx<'a> {
     /// The run's template context (inputs, step outputs).
     pub ctx: &'a Context,
@@ -219,6 +268,8 @@ pub struct RenderCx<'a> {
     pub step_id: &'a str,
     /// The attempt rendered: each attempt has its own idempotency key.
     pub attempt: u32,
+    /// The tool servers' listings (a tool call's annotations and input schema).
+    pub tools: &'a dyn ToolCatalog,
 }
 
 impl RenderCx<'_> {
@@ -315,13 +366,15 @@ impl Action {
         res: &Resources,
         timeout: Option<Duration>,
     ) -> Result<Json, ExecError> {
+        let summary = self.summary();
         let fut = self.commit_now(res);
         match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(ExecError::retryable(format!(
-                    "timed out after {}",
-                    crate::clock::format_duration(t)
+                    "timed out after {} ({}; it was stopped)",
+                    crate::clock::format_duration(t),
+                    summary
                 ))),
             },
             None => fut.await,

@@ -2,19 +2,24 @@
 //! first use and kept for as long as the driver runs (a run that only writes files
 //! builds no HTTP client).
 //!
-//! Adding a resource (an SMTP transport per account, IMAP sessions, tool-server
-//! sessions) is one member here, built lazily by its own accessor; connectors that
-//! do not use it are not touched.
+//! Adding a resource (an SMTP transport per account, IMAP sessions) is one member
+//! here, built lazily by its own accessor; connectors that do not use it are not
+//! touched. Tool-server sessions are the process's [`McpPool`] (given by the caller
+//! in [`ExecEnv`], shared by every driver of the process), each server started on
+//! first use.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::ExecError;
+use crate::mcp::McpPool;
 
 /// What committing needs from the outside world, given by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct ExecEnv {
     /// The only environment a shell child starts with (PATH, HOME, locale...).
     pub child_env: Vec<(String, String)>,
+    /// The process's tool servers (none configured by default).
+    pub mcp: Arc<McpPool>,
 }
 
 /// The bag of resources a commit draws from. Shared by every commit (and LLM call)
@@ -49,6 +54,11 @@ impl Resources {
             })
             .clone()
             .map_err(ExecError::fatal)
+    }
+
+    /// The process's tool servers; each starts on first use.
+    pub fn mcp(&self) -> &McpPool {
+        &self.env.mcp
     }
 
     /// Whether the HTTP client was built (for tests).

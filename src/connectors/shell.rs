@@ -113,6 +113,11 @@ impl Connector for ShellAction {
         false
     }
 
+    /// Nothing outside the file to check.
+    fn check(_: &Self::Spec, _: &super::CheckCx<'_>) -> Vec<crate::workflow::diag::Diagnostic> {
+        Vec::new()
+    }
+
     fn render(s: &ShellSpec, r: &RenderCx<'_>) -> Result<ShellAction, String> {
         let argv = match &s.script {
             Some(script) => vec!["sh".into(), "-c".into(), r.text(script)?],
@@ -161,6 +166,11 @@ impl Connector for ShellAction {
     /// The operator may change the command, its folder and environment freely.
     fn validate_edit(&self, _proposed: &ShellAction) -> Result<(), String> {
         self.validate()
+    }
+
+    /// The step's `approve` decides.
+    fn must_ask(&self) -> bool {
+        false
     }
 
     fn summary(&self) -> String {

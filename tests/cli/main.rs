@@ -16,6 +16,8 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod mcp;
+mod mcp_steps;
 mod memory;
 mod plurals;
 mod readonly;

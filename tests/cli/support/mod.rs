@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod llm;
+pub mod mcp;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
