@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod secret;
+pub use secret::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aios",
@@ -69,6 +72,8 @@ pub enum Command {
     Hook(HookArgs),
     /// Start workflows from signed HTTP requests (POST /hooks/NAME)
     Serve(ServeArgs),
+    /// Keep secrets for templates (`secret("NAME")`): set, list, remove
+    Secret(SecretArgs),
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ mod replay;
 mod run;
 mod runs;
 mod schedule;
+mod secret;
 mod serve;
 mod show;
 pub mod ui;
@@ -32,6 +33,7 @@ use crate::connectors::ExecEnv;
 use crate::engine::RunEnv;
 use crate::error::{Error, ErrorKind};
 use crate::journal::{Journal, OpenOptions, Owner};
+use crate::secrets::{Secrets, Store};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +100,9 @@ impl Ctx {
         )
     }
 
-    /// How runs are driven: the child environment and the agent's settings (from
-    /// the config file, keys resolved from the environment or the secrets file).
+    /// How runs are driven: the child environment, the agent's settings (from the
+    /// config file, keys resolved from the environment, the store or the secrets
+    /// file) and the secrets commits resolve (and outputs are redacted of).
     pub fn run_env(&self) -> Result<RunEnv, Error> {
         let mut env = RunEnv::new(
             self.owner.clone(),
@@ -107,9 +110,46 @@ impl Ctx {
                 child_env: self.child_env.clone(),
             },
         );
-        env.agent = std::sync::Arc::new(llm::agent_settings(self)?);
-        env.embedder = memory::embedder(self)?.map(std::sync::Arc::new);
+        let mut secrets = self.secrets()?;
+        let agent = llm::agent_settings(self, &secrets)?;
+        for p in agent.providers.values() {
+            if let (Some(name), Some(key)) = (&p.api_key_env, &p.api_key) {
+                secrets = secrets.with_redacted(name, key.expose());
+            }
+        }
+        let embedder = memory::embedder(self, &secrets)?;
+        if let Some((name, key)) = embedder.as_ref().and_then(|e| e.key_source()) {
+            secrets = secrets.with_redacted(&name, &key);
+        }
+        for (name, value) in crate::schedule::hooks::all_secrets(&self.data_dir) {
+            secrets = secrets.with_redacted(&format!("hook:{name}"), &value);
+        }
+        env.agent = std::sync::Arc::new(agent);
+        env.embedder = embedder.map(std::sync::Arc::new);
+        env.secrets = secrets;
         Ok(env)
+    }
+
+    /// The secrets templates and commits read: the store (`aios secret`), then the
+    /// secrets file.
+    pub fn secrets(&self) -> Result<Secrets, Error> {
+        let store = Store::new(&self.data_dir);
+        Ok(match llm::secrets_file(self)? {
+            Some((path, pairs)) => Secrets::new(store).with_file(path, pairs),
+            None => Secrets::new(store),
+        })
+    }
+
+    /// An API key named by `api_key_env`: the environment first, then the store,
+    /// then the secrets file.
+    pub fn key(&self, name: &str, secrets: &Secrets) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                let r = crate::secrets::SecretRef::new(name).ok()?;
+                secrets.get(&r).ok().map(|s| s.expose().to_string())
+            })
     }
 
     /// Who is deciding, for the journal: `user@host`.
@@ -223,6 +263,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Daemon(a) => schedule::daemon(ctx, a),
         Command::Hook(a) => hook::hook(ctx, a),
         Command::Serve(a) => serve::serve(ctx, a),
+        Command::Secret(a) => secret::secret(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
         Command::Fact(a) => fact::fact(ctx, a),

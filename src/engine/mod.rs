@@ -38,6 +38,9 @@ pub struct RunEnv {
     /// The `[embeddings]` endpoint, when configured: agent steps with a `context`
     /// embed their memory query with it (otherwise retrieval is full-text only).
     pub embedder: Option<std::sync::Arc<crate::memory::Embedder>>,
+    /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
+    /// from what runs keep (empty: no secrets).
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl RunEnv {
@@ -49,6 +52,7 @@ impl RunEnv {
             poll: Duration::from_millis(200),
             agent: Default::default(),
             embedder: None,
+            secrets: Default::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod lease;
 mod memory;
 mod run;
 mod schedule;
+mod secrets;
 mod serve;
 mod steps;
 mod storage;
