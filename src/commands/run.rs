@@ -25,26 +25,33 @@ pub fn read_workflow(path: &Path) -> Result<String, Error> {
     })
 }
 
-/// Load and validate a workflow file, printing its diagnostics on failure.
+/// Load and validate a workflow file, printing its diagnostics on failure. The
+/// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
     let source = read_workflow(path)?;
     let origin = path.display().to_string();
-    match workflow::load(&source, &origin) {
-        Ok(wf) => Ok((source, wf)),
-        Err(diags) => {
-            ui::eprint(&format!(
-                "{}
-",
-                workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err)
-            ));
-            Err(Error::invalid(format!(
-                "{origin} is not a valid workflow ({} problem{})",
-                diags.len(),
-                if diags.len() == 1 { "" } else { "s" }
-            ))
-            .with_hint("fix the problems above; `aios check FILE` checks without running"))
+    let diags = match workflow::load(&source, &origin) {
+        Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
+        Ok(wf) => {
+            let secrets = ctx.secrets()?;
+            let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
+            if unknown.is_empty() {
+                return Ok((source, wf));
+            }
+            unknown
         }
-    }
+        Err(diags) => diags,
+    };
+    ui::eprint(&format!(
+        "{}\n",
+        workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err)
+    ));
+    Err(Error::invalid(format!(
+        "{origin} is not a valid workflow ({} problem{})",
+        diags.len(),
+        if diags.len() == 1 { "" } else { "s" }
+    ))
+    .with_hint("fix the problems above; `aios check FILE` checks without running"))
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {

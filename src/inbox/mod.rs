@@ -24,6 +24,9 @@ pub struct Edit {
     pub origin: String,
     /// JSON or TOML text of the whole action.
     pub text: String,
+    /// The known secrets: an edit holding one's value is refused (an action holds
+    /// secrets by name only).
+    pub secrets: crate::secrets::Secrets,
 }
 
 /// What the operator asks for.
@@ -162,6 +165,16 @@ fn acknowledge(
 /// Parse, validate and diff an edited action. Returns (edited, diff), or (None, None)
 /// when the edit changes nothing.
 fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<String>)> {
+    if let Some(name) = e.secrets.find_value(&e.text) {
+        return Err(Error::invalid(format!(
+            "{} holds the value of the secret `{name}`: an action holds secrets by name only, and their values never go into the journal",
+            e.origin
+        ))
+        .with_hint(format!(
+            "keep the proposed action's placeholders, like secret(\"NAME\"), where the value goes (start from: aios inbox show {} --action)",
+            p.id
+        )));
+    }
     let value = parse_edit(e)?;
     let action: Action = serde_json::from_value(value).map_err(|err| {
         Error::invalid(format!("{} is not a valid action: {err}", e.origin))

@@ -27,6 +27,7 @@ mod name;
 pub mod placeholder;
 pub mod process;
 mod redact;
+pub mod scan;
 mod store;
 
 use std::path::PathBuf;

@@ -300,8 +300,15 @@ fn replace_sentinels<'a>(
     Ok(Cow::Owned(out))
 }
 
+/// Whether `s` holds the nonce, in lower or upper case (a case filter ran on it;
+/// mixed case still leaves the opening mark before a hex digit).
 fn contains_nonce(s: &str, n: &str) -> bool {
-    s.len() >= n.len() && s.to_ascii_lowercase().contains(n)
+    s.len() >= n.len() && (s.contains(n) || s.contains(nonce_upper()))
+}
+
+fn nonce_upper() -> &'static str {
+    static UPPER: OnceLock<String> = OnceLock::new();
+    UPPER.get_or_init(|| nonce().to_ascii_uppercase())
 }
 
 /// Whether the remains of a sentinel are left in `s`: its nonce, its inner marks,

@@ -66,7 +66,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
     }
     let mut cx = read::Cx::default();
     let draft = parse::read_document(&mut cx, root.get_ref());
-    let needs = refs::check(&mut cx, &draft, source);
+    let (needs, secrets) = refs::check(&mut cx, &draft, source);
     if !cx.diags.is_empty() {
         sort(&mut cx.diags);
         return Err(cx.diags);
@@ -99,7 +99,23 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
         steps,
         trigger: draft.trigger,
         budget: draft.budget,
+        secrets,
     })
+}
+
+/// The secrets `wf` reads that `known` does not have: one diagnostic each, at the
+/// template that reads it, with the command that sets it.
+pub fn unknown_secrets(wf: &Workflow, known: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
+    wf.secrets
+        .iter()
+        .filter(|u| !known(&u.name))
+        .map(|u| {
+            Diagnostic::new(format!("unknown secret `{}`", u.name))
+                .at(u.span.clone())
+                .label("not in the secret store")
+                .hint(format!("aios secret set {}", u.name))
+        })
+        .collect()
 }
 
 /// Order diagnostics by where they start in the file (those without a span first).

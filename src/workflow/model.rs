@@ -26,6 +26,16 @@ pub struct Workflow {
     pub trigger: Option<super::trigger::Trigger>,
     /// The top-level `[budget]` table: what agent calls of one run may cost.
     pub budget: RunBudget,
+    /// The secrets its steps read with `secret("NAME")`, each with where it is
+    /// first read (checked against the store by the command layer).
+    pub secrets: Vec<SecretUse>,
+}
+
+/// A secret a workflow reads: its name and the span of the template reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUse {
+    pub name: String,
+    pub span: std::ops::Range<usize>,
 }
 
 /// Per-run spending limits (`[budget] max_usd`).

@@ -491,7 +491,14 @@ fn check_when(cx: &mut Cx, expr: &str, span: Span, uses: &mut Vec<TemplateUse>) 
         Ok(e) => {
             let mut vars: Vec<String> = e.undeclared_variables(true).into_iter().collect();
             vars.sort();
-            uses.push(TemplateUse { span, vars });
+            let scan = crate::secrets::scan::secret_uses(&format!("{{{{ {expr} }}}}"));
+            uses.push(TemplateUse {
+                span,
+                vars,
+                secrets: scan.names,
+                condition: true,
+                ..TemplateUse::default()
+            });
         }
         Err(e) => cx.push(
             Diagnostic::new(format!(

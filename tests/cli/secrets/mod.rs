@@ -4,3 +4,4 @@
 //! file and every output.
 
 mod store;
+mod templates;
