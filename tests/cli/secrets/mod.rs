@@ -3,5 +3,6 @@
 //! that try to read aios through `/proc`, and a search for planted values in every
 //! file and every output.
 
+mod redact;
 mod store;
 mod templates;
