@@ -77,6 +77,20 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let abs = std::path::absolute(&args.file)
         .with_context(|| format!("cannot resolve {}", args.file.display()))?;
     let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let env = ctx.run_env()?;
+    // Secret inputs: the journal keeps placeholders; the values wait in the store
+    // under the run's uid, and leave this process's command line.
+    let (inputs, secret_values) = workflow::split_secret_inputs(&wf, inputs);
+    let uid = engine::new_uid();
+    if !secret_values.is_empty() {
+        let values: Vec<&str> = secret_values.iter().map(|(_, v)| v.as_str()).collect();
+        crate::secrets::process::scrub_args(&values);
+        crate::secrets::Store::new(&ctx.data_dir).put_run(
+            &uid,
+            &secret_values,
+            &crate::clock::format_ms(ctx.clock.now_ms()),
+        )?;
+    }
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
@@ -88,8 +102,9 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             path: Some(&path),
             dir: &dir,
             inputs,
+            uid: Some(uid),
         },
-        &ctx.run_env()?,
+        &env,
         &mut progress,
     )?;
     report(ctx, &journal, &outcome, args.json, &progress)

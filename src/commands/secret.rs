@@ -10,6 +10,7 @@ use super::ui;
 use super::{CmdResult, Ctx, Exit};
 use crate::cli::{SecretArgs, SecretCommand, SecretListArgs, SecretNameArgs, SecretSetArgs};
 use crate::error::Error;
+use crate::journal::{Journal, RunStatus};
 use crate::secrets::{MIN_LEN, NAME_HINT, Store, valid_name};
 
 pub fn secret(ctx: &Ctx, args: SecretArgs) -> CmdResult {
@@ -225,7 +226,39 @@ fn rows(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     Ok(rows)
 }
 
+/// How long secret inputs kept for a run that was never recorded (a request whose
+/// recording failed, a process stopped in between) stay before they are forgotten.
+const ORPHAN_AFTER_MS: i64 = 3_600_000;
+
+/// Forget the secret inputs of runs that ended for good (succeeded or cancelled:
+/// nothing can resume them) and of runs never recorded. `aios tick` (and the daemon)
+/// and `aios secret list` do it; a run's driver does it as the run ends. Returns
+/// how many runs' inputs were forgotten.
+pub(crate) fn sweep(ctx: &Ctx, journal: &Journal) -> Result<usize, Error> {
+    let store = Store::new(&ctx.data_dir);
+    let now = ctx.clock.now_ms();
+    let mut n = 0;
+    for (uid, inputs) in store.runs()? {
+        let gone = match journal.run_by_uid(&uid)? {
+            Some((_, status)) => matches!(status, RunStatus::Succeeded | RunStatus::Cancelled),
+            None => inputs.iter().all(|e| {
+                e.set_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| now - t.as_millisecond() > ORPHAN_AFTER_MS)
+            }),
+        };
+        if gone {
+            store.remove_run(&uid)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 fn list(ctx: &Ctx, a: SecretListArgs) -> CmdResult {
+    if !Store::new(&ctx.data_dir).runs()?.is_empty() {
+        sweep(ctx, &ctx.journal()?)?;
+    }
     let rows = rows(ctx)?;
     if a.json {
         ui::print_json(&Json::Array(

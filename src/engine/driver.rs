@@ -285,7 +285,16 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// The run ended for good (succeeded or cancelled): its secret inputs are
+    /// forgotten. A failed run keeps them: it may be resumed.
+    fn forget_secret_inputs(&self) {
+        if let Some(store) = self.secrets.store() {
+            let _ = store.remove_run(&self.run.uid);
+        }
+    }
+
     fn cancelled(&self) -> RunOutcome {
+        self.forget_secret_inputs();
         RunOutcome {
             run_id: self.run.id,
             status: RunStatus::Cancelled,
@@ -305,6 +314,9 @@ impl<'a> Driver<'a> {
                 error: error.clone(),
             }])?;
             self.flush()?;
+        }
+        if status == RunStatus::Succeeded {
+            self.forget_secret_inputs();
         }
         Ok(RunOutcome {
             run_id: self.run.id,

@@ -274,8 +274,9 @@ pub fn inputs(hook: &Hook, body: &[u8]) -> std::result::Result<Json, Refused> {
     })
 }
 
-/// The `RunCreated` event of a run of `hook` with `inputs`.
-pub fn run_created(hook: &Hook, inputs: Json) -> Event {
+/// The `RunCreated` event of a run of `hook` with `inputs` (secret inputs already
+/// replaced by their placeholders), under `uid` when the caller chose it.
+pub fn run_created(hook: &Hook, inputs: Json, uid: Option<String>) -> Event {
     let dir = PathBuf::from(&hook.record.dir);
     engine::created_event(NewRun {
         workflow: &hook.workflow,
@@ -283,6 +284,7 @@ pub fn run_created(hook: &Hook, inputs: Json) -> Event {
         path: Some(&hook.record.path),
         dir: &dir,
         inputs,
+        uid,
     })
 }
 

@@ -35,7 +35,7 @@ mod tests_timers;
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, render};
 pub use duration::parse_duration;
-pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs};
+pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs, split_secret_inputs};
 pub use kinds::{
     AgentSpec, ApprovalSpec, Asks, FactSpec, FieldDecl, Idempotent, Kind, OutcomeSpec, Policy,
     RememberSpec, SetSpec, StepSpec, Timeout, WaitSpec,

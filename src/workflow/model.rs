@@ -52,6 +52,9 @@ pub struct InputDecl {
     pub default: Option<Json>,
     pub required: bool,
     pub description: Option<String>,
+    /// `secret = true`: its value is kept out of the journal (the run stores a
+    /// placeholder; the value waits in the secret store until the run ends).
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,17 @@ pub enum InputType {
     Boolean,
     List,
     Object,
+}
+
+impl Workflow {
+    /// The names of its secret inputs.
+    pub fn secret_inputs(&self) -> Vec<&str> {
+        self.inputs
+            .iter()
+            .filter(|i| i.secret)
+            .map(|i| i.name.as_str())
+            .collect()
+    }
 }
 
 impl InputType {

@@ -25,6 +25,12 @@ pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> (Vec<Vec<usize>
     let mut graph = Ancestry::new(&plain);
     let inputs: Vec<&str> = draft.inputs.iter().map(|i| i.name.as_str()).collect();
     let mut secrets = Vec::new();
+    let secret_inputs: Vec<&str> = draft
+        .inputs
+        .iter()
+        .filter(|i| i.secret)
+        .map(|i| i.name.as_str())
+        .collect();
     for (i, step) in steps.iter().enumerate() {
         let check_needs = !cyclic && !needs_bad[i];
         check_uses(
@@ -35,14 +41,20 @@ pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> (Vec<Vec<usize>
             &inputs,
             check_needs.then_some(&mut graph),
         );
-        check_secrets(cx, i, step, &mut secrets);
+        check_secrets(cx, i, step, &secret_inputs, &mut secrets);
     }
     (plain, secrets)
 }
 
 /// Secrets are read by steps that act (connectors), outside their `when`: put in at
 /// commit, never in an LLM's prompt, a computed value or a condition.
-fn check_secrets(cx: &mut Cx, i: usize, step: &DraftStep, out: &mut Vec<SecretUse>) {
+fn check_secrets(
+    cx: &mut Cx,
+    i: usize,
+    step: &DraftStep,
+    secret_inputs: &[&str],
+    out: &mut Vec<SecretUse>,
+) {
     let Some(kind) = step.spec.as_ref().map(|s| s.kind()) else {
         return;
     };
@@ -70,6 +82,12 @@ fn check_secrets(cx: &mut Cx, i: usize, step: &DraftStep, out: &mut Vec<SecretUs
             .chain(
                 (u.condition && u.vars.iter().any(|v| v == "secret")).then(|| "secret".to_string()),
             )
+            .chain(u.vars.iter().filter_map(|v| {
+                let name = v.strip_prefix("inputs.")?.split('.').next()?;
+                secret_inputs
+                    .contains(&name)
+                    .then(|| format!("inputs.{name}"))
+            }))
             .collect();
         let Some(first) = reads.first() else {
             continue;

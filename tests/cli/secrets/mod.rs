@@ -3,6 +3,7 @@
 //! that try to read aios through `/proc`, and a search for planted values in every
 //! file and every output.
 
+mod inputs;
 mod redact;
 mod store;
 mod templates;
