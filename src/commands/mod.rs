@@ -217,6 +217,12 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // Before anything else (and before any thread starts): steps this process runs
+    // cannot read its environment or memory through /proc (see secrets::process).
+    // SAFETY: no other thread exists yet.
+    unsafe {
+        crate::secrets::process::harden_process();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

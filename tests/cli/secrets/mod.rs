@@ -4,6 +4,7 @@
 //! file and every output.
 
 mod inputs;
+mod proc;
 mod redact;
 mod store;
 mod templates;

@@ -86,6 +86,7 @@ impl Test {
             nofile: None,
             real_clock: false,
             input: None,
+            user: None,
         }
     }
 
@@ -135,6 +136,7 @@ pub struct Cmd<'a> {
     nofile: Option<u64>,
     real_clock: bool,
     input: Option<String>,
+    user: Option<(u32, u32)>,
 }
 
 impl Cmd<'_> {
@@ -170,6 +172,12 @@ impl Cmd<'_> {
         self
     }
 
+    /// Run as this user and group (the test must be root to switch).
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
+        self
+    }
+
     /// Do not set AIOS_HOME (for `--home` tests).
     pub fn no_home(mut self) -> Self {
         self.home = false;
@@ -201,6 +209,10 @@ impl Cmd<'_> {
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
+        }
+        if let Some((uid, gid)) = self.user {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
         }
         if let Some(n) = self.nofile {
             use std::os::unix::process::CommandExt;
