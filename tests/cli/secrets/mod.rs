@@ -4,7 +4,8 @@
 //! file and every output.
 
 mod inputs;
+mod planted;
 mod proc;
 mod redact;
 mod store;
-mod templates;
+pub(crate) mod templates;
