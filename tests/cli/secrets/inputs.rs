@@ -236,3 +236,43 @@ fn a_webhook_secret_input_stays_out_of_the_journal() {
         "hook"
     );
 }
+
+/// A process killed while a step ran: `aios resume` in a new process runs the step
+/// again (it is idempotent) with the secret input put in from the store. (The first
+/// attempt's child, orphaned by the kill, waits for `resumed`, then exits without
+/// writing.)
+#[test]
+fn a_secret_input_survives_a_crash() {
+    let t = Test::new();
+    let out = t.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    t.put(
+        "slow.toml",
+        &format!(
+            r#"name = "slow"
+[inputs.pw]
+secret = true
+[[steps]]
+id = "use"
+kind = "shell"
+approve = "never"
+idempotent = true
+cwd = "{}"
+env = {{ PW = "{{{{ inputs.pw }}}}" }}
+script = "if [ -e resumed ]; then printf '%s' \"$PW\" > got; else touch started; while [ ! -e resumed ]; do sleep 0.05; done; fi"
+"#,
+            out.display()
+        ),
+    );
+    let bg = t
+        .args(&["run", "slow.toml", "--input", &format!("pw={PW}")])
+        .spawn();
+    crate::support::wait_until("the step starts", || out.join("started").exists());
+    bg.kill9();
+    assert_eq!(t.show(1)["status"], "running");
+    std::fs::write(out.join("resumed"), "").unwrap();
+    t.aios(&["resume", "1"]).success();
+    assert_eq!(std::fs::read_to_string(out.join("got")).unwrap(), PW);
+    assert_eq!(t.show(1)["status"], "succeeded");
+    no_value_in(&t, PW);
+}
