@@ -373,7 +373,7 @@ impl Action {
         // What comes back is redacted before anything keeps or shows it.
         match result {
             Ok(mut out) => {
-                secrets.redact_json(&mut out);
+                let _ = secrets.redact_json(&mut out);
                 Ok(out)
             }
             Err(mut e) => {

@@ -428,7 +428,7 @@ impl<'a> Driver<'a> {
     }
 
     pub(super) fn set_view(&self, step: usize, status: &'static str, mut output: Json) {
-        self.secrets.redact_json(&mut output);
+        let _ = self.secrets.redact_json(&mut output);
         self.ctx
             .set_step(&self.wf.steps[step].id, &StepView { status, output });
     }
@@ -445,13 +445,11 @@ impl<'a> Driver<'a> {
 
 /// Replace every known secret value in an event by its placeholder.
 fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
-    let Ok(before) = serde_json::to_value(&*ev) else {
+    let Ok(mut v) = serde_json::to_value(&*ev) else {
         return;
     };
-    let mut after = before.clone();
-    secrets.redact_json(&mut after);
-    if after != before
-        && let Ok(e) = serde_json::from_value(after)
+    if secrets.redact_json(&mut v)
+        && let Ok(e) = serde_json::from_value(v)
     {
         *ev = e;
     }

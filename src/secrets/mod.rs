@@ -253,8 +253,8 @@ impl Secrets {
         self.with(|r| r.redact(s).into_owned())
     }
 
-    /// Every string of `v` redacted, in place.
-    pub fn redact_json(&self, v: &mut Json) {
+    /// Every string of `v` redacted, in place. Returns whether anything was.
+    pub fn redact_json(&self, v: &mut Json) -> bool {
         self.with(|r| r.redact_json(v))
     }
 

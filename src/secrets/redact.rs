@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::Value as Json;
 
 use super::placeholder::placeholder;
@@ -24,14 +25,22 @@ struct Known {
     name: String,
     mark: String,
     value: String,
-    /// Other exact forms: JSON escapes.
-    forms: Vec<String>,
 }
 
-/// Replaces known secret values by their placeholders. Cheap when empty.
+/// Replaces known secret values by their placeholders. Cheap when empty; otherwise
+/// one pass over the text for the exact forms of every value at once, a decoded
+/// view when the text holds `%`, and a look inside base64 words long enough to hold
+/// a value.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     known: Vec<Known>,
+    /// Every exact form (the value, its JSON escapes), longest match first, and
+    /// which value each pattern is a form of.
+    exact: Option<(AhoCorasick, Vec<usize>)>,
+    /// Whether a value holds a space (`+` may then encode part of it).
+    space: bool,
+    /// The shortest base64 word that can hold a value whole.
+    min_b64: usize,
 }
 
 impl Redactor {
@@ -39,47 +48,63 @@ impl Redactor {
     pub fn new<N: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (N, V)>) -> Redactor {
         let mut r = Redactor::default();
         for (n, v) in pairs {
-            r.add(n.as_ref(), v.as_ref());
+            r.push(n.as_ref(), v.as_ref());
         }
+        r.build();
         r
     }
 
     /// Also redact `value` as `secret("name")`.
     pub fn add(&mut self, name: &str, value: &str) {
-        if value.len() < MIN_LEN || self.known.iter().any(|k| k.value == value) {
-            return;
+        if self.push(name, value) {
+            self.build();
         }
-        let mut forms = Vec::new();
-        let json = serde_json::to_string(value).unwrap_or_default();
-        let json = &json[1..json.len().saturating_sub(1).max(1)];
-        for f in [
-            json.to_string(),
-            json.replace('/', "\\/"),
-            ascii_json(json),
-            ascii_json(json).replace('/', "\\/"),
-        ] {
-            if f != value && !forms.contains(&f) {
-                forms.push(f);
-            }
+    }
+
+    fn push(&mut self, name: &str, value: &str) -> bool {
+        if value.len() < MIN_LEN || self.known.iter().any(|k| k.value == value) {
+            return false;
         }
         self.known.push(Known {
             name: name.to_string(),
             mark: placeholder(name),
             value: value.to_string(),
-            forms,
         });
-        // Longest first, so a value that holds another is replaced whole.
-        self.known.sort_by_key(|k| std::cmp::Reverse(k.value.len()));
+        true
     }
 
     /// Everything of `other` too.
     pub fn extend(&mut self, other: &Redactor) {
+        let mut any = false;
         for k in &other.known {
-            if !self.known.iter().any(|m| m.value == k.value) {
-                self.known.push(k.clone());
+            any |= self.push(&k.name, &k.value);
+        }
+        if any {
+            self.build();
+        }
+    }
+
+    fn build(&mut self) {
+        let mut patterns = Vec::new();
+        let mut owner = Vec::new();
+        for (i, k) in self.known.iter().enumerate() {
+            for f in forms(&k.value) {
+                patterns.push(f);
+                owner.push(i);
             }
         }
-        self.known.sort_by_key(|k| std::cmp::Reverse(k.value.len()));
+        self.exact = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok()
+            .map(|ac| (ac, owner));
+        self.space = self.known.iter().any(|k| k.value.contains(' '));
+        self.min_b64 = self
+            .known
+            .iter()
+            .map(|k| (k.value.len() * 4).div_ceil(3))
+            .min()
+            .unwrap_or(0);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -91,59 +116,67 @@ impl Redactor {
         self.known
             .iter()
             .find(|k| {
-                let one = Redactor {
-                    known: vec![(*k).clone()],
-                };
+                let one = Redactor::new([(&k.name, &k.value)]);
                 matches!(one.redact(s), Cow::Owned(_))
             })
             .map(|k| k.name.as_str())
     }
 
-    /// `s` with every known value replaced by its mark.
+    /// `s` with every known value replaced by its mark. `Owned` only when something
+    /// was replaced.
     pub fn redact<'a>(&self, s: &'a str) -> Cow<'a, str> {
-        if self.is_empty() || s.len() < MIN_LEN {
+        let Some((ac, owner)) = &self.exact else {
+            return Cow::Borrowed(s);
+        };
+        if s.len() < MIN_LEN {
             return Cow::Borrowed(s);
         }
         let mut out = Cow::Borrowed(s);
-        for k in &self.known {
-            for needle in std::iter::once(&k.value).chain(&k.forms) {
-                if out.contains(needle.as_str()) {
-                    out = Cow::Owned(out.replace(needle.as_str(), &k.mark));
+        if ac.is_match(s) {
+            let mut r = String::with_capacity(s.len());
+            let mut last = 0;
+            for m in ac.find_iter(s) {
+                r.push_str(&s[last..m.start()]);
+                r.push_str(&self.known[owner[m.pattern().as_usize()]].mark);
+                last = m.end();
+            }
+            r.push_str(&s[last..]);
+            out = Cow::Owned(r);
+        }
+        if out.contains('%') || (self.space && out.contains('+')) {
+            for plus in [true, false] {
+                if !plus && !self.space {
+                    continue;
+                }
+                if let Some(r) = self.replace_decoded(&out, plus) {
+                    out = Cow::Owned(r);
                 }
             }
         }
-        if out.contains('%') || out.contains('+') {
-            for k in &self.known {
-                if let Some(r) = replace_decoded(&out, k, true) {
-                    out = Cow::Owned(r);
-                }
-                if k.value.contains(' ')
-                    && let Some(r) = replace_decoded(&out, k, false)
-                {
-                    out = Cow::Owned(r);
-                }
-            }
-        }
-        for k in &self.known {
-            if let Some(r) = replace_base64(&out, k) {
-                out = Cow::Owned(r);
-            }
+        if let Some(r) = self.replace_base64(&out) {
+            out = Cow::Owned(r);
         }
         out
     }
 
-    /// Redact every string of a JSON value (object keys too), in place.
-    pub fn redact_json(&self, v: &mut Json) {
+    /// Redact every string of a JSON value (object keys too), in place. Returns
+    /// whether anything was replaced.
+    pub fn redact_json(&self, v: &mut Json) -> bool {
         if self.is_empty() {
-            return;
+            return false;
         }
         match v {
             Json::String(s) => {
                 if let Cow::Owned(r) = self.redact(s) {
                     *s = r;
+                    true
+                } else {
+                    false
                 }
             }
-            Json::Array(items) => items.iter_mut().for_each(|i| self.redact_json(i)),
+            Json::Array(items) => items
+                .iter_mut()
+                .fold(false, |any, i| self.redact_json(i) | any),
             Json::Object(map) => {
                 let needs_keys = map.keys().any(|k| matches!(self.redact(k), Cow::Owned(_)));
                 if needs_keys {
@@ -152,13 +185,117 @@ impl Redactor {
                         self.redact_json(&mut val);
                         map.insert(self.redact(&k).into_owned(), val);
                     }
+                    true
                 } else {
-                    map.values_mut().for_each(|i| self.redact_json(i));
+                    map.values_mut()
+                        .fold(false, |any, i| self.redact_json(i) | any)
                 }
             }
-            _ => {}
+            _ => false,
         }
     }
+
+    /// Find values in the percent-decoded view of `s` (with `+` as a space when
+    /// `plus`) and replace the text they came from. `None` when none is found.
+    fn replace_decoded(&self, s: &str, plus: bool) -> Option<String> {
+        let (ac, owner) = self.exact.as_ref()?;
+        let b = s.as_bytes();
+        let mut decoded = Vec::with_capacity(b.len());
+        // For each decoded byte: where its text starts and ends in `s`.
+        let mut spans = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%'
+                && i + 2 < b.len()
+                && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
+            {
+                decoded.push(h * 16 + l);
+                spans.push((i, i + 3));
+                i += 3;
+            } else {
+                decoded.push(if plus && b[i] == b'+' { b' ' } else { b[i] });
+                spans.push((i, i + 1));
+                i += 1;
+            }
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for m in ac.find_iter(&decoded) {
+            let (start, end) = (spans[m.start()].0, spans[m.end() - 1].1);
+            if start < last || !s.is_char_boundary(start) || !s.is_char_boundary(end) {
+                continue;
+            }
+            out.push_str(&s[last..start]);
+            out.push_str(&self.known[owner[m.pattern().as_usize()]].mark);
+            last = end;
+        }
+        if last == 0 {
+            return None;
+        }
+        out.push_str(&s[last..]);
+        Some(out)
+    }
+
+    /// Replace each base64 word (a run of base64 characters) whose decoding, at any
+    /// of the four alignments, holds a value.
+    fn replace_base64(&self, s: &str) -> Option<String> {
+        let (ac, owner) = self.exact.as_ref()?;
+        let b = s.as_bytes();
+        let is_b64 = |c: u8| b64_val(c).is_some() || c == b'=';
+        let mut out = String::new();
+        let mut last = 0;
+        let mut i = 0;
+        while i < b.len() {
+            if !is_b64(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && is_b64(b[i]) {
+                i += 1;
+            }
+            let word = &b[start..i];
+            if word.len() < self.min_b64 {
+                continue;
+            }
+            let hit = (0..4).find_map(|skip| {
+                let d = b64_decode(word.get(skip..)?);
+                ac.find(&d[..]).map(|m| owner[m.pattern().as_usize()])
+            });
+            if let Some(k) = hit {
+                out.push_str(&s[last..start]);
+                out.push_str(&self.known[k].mark);
+                last = i;
+            }
+        }
+        if last == 0 {
+            return None;
+        }
+        out.push_str(&s[last..]);
+        Some(out)
+    }
+}
+
+/// The exact forms of a value: itself, and how a JSON string holds it (escaped,
+/// with `\/`, with `\uXXXX` for non-ASCII).
+fn forms(value: &str) -> Vec<String> {
+    let mut out = vec![value.to_string()];
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or(&json);
+    for f in [
+        json.to_string(),
+        json.replace('/', "\\/"),
+        ascii_json(json),
+        ascii_json(json).replace('/', "\\/"),
+    ] {
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// A JSON-escaped string with every non-ASCII character as `\uXXXX` (surrogate
@@ -185,64 +322,6 @@ fn hex_val(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-/// Find the value in the percent-decoded view of `s` (with `+` as a space when
-/// `plus`) and replace the original text it came from. `None` when not found.
-fn replace_decoded(s: &str, k: &Known, plus: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let mut decoded = Vec::with_capacity(b.len());
-    // For each decoded byte: where its text starts and ends in `s`.
-    let mut spans = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
-        {
-            decoded.push(h * 16 + l);
-            spans.push((i, i + 3));
-            i += 3;
-        } else if plus && b[i] == b'+' {
-            decoded.push(b' ');
-            spans.push((i, i + 1));
-            i += 1;
-        } else {
-            decoded.push(b[i]);
-            spans.push((i, i + 1));
-            i += 1;
-        }
-    }
-    let needle = k.value.as_bytes();
-    let mut hits = Vec::new();
-    let mut from = 0;
-    while let Some(off) = find_bytes(&decoded[from..], needle) {
-        let at = from + off;
-        let (start, end) = (spans[at].0, spans[at + needle.len() - 1].1);
-        if s.is_char_boundary(start) && s.is_char_boundary(end) {
-            hits.push((start, end));
-        }
-        from = at + needle.len();
-    }
-    if hits.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut last = 0;
-    for (start, end) in hits {
-        out.push_str(&s[last..start]);
-        out.push_str(&k.mark);
-        last = end;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
-}
-
-fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn b64_val(c: u8) -> Option<u8> {
@@ -272,50 +351,6 @@ fn b64_decode(chars: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Replace each base64 word (a run of base64 characters) whose decoding, at any of
-/// the four alignments, holds the value.
-fn replace_base64(s: &str, k: &Known) -> Option<String> {
-    let b = s.as_bytes();
-    // The shortest base64 text that can hold the value whole.
-    let min = (k.value.len() * 4).div_ceil(3);
-    let is_b64 = |c: u8| b64_val(c).is_some() || c == b'=';
-    let mut hits = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if !is_b64(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && is_b64(b[i]) {
-            i += 1;
-        }
-        let word = &b[start..i];
-        if word.len() < min {
-            continue;
-        }
-        let holds = (0..4).any(|skip| {
-            word.len() > skip
-                && find_bytes(&b64_decode(&word[skip..]), k.value.as_bytes()).is_some()
-        });
-        if holds {
-            hits.push((start, i));
-        }
-    }
-    if hits.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut last = 0;
-    for (start, end) in hits {
-        out.push_str(&s[last..start]);
-        out.push_str(&k.mark);
-        last = end;
-    }
-    out.push_str(&s[last..]);
-    Some(out)
 }
 
 #[cfg(test)]
