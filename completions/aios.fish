@@ -24,7 +24,7 @@ function __fish_aios_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c aios -n "__fish_aios_needs_command" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_needs_command" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_needs_command" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_needs_command" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_needs_command" -f -a "run" -d 'Start a run of a workflow file'
@@ -52,26 +52,26 @@ complete -c aios -n "__fish_aios_needs_command" -f -a "serve" -d 'Start workflow
 complete -c aios -n "__fish_aios_needs_command" -f -a "secret" -d 'Keep secrets for templates (`secret("NAME")`): set, list, remove'
 complete -c aios -n "__fish_aios_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand run" -s i -l input -d 'Set an input: NAME=VALUE (repeatable)' -r
-complete -c aios -n "__fish_aios_using_subcommand run" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand run" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand run" -l json -d 'Print the run as JSON when the command ends'
 complete -c aios -n "__fish_aios_using_subcommand run" -s q -l quiet -d 'Do not print progress'
 complete -c aios -n "__fish_aios_using_subcommand run" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand run" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand check" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand check" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand check" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand check" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l all -d 'Include decided and cancelled items'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -l action -d 'Print only the action, as JSON ready to edit for `aios approve --edit`'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -83,7 +83,7 @@ complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit th
 complete -c aios -n "__fish_aios_using_subcommand approve" -l field -d 'Fill in a field of an approval gate: NAME=VALUE (repeatable)' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l reason -d 'A note kept with the decision' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l raise -d 'For a budget stop: let this run spend USD more than its caps' -r
-complete -c aios -n "__fish_aios_using_subcommand approve" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand approve" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l done -d 'For an interrupted step: it did happen; mark it done instead of running it again'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l switch -d 'For a budget stop: use the step\'s next model instead'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l no-resume -d 'Commit the decision but do not continue the run'
@@ -93,7 +93,7 @@ complete -c aios -n "__fish_aios_using_subcommand approve" -s q -l quiet -d 'Do 
 complete -c aios -n "__fish_aios_using_subcommand approve" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand approve" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand reject" -l reason -d 'Why (kept with the decision and shown to the run)' -r
-complete -c aios -n "__fish_aios_using_subcommand reject" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand reject" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand reject" -l no-resume -d 'Record the decision but do not continue the run'
 complete -c aios -n "__fish_aios_using_subcommand reject" -l json -d 'Print the run as JSON when the command ends'
 complete -c aios -n "__fish_aios_using_subcommand reject" -s q -l quiet -d 'Do not print progress'
@@ -105,43 +105,43 @@ succeeded\t''
 failed\t''
 cancelled\t''"
 complete -c aios -n "__fish_aios_using_subcommand runs" -l limit -d 'At most this many runs, newest first' -r
-complete -c aios -n "__fish_aios_using_subcommand runs" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand runs" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand runs" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand runs" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand runs" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand show" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand show" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand show" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand show" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand show" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand log" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand log" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand log" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand log" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand log" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand resume" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand resume" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand resume" -l json -d 'Print the run as JSON when the command ends'
 complete -c aios -n "__fish_aios_using_subcommand resume" -s q -l quiet -d 'Do not print progress'
 complete -c aios -n "__fish_aios_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand resume" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand cancel" -l reason -d 'Why (kept in the journal)' -r
-complete -c aios -n "__fish_aios_using_subcommand cancel" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand cancel" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand cancel" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand cancel" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand replay" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand replay" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand replay" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand replay" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
 complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l run -d 'Only the calls of this run' -r
-complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -f -a "set" -d 'Set a fact; the previous value stays in its history'
@@ -150,15 +150,15 @@ complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -l note -d 'Why it changed (kept with this version)' -r
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -l decision -d 'The inbox item whose decision this fact records' -r
-complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -l json -d 'Print the new version as JSON'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from get" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from get" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from get" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from history" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from history" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from history" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
@@ -166,7 +166,7 @@ complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcomma
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print an entity\'s current facts, or one fact\'s value'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from help" -f -a "history" -d 'Print every version of a fact, oldest first'
 complete -c aios -n "__fish_aios_using_subcommand fact; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_subcommand_from add search forget import help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_subcommand_from add search forget import help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_subcommand_from add search forget import help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_subcommand_from add search forget import help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_subcommand_from add search forget import help" -f -a "add" -d 'Add a note'
@@ -176,7 +176,7 @@ complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_su
 complete -c aios -n "__fish_aios_using_subcommand memory; and not __fish_seen_subcommand_from add search forget import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -l tag -d 'A tag (repeatable), like customer:acme' -r
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -l source -d 'Where it comes from (default: manual)' -r
-complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -l json -d 'Print the note as JSON'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
@@ -184,14 +184,14 @@ complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcom
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from search" -l kind -d 'Only documents of this kind (repeatable)' -r -f -a "note\t''
 decision\t''
 outcome\t''"
-complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from search" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from search" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from search" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from forget" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from forget" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from forget" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from forget" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from import" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from import" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from import" -l json -d 'Print the new ids as JSON'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
@@ -200,18 +200,18 @@ complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcom
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Remove a note from memory and every index'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from help" -f -a "import" -d 'Add notes from a JSON Lines file in one transaction'
 complete -c aios -n "__fish_aios_using_subcommand memory; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand outcome" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand outcome" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand outcome" -l json -d 'Print the run\'s outcomes as JSON'
 complete -c aios -n "__fish_aios_using_subcommand outcome" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand outcome" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand budget" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand budget" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand budget" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand budget" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand budget" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand completions" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand completions" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "add" -d 'Register a workflow\'s [trigger] (stores its path and a snapshot)'
@@ -221,23 +221,23 @@ complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_
 complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "remove" -d 'Remove a schedule (its runs and fire history stay in the journal)'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "install" -d 'Print a crontab line and a systemd user timer that run `aios tick` every minute'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and not __fish_seen_subcommand_from add list pause resume remove install help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from pause" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from pause" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from resume" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from resume" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -l write -d 'Write the systemd user units to ~/.config/systemd/user/ (the crontab is never edited)'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
@@ -248,17 +248,17 @@ complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a schedule (its runs and fire history stay in the journal)'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "install" -d 'Print a crontab line and a systemd user timer that run `aios tick` every minute'
 complete -c aios -n "__fish_aios_using_subcommand schedule; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand tick" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand tick" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand tick" -l json -d 'Print what was done as JSON'
 complete -c aios -n "__fish_aios_using_subcommand tick" -s q -l quiet -d 'Print nothing unless something failed'
 complete -c aios -n "__fish_aios_using_subcommand tick" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand tick" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand daemon" -l every -d 'How often to tick' -r
 complete -c aios -n "__fish_aios_using_subcommand daemon" -l ticks -d 'Tick this many times, then exit (default: until interrupted)' -r
-complete -c aios -n "__fish_aios_using_subcommand daemon" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand daemon" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand daemon" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand daemon" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand hook; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Register a hook that starts a workflow (prints its secret once)'
@@ -270,17 +270,17 @@ github\t'GitHub: X-Hub-Signature-256: sha256=HEX'
 stripe\t'Stripe: Stripe-Signature: t=TIMESTAMP,v1=HEX'"
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l payload -d 'Pass the whole JSON body as this one input instead of one input per field' -r
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l tolerance -d 'How far a Stripe signature\'s timestamp may be from now, against replays [default: 5m for a new hook, else unchanged]' -r
-complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l rotate -d 'Replace the secret of an existing hook with a new one'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l fields -d 'Take one input per field of the body again (undoes --payload)'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -l secret-stdin -d 'Read the secret from stdin (one trailing newline dropped) instead of making one; a Stripe hook takes Stripe\'s signing secret this way'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from remove" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from remove" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "add" -d 'Register a hook that starts a workflow (prints its secret once)'
@@ -292,24 +292,24 @@ complete -c aios -n "__fish_aios_using_subcommand serve" -l max-body -d 'Refuse 
 complete -c aios -n "__fish_aios_using_subcommand serve" -l read-timeout -d 'How long a request\'s head may take to arrive, and then its body' -r
 complete -c aios -n "__fish_aios_using_subcommand serve" -l max-connections -d 'Open connections at most (past it, the longest-waiting one is closed)' -r
 complete -c aios -n "__fish_aios_using_subcommand serve" -l workers -d 'Threads driving accepted runs' -r
-complete -c aios -n "__fish_aios_using_subcommand serve" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand serve" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand serve" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -f -a "set" -d 'Set a secret: typed on the terminal (not shown), or piped on stdin'
 complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -f -a "list" -d 'List secrets: names, where each is kept and when it was set (never values)'
 complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -f -a "rm" -d 'Remove a secret from the store'
 complete -c aios -n "__fish_aios_using_subcommand secret; and not __fish_seen_subcommand_from set list rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from set" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from set" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from rm" -l home -d 'Keep config and data in DIR instead of the default locations' -r -F
+complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from rm" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a secret: typed on the terminal (not shown), or piped on stdin'

@@ -18,8 +18,12 @@ pub use secret::*;
     after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md"
 )]
 pub struct Cli {
-    /// Keep config and data in DIR instead of the default locations
-    #[arg(long, global = true, env = "AIOS_HOME", value_name = "DIR")]
+    /// Keep config and data in DIR instead of the default locations (without the
+    /// flag: the AIOS_HOME environment variable, when set)
+    // AIOS_HOME is read by the command layer, not by clap: a value clap takes from
+    // the environment shows in usage lines (`Usage: aios show --home <DIR> <RUN>`)
+    // as if the flag were required.
+    #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
 
     #[command(subcommand)]

@@ -50,7 +50,7 @@ pub fn age(now: Millis, then: Millis) -> String {
     }
 }
 
-/// A short duration: "250ms", "30s", "5m", "1h30m".
+/// A short duration: "250ms", "30s", "5m", "1h30m", "7d".
 pub fn format_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
@@ -60,8 +60,11 @@ pub fn format_duration(d: std::time::Duration) -> String {
         return format!("{:.1}s", ms as f64 / 1000.0);
     }
     let s = d.as_secs();
-    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    let (days, h, m, s) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
     let mut out = String::new();
+    if days > 0 {
+        out.push_str(&format!("{days}d"));
+    }
     if h > 0 {
         out.push_str(&format!("{h}h"));
     }
@@ -72,4 +75,19 @@ pub fn format_duration(d: std::time::Duration) -> String {
         out.push_str(&format!("{s}s"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_short() {
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
+        assert_eq!(format_duration(Duration::from_secs(86_400 + 60)), "1d1m");
+    }
 }

@@ -125,7 +125,7 @@ impl From<rusqlite::Error> for Error {
             ),
             _ => (
                 format!("database error: {e}"),
-                "this is likely a bug in aios; please report it with `aios log`".to_string(),
+                "this is likely a bug in aios: check the journal with `aios replay` and report both outputs".to_string(),
             ),
         };
         // The message already says what the SQLite error means; its text is kept

@@ -4,6 +4,7 @@
 //! - [`agent`]: LLM providers, structured replies, cost estimates and budgets
 //! - [`workflow`]: TOML source -> validated [`workflow::Workflow`] (diagnostics with spans)
 //! - [`template`]: the minijinja environment and run-time template context
+//! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
 //! - [`connectors`]: one file per connector (shell, http, file): its step fields,
@@ -35,5 +36,6 @@ pub mod memory;
 pub mod schedule;
 pub mod secrets;
 pub mod template;
+pub mod text;
 pub mod tui;
 pub mod workflow;

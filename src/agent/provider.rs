@@ -112,7 +112,7 @@ pub async fn call(
                     plain(&e)
                 };
                 return Err(CallFailure::retryable(
-                    format!("{who}: {what} ({attempt} attempts)"),
+                    format!("{who}: {what} ({})", crate::text::count(attempt, "attempt")),
                     attempt,
                 )
                 .with_hint("check that the server runs and `base_url` is right"));
@@ -153,8 +153,9 @@ pub async fn call(
             }
             return Err(CallFailure::retryable(
                 format!(
-                    "{who}: HTTP {} after {attempt} attempts: {detail}",
-                    status.as_u16()
+                    "{who}: HTTP {} after {}: {detail}",
+                    status.as_u16(),
+                    crate::text::count(attempt, "attempt")
                 ),
                 attempt,
             ));

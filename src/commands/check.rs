@@ -11,12 +11,11 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> CmdResult {
     for path in &args.files {
         match super::run::load_workflow(ctx, path) {
             Ok((_, wf)) => ui::println(&format!(
-                "{} {} ({}, {} step{})",
+                "{} {} ({}, {})",
                 s.green("ok"),
                 path.display(),
                 wf.name,
-                wf.steps.len(),
-                if wf.steps.len() == 1 { "" } else { "s" }
+                crate::text::count(wf.steps.len(), "step")
             )),
             Err(e) => {
                 // An invalid workflow (2) outranks a missing file (3).

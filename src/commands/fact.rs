@@ -42,7 +42,7 @@ pub fn fact(ctx: &Ctx, args: FactArgs) -> CmdResult {
             Ok(Exit::Ok)
         }
         FactCommand::Get(a) => {
-            let journal = ctx.journal()?;
+            let journal = ctx.reader()?;
             match a.key {
                 Some(key) => {
                     let f = match journal.fact(&a.entity, &key)? {
@@ -90,7 +90,7 @@ pub fn fact(ctx: &Ctx, args: FactArgs) -> CmdResult {
             Ok(Exit::Ok)
         }
         FactCommand::History(a) => {
-            let journal = ctx.journal()?;
+            let journal = ctx.reader()?;
             let h = journal.fact_history(&a.entity, &a.key)?;
             if h.is_empty() {
                 return Err(memory::unknown_fact(&journal, &a.entity, Some(&a.key))?.into());

@@ -194,7 +194,7 @@ fn read_secret_stdin() -> Result<String, Error> {
 }
 
 fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     let hooks = journal.hooks()?;
     if as_json {
         ui::print_json(&serde_json::Value::Array(

@@ -89,7 +89,7 @@ fn deadline_note(p: &ProposalRecord) -> String {
 }
 
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
-    let mut journal = ctx.journal()?;
+    let mut journal = ctx.reader_or_writer()?;
     crate::schedule::flag_late(&mut journal)?;
     let items = journal.inbox(args.all)?;
     if args.json {
@@ -153,7 +153,7 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
 }
 
 fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     let p = journal.proposal(args.id)?;
     if args.action {
         ui::print_json(p.final_action());

@@ -104,7 +104,7 @@ fn indent(label: &str, text: &str) -> String {
 }
 
 fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     if let Some(r) = args.run {
         journal.run(r)?;
     }

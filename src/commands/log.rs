@@ -14,7 +14,10 @@ pub fn describe(ev: &Event) -> String {
         Event::RunCreated {
             workflow, steps, ..
         } => {
-            format!("run created from `{workflow}` ({} steps)", steps.len())
+            format!(
+                "run created from `{workflow}` ({})",
+                crate::text::count(steps.len(), "step")
+            )
         }
         Event::RunStatus { status, error } => match error {
             Some(e) => format!("run {status}: {e}"),
@@ -47,10 +50,10 @@ pub fn describe(ev: &Event) -> String {
                 "offline heuristic draft (no LLM)".to_string()
             } else {
                 format!(
-                    "{}/{}, {} tokens, {}, {}ms",
+                    "{}/{}, {}, {}, {}ms",
                     c.provider,
                     c.model,
-                    c.tokens_in + c.tokens_out,
+                    crate::text::count(c.tokens_in + c.tokens_out, "token"),
                     crate::agent::budget::usd(c.cost_usd),
                     c.latency_ms
                 )
@@ -154,7 +157,7 @@ pub fn describe(ev: &Event) -> String {
 }
 
 pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     journal.run(args.run)?;
     let events = journal.events(args.run)?;
     if args.json {

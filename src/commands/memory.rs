@@ -111,9 +111,8 @@ pub fn memory(ctx: &Ctx, args: MemoryArgs) -> CmdResult {
                 ui::print_json(&json!(ids));
             } else {
                 ui::println(&format!(
-                    "imported {} note{} from {}",
-                    ids.len(),
-                    if ids.len() == 1 { "" } else { "s" },
+                    "imported {} from {}",
+                    crate::text::count(ids.len(), "note"),
                     a.file.display()
                 ));
             }

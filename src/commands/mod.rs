@@ -89,15 +89,29 @@ impl Ctx {
         crate::config::ConfigFile::load(&self.config_dir.join("config.toml"))
     }
 
+    fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            lock_timeout: self.lock_timeout,
+            ..OpenOptions::default()
+        }
+    }
+
+    /// The journal, for reading and writing.
     pub fn journal(&self) -> Result<Journal, Error> {
-        Journal::open(
-            &self.db_path(),
-            self.clock,
-            OpenOptions {
-                lock_timeout: self.lock_timeout,
-                ..OpenOptions::default()
-            },
-        )
+        Journal::open(&self.db_path(), self.clock, self.open_options())
+    }
+
+    /// The journal of a command that only reads (`runs`, `show`, `log`, …): opened
+    /// read-only, so it works on a data folder this user may not write.
+    pub fn reader(&self) -> Result<Journal, Error> {
+        Journal::open_read_only(&self.db_path(), self.clock, self.open_options())
+    }
+
+    /// The journal of a command that reads and records something on the way when
+    /// it may (`inbox list` raises notices of late schedules): writable when this
+    /// user may write, read-only otherwise.
+    pub fn reader_or_writer(&self) -> Result<Journal, Error> {
+        Journal::open_any(&self.db_path(), self.clock, self.open_options())
     }
 
     /// How runs are driven: the child environment, the agent's settings (from the
@@ -177,7 +191,12 @@ fn hostname() -> String {
 }
 
 fn context(cli: &Cli) -> Result<Ctx, Error> {
-    let (data_dir, config_dir) = match &cli.home {
+    // `--home` wins over AIOS_HOME (an empty value counts as unset).
+    let home = cli
+        .home
+        .clone()
+        .or_else(|| std::env::var_os("AIOS_HOME").map(PathBuf::from));
+    let (data_dir, config_dir) = match &home {
         Some(h) if !h.as_os_str().is_empty() => (h.clone(), h.clone()),
         _ => directories::ProjectDirs::from("", "", "aios")
             .map(|d| (d.data_dir().to_path_buf(), d.config_dir().to_path_buf()))

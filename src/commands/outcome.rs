@@ -12,7 +12,11 @@ use crate::memory;
 
 pub fn outcome(ctx: &Ctx, args: OutcomeArgs) -> CmdResult {
     let pairs = split_pairs(&args.values, "aios outcome RUN")?;
-    let mut journal = ctx.journal()?;
+    let mut journal = if pairs.is_empty() {
+        ctx.reader()?
+    } else {
+        ctx.journal()?
+    };
     let run = journal.run(args.run)?;
     if !pairs.is_empty() {
         let mut values = serde_json::Map::new();

@@ -15,14 +15,15 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> CmdResult {
             .collect(),
     };
     let s = ctx.ui.out();
-    let mut bad = 0;
+    let mut bad = 0usize;
+    let checked = ids.len();
     for id in ids {
         let report = journal.replay(id)?;
         if report.differences.is_empty() {
             ui::println(&format!(
-                "{} run {id}: {} events replay to the stored state",
+                "{} run {id}: {} replay to the stored state",
                 s.green("ok"),
-                report.events
+                crate::text::count(report.events, "event")
             ));
         } else {
             bad += 1;
@@ -34,6 +35,23 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> CmdResult {
                 ui::println(&format!("  {d}"));
             }
         }
+    }
+    // With every run (no RUN given), say what was checked, even when it was nothing.
+    if args.run.is_none() {
+        ui::println(&match (checked, bad) {
+            (0, _) => "no runs to replay: the journal holds none yet".to_string(),
+            (n, 0) => format!(
+                "replayed {}: the stored state and the events agree",
+                crate::text::count(n, "run")
+            ),
+            (n, b) => format!(
+                "replayed {}: {} {} from {}",
+                crate::text::count(n, "run"),
+                b,
+                crate::text::noun(b, "differs", "differ"),
+                crate::text::noun(b, "its events", "their events")
+            ),
+        });
     }
     Ok(if bad == 0 { Exit::Ok } else { Exit::Failed })
 }

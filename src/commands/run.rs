@@ -12,9 +12,9 @@ use crate::error::Error;
 use crate::journal::{Journal, ProposalStatus, RunStatus};
 use crate::workflow;
 
-/// Read a workflow file, or explain why not.
-pub fn read_workflow(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| {
+/// Read a workflow file's bytes, or explain why not.
+fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound {
             crate::error::ErrorKind::NotFound
         } else {
@@ -28,9 +28,24 @@ pub fn read_workflow(path: &Path) -> Result<String, Error> {
 /// Load and validate a workflow file, printing its diagnostics on failure. The
 /// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
-    let source = read_workflow(path)?;
+    let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
-    let diags = match workflow::load(&source, &origin) {
+    let (source, loaded) = match String::from_utf8(bytes) {
+        Ok(source) => {
+            let loaded = workflow::load(&source, &origin);
+            (source, loaded)
+        }
+        // Shown with the invalid bytes replaced; the text before the first one is
+        // the file's own, so the position is exact.
+        Err(e) => {
+            let diags = workflow::not_utf8(e.as_bytes(), e.utf8_error().valid_up_to());
+            (
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                Err(diags),
+            )
+        }
+    };
+    let diags = match loaded {
         Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
         Ok(wf) => {
             let secrets = ctx.secrets()?;
@@ -38,18 +53,17 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
             if unknown.is_empty() {
                 return Ok((source, wf));
             }
-            unknown
+            workflow::Diagnostics::from(unknown)
         }
         Err(diags) => diags,
     };
     ui::eprint(&format!(
         "{}\n",
-        workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err)
+        diags.render(&source, &origin, ctx.ui.color_err)
     ));
     Err(Error::invalid(format!(
-        "{origin} is not a valid workflow ({} problem{})",
-        diags.len(),
-        if diags.len() == 1 { "" } else { "s" }
+        "{origin} is not a valid workflow ({})",
+        diags.count()
     ))
     .with_hint("fix the problems above; `aios check FILE` checks without running"))
 }
@@ -67,9 +81,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
                 workflow::diag::render(&diags, &source, &origin, ctx.ui.color_err)
             ));
             return Err(Error::invalid(format!(
-                "the inputs do not fit {origin} ({} problem{})",
-                diags.len(),
-                if diags.len() == 1 { "" } else { "s" }
+                "the inputs do not fit {origin} ({})",
+                crate::text::count(diags.len(), "problem")
             ))
             .into());
         }
@@ -147,10 +160,10 @@ pub fn report(
         RunStatus::Succeeded => {
             let steps = journal.steps(id)?;
             ui::println(&format!(
-                "run {id} ({}) {} in {took}: {} steps",
+                "run {id} ({}) {} in {took}: {}",
                 run.workflow,
                 s.run_status(RunStatus::Succeeded),
-                steps.len()
+                crate::text::count(steps.len(), "step")
             ));
         }
         RunStatus::Waiting => {

@@ -9,7 +9,7 @@ use crate::clock::{age, format_ms};
 use crate::journal::RunStatus;
 
 pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     let status = args.status.map(|s| match s {
         StatusArg::Running => RunStatus::Running,
         StatusArg::Waiting => RunStatus::Waiting,

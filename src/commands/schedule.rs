@@ -79,6 +79,8 @@ fn fire_json(f: &FireRecord) -> Json {
         "reason": f.reason,
         "run_id": f.run_id,
         "run_status": f.run_status.map(|s| s.as_str()),
+        "instants": f.instants,
+        "first_due_at": format_ms(f.first_due_at),
     })
 }
 
@@ -91,7 +93,7 @@ fn fire_result(f: &FireRecord) -> String {
 }
 
 fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
-    let mut journal = ctx.journal()?;
+    let mut journal = ctx.reader_or_writer()?;
     schedule::flag_late(&mut journal)?;
     let now = journal.now();
     let mut rows = Vec::new();
@@ -199,7 +201,9 @@ fn item_json(i: &TickItem) -> Json {
         } => {
             json!({"type": "skipped", "schedule": schedule, "due_at": format_ms(*due_at), "reason": reason})
         }
-        TickItem::SkippedOld { schedule, count } => {
+        TickItem::SkippedOld {
+            schedule, count, ..
+        } => {
             json!({"type": "skipped_old", "schedule": schedule, "count": count})
         }
         TickItem::Queued { schedule, due_at } => {
@@ -228,8 +232,13 @@ fn item_json(i: &TickItem) -> Json {
             schedule,
             summary,
         } => json!({"type": "notice", "item": item, "schedule": schedule, "summary": summary}),
-        TickItem::Error { run, message } => {
-            json!({"type": "error", "run_id": run, "message": message})
+        TickItem::Error {
+            run,
+            schedule,
+            message,
+            hint,
+        } => {
+            json!({"type": "error", "run_id": run, "schedule": schedule, "message": message, "hint": hint})
         }
     }
 }
@@ -241,18 +250,21 @@ fn print_report(
     as_json: bool,
     quiet: bool,
 ) -> CmdResult {
-    let failed = report
-        .items
-        .iter()
-        .any(|i| matches!(i, TickItem::Error { .. }));
-    let code = if failed { Exit::Failed } else { Exit::Ok };
+    let code = if report.has_errors() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    };
     if as_json {
         let items: Vec<Json> = report.items.iter().map(item_json).collect();
         ui::print_json(&json!({
             "items": items,
-            "missed": report.missed.iter().map(|(s, n, ran)| json!({
-                "schedule": s, "count": n, "ran": ran.map(format_ms)
-            })).collect::<Vec<_>>(),
+            "missed": report.missed.iter().map(|m| {
+                let mut j = m.data();
+                j["schedule"] = m.schedule.clone().into();
+                j["summary"] = m.summary().into();
+                j
+            }).collect::<Vec<_>>(),
         }));
         return Ok(code);
     }
@@ -279,9 +291,17 @@ fn print_report(
                 due_at,
                 reason,
             } => format!("skipped {schedule} ({}): {reason}", format_ms(*due_at)),
-            TickItem::SkippedOld { schedule, count } => {
-                format!("skipped {schedule}: {count} fire(s) older than its catch_up_window")
-            }
+            TickItem::SkippedOld {
+                schedule,
+                count,
+                window,
+            } => format!(
+                "skipped {schedule}: {} older than its catch_up_window ({})",
+                crate::text::count(*count, "instant"),
+                crate::clock::format_duration(std::time::Duration::from_millis(
+                    (*window).max(0) as u64
+                ))
+            ),
             TickItem::Queued { schedule, due_at } => format!(
                 "queued {schedule} ({}): the previous run is still going",
                 format_ms(*due_at)
@@ -305,10 +325,23 @@ fn print_report(
                 format_ms(*next_due)
             ),
             TickItem::Notice { item, summary, .. } => format!("{summary} (inbox {item})"),
-            TickItem::Error { run, message } => match run {
-                Some(r) => format!("{} run {r}: {message}", st.red_bold("error:")),
-                None => format!("{} {message}", st.red_bold("error:")),
-            },
+            TickItem::Error {
+                run,
+                schedule,
+                message,
+                hint,
+            } => {
+                let what = match (run, schedule) {
+                    (Some(r), _) => format!("run {r}: "),
+                    (None, Some(s)) => format!("schedule {s}: "),
+                    (None, None) => String::new(),
+                };
+                let mut line = format!("{} {what}{message}", st.red_bold("error:"));
+                if let Some(h) = hint {
+                    line.push_str(&format!("\n{} {h}", st.cyan_bold("hint:")));
+                }
+                line
+            }
         };
         if !quiet || matches!(i, TickItem::Error { .. }) {
             out.push_str(&line);

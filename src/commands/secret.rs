@@ -170,7 +170,7 @@ fn rows(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     }
     let runs = store.runs()?;
     if !runs.is_empty() {
-        let journal = ctx.journal()?;
+        let journal = ctx.reader()?;
         for (uid, inputs) in runs {
             let run = journal.run_by_uid(&uid)?.map(|(id, _)| id);
             for e in inputs {
@@ -257,7 +257,7 @@ pub(crate) fn sweep(ctx: &Ctx, journal: &Journal) -> Result<usize, Error> {
 
 fn list(ctx: &Ctx, a: SecretListArgs) -> CmdResult {
     if !Store::new(&ctx.data_dir).runs()?.is_empty() {
-        sweep(ctx, &ctx.journal()?)?;
+        sweep(ctx, &ctx.reader()?)?;
     }
     let rows = rows(ctx)?;
     if a.json {

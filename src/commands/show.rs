@@ -37,7 +37,7 @@ pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
 }
 
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
-    let journal = ctx.journal()?;
+    let journal = ctx.reader()?;
     if args.json {
         ui::print_json(&run_json(&journal, args.run)?);
         return Ok(Exit::Ok);

@@ -112,15 +112,16 @@ impl Style {
         }
     }
 
+    /// The symbol of a step's status in `aios show` (see [`STEP_SYMBOLS`]).
     pub fn step_glyph(&self, st: StepStatus) -> String {
         match st {
-            StepStatus::Succeeded => self.green("✓"),
-            StepStatus::Failed => self.red_bold("✗"),
-            StepStatus::Waiting => self.yellow("?"),
-            StepStatus::NeedsAttention => self.red_bold("!"),
-            StepStatus::Running => self.bold("▸"),
-            StepStatus::Skipped => self.dim("-"),
-            StepStatus::Pending => self.dim("·"),
+            StepStatus::Succeeded => self.green(SUCCEEDED),
+            StepStatus::Failed => self.red_bold(FAILED),
+            StepStatus::Waiting => self.yellow(WAITING),
+            StepStatus::NeedsAttention => self.red_bold(ATTENTION),
+            StepStatus::Running => self.bold(STARTED),
+            StepStatus::Skipped => self.dim(SKIPPED),
+            StepStatus::Pending => self.dim(PENDING),
         }
     }
 }
@@ -148,6 +149,52 @@ pub fn print_json(v: &serde_json::Value) {
     let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
     println(&text);
 }
+
+/// The symbols progress lines start with, and what each means. The README's legend
+/// lists every one (a test checks it).
+pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
+    (STARTED, "a step started"),
+    (SUCCEEDED, "a step succeeded (with how long it took)"),
+    (FAILED, "a step failed"),
+    (
+        RETRYING,
+        "a step failed and will be retried at the time shown",
+    ),
+    (
+        SKIPPED,
+        "a step was skipped (its `when` was false, or it was rejected with `on_reject = \"skip\"`), or the run was cancelled",
+    ),
+    (WAITING, "a step waits for you: an inbox item was created"),
+    (SLEEPING, "a `wait` step sleeps until the time shown"),
+    (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
+    (AGAIN, "a step interrupted by a crash will run again"),
+];
+
+/// The symbols of step statuses in `aios show`; the README lists every one.
+pub const STEP_SYMBOLS: &[(&str, &str)] = &[
+    (SUCCEEDED, "succeeded"),
+    (FAILED, "failed"),
+    (WAITING, "waiting for you (or for its time, a `wait` step)"),
+    (
+        ATTENTION,
+        "needs attention: interrupted, decide it in the inbox",
+    ),
+    (STARTED, "running"),
+    (SKIPPED, "skipped"),
+    (PENDING, "pending: not started yet"),
+];
+
+const ATTENTION: &str = "!";
+const PENDING: &str = "·";
+const STARTED: &str = "▸";
+const SUCCEEDED: &str = "✓";
+const FAILED: &str = "✗";
+const RETRYING: &str = "↻";
+const SKIPPED: &str = "-";
+const WAITING: &str = "?";
+const SLEEPING: &str = "…";
+const LLM_CALL: &str = "·";
+const AGAIN: &str = "↺";
 
 /// Prints one line per step transition on stderr.
 pub struct Progress {
@@ -195,10 +242,10 @@ impl Observer for Progress {
             }
             Event::TimerSet { step, due_at, .. } => format!(
                 "{} {step} waits until {}",
-                s.yellow("…"),
+                s.yellow(SLEEPING),
                 crate::clock::format_ms(*due_at)
             ),
-            Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim("-")),
+            Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim(SKIPPED)),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());
                 let again = if *attempt > 1 {
@@ -206,7 +253,7 @@ impl Observer for Progress {
                 } else {
                     String::new()
                 };
-                format!("{} {step} started{again}", s.bold("▸"))
+                format!("{} {step} started{again}", s.bold(STARTED))
             }
             Event::StepSucceeded { step, .. } => {
                 let took = self
@@ -214,7 +261,7 @@ impl Observer for Progress {
                     .remove(step)
                     .map(|t| format!(" {}", s.dim(&format_duration(t.elapsed()))))
                     .unwrap_or_default();
-                format!("{} {step}{took}", s.green("✓"))
+                format!("{} {step}{took}", s.green(SUCCEEDED))
             }
             Event::StepFailed {
                 step,
@@ -224,14 +271,18 @@ impl Observer for Progress {
             } => match retry_at {
                 Some(at) => format!(
                     "{} {step} attempt {attempt} failed, retrying at {}: {}",
-                    s.yellow("↻"),
+                    s.yellow(RETRYING),
                     crate::clock::format_ms(*at),
                     first_line(error)
                 ),
-                None => format!("{} {step} failed: {}", s.red_bold("✗"), first_line(error)),
+                None => format!(
+                    "{} {step} failed: {}",
+                    s.red_bold(FAILED),
+                    first_line(error)
+                ),
             },
             Event::StepSkipped { step, reason } => {
-                format!("{} {step} skipped: {reason}", s.dim("-"))
+                format!("{} {step} skipped: {reason}", s.dim(SKIPPED))
             }
             Event::LlmCall(c) => {
                 if c.heuristic {
@@ -240,14 +291,14 @@ impl Observer for Progress {
                 let what = match &c.error {
                     Some(e) => format!("failed: {}", first_line(e)),
                     None => format!(
-                        "{} tokens, {}",
-                        c.tokens_in + c.tokens_out,
+                        "{}, {}",
+                        crate::text::count(c.tokens_in + c.tokens_out, "token"),
                         crate::agent::budget::usd(c.cost_usd)
                     ),
                 };
                 format!(
                     "{} {} called {}/{} ({}ms): {what}",
-                    s.dim("·"),
+                    s.dim(LLM_CALL),
                     c.step,
                     c.provider,
                     c.model,
@@ -255,7 +306,7 @@ impl Observer for Progress {
                 )
             }
             Event::StepReset { step, reason } => {
-                format!("{} {step} will run again: {reason}", s.dim("↺"))
+                format!("{} {step} will run again: {reason}", s.dim(AGAIN))
             }
             Event::ProposalCreated {
                 proposal,
@@ -273,7 +324,7 @@ impl Observer for Progress {
                 };
                 format!(
                     "{} {step} {what} (inbox {proposal}): {summary}",
-                    s.yellow("?")
+                    s.yellow(WAITING)
                 )
             }
         };
@@ -283,4 +334,18 @@ impl Observer for Progress {
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PROGRESS_SYMBOLS, STEP_SYMBOLS};
+
+    #[test]
+    fn the_readme_explains_every_progress_and_step_symbol() {
+        let readme = include_str!("../../README.md");
+        for (symbol, meaning) in PROGRESS_SYMBOLS.iter().chain(STEP_SYMBOLS) {
+            let row = format!("| `{symbol}` | {meaning} |");
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+    }
 }

@@ -160,8 +160,16 @@ impl Attachment {
     /// `attachment NAME (SIZE bytes, TYPE)`.
     pub fn line(&self) -> String {
         match &self.content_type {
-            Some(t) => format!("attachment {} ({} bytes, {t})", self.name, self.size),
-            None => format!("attachment {} ({} bytes)", self.name, self.size),
+            Some(t) => format!(
+                "attachment {} ({}, {t})",
+                self.name,
+                crate::text::count(self.size, "byte")
+            ),
+            None => format!(
+                "attachment {} ({})",
+                self.name,
+                crate::text::count(self.size, "byte")
+            ),
         }
     }
 }

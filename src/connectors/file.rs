@@ -1,16 +1,18 @@
-//! `file` steps: write or append text to a path that must stay inside a root folder.
-//! A path that escapes the root (`..`, absolute, or through a symlink) is refused,
-//! when the workflow loads (a static path), when the action is rendered or edited,
-//! and again when it is committed. This file owns the kind: its step fields,
-//! rendering, description, validation and commit.
+//! `file` steps: write or append text to a path beneath a root folder. This file owns
+//! the kind: its step fields, rendering, description, validation (also of an edit:
+//! the root cannot be edited) and commit. The path is checked lexically when the
+//! workflow loads (a literal path), when the action is rendered or edited; the commit
+//! goes through the [`sandbox`](super::sandbox), where the kernel resolves the path
+//! beneath the root in the same call that opens it (symlinks out of it are refused).
 
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use super::sandbox::{PathProblem, RelPath, Root, SandboxError};
 use super::{Connector, Description, ExecError, RenderCx, Resources};
 use crate::template::is_template;
 use crate::workflow::Tmpl;
@@ -113,21 +115,29 @@ impl Connector for FileAction {
                 self.root
             ));
         }
-        lexical_relative(&self.path).map(|_| ())
+        RelPath::new(&self.path)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
-    /// The operator may change the path, content and mode; the root is checked again
-    /// at commit (symlinks included).
-    fn validate_edit(&self, _proposed: &FileAction) -> Result<(), String> {
+    /// The operator may change the path, content and mode, never the root: the root
+    /// is the boundary the workflow declared, and an edit stays inside it.
+    fn validate_edit(&self, proposed: &FileAction) -> Result<(), String> {
+        if self.root != proposed.root {
+            return Err(format!(
+                "`root` cannot be edited (proposed {:?}, edited {:?}); an edit may change the path, content and mode beneath the root",
+                proposed.root, self.root
+            ));
+        }
         self.validate()
     }
 
     fn summary(&self) -> String {
         format!(
-            "{} {} ({} bytes)",
+            "{} {} ({})",
             self.verb(),
             self.path,
-            self.content.len()
+            crate::text::count(self.content.len(), "byte")
         )
     }
 
@@ -135,7 +145,7 @@ impl Connector for FileAction {
         Description::new(self.verb(), &self.path)
             .word("in", &self.root)
             .body(
-                format!("{} bytes", self.content.len()),
+                crate::text::count(self.content.len(), "byte"),
                 "text/plain",
                 &self.content,
             )
@@ -153,110 +163,8 @@ impl FileAction {
 }
 
 /// Why a static path may not be used under a root, if it may not.
-fn path_problem(path: &str) -> Option<&'static str> {
-    if path.is_empty() {
-        return Some("is empty");
-    }
-    if path.starts_with('/') || path.starts_with('\\') || Path::new(path).is_absolute() {
-        return Some("is absolute");
-    }
-    let mut depth: i64 = 0;
-    for c in Path::new(path).components() {
-        match c {
-            Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return Some("escapes its root");
-                }
-            }
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Some("is absolute"),
-        }
-    }
-    None
-}
-
-/// The normalized relative path, or why it escapes the root.
-fn lexical_relative(p: &str) -> Result<PathBuf, String> {
-    if p.trim().is_empty() {
-        return Err("`path` is empty".into());
-    }
-    let path = Path::new(p);
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(x) => out.push(x),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return Err(format!("path `{p}` escapes the root folder"));
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "path `{p}` is absolute; it must be relative to the root folder"
-                ));
-            }
-        }
-    }
-    if out.as_os_str().is_empty() {
-        return Err(format!(
-            "path `{p}` names the root folder itself, not a file"
-        ));
-    }
-    Ok(out)
-}
-
-/// Resolve the target under the root, following symlinks, and refuse escapes.
-fn resolve(f: &FileAction) -> Result<PathBuf, ExecError> {
-    let rel = lexical_relative(&f.path).map_err(ExecError::fatal)?;
-    let root = Path::new(&f.root);
-    std::fs::create_dir_all(root)
-        .map_err(|e| ExecError::fatal(format!("cannot create root folder {}: {e}", f.root)))?;
-    let root = root
-        .canonicalize()
-        .map_err(|e| ExecError::fatal(format!("cannot open root folder {}: {e}", f.root)))?;
-    let target = root.join(&rel);
-    let parent = target
-        .parent()
-        .ok_or_else(|| ExecError::fatal(format!("path `{}` has no parent folder", f.path)))?;
-    // Create missing folders one by one, checking each existing one stays inside.
-    let mut cur = root.clone();
-    for c in parent
-        .strip_prefix(&root)
-        .unwrap_or(Path::new(""))
-        .components()
-    {
-        cur.push(c);
-        if !cur.exists() {
-            std::fs::create_dir(&cur).map_err(|e| {
-                ExecError::fatal(format!("cannot create folder {}: {e}", cur.display()))
-            })?;
-        }
-        let real = cur
-            .canonicalize()
-            .map_err(|e| ExecError::fatal(format!("cannot open {}: {e}", cur.display())))?;
-        if !real.starts_with(&root) {
-            return Err(escape(f));
-        }
-    }
-    if let Ok(meta) = std::fs::symlink_metadata(&target)
-        && meta.file_type().is_symlink()
-    {
-        let real = target.canonicalize().map_err(|_| escape(f))?;
-        if !real.starts_with(&root) {
-            return Err(escape(f));
-        }
-    }
-    Ok(target)
-}
-
-fn escape(f: &FileAction) -> ExecError {
-    ExecError::fatal(format!(
-        "path `{}` escapes the root folder {} through a symlink",
-        f.path, f.root
-    ))
+fn path_problem(path: &str) -> Option<PathProblem> {
+    RelPath::new(path).err().map(|e| e.problem)
 }
 
 pub(super) async fn write(f: FileAction) -> Result<Json, ExecError> {
@@ -265,41 +173,35 @@ pub(super) async fn write(f: FileAction) -> Result<Json, ExecError> {
         .map_err(|e| ExecError::fatal(format!("file write task failed: {e}")))?
 }
 
+/// Open the root, create the path's folders beneath it, then write (a temporary file
+/// renamed into place) or append, every step resolved beneath the root's handle.
 fn write_blocking(f: &FileAction) -> Result<Json, ExecError> {
-    let target = resolve(f)?;
-    let io =
-        |e: std::io::Error| ExecError::retryable(format!("cannot write {}: {e}", target.display()));
+    let err = |e: SandboxError| {
+        if e.is_retryable() {
+            ExecError::retryable(e.to_string())
+        } else {
+            ExecError::fatal(e.to_string())
+        }
+    };
+    let rel = RelPath::new(&f.path).map_err(|e| ExecError::fatal(e.to_string()))?;
+    let root = Root::create(&f.root).map_err(err)?;
+    root.create_parents(&rel).map_err(err)?;
     if f.append {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&target)
-            .map_err(io)?;
+        let mut file = root.open_append(&rel).map_err(err)?;
+        let io = |e: std::io::Error| {
+            ExecError::retryable(format!("cannot append to `{}` in {}: {e}", f.path, f.root))
+        };
         file.write_all(f.content.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
     } else {
-        // Write beside the target, then rename: readers never see half a file.
-        let tmp = target.with_file_name(format!(
-            ".{}.aios-tmp",
-            target
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("file")
-        ));
-        let result = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(f.content.as_bytes())?;
-            file.sync_data()?;
-            std::fs::rename(&tmp, &target)
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(e));
-        }
+        root.write_atomic(&rel, f.content.as_bytes()).map_err(err)?;
     }
     Ok(json!({
-        "path": target.display().to_string(),
+        "path": Path::new(&f.root).join(rel.as_path()).display().to_string(),
         "bytes": f.content.len(),
         "mode": if f.append { "append" } else { "write" },
     }))
 }
+
+#[cfg(all(test, unix))]
+mod tests;

@@ -11,6 +11,10 @@
 //! [`Resources`] when it needs a new shared client (README: "Adding a connector
 //! kind"). Every dispatch is generated from that list, so no `match` can miss it.
 //!
+//! [`sandbox`] is not a connector: it is the file sandbox (a [`sandbox::Root`] that
+//! resolves paths beneath itself) that `file` steps commit through and attachments
+//! read through.
+//!
 //! Where later layers plug in: the trust layer checks a persona's scopes in
 //! [`render`] (after rendering) and again in [`Action::commit`] (before committing).
 //!
@@ -25,6 +29,7 @@ mod describe;
 pub mod file;
 pub mod http;
 mod resources;
+pub mod sandbox;
 pub mod shell;
 
 use std::future::Future;
@@ -430,7 +435,11 @@ pub fn cap_text(s: String, max: usize) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[… {} more bytes cut]", &s[..end], s.len() - end)
+    format!(
+        "{}\n[… {} cut]",
+        &s[..end],
+        crate::text::count(s.len() - end, "more byte")
+    )
 }
 
 #[cfg(test)]

@@ -156,8 +156,8 @@ pub fn snapshot(journal: &Journal, run: i64) -> Result<Workflow> {
     let origin = r.path.clone().unwrap_or_else(|| r.workflow.clone());
     workflow::load(&r.source, &origin).map_err(|d| {
         Error::storage(format!(
-            "the workflow stored with run {run} no longer loads ({} problem(s), first: {})",
-            d.len(),
+            "the workflow stored with run {run} no longer loads ({}, first: {})",
+            d.count(),
             d.first().map(|d| d.message.as_str()).unwrap_or("?")
         ))
         .with_hint("this aios is older or newer than the one that started the run")

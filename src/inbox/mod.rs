@@ -185,6 +185,7 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
             "the edited action in {} is not valid: {err}",
             e.origin
         ))
+        .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     let original: Action = serde_json::from_value(p.action.clone()).map_err(|err| {
         Error::storage(format!(
@@ -205,6 +206,7 @@ fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<Stri
             "the edited action in {} is not valid: {err}",
             e.origin
         ))
+        .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     if original == action {
         return Ok((None, None));

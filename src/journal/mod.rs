@@ -14,21 +14,25 @@ mod llm;
 mod memory;
 mod memory_search;
 pub mod notices;
+mod open;
 mod project;
 mod query;
+mod repair;
 mod replay;
 mod schedule;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_inbox;
+#[cfg(test)]
+mod tests_migrations;
 mod timers;
 pub mod types;
 mod versions;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
@@ -37,6 +41,7 @@ pub use inbox::{Changes, InboxRow};
 pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField};
 pub use lease::{LeaseHeld, Owner};
 pub use memory::*;
+pub use open::{Access, OpenOptions};
 pub use replay::ReplayReport;
 pub use schedule::*;
 pub use types::*;
@@ -44,41 +49,12 @@ pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
 };
 
-/// Numbered migrations, applied in order and tracked with `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_agent.sql"),
-    include_str!("migrations/0003_memory.sql"),
-    include_str!("migrations/0004_schedule.sql"),
-    include_str!("migrations/0005_inbox.sql"),
-    include_str!("migrations/0006_timers.sql"),
-    include_str!("migrations/0007_notices.sql"),
-    include_str!("migrations/0010_hook_formats.sql"),
-];
-
-/// How the journal is opened.
-#[derive(Debug, Clone, Copy)]
-pub struct OpenOptions {
-    /// `synchronous = FULL` instead of NORMAL: survives power loss, slower commits.
-    pub sync_full: bool,
-    /// How long to wait for another process's write lock before giving up.
-    pub lock_timeout: std::time::Duration,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            sync_full: false,
-            lock_timeout: std::time::Duration::from_secs(5),
-        }
-    }
-}
-
 /// An open journal. One per thread; not shared across threads.
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
     clock: Clock,
+    access: Access,
     gate: Option<WriteGate>,
 }
 
@@ -121,44 +97,6 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Open (creating if needed, mode 0600) the journal at `path` and migrate it.
-    pub fn open(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::storage(format!(
-                    "cannot create the data directory {}: {e}",
-                    dir.display()
-                ))
-                .with_hint("set AIOS_HOME (or --home) to a writable folder")
-            })?;
-        }
-        create_private(path)?;
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(opts.lock_timeout)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            if opts.sync_full { "FULL" } else { "NORMAL" },
-        )?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut journal = Journal {
-            conn,
-            path: path.to_path_buf(),
-            clock,
-            gate: None,
-        };
-        journal.migrate()?;
-        Ok(journal)
-    }
-
     /// Share `gate` with the other journals of this process: their writes take turns.
     pub fn with_gate(mut self, gate: WriteGate) -> Journal {
         self.gate = Some(gate);
@@ -189,26 +127,6 @@ impl Journal {
 
     pub fn now(&self) -> Millis {
         self.clock.now_ms()
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(Error::storage(format!(
-                "the database was written by a newer aios (schema {version}, this build knows {known})"
-            ))
-            .with_hint("upgrade aios, or point AIOS_HOME at another folder"));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.write_tx()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
     }
 
     /// Append `events` for `run_id` and apply them to the projections, atomically.
@@ -413,25 +331,4 @@ fn append(tx: &rusqlite::Transaction<'_>, run_id: i64, ev: &Event, at: Millis) -
         at
     ])?;
     Ok(tx.last_insert_rowid())
-}
-
-/// Create the database file with mode 0600 before SQLite opens it.
-fn create_private(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map(|_| ()).map_err(|e| {
-        Error::storage(format!(
-            "cannot create the database {}: {e}",
-            path.display()
-        ))
-        .with_hint("set AIOS_HOME (or --home) to a writable folder")
-    })
 }

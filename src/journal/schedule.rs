@@ -69,6 +69,11 @@ pub struct FireRecord {
     /// The status of the fire's run, when it has one.
     pub run_status: Option<RunStatus>,
     pub decided_at: Millis,
+    /// Instants older than the catch-up window are decided together: this row
+    /// stands for `instants` of them, from `first_due_at` to `due_at`. Otherwise
+    /// 1 and `due_at`.
+    pub first_due_at: Millis,
+    pub instants: u64,
 }
 
 /// A schedule's event. Field names are part of the on-disk format.
@@ -104,6 +109,10 @@ pub enum ScheduleEvent {
         count: u64,
         first: Millis,
         last: Millis,
+        /// The catch-up window they were older than (absent in events written
+        /// before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<Millis>,
     },
     /// A queued fire's run was started.
     QueueStarted {
@@ -199,6 +208,20 @@ fn schedule_row(r: &Row<'_>) -> rusqlite::Result<ScheduleRecord> {
 fn not_found(name: &str) -> Error {
     Error::not_found(format!("no schedule `{name}`"))
         .with_hint("list schedules with: aios schedule list")
+}
+
+/// The latest instant ever decided for schedules named `name` (kept across a remove
+/// and a new add). A cursor never goes back before it: an instant is decided once.
+fn last_decided(conn: &rusqlite::Connection, name: &str) -> Result<Option<Millis>> {
+    Ok(conn
+        .prepare_cached("SELECT max(due_at) FROM fires WHERE schedule = ?1")?
+        .query_row(params![name], |r| r.get(0))?)
+}
+
+/// Where a cursor set at `at` really starts: never before an instant already
+/// decided (a clock that was ahead, as `AIOS_NOW` dry runs are, then went back).
+fn cursor_from(conn: &rusqlite::Connection, name: &str, at: Millis) -> Result<Millis> {
+    Ok(last_decided(conn, name)?.map_or(at, |d| d.max(at)))
 }
 
 fn get_schedule(conn: &rusqlite::Connection, name: &str) -> Result<Option<ScheduleRecord>> {
@@ -306,7 +329,28 @@ fn apply(tx: &Transaction<'_>, name: &str, ev: &ScheduleEvent, at: Millis) -> Re
             )?
             .execute(params![name, due_at, status.as_str(), reason, run_id, at])?;
         }
-        ScheduleEvent::SkippedOld { .. } => {}
+        ScheduleEvent::SkippedOld {
+            count,
+            first,
+            last,
+            window,
+        } => {
+            let reason = match window {
+                Some(w) => format!(
+                    "older than the catch_up_window ({})",
+                    crate::clock::format_duration(std::time::Duration::from_millis(
+                        (*w).max(0) as u64
+                    ))
+                ),
+                None => "older than the catch_up_window".to_string(),
+            };
+            tx.prepare_cached(
+                "INSERT INTO fires (schedule, due_at, status, reason, run_id, decided_at,
+                   first_due_at, instants)
+                 VALUES (?1, ?2, 'skipped', ?3, NULL, ?4, ?5, ?6)",
+            )?
+            .execute(params![name, last, reason, at, first, *count as i64])?;
+        }
         ScheduleEvent::QueueStarted { due_at, run_id } => {
             tx.execute(
                 "UPDATE fires SET status = 'started', run_id = ?3, decided_at = ?4
@@ -333,7 +377,10 @@ impl Journal {
             .execute(params![spec.source_hash, source])?;
         let existing = get_schedule(&tx, &spec.name)?;
         let replaced = existing.is_some();
-        let cursor = existing.map(|e| e.cursor).unwrap_or(at);
+        let cursor = match existing {
+            Some(e) => e.cursor,
+            None => cursor_from(&tx, &spec.name, at)?,
+        };
         let name = spec.name.clone();
         let ev = ScheduleEvent::Added {
             next_due: next_due(cursor),
@@ -376,9 +423,12 @@ impl Journal {
         let ev = if paused {
             ScheduleEvent::Paused
         } else {
+            // Instants up to now are not run, and none decided before (the clock
+            // may read earlier than an instant fired by a tick that ran ahead).
+            let cursor = cursor_from(&tx, name, at)?.max(s.cursor);
             ScheduleEvent::Resumed {
-                cursor: at,
-                next_due: next_due(at),
+                cursor,
+                next_due: next_due(cursor),
             }
         };
         record(&tx, name, &ev, at)?;
@@ -413,7 +463,8 @@ impl Journal {
     /// The latest fires of a schedule, newest first.
     pub fn fires(&self, name: &str, limit: usize) -> Result<Vec<FireRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.schedule, f.due_at, f.status, f.reason, f.run_id, r.status, f.decided_at
+            "SELECT f.schedule, f.due_at, f.status, f.reason, f.run_id, r.status, f.decided_at,
+                    coalesce(f.first_due_at, f.due_at), f.instants
              FROM fires f LEFT JOIN runs r ON r.id = f.run_id
              WHERE f.schedule = ?1 ORDER BY f.due_at DESC LIMIT ?2",
         )?;
@@ -428,6 +479,8 @@ impl Journal {
                 run_id: r.get(4)?,
                 run_status: run_status.as_deref().and_then(RunStatus::parse),
                 decided_at: r.get(6)?,
+                first_due_at: r.get(7)?,
+                instants: r.get::<_, i64>(8)?.max(0) as u64,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -445,11 +498,18 @@ impl Journal {
     ) -> Result<FireOutcome> {
         let at = self.now();
         let tx = self.write_tx()?;
-        let Some(schedule) = get_schedule(&tx, name)? else {
+        let Some(mut schedule) = get_schedule(&tx, name)? else {
             return Ok(FireOutcome::Nothing);
         };
         if schedule.paused {
             return Ok(FireOutcome::Nothing);
+        }
+        // A cursor left behind a decided instant (by an older aios whose resume
+        // moved it back) is read as that instant: nothing is decided twice.
+        if let Some(last) = last_decided(&tx, name)?
+            && last > schedule.cursor
+        {
+            schedule.cursor = last;
         }
         let active: Vec<i64> = {
             let mut stmt = tx.prepare_cached(

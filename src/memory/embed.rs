@@ -183,7 +183,11 @@ fn parse_response(body: &Json, n: usize) -> std::result::Result<Vec<Vec<f32>>, S
         .as_array()
         .ok_or("the response has no `data` array")?;
     if data.len() != n {
-        return Err(format!("asked for {n} embeddings, got {}", data.len()));
+        return Err(format!(
+            "asked for {}, got {}",
+            crate::text::count(n, "embedding"),
+            data.len()
+        ));
     }
     let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
     for (pos, item) in data.iter().enumerate() {

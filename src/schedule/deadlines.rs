@@ -19,7 +19,9 @@ pub fn apply(journal: &mut Journal, now: Millis, items: &mut Vec<TickItem>) -> R
                 ErrorKind::Conflict => {}
                 _ => items.push(TickItem::Error {
                     run: Some(p.run_id),
+                    schedule: None,
                     message: format!("inbox item {}: {}", p.id, e.message),
+                    hint: e.hint,
                 }),
             }
         }

@@ -2,6 +2,7 @@
 //!
 //! - [`cron`]: expressions and time zones (croner + jiff), DST-correct
 //! - [`plan`]: the pure decision of which scheduled instants run (catch-up, window)
+//! - [`missed`]: what became of missed instants, told exactly (tick line, notice)
 //! - [`tick`]: one pass: fire what is due (overlap policies), continue runs that can go on
 //! - [`deadlines`]: decision deadlines of inbox items (`on_timeout`), applied by a tick
 //!
@@ -13,6 +14,7 @@
 pub mod cron;
 pub mod deadlines;
 pub mod hooks;
+pub mod missed;
 pub mod plan;
 pub mod serve;
 pub mod signatures;
@@ -85,8 +87,17 @@ pub fn add(
 pub fn cron_of(s: &ScheduleRecord) -> Result<cron::CronSpec> {
     cron::CronSpec::new(&s.spec.cron, &s.spec.timezone).map_err(|e| {
         Error::storage(format!("schedule `{}` no longer loads: {e}", s.spec.name))
-            .with_hint("re-add it with: aios schedule add FILE")
+            .with_hint(readd_hint(&s.spec.path))
     })
+}
+
+/// The hint for a stored schedule that no longer loads: add its file again (the
+/// command names the file it was added from).
+pub fn readd_hint(path: &str) -> String {
+    format!(
+        "fix the file if needed, then take a new snapshot with: aios schedule add {}",
+        crate::connectors::shell::quote(path)
+    )
 }
 
 /// Pause or resume a schedule; false when it already was.
@@ -119,7 +130,9 @@ impl Health {
 
     pub fn detail(&self, now: Millis) -> Option<String> {
         match self {
-            Health::Failing(n) => Some(format!("the last {n} runs failed")),
+            Health::Failing(n) => {
+                Some(format!("the last {} failed", crate::text::count(*n, "run")))
+            }
             Health::Late(due) => Some(format!(
                 "due {} ago and not fired: is `aios tick` running (cron, systemd timer or `aios daemon`)?",
                 crate::clock::age(now, *due)
@@ -157,6 +170,11 @@ pub fn health(s: &ScheduleRecord, fires: &[FireRecord], now: Millis) -> Health {
 /// (`aios inbox`, `aios inbox list`, `aios schedule list`), since a missing tick
 /// cannot report itself. Raised once per overdue instant. Returns the new notices.
 pub fn flag_late(journal: &mut Journal) -> Result<Vec<i64>> {
+    if journal.is_read_only() {
+        // Opened read-only (a data folder this user may not write): nothing is
+        // raised; `aios schedule list` still shows the schedule as late.
+        return Ok(Vec::new());
+    }
     let now = journal.now();
     let mut raised = Vec::new();
     for s in journal.schedules()? {

@@ -7,10 +7,11 @@
 
 use std::path::PathBuf;
 
+use super::missed::Missed;
 use super::plan::{self, Decided};
 use crate::clock::Millis;
 use crate::engine::{self, Mode, NewRun, Observer, RunEnv};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{
     FireOutcome, FirePlan, FireState, FireStatus, Journal, NewFireRun, RunStatus, ScheduleEvent,
 };
@@ -33,8 +34,12 @@ pub enum TickItem {
         due_at: Millis,
         reason: String,
     },
-    /// Instants older than the catch-up window were skipped.
-    SkippedOld { schedule: String, count: u64 },
+    /// Instants older than the catch-up window (`window`) were skipped.
+    SkippedOld {
+        schedule: String,
+        count: u64,
+        window: Millis,
+    },
     /// An instant waits for the previous run (`overlap = "queue"`).
     Queued { schedule: String, due_at: Millis },
     /// A previous run was cancelled (`overlap = "cancel_running"`).
@@ -62,32 +67,57 @@ pub enum TickItem {
         schedule: String,
         summary: String,
     },
-    /// Driving a run stopped with an error (the tick went on).
-    Error { run: Option<i64>, message: String },
+    /// Something stopped with an error (the tick went on with everything else): a
+    /// run being driven, a schedule being fired, or a deadline being applied.
+    Error {
+        run: Option<i64>,
+        schedule: Option<String>,
+        message: String,
+        /// What to do about it: a command that runs as written.
+        hint: Option<String>,
+    },
 }
 
-/// The sentence a tick says, and a notice keeps, about missed instants.
-pub fn missed_summary(schedule: &str, missed: u64, ran: Option<Millis>) -> String {
-    let what = match ran {
-        Some(t) => format!("ran the one of {}", crate::clock::format_ms(t)),
-        None => "ran none of them".to_string(),
-    };
-    format!("{missed} run(s) of {schedule} were missed while nothing ticked; {what}")
+impl TickItem {
+    /// An error item from a core error, about a run or a schedule.
+    pub fn error(run: Option<i64>, schedule: Option<&str>, e: &Error) -> TickItem {
+        TickItem::Error {
+            run,
+            schedule: schedule.map(str::to_string),
+            message: e.message.clone(),
+            hint: e.hint.clone(),
+        }
+    }
 }
 
 /// Put what needs the operator's eye in the inbox: one notice per missed-fire
 /// decision of this tick, and one per failing streak of a schedule (keyed by the
 /// streak's last run, so it is raised once however many ticks see it).
 fn raise_notices(journal: &mut Journal, now: Millis, report: &mut TickReport) -> Result<()> {
-    for (schedule, n, ran) in report.missed.clone() {
-        let summary = missed_summary(&schedule, n, ran);
+    for m in report.missed.clone() {
+        let summary = m.summary();
+        let mut data = m.data();
+        data["decided_at"] = crate::clock::format_ms(now).into();
+        let key = format!("missed:{}:{now}", m.schedule);
+        if let Some(item) = journal.raise_notice(&m.schedule, "missed", &key, &summary, data)? {
+            report.items.push(TickItem::Notice {
+                item,
+                schedule: m.schedule,
+                summary,
+            });
+        }
+    }
+    for f in report.failed.clone() {
+        let schedule = f.schedule;
+        let summary = format!("schedule {schedule} could not fire: {}", f.message);
         let data = serde_json::json!({
-            "missed": n,
-            "ran": ran.map(crate::clock::format_ms),
-            "decided_at": crate::clock::format_ms(now),
+            "error": f.message,
+            "hint": f.hint,
+            "due_at": f.due.map(crate::clock::format_ms),
         });
-        let key = format!("missed:{schedule}:{now}");
-        if let Some(item) = journal.raise_notice(&schedule, "missed", &key, &summary, data)? {
+        // Once per instant that could not be decided, however many ticks retry it.
+        let key = format!("error:{schedule}:{}", f.due.unwrap_or(now));
+        if let Some(item) = journal.raise_notice(&schedule, "error", &key, &summary, data)? {
             report.items.push(TickItem::Notice {
                 item,
                 schedule,
@@ -111,7 +141,8 @@ fn raise_notices(journal: &mut Journal, now: Millis, report: &mut TickReport) ->
         let Some(last) = runs.first() else { continue };
         let name = s.spec.name.clone();
         let summary = format!(
-            "schedule {name} is failing: its last {n} runs failed (runs {})",
+            "schedule {name} is failing: its last {} failed (runs {})",
+            crate::text::count(n, "run"),
             runs.iter()
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()
@@ -134,15 +165,39 @@ fn raise_notices(journal: &mut Journal, now: Millis, report: &mut TickReport) ->
 #[derive(Debug, Clone, Default)]
 pub struct TickReport {
     pub items: Vec<TickItem>,
-    /// (schedule, how many instants were missed, which ran) for each schedule that
-    /// had missed instants this tick.
-    pub missed: Vec<(String, u64, Option<Millis>)>,
+    /// What became of the missed instants, for each schedule that had some.
+    pub missed: Vec<Missed>,
+    /// Schedules that could not fire.
+    pub failed: Vec<FailedSchedule>,
+}
+
+/// A schedule a tick could not fire.
+#[derive(Debug, Clone)]
+pub struct FailedSchedule {
+    pub schedule: String,
+    /// The instant it was due (the notice is raised once per instant).
+    pub due: Option<Millis>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl TickReport {
+    /// Whether something stopped with an error (the command exits 1).
+    pub fn has_errors(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i, TickItem::Error { .. }))
+    }
 }
 
 /// How long a run may stay `running` without a lease before a tick takes it over.
 pub const STALE: Millis = 30_000;
 
-/// Fire what is due at the journal's clock and continue what can go on.
+/// Fire what is due at the journal's clock and continue what can go on. One
+/// failing part never stops the others: a schedule that cannot fire, a deadline
+/// that cannot be applied or a run that cannot be driven is reported as an
+/// [`TickItem::Error`] (and a failing schedule as an inbox notice), and the tick
+/// goes on with everything else.
 pub fn tick(
     journal: &mut Journal,
     env: &RunEnv,
@@ -152,11 +207,44 @@ pub fn tick(
     let now = journal.now();
     let mut driven = Vec::new();
     // Deadlines first: a run whose item was just decided continues below.
-    super::deadlines::apply(journal, now, &mut report.items)?;
-    for name in journal.due_schedules(now)? {
-        fire_schedule(journal, &name, now, env, observer, &mut report, &mut driven)?;
+    if let Err(e) = super::deadlines::apply(journal, now, &mut report.items) {
+        report.items.push(TickItem::error(None, None, &e));
     }
-    for run in journal.runs_to_continue(now, STALE)? {
+    let due = journal.due_schedules(now).unwrap_or_else(|e| {
+        report.items.push(TickItem::error(None, None, &e));
+        Vec::new()
+    });
+    for name in due {
+        let mut missed = None;
+        let fired = fire_schedule(
+            journal,
+            &name,
+            now,
+            env,
+            observer,
+            &mut report,
+            &mut driven,
+            &mut missed,
+        );
+        if let Some(m) = missed.filter(|m| m.count > 0) {
+            report.missed.push(m);
+        }
+        if let Err(e) = fired {
+            report.items.push(TickItem::error(None, Some(&name), &e));
+            let due = journal.schedule(&name).ok().and_then(|s| s.next_due);
+            report.failed.push(FailedSchedule {
+                schedule: name,
+                due,
+                message: e.message.clone(),
+                hint: e.hint.clone(),
+            });
+        }
+    }
+    let to_continue = journal.runs_to_continue(now, STALE).unwrap_or_else(|e| {
+        report.items.push(TickItem::error(None, None, &e));
+        Vec::new()
+    });
+    for run in to_continue {
         if driven.contains(&run) {
             continue;
         }
@@ -167,16 +255,18 @@ pub fn tick(
             }),
             // Another live process executes it, or it just finished: not ours.
             Err(e) if e.kind == ErrorKind::Conflict => {}
-            Err(e) => report.items.push(TickItem::Error {
-                run: Some(run),
-                message: e.message,
-            }),
+            Err(e) => report.items.push(TickItem::error(Some(run), None, &e)),
         }
     }
-    raise_notices(journal, now, &mut report)?;
+    if let Err(e) = raise_notices(journal, now, &mut report) {
+        report.items.push(TickItem::error(None, None, &e));
+    }
     Ok(report)
 }
 
+/// Decide (and drive) every due instant of one schedule; `missed` collects what
+/// became of the missed ones, also when a later pass fails.
+#[allow(clippy::too_many_arguments)]
 fn fire_schedule(
     journal: &mut Journal,
     name: &str,
@@ -185,9 +275,8 @@ fn fire_schedule(
     observer: &mut dyn Observer,
     report: &mut TickReport,
     driven: &mut Vec<i64>,
+    missed: &mut Option<Missed>,
 ) -> Result<()> {
-    let mut missed_total = 0u64;
-    let mut missed_ran = None;
     // Each pass decides up to one run; loop until nothing is left to decide.
     for _ in 0..10_000 {
         let (record, source) = match journal.schedule_source(name) {
@@ -197,12 +286,15 @@ fn fire_schedule(
         };
         let cron = super::cron_of(&record)?;
         let wf = engine_snapshot(&source, &record.spec.path)?;
+        let missed = missed.get_or_insert_with(|| {
+            Missed::new(name, &record.spec.catch_up, record.spec.catch_up_window)
+        });
         let hash = record.spec.source_hash.clone();
         let dir = PathBuf::from(&record.spec.dir);
         let path = record.spec.path.clone();
         let inputs = record.spec.inputs.clone();
         let mut items = Vec::new();
-        let mut missed = (0u64, None);
+        let mut late_start = false;
         let mut from_queue = false;
         let outcome = journal.decide_fires(name, |st: &FireState| {
             if st.schedule.spec.source_hash != hash {
@@ -220,7 +312,7 @@ fn fire_schedule(
                     inputs: inputs.clone(),
                 }),
             };
-            let plan = plan_fires(st, &cron, now, &mut items, &mut missed, new_run);
+            let plan = plan_fires(st, &cron, now, &mut items, missed, &mut late_start, new_run);
             from_queue = plan
                 .as_ref()
                 .and_then(|p| p.start.as_ref())
@@ -228,10 +320,6 @@ fn fire_schedule(
             Ok(plan)
         })?;
         report.items.append(&mut items);
-        missed_total += missed.0;
-        if missed.1.is_some() {
-            missed_ran = missed.1;
-        }
         match outcome {
             FireOutcome::Nothing => break,
             FireOutcome::Decided { started: None } => {}
@@ -239,13 +327,13 @@ fn fire_schedule(
                 started: Some((run, due_at)),
             } => {
                 driven.push(run);
+                if late_start {
+                    missed.ran.push((due_at, run));
+                }
                 let status = match engine::resume(journal, run, env, observer, Mode::Continue) {
                     Ok(o) => Some(o.status),
                     Err(e) => {
-                        report.items.push(TickItem::Error {
-                            run: Some(run),
-                            message: e.message,
-                        });
+                        report.items.push(TickItem::error(Some(run), None, &e));
                         None
                     }
                 };
@@ -259,21 +347,17 @@ fn fire_schedule(
             }
         }
     }
-    if missed_total > 0 {
-        report
-            .missed
-            .push((name.to_string(), missed_total, missed_ran));
-    }
     Ok(())
 }
 
 fn engine_snapshot(source: &str, origin: &str) -> Result<workflow::Workflow> {
     workflow::load(source, origin).map_err(|d| {
-        crate::error::Error::storage(format!(
-            "the workflow stored with schedule {origin} no longer loads ({} problem(s))",
-            d.len()
+        let first = d.first().map(|d| d.message.clone()).unwrap_or_default();
+        Error::storage(format!(
+            "the workflow stored with schedule {origin} no longer loads ({}: {first})",
+            d.count()
         ))
-        .with_hint("re-add it with: aios schedule add FILE")
+        .with_hint(super::readd_hint(origin))
     })
 }
 
@@ -283,7 +367,8 @@ fn plan_fires(
     cron: &super::cron::CronSpec,
     now: Millis,
     items: &mut Vec<TickItem>,
-    missed: &mut (u64, Option<Millis>),
+    missed: &mut Missed,
+    late_start: &mut bool,
     new_run: impl Fn() -> NewFireRun,
 ) -> Option<FirePlan> {
     let s = &st.schedule;
@@ -305,14 +390,22 @@ fn plan_fires(
     let catch_up = CatchUp::parse(&s.spec.catch_up).unwrap_or(CatchUp::Latest);
     let d: Decided = plan::decide(cron, s.cursor, now, catch_up, s.spec.catch_up_window);
     let mut p = FirePlan::default();
+    missed.count += d.missed;
     if let Some((count, first, last)) = d.old {
-        p.events
-            .push(ScheduleEvent::SkippedOld { count, first, last });
+        missed.old += count;
+        p.events.push(ScheduleEvent::SkippedOld {
+            count,
+            first,
+            last,
+            window: Some(s.spec.catch_up_window),
+        });
         items.push(TickItem::SkippedOld {
             schedule: name.clone(),
             count,
+            window: s.spec.catch_up_window,
         });
     }
+    missed.caught_up_skips += d.skips.len() as u64;
     for (t, why) in &d.skips {
         p.events.push(skipped(*t, why));
         items.push(TickItem::Skipped {
@@ -321,17 +414,26 @@ fn plan_fires(
             reason: why.clone(),
         });
     }
-    missed.0 += d.missed;
     if let Some(t) = d.run {
         let late = now - t > plan::GRACE;
         let busy = !st.active.is_empty() || st.queued.is_some();
+        let going = st.active.first().copied();
         match (busy, overlap) {
-            (false, _) | (true, Overlap::Allow) => p.start = Some((t, new_run(), false)),
+            (false, _) | (true, Overlap::Allow) => {
+                p.start = Some((t, new_run(), false));
+                *late_start = late;
+            }
             (true, Overlap::Skip) => {
-                let why = format!(
-                    "run {} of this schedule is still going (overlap = \"skip\")",
-                    st.active.first().copied().unwrap_or_default()
-                );
+                let why = match going {
+                    Some(r) => {
+                        format!("run {r} of this schedule is still going (overlap = \"skip\")")
+                    }
+                    None => "an earlier fire of this schedule is still queued (overlap = \"skip\")"
+                        .to_string(),
+                };
+                if late {
+                    missed.overlapped.push((t, going));
+                }
                 p.events.push(skipped(t, &why));
                 items.push(TickItem::Skipped {
                     schedule: name.clone(),
@@ -340,6 +442,9 @@ fn plan_fires(
                 });
             }
             (true, Overlap::Queue) => {
+                if late {
+                    missed.queued.push((t, going));
+                }
                 p.events.push(ScheduleEvent::Fired {
                     due_at: t,
                     status: FireStatus::Queued,
@@ -352,7 +457,11 @@ fn plan_fires(
                 });
             }
             (true, Overlap::CancelRunning) => {
+                *late_start = late;
                 for &r in &st.active {
+                    if late {
+                        missed.cancelled.push(r);
+                    }
                     p.cancel.push((
                         r,
                         format!(
@@ -367,9 +476,6 @@ fn plan_fires(
                 }
                 p.start = Some((t, new_run(), false));
             }
-        }
-        if late {
-            missed.1 = Some(t);
         }
     }
     p.events.push(ScheduleEvent::Advanced {

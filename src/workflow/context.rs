@@ -22,7 +22,7 @@ pub(crate) fn read_context(
     uses: &mut Vec<TemplateUse>,
 ) -> Option<ContextSpec> {
     let t = cx.table("context", v)?;
-    let before = cx.diags.len();
+    let before = cx.count();
     cx.unknown_keys(t, KEYS, "in `context`");
     let mut spec = ContextSpec::default();
     if let Some(m) = get(t, "memory") {
@@ -98,7 +98,7 @@ pub(crate) fn read_context(
             );
         }
     }
-    (cx.diags.len() == before).then_some(spec)
+    (cx.count() == before).then_some(spec)
 }
 
 #[cfg(test)]

@@ -1,7 +1,73 @@
 //! Diagnostics: a user mistake with its place in the file, rendered rustc-style
-//! (file:line:column, the source line, a caret underline, a hint).
+//! (file:line:column, the source line, a caret underline, a hint). Bounded
+//! whatever the file: at most [`MAX_KEPT`] are kept and [`MAX_SHOWN`] shown (then
+//! "and N more problems"), echoed lines are cut to a window around the caret, and
+//! positions are found in one pass over the file.
 
-use std::ops::Range;
+use std::ops::{Deref, Range};
+
+/// At most this many diagnostics are shown; the rest are counted.
+pub const MAX_SHOWN: usize = 50;
+
+/// At most this many diagnostics are kept while a file is read; the rest are
+/// counted only (a file with 100,000 wrong values costs no more than one with 1,000).
+pub const MAX_KEPT: usize = 1000;
+
+/// An echoed source line is cut to about this many characters around the caret.
+pub const MAX_LINE: usize = 100;
+
+/// Messages, labels and hints quote the file: they are cut to this many characters.
+const MAX_TEXT: usize = 300;
+
+/// The diagnostics of a file: the first ones found (at most [`MAX_KEPT`], ordered
+/// by position) and how many there were in all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diagnostics {
+    pub list: Vec<Diagnostic>,
+    pub total: usize,
+}
+
+impl Diagnostics {
+    /// Keep `d` (while fewer than [`MAX_KEPT`] are kept) and count it.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.total += 1;
+        if self.list.len() < MAX_KEPT {
+            self.list.push(d);
+        }
+    }
+
+    /// "3 problems", "1 problem": how many there were in all.
+    pub fn count(&self) -> String {
+        crate::text::count(self.total, "problem")
+    }
+
+    /// Order by where they start in the file (those without a span first).
+    pub fn sort(&mut self) {
+        self.list.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    }
+
+    /// Rendered like [`render`], saying how many more there were than shown.
+    pub fn render(&self, source: &str, origin: &str, color: bool) -> String {
+        render_counted(&self.list, self.total, source, origin, color)
+    }
+}
+
+impl From<Vec<Diagnostic>> for Diagnostics {
+    fn from(list: Vec<Diagnostic>) -> Self {
+        let mut d = Diagnostics::default();
+        for x in list {
+            d.push(x);
+        }
+        d
+    }
+}
+
+impl Deref for Diagnostics {
+    type Target = [Diagnostic];
+    fn deref(&self) -> &[Diagnostic] {
+        &self.list
+    }
+}
 
 /// One mistake found while loading a workflow or its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,33 +135,132 @@ fn width(s: &str) -> usize {
 
 /// Render diagnostics rustc-style: `error: ...`, `--> origin:line:col`, the source line,
 /// carets under the span (on its first line) and the hint. Blank line between them.
+/// At most [`MAX_SHOWN`] are rendered, then "and N more problems".
 pub fn render(diags: &[Diagnostic], source: &str, origin: &str, color: bool) -> String {
-    let blocks: Vec<String> = diags
+    render_counted(diags, diags.len(), source, origin, color)
+}
+
+/// [`render`] of the first of `total` diagnostics (`diags` may hold only some).
+fn render_counted(
+    diags: &[Diagnostic],
+    total: usize,
+    source: &str,
+    origin: &str,
+    color: bool,
+) -> String {
+    let mut at = Locator::new(source);
+    let shown = &diags[..diags.len().min(MAX_SHOWN)];
+    let mut blocks: Vec<String> = shown
         .iter()
-        .map(|d| render_one(d, source, origin, color))
+        .map(|d| render_one(d, source, origin, color, &mut at))
         .collect();
+    let more = total.saturating_sub(shown.len());
+    if more > 0 {
+        blocks.push(format!(
+            "{} (only the first {} are shown; fix them, then check again)\n",
+            paint(
+                &format!("and {}", crate::text::count(more, "more problem")),
+                RED,
+                color
+            ),
+            shown.len()
+        ));
+    }
     blocks.join("\n")
 }
 
-fn render_one(d: &Diagnostic, source: &str, origin: &str, color: bool) -> String {
-    let mut out = format!("{}: {}\n", paint("error", RED, color), d.message);
+/// `s` cut to `max` characters, with "…" when cut.
+fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+        None => s.into(),
+    }
+}
+
+/// Line and column of byte offsets, found by scanning forward from the last one
+/// asked (diagnostics come ordered by position: one pass over the file).
+struct Locator<'a> {
+    source: &'a str,
+    pos: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl<'a> Locator<'a> {
+    fn new(source: &'a str) -> Self {
+        Locator {
+            source,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// (line number, byte offset where that line starts) of `at`, a char boundary.
+    fn locate(&mut self, at: usize) -> (usize, usize) {
+        if at < self.pos {
+            *self = Locator::new(self.source);
+        }
+        let chunk = &self.source.as_bytes()[self.pos..at];
+        let newlines = chunk.iter().filter(|&&b| b == b'\n').count();
+        if newlines > 0 {
+            self.line += newlines;
+            let last = chunk.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+            self.line_start = self.pos + last + 1;
+        }
+        self.pos = at;
+        (self.line, self.line_start)
+    }
+}
+
+fn render_one(
+    d: &Diagnostic,
+    source: &str,
+    origin: &str,
+    color: bool,
+    at: &mut Locator<'_>,
+) -> String {
+    let mut out = format!(
+        "{}: {}\n",
+        paint("error", RED, color),
+        clip(&d.message, MAX_TEXT)
+    );
+    let hint = d.hint.as_deref().map(|h| clip(h, MAX_TEXT));
     let Some(span) = &d.span else {
-        if let Some(hint) = &d.hint {
+        if let Some(hint) = &hint {
             out.push_str(&format!("  = {}: {hint}\n", paint("hint", CYAN, color)));
         }
         return out;
     };
     let start = floor_boundary(source, span.start);
     let end = floor_boundary(source, span.end.max(start));
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let (line_no, line_start) = at.locate(start);
     let line_end = source[start..]
         .find('\n')
         .map_or(source.len(), |i| start + i);
-    let line_no = source[..start].matches('\n').count() + 1;
-    let text = source[line_start..line_end].trim_end_matches('\r');
-    let before = &source[line_start..start];
-    let column = before.chars().count() + 1;
-    let under_end = end.min(line_start + text.len()).max(start);
+    let line_end = if source[..line_end].ends_with('\r') {
+        (line_end - 1).max(start)
+    } else {
+        line_end
+    };
+    let column = source[line_start..start].chars().count() + 1;
+    // The echoed piece of the line: about MAX_LINE characters around the caret.
+    let from = source[line_start..start]
+        .char_indices()
+        .rev()
+        .nth(MAX_LINE / 3 - 1)
+        .map_or(line_start, |(i, _)| line_start + i);
+    let room = MAX_LINE - source[from..start].chars().count();
+    let to = source[start..line_end]
+        .char_indices()
+        .nth(room)
+        .map_or(line_end, |(i, _)| start + i);
+    let (lead, tail) = (
+        if from > line_start { "…" } else { "" },
+        if to < line_end { "…" } else { "" },
+    );
+    let before = &source[from..start];
+    let under_end = end.min(to).max(start);
     let carets = width(&source[start..under_end]).max(1);
 
     let w = line_no.to_string().len();
@@ -107,22 +272,22 @@ fn render_one(d: &Diagnostic, source: &str, origin: &str, color: bool) -> String
     ));
     out.push_str(&format!("{pad} {bar}\n"));
     out.push_str(&format!(
-        "{} {bar} {}\n",
+        "{} {bar} {lead}{}{tail}\n",
         paint(&line_no.to_string(), BLUE, color),
-        text.replace('\t', "    ")
+        source[from..to].replace('\t', "    ")
     ));
     let mut under = format!(
         "{pad} {bar} {}{}",
-        " ".repeat(width(before)),
+        " ".repeat(width(lead) + width(before)),
         paint(&"^".repeat(carets), RED, color)
     );
     if let Some(label) = &d.label {
         under.push(' ');
-        under.push_str(label);
+        under.push_str(&clip(label, MAX_TEXT));
     }
     out.push_str(under.trim_end());
     out.push('\n');
-    if let Some(hint) = &d.hint {
+    if let Some(hint) = &hint {
         out.push_str(&format!("{pad} {bar}\n"));
         out.push_str(&format!(
             "{pad} {} {}: {hint}\n",
@@ -211,6 +376,69 @@ error: missing input
             let d = Diagnostic::new("m").at(span);
             let _ = render(&[d], src, "f", true);
         }
+    }
+
+    #[test]
+    fn at_most_50_are_shown_then_how_many_more() {
+        let src = "x\n".repeat(60);
+        let mut all = Diagnostics::default();
+        for i in 0..60 {
+            all.push(Diagnostic::new(format!("m{i}")).at(2 * i..2 * i + 1));
+        }
+        let out = all.render(&src, "f", false);
+        assert_eq!(out.matches("error: m").count(), 50);
+        assert!(out.contains(" --> f:50:1\n"), "{out}");
+        assert!(!out.contains("error: m50"), "{out}");
+        assert!(out.ends_with(
+            "\nand 10 more problems (only the first 50 are shown; fix them, then check again)\n"
+        ));
+        assert_eq!(all.count(), "60 problems");
+    }
+
+    #[test]
+    fn only_the_first_kept_diagnostics_are_stored_but_all_are_counted() {
+        let mut all = Diagnostics::default();
+        for i in 0..(MAX_KEPT + 5) {
+            all.push(Diagnostic::new("m").at(i..i + 1));
+        }
+        assert_eq!((all.len(), all.total), (MAX_KEPT, MAX_KEPT + 5));
+        let out = all.render(&" ".repeat(MAX_KEPT + 10), "f", false);
+        assert!(out.contains("and 955 more problems"), "{out}");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_to_a_window_around_the_caret() {
+        let line = format!("{}X{}", "a".repeat(500), "b".repeat(500));
+        let at = 500;
+        let d = Diagnostic::new("m").at(at..at + 1).label("here");
+        let out = render(&[d], &line, "f", false);
+        let want = format!(
+            "error: m\n --> f:1:501\n  |\n1 | …{}X{}…\n  | {}^ here\n",
+            "a".repeat(MAX_LINE / 3),
+            "b".repeat(MAX_LINE - MAX_LINE / 3 - 1),
+            " ".repeat(1 + MAX_LINE / 3)
+        );
+        assert_eq!(out, want);
+        // A span over the whole line underlines the window only.
+        let d = Diagnostic::new("m").at(0..line.len());
+        let out = render(&[d], &line, "f", false);
+        assert!(
+            out.contains(&format!("  | {}\n", "^".repeat(MAX_LINE))),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn long_messages_and_hints_are_clipped() {
+        let d = Diagnostic::new(format!("unknown key `{}`", "k".repeat(1000)))
+            .at(0..1)
+            .hint("h".repeat(1000));
+        let out = render(&[d], "k\n", "f", false);
+        assert!(
+            out.lines().all(|l| l.chars().count() <= MAX_TEXT + 20),
+            "{out}"
+        );
+        assert!(out.contains("…"), "{out}");
     }
 
     #[test]

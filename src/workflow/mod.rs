@@ -33,7 +33,7 @@ mod tests_refs;
 mod tests_timers;
 
 pub(crate) use context::read_context;
-pub use diag::{Diagnostic, render};
+pub use diag::{Diagnostic, Diagnostics, render};
 pub use duration::parse_duration;
 pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs, split_secret_inputs};
 pub use kinds::{
@@ -45,37 +45,35 @@ pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering
 /// is [`render`]'s job; it is not used here).
-pub fn load(source: &str, origin: &str) -> Result<Workflow, Vec<Diagnostic>> {
+pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
     let _ = origin;
+    if let Some(d) = too_large(source) {
+        return Err(vec![d].into());
+    }
     let (root, errors) = toml::de::DeTable::parse_recoverable(source);
     if !errors.is_empty() {
-        let mut diags: Vec<Diagnostic> = errors
-            .iter()
-            .map(|e| {
-                let d = Diagnostic::new(format!("invalid TOML: {}", e.message().trim()))
-                    .label("here")
-                    .hint("see https://toml.io for the syntax");
-                match e.span() {
-                    Some(s) => d.at(s),
-                    None => d,
-                }
-            })
-            .collect();
-        sort(&mut diags);
+        let mut diags = Diagnostics::default();
+        for e in &errors {
+            diags.push(toml_error(e.message(), e.span()));
+        }
+        diags.sort();
         return Err(diags);
     }
-    let mut cx = read::Cx::default();
+    let mut cx = read::Cx {
+        templates: read::precheck_templates(root.get_ref()),
+        ..read::Cx::default()
+    };
     let draft = parse::read_document(&mut cx, root.get_ref());
     let (needs, secrets) = refs::check(&mut cx, &draft, source);
-    if !cx.diags.is_empty() {
-        sort(&mut cx.diags);
+    if cx.count() > 0 {
+        cx.diags.sort();
         return Err(cx.diags);
     }
     let mut steps = Vec::with_capacity(draft.steps.len());
     for (s, needs) in draft.steps.into_iter().zip(needs) {
         let (Some(id), Some(spec)) = (s.id, s.spec) else {
             // Only reachable with a diagnostic, which returned above.
-            return Err(vec![Diagnostic::new("internal error: incomplete step")]);
+            return Err(vec![Diagnostic::new("internal error: incomplete step")].into());
         };
         steps.push(Step {
             id,
@@ -118,7 +116,57 @@ pub fn unknown_secrets(wf: &Workflow, known: impl Fn(&str) -> bool) -> Vec<Diagn
         .collect()
 }
 
-/// Order diagnostics by where they start in the file (those without a span first).
-fn sort(diags: &mut [Diagnostic]) {
-    diags.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+/// A workflow is a small file. Past this many TOML tokens (keys, values,
+/// punctuation, runs of blanks, comments) a file is refused before it is parsed:
+/// parsing costs about 100 bytes of memory per token, so `aios check` stays within
+/// about 50 MB whatever the file. (`workflows/launch.toml` has about 1,200 tokens;
+/// a workflow of 2,000 steps, about 70,000.)
+pub const MAX_TOKENS: usize = 500_000;
+
+/// The diagnostic of a file with more than [`MAX_TOKENS`] tokens, placed where the
+/// limit is reached. One pass of the lexer, nothing kept.
+fn too_large(source: &str) -> Option<Diagnostic> {
+    let t = toml_parser::Source::new(source).lex().nth(MAX_TOKENS)?;
+    let span = t.span();
+    Some(
+        Diagnostic::new(format!(
+            "the file is too large for a workflow: it has more than {MAX_TOKENS} TOML tokens"
+        ))
+        .at(span.start()..span.end())
+        .label("the limit is reached here")
+        .hint("a workflow is a small file: keep large data in files its steps read"),
+    )
+}
+
+/// The diagnostic of a file that is not UTF-8, at its first invalid byte (`at`,
+/// a byte offset: the text before it is valid UTF-8).
+pub fn not_utf8(bytes: &[u8], at: usize) -> Diagnostics {
+    let byte = bytes.get(at).copied().unwrap_or(0);
+    vec![
+        Diagnostic::new(format!(
+            "the file is not UTF-8 text: byte 0x{byte:02X} cannot be read as UTF-8"
+        ))
+        .at(at..at + 1)
+        .label("not UTF-8")
+        .hint("save the file as UTF-8 (a workflow is a UTF-8 TOML file)"),
+    ]
+    .into()
+}
+
+/// A TOML syntax error as a diagnostic, in words for people.
+fn toml_error(message: &str, span: Option<std::ops::Range<usize>>) -> Diagnostic {
+    let message = message.trim();
+    let d = if message.contains("max recursion depth") {
+        Diagnostic::new(
+            "invalid TOML: arrays and tables are nested too deeply (the limit is 80 levels)",
+        )
+        .label("the limit is reached here")
+        .hint("a workflow needs far fewer levels: flatten this value")
+    } else {
+        Diagnostic::new(format!("invalid TOML: {message}"))
+            .label("here")
+            .hint("see https://toml.io for the syntax")
+    };
+    // Every syntax error has its place; one without is placed at the start.
+    d.at(span.unwrap_or(0..0))
 }

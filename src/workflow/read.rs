@@ -1,6 +1,7 @@
 //! Typed reads from the spanned TOML tree: every wrong type, bad value or unknown key
 //! becomes a [`Diagnostic`] pushed on [`Cx`], and reading goes on.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -72,15 +73,93 @@ pub(crate) fn is_ident(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// What checking one template found: the variables it reads (sorted), or the
+/// description of its syntax error.
+type Checked = Result<Vec<String>, String>;
+
+fn check_template(s: &str) -> Checked {
+    match template::env().template_from_str(s) {
+        Ok(t) => {
+            let mut vars: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+            vars.sort();
+            Ok(vars)
+        }
+        Err(e) => Err(template::describe(&e)),
+    }
+}
+
+/// Templates of a file are checked ahead on every core when they hold at least
+/// this much text (minijinja parses and compiles about 10 MB/s on one core).
+const PRECHECK_FROM: usize = 512 * 1024;
+
+/// Check every template-looking string of the tree at once, on every core, keyed
+/// by where it starts; [`Cx::template`] takes its result from here (and checks
+/// anything not found itself). Empty for files with little template text.
+pub(crate) fn precheck_templates(root: &Table<'_>) -> HashMap<usize, Checked> {
+    fn collect<'t>(v: &'t Val<'_>, out: &mut Vec<(usize, &'t str)>) {
+        match v.get_ref() {
+            DeValue::String(s) if template::is_template(s) => out.push((v.span().start, s)),
+            DeValue::Array(items) => items.iter().for_each(|i| collect(i, out)),
+            DeValue::Table(t) => t.iter().for_each(|(_, i)| collect(i, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    root.iter().for_each(|(_, v)| collect(v, &mut found));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let text: usize = found.iter().map(|f| f.1.len()).sum();
+    if threads < 2 || text < PRECHECK_FROM {
+        return HashMap::new();
+    }
+    let chunk = found.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = found
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(at, s)| (*at, check_template(s)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A worker that panicked leaves its templates to be checked inline.
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// Collects diagnostics while the tree is read.
 #[derive(Debug, Default)]
 pub(crate) struct Cx {
-    pub diags: Vec<Diagnostic>,
+    pub diags: super::diag::Diagnostics,
+    /// Templates checked ahead ([`precheck_templates`]), by where they start.
+    pub templates: HashMap<usize, Checked>,
 }
 
 impl Cx {
     pub fn push(&mut self, d: Diagnostic) {
+        // Everything read here is in the file: every mistake has its place.
+        debug_assert!(d.span.is_some(), "a diagnostic without a place: {d:?}");
         self.diags.push(d);
+    }
+
+    /// How many diagnostics were pushed so far (kept or not).
+    pub fn count(&self) -> usize {
+        self.diags.total
+    }
+
+    /// Whether another diagnostic would be kept: when not, callers count it with
+    /// [`Cx::count_one`] instead of building it (suggestions cost time).
+    pub fn keeps(&self) -> bool {
+        self.diags.list.len() < super::diag::MAX_KEPT
+    }
+
+    /// Count a diagnostic that would not be kept.
+    pub fn count_one(&mut self) {
+        self.diags.total += 1;
     }
 
     /// `expected a string, found an integer`, labelled with the key.
@@ -272,6 +351,10 @@ impl Cx {
             if allowed.contains(&key) {
                 continue;
             }
+            if !self.keeps() {
+                self.count_one();
+                continue;
+            }
             let hint = did_you_mean(key, allowed.iter().copied())
                 .unwrap_or_else(|| format!("valid keys: {}", allowed.join(", ")));
             self.push(
@@ -296,10 +379,12 @@ impl Cx {
             }
             return;
         }
-        match template::env().template_from_str(s) {
-            Ok(t) => {
-                let mut vars: Vec<String> = t.undeclared_variables(true).into_iter().collect();
-                vars.sort();
+        let checked = match self.templates.remove(&span.start) {
+            Some(c) => c,
+            None => check_template(s),
+        };
+        match checked {
+            Ok(vars) => {
                 for p in scan.problems {
                     self.push(
                         Diagnostic::new(p)
@@ -319,7 +404,7 @@ impl Cx {
                 });
             }
             Err(e) => self.push(
-                Diagnostic::new(format!("invalid template: {}", template::describe(&e)))
+                Diagnostic::new(format!("invalid template: {e}"))
                     .at(span)
                     .label("in this template"),
             ),

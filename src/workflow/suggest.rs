@@ -21,18 +21,23 @@ pub fn distance(a: &str, b: &str) -> usize {
 /// of at least 3 characters with it (one starts with the other). Ties keep the first.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
+    let n = lower.chars().count();
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
         if c == word {
             continue;
         }
-        let d = distance(&lower, &c.to_lowercase());
-        let prefix = lower.chars().count() >= 3
-            && c.chars().count() >= 3
-            && (c.starts_with(lower.as_str()) || lower.starts_with(c));
+        let m = c.chars().count();
+        let prefix = n >= 3 && m >= 3 && (c.starts_with(lower.as_str()) || lower.starts_with(c));
+        // Words whose lengths differ by more than 2 are further apart than 2 edits:
+        // no need to measure (this keeps a file of long unknown keys cheap).
+        let d = if n.abs_diff(m) <= 2 {
+            distance(&lower, &c.to_lowercase())
+        } else {
+            usize::MAX
+        };
         // An edit distance as long as the words themselves means nothing is shared.
-        let len = lower.chars().count().max(c.chars().count());
-        let score = if d <= 2 && d < len {
+        let score = if d <= 2 && d < n.max(m) {
             d
         } else if prefix {
             3

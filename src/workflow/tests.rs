@@ -11,7 +11,7 @@ use crate::connectors::ActionSpec;
 pub(super) fn errs(src: &str) -> Vec<Diagnostic> {
     match load(src, "t.toml") {
         Ok(_) => panic!("expected errors for:\n{src}"),
-        Err(d) => d,
+        Err(d) => d.list,
     }
 }
 
@@ -452,10 +452,14 @@ fn static_file_paths_stay_in_the_root() {
         ))
     };
     for (p, problem) in [
-        ("../x", "escapes its root"),
-        ("a/../../x", "escapes its root"),
-        ("/etc/passwd", "is absolute"),
+        ("../x", "escapes the root folder"),
+        ("a/../../x", "escapes the root folder"),
+        (
+            "/etc/passwd",
+            "is absolute; it must be relative to the root folder",
+        ),
         ("", "is empty"),
+        ("a/..", "names the root folder itself, not a file"),
     ] {
         let src = step(p);
         let (d, at) = one(&src);

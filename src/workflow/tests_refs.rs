@@ -255,3 +255,73 @@ fn a_thousand_sequential_set_steps_load() {
     assert_eq!(w.steps.len(), 1000);
     assert_eq!(w.steps[999].needs, [998]);
 }
+
+#[test]
+fn templates_checked_ahead_in_a_large_file_find_the_same_mistakes() {
+    // Enough template text (over 512 KB) to be checked ahead on every core.
+    let pad = "x".repeat(1000);
+    let mut body = String::new();
+    for i in 0..700 {
+        let reads = if i == 0 {
+            format!("{pad}{{{{ run.id }}}}")
+        } else {
+            format!("{pad}{{{{ steps.s{}.output.v }}}}", i - 1)
+        };
+        body.push_str(&set_value(&format!("s{i}"), &reads, ""));
+    }
+    assert!(load(&wf(&body), "t").is_ok());
+    // Three mistakes far apart: a syntax error, an unknown step, a step read without
+    // depending on it.
+    let bad = body
+        .replace("{{ steps.s99.output.v }}", "{{ steps.s99.output.v ( }}")
+        .replace("{{ steps.s399.output.v }}", "{{ steps.nope.output.v }}")
+        .replace(
+            "id = \"s601\"\nkind = \"set\"\n",
+            "id = \"s601\"\nkind = \"set\"\nneeds = []\n",
+        );
+    let d = errs(&wf(&bad));
+    let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(
+        messages[0].starts_with("invalid template: "),
+        "{messages:?}"
+    );
+    assert_eq!(messages[1], "unknown step `nope`");
+    assert_eq!(
+        messages[2],
+        "step `s601` reads `steps.s600` but does not depend on it"
+    );
+    let at = bad.find("{{ steps.s99.output.v ( }}").unwrap();
+    assert!(d[0].span.as_ref().unwrap().contains(&at));
+}
+
+#[test]
+fn large_template_text_is_checked_ahead_keyed_by_where_each_starts() {
+    let pad = "x".repeat(1000);
+    let mut body = String::new();
+    for i in 0..600 {
+        body.push_str(&set_value(
+            &format!("s{i}"),
+            &format!("{pad}{{{{ run.id }}}}"),
+            "",
+        ));
+    }
+    body.push_str(&set_value("bad", "{{ oops( }}", ""));
+    let src = wf(&body);
+    let (root, errors) = toml::de::DeTable::parse_recoverable(&src);
+    assert!(errors.is_empty());
+    let checked = super::read::precheck_templates(root.get_ref());
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        assert!(checked.is_empty(), "one core: checked inline");
+        return;
+    }
+    assert_eq!(checked.len(), 601);
+    let first = src.find(&format!("\"{pad}")).unwrap();
+    assert_eq!(checked[&first], Ok(vec!["run.id".to_string()]));
+    let bad = src.find("\"{{ oops( }}\"").unwrap();
+    assert!(checked[&bad].is_err());
+    // Little template text: nothing is checked ahead.
+    let small = wf(&set_value("a", "{{ run.id }}", ""));
+    let (root, _) = toml::de::DeTable::parse_recoverable(&small);
+    assert!(super::read::precheck_templates(root.get_ref()).is_empty());
+}

@@ -195,3 +195,18 @@ fn a_closed_stdout_exits_quietly() {
         t.args(args).run_closed_stdout().success().stderr_is("");
     }
 }
+
+#[test]
+fn replay_says_what_it_checked_even_when_there_is_nothing() {
+    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    t.aios(&["replay"])
+        .success()
+        .stdout_is("no runs to replay: the journal holds none yet\n");
+    t.aios(&["run", "hello.toml", "-q"]).success();
+    t.aios(&["run", "hello.toml", "-q"]).success();
+    t.aios(&["replay"]).success().stdout_is(
+        "ok run 2: 5 events replay to the stored state\n\
+         ok run 1: 5 events replay to the stored state\n\
+         replayed 2 runs: the stored state and the events agree\n",
+    );
+}

@@ -131,6 +131,9 @@ fn log_lists_events_and_replay_agrees() {
     assert_eq!(log[0]["type"], "run_created");
     t.aios(&["replay"])
         .success()
+        .stdout_is("ok run 1: 5 events replay to the stored state\nreplayed 1 run: the stored state and the events agree\n");
+    t.aios(&["replay", "1"])
+        .success()
         .stdout_is("ok run 1: 5 events replay to the stored state\n");
 }
 

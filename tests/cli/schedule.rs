@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use crate::support::{Output, Test};
 
 /// A daily 09:00 UTC schedule whose run succeeds at once.
-fn daily(catch_up: &str, overlap: &str) -> String {
+pub(crate) fn daily(catch_up: &str, overlap: &str) -> String {
     format!(
         r#"
 name = "daily"
@@ -30,7 +30,7 @@ values = {{ offer = "{{{{ inputs.offer }}}}" }}
 }
 
 /// A daily schedule whose run waits at an approval gate (stays active).
-fn gated(overlap: &str) -> String {
+pub(crate) fn gated(overlap: &str) -> String {
     format!(
         r#"
 name = "gated"
@@ -48,25 +48,25 @@ title = "go?"
     )
 }
 
-fn at(t: &Test, now: &str, args: &[&str]) -> Output {
+pub(crate) fn at(t: &Test, now: &str, args: &[&str]) -> Output {
     t.args(args).env("AIOS_NOW", now).run()
 }
 
 /// `aios schedule add FILE` at the instant `now`.
-fn add_at(t: &Test, file: &str, now: &str) {
+pub(crate) fn add_at(t: &Test, file: &str, now: &str) {
     at(t, now, &["schedule", "add", file]).success();
 }
 
-fn tick(t: &Test, now: &str) -> Json {
+pub(crate) fn tick(t: &Test, now: &str) -> Json {
     at(t, now, &["tick", "--json"]).success().json()
 }
 
-fn fires(t: &Test, now: &str) -> Vec<Json> {
+pub(crate) fn fires(t: &Test, now: &str) -> Vec<Json> {
     let list = at(t, now, &["schedule", "list", "--json"]).success().json();
     list[0]["recent_fires"].as_array().unwrap().clone()
 }
 
-fn runs(t: &Test) -> Vec<Json> {
+pub(crate) fn runs(t: &Test) -> Vec<Json> {
     t.aios(&["runs", "--json"])
         .success()
         .json()
@@ -75,7 +75,7 @@ fn runs(t: &Test) -> Vec<Json> {
         .clone()
 }
 
-fn types(report: &Json) -> Vec<String> {
+pub(crate) fn types(report: &Json) -> Vec<String> {
     report["items"]
         .as_array()
         .unwrap()
@@ -139,7 +139,7 @@ fn missed_fires_latest_runs_only_the_last_one() {
     // The machine was off from Tuesday noon to Saturday noon: 4 instants missed.
     at(&t, "2026-11-21T12:00:00Z", &["tick"])
         .success()
-        .stdout_contains("4 run(s) of daily were missed while nothing ticked; ran the one of 2026-11-21T09:00:00Z");
+        .stdout_contains("4 runs of daily were missed while nothing ticked; ran the one of 2026-11-21T09:00:00Z (run 1); skipped 3 (catch_up = \"latest\")");
     assert_eq!(runs(&t).len(), 1);
     let f = fires(&t, "2026-11-21T12:00:00Z");
     let statuses: Vec<&str> = f.iter().map(|f| f["status"].as_str().unwrap()).collect();
@@ -430,7 +430,7 @@ fn missed_fires_leave_a_notice_in_the_inbox_until_acknowledged() {
     at(&t, "2026-11-21T12:00:00Z", &["tick"])
         .success()
         .stdout_contains(
-            "4 run(s) of daily were missed while nothing ticked; ran the one of 2026-11-21T09:00:00Z (inbox 1)",
+            "4 runs of daily were missed while nothing ticked; ran the one of 2026-11-21T09:00:00Z (run 1); skipped 3 (catch_up = \"latest\") (inbox 1)",
         );
     let items = t.inbox();
     assert_eq!(items.len(), 1, "{items:?}");
@@ -446,7 +446,7 @@ fn missed_fires_leave_a_notice_in_the_inbox_until_acknowledged() {
     t.aios(&["inbox", "show", "1"])
         .success()
         .stdout_contains("schedule daily")
-        .stdout_contains("4 run(s) of daily were missed")
+        .stdout_contains("4 runs of daily were missed")
         .stdout_contains("aios approve 1 (acknowledge it)");
     t.aios(&["approve", "1", "--field", "x=1"]).code(2);
     t.aios(&["approve", "1"])

@@ -135,3 +135,40 @@ fn a_full_disk_is_a_clear_error_and_leaves_a_sound_journal() {
         .unwrap();
     assert_eq!(check, "ok");
 }
+
+#[test]
+fn twenty_commands_started_at_once_on_a_new_home_all_succeed() {
+    // Each new home is migrated by whichever process takes the write lock first;
+    // the others wait for it and find the schema done. Three rounds of twenty.
+    for _ in 0..3 {
+        let t = Test::new();
+        let all: Vec<_> = (0..20)
+            .map(|_| t.args(&["runs", "--json"]).spawn())
+            .collect();
+        for b in all {
+            let out = b.wait().success();
+            assert_eq!(out.json(), serde_json::json!([]));
+        }
+    }
+}
+
+#[test]
+fn usage_lines_do_not_show_home_as_required_when_aios_home_is_set() {
+    // The harness sets AIOS_HOME for every command.
+    let out = Test::new().aios(&["show"]).code(2);
+    assert!(
+        out.stderr.contains("\nUsage: aios show <RUN>\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("--home"), "{}", out.stderr);
+    Test::new()
+        .aios(&["help", "runs"])
+        .success()
+        .stdout_contains("AIOS_HOME");
+    // The flag wins over the variable.
+    let t = Test::new();
+    t.aios(&["--home", "other", "runs"]).success();
+    assert!(t.join("other/aios.db").exists());
+    assert!(!t.db().exists());
+}

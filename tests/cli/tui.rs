@@ -460,7 +460,7 @@ fn inbox_without_a_terminal_prints_the_list() {
     t.aios(&["run", "a.toml"]).success();
     t.aios(&["inbox"])
         .success()
-        .stdout_contains("write a.txt (1 bytes)");
+        .stdout_contains("write a.txt (1 byte)");
 }
 
 /// The detail of an action that reads a secret shows its placeholder; nothing the

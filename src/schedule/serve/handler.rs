@@ -223,7 +223,13 @@ fn text<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn too_large(max: usize) -> Refused {
-    refused(413, format!("the body is larger than {max} bytes"))
+    refused(
+        413,
+        format!(
+            "the body is larger than {}",
+            crate::text::count(max, "byte")
+        ),
+    )
 }
 
 /// Read a body of at most `max` bytes within `timeout`.

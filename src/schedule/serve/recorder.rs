@@ -165,7 +165,10 @@ impl Worker {
                 } else {
                     format!("the run could not be recorded: {}", e.message)
                 };
-                (self.log)(&format!("recording {} run(s) failed: {why}", batch.len()));
+                (self.log)(&format!(
+                    "recording {} failed: {why}",
+                    crate::text::count(batch.len(), "run")
+                ));
                 for job in batch {
                     let _ = job.reply.send(Err(why.clone()));
                 }

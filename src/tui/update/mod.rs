@@ -83,8 +83,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             m.status = Some(match failed.first() {
                 Some((id, e)) => err(format!("item {id} not snoozed: {e}")),
                 None => info(format!(
-                    "{count} item{} snoozed until {}",
-                    plural(count),
+                    "{} snoozed until {}",
+                    crate::text::count(count, "item"),
                     crate::clock::format_ms(until)
                 )),
             });
@@ -151,10 +151,6 @@ fn err(t: impl Into<String>) -> Status {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 fn decided_status(done: &[(i64, &'static str)], failed: &[(i64, String)]) -> Status {
     if let Some((id, e)) = failed.first() {
         let more = if failed.len() > 1 {
@@ -172,8 +168,8 @@ fn decided_status(done: &[(i64, &'static str)], failed: &[(i64, String)]) -> Sta
     match done {
         [(id, verb)] => info(format!("inbox {id} {verb}")),
         _ => info(format!(
-            "{} items {}",
-            done.len(),
+            "{} {}",
+            crate::text::count(done.len(), "item"),
             done.first().map(|d| d.1).unwrap_or("decided")
         )),
     }

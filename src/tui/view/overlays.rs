@@ -36,7 +36,7 @@ fn popup(f: &mut Frame, area: Rect, title: String, t: Theme) -> Rect {
 fn ids_label(ids: &[i64]) -> String {
     match ids {
         [one] => format!("#{one}"),
-        _ => format!("{} items", ids.len()),
+        _ => crate::text::count(ids.len(), "item"),
     }
 }
 

@@ -105,9 +105,10 @@ fn timeline_text(tl: &Timeline, driving: bool, t: Theme) -> Text<'static> {
         Span::raw(format!("run {} · {} · ", tl.run.id, tl.run.workflow)),
         Span::styled(tl.run.status.as_str(), status_style(tl.run.status, t)),
         Span::raw(format!(
-            " · {}/{} steps done{}",
+            " · {}/{} {} done{}",
             tl.run.steps_done,
             tl.run.steps_total,
+            crate::text::noun(tl.run.steps_total, "step", "steps"),
             if driving {
                 " · driven by this process"
             } else {

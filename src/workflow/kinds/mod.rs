@@ -236,20 +236,22 @@ impl std::fmt::Display for Kind {
 /// Report keys that are neither common nor fields of the step's kind. A key of another
 /// kind says so; without a known kind, any kind's field is accepted.
 pub(crate) fn check_step_keys(cx: &mut Cx, t: &Table<'_>, kind: Option<Kind>, ctx: &str) {
+    let allowed: Vec<&str> = match kind {
+        Some(kind) => COMMON_KEYS.iter().chain(kind.fields()).copied().collect(),
+        None => COMMON_KEYS
+            .iter()
+            .copied()
+            .chain(Kind::all().flat_map(|k| k.fields().iter().copied()))
+            .collect(),
+    };
     for (k, _) in t.iter() {
         let key: &str = k.get_ref();
-        if COMMON_KEYS.contains(&key) {
+        if allowed.contains(&key) {
             continue;
         }
-        let allowed: Vec<&str> = match kind {
-            Some(kind) => COMMON_KEYS.iter().chain(kind.fields()).copied().collect(),
-            None => COMMON_KEYS
-                .iter()
-                .copied()
-                .chain(Kind::all().flat_map(|k| k.fields().iter().copied()))
-                .collect(),
-        };
-        if allowed.contains(&key) {
+        // Past the diagnostics kept, count without building (suggestions cost).
+        if !cx.keeps() {
+            cx.count_one();
             continue;
         }
         let dym = did_you_mean(key, allowed.iter().copied());
@@ -292,7 +294,7 @@ pub(crate) fn read_spec(
     ctx: &str,
     uses: &mut Vec<TemplateUse>,
 ) -> Option<StepSpec> {
-    let before = cx.diags.len();
+    let before = cx.count();
     let spec = kind.read(StepFields {
         cx,
         t,
@@ -300,7 +302,7 @@ pub(crate) fn read_spec(
         ctx,
         uses,
     });
-    if cx.diags.len() > before { None } else { spec }
+    if cx.count() > before { None } else { spec }
 }
 
 /// A step's table while its kind reads its own fields.

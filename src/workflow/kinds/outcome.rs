@@ -25,10 +25,10 @@ impl StepKind for OutcomeSpec {
             ctx,
             uses,
         } = f;
-        let before = cx.diags.len();
+        let before = cx.count();
         let (values, at) = json_values(cx, t, "values", span, ctx, uses)?;
         // No values and no mistake in them: the table is empty.
-        if values.is_empty() && cx.diags.len() == before {
+        if values.is_empty() && cx.count() == before {
             cx.push(
                 Diagnostic::new("`values` is empty")
                     .at(at)

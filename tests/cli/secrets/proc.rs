@@ -48,22 +48,19 @@ fn holds(path: &Path, needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// Run the peeking step as `user` (or as whoever runs the tests) and check what it
-/// found of aios.
-fn peek_as(user: Option<(u32, u32)>) {
+/// Run the peeking step as whoever runs the tests, or as an unprivileged user
+/// (`nobody` when the tests run as root), and check what it found of aios.
+fn peek_as(unprivileged: bool) {
     let t = Test::new();
     let out = t.join("peek");
     std::fs::create_dir_all(&out).unwrap();
     t.put("peek.toml", &peek(&out));
-    if let Some((uid, gid)) = user {
-        chown_all(t.path(), uid, gid);
+    if unprivileged {
+        t.give_to_unprivileged();
     }
     let cmd = |args: &[&str]| {
         let c = t.args(args);
-        match user {
-            Some((u, g)) => c.user(u, g),
-            None => c,
-        }
+        if unprivileged { c.unprivileged() } else { c }
     };
     cmd(&["secret", "set", "API_TOKEN"])
         .stdin(TOKEN)
@@ -97,7 +94,7 @@ fn peek_as(user: Option<(u32, u32)>) {
     assert!(!run.stdout.contains(TOKEN) && !run.stdout.contains(PW));
     let environ_err = std::fs::read_to_string(out.join("environ.err")).unwrap();
     let environ = std::fs::read_to_string(out.join("environ")).unwrap();
-    if user.is_none() && is_root() {
+    if !unprivileged && is_root() {
         // Root may open the environment block whatever the dumpable flag says:
         // it is there, and empty (not even PATH).
         assert_eq!(environ_err, "");
@@ -105,17 +102,6 @@ fn peek_as(user: Option<(u32, u32)>) {
     } else {
         // Not dumpable: a process of the same user cannot open it.
         assert!(environ_err.contains("Permission denied"), "{environ_err}");
-    }
-}
-
-fn chown_all(dir: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            chown_all(&e.path(), uid, gid);
-        } else {
-            std::os::unix::fs::chown(e.path(), Some(uid), Some(gid)).unwrap();
-        }
     }
 }
 
@@ -132,16 +118,12 @@ fn a_step_run_as_root_cannot_read_aios_through_proc() {
         is_root(),
         "this test checks the root case: run the suite as root (CI does)"
     );
-    peek_as(None);
+    peek_as(false);
 }
 
 /// As an unprivileged user (`nobody` when the suite runs as root): aios is not
 /// dumpable, so its environment and memory cannot be opened at all.
 #[test]
 fn a_step_run_as_an_unprivileged_user_cannot_read_aios_through_proc() {
-    if is_root() {
-        peek_as(Some((65534, 65534)));
-    } else {
-        peek_as(None);
-    }
+    peek_as(true);
 }

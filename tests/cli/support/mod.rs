@@ -86,7 +86,7 @@ impl Test {
             nofile: None,
             real_clock: false,
             input: None,
-            user: None,
+            unprivileged: false,
         }
     }
 
@@ -125,6 +125,61 @@ impl Test {
     pub fn db(&self) -> PathBuf {
         self.join("aios.db")
     }
+
+    /// Let file permissions bind the commands run with [`Cmd::unprivileged`]. Run
+    /// as root (CI containers), chmod binds nobody, so those commands run as
+    /// `nobody` (uid and gid 65534) and the workspace is handed to that user here.
+    /// Run as anyone else, a no-op: permissions bind already.
+    pub fn give_to_unprivileged(&self) {
+        if !is_root() {
+            return;
+        }
+        fn chown_tree(p: &Path) {
+            std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+            if p.is_dir() && !p.is_symlink() {
+                for e in std::fs::read_dir(p).unwrap() {
+                    chown_tree(&e.unwrap().path());
+                }
+            }
+        }
+        chown_tree(self.path());
+    }
+}
+
+/// The user unprivileged commands run as when the tests run as root.
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    // SAFETY: plain FFI call without arguments.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The aios binary at a path `nobody` can reach: the build's own when every folder
+/// above it lets others through, else a link (or copy) in a world-readable folder.
+fn unprivileged_bin() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static BIN_FOR_NOBODY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN_FOR_NOBODY
+        .get_or_init(|| {
+            let bin = Path::new(BIN);
+            let reachable = bin
+                .ancestors()
+                .skip(1)
+                .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+            if reachable {
+                return bin.to_path_buf();
+            }
+            let dir = std::env::temp_dir().join(format!("aios-test-bin-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let to = dir.join("aios");
+            let _ = std::fs::remove_file(&to);
+            if std::fs::hard_link(bin, &to).is_err() {
+                std::fs::copy(bin, &to).unwrap();
+            }
+            to
+        })
+        .clone()
 }
 
 pub struct Cmd<'a> {
@@ -136,10 +191,17 @@ pub struct Cmd<'a> {
     nofile: Option<u64>,
     real_clock: bool,
     input: Option<String>,
-    user: Option<(u32, u32)>,
+    unprivileged: bool,
 }
 
 impl Cmd<'_> {
+    /// Run as a user file permissions bind: as `nobody` when the tests run as root
+    /// (see [`Test::give_to_unprivileged`]), as the current user otherwise.
+    pub fn unprivileged(mut self) -> Self {
+        self.unprivileged = true;
+        self
+    }
+
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
         self
@@ -172,12 +234,6 @@ impl Cmd<'_> {
         self
     }
 
-    /// Run as this user and group (the test must be root to switch).
-    pub fn user(mut self, uid: u32, gid: u32) -> Self {
-        self.user = Some((uid, gid));
-        self
-    }
-
     /// Do not set AIOS_HOME (for `--home` tests).
     pub fn no_home(mut self) -> Self {
         self.home = false;
@@ -185,7 +241,27 @@ impl Cmd<'_> {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
+        let drop_root = self.unprivileged && is_root();
+        let mut c = Command::new(if drop_root {
+            unprivileged_bin()
+        } else {
+            PathBuf::from(BIN)
+        });
+        if drop_root {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                c.pre_exec(|| {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setgid(NOBODY) != 0
+                        || libc::setuid(NOBODY) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         c.args(&self.args)
             .current_dir(self.test.path())
             .env_clear()
@@ -209,10 +285,6 @@ impl Cmd<'_> {
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
-        }
-        if let Some((uid, gid)) = self.user {
-            use std::os::unix::process::CommandExt;
-            c.uid(uid).gid(gid);
         }
         if let Some(n) = self.nofile {
             use std::os::unix::process::CommandExt;

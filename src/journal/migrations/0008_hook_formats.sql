@@ -1,4 +1,4 @@
--- 0010: how a webhook is checked and read. `format` names the signature scheme its
+-- 0008: how a webhook is checked and read. `format` names the signature scheme its
 -- sender uses (`aios`, `github`, `stripe`); `payload`, when set, is the input that
 -- receives the whole JSON body (otherwise each top-level field is one input);
 -- `tolerance_s` is how old a `stripe` signature's timestamp may be. The secret is

@@ -1,0 +1,207 @@
+//! Migrations: released ones never change (their hashes are pinned), and databases
+//! created by a migration before it was edited are repaired when opened.
+
+use rusqlite::{Connection, params};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::open::MIGRATIONS;
+use super::*;
+use crate::clock::Clock;
+
+/// Released migrations and the SHA-256 of their text. Never change a line here:
+/// a released migration is never edited; add the next number instead (and its line
+/// here once it is released).
+const RELEASED: &[(&str, &str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("migrations/0001_init.sql"),
+        "3b1da53c672ab1a707b54ada6e4f2b4517805781f5f32a2a33293cc1368ddcaf",
+    ),
+    (
+        "0002_agent.sql",
+        include_str!("migrations/0002_agent.sql"),
+        "d29142cffbde3e172d6549a932f27060588084410b2810d5ec74f240a2abba13",
+    ),
+    (
+        "0003_memory.sql",
+        include_str!("migrations/0003_memory.sql"),
+        "40fdda21868775026e5bfeb0eea106cf91d20c093d0965f1148544b8a8eec736",
+    ),
+    (
+        "0004_schedule.sql",
+        include_str!("migrations/0004_schedule.sql"),
+        "fb5b3dc875f64d6faeb64e39b9cd8ea31f92964435c5164a52cc163bf78fa65f",
+    ),
+    (
+        "0005_inbox.sql",
+        include_str!("migrations/0005_inbox.sql"),
+        "3ca417ed827db38f7738ee6ae44f1f783846e9f0585147c1b3af29752b52900c",
+    ),
+    (
+        "0006_timers.sql",
+        include_str!("migrations/0006_timers.sql"),
+        "0838ff439fad8085e11888454a2fbffc865301e67bd85a75bd95c9ea56c17dcb",
+    ),
+    (
+        "0007_notices.sql",
+        include_str!("migrations/0007_notices.sql"),
+        "aac64e43eb3e495572b0d2c686dc061b0e803c49b49da500c2d5c53c72b81c4c",
+    ),
+    (
+        "0008_hook_formats.sql",
+        include_str!("migrations/0008_hook_formats.sql"),
+        "c0096c7bfbb56d656cdfc125fbdf29c557c272edf7213df0ecad503e5da31a4e",
+    ),
+];
+
+/// 0001 as first released (commit b326bdf): runs kept their source text.
+const V0001_BEFORE_SOURCES: &str = include_str!("testdata/0001_init_before_sources.sql");
+/// 0006 as first released (commit 6258f4b): no `hooks` table.
+const V0006_BEFORE_HOOKS: &str = include_str!("testdata/0006_timers_before_hooks.sql");
+
+fn sql(i: usize) -> &'static str {
+    MIGRATIONS[i]
+}
+
+/// A database file built the way an older aios left it: `steps` applied in order,
+/// then `user_version` set to their number.
+fn build(dir: &tempfile::TempDir, steps: &[&str]) -> std::path::PathBuf {
+    let path = dir.path().join("aios.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    for s in steps {
+        conn.execute_batch(s).unwrap();
+    }
+    conn.pragma_update(None, "user_version", steps.len() as i64)
+        .unwrap();
+    path
+}
+
+fn open_at(path: &std::path::Path) -> Journal {
+    Journal::open(path, Clock::System, OpenOptions::default()).unwrap()
+}
+
+#[test]
+fn released_migrations_are_never_edited() {
+    for (i, (name, text, pinned)) in RELEASED.iter().enumerate() {
+        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        assert_eq!(
+            &hash, pinned,
+            "{name} was edited after its release: restore it and add the change as a new migration"
+        );
+        assert_eq!(
+            sql(i),
+            *text,
+            "{name} is not the migration of version {}",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn a_database_migrated_to_0006_before_hooks_existed_gets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut steps: Vec<&str> = (0..5).map(sql).collect();
+    steps.push(V0006_BEFORE_HOOKS);
+    let path = build(&dir, &steps);
+    // Opening it used to fail: 0008 alters a `hooks` table it did not have.
+    let mut j = open_at(&path);
+    let settings = HookSettings::default();
+    let put = |j: &mut Journal| {
+        j.put_hook("deploy", "/w/deploy.toml", "/w", "name = \"d\"", &settings)
+            .unwrap()
+    };
+    assert!(!put(&mut j));
+    let hooks = j.hooks().unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].name, "deploy");
+    assert!(j.hook("deploy").unwrap().is_some());
+    drop(j);
+    // A database that always had them is left as it was by the repair.
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(&dir, &(0..7).map(sql).collect::<Vec<_>>());
+    let mut j = open_at(&path);
+    put(&mut j);
+    assert_eq!(j.hooks().unwrap().len(), 1);
+}
+
+#[test]
+fn a_database_of_the_first_0001_keeps_its_runs_and_can_create_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut steps = vec![V0001_BEFORE_SOURCES];
+    steps.extend((1..7).map(sql));
+    let path = build(&dir, &steps);
+    {
+        // A run recorded by that first version: its source text in the row.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO runs (id, uid, workflow, path, dir, source, source_hash, inputs, status, created_at, updated_at)
+             VALUES (1, 'u1', 'w', NULL, '/tmp', 'name = \"w\"', 'h1', '{}', 'succeeded', 1, 1)",
+            params![],
+        )
+        .unwrap();
+    }
+    let mut j = open_at(&path);
+    let text: String = j
+        .conn
+        .query_row("SELECT text FROM sources WHERE hash = 'h1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(text, "name = \"w\"");
+    assert_eq!(j.run(1).unwrap().workflow, "w");
+    // New runs are created as in any database.
+    let created = Event::RunCreated {
+        uid: "u2".into(),
+        workflow: "w2".into(),
+        path: None,
+        dir: "/tmp".into(),
+        source_hash: "h2".into(),
+        inputs: json!({}),
+        steps: vec![],
+    };
+    assert_eq!(j.create_run("name = \"w2\"", created).unwrap(), 2);
+    assert_eq!(j.runs(None, 10).unwrap().len(), 2);
+}
+
+#[test]
+fn fires_skipped_as_too_old_before_0009_get_their_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(&dir, &(0..8).map(sql).collect::<Vec<_>>());
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO schedule_events (schedule, type, data, at) VALUES ('daily', 'fires_skipped_old', ?1, 500)",
+            params![json!({"type": "skipped_old", "count": 18, "first": 100, "last": 200}).to_string()],
+        )
+        .unwrap();
+    }
+    let j = open_at(&path);
+    let f = j.fires("daily", 10).unwrap();
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].due_at, f[0].first_due_at, f[0].instants, f[0].status),
+        (200, 100, 18, FireStatus::Skipped)
+    );
+    assert_eq!(
+        f[0].reason.as_deref(),
+        Some("older than the catch_up_window")
+    );
+}
+
+#[test]
+fn the_schema_of_a_new_database_is_the_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = open_at(&dir.path().join("aios.db"));
+    assert_eq!(j.version().unwrap(), MIGRATIONS.len() as i64);
+    let has_source: bool = j
+        .conn
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('runs') WHERE name = 'source'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!has_source);
+}
