@@ -78,6 +78,19 @@ fn a_secret_input_is_a_placeholder_kept_in_the_store_until_the_run_ends() {
     assert_eq!(kept[0]["run_id"], 1);
     no_value_in(&t, PW);
 
+    // An edit may not carry the input's value.
+    let mut pasted = action.clone();
+    pasted["headers"]["X-Password"] = json!(PW);
+    t.put("edit.json", &pasted.to_string());
+    let refused = t.aios(&["approve", "1", "--edit", "edit.json"]).code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("edit.json holds the value of the secret `inputs.pw`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(PW));
     // Another process commits it: the value is put in from the store.
     t.aios(&["approve", "1"]).success();
     let r = &server.requests_to("/login")[0];
