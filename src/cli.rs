@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod mcp;
 pub use mcp::*;
+mod secret;
+pub use secret::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,6 +80,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// List MCP tool servers and their tools, or call a tool
     Mcp(McpArgs),
+    /// Keep secrets for templates (`secret("NAME")`): set, list, remove
+    Secret(SecretArgs),
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,8 @@
 //! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
 //!   shows (one view for every front end)
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
+//! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
+//!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`commands`]: the CLI front end; the only module that prints
 //! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view
 //!
@@ -35,6 +37,7 @@ pub mod journal;
 pub mod mcp;
 pub mod memory;
 pub mod schedule;
+pub mod secrets;
 pub mod template;
 pub mod text;
 pub mod tui;

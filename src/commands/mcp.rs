@@ -311,6 +311,7 @@ fn propose(
             path: None,
             dir: &dir,
             inputs: json!({ "args": Json::Object(args) }),
+            uid: None,
         },
         &env,
         &mut progress,

@@ -25,7 +25,8 @@ fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// Load and validate a workflow file, printing its diagnostics on failure.
+/// Load and validate a workflow file, printing its diagnostics on failure. The
+/// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
     let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
@@ -44,20 +45,27 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
             )
         }
     };
-    match loaded {
-        Ok(wf) => Ok((source, wf)),
-        Err(diags) => {
-            ui::eprint(&format!(
-                "{}\n",
-                diags.render(&source, &origin, ctx.ui.color_err)
-            ));
-            Err(Error::invalid(format!(
-                "{origin} is not a valid workflow ({})",
-                diags.count()
-            ))
-            .with_hint("fix the problems above; `aios check FILE` checks without running"))
+    let diags = match loaded {
+        Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
+        Ok(wf) => {
+            let secrets = ctx.secrets()?;
+            let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
+            if unknown.is_empty() {
+                return Ok((source, wf));
+            }
+            workflow::Diagnostics::from(unknown)
         }
-    }
+        Err(diags) => diags,
+    };
+    ui::eprint(&format!(
+        "{}\n",
+        diags.render(&source, &origin, ctx.ui.color_err)
+    ));
+    Err(Error::invalid(format!(
+        "{origin} is not a valid workflow ({})",
+        diags.count()
+    ))
+    .with_hint("fix the problems above; `aios check FILE` checks without running"))
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
@@ -91,6 +99,20 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let abs = std::path::absolute(&args.file)
         .with_context(|| format!("cannot resolve {}", args.file.display()))?;
     let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let env = ctx.run_env()?;
+    // Secret inputs: the journal keeps placeholders; the values wait in the store
+    // under the run's uid, and leave this process's command line.
+    let (inputs, secret_values) = workflow::split_secret_inputs(&wf, inputs);
+    let uid = engine::new_uid();
+    if !secret_values.is_empty() {
+        let values: Vec<&str> = secret_values.iter().map(|(_, v)| v.as_str()).collect();
+        crate::secrets::process::scrub_args(&values);
+        crate::secrets::Store::new(&ctx.data_dir).put_run(
+            &uid,
+            &secret_values,
+            &crate::clock::format_ms(ctx.clock.now_ms()),
+        )?;
+    }
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
@@ -102,6 +124,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             path: Some(&path),
             dir: &dir,
             inputs,
+            uid: Some(uid),
         },
         &env,
         &mut progress,

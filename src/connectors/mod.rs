@@ -16,9 +16,14 @@
 //! read through.
 //!
 //! Where later layers plug in: the trust layer checks a persona's scopes in
-//! [`render`] (after rendering) and again in [`Action::commit`] (before committing);
-//! secret placeholders in a rendered action are resolved in [`Action::commit`], in
-//! memory, just before the connector runs it.
+//! [`render`] (after rendering) and again in [`Action::commit`] (before committing).
+//!
+//! Secrets: a rendered action is sealed text ([`crate::secrets::placeholder`]): its
+//! strings hold `secret("NAME")` placeholders, never values ([`RenderCx::text`] and
+//! [`RenderCx::json`] seal what they render). [`Action::commit`] resolves them in
+//! memory just before the connector runs, and redacts every known secret value from
+//! what comes back (output and error) before anything else sees it. A connector
+//! therefore only ever sees real values in `commit`, and never needs to know.
 
 mod describe;
 pub mod file;
@@ -37,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::mcp::ToolCatalog;
+use crate::secrets::Secrets;
 use crate::template::Context;
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
@@ -273,22 +279,28 @@ pub struct RenderCx<'a> {
 }
 
 impl RenderCx<'_> {
-    /// Render a template.
+    /// Render a template into sealed text (secrets as placeholders).
     pub fn text(&self, t: &str) -> Result<String, String> {
-        self.ctx.render(t)
+        self.ctx.render_sealed(t)
     }
 
-    /// Render the string leaves of a JSON value.
+    /// Render the string leaves of a JSON value into sealed text.
     pub fn json(&self, j: &Json) -> Result<Json, String> {
-        self.ctx.render_json(j)
+        self.ctx.render_json_sealed(j)
     }
 
-    /// An absolute path: relative ones start at the workflow's folder.
+    /// An absolute path (sealed text, from a rendered one): relative ones start at
+    /// the workflow's folder.
     pub fn path(&self, p: &str) -> String {
         if Path::new(p).is_absolute() {
             p.to_string()
         } else {
-            self.dir.join(p).display().to_string()
+            let dir = self.dir.display().to_string();
+            format!(
+                "{}{}{p}",
+                crate::secrets::placeholder::escape(&dir),
+                if dir.ends_with('/') { "" } else { "/" }
+            )
         }
     }
 
@@ -338,9 +350,24 @@ impl Action {
         self.connector().name()
     }
 
-    /// Check an operator's edit (`self`) of the `proposed` action: the same kind, and
-    /// whatever its connector requires of an edit.
+    /// Check an operator's edit (`self`) of the `proposed` action: the same kind, the
+    /// proposed action's secrets only (kept, moved or dropped, never another one),
+    /// and whatever its connector requires of an edit.
     pub fn validate_edit(&self, proposed: &Action) -> Result<(), String> {
+        let was = self::secret_refs(proposed);
+        if let Some(new) = self::secret_refs(self).difference(&was).next() {
+            return Err(format!(
+                "the edit names {new}, which the proposed action does not use: an edit may keep, move or remove the proposed action's secrets ({}), not add another",
+                if was.is_empty() {
+                    "it has none".to_string()
+                } else {
+                    was.iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ));
+        }
         match self.validate_edit_of(proposed) {
             Some(r) => r,
             None => Err(format!(
@@ -349,6 +376,24 @@ impl Action {
                 self.kind()
             )),
         }
+    }
+
+    /// The action with its secret placeholders resolved (in memory) and validated
+    /// again (a value may not fit, like a header value with a line break).
+    fn resolved(self, secrets: &Secrets) -> Result<Action, String> {
+        let json = serde_json::to_value(&self).map_err(|e| e.to_string())?;
+        if !json.to_string().contains("secret") {
+            return Ok(self);
+        }
+        let resolved = secrets.resolve_json(&json).map_err(|e| match e.hint {
+            Some(h) => format!("{}; {h}", e.message),
+            None => e.message,
+        })?;
+        let action: Action = serde_json::from_value(resolved).map_err(|e| e.to_string())?;
+        action
+            .validate()
+            .map_err(|e| format!("with its secrets put in, the action is not valid: {e}"))?;
+        Ok(action)
     }
 
     /// One line for listings.
@@ -366,9 +411,14 @@ impl Action {
         res: &Resources,
         timeout: Option<Duration>,
     ) -> Result<Json, ExecError> {
+        // The summary is of the sealed action: placeholders, never values.
         let summary = self.summary();
-        let fut = self.commit_now(res);
-        match timeout {
+        let secrets = res.secrets();
+        let action = self
+            .resolved(secrets)
+            .map_err(|e| ExecError::fatal(secrets.redact(&e)))?;
+        let fut = action.commit_now(res);
+        let result = match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(ExecError::retryable(format!(
@@ -378,7 +428,41 @@ impl Action {
                 ))),
             },
             None => fut.await,
+        };
+        // What comes back is redacted before anything keeps or shows it.
+        match result {
+            Ok(mut out) => {
+                let _ = secrets.redact_json(&mut out);
+                Ok(out)
+            }
+            Err(mut e) => {
+                e.message = secrets.redact(&e.message);
+                Err(e)
+            }
         }
+    }
+}
+
+/// The secrets an action names (its placeholders).
+pub fn secret_refs(action: &Action) -> std::collections::BTreeSet<crate::secrets::SecretRef> {
+    let mut out = std::collections::BTreeSet::new();
+    if let Ok(j) = serde_json::to_value(action) {
+        collect_refs(&j, &mut out);
+    }
+    out
+}
+
+fn collect_refs(j: &Json, out: &mut std::collections::BTreeSet<crate::secrets::SecretRef>) {
+    match j {
+        Json::String(s) => out.extend(crate::secrets::placeholder::refs(s)),
+        Json::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        Json::Object(map) => {
+            for (k, v) in map {
+                out.extend(crate::secrets::placeholder::refs(k));
+                collect_refs(v, out);
+            }
+        }
+        _ => {}
     }
 }
 

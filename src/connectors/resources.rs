@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::ExecError;
 use crate::mcp::McpPool;
+use crate::secrets::Secrets;
 
 /// What committing needs from the outside world, given by the caller.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,7 @@ pub struct ExecEnv {
 #[derive(Debug, Default)]
 pub struct Resources {
     env: ExecEnv,
+    secrets: Secrets,
     http: OnceLock<Result<reqwest::Client, String>>,
 }
 
@@ -34,8 +36,22 @@ impl Resources {
     pub fn new(env: ExecEnv) -> Resources {
         Resources {
             env,
+            secrets: Secrets::default(),
             http: OnceLock::new(),
         }
+    }
+
+    /// Commits resolve `secret("NAME")` from `secrets` (the run's view) and redact
+    /// what comes back with it. A session that needs a secret when it connects (an
+    /// SMTP password, a tool server's environment) resolves it here too.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Resources {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The run's secrets.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// The environment children start with.

@@ -226,6 +226,8 @@ pub(super) async fn run(s: ShellAction, res: &Resources) -> Result<Json, ExecErr
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // The child cannot read aios's memory (/proc/PID/mem), even as root.
+    crate::secrets::process::isolate_child(&mut cmd);
     let out = cmd.output().await.map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::NotFound {
             if Path::new(&s.cwd).is_dir() {

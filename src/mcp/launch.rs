@@ -91,6 +91,8 @@ pub(crate) async fn start(
                 .envs(env)
                 .current_dir(&cwd)
                 .kill_on_drop(true);
+            // Like a shell step's child: it cannot read aios's memory.
+            crate::secrets::process::isolate_child(&mut cmd);
             let mut wrap = process_wrap::tokio::CommandWrap::from(cmd);
             // Its own process group: a terminal's Ctrl-C reaches aios, which stops
             // the server itself; stopping the group stops what the server started.

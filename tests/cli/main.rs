@@ -25,6 +25,7 @@ mod run;
 mod sandbox;
 mod schedule;
 mod schedule_faults;
+mod secrets;
 mod serve;
 mod steps;
 mod storage;

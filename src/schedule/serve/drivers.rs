@@ -192,6 +192,7 @@ mod tests {
         let run = crate::engine::create(
             &mut j,
             NewRun {
+                uid: None,
                 workflow: &wf,
                 source: WF,
                 path: None,
