@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod mcp;
+pub use mcp::*;
+mod secret;
+pub use secret::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aios",
@@ -73,6 +78,10 @@ pub enum Command {
     Hook(HookArgs),
     /// Start workflows from signed HTTP requests (POST /hooks/NAME)
     Serve(ServeArgs),
+    /// List MCP tool servers and their tools, or call a tool
+    Mcp(McpArgs),
+    /// Keep secrets for templates (`secret("NAME")`): set, list, remove
+    Secret(SecretArgs),
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,8 @@ pub fn cancel(ctx: &Ctx, args: CancelArgs) -> CmdResult {
             reason: args.reason.clone(),
         }],
     )?;
+    // A cancelled run never goes on: its secret inputs are forgotten.
+    crate::secrets::Store::new(&ctx.data_dir).remove_run(&run.uid)?;
     let mut msg = format!(
         "run {} ({}) {}",
         run.id,

@@ -23,6 +23,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
                     format!("cannot read the edited action {}: {e}", path.display()),
                 )
             })?,
+            secrets: ctx.run_env()?.secrets,
         }),
         None => None,
     };

@@ -47,6 +47,7 @@ fn add(ctx: &Ctx, a: HookAddArgs) -> CmdResult {
             .into());
     }
     let (source, wf) = super::run::load_workflow(ctx, &a.file)?;
+    super::check::tool_steps(ctx, &a.file, &source, &wf, None, crate::mcp::Lookup::Cache)?;
     let abs = std::path::absolute(&a.file)
         .with_context(|| format!("cannot resolve {}", a.file.display()))?;
     let dir = abs.parent().unwrap_or(std::path::Path::new("/"));

@@ -25,7 +25,8 @@ fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// Load and validate a workflow file, printing its diagnostics on failure.
+/// Load and validate a workflow file, printing its diagnostics on failure. The
+/// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
     let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
@@ -44,27 +45,43 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
             )
         }
     };
-    match loaded {
-        Ok(wf) => Ok((source, wf)),
-        Err(diags) => {
-            ui::eprint(&format!(
-                "{}\n",
-                diags.render(&source, &origin, ctx.ui.color_err)
-            ));
-            Err(Error::invalid(format!(
-                "{origin} is not a valid workflow ({})",
-                diags.count()
-            ))
-            .with_hint(format!(
-                "fix the problems above; `aios check {}` checks without running",
-                crate::connectors::shell::quote(&origin)
-            )))
+    let diags = match loaded {
+        Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
+        Ok(wf) => {
+            let secrets = ctx.secrets()?;
+            let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
+            if unknown.is_empty() {
+                return Ok((source, wf));
+            }
+            workflow::Diagnostics::from(unknown)
         }
-    }
+        Err(diags) => diags,
+    };
+    ui::eprint(&format!(
+        "{}\n",
+        diags.render(&source, &origin, ctx.ui.color_err)
+    ));
+    Err(Error::invalid(format!(
+        "{origin} is not a valid workflow ({})",
+        diags.count()
+    ))
+    .with_hint(format!(
+        "fix the problems above; `aios check {}` checks without running",
+        crate::connectors::shell::quote(&origin)
+    )))
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let (source, wf) = load_workflow(ctx, &args.file)?;
+    let env = ctx.run_env()?;
+    super::check::tool_steps(
+        ctx,
+        &args.file,
+        &source,
+        &wf,
+        Some(&env.exec.mcp),
+        crate::mcp::Lookup::Cache,
+    )?;
     let given = super::split_pairs(&args.inputs, "--input")?;
     let inputs = match workflow::resolve_inputs(&wf, &given) {
         Ok(i) => i,
@@ -85,6 +102,20 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let abs = std::path::absolute(&args.file)
         .with_context(|| format!("cannot resolve {}", args.file.display()))?;
     let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let env = ctx.run_env()?;
+    // Secret inputs: the journal keeps placeholders; the values wait in the store
+    // under the run's uid, and leave this process's command line.
+    let (inputs, secret_values) = workflow::split_secret_inputs(&wf, inputs);
+    let uid = engine::new_uid();
+    if !secret_values.is_empty() {
+        let values: Vec<&str> = secret_values.iter().map(|(_, v)| v.as_str()).collect();
+        crate::secrets::process::scrub_args(&values);
+        crate::secrets::Store::new(&ctx.data_dir).put_run(
+            &uid,
+            &secret_values,
+            &crate::clock::format_ms(ctx.clock.now_ms()),
+        )?;
+    }
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
@@ -96,8 +127,9 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             path: Some(&path),
             dir: &dir,
             inputs,
+            uid: Some(uid),
         },
-        &ctx.run_env()?,
+        &env,
         &mut progress,
     )?;
     report(ctx, &journal, &outcome, args.json)

@@ -148,6 +148,11 @@ impl Connector for FileAction {
         false
     }
 
+    /// Nothing outside the file to check.
+    fn check(_: &Self::Spec, _: &super::CheckCx<'_>) -> Vec<crate::workflow::diag::Diagnostic> {
+        Vec::new()
+    }
+
     fn render(f: &FileSpec, r: &RenderCx<'_>) -> Result<FileAction, String> {
         let root = match &f.root {
             Some(root) => r.path(&r.text(root)?),
@@ -183,6 +188,11 @@ impl Connector for FileAction {
             ));
         }
         self.validate()
+    }
+
+    /// The step's `approve` decides.
+    fn must_ask(&self) -> bool {
+        false
     }
 
     fn summary(&self) -> String {

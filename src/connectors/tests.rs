@@ -110,6 +110,7 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         .unwrap();
     let res = Resources::new(ExecEnv {
         child_env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        ..ExecEnv::default()
     });
     let mut vars = BTreeMap::new();
     vars.insert("GREETING".to_string(), "hi".to_string());

@@ -80,6 +80,9 @@ pub(super) struct Driver<'a> {
     pub(super) jobs: HashMap<usize, crate::agent::Job>,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
+    /// The run's secrets: what commits resolve, and what is redacted from every
+    /// event before it is journaled.
+    pub(super) secrets: crate::secrets::Secrets,
 }
 
 /// Commit buffered events at least this often.
@@ -100,7 +103,9 @@ impl<'a> Driver<'a> {
         ctx.attach_facts(std::sync::Arc::new(crate::journal::FactReader::new(
             journal.path(),
         )));
+        let secrets = env.secrets.for_run(&run.uid);
         Driver {
+            secrets,
             journal,
             run,
             wf,
@@ -131,7 +136,15 @@ impl<'a> Driver<'a> {
     /// only work that resume recomputes identically. The buffer is committed before
     /// anything the outside world can see: a side effect starts, an inbox item is
     /// created, the driver blocks, or the run ends.
-    pub(super) fn record(&mut self, events: Vec<Event>) -> Result<()> {
+    ///
+    /// Every known secret value is redacted from the events first (outputs and
+    /// errors are redacted where they arise; this is the last line).
+    pub(super) fn record(&mut self, mut events: Vec<Event>) -> Result<()> {
+        if !self.secrets.nothing_to_redact() {
+            for ev in &mut events {
+                redact_event(&self.secrets, ev);
+            }
+        }
         self.buffer.extend(events);
         if self.buffer.len() >= MAX_BUFFERED {
             self.flush()?;
@@ -282,7 +295,16 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// The run ended for good (succeeded or cancelled): its secret inputs are
+    /// forgotten. A failed run keeps them: it may be resumed.
+    fn forget_secret_inputs(&self) {
+        if let Some(store) = self.secrets.store() {
+            let _ = store.remove_run(&self.run.uid);
+        }
+    }
+
     fn cancelled(&self) -> RunOutcome {
+        self.forget_secret_inputs();
         RunOutcome {
             run_id: self.run.id,
             status: RunStatus::Cancelled,
@@ -302,6 +324,9 @@ impl<'a> Driver<'a> {
                 error: error.clone(),
             }])?;
             self.flush()?;
+        }
+        if status == RunStatus::Succeeded {
+            self.forget_secret_inputs();
         }
         Ok(RunOutcome {
             run_id: self.run.id,
@@ -412,7 +437,8 @@ impl<'a> Driver<'a> {
         }
     }
 
-    pub(super) fn set_view(&self, step: usize, status: &'static str, output: Json) {
+    pub(super) fn set_view(&self, step: usize, status: &'static str, mut output: Json) {
+        let _ = self.secrets.redact_json(&mut output);
         self.ctx
             .set_step(&self.wf.steps[step].id, &StepView { status, output });
     }
@@ -424,5 +450,17 @@ impl<'a> Driver<'a> {
             attempt,
             output,
         }])
+    }
+}
+
+/// Replace every known secret value in an event by its placeholder.
+fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
+    let Ok(mut v) = serde_json::to_value(&*ev) else {
+        return;
+    };
+    if secrets.redact_json(&mut v)
+        && let Ok(e) = serde_json::from_value(v)
+    {
+        *ev = e;
     }
 }

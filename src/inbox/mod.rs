@@ -28,6 +28,9 @@ pub struct Edit {
     pub origin: String,
     /// JSON or TOML text of the whole action.
     pub text: String,
+    /// The known secrets: an edit holding one's value is refused (an action holds
+    /// secrets by name only).
+    pub secrets: crate::secrets::Secrets,
 }
 
 /// What the operator asks for.
@@ -107,7 +110,11 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         }
     }
     let (edited, diff) = match &req.edit {
-        Some(e) => check_edit(&p, e)?,
+        Some(e) => {
+            // The run's secret inputs are known values too.
+            let uid = journal.run(p.run_id)?.uid;
+            check_edit(&p, e, &e.secrets.for_run(&uid))?
+        }
         None => (None, None),
     };
     let fields = match (p.kind, req.decision) {
@@ -138,7 +145,7 @@ pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Optio
             p.id
         )));
     }
-    check_edit(p, e)
+    check_edit(p, e, &e.secrets)
 }
 
 /// What may be done with an item, as commands: `aios approve 3 --field date=VALUE ·
@@ -172,7 +179,21 @@ fn acknowledge(
 
 /// Parse, validate and diff an edited action. Returns (edited, diff), or (None, None)
 /// when the edit changes nothing.
-fn check_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Option<String>)> {
+fn check_edit(
+    p: &ProposalRecord,
+    e: &Edit,
+    secrets: &crate::secrets::Secrets,
+) -> Result<(Option<Json>, Option<String>)> {
+    if let Some(name) = secrets.find_value(&e.text) {
+        return Err(Error::invalid(format!(
+            "{} holds the value of the secret `{name}`: an action holds secrets by name only, and their values never go into the journal",
+            e.origin
+        ))
+        .with_hint(format!(
+            "keep the proposed action's placeholders, like secret(\"NAME\"), where the value goes (start from: aios inbox show {} --action)",
+            p.id
+        )));
+    }
     let value = parse_edit(p.id, e)?;
     let action: Action = serde_json::from_value(value).map_err(|err| {
         Error::invalid(format!("{} is not a valid action: {err}", e.origin))

@@ -149,6 +149,21 @@ impl Journal {
     }
 
     /// A run's current status (cheap; used for polling).
+    /// The id and status of the run with this uid, if there is one.
+    pub fn run_by_uid(&self, uid: &str) -> Result<Option<(i64, RunStatus)>> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT id, status FROM runs WHERE uid = ?1")?
+            .query_row(params![uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(id, s)| {
+            RunStatus::parse(&s)
+                .map(|st| (id, st))
+                .ok_or_else(|| Error::storage(format!("unknown run status `{s}`")))
+        })
+        .transpose()
+    }
+
     pub fn run_status(&self, id: i64) -> Result<RunStatus> {
         let s: String = self
             .conn

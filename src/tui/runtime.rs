@@ -275,6 +275,7 @@ impl Runtime {
                         edit: edit.as_ref().map(|text| Edit {
                             origin: "the edit".into(),
                             text: text.clone(),
+                            secrets: self.settings.run_env.secrets.clone(),
                         }),
                         fields: fields.clone(),
                         by: self.settings.operator.clone(),
@@ -324,6 +325,7 @@ impl Runtime {
                         &Edit {
                             origin: "the edit".into(),
                             text: text.clone(),
+                            secrets: self.settings.run_env.secrets.clone(),
                         },
                     )
                 });

@@ -504,3 +504,34 @@ values = { seats = "{{ steps.go.output.fields.seats }}" }
     assert_eq!(step(&show, "go")["output"]["fields"]["channel"], "email");
     assert_eq!(step(&show, "after")["output"]["seats"], 12);
 }
+
+/// The detail of an action that reads a secret shows its placeholder; nothing the
+/// TUI draws, before or after approving it, holds the value.
+#[test]
+fn a_secret_shows_as_its_placeholder_in_the_detail() {
+    use crate::secrets::templates::{TOKEN, pay};
+    let server = crate::support::http::Server::start();
+    server.respond(
+        "/v1/charges",
+        crate::support::http::Response::json(200, serde_json::json!({"seen_key": TOKEN})),
+    );
+    let t = Test::new().write("pay.toml", &pay(&server));
+    t.args(&["secret", "set", "API_TOKEN"])
+        .stdin(TOKEN)
+        .run()
+        .success();
+    t.aios(&["run", "pay.toml"]).success();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · charge");
+    tui.wait_for("Bearer secret(\"API_TOKEN\")");
+    tui.keys("a");
+    tui.wait_for("run 1 succeeded");
+    tui.keys("q");
+    let (code, raw) = tui.exit();
+    assert_eq!(code, Some(0));
+    assert!(!raw.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+    assert_eq!(
+        server.requests_to("/v1/charges")[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+}

@@ -231,12 +231,26 @@ impl Driver<'_> {
             let context = req.used_context().map(|c| c.record.clone());
             let timeout = self.wf.steps[step].timeout;
             let tx = self.tx.clone();
+            let secrets = self.secrets.clone();
             let (exec, client) = self.exec_http()?;
             let handle = exec.rt.spawn(async move {
                 let started = Instant::now();
                 let result =
                     crate::agent::provider::call(&client, &provider, &target.model, &chat, timeout)
                         .await;
+                // A reply or an error body that echoes a key is redacted before
+                // anything records or reads it.
+                let result = match result {
+                    Ok(mut r) => {
+                        r.text = secrets.redact(&r.text);
+                        Ok(r)
+                    }
+                    Err(mut f) => {
+                        f.message = secrets.redact(&f.message);
+                        f.hint = f.hint.map(|h| secrets.redact(&h));
+                        Err(f)
+                    }
+                };
                 let _ = tx.send(super::Completion {
                     step,
                     attempt,
