@@ -52,6 +52,9 @@ _aios() {
             aios,log)
                 cmd="aios__subcmd__log"
                 ;;
+            aios,mcp)
+                cmd="aios__subcmd__mcp"
+                ;;
             aios,memory)
                 cmd="aios__subcmd__memory"
                 ;;
@@ -75,6 +78,9 @@ _aios() {
                 ;;
             aios,schedule)
                 cmd="aios__subcmd__schedule"
+                ;;
+            aios,secret)
+                cmd="aios__subcmd__secret"
                 ;;
             aios,serve)
                 cmd="aios__subcmd__serve"
@@ -145,6 +151,9 @@ _aios() {
             aios__subcmd__help,log)
                 cmd="aios__subcmd__help__subcmd__log"
                 ;;
+            aios__subcmd__help,mcp)
+                cmd="aios__subcmd__help__subcmd__mcp"
+                ;;
             aios__subcmd__help,memory)
                 cmd="aios__subcmd__help__subcmd__memory"
                 ;;
@@ -168,6 +177,9 @@ _aios() {
                 ;;
             aios__subcmd__help,schedule)
                 cmd="aios__subcmd__help__subcmd__schedule"
+                ;;
+            aios__subcmd__help,secret)
+                cmd="aios__subcmd__help__subcmd__secret"
                 ;;
             aios__subcmd__help,serve)
                 cmd="aios__subcmd__help__subcmd__serve"
@@ -214,6 +226,15 @@ _aios() {
             aios__subcmd__help__subcmd__llm,prompt)
                 cmd="aios__subcmd__help__subcmd__llm__subcmd__prompt"
                 ;;
+            aios__subcmd__help__subcmd__mcp,call)
+                cmd="aios__subcmd__help__subcmd__mcp__subcmd__call"
+                ;;
+            aios__subcmd__help__subcmd__mcp,list)
+                cmd="aios__subcmd__help__subcmd__mcp__subcmd__list"
+                ;;
+            aios__subcmd__help__subcmd__mcp,tools)
+                cmd="aios__subcmd__help__subcmd__mcp__subcmd__tools"
+                ;;
             aios__subcmd__help__subcmd__memory,add)
                 cmd="aios__subcmd__help__subcmd__memory__subcmd__add"
                 ;;
@@ -243,6 +264,15 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__schedule,resume)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__resume"
+                ;;
+            aios__subcmd__help__subcmd__secret,list)
+                cmd="aios__subcmd__help__subcmd__secret__subcmd__list"
+                ;;
+            aios__subcmd__help__subcmd__secret,rm)
+                cmd="aios__subcmd__help__subcmd__secret__subcmd__rm"
+                ;;
+            aios__subcmd__help__subcmd__secret,set)
+                cmd="aios__subcmd__help__subcmd__secret__subcmd__set"
                 ;;
             aios__subcmd__hook,add)
                 cmd="aios__subcmd__hook__subcmd__add"
@@ -316,6 +346,30 @@ _aios() {
             aios__subcmd__llm__subcmd__help,prompt)
                 cmd="aios__subcmd__llm__subcmd__help__subcmd__prompt"
                 ;;
+            aios__subcmd__mcp,call)
+                cmd="aios__subcmd__mcp__subcmd__call"
+                ;;
+            aios__subcmd__mcp,help)
+                cmd="aios__subcmd__mcp__subcmd__help"
+                ;;
+            aios__subcmd__mcp,list)
+                cmd="aios__subcmd__mcp__subcmd__list"
+                ;;
+            aios__subcmd__mcp,tools)
+                cmd="aios__subcmd__mcp__subcmd__tools"
+                ;;
+            aios__subcmd__mcp__subcmd__help,call)
+                cmd="aios__subcmd__mcp__subcmd__help__subcmd__call"
+                ;;
+            aios__subcmd__mcp__subcmd__help,help)
+                cmd="aios__subcmd__mcp__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__mcp__subcmd__help,list)
+                cmd="aios__subcmd__mcp__subcmd__help__subcmd__list"
+                ;;
+            aios__subcmd__mcp__subcmd__help,tools)
+                cmd="aios__subcmd__mcp__subcmd__help__subcmd__tools"
+                ;;
             aios__subcmd__memory,add)
                 cmd="aios__subcmd__memory__subcmd__add"
                 ;;
@@ -388,6 +442,30 @@ _aios() {
             aios__subcmd__schedule__subcmd__help,resume)
                 cmd="aios__subcmd__schedule__subcmd__help__subcmd__resume"
                 ;;
+            aios__subcmd__secret,help)
+                cmd="aios__subcmd__secret__subcmd__help"
+                ;;
+            aios__subcmd__secret,list)
+                cmd="aios__subcmd__secret__subcmd__list"
+                ;;
+            aios__subcmd__secret,rm)
+                cmd="aios__subcmd__secret__subcmd__rm"
+                ;;
+            aios__subcmd__secret,set)
+                cmd="aios__subcmd__secret__subcmd__set"
+                ;;
+            aios__subcmd__secret__subcmd__help,help)
+                cmd="aios__subcmd__secret__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__secret__subcmd__help,list)
+                cmd="aios__subcmd__secret__subcmd__help__subcmd__list"
+                ;;
+            aios__subcmd__secret__subcmd__help,rm)
+                cmd="aios__subcmd__secret__subcmd__help__subcmd__rm"
+                ;;
+            aios__subcmd__secret__subcmd__help,set)
+                cmd="aios__subcmd__secret__subcmd__help__subcmd__set"
+                ;;
             *)
                 ;;
         esac
@@ -395,7 +473,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve help"
+            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,7 +777,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve help"
+            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1048,6 +1126,62 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__mcp)
+            opts="list tools call"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__mcp__subcmd__call)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__mcp__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__mcp__subcmd__tools)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__memory)
             opts="add search forget import"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1287,6 +1421,62 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__schedule__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__secret)
+            opts="set list rm"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__secret__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__secret__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__secret__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1819,6 +2009,156 @@ _aios() {
         aios__subcmd__log)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp)
+            opts="-h -V --home --help --version list tools call help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__call)
+            opts="-q -h -V --args --timeout --json --quiet --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__help)
+            opts="list tools call help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__help__subcmd__call)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__help__subcmd__tools)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__list)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__mcp__subcmd__tools)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2377,6 +2717,148 @@ _aios() {
             return 0
             ;;
         aios__subcmd__schedule__subcmd__resume)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret)
+            opts="-h -V --home --help --version set list rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__help)
+            opts="set list rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__list)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__rm)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__secret__subcmd__set)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

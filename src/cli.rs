@@ -6,6 +6,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod llm;
 pub use llm::*;
+mod mcp;
+pub use mcp::*;
+mod secret;
+pub use secret::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +80,10 @@ pub enum Command {
     Hook(HookArgs),
     /// Start workflows from signed HTTP requests (POST /hooks/NAME)
     Serve(ServeArgs),
+    /// List MCP tool servers and their tools, or call a tool
+    Mcp(McpArgs),
+    /// Keep secrets for templates (`secret("NAME")`): set, list, remove
+    Secret(SecretArgs),
 }
 
 #[derive(Debug, Args)]

@@ -7,11 +7,16 @@
 //! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
-//! - [`connectors`]: one file per connector (shell, http, file): its step fields,
-//!   render, describe, validate, commit; the resources commits share
-//! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
-//!   shows (one view for every front end)
+//! - [`connectors`]: one file per connector (shell, http, file, tool): its step
+//!   fields, render, describe, validate, commit; the resources commits share
+//! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
+//!   per-process pool, the listing cache, argument checks
+//! - [`inbox`]: deciding inbox items (one path for every front end), what an item
+//!   shows and what may be answered to it (one view and one list of choices for every
+//!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
+//! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
+//!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`commands`]: the CLI front end; the only module that prints
 //! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view
 //!
@@ -30,8 +35,10 @@ pub mod engine;
 pub mod error;
 pub mod inbox;
 pub mod journal;
+pub mod mcp;
 pub mod memory;
 pub mod schedule;
+pub mod secrets;
 pub mod template;
 pub mod text;
 pub mod tui;

@@ -4,6 +4,14 @@
 //! Strings without `{{` or `{%` are plain text and never reach the engine. A string that
 //! is exactly one `{{ expr }}` can be evaluated "natively" so `set` values and JSON bodies
 //! keep numbers, lists and objects instead of their text.
+//!
+//! Secrets: `secret("NAME")` (and a secret input) evaluate to a marker, never to the
+//! value (see [`crate::secrets::placeholder`]). [`Context::render_sealed`] (what
+//! connectors render their actions with) turns the markers into `secret("NAME")`
+//! placeholders, resolved at commit, and escapes any text that only looks like one;
+//! [`Context::render`] (everything else) turns them into that text, which names the
+//! secret and holds nothing of it. [`crate::secrets::scan`] finds the names a
+//! template reads, for the checks at load time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -27,6 +35,7 @@ pub fn env() -> &'static Environment<'static> {
         env.set_fuel(Some(FUEL));
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_function("fact", fact_function);
+        env.add_function("secret", secret_function);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .build()
@@ -128,6 +137,18 @@ fn fact_function(
     Ok(v)
 }
 
+/// `secret("NAME")`: a marker that becomes the placeholder of the secret when the
+/// template is sealed into an action (the value itself never enters a template).
+fn secret_function(name: String) -> Result<Value, minijinja::Error> {
+    if !crate::secrets::valid_name(&name) {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("`{name}` is not a secret name"),
+        ));
+    }
+    Ok(Value::from(crate::secrets::placeholder::sentinel(&name)))
+}
+
 #[derive(Debug, Default)]
 struct Steps {
     map: RwLock<HashMap<String, Value>>,
@@ -181,10 +202,32 @@ impl Object for Root {
 
 impl Context {
     pub fn new(inputs: &Json, run_id: i64, started_at: &str) -> Context {
+        Context::with_secret_inputs(inputs, &[], run_id, started_at)
+    }
+
+    /// A context whose inputs named in `secret` are secret inputs: templates see a
+    /// marker for each (as for `secret("NAME")`), never a value.
+    pub fn with_secret_inputs(
+        inputs: &Json,
+        secret: &[&str],
+        run_id: i64,
+        started_at: &str,
+    ) -> Context {
         let run = serde_json::json!({ "id": run_id, "started_at": started_at });
+        let mut inputs = inputs.clone();
+        if let Some(map) = inputs.as_object_mut() {
+            for name in secret {
+                if let Some(v) = map.get_mut(*name) {
+                    *v = Json::String(crate::secrets::placeholder::sentinel(&format!(
+                        "{}{name}",
+                        crate::secrets::placeholder::INPUT_PREFIX
+                    )));
+                }
+            }
+        }
         Context {
             inner: Arc::new(ContextInner {
-                inputs: ser(inputs),
+                inputs: ser(&inputs),
                 run: ser(&run),
                 steps: Arc::new(Steps::default()),
                 facts: OnceLock::new(),
@@ -219,14 +262,29 @@ impl Context {
         Value::from_object(Root(self.inner.clone()))
     }
 
-    /// Render a string template to text.
+    /// Render a string template to text. A secret in it becomes the text
+    /// `secret("NAME")`.
     pub fn render(&self, src: &str) -> Result<String, String> {
         if !is_template(src) {
             return Ok(src.to_string());
         }
-        env()
+        let raw = env()
             .render_str(src, self.value())
-            .map_err(|e| describe(&e))
+            .map_err(|e| describe(&e))?;
+        crate::secrets::placeholder::plain(&raw)
+    }
+
+    /// Render a string template into sealed text (for an action): secrets become
+    /// placeholders resolved at commit; everything else, literal text and values
+    /// alike, is text, escaped where it looks like a placeholder.
+    pub fn render_sealed(&self, src: &str) -> Result<String, String> {
+        if !is_template(src) {
+            return Ok(crate::secrets::placeholder::escape(src).into_owned());
+        }
+        let raw = env()
+            .render_str(src, self.value())
+            .map_err(|e| describe(&e))?;
+        crate::secrets::placeholder::seal(&raw)
     }
 
     /// Evaluate a condition (`when`): the expression's truthiness.
@@ -237,8 +295,18 @@ impl Context {
     }
 
     /// Render a JSON value whose string leaves are templates. A leaf that is exactly one
-    /// `{{ expr }}` keeps the expression's type.
+    /// `{{ expr }}` keeps the expression's type. Secrets become `secret("NAME")` text.
     pub fn render_json(&self, v: &Json) -> Result<Json, String> {
+        self.render_json_as(v, false)
+    }
+
+    /// [`Self::render_json`] into sealed text (for an action), like
+    /// [`Self::render_sealed`]: every string of the result, object keys too.
+    pub fn render_json_sealed(&self, v: &Json) -> Result<Json, String> {
+        self.render_json_as(v, true)
+    }
+
+    fn render_json_as(&self, v: &Json, sealed: bool) -> Result<Json, String> {
         match v {
             Json::String(s) => {
                 if let Some(expr) = sole_expression(s) {
@@ -247,26 +315,61 @@ impl Context {
                     if out.is_undefined() {
                         return Err(format!("`{expr}` is undefined"));
                     }
-                    serde_json::to_value(&out).map_err(|e| e.to_string())
+                    let value = serde_json::to_value(&out).map_err(|e| e.to_string())?;
+                    strings(value, &|t| {
+                        if sealed {
+                            crate::secrets::placeholder::seal(t)
+                        } else {
+                            crate::secrets::placeholder::plain(t)
+                        }
+                    })
+                } else if sealed {
+                    self.render_sealed(s).map(Json::String)
                 } else {
                     self.render(s).map(Json::String)
                 }
             }
             Json::Array(items) => items
                 .iter()
-                .map(|i| self.render_json(i))
+                .map(|i| self.render_json_as(i, sealed))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Json::Array),
             Json::Object(map) => {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (k, v) in map {
-                    out.insert(k.clone(), self.render_json(v)?);
+                    let key = if sealed {
+                        crate::secrets::placeholder::escape(k).into_owned()
+                    } else {
+                        k.clone()
+                    };
+                    out.insert(key, self.render_json_as(v, sealed)?);
                 }
                 Ok(Json::Object(out))
             }
             other => Ok(other.clone()),
         }
     }
+}
+
+/// Apply `f` to every string of a JSON value (object keys too).
+fn strings(v: Json, f: &dyn Fn(&str) -> Result<String, String>) -> Result<Json, String> {
+    Ok(match v {
+        Json::String(s) => Json::String(f(&s)?),
+        Json::Array(items) => Json::Array(
+            items
+                .into_iter()
+                .map(|i| strings(i, f))
+                .collect::<Result<_, _>>()?,
+        ),
+        Json::Object(map) => {
+            let mut out = serde_json::Map::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(f(&k)?, strings(v, f)?);
+            }
+            Json::Object(out)
+        }
+        other => other,
+    })
 }
 
 /// A one-line description of a template error, with its detail when there is one.
@@ -338,5 +441,33 @@ mod tests {
         assert!(c.condition("inputs.n > 1").unwrap());
         assert!(!c.condition("steps.a.output.s == 'y'").unwrap());
         assert!(c.condition("inputs.n >").is_err());
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_render_as_placeholders_never_values() {
+        let c = Context::with_secret_inputs(&json!({"pw": "p4ss-value", "n": 1}), &["pw"], 1, "t");
+        assert_eq!(
+            c.render_sealed("Bearer {{ secret(\"TOKEN\") }} {{ inputs.pw }} secret(\"X\")")
+                .unwrap(),
+            "Bearer secret(\"TOKEN\") secret(\"inputs.pw\") secret\\(\"X\")"
+        );
+        assert_eq!(
+            c.render("{{ secret(\"TOKEN\") }}").unwrap(),
+            "secret(\"TOKEN\")"
+        );
+        assert_eq!(
+            c.render_json_sealed(&json!({"a": "{{ secret('T') }}", "b": "{{ inputs }}"}))
+                .unwrap(),
+            json!({"a": "secret(\"T\")", "b": {"pw": "secret(\"inputs.pw\")", "n": 1}})
+        );
+        let err = c.render_sealed("{{ secret('T') | upper }}").unwrap_err();
+        assert_eq!(err, crate::secrets::placeholder::MANGLED);
+        assert!(c.render_sealed("{{ secret('a b') }}").is_err());
     }
 }

@@ -39,25 +39,8 @@ impl ProviderKind {
     }
 }
 
-/// An API key. Never printed, never serialized.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// An API key (see [`crate::secrets::Secret`]).
+pub use crate::secrets::Secret;
 
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {

@@ -304,6 +304,36 @@ fn unfence(text: &str) -> &str {
     rest.strip_suffix("```").unwrap_or(rest).trim()
 }
 
+/// A reply with every known secret value replaced by its placeholder. A JSON reply
+/// (fenced or not) stays JSON: its strings are redacted, not its text (the
+/// placeholder's quotes would end a JSON string), and it is written back compact, or
+/// indented when it was.
+pub fn redact_reply(secrets: &crate::secrets::Secrets, text: &str) -> String {
+    let plain = secrets.redact(text);
+    if plain == text {
+        return plain;
+    }
+    let inner = unfence(text);
+    let Ok(mut v) = serde_json::from_str::<Json>(inner) else {
+        return plain;
+    };
+    secrets.redact_json(&mut v);
+    let json = if inner.contains('\n') {
+        serde_json::to_string_pretty(&v)
+    } else {
+        serde_json::to_string(&v)
+    };
+    let Ok(json) = json else { return plain };
+    // `inner` is a slice of `text`: keep what is around it (a fence), redacted too.
+    let start = inner.as_ptr() as usize - text.as_ptr() as usize;
+    let end = start + inner.len();
+    format!(
+        "{}{json}{}",
+        secrets.redact(&text[..start]),
+        secrets.redact(&text[end..])
+    )
+}
+
 /// Parse and validate a reply. `Ok(None)` for text output.
 pub fn interpret(req: &AgentRequest, text: &str) -> Result<Option<Json>, String> {
     if !req.json {
@@ -400,6 +430,40 @@ mod tests {
             context: None,
             sampling: Sampling::default(),
         }
+    }
+
+    #[test]
+    fn a_redacted_json_reply_is_still_json() {
+        let key = "sk-live-0a1b2c3d4e";
+        let secrets = crate::secrets::Secrets::default().with_redacted("LLM_KEY", key);
+        let ph = "secret(\"LLM_KEY\")";
+        let r = req(true);
+        for text in [
+            format!("{{\"subject\": \"{key}\"}}"),
+            format!("```json\n{{\n  \"subject\": \"key {key}\"\n}}\n```"),
+        ] {
+            let out = redact_reply(&secrets, &text);
+            assert!(!out.contains(key), "{out}");
+            let v = interpret(&r, &out).unwrap().unwrap();
+            assert!(v["subject"].as_str().unwrap().ends_with(ph), "{out}");
+        }
+        assert_eq!(
+            redact_reply(
+                &secrets,
+                &format!("```json\n{{\"subject\": \"{key}\"}}\n```")
+            ),
+            format!(
+                "```json\n{{\"subject\":\"{}\"}}\n```",
+                ph.replace('"', "\\\"")
+            )
+        );
+        // Prose is redacted as text; a reply without the key is kept as it came.
+        assert_eq!(
+            redact_reply(&secrets, &format!("Your key is {key}.")),
+            format!("Your key is {ph}.")
+        );
+        let kept = "{ \"subject\" : \"Tea\" }";
+        assert_eq!(redact_reply(&secrets, kept), kept);
     }
 
     /// The conversation of the step's first call (or of `t`'s next one).

@@ -10,7 +10,7 @@ use crate::agent::budget::{period_starts, usd};
 use crate::cli::BudgetArgs;
 
 pub fn budget(ctx: &Ctx, args: BudgetArgs) -> CmdResult {
-    let settings = super::llm::agent_settings(ctx)?;
+    let settings = super::llm::agent_settings(ctx, &ctx.secrets()?)?;
     let journal = ctx.reader()?;
     let (day, month) = period_starts(journal.now());
     let today = journal.llm_spent_since(day)?;

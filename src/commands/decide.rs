@@ -23,6 +23,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
                     format!("cannot read the edit {}: {e}", path.display()),
                 )
             })?,
+            secrets: ctx.run_env()?.secrets,
         }),
         None => None,
     };
@@ -34,7 +35,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
         fields.push(("switch".into(), "true".into()));
     }
     if args.offline {
-        fields.push(("offline".into(), "true".into()));
+        fields.push((crate::inbox::choices::OFFLINE.into(), "true".into()));
     }
     let req = DecideRequest {
         decision: if args.done {
@@ -99,7 +100,7 @@ fn decide_and_continue(
     };
     let mut progress = Progress::new(ctx.ui, quiet || json);
     match engine::resume(&mut journal, p.run_id, &ctx.run_env()?, &mut progress, mode) {
-        Ok(outcome) => super::run::report(ctx, &journal, &outcome, json, &progress),
+        Ok(outcome) => super::run::report(ctx, &journal, &outcome, json),
         Err(e) if e.kind == ErrorKind::Conflict => {
             // Another live process executes the run; it picks the decision up itself.
             ui::eprint(&format!(

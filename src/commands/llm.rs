@@ -1,8 +1,9 @@
 //! `aios llm log`: LLM calls, newest first, one line each (model, tokens, cost,
 //! latency, how each ended) or in full (prompt, reply, error), filtered by run, step
 //! or errors. Also where the agent's settings are put together for runs: the config
-//! file's sections, with keys resolved from the environment, then the secrets file.
-//! `prompt`, `models` and `ping` are in [`super::llm_try`].
+//! file's sections, with keys resolved from the environment, the secret store or the
+//! secrets file (and the secrets file itself). `prompt`, `models` and `ping` are in
+//! [`super::llm_try`].
 
 use serde_json::json;
 
@@ -14,55 +15,56 @@ use crate::cli::{LlmArgs, LlmCommand, LlmLogArgs};
 use crate::clock::format_ms;
 use crate::error::Error;
 use crate::journal::{CallFilter, LlmCallRecord};
+use crate::secrets::Secrets;
+use std::path::PathBuf;
 
 /// The default secrets file, next to `config.toml`.
 pub const SECRETS_FILE: &str = "secrets.env";
 
-/// The agent's settings: `[providers]`, `[models]`, `[budget]`, keys resolved from
-/// the environment first, then the secrets file (`[secrets] file`, default
-/// `secrets.env` next to the config), which must not be readable by others.
-pub fn agent_settings(ctx: &Ctx) -> Result<AgentSettings, Error> {
+/// A secrets file's path and its `NAME=value` pairs.
+pub type SecretsFile = (PathBuf, Vec<(String, String)>);
+
+/// The secrets file (`[secrets] file`, default `secrets.env` next to the config, when
+/// it exists) and its `NAME=value` pairs; refused when others may read it.
+pub fn secrets_file(ctx: &Ctx) -> Result<Option<SecretsFile>, Error> {
     let cfg = ctx.config()?;
     let path = match config::secrets_file(&cfg)? {
         Some(p) => Some(p),
         None => Some(ctx.config_dir.join(SECRETS_FILE)).filter(|p| p.exists()),
     };
-    let mut secrets = Vec::new();
-    if let Some(p) = path {
-        let shown = p.display().to_string();
-        let meta = std::fs::metadata(&p).map_err(|e| {
-            Error::invalid(format!("cannot read the secrets file {shown}: {e}"))
-                .with_hint("create it (mode 0600) or remove `[secrets] file` from the config")
-        })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(Error::invalid(format!(
-                    "the secrets file {shown} is readable by others (mode {mode:04o})"
-                ))
-                .with_hint(format!("restrict it with: chmod 600 {shown}")));
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = meta;
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| Error::invalid(format!("cannot read the secrets file {shown}: {e}")))?;
-        secrets = config::parse_secrets(&text, &shown)?;
-    }
-    let lookup = |name: &str| -> Option<String> {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .or_else(|| {
-                secrets
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            })
+    let Some(p) = path else {
+        return Ok(None);
     };
-    config::from_config(&cfg, &lookup)
+    let shown = p.display().to_string();
+    let meta = std::fs::metadata(&p).map_err(|e| {
+        Error::invalid(format!("cannot read the secrets file {shown}: {e}"))
+            .with_hint("create it (mode 0600) or remove `[secrets] file` from the config")
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::invalid(format!(
+                "the secrets file {shown} is readable by others (mode {mode:04o})"
+            ))
+            .with_hint(format!("restrict it with: chmod 600 {shown}")));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| Error::invalid(format!("cannot read the secrets file {shown}: {e}")))?;
+    let pairs = config::parse_secrets(&text, &shown)?;
+    Ok(Some((p, pairs)))
+}
+
+/// The agent's settings: `[providers]`, `[models]`, `[budget]`, keys resolved from
+/// the environment first, then the secrets file (`[secrets] file`, default
+/// `secrets.env` next to the config), then the secret store (`aios secret set`).
+pub fn agent_settings(ctx: &Ctx, secrets: &Secrets) -> Result<AgentSettings, Error> {
+    let cfg = ctx.config()?;
+    config::from_config(&cfg, &|name: &str| ctx.key(name, secrets))
 }
 
 pub fn llm(ctx: &Ctx, args: LlmArgs) -> CmdResult {

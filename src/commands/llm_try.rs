@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::llm::{agent_settings, call_json, who};
+use super::llm::{call_json, who};
 use super::ui::{self, Progress};
 use super::{CmdResult, Ctx, Exit};
 use crate::agent::budget::usd;
@@ -16,14 +16,16 @@ use crate::agent::{CallFailure, structured};
 use crate::cli::{LlmModelsArgs, LlmPingArgs, LlmPromptArgs};
 use crate::engine::prompt::{PromptRequest, prompt as make_call};
 use crate::error::Error;
+use crate::secrets::Secrets;
 
 pub fn prompt(ctx: &Ctx, args: LlmPromptArgs) -> CmdResult {
-    let settings = agent_settings(ctx)?;
+    let (settings, secrets) = ctx.agent_env()?;
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.json);
     let out = make_call(
         &mut journal,
         &settings,
+        &secrets,
         PromptRequest {
             alias: args.model.clone(),
             system: args.system,
@@ -95,8 +97,12 @@ fn list_timeout(p: &ProviderConfig) -> Duration {
 /// A provider, its model list (or why not), and the time the list took.
 type Listed = (ProviderConfig, Result<Listing, CallFailure>, Duration);
 
-/// Each provider's model list.
-fn listings(settings: &AgentSettings, only: Option<&str>) -> Result<Vec<Listed>, Error> {
+/// Each provider's model list (an error body that echoes a key is redacted).
+fn listings(
+    settings: &AgentSettings,
+    secrets: &Secrets,
+    only: Option<&str>,
+) -> Result<Vec<Listed>, Error> {
     let rt = runtime()?;
     let mut out = Vec::new();
     for p in settings.providers.values() {
@@ -111,6 +117,11 @@ fn listings(settings: &AgentSettings, only: Option<&str>) -> Result<Vec<Listed>,
                 0,
             )),
         };
+        let r = r.map_err(|mut f| {
+            f.message = secrets.redact(&f.message);
+            f.hint = f.hint.map(|h| secrets.redact(&h));
+            f
+        });
         out.push((p.clone(), r, started.elapsed()));
     }
     Ok(out)
@@ -132,9 +143,9 @@ fn served(l: &Result<Listing, CallFailure>, model: &str) -> Option<bool> {
 }
 
 pub fn models(ctx: &Ctx, args: LlmModelsArgs) -> CmdResult {
-    let settings = agent_settings(ctx)?;
+    let (settings, secrets) = ctx.agent_env()?;
     let journal = ctx.journal()?;
-    let lists = listings(&settings, None)?;
+    let lists = listings(&settings, &secrets, None)?;
     let since = journal.now().saturating_sub(structured::REFUSAL_MEMORY_MS);
     let mut aliases = Vec::new();
     for m in settings.models.values() {
@@ -249,7 +260,7 @@ pub fn models(ctx: &Ctx, args: LlmModelsArgs) -> CmdResult {
 }
 
 pub fn ping(ctx: &Ctx, args: LlmPingArgs) -> CmdResult {
-    let settings = agent_settings(ctx)?;
+    let (settings, secrets) = ctx.agent_env()?;
     let only = match &args.model {
         Some(alias) => {
             let m = settings.models.get(alias).ok_or_else(|| {
@@ -260,7 +271,7 @@ pub fn ping(ctx: &Ctx, args: LlmPingArgs) -> CmdResult {
         }
         None => None,
     };
-    let lists = listings(&settings, only.as_deref())?;
+    let lists = listings(&settings, &secrets, only.as_deref())?;
     let mut ok_all = true;
     let mut report = Vec::new();
     for (p, l, took) in &lists {

@@ -124,6 +124,14 @@ pub fn describe(ev: &Event) -> String {
             "inbox {proposal}: decide by {} (then: {on_timeout})",
             format_ms(*due_at)
         ),
+        Event::ProposalWithdrawn {
+            proposal,
+            step,
+            reason,
+        } => format!("{step}: inbox item {proposal} withdrawn ({reason})"),
+        Event::ProposalReopened { proposal, step } => {
+            format!("{step}: inbox item {proposal} back in the inbox (the run was resumed)")
+        }
         Event::ProposalReminded {
             proposal,
             reminder,

@@ -13,6 +13,7 @@ use crate::clock::format_ms;
 use crate::error::Error;
 use crate::journal::{Journal, NewNote};
 use crate::memory::{self, Embedder, EmbeddingsConfig, Hit, QueryVector};
+use crate::secrets::Secrets;
 
 /// Documents embedded per command at most (the rest on later commands).
 const BACKFILL: usize = 2000;
@@ -30,7 +31,7 @@ pub fn memory(ctx: &Ctx, args: MemoryArgs) -> CmdResult {
                     .with_hint("aios memory add \"what to remember\" --tag customer:acme")
                     .into());
             }
-            let embedder = embedder(ctx)?;
+            let embedder = embedder(ctx, &ctx.secrets()?)?;
             let mut journal = ctx.journal()?;
             let id = journal.add_notes(std::slice::from_ref(&note))?[0];
             let embedded = embedder
@@ -46,7 +47,7 @@ pub fn memory(ctx: &Ctx, args: MemoryArgs) -> CmdResult {
             Ok(Exit::Ok)
         }
         MemoryCommand::Search(a) => {
-            let embedder = embedder(ctx)?;
+            let embedder = embedder(ctx, &ctx.secrets()?)?;
             let mut journal = ctx.journal()?;
             let kinds: Vec<&str> = a
                 .kind
@@ -100,7 +101,7 @@ pub fn memory(ctx: &Ctx, args: MemoryArgs) -> CmdResult {
         }
         MemoryCommand::Import(a) => {
             let notes = read_jsonl(&a.file)?;
-            let embedder = embedder(ctx)?;
+            let embedder = embedder(ctx, &ctx.secrets()?)?;
             let mut journal = ctx.journal()?;
             let ids = journal.add_notes(&notes)?;
             if let Some(e) = &embedder {
@@ -133,19 +134,19 @@ fn clean_tags(tags: Vec<String>) -> Vec<String> {
 
 /// The embedder, when `[embeddings]` is configured. The API key is read from the
 /// variable the section names (never from the file).
-pub(crate) fn embedder(ctx: &Ctx) -> Result<Option<Embedder>, Error> {
+pub(crate) fn embedder(ctx: &Ctx, secrets: &Secrets) -> Result<Option<Embedder>, Error> {
     let Some(cfg) = EmbeddingsConfig::from_config(&ctx.config()?)? else {
         return Ok(None);
     };
     let key = match &cfg.api_key_env {
-        Some(var) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Some(v),
-            _ => {
+        Some(var) => match ctx.key(var, secrets) {
+            Some(v) => Some(v),
+            None => {
                 return Err(Error::invalid(format!(
                     "[embeddings] api_key_env names `{var}`, which is not set"
                 ))
                 .with_hint(format!(
-                    "export {var}=..., or remove api_key_env for a local server"
+                    "export {var}=..., or keep it with: aios secret set {var} (or remove api_key_env for a local server)"
                 )));
             }
         },

@@ -12,12 +12,14 @@ mod install;
 mod llm;
 mod llm_try;
 pub(crate) mod log;
+mod mcp;
 mod memory;
 mod outcome;
 mod replay;
 mod run;
 mod runs;
 mod schedule;
+mod secret;
 mod serve;
 mod show;
 pub mod ui;
@@ -33,6 +35,7 @@ use crate::connectors::ExecEnv;
 use crate::engine::RunEnv;
 use crate::error::{Error, ErrorKind};
 use crate::journal::{Journal, OpenOptions, Owner};
+use crate::secrets::{Secrets, Store};
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,18 +116,84 @@ impl Ctx {
         Journal::open_any(&self.db_path(), self.clock, self.open_options())
     }
 
-    /// How runs are driven: the child environment and the agent's settings (from
-    /// the config file, keys resolved from the environment or the secrets file).
+    /// How runs are driven: the child environment, the agent's settings (from the
+    /// config file, keys resolved from the environment, the store or the secrets
+    /// file) and the secrets commits resolve (and outputs are redacted of).
     pub fn run_env(&self) -> Result<RunEnv, Error> {
         let mut env = RunEnv::new(
             self.owner.clone(),
             ExecEnv {
                 child_env: self.child_env.clone(),
+                mcp: self.mcp_pool()?,
             },
         );
-        env.agent = std::sync::Arc::new(llm::agent_settings(self)?);
-        env.embedder = memory::embedder(self)?.map(std::sync::Arc::new);
+        let (agent, mut secrets) = self.agent_env()?;
+        let embedder = memory::embedder(self, &secrets)?;
+        if let Some((name, key)) = embedder.as_ref().and_then(|e| e.key_source()) {
+            secrets = secrets.with_redacted(&name, &key);
+        }
+        env.agent = std::sync::Arc::new(agent);
+        env.embedder = embedder.map(std::sync::Arc::new);
+        env.secrets = secrets;
         Ok(env)
+    }
+
+    /// The agent's settings, and the secrets what its calls keep or show is
+    /// redacted of: the store, the secrets file, the providers' keys (also those read
+    /// from the environment) and the hooks' secrets. Runs and `aios llm` use both.
+    pub fn agent_env(&self) -> Result<(crate::agent::AgentSettings, Secrets), Error> {
+        let mut secrets = self.secrets()?;
+        let agent = llm::agent_settings(self, &secrets)?;
+        for p in agent.providers.values() {
+            if let (Some(name), Some(key)) = (&p.api_key_env, &p.api_key) {
+                secrets = secrets.with_redacted(name, key.expose());
+            }
+        }
+        for (name, value) in crate::schedule::hooks::all_secrets(&self.data_dir) {
+            secrets = secrets.with_redacted(&format!("hook:{name}"), &value);
+        }
+        Ok((agent, secrets))
+    }
+
+    /// The tool servers of `[mcp]` (none started yet). A stdio server starts with the
+    /// same base environment as shell steps, plus its `env`; `secret("NAME")` values
+    /// resolve from the secret store, then the secrets file.
+    pub fn mcp_pool(&self) -> Result<std::sync::Arc<crate::mcp::McpPool>, Error> {
+        let cfg = self.config()?;
+        let settings = crate::mcp::config::from_config(&cfg, &self.config_dir)?;
+        let secrets = self.secrets()?;
+        let lookup: crate::mcp::SecretFn = std::sync::Arc::new(move |name: &str| {
+            let r = crate::secrets::SecretRef::new(name).ok()?;
+            secrets.get(&r).ok().map(|s| s.expose().to_string())
+        });
+        Ok(std::sync::Arc::new(crate::mcp::McpPool::new(
+            settings,
+            self.child_env.clone(),
+            lookup,
+            Some(crate::mcp::Cache::new(&self.data_dir, self.clock)),
+        )))
+    }
+
+    /// The secrets templates and commits read: the store (`aios secret`), then the
+    /// secrets file.
+    pub fn secrets(&self) -> Result<Secrets, Error> {
+        let store = Store::new(&self.data_dir);
+        Ok(match llm::secrets_file(self)? {
+            Some((path, pairs)) => Secrets::new(store).with_file(path, pairs),
+            None => Secrets::new(store),
+        })
+    }
+
+    /// An API key named by `api_key_env`: the environment first, then the store,
+    /// then the secrets file.
+    pub fn key(&self, name: &str, secrets: &Secrets) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                let r = crate::secrets::SecretRef::new(name).ok()?;
+                secrets.get(&r).ok().map(|s| s.expose().to_string())
+            })
     }
 
     /// Who is deciding, for the journal: `user@host`.
@@ -197,6 +266,12 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // Before anything else (and before any thread starts): steps this process runs
+    // cannot read its environment or memory through /proc (see secrets::process).
+    // SAFETY: no other thread exists yet.
+    unsafe {
+        crate::secrets::process::harden_process();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -243,11 +318,13 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Daemon(a) => schedule::daemon(ctx, a),
         Command::Hook(a) => hook::hook(ctx, a),
         Command::Serve(a) => serve::serve(ctx, a),
+        Command::Secret(a) => secret::secret(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
         Command::Fact(a) => fact::fact(ctx, a),
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
+        Command::Mcp(a) => mcp::mcp(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

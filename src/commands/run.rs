@@ -9,7 +9,7 @@ use super::{CmdResult, Ctx, Exit, show};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::engine::{self, Mode, NewRun, RunOutcome};
 use crate::error::Error;
-use crate::journal::{Journal, ProposalStatus, RunStatus};
+use crate::journal::{Journal, ProposalStatus, RunStatus, RunTimes};
 use crate::workflow;
 
 /// Read a workflow file's bytes, or explain why not.
@@ -25,7 +25,8 @@ fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// Load and validate a workflow file, printing its diagnostics on failure.
+/// Load and validate a workflow file, printing its diagnostics on failure. The
+/// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
     let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
@@ -44,24 +45,43 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
             )
         }
     };
-    match loaded {
-        Ok(wf) => Ok((source, wf)),
-        Err(diags) => {
-            ui::eprint(&format!(
-                "{}\n",
-                diags.render(&source, &origin, ctx.ui.color_err)
-            ));
-            Err(Error::invalid(format!(
-                "{origin} is not a valid workflow ({})",
-                diags.count()
-            ))
-            .with_hint("fix the problems above; `aios check FILE` checks without running"))
+    let diags = match loaded {
+        Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
+        Ok(wf) => {
+            let secrets = ctx.secrets()?;
+            let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
+            if unknown.is_empty() {
+                return Ok((source, wf));
+            }
+            workflow::Diagnostics::from(unknown)
         }
-    }
+        Err(diags) => diags,
+    };
+    ui::eprint(&format!(
+        "{}\n",
+        diags.render(&source, &origin, ctx.ui.color_err)
+    ));
+    Err(Error::invalid(format!(
+        "{origin} is not a valid workflow ({})",
+        diags.count()
+    ))
+    .with_hint(format!(
+        "fix the problems above; `aios check {}` checks without running",
+        crate::connectors::shell::quote(&origin)
+    )))
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let (source, wf) = load_workflow(ctx, &args.file)?;
+    let env = ctx.run_env()?;
+    super::check::tool_steps(
+        ctx,
+        &args.file,
+        &source,
+        &wf,
+        Some(&env.exec.mcp),
+        crate::mcp::Lookup::Cache,
+    )?;
     let given = super::split_pairs(&args.inputs, "--input")?;
     let inputs = match workflow::resolve_inputs(&wf, &given) {
         Ok(i) => i,
@@ -82,6 +102,20 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let abs = std::path::absolute(&args.file)
         .with_context(|| format!("cannot resolve {}", args.file.display()))?;
     let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let env = ctx.run_env()?;
+    // Secret inputs: the journal keeps placeholders; the values wait in the store
+    // under the run's uid, and leave this process's command line.
+    let (inputs, secret_values) = workflow::split_secret_inputs(&wf, inputs);
+    let uid = engine::new_uid();
+    if !secret_values.is_empty() {
+        let values: Vec<&str> = secret_values.iter().map(|(_, v)| v.as_str()).collect();
+        crate::secrets::process::scrub_args(&values);
+        crate::secrets::Store::new(&ctx.data_dir).put_run(
+            &uid,
+            &secret_values,
+            &crate::clock::format_ms(ctx.clock.now_ms()),
+        )?;
+    }
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
@@ -93,11 +127,12 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             path: Some(&path),
             dir: &dir,
             inputs,
+            uid: Some(uid),
         },
-        &ctx.run_env()?,
+        &env,
         &mut progress,
     )?;
-    report(ctx, &journal, &outcome, args.json, &progress)
+    report(ctx, &journal, &outcome, args.json)
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
@@ -110,17 +145,22 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
         &mut progress,
         Mode::Continue,
     )?;
-    report(ctx, &journal, &outcome, args.json, &progress)
+    report(ctx, &journal, &outcome, args.json)
+}
+
+/// How long a finished run took, from its creation: `1.2s`, or `2h30m (1.2s active,
+/// the rest waiting)` for a run that waited for decisions or timers.
+fn took(t: &RunTimes) -> String {
+    let d = |ms: i64| crate::clock::format_duration(std::time::Duration::from_millis(ms as u64));
+    if t.waited {
+        format!("{} ({} active, the rest waiting)", d(t.total), d(t.active))
+    } else {
+        d(t.total)
+    }
 }
 
 /// Print where a run stands after driving it, and pick the exit code.
-pub fn report(
-    ctx: &Ctx,
-    journal: &Journal,
-    outcome: &RunOutcome,
-    json: bool,
-    progress: &Progress,
-) -> CmdResult {
+pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) -> CmdResult {
     let id = outcome.run_id;
     let code = match outcome.status {
         RunStatus::Succeeded | RunStatus::Waiting | RunStatus::Running => Exit::Ok,
@@ -132,24 +172,25 @@ pub fn report(
     }
     let s = ctx.ui.out();
     let run = journal.run(id)?;
-    let took = crate::clock::format_duration(progress.elapsed());
     let extra = agent_report(journal, id)?;
     match outcome.status {
         RunStatus::Succeeded => {
             let steps = journal.steps(id)?;
             ui::println(&format!(
-                "run {id} ({}) {} in {took}: {}",
+                "run {id} ({}) {} in {}: {}",
                 run.workflow,
                 s.run_status(RunStatus::Succeeded),
+                took(&journal.run_times(id)?),
                 crate::text::count(steps.len(), "step")
             ));
         }
         RunStatus::Waiting => {
-            let pending: Vec<_> = journal
+            let mut pending: Vec<_> = journal
                 .run_proposals(id)?
                 .into_iter()
                 .filter(|p| p.status == ProposalStatus::Pending)
                 .collect();
+            crate::inbox::order::sort_records(&mut pending);
             let mut text = format!(
                 "run {id} ({}) is {}",
                 run.workflow,
@@ -182,9 +223,11 @@ pub fn report(
                         p.summary
                     ));
                 }
-                let first = pending[0].id;
+                let first = &pending[0];
                 text.push_str(&format!(
-                    "next: aios inbox show {first} · aios approve {first} · aios reject {first} --reason \"...\"\n"
+                    "next: aios inbox show {} · {}\n",
+                    first.id,
+                    crate::inbox::next(first)
                 ));
             }
             ui::print(&text);
@@ -197,8 +240,36 @@ pub fn report(
                 .filter(|st| st.status == crate::journal::StepStatus::Failed)
                 .filter_map(|st| st.error.map(|e| format!("  {}: {e}\n", st.step_id)))
                 .collect::<String>();
+            // The items the failure withdrew from the inbox, which a resume puts back.
+            let waiting: Vec<String> = journal
+                .steps(id)?
+                .into_iter()
+                .filter(|st| {
+                    matches!(
+                        st.status,
+                        crate::journal::StepStatus::Waiting
+                            | crate::journal::StepStatus::NeedsAttention
+                    )
+                })
+                .map(|st| st.step_id)
+                .collect();
+            let withdrawn: Vec<String> = journal
+                .run_proposals(id)?
+                .into_iter()
+                .filter(|p| p.status == ProposalStatus::Withdrawn && waiting.contains(&p.step_id))
+                .map(|p| format!("{} ({})", p.id, p.step_id))
+                .collect();
+            let withdrawn = if withdrawn.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "withdrawn from the inbox until the run is resumed: {} {}\n",
+                    crate::text::noun(withdrawn.len(), "item", "items"),
+                    withdrawn.join(", ")
+                )
+            };
             ui::print(&format!(
-                "run {id} ({}) {}: {err}\n{detail}{} fix the cause, then continue with: aios resume {id}\n",
+                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} fix the cause, then continue with: aios resume {id}\n",
                 run.workflow,
                 s.run_status(RunStatus::Failed),
                 s.cyan_bold("hint:")

@@ -38,6 +38,7 @@ fn machine_zone() -> String {
 
 fn add(ctx: &Ctx, file: &std::path::Path) -> CmdResult {
     let (source, wf) = super::run::load_workflow(ctx, file)?;
+    super::check::tool_steps(ctx, file, &source, &wf, None, crate::mcp::Lookup::Cache)?;
     let abs =
         std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
     let mut journal = ctx.journal()?;
@@ -179,6 +180,7 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
 pub fn tick(ctx: &Ctx, args: TickArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let report = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)?;
+    super::secret::sweep(ctx, &journal)?;
     print_report(ctx, &journal, &report, args.json, args.quiet)
 }
 
@@ -408,7 +410,9 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
     let mut code = Exit::Ok;
     loop {
         let mut journal = ctx.journal()?;
-        match schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet) {
+        let ticked = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)
+            .and_then(|r| super::secret::sweep(ctx, &journal).map(|_| r));
+        match ticked {
             Ok(report) => {
                 if print_report(ctx, &journal, &report, false, false)? != Exit::Ok {
                     code = Exit::Failed;

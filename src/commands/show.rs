@@ -68,11 +68,29 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     if let Some(map) = run.inputs.as_object()
         && !map.is_empty()
     {
-        let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // A secret input's value is not in the journal: it says `secret`.
+        let parts: Vec<String> = map
+            .iter()
+            .map(|(k, v)| {
+                let placeholder = crate::secrets::placeholder_of(&format!("inputs.{k}"));
+                if v.as_str() == Some(placeholder.as_str()) {
+                    format!("{k}=secret")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
         t.push_str(&format!("inputs    {}\n", parts.join(" ")));
     }
     if let Some(owner) = &run.lease_owner {
-        t.push_str(&format!("executor  process {owner}\n"));
+        match journal.live_executor(&run, &ctx.owner) {
+            Some(live) => t.push_str(&format!("executor  process {live}\n")),
+            None if !run.status.is_terminal() => t.push_str(&format!(
+                "executor  none: process {owner} stopped before the run ended; continue it with: aios resume {}\n",
+                run.id
+            )),
+            None => {}
+        }
     }
     let width = steps
         .iter()

@@ -164,7 +164,10 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         SKIPPED,
         "a step was skipped (its `when` was false, or it was rejected with `on_reject = \"skip\"`), or the run was cancelled",
     ),
-    (WAITING, "a step waits for you: an inbox item was created"),
+    (
+        WAITING,
+        "a step waits for you: an inbox item was created (or put back, when a failed run is resumed)",
+    ),
     (SLEEPING, "a `wait` step sleeps until the time shown"),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
@@ -206,7 +209,6 @@ pub struct Progress {
     /// The live line is on screen now.
     live_shown: bool,
     frame: usize,
-    started: Instant,
     step_started: std::collections::HashMap<String, Instant>,
 }
 
@@ -218,13 +220,8 @@ impl Progress {
             tty: std::io::stderr().is_terminal(),
             live_shown: false,
             frame: 0,
-            started: Instant::now(),
             step_started: Default::default(),
         }
-    }
-
-    pub fn elapsed(&self) -> std::time::Duration {
-        self.started.elapsed()
     }
 
     fn clear_live(&mut self) {
@@ -289,6 +286,7 @@ impl Observer for Progress {
             | Event::ProposalSnoozed { .. }
             | Event::DeadlineSet { .. }
             | Event::ProposalReminded { .. }
+            | Event::ProposalWithdrawn { .. }
             | Event::NoticeRaised { .. }
             | Event::NoticeAcknowledged { .. } => {
                 return;
@@ -388,6 +386,10 @@ impl Observer for Progress {
                     s.yellow(WAITING)
                 )
             }
+            Event::ProposalReopened { proposal, step } => format!(
+                "{} {step} waits for you again (inbox {proposal}, back in the inbox)",
+                s.yellow(WAITING)
+            ),
         };
         eprint(&format!("{line}\n"));
     }

@@ -150,6 +150,11 @@ impl Connector for HttpAction {
         read_only(&spec.method)
     }
 
+    /// Nothing outside the file to check.
+    fn check(_: &Self::Spec, _: &super::CheckCx<'_>) -> Vec<crate::workflow::diag::Diagnostic> {
+        Vec::new()
+    }
+
     fn render(h: &HttpSpec, r: &RenderCx<'_>) -> Result<HttpAction, String> {
         let mut headers = BTreeMap::new();
         for (k, v) in &h.headers {
@@ -205,6 +210,11 @@ impl Connector for HttpAction {
     /// The operator may change the whole request, its idempotency key included.
     fn validate_edit(&self, _proposed: &HttpAction) -> Result<(), String> {
         self.validate()
+    }
+
+    /// The step's `approve` decides.
+    fn must_ask(&self) -> bool {
+        false
     }
 
     fn summary(&self) -> String {

@@ -16,9 +16,14 @@
 //! read through.
 //!
 //! Where later layers plug in: the trust layer checks a persona's scopes in
-//! [`render`] (after rendering) and again in [`Action::commit`] (before committing);
-//! secret placeholders in a rendered action are resolved in [`Action::commit`], in
-//! memory, just before the connector runs it.
+//! [`render`] (after rendering) and again in [`Action::commit`] (before committing).
+//!
+//! Secrets: a rendered action is sealed text ([`crate::secrets::placeholder`]): its
+//! strings hold `secret("NAME")` placeholders, never values ([`RenderCx::text`] and
+//! [`RenderCx::json`] seal what they render). [`Action::commit`] resolves them in
+//! memory just before the connector runs, and redacts every known secret value from
+//! what comes back (output and error) before anything else sees it. A connector
+//! therefore only ever sees real values in `commit`, and never needs to know.
 
 mod describe;
 pub mod file;
@@ -26,6 +31,7 @@ pub mod http;
 mod resources;
 pub mod sandbox;
 pub mod shell;
+pub mod tool;
 
 use std::future::Future;
 use std::path::Path;
@@ -35,8 +41,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::mcp::ToolCatalog;
+use crate::secrets::Secrets;
 use crate::template::Context;
+use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
+use crate::workflow::{Approve, StepSpec, Workflow};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
@@ -55,6 +65,9 @@ pub(crate) trait Connector:
 
     /// Read and check the step's fields; every mistake is a diagnostic with a span.
     fn read(f: StepFields<'_, '_>) -> Option<Self::Spec>;
+    /// Checks that need more than the file (a tool server's listing), once it has
+    /// loaded: by `aios check` and before `aios run` records a run.
+    fn check(spec: &Self::Spec, cx: &CheckCx<'_>) -> Vec<Diagnostic>;
     /// Whether committing the step twice is harmless whatever the workflow says (a
     /// read-only HTTP method). Otherwise the step's `idempotent` (default false)
     /// decides whether an interrupted commit may run again without asking.
@@ -66,6 +79,9 @@ pub(crate) trait Connector:
     fn validate(&self) -> Result<(), String>;
     /// Check the operator's edit (`self`) of the `proposed` action (same kind).
     fn validate_edit(&self, proposed: &Self) -> Result<(), String>;
+    /// Whether this action waits for the operator even when its step says
+    /// `approve = "never"` (a tool not annotated read-only).
+    fn must_ask(&self) -> bool;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -139,6 +155,13 @@ macro_rules! connectors {
                 }
             }
 
+            /// See [`Connector::check`].
+            pub fn check(&self, cx: &CheckCx<'_>) -> Vec<Diagnostic> {
+                match self {
+                    $(ActionSpec::$Variant(s) => <$Action as Connector>::check(s, cx)),+
+                }
+            }
+
             fn render_unchecked(&self, r: &RenderCx<'_>) -> Result<Action, String> {
                 match self {
                     $(ActionSpec::$Variant(s) => {
@@ -167,6 +190,13 @@ macro_rules! connectors {
             pub fn validate(&self) -> Result<(), String> {
                 match self {
                     $(Action::$Variant(a) => a.validate()),+
+                }
+            }
+
+            /// See [`Connector::must_ask`].
+            pub fn must_ask(&self) -> bool {
+                match self {
+                    $(Action::$Variant(a) => a.must_ask()),+
                 }
             }
 
@@ -205,10 +235,35 @@ connectors! {
     Shell("shell") => shell::ShellAction, shell::ShellSpec;
     Http("http") => http::HttpAction, http::HttpSpec;
     File("file") => file::FileAction, file::FileSpec;
+    Tool("tool") => tool::ToolAction, tool::ToolSpec;
+}
+
+/// What [`Connector::check`] needs beyond the step's own fields.
+pub struct CheckCx<'a> {
+    /// The step's `approve`.
+    pub approve: Approve,
+    /// The tool servers' listings.
+    pub tools: &'a dyn ToolCatalog,
+}
+
+/// Check a loaded workflow's connector steps against what is known outside the file
+/// (tool servers' listings). Every problem is a diagnostic with a span.
+pub fn check_workflow(wf: &Workflow, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for s in &wf.steps {
+        if let StepSpec::Action(a) = &s.spec {
+            out.extend(a.check(&CheckCx {
+                approve: s.approve,
+                tools,
+            }));
+        }
+    }
+    out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    out
 }
 
 /// What rendering an action needs from its run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RenderCx<'a> {
     /// The run's template context (inputs, step outputs).
     pub ctx: &'a Context,
@@ -219,25 +274,33 @@ pub struct RenderCx<'a> {
     pub step_id: &'a str,
     /// The attempt rendered: each attempt has its own idempotency key.
     pub attempt: u32,
+    /// The tool servers' listings (a tool call's annotations and input schema).
+    pub tools: &'a dyn ToolCatalog,
 }
 
 impl RenderCx<'_> {
-    /// Render a template.
+    /// Render a template into sealed text (secrets as placeholders).
     pub fn text(&self, t: &str) -> Result<String, String> {
-        self.ctx.render(t)
+        self.ctx.render_sealed(t)
     }
 
-    /// Render the string leaves of a JSON value.
+    /// Render the string leaves of a JSON value into sealed text.
     pub fn json(&self, j: &Json) -> Result<Json, String> {
-        self.ctx.render_json(j)
+        self.ctx.render_json_sealed(j)
     }
 
-    /// An absolute path: relative ones start at the workflow's folder.
+    /// An absolute path (sealed text, from a rendered one): relative ones start at
+    /// the workflow's folder.
     pub fn path(&self, p: &str) -> String {
         if Path::new(p).is_absolute() {
             p.to_string()
         } else {
-            self.dir.join(p).display().to_string()
+            let dir = self.dir.display().to_string();
+            format!(
+                "{}{}{p}",
+                crate::secrets::placeholder::escape(&dir),
+                if dir.ends_with('/') { "" } else { "/" }
+            )
         }
     }
 
@@ -287,9 +350,24 @@ impl Action {
         self.connector().name()
     }
 
-    /// Check an operator's edit (`self`) of the `proposed` action: the same kind, and
-    /// whatever its connector requires of an edit.
+    /// Check an operator's edit (`self`) of the `proposed` action: the same kind, the
+    /// proposed action's secrets only (kept, moved or dropped, never another one),
+    /// and whatever its connector requires of an edit.
     pub fn validate_edit(&self, proposed: &Action) -> Result<(), String> {
+        let was = self::secret_refs(proposed);
+        if let Some(new) = self::secret_refs(self).difference(&was).next() {
+            return Err(format!(
+                "the edit names {new}, which the proposed action does not use: an edit may keep, move or remove the proposed action's secrets ({}), not add another",
+                if was.is_empty() {
+                    "it has none".to_string()
+                } else {
+                    was.iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ));
+        }
         match self.validate_edit_of(proposed) {
             Some(r) => r,
             None => Err(format!(
@@ -298,6 +376,24 @@ impl Action {
                 self.kind()
             )),
         }
+    }
+
+    /// The action with its secret placeholders resolved (in memory) and validated
+    /// again (a value may not fit, like a header value with a line break).
+    fn resolved(self, secrets: &Secrets) -> Result<Action, String> {
+        let json = serde_json::to_value(&self).map_err(|e| e.to_string())?;
+        if !json.to_string().contains("secret") {
+            return Ok(self);
+        }
+        let resolved = secrets.resolve_json(&json).map_err(|e| match e.hint {
+            Some(h) => format!("{}; {h}", e.message),
+            None => e.message,
+        })?;
+        let action: Action = serde_json::from_value(resolved).map_err(|e| e.to_string())?;
+        action
+            .validate()
+            .map_err(|e| format!("with its secrets put in, the action is not valid: {e}"))?;
+        Ok(action)
     }
 
     /// One line for listings.
@@ -315,17 +411,58 @@ impl Action {
         res: &Resources,
         timeout: Option<Duration>,
     ) -> Result<Json, ExecError> {
-        let fut = self.commit_now(res);
-        match timeout {
+        // The summary is of the sealed action: placeholders, never values.
+        let summary = self.summary();
+        let secrets = res.secrets();
+        let action = self
+            .resolved(secrets)
+            .map_err(|e| ExecError::fatal(secrets.redact(&e)))?;
+        let fut = action.commit_now(res);
+        let result = match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(ExecError::retryable(format!(
-                    "timed out after {}",
-                    crate::clock::format_duration(t)
+                    "timed out after {} ({}; it was stopped)",
+                    crate::clock::format_duration(t),
+                    summary
                 ))),
             },
             None => fut.await,
+        };
+        // What comes back is redacted before anything keeps or shows it.
+        match result {
+            Ok(mut out) => {
+                let _ = secrets.redact_json(&mut out);
+                Ok(out)
+            }
+            Err(mut e) => {
+                e.message = secrets.redact(&e.message);
+                Err(e)
+            }
         }
+    }
+}
+
+/// The secrets an action names (its placeholders).
+pub fn secret_refs(action: &Action) -> std::collections::BTreeSet<crate::secrets::SecretRef> {
+    let mut out = std::collections::BTreeSet::new();
+    if let Ok(j) = serde_json::to_value(action) {
+        collect_refs(&j, &mut out);
+    }
+    out
+}
+
+fn collect_refs(j: &Json, out: &mut std::collections::BTreeSet<crate::secrets::SecretRef>) {
+    match j {
+        Json::String(s) => out.extend(crate::secrets::placeholder::refs(s)),
+        Json::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        Json::Object(map) => {
+            for (k, v) in map {
+                out.extend(crate::secrets::placeholder::refs(k));
+                collect_refs(v, out);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -113,6 +113,11 @@ impl Connector for ShellAction {
         false
     }
 
+    /// Nothing outside the file to check.
+    fn check(_: &Self::Spec, _: &super::CheckCx<'_>) -> Vec<crate::workflow::diag::Diagnostic> {
+        Vec::new()
+    }
+
     fn render(s: &ShellSpec, r: &RenderCx<'_>) -> Result<ShellAction, String> {
         let argv = match &s.script {
             Some(script) => vec!["sh".into(), "-c".into(), r.text(script)?],
@@ -161,6 +166,11 @@ impl Connector for ShellAction {
     /// The operator may change the command, its folder and environment freely.
     fn validate_edit(&self, _proposed: &ShellAction) -> Result<(), String> {
         self.validate()
+    }
+
+    /// The step's `approve` decides.
+    fn must_ask(&self) -> bool {
+        false
     }
 
     fn summary(&self) -> String {
@@ -216,6 +226,8 @@ pub(super) async fn run(s: ShellAction, res: &Resources) -> Result<Json, ExecErr
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // The child cannot read aios's memory (/proc/PID/mem), even as root.
+    crate::secrets::process::isolate_child(&mut cmd);
     let out = cmd.output().await.map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::NotFound {
             if Path::new(&s.cwd).is_dir() {

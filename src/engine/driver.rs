@@ -13,6 +13,7 @@
 mod agent;
 mod budget;
 mod calls;
+pub(super) use calls::redact_result;
 mod execute;
 mod items;
 mod memory;
@@ -83,6 +84,9 @@ pub(super) struct Driver<'a> {
     pub(super) agents: calls::AgentState,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
+    /// The run's secrets: what commits resolve, and what is redacted from every
+    /// event before it is journaled.
+    pub(super) secrets: crate::secrets::Secrets,
 }
 
 /// Commit buffered events at least this often.
@@ -106,7 +110,9 @@ impl<'a> Driver<'a> {
         ctx.attach_facts(std::sync::Arc::new(crate::journal::FactReader::new(
             journal.path(),
         )));
+        let secrets = env.secrets.for_run(&run.uid);
         Driver {
+            secrets,
             journal,
             run,
             wf,
@@ -137,7 +143,15 @@ impl<'a> Driver<'a> {
     /// only work that resume recomputes identically. The buffer is committed before
     /// anything the outside world can see: a side effect starts, an inbox item is
     /// created, the driver blocks, or the run ends.
-    pub(super) fn record(&mut self, events: Vec<Event>) -> Result<()> {
+    ///
+    /// Every known secret value is redacted from the events first (outputs and
+    /// errors are redacted where they arise; this is the last line).
+    pub(super) fn record(&mut self, mut events: Vec<Event>) -> Result<()> {
+        if !self.secrets.nothing_to_redact() {
+            for ev in &mut events {
+                redact_event(&self.secrets, ev);
+            }
+        }
         self.buffer.extend(events);
         if self.buffer.len() >= MAX_BUFFERED {
             self.flush()?;
@@ -173,17 +187,27 @@ impl<'a> Driver<'a> {
         if result.is_err() {
             let _ = self.flush();
         }
-        // Whatever happened, stop child work and give the lease back.
+        // Whatever happened, stop child work and give the lease back. After an error
+        // the lease is left expired, still naming this process, so `aios tick` (or
+        // any resume) continues the run at once; when even that write fails, the
+        // lease names a process that is gone once this one exits, which is taken
+        // over as well.
         for (_, h) in self.in_flight.drain() {
             h.abort();
         }
         if self.agents.has_live() && self.observer.wants_live() {
             self.observer.live(&[]);
         }
-        let release = self.journal.release_lease(self.run.id, &self.env.owner);
-        let outcome = result?;
-        release?;
-        Ok(outcome)
+        match result {
+            Ok(outcome) => {
+                self.journal.release_lease(self.run.id, &self.env.owner)?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let _ = self.journal.abandon_lease(self.run.id, &self.env.owner);
+                Err(e)
+            }
+        }
     }
 
     fn drive_inner(&mut self) -> Result<RunOutcome> {
@@ -289,7 +313,16 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// The run ended for good (succeeded or cancelled): its secret inputs are
+    /// forgotten. A failed run keeps them: it may be resumed.
+    fn forget_secret_inputs(&self) {
+        if let Some(store) = self.secrets.store() {
+            let _ = store.remove_run(&self.run.uid);
+        }
+    }
+
     fn cancelled(&self) -> RunOutcome {
+        self.forget_secret_inputs();
         RunOutcome {
             run_id: self.run.id,
             status: RunStatus::Cancelled,
@@ -309,6 +342,9 @@ impl<'a> Driver<'a> {
                 error: error.clone(),
             }])?;
             self.flush()?;
+        }
+        if status == RunStatus::Succeeded {
+            self.forget_secret_inputs();
         }
         Ok(RunOutcome {
             run_id: self.run.id,
@@ -419,7 +455,8 @@ impl<'a> Driver<'a> {
         }
     }
 
-    pub(super) fn set_view(&self, step: usize, status: &'static str, output: Json) {
+    pub(super) fn set_view(&self, step: usize, status: &'static str, mut output: Json) {
+        let _ = self.secrets.redact_json(&mut output);
         self.ctx
             .set_step(&self.wf.steps[step].id, &StepView { status, output });
     }
@@ -431,5 +468,20 @@ impl<'a> Driver<'a> {
             attempt,
             output,
         }])
+    }
+}
+
+/// Replace every known secret value in an event by its placeholder.
+pub(super) fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
+    if secrets.nothing_to_redact() {
+        return;
+    }
+    let Ok(mut v) = serde_json::to_value(&*ev) else {
+        return;
+    };
+    if secrets.redact_json(&mut v)
+        && let Ok(e) = serde_json::from_value(v)
+    {
+        *ev = e;
     }
 }

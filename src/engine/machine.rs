@@ -91,8 +91,11 @@ impl StepState {
 /// What happened to a prepared step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prepared {
-    /// Rendered; ready to propose or execute.
+    /// Rendered; ready to propose or execute (as the step's `approve` says).
     Ready,
+    /// Rendered, and it must be proposed whatever the step's `approve` says (its
+    /// connector says so: a tool not annotated read-only).
+    Ask,
     /// Its `when` condition was false.
     Skip,
     /// Rendering failed (a template error): not retried.
@@ -387,10 +390,12 @@ impl Machine {
                         self.set_phase(step, Phase::Sleeping);
                         out.push(Effect::Sleep { step, attempt });
                     }
-                    Prepared::Ready if self.plan[step].approval => {
+                    Prepared::Ready | Prepared::Ask
+                        if self.plan[step].approval || outcome == Prepared::Ask =>
+                    {
                         out.push(Effect::Propose { step, attempt });
                     }
-                    Prepared::Ready => {
+                    Prepared::Ready | Prepared::Ask => {
                         self.set_phase(step, Phase::Running);
                         out.push(Effect::Execute { step, attempt });
                     }

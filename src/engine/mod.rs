@@ -39,6 +39,9 @@ pub struct RunEnv {
     /// The `[embeddings]` endpoint, when configured: agent steps with a `context`
     /// embed their memory query with it (otherwise retrieval is full-text only).
     pub embedder: Option<std::sync::Arc<crate::memory::Embedder>>,
+    /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
+    /// from what runs keep (empty: no secrets).
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl RunEnv {
@@ -50,6 +53,7 @@ impl RunEnv {
             poll: Duration::from_millis(200),
             agent: Default::default(),
             embedder: None,
+            secrets: Default::default(),
         }
     }
 }
@@ -104,8 +108,17 @@ pub struct NewRun<'a> {
     pub path: Option<&'a str>,
     /// Absolute folder of the workflow file: relative paths in steps start here.
     pub dir: &'a Path,
-    /// Inputs already checked by [`workflow::resolve_inputs`].
+    /// Inputs already checked by [`workflow::resolve_inputs`], secret inputs
+    /// already replaced by their placeholders ([`workflow::split_secret_inputs`]).
     pub inputs: Json,
+    /// The run's uid, when the caller chose it (to keep the run's secret inputs in
+    /// the store under it before the run is recorded); otherwise a new one.
+    pub uid: Option<String>,
+}
+
+/// A new run uid (UUID v7, hex).
+pub fn new_uid() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// What `resume` should do.
@@ -127,7 +140,7 @@ pub fn create(journal: &mut Journal, new: NewRun<'_>) -> Result<i64> {
 /// transaction of their own, like a schedule's fire).
 pub fn created_event(new: NewRun<'_>) -> Event {
     let hash = crate::journal::source_hash(new.source);
-    let uid = uuid::Uuid::now_v7().simple().to_string();
+    let uid = new.uid.unwrap_or_else(new_uid);
     Event::RunCreated {
         uid,
         workflow: new.workflow.name.clone(),
@@ -185,8 +198,20 @@ pub fn resume(
 }
 
 /// Drive a recorded run. `wf` is the already-validated snapshot when the caller has
-/// it (a run just created); otherwise it is loaded from the journal.
+/// it (a run just created); otherwise it is loaded from the journal. A storage error
+/// names the run: the way on is `aios resume`, not the same command again.
 fn drive_run(
+    journal: &mut Journal,
+    run_id: i64,
+    wf: Option<Workflow>,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+    mode: Mode,
+) -> Result<RunOutcome> {
+    drive_recorded(journal, run_id, wf, env, observer, mode).map_err(|e| e.in_run(run_id))
+}
+
+fn drive_recorded(
     journal: &mut Journal,
     run_id: i64,
     wf: Option<Workflow>,
@@ -221,10 +246,17 @@ fn drive_run(
     {
         return Err(held.into_error(run_id));
     }
+    // A failure withdrew the items its waiting steps were asking; they are back now.
+    if mode == Mode::Continue && run.status == RunStatus::Failed {
+        for ev in journal.reopen_withdrawn(run_id)? {
+            observer.event(run_id, &ev);
+        }
+    }
     let steps = journal.steps(run_id)?;
     let items = journal.run_proposals(run_id)?;
-    let ctx = Context::new(
+    let ctx = Context::with_secret_inputs(
         &run.inputs,
+        &wf.secret_inputs(),
         run.id,
         &crate::clock::format_ms(run.created_at),
     );
@@ -357,7 +389,10 @@ fn drive_run(
         if !relevant
             || p.attempt != st.attempt
             || d.open_items.contains_key(&i)
-            || p.status == ProposalStatus::Cancelled
+            || matches!(
+                p.status,
+                ProposalStatus::Cancelled | ProposalStatus::Withdrawn
+            )
         {
             continue;
         }

@@ -1,7 +1,8 @@
 //! One LLM call outside any run (`aios llm prompt`): through a model alias, held
 //! to the daily and monthly caps, shown on the observer's live line while in
 //! flight, and journaled like a step's call (an `llm_call` event under run 0, step
-//! `prompt`) before its reply is handed back.
+//! `prompt`) before its reply is handed back. Like a step's call, its reply and
+//! errors are redacted of every known secret value before they are journaled.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +16,7 @@ use crate::agent::{
 };
 use crate::error::{Error, Result};
 use crate::journal::{CallFilter, Event, Journal, LlmCall, LlmCallRecord};
+use crate::secrets::Secrets;
 
 /// What `aios llm prompt` asks.
 #[derive(Debug, Clone)]
@@ -32,10 +34,12 @@ pub struct PromptOutcome {
     pub failure: Option<CallFailure>,
 }
 
-/// Make the call, journal it, and return what was journaled.
+/// Make the call, journal it (redacted of `secrets`), and return what was
+/// journaled.
 pub fn prompt(
     journal: &mut Journal,
     settings: &AgentSettings,
+    secrets: &Secrets,
     p: PromptRequest,
     observer: &mut dyn Observer,
 ) -> Result<PromptOutcome> {
@@ -138,7 +142,7 @@ pub fn prompt(
                 observer.live(&[]);
             }
             let result = result.map_err(|e| Error::other(format!("the call stopped: {e}")))?;
-            match result {
+            match super::driver::redact_result(secrets, result) {
                 Ok(r) => {
                     record.response = Some(r.text);
                     record.tokens_in = r.tokens_in;
@@ -157,7 +161,10 @@ pub fn prompt(
         }
     }
     record.latency_ms = started.elapsed().as_millis() as u64;
-    journal.commit(0, &[Event::LlmCall(Box::new(record))])?;
+    // The prompt itself is the operator's, but it is kept too: no value in it either.
+    let mut event = Event::LlmCall(Box::new(record));
+    super::driver::redact_event(secrets, &mut event);
+    journal.commit(0, &[event])?;
     let record = journal
         .llm_calls(&CallFilter {
             run: Some(0),

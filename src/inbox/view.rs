@@ -65,6 +65,29 @@ impl ItemView {
     }
 }
 
+/// The action an operator starts an edit from (`aios inbox show ID --action`, the
+/// TUI's editor): the final action as this build writes it, so it speaks today's
+/// vocabulary even when an older build journaled it (a file action's `append: bool`
+/// reads as `mode`). An action this build cannot read is given as stored.
+pub fn editable(p: &ProposalRecord) -> Json {
+    let stored = p.final_action();
+    serde_json::from_value::<Action>(stored.clone())
+        .ok()
+        .and_then(|a| serde_json::to_value(a).ok())
+        .unwrap_or_else(|| stored.clone())
+}
+
+/// The text an operator's edit starts from (`aios inbox show ID --action`, the TUI's
+/// editor), without a final newline: a rescue's reply, started from the last one
+/// the models gave ([`Rescue::draft`]); any other item's [`editable`] action as
+/// indented JSON.
+pub fn edit_start(p: &ProposalRecord) -> String {
+    match p.kind {
+        ProposalKind::Rescue => Rescue::of(&p.action).draft(),
+        _ => serde_json::to_string_pretty(&editable(p)).unwrap_or_else(|_| "null".into()),
+    }
+}
+
 impl Shown {
     pub fn of(stored: &Json) -> Shown {
         match serde_json::from_value::<Action>(stored.clone()) {

@@ -227,6 +227,20 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             tx.prepare_cached("UPDATE proposals SET deadline = ?2, on_timeout = ?3 WHERE id = ?1")?
                 .execute(params![proposal, due_at, on_timeout])?;
         }
+        Event::ProposalWithdrawn {
+            proposal, reason, ..
+        } => {
+            tx.prepare_cached(
+                "UPDATE proposals SET status = 'withdrawn', reason = ?2 WHERE id = ?1",
+            )?
+            .execute(params![proposal, reason])?;
+        }
+        Event::ProposalReopened { proposal, .. } => {
+            tx.prepare_cached(
+                "UPDATE proposals SET status = 'pending', reason = NULL WHERE id = ?1",
+            )?
+            .execute(params![proposal])?;
+        }
         Event::ProposalReminded {
             proposal,
             reminder,

@@ -5,6 +5,7 @@ use serde_json::Value as Json;
 
 use super::Journal;
 use super::types::*;
+use crate::clock::Millis;
 use crate::error::{Error, Result};
 
 fn json_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Json>> {
@@ -148,6 +149,21 @@ impl Journal {
     }
 
     /// A run's current status (cheap; used for polling).
+    /// The id and status of the run with this uid, if there is one.
+    pub fn run_by_uid(&self, uid: &str) -> Result<Option<(i64, RunStatus)>> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT id, status FROM runs WHERE uid = ?1")?
+            .query_row(params![uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(id, s)| {
+            RunStatus::parse(&s)
+                .map(|st| (id, st))
+                .ok_or_else(|| Error::storage(format!("unknown run status `{s}`")))
+        })
+        .transpose()
+    }
+
     pub fn run_status(&self, id: i64) -> Result<RunStatus> {
         let s: String = self
             .conn
@@ -156,6 +172,31 @@ impl Journal {
             .optional()?
             .ok_or_else(|| Error::not_found(format!("no run {id}")))?;
         RunStatus::parse(&s).ok_or_else(|| Error::storage(format!("unknown run status `{s}`")))
+    }
+
+    /// How long a run has taken: from its creation to its end (or now), and the part
+    /// of that it was running, from its status changes in the log.
+    pub fn run_times(&self, id: i64) -> Result<RunTimes> {
+        let run = self.run(id)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, json_extract(data, '$.status') FROM events
+             WHERE run_id = ?1 AND type IN ('run_status', 'run_cancelled') ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok((r.get::<_, Millis>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut statuses = Vec::new();
+        for row in rows {
+            let (at, status) = row?;
+            // `run_cancelled` carries no status word: it ends the run.
+            let status = status
+                .as_deref()
+                .and_then(RunStatus::parse)
+                .unwrap_or(RunStatus::Cancelled);
+            statuses.push((at, status));
+        }
+        let end = run.finished_at.unwrap_or_else(|| self.now());
+        Ok(RunTimes::of(run.created_at, &statuses, end))
     }
 
     /// The steps of a run, in workflow order.
@@ -199,7 +240,8 @@ impl Journal {
         proposal(&self.conn, id)
     }
 
-    /// Inbox items: pending ones (or all with `all`), oldest first.
+    /// Inbox items: pending ones (or all with `all`), oldest first (front ends sort
+    /// them with [`crate::inbox::order`]).
     pub fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id

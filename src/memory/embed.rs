@@ -112,6 +112,11 @@ impl Embedder {
         &self.config.model
     }
 
+    /// The key's name (`api_key_env`) and value, when there is one (for redaction).
+    pub fn key_source(&self) -> Option<(String, String)> {
+        Some((self.config.api_key_env.clone()?, self.api_key.clone()?))
+    }
+
     /// Embed `texts` (in batches), in order.
     pub async fn embed(&self, client: &reqwest::Client, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(texts.len());

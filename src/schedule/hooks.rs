@@ -20,6 +20,24 @@ pub fn secret_path(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("hooks").join(format!("{name}.secret"))
 }
 
+/// Every hook's secret, by hook name (for redaction; unreadable files left out).
+pub fn all_secrets(data_dir: &Path) -> Vec<(String, String)> {
+    let Ok(rd) = std::fs::read_dir(data_dir.join("hooks")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(hook) = name.strip_suffix(".secret")
+            && let Ok(Some(s)) = read_secret(&e.path())
+        {
+            out.push((hook.to_string(), s));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Hook names appear in URLs and file names: letters, digits, `-` and `_`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -256,8 +274,9 @@ pub fn inputs(hook: &Hook, body: &[u8]) -> std::result::Result<Json, Refused> {
     })
 }
 
-/// The `RunCreated` event of a run of `hook` with `inputs`.
-pub fn run_created(hook: &Hook, inputs: Json) -> Event {
+/// The `RunCreated` event of a run of `hook` with `inputs` (secret inputs already
+/// replaced by their placeholders), under `uid` when the caller chose it.
+pub fn run_created(hook: &Hook, inputs: Json, uid: Option<String>) -> Event {
     let dir = PathBuf::from(&hook.record.dir);
     engine::created_event(NewRun {
         workflow: &hook.workflow,
@@ -265,6 +284,7 @@ pub fn run_created(hook: &Hook, inputs: Json) -> Event {
         path: Some(&hook.record.path),
         dir: &dir,
         inputs,
+        uid,
     })
 }
 

@@ -304,6 +304,7 @@ fn fire_schedule(
             let new_run = || NewFireRun {
                 source: source.clone(),
                 created: engine::created_event(NewRun {
+                    uid: None,
                     workflow: &wf,
                     source: &source,
                     path: Some(&path),

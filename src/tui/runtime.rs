@@ -273,8 +273,9 @@ impl Runtime {
                         decision,
                         reason: reason.clone(),
                         edit: edit.as_ref().map(|text| Edit {
-                            origin: format!("the edit of inbox {id}"),
+                            origin: "the edit".into(),
                             text: text.clone(),
+                            secrets: self.settings.run_env.secrets.clone(),
                         }),
                         fields: fields.clone(),
                         by: self.settings.operator.clone(),
@@ -288,7 +289,9 @@ impl Runtime {
                                 runs.insert(p.run_id);
                             }
                         }
-                        Err(e) => failed.push((id, with_hint(&e))),
+                        // The message alone: its hint is a command line, and every
+                        // choice has its key here.
+                        Err(e) => failed.push((id, e.message)),
                     }
                 }
                 let mut out = vec![Msg::Decided { done, failed }];
@@ -322,12 +325,13 @@ impl Runtime {
                         &Edit {
                             origin: "the edit".into(),
                             text: text.clone(),
+                            secrets: self.settings.run_env.secrets.clone(),
                         },
                     )
                 });
                 let result = match result {
                     Ok((_, diff)) => Ok(diff),
-                    Err(e) => Err(with_hint(&e)),
+                    Err(e) => Err(e.message),
                 };
                 Ok(vec![Msg::EditChecked { id, text, result }])
             }

@@ -73,9 +73,22 @@ fn resolve<'a>(
             continue;
         }
         let ty = wf.inputs[i].ty;
+        // A secret input's value is never repeated in a message.
+        let secret = wf.inputs[i].secret;
         let checked = match value {
             Given::Text(text) => convert(ty, text).map_err(|hint| (format!("`{text}`"), hint)),
-            Given::Json(v) => check_json(ty, v).map_err(|hint| (describe_json(v), hint)),
+            Given::Json(v) => check_json(ty, v).map_err(|hint| {
+                let got = if secret {
+                    describe_json(v)
+                        .split(" (")
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                } else {
+                    describe_json(v)
+                };
+                (got, hint)
+            }),
         };
         match checked {
             Ok(v) => values[i] = Some(v),
@@ -106,6 +119,30 @@ fn resolve<'a>(
     } else {
         Err(diags)
     }
+}
+
+/// Split resolved inputs into what the journal keeps (each secret input replaced by
+/// its placeholder `secret("inputs.NAME")`) and the secret inputs' values (which go
+/// to the secret store, under the run, until it ends).
+pub fn split_secret_inputs(wf: &Workflow, mut inputs: Json) -> (Json, Vec<(String, String)>) {
+    let mut values = Vec::new();
+    if let Some(map) = inputs.as_object_mut() {
+        for decl in wf.inputs.iter().filter(|d| d.secret) {
+            if let Some(v) = map.get_mut(&decl.name) {
+                let text = match v.take() {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                };
+                *v = Json::String(crate::secrets::placeholder_of(&format!(
+                    "{}{}",
+                    crate::secrets::placeholder::INPUT_PREFIX,
+                    decl.name
+                )));
+                values.push((decl.name.clone(), text));
+            }
+        }
+    }
+    (inputs, values)
 }
 
 /// Check one JSON value against its declared type (no conversion); the error is the

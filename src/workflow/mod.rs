@@ -35,12 +35,13 @@ mod tests_timers;
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, Diagnostics, render};
 pub use duration::parse_duration;
-pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs};
+pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs, split_secret_inputs};
 pub use kinds::{
     AgentSpec, ApprovalSpec, Asks, FactSpec, FieldDecl, Idempotent, Kind, OutcomeSpec, Policy,
     RememberSpec, SetSpec, StepSpec, Timeout, WaitSpec,
 };
 pub use model::*;
+pub(crate) use parse::type_article;
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering
@@ -64,7 +65,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         ..read::Cx::default()
     };
     let draft = parse::read_document(&mut cx, root.get_ref());
-    let needs = refs::check(&mut cx, &draft, source);
+    let (needs, secrets) = refs::check(&mut cx, &draft, source);
     if cx.count() > 0 {
         cx.diags.sort();
         return Err(cx.diags);
@@ -97,7 +98,23 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         steps,
         trigger: draft.trigger,
         budget: draft.budget,
+        secrets,
     })
+}
+
+/// The secrets `wf` reads that `known` does not have: one diagnostic each, at the
+/// template that reads it, with the command that sets it.
+pub fn unknown_secrets(wf: &Workflow, known: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
+    wf.secrets
+        .iter()
+        .filter(|u| !known(&u.name))
+        .map(|u| {
+            Diagnostic::new(format!("unknown secret `{}`", u.name))
+                .at(u.span.clone())
+                .label("not in the secret store")
+                .hint(format!("aios secret set {}", u.name))
+        })
+        .collect()
 }
 
 /// A workflow is a small file. Past this many TOML tokens (keys, values,

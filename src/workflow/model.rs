@@ -26,6 +26,16 @@ pub struct Workflow {
     pub trigger: Option<super::trigger::Trigger>,
     /// The top-level `[budget]` table: what agent calls of one run may cost.
     pub budget: RunBudget,
+    /// The secrets its steps read with `secret("NAME")`, each with where it is
+    /// first read (checked against the store by the command layer).
+    pub secrets: Vec<SecretUse>,
+}
+
+/// A secret a workflow reads: its name and the span of the template reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUse {
+    pub name: String,
+    pub span: std::ops::Range<usize>,
 }
 
 /// Per-run spending limits (`[budget] max_usd`).
@@ -42,6 +52,9 @@ pub struct InputDecl {
     pub default: Option<Json>,
     pub required: bool,
     pub description: Option<String>,
+    /// `secret = true`: its value is kept out of the journal (the run stores a
+    /// placeholder; the value waits in the secret store until the run ends).
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +65,17 @@ pub enum InputType {
     Boolean,
     List,
     Object,
+}
+
+impl Workflow {
+    /// The names of its secret inputs.
+    pub fn secret_inputs(&self) -> Vec<&str> {
+        self.inputs
+            .iter()
+            .filter(|i| i.secret)
+            .map(|i| i.name.as_str())
+            .collect()
+    }
 }
 
 impl InputType {

@@ -22,7 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "trigger",
     "budget",
 ];
-const INPUT_KEYS: &[&str] = &["type", "default", "required", "description"];
+const INPUT_KEYS: &[&str] = &["type", "default", "required", "description", "secret"];
 const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
 const IDENT_HINT: &str = "names start with a letter or `_` and hold only letters, digits and `_`";
 
@@ -126,6 +126,7 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     }
     if let Some(v) = get(root, "trigger") {
         draft.trigger = super::trigger::read_trigger(cx, v);
+        refuse_secret_trigger_inputs(cx, v, &draft.inputs);
     }
     if let Some(v) = get(root, "budget") {
         draft.budget = read_budget(cx, v);
@@ -153,11 +154,35 @@ fn no_steps() -> Diagnostic {
         .hint("add a [[steps]] table with an `id` and a `kind`")
 }
 
+/// A trigger's `inputs` are in the workflow file, which every run stores: a secret
+/// input cannot be given there.
+fn refuse_secret_trigger_inputs(cx: &mut Cx, trigger: &Val<'_>, decls: &[InputDecl]) {
+    let DeValue::Table(t) = trigger.get_ref() else {
+        return;
+    };
+    let Some(DeValue::Table(inputs)) = get(t, "inputs").map(|v| v.get_ref()) else {
+        return;
+    };
+    for (k, _) in inputs.iter() {
+        if decls.iter().any(|d| d.secret && d.name == *k.get_ref()) {
+            cx.push(
+                Diagnostic::new(format!(
+                    "secret input `{}` cannot be given in [trigger] inputs",
+                    k.get_ref()
+                ))
+                .at(k.span())
+                .label("a secret written in the workflow")
+                .hint("keep the value with `aios secret set NAME` and read it with {{ secret(\"NAME\") }} instead of an input"),
+            );
+        }
+    }
+}
+
 fn read_input(cx: &mut Cx, name: &str, span: Span, v: &Val<'_>) -> Option<InputDecl> {
     if !is_ident(name) {
         cx.push(
             Diagnostic::new(format!("invalid input name `{name}`"))
-                .at(span)
+                .at(span.clone())
                 .label("invalid name")
                 .hint(ident_hint(name, "templates read `inputs.<name>`")),
         );
@@ -166,12 +191,38 @@ fn read_input(cx: &mut Cx, name: &str, span: Span, v: &Val<'_>) -> Option<InputD
     let ctx = format!("in input `{name}`");
     cx.unknown_keys(t, INPUT_KEYS, &ctx);
     let (ty, default, required, description) = typed_decl(cx, t, &format!("input `{name}`"))?;
+    let mut secret = false;
+    if let Some(s) = get(t, "secret") {
+        secret = cx.boolean("secret", s)?;
+    }
+    if secret && ty != InputType::String {
+        cx.push(
+            Diagnostic::new(format!(
+                "secret input `{name}` must be a string, not {}",
+                type_article(ty)
+            ))
+            .at(get(t, "type").map(|v| v.span()).unwrap_or(span.clone()))
+            .label("not a string")
+            .hint("a secret input is text a step puts in at commit: remove `type` or make it \"string\""),
+        );
+        return None;
+    }
+    if secret && let Some(d) = get(t, "default") {
+        cx.push(
+            Diagnostic::new(format!("secret input `{name}` cannot have a default"))
+                .at(d.span())
+                .label("a secret written in the workflow")
+                .hint("the workflow file is stored with every run: give the value with --input or a webhook, or keep it with `aios secret set NAME` and read it with {{ secret(\"NAME\") }}"),
+        );
+        return None;
+    }
     is_ident(name).then(|| InputDecl {
         name: name.to_string(),
         ty,
         default,
         required,
         description,
+        secret,
     })
 }
 
@@ -491,7 +542,14 @@ fn check_when(cx: &mut Cx, expr: &str, span: Span, uses: &mut Vec<TemplateUse>) 
         Ok(e) => {
             let mut vars: Vec<String> = e.undeclared_variables(true).into_iter().collect();
             vars.sort();
-            uses.push(TemplateUse { span, vars });
+            let scan = crate::secrets::scan::secret_uses(&format!("{{{{ {expr} }}}}"));
+            uses.push(TemplateUse {
+                span,
+                vars,
+                secrets: scan.names,
+                condition: true,
+                ..TemplateUse::default()
+            });
         }
         Err(e) => cx.push(
             Diagnostic::new(format!(

@@ -19,11 +19,18 @@ pub(crate) type Span = Range<usize>;
 pub(crate) type Val<'a> = Spanned<DeValue<'a>>;
 pub(crate) type Table<'a> = DeTable<'a>;
 
-/// A template found in a step, with the variables it reads (dotted paths).
-#[derive(Debug, Clone)]
+/// A template found in a step, with the variables it reads (dotted paths) and the
+/// secrets it names.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct TemplateUse {
     pub span: Span,
     pub vars: Vec<String>,
+    /// Names read with `secret("NAME")`.
+    pub secrets: Vec<String>,
+    /// `secret("NAME")` written as plain text outside `{{ }}`.
+    pub literal: Vec<String>,
+    /// It is the step's `when` condition.
+    pub condition: bool,
 }
 
 /// "a string", "an integer", ...: a TOML value's type with its article.
@@ -361,7 +368,15 @@ impl Cx {
 
     /// Check a string that may be a template; record the variables it reads.
     pub fn template(&mut self, s: &str, span: Span, uses: &mut Vec<TemplateUse>) {
+        let scan = crate::secrets::scan::secret_uses(s);
         if !template::is_template(s) {
+            if !scan.literals.is_empty() {
+                uses.push(TemplateUse {
+                    span,
+                    literal: scan.literals,
+                    ..TemplateUse::default()
+                });
+            }
             return;
         }
         let checked = match self.templates.remove(&span.start) {
@@ -369,7 +384,25 @@ impl Cx {
             None => check_template(s),
         };
         match checked {
-            Ok(vars) => uses.push(TemplateUse { span, vars }),
+            Ok(vars) => {
+                for p in scan.problems {
+                    self.push(
+                        Diagnostic::new(p)
+                            .at(span.clone())
+                            .label("in this template")
+                            .hint(
+                                "read a secret with {{ secret(\"NAME\") }}, its name written out",
+                            ),
+                    );
+                }
+                uses.push(TemplateUse {
+                    span,
+                    vars,
+                    secrets: scan.names,
+                    literal: scan.literals,
+                    condition: false,
+                });
+            }
             Err(e) => self.push(
                 Diagnostic::new(format!("invalid template: {e}"))
                     .at(span)

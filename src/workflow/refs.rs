@@ -4,13 +4,16 @@
 use std::collections::{HashMap, HashSet};
 
 use super::diag::Diagnostic;
+use super::kinds::Kind;
+use super::model::SecretUse;
 use super::parse::{Draft, DraftStep};
 use super::read::{Cx, Span};
 use super::suggest::{did_you_mean, suggest};
 use crate::template;
 
-/// Check ids, needs and template references; returns each step's needs as indices.
-pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> Vec<Vec<usize>> {
+/// Check ids, needs and template references (secrets included); returns each
+/// step's needs as indices, and the secrets the steps read.
+pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> (Vec<Vec<usize>>, Vec<SecretUse>) {
     let steps = &draft.steps;
     let ids = unique_ids(cx, steps, source);
     let (needs, needs_bad) = resolve_needs(cx, steps, &ids);
@@ -21,6 +24,13 @@ pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> Vec<Vec<usize>>
         .collect();
     let mut graph = Ancestry::new(&plain);
     let inputs: Vec<&str> = draft.inputs.iter().map(|i| i.name.as_str()).collect();
+    let mut secrets = Vec::new();
+    let secret_inputs: Vec<&str> = draft
+        .inputs
+        .iter()
+        .filter(|i| i.secret)
+        .map(|i| i.name.as_str())
+        .collect();
     for (i, step) in steps.iter().enumerate() {
         let check_needs = !cyclic && !needs_bad[i];
         check_uses(
@@ -31,8 +41,90 @@ pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> Vec<Vec<usize>>
             &inputs,
             check_needs.then_some(&mut graph),
         );
+        check_secrets(cx, i, step, &secret_inputs, &mut secrets);
     }
-    plain
+    (plain, secrets)
+}
+
+/// Secrets are read by steps that act (connectors), outside their `when`: put in at
+/// commit, never in an LLM's prompt, a computed value or a condition.
+fn check_secrets(
+    cx: &mut Cx,
+    i: usize,
+    step: &DraftStep,
+    secret_inputs: &[&str],
+    out: &mut Vec<SecretUse>,
+) {
+    let Some(kind) = step.spec.as_ref().map(|s| s.kind()) else {
+        return;
+    };
+    let me = step.describe(i);
+    let acts = matches!(kind, Kind::Connector(_));
+    for u in &step.uses {
+        for name in &u.literal {
+            if acts {
+                cx.push(
+                    Diagnostic::new(format!(
+                        "`secret(\"{name}\")` here is plain text, not the secret"
+                    ))
+                    .at(u.span.clone())
+                    .label("outside {{ }}")
+                    .hint(format!(
+                        "write {{{{ secret(\"{name}\") }}}} to put the secret in"
+                    )),
+                );
+            }
+        }
+        let reads: Vec<String> = u
+            .secrets
+            .iter()
+            .map(|n| format!("secret(\"{n}\")"))
+            .chain(
+                (u.condition && u.vars.iter().any(|v| v == "secret")).then(|| "secret".to_string()),
+            )
+            .chain(u.vars.iter().filter_map(|v| {
+                let name = v.strip_prefix("inputs.")?.split('.').next()?;
+                secret_inputs
+                    .contains(&name)
+                    .then(|| format!("inputs.{name}"))
+            }))
+            .collect();
+        let Some(first) = reads.first() else {
+            continue;
+        };
+        let d = if u.condition {
+            Diagnostic::new(format!("the `when` condition of {me} reads `{first}`"))
+                .label("a condition cannot read a secret")
+                .hint("a condition decides before anything is committed; test something else")
+        } else if kind == Kind::Agent {
+            Diagnostic::new(format!(
+                "{me} is an agent step: `{first}` would go to an LLM, and a secret never goes to an LLM"
+            ))
+            .label("reads a secret")
+            .hint("read secrets in the steps that act (shell, http, file): they are put in when the action is committed")
+        } else if !acts {
+            Diagnostic::new(format!(
+                "{me} is a `{}` step: it cannot read `{first}`",
+                kind.name()
+            ))
+            .label("reads a secret")
+            .hint(format!(
+                "secrets are read by the steps that act (shell, http, file), where they are put in at commit; a {} step would only pass the name on",
+                kind.name()
+            ))
+        } else {
+            for name in &u.secrets {
+                if !out.iter().any(|s: &SecretUse| &s.name == name) {
+                    out.push(SecretUse {
+                        name: name.clone(),
+                        span: u.span.clone(),
+                    });
+                }
+            }
+            continue;
+        };
+        cx.push(d.at(u.span.clone()));
+    }
 }
 
 fn line_of(source: &str, at: usize) -> usize {

@@ -62,16 +62,15 @@ fn a_run_cap_stops_the_call_until_the_operator_raises_it() {
         .success()
         .stdout_contains("An LLM call was not made: it would pass a spending cap.")
         .stdout_contains("  model      `default` (provider local)\n  cap        run ($1.00)\n")
-        .stdout_contains("approve --switch: use the next model, `second`")
         .stdout_contains(
-            "next: aios approve 1 --raise USD · aios approve 1 --switch · aios reject 1 --reason",
+            "next:\n  aios approve 1 --raise USD    let the run spend USD more than its caps\n  aios approve 1 --switch       switch the step to its next model, `second`\n  aios reject 1 --reason \"...\"  fail the step, with a reason\n",
         );
-    t.aios(&["approve", "1"])
-        .code(2)
-        .stderr_contains("error: item 1 is a budget stop: approve it with --raise USD or --switch");
-    t.aios(&["approve", "1", "--raise", "lots"])
-        .code(2)
-        .stderr_contains("--raise takes an amount in USD above 0");
+    t.aios(&["approve", "1"]).code(2).stderr_is(
+        "error: item 1 is a budget stop: approving it raises the run's allowance or switches the step's model\nhint: aios approve 1 --raise USD · aios approve 1 --switch · aios reject 1 --reason \"...\"\n",
+    );
+    t.aios(&["approve", "1", "--raise", "lots"]).code(2).stderr_is(
+        "error: the raise must be an amount in USD above 0, like 2.50, not `lots`\nhint: like: aios approve 1 --raise 2.50\n",
+    );
     // Still too little: a new stop, under the next attempt.
     t.aios(&["approve", "1", "--raise", "0.5"]).success();
     assert!(server.seen().is_empty());

@@ -39,7 +39,7 @@ fn the_rescue_item_shows_the_replies_errors_schema_and_offline_draft() {
         "why the step stopped\n  `default`: the reply does not match",
         "your reply must match this schema (--edit FILE)\n  {\n    \"type\": \"object\",",
         "offline draft (--offline)\n  {\n    \"subject\": \"New: Tea club\",\n    \"body\": \"Hello\"\n  }\n",
-        "next: aios inbox show 1 --action > reply.json, edit it, then aios approve 1 --edit reply.json · aios approve 1 --offline · aios approve 1 (run it again) · aios reject 1 --reason \"...\" (fail the step)\n",
+        "\nnext:\n  aios approve 1                run the step again from its first model\n  aios approve 1 --edit FILE    give the step's reply yourself, checked like a model's (start from: aios inbox show 1 --action)\n  aios approve 1 --offline      use the step's offline draft as its reply\n  aios reject 1 --reason \"...\"  fail the step, with a reason\n",
     ] {
         assert!(out.contains(want), "lacks {want:?} in:\n{out}");
     }
@@ -140,7 +140,8 @@ fn a_rescue_takes_only_its_own_choices() {
     let id = id.to_string();
     t.aios(&["approve", &id, "--raise", "1"])
         .code(2)
-        .stderr_contains("is a rescue: give the step's reply with --edit FILE");
+        .stderr_contains("is a rescue: give the step's reply with --edit FILE")
+        .stderr_contains("hint: aios approve 1 · aios approve 1 --edit FILE · aios approve 1 --offline · aios reject 1 --reason \"...\"");
     t.aios(&["approve", &id, "--done"]).code(2);
     // --offline on any other item is refused.
     let server = LlmServer::start();

@@ -264,6 +264,7 @@ impl Driver<'_> {
         );
         let limit = self.step_deadline(step);
         let tx = self.tx.clone();
+        let secrets = self.secrets.clone();
         let client = self.llm_client(&p)?;
         let exec = self.exec()?;
         let handle = exec.rt.spawn(async move {
@@ -283,6 +284,9 @@ impl Driver<'_> {
                     http_attempts: 1,
                 }),
             };
+            // A reply (streamed or not) or an error body that echoes a key is
+            // redacted before the turns read it or anything records it.
+            let result = redact_result(&secrets, result);
             let _ = tx.send(super::Completion {
                 step,
                 attempt,
@@ -519,6 +523,29 @@ impl Driver<'_> {
             return Ok(());
         }
         self.open_rescue(step, g.message)
+    }
+}
+
+/// A call's result with every known secret value redacted: the reply's text (a
+/// JSON reply stays JSON, see [`crate::agent::redact_reply`]), or the failure's
+/// message and hint.
+pub(in crate::engine) fn redact_result(
+    secrets: &crate::secrets::Secrets,
+    result: std::result::Result<Reply, CallFailure>,
+) -> std::result::Result<Reply, CallFailure> {
+    if secrets.nothing_to_redact() {
+        return result;
+    }
+    match result {
+        Ok(mut r) => {
+            r.text = crate::agent::redact_reply(secrets, &r.text);
+            Ok(r)
+        }
+        Err(mut f) => {
+            f.message = secrets.redact(&f.message);
+            f.hint = f.hint.map(|h| secrets.redact(&h));
+            Err(f)
+        }
     }
 }
 

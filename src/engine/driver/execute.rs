@@ -129,7 +129,9 @@ impl Driver<'_> {
                 .map_err(|e| {
                     crate::error::Error::other(format!("cannot start the executor: {e}"))
                 })?;
-            let resources = std::sync::Arc::new(Resources::new(self.env.exec.clone()));
+            let resources = std::sync::Arc::new(
+                Resources::new(self.env.exec.clone()).with_secrets(self.secrets.clone()),
+            );
             self.exec = Some(Exec { rt, resources });
         }
         Ok(self.exec.as_ref().expect("just set"))

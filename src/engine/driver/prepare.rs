@@ -137,11 +137,14 @@ impl Driver<'_> {
         };
         match rendered {
             Ok(p) => {
+                // An action that must be approved whatever the step says (a tool not
+                // annotated read-only) is proposed.
+                let outcome = match &p {
+                    Prepped::Action(a) if a.must_ask() => Prepared::Ask,
+                    _ => Prepared::Ready,
+                };
                 self.prepped[step] = Some(p);
-                self.feed(Input::Prepared {
-                    step,
-                    outcome: Prepared::Ready,
-                });
+                self.feed(Input::Prepared { step, outcome });
             }
             Err(e) => {
                 self.reasons.insert(step, e);
@@ -163,12 +166,14 @@ impl Driver<'_> {
         attempt: u32,
     ) -> std::result::Result<Action, String> {
         let dir = std::path::PathBuf::from(&self.run.dir);
+        let tools = self.env.exec.mcp.catalog(crate::mcp::Lookup::LiveThenCache);
         let r = RenderCx {
             ctx: &self.ctx,
             dir: &dir,
             run_uid: &self.run.uid,
             step_id: &self.wf.steps[step].id,
             attempt,
+            tools: &tools,
         };
         crate::connectors::render(spec, &r)
     }

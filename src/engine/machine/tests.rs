@@ -181,6 +181,51 @@ fn approval_steps_are_proposed_then_executed_once_approved() {
     );
 }
 
+/// A step that may run without approval is still proposed when its rendered action
+/// says it must be (a tool not annotated read-only); approved, it runs once.
+#[test]
+fn an_action_that_must_ask_is_proposed_whatever_the_step_says() {
+    let mut m = Machine::new(chain(2), 4);
+    m.schedule();
+    assert_eq!(
+        m.handle(Input::Prepared {
+            step: 0,
+            outcome: Prepared::Ask,
+        }),
+        vec![Effect::Propose {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    m.handle(Input::Proposed { step: 0 });
+    assert_eq!(m.outcome(), Outcome::Waiting);
+    assert_eq!(
+        m.handle(Input::Decided {
+            step: 0,
+            decision: Decided::Approve,
+        }),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    // The next step, ready and not asking, runs without a proposal.
+    assert_eq!(
+        m.handle(ok(0)),
+        vec![Effect::Prepare {
+            step: 1,
+            attempt: 1
+        }]
+    );
+    assert_eq!(
+        m.handle(ready(1)),
+        vec![Effect::Execute {
+            step: 1,
+            attempt: 1
+        }]
+    );
+}
+
 #[test]
 fn rejection_fails_or_skips_by_policy() {
     let mut p = chain(2);

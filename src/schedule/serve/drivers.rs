@@ -192,6 +192,7 @@ mod tests {
         let run = crate::engine::create(
             &mut j,
             NewRun {
+                uid: None,
                 workflow: &wf,
                 source: WF,
                 path: None,
@@ -205,10 +206,7 @@ mod tests {
         let log: Log = Arc::new(move |l: &str| {
             let _ = tx.lock().unwrap().send(l.to_string());
         });
-        let env = RunEnv::new(
-            Owner::new(std::process::id(), "here"),
-            ExecEnv { child_env: vec![] },
-        );
+        let env = RunEnv::new(Owner::new(std::process::id(), "here"), ExecEnv::default());
         let opener = Opener {
             open: Arc::new(open_db),
             gate: WriteGate::default(),

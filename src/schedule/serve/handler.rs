@@ -155,22 +155,66 @@ async fn check_and_record(
         .verify(&hook.secret, &body)
         .map_err(|m| (refused(401, m), false))?;
     let inputs = hooks::inputs(&hook, &body).map_err(|r| (r, false))?;
+    // Secret inputs: the journal keeps placeholders, the values wait in the secret
+    // store under the run's uid (written before the run is recorded).
+    let (inputs, secret_values) = crate::workflow::split_secret_inputs(&hook.workflow, inputs);
+    let uid = crate::engine::new_uid();
+    let stash = (!secret_values.is_empty()).then(|| Stash {
+        store: crate::secrets::Store::new(&shared.s.data_dir),
+        uid: uid.clone(),
+    });
+    if let Some(st) = &stash {
+        let (store, uid) = (st.store.clone(), uid.clone());
+        let at = crate::clock::format_ms(shared.s.clock.now_ms());
+        tokio::task::spawn_blocking(move || store.put_run(&uid, &secret_values, &at))
+            .await
+            .map_err(|e| {
+                (
+                    unavailable(format!("keeping the secret inputs stopped: {e}")),
+                    false,
+                )
+            })?
+            .map_err(|e| {
+                (
+                    unavailable(format!("the secret inputs cannot be kept: {}", e.message)),
+                    false,
+                )
+            })?;
+    }
     let (reply, answer) = oneshot::channel();
     let job = Job {
         source: hook.source.clone(),
-        created: hooks::run_created(&hook, inputs),
+        created: hooks::run_created(&hook, inputs, Some(uid)),
         reply,
     };
+    let refused = |r: Refused| {
+        if let Some(st) = &stash {
+            st.forget();
+        }
+        Err((r, false))
+    };
     if !shared.recorder.submit(job) {
-        return Err((
-            unavailable("the server has too many requests waiting to be recorded"),
-            false,
+        return refused(unavailable(
+            "the server has too many requests waiting to be recorded",
         ));
     }
     match answer.await {
         Ok(Ok(run)) => Ok(run),
-        Ok(Err(why)) => Err((unavailable(why), false)),
-        Err(_) => Err((unavailable("the server is stopping"), false)),
+        Ok(Err(why)) => refused(unavailable(why)),
+        Err(_) => refused(unavailable("the server is stopping")),
+    }
+}
+
+/// A request's secret inputs, kept in the store before its run is recorded; forgotten
+/// when the run is not recorded after all.
+struct Stash {
+    store: crate::secrets::Store,
+    uid: String,
+}
+
+impl Stash {
+    fn forget(&self) {
+        let _ = self.store.remove_run(&self.uid);
     }
 }
 

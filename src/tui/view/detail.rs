@@ -78,13 +78,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             action,
         } => {
             if *interrupted {
-                for part in INTERRUPTED.split_inclusive("; ") {
-                    lines.push(Line::styled(part.trim_end().to_string(), t.alert()));
-                }
-                lines.push(Line::styled(
-                    "a: run it again · r: fail the step · (aios approve ID --done: it happened)",
-                    t.dim(),
-                ));
+                lines.push(Line::styled(INTERRUPTED, t.alert()));
                 lines.push(Line::raw(""));
             }
             lines.push(heading("ACTION", t));
@@ -152,11 +146,15 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             )));
         }
     }
-    if !ev.choices.is_empty() {
+    let choices = crate::inbox::choices::of(&d.view);
+    if !choices.is_empty() {
         lines.push(Line::raw(""));
         lines.push(heading("CHOICES", t));
-        for c in &ev.choices {
-            lines.push(Line::raw(c.clone()));
+        for c in &choices {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{}  ", c.key), t.bold()),
+                Span::raw(c.label.clone()),
+            ]));
         }
     }
     let context = ev.context();
@@ -173,15 +171,11 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
     Text::from(lines)
 }
 
-/// A rescue: what each model replied and why it failed, what a reply must be, the
-/// offline draft, and the keys that answer it.
+/// A rescue: what each model replied and why it failed, what a reply must be, and
+/// the offline draft (the keys that answer it are its CHOICES).
 fn rescue_lines(r: &Rescue, lines: &mut Vec<Line<'static>>, t: Theme) {
     lines.push(heading("RESCUE", t));
     lines.push(Line::styled(Rescue::HEADLINE, t.alert()));
-    lines.push(Line::styled(
-        "e: write its reply · o: use the offline draft · a: run it again · r: fail the step",
-        t.dim(),
-    ));
     if !r.replies.is_empty() {
         lines.push(Line::raw(""));
         lines.push(heading("REPLIES", t));
@@ -228,7 +222,7 @@ fn gate_lines(g: &Gate, lines: &mut Vec<Line<'static>>, t: Theme) {
     }
     if !g.fields.is_empty() {
         lines.push(Line::raw(""));
-        lines.push(heading("FIELDS (a asks for them)", t));
+        lines.push(heading("FIELDS (a asks for them in a form)", t));
         for f in &g.fields {
             lines.push(Line::raw(f.describe()));
         }

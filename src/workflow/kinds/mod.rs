@@ -403,6 +403,7 @@ mod tests {
         assert_eq!(policy("shell"), act(Some(Duration::from_secs(600))));
         assert_eq!(policy("http"), act(Some(Duration::from_secs(30))));
         assert_eq!(policy("file"), act(None));
+        assert_eq!(policy("tool"), act(Some(Duration::from_secs(60))));
         let pure = Policy {
             asks: Asks::Never,
             timeout: Timeout::Execution(None),

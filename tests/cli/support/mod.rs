@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod llm;
+pub mod mcp;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
@@ -85,6 +86,7 @@ impl Test {
             fsize: None,
             nofile: None,
             real_clock: false,
+            input: None,
             unprivileged: false,
         }
     }
@@ -189,6 +191,7 @@ pub struct Cmd<'a> {
     fsize: Option<u64>,
     nofile: Option<u64>,
     real_clock: bool,
+    input: Option<String>,
     unprivileged: bool,
 }
 
@@ -223,6 +226,12 @@ impl Cmd<'_> {
     /// must not depend on the date (CI runs the suite with the clock a year ahead).
     pub fn real_clock(mut self) -> Self {
         self.real_clock = true;
+        self
+    }
+
+    /// Pipe `text` to the command's stdin (instead of /dev/null).
+    pub fn stdin(mut self, text: &str) -> Self {
+        self.input = Some(text.to_string());
         self
     }
 
@@ -315,11 +324,31 @@ impl Cmd<'_> {
     }
 
     pub fn run(self) -> Output {
-        let out = self
-            .command()
-            .stdin(Stdio::null())
-            .output()
-            .expect("run aios");
+        let out = match &self.input {
+            None => self
+                .command()
+                .stdin(Stdio::null())
+                .output()
+                .expect("run aios"),
+            Some(text) => {
+                let mut child = self
+                    .command()
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn aios");
+                let mut stdin = child.stdin.take().unwrap();
+                let text = text.clone();
+                let writer = std::thread::spawn(move || {
+                    use std::io::Write;
+                    let _ = stdin.write_all(text.as_bytes());
+                });
+                let out = child.wait_with_output().expect("wait for aios");
+                writer.join().unwrap();
+                out
+            }
+        };
         Output {
             args: self.args.join(" "),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
