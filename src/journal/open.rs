@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`:
 /// the version is how many of them a database has, so the order of this list is
-/// the schema's history (file numbers only sort; 0008 and 0009 were never used).
+/// the schema's history; file `NNNN_*.sql` is version NNNN.
 /// A released one is never edited (a test pins their hashes): add the next number
 /// at the end. Databases created by a migration before it was edited are repaired
 /// first ([`super::repair`]).

@@ -205,3 +205,22 @@ fn the_schema_of_a_new_database_is_the_latest() {
         .unwrap();
     assert!(!has_source);
 }
+
+#[test]
+fn each_migration_file_number_is_its_schema_version() {
+    let src = include_str!("open.rs");
+    let names: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("include_str!(\"migrations/"))
+        .map(|l| &l[..4])
+        .collect();
+    assert_eq!(names.len(), MIGRATIONS.len());
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(
+            n.parse::<usize>().unwrap(),
+            i + 1,
+            "migration {n} is at position {}",
+            i + 1
+        );
+    }
+}
