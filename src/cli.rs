@@ -10,6 +10,8 @@ mod mcp;
 pub use mcp::*;
 mod secret;
 pub use secret::*;
+mod trust;
+pub use trust::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +86,10 @@ pub enum Command {
     Mcp(McpArgs),
     /// Keep secrets for templates (`secret("NAME")`): set, list, remove
     Secret(SecretArgs),
+    /// List personas and show their scopes (what a workflow may touch)
+    Persona(PersonaArgs),
+    /// Show how often each step's proposals were approved unchanged; promote or demote steps
+    Trust(TrustArgs),
 }
 
 #[derive(Debug, Args)]

@@ -41,5 +41,6 @@ pub mod schedule;
 pub mod secrets;
 pub mod template;
 pub mod text;
+pub mod trust;
 pub mod tui;
 pub mod workflow;

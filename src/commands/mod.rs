@@ -22,6 +22,7 @@ mod schedule;
 mod secret;
 mod serve;
 mod show;
+mod trust;
 pub mod ui;
 
 use std::path::PathBuf;
@@ -135,7 +136,15 @@ impl Ctx {
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
+        env.trust = std::sync::Arc::new(self.trust()?);
         Ok(env)
+    }
+
+    /// Personas and `[[autonomy]]` rules of the config file (`~/` in file roots is
+    /// the user's home).
+    pub fn trust(&self) -> Result<crate::trust::TrustSettings, Error> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        crate::trust::from_config(&self.config()?, home.as_deref())
     }
 
     /// The agent's settings, and the secrets what its calls keep or show is
@@ -325,6 +334,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
+        Command::Persona(a) => trust::persona(ctx, a),
+        Command::Trust(a) => trust::trust(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

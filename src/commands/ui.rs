@@ -171,6 +171,10 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
     (SLEEPING, "a `wait` step sleeps until the time shown"),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
+    (
+        POLICY,
+        "an autonomy policy approved an item in your place (`approved by policy:NAME`), or a step was promoted or demoted",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -198,6 +202,7 @@ const WAITING: &str = "?";
 const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
+const POLICY: &str = "»";
 
 /// Prints one line per step transition on stderr, and on a terminal a live line
 /// while an LLM call is in flight (redrawn in place, cleared before other lines).
@@ -278,7 +283,6 @@ impl Observer for Progress {
         let line = match ev {
             Event::RunStatus { .. }
             | Event::RunCreated { .. }
-            | Event::ProposalDecided { .. }
             | Event::FactSet { .. }
             | Event::NoteAdded { .. }
             | Event::NoteForgotten { .. }
@@ -386,6 +390,41 @@ impl Observer for Progress {
                     s.yellow(WAITING)
                 )
             }
+            Event::ProposalDecided {
+                proposal,
+                step,
+                by,
+                reason,
+                ..
+            } => {
+                // A policy's decision is reported as it is taken; the operator's are
+                // theirs to know.
+                if !by.starts_with(crate::trust::POLICY_PREFIX) {
+                    return;
+                }
+                format!(
+                    "{} {step} approved by {by} (inbox {proposal}){}",
+                    s.green(POLICY),
+                    reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )
+            }
+            Event::TrustChanged {
+                workflow,
+                step,
+                level,
+                by,
+                reason,
+            } => format!(
+                "{} {workflow}.{step} {level} by {by}{}",
+                s.yellow(POLICY),
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
             Event::ProposalReopened { proposal, step } => format!(
                 "{} {step} waits for you again (inbox {proposal}, back in the inbox)",
                 s.yellow(WAITING)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::sandbox::{PathProblem, RelPath, Root, SandboxError};
-use super::{Connector, Description, ExecError, RenderCx, Resources};
+use super::{Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::template::is_template;
 use crate::workflow::Tmpl;
 use crate::workflow::diag::Diagnostic;
@@ -193,6 +193,12 @@ impl Connector for FileAction {
     /// The step's `approve` decides.
     fn must_ask(&self) -> bool {
         false
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::FileRoot {
+            root: self.root.clone(),
+        }]
     }
 
     fn summary(&self) -> String {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{Connector, Description, ExecError, RenderCx, Resources, cap_text};
+use super::{Connector, Description, ExecError, RenderCx, Resources, Touch, cap_text};
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::{StepFields, opt_tmpl};
 use crate::workflow::read::{get, key_span};
@@ -171,6 +171,14 @@ impl Connector for ShellAction {
     /// The step's `approve` decides.
     fn must_ask(&self) -> bool {
         false
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        // A `script` is `sh -c SCRIPT`: the program is `sh`, whatever the script runs.
+        vec![Touch::Program {
+            program: self.argv.first().cloned().unwrap_or_default(),
+            sandboxed: false,
+        }]
     }
 
     fn summary(&self) -> String {

@@ -42,6 +42,9 @@ pub struct RunEnv {
     /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
     /// from what runs keep (empty: no secrets).
     pub secrets: crate::secrets::Secrets,
+    /// Personas and autonomy rules (default: only the open `default` persona, no
+    /// rules).
+    pub trust: std::sync::Arc<crate::trust::TrustSettings>,
 }
 
 impl RunEnv {
@@ -54,6 +57,7 @@ impl RunEnv {
             agent: Default::default(),
             embedder: None,
             secrets: Default::default(),
+            trust: Default::default(),
         }
     }
 }

@@ -27,6 +27,7 @@ mod tests_inbox;
 #[cfg(test)]
 mod tests_migrations;
 mod timers;
+mod trust;
 pub mod types;
 mod versions;
 
@@ -38,13 +39,14 @@ use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
-pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};
+pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, PolicyNote, Rescue, RescueReply};
 pub use lease::{LeaseHeld, Owner};
 pub use llm::CallFilter;
 pub use memory::*;
 pub use open::{Access, OpenOptions};
 pub use replay::ReplayReport;
 pub use schedule::*;
+pub use trust::{StepStats, TrustMark};
 pub use types::*;
 pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
@@ -299,6 +301,7 @@ impl Journal {
         append(&tx, p.run_id, &ev, at)?;
         project::apply(&tx, p.run_id, &ev, at)?;
         let p = query::proposal(&tx, proposal)?;
+        trust::demote_on_decision(&tx, &p, at)?;
         tx.commit()?;
         Ok(p)
     }

@@ -257,6 +257,20 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
         }
+        Event::TrustChanged {
+            workflow,
+            step,
+            level,
+            by,
+            reason,
+        } => {
+            tx.prepare_cached(
+                // Its own event was appended just before: the latest seq is its.
+                "INSERT INTO trust_marks (workflow, step, level, by, reason, run_id, seq, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(seq), 0) FROM events), ?7)",
+            )?
+            .execute(params![workflow, step, level, by, reason, run, at])?;
+        }
         Event::ProposalSnoozed {
             proposal,
             until,

@@ -260,6 +260,17 @@ pub enum Event {
         proposal: i64,
         step: String,
     },
+    /// A step (of `workflow`, any run) was promoted to be decided by policy, or
+    /// demoted back to asking, with who did it and why (the trust layer).
+    TrustChanged {
+        workflow: String,
+        step: String,
+        /// `promoted` or `demoted`.
+        level: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A `wait` step waits until `due_at`; the run continues then (`aios tick`).
     TimerSet {
         step: String,
@@ -363,6 +374,7 @@ impl Event {
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
             Event::ProposalReopened { .. } => "proposal_reopened",
+            Event::TrustChanged { .. } => "trust_changed",
         }
     }
 

@@ -86,6 +86,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             on_reject: s.on_reject,
             idempotent: s.idempotent,
             deadline: s.deadline,
+            persona: s.persona,
             spec,
         });
     }
@@ -99,6 +100,8 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         trigger: draft.trigger,
         budget: draft.budget,
         secrets,
+        persona: draft.persona,
+        autonomy: draft.autonomy,
     })
 }
 

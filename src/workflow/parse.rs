@@ -21,6 +21,8 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "trigger",
     "budget",
+    "persona",
+    "autonomy",
 ];
 const INPUT_KEYS: &[&str] = &["type", "default", "required", "description", "secret"];
 const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
@@ -37,6 +39,8 @@ pub(crate) struct Draft {
     pub steps: Vec<DraftStep>,
     pub trigger: Option<super::trigger::Trigger>,
     pub budget: RunBudget,
+    pub persona: Option<String>,
+    pub autonomy: Vec<crate::trust::Rule>,
 }
 
 /// One step as read, with the spans the cross-checks need.
@@ -56,6 +60,8 @@ pub(crate) struct DraftStep {
     pub on_reject: OnReject,
     pub idempotent: bool,
     pub deadline: Option<super::model::Deadline>,
+    /// `persona = "NAME"`: the persona it runs under (else the workflow's).
+    pub persona: Option<String>,
     pub spec: Option<StepSpec>,
     /// Templates (and the `when` expression) with the variables they read.
     pub uses: Vec<TemplateUse>,
@@ -131,6 +137,12 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     if let Some(v) = get(root, "budget") {
         draft.budget = read_budget(cx, v);
     }
+    if let Some(v) = get(root, "persona") {
+        draft.persona = read_persona(cx, v);
+    }
+    if let Some(v) = get(root, "autonomy") {
+        draft.autonomy = read_autonomy(cx, v, draft.name.as_deref());
+    }
     match get(root, "steps") {
         Some(v) => match v.get_ref() {
             DeValue::Array(items) if !items.is_empty() => {
@@ -146,6 +158,48 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
         None => cx.push(no_steps().at(0..0)),
     }
     draft
+}
+
+/// `persona = "NAME"` (whether it is configured is checked with the config).
+fn read_persona(cx: &mut Cx, v: &Val<'_>) -> Option<String> {
+    let name = cx.string("persona", v)?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        cx.push(
+            Diagnostic::new(format!("`{name}` is not a persona name"))
+                .at(v.span())
+                .label("not a persona name")
+                .hint("name a [personas.NAME] section of config.toml (letters, digits, `_`, `-`)"),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+/// `[[autonomy]]` rules of the workflow: they match only its own steps.
+fn read_autonomy(cx: &mut Cx, v: &Val<'_>, workflow: Option<&str>) -> Vec<crate::trust::Rule> {
+    let Some(items) = cx.array("autonomy", v) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(json) = cx.json("autonomy", item, None) else {
+            continue;
+        };
+        match crate::trust::autonomy::read_rule(&json, Some(workflow.unwrap_or(""))) {
+            Ok(r) => out.push(r),
+            Err(e) => cx.push(
+                Diagnostic::new(e)
+                    .at(item.span())
+                    .label("in this rule")
+                    .hint("see \"Autonomy\" in the README for the rule's keys"),
+            ),
+        }
+    }
+    out
 }
 
 fn no_steps() -> Diagnostic {
@@ -378,6 +432,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         on_reject: OnReject::Fail,
         idempotent: false,
         deadline: None,
+        persona: None,
         spec: None,
         uses: Vec::new(),
     };
@@ -447,6 +502,9 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         };
     }
     let idempotent = get(t, "idempotent").and_then(|v| cx.boolean("idempotent", v));
+    if let Some(v) = get(t, "persona") {
+        step.persona = read_persona(cx, v);
+    }
     if let Some(v) = get(t, "description") {
         cx.string("description", v);
     }

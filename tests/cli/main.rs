@@ -7,6 +7,7 @@ mod support;
 mod agent;
 mod agent_budget;
 mod agent_local;
+mod autonomy;
 
 mod check;
 mod check_limits;
@@ -22,6 +23,7 @@ mod llm;
 mod mcp;
 mod mcp_steps;
 mod memory;
+mod personas;
 mod plurals;
 mod readonly;
 mod rescue;

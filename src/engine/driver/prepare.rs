@@ -76,7 +76,10 @@ impl Driver<'_> {
                     fields,
                 }))
             })(),
-            StepSpec::Agent(a) => self.render_agent(a),
+            StepSpec::Agent(a) => self
+                .persona(step)
+                .and_then(|p| a.models.iter().try_for_each(|m| p.check_model(m)))
+                .and_then(|_| self.render_agent(a)),
             StepSpec::Wait(w) => match (&w.duration, &w.until) {
                 (Some(d), _) => Ok(Prepped::Timer(
                     self.journal.now().saturating_add(d.as_millis() as Millis),
@@ -167,7 +170,9 @@ impl Driver<'_> {
     ) -> std::result::Result<Action, String> {
         let dir = std::path::PathBuf::from(&self.run.dir);
         let tools = self.env.exec.mcp.catalog(crate::mcp::Lookup::LiveThenCache);
+        let persona = self.persona(step)?;
         let r = RenderCx {
+            persona: &persona,
             ctx: &self.ctx,
             dir: &dir,
             run_uid: &self.run.uid,
@@ -176,5 +181,13 @@ impl Driver<'_> {
             tools: &tools,
         };
         crate::connectors::render(spec, &r)
+    }
+
+    /// The persona `step` runs under (its own, else the workflow's, else `default`).
+    pub(in crate::engine) fn persona(
+        &self,
+        step: usize,
+    ) -> std::result::Result<std::sync::Arc<crate::trust::Persona>, String> {
+        self.env.trust.persona_of(&self.wf, &self.wf.steps[step])
     }
 }
