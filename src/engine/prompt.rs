@@ -78,6 +78,7 @@ pub fn prompt(
         heuristic: target.is_heuristic(),
         finish_reason: None,
         failure: None,
+        persona: None,
     };
     let started = Instant::now();
     let mut failure = None;

@@ -179,8 +179,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         Event::LlmCall(c) => {
             tx.prepare_cached(
                 "INSERT INTO llm_calls (run_id, step_id, attempt, alias, provider, model, request, response, error,
-                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure, persona)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?
             .execute(params![
                 // Run 0: a call of no run (`aios llm prompt`).
@@ -202,6 +202,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 at,
                 c.finish_reason,
                 c.failure,
+                c.persona,
             ])?;
         }
         Event::TimerSet {

@@ -323,6 +323,10 @@ pub struct LlmCall {
     /// Why the call failed: `transient | fatal | schema_refused | deadline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The persona its step ran under (what its `max_usd_day` / `max_usd_month`
+    /// count); `None`: a call of no step, or journaled before personas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
 }
 
 /// An LLM call as stored, with its run and time.

@@ -339,3 +339,21 @@ fn a_bad_rule_is_refused_with_a_hint() {
         .stderr_contains("rule `y`: `after` must be a whole number, 1 or more")
         .stderr_contains("wf.toml:3:1");
 }
+
+#[test]
+fn a_workflows_own_rule_decides_its_steps() {
+    let t = Test::new().write(
+        "report.toml",
+        &format!("{REPORT}\n[[autonomy]]\nname = \"mine\"\nstep = \"save\"\nafter = 1\n"),
+    );
+    run_report(&t);
+    t.aios(&["approve", "1", "-q"]).success();
+    let out = t.args(&["run", "report.toml"]).run().success();
+    assert!(
+        out.stderr
+            .contains("save approved by policy:mine (inbox 2)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.show(2)["status"], "succeeded");
+}

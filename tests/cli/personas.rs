@@ -367,3 +367,32 @@ url = "https://api.example.com/x"
         out.stderr
     );
 }
+
+#[test]
+fn a_file_step_must_write_beneath_the_personas_roots() {
+    let t = Test::new();
+    let allowed = t.join("support");
+    std::fs::create_dir_all(&allowed).unwrap();
+    t.put(
+        "config.toml",
+        &format!(
+            "[personas.files]\nfile_roots = [{:?}]\n",
+            allowed.display().to_string()
+        ),
+    );
+    t.put(
+        "wf.toml",
+        "name = \"notes\"\npersona = \"files\"\n\n[inputs]\nroot = { type = \"string\" }\n\n[[steps]]\nid = \"save\"\nkind = \"file\"\napprove = \"never\"\nroot = \"{{ inputs.root }}\"\npath = \"note.txt\"\ncontent = \"hi\"\n",
+    );
+    t.aios(&["run", "wf.toml", "--input", "root=support", "-q"])
+        .success();
+    assert_eq!(t.read("support/note.txt"), "hi");
+    t.aios(&["run", "wf.toml", "--input", "root=elsewhere", "-q"])
+        .code(1);
+    let err = t.show(2)["steps"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        err.contains("persona `files` does not allow files under") && err.contains("file_roots"),
+        "{err}"
+    );
+    assert!(!t.join("elsewhere/note.txt").exists());
+}

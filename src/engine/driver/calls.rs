@@ -166,7 +166,7 @@ impl Driver<'_> {
             }
             let estimate = budget::estimate(&target, &chat);
             if estimate > 0.0
-                && let Err(stop) = budget::check(&self.ledger()?, estimate)
+                && let Err(stop) = budget::check(&self.ledger(step)?, estimate)
             {
                 return self.budget_stop(step, req, turns, &target, stop);
             }
@@ -342,6 +342,7 @@ impl Driver<'_> {
             heuristic: target.is_heuristic(),
             finish_reason: None,
             failure: None,
+            persona: Some(self.persona_name(step).to_string()),
         }
     }
 

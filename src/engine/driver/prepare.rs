@@ -183,6 +183,15 @@ impl Driver<'_> {
         crate::connectors::render(spec, &r)
     }
 
+    /// The name of the persona `step` runs under.
+    pub(in crate::engine) fn persona_name(&self, step: usize) -> &str {
+        self.wf.steps[step]
+            .persona
+            .as_deref()
+            .or(self.wf.persona.as_deref())
+            .unwrap_or(crate::trust::persona::DEFAULT)
+    }
+
     /// The persona `step` runs under (its own, else the workflow's, else `default`).
     pub(in crate::engine) fn persona(
         &self,

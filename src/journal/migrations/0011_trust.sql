@@ -15,3 +15,7 @@ CREATE TABLE trust_marks (
     at       INTEGER NOT NULL
 );
 CREATE INDEX trust_marks_by_step ON trust_marks (workflow, step, id);
+
+-- The persona each LLM call's step ran under: a persona's own spending caps
+-- (`max_usd_day`, `max_usd_month`) count its calls. NULL for calls before this.
+ALTER TABLE llm_calls ADD COLUMN persona TEXT;

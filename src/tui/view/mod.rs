@@ -275,3 +275,5 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_decided;

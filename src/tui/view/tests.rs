@@ -14,7 +14,7 @@ use crate::tui::update::tests::{NOW, record, row};
 use crate::tui::update::update;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-fn draw(m: &Model) -> TestBackend {
+pub(super) fn draw(m: &Model) -> TestBackend {
     let mut term = Terminal::new(TestBackend::new(m.size.0, m.size.1)).unwrap();
     term.draw(|f| view(m, f)).unwrap();
     term.backend().clone()
@@ -30,7 +30,7 @@ fn press(m: &mut Model, c: KeyCode) {
     update(m, Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
 }
 
-fn several() -> Vec<Item> {
+pub(super) fn several() -> Vec<Item> {
     let mut gate = row(
         3,
         "approval",
@@ -73,7 +73,7 @@ fn several() -> Vec<Item> {
     ]
 }
 
-fn with(items: Vec<Item>, w: u16, h: u16) -> Model {
+pub(super) fn with(items: Vec<Item>, w: u16, h: u16) -> Model {
     let mut m = model(w, h);
     update(&mut m, Msg::Inbox(items));
     m
@@ -89,7 +89,7 @@ fn show(m: &mut Model, id: i64, kind: ProposalKind, action: serde_json::Value) {
     update(m, Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))));
 }
 
-fn select(m: &mut Model, id: i64) {
+pub(super) fn select(m: &mut Model, id: i64) {
     while m.selected().map(|i| i.row.id) != Some(id) {
         press(m, KeyCode::Down);
     }
