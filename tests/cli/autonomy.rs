@@ -359,3 +359,30 @@ fn a_workflows_own_rule_decides_its_steps() {
     );
     assert_eq!(t.show(2)["status"], "succeeded");
 }
+
+#[test]
+fn a_stale_proposal_is_never_approved_by_a_policy() {
+    let t = Test::new()
+        .write(
+            "config.toml",
+            "[[autonomy]]\nname = \"quietly\"\nworkflow = \"report\"\nafter = 1\nmode = \"notify\"\nquiet = \"2h\"\n",
+        )
+        .write("report.toml", REPORT);
+    run_report(&t);
+    t.aios(&["approve", "1", "-q"]).success();
+    run_report(&t);
+    // The workflow file changes while item 2 waits out its quiet period: it is STALE.
+    t.put("report.toml", &REPORT.replace("weekly report", "weekly report v2"));
+    t.args(&["tick"])
+        .env("AIOS_NOW", "2026-11-21T11:31:00Z")
+        .run()
+        .success();
+    let items = t.inbox();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["id"], 2);
+    assert_eq!(items[0]["status"], "pending");
+    assert_eq!(t.show(2)["status"], "waiting");
+    t.aios(&["inbox", "show", "2"])
+        .success()
+        .stdout_contains("STALE");
+}
