@@ -372,7 +372,10 @@ fn a_stale_proposal_is_never_approved_by_a_policy() {
     t.aios(&["approve", "1", "-q"]).success();
     run_report(&t);
     // The workflow file changes while item 2 waits out its quiet period: it is STALE.
-    t.put("report.toml", &REPORT.replace("weekly report", "weekly report v2"));
+    t.put(
+        "report.toml",
+        &REPORT.replace("weekly report", "weekly report v2"),
+    );
     t.args(&["tick"])
         .env("AIOS_NOW", "2026-11-21T11:31:00Z")
         .run()
