@@ -50,7 +50,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Print a run's events in order
     Log(LogArgs),
-    /// Continue a waiting, failed or interrupted run
+    /// Continue a waiting, failed or interrupted run (on a corrected file with --workflow)
     Resume(ResumeArgs),
     /// Cancel a run
     Cancel(CancelArgs),
@@ -389,6 +389,10 @@ pub struct LogArgs {
 pub struct ResumeArgs {
     /// The run's id
     pub run: i64,
+    /// Continue on this corrected workflow file instead of the run's snapshot (steps
+    /// that finished keep their output; see README "Steering runs")
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<PathBuf>,
     /// Print the run as JSON when the command ends
     #[arg(long)]
     pub json: bool,

@@ -136,14 +136,48 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
+    let Some(file) = &args.workflow else {
+        let mut journal = ctx.journal()?;
+        let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
+        let outcome = engine::resume(
+            &mut journal,
+            args.run,
+            &ctx.run_env()?,
+            &mut progress,
+            Mode::Continue,
+        )?;
+        return report(ctx, &journal, &outcome, args.json);
+    };
+    // The corrected file is checked as `aios run` checks one, then against the run.
+    let (source, wf) = load_workflow(ctx, file)?;
+    let env = ctx.run_env()?;
+    super::check::tool_steps(
+        ctx,
+        file,
+        &source,
+        &wf,
+        Some(&env.exec.mcp),
+        crate::mcp::Lookup::Cache,
+    )?;
+    let abs =
+        std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+    let dir = abs.parent().unwrap_or(Path::new("/")).display().to_string();
+    let path = file.display().to_string();
+    let by = ctx.operator();
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
-    let outcome = engine::resume(
+    let outcome = engine::resume_on(
         &mut journal,
         args.run,
-        &ctx.run_env()?,
+        engine::steer::Revision {
+            workflow: &wf,
+            source: &source,
+            path: Some(&path),
+            dir: &dir,
+            by: &by,
+        },
+        &env,
         &mut progress,
-        Mode::Continue,
     )?;
     report(ctx, &journal, &outcome, args.json)
 }
@@ -157,6 +191,36 @@ fn took(t: &RunTimes) -> String {
     } else {
         d(t.total)
     }
+}
+
+/// The run's workflow file (absolute) when a step of it failed on its definition (a
+/// template, a `when` condition, a path that could not be rendered): the way on is
+/// that file, corrected, as the run's new definition.
+fn definition_file(
+    journal: &Journal,
+    run: &crate::journal::RunRecord,
+) -> Result<Option<String>, Error> {
+    let Some(name) = run.path.as_deref().and_then(|p| Path::new(p).file_name()) else {
+        return Ok(None);
+    };
+    let failed: Vec<String> = journal
+        .steps(run.id)?
+        .into_iter()
+        .filter(|st| st.status == crate::journal::StepStatus::Failed)
+        .map(|st| st.step_id)
+        .collect();
+    // The last failure of each failed step says whether it failed at render.
+    let mut last: std::collections::HashMap<String, bool> = Default::default();
+    for e in journal.events(run.id)? {
+        if let crate::journal::Event::StepFailed {
+            step, at_render, ..
+        } = e.event
+        {
+            last.insert(step, at_render);
+        }
+    }
+    let at_render = failed.iter().any(|s| last.get(s).copied().unwrap_or(false));
+    Ok(at_render.then(|| Path::new(&run.dir).join(name).display().to_string()))
 }
 
 /// Print where a run stands after driving it, and pick the exit code.
@@ -267,8 +331,15 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                     withdrawn.join(", ")
                 )
             };
+            let hint = match definition_file(journal, &run)? {
+                Some(file) => format!(
+                    "fix the workflow file, then continue the run on it: aios resume {id} --workflow {}",
+                    crate::connectors::shell::quote(&file)
+                ),
+                None => format!("fix the cause, then continue with: aios resume {id}"),
+            };
             ui::print(&format!(
-                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} fix the cause, then continue with: aios resume {id}\n",
+                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} {hint}\n",
                 run.workflow,
                 s.run_status(RunStatus::Failed),
                 s.cyan_bold("hint:")

@@ -171,6 +171,10 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
     (SLEEPING, "a `wait` step sleeps until the time shown"),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
+    (
+        CHANGED,
+        "the run continues on a corrected definition (`aios resume RUN --workflow FILE`), with what changed",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -198,6 +202,7 @@ const WAITING: &str = "?";
 const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
+const CHANGED: &str = "✎";
 
 /// Prints one line per step transition on stderr.
 pub struct Progress {
@@ -266,6 +271,7 @@ impl Observer for Progress {
                 error,
                 retry_at,
                 attempt,
+                ..
             } => match retry_at {
                 Some(at) => format!(
                     "{} {step} attempt {attempt} failed, retrying at {}: {}",
@@ -324,6 +330,17 @@ impl Observer for Progress {
                     "{} {step} {what} (inbox {proposal}): {summary}",
                     s.yellow(WAITING)
                 )
+            }
+            Event::WorkflowChanged { path, changes, .. } => {
+                let mut text = format!(
+                    "{} run {run} continues on {}:",
+                    s.bold(CHANGED),
+                    path.as_deref().unwrap_or("a new definition")
+                );
+                for c in changes {
+                    text.push_str(&format!("\n    {c}"));
+                }
+                text
             }
             Event::ProposalReopened { proposal, step } => format!(
                 "{} {step} waits for you again (inbox {proposal}, back in the inbox)",

@@ -66,6 +66,8 @@ pub(super) struct Driver<'a> {
     pub(super) gate_answers: HashMap<usize, Json>,
     /// Why a step is about to fail or be skipped.
     pub(super) reasons: HashMap<usize, String>,
+    /// Steps about to fail because their definition could not be rendered.
+    pub(super) render_failed: std::collections::HashSet<usize>,
     exec: Option<Exec>,
     tx: mpsc::Sender<Completion>,
     rx: mpsc::Receiver<Completion>,
@@ -117,6 +119,7 @@ impl<'a> Driver<'a> {
             open_items: HashMap::new(),
             gate_answers: HashMap::new(),
             reasons: HashMap::new(),
+            render_failed: Default::default(),
             exec: None,
             tx,
             rx,
@@ -373,6 +376,7 @@ impl<'a> Driver<'a> {
                     attempt: next_attempt - 1,
                     error,
                     retry_at: Some(retry_at),
+                    at_render: false,
                 }])?;
                 self.timers.push((Instant::now() + delay, step));
                 Ok(())
@@ -383,12 +387,14 @@ impl<'a> Driver<'a> {
                     .remove(&step)
                     .unwrap_or_else(|| "not retried: another step failed".into());
                 let attempt = self.machine.step(step).attempt;
+                let at_render = self.render_failed.remove(&step);
                 self.set_view(step, "failed", Json::Null);
                 self.record(vec![Event::StepFailed {
                     step: self.wf.steps[step].id.clone(),
                     attempt,
                     error,
                     retry_at: None,
+                    at_render,
                 }])
             }
             Effect::Skip { step, rejected } => {

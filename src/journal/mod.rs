@@ -20,6 +20,7 @@ mod query;
 mod repair;
 mod replay;
 mod schedule;
+mod steer;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -156,6 +156,11 @@ pub enum Event {
         /// Set when another attempt is scheduled.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_at: Option<Millis>,
+        /// The step failed before it ran: its definition could not be rendered (a
+        /// template, a `when` condition, a path). The way on is a corrected workflow
+        /// file (`aios resume RUN --workflow FILE`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        at_render: bool,
     },
     StepSkipped {
         step: String,
@@ -250,6 +255,25 @@ pub enum Event {
         proposal: i64,
         step: String,
         reason: String,
+    },
+    /// The run continues on a corrected definition (`aios resume RUN --workflow
+    /// FILE`). The new source is stored in `sources` under `source_hash`; `steps` is
+    /// the new list of steps in file order (steps of the run not in it never ran or
+    /// failed, and leave the run; new ones are pending); `inputs_added` are inputs
+    /// the new definition declares with a default that the run was not given.
+    WorkflowChanged {
+        source_hash: String,
+        previous_hash: String,
+        path: Option<String>,
+        dir: String,
+        steps: Vec<StepDecl>,
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        inputs_added: serde_json::Map<String, Json>,
+        /// One line per change, for people (`aios log`).
+        changes: Vec<String>,
+        /// A unified diff of the two sources.
+        diff: String,
+        by: String,
     },
     /// A withdrawn item is pending again: its failed run was resumed and its step
     /// still waits on it.
@@ -350,6 +374,7 @@ impl Event {
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
             Event::ProposalReopened { .. } => "proposal_reopened",
+            Event::WorkflowChanged { .. } => "workflow_changed",
         }
     }
 

@@ -28,6 +28,7 @@ mod schedule;
 mod schedule_faults;
 mod secrets;
 mod serve;
+mod steer;
 mod steps;
 mod storage;
 mod timers;

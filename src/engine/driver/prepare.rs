@@ -28,6 +28,7 @@ impl Driver<'_> {
                 Err(e) => {
                     self.reasons
                         .insert(step, format!("`when` could not be evaluated: {e}"));
+                    self.render_failed.insert(step);
                     self.feed(Input::Prepared {
                         step,
                         outcome: Prepared::Fail,
@@ -148,6 +149,7 @@ impl Driver<'_> {
             }
             Err(e) => {
                 self.reasons.insert(step, e);
+                self.render_failed.insert(step);
                 self.feed(Input::Prepared {
                     step,
                     outcome: Prepared::Fail,
