@@ -38,6 +38,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate workflow files without running them
     Check(CheckArgs),
+    /// Show what a run of a workflow would do, without running it: order, approvals, secrets, cost
+    Plan(PlanArgs),
     /// Review what waits for your decision: a full-screen TUI on a terminal, else the list
     Inbox(InboxArgs),
     /// Approve an inbox item, commit its action and continue the run
@@ -246,6 +248,19 @@ pub struct RunArgs {
     /// Do not print progress
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The workflow file (TOML)
+    pub file: PathBuf,
+    /// Set an input: NAME=VALUE (repeatable); conditions that read only inputs are
+    /// evaluated with them
+    #[arg(short, long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

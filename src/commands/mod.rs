@@ -14,6 +14,7 @@ pub(crate) mod log;
 mod mcp;
 mod memory;
 mod outcome;
+mod plan;
 mod replay;
 mod run;
 mod runs;
@@ -295,6 +296,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
+        Command::Plan(a) => plan::plan(ctx, a),
         Command::Inbox(a) => inbox::inbox(ctx, a),
         Command::Approve(a) => decide::approve(ctx, a),
         Command::Reject(a) => decide::reject(ctx, a),

@@ -28,6 +28,16 @@ fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
 /// Load and validate a workflow file, printing its diagnostics on failure. The
 /// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
+    load_checked(ctx, path, true)
+}
+
+/// [`load_workflow`]; with `secrets` false, secrets that are not set are not
+/// problems (`aios plan` lists them instead).
+pub fn load_checked(
+    ctx: &Ctx,
+    path: &Path,
+    secrets: bool,
+) -> Result<(String, workflow::Workflow), Error> {
     let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
     let (source, loaded) = match String::from_utf8(bytes) {
@@ -46,7 +56,7 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
         }
     };
     let diags = match loaded {
-        Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
+        Ok(wf) if wf.secrets.is_empty() || !secrets => return Ok((source, wf)),
         Ok(wf) => {
             let secrets = ctx.secrets()?;
             let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));

@@ -20,6 +20,7 @@ mod lifecycle;
 mod mcp;
 mod mcp_steps;
 mod memory;
+mod plan;
 mod plurals;
 mod readonly;
 mod run;
