@@ -2298,7 +2298,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__run)
-            opts="-i -q -h -V --input --json --quiet --home --help --version"
+            opts="-i -q -h -V --input --dry-run --with-llm --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2324,7 +2324,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__runs)
-            opts="-h -V --status --limit --json --home --help --version"
+            opts="-h -V --status --limit --dry --prune --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -55,6 +55,8 @@ complete -c aios -n "__fish_aios_needs_command" -f -a "secret" -d 'Keep secrets 
 complete -c aios -n "__fish_aios_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand run" -s i -l input -d 'Set an input: NAME=VALUE (repeatable)' -r
 complete -c aios -n "__fish_aios_using_subcommand run" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand run" -l dry-run -d 'Rehearse the run: compute values and drafts, render every action exactly as it would be proposed, commit nothing (a dry run, kept apart from real runs)'
+complete -c aios -n "__fish_aios_using_subcommand run" -l with-llm -d 'In a dry run, let agent steps call the configured models (they really pay) instead of the offline drafts'
 complete -c aios -n "__fish_aios_using_subcommand run" -l json -d 'Print the run as JSON when the command ends'
 complete -c aios -n "__fish_aios_using_subcommand run" -s q -l quiet -d 'Do not print progress'
 complete -c aios -n "__fish_aios_using_subcommand run" -s h -l help -d 'Print help'
@@ -113,6 +115,8 @@ failed\t''
 cancelled\t''"
 complete -c aios -n "__fish_aios_using_subcommand runs" -l limit -d 'At most this many runs, newest first' -r
 complete -c aios -n "__fish_aios_using_subcommand runs" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand runs" -l dry -d 'List dry runs (`aios run --dry-run`) instead of real runs'
+complete -c aios -n "__fish_aios_using_subcommand runs" -l prune -d 'With --dry: remove every dry run (and its events) instead of listing them'
 complete -c aios -n "__fish_aios_using_subcommand runs" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand runs" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand runs" -s V -l version -d 'Print version'

@@ -242,6 +242,14 @@ pub struct RunArgs {
     /// Set an input: NAME=VALUE (repeatable)
     #[arg(short, long = "input", value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
+    /// Rehearse the run: compute values and drafts, render every action exactly as
+    /// it would be proposed, commit nothing (a dry run, kept apart from real runs)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// In a dry run, let agent steps call the configured models (they really pay)
+    /// instead of the offline drafts
+    #[arg(long, requires = "dry_run")]
+    pub with_llm: bool,
     /// Print the run as JSON when the command ends
     #[arg(long)]
     pub json: bool,
@@ -377,6 +385,12 @@ pub struct RunsArgs {
     /// At most this many runs, newest first
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// List dry runs (`aios run --dry-run`) instead of real runs
+    #[arg(long)]
+    pub dry: bool,
+    /// With --dry: remove every dry run (and its events) instead of listing them
+    #[arg(long, requires = "dry", conflicts_with_all = ["status", "json"])]
+    pub prune: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,

@@ -132,6 +132,12 @@ pub fn describe(ev: &Event) -> String {
             path.as_deref().unwrap_or("a new definition"),
             crate::text::count(changes.len(), "change")
         ),
+        Event::StepRehearsed {
+            step,
+            would,
+            summary,
+            ..
+        } => format!("{step}: dry run, would {would}: {summary}"),
         Event::ProposalReopened { proposal, step } => {
             format!("{step}: inbox item {proposal} back in the inbox (the run was resumed)")
         }

@@ -5,6 +5,7 @@ mod budget;
 mod cancel;
 mod check;
 mod decide;
+mod dry;
 mod fact;
 mod hook;
 mod inbox;

@@ -112,19 +112,38 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let abs = std::path::absolute(&args.file)
         .with_context(|| format!("cannot resolve {}", args.file.display()))?;
     let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let env = ctx.run_env()?;
+    let mut env = ctx.run_env()?;
+    let dry = match (args.dry_run, args.with_llm) {
+        (false, _) => None,
+        (true, false) => {
+            // Offline drafts: no provider is called, no query embedded.
+            env.agent = Default::default();
+            env.embedder = None;
+            Some(crate::journal::DryMode::Offline)
+        }
+        (true, true) => {
+            ui::eprint(&format!(
+                "{} --with-llm calls the configured models for real: what they cost is spent, and counts against your budgets\n",
+                ctx.ui.err().yellow("note:")
+            ));
+            Some(crate::journal::DryMode::Llm)
+        }
+    };
     // Secret inputs: the journal keeps placeholders; the values wait in the store
-    // under the run's uid, and leave this process's command line.
+    // under the run's uid, and leave this process's command line. A dry run commits
+    // nothing, so it keeps no value anywhere.
     let (inputs, secret_values) = workflow::split_secret_inputs(&wf, inputs);
     let uid = engine::new_uid();
     if !secret_values.is_empty() {
         let values: Vec<&str> = secret_values.iter().map(|(_, v)| v.as_str()).collect();
         crate::secrets::process::scrub_args(&values);
-        crate::secrets::Store::new(&ctx.data_dir).put_run(
-            &uid,
-            &secret_values,
-            &crate::clock::format_ms(ctx.clock.now_ms()),
-        )?;
+        if dry.is_none() {
+            crate::secrets::Store::new(&ctx.data_dir).put_run(
+                &uid,
+                &secret_values,
+                &crate::clock::format_ms(ctx.clock.now_ms()),
+            )?;
+        }
     }
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
@@ -138,10 +157,14 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             dir: &dir,
             inputs,
             uid: Some(uid),
+            dry,
         },
         &env,
         &mut progress,
     )?;
+    if dry.is_some() {
+        return super::dry::report(ctx, &journal, &outcome, &path, args.json);
+    }
     report(ctx, &journal, &outcome, args.json)
 }
 

@@ -175,6 +175,10 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         CHANGED,
         "the run continues on a corrected definition (`aios resume RUN --workflow FILE`), with what changed",
     ),
+    (
+        DRY,
+        "a dry run reached a step it does not carry out: what a real run would do (propose, ask, commit, write)",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -203,6 +207,7 @@ const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
 const CHANGED: &str = "✎";
+const DRY: &str = "○";
 
 /// Prints one line per step transition on stderr.
 pub struct Progress {
@@ -342,6 +347,12 @@ impl Observer for Progress {
                 }
                 text
             }
+            Event::StepRehearsed {
+                step,
+                would,
+                summary,
+                ..
+            } => format!("{} {step} would {would}: {summary}", s.dim(DRY)),
             Event::ProposalReopened { proposal, step } => format!(
                 "{} {step} waits for you again (inbox {proposal}, back in the inbox)",
                 s.yellow(WAITING)

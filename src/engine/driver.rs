@@ -7,10 +7,12 @@
 //! machine's effects. The work behind each effect lives in the child modules:
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
-//! steps, [`agent`] calls models and [`budget`] enforces the spending caps.
+//! steps, [`agent`] calls models, [`budget`] enforces the spending caps and [`dry`]
+//! rehearses what a dry run does not carry out.
 
 mod agent;
 mod budget;
+mod dry;
 mod execute;
 mod items;
 mod memory;
@@ -68,6 +70,9 @@ pub(super) struct Driver<'a> {
     pub(super) reasons: HashMap<usize, String>,
     /// Steps about to fail because their definition could not be rendered.
     pub(super) render_failed: std::collections::HashSet<usize>,
+    /// A dry run's steps whose proposal was rehearsed (not rehearsed again when
+    /// they execute).
+    pub(super) rehearsed: std::collections::HashSet<usize>,
     exec: Option<Exec>,
     tx: mpsc::Sender<Completion>,
     rx: mpsc::Receiver<Completion>,
@@ -120,6 +125,7 @@ impl<'a> Driver<'a> {
             gate_answers: HashMap::new(),
             reasons: HashMap::new(),
             render_failed: Default::default(),
+            rehearsed: Default::default(),
             exec: None,
             tx,
             rx,
@@ -362,6 +368,9 @@ impl<'a> Driver<'a> {
     fn perform(&mut self, e: Effect) -> Result<()> {
         match e {
             Effect::Prepare { step, attempt } => self.prepare(step, attempt),
+            Effect::Propose { step, attempt } if self.dry() => {
+                self.rehearse_proposal(step, attempt)
+            }
             Effect::Propose { step, attempt } => self.propose(step, attempt),
             Effect::Execute { step, attempt } => self.execute(step, attempt),
             Effect::ScheduleRetry {
@@ -413,6 +422,11 @@ impl<'a> Driver<'a> {
                 }])
             }
             Effect::AskAttention { step, attempt } => self.ask_attention(step, attempt),
+            // A dry run does not wait.
+            Effect::Sleep { step, .. } if self.dry() => {
+                self.feed(Input::TimerDue { step });
+                Ok(())
+            }
             Effect::Sleep { step, attempt } => {
                 let Some(Prepped::Timer(due_at)) = self.prepped[step] else {
                     return Err(crate::error::Error::other(format!(

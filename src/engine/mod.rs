@@ -94,6 +94,9 @@ pub struct NewRun<'a> {
     /// The run's uid, when the caller chose it (to keep the run's secret inputs in
     /// the store under it before the run is recorded); otherwise a new one.
     pub uid: Option<String>,
+    /// A dry run (`aios run --dry-run`): nothing is committed (see [`Driver`]'s
+    /// rehearsals), and the run is kept apart from real ones.
+    pub dry: Option<crate::journal::DryMode>,
 }
 
 /// A new run uid (UUID v7, hex).
@@ -137,6 +140,7 @@ pub fn created_event(new: NewRun<'_>) -> Event {
                 kind: s.kind().name().to_string(),
             })
             .collect(),
+        dry: new.dry,
     }
 }
 
@@ -259,6 +263,22 @@ fn drive_recorded(
     mode: Mode,
 ) -> Result<RunOutcome> {
     let mut run = journal.run(run_id)?;
+    if run.dry.is_some() && wf.is_none() {
+        return Err(
+            Error::conflict(format!("run {run_id} is a dry run; it cannot be resumed")).with_hint(
+                format!(
+                    "dry-run the workflow again{}",
+                    run.path
+                        .as_deref()
+                        .map(|p| format!(
+                            ": aios run --dry-run {}",
+                            crate::connectors::shell::quote(p)
+                        ))
+                        .unwrap_or_default()
+                ),
+            ),
+        );
+    }
     match run.status {
         RunStatus::Succeeded => {
             return Err(Error::conflict(format!(

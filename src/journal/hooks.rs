@@ -210,6 +210,7 @@ mod tests {
 
     fn created(n: usize) -> Event {
         Event::RunCreated {
+            dry: None,
             uid: format!("u{n}"),
             workflow: "w".into(),
             path: None,

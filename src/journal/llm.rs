@@ -8,14 +8,15 @@ use crate::clock::Millis;
 use crate::error::Result;
 
 impl Journal {
-    /// LLM calls, oldest first; of one run, or all.
+    /// LLM calls, oldest first; of one run, or all (but those of offline dry runs:
+    /// free drafts that rehearsed a run).
     pub fn llm_calls(&self, run: Option<i64>) -> Result<Vec<LlmCallRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, c.run_id, r.workflow, c.at, c.step_id, c.attempt, c.alias, c.provider, c.model,
                     c.request, c.response, c.error, c.tokens_in, c.tokens_out, c.cost_usd, c.latency_ms,
                     c.http_attempts, c.heuristic
              FROM llm_calls c JOIN runs r ON r.id = c.run_id
-             WHERE (?1 IS NULL OR c.run_id = ?1) ORDER BY c.id",
+             WHERE (?1 IS NULL AND coalesce(r.dry, '') != 'offline' OR c.run_id = ?1) ORDER BY c.id",
         )?;
         let rows = stmt.query_map(params![run], |r| {
             let request: String = r.get(9)?;
@@ -65,7 +66,8 @@ impl Journal {
     pub fn llm_spend_by_workflow(&self, since: Millis) -> Result<Vec<Spend>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.workflow, count(*), coalesce(sum(c.cost_usd), 0.0)
-             FROM llm_calls c JOIN runs r ON r.id = c.run_id WHERE c.at >= ?1
+             FROM llm_calls c JOIN runs r ON r.id = c.run_id
+             WHERE c.at >= ?1 AND coalesce(r.dry, '') != 'offline'
              GROUP BY r.workflow ORDER BY 3 DESC, 1",
         )?;
         let rows = stmt.query_map(params![since], |r| {

@@ -45,6 +45,7 @@ pub use memory::*;
 pub use open::{Access, OpenOptions};
 pub use replay::ReplayReport;
 pub use schedule::*;
+pub use steer::Pruned;
 pub use types::*;
 pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,

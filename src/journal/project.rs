@@ -19,11 +19,12 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             source_hash,
             inputs,
             steps,
+            dry,
         } => {
             tx.execute(
-                "INSERT INTO runs (id, uid, workflow, path, dir, source_hash, inputs, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8)",
-                params![run, uid, workflow, path, dir, source_hash, inputs.to_string(), at],
+                "INSERT INTO runs (id, uid, workflow, path, dir, source_hash, inputs, status, created_at, updated_at, dry)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8, ?9)",
+                params![run, uid, workflow, path, dir, source_hash, inputs.to_string(), at, dry.map(|d| d.as_str())],
             )?;
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO steps (run_id, step_id, idx, kind, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
@@ -260,6 +261,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
+        // What a dry run would have done: in the log only.
+        Event::StepRehearsed { .. } => {}
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
         }

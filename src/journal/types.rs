@@ -109,6 +109,16 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// How a dry run (`aios run --dry-run`) was made. A real run has none.
+    DryMode {
+        /// Agent steps answered by the offline heuristic provider: free.
+        Offline = "offline",
+        /// `--with-llm`: agent steps called the configured models, and paid.
+        Llm = "llm",
+    }
+);
+
 /// A step as declared when the run was created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepDecl {
@@ -130,6 +140,9 @@ pub enum Event {
         source_hash: String,
         inputs: Json,
         steps: Vec<StepDecl>,
+        /// A dry run: nothing is committed, and it is kept apart from real runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dry: Option<DryMode>,
     },
     RunStatus {
         status: RunStatus,
@@ -275,6 +288,16 @@ pub enum Event {
         diff: String,
         by: String,
     },
+    /// A dry run reached a step it does not carry out: what a real run would do
+    /// (`would`: `propose` an action, `ask` at a gate, `commit` an action without
+    /// asking, `write` to memory), rendered exactly. Nothing was done.
+    StepRehearsed {
+        step: String,
+        attempt: u32,
+        would: String,
+        summary: String,
+        action: Json,
+    },
     /// A withdrawn item is pending again: its failed run was resumed and its step
     /// still waits on it.
     ProposalReopened {
@@ -375,6 +398,7 @@ impl Event {
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
             Event::ProposalReopened { .. } => "proposal_reopened",
             Event::WorkflowChanged { .. } => "workflow_changed",
+            Event::StepRehearsed { .. } => "step_rehearsed",
         }
     }
 
@@ -395,7 +419,8 @@ impl Event {
             | Event::DeadlineSet { step, .. }
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
-            | Event::ProposalReopened { step, .. } => Some(step),
+            | Event::ProposalReopened { step, .. }
+            | Event::StepRehearsed { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -430,6 +455,8 @@ pub struct RunRecord {
     pub finished_at: Option<Millis>,
     pub lease_owner: Option<String>,
     pub lease_expires: Option<Millis>,
+    /// A dry run (`aios run --dry-run`), and how it was made.
+    pub dry: Option<DryMode>,
 }
 
 /// How long a run took (see [`super::Journal::run_times`]), in journal-clock ms.

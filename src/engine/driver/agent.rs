@@ -454,7 +454,7 @@ impl Driver<'_> {
         Ok(())
     }
 
-    fn agent_fail(&mut self, step: usize, message: String, retryable: bool) {
+    pub(super) fn agent_fail(&mut self, step: usize, message: String, retryable: bool) {
         self.jobs.remove(&step);
         self.reasons.insert(step, message);
         self.feed(Input::Finished {

@@ -50,6 +50,7 @@ fn run(source: &str) -> RunRecord {
         finished_at: None,
         lease_owner: None,
         lease_expires: None,
+        dry: None,
     }
 }
 
