@@ -11,7 +11,7 @@
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::agent::{AgentRequest, AgentSettings, Job, Target};
+use crate::agent::{AgentRequest, AgentSettings, Target};
 use crate::connectors::ActionSpec;
 use crate::mcp::{CatalogError, ToolCatalog};
 use crate::template::Context;
@@ -352,8 +352,22 @@ fn llm_bound(wf: &Workflow, agent: &AgentSettings) -> LlmBound {
             offline: None,
             max_tokens: a.max_tokens,
             context: None,
+            sampling: a.sampling.clone(),
         };
-        let chat = crate::agent::chat(&req, &Job::default());
+        let first = crate::agent::turns::Call {
+            model_idx: 0,
+            alias: String::new(),
+            repair: None,
+            max_tokens: a.max_tokens,
+            plain: false,
+        };
+        // The schema in the prompt (the plain JSON form) is the longest prompt.
+        let form = if json {
+            crate::agent::structured::Form::Json
+        } else {
+            crate::agent::structured::Form::Text
+        };
+        let chat = crate::agent::chat(&req, &first, form, &a.sampling);
         let tokens_in = crate::agent::budget::estimate_tokens_in(&chat);
         let out = u64::from(a.max_tokens);
         let targets: Vec<Result<Target, String>> =
@@ -368,8 +382,10 @@ fn llm_bound(wf: &Workflow, agent: &AgentSettings) -> LlmBound {
             .iter()
             .filter_map(|t| t.as_ref().ok())
             .map(|t| {
+                // The repair round: the bad reply and why sent back, and twice the
+                // room when the reply was cut at max_tokens.
                 let correction = if json {
-                    t.cost(tokens_in + out + 64, out)
+                    t.cost(tokens_in + out + 64, 2 * out)
                 } else {
                     0.0
                 };

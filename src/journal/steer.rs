@@ -1,6 +1,6 @@
 //! Steering runs: a run continued on a corrected definition (its new source stored
 //! and the change journaled with its projections, in one transaction), and dry
-//! runs removed (their events too: migration 0010 lets those go).
+//! runs removed (their events too: migration 0011 lets those go).
 
 use rusqlite::params;
 

@@ -182,9 +182,10 @@ fn the_llm_bound_comes_from_max_tokens_and_the_prices() {
     let smart = |i: u64, o: u64| (i as f64 * 3.0 + o as f64 * 15.0) / 1e6;
     let cheap = |i: u64, o: u64| (i as f64 * 1.0 + o as f64 * 2.0) / 1e6;
     assert!((draft.expected_usd - smart(tin, 1000)).abs() < 1e-12);
-    // At most: every attempt calls every model, each corrected once (JSON).
+    // At most: every attempt calls every model, each corrected once (JSON), the
+    // correction with twice the room.
     let per_attempt =
-        smart(tin, 1000) + smart(tin + 1064, 1000) + cheap(tin, 1000) + cheap(tin + 1064, 1000);
+        smart(tin, 1000) + smart(tin + 1064, 2000) + cheap(tin, 1000) + cheap(tin + 1064, 2000);
     assert!((draft.max_usd - 2.0 * per_attempt).abs() < 1e-12);
     assert_eq!(draft.max_calls, 8);
     assert_eq!(draft.models[0].provider, "p");

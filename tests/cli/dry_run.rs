@@ -370,4 +370,13 @@ fn agent_steps_draft_offline_unless_with_llm_which_really_pays() {
     );
     assert!(t.inbox().is_empty());
     assert_eq!(llm.seen().len(), 1);
+    // A model that fails does not leave a rescue item: the dry run's step fails.
+    t.put("config.toml", &config(&llm, "openai", &priced));
+    llm.script(vec![Reply::error(400, "bad request")]);
+    let out = t
+        .aios(&["run", "--dry-run", "--with-llm", "wf.toml", "-q"])
+        .code(1);
+    assert!(out.stdout.contains("bad request"), "{}", out.stdout);
+    assert!(t.inbox().is_empty());
+    assert_eq!(step(&t.show(4), "draft")["status"], "failed");
 }

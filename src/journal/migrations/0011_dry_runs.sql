@@ -1,4 +1,4 @@
--- 0010: dry runs (`aios run --dry-run`). A dry run is journaled like any run but
+-- 0011: dry runs (`aios run --dry-run`). A dry run is journaled like any run but
 -- kept apart: `runs.dry` says how it was made (NULL for a real run, 'offline' or
 -- 'llm'), listings and statistics leave it out, and `aios runs --dry --prune`
 -- deletes it, its events included: the append-only trigger spares the events of
