@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::types::{Event, RunStatus};
-use super::{Journal, append, project};
+use super::{Journal, append, next_run_id, project};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 
@@ -549,9 +549,7 @@ impl Journal {
                 tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                     .execute(params![source_hash, new.source])?;
             }
-            let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| {
-                r.get(0)
-            })?;
+            let id = next_run_id(&tx)?;
             append(&tx, id, &new.created, at)?;
             project::apply(&tx, id, &new.created, at)?;
             // The fire's row is written before the cursor moves past it.

@@ -76,6 +76,12 @@ impl Journal {
             events += tx.execute("DELETE FROM events WHERE run_id = ?1", params![id])?;
             tx.execute("DELETE FROM runs WHERE id = ?1", params![id])?;
         }
+        let last = ids.iter().copied().max().unwrap_or(0);
+        tx.execute(
+            "INSERT INTO dry_pruned (id, last_run) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET last_run = max(last_run, excluded.last_run)",
+            params![last],
+        )?;
         tx.commit()?;
         Ok(Pruned {
             runs: ids.len(),

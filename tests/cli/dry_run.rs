@@ -232,6 +232,8 @@ fn dry_runs_are_kept_apart_and_removable() {
         "name = \"real\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = { x = 1 }\n",
     );
     t.aios(&["run", "real.toml", "-q"]).success();
+    // A new run never takes the id of a removed one.
+    assert_eq!(t.aios(&["runs", "--json"]).success().json()[0]["id"], 3);
     t.aios(&["runs", "--dry", "--prune"])
         .success()
         .stdout_is("no dry runs to remove\n");
