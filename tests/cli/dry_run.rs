@@ -382,3 +382,51 @@ fn agent_steps_draft_offline_unless_with_llm_which_really_pays() {
     assert!(t.inbox().is_empty());
     assert_eq!(step(&t.show(4), "draft")["status"], "failed");
 }
+
+/// A tool step is rendered from the cached listing: no server is started.
+#[test]
+fn a_tool_step_is_rendered_from_the_cached_listing_and_no_server_starts() {
+    let t = Test::new();
+    let pidfile = t.join("pids");
+    t.put(
+        "config.toml",
+        &crate::support::mcp::everything_recording_pids("everything", &pidfile),
+    );
+    t.put(
+        "wf.toml",
+        r#"
+name = "tools"
+
+[[steps]]
+id = "echo"
+kind = "tool"
+server = "everything"
+tool = "echo"
+args = { message = "Hi" }
+"#,
+    );
+    // No listing cached: the call is rendered, its annotations unknown.
+    let out = t.aios(&["run", "--dry-run", "wf.toml"]).success();
+    assert!(
+        out.stdout
+            .contains("echo would propose:\n  call echo\n    on everything\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("no listing is cached"),
+        "{}",
+        out.stdout
+    );
+    assert!(crate::support::mcp::pids(&pidfile).is_empty());
+    // Once cached (by `aios mcp tools`, which starts it once), the dry run reads
+    // the listing and still starts nothing.
+    t.aios(&["mcp", "tools", "everything"]).success();
+    assert_eq!(crate::support::mcp::pids(&pidfile).len(), 1);
+    let v = t
+        .aios(&["run", "--dry-run", "wf.toml", "--json"])
+        .success()
+        .json();
+    assert_eq!(v["rehearsed"][0]["action"]["title"], "Echo Tool");
+    assert_eq!(crate::support::mcp::pids(&pidfile).len(), 1);
+}

@@ -5,7 +5,9 @@
 //! journals a [`Event::StepRehearsed`] with the exact rendered action instead, and
 //! the step's output is its `dry_output` (rendered) or null. Gates pass with their
 //! fields' defaults, `wait` steps do not wait, and a spending cap fails the step
-//! rather than asking. Nothing is started, sent, written or remembered.
+//! rather than asking. Nothing is started, sent, written or remembered: a `tool`
+//! step is rendered from its server's cached listing (see `prepare`), never a live
+//! one.
 
 use serde_json::{Value as Json, json};
 
@@ -16,7 +18,7 @@ use crate::journal::Event;
 
 impl Driver<'_> {
     /// A dry run: the run record says so (a resume cannot make it real).
-    pub(super) fn dry(&self) -> bool {
+    pub(in crate::engine) fn dry(&self) -> bool {
         self.run.dry.is_some()
     }
 
