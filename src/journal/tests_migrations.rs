@@ -163,6 +163,7 @@ fn a_database_of_the_first_0001_keeps_its_runs_and_can_create_new_ones() {
     assert_eq!(j.run(1).unwrap().workflow, "w");
     // New runs are created as in any database.
     let created = Event::RunCreated {
+        dry: None,
         uid: "u2".into(),
         workflow: "w2".into(),
         path: None,
