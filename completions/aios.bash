@@ -64,6 +64,9 @@ _aios() {
             aios,persona)
                 cmd="aios__subcmd__persona"
                 ;;
+            aios,plan)
+                cmd="aios__subcmd__plan"
+                ;;
             aios,reject)
                 cmd="aios__subcmd__reject"
                 ;;
@@ -168,6 +171,9 @@ _aios() {
                 ;;
             aios__subcmd__help,persona)
                 cmd="aios__subcmd__help__subcmd__persona"
+                ;;
+            aios__subcmd__help,plan)
+                cmd="aios__subcmd__help__subcmd__plan"
                 ;;
             aios__subcmd__help,reject)
                 cmd="aios__subcmd__help__subcmd__reject"
@@ -533,7 +539,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,7 +843,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust help"
+            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1357,6 +1363,20 @@ _aios() {
         aios__subcmd__help__subcmd__persona__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2640,6 +2660,32 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__plan)
+            opts="-i -h -V --input --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --input)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__reject)
             opts="-q -h -V --reason --no-resume --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2681,12 +2727,16 @@ _aios() {
             return 0
             ;;
         aios__subcmd__resume)
-            opts="-q -h -V --json --quiet --home --help --version"
+            opts="-q -h -V --workflow --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --workflow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2699,7 +2749,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__run)
-            opts="-i -q -h -V --input --json --quiet --home --help --version"
+            opts="-i -q -h -V --input --dry-run --with-llm --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2725,7 +2775,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__runs)
-            opts="-h -V --status --limit --json --home --help --version"
+            opts="-h -V --status --limit --dry --prune --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -175,6 +175,14 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         POLICY,
         "an autonomy policy approved an item in your place (`approved by policy:NAME`), or a step was promoted or demoted",
     ),
+    (
+        CHANGED,
+        "the run continues on a corrected definition (`aios resume RUN --workflow FILE`), with what changed",
+    ),
+    (
+        DRY,
+        "a dry run reached a step it does not carry out: what a real run would do (propose, ask, commit, write)",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -203,6 +211,8 @@ const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
 const POLICY: &str = "»";
+const CHANGED: &str = "✎";
+const DRY: &str = "○";
 
 /// Prints one line per step transition on stderr, and on a terminal a live line
 /// while an LLM call is in flight (redrawn in place, cleared before other lines).
@@ -323,6 +333,7 @@ impl Observer for Progress {
                 error,
                 retry_at,
                 attempt,
+                ..
             } => match retry_at {
                 Some(at) => format!(
                     "{} {step} attempt {attempt} failed, retrying at {}: {}",
@@ -425,6 +436,23 @@ impl Observer for Progress {
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             ),
+            Event::WorkflowChanged { path, changes, .. } => {
+                let mut text = format!(
+                    "{} run {run} continues on {}:",
+                    s.bold(CHANGED),
+                    path.as_deref().unwrap_or("a new definition")
+                );
+                for c in changes {
+                    text.push_str(&format!("\n    {c}"));
+                }
+                text
+            }
+            Event::StepRehearsed {
+                step,
+                would,
+                summary,
+                ..
+            } => format!("{} {step} would {would}: {summary}", s.dim(DRY)),
             Event::ProposalReopened { proposal, step } => format!(
                 "{} {step} waits for you again (inbox {proposal}, back in the inbox)",
                 s.yellow(WAITING)

@@ -87,6 +87,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             idempotent: s.idempotent,
             deadline: s.deadline,
             persona: s.persona,
+            dry_output: s.dry_output,
             spec,
         });
     }

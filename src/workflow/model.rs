@@ -166,6 +166,10 @@ pub struct Step {
     pub deadline: Option<Deadline>,
     /// `persona = "NAME"`: the persona it runs under, instead of the workflow's.
     pub persona: Option<String>,
+    /// What a dry run (`aios run --dry-run`) takes as the output of this step, which
+    /// it does not carry out (a JSON value whose string leaves are templates; `None`:
+    /// null).
+    pub dry_output: Option<Json>,
     pub spec: StepSpec,
 }
 

@@ -28,6 +28,7 @@ impl Driver<'_> {
                 Err(e) => {
                     self.reasons
                         .insert(step, format!("`when` could not be evaluated: {e}"));
+                    self.render_failed.insert(step);
                     self.feed(Input::Prepared {
                         step,
                         outcome: Prepared::Fail,
@@ -151,6 +152,7 @@ impl Driver<'_> {
             }
             Err(e) => {
                 self.reasons.insert(step, e);
+                self.render_failed.insert(step);
                 self.feed(Input::Prepared {
                     step,
                     outcome: Prepared::Fail,
@@ -169,7 +171,13 @@ impl Driver<'_> {
         attempt: u32,
     ) -> std::result::Result<Action, String> {
         let dir = std::path::PathBuf::from(&self.run.dir);
-        let tools = self.env.exec.mcp.catalog(crate::mcp::Lookup::LiveThenCache);
+        // A dry run starts no server: it renders from the cached listing only.
+        let lookup = if self.dry() {
+            crate::mcp::Lookup::Cache
+        } else {
+            crate::mcp::Lookup::LiveThenCache
+        };
+        let tools = self.env.exec.mcp.catalog(lookup);
         let persona = self.persona(step)?;
         let r = RenderCx {
             persona: &persona,
