@@ -1,7 +1,7 @@
 //! The trust layer's storage: statistics of each (workflow, step)'s proposed actions
 //! (proposals, unchanged approvals, edits, rejections, the streak of unchanged
 //! approvals, outcomes) and its trust marks (promoted / demoted, `trust_changed`
-//! events). Demotion by an edit or a rejection is journaled by [`Journal::decide`]
+//! events). Dry runs are left out. Demotion by an edit or a rejection is journaled by [`Journal::decide`]
 //! in the decision's own transaction ([`demote_on_decision`]).
 
 use rusqlite::{OptionalExtension, params};
@@ -122,7 +122,7 @@ fn stats(conn: &rusqlite::Connection, workflow: &str, step: &str) -> Result<Step
                 (SELECT max(e.seq) FROM events e WHERE e.run_id = p.run_id AND e.step_id = p.step_id
                    AND e.type = 'proposal_decided' AND json_extract(e.data, '$.proposal') = p.id) AS dseq
          FROM proposals p JOIN runs r ON r.id = p.run_id
-         WHERE r.workflow = ?1 AND p.step_id = ?2 AND p.kind = 'action'
+         WHERE r.workflow = ?1 AND p.step_id = ?2 AND p.kind = 'action' AND r.dry IS NULL
          ORDER BY dseq IS NULL, dseq DESC, p.id DESC",
     )?;
     let rows = stmt.query_map(params![workflow, step], |r| {
@@ -181,7 +181,7 @@ fn stats(conn: &rusqlite::Connection, workflow: &str, step: &str) -> Result<Step
     };
     let mut stmt = conn.prepare_cached(
         "SELECT o.key, o.value FROM outcomes o JOIN runs r ON r.id = o.run_id
-         WHERE r.workflow = ?1 AND o.at >= ?2 ORDER BY o.at, o.run_id",
+         WHERE r.workflow = ?1 AND o.at >= ?2 AND r.dry IS NULL ORDER BY o.at, o.run_id",
     )?;
     let rows = stmt.query_map(params![workflow, since], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
