@@ -18,6 +18,7 @@ mod inputs;
 pub(crate) mod kinds;
 pub mod model;
 mod parse;
+mod persona;
 pub(crate) mod read;
 mod refs;
 pub mod suggest;

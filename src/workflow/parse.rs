@@ -139,10 +139,10 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
         draft.budget = read_budget(cx, v);
     }
     if let Some(v) = get(root, "persona") {
-        draft.persona = read_persona(cx, v);
+        draft.persona = super::persona::read_persona(cx, v);
     }
     if let Some(v) = get(root, "autonomy") {
-        draft.autonomy = read_autonomy(cx, v, draft.name.as_deref());
+        draft.autonomy = super::persona::read_autonomy(cx, v, draft.name.as_deref());
     }
     match get(root, "steps") {
         Some(v) => match v.get_ref() {
@@ -159,48 +159,6 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
         None => cx.push(no_steps().at(0..0)),
     }
     draft
-}
-
-/// `persona = "NAME"` (whether it is configured is checked with the config).
-fn read_persona(cx: &mut Cx, v: &Val<'_>) -> Option<String> {
-    let name = cx.string("persona", v)?;
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        cx.push(
-            Diagnostic::new(format!("`{name}` is not a persona name"))
-                .at(v.span())
-                .label("not a persona name")
-                .hint("name a [personas.NAME] section of config.toml (letters, digits, `_`, `-`)"),
-        );
-        return None;
-    }
-    Some(name)
-}
-
-/// `[[autonomy]]` rules of the workflow: they match only its own steps.
-fn read_autonomy(cx: &mut Cx, v: &Val<'_>, workflow: Option<&str>) -> Vec<crate::trust::Rule> {
-    let Some(items) = cx.array("autonomy", v) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for item in items {
-        let Some(json) = cx.json("autonomy", item, None) else {
-            continue;
-        };
-        match crate::trust::autonomy::read_rule(&json, Some(workflow.unwrap_or(""))) {
-            Ok(r) => out.push(r),
-            Err(e) => cx.push(
-                Diagnostic::new(e)
-                    .at(item.span())
-                    .label("in this rule")
-                    .hint("see \"Autonomy\" in the README for the rule's keys"),
-            ),
-        }
-    }
-    out
 }
 
 fn no_steps() -> Diagnostic {
@@ -505,7 +463,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     }
     let idempotent = get(t, "idempotent").and_then(|v| cx.boolean("idempotent", v));
     if let Some(v) = get(t, "persona") {
-        step.persona = read_persona(cx, v);
+        step.persona = super::persona::read_persona(cx, v);
     }
     if let Some(v) = get(t, "description") {
         cx.string("description", v);
