@@ -140,6 +140,7 @@ impl Ctx {
         for (name, value) in crate::schedule::hooks::all_secrets(&self.data_dir) {
             secrets = secrets.with_redacted(&format!("hook:{name}"), &value);
         }
+        env.mail = std::sync::Arc::new(self.mail_settings()?);
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
@@ -163,6 +164,12 @@ impl Ctx {
             lookup,
             Some(crate::mcp::Cache::new(&self.data_dir, self.clock)),
         )))
+    }
+
+    /// The IMAP accounts of `[imap]`; fetched messages are kept under the data
+    /// directory.
+    pub fn mail_settings(&self) -> Result<crate::mail::MailSettings, Error> {
+        crate::mail::config::from_config(&self.config()?, &self.config_dir, &self.data_dir)
     }
 
     /// The secrets templates and commits read: the store (`aios secret`), then the
