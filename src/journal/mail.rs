@@ -681,6 +681,10 @@ impl Journal {
         folder: &str,
         to: u32,
     ) -> Result<Option<Option<u32>>> {
+        // The usual case writes nothing (and takes no write lock).
+        if get_watch(&self.conn, watch)?.is_none_or(|w| w.uidvalidity == Some(to)) {
+            return Ok(None);
+        }
         let at = self.now();
         let tx = self.write_tx()?;
         let Some(w) = get_watch(&tx, watch)? else {

@@ -16,6 +16,7 @@ mod crash;
 mod decide;
 mod inspect;
 mod lease;
+mod mail;
 mod mcp;
 mod mcp_steps;
 mod memory;
