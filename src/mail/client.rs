@@ -209,7 +209,9 @@ impl Session {
             Ok(Ok(s)) => s,
             Ok(Err((e, _))) => {
                 let why = match e {
-                    async_imap::error::Error::No(text) => text,
+                    async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                        server_text(&text)
+                    }
                     other => other.to_string(),
                 };
                 return Err(Error::other(format!(
@@ -247,7 +249,7 @@ impl Session {
                 return Err(Error::other(format!(
                     "{}: folder `{folder}` cannot be opened: {}",
                     account.describe(),
-                    text.trim()
+                    server_text(&text)
                 ))
                 .with_hint(
                     "check `folder` in the workflow's [trigger] imap (names are the server's, like \"INBOX\"), then: aios schedule add FILE",
@@ -349,6 +351,18 @@ fn timeout(account: &Account, what: &str) -> Error {
     ))
 }
 
+/// The server's words in a `NO`/`BAD` answer, as async-imap hands them over
+/// (`code: …, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")`).
+fn server_text(s: &str) -> String {
+    const AT: &str = "info: Some(\"";
+    match (s.find(AT), s.rfind("\")")) {
+        (Some(i), Some(j)) if j > i + AT.len() => s[i + AT.len()..j]
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\"),
+        _ => s.trim().to_string(),
+    }
+}
+
 /// `1,3:5,9` from sorted UIDs.
 pub fn uid_set(uids: &[u32]) -> String {
     let mut sorted = uids.to_vec();
@@ -375,6 +389,17 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_words_are_taken_out_of_the_error() {
+        assert_eq!(
+            super::server_text(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication \"failed\".")"#
+            ),
+            r#"[AUTHENTICATIONFAILED] Authentication "failed"."#
+        );
+        assert_eq!(super::server_text(" plain words "), "plain words");
+    }
+
     #[test]
     fn uid_sets_are_compact() {
         assert_eq!(super::uid_set(&[9, 1, 3, 4, 5, 3]), "1,3:5,9");

@@ -155,9 +155,11 @@ impl Dovecot {
                     "-days",
                     "3650",
                     "-subj",
-                    "/CN=localhost",
+                    "/CN=aios test imap server",
                     "-addext",
                     "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-addext",
+                    "basicConstraints=critical,CA:FALSE",
                     "-keyout",
                 ])
                 .arg(d.join("key.pem"))
