@@ -140,7 +140,11 @@ impl Ctx {
         for (name, value) in crate::schedule::hooks::all_secrets(&self.data_dir) {
             secrets = secrets.with_redacted(&format!("hook:{name}"), &value);
         }
-        env.mail = std::sync::Arc::new(self.mail_settings()?);
+        env.mail = std::sync::Arc::new(crate::mail::config::from_config_or_invalid(
+            &self.config()?,
+            &self.config_dir,
+            &self.data_dir,
+        ));
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;

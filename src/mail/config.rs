@@ -96,6 +96,9 @@ pub struct MailSettings {
     pub accounts: BTreeMap<String, Account>,
     /// Where each message and its attachments are saved (`<data dir>/mail`).
     pub mail_dir: PathBuf,
+    /// `[imap]` could not be read: why, and the hint. Every account lookup fails
+    /// with it (so a mistake there stops mail schedules, not every command).
+    pub invalid: Option<(String, Option<String>)>,
 }
 
 /// The name of the account written directly in `[imap]`.
@@ -133,6 +136,13 @@ impl MailSettings {
     /// The account named `name` (`None`: the default one), or an error naming what
     /// is configured.
     pub fn account(&self, name: Option<&str>) -> Result<&Account> {
+        if let Some((message, hint)) = &self.invalid {
+            let e = Error::invalid(message.clone());
+            return Err(match hint {
+                Some(h) => e.with_hint(h.clone()),
+                None => e,
+            });
+        }
         let Some(name) = name.or_else(|| self.default_name()) else {
             return Err(if self.accounts.is_empty() {
                 Error::invalid(format!("no imap account is configured in {}", self.origin))
@@ -330,6 +340,22 @@ fn account(
     })
 }
 
+/// [`from_config`], keeping a mistake in `[imap]` for the account lookups of mail
+/// schedules instead of failing (what `aios tick` and every command that drives runs
+/// use: a broken `[imap]` stops reading mail, not the rest).
+pub fn from_config_or_invalid(
+    cfg: &ConfigFile,
+    config_dir: &Path,
+    data_dir: &Path,
+) -> MailSettings {
+    from_config(cfg, config_dir, data_dir).unwrap_or_else(|e| MailSettings {
+        origin: cfg.origin(),
+        accounts: BTreeMap::new(),
+        mail_dir: data_dir.join("mail"),
+        invalid: Some((e.message, e.hint)),
+    })
+}
+
 /// Read `[imap]` of the config file. Relative `ca_file` paths start at `config_dir`;
 /// messages are kept beneath `data_dir/mail`.
 pub fn from_config(cfg: &ConfigFile, config_dir: &Path, data_dir: &Path) -> Result<MailSettings> {
@@ -338,6 +364,7 @@ pub fn from_config(cfg: &ConfigFile, config_dir: &Path, data_dir: &Path) -> Resu
         origin: origin.clone(),
         accounts: BTreeMap::new(),
         mail_dir: data_dir.join("mail"),
+        invalid: None,
     };
     let Some(section) = cfg.section("imap") else {
         return Ok(settings);
@@ -441,6 +468,17 @@ mod tests {
                 .unwrap_err();
         assert!(
             e.message.contains("`port` must be an integer"),
+            "{}",
+            e.message
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "[imap]\nhost = 1\n").unwrap();
+        let cfg = ConfigFile::load(&dir.path().join("config.toml")).unwrap();
+        let kept = from_config_or_invalid(&cfg, dir.path(), dir.path());
+        let e = kept.account(Some("default")).unwrap_err();
+        assert!(
+            e.message
+                .contains("[imap] `host` must be a non-empty string"),
             "{}",
             e.message
         );

@@ -126,7 +126,41 @@ pub fn poll_all(
             }
             Err(e) => failed(journal, env, &name, e, report),
         }
+        if let Err(e) = failing_runs(journal, &w, report) {
+            report.items.push(TickItem::error(None, Some(&name), &e));
+        }
     }
+}
+
+/// A notice when the runs of the watch's last messages all failed, once per streak
+/// (keyed by the streak's last run), as for a cron schedule.
+fn failing_runs(journal: &mut Journal, w: &MailWatchRecord, report: &mut TickReport) -> Result<()> {
+    let name = w.spec.name.as_str();
+    let messages = journal.mail_messages(name, 20)?;
+    let super::Health::Failing(runs) = super::health(w, &messages) else {
+        return Ok(());
+    };
+    let Some(last) = runs.first() else {
+        return Ok(());
+    };
+    let summary = format!(
+        "schedule {name} is failing: the runs of its last {} failed (runs {})",
+        crate::text::count(runs.len(), "message"),
+        runs.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let key = format!("failing:{name}:{last}");
+    let data = json!({ "runs": runs });
+    if let Some(item) = journal.raise_notice(name, "failing", &key, &summary, data)? {
+        report.items.push(TickItem::Notice {
+            item,
+            schedule: name.to_string(),
+            summary,
+        });
+    }
+    Ok(())
 }
 
 /// Report a watch's failed poll: an error item, and a notice once per streak.
@@ -179,8 +213,12 @@ async fn poll_watch(
 ) -> Result<()> {
     let name = watch.spec.name.as_str();
     let (w, source) = journal.mail_watch_source(name)?;
-    let wf = snapshot(&source, &w.spec.path)?;
     let account = env.mail.account(Some(&w.spec.account)).map_err(|e| {
+        if env.mail.invalid.is_some() {
+            // A mistake in [imap]: its own words and hint.
+            let hint = e.hint.clone().unwrap_or_default();
+            return Error::other(e.message).with_hint(hint);
+        }
         let hint = format!(
             "add [{}] to {}, or change the trigger's account and run: aios schedule add {}",
             if w.spec.account == super::config::DEFAULT_ACCOUNT {
@@ -206,17 +244,7 @@ async fn poll_watch(
         })?;
     let mut session = Session::open(account, secret.expose()).await?;
     drop(secret);
-    let result = take_new(
-        journal,
-        env,
-        &w,
-        &wf,
-        &source,
-        &mut session,
-        report,
-        started,
-    )
-    .await;
+    let result = take_new(journal, env, &w, &source, &mut session, report, started).await;
     session.logout().await;
     result
 }
@@ -226,7 +254,6 @@ async fn take_new(
     journal: &mut Journal,
     env: &RunEnv,
     w: &MailWatchRecord,
-    wf: &crate::workflow::Workflow,
     source: &str,
     session: &mut Session,
     report: &mut TickReport,
@@ -264,6 +291,12 @@ async fn take_new(
         .filter(|u| !decided.contains(u))
         .take(w.spec.max_per_tick as usize)
         .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    // The snapshot is read only when a message will start a run.
+    let wf = snapshot(source, &w.spec.path)?;
+    let wf = &wf;
     let dir = std::path::PathBuf::from(&w.spec.dir);
     for uid in new {
         let Some(raw) = session.fetch(uid).await? else {

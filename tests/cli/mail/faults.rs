@@ -265,6 +265,20 @@ fn an_account_removed_after_the_schedule_was_added_is_an_error_of_the_tick() {
         "{}",
         out.stdout
     );
+    // A mistake in [imap] is the mail schedule's error; other commands still work.
+    t.put("config.toml", "[imap]\nhost = \"127.0.0.1\"\n");
+    let out = t.aios(&["tick"]).code(1);
+    assert!(
+        out.stdout.starts_with("error: schedule inbox: ")
+            && out.stdout.contains("[imap] `user` is missing"),
+        "{}",
+        out.stdout
+    );
+    t.put(
+        "hello.toml",
+        "name = \"hello\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = { x = 1 }\n",
+    );
+    t.aios(&["run", "hello.toml"]).success();
 }
 
 #[test]
@@ -332,4 +346,30 @@ fn pause_resume_remove_and_one_name_for_one_schedule() {
     }
     tick(&t);
     assert_eq!(runs(&t).len(), 1);
+}
+
+#[test]
+fn a_mail_schedule_whose_last_three_runs_failed_is_failing() {
+    let server = Dovecot::start();
+    let wf = watcher("folder = \"INBOX\"").replace(
+        "values = {",
+        "values = { broken = \"{{ inputs.message.imap.nothing.here }}\", ",
+    );
+    let t = setup_with(server.port, &wf);
+    for n in 1..=3 {
+        server.append("INBOX", &message(n, "fails"));
+    }
+    let out = t.aios(&["tick"]).success();
+    assert!(
+        out.stdout.contains(
+            "schedule inbox is failing: the runs of its last 3 messages failed (runs 3, 2, 1)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let list = t.aios(&["schedule", "list", "--json"]).success().json();
+    assert_eq!(list[0]["health"], "failing");
+    assert_eq!(list[0]["health_detail"], "the last 3 runs failed");
+    // Once per streak.
+    t.aios(&["tick"]).success().stdout_is("");
 }
