@@ -186,6 +186,7 @@ impl Dovecot {
              log_path = {d}/dovecot.log\n{ssl}disable_plaintext_auth = no\n\
              auth_mechanisms = plain login\nauth_failure_delay = 0\n\
              mail_max_userip_connections = 100\nmail_location = maildir:~/Maildir\n\
+             mail_fsync = never\n\
              first_valid_uid = {first_valid}\ndefault_internal_user = {internal}\n\
              default_login_user = {login}\n\
              service imap-login {{\n{listeners}}}\n\
@@ -377,6 +378,29 @@ impl Imap {
             .trim_end_matches(']')
             .parse()
             .unwrap()
+    }
+
+    /// Append many messages in one command (MULTIAPPEND, RFC 3502), each with
+    /// `flags` (like `(\\Seen)`).
+    pub fn append_many(&mut self, folder: &str, flags: &str, messages: &[Vec<u8>]) {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        let mut out = format!("{tag} APPEND \"{folder}\"").into_bytes();
+        for m in messages {
+            out.extend_from_slice(format!(" {flags} {{{}+}}\r\n", m.len()).as_bytes());
+            out.extend_from_slice(m);
+        }
+        out.extend_from_slice(b"\r\n");
+        self.writer.write_all(&out).unwrap();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "dovecot closed the connection during APPEND");
+            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                assert!(rest.starts_with("OK"), "APPEND: {line}");
+                return;
+            }
+        }
     }
 
     /// The UIDs matching a search key in the selected folder.
