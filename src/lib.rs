@@ -13,8 +13,9 @@
 //!   message (exactly once), reading MIME, saving attachments beneath the data dir
 //! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
 //!   per-process pool, the listing cache, argument checks
-//! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
-//!   shows (one view for every front end)
+//! - [`inbox`]: deciding inbox items (one path for every front end), what an item
+//!   shows and what may be answered to it (one view and one list of choices for every
+//!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach

@@ -1,4 +1,4 @@
--- 0014: mail watches: workflows whose `[trigger] imap` starts one run per message of
+-- 0011: mail watches: workflows whose `[trigger] imap` starts one run per message of
 -- an IMAP folder. Their own append-only event log (`mail_events`) and the
 -- projections derived from it: `mail_watches` (the registry, like `schedules`) and
 -- `mail_messages` (one row per message decided: a run started, a malformed message
