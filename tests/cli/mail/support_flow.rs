@@ -3,49 +3,13 @@
 //! decision and outcome are remembered for the next message of the same customer.
 //!
 //! The `email` step kind is built on another branch (smtp). Until it is merged, the
-//! workflow's `reply` step is swapped here for a `file` step writing the same message
-//! to an outbox: everything up to and after the proposal is the shipped workflow.
-//! Once `email` lands, drop [`without_email`] and point `[smtp]` at the aiosmtpd
-//! test server instead.
+//! shipped workflow's `reply` step writes the message to an outbox file (its `email`
+//! step is there, commented out). Once `email` lands and replaces it, point `[smtp]`
+//! at the aiosmtpd test server and assert on the message received instead of the file.
 
 use super::{SECRET, config, message_of, tick};
 use crate::support::Test;
 use crate::support::dovecot::{Dovecot, PASSWORD};
-
-/// The shipped workflow with its `email` step replaced by an outbox file.
-fn without_email(source: &str) -> String {
-    let stand_in = r#"[[steps]]
-id = "reply"
-kind = "file"
-description = "The reply, exactly as it will be sent (outbox stand-in for the email step)"
-needs = ["draft"]
-root = "outbox"
-path = "reply-{{ run.id }}.eml"
-content = """
-From: {{ inputs.from }}
-To: {{ steps.customer.output.reply_to }}
-Subject: {{ steps.draft.output.json.subject }}
-In-Reply-To: {{ steps.customer.output.thread }}
-
-{{ steps.draft.output.json.body }}
-"""
-
-"#;
-    let blocks: Vec<&str> = source.split("[[steps]]\n").collect();
-    let mut out = blocks[0].to_string();
-    let mut swapped = 0;
-    for b in &blocks[1..] {
-        if b.starts_with("id = \"reply\"\nkind = \"email\"") {
-            out.push_str(stand_in);
-            swapped += 1;
-        } else {
-            out.push_str("[[steps]]\n");
-            out.push_str(b);
-        }
-    }
-    assert_eq!(swapped, 1, "the reply step of support.toml moved");
-    out
-}
 
 fn ada(subject: &str, n: u32) -> Vec<u8> {
     format!(
@@ -63,7 +27,7 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
     .unwrap();
     let t = Test::new()
         .write("config.toml", &config(server.port, ""))
-        .write("support.toml", &without_email(&source));
+        .write("support.toml", &source);
     t.args(&["secret", "set", SECRET])
         .stdin(PASSWORD)
         .run()
@@ -116,7 +80,10 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
     t.aios(&["approve", &item.to_string(), "--reason", "good answer"])
         .success();
     assert_eq!(t.show(1)["status"], "succeeded");
-    assert!(t.read("outbox/reply-1.eml").contains("As a pro customer"));
+    assert!(
+        t.read("support-out/reply-1.eml")
+            .contains("As a pro customer")
+    );
     let facts = t
         .aios(&["fact", "get", "customer:ada@example.com", "--json"])
         .success()
@@ -182,7 +149,7 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
     let item = t.item("reply");
     t.aios(&["reject", &item.to_string(), "--reason", "answer by phone"])
         .code(1);
-    assert!(!t.join("outbox/reply-2.eml").exists());
+    assert!(!t.join("support-out/reply-2.eml").exists());
     let found = t
         .aios(&["memory", "search", "answer by phone", "--json"])
         .success()
