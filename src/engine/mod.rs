@@ -44,6 +44,8 @@ pub struct RunEnv {
     /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
     /// from what runs keep (empty: no secrets).
     pub secrets: crate::secrets::Secrets,
+    /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
+    pub mail: std::sync::Arc<crate::mail::MailSettings>,
 }
 
 impl RunEnv {
@@ -56,6 +58,7 @@ impl RunEnv {
             agent: Default::default(),
             embedder: None,
             secrets: Default::default(),
+            mail: Default::default(),
         }
     }
 }
