@@ -185,7 +185,7 @@ pub struct ScheduleArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
-    /// Register a workflow's [trigger] (stores its path and a snapshot)
+    /// Register a workflow's [trigger], cron or imap (stores its path and a snapshot)
     Add(ScheduleAddArgs),
     /// List schedules: next fire, last fire, last result, health
     List(ScheduleListArgs),

@@ -9,6 +9,8 @@
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
 //! - [`connectors`]: one file per connector (shell, http, file, tool): its step
 //!   fields, render, describe, validate, commit; the resources commits share
+//! - [`mail`]: email in: IMAP accounts, the `[trigger] imap` that starts a run per
+//!   message (exactly once), reading MIME, saving attachments beneath the data dir
 //! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
 //!   per-process pool, the listing cache, argument checks
 //! - [`inbox`]: deciding inbox items (one path for every front end), what an item
@@ -39,6 +41,7 @@ pub mod engine;
 pub mod error;
 pub mod inbox;
 pub mod journal;
+pub mod mail;
 pub mod mcp;
 pub mod memory;
 pub mod plan;

@@ -135,6 +135,11 @@ impl Ctx {
         if let Some((name, key)) = embedder.as_ref().and_then(|e| e.key_source()) {
             secrets = secrets.with_redacted(&name, &key);
         }
+        env.mail = std::sync::Arc::new(crate::mail::config::from_config_or_invalid(
+            &self.config()?,
+            &self.config_dir,
+            &self.data_dir,
+        ));
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
@@ -183,6 +188,12 @@ impl Ctx {
             lookup,
             Some(crate::mcp::Cache::new(&self.data_dir, self.clock)),
         )))
+    }
+
+    /// The IMAP accounts of `[imap]`; fetched messages are kept under the data
+    /// directory.
+    pub fn mail_settings(&self) -> Result<crate::mail::MailSettings, Error> {
+        crate::mail::config::from_config(&self.config()?, &self.config_dir, &self.data_dir)
     }
 
     /// The secrets templates and commits read: the store (`aios secret`), then the

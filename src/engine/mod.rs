@@ -47,6 +47,8 @@ pub struct RunEnv {
     /// Personas and autonomy rules (default: only the open `default` persona, no
     /// rules).
     pub trust: std::sync::Arc<crate::trust::TrustSettings>,
+    /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
+    pub mail: std::sync::Arc<crate::mail::MailSettings>,
 }
 
 impl RunEnv {
@@ -60,6 +62,7 @@ impl RunEnv {
             embedder: None,
             secrets: Default::default(),
             trust: Default::default(),
+            mail: Default::default(),
         }
     }
 }

@@ -29,7 +29,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_old_fires.sql"),
     include_str!("migrations/0010_llm_finish.sql"),
     include_str!("migrations/0011_dry_runs.sql"),
-    include_str!("migrations/0012_trust.sql"),
+    include_str!("migrations/0012_mail.sql"),
+    include_str!("migrations/0013_trust.sql"),
 ];
 
 /// How the journal is opened.

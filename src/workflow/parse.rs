@@ -134,6 +134,11 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     if let Some(v) = get(root, "trigger") {
         draft.trigger = super::trigger::read_trigger(cx, v);
         refuse_secret_trigger_inputs(cx, v, &draft.inputs);
+        if let DeValue::Table(t) = v.get_ref()
+            && let Some(imap) = get(t, "imap")
+        {
+            crate::mail::trigger::check_inputs(cx, imap, t, &draft.inputs);
+        }
     }
     if let Some(v) = get(root, "budget") {
         draft.budget = read_budget(cx, v);

@@ -21,6 +21,7 @@ mod inspect;
 mod lease;
 mod lifecycle;
 mod llm;
+mod mail;
 mod mcp;
 mod mcp_steps;
 mod memory;
