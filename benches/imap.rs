@@ -117,6 +117,7 @@ fn record_all(journal: &mut Journal, dir: &Path, validity: u32) {
             dir,
             inputs: serde_json::json!({ "message": { "imap": { "uid": uid } } }),
             uid: None,
+            dry: None,
         });
         let got = journal
             .record_mail(
