@@ -7,7 +7,7 @@
 //! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
-//! - [`connectors`]: one file per connector (shell, http, file, tool): its step
+//! - [`connectors`]: one file per connector (shell, http, file, tool, email): its step
 //!   fields, render, describe, validate, commit; the resources commits share
 //! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
 //!   per-process pool, the listing cache, argument checks
@@ -15,6 +15,8 @@
 //!   shows and what may be answered to it (one view and one list of choices for every
 //!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
+//! - [`smtp`]: SMTP accounts (`[smtp]` in config.toml) and sending one message
+//!   through one, saying whether a failure may have delivered it
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`commands`]: the CLI front end; the only module that prints
@@ -39,6 +41,7 @@ pub mod mcp;
 pub mod memory;
 pub mod schedule;
 pub mod secrets;
+pub mod smtp;
 pub mod template;
 pub mod text;
 pub mod tui;

@@ -124,6 +124,8 @@ impl Ctx {
             ExecEnv {
                 child_env: self.child_env.clone(),
                 mcp: self.mcp_pool()?,
+                config: std::sync::Arc::new(self.config()?),
+                clock: self.clock,
             },
         );
         let mut secrets = self.secrets()?;
