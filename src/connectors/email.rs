@@ -191,7 +191,27 @@ const FIELDS: &[&str] = &[
 fn address_field(f: &mut StepFields<'_, '_>, key: &str) -> Option<Json> {
     let v = get(f.t, key)?;
     match v.get_ref() {
-        DeValue::String(_) | DeValue::Array(_) => f.cx.json(key, v, Some(f.uses)),
+        DeValue::String(_) | DeValue::Array(_) => {
+            // Addresses written out are checked now; templates when rendered.
+            let items: Vec<&crate::workflow::read::Val<'_>> = match v.get_ref() {
+                DeValue::Array(a) => a.iter().collect(),
+                _ => vec![v],
+            };
+            for item in items {
+                if let DeValue::String(text) = item.get_ref()
+                    && !is_template(text)
+                    && let Err(e) = message::addresses(key, &[Json::String(text.to_string())])
+                {
+                    f.cx.push(
+                        Diagnostic::new(e)
+                            .at(item.span())
+                            .label("not an email address")
+                            .hint("like \"ada@example.com\" or \"Ada Lovelace <ada@example.com>\""),
+                    );
+                }
+            }
+            f.cx.json(key, v, Some(f.uses))
+        }
         _ => {
             f.cx.push(
                 Diagnostic::new(format!("`{key}` must be an address or a list of addresses"))
@@ -245,6 +265,17 @@ impl Connector for Email {
             }
         };
         let from = opt_tmpl(f.cx, f.t, "from", f.uses);
+        if let (Some(text), Some(v)) = (&from, get(f.t, "from"))
+            && !is_template(text)
+            && let Err(e) = message::mailbox(text)
+        {
+            f.cx.push(
+                Diagnostic::new(format!("`from`: {e}"))
+                    .at(v.span())
+                    .label("not an email address")
+                    .hint("like from = \"Ada <ada@example.com>\""),
+            );
+        }
         let to = address_field(&mut f, "to");
         let cc = address_field(&mut f, "cc");
         let bcc = address_field(&mut f, "bcc");

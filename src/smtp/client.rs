@@ -100,17 +100,42 @@ impl Phase {
     }
 }
 
-fn cause(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(next) = cur {
-        let s = next.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
+/// The innermost cause of `e`, said once (lettre's messages repeat their sources).
+fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    loop {
+        if let Some(inner) = cur
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            cur = inner;
+            continue;
         }
-        cur = next.source();
+        match cur.source() {
+            Some(next) => cur = next,
+            None => return cur.to_string(),
+        }
     }
-    parts.join(": ")
+}
+
+/// The TLS error behind `e`, if it is one (a certificate that cannot be trusted, a
+/// handshake the server broke off).
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            cur = Some(inner);
+            continue;
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// Turn a lettre error of `phase` into a [`SendError`].
@@ -136,19 +161,38 @@ fn classify(account: &Account, phase: Phase, e: &lettre::transport::smtp::Error)
         };
         return SendError { failure, message };
     }
-    let detail = cause(e);
-    if e.is_tls() {
+    let detail = match tls_error(e) {
+        Some(rustls::Error::InvalidCertificate(c)) => {
+            use rustls::CertificateError as C;
+            let why = match c {
+                C::UnknownIssuer => {
+                    "it is signed by an authority this machine does not trust".to_string()
+                }
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    format!("it is not valid for `{}`", account.host)
+                }
+                C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+                C::Revoked => "it was revoked".to_string(),
+                _ => rustls::Error::InvalidCertificate(c.clone()).to_string(),
+            };
+            format!("the server's certificate cannot be trusted: {why}")
+        }
+        Some(t) => t.to_string(),
+        None => cause(e),
+    };
+    if e.is_tls() || tls_error(e).is_some() {
         let hint = if account.ca_file.is_some() {
             "check that `ca_file` holds the certificate (or its CA) the server presents"
         } else if super::config::is_loopback(&account.host) {
-            "trust the server's certificate with `ca_file`, or set tls_insecure_loopback = true for a local test server"
+            "trust the server's certificate with `ca_file` (its CA's PEM file), or set tls_insecure_loopback = true for a local test server"
         } else {
             "trust the server's certificate with `ca_file` = its CA's PEM file"
         };
         return SendError {
             failure: Failure::Fatal,
             message: format!(
-                "TLS with {who} failed while {}: {detail} ({hint})",
+                "TLS with {who} failed while {}: {detail}; {hint}",
                 phase.what()
             ),
         };
@@ -284,14 +328,15 @@ pub async fn connect(
     .await?;
     if account.tls == Tls::StartTls {
         if !conn.can_starttls() {
-            conn.abort().await;
-            return Err(SendError {
+            let e = SendError {
                 failure: Failure::Fatal,
                 message: format!(
                     "{} does not offer STARTTLS; nothing was sent in clear (use tls = \"implicit\" if it speaks TLS from the start)",
                     account.label()
                 ),
-            });
+            };
+            close(conn, &e).await;
+            return Err(e);
         }
         let params = tls.expect("starttls has TLS parameters");
         phase(account, Phase::Connect, conn.starttls(params, &hello)).await?;
@@ -305,11 +350,21 @@ pub async fn connect(
         )
         .await;
         if let Err(e) = r {
-            conn.abort().await;
+            close(conn, &e).await;
             return Err(e);
         }
     }
     Ok(conn)
+}
+
+/// Close a connection after a failure: politely (QUIT, for at most 2 s) when the
+/// server is answering, at once when it may be stuck (a timeout, an unknown outcome).
+async fn close(mut conn: AsyncSmtpConnection, e: &SendError) {
+    if e.failure == Failure::Unknown || e.message.contains("did not answer within") {
+        drop(conn);
+    } else {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), conn.abort()).await;
+    }
 }
 
 /// Send `message` (the formatted bytes) to `envelope`'s recipients through
@@ -332,11 +387,9 @@ pub async fn send(
                     reused: true,
                 });
             }
-            Err((p, _)) if p != Phase::Message => {
-                conn.abort().await;
-            }
+            Err((p, e)) if p != Phase::Message => close(conn, &e).await,
             Err((_, e)) => {
-                conn.abort().await;
+                close(conn, &e).await;
                 return Err(e);
             }
         }
@@ -351,7 +404,7 @@ pub async fn send(
             })
         }
         Err((_, e)) => {
-            conn.abort().await;
+            close(conn, &e).await;
             Err(e)
         }
     }
@@ -417,7 +470,10 @@ async fn exchange(
     phase(account, Phase::Data, conn.command(Data))
         .await
         .map_err(at(Phase::Data))?;
-    let r = phase(account, Phase::Message, conn.message(message))
+    // The message's last line break is the first half of the end of data
+    // (CRLF . CRLF): the server keeps exactly these bytes.
+    let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+    let r = phase(account, Phase::Message, conn.message(body))
         .await
         .map_err(at(Phase::Message))?;
     let text: Vec<&str> = r.message().collect();

@@ -14,6 +14,7 @@ mod concurrency;
 mod context;
 mod crash;
 mod decide;
+mod email;
 mod inspect;
 mod lease;
 mod lifecycle;

@@ -6,8 +6,8 @@
 
 use std::time::SystemTime;
 
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment as MimeAttachment, Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use super::{EmailAction, EmailAttachment};
@@ -287,7 +287,10 @@ pub fn build(
         for (att, bytes) in a.attachments.iter().zip(files) {
             let ct = ContentType::parse(&att.content_type)
                 .map_err(|_| format!("`{}` is not a content type", att.content_type))?;
-            mixed = mixed.singlepart(MimeAttachment::new(att.name.clone()).body(bytes, ct));
+            // Base64 whatever the file: its bytes arrive exactly (line endings too).
+            let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
+                .map_err(|_| format!("attachment `{}` cannot be encoded", att.name))?;
+            mixed = mixed.singlepart(MimeAttachment::new(att.name.clone()).body(body, ct));
         }
         b.multipart(mixed)
     };

@@ -176,9 +176,7 @@ impl Driver<'_> {
             ),
         };
         let evidence = Evidence {
-            reason: Some(failed.unwrap_or_else(|| {
-                "the process running this step stopped before recording its result".into()
-            })),
+            reason: Some(failed.unwrap_or_else(|| crate::inbox::view::CRASHED.into())),
             choices: vec![
                 "approve: run it again".into(),
                 "approve --done: it happened, mark it done".into(),

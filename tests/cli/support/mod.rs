@@ -4,6 +4,7 @@
 pub mod http;
 pub mod llm;
 pub mod mcp;
+pub mod smtp;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
