@@ -110,7 +110,8 @@ def main():
         )
         user = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None
         append(os.path.join(args.dir, "auth.jsonl"), {"user": user, "ok": ok})
-        return AuthResult(success=ok, auth_data=auth_data)
+        # handled=False: aiosmtpd answers a refusal with 535 itself.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     kwargs = dict(hostname="127.0.0.1", port=args.port)
     if args.tls != "none":

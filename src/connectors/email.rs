@@ -384,7 +384,7 @@ impl Connector for Email {
             headers,
             spans: Spans {
                 step: f.span.clone(),
-                account: key_span(f.t, "account"),
+                account: get(f.t, "account").map(|v| v.span()),
             },
         })))
     }

@@ -15,6 +15,7 @@ mod context;
 mod crash;
 mod decide;
 mod email;
+mod email_faults;
 mod inspect;
 mod lease;
 mod lifecycle;

@@ -15,7 +15,7 @@ use super::mcp::servers_dir;
 /// How the server protects connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
-    StartTls,
+    Starttls,
     Implicit,
     None,
 }
@@ -23,7 +23,7 @@ pub enum Tls {
 impl Tls {
     fn arg(self) -> &'static str {
         match self {
-            Tls::StartTls => "starttls",
+            Tls::Starttls => "starttls",
             Tls::Implicit => "implicit",
             Tls::None => "none",
         }
@@ -45,7 +45,7 @@ pub struct Opts {
 impl Default for Opts {
     fn default() -> Opts {
         Opts {
-            tls: Tls::StartTls,
+            tls: Tls::Starttls,
             auth: Some(("ada".into(), PASSWORD.into())),
             replies: Vec::new(),
             hold: false,
