@@ -131,7 +131,7 @@ fn check_says_ok_for_good_files() {
         .copy("workflows/launch.toml", "launch.toml")
         .aios(&["check", "hello.toml", "launch.toml"])
         .success()
-        .stdout_is("ok hello.toml (hello, 2 steps)\nok launch.toml (launch, 10 steps)\n")
+        .stdout_is("ok hello.toml (hello, 2 steps)\nok launch.toml (launch, 12 steps)\n")
         .stderr_is("");
 }
 

@@ -369,3 +369,70 @@ fn implicit_tls_and_an_insecure_loopback_server_work() {
     t.aios(&["run", "mail.toml"]).success();
     assert_eq!(server.messages().len(), 2);
 }
+
+/// Approve everything pending in order (the gate with a launch date) until the
+/// run is done.
+fn approve_all(t: &Test) {
+    for _ in 0..10 {
+        let pending = t.inbox();
+        let Some(item) = pending.first() else { return };
+        let id = item["id"].to_string();
+        if item["kind"] == "approval" {
+            t.aios(&["approve", &id, "--field", "launch_date=2026-12-01"])
+                .success();
+        } else {
+            t.aios(&["approve", &id]).success();
+        }
+    }
+    panic!("the run never finished");
+}
+
+#[test]
+fn launch_announces_by_email_when_smtp_is_configured() {
+    let t = Test::new();
+    let server = SmtpServer::start(&t.join("smtp"), Opts::default());
+    let t = with_server(&server).copy("workflows/launch.toml", "launch.toml");
+    t.aios(&["run", "launch.toml", "--input", "announce_to=list@example.com"])
+        .success();
+    approve_all(&t);
+    let show = t.show(1);
+    assert_eq!(show["status"], "succeeded", "{show}");
+    assert_eq!(step(&show, "announce_email")["status"], "succeeded");
+    assert_eq!(step(&show, "announce_outbox")["status"], "skipped");
+    let got = server.messages();
+    assert_eq!(got.len(), 1);
+    let text = got[0].text();
+    assert!(text.contains("\r\nTo: list@example.com\r\n"), "{text}");
+    assert!(text.contains("\r\nSubject: New: Founder office hours\r\n"));
+    assert!(text.contains("\r\nX-Launch: founder-office-hours\r\n"));
+    assert!(text.contains("Read more: https://example.com/founder-office-hours"));
+    assert!(
+        t.read("launch-out/launches.md")
+            .contains("announced via email to list@example.com"),
+    );
+    assert!(!t.join("launch-out/outbox").exists());
+
+    // Without a recipient the outbox gets it, SMTP or not.
+    t.aios(&["run", "launch.toml"]).success();
+    approve_all(&t);
+    assert_eq!(step(&t.show(2), "announce_email")["status"], "skipped");
+    assert!(t.join("launch-out/outbox/founder-office-hours.json").exists());
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[test]
+fn launch_without_smtp_announces_to_the_outbox_even_with_a_recipient() {
+    let t = Test::new().copy("workflows/launch.toml", "launch.toml");
+    t.aios(&["check", "launch.toml"]).success();
+    t.aios(&["run", "launch.toml", "--input", "announce_to=list@example.com"])
+        .success();
+    approve_all(&t);
+    let show = t.show(1);
+    assert_eq!(show["status"], "succeeded");
+    assert_eq!(step(&show, "channels")["output"]["email"], false);
+    assert_eq!(step(&show, "announce_email")["status"], "skipped");
+    assert!(
+        t.read("launch-out/launches.md")
+            .contains("announced via outbox")
+    );
+}
