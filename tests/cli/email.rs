@@ -392,8 +392,13 @@ fn launch_announces_by_email_when_smtp_is_configured() {
     let t = Test::new();
     let server = SmtpServer::start(&t.join("smtp"), Opts::default());
     let t = with_server(&server).copy("workflows/launch.toml", "launch.toml");
-    t.aios(&["run", "launch.toml", "--input", "announce_to=list@example.com"])
-        .success();
+    t.aios(&[
+        "run",
+        "launch.toml",
+        "--input",
+        "announce_to=list@example.com",
+    ])
+    .success();
     approve_all(&t);
     let show = t.show(1);
     assert_eq!(show["status"], "succeeded", "{show}");
@@ -416,7 +421,10 @@ fn launch_announces_by_email_when_smtp_is_configured() {
     t.aios(&["run", "launch.toml"]).success();
     approve_all(&t);
     assert_eq!(step(&t.show(2), "announce_email")["status"], "skipped");
-    assert!(t.join("launch-out/outbox/founder-office-hours.json").exists());
+    assert!(
+        t.join("launch-out/outbox/founder-office-hours.json")
+            .exists()
+    );
     assert_eq!(server.messages().len(), 1);
 }
 
@@ -424,8 +432,13 @@ fn launch_announces_by_email_when_smtp_is_configured() {
 fn launch_without_smtp_announces_to_the_outbox_even_with_a_recipient() {
     let t = Test::new().copy("workflows/launch.toml", "launch.toml");
     t.aios(&["check", "launch.toml"]).success();
-    t.aios(&["run", "launch.toml", "--input", "announce_to=list@example.com"])
-        .success();
+    t.aios(&[
+        "run",
+        "launch.toml",
+        "--input",
+        "announce_to=list@example.com",
+    ])
+    .success();
     approve_all(&t);
     let show = t.show(1);
     assert_eq!(show["status"], "succeeded");
