@@ -14,6 +14,7 @@ mod llm;
 mod memory;
 mod memory_search;
 pub mod notices;
+pub mod notify;
 mod open;
 mod project;
 mod query;
