@@ -8,6 +8,8 @@ mod llm;
 pub use llm::*;
 mod mcp;
 pub use mcp::*;
+mod notify;
+pub use notify::*;
 mod secret;
 pub use secret::*;
 
@@ -84,6 +86,8 @@ pub enum Command {
     Mcp(McpArgs),
     /// Keep secrets for templates (`secret("NAME")`): set, list, remove
     Secret(SecretArgs),
+    /// Test the channels of [notify] and list what was sent to the operator
+    Notify(NotifyArgs),
 }
 
 #[derive(Debug, Args)]

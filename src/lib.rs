@@ -39,6 +39,7 @@ pub mod inbox;
 pub mod journal;
 pub mod mcp;
 pub mod memory;
+pub mod notify;
 pub mod schedule;
 pub mod secrets;
 pub mod smtp;

@@ -14,6 +14,7 @@ mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
+mod notify;
 mod outcome;
 mod replay;
 mod run;
@@ -327,6 +328,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
+        Command::Notify(a) => notify::notify(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -12,7 +12,7 @@
 //! off after the message's last byte (or a crash) goes to the inbox as needing
 //! attention: never a silent resend.
 
-mod message;
+pub(crate) mod message;
 
 use std::collections::BTreeMap;
 use std::path::Path;

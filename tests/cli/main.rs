@@ -24,6 +24,7 @@ mod llm;
 mod mcp;
 mod mcp_steps;
 mod memory;
+mod notify;
 mod plurals;
 mod readonly;
 mod rescue;
