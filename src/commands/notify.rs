@@ -38,10 +38,14 @@ fn parts(ctx: &Ctx) -> Result<Parts, Error> {
 /// The notification pass of one tick: what was sent and what failed, as lines
 /// for the tick's report (empty when `[notify]` has no channel).
 pub fn pass(ctx: &Ctx, journal: &mut Journal) -> Result<PassReport, Error> {
-    let p = parts(ctx)?;
-    if p.settings.channels.is_empty() {
+    // Without a channel, nothing else is read (the secrets, the SMTP accounts).
+    if notify::config::from_config(&ctx.config()?)?
+        .channels
+        .is_empty()
+    {
         return Ok(PassReport::default());
     }
+    let p = parts(ctx)?;
     let env = NotifyEnv {
         settings: &p.settings,
         secrets: &p.secrets,

@@ -30,7 +30,7 @@ pub const MAX_BACKOFF: Millis = 3_600_000;
 /// How long a claim holds (longer than a send may take).
 const HOLD: Millis = 120_000;
 /// At most this many sends per pass.
-const BATCH: usize = 50;
+const BATCH: usize = 20;
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
