@@ -72,6 +72,7 @@ impl Drop for Server {
 fn start_server(dir: &Path) -> BenchResult<Server> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
     let py = python()?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
