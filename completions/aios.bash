@@ -58,6 +58,9 @@ _aios() {
             aios,memory)
                 cmd="aios__subcmd__memory"
                 ;;
+            aios,notify)
+                cmd="aios__subcmd__notify"
+                ;;
             aios,outcome)
                 cmd="aios__subcmd__outcome"
                 ;;
@@ -160,6 +163,9 @@ _aios() {
             aios__subcmd__help,memory)
                 cmd="aios__subcmd__help__subcmd__memory"
                 ;;
+            aios__subcmd__help,notify)
+                cmd="aios__subcmd__help__subcmd__notify"
+                ;;
             aios__subcmd__help,outcome)
                 cmd="aios__subcmd__help__subcmd__outcome"
                 ;;
@@ -252,6 +258,12 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__memory,search)
                 cmd="aios__subcmd__help__subcmd__memory__subcmd__search"
+                ;;
+            aios__subcmd__help__subcmd__notify,list)
+                cmd="aios__subcmd__help__subcmd__notify__subcmd__list"
+                ;;
+            aios__subcmd__help__subcmd__notify,test)
+                cmd="aios__subcmd__help__subcmd__notify__subcmd__test"
                 ;;
             aios__subcmd__help__subcmd__schedule,add)
                 cmd="aios__subcmd__help__subcmd__schedule__subcmd__add"
@@ -406,6 +418,24 @@ _aios() {
             aios__subcmd__memory__subcmd__help,search)
                 cmd="aios__subcmd__memory__subcmd__help__subcmd__search"
                 ;;
+            aios__subcmd__notify,help)
+                cmd="aios__subcmd__notify__subcmd__help"
+                ;;
+            aios__subcmd__notify,list)
+                cmd="aios__subcmd__notify__subcmd__list"
+                ;;
+            aios__subcmd__notify,test)
+                cmd="aios__subcmd__notify__subcmd__test"
+                ;;
+            aios__subcmd__notify__subcmd__help,help)
+                cmd="aios__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__notify__subcmd__help,list)
+                cmd="aios__subcmd__notify__subcmd__help__subcmd__list"
+                ;;
+            aios__subcmd__notify__subcmd__help,test)
+                cmd="aios__subcmd__notify__subcmd__help__subcmd__test"
+                ;;
             aios__subcmd__schedule,add)
                 cmd="aios__subcmd__schedule__subcmd__add"
                 ;;
@@ -479,7 +509,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -783,7 +813,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1245,6 +1275,48 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__memory__subcmd__search)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__notify)
+            opts="test list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__notify__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__notify__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2377,6 +2449,120 @@ _aios() {
                     COMPREPLY=($(compgen -W "note decision outcome" -- "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify)
+            opts="-h -V --home --help --version test list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help)
+            opts="test list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__list)
+            opts="-h -V --limit --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__test)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

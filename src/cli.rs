@@ -10,6 +10,8 @@ mod mcp;
 pub use mcp::*;
 mod memory;
 pub use memory::*;
+mod notify;
+pub use notify::*;
 mod secret;
 pub use secret::*;
 
@@ -88,6 +90,8 @@ pub enum Command {
     Mcp(McpArgs),
     /// Keep secrets for templates (`secret("NAME")`): set, list, remove
     Secret(SecretArgs),
+    /// Test the channels of [notify] and list what was sent to the operator
+    Notify(NotifyArgs),
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
+mod notify;
 mod outcome;
 mod plan;
 mod replay;
@@ -127,6 +128,8 @@ impl Ctx {
             ExecEnv {
                 child_env: self.child_env.clone(),
                 mcp: self.mcp_pool()?,
+                config: std::sync::Arc::new(self.config()?),
+                clock: self.clock,
             },
         );
         let (agent, mut secrets) = self.agent_env()?;
@@ -339,6 +342,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
+        Command::Notify(a) => notify::notify(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);
