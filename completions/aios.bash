@@ -58,6 +58,9 @@ _aios() {
             aios,memory)
                 cmd="aios__subcmd__memory"
                 ;;
+            aios,notify)
+                cmd="aios__subcmd__notify"
+                ;;
             aios,outcome)
                 cmd="aios__subcmd__outcome"
                 ;;
@@ -166,6 +169,9 @@ _aios() {
             aios__subcmd__help,memory)
                 cmd="aios__subcmd__help__subcmd__memory"
                 ;;
+            aios__subcmd__help,notify)
+                cmd="aios__subcmd__help__subcmd__notify"
+                ;;
             aios__subcmd__help,outcome)
                 cmd="aios__subcmd__help__subcmd__outcome"
                 ;;
@@ -264,6 +270,12 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__memory,search)
                 cmd="aios__subcmd__help__subcmd__memory__subcmd__search"
+                ;;
+            aios__subcmd__help__subcmd__notify,list)
+                cmd="aios__subcmd__help__subcmd__notify__subcmd__list"
+                ;;
+            aios__subcmd__help__subcmd__notify,test)
+                cmd="aios__subcmd__help__subcmd__notify__subcmd__test"
                 ;;
             aios__subcmd__help__subcmd__persona,list)
                 cmd="aios__subcmd__help__subcmd__persona__subcmd__list"
@@ -430,6 +442,24 @@ _aios() {
             aios__subcmd__memory__subcmd__help,search)
                 cmd="aios__subcmd__memory__subcmd__help__subcmd__search"
                 ;;
+            aios__subcmd__notify,help)
+                cmd="aios__subcmd__notify__subcmd__help"
+                ;;
+            aios__subcmd__notify,list)
+                cmd="aios__subcmd__notify__subcmd__list"
+                ;;
+            aios__subcmd__notify,test)
+                cmd="aios__subcmd__notify__subcmd__test"
+                ;;
+            aios__subcmd__notify__subcmd__help,help)
+                cmd="aios__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__notify__subcmd__help,list)
+                cmd="aios__subcmd__notify__subcmd__help__subcmd__list"
+                ;;
+            aios__subcmd__notify__subcmd__help,test)
+                cmd="aios__subcmd__notify__subcmd__help__subcmd__test"
+                ;;
             aios__subcmd__persona,help)
                 cmd="aios__subcmd__persona__subcmd__help"
                 ;;
@@ -539,7 +569,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -843,7 +873,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust help"
+            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1305,6 +1335,48 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__memory__subcmd__search)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__notify)
+            opts="test list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__notify__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__notify__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2521,6 +2593,120 @@ _aios() {
                     COMPREPLY=($(compgen -W "note decision outcome" -- "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify)
+            opts="-h -V --home --help --version test list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help)
+            opts="test list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__list)
+            opts="-h -V --limit --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__notify__subcmd__test)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -10,6 +10,8 @@ mod mcp;
 pub use mcp::*;
 mod memory;
 pub use memory::*;
+mod notify;
+pub use notify::*;
 mod secret;
 pub use secret::*;
 mod trust;
@@ -94,6 +96,8 @@ pub enum Command {
     Persona(PersonaArgs),
     /// Show how often each step's proposals were approved unchanged; promote or demote steps
     Trust(TrustArgs),
+    /// Test the channels of [notify] and list what was sent to the operator
+    Notify(NotifyArgs),
 }
 
 #[derive(Debug, Args)]

@@ -6,8 +6,9 @@ use jiff::Timestamp;
 pub type Millis = i64;
 
 /// The source of "now". `Fixed` is used by tests and `AIOS_NOW`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub enum Clock {
+    #[default]
     System,
     Fixed(Timestamp),
 }

@@ -59,6 +59,27 @@ impl ConfigFile {
         self.table.get(name)
     }
 
+    /// What each section configures, by name (for templates' `config.SECTION`):
+    /// its sub-tables (`[smtp.work]` is `work`), and `default` when the section has
+    /// keys of its own (`[smtp]` with `host = …`). Names only, never a value.
+    pub fn names(&self) -> crate::template::ConfigNames {
+        let mut out = std::collections::BTreeMap::new();
+        for (section, v) in &self.table {
+            let Some(t) = v.as_table() else { continue };
+            let mut names = Vec::new();
+            if t.iter().any(|(k, v)| !v.is_table() || k == "default") {
+                names.push("default".to_string());
+            }
+            names.extend(
+                t.iter()
+                    .filter(|(k, v)| v.is_table() && k.as_str() != "default")
+                    .map(|(k, _)| k.clone()),
+            );
+            out.insert(section.clone(), names);
+        }
+        crate::template::ConfigNames(out)
+    }
+
     /// How to name this file in messages.
     pub fn origin(&self) -> String {
         self.path
@@ -90,6 +111,23 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    /// Templates see names only: a section's own keys make `default`, its tables
+    /// their names; no value.
+    #[test]
+    fn names_of_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(
+            &p,
+            "[smtp]\nhost = \"mail.example.com\"\n[smtp.work]\nhost = \"w\"\n[mcp.x]\ncommand = [\"a\"]\n",
+        )
+        .unwrap();
+        let names = ConfigFile::load(&p).unwrap().names().0;
+        assert_eq!(names["smtp"], ["default", "work"]);
+        assert_eq!(names["mcp"], ["x"]);
+        assert!(!format!("{names:?}").contains("mail.example.com"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - [`text`]: counted nouns in the right number (one helper for every plural)
 //! - [`engine`]: the pure run state machine and the driver that performs its effects
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
-//! - [`connectors`]: one file per connector (shell, http, file, tool): its step
+//! - [`connectors`]: one file per connector (shell, http, file, tool, email): its step
 //!   fields, render, describe, validate, commit; the resources commits share
 //! - [`mail`]: email in: IMAP accounts, the `[trigger] imap` that starts a run per
 //!   message (exactly once), reading MIME, saving attachments beneath the data dir
@@ -18,6 +18,8 @@
 //!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`plan`]: what a run of a workflow would do, statically (`aios plan`)
+//! - [`smtp`]: SMTP accounts (`[smtp]` in config.toml) and sending one message
+//!   through one, saying whether a failure may have delivered it
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`trust`]: personas (capability scopes checked at render, on an edit and at
@@ -44,9 +46,11 @@ pub mod journal;
 pub mod mail;
 pub mod mcp;
 pub mod memory;
+pub mod notify;
 pub mod plan;
 pub mod schedule;
 pub mod secrets;
+pub mod smtp;
 pub mod template;
 pub mod text;
 pub mod trust;

@@ -21,7 +21,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
 /// Names a template may read at top level.
-pub const GLOBALS: &[&str] = &["inputs", "steps", "run", "facts"];
+pub const GLOBALS: &[&str] = &["inputs", "steps", "run", "facts", "config"];
 
 /// Per-template fuel: bounds loops so a bad template cannot hang a run.
 const FUEL: u64 = 1_000_000;
@@ -88,6 +88,30 @@ struct ContextInner {
     steps: Arc<Steps>,
     /// `facts["entity"].key`: read from the journal when a template asks.
     facts: OnceLock<Arc<crate::journal::FactReader>>,
+    /// `config.SECTION`: what the configuration names (see [`ConfigNames`]).
+    config: OnceLock<Arc<ConfigNames>>,
+}
+
+/// `config.SECTION`: the names a section of config.toml configures (`config.smtp`
+/// is `["default", "work"]` for `[smtp]` with its own keys and `[smtp.work]`), so a
+/// workflow can test what exists: `when = "'default' in config.smtp"`. Names only,
+/// never a value. Any section gives a list, empty when the config lacks it.
+#[derive(Debug, Default)]
+pub struct ConfigNames(pub std::collections::BTreeMap<String, Vec<String>>);
+
+impl Object for ConfigNames {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let names = self.0.get(key.as_str()?).cloned().unwrap_or_default();
+        Some(Value::from(names))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.keys().map(|k| Value::from(k.as_str())).collect())
+    }
 }
 
 /// `facts`: entity -> { key: current value }, looked up lazily.
@@ -191,6 +215,9 @@ impl Object for Root {
                 .facts
                 .get()
                 .map(|r| Value::from_object(Facts(r.clone()))),
+            "config" => Some(Value::from_dyn_object(
+                self.0.config.get().cloned().unwrap_or_default(),
+            )),
             _ => None,
         }
     }
@@ -231,6 +258,7 @@ impl Context {
                 run: ser(&run),
                 steps: Arc::new(Steps::default()),
                 facts: OnceLock::new(),
+                config: OnceLock::new(),
             }),
         }
     }
@@ -238,6 +266,11 @@ impl Context {
     /// Let templates read facts (`facts["entity"].key`, `fact(entity, key)`).
     pub fn attach_facts(&self, reader: Arc<crate::journal::FactReader>) {
         let _ = self.inner.facts.set(reader);
+    }
+
+    /// Let templates read what the configuration names (`config.smtp`).
+    pub fn attach_config(&self, names: ConfigNames) {
+        let _ = self.inner.config.set(Arc::new(names));
     }
 
     /// Record (or replace) a step's status and output.

@@ -71,10 +71,11 @@ pub fn tool_steps(
     pool: Option<&McpPool>,
     lookup: Lookup,
 ) -> Result<(), Error> {
+    let config = ctx.config()?;
     let probe = Probe(Cell::new(false));
-    let _ = crate::connectors::check_workflow(wf, &probe);
+    let diags = crate::connectors::check_workflow(wf, &probe, &config);
     if !probe.0.get() {
-        return Ok(());
+        return report(ctx, path, source, diags, false);
     }
     let owned;
     let pool = match pool {
@@ -85,7 +86,7 @@ pub fn tool_steps(
         }
     };
     let catalog = pool.catalog(lookup);
-    let diags = crate::connectors::check_workflow(wf, &catalog);
+    let diags = crate::connectors::check_workflow(wf, &catalog, &config);
     if lookup == Lookup::CacheThenLive {
         let st = ctx.ui.err();
         for (server, why) in catalog.unavailable() {
@@ -96,6 +97,18 @@ pub fn tool_steps(
             ));
         }
     }
+    report(ctx, path, source, diags, true)
+}
+
+/// Print the problems `check_workflow` found, if any, as an error (`tools`: the
+/// workflow has tool steps, checked against their servers).
+fn report(
+    ctx: &Ctx,
+    path: &Path,
+    source: &str,
+    diags: Vec<workflow::diag::Diagnostic>,
+    tools: bool,
+) -> Result<(), Error> {
     if diags.is_empty() {
         return Ok(());
     }
@@ -104,10 +117,21 @@ pub fn tool_steps(
         "{}\n",
         workflow::diag::render(&diags, source, &origin, ctx.ui.color_err)
     ));
+    let (what, hint) = if tools {
+        (
+            "its tool servers",
+            "fix the problems above; `aios mcp tools SERVER` lists a server's tools",
+        )
+    } else {
+        (
+            "its configuration",
+            "fix the problems above, in the workflow or in config.toml",
+        )
+    };
     Err(Error::invalid(format!(
-        "{origin} does not fit its tool servers ({} problem{})",
+        "{origin} does not fit {what} ({} problem{})",
         diags.len(),
         if diags.len() == 1 { "" } else { "s" }
     ))
-    .with_hint("fix the problems above; `aios mcp tools SERVER` lists a server's tools"))
+    .with_hint(hint))
 }

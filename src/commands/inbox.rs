@@ -9,7 +9,7 @@ use super::ui;
 use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
-use crate::inbox::view::{INTERRUPTED, ItemView, Shown, Subject};
+use crate::inbox::view::{ItemView, Shown, Subject};
 use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, ProposalStatus, Rescue};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
@@ -264,7 +264,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             action,
         } => {
             if *interrupted {
-                t.push_str(&format!("{}\n\n", s.red_bold(INTERRUPTED)));
+                t.push_str(&format!("{}\n\n", s.red_bold(&view.attention_line())));
             }
             t.push_str(&format!("{}\n", s.bold("action")));
             match action {

@@ -15,6 +15,7 @@ mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
+mod notify;
 mod outcome;
 mod plan;
 mod replay;
@@ -128,6 +129,8 @@ impl Ctx {
             ExecEnv {
                 child_env: self.child_env.clone(),
                 mcp: self.mcp_pool()?,
+                config: std::sync::Arc::new(self.config()?),
+                clock: self.clock,
             },
         );
         let (agent, mut secrets) = self.agent_env()?;
@@ -350,6 +353,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Mcp(a) => mcp::mcp(ctx, a),
         Command::Persona(a) => trust::persona(ctx, a),
         Command::Trust(a) => trust::trust(ctx, a),
+        Command::Notify(a) => notify::notify(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -325,7 +325,23 @@ pub fn tick(ctx: &Ctx, args: TickArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let report = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)?;
     super::secret::sweep(ctx, &journal)?;
-    print_report(ctx, &journal, &report, args.json, args.quiet)
+    // After the runs: a slow or failing channel never holds one up.
+    let notes = super::notify::pass(ctx, &mut journal);
+    let code = print_report(
+        ctx,
+        &journal,
+        &report,
+        notes.as_ref().ok(),
+        args.json,
+        args.quiet,
+    )?;
+    match notes {
+        Ok(_) => Ok(code),
+        Err(e) => {
+            ctx.ui.print_error(&anyhow::Error::from(e));
+            Ok(Exit::Failed)
+        }
+    }
 }
 
 fn item_json(i: &TickItem) -> Json {
@@ -412,9 +428,12 @@ fn print_report(
     ctx: &Ctx,
     journal: &Journal,
     report: &TickReport,
+    notes: Option<&crate::notify::PassReport>,
     as_json: bool,
     quiet: bool,
 ) -> CmdResult {
+    let empty = crate::notify::PassReport::default();
+    let sent = notes.unwrap_or(&empty);
     let code = if report.has_errors() {
         Exit::Failed
     } else {
@@ -430,6 +449,7 @@ fn print_report(
                 j["summary"] = m.summary().into();
                 j
             }).collect::<Vec<_>>(),
+            "notifications": super::notify::report_json(sent),
         }));
         return Ok(code);
     }
@@ -544,6 +564,16 @@ fn print_report(
         }
     }
     let _ = journal;
+    if !quiet {
+        out.push_str(&super::notify::report_lines(sent));
+    } else {
+        // Failures are errors of a kind: shown even when quiet.
+        let failed = crate::notify::PassReport {
+            sent: Vec::new(),
+            failed: sent.failed.clone(),
+        };
+        out.push_str(&super::notify::report_lines(&failed));
+    }
     ui::print(&out);
     Ok(code)
 }
@@ -608,7 +638,14 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
             .and_then(|r| super::secret::sweep(ctx, &journal).map(|_| r));
         match ticked {
             Ok(report) => {
-                if print_report(ctx, &journal, &report, false, false)? != Exit::Ok {
+                let notes = super::notify::pass(ctx, &mut journal);
+                if print_report(ctx, &journal, &report, notes.as_ref().ok(), false, false)?
+                    != Exit::Ok
+                {
+                    code = Exit::Failed;
+                }
+                if let Err(e) = notes {
+                    ctx.ui.print_error(&anyhow::Error::from(e));
                     code = Exit::Failed;
                 }
             }

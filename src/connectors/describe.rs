@@ -58,7 +58,8 @@ pub struct Body {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
     pub name: String,
-    pub size: u64,
+    /// `None`: not known until it is sent (a file an edit added).
+    pub size: Option<u64>,
     pub content_type: Option<String>,
 }
 
@@ -159,17 +160,13 @@ impl Description {
 impl Attachment {
     /// `attachment NAME (SIZE bytes, TYPE)`.
     pub fn line(&self) -> String {
+        let size = match self.size {
+            Some(n) => crate::text::count(n, "byte"),
+            None => "size read when sent".to_string(),
+        };
         match &self.content_type {
-            Some(t) => format!(
-                "attachment {} ({}, {t})",
-                self.name,
-                crate::text::count(self.size, "byte")
-            ),
-            None => format!(
-                "attachment {} ({})",
-                self.name,
-                crate::text::count(self.size, "byte")
-            ),
+            Some(t) => format!("attachment {} ({size}, {t})", self.name),
+            None => format!("attachment {} ({size})", self.name),
         }
     }
 }
@@ -205,7 +202,7 @@ mod tests {
             .body("text", "text/plain", "Hi,\n\nBook a slot.")
             .attachment(Attachment {
                 name: "slots.pdf".into(),
-                size: 20480,
+                size: Some(20480),
                 content_type: Some("application/pdf".into()),
             });
         assert_eq!(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::sandbox::{PathProblem, RelPath, Root, SandboxError};
-use super::{Connector, Description, ExecError, RenderCx, Resources, Touch};
+use super::{AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::template::is_template;
 use crate::workflow::Tmpl;
 use crate::workflow::diag::Diagnostic;
@@ -107,6 +107,8 @@ impl Connector for FileAction {
     type Spec = FileSpec;
     const FIELDS: &'static [&'static str] = &["root", "path", "content", "mode"];
     const DEFAULT_TIMEOUT: Option<Duration> = None;
+    /// A write lands whole or not at all.
+    const AFTER_TIMEOUT: AfterTimeout = AfterTimeout::Retry;
 
     fn read(f: StepFields<'_, '_>) -> Option<FileSpec> {
         let StepFields {

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use toml::de::DeValue;
 
-use super::{Connector, Description, ExecError, RenderCx, Resources, Touch, cap_text};
+use super::{
+    AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, Touch, cap_text,
+};
 use crate::workflow::Tmpl;
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::{StepFields, opt_tmpl, req_tmpl};
@@ -73,6 +75,8 @@ impl Connector for HttpAction {
         "expect_status",
     ];
     const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
+    /// A retry carries the same `Idempotency-Key`.
+    const AFTER_TIMEOUT: AfterTimeout = AfterTimeout::Retry;
 
     fn read(f: StepFields<'_, '_>) -> Option<HttpSpec> {
         let StepFields {

@@ -26,6 +26,7 @@
 //! therefore only ever sees real values in `commit`, and never needs to know.
 
 mod describe;
+pub mod email;
 pub mod file;
 pub mod http;
 mod resources;
@@ -42,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::config::ConfigFile;
 use crate::mcp::ToolCatalog;
 use crate::secrets::Secrets;
 use crate::template::Context;
@@ -64,6 +66,8 @@ pub(crate) trait Connector:
     const FIELDS: &'static [&'static str];
     /// The execution timeout when neither the step nor `[defaults]` sets one.
     const DEFAULT_TIMEOUT: Option<Duration>;
+    /// What a commit cut off by that timeout leaves behind.
+    const AFTER_TIMEOUT: AfterTimeout;
 
     /// Read and check the step's fields; every mistake is a diagnostic with a span.
     fn read(f: StepFields<'_, '_>) -> Option<Self::Spec>;
@@ -205,6 +209,13 @@ macro_rules! connectors {
                 }
             }
 
+            /// See [`Connector::AFTER_TIMEOUT`].
+            pub fn after_timeout(&self) -> AfterTimeout {
+                match self {
+                    $(Action::$Variant(_) => <$Action as Connector>::AFTER_TIMEOUT),+
+                }
+            }
+
             /// `None` when the two are of different kinds.
             fn validate_edit_of(&self, proposed: &Action) -> Option<Result<(), String>> {
                 match (self, proposed) {
@@ -248,25 +259,38 @@ connectors! {
     Http("http") => http::HttpAction, http::HttpSpec;
     File("file") => file::FileAction, file::FileSpec;
     Tool("tool") => tool::ToolAction, tool::ToolSpec;
+    Email("email") => email::Email, email::EmailSpec;
 }
 
 /// What [`Connector::check`] needs beyond the step's own fields.
 pub struct CheckCx<'a> {
     /// The step's `approve`.
     pub approve: Approve,
+    /// Whether the step has a `when` condition (it may be meant to run only where
+    /// the config has what it needs: `when = "'default' in config.smtp"`).
+    pub guarded: bool,
     /// The tool servers' listings.
     pub tools: &'a dyn ToolCatalog,
+    /// The operator's configuration (a connector reads its own section).
+    pub config: &'a ConfigFile,
 }
 
 /// Check a loaded workflow's connector steps against what is known outside the file
-/// (tool servers' listings). Every problem is a diagnostic with a span.
-pub fn check_workflow(wf: &Workflow, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
+/// (the configuration, tool servers' listings). Every problem is a diagnostic with a
+/// span.
+pub fn check_workflow(
+    wf: &Workflow,
+    tools: &dyn ToolCatalog,
+    config: &ConfigFile,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for s in &wf.steps {
         if let StepSpec::Action(a) = &s.spec {
             out.extend(a.check(&CheckCx {
                 approve: s.approve,
+                guarded: s.when.is_some(),
                 tools,
+                config,
             }));
         }
     }
@@ -290,6 +314,8 @@ pub struct RenderCx<'a> {
     pub tools: &'a dyn ToolCatalog,
     /// The persona the step runs under: the rendered action must fit its scopes.
     pub persona: &'a crate::trust::Persona,
+    /// The operator's configuration (an email's account and its sender).
+    pub config: &'a ConfigFile,
 }
 
 impl RenderCx<'_> {
@@ -337,11 +363,16 @@ pub fn render(spec: &ActionSpec, r: &RenderCx<'_>) -> Result<Action, String> {
     Ok(action)
 }
 
-/// A failed commit: the message, and whether another attempt might succeed.
+/// A failed commit: the message, whether another attempt might succeed, and whether
+/// the action may have taken effect all the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecError {
     pub message: String,
     pub retryable: bool,
+    /// The action may have happened (an email the server may have accepted before
+    /// the connection broke): the step is not retried but goes to the inbox as
+    /// needing attention, like a step interrupted by a crash.
+    pub outcome_unknown: bool,
 }
 
 impl ExecError {
@@ -349,6 +380,7 @@ impl ExecError {
         ExecError {
             message: message.into(),
             retryable: true,
+            outcome_unknown: false,
         }
     }
 
@@ -356,8 +388,31 @@ impl ExecError {
         ExecError {
             message: message.into(),
             retryable: false,
+            outcome_unknown: false,
         }
     }
+
+    /// The action may or may not have happened: the operator decides (retry, mark
+    /// done, fail), never an automatic retry.
+    pub fn unknown(message: impl Into<String>) -> Self {
+        ExecError {
+            message: message.into(),
+            retryable: false,
+            outcome_unknown: true,
+        }
+    }
+}
+
+/// What a commit cut off by its step's `timeout` leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterTimeout {
+    /// Nothing another attempt could double: the action was stopped, or repeating it
+    /// is harmless (the same idempotency key, an atomic write). The attempt fails
+    /// as retryable.
+    Retry,
+    /// It may have taken effect and a repeat could do it twice (an email the server
+    /// may have accepted): the step goes to the inbox as needing attention.
+    Ask,
 }
 
 impl Action {
@@ -436,15 +491,23 @@ impl Action {
         let action = self
             .resolved(secrets)
             .map_err(|e| ExecError::fatal(secrets.redact(&e)))?;
+        let after_timeout = action.after_timeout();
         let fut = action.commit_now(res);
         let result = match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(ExecError::retryable(format!(
-                    "timed out after {} ({}; it was stopped)",
-                    crate::clock::format_duration(t),
-                    summary
-                ))),
+                Err(_) => Err(match after_timeout {
+                    AfterTimeout::Retry => ExecError::retryable(format!(
+                        "timed out after {} ({}; it was stopped)",
+                        crate::clock::format_duration(t),
+                        summary
+                    )),
+                    AfterTimeout::Ask => ExecError::unknown(format!(
+                        "timed out after {} ({}; it was stopped, and may have taken effect before)",
+                        crate::clock::format_duration(t),
+                        summary
+                    )),
+                }),
             },
             None => fut.await,
         };

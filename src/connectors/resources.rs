@@ -2,15 +2,18 @@
 //! first use and kept for as long as the driver runs (a run that only writes files
 //! builds no HTTP client).
 //!
-//! Adding a resource (an SMTP transport per account, IMAP sessions) is one member
-//! here, built lazily by its own accessor; connectors that do not use it are not
-//! touched. Tool-server sessions are the process's [`McpPool`] (given by the caller
+//! Adding a resource (IMAP sessions) is one member here, built lazily by its own
+//! accessor from what [`ExecEnv`] holds (its `config` for a connector's own
+//! section); connectors that do not use it are not touched. The SMTP accounts and
+//! the connections kept to them are [`Resources::smtp`]. Tool-server sessions are the process's [`McpPool`] (given by the caller
 //! in [`ExecEnv`], shared by every driver of the process), each server started on
 //! first use.
 
 use std::sync::{Arc, OnceLock};
 
 use super::ExecError;
+use crate::clock::Clock;
+use crate::config::ConfigFile;
 use crate::mcp::McpPool;
 use crate::secrets::Secrets;
 
@@ -21,6 +24,13 @@ pub struct ExecEnv {
     pub child_env: Vec<(String, String)>,
     /// The process's tool servers (none configured by default).
     pub mcp: Arc<McpPool>,
+    /// The operator's configuration file, as read by the command layer: a connector
+    /// types its own section from it (`[smtp]` for email) when it checks, renders or
+    /// commits. Empty by default.
+    pub config: Arc<ConfigFile>,
+    /// The clock commits read (an email's `Date`): the journal's, so `AIOS_NOW`
+    /// holds for them too.
+    pub clock: Clock,
 }
 
 /// The bag of resources a commit draws from. Shared by every commit (and LLM call)
@@ -30,6 +40,8 @@ pub struct Resources {
     env: ExecEnv,
     secrets: Secrets,
     http: OnceLock<Result<reqwest::Client, String>>,
+    /// The `[smtp]` accounts and the connections kept to them (email steps).
+    smtp: OnceLock<Result<Arc<crate::smtp::Transport>, String>>,
 }
 
 impl Resources {
@@ -38,6 +50,7 @@ impl Resources {
             env,
             secrets: Secrets::default(),
             http: OnceLock::new(),
+            smtp: OnceLock::new(),
         }
     }
 
@@ -67,6 +80,22 @@ impl Resources {
                     .user_agent(concat!("aios/", env!("CARGO_PKG_VERSION")))
                     .build()
                     .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            })
+            .clone()
+            .map_err(ExecError::fatal)
+    }
+
+    /// The SMTP accounts of the config (typed on first use) and the connections
+    /// kept to them for the next message.
+    pub fn smtp(&self) -> Result<Arc<crate::smtp::Transport>, ExecError> {
+        self.smtp
+            .get_or_init(|| {
+                crate::smtp::config::from_config(&self.env.config)
+                    .map(|s| Arc::new(crate::smtp::Transport::new(s)))
+                    .map_err(|e| match e.hint {
+                        Some(h) => format!("{} ({h})", e.message),
+                        None => e.message,
+                    })
             })
             .clone()
             .map_err(ExecError::fatal)

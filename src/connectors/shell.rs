@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{Connector, Description, ExecError, RenderCx, Resources, Touch, cap_text};
+use super::{
+    AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, Touch, cap_text,
+};
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::{StepFields, opt_tmpl};
 use crate::workflow::read::{get, key_span};
@@ -48,6 +50,8 @@ impl Connector for ShellAction {
     type Spec = ShellSpec;
     const FIELDS: &'static [&'static str] = &["argv", "script", "cwd", "env", "output"];
     const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
+    /// The child is killed (as before: a timed-out command is retried per `retry`).
+    const AFTER_TIMEOUT: AfterTimeout = AfterTimeout::Retry;
 
     fn read(f: StepFields<'_, '_>) -> Option<ShellSpec> {
         let StepFields {

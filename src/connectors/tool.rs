@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use toml::de::DeValue;
 
-use super::{CheckCx, Connector, Description, ExecError, RenderCx, Resources, Touch};
+use super::{AfterTimeout, CheckCx, Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::mcp::{Annotations, CatalogError, McpError, schema};
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
@@ -78,6 +78,8 @@ impl Connector for ToolAction {
     type Spec = ToolSpec;
     const FIELDS: &'static [&'static str] = &["server", "tool", "args"];
     const DEFAULT_TIMEOUT: Option<Duration> = Some(Duration::from_secs(60));
+    /// The server is told to cancel the call (as before: retried per `retry`).
+    const AFTER_TIMEOUT: AfterTimeout = AfterTimeout::Retry;
 
     fn read(f: StepFields<'_, '_>) -> Option<ToolSpec> {
         let StepFields {

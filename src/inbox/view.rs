@@ -66,6 +66,10 @@ pub enum Shown {
 /// What an interrupted step's item says first.
 pub const INTERRUPTED: &str = "The process running this step stopped before recording its result; it may or may not have happened.";
 
+/// The reason the driver gives an attention item for a step interrupted by a crash
+/// (a commit that failed with its outcome unknown gives its own).
+pub const CRASHED: &str = "the process running this step stopped before recording its result";
+
 impl ItemView {
     pub fn of(p: &ProposalRecord) -> ItemView {
         let subject = match p.kind {
@@ -81,6 +85,18 @@ impl ItemView {
         ItemView {
             subject,
             evidence: Evidence::of(&p.evidence),
+        }
+    }
+}
+
+impl ItemView {
+    /// What an attention item says first: why its step's outcome is unknown (the
+    /// process stopped, or the commit said so: an email whose server did not answer
+    /// after the message).
+    pub fn attention_line(&self) -> String {
+        match self.evidence.reason.as_deref() {
+            Some(r) if r != CRASHED => format!("Its outcome is unknown: {r}."),
+            _ => INTERRUPTED.to_string(),
         }
     }
 }

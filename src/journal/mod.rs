@@ -15,6 +15,7 @@ mod mail;
 mod memory;
 mod memory_search;
 pub mod notices;
+pub mod notify;
 mod open;
 mod project;
 mod query;

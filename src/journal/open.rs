@@ -30,7 +30,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_llm_finish.sql"),
     include_str!("migrations/0011_dry_runs.sql"),
     include_str!("migrations/0012_mail.sql"),
-    include_str!("migrations/0013_trust.sql"),
+    include_str!("migrations/0013_notifications.sql"),
+    include_str!("migrations/0014_trust.sql"),
 ];
 
 /// How the journal is opened.

@@ -68,6 +68,16 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0011_dry_runs.sql"),
         "321af89f707500c775373f907141850f15f9708dfa839ece55b7d9cc8a1d52f7",
     ),
+    (
+        "0012_mail.sql",
+        include_str!("migrations/0012_mail.sql"),
+        "a63e80b67252ddbe932bf2c78bcd737fc63d5abfc4509f2537418945c3c84a4e",
+    ),
+    (
+        "0013_notifications.sql",
+        include_str!("migrations/0013_notifications.sql"),
+        "4feddfb4c69b47cdb93fc8ac938f64c36333be905f34377ba41ae9270b390c99",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

@@ -145,6 +145,32 @@ pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> 
                     .map(|_| at("tool"))
                     .unwrap_or(span.clone()),
             ),
+            StepSpec::Action(ActionSpec::Email(e)) => {
+                if let Some(from) = e.from.as_deref().filter(|f| literal(f))
+                    && let Err(why) = p.check_sender(from)
+                {
+                    out.push(refuse(why, at("from")));
+                }
+                for key in ["to", "cc", "bcc"] {
+                    let value = match key {
+                        "to" => &e.to,
+                        "cc" => &e.cc,
+                        _ => &e.bcc,
+                    };
+                    let addrs: Vec<&str> = match value {
+                        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+                        Some(serde_json::Value::Array(a)) => {
+                            a.iter().filter_map(|v| v.as_str()).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    for addr in addrs.into_iter().filter(|a| literal(a)) {
+                        if let Err(why) = p.check_recipient(addr) {
+                            out.push(refuse(why, at(key)));
+                        }
+                    }
+                }
+            }
             StepSpec::Agent(a) => {
                 for m in &a.models {
                     if let Err(e) = p.check_model(m) {

@@ -179,37 +179,49 @@ impl Persona {
                 }
             }
             Touch::Email { from, to } => {
-                if !self
-                    .email_from
-                    .iter()
-                    .any(|f| f == ANY || f.eq_ignore_ascii_case(from))
-                {
-                    return Err(self.refuse(
-                        format!("sending from {from}"),
-                        "email_from",
-                        &self.email_from,
-                    ));
-                }
-                if has(&self.email_to_domains, ANY) {
-                    return Ok(());
-                }
-                for r in to {
-                    let domain = r.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-                    let domain = domain.trim_end_matches('>').to_ascii_lowercase();
-                    if !self
-                        .email_to_domains
-                        .iter()
-                        .any(|d| d.eq_ignore_ascii_case(&domain))
-                    {
-                        return Err(self.refuse(
-                            format!("the recipient {r}"),
-                            "email_to_domains",
-                            &self.email_to_domains,
-                        ));
-                    }
-                }
-                Ok(())
+                self.check_sender(from)?;
+                to.iter().try_for_each(|r| self.check_recipient(r))
             }
+        }
+    }
+
+    /// Whether its emails may be sent from `from` (`Name <addr>` or `addr`).
+    pub fn check_sender(&self, from: &str) -> std::result::Result<(), String> {
+        let addr = bare_address(from);
+        if self
+            .email_from
+            .iter()
+            .any(|f| f == ANY || f.eq_ignore_ascii_case(addr))
+        {
+            Ok(())
+        } else {
+            Err(self.refuse(
+                format!("sending from {addr}"),
+                "email_from",
+                &self.email_from,
+            ))
+        }
+    }
+
+    /// Whether its emails may go to `to` (its domain is in `email_to_domains`).
+    pub fn check_recipient(&self, to: &str) -> std::result::Result<(), String> {
+        if has(&self.email_to_domains, ANY) {
+            return Ok(());
+        }
+        let addr = bare_address(to);
+        let domain = addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        if self
+            .email_to_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            Ok(())
+        } else {
+            Err(self.refuse(
+                format!("the recipient {addr}"),
+                "email_to_domains",
+                &self.email_to_domains,
+            ))
         }
     }
 
@@ -264,6 +276,14 @@ impl Persona {
         } else {
             Err(self.refuse(format!("the model alias `{alias}`"), "models", &self.models))
         }
+    }
+}
+
+/// `Name <addr@x>` -> `addr@x`; a bare address as it is.
+fn bare_address(s: &str) -> &str {
+    match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => s[a + 1..b].trim(),
+        _ => s.trim(),
     }
 }
 

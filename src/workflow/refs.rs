@@ -355,7 +355,7 @@ fn check_uses(
                                 .unwrap_or_else(|| format!("declare it in an [inputs.{name}] table")),
                         ),
                 ),
-                ["inputs", ..] | ["run", ..] | ["facts", ..] => None,
+                ["inputs", ..] | ["run", ..] | ["facts", ..] | ["config", ..] => None,
                 ["steps", sid, rest @ ..] => match ids.get(sid) {
                     None => Some(
                         Diagnostic::new(format!("unknown step `{sid}`"))

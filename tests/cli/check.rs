@@ -47,7 +47,7 @@ error: unknown step kind `shel`
 9 | kind = "shel"
   |        ^^^^^^ unknown kind
   |
-  = hint: did you mean `shell`? kinds: shell, http, file, tool, set, approval, agent, remember, fact, outcome, wait
+  = hint: did you mean `shell`? kinds: shell, http, file, tool, email, set, approval, agent, remember, fact, outcome, wait
 
 error: duplicate step id `a`
   --> bad.toml:13:6
@@ -131,7 +131,7 @@ fn check_says_ok_for_good_files() {
         .copy("workflows/launch.toml", "launch.toml")
         .aios(&["check", "hello.toml", "launch.toml"])
         .success()
-        .stdout_is("ok hello.toml (hello, 2 steps)\nok launch.toml (launch, 10 steps)\n")
+        .stdout_is("ok hello.toml (hello, 2 steps)\nok launch.toml (launch, 12 steps)\n")
         .stderr_is("");
 }
 

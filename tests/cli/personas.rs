@@ -396,3 +396,68 @@ fn a_file_step_must_write_beneath_the_personas_roots() {
     );
     assert!(!t.join("elsewhere/note.txt").exists());
 }
+
+/// An email under the `support` persona: only from its sender, only to its customers'
+/// domain (checked in the file, when rendered, and on an edit).
+#[test]
+fn the_support_persona_emails_only_its_customers() {
+    use crate::support::smtp::{Opts, SmtpServer};
+    let t = Test::new();
+    let server = SmtpServer::start(&t.join("smtp"), Opts::default());
+    let t = crate::email::with_server(&server);
+    t.put(
+        "config.toml",
+        &format!(
+            "{}\n[personas.support]\nemail_from = [\"ada@example.com\"]\nemail_to_domains = [\"customer.example\"]\n",
+            server.config(None)
+        ),
+    );
+    t.put(
+        "mail.toml",
+        "name = \"reply\"\npersona = \"support\"\n\n[inputs.who]\ndefault = \"bob@customer.example\"\n\n[[steps]]\nid = \"send\"\nkind = \"email\"\nto = \"{{ inputs.who }}\"\nsubject = \"Your ticket\"\ntext = \"Fixed.\"\n",
+    );
+    t.aios(&["run", "mail.toml", "-q"])
+        .success()
+        .stdout_contains("is waiting for you");
+    // Rendered to another domain: refused, nothing proposed.
+    t.aios(&[
+        "run",
+        "mail.toml",
+        "--input",
+        "who=eve@elsewhere.example",
+        "-q",
+    ])
+    .code(1);
+    let err = t.show(2)["steps"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        err.contains("persona `support` does not allow the recipient eve@elsewhere.example: it is not in its `email_to_domains` (customer.example)"),
+        "{err}"
+    );
+    // An edit adding a recipient elsewhere is refused.
+    let mut action = t.aios(&["inbox", "show", "1", "--action"]).success().json();
+    action["cc"] = serde_json::json!(["eve@elsewhere.example"]);
+    t.put("edit.json", &action.to_string());
+    t.aios(&["approve", "1", "--edit", "edit.json"])
+        .code(2)
+        .stderr_contains("does not allow the recipient eve@elsewhere.example");
+    // Literal values are reported by `aios check`.
+    t.put(
+        "bad.toml",
+        "name = \"bad\"\npersona = \"support\"\n\n[[steps]]\nid = \"send\"\nkind = \"email\"\nfrom = \"Mallory <mallory@example.com>\"\nto = [\"eve@elsewhere.example\"]\nsubject = \"x\"\ntext = \"y\"\n",
+    );
+    let out = t.aios(&["check", "bad.toml"]).code(2);
+    assert!(
+        out.stderr
+            .contains("persona `support` does not allow sending from mallory@example.com")
+            && out.stderr.contains("bad.toml:7:8"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("does not allow the recipient eve@elsewhere.example")
+            && out.stderr.contains("bad.toml:8:6"),
+        "{}",
+        out.stderr
+    );
+}

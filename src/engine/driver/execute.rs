@@ -181,6 +181,12 @@ impl Driver<'_> {
                     retryable: false,
                 });
             }
+            Err(e) if e.outcome_unknown => {
+                // It may have happened: never retried automatically, the operator
+                // decides (like a step interrupted by a crash).
+                self.reasons.insert(c.step, e.message);
+                self.feed(Input::Interrupted { step: c.step });
+            }
             Err(e) => {
                 self.reasons.insert(c.step, e.message);
                 self.feed(Input::Finished {

@@ -330,20 +330,25 @@ impl Driver<'_> {
 
     pub(super) fn ask_attention(&mut self, step: usize, attempt: u32) -> Result<()> {
         let s = &self.wf.steps[step];
+        // A commit that failed with its outcome unknown left its reason; otherwise
+        // the process that ran the step stopped (a crash).
+        let failed = self.reasons.remove(&step);
+        let what = if failed.is_some() {
+            "outcome unknown"
+        } else {
+            "interrupted, outcome unknown"
+        };
         let (summary, action) = match &self.prepped[step] {
-            Some(Prepped::Action(a)) => (
-                format!("interrupted, outcome unknown: {}", a.summary()),
-                serde_json::to_value(a)?,
-            ),
+            Some(Prepped::Action(a)) => {
+                (format!("{what}: {}", a.summary()), serde_json::to_value(a)?)
+            }
             _ => (
                 format!("`{}` was interrupted; its outcome is unknown", s.id),
                 Json::Null,
             ),
         };
         let evidence = Evidence {
-            reason: Some(
-                "the process running this step stopped before recording its result".into(),
-            ),
+            reason: Some(failed.unwrap_or_else(|| crate::inbox::view::CRASHED.into())),
             choices: vec![
                 "approve: run it again".into(),
                 "approve --done: it happened, mark it done".into(),

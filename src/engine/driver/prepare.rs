@@ -187,6 +187,7 @@ impl Driver<'_> {
             step_id: &self.wf.steps[step].id,
             attempt,
             tools: &tools,
+            config: &self.env.exec.config,
         };
         crate::connectors::render(spec, &r)
     }

@@ -5,7 +5,7 @@
 use super::action::{description_lines, diff_lines, json_lines};
 use super::{Theme, heading};
 use crate::clock::{Millis, age, format_ms};
-use crate::inbox::view::{INTERRUPTED, Shown, Subject};
+use crate::inbox::view::{Shown, Subject};
 use crate::journal::{BudgetStop, Gate, Rescue};
 use crate::tui::model::{Detail, Model};
 use ratatui::Frame;
@@ -97,7 +97,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             action,
         } => {
             if *interrupted {
-                lines.push(Line::styled(INTERRUPTED, t.alert()));
+                lines.push(Line::styled(d.view.attention_line(), t.alert()));
                 lines.push(Line::raw(""));
             }
             lines.push(heading("ACTION", t));

@@ -164,8 +164,8 @@ fn detail_of_a_shell_call() {
     insta::assert_snapshot!(draw(&m));
 }
 
-/// An action of a kind this build has no connector for (an `email`, from a newer
-/// build) shows as its JSON.
+/// An action this build cannot read (an `email` without the fields its connector
+/// needs, as another build might have written it) shows as its JSON.
 #[test]
 fn detail_of_an_action_this_build_cannot_read() {
     let mut m = with(several(), 80, 24);
@@ -175,6 +175,25 @@ fn detail_of_an_action_this_build_cannot_read() {
         ProposalKind::Action,
         json!({"kind": "email", "from": "ada@example.com", "to": ["bob@example.com", "eve@example.com"],
                "subject": "Office hours are open", "body": "Hi,\n\nBook a slot this week.\n\nAda"}),
+    );
+    insta::assert_snapshot!(draw(&m));
+}
+
+/// An email shows as it will be sent, from the connector's description (the same
+/// one `aios inbox show` prints): headers, the body, attachment names and sizes.
+#[test]
+fn detail_of_an_email_shows_the_message() {
+    let mut m = with(several(), 80, 40);
+    show(
+        &mut m,
+        4,
+        ProposalKind::Action,
+        json!({"kind": "email", "account": "default", "from": "Ada <ada@example.com>",
+               "to": ["bob@example.com"], "cc": ["eve@example.com"], "subject": "Office hours are open",
+               "text": "Hi,\n\nBook a slot this week.\n\nAda", "headers": {"X-Launch": "office-hours"},
+               "root": "/w", "attachments": [{"path": "deck.pdf", "name": "deck.pdf",
+               "content_type": "application/pdf", "size": 2048, "sha256": "00"}],
+               "message_id": "<aios.r1.announce.1@example.com>"}),
     );
     insta::assert_snapshot!(draw(&m));
 }

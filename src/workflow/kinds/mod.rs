@@ -389,7 +389,8 @@ mod tests {
             assert_eq!(Kind::parse(k.name()), Some(k));
             assert_eq!(k.to_string(), k.name());
         }
-        assert_eq!(Kind::parse("email"), None);
+        assert_eq!(Kind::parse("email").map(|k| k.name()), Some("email"));
+        assert_eq!(Kind::parse("mail"), None);
     }
 
     /// Each kind's policy, as the validator and the engine apply it.
@@ -406,6 +407,8 @@ mod tests {
         assert_eq!(policy("http"), act(Some(Duration::from_secs(30))));
         assert_eq!(policy("file"), act(None));
         assert_eq!(policy("tool"), act(Some(Duration::from_secs(60))));
+        // Each exchange with the SMTP server has its account's timeout instead.
+        assert_eq!(policy("email"), act(None));
         let pure = Policy {
             asks: Asks::Never,
             timeout: Timeout::Execution(None),

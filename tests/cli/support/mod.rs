@@ -5,6 +5,7 @@ pub mod dovecot;
 pub mod http;
 pub mod llm;
 pub mod mcp;
+pub mod smtp;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
