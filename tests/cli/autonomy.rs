@@ -389,3 +389,24 @@ fn a_stale_proposal_is_never_approved_by_a_policy() {
         .success()
         .stdout_contains("STALE");
 }
+
+#[test]
+fn the_daily_digest_lists_what_policies_decided() {
+    let t = Test::new()
+        .write(
+            "config.toml",
+            "[[autonomy]]\nname = \"weekly-report\"\nworkflow = \"report\"\nafter = 1\n\n[notify]\ndigest = \"09:00\"\n[notify.log]\nkind = \"command\"\nevents = [\"digest\"]\ncommand = [\"sh\", \"-c\", \"printf '%s\\n%s\\n' \\\"$AIOS_NOTIFY_TITLE\\\" \\\"$AIOS_NOTIFY_BODY\\\" >> digest.txt\"]\n",
+        )
+        .write("report.toml", REPORT);
+    run_report(&t);
+    t.aios(&["approve", "1", "-q"]).success();
+    run_report(&t);
+    assert_eq!(t.show(2)["status"], "succeeded");
+    t.aios(&["tick"]).success();
+    crate::support::wait_until("the digest is written", || t.join("digest.txt").exists());
+    let text = t.read("digest.txt");
+    assert!(
+        text.contains("Decided by policy:\n  - inbox 2 (run 2, report.save) approved by policy:weekly-report: policy weekly-report: approved unchanged 1 of 1 times (after = 1)"),
+        "{text}"
+    );
+}
