@@ -14,6 +14,7 @@
 //! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
 //!   shows (one view for every front end)
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
+//! - [`rate`]: rate limits per connector target (`[rate]`), shared through the journal
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`commands`]: the CLI front end; the only module that prints
@@ -36,6 +37,7 @@ pub mod inbox;
 pub mod journal;
 pub mod mcp;
 pub mod memory;
+pub mod rate;
 pub mod schedule;
 pub mod secrets;
 pub mod template;

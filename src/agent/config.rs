@@ -283,6 +283,8 @@ pub fn from_config(
                     "connect_timeout",
                     "max_retries",
                     "retry_backoff",
+                    // Read by crate::rate (README "Rate limits").
+                    "rate",
                 ],
             )?;
             let kind = match string(o, &format!("{key}.kind"), t.get("kind"))?.as_deref() {

@@ -165,9 +165,16 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         "a step was skipped (its `when` was false, or it was rejected with `on_reject = \"skip\"`), or the run was cancelled",
     ),
     (WAITING, "a step waits for you: an inbox item was created"),
-    (SLEEPING, "a `wait` step sleeps until the time shown"),
+    (
+        SLEEPING,
+        "a `wait` step sleeps, or a step waits for its turn under a rate limit, until the time shown",
+    ),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
+    (
+        WARNING,
+        "a remark about a step: its sandbox could not be applied in full (`best_effort`)",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -195,6 +202,7 @@ const WAITING: &str = "?";
 const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
+const WARNING: &str = "!";
 
 /// Prints one line per step transition on stderr.
 pub struct Progress {
@@ -245,6 +253,20 @@ impl Observer for Progress {
                 s.yellow(SLEEPING),
                 crate::clock::format_ms(*due_at)
             ),
+            Event::StepThrottled {
+                step,
+                target,
+                rate,
+                until,
+                ..
+            } => format!(
+                "{} {step} waits for its turn under the rate limit {target} ({rate}) until {}",
+                s.yellow(SLEEPING),
+                crate::clock::format_ms(*until)
+            ),
+            Event::StepWarned { step, warning, .. } => {
+                format!("{} {step}: {warning}", s.yellow(WARNING))
+            }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim(SKIPPED)),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());

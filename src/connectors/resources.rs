@@ -21,6 +21,9 @@ pub struct ExecEnv {
     pub child_env: Vec<(String, String)>,
     /// The process's tool servers (none configured by default).
     pub mcp: Arc<McpPool>,
+    /// The highest Landlock ABI shell steps may use (`AIOS_LANDLOCK_ABI`, a testing
+    /// aid: 0 acts as if the kernel had no Landlock); `None`: the kernel's.
+    pub landlock_abi: Option<i32>,
 }
 
 /// The bag of resources a commit draws from. Shared by every commit (and LLM call)

@@ -7,7 +7,8 @@
 //! machine's effects. The work behind each effect lives in the child modules:
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
-//! steps, [`agent`] calls models and [`budget`] enforces the spending caps.
+//! steps, [`agent`] calls models, [`budget`] enforces the spending caps and
+//! [`rate`] holds commits and calls until their turn under a rate limit.
 
 mod agent;
 mod budget;
@@ -15,6 +16,7 @@ mod execute;
 mod items;
 mod memory;
 mod prepare;
+mod rate;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -83,6 +85,10 @@ pub(super) struct Driver<'a> {
     /// The run's secrets: what commits resolve, and what is redacted from every
     /// event before it is journaled.
     pub(super) secrets: crate::secrets::Secrets,
+    /// Steps waiting for their turn under a rate limit.
+    held: Vec<rate::Held>,
+    /// Steps whose turn came (by attempt): they go without taking another.
+    turn_came: HashMap<usize, u32>,
 }
 
 /// Commit buffered events at least this often.
@@ -127,6 +133,8 @@ impl<'a> Driver<'a> {
             buffer: Vec::new(),
             jobs: HashMap::new(),
             reserved_usd: 0.0,
+            held: Vec::new(),
+            turn_came: HashMap::new(),
         }
     }
 
@@ -223,9 +231,14 @@ impl<'a> Driver<'a> {
                     return self.finish(RunStatus::Failed, Some(err));
                 }
             }
-            // Wait for a completion, a due retry, or the next poll.
+            // Wait for a completion, a due retry or turn, or the next poll.
             let now = Instant::now();
-            let next_timer = self.timers.iter().map(|(t, _)| *t).min();
+            let next_timer = self
+                .timers
+                .iter()
+                .map(|(t, _)| *t)
+                .chain(self.next_turn())
+                .min();
             let mut wait = self.env.poll;
             if let Some(t) = next_timer {
                 wait = wait.min(t.saturating_duration_since(now));
@@ -247,6 +260,7 @@ impl<'a> Driver<'a> {
             for step in due {
                 self.feed(Input::RetryDue { step });
             }
+            self.turns_due()?;
             if now.duration_since(last_poll) >= self.env.poll {
                 last_poll = now;
                 if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {

@@ -41,6 +41,8 @@ pub struct RunEnv {
     /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
     /// from what runs keep (empty: no secrets).
     pub secrets: crate::secrets::Secrets,
+    /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
+    pub rates: std::sync::Arc<crate::rate::RateLimits>,
 }
 
 impl RunEnv {
@@ -53,6 +55,7 @@ impl RunEnv {
             agent: Default::default(),
             embedder: None,
             secrets: Default::default(),
+            rates: Default::default(),
         }
     }
 }

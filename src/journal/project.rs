@@ -54,7 +54,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'running', attempts = ?3, error = NULL, started_at = ?4, finished_at = NULL WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = 'running', attempts = ?3, error = NULL, started_at = ?4, finished_at = NULL,
+                   throttled_until = NULL, throttled_by = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, attempt, at],
             )?;
         }
@@ -68,7 +69,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 run,
                 step,
                 "UPDATE steps SET status = 'succeeded', attempts = max(attempts, ?3), output = ?4, error = NULL,
-                   started_at = coalesce(started_at, ?5), finished_at = ?5 WHERE run_id = ?1 AND step_id = ?2",
+                   started_at = coalesce(started_at, ?5), finished_at = ?5, throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, attempt, output.to_string(), at],
             )?;
         }
@@ -87,7 +89,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), error = ?5, finished_at = ?6 WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), error = ?5, finished_at = ?6,
+                   throttled_until = NULL, throttled_by = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, status, attempt, error, at],
             )?;
         }
@@ -96,7 +99,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4 WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4, throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, reason, at],
             )?;
         }
@@ -105,7 +109,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'pending', finished_at = NULL WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = 'pending', finished_at = NULL, throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step],
             )?;
         }
@@ -200,6 +205,12 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 c.heuristic,
                 at
             ])?;
+            // The call went: its step no longer waits for a turn.
+            tx.prepare_cached(
+                "UPDATE steps SET throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2 AND throttled_until IS NOT NULL",
+            )?
+            .execute(params![run, c.step])?;
         }
         Event::TimerSet {
             step,
@@ -233,6 +244,23 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             tx.prepare_cached("UPDATE proposals SET deadline = ?2, reminders = ?3 WHERE id = ?1")?
                 .execute(params![proposal, next_due, reminder])?;
         }
+        Event::StepThrottled {
+            step,
+            target,
+            rate,
+            until,
+            ..
+        } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET throttled_until = ?3, throttled_by = ?4 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, until, format!("{target} {rate}")],
+            )?;
+        }
+        // Shown in the timeline; nothing to project.
+        Event::StepWarned { .. } => {}
         Event::FactSet { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }

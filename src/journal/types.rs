@@ -262,6 +262,23 @@ pub enum Event {
         reminder: u32,
         next_due: Millis,
     },
+    /// A step's commit or LLM call waits for its turn under a rate limit: it goes
+    /// at `until`. `target` is the limit's key in the config (`api.example.com`,
+    /// `mcp:github`, `llm:openai`, `smtp:work`), `rate` the limit (`10/m`).
+    StepThrottled {
+        step: String,
+        attempt: u32,
+        target: String,
+        rate: String,
+        until: Millis,
+    },
+    /// A remark about a step's commit the operator should see (a sandbox that
+    /// could not be applied): shown in the run's output and timeline.
+    StepWarned {
+        step: String,
+        attempt: u32,
+        warning: String,
+    },
 }
 
 /// What the journal keeps of one LLM call. Never a key or a header.
@@ -330,6 +347,8 @@ impl Event {
             Event::TimerSet { .. } => "timer_set",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",
+            Event::StepThrottled { .. } => "step_throttled",
+            Event::StepWarned { .. } => "step_warned",
         }
     }
 
@@ -348,7 +367,9 @@ impl Event {
             | Event::ProposalSnoozed { step, .. }
             | Event::TimerSet { step, .. }
             | Event::DeadlineSet { step, .. }
-            | Event::ProposalReminded { step, .. } => Some(step),
+            | Event::ProposalReminded { step, .. }
+            | Event::StepThrottled { step, .. }
+            | Event::StepWarned { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -408,6 +429,9 @@ pub struct StepRecord {
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// While it waits for its turn under a rate limit: until when, and the limit
+    /// (`api.example.com 10/m`).
+    pub throttled: Option<(Millis, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -27,6 +27,7 @@ mod schedule;
 mod schedule_faults;
 mod secrets;
 mod serve;
+mod shellbox;
 mod steps;
 mod storage;
 mod timers;

@@ -215,6 +215,13 @@ impl Driver<'_> {
             {
                 return self.budget_stop(step, req, job, &target, stop);
             }
+            // Rate limit (`[rate]`): wait for the provider's turn before the call.
+            let turn = Some(crate::rate::RateTarget::llm(target.provider_name()));
+            let then = super::rate::Then::Call(Box::new(req.clone()));
+            if self.hold_for_turn(step, attempt, turn, then)? {
+                self.jobs.insert(step, job);
+                return Ok(());
+            }
             if job.started != attempt {
                 job.started = attempt;
                 self.record(vec![Event::StepStarted {

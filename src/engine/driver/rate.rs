@@ -1,0 +1,104 @@
+//! Rate limits in the driver: before a commit or an LLM call starts, the step takes
+//! its target's next turn from the journal ([`crate::journal::Journal::take_turn`]).
+//! When the turn is later, the wait is journaled (`step_throttled`, in the same
+//! transaction as the turn), the step is held while the others go on, and when its
+//! turn comes the same work runs as it was prepared. The run stays `running`; a
+//! cancelled run drops its held steps (their turns go unused).
+
+use std::time::{Duration, Instant};
+
+use super::Driver;
+use crate::agent::AgentRequest;
+use crate::error::Result;
+use crate::journal::Taker;
+use crate::rate::RateTarget;
+
+/// What a held step does when its turn comes.
+pub(in crate::engine) enum Then {
+    /// Commit its prepared action.
+    Execute,
+    /// Make its agent call.
+    Call(Box<AgentRequest>),
+}
+
+/// A step waiting for its turn.
+pub(in crate::engine) struct Held {
+    due: Instant,
+    step: usize,
+    attempt: u32,
+    then: Then,
+}
+
+impl Driver<'_> {
+    /// Whether `step` must wait for its turn at `target` before it goes: its wait
+    /// is journaled and `then` runs when the turn comes. A step whose turn has
+    /// come (it was held and is back) goes without asking again.
+    pub(super) fn hold_for_turn(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        target: Option<RateTarget>,
+        then: Then,
+    ) -> Result<bool> {
+        if self.turn_came.remove(&step) == Some(attempt) {
+            return Ok(false);
+        }
+        let Some(target) = target else {
+            return Ok(false);
+        };
+        let Some((key, rate)) = self.env.rates.limit(&target) else {
+            return Ok(false);
+        };
+        let (key, rate) = (key.to_string(), rate.clone());
+        // What happened before is journaled before the turn is taken.
+        self.flush()?;
+        let step_id = self.wf.steps[step].id.clone();
+        let now = self.journal.now();
+        let (turn, waited) = self.journal.take_turn(
+            Taker {
+                run: self.run.id,
+                step: &step_id,
+                attempt,
+            },
+            &key,
+            &rate,
+        )?;
+        let Some(ev) = waited else {
+            return Ok(false);
+        };
+        self.observer.event(self.run.id, &ev);
+        let wait = Duration::from_millis(u64::try_from(turn - now).unwrap_or(0));
+        self.held.push(Held {
+            due: Instant::now() + wait,
+            step,
+            attempt,
+            then,
+        });
+        Ok(true)
+    }
+
+    /// When the next held step's turn comes.
+    pub(super) fn next_turn(&self) -> Option<Instant> {
+        self.held.iter().map(|h| h.due).min()
+    }
+
+    /// Let the held steps whose turn has come go, as they were prepared.
+    pub(super) fn turns_due(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let (due, later): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.due <= now);
+        self.held = later;
+        for h in due {
+            if self.machine.step(h.step).attempt != h.attempt {
+                continue;
+            }
+            self.turn_came.insert(h.step, h.attempt);
+            match h.then {
+                Then::Execute => self.execute(h.step, h.attempt)?,
+                Then::Call(req) => self.agent_call(h.step, h.attempt, *req)?,
+            }
+        }
+        Ok(())
+    }
+}
