@@ -20,6 +20,7 @@ mod mcp;
 mod mcp_steps;
 mod memory;
 mod plurals;
+mod rate;
 mod readonly;
 mod run;
 mod sandbox;
