@@ -233,9 +233,15 @@ fn an_abi_without_network_rules_is_refused_or_noted() {
 #[test]
 fn limits_reach_the_program() {
     let t = workspace(
-        "script = \"ulimit -t; ulimit -v; ulimit -n; ulimit -c\"\nlimits = { cpu = \"30s\", memory = \"256MiB\", files = 64 }\n",
+        "script = \"ulimit -t; ulimit -v; ulimit -n; ulimit -c; ulimit -p\"\nlimits = { cpu = \"30s\", memory = \"256MiB\", files = 64, processes = 500 }\n",
     );
-    assert_eq!(run(&t, 0)["output"]["stdout"], "30\n262144\n64\n0\n");
+    assert_eq!(run(&t, 0)["output"]["stdout"], "30\n262144\n64\n0\n500\n");
+    // Past its memory, an allocation fails.
+    let t = workspace(
+        "argv = [\"dd\", \"if=/dev/zero\", \"of=/dev/null\", \"bs=200M\", \"count=1\"]\nlimits = { memory = \"64MiB\" }\n",
+    );
+    let err = run(&t, 1)["error"].as_str().unwrap().to_string();
+    assert!(err.contains("memory exhausted"), "{err}");
     // The default: 1024 files, no core dumps.
     let t = workspace("script = \"ulimit -n; ulimit -c\"\n");
     assert_eq!(run(&t, 0)["output"]["stdout"], "1024\n0\n");
