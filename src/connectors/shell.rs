@@ -375,8 +375,7 @@ pub(super) async fn run(s: ShellAction, res: &Resources) -> Result<Json, ExecErr
     let code = status.code();
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
-        let cpu_out = status.signal() == Some(libc::SIGXCPU)
-            || (status.signal() == Some(libc::SIGKILL) && s.limits.cpu_secs.is_some());
+        let cpu_out = status.signal() == Some(libc::SIGXCPU);
         let why = match (code, s.limits.cpu_secs) {
             (Some(c), _) => format!("exited with status {c}"),
             (None, Some(secs)) if cpu_out => format!(
@@ -384,7 +383,7 @@ pub(super) async fn run(s: ShellAction, res: &Resources) -> Result<Json, ExecErr
                 crate::clock::format_duration(Duration::from_secs(secs))
             ),
             (None, _) => match status.signal() {
-                Some(sig) => format!("was killed by signal {sig}"),
+                Some(sig) => format!("was killed by signal {sig}{}", signal_name(sig)),
                 None => "was killed by a signal".to_string(),
             },
         };
@@ -430,6 +429,20 @@ pub(super) async fn run(s: ShellAction, res: &Resources) -> Result<Json, ExecErr
         output["json"] = parsed;
     }
     Ok(output)
+}
+
+/// ` (SIGKILL)` for the signals programs commonly die of.
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGBUS => " (SIGBUS)",
+        libc::SIGXFSZ => " (SIGXFSZ)",
+        libc::SIGPIPE => " (SIGPIPE)",
+        _ => "",
+    }
 }
 
 /// What a sandboxed program that was refused something is told.

@@ -15,7 +15,7 @@
 //! 9); from ABI 6 signals to processes outside the sandbox, and abstract UNIX
 //! sockets when the step has no network.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -122,11 +122,14 @@ pub fn build(
     let read = AccessFs::from_read(v);
     let file = AccessFs::from_file(v);
     let data = AccessFs::ReadFile | AccessFs::ReadDir;
-    // A rule on a file takes file rights only.
+    // A rule on a file takes file rights only (asked of what was opened, so the
+    // rights fit the very object the rule is on).
     let rule = |path: &Path, access: BitFlags<AccessFs>| -> std::io::Result<_> {
-        let is_dir = std::fs::metadata(path)?.is_dir();
-        let access = if is_dir { access } else { access & file };
-        let fd = PathFd::new(path).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let fd = PathFd::new(path).map_err(|e| match e {
+            landlock::PathFdError::OpenCall { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        })?;
+        let access = if is_dir(&fd)? { access } else { access & file };
         Ok(PathBeneath::new(fd, access))
     };
     for p in SYSTEM_READ {
@@ -203,6 +206,18 @@ impl Rules {
         unsafe {
             cmd.pre_exec(move || restrict(fd));
         }
+    }
+}
+
+/// Whether an opened path is a folder.
+fn is_dir(fd: &impl AsFd) -> std::io::Result<bool> {
+    // SAFETY: fstat on a descriptor we hold, into a zeroed local.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd.as_fd().as_raw_fd(), &mut st) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
     }
 }
 
