@@ -252,3 +252,56 @@ fn a_bad_limit_is_refused_before_anything_runs() {
         .stderr_contains("is not a rate")
         .stderr_contains("hint: write a number of calls per s, m, h or d");
 }
+
+/// A step held for its turn does not start once another step of its run failed:
+/// it fails at once with the reason, and its request is never sent.
+#[test]
+fn a_held_step_does_not_start_after_another_step_failed() {
+    let server = Server::start();
+    let host = server.url("").trim_start_matches("http://").to_string();
+    let t = Test::new()
+        .write("config.toml", &format!("[rate]\n\"{host}\" = \"1/h\"\n"))
+        .write(
+            "first.toml",
+            &format!(
+                "name = \"first\"\n[[steps]]\nid = \"ping\"\nkind = \"http\"\nurl = \"{}\"\napprove = \"never\"\n",
+                server.url("/first")
+            ),
+        )
+        .write(
+            "wf.toml",
+            &format!(
+                r#"name = "both"
+[[steps]]
+id = "ping"
+kind = "http"
+url = "{}"
+approve = "never"
+needs = []
+[[steps]]
+id = "boom"
+kind = "shell"
+script = "exit 3"
+approve = "never"
+needs = []
+"#,
+                server.url("/ping")
+            ),
+        );
+    t.aios(&["run", "first.toml"]).success();
+    t.aios(&["run", "wf.toml"]).code(1);
+    let show = t.show(2);
+    assert_eq!(show["status"], "failed");
+    let ping = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "ping")
+        .cloned()
+        .unwrap();
+    assert_eq!(ping["status"], "failed", "{ping}");
+    t.aios(&["show", "2"]).success().stdout_contains(
+        "not started: another step failed while it waited for its turn under a rate limit",
+    );
+    assert_eq!(server.count("/ping"), 0);
+}

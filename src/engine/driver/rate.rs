@@ -3,12 +3,14 @@
 //! When the turn is later, the wait is journaled (`step_throttled`, in the same
 //! transaction as the turn), the step is held while the others go on, and when its
 //! turn comes the same work runs as it was prepared. The run stays `running`; a
-//! cancelled run drops its held steps (their turns go unused).
+//! cancelled run drops its held steps (their turns go unused), and a run where
+//! another step failed fails them without starting them.
 
 use std::time::{Duration, Instant};
 
 use super::Driver;
 use crate::agent::AgentRequest;
+use crate::engine::machine::Input;
 use crate::error::Result;
 use crate::journal::Taker;
 use crate::rate::RateTarget;
@@ -82,8 +84,28 @@ impl Driver<'_> {
         self.held.iter().map(|h| h.due).min()
     }
 
-    /// Let the held steps whose turn has come go, as they were prepared.
+    /// Let the held steps whose turn has come go, as they were prepared. Once
+    /// another step failed for good, a held step does not start: it fails, as a
+    /// retry due then would.
     pub(super) fn turns_due(&mut self) -> Result<()> {
+        if self.machine.is_halted() && !self.held.is_empty() {
+            for h in std::mem::take(&mut self.held) {
+                if self.machine.step(h.step).attempt != h.attempt {
+                    continue;
+                }
+                self.reasons.insert(
+                    h.step,
+                    "not started: another step failed while it waited for its turn under a rate limit"
+                        .into(),
+                );
+                self.feed(Input::Finished {
+                    step: h.step,
+                    ok: false,
+                    retryable: false,
+                });
+            }
+            return Ok(());
+        }
         let now = Instant::now();
         let (due, later): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
             .into_iter()
