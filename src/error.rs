@@ -25,9 +25,26 @@ pub struct Error {
     pub message: String,
     pub hint: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    /// SQLite was busy (another writer held the lock past the timeout): the same
-    /// operation may succeed if tried again.
-    busy: bool,
+    /// What SQLite said, for a storage error that came from it.
+    cause: Option<StorageCause>,
+}
+
+/// Why the database could not be used (a storage error from SQLite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageCause {
+    /// Another writer held the lock past the timeout: nothing was written, and the
+    /// same operation may succeed later.
+    Busy,
+    /// The disk (or a quota) is full.
+    Full,
+    /// A read or write of the file failed.
+    Io,
+    /// The file or its folder may not be opened for writing.
+    Access,
+    /// The file is damaged.
+    Damaged,
+    /// Anything else SQLite reported.
+    Other,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -39,14 +56,45 @@ impl Error {
             message: message.into(),
             hint: None,
             source: None,
-            busy: false,
+            cause: None,
         }
     }
 
     /// The database was locked by another writer past the lock timeout: nothing was
     /// written, and trying again later may succeed.
     pub fn is_busy(&self) -> bool {
-        self.busy
+        self.cause == Some(StorageCause::Busy)
+    }
+
+    /// Why the database could not be used, for a storage error that came from SQLite.
+    pub fn storage_cause(&self) -> Option<StorageCause> {
+        self.cause
+    }
+
+    /// A storage error met while driving run `run`: everything up to the last write
+    /// that went through is in the journal, so the way on is `aios resume RUN`, never
+    /// the same command again (`aios run` would start a new run and repeat side
+    /// effects already done). Other errors, and storage errors that a resume would
+    /// meet again (a damaged file, an unreadable snapshot), are returned as they are.
+    pub fn in_run(mut self, run: i64) -> Self {
+        let resume = format!("aios resume {run}");
+        self.hint = Some(match self.cause {
+            Some(StorageCause::Busy) => format!(
+                "another aios command is writing; run {run} is recorded up to here, continue it once that one is done with: {resume}"
+            ),
+            Some(StorageCause::Full) => format!(
+                "free some space; run {run} is recorded up to here (nothing was half-written), then continue it with: {resume}"
+            ),
+            Some(StorageCause::Io) => format!(
+                "check free disk space (and quotas); run {run} is recorded up to here (nothing was half-written), then continue it with: {resume}"
+            ),
+            Some(StorageCause::Access) => format!(
+                "check the permissions of the data directory (see AIOS_HOME / --home); run {run} is recorded up to here, then continue it with: {resume}"
+            ),
+            // Not a passing condition: resuming would meet it again.
+            Some(StorageCause::Damaged | StorageCause::Other) | None => return self,
+        });
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -101,37 +149,43 @@ impl From<rusqlite::Error> for Error {
             rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
             _ => None,
         };
-        let (message, hint) = match code {
+        let (message, hint, cause) = match code {
             Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => (
                 "the database is locked by another process".to_string(),
                 "another aios command is writing; try again in a moment".to_string(),
+                StorageCause::Busy,
             ),
             Some(C::SystemIoFailure) => (
                 format!("the database could not be written or read: {e}"),
                 "check free disk space (and quotas); nothing was half-written, so re-run the same command"
                     .to_string(),
+                StorageCause::Io,
             ),
             Some(C::DiskFull) => (
                 "the disk is full: the journal could not be written".to_string(),
                 "free some space; nothing was half-written, so re-run the same command".to_string(),
+                StorageCause::Full,
             ),
             Some(C::ReadOnly) | Some(C::PermissionDenied) | Some(C::CannotOpen) => (
                 format!("the database cannot be opened for writing: {e}"),
                 "check the permissions of the data directory (see AIOS_HOME / --home)".to_string(),
+                StorageCause::Access,
             ),
             Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => (
                 format!("the database file is damaged: {e}"),
                 "restore it from a backup, or point AIOS_HOME at a new folder".to_string(),
+                StorageCause::Damaged,
             ),
             _ => (
                 format!("database error: {e}"),
                 "this is likely a bug in aios: check the journal with `aios replay` and report both outputs".to_string(),
+                StorageCause::Other,
             ),
         };
         // The message already says what the SQLite error means; its text is kept
         // only where it adds something (it is in `message` for those cases).
         let mut err = Error::storage(message).with_hint(hint);
-        err.busy = matches!(code, Some(C::DatabaseBusy) | Some(C::DatabaseLocked));
+        err.cause = Some(cause);
         err
     }
 }

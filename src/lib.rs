@@ -11,8 +11,9 @@
 //!   fields, render, describe, validate, commit; the resources commits share
 //! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
 //!   per-process pool, the listing cache, argument checks
-//! - [`inbox`]: deciding inbox items (one path for every front end) and what an item
-//!   shows (one view for every front end)
+//! - [`inbox`]: deciding inbox items (one path for every front end), what an item
+//!   shows and what may be answered to it (one view and one list of choices for every
+//!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
 //! - [`rate`]: rate limits per connector target (`[rate]`), shared through the journal
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at

@@ -10,12 +10,16 @@ pub fn cancel(ctx: &Ctx, args: CancelArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let run = journal.run(args.run)?;
     if run.status.is_terminal() {
-        return Err(Error::conflict(format!(
-            "run {} already {}; there is nothing to cancel",
-            run.id, run.status
-        ))
-        .with_hint(format!("see it with: aios show {}", run.id))
-        .into());
+        let was = match run.status {
+            RunStatus::Cancelled => "was already cancelled",
+            RunStatus::Failed => "already failed",
+            _ => "already succeeded",
+        };
+        return Err(
+            Error::conflict(format!("run {} {was}; there is nothing to cancel", run.id))
+                .with_hint(format!("see it with: aios show {}", run.id))
+                .into(),
+        );
     }
     journal.commit(
         run.id,

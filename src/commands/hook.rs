@@ -66,7 +66,7 @@ fn add(ctx: &Ctx, a: HookAddArgs) -> CmdResult {
     let became_stripe = settings.format == HookFormat::Stripe
         && before.as_ref().map(|b| b.format) != Some(HookFormat::Stripe);
     let secret = if a.secret_stdin {
-        Secret::Given(read_secret_stdin()?)
+        Secret::Given(read_secret_stdin(&a)?)
     } else if settings.format == HookFormat::Stripe && (a.rotate || !has_secret || became_stripe) {
         return Err(Error::invalid(format!(
             "a stripe hook checks Stripe's own signing secret (whsec_...), which aios cannot make{}",
@@ -171,8 +171,12 @@ fn describe(s: &HookSettings) -> String {
 }
 
 /// A secret piped on stdin: one trailing newline dropped; nothing else changed.
-fn read_secret_stdin() -> Result<String, Error> {
-    let hint = "pipe it in: printf '%s' \"$SECRET\" | aios hook add NAME FILE --secret-stdin";
+fn read_secret_stdin(a: &HookAddArgs) -> Result<String, Error> {
+    let hint = format!(
+        "pipe it in: printf '%s' \"$SECRET\" | aios hook add {} {} --secret-stdin",
+        crate::connectors::shell::quote(&a.name),
+        crate::connectors::shell::quote(&a.file.display().to_string())
+    );
     if std::io::stdin().is_terminal() {
         return Err(
             Error::invalid("--secret-stdin reads a piped secret, and stdin is a terminal")
@@ -184,7 +188,8 @@ fn read_secret_stdin() -> Result<String, Error> {
         .take(64 * 1024)
         .read_to_string(&mut raw)
         .map_err(|e| {
-            Error::invalid(format!("cannot read the secret from stdin: {e}")).with_hint(hint)
+            Error::invalid(format!("cannot read the secret from stdin: {e}"))
+                .with_hint(hint.clone())
         })?;
     let s = raw
         .strip_suffix("\r\n")

@@ -10,7 +10,7 @@ use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
 use crate::inbox::view::{INTERRUPTED, ItemView, Shown, Subject};
-use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord};
+use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, ProposalStatus, Rescue};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
@@ -91,7 +91,8 @@ fn deadline_note(p: &ProposalRecord) -> String {
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
     let mut journal = ctx.reader_or_writer()?;
     crate::schedule::flag_late(&mut journal)?;
-    let items = journal.inbox(args.all)?;
+    let mut items = journal.inbox(args.all)?;
+    crate::inbox::order::sort_records(&mut items);
     if args.json {
         ui::print_json(&serde_json::Value::Array(
             items.iter().map(item_json).collect(),
@@ -135,6 +136,11 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
         summary.push_str(&deadline_note(p));
         if args.all {
             summary = format!("[{}] {summary}", p.status);
+            if p.status == ProposalStatus::Withdrawn
+                && let Some(why) = &p.reason
+            {
+                summary.push_str(&format!(" ({why})"));
+            }
         }
         let (run, step) = if p.kind == ProposalKind::Notice {
             ("-".to_string(), "-")
@@ -156,7 +162,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     let journal = ctx.reader()?;
     let p = journal.proposal(args.id)?;
     if args.action {
-        ui::print_json(p.final_action());
+        ui::println(&crate::inbox::view::edit_start(&p));
         return Ok(Exit::Ok);
     }
     if args.json {
@@ -219,7 +225,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 t.push_str(&format!("\n{body}\n"));
             }
             if !g.fields.is_empty() {
-                t.push_str(&format!("\n{}\n", s.bold("fields (--field NAME=VALUE)")));
+                t.push_str(&format!("\n{}\n", s.bold("fields")));
                 for f in &g.fields {
                     t.push_str(&format!("  {}\n", f.describe()));
                 }
@@ -229,12 +235,6 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             t.push_str(&format!("{}\n", s.bold(BudgetStop::HEADLINE)));
             for (label, value) in b.lines() {
                 t.push_str(&format!("  {label:<10} {value}\n"));
-            }
-            if !view.evidence.choices.is_empty() {
-                t.push_str(&format!("\n{}\n", s.bold("choices")));
-                for c in &view.evidence.choices {
-                    t.push_str(&format!("  {c}\n"));
-                }
             }
         }
         Subject::Action {
@@ -255,6 +255,16 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 t.push_str(&format!(
                     "\n{}\n{}",
                     s.bold("edited by the operator"),
+                    indent(d)
+                ));
+            }
+        }
+        Subject::Rescue(r) => {
+            t.push_str(&rescue_text(r, s));
+            if let Some(d) = &p.diff {
+                t.push_str(&format!(
+                    "\n{}\n{}",
+                    s.bold("the operator's reply"),
                     indent(d)
                 ));
             }
@@ -292,7 +302,20 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
             }
         }
     }
-    if let Some(d) = p.decision {
+    if p.status == ProposalStatus::Withdrawn {
+        t.push_str(&format!(
+            "\n{} {}\n",
+            s.bold("withdrawn:"),
+            p.reason.as_deref().unwrap_or("its run ended")
+        ));
+        if p.run_status == crate::journal::RunStatus::Failed {
+            t.push_str(&format!(
+                "{} aios resume {} (continues the run; the items its steps wait on come back)\n",
+                s.cyan_bold("next:"),
+                p.run_id
+            ));
+        }
+    } else if let Some(d) = p.decision {
         t.push_str(&format!(
             "\n{} {} by {} at {}{}\n",
             s.bold("decided:"),
@@ -304,31 +327,21 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ));
-    } else if p.status == crate::journal::ProposalStatus::Pending {
-        let id = p.id;
-        let next = match p.kind {
-            ProposalKind::Notice => format!("aios approve {id} (acknowledge it)"),
-            ProposalKind::Action => format!(
-                "aios approve {id} · aios approve {id} --edit FILE (from: aios inbox show {id} --action) · aios reject {id} --reason \"...\""
-            ),
-            ProposalKind::Approval => format!(
-                "aios approve {id} [--field NAME=VALUE] · aios reject {id} --reason \"...\""
-            ),
-            ProposalKind::Attention => format!(
-                "aios approve {id} (run it again) · aios approve {id} --done (it happened) · aios reject {id} --reason \"...\" (fail the step)"
-            ),
-            ProposalKind::Budget => {
-                let mut n = format!("aios approve {id} --raise USD");
-                if BudgetStop::of(&p.action).next_model.is_some() {
-                    n.push_str(&format!(" · aios approve {id} --switch"));
-                }
-                n.push_str(&format!(
-                    " · aios reject {id} --reason \"...\" (fail the step)"
-                ));
-                n
-            }
-        };
-        t.push_str(&format!("\n{} {next}\n", s.cyan_bold("next:")));
+    } else if p.status == ProposalStatus::Pending {
+        t.push_str(&format!("\n{}\n", s.cyan_bold("next:")));
+        let choices = crate::inbox::choices::of(&view);
+        let lines: Vec<(String, String)> = choices
+            .iter()
+            .map(|c| (c.command(p.id), c.describe(p.id)))
+            .collect();
+        let w = lines
+            .iter()
+            .map(|(c, _)| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (command, what) in lines {
+            t.push_str(&format!("  {command:<w$}  {what}\n"));
+        }
     }
     ui::print(&t);
     Ok(Exit::Ok)
@@ -337,6 +350,47 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
 /// Whether an item was built from an offline heuristic draft (no LLM).
 fn offline_draft(p: &ProposalRecord) -> bool {
     Evidence::of(&p.evidence).offline_draft()
+}
+
+/// A rescue for `aios inbox show`: each reply with its error, why the step stopped,
+/// what a reply must be, and the offline draft.
+fn rescue_text(r: &Rescue, s: ui::Style) -> String {
+    let mut t = format!("{}\n", s.bold(Rescue::HEADLINE));
+    if !r.replies.is_empty() {
+        t.push_str(&format!("\n{}\n", s.bold("replies")));
+    }
+    for x in &r.replies {
+        t.push_str(&format!("  {}\n", x.headline()));
+        if let Some(text) = &x.response {
+            t.push_str(&indent(&indent(text)));
+        }
+        if let Some(e) = &x.error {
+            t.push_str(&format!("    {} {e}\n", s.red_bold("error:")));
+        }
+    }
+    t.push_str(&format!(
+        "\n{}\n{}",
+        s.bold("why the step stopped"),
+        indent(&r.error)
+    ));
+    t.push_str(&format!(
+        "\n{}\n",
+        s.bold(&format!("{} (--edit FILE)", r.expects()))
+    ));
+    if let Some(schema) = &r.request.schema {
+        t.push_str(&indent(
+            &serde_json::to_string_pretty(schema).unwrap_or_default(),
+        ));
+    }
+    match r.offline_text() {
+        None => t.push_str("\nno offline draft fits this step's output\n"),
+        Some(d) => t.push_str(&format!(
+            "\n{}\n{}",
+            s.bold("offline draft (--offline)"),
+            indent(&d)
+        )),
+    }
+    t
 }
 
 fn indent(s: &str) -> String {

@@ -316,5 +316,5 @@ fn propose(
         &env,
         &mut progress,
     )?;
-    super::run::report(ctx, &journal, &outcome, a.json, &progress)
+    super::run::report(ctx, &journal, &outcome, a.json)
 }

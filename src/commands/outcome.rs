@@ -11,7 +11,7 @@ use crate::journal::Event;
 use crate::memory;
 
 pub fn outcome(ctx: &Ctx, args: OutcomeArgs) -> CmdResult {
-    let pairs = split_pairs(&args.values, "aios outcome RUN")?;
+    let pairs = split_pairs(&args.values, &format!("aios outcome {}", args.run))?;
     let mut journal = if pairs.is_empty() {
         ctx.reader()?
     } else {

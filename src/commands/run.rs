@@ -9,7 +9,7 @@ use super::{CmdResult, Ctx, Exit, show};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::engine::{self, Mode, NewRun, RunOutcome};
 use crate::error::Error;
-use crate::journal::{Journal, ProposalStatus, RunStatus};
+use crate::journal::{Journal, ProposalStatus, RunStatus, RunTimes};
 use crate::workflow;
 
 /// Read a workflow file's bytes, or explain why not.
@@ -65,7 +65,10 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
         "{origin} is not a valid workflow ({})",
         diags.count()
     ))
-    .with_hint("fix the problems above; `aios check FILE` checks without running"))
+    .with_hint(format!(
+        "fix the problems above; `aios check {}` checks without running",
+        crate::connectors::shell::quote(&origin)
+    )))
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
@@ -129,7 +132,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
         &env,
         &mut progress,
     )?;
-    report(ctx, &journal, &outcome, args.json, &progress)
+    report(ctx, &journal, &outcome, args.json)
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
@@ -142,17 +145,22 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
         &mut progress,
         Mode::Continue,
     )?;
-    report(ctx, &journal, &outcome, args.json, &progress)
+    report(ctx, &journal, &outcome, args.json)
+}
+
+/// How long a finished run took, from its creation: `1.2s`, or `2h30m (1.2s active,
+/// the rest waiting)` for a run that waited for decisions or timers.
+fn took(t: &RunTimes) -> String {
+    let d = |ms: i64| crate::clock::format_duration(std::time::Duration::from_millis(ms as u64));
+    if t.waited {
+        format!("{} ({} active, the rest waiting)", d(t.total), d(t.active))
+    } else {
+        d(t.total)
+    }
 }
 
 /// Print where a run stands after driving it, and pick the exit code.
-pub fn report(
-    ctx: &Ctx,
-    journal: &Journal,
-    outcome: &RunOutcome,
-    json: bool,
-    progress: &Progress,
-) -> CmdResult {
+pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) -> CmdResult {
     let id = outcome.run_id;
     let code = match outcome.status {
         RunStatus::Succeeded | RunStatus::Waiting | RunStatus::Running => Exit::Ok,
@@ -164,23 +172,25 @@ pub fn report(
     }
     let s = ctx.ui.out();
     let run = journal.run(id)?;
-    let took = crate::clock::format_duration(progress.elapsed());
+    let extra = agent_report(journal, id)?;
     match outcome.status {
         RunStatus::Succeeded => {
             let steps = journal.steps(id)?;
             ui::println(&format!(
-                "run {id} ({}) {} in {took}: {}",
+                "run {id} ({}) {} in {}: {}",
                 run.workflow,
                 s.run_status(RunStatus::Succeeded),
+                took(&journal.run_times(id)?),
                 crate::text::count(steps.len(), "step")
             ));
         }
         RunStatus::Waiting => {
-            let pending: Vec<_> = journal
+            let mut pending: Vec<_> = journal
                 .run_proposals(id)?
                 .into_iter()
                 .filter(|p| p.status == ProposalStatus::Pending)
                 .collect();
+            crate::inbox::order::sort_records(&mut pending);
             let mut text = format!(
                 "run {id} ({}) is {}",
                 run.workflow,
@@ -213,9 +223,11 @@ pub fn report(
                         p.summary
                     ));
                 }
-                let first = pending[0].id;
+                let first = &pending[0];
                 text.push_str(&format!(
-                    "next: aios inbox show {first} · aios approve {first} · aios reject {first} --reason \"...\"\n"
+                    "next: aios inbox show {} · {}\n",
+                    first.id,
+                    crate::inbox::next(first)
                 ));
             }
             ui::print(&text);
@@ -228,8 +240,36 @@ pub fn report(
                 .filter(|st| st.status == crate::journal::StepStatus::Failed)
                 .filter_map(|st| st.error.map(|e| format!("  {}: {e}\n", st.step_id)))
                 .collect::<String>();
+            // The items the failure withdrew from the inbox, which a resume puts back.
+            let waiting: Vec<String> = journal
+                .steps(id)?
+                .into_iter()
+                .filter(|st| {
+                    matches!(
+                        st.status,
+                        crate::journal::StepStatus::Waiting
+                            | crate::journal::StepStatus::NeedsAttention
+                    )
+                })
+                .map(|st| st.step_id)
+                .collect();
+            let withdrawn: Vec<String> = journal
+                .run_proposals(id)?
+                .into_iter()
+                .filter(|p| p.status == ProposalStatus::Withdrawn && waiting.contains(&p.step_id))
+                .map(|p| format!("{} ({})", p.id, p.step_id))
+                .collect();
+            let withdrawn = if withdrawn.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "withdrawn from the inbox until the run is resumed: {} {}\n",
+                    crate::text::noun(withdrawn.len(), "item", "items"),
+                    withdrawn.join(", ")
+                )
+            };
             ui::print(&format!(
-                "run {id} ({}) {}: {err}\n{detail}{} fix the cause, then continue with: aios resume {id}\n",
+                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} fix the cause, then continue with: aios resume {id}\n",
                 run.workflow,
                 s.run_status(RunStatus::Failed),
                 s.cyan_bold("hint:")
@@ -242,5 +282,45 @@ pub fn report(
             ui::println(&format!("run {id} ({}) is running", run.workflow));
         }
     }
+    ui::print(&extra);
     Ok(code)
+}
+
+/// What the run's agent steps add to its report: which answers came from a
+/// fallback (an offline draft, or a later model), and the text answers in full.
+fn agent_report(journal: &Journal, id: i64) -> Result<String, Error> {
+    let mut notes = String::new();
+    let mut answers = String::new();
+    for st in journal.steps(id)? {
+        if st.kind != "agent" || st.status != crate::journal::StepStatus::Succeeded {
+            continue;
+        }
+        let Some(out) = &st.output else { continue };
+        let note = ui::agent_note(out);
+        if !note.is_empty() {
+            let note = note.trim().trim_start_matches('(').trim_end_matches(')');
+            notes.push_str(&format!("  {}: {note}\n", st.step_id));
+        }
+        if out.get("json").is_none()
+            && let Some(text) = out["text"].as_str()
+        {
+            let by = if out["heuristic"] == true {
+                "offline draft, no LLM".to_string()
+            } else {
+                format!(
+                    "`{}` via {}",
+                    out["model"].as_str().unwrap_or("?"),
+                    out["provider"].as_str().unwrap_or("?")
+                )
+            };
+            answers.push_str(&format!("answer of `{}` ({by}):\n", st.step_id));
+            for line in text.trim_end().lines() {
+                answers.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        notes = format!("fallbacks:\n{notes}");
+    }
+    Ok(notes + &answers)
 }

@@ -88,7 +88,14 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
         t.push_str(&format!("inputs    {}\n", parts.join(" ")));
     }
     if let Some(owner) = &run.lease_owner {
-        t.push_str(&format!("executor  process {owner}\n"));
+        match journal.live_executor(&run, &ctx.owner) {
+            Some(live) => t.push_str(&format!("executor  process {live}\n")),
+            None if !run.status.is_terminal() => t.push_str(&format!(
+                "executor  none: process {owner} stopped before the run ended; continue it with: aios resume {}\n",
+                run.id
+            )),
+            None => {}
+        }
     }
     let width = steps
         .iter()

@@ -31,23 +31,76 @@ pub struct FileSpec {
     pub mode: FileMode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a file step replaces the file or adds to its end: `mode = "write" |
+/// "append"` in the workflow, in the journaled action and in an edit alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FileMode {
+    #[default]
     Write,
     Append,
 }
 
+impl FileMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileMode::Write => "write",
+            FileMode::Append => "append",
+        }
+    }
+}
+
 /// A rendered write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "StoredFileAction")]
 pub struct FileAction {
     /// Absolute directory the write must stay inside.
     pub root: String,
     /// Path relative to `root`.
     pub path: String,
     pub content: String,
+    pub mode: FileMode,
+}
+
+/// A file action as read: `mode`, or `append: bool` as builds before `mode` wrote it
+/// (journals keep those actions; they load the same).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredFileAction {
+    root: String,
+    path: String,
+    content: String,
     #[serde(default)]
-    pub append: bool,
+    mode: Option<FileMode>,
+    #[serde(default)]
+    append: Option<bool>,
+}
+
+impl TryFrom<StoredFileAction> for FileAction {
+    type Error = String;
+
+    fn try_from(s: StoredFileAction) -> Result<FileAction, String> {
+        let old = s
+            .append
+            .map(|a| if a { FileMode::Append } else { FileMode::Write });
+        let mode = match (s.mode, old) {
+            (Some(m), Some(o)) if m != o => {
+                return Err(format!(
+                    "`mode = \"{}\"` and `append = {}` disagree; give `mode` only",
+                    m.as_str(),
+                    o == FileMode::Append
+                ));
+            }
+            (Some(m), _) | (None, Some(m)) => m,
+            (None, None) => FileMode::Write,
+        };
+        Ok(FileAction {
+            root: s.root,
+            path: s.path,
+            content: s.content,
+            mode,
+        })
+    }
 }
 
 impl Connector for FileAction {
@@ -109,7 +162,7 @@ impl Connector for FileAction {
             root,
             path: r.text(&f.path)?,
             content: r.text(&f.content)?,
-            append: f.mode == FileMode::Append,
+            mode: f.mode,
         })
     }
 
@@ -173,7 +226,10 @@ impl Connector for FileAction {
 
 impl FileAction {
     fn verb(&self) -> &'static str {
-        if self.append { "append to" } else { "write" }
+        match self.mode {
+            FileMode::Append => "append to",
+            FileMode::Write => "write",
+        }
     }
 }
 
@@ -201,7 +257,7 @@ fn write_blocking(f: &FileAction) -> Result<Json, ExecError> {
     let rel = RelPath::new(&f.path).map_err(|e| ExecError::fatal(e.to_string()))?;
     let root = Root::create(&f.root).map_err(err)?;
     root.create_parents(&rel).map_err(err)?;
-    if f.append {
+    if f.mode == FileMode::Append {
         let mut file = root.open_append(&rel).map_err(err)?;
         let io = |e: std::io::Error| {
             ExecError::retryable(format!("cannot append to `{}` in {}: {e}", f.path, f.root))
@@ -214,7 +270,7 @@ fn write_blocking(f: &FileAction) -> Result<Json, ExecError> {
     Ok(json!({
         "path": Path::new(&f.root).join(rel.as_path()).display().to_string(),
         "bytes": f.content.len(),
-        "mode": if f.append { "append" } else { "write" },
+        "mode": f.mode.as_str(),
     }))
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::confine::{Limits, Sandbox};
-use super::file::FileAction;
+use super::file::{FileAction, FileMode};
 use super::http::HttpAction;
 use super::shell::ShellAction;
 use super::*;
@@ -15,7 +15,7 @@ fn file(root: &str, path: &str) -> Action {
         root: root.into(),
         path: path.into(),
         content: "hi".into(),
-        append: false,
+        mode: FileMode::Write,
     })
 }
 
@@ -221,13 +221,13 @@ fn descriptions_print_as_inbox_show_always_did() {
         root: "/w/out".into(),
         path: "notes.md".into(),
         content: "# Notes\n\nhi\n".into(),
-        append: false,
+        mode: FileMode::Write,
     };
     assert_eq!(
         Action::File(f.clone()).describe().to_text(),
         "write notes.md\n  in /w/out\n  12 bytes:\n  │ # Notes\n  │ \n  │ hi"
     );
-    f.append = true;
+    f.mode = FileMode::Append;
     assert_eq!(
         Action::File(f.clone()).summary(),
         "append to notes.md (12 bytes)"
@@ -243,7 +243,7 @@ fn actions_as_journaled_before_still_load() {
         r#"{"kind":"shell","argv":["ls"],"cwd":"/w"}"#,
         r#"{"kind":"http","method":"POST","url":"https://x.test/h","headers":{"A":"b"},"query":{},"json":{"n":1},"expect_status":[],"idempotency_key":"aios-0190-post-1"}"#,
         r#"{"kind":"http","method":"GET","url":"https://x.test/h","headers":{},"query":{"a":"1"},"expect_status":[200]}"#,
-        r#"{"kind":"file","root":"/w","path":"out/a.txt","content":"hi","append":false}"#,
+        r#"{"kind":"file","root":"/w","path":"out/a.txt","content":"hi","mode":"append"}"#,
     ];
     for text in stored {
         let a: Action = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -255,6 +255,60 @@ fn actions_as_journaled_before_still_load() {
             assert_eq!(&again[k], v, "{text}: {k}");
         }
     }
+}
+
+/// Builds before `mode` journaled a file action's mode as `append: bool`: such an
+/// action loads with the same meaning and is written back with `mode`, the word the
+/// workflow uses.
+#[test]
+fn file_actions_journaled_with_append_load_as_mode() {
+    for (old, mode) in [("true", "append"), ("false", "write")] {
+        let text = format!(
+            r#"{{"kind":"file","root":"/w","path":"a.txt","content":"hi","append":{old}}}"#
+        );
+        let a: Action = serde_json::from_str(&text).unwrap();
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["mode"], mode, "{text}");
+        assert!(v.get("append").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<Action>(v).unwrap(), a);
+    }
+    let Action::File(f) = serde_json::from_value::<Action>(json!({
+        "kind": "file", "root": "/w", "path": "a.txt", "content": "hi", "append": true
+    }))
+    .unwrap() else {
+        panic!("not a file action")
+    };
+    assert_eq!(f.mode, FileMode::Append);
+    assert_eq!(Action::File(f).summary(), "append to a.txt (2 bytes)");
+    // Absent: a write, as before.
+    let a: Action = serde_json::from_value(
+        json!({"kind": "file", "root": "/w", "path": "a.txt", "content": "hi"}),
+    )
+    .unwrap();
+    assert_eq!(serde_json::to_value(&a).unwrap()["mode"], "write");
+    // Both, agreeing, load; disagreeing, they are refused with a reason.
+    assert!(serde_json::from_value::<Action>(json!({
+        "kind": "file", "root": "/w", "path": "a", "content": "", "mode": "append", "append": true
+    }))
+    .is_ok());
+    let err = serde_json::from_value::<Action>(json!({
+        "kind": "file", "root": "/w", "path": "a", "content": "", "mode": "write", "append": true
+    }))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("`mode = \"write\"` and `append = true` disagree; give `mode` only"),
+        "{err}"
+    );
+    let err = serde_json::from_value::<Action>(json!({
+        "kind": "file", "root": "/w", "path": "a", "content": "", "mode": "overwrite"
+    }))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("unknown variant `overwrite`, expected `write` or `append`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -7,16 +7,20 @@
 //! machine's effects. The work behind each effect lives in the child modules:
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
-//! steps, [`agent`] calls models, [`budget`] enforces the spending caps and
-//! [`rate`] holds commits and calls until their turn under a rate limit.
+//! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
+//! [`budget`] enforces the spending caps and [`rate`] holds commits and calls until
+//! their turn under a rate limit.
 
 mod agent;
 mod budget;
+mod calls;
+pub(super) use calls::redact_result;
 mod execute;
 mod items;
 mod memory;
 mod prepare;
 mod rate;
+mod rescue;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -78,8 +82,8 @@ pub(super) struct Driver<'a> {
     pending_effects: Vec<Effect>,
     /// Events recorded but not committed yet (see [`Driver::record`]).
     buffer: Vec<Event>,
-    /// Agent steps between calls (model, repair, errors so far).
-    pub(super) jobs: HashMap<usize, crate::agent::Job>,
+    /// Agent steps between calls: their turns, deadlines, calls in flight.
+    pub(super) agents: calls::AgentState,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
     /// The run's secrets: what commits resolve, and what is redacted from every
@@ -93,6 +97,9 @@ pub(super) struct Driver<'a> {
 
 /// Commit buffered events at least this often.
 const MAX_BUFFERED: usize = 256;
+
+/// How often the live line is redrawn while a call is in flight.
+const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl<'a> Driver<'a> {
     pub(super) fn new(
@@ -131,7 +138,7 @@ impl<'a> Driver<'a> {
             sleepers: HashMap::new(),
             pending_effects: Vec::new(),
             buffer: Vec::new(),
-            jobs: HashMap::new(),
+            agents: calls::AgentState::default(),
             reserved_usd: 0.0,
             held: Vec::new(),
             turn_came: HashMap::new(),
@@ -188,14 +195,27 @@ impl<'a> Driver<'a> {
         if result.is_err() {
             let _ = self.flush();
         }
-        // Whatever happened, stop child work and give the lease back.
+        // Whatever happened, stop child work and give the lease back. After an error
+        // the lease is left expired, still naming this process, so `aios tick` (or
+        // any resume) continues the run at once; when even that write fails, the
+        // lease names a process that is gone once this one exits, which is taken
+        // over as well.
         for (_, h) in self.in_flight.drain() {
             h.abort();
         }
-        let release = self.journal.release_lease(self.run.id, &self.env.owner);
-        let outcome = result?;
-        release?;
-        Ok(outcome)
+        if self.agents.has_live() && self.observer.wants_live() {
+            self.observer.live(&[]);
+        }
+        match result {
+            Ok(outcome) => {
+                self.journal.release_lease(self.run.id, &self.env.owner)?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let _ = self.journal.abandon_lease(self.run.id, &self.env.owner);
+                Err(e)
+            }
+        }
     }
 
     fn drive_inner(&mut self) -> Result<RunOutcome> {
@@ -243,7 +263,15 @@ impl<'a> Driver<'a> {
             if let Some(t) = next_timer {
                 wait = wait.min(t.saturating_duration_since(now));
             }
+            let live = self.agents.has_live() && self.observer.wants_live();
+            if live {
+                wait = wait.min(LIVE_TICK);
+            }
             self.flush()?;
+            if live {
+                let calls = self.agents.live();
+                self.observer.live(&calls);
+            }
             match self.rx.recv_timeout(wait) {
                 Ok(c) => self.completed(c)?,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -458,7 +486,10 @@ impl<'a> Driver<'a> {
 }
 
 /// Replace every known secret value in an event by its placeholder.
-fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
+pub(super) fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
+    if secrets.nothing_to_redact() {
+        return;
+    }
     let Ok(mut v) = serde_json::to_value(&*ev) else {
         return;
     };

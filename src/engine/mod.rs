@@ -7,6 +7,7 @@
 
 mod driver;
 pub mod machine;
+pub mod prompt;
 
 use std::path::Path;
 use std::time::Duration;
@@ -63,6 +64,27 @@ impl RunEnv {
 /// Receives every journaled event of the runs it watches (for progress output).
 pub trait Observer {
     fn event(&mut self, run: i64, event: &Event);
+
+    /// Whether [`Observer::live`] is shown (a terminal watches): the driver then
+    /// wakes a few times a second while a call is in flight.
+    fn wants_live(&self) -> bool {
+        false
+    }
+
+    /// The LLM calls in flight now (empty when the last one came back).
+    fn live(&mut self, _calls: &[LiveCall]) {}
+}
+
+/// An LLM call in flight, for a live progress line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCall {
+    pub step: String,
+    /// `provider/model`.
+    pub model: String,
+    pub elapsed: Duration,
+    /// Content pieces streamed so far (about one token each), when the provider
+    /// streams.
+    pub tokens: Option<u64>,
 }
 
 /// An observer that ignores everything.
@@ -179,8 +201,20 @@ pub fn resume(
 }
 
 /// Drive a recorded run. `wf` is the already-validated snapshot when the caller has
-/// it (a run just created); otherwise it is loaded from the journal.
+/// it (a run just created); otherwise it is loaded from the journal. A storage error
+/// names the run: the way on is `aios resume`, not the same command again.
 fn drive_run(
+    journal: &mut Journal,
+    run_id: i64,
+    wf: Option<Workflow>,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+    mode: Mode,
+) -> Result<RunOutcome> {
+    drive_recorded(journal, run_id, wf, env, observer, mode).map_err(|e| e.in_run(run_id))
+}
+
+fn drive_recorded(
     journal: &mut Journal,
     run_id: i64,
     wf: Option<Workflow>,
@@ -214,6 +248,12 @@ fn drive_run(
         journal.acquire_lease(run_id, &env.owner, env.lease_ttl.as_millis() as i64)?
     {
         return Err(held.into_error(run_id));
+    }
+    // A failure withdrew the items its waiting steps were asking; they are back now.
+    if mode == Mode::Continue && run.status == RunStatus::Failed {
+        for ev in journal.reopen_withdrawn(run_id)? {
+            observer.event(run_id, &ev);
+        }
     }
     let steps = journal.steps(run_id)?;
     let items = journal.run_proposals(run_id)?;
@@ -251,7 +291,10 @@ fn drive_run(
             StepStatus::Running => {
                 let approved = items.iter().rev().find(|p| {
                     p.step_id == rec.step_id
-                        && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+                        && !matches!(
+                            p.kind,
+                            ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                        )
                         && p.status == ProposalStatus::Approved
                 });
                 if wf.steps[i].idempotent && approved.is_some() {
@@ -306,6 +349,22 @@ fn drive_run(
             reason: "interrupted; running the approved action again (idempotent)".into(),
         });
     }
+    // An interrupted agent step starts its next attempt from the calls the last one
+    // journaled (resume never pays for a call twice).
+    for &i in &resets {
+        if matches!(d.wf.steps[i].spec, workflow::StepSpec::Agent(_)) {
+            let mut calls = d.journal.llm_calls(&crate::journal::CallFilter {
+                run: Some(run_id),
+                step: Some(d.wf.steps[i].id.clone()),
+                attempt: Some(d.machine.step(i).attempt),
+                ..Default::default()
+            })?;
+            calls.reverse();
+            if !calls.is_empty() {
+                d.agents.carried.insert(i, calls);
+            }
+        }
+    }
     for &i in failed_resets.iter().chain(resets.iter()) {
         events.push(Event::StepReset {
             step: d.wf.steps[i].id.clone(),
@@ -333,7 +392,10 @@ fn drive_run(
         if !relevant
             || p.attempt != st.attempt
             || d.open_items.contains_key(&i)
-            || p.status == ProposalStatus::Cancelled
+            || matches!(
+                p.status,
+                ProposalStatus::Cancelled | ProposalStatus::Withdrawn
+            )
         {
             continue;
         }
@@ -342,6 +404,7 @@ fn drive_run(
                 d.prepped[i] = Some(Prepped::Gate(crate::journal::Gate::of(&p.action)))
             }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
+            ProposalKind::Rescue => d.restore_rescue(i, &p.action),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));
@@ -355,7 +418,11 @@ fn drive_run(
     for &i in &interrupted {
         let step_id = d.wf.steps[i].id.clone();
         if let Some(p) = items.iter().rev().find(|p| {
-            p.step_id == step_id && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+            p.step_id == step_id
+                && !matches!(
+                    p.kind,
+                    ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                )
         }) && let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone())
         {
             d.prepped[i] = Some(Prepped::Action(a));

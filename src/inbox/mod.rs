@@ -5,7 +5,11 @@
 //! was proposed, see [`crate::journal::StaleRef`]) needs `confirm_stale`.
 //!
 //! [`view`]: what an item shows, the same for `aios inbox show` and the TUI.
+//! [`order`]: the one order of the inbox, most urgent first.
+//! [`choices`]: what the operator may answer to each kind of item.
 
+pub mod choices;
+pub mod order;
 pub mod view;
 
 use serde_json::{Map, Value as Json};
@@ -52,48 +56,55 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
     if p.kind == ProposalKind::Notice {
         return acknowledge(journal, &p, req);
     }
+    if p.kind == ProposalKind::Rescue {
+        return rescue(journal, &p, req);
+    }
     let what = match p.kind {
         ProposalKind::Action => "a proposed action",
         ProposalKind::Approval => "an approval gate",
         ProposalKind::Attention => "an interrupted step",
         ProposalKind::Budget => "a budget stop",
         ProposalKind::Notice => "a notice",
+        ProposalKind::Rescue => "a rescue",
     };
+    if req.fields.iter().any(|(k, _)| k == choices::OFFLINE) {
+        return Err(Error::invalid(format!(
+            "item {id} is {what}; --offline only applies to a rescue (an agent step every model failed)"
+        ))
+        .with_hint(next(&p)));
+    }
     if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
         return Err(Error::invalid(format!(
             "item {id} is {what}; --done only applies to interrupted steps"
         ))
-        .with_hint(format!("approve it with: aios approve {id}")));
+        .with_hint(next(&p)));
     }
     if !req.fields.is_empty() && p.kind == ProposalKind::Budget && req.decision != Decision::Approve
     {
         return Err(Error::invalid(
-            "--raise and --switch are ways to approve a budget stop",
+            "--raise and --switch approve a budget stop; a rejection takes neither",
         ));
     }
     if !req.fields.is_empty() && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget) {
         return Err(Error::invalid(format!(
             "item {id} is {what}; only approval gates have fields"
-        )));
-    }
-    if req.edit.is_some() && p.kind == ProposalKind::Approval {
-        return Err(Error::invalid(format!(
-            "item {id} is an approval gate; there is no action to edit"
         ))
-        .with_hint("fill in its fields with --field NAME=VALUE"));
+        .with_hint(next(&p)));
     }
-    if req.edit.is_some() && p.kind == ProposalKind::Budget {
-        return Err(Error::invalid(format!(
-            "item {id} is a budget stop; there is no action to edit"
-        ))
-        .with_hint(format!(
-            "choose with: aios approve {id} --raise USD | --switch"
-        )));
+    if req.edit.is_some() && matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget) {
+        return Err(
+            Error::invalid(format!("item {id} is {what}; there is no action to edit"))
+                .with_hint(next(&p)),
+        );
     }
-    if req.edit.is_some() && req.decision != Decision::Approve {
+    if req.edit.is_some() && req.decision == Decision::Done {
         return Err(Error::invalid(
-            "only an approval can carry an edited action",
-        ));
+            "--done says the action already happened, so it takes no edit; an edit is committed by approving it",
+        )
+        .with_hint(next(&p)));
+    }
+    if req.edit.is_some() && req.decision == Decision::Reject {
+        return Err(Error::invalid("a rejection takes no edit"));
     }
     if req.decision == Decision::Approve && !req.confirm_stale {
         let stale = journal.stale(&p.evidence);
@@ -144,7 +155,133 @@ pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Optio
             p.id
         )));
     }
+    if p.kind == ProposalKind::Rescue {
+        let (edited, diff) = check_rescue_edit(p, e, &e.secrets)?;
+        return Ok((Some(edited), diff));
+    }
     check_edit(p, e, &e.secrets)
+}
+
+/// What may be done with an item, as commands: `aios approve 3 --field date=VALUE ·
+/// aios reject 3 --reason "..."` (the hint of a request that does not fit it).
+pub fn next(p: &ProposalRecord) -> String {
+    choices::of(&view::ItemView::of(p))
+        .iter()
+        .map(|c| c.command(p.id))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A rescue: the operator's reply (`--edit`), the offline draft (`--offline`), a
+/// retry (neither), or a rejection. Recorded as `fields.rescue = edit | offline |
+/// retry`; the reply goes in `edited` as `{text, json}`.
+fn rescue(journal: &mut Journal, p: &ProposalRecord, req: DecideRequest) -> Result<ProposalRecord> {
+    let id = p.id;
+    let offline = req.fields.iter().any(|(k, _)| k == choices::OFFLINE);
+    if req.decision == Decision::Done
+        || req.fields.iter().any(|(k, _)| k != choices::OFFLINE)
+        || (offline && req.edit.is_some())
+    {
+        return Err(Error::invalid(format!(
+            "item {id} is a rescue: give the step's reply with --edit FILE, accept its offline draft with --offline, or approve it alone to run the step again"
+        ))
+        .with_hint(next(p)));
+    }
+    if req.decision == Decision::Reject && (offline || req.edit.is_some()) {
+        return Err(
+            Error::invalid("--edit and --offline are ways to approve a rescue").with_hint(next(p)),
+        );
+    }
+    let (fields, edited, diff) = match (req.decision, &req.edit) {
+        (Decision::Reject, _) => (None, None, None),
+        (_, Some(e)) => {
+            // The run's secret inputs are known values too.
+            let uid = journal.run(p.run_id)?.uid;
+            let (edited, diff) = check_rescue_edit(p, e, &e.secrets.for_run(&uid))?;
+            (
+                Some(serde_json::json!({"rescue": "edit"})),
+                Some(edited),
+                diff,
+            )
+        }
+        (_, None) if offline => {
+            if crate::journal::Rescue::of(&p.action)
+                .offline_text()
+                .is_none()
+            {
+                return Err(Error::invalid(format!(
+                    "the step of item {id} has no offline draft that fits its output"
+                ))
+                .with_hint(next(p)));
+            }
+            (Some(serde_json::json!({"rescue": "offline"})), None, None)
+        }
+        (_, None) => (Some(serde_json::json!({"rescue": "retry"})), None, None),
+    };
+    journal.decide(
+        id,
+        DecisionInput {
+            decision: req.decision,
+            reason: req.reason,
+            fields,
+            edited,
+            diff,
+            by: req.by,
+        },
+    )
+}
+
+/// Check the operator's reply against the step's output (JSON and its schema, or
+/// text): `{text, json}` and the diff from the draft it starts from
+/// ([`crate::journal::Rescue::draft`]). A reply holding a secret's value is
+/// refused: it would become the step's output, kept in the journal.
+fn check_rescue_edit(
+    p: &ProposalRecord,
+    e: &Edit,
+    secrets: &crate::secrets::Secrets,
+) -> Result<(Json, Option<String>)> {
+    if let Some(name) = secrets.find_value(&e.text) {
+        return Err(Error::invalid(format!(
+            "{} holds the value of the secret `{name}`: a step's reply is kept in the journal, and secret values never go there",
+            e.origin
+        ))
+        .with_hint(format!(
+            "take the value out of the reply (start from: aios inbox show {} --action)",
+            p.id
+        )));
+    }
+    let req: crate::agent::AgentRequest = serde_json::from_value(p.action["request"].clone())
+        .map_err(|err| {
+            Error::storage(format!(
+                "inbox item {} holds an unreadable request: {err}",
+                p.id
+            ))
+        })?;
+    let text = e.text.trim_end_matches(['\n', '\r']).to_string();
+    let value = crate::agent::interpret(&req, &text).map_err(|err| {
+        Error::invalid(format!(
+            "the reply in {} does not fit the step's output: {err}",
+            e.origin
+        ))
+        .with_hint(format!(
+            "fix it and approve again; the step's schema is in: aios inbox show {}",
+            p.id
+        ))
+    })?;
+    let mut edited = serde_json::json!({ "text": text });
+    if let Some(v) = value {
+        edited["json"] = v;
+    }
+    let before = crate::journal::Rescue::of(&p.action).draft();
+    let (old, new) = (format!("{}\n", before.trim_end()), format!("{text}\n"));
+    let diff = (old.trim_end() != new.trim_end()).then(|| {
+        similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(2)
+            .header("last reply", "yours")
+            .to_string()
+    });
+    Ok((edited, diff))
 }
 
 /// Approving or rejecting a notice acknowledges it; nothing else applies to one.
@@ -183,17 +320,14 @@ fn check_edit(
             p.id
         )));
     }
-    let value = parse_edit(e)?;
+    let value = parse_edit(p.id, e)?;
     let action: Action = serde_json::from_value(value).map_err(|err| {
         Error::invalid(format!("{} is not a valid action: {err}", e.origin))
             .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     action.validate().map_err(|err| {
-        Error::invalid(format!(
-            "the edited action in {} is not valid: {err}",
-            e.origin
-        ))
-        .with_hint(format!("start from: aios inbox show {} --action", p.id))
+        Error::invalid(format!("{} is not valid: {err}", e.origin))
+            .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     let original: Action = serde_json::from_value(p.action.clone()).map_err(|err| {
         Error::storage(format!(
@@ -210,11 +344,8 @@ fn check_edit(
         .with_hint("reject this item instead, and change the workflow"));
     }
     action.validate_edit(&original).map_err(|err| {
-        Error::invalid(format!(
-            "the edited action in {} is not valid: {err}",
-            e.origin
-        ))
-        .with_hint(format!("start from: aios inbox show {} --action", p.id))
+        Error::invalid(format!("{} is not valid: {err}", e.origin))
+            .with_hint(format!("start from: aios inbox show {} --action", p.id))
     })?;
     if original == action {
         return Ok((None, None));
@@ -229,7 +360,7 @@ fn check_edit(
     Ok((Some(serde_json::to_value(&action)?), Some(diff)))
 }
 
-fn parse_edit(e: &Edit) -> Result<Json> {
+fn parse_edit(id: i64, e: &Edit) -> Result<Json> {
     let as_json = serde_json::from_str::<Json>(&e.text);
     if let Ok(v) = as_json {
         return Ok(v);
@@ -243,7 +374,9 @@ fn parse_edit(e: &Edit) -> Result<Json> {
                 e.origin,
                 terr.message()
             ))
-            .with_hint("edit the JSON printed by `aios inbox show ID --action`"))
+            .with_hint(format!(
+                "edit the JSON printed by `aios inbox show {id} --action`"
+            )))
         }
     }
 }
@@ -252,23 +385,14 @@ fn parse_edit(e: &Edit) -> Result<Json> {
 fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> {
     let id = p.id;
     let stop = BudgetStop::of(&p.action);
-    let hint = || {
-        let mut h = format!("aios approve {id} --raise USD");
-        if stop.next_model.is_some() {
-            h.push_str(&format!(" · aios approve {id} --switch"));
-        }
-        h.push_str(&format!(" · aios reject {id} --reason \"...\""));
-        h
-    };
+    let hint = || next(p);
     match given {
-        [(k, v)] if k == "raise_usd" => match v.trim().trim_start_matches('$').parse::<f64>() {
-            Ok(x) if x > 0.0 && x.is_finite() => Ok(serde_json::json!({ "raise_usd": x })),
-            _ => Err(
-                Error::invalid(format!("--raise takes an amount in USD above 0, got `{v}`"))
-                    .with_hint(format!("like: aios approve {id} --raise 2.50")),
-            ),
+        [(k, v)] if k == choices::RAISE => match choices::parse_usd(v) {
+            Ok(x) => Ok(serde_json::json!({ "raise_usd": x })),
+            Err(e) => Err(Error::invalid(format!("the raise must be {e}"))
+                .with_hint(format!("like: aios approve {id} --raise 2.50"))),
         },
-        [(k, _)] if k == "switch" => match &stop.next_model {
+        [(k, _)] if k == choices::SWITCH => match &stop.next_model {
             Some(next) => Ok(serde_json::json!({ "switch_to": next })),
             None => Err(Error::invalid(format!(
                 "the step of item {id} has no model after `{}` to switch to",
@@ -277,7 +401,7 @@ fn check_budget(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
             .with_hint(hint())),
         },
         _ => Err(Error::invalid(format!(
-            "item {id} is a budget stop: approve it with --raise USD or --switch"
+            "item {id} is a budget stop: approving it raises the run's allowance or switches the step's model"
         ))
         .with_hint(hint())),
     }
@@ -307,8 +431,8 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
                 out.insert(name.clone(), v);
             }
             Err(hint) => problems.push(format!(
-                "field `{name}` must be a {}, got `{raw}` ({hint})",
-                ty.as_str()
+                "field `{name}` must be {}, got `{raw}` ({hint})",
+                crate::workflow::type_article(ty)
             )),
         }
     }
@@ -319,17 +443,18 @@ fn check_fields(p: &ProposalRecord, given: &[(String, String)]) -> Result<Json> 
         if let Some(default) = &d.default {
             out.insert(d.name.clone(), default.clone());
         } else if d.required {
-            problems.push(format!(
-                "field `{}` is required; pass --field {}=VALUE",
-                d.name, d.name
-            ));
+            problems.push(format!("field `{}` is required", d.name));
         }
     }
     if problems.is_empty() {
         Ok(Json::Object(out))
     } else {
+        let approve = choices::of(&view::ItemView::of(p))
+            .first()
+            .map(|c| c.command(p.id))
+            .unwrap_or_default();
         Err(Error::invalid(problems.join("; ")).with_hint(format!(
-            "see the gate's fields with: aios inbox show {}",
+            "approve it with: {approve} (its fields: aios inbox show {})",
             p.id
         )))
     }
@@ -399,3 +524,6 @@ pub fn is_timeout_failure(p: &ProposalRecord) -> bool {
         && p.decided_by.as_deref() == Some(TIMEOUT_DECIDER)
         && p.fields.as_ref().is_some_and(|f| f["on_timeout"] == "fail")
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,7 @@
 //! What the inbox TUI reads and writes besides decisions: light rows of pending items
 //! (no action or evidence bodies, so 10,000 of them load in milliseconds), a cheap
-//! change marker to poll, and snoozes.
+//! change marker to poll, and snoozes. Also the items a run's end withdraws (a failed
+//! or cancelled run leaves nothing to decide) and a resume puts back.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -27,6 +28,8 @@ pub struct InboxRow {
     pub versions: Vec<super::VersionRef>,
     /// Hidden until this instant.
     pub snoozed_until: Option<Millis>,
+    /// When its `on_timeout` decides for the operator, if it has a deadline.
+    pub deadline: Option<Millis>,
 }
 
 /// What changed in the journal since a given event.
@@ -41,13 +44,14 @@ pub struct Changes {
 }
 
 impl Journal {
-    /// Pending inbox items, oldest first, with the fields the list needs.
+    /// Pending inbox items with the fields the list needs, oldest first (front ends
+    /// sort them with [`crate::inbox::order`]).
     pub fn inbox_rows(&self) -> Result<Vec<InboxRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.kind, p.run_id, r.workflow, p.step_id, p.summary, p.created_at,
                     json_extract(p.evidence, '$.confidence'),
                     json_extract(p.evidence, '$.versions'),
-                    s.until
+                    s.until, p.deadline
              FROM proposals p JOIN runs r ON r.id = p.run_id
              LEFT JOIN proposal_snoozes s ON s.proposal = p.id
              WHERE p.status = 'pending' ORDER BY p.id",
@@ -68,6 +72,7 @@ impl Journal {
                     .and_then(|v| serde_json::from_str(&v).ok())
                     .unwrap_or_default(),
                 snoozed_until: r.get(9)?,
+                deadline: r.get(10)?,
             })
         })?;
         let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -85,6 +90,7 @@ impl Journal {
                 confidence: None,
                 versions: Vec::new(),
                 snoozed_until: None,
+                deadline: None,
             }));
             rows.sort_by_key(|r| r.id);
         }
@@ -99,7 +105,8 @@ impl Journal {
             .prepare_cached(
                 "SELECT max(seq),
                         max(type IN ('proposal_created', 'proposal_decided', 'proposal_snoozed', 'run_cancelled',
-                                     'proposal_reminded', 'notice_raised', 'notice_acknowledged')),
+                                     'proposal_reminded', 'notice_raised', 'notice_acknowledged',
+                                     'proposal_withdrawn', 'proposal_reopened')),
                         max(type NOT IN ('proposal_snoozed', 'notice_raised', 'notice_acknowledged'))
                  FROM events WHERE seq > ?1",
             )?
@@ -141,5 +148,87 @@ impl Journal {
             .prepare_cached("SELECT until FROM proposal_snoozes WHERE proposal = ?1")?
             .query_row(params![proposal], |r| r.get(0))
             .optional()?)
+    }
+}
+
+/// Why the event `ev` of run `run` ends it, for the items it withdraws; `None` when
+/// it does not end the run.
+pub(super) fn ending(run: i64, ev: &Event) -> Option<String> {
+    match ev {
+        Event::RunStatus {
+            status: RunStatus::Failed,
+            error,
+        } => Some(match error {
+            Some(e) => format!("run {run} failed: {e}"),
+            None => format!("run {run} failed"),
+        }),
+        Event::RunStatus {
+            status: RunStatus::Cancelled,
+            ..
+        }
+        | Event::RunCancelled { reason: None } => Some(format!("run {run} was cancelled")),
+        Event::RunCancelled { reason: Some(r) } => Some(format!("run {run} was cancelled: {r}")),
+        Event::RunStatus {
+            status: RunStatus::Succeeded,
+            ..
+        } => Some(format!("run {run} succeeded")),
+        _ => None,
+    }
+}
+
+/// Withdraw run `run`'s pending items, journaled in `tx` (the transaction that ends
+/// the run): nothing stays in the inbox that could not be decided.
+pub(super) fn withdraw_pending(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    reason: &str,
+    at: Millis,
+) -> Result<()> {
+    let pending: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, step_id FROM proposals WHERE run_id = ?1 AND status = 'pending' ORDER BY id",
+        )?
+        .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (proposal, step) in pending {
+        let ev = Event::ProposalWithdrawn {
+            proposal,
+            step,
+            reason: reason.to_string(),
+        };
+        append(tx, run, &ev, at)?;
+        project::apply(tx, run, &ev, at)?;
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Put back the items a failure of run `run` withdrew that its steps still wait
+    /// on (each step's latest item, of the attempt it is at, while the step is
+    /// `waiting` or `needs_attention`). Called when the failed run is resumed, before
+    /// its driver re-attaches its items. Returns the events journaled.
+    pub fn reopen_withdrawn(&mut self, run: i64) -> Result<Vec<Event>> {
+        let at = self.now();
+        let tx = self.write_tx()?;
+        let items: Vec<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT p.id, p.step_id FROM proposals p
+                   JOIN steps s ON s.run_id = p.run_id AND s.step_id = p.step_id
+                 WHERE p.run_id = ?1 AND p.status = 'withdrawn'
+                   AND s.status IN ('waiting', 'needs_attention') AND p.attempt = s.attempts
+                   AND p.id = (SELECT max(id) FROM proposals q WHERE q.run_id = p.run_id AND q.step_id = p.step_id)
+                 ORDER BY p.id",
+            )?
+            .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut events = Vec::new();
+        for (proposal, step) in items {
+            let ev = Event::ProposalReopened { proposal, step };
+            append(&tx, run, &ev, at)?;
+            project::apply(&tx, run, &ev, at)?;
+            events.push(ev);
+        }
+        tx.commit()?;
+        Ok(events)
     }
 }

@@ -147,6 +147,33 @@ impl Journal {
         Ok(())
     }
 
+    /// Give the lease up after driving stopped on an error (only if we hold it): it
+    /// expires now but keeps naming us, so the run reads as left behind, not as
+    /// about to be driven (an unowned `running` run may be one another process just
+    /// created), and `aios tick` continues it at once.
+    pub fn abandon_lease(&mut self, run: i64, owner: &Owner) -> Result<()> {
+        let _gate = self.gate_guard();
+        self.conn.execute(
+            "UPDATE runs SET lease_expires = 0 WHERE id = ?1 AND lease_owner = ?2",
+            params![run, owner.as_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Who executes a run now, as far as this host can tell: `Some(owner)` while a
+    /// live process holds an unexpired lease, `None` when nobody does (no lease, an
+    /// expired one, or one whose process on this host is gone).
+    pub fn live_executor(&self, run: &super::RunRecord, me: &Owner) -> Option<String> {
+        let holder = run.lease_owner.as_ref()?;
+        if run.lease_expires.unwrap_or(0) <= self.now() {
+            return None;
+        }
+        let alive = Owner::parse(holder)
+            .map(|o| o.alive_here(me))
+            .unwrap_or(false);
+        alive.then(|| holder.clone())
+    }
+
     /// Give the lease up (only if we hold it).
     pub fn release_lease(&mut self, run: i64, owner: &Owner) -> Result<()> {
         let _gate = self.gate_guard();

@@ -40,8 +40,13 @@ impl Journal {
                 .with_hint("find ids with: aios memory search \"...\"")
         })?;
         if doc.kind != "note" {
+            let article = if doc.kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             return Err(Error::invalid(format!(
-                "memory {id} is a {}, not a note; only notes can be forgotten",
+                "memory {id} is {article} {}, not a note; only notes can be forgotten",
                 doc.kind
             ))
             .with_hint("decisions and outcomes are part of their run's record"));

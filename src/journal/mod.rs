@@ -39,8 +39,9 @@ use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
-pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField};
+pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};
 pub use lease::{LeaseHeld, Owner};
+pub use llm::CallFilter;
 pub use memory::*;
 pub use open::{Access, OpenOptions};
 pub use rate::Taker;
@@ -132,7 +133,9 @@ impl Journal {
     }
 
     /// Append `events` for `run_id` and apply them to the projections, atomically.
-    /// Returns the sequence number of the last event.
+    /// An event that ends the run (failed, cancelled) withdraws its pending inbox
+    /// items first, in the same transaction. Returns the sequence number of the last
+    /// event.
     pub fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
         let at = self.now();
         let tx = self.write_tx()?;
@@ -152,6 +155,9 @@ impl Journal {
         }
         let mut seq = 0;
         for ev in events {
+            if let Some(reason) = inbox::ending(run_id, ev) {
+                inbox::withdraw_pending(&tx, run_id, &reason, at)?;
+            }
             seq = append(&tx, run_id, ev, at)?;
             project::apply(&tx, run_id, ev, at)?;
         }
@@ -263,13 +269,10 @@ impl Journal {
         let at = self.now();
         let tx = self.write_tx()?;
         let p = query::proposal(&tx, proposal)?;
-        if p.run_status == RunStatus::Cancelled {
-            return Err(Error::conflict(format!(
-                "run {} was cancelled; its inbox item {} can no longer be decided",
-                p.run_id, p.id
-            )));
-        }
-        if p.status != ProposalStatus::Pending {
+        if matches!(
+            p.status,
+            ProposalStatus::Approved | ProposalStatus::Rejected
+        ) {
             let when = p
                 .decided_at
                 .map(crate::clock::format_ms)
@@ -281,6 +284,9 @@ impl Journal {
                 p.decision.map(|d| d.as_str()).unwrap_or(p.status.as_str()),
             ))
             .with_hint(format!("see what happened with: aios log {}", p.run_id)));
+        }
+        if p.status != ProposalStatus::Pending || p.run_status.is_terminal() {
+            return Err(not_decidable(&p));
         }
         let ev = Event::ProposalDecided {
             proposal,
@@ -297,6 +303,34 @@ impl Journal {
         let p = query::proposal(&tx, proposal)?;
         tx.commit()?;
         Ok(p)
+    }
+}
+
+/// Why an item that was withdrawn, or whose run ended, cannot be decided: the run's
+/// state and the way on.
+fn not_decidable(p: &ProposalRecord) -> Error {
+    let (id, run) = (p.id, p.run_id);
+    let state = match p.run_status {
+        RunStatus::Failed => format!("run {run} failed"),
+        RunStatus::Cancelled => format!("run {run} was cancelled"),
+        s => format!("run {run} {s}"),
+    };
+    let err = match (p.status, &p.reason) {
+        (ProposalStatus::Withdrawn, Some(why)) => Error::conflict(format!(
+            "inbox item {id} was withdrawn ({why}); it can no longer be decided"
+        )),
+        _ => Error::conflict(format!(
+            "{state}; its inbox item {id} can no longer be decided"
+        )),
+    };
+    match p.run_status {
+        RunStatus::Failed => err.with_hint(format!(
+            "continue the run with `aios resume {run}` (the items its steps wait on come back to the inbox), or see why it failed with: aios show {run}"
+        )),
+        RunStatus::Cancelled => err.with_hint(format!(
+            "a cancelled run does not go on; see it with: aios show {run}"
+        )),
+        _ => err.with_hint(format!("see what happened with: aios log {run}")),
     }
 }
 

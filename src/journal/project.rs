@@ -184,11 +184,12 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         Event::LlmCall(c) => {
             tx.prepare_cached(
                 "INSERT INTO llm_calls (run_id, step_id, attempt, alias, provider, model, request, response, error,
-                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?
             .execute(params![
-                run,
+                // Run 0: a call of no run (`aios llm prompt`).
+                (run != 0).then_some(run),
                 c.step,
                 c.attempt,
                 c.alias,
@@ -203,7 +204,9 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 c.latency_ms as i64,
                 c.http_attempts,
                 c.heuristic,
-                at
+                at,
+                c.finish_reason,
+                c.failure,
             ])?;
             // The call went: its step no longer waits for a turn.
             tx.prepare_cached(
@@ -234,6 +237,20 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         } => {
             tx.prepare_cached("UPDATE proposals SET deadline = ?2, on_timeout = ?3 WHERE id = ?1")?
                 .execute(params![proposal, due_at, on_timeout])?;
+        }
+        Event::ProposalWithdrawn {
+            proposal, reason, ..
+        } => {
+            tx.prepare_cached(
+                "UPDATE proposals SET status = 'withdrawn', reason = ?2 WHERE id = ?1",
+            )?
+            .execute(params![proposal, reason])?;
+        }
+        Event::ProposalReopened { proposal, .. } => {
+            tx.prepare_cached(
+                "UPDATE proposals SET status = 'pending', reason = NULL WHERE id = ?1",
+            )?
+            .execute(params![proposal])?;
         }
         Event::ProposalReminded {
             proposal,

@@ -5,6 +5,7 @@ use serde_json::Value as Json;
 
 use super::Journal;
 use super::types::*;
+use crate::clock::Millis;
 use crate::error::{Error, Result};
 
 fn json_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Json>> {
@@ -177,6 +178,31 @@ impl Journal {
         RunStatus::parse(&s).ok_or_else(|| Error::storage(format!("unknown run status `{s}`")))
     }
 
+    /// How long a run has taken: from its creation to its end (or now), and the part
+    /// of that it was running, from its status changes in the log.
+    pub fn run_times(&self, id: i64) -> Result<RunTimes> {
+        let run = self.run(id)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, json_extract(data, '$.status') FROM events
+             WHERE run_id = ?1 AND type IN ('run_status', 'run_cancelled') ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok((r.get::<_, Millis>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut statuses = Vec::new();
+        for row in rows {
+            let (at, status) = row?;
+            // `run_cancelled` carries no status word: it ends the run.
+            let status = status
+                .as_deref()
+                .and_then(RunStatus::parse)
+                .unwrap_or(RunStatus::Cancelled);
+            statuses.push((at, status));
+        }
+        let end = run.finished_at.unwrap_or_else(|| self.now());
+        Ok(RunTimes::of(run.created_at, &statuses, end))
+    }
+
     /// The steps of a run, in workflow order.
     pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>> {
         let mut stmt = self.conn.prepare_cached(
@@ -219,7 +245,8 @@ impl Journal {
         proposal(&self.conn, id)
     }
 
-    /// Inbox items: pending ones (or all with `all`), oldest first.
+    /// Inbox items: pending ones (or all with `all`), oldest first (front ends sort
+    /// them with [`crate::inbox::order`]).
     pub fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id

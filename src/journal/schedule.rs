@@ -536,6 +536,9 @@ impl Journal {
             let ev = Event::RunCancelled {
                 reason: Some(reason.clone()),
             };
+            if let Some(why) = super::inbox::ending(*run, &ev) {
+                super::inbox::withdraw_pending(&tx, *run, &why, at)?;
+            }
             append(&tx, *run, &ev, at)?;
             project::apply(&tx, *run, &ev, at)?;
         }

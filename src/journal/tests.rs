@@ -160,7 +160,10 @@ fn a_cancelled_run_takes_no_decision_no_item_and_starts_nothing() {
         .unwrap();
     j.commit(run, &[Event::RunCancelled { reason: None }])
         .unwrap();
-    assert_eq!(j.proposal(p).unwrap().status, ProposalStatus::Cancelled);
+    let withdrawn = j.proposal(p).unwrap();
+    assert_eq!(withdrawn.status, ProposalStatus::Withdrawn);
+    assert_eq!(withdrawn.reason.as_deref(), Some("run 1 was cancelled"));
+    assert_eq!(j.replay(run).unwrap().differences, Vec::<String>::new());
     assert_eq!(
         j.decide(p, decision(Decision::Approve)).unwrap_err().kind,
         crate::error::ErrorKind::Conflict
@@ -227,4 +230,29 @@ fn a_newer_schema_is_refused() {
     .unwrap_err();
     assert_eq!(err.kind, crate::error::ErrorKind::Storage);
     assert!(err.message.contains("newer aios"), "{}", err.message);
+}
+
+#[test]
+fn run_times_count_the_whole_run_and_its_running_part() {
+    use RunStatus::*;
+    // Created at 0, waited from 10 to 7,200,000 (two hours), ran to the end.
+    let t = RunTimes::of(
+        0,
+        &[(10, Waiting), (7_200_000, Running), (7_200_050, Succeeded)],
+        7_200_050,
+    );
+    assert_eq!(
+        t,
+        RunTimes {
+            total: 7_200_050,
+            active: 60,
+            waited: true
+        }
+    );
+    // Never waited: all of it was active.
+    let t = RunTimes::of(100, &[(350, Succeeded)], 350);
+    assert_eq!((t.total, t.active, t.waited), (250, 250, false));
+    // Still running: counted to `end`; a repeated `running` (a resume) changes nothing.
+    let t = RunTimes::of(0, &[(5, Waiting), (20, Running), (30, Running)], 50);
+    assert_eq!((t.total, t.active, t.waited), (50, 35, true));
 }

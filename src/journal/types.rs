@@ -78,6 +78,9 @@ word_enum!(
         Attention = "attention",
         /// An agent call that would pass a spending cap: raise, switch model or stop.
         Budget = "budget",
+        /// An agent step every model failed: paste or edit the reply, accept the
+        /// offline draft, retry, or fail it.
+        Rescue = "rescue",
         /// About a schedule, not a run (missed fires, a failing schedule): approving
         /// (or rejecting) acknowledges it.
         Notice = "notice",
@@ -89,7 +92,11 @@ word_enum!(
         Pending = "pending",
         Approved = "approved",
         Rejected = "rejected",
+        /// Its run was cancelled (as journals before `withdrawn` recorded it).
         Cancelled = "cancelled",
+        /// Its run failed or was cancelled while it waited: it cannot be decided.
+        /// A resume of the failed run puts it back (`pending`).
+        Withdrawn = "withdrawn",
     }
 );
 
@@ -239,6 +246,20 @@ pub enum Event {
         until: Millis,
         by: String,
     },
+    /// A pending item was taken out of the inbox because its run ended (failed or
+    /// was cancelled): it can no longer be decided. Journaled in the transaction that
+    /// ends the run.
+    ProposalWithdrawn {
+        proposal: i64,
+        step: String,
+        reason: String,
+    },
+    /// A withdrawn item is pending again: its failed run was resumed and its step
+    /// still waits on it.
+    ProposalReopened {
+        proposal: i64,
+        step: String,
+    },
     /// A `wait` step waits until `due_at`; the run continues then (`aios tick`).
     TimerSet {
         step: String,
@@ -302,13 +323,21 @@ pub struct LlmCall {
     pub latency_ms: u64,
     pub http_attempts: u32,
     pub heuristic: bool,
+    /// Why the reply stopped, as the provider said it (`stop`, `length`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// Why the call failed: `transient | fatal | schema_refused | deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// An LLM call as stored, with its run and time.
 #[derive(Debug, Clone)]
 pub struct LlmCallRecord {
     pub id: i64,
+    /// 0 for a call that belongs to no run (`aios llm prompt`).
     pub run_id: i64,
+    /// The run's workflow, or `(prompt)`.
     pub workflow: String,
     pub at: Millis,
     pub call: LlmCall,
@@ -320,6 +349,8 @@ pub struct Spend {
     pub workflow: String,
     pub calls: i64,
     pub usd: f64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
 }
 
 impl Event {
@@ -347,6 +378,8 @@ impl Event {
             Event::TimerSet { .. } => "timer_set",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",
+            Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
+            Event::ProposalReopened { .. } => "proposal_reopened",
             Event::StepThrottled { .. } => "step_throttled",
             Event::StepWarned { .. } => "step_warned",
         }
@@ -368,6 +401,8 @@ impl Event {
             | Event::TimerSet { step, .. }
             | Event::DeadlineSet { step, .. }
             | Event::ProposalReminded { step, .. }
+            | Event::ProposalWithdrawn { step, .. }
+            | Event::ProposalReopened { step, .. }
             | Event::StepThrottled { step, .. }
             | Event::StepWarned { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
@@ -404,6 +439,46 @@ pub struct RunRecord {
     pub finished_at: Option<Millis>,
     pub lease_owner: Option<String>,
     pub lease_expires: Option<Millis>,
+}
+
+/// How long a run took (see [`super::Journal::run_times`]), in journal-clock ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunTimes {
+    /// From its creation to its end (or to now, while it is not finished).
+    pub total: Millis,
+    /// The part of that it was `running`: not waiting for a decision or a timer.
+    pub active: Millis,
+    /// It waited at least once.
+    pub waited: bool,
+}
+
+impl RunTimes {
+    /// From the instant a run was created (it starts `running`) and its status
+    /// changes in order, up to `end`.
+    pub fn of(created_at: Millis, statuses: &[(Millis, RunStatus)], end: Millis) -> RunTimes {
+        let mut active = 0;
+        let mut running_since = Some(created_at);
+        let mut waited = false;
+        for &(at, status) in statuses {
+            waited |= status == RunStatus::Waiting;
+            match (status == RunStatus::Running, running_since) {
+                (true, None) => running_since = Some(at),
+                (false, Some(since)) => {
+                    active += (at - since).max(0);
+                    running_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(since) = running_since {
+            active += (end - since).max(0);
+        }
+        RunTimes {
+            total: (end - created_at).max(0),
+            active,
+            waited,
+        }
+    }
 }
 
 /// A line of `aios runs`.

@@ -269,9 +269,12 @@ pub fn unknown_fact(journal: &Journal, entity: &str, key: Option<&str>) -> Resul
             entities.iter().map(|s| s.as_str()),
         ) {
             Some(d) => d,
-            None if entities.is_empty() => {
-                "no facts yet; set one with: aios fact set ENTITY KEY VALUE".to_string()
-            }
+            None if entities.is_empty() => format!(
+                "no facts yet; set one with: aios fact set {} {} VALUE",
+                crate::connectors::shell::quote(entity),
+                key.map(crate::connectors::shell::quote)
+                    .unwrap_or_else(|| "KEY".into())
+            ),
             None => format!("known entities: {}", short_list(&entities)),
         };
         return Ok(Error::not_found(format!("no facts about `{entity}`")).with_hint(hint));

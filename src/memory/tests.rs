@@ -521,6 +521,19 @@ fn only_notes_can_be_forgotten() {
         e.message,
         format!("memory {id} is a decision, not a note; only notes can be forgotten")
     );
+    j.commit(
+        r,
+        &[Event::OutcomeRecorded {
+            step: None,
+            values: serde_json::json!({"replies": 3}),
+        }],
+    )
+    .unwrap();
+    let id = search(&j, "replies", 1, &[], None).unwrap()[0].doc.id;
+    assert_eq!(
+        j.forget_note(id).unwrap_err().message,
+        format!("memory {id} is an outcome, not a note; only notes can be forgotten")
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use ratatui_textarea::TextArea;
 
 use crate::clock::Millis;
+use crate::inbox::choices::{Choice, Input};
 use crate::inbox::view::ItemView;
 use crate::journal::{InboxRow, ProposalRecord, RunSummary, StaleRef, StepRecord};
 
@@ -40,15 +41,6 @@ impl Item {
             row,
             stale,
             haystack,
-        }
-    }
-
-    /// Lower sorts first: items that need attention before the rest.
-    pub fn urgency(&self) -> u8 {
-        match self.row.kind.as_str() {
-            "attention" => 0,
-            "budget" => 1,
-            _ => 2,
         }
     }
 }
@@ -119,9 +111,11 @@ pub enum Overlay {
     #[default]
     None,
     Help,
-    /// The reason of a rejection of `ids`.
+    /// The reason of a rejection of `ids` (`verb`: what the rejection does, `reject`
+    /// or `fail`).
     Reject {
         ids: Vec<i64>,
+        verb: &'static str,
         input: TextArea<'static>,
         error: Option<String>,
     },
@@ -131,12 +125,9 @@ pub enum Overlay {
         input: TextArea<'static>,
         error: Option<String>,
     },
-    /// Approval gate fields, one `NAME=VALUE` per line.
-    Fields {
-        id: i64,
-        input: TextArea<'static>,
-        error: Option<String>,
-    },
+    /// The typed inputs of a choice (a gate's fields, a budget stop's raise), one
+    /// box per input; Tab moves between them.
+    Form(Form),
     /// The inline editor of an action (when no `$EDITOR` is set, or after a bad edit).
     Editor {
         id: i64,
@@ -158,6 +149,24 @@ pub enum Overlay {
     ConfirmQuit,
 }
 
+/// A choice's inputs being filled in.
+#[derive(Debug)]
+pub struct Form {
+    pub id: i64,
+    pub choice: Choice,
+    pub fields: Vec<FormField>,
+    /// The field being typed in.
+    pub focus: usize,
+}
+
+/// One input of a [`Form`], with what is typed and why it does not fit yet.
+#[derive(Debug)]
+pub struct FormField {
+    pub input: Input,
+    pub text: TextArea<'static>,
+    pub error: Option<String>,
+}
+
 /// A line for the operator at the bottom of the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -171,7 +180,8 @@ pub struct Model {
     pub now: Millis,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
-    /// Every pending item, in display order (most urgent, then newest first).
+    /// Every pending item, most urgent first (the order of `aios inbox list`, see
+    /// [`crate::inbox::order`]).
     pub items: Vec<Item>,
     /// Indices into `items` shown now (not snoozed, matching the filter).
     pub visible: Vec<usize>,
@@ -230,6 +240,13 @@ impl Model {
     /// The item under the cursor.
     pub fn selected(&self) -> Option<&Item> {
         self.visible.get(self.cursor).map(|&i| &self.items[i])
+    }
+
+    /// What the selected item's keys do (its choices), when its detail is loaded.
+    pub fn choices(&self) -> Vec<Choice> {
+        self.selected_detail()
+            .map(|d| crate::inbox::choices::of(&d.view))
+            .unwrap_or_default()
     }
 
     /// The selected item's detail, when it is loaded.

@@ -273,7 +273,7 @@ impl Runtime {
                         decision,
                         reason: reason.clone(),
                         edit: edit.as_ref().map(|text| Edit {
-                            origin: format!("the edit of inbox {id}"),
+                            origin: "the edit".into(),
                             text: text.clone(),
                             secrets: self.settings.run_env.secrets.clone(),
                         }),
@@ -289,7 +289,9 @@ impl Runtime {
                                 runs.insert(p.run_id);
                             }
                         }
-                        Err(e) => failed.push((id, with_hint(&e))),
+                        // The message alone: its hint is a command line, and every
+                        // choice has its key here.
+                        Err(e) => failed.push((id, e.message)),
                     }
                 }
                 let mut out = vec![Msg::Decided { done, failed }];
@@ -329,7 +331,7 @@ impl Runtime {
                 });
                 let result = match result {
                     Ok((_, diff)) => Ok(diff),
-                    Err(e) => Err(with_hint(&e)),
+                    Err(e) => Err(e.message),
                 };
                 Ok(vec![Msg::EditChecked { id, text, result }])
             }

@@ -41,6 +41,7 @@ pub use kinds::{
     RememberSpec, SetSpec, StepSpec, Timeout, WaitSpec,
 };
 pub use model::*;
+pub(crate) use parse::type_article;
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering

@@ -62,16 +62,15 @@ fn a_run_cap_stops_the_call_until_the_operator_raises_it() {
         .success()
         .stdout_contains("An LLM call was not made: it would pass a spending cap.")
         .stdout_contains("  model      `default` (provider local)\n  cap        run ($1.00)\n")
-        .stdout_contains("approve --switch: use the next model, `second`")
         .stdout_contains(
-            "next: aios approve 1 --raise USD · aios approve 1 --switch · aios reject 1 --reason",
+            "next:\n  aios approve 1 --raise USD    let the run spend USD more than its caps\n  aios approve 1 --switch       switch the step to its next model, `second`\n  aios reject 1 --reason \"...\"  fail the step, with a reason\n",
         );
-    t.aios(&["approve", "1"])
-        .code(2)
-        .stderr_contains("error: item 1 is a budget stop: approve it with --raise USD or --switch");
-    t.aios(&["approve", "1", "--raise", "lots"])
-        .code(2)
-        .stderr_contains("--raise takes an amount in USD above 0");
+    t.aios(&["approve", "1"]).code(2).stderr_is(
+        "error: item 1 is a budget stop: approving it raises the run's allowance or switches the step's model\nhint: aios approve 1 --raise USD · aios approve 1 --switch · aios reject 1 --reason \"...\"\n",
+    );
+    t.aios(&["approve", "1", "--raise", "lots"]).code(2).stderr_is(
+        "error: the raise must be an amount in USD above 0, like 2.50, not `lots`\nhint: like: aios approve 1 --raise 2.50\n",
+    );
     // Still too little: a new stop, under the next attempt.
     t.aios(&["approve", "1", "--raise", "0.5"]).success();
     assert!(server.seen().is_empty());
@@ -156,9 +155,11 @@ monthly_usd = 30
     t.aios(&["budget"])
         .success()
         .stdout_contains(
-            "today         $0.0002 of $0.05 (0%)\nthis month    $0.0002 of $30.00 (0%)\n",
+            "today         $0.0002 of $0.05 (0%)   20 tokens (10 in, 10 out)\nthis month    $0.0002 of $30.00 (0%)  20 tokens (10 in, 10 out)\n",
         )
-        .stdout_contains("mail");
+        .stdout_contains("mail          1          10          10    $0.0002\n");
+    assert_eq!(b["today"]["tokens_in"], 10);
+    assert_eq!(b["workflows"][0]["tokens_out"], 10);
     // Lower the cap: the next run stops at the daily cap.
     t.put(
         "config.toml",
@@ -173,13 +174,16 @@ monthly_usd = 30
 #[test]
 fn budget_and_llm_log_on_a_fresh_home() {
     let t = Test::new();
-    t.aios(&["llm", "log"])
-        .success()
-        .stdout_is("no LLM calls yet: agent steps record theirs here\n");
+    t.aios(&["llm", "log"]).success().stdout_is(
+        "no LLM calls yet: each call an agent step or `aios llm prompt` makes is listed here\n",
+    );
     t.aios(&["llm", "log", "--run", "7"]).code(3);
+    t.aios(&["llm", "log", "--errors"])
+        .success()
+        .stdout_is("no LLM call matches these filters\n");
     t.aios(&["budget"])
         .success()
         .stdout_is(
-        "today              $0 (no cap)\nthis month         $0 (no cap)\nno LLM calls this month\ncaps: set [budget] daily_usd and monthly_usd in the config file; a workflow caps one run with [budget] max_usd\n",
+        "today              $0 (no cap)  0 tokens (0 in, 0 out)\nthis month         $0 (no cap)  0 tokens (0 in, 0 out)\nno LLM calls this month\ncaps: set [budget] daily_usd and monthly_usd in the config file; a workflow caps one run with [budget] max_usd\n",
     );
 }

@@ -164,7 +164,7 @@ fn run_of_an_invalid_workflow_creates_no_run() {
         .code(2)
         .stdout_is("")
         .stderr_is(&format!(
-            "{BAD_REPORT}\nerror: bad.toml is not a valid workflow (8 problems)\nhint: fix the problems above; `aios check FILE` checks without running\n"
+            "{BAD_REPORT}\nerror: bad.toml is not a valid workflow (8 problems)\nhint: fix the problems above; `aios check bad.toml` checks without running\n"
         ));
     assert_eq!(
         t.aios(&["runs", "--json"]).success().json(),

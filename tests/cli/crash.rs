@@ -114,7 +114,9 @@ fn killed_during_a_post_resume_asks_and_done_finishes_the_run() {
     t.aios(&["inbox", "show", &id])
         .success()
         .stdout_contains("it may or may not have happened")
-        .stdout_contains(&format!("aios approve {id} --done (it happened)"));
+        .stdout_contains(&format!(
+            "  aios approve {id} --done         it happened: mark the step done\n"
+        ));
 
     // The server did get it once: tell aios so.
     t.aios(&["approve", &id, "--done"])

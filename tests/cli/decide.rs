@@ -101,7 +101,9 @@ fn invalid_edits_are_refused_and_decide_nothing() {
     t.put("escape.json", &escape.to_string());
     t.aios(&["approve", &ids, "--edit", "escape.json"])
         .code(2)
-        .stderr_contains("error: the edited action in escape.json is not valid: path `../escape` escapes the root folder");
+        .stderr_contains(
+            "error: escape.json is not valid: path `../escape` escapes the root folder",
+        );
 
     let mut unknown = action.clone();
     unknown["owner"] = "root".into();
@@ -124,7 +126,7 @@ fn invalid_edits_are_refused_and_decide_nothing() {
 
     t.aios(&["approve", &ids, "--edit", "missing.json"])
         .code(3)
-        .stderr_contains("cannot read the edited action missing.json");
+        .stderr_contains("cannot read the edit missing.json");
 
     // Still pending; nothing written.
     assert_eq!(t.item("w"), id);
@@ -216,7 +218,7 @@ fn cancel_stops_a_run_once_and_its_items_cannot_be_decided() {
         .stdout_is("run 1 (two) cancelled\n");
     t.aios(&["cancel", "1"])
         .code(4)
-        .stderr_is("error: run 1 already cancelled; there is nothing to cancel\nhint: see it with: aios show 1\n");
+        .stderr_is("error: run 1 was already cancelled; there is nothing to cancel\nhint: see it with: aios show 1\n");
     t.aios(&["approve", &id]).code(4).stderr_contains("cancel");
     t.aios(&["resume", "1"])
         .code(4)
@@ -313,4 +315,50 @@ fn no_resume_on_a_file_write() {
     assert_eq!(step(&t.show(1), "s")["status"], "pending");
     t.aios(&["resume", "1"]).success();
     t.item("s");
+}
+
+/// An edit speaks the workflow's words (`mode = "write" | "append"`), and an item a
+/// build before `mode` journaled with `append: true` still loads, shows, edits and
+/// commits as an append.
+#[test]
+fn a_file_action_says_mode_and_old_journals_with_append_still_load() {
+    let t = Test::new().write(
+        "log.toml",
+        "name = \"log\"\n[[steps]]\nid = \"note\"\nkind = \"file\"\npath = \"log.txt\"\nmode = \"append\"\ncontent = \"second\\n\"\n",
+    );
+    t.put("log.txt", "first\n");
+    t.aios(&["run", "log.toml"]).success();
+    let action = t.aios(&["inbox", "show", "1", "--action"]).success().json();
+    assert_eq!(action["mode"], "append");
+    assert!(action.get("append").is_none(), "{action}");
+
+    // As an older build wrote it: the event and its projection say `append: true`.
+    let db = rusqlite::Connection::open(t.db()).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER events_no_update;
+         UPDATE events SET data = json_set(json_remove(data, '$.action.mode'), '$.action.append', json('true'))
+           WHERE type = 'proposal_created';
+         UPDATE proposals SET action = json_set(json_remove(action, '$.mode'), '$.append', json('true'));
+         CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+    )
+    .unwrap();
+    drop(db);
+    t.aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_contains("append to log.txt");
+    let old = t.aios(&["inbox", "show", "1", "--action"]).success().json();
+    assert_eq!(old["mode"], "append");
+    assert!(old.get("append").is_none(), "{old}");
+
+    // The edit names the mode the way the workflow does.
+    let mut edited = old.clone();
+    edited["content"] = "edited\n".into();
+    t.put("edit.json", &edited.to_string());
+    t.aios(&["approve", "1", "--edit", "edit.json"])
+        .success()
+        .stdout_contains("run 1 (log) succeeded");
+    assert_eq!(t.read("log.txt"), "first\nedited\n");
+    assert_eq!(step(&t.show(1), "note")["output"]["mode"], "append");
+    t.aios(&["replay", "1"]).success();
 }

@@ -36,8 +36,8 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
     t.aios(&["approve", "1"]).success();
     t.aios(&["inbox", "list", "--all"]).success().stdout_is(
         "   ID  KIND         RUN  WORKFLOW  STEP    AGE  SUMMARY
-    1  action         1  rj        w        0s  [approved] write w.txt (2 bytes)
     2  action         1  rj        s        0s  [pending] write s.txt (5 bytes)
+    1  action         1  rj        w        0s  [approved] write w.txt (2 bytes)
 ",
     );
     let all = t
@@ -45,7 +45,7 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
         .success()
         .json();
     assert_eq!(all.as_array().unwrap().len(), 2);
-    assert_eq!(all[0]["status"], "approved");
+    assert_eq!(all[1]["status"], "approved");
     t.aios(&["approve", "2"]).success();
     t.aios(&["inbox"])
         .success()
@@ -60,8 +60,10 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
 fn inbox_show_prints_the_exact_action_and_what_to_do() {
     let t = waiting();
     let root = t.path().display().to_string();
-    t.aios(&["inbox", "show", "1"]).success().stdout_is(&format!(
-        "inbox 1 · action · pending
+    t.aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_is(&format!(
+            "inbox 1 · action · pending
 run 1 (rj) · step w · attempt 1 · created {NOW}
 
 action
@@ -70,13 +72,16 @@ action
     2 bytes:
     │ hi
 
-next: aios approve 1 · aios approve 1 --edit FILE (from: aios inbox show 1 --action) · aios reject 1 --reason \"...\"
+next:
+  aios approve 1                commit it as proposed
+  aios approve 1 --edit FILE    commit your edit of it (start from: aios inbox show 1 --action)
+  aios reject 1 --reason \"...\"  reject it, with a reason
 "
-    ));
+        ));
     let action = t.aios(&["inbox", "show", "1", "--action"]).success().json();
     assert_eq!(
         action,
-        serde_json::json!({ "kind": "file", "root": root, "path": "w.txt", "content": "hi", "append": false })
+        serde_json::json!({ "kind": "file", "root": root, "path": "w.txt", "content": "hi", "mode": "write" })
     );
     let full = t.aios(&["inbox", "show", "1", "--json"]).success().json();
     assert_eq!(
@@ -209,4 +214,67 @@ fn replay_says_what_it_checked_even_when_there_is_nothing() {
          ok run 1: 5 events replay to the stored state\n\
          replayed 2 runs: the stored state and the events agree\n",
     );
+}
+
+/// `aios inbox list` and the TUI share one order, most urgent first: an item whose
+/// deadline decides for you comes before older ones without a deadline, and among
+/// those the one waiting longest comes first (see `inbox::order`).
+#[test]
+fn inbox_list_puts_the_most_urgent_first() {
+    let t = Test::new()
+        .write(
+            "w.toml",
+            "name = \"w\"\n[[steps]]\nid = \"w\"\nkind = \"file\"\npath = \"w.txt\"\ncontent = \"w\"\n",
+        )
+        .write(
+            "gate.toml",
+            "name = \"gate\"\n[[steps]]\nid = \"go\"\nkind = \"approval\"\ntitle = \"Go?\"\ntimeout = \"3d\"\n",
+        );
+    for (file, at) in [
+        ("w.toml", "2026-11-21T09:00:00Z"),
+        ("w.toml", "2026-11-21T09:10:00Z"),
+        ("gate.toml", "2026-11-21T09:20:00Z"),
+    ] {
+        t.args(&["run", file]).env("AIOS_NOW", at).run().success();
+    }
+    let ids: Vec<i64> = t
+        .inbox()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [3, 1, 2]);
+    let table = t.aios(&["inbox", "list"]).success().stdout;
+    let order: Vec<&str> = table.lines().skip(1).map(|l| l.trim_start()).collect();
+    assert!(
+        order[0].starts_with("3  approval")
+            && order[1].starts_with("1  action")
+            && order[2].starts_with("2  action"),
+        "{table}"
+    );
+}
+
+/// The `next:` hints fit the item: a gate lists its fields (a required one plainly,
+/// an optional one in brackets), as the run's summary and `inbox show` print them.
+#[test]
+fn next_hints_of_a_gate_list_its_fields() {
+    let t = Test::new().write(
+        "gate.toml",
+        "name = \"gate\"\n[[steps]]\nid = \"go\"\nkind = \"approval\"\ntitle = \"Go?\"\nfields = { date = { type = \"string\" }, n = { type = \"integer\", required = false, default = 3 } }\n",
+    );
+    t.aios(&["run", "gate.toml"]).success().stdout_contains(
+        "next: aios inbox show 1 · aios approve 1 --field date=VALUE [--field n=VALUE] · aios reject 1 --reason \"...\"\n",
+    );
+    t.aios(&["inbox", "show", "1"]).success().stdout_contains(
+        "next:\n  aios approve 1 --field date=VALUE [--field n=VALUE]  fill in its fields and pass the gate\n  aios reject 1 --reason \"...\"                         reject it, with a reason\n",
+    );
+    // The hint of a missing field is the command to run.
+    t.aios(&["approve", "1"]).code(2).stderr_is(
+        "error: field `date` is required\nhint: approve it with: aios approve 1 --field date=VALUE [--field n=VALUE] (its fields: aios inbox show 1)\n",
+    );
+    t.aios(&["approve", "1", "--field", "date=today", "--field", "n=x"])
+        .code(2)
+        .stderr_contains(
+            "error: field `n` must be an integer, got `x` (use a whole number, like 42)\n",
+        );
+    t.aios(&["approve", "1", "--field", "date=today"]).success();
 }

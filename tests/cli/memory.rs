@@ -84,7 +84,7 @@ fn unknown_entities_and_keys_say_what_exists() {
     let t = Test::new();
     t.aios(&["fact", "get", "customer:acme"])
         .code(3)
-        .stderr_is("error: no facts about `customer:acme`\nhint: no facts yet; set one with: aios fact set ENTITY KEY VALUE\n");
+        .stderr_is("error: no facts about `customer:acme`\nhint: no facts yet; set one with: aios fact set customer:acme KEY VALUE\n");
     t.aios(&["fact", "set", "customer:acme", "plan", "pro"])
         .success();
     t.aios(&["fact", "get", "customer:acne"])
@@ -428,9 +428,9 @@ fn outcomes_attach_to_a_run_and_are_searchable_with_it() {
     t.aios(&["outcome", "9", "x=1"])
         .code(3)
         .stderr_contains("no run 9");
-    t.aios(&["outcome", "1", "oops"])
-        .code(2)
-        .stderr_contains("`oops` is not NAME=VALUE");
+    t.aios(&["outcome", "1", "oops"]).code(2).stderr_is(
+        "error: `oops` is not NAME=VALUE\nhint: write it as aios outcome 1 name=value\n",
+    );
 }
 
 #[test]

@@ -234,7 +234,7 @@ fn launch_gate_refuses_an_unknown_field() {
     t.aios(&["approve", &gate.to_string(), "--field", "nope=1"])
         .code(2)
         .stderr_is(&format!(
-            "error: unknown field `nope` (this gate has: launch_date)\nhint: see the gate's fields with: aios inbox show {gate}\n"
+            "error: unknown field `nope` (this gate has: launch_date)\nhint: approve it with: aios approve {gate} [--field launch_date=VALUE] (its fields: aios inbox show {gate})\n"
         ));
     // Nothing was decided.
     assert_eq!(t.item("go"), gate);

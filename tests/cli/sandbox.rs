@@ -200,7 +200,7 @@ fn an_edit_may_not_change_the_root() {
     t.aios(&["approve", &ids, "--edit", "edit.json"])
         .code(2)
         .stderr_contains(&format!(
-            "error: the edited action in edit.json is not valid: `root` cannot be edited (proposed {proposed:?}, edited \"/\"); an edit may change the path, content and mode beneath the root"
+            "error: edit.json is not valid: `root` cannot be edited (proposed {proposed:?}, edited \"/\"); an edit may change the path, content and mode beneath the root"
         ))
         .stderr_contains(&format!("hint: start from: aios inbox show {id} --action"));
     // Nothing decided, nothing written.

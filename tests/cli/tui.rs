@@ -308,8 +308,7 @@ fn open_select_approve_and_watch_the_run_complete() {
     let t = two_waiting();
     let mut tui = Pty::spawn(&t, &["inbox"], &[]);
     tui.wait_for("waiting for you");
-    tui.wait_for("#2 action · note");
-    tui.keys("j");
+    // The list's order is `aios inbox list`'s: the item waiting longest first.
     tui.wait_for("#1 action · note");
     // The detail pane shows the action (its body under its size).
     tui.wait_for("20 bytes:");
@@ -373,6 +372,8 @@ fn editor_edit_is_diffed_then_committed() {
 fn reject_with_a_reason_and_snooze_from_the_tui() {
     let t = two_waiting();
     let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("j");
     tui.wait_for("#2 action · note");
     tui.keys("s");
     tui.wait_for("snooze #2");
@@ -461,6 +462,47 @@ fn inbox_without_a_terminal_prints_the_list() {
     t.aios(&["inbox"])
         .success()
         .stdout_contains("write a.txt (1 byte)");
+}
+
+/// A gate's fields are filled in a form in the TUI (Tab between them, types checked
+/// before anything is decided), never by going to the CLI.
+#[test]
+fn a_gate_is_approved_with_its_fields_from_a_form() {
+    let t = Test::new().write(
+        "gate.toml",
+        r#"
+name = "gate"
+
+[[steps]]
+id = "go"
+kind = "approval"
+title = "Launch?"
+fields = { seats = { type = "integer" }, channel = { type = "string", required = false, default = "email" } }
+
+[[steps]]
+id = "after"
+kind = "set"
+values = { seats = "{{ steps.go.output.fields.seats }}" }
+"#,
+    );
+    t.aios(&["run", "gate.toml"]).success();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("FIELDS (a asks for them in a form)");
+    tui.keys("a");
+    tui.wait_for("approve #1");
+    tui.wait_for("▸ seats (integer, required)");
+    tui.keys("ten\r");
+    tui.wait_for("▸ channel (string)");
+    tui.keys("\r");
+    tui.wait_for("not an integer: use a whole number, like 42");
+    tui.keys("\x7f\x7f\x7f12\t\r");
+    tui.wait_for("run 1 succeeded");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    let show = t.show(1);
+    assert_eq!(step(&show, "go")["output"]["fields"]["seats"], 12);
+    assert_eq!(step(&show, "go")["output"]["fields"]["channel"], "email");
+    assert_eq!(step(&show, "after")["output"]["seats"], 12);
 }
 
 /// The detail of an action that reads a secret shows its placeholder; nothing the

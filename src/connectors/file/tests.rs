@@ -16,7 +16,11 @@ fn action(root: &Path, path: &str, content: &str, append: bool) -> FileAction {
         root: root.display().to_string(),
         path: path.into(),
         content: content.into(),
-        append,
+        mode: if append {
+            FileMode::Append
+        } else {
+            FileMode::Write
+        },
     }
 }
 
@@ -38,7 +42,7 @@ fn the_root_cannot_be_edited() {
     let mut ok = proposed.clone();
     ok.path = "b/c.txt".into();
     ok.content = "y".into();
-    ok.append = true;
+    ok.mode = FileMode::Append;
     assert_eq!(ok.validate_edit(&proposed), Ok(()));
 }
 

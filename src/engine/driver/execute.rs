@@ -6,7 +6,7 @@
 use serde_json::{Value as Json, json};
 
 use super::rate::Then;
-use super::{Driver, Prepped, agent};
+use super::{Driver, Prepped, agent, calls};
 use crate::connectors::{ExecError, Resources};
 use crate::engine::machine::Input;
 use crate::error::Result;
@@ -21,7 +21,7 @@ pub(super) struct Completion {
 
 pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
-    Agent(Box<agent::CallDone>),
+    Agent(Box<calls::CallDone>),
     Embedded(Box<agent::EmbedDone>),
 }
 

@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use super::Driver;
-use crate::agent::AgentRequest;
+use crate::agent::turns::Next;
+use crate::agent::{AgentRequest, Turns};
 use crate::engine::machine::Input;
 use crate::error::Result;
 use crate::journal::Taker;
@@ -19,8 +20,15 @@ use crate::rate::RateTarget;
 pub(in crate::engine) enum Then {
     /// Commit its prepared action.
     Execute,
-    /// Make its agent call.
-    Call(Box<AgentRequest>),
+    /// Make its agent call: the turn the agent step had decided on.
+    Turn(Box<HeldTurn>),
+}
+
+/// An agent step's call held for its provider's turn, as it was decided.
+pub(in crate::engine) struct HeldTurn {
+    pub(super) req: AgentRequest,
+    pub(super) turns: Turns,
+    pub(super) next: Next,
 }
 
 /// A step waiting for its turn.
@@ -42,14 +50,32 @@ impl Driver<'_> {
         target: Option<RateTarget>,
         then: Then,
     ) -> Result<bool> {
+        match self.wait_for_turn(step, attempt, target)? {
+            Some(due) => {
+                self.hold(step, attempt, due, then);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Take `step`'s turn at `target`: when it is later, the wait is journaled and
+    /// the instant it comes is returned (the caller holds the step until then). A
+    /// step whose turn has come (it was held and is back) goes without asking again.
+    pub(super) fn wait_for_turn(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        target: Option<RateTarget>,
+    ) -> Result<Option<Instant>> {
         if self.turn_came.remove(&step) == Some(attempt) {
-            return Ok(false);
+            return Ok(None);
         }
         let Some(target) = target else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some((key, rate)) = self.env.rates.limit(&target) else {
-            return Ok(false);
+            return Ok(None);
         };
         let (key, rate) = (key.to_string(), rate.clone());
         // What happened before is journaled before the turn is taken.
@@ -66,17 +92,21 @@ impl Driver<'_> {
             &rate,
         )?;
         let Some(ev) = waited else {
-            return Ok(false);
+            return Ok(None);
         };
         self.observer.event(self.run.id, &ev);
         let wait = Duration::from_millis(u64::try_from(turn - now).unwrap_or(0));
+        Ok(Some(Instant::now() + wait))
+    }
+
+    /// Hold `step` until `due`; then `then` runs.
+    pub(super) fn hold(&mut self, step: usize, attempt: u32, due: Instant, then: Then) {
         self.held.push(Held {
-            due: Instant::now() + wait,
+            due,
             step,
             attempt,
             then,
         });
-        Ok(true)
     }
 
     /// When the next held step's turn comes.
@@ -118,7 +148,10 @@ impl Driver<'_> {
             self.turn_came.insert(h.step, h.attempt);
             match h.then {
                 Then::Execute => self.execute(h.step, h.attempt)?,
-                Then::Call(req) => self.agent_call(h.step, h.attempt, *req)?,
+                Then::Turn(t) => {
+                    let HeldTurn { req, turns, next } = *t;
+                    self.perform_turn(h.step, h.attempt, req, turns, next)?
+                }
             }
         }
         Ok(())

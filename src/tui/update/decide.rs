@@ -1,15 +1,15 @@
-//! Turning the operator's intent into a decision: what it applies to, approval gates
-//! that ask for fields first, stale items that need an explicit yes, and edits
-//! (external editor or inline).
-
-use ratatui_textarea::TextArea;
+//! Turning the operator's intent into a decision. Each key of the selected item is
+//! one of its choices ([`crate::inbox::choices`]): decided at once, or after what it
+//! asks for (a reason, an edit, a form of typed inputs). Also: what a decision
+//! applies to, several marked items approved together, and stale items that need an
+//! explicit yes.
 
 use super::err;
-use super::overlays::editor;
-use crate::inbox::view::Subject;
+use super::overlays::{editor, line_input};
+use crate::inbox::choices::{self, Ask, Choice};
 use crate::journal::Decision;
 use crate::tui::message::Cmd;
-use crate::tui::model::{Approval, Model, Overlay};
+use crate::tui::model::{Approval, Form, FormField, Model, Overlay};
 
 /// What a decision applies to: the marked items, else the selected one.
 pub(super) fn targets(m: &Model) -> Vec<i64> {
@@ -25,26 +25,125 @@ pub(super) fn targets(m: &Model) -> Vec<i64> {
     }
 }
 
-pub(super) fn approve(m: &mut Model) -> Vec<Cmd> {
-    let ids = targets(m);
-    if ids.is_empty() {
-        return Vec::new();
+/// The key `c` of the selected item's choices (or, with marks, of all of them).
+/// `None` when `c` is no choice's key (the key may mean something else).
+pub(super) fn choose(m: &mut Model, c: char) -> Option<Vec<Cmd>> {
+    if !m.marks.is_empty() {
+        return match c {
+            'a' => Some(approve_marked(m)),
+            'r' => Some(reject(m, targets(m), "reject")),
+            c if choices::KEYS.contains(c) => {
+                m.status = Some(err("decide this one item on its own (esc unmarks)"));
+                Some(Vec::new())
+            }
+            _ => None,
+        };
     }
-    // A single approval gate with fields: ask for them first.
-    if ids.len() == 1
-        && let Some(d) = m.selected_detail()
-        && d.record.id == ids[0]
-        && let Subject::Gate(gate) = &d.view.subject
-        && !gate.fields.is_empty()
-    {
-        let lines = gate.fields.iter().map(|f| f.answer_line()).collect();
-        let mut input = TextArea::new(lines);
-        input.move_cursor(ratatui_textarea::CursorMove::End);
-        m.overlay = Overlay::Fields {
-            id: ids[0],
-            input,
+    if !choices::KEYS.contains(c) {
+        return None;
+    }
+    let id = m.selected()?.row.id;
+    if m.selected_detail().is_none() {
+        // The detail loads right after the selection moves: its choices are in it.
+        m.status = Some(err(format!("#{id} is still loading; press {c} again")));
+        return Some(Vec::new());
+    }
+    let all = m.choices();
+    let Some(choice) = all.iter().find(|x| x.key == c).cloned() else {
+        let keys: Vec<String> = all
+            .iter()
+            .map(|x| format!("{} {}", x.key, x.short))
+            .collect();
+        let kind = m.selected().map(|i| i.row.kind.clone()).unwrap_or_default();
+        m.status = Some(err(format!(
+            "#{id} ({kind}) has no {c}; its keys: {}",
+            keys.join(" · ")
+        )));
+        return Some(Vec::new());
+    };
+    Some(make(m, id, choice))
+}
+
+/// Make `choice` for item `id`: at once, or after what it asks for.
+fn make(m: &mut Model, id: i64, choice: Choice) -> Vec<Cmd> {
+    match &choice.ask {
+        Ask::Nothing => decide(m, id, &choice, choice.fixed.clone()),
+        Ask::Reason => reject(m, vec![id], choice.short),
+        Ask::Edit => edit(m),
+        Ask::Form(inputs) => {
+            let fields = inputs
+                .iter()
+                .map(|input| {
+                    let mut text = line_input("");
+                    text.insert_str(input.initial());
+                    FormField {
+                        input: input.clone(),
+                        text,
+                        error: None,
+                    }
+                })
+                .collect();
+            m.overlay = Overlay::Form(Form {
+                id,
+                choice,
+                fields,
+                focus: 0,
+            });
+            Vec::new()
+        }
+    }
+}
+
+/// Decide `choice` for `id` with these fields (no reason, no edit).
+fn decide(m: &mut Model, id: i64, choice: &Choice, fields: Vec<(String, String)>) -> Vec<Cmd> {
+    match choice.decision {
+        Decision::Approve => approve_checked(
+            m,
+            Approval {
+                ids: vec![id],
+                edit: None,
+                fields,
+            },
+        ),
+        decision => {
+            m.overlay = Overlay::None;
+            vec![Cmd::Decide {
+                ids: vec![id],
+                decision,
+                reason: None,
+                edit: None,
+                fields,
+                confirm_stale: false,
+            }]
+        }
+    }
+}
+
+/// Ask why, then reject `ids` (`verb`: what it does, `reject` or `fail`).
+fn reject(m: &mut Model, ids: Vec<i64>, verb: &'static str) -> Vec<Cmd> {
+    if !ids.is_empty() {
+        m.overlay = Overlay::Reject {
+            ids,
+            verb,
+            input: line_input("why? (kept with the decision)"),
             error: None,
         };
+    }
+    Vec::new()
+}
+
+/// Approve the marked items together: only kinds whose approval asks for nothing.
+fn approve_marked(m: &mut Model) -> Vec<Cmd> {
+    let ids = targets(m);
+    let asks = m
+        .items
+        .iter()
+        .find(|i| ids.contains(&i.row.id) && !choices::batchable(&i.row.kind));
+    if let Some(it) = asks {
+        m.status = Some(err(format!(
+            "#{} ({}) asks for more than a yes: unmark it and decide it on its own",
+            it.row.id, it.row.kind
+        )));
         return Vec::new();
     }
     approve_checked(
@@ -54,6 +153,33 @@ pub(super) fn approve(m: &mut Model) -> Vec<Cmd> {
             ..Approval::default()
         },
     )
+}
+
+/// Check a form's inputs as typed; decide when they all fit, else say where not.
+pub(super) fn submit(m: &mut Model, mut form: Form) -> Vec<Cmd> {
+    let mut fields = form.choice.fixed.clone();
+    let mut first_bad = None;
+    for (i, f) in form.fields.iter_mut().enumerate() {
+        let raw = f.text.lines().join("");
+        match f.input.check(&raw) {
+            Ok(Some(text)) => {
+                f.error = None;
+                fields.push((f.input.name.clone(), text));
+            }
+            Ok(None) => f.error = None,
+            Err(e) => {
+                f.error = Some(e);
+                first_bad.get_or_insert(i);
+            }
+        }
+    }
+    if let Some(i) = first_bad {
+        form.focus = i;
+        m.overlay = Overlay::Form(form);
+        return Vec::new();
+    }
+    let (id, choice) = (form.id, form.choice);
+    decide(m, id, &choice, fields)
 }
 
 /// Approve, unless some item is stale: then ask for an explicit confirmation.
@@ -100,26 +226,16 @@ pub(super) fn decide_approve(a: Approval, confirm_stale: bool) -> Cmd {
     }
 }
 
-pub(super) fn edit(m: &mut Model) -> Vec<Cmd> {
-    if !m.marks.is_empty() {
-        m.status = Some(err("edit one item at a time (unmark with Esc)"));
-        return Vec::new();
-    }
+fn edit(m: &mut Model) -> Vec<Cmd> {
     let Some(d) = m.selected_detail() else {
         return Vec::new();
     };
     let id = d.record.id;
-    if matches!(d.view.subject, Subject::Gate(_)) {
-        m.status = Some(err(
-            "an approval gate has no action to edit; `a` asks for its fields",
-        ));
-        return Vec::new();
-    }
     if d.record.final_action().is_null() {
         m.status = Some(err("this item has no stored action to edit"));
         return Vec::new();
     }
-    let text = serde_json::to_string_pretty(d.record.final_action()).unwrap_or_default() + "\n";
+    let text = crate::inbox::view::edit_start(&d.record) + "\n";
     if m.settings.external_editor {
         vec![Cmd::ExternalEdit { id, text }]
     } else {

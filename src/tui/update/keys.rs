@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use super::decide::{approve, edit, targets};
+use super::decide::{choose, targets};
 use super::list::{move_cursor, refilter};
 use super::overlays::{line_input, overlay_key};
 use crate::tui::message::Cmd;
@@ -70,6 +70,13 @@ fn inbox_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     if let Some(cmds) = global_key(m, &k) {
         return cmds;
     }
+    // The selected item's own keys: its choices (approve, retry, raise, reject, …).
+    if let KeyCode::Char(c) = k.code
+        && !k.modifiers.contains(KeyModifiers::CONTROL)
+        && let Some(cmds) = choose(m, c)
+    {
+        return cmds;
+    }
     let page = list_capacity(m.size).max(1) as isize;
     let cur = m.cursor as isize;
     match k.code {
@@ -127,18 +134,6 @@ fn inbox_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
             }
             None => Vec::new(),
         },
-        KeyCode::Char('a') => approve(m),
-        KeyCode::Char('r') => {
-            let ids = targets(m);
-            if !ids.is_empty() {
-                m.overlay = Overlay::Reject {
-                    ids,
-                    input: line_input("why? (kept with the decision)"),
-                    error: None,
-                };
-            }
-            Vec::new()
-        }
         KeyCode::Char('s') => {
             let ids = targets(m);
             if !ids.is_empty() {
@@ -152,7 +147,6 @@ fn inbox_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
             }
             Vec::new()
         }
-        KeyCode::Char('e') => edit(m),
         _ => Vec::new(),
     }
 }

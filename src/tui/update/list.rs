@@ -2,6 +2,7 @@
 //! filter), the cursor and scroll offset, and a detail request when the selection
 //! changes.
 
+use crate::inbox::order::{self, Key};
 use crate::tui::message::Cmd;
 use crate::tui::model::{Item, Model};
 use crate::tui::view::list_capacity;
@@ -9,7 +10,7 @@ use crate::tui::view::list_capacity;
 /// Replace the items, keeping the selection on the same item when it is still there.
 pub(super) fn set_items(m: &mut Model, mut items: Vec<Item>) -> Vec<Cmd> {
     m.loaded = true;
-    items.sort_by(|a, b| a.urgency().cmp(&b.urgency()).then(b.row.id.cmp(&a.row.id)));
+    items.sort_by(|a, b| order::cmp(Key::of_row(&a.row), Key::of_row(&b.row)));
     let ids: std::collections::HashSet<i64> = items.iter().map(|i| i.row.id).collect();
     m.marks.retain(|id| ids.contains(id));
     let selected = m.selected().map(|i| i.row.id);

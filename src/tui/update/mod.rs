@@ -26,8 +26,6 @@ use overlays::editor;
 use super::model::Back;
 #[cfg(test)]
 use super::view::list_capacity;
-#[cfg(test)]
-use crate::journal::Decision;
 
 /// Apply one message. Returns the work the runtime must do.
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
@@ -186,3 +184,7 @@ pub fn wants_detail(m: &Model) -> Option<i64> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_decide;
+#[cfg(test)]
+mod tests_rescue;

@@ -1,10 +1,11 @@
-//! Keys while a popup is open: help, the quit / stale / edit confirmations, the reject,
-//! snooze and fields prompts and the inline editor; and the text inputs they hold.
+//! Keys while a popup is open: help, the quit / stale / edit confirmations, the reject
+//! and snooze prompts, a choice's form (Tab between its inputs) and the inline editor;
+//! and the text inputs they hold.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
 
-use super::decide::{approve_checked, decide_approve};
+use super::decide::{approve_checked, decide_approve, submit};
 use super::keys::is_ctrl;
 use crate::journal::Decision;
 use crate::tui::message::Cmd;
@@ -73,6 +74,7 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
         o @ Overlay::ConfirmEdit { .. } => (o, Vec::new()),
         Overlay::Reject {
             ids,
+            verb,
             mut input,
             error,
         } => match k.code {
@@ -83,6 +85,7 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
                     return (
                         Overlay::Reject {
                             ids,
+                            verb,
                             input,
                             error: Some("a rejection needs a reason".into()),
                         },
@@ -103,7 +106,15 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
             }
             _ => {
                 input.input(k);
-                (Overlay::Reject { ids, input, error }, Vec::new())
+                (
+                    Overlay::Reject {
+                        ids,
+                        verb,
+                        input,
+                        error,
+                    },
+                    Vec::new(),
+                )
             }
         },
         Overlay::Snooze {
@@ -142,54 +153,29 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
                 (Overlay::Snooze { ids, input, error }, Vec::new())
             }
         },
-        Overlay::Fields {
-            id,
-            mut input,
-            error,
-        } => {
-            if k.code == KeyCode::Esc {
-                return (Overlay::None, Vec::new());
-            }
-            if is_ctrl(&k, 's') {
-                let lines: Vec<String> = input
-                    .lines()
-                    .iter()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect();
-                let mut fields = Vec::new();
-                for l in &lines {
-                    match l.split_once('=') {
-                        Some((k, v)) if !k.trim().is_empty() => {
-                            // An empty value leaves the field to its default (or asks for it).
-                            if !v.trim().is_empty() {
-                                fields.push((k.trim().to_string(), v.trim().to_string()))
-                            }
-                        }
-                        _ => {
-                            return (
-                                Overlay::Fields {
-                                    id,
-                                    input,
-                                    error: Some(format!("`{l}` is not NAME=VALUE")),
-                                },
-                                Vec::new(),
-                            );
-                        }
+        Overlay::Form(mut form) => {
+            let last = form.fields.len().saturating_sub(1);
+            match k.code {
+                KeyCode::Esc => return (Overlay::None, Vec::new()),
+                KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1).min(last),
+                KeyCode::BackTab | KeyCode::Up => form.focus = form.focus.saturating_sub(1),
+                KeyCode::Enter if form.focus < last => form.focus += 1,
+                KeyCode::Enter => {
+                    let cmds = submit(m, form);
+                    return (std::mem::take(&mut m.overlay), cmds);
+                }
+                _ if is_ctrl(&k, 's') => {
+                    let cmds = submit(m, form);
+                    return (std::mem::take(&mut m.overlay), cmds);
+                }
+                _ => {
+                    if let Some(f) = form.fields.get_mut(form.focus) {
+                        f.text.input(k);
+                        f.error = None;
                     }
                 }
-                let cmds = approve_checked(
-                    m,
-                    Approval {
-                        ids: vec![id],
-                        edit: None,
-                        fields,
-                    },
-                );
-                return (std::mem::take(&mut m.overlay), cmds);
             }
-            input.input(k);
-            (Overlay::Fields { id, input, error }, Vec::new())
+            (Overlay::Form(form), Vec::new())
         }
         Overlay::Editor {
             id,

@@ -23,6 +23,7 @@ pub fn row(id: i64, kind: &str, step: &str, summary: &str) -> InboxRow {
         confidence: None,
         versions: Vec::new(),
         snoozed_until: None,
+        deadline: None,
     }
 }
 
@@ -53,17 +54,17 @@ pub fn record(id: i64, kind: ProposalKind, action: Json) -> ProposalRecord {
     }
 }
 
-fn model() -> Model {
+pub(super) fn model() -> Model {
     Model::new(Settings::default(), NOW, (80, 24))
 }
 
-fn with_items(items: Vec<Item>) -> (Model, Vec<Cmd>) {
+pub(super) fn with_items(items: Vec<Item>) -> (Model, Vec<Cmd>) {
     let mut m = model();
     let cmds = update(&mut m, Msg::Inbox(items));
     (m, cmds)
 }
 
-fn three() -> Model {
+pub(super) fn three() -> Model {
     with_items(vec![
         Item::new(row(1, "action", "landing", "write landing.md"), false),
         Item::new(row(2, "attention", "post", "interrupted: POST"), false),
@@ -72,38 +73,38 @@ fn three() -> Model {
     .0
 }
 
-fn key(c: KeyCode) -> Msg {
+pub(super) fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ch(c: char) -> Msg {
+pub(super) fn ch(c: char) -> Msg {
     key(KeyCode::Char(c))
 }
 
-fn ctrl(c: char) -> Msg {
+pub(super) fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-fn typed(m: &mut Model, s: &str) {
+pub(super) fn typed(m: &mut Model, s: &str) {
     for c in s.chars() {
         update(m, ch(c));
     }
 }
 
-fn ids(m: &Model) -> Vec<i64> {
+pub(super) fn ids(m: &Model) -> Vec<i64> {
     m.visible.iter().map(|&i| m.items[i].row.id).collect()
 }
 
-fn selected(m: &Model) -> i64 {
+pub(super) fn selected(m: &Model) -> i64 {
     m.selected().unwrap().row.id
 }
 
-fn load_detail(m: &mut Model, rec: ProposalRecord, stale: Vec<StaleRef>) {
+pub(super) fn load_detail(m: &mut Model, rec: ProposalRecord, stale: Vec<StaleRef>) {
     update(m, Msg::Detail(Box::new(Detail::new(rec, stale, None))));
 }
 
 #[test]
-fn attention_comes_first_then_newest_and_the_first_detail_is_requested() {
+fn attention_comes_first_then_the_longest_waiting_and_the_first_detail_is_requested() {
     let (m, cmds) = with_items(vec![
         Item::new(row(1, "action", "a", "one"), false),
         Item::new(row(2, "attention", "b", "two"), false),
@@ -175,126 +176,6 @@ fn items_decided_elsewhere_disappear_and_the_selection_follows_its_item() {
 }
 
 #[test]
-fn approve_decides_the_selected_item() {
-    let mut m = three();
-    let cmds = update(&mut m, ch('a'));
-    assert_eq!(
-        cmds,
-        vec![Cmd::Decide {
-            ids: vec![2],
-            decision: Decision::Approve,
-            reason: None,
-            edit: None,
-            fields: vec![],
-            confirm_stale: false,
-        }]
-    );
-}
-
-#[test]
-fn marked_items_are_approved_together_in_list_order() {
-    let mut m = three();
-    update(&mut m, ch(' ')); // 2
-    update(&mut m, ch('j')); // skip 3
-    update(&mut m, ch(' ')); // 1
-    assert_eq!(m.marks.len(), 2);
-    match update(&mut m, ch('a')).as_slice() {
-        [Cmd::Decide { ids, decision, .. }] => {
-            assert_eq!(ids, &vec![2, 1]);
-            assert_eq!(*decision, Decision::Approve);
-        }
-        other => panic!("{other:?}"),
-    }
-    update(
-        &mut m,
-        Msg::Decided {
-            done: vec![(2, "approved"), (1, "approved")],
-            failed: vec![],
-        },
-    );
-    assert!(m.marks.is_empty());
-    assert_eq!(m.status.as_ref().unwrap().text, "2 items approved");
-    // Esc unmarks.
-    update(&mut m, ch(' '));
-    update(&mut m, key(KeyCode::Esc));
-    assert!(m.marks.is_empty());
-}
-
-fn stale_ref() -> StaleRef {
-    StaleRef {
-        kind: "workflow_file".into(),
-        key: "/w/launch.toml".into(),
-        recorded: "a".into(),
-        current: Some("b".into()),
-    }
-}
-
-#[test]
-fn a_stale_item_needs_an_explicit_yes() {
-    let (mut m, _) = with_items(vec![Item::new(row(1, "action", "s", "x"), true)]);
-    assert_eq!(update(&mut m, ch('a')), vec![]);
-    assert!(matches!(m.overlay, Overlay::ConfirmStale { .. }));
-    assert_eq!(update(&mut m, ch('n')), vec![]);
-    assert!(matches!(m.overlay, Overlay::None));
-    // With the detail loaded, the reason is named.
-    load_detail(
-        &mut m,
-        record(1, ProposalKind::Action, json!({"kind": "shell"})),
-        vec![stale_ref()],
-    );
-    update(&mut m, ch('a'));
-    match &m.overlay {
-        Overlay::ConfirmStale { stale, .. } => {
-            assert_eq!(
-                stale,
-                &vec!["#1: workflow_file /w/launch.toml changed since it was proposed".to_string()]
-            )
-        }
-        o => panic!("{o:?}"),
-    }
-    let cmds = update(&mut m, ch('y'));
-    assert!(matches!(
-        cmds.as_slice(),
-        [Cmd::Decide {
-            confirm_stale: true,
-            ..
-        }]
-    ));
-}
-
-#[test]
-fn reject_asks_for_a_reason() {
-    let mut m = three();
-    update(&mut m, ch('r'));
-    assert!(matches!(m.overlay, Overlay::Reject { .. }));
-    assert_eq!(update(&mut m, key(KeyCode::Enter)), vec![]);
-    match &m.overlay {
-        Overlay::Reject { error, .. } => {
-            assert_eq!(error.as_deref(), Some("a rejection needs a reason"))
-        }
-        o => panic!("{o:?}"),
-    }
-    typed(&mut m, "not now");
-    let cmds = update(&mut m, key(KeyCode::Enter));
-    assert_eq!(
-        cmds,
-        vec![Cmd::Decide {
-            ids: vec![2],
-            decision: Decision::Reject,
-            reason: Some("not now".into()),
-            edit: None,
-            fields: vec![],
-            confirm_stale: false,
-        }]
-    );
-    assert!(matches!(m.overlay, Overlay::None));
-    // Esc cancels.
-    update(&mut m, ch('r'));
-    assert_eq!(update(&mut m, key(KeyCode::Esc)), vec![]);
-    assert!(matches!(m.overlay, Overlay::None));
-}
-
-#[test]
 fn snooze_takes_a_duration_and_hides_the_item_until_then() {
     let mut m = three();
     update(&mut m, ch('s'));
@@ -357,133 +238,6 @@ fn the_filter_narrows_the_list_as_you_type() {
     assert_eq!(ids(&m), vec![3]);
     update(&mut m, key(KeyCode::Esc));
     assert_eq!(m.filter, "");
-}
-
-#[test]
-fn inline_edit_is_checked_then_confirmed_with_its_diff() {
-    let (mut m, _) = with_items(vec![Item::new(row(1, "action", "s", "x"), false)]);
-    assert_eq!(update(&mut m, ch('e')), vec![], "no detail loaded yet");
-    let action = json!({"kind": "shell", "argv": ["echo", "hi"], "cwd": "/"});
-    load_detail(&mut m, record(1, ProposalKind::Action, action), vec![]);
-    update(&mut m, ch('e'));
-    assert!(matches!(m.overlay, Overlay::Editor { .. }));
-    let cmds = update(&mut m, ctrl('s'));
-    let text = match cmds.as_slice() {
-        [Cmd::CheckEdit { id: 1, text }] => text.clone(),
-        other => panic!("{other:?}"),
-    };
-    assert!(text.contains("\"echo\""), "{text}");
-    // A bad edit reopens the editor with the reason.
-    update(
-        &mut m,
-        Msg::EditChecked {
-            id: 1,
-            text: "{".into(),
-            result: Err("not JSON".into()),
-        },
-    );
-    assert!(matches!(&m.overlay, Overlay::Editor { error: Some(e), .. } if e == "not JSON"));
-    update(
-        &mut m,
-        Msg::EditChecked {
-            id: 1,
-            text: "EDITED".into(),
-            result: Ok(Some("-a\n+b\n".into())),
-        },
-    );
-    assert!(matches!(m.overlay, Overlay::ConfirmEdit { .. }));
-    let cmds = update(&mut m, ch('y'));
-    assert_eq!(
-        cmds,
-        vec![Cmd::Decide {
-            ids: vec![1],
-            decision: Decision::Approve,
-            reason: None,
-            edit: Some("EDITED".into()),
-            fields: vec![],
-            confirm_stale: false,
-        }]
-    );
-    assert!(matches!(m.overlay, Overlay::None));
-}
-
-#[test]
-fn external_editor_is_used_when_set() {
-    let mut m = Model::new(
-        Settings {
-            external_editor: true,
-            ..Settings::default()
-        },
-        NOW,
-        (80, 24),
-    );
-    update(
-        &mut m,
-        Msg::Inbox(vec![Item::new(row(1, "action", "s", "x"), false)]),
-    );
-    load_detail(
-        &mut m,
-        record(1, ProposalKind::Action, json!({"kind": "file"})),
-        vec![],
-    );
-    assert!(matches!(
-        update(&mut m, ch('e')).as_slice(),
-        [Cmd::ExternalEdit { id: 1, .. }]
-    ));
-    assert_eq!(
-        update(&mut m, Msg::EditorClosed { id: 1, text: None }),
-        vec![]
-    );
-    assert!(m.status.as_ref().unwrap().text.contains("nothing decided"));
-    assert_eq!(
-        update(
-            &mut m,
-            Msg::EditorClosed {
-                id: 1,
-                text: Some("x".into())
-            }
-        ),
-        vec![Cmd::CheckEdit {
-            id: 1,
-            text: "x".into()
-        }]
-    );
-}
-
-#[test]
-fn a_gate_with_fields_asks_for_them() {
-    let (mut m, _) = with_items(vec![Item::new(row(1, "approval", "go", "Go?"), false)]);
-    let gate = json!({"title": "Go?", "fields": [
-        {"name": "launch_date", "type": "string", "required": true},
-        {"name": "channel", "type": "string", "default": "email"}
-    ]});
-    load_detail(&mut m, record(1, ProposalKind::Approval, gate), vec![]);
-    update(&mut m, ch('a'));
-    match &m.overlay {
-        Overlay::Fields { input, .. } => {
-            assert_eq!(input.lines(), &["launch_date=", "channel=email"])
-        }
-        o => panic!("{o:?}"),
-    }
-    typed(&mut m, "2026-12-01");
-    let cmds = update(&mut m, ctrl('s'));
-    assert_eq!(
-        cmds,
-        vec![Cmd::Decide {
-            ids: vec![1],
-            decision: Decision::Approve,
-            reason: None,
-            edit: None,
-            fields: vec![
-                ("launch_date".into(), "2026-12-01".into()),
-                ("channel".into(), "email".into())
-            ],
-            confirm_stale: false,
-        }]
-    );
-    // An approval gate has no action to edit.
-    update(&mut m, ch('e'));
-    assert!(m.status.as_ref().unwrap().error);
 }
 
 #[test]
@@ -587,4 +341,32 @@ fn drive_results_are_reported() {
     let s = m.status.clone().unwrap();
     assert!(s.error);
     assert_eq!(s.text, "item 1 not decided: already decided");
+}
+
+#[test]
+fn the_list_has_the_order_of_inbox_list() {
+    let mut m = model();
+    let mut gate = row(4, "approval", "go", "Go?");
+    gate.deadline = Some(NOW + 3_600_000);
+    let rows = vec![
+        row(1, "action", "a", "newest"),
+        row(3, "action", "b", "oldest"),
+        gate,
+        row(2, "notice", "", "missed fires"),
+        row(5, "attention", "c", "interrupted"),
+    ];
+    let mut expected = rows.clone();
+    expected.sort_by(|a, b| {
+        crate::inbox::order::cmp(
+            crate::inbox::order::Key::of_row(a),
+            crate::inbox::order::Key::of_row(b),
+        )
+    });
+    update(
+        &mut m,
+        Msg::Inbox(rows.into_iter().map(|r| Item::new(r, false)).collect()),
+    );
+    let ids: Vec<i64> = m.items.iter().map(|i| i.row.id).collect();
+    assert_eq!(ids, [5, 4, 3, 1, 2]);
+    assert_eq!(ids, expected.iter().map(|r| r.id).collect::<Vec<_>>());
 }

@@ -6,7 +6,7 @@ use super::action::{description_lines, diff_lines, json_lines};
 use super::{Theme, heading};
 use crate::clock::{Millis, age, format_ms};
 use crate::inbox::view::{INTERRUPTED, Shown, Subject};
-use crate::journal::{BudgetStop, Gate};
+use crate::journal::{BudgetStop, Gate, Rescue};
 use crate::tui::model::{Detail, Model};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -78,13 +78,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             action,
         } => {
             if *interrupted {
-                for part in INTERRUPTED.split_inclusive("; ") {
-                    lines.push(Line::styled(part.trim_end().to_string(), t.alert()));
-                }
-                lines.push(Line::styled(
-                    "a: run it again · r: fail the step · (aios approve ID --done: it happened)",
-                    t.dim(),
-                ));
+                lines.push(Line::styled(INTERRUPTED, t.alert()));
                 lines.push(Line::raw(""));
             }
             lines.push(heading("ACTION", t));
@@ -100,6 +94,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
                 lines.push(Line::raw(format!("{label:<10} {value}")));
             }
         }
+        Subject::Rescue(r) => rescue_lines(r, &mut lines, t),
         Subject::Notice => {
             lines.push(heading(&p.kind.as_str().to_uppercase(), t));
             lines.push(Line::raw(p.summary.clone()));
@@ -151,11 +146,15 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             )));
         }
     }
-    if !ev.choices.is_empty() {
+    let choices = crate::inbox::choices::of(&d.view);
+    if !choices.is_empty() {
         lines.push(Line::raw(""));
         lines.push(heading("CHOICES", t));
-        for c in &ev.choices {
-            lines.push(Line::raw(c.clone()));
+        for c in &choices {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{}  ", c.key), t.bold()),
+                Span::raw(c.label.clone()),
+            ]));
         }
     }
     let context = ev.context();
@@ -172,6 +171,46 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
     Text::from(lines)
 }
 
+/// A rescue: what each model replied and why it failed, what a reply must be, and
+/// the offline draft (the keys that answer it are its CHOICES).
+fn rescue_lines(r: &Rescue, lines: &mut Vec<Line<'static>>, t: Theme) {
+    lines.push(heading("RESCUE", t));
+    lines.push(Line::styled(Rescue::HEADLINE, t.alert()));
+    if !r.replies.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(heading("REPLIES", t));
+    }
+    for x in &r.replies {
+        lines.push(Line::styled(x.headline(), t.bold()));
+        if let Some(text) = &x.response {
+            for l in text.lines() {
+                lines.push(Line::raw(format!("  {l}")));
+            }
+        }
+        if let Some(e) = &x.error {
+            lines.push(Line::styled(format!("  {e}"), t.alert()));
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(&format!("{} (e)", r.expects().to_uppercase()), t));
+    if let Some(schema) = &r.request.schema {
+        json_lines(schema, lines);
+    }
+    lines.push(Line::raw(""));
+    match r.offline_text() {
+        Some(d) => {
+            lines.push(heading("OFFLINE DRAFT (o)", t));
+            for l in d.lines() {
+                lines.push(Line::raw(l.to_string()));
+            }
+        }
+        None => lines.push(Line::styled(
+            "no offline draft fits this step's output",
+            t.dim(),
+        )),
+    }
+}
+
 fn gate_lines(g: &Gate, lines: &mut Vec<Line<'static>>, t: Theme) {
     lines.push(heading("APPROVAL GATE", t));
     lines.push(Line::styled(g.title.clone(), t.bold()));
@@ -183,7 +222,7 @@ fn gate_lines(g: &Gate, lines: &mut Vec<Line<'static>>, t: Theme) {
     }
     if !g.fields.is_empty() {
         lines.push(Line::raw(""));
-        lines.push(heading("FIELDS (a asks for them)", t));
+        lines.push(heading("FIELDS (a asks for them in a form)", t));
         for f in &g.fields {
             lines.push(Line::raw(f.describe()));
         }

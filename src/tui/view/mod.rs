@@ -18,6 +18,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::model::{Model, Screen};
 use detail::draw_detail;
@@ -150,43 +151,105 @@ fn draw_footer(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         } else {
             t.fg(Color::Green)
         };
-        f.render_widget(Line::styled(s.text.clone(), style), area);
+        // Never cut: a long line takes the rows above the footer too.
+        let rows = wrapped_rows(&s.text, area.width).min(area.y + 1);
+        let status = Rect::new(area.x, area.y + 1 - rows, area.width, rows);
+        f.render_widget(Clear, status);
+        f.render_widget(
+            Paragraph::new(Line::styled(s.text.clone(), style)).wrap(Wrap { trim: true }),
+            status,
+        );
         return;
     }
-    let keys: &[(&str, &str)] = match m.screen {
-        Screen::Inbox => &[
-            ("a", "approve"),
-            ("e", "edit"),
-            ("r", "reject"),
-            ("s", "snooze"),
-            ("␣", "mark"),
-            ("/", "filter"),
-            ("tab", "runs"),
-            ("⏎", "run"),
-            ("?", "help"),
-            ("q", "quit"),
-        ],
-        Screen::Runs => &[
-            ("j/k", "move"),
-            ("⏎", "timeline"),
-            ("tab", "inbox"),
-            ("?", "help"),
-            ("q", "quit"),
-        ],
-        Screen::Timeline { .. } => &[
-            ("j/k", "scroll"),
-            ("esc", "back"),
-            ("tab", "runs"),
-            ("?", "help"),
-            ("q", "quit"),
-        ],
-    };
+    let keys = footer_keys(m, area.width);
     let mut spans = Vec::new();
     for (k, what) in keys {
-        spans.push(Span::styled(*k, t.bold().patch(t.fg(Color::Cyan))));
+        spans.push(Span::styled(k, t.bold().patch(t.fg(Color::Cyan))));
         spans.push(Span::raw(format!(" {what}  ")));
     }
     f.render_widget(Line::from(spans), area);
+}
+
+/// The footer's keys: on the inbox, the selected item's own choices (`a retry  d
+/// done  r fail` for an interrupted step) before the keys of the list; dropped from
+/// the least needed until the line fits `width` (help always stays).
+fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
+    let own = |k: &str, w: &str| (k.to_string(), w.to_string());
+    let mut keys: Vec<(String, String)> = match m.screen {
+        Screen::Inbox => {
+            let mut keys: Vec<(String, String)> = if !m.marks.is_empty() {
+                vec![own("a", "approve"), own("r", "reject")]
+            } else {
+                m.choices()
+                    .iter()
+                    .map(|c| (c.key.to_string(), c.short.to_string()))
+                    .collect()
+            };
+            keys.extend([
+                own("s", "snooze"),
+                own("␣", "mark"),
+                own("/", "filter"),
+                own("tab", "runs"),
+                own("⏎", "run"),
+                own("?", "help"),
+                own("q", "quit"),
+            ]);
+            keys
+        }
+        Screen::Runs => vec![
+            own("j/k", "move"),
+            own("⏎", "timeline"),
+            own("tab", "inbox"),
+            own("?", "help"),
+            own("q", "quit"),
+        ],
+        Screen::Timeline { .. } => vec![
+            own("j/k", "scroll"),
+            own("esc", "back"),
+            own("tab", "runs"),
+            own("?", "help"),
+            own("q", "quit"),
+        ],
+    };
+    let len = |keys: &[(String, String)]| -> usize {
+        keys.iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .sum::<usize>()
+            .saturating_sub(2)
+    };
+    for drop in ["⏎", "tab", "/", "␣", "q", "s"] {
+        if len(&keys) <= width as usize {
+            break;
+        }
+        keys.retain(|(k, _)| k != drop);
+    }
+    keys
+}
+
+/// How many rows `text` takes wrapped at `width` (words kept whole where they fit,
+/// a longer word split).
+fn wrapped_rows(text: &str, width: u16) -> u16 {
+    let width = width.max(1) as usize;
+    let mut rows: usize = 1;
+    let mut used = 0;
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        if used > 0 && used + 1 + w <= width {
+            used += 1 + w;
+            continue;
+        }
+        if used == 0 && w <= width {
+            used = w;
+            continue;
+        }
+        if used > 0 {
+            rows += 1;
+        }
+        let extra = w.saturating_sub(1) / width;
+        rows += extra;
+        used = w - extra * width;
+    }
+    rows.min(u16::MAX as usize) as u16
 }
 
 fn draw_inbox(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
@@ -211,4 +274,4 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,5 +1,6 @@
-//! The popups drawn over a screen: help, the reject / snooze / fields prompts, the
-//! inline JSON editor and the confirmations (edit diff, stale, quit).
+//! The popups drawn over a screen: help, the reject / snooze prompts, a choice's form
+//! (a gate's fields, a budget stop's raise), the inline JSON editor and the
+//! confirmations (edit diff, stale, quit).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::Theme;
 use super::action::diff_lines;
-use crate::tui::model::{Model, Overlay};
+use crate::tui::model::{Form, FormField, Model, Overlay};
 
 /// A rectangle of at most `w` x `h` centred in `area`.
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -84,12 +85,22 @@ fn prompt(f: &mut Frame, area: Rect, p: Prompt<'_>, t: Theme) {
 const HELP: &[(&str, &str)] = &[
     ("j k ↑ ↓", "move; PgUp PgDn ctrl-u ctrl-d g G: jump"),
     ("J K", "scroll the detail pane"),
-    ("a", "approve (the marked items, else the selected one)"),
+    ("a", "approve the marked items, else the selected one"),
+    (
+        "",
+        "(a gate asks for its fields, a budget stop for a raise)",
+    ),
+    ("d", "interrupted step: it happened, mark it done"),
+    ("w", "budget stop: switch the step to its next model"),
     (
         "e",
         "edit the action ($EDITOR, else inline), see the diff, approve",
     ),
-    ("r", "reject, with a reason"),
+    (
+        "o",
+        "rescue: use the agent step's offline draft (e: write its reply)",
+    ),
+    ("r", "reject, with a reason (or fail the step)"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),
     ("space", "mark / unmark; esc unmarks all"),
     ("/", "filter by kind, workflow, step, summary or #id"),
@@ -120,22 +131,27 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
                 .collect();
             lines.push(Line::raw(""));
             lines.push(Line::styled(
-                "STALE items were built from something that changed since; approving asks twice.",
+                "STALE: built from something that changed since; approving asks twice.",
                 t.dim(),
             ));
             lines.push(Line::styled("any key closes this help", t.dim()));
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
-        Overlay::Reject { ids, input, error } => prompt(
+        Overlay::Reject {
+            ids,
+            verb,
+            input,
+            error,
+        } => prompt(
             f,
             area,
             Prompt {
-                title: format!(" reject {} ", ids_label(ids)),
+                title: format!(" {verb} {} ", ids_label(ids)),
                 about: "Why? The reason is kept with the decision.",
                 input,
                 input_rows: 1,
                 error,
-                hint: "enter reject · esc cancel",
+                hint: &format!("enter {verb} · esc cancel"),
             },
             t,
         ),
@@ -152,22 +168,7 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             },
             t,
         ),
-        Overlay::Fields { id, input, error } => {
-            let rows = (input.lines().len() as u16).clamp(1, 8);
-            prompt(
-                f,
-                area,
-                Prompt {
-                    title: format!(" approve gate #{id} "),
-                    about: "Fill in the fields, one NAME=VALUE per line.",
-                    input,
-                    input_rows: rows,
-                    error,
-                    hint: "ctrl-s approve · esc cancel",
-                },
-                t,
-            )
-        }
+        Overlay::Form(form) => draw_form(f, area, form, t),
         Overlay::Editor { id, input, error } => {
             let r = centered(
                 area,
@@ -237,17 +238,101 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         }
         Overlay::ConfirmQuit => {
             let runs: Vec<String> = m.driving.iter().map(|r| r.to_string()).collect();
-            let inner = popup(f, centered(area, 70, 7), " quit? ".into(), t);
+            let resume: Vec<String> = m
+                .driving
+                .iter()
+                .map(|r| format!("`aios resume {r}`"))
+                .collect();
+            let inner = popup(f, centered(area, 70, 8), " quit? ".into(), t);
             let lines = vec![
                 Line::raw(format!(
-                    "This process still drives run {}.",
+                    "This process still drives {} {}.",
+                    crate::text::noun(runs.len(), "run", "runs"),
                     runs.join(", ")
                 )),
-                Line::raw("Quitting stops it where it is; `aios resume RUN` continues it."),
+                Line::raw(format!(
+                    "Quitting stops {} where {} {}; {} {} {} then.",
+                    crate::text::noun(runs.len(), "it", "them"),
+                    crate::text::noun(runs.len(), "it", "they"),
+                    crate::text::noun(runs.len(), "is", "are"),
+                    resume.join(", "),
+                    crate::text::noun(runs.len(), "continues", "continue"),
+                    crate::text::noun(runs.len(), "it", "them"),
+                )),
                 Line::raw(""),
                 Line::styled("y quit now · n/esc stay", t.dim()),
             ];
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
+    }
+}
+
+/// A choice's form: what it does, then each input with its label, its box and why
+/// it does not fit yet; the focused one is marked.
+fn draw_form(f: &mut Frame, area: Rect, form: &Form, t: Theme) {
+    let rows_of = |x: &FormField| 2 + u16::from(x.error.is_some());
+    let body: u16 = form.fields.iter().map(rows_of).sum();
+    // borders + what it does + a blank line + the fields + the hint
+    let h = 2 + 2 + body + 1;
+    let title = format!(" {} #{} ", form.choice.short, form.id);
+    let inner = popup(f, centered(area, 72, h), title, t);
+    let mut y = inner.y;
+    let line = |f: &mut Frame, y: u16, l: Line<'_>| {
+        if y < inner.y + inner.height {
+            f.render_widget(l, Rect::new(inner.x, y, inner.width, 1));
+        }
+    };
+    line(
+        f,
+        y,
+        Line::raw(format!("{}.", capitalize(&form.choice.label))),
+    );
+    y += 2;
+    for (i, field) in form.fields.iter().enumerate() {
+        let focused = i == form.focus;
+        let marker = if focused { "▸ " } else { "  " };
+        line(
+            f,
+            y,
+            Line::from(vec![
+                Span::styled(marker, t.bold().patch(t.fg(Color::Cyan))),
+                Span::styled(
+                    field.input.label.clone(),
+                    if focused { t.bold() } else { t.dim() },
+                ),
+            ]),
+        );
+        y += 1;
+        if y < inner.y + inner.height {
+            let boxed = Rect::new(inner.x + 2, y, inner.width.saturating_sub(2), 1);
+            let mut text = field.text.clone();
+            if !focused {
+                text.set_cursor_style(ratatui::style::Style::default());
+            }
+            f.render_widget(&text, boxed);
+        }
+        y += 1;
+        if let Some(e) = &field.error {
+            line(f, y, Line::styled(format!("  {e}"), t.alert()));
+            y += 1;
+        }
+    }
+    let hint = if form.fields.len() > 1 {
+        "tab/↑↓ move · enter next, on the last: decide · esc cancel"
+    } else {
+        "enter decide · esc cancel"
+    };
+    line(
+        f,
+        inner.y + inner.height.saturating_sub(1),
+        Line::styled(hint, t.dim()),
+    );
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }

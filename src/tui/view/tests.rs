@@ -119,7 +119,7 @@ fn a_wide_terminal_shows_list_and_detail_side_by_side() {
         &mut m,
         1,
         ProposalKind::Action,
-        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "append": false}),
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "mode": "write"}),
     );
     press(&mut m, KeyCode::Char(' '));
     insta::assert_snapshot!(draw(&m));
@@ -132,7 +132,7 @@ fn detail_of_a_file_write() {
         &mut m,
         1,
         ProposalKind::Action,
-        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "append": false}),
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n\nBook a slot.\n", "mode": "write"}),
     );
     insta::assert_snapshot!(draw(&m));
 }
@@ -217,6 +217,44 @@ fn detail_of_a_budget_stop() {
     insta::assert_snapshot!(draw(&m));
 }
 
+/// A rescue item as the driver stores it (request, replies, error, offline draft).
+pub(crate) fn rescue_action() -> serde_json::Value {
+    json!({
+        "request": {"models": ["default"], "prompt": "Announce it.", "json": true, "max_tokens": 200,
+                    "schema": {"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}}},
+        "error": "`default`: the reply is not JSON; `default` after it was asked to correct its reply: the reply is not JSON",
+        "replies": [
+            {"call": 7, "model": "default", "provider": "local", "response": "Sure! Tea club.",
+             "error": "`default`: the reply is not JSON", "finish_reason": "stop"},
+        ],
+        "offline": {"subject": "New: Tea club"},
+        "failed_attempt": 1,
+    })
+}
+
+#[test]
+fn detail_of_a_rescue() {
+    let mut items = several();
+    items[4] = Item::new(
+        row(
+            5,
+            "rescue",
+            "draft",
+            "every model failed: `default`: the reply is not JSON",
+        ),
+        false,
+    );
+    let mut m = with(items, 80, 40);
+    let mut rec = record(5, ProposalKind::Rescue, rescue_action());
+    rec.evidence = json!({"choices": ["approve --offline: use the step's offline draft"]});
+    select(&mut m, 5);
+    update(
+        &mut m,
+        Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))),
+    );
+    insta::assert_snapshot!(draw(&m));
+}
+
 #[test]
 fn a_stale_item_says_why() {
     let mut m = with(several(), 80, 24);
@@ -254,6 +292,13 @@ fn help_overlay() {
 #[test]
 fn reject_reason_prompt() {
     let mut m = with(several(), 80, 24);
+    // An interrupted step's rejection fails it: the prompt says so.
+    show(
+        &mut m,
+        2,
+        ProposalKind::Attention,
+        json!({"kind": "http", "method": "POST", "url": "https://hooks.example.com/x"}),
+    );
     press(&mut m, KeyCode::Char('r'));
     for c in "not this week".chars() {
         press(&mut m, KeyCode::Char(c));
@@ -431,7 +476,7 @@ fn detail_says_who_drafted_it_and_flags_offline_drafts() {
     let mut rec = record(
         1,
         ProposalKind::Action,
-        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n", "append": false}),
+        json!({"kind": "file", "root": "/w/out", "path": "founder/landing.md", "content": "# Office hours\n", "mode": "write"}),
     );
     rec.evidence = json!({
         "confidence": 0.3,
@@ -454,6 +499,77 @@ fn detail_says_who_drafted_it_and_flags_offline_drafts() {
     );
     assert!(
         screen.contains("angle: llama3.2 via local · confidence 80%"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(draw(&m));
+}
+
+/// `a` on a gate with fields opens a form at 80x24: each field with its type, the
+/// focused one marked, and why a value does not fit, under it.
+#[test]
+fn a_gate_form_at_80x24() {
+    let mut m = with(several(), 80, 24);
+    show(
+        &mut m,
+        3,
+        ProposalKind::Approval,
+        json!({"title": "Launch Office hours?", "fields": [
+            {"name": "launch_date", "type": "string", "required": true, "description": "when"},
+            {"name": "seats", "type": "integer", "required": true},
+            {"name": "channel", "type": "string", "required": false, "default": "email"}
+        ]}),
+    );
+    press(&mut m, KeyCode::Char('a'));
+    for c in "2026-12-01".chars() {
+        press(&mut m, KeyCode::Char(c));
+    }
+    press(&mut m, KeyCode::Tab);
+    for c in "ten".chars() {
+        press(&mut m, KeyCode::Char(c));
+    }
+    press(&mut m, KeyCode::Tab);
+    press(&mut m, KeyCode::Enter);
+    insta::assert_snapshot!(draw(&m));
+}
+
+/// `a` on a budget stop asks how much more the run may spend.
+#[test]
+fn a_budget_raise_form_at_80x24() {
+    let mut m = with(several(), 80, 24);
+    show(
+        &mut m,
+        5,
+        ProposalKind::Budget,
+        json!({"cap": "run", "limit_usd": 2.0, "spent_usd": 1.99, "estimate_usd": 0.02,
+               "model": "fast", "provider": "local", "next_model": "tiny"}),
+    );
+    press(&mut m, KeyCode::Char('a'));
+    for c in "0".chars() {
+        press(&mut m, KeyCode::Char(c));
+    }
+    press(&mut m, KeyCode::Enter);
+    insta::assert_snapshot!(draw(&m));
+}
+
+/// A status longer than the screen is wide takes more rows: it is never cut.
+#[test]
+fn a_long_status_wraps_instead_of_being_cut() {
+    let mut m = with(several(), 80, 24);
+    update(
+        &mut m,
+        Msg::Decided {
+            done: vec![],
+            failed: vec![(
+                3,
+                "inbox item 3 was withdrawn (run 13 failed: step `landing` failed); it can no longer be decided".into(),
+            )],
+        },
+    );
+    let screen = draw(&m).to_string();
+    assert!(
+        screen.contains(
+            "item 3 not decided: inbox item 3 was withdrawn (run 13 failed: step `landing`"
+        ) && screen.contains("failed); it can no longer be decided"),
         "{screen}"
     );
     insta::assert_snapshot!(draw(&m));

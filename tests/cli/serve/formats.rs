@@ -308,7 +308,10 @@ fn hook_settings_that_cannot_work_are_refused() {
         "",
     )
     .code(2)
-    .stderr_contains("the secret is empty");
+    .stderr_contains("the secret is empty")
+    .stderr_contains(
+        "hint: pipe it in: printf '%s' \"$SECRET\" | aios hook add a greet.toml --secret-stdin\n",
+    );
     // --fields goes back to one input per field.
     t.aios(&["hook", "add", "p", "push.toml", "--payload", "event"])
         .success();
