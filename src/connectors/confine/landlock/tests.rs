@@ -54,7 +54,12 @@ fn sandbox(d: &Dirs, network: bool) -> Sandbox {
 /// Run `script` with `sh -c` in `d.cwd` under `rules`; the output's lines.
 fn sh(rules: &Rules, d: &Dirs, script: &str) -> String {
     let mut cmd = Command::new("/bin/sh");
-    cmd.args(["-c", script]).current_dir(&d.cwd);
+    // A plain environment, like a step's: nothing preloaded from the test's own
+    // (faketime's library would need /dev/shm, which the sandbox does not give).
+    cmd.args(["-c", script])
+        .current_dir(&d.cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
     rules.install_std(&mut cmd);
     let out = cmd.output().unwrap();
     format!(
