@@ -305,3 +305,38 @@ needs = []
     );
     assert_eq!(server.count("/ping"), 0);
 }
+
+/// An agent call held for its provider's turn is made when the turn comes, as the
+/// step had decided it: the second run waits two seconds, then succeeds.
+#[test]
+fn a_held_agent_call_is_made_when_its_turn_comes() {
+    let server = LlmServer::start();
+    server.script(vec![
+        Reply::openai(crate::agent::GOOD, 10, 10),
+        Reply::openai(crate::agent::GOOD, 10, 10),
+    ]);
+    let config = format!(
+        "{}[rate]\n\"llm:local\" = \"1/2s\"\n",
+        crate::agent::config(&server, "openai", crate::agent::FREE_MODELS)
+    );
+    let t = Test::new()
+        .write("config.toml", &config)
+        .write("wf.toml", crate::agent::DRAFT)
+        .env("LLM_KEY", "sk-test");
+    t.aios(&["run", "wf.toml"]).success();
+    t.aios(&["run", "wf.toml"]).success();
+    assert_eq!(throttles(&t, 1), []);
+    let waits = throttles(&t, 2);
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(waits[0].1.parse::<i64>().unwrap() - ms(NOW), 2000);
+    let show = t.show(2);
+    let draft = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "draft")
+        .cloned()
+        .unwrap();
+    assert_eq!(draft["status"], "succeeded", "{show}");
+    assert_eq!(server.seen().len(), 2);
+}
