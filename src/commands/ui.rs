@@ -178,6 +178,14 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         WARNING,
         "a remark about a step: its sandbox could not be applied in full (`best_effort`)",
     ),
+    (
+        CHANGED,
+        "the run continues on a corrected definition (`aios resume RUN --workflow FILE`), with what changed",
+    ),
+    (
+        DRY,
+        "a dry run reached a step it does not carry out: what a real run would do (propose, ask, commit, write)",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -206,6 +214,8 @@ const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
 const WARNING: &str = "!";
+const CHANGED: &str = "✎";
+const DRY: &str = "○";
 
 /// Prints one line per step transition on stderr, and on a terminal a live line
 /// while an LLM call is in flight (redrawn in place, cleared before other lines).
@@ -341,6 +351,7 @@ impl Observer for Progress {
                 error,
                 retry_at,
                 attempt,
+                ..
             } => match retry_at {
                 Some(at) => format!(
                     "{} {step} attempt {attempt} failed, retrying at {}: {}",
@@ -408,6 +419,23 @@ impl Observer for Progress {
                     s.yellow(WAITING)
                 )
             }
+            Event::WorkflowChanged { path, changes, .. } => {
+                let mut text = format!(
+                    "{} run {run} continues on {}:",
+                    s.bold(CHANGED),
+                    path.as_deref().unwrap_or("a new definition")
+                );
+                for c in changes {
+                    text.push_str(&format!("\n    {c}"));
+                }
+                text
+            }
+            Event::StepRehearsed {
+                step,
+                would,
+                summary,
+                ..
+            } => format!("{} {step} would {would}: {summary}", s.dim(DRY)),
             Event::ProposalReopened { proposal, step } => format!(
                 "{} {step} waits for you again (inbox {proposal}, back in the inbox)",
                 s.yellow(WAITING)

@@ -113,6 +113,7 @@ mod tests {
                     id: "post".into(),
                     kind: "http".into(),
                 }],
+                dry: None,
             },
         )
         .unwrap()
