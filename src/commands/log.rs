@@ -171,6 +171,17 @@ pub fn describe(ev: &Event) -> String {
         Event::NoticeAcknowledged { notice, by, .. } => {
             format!("notice {notice} acknowledged by {by}")
         }
+        Event::StepThrottled {
+            step,
+            target,
+            rate,
+            until,
+            ..
+        } => format!(
+            "{step}: waits for its turn under the rate limit {target} ({rate}) until {}",
+            format_ms(*until)
+        ),
+        Event::StepWarned { step, warning, .. } => format!("{step}: warning: {warning}"),
         Event::ProposalSnoozed {
             proposal,
             step,

@@ -79,6 +79,9 @@ pub struct Ctx {
     pub clock: Clock,
     pub owner: Owner,
     pub child_env: Vec<(String, String)>,
+    /// `AIOS_LANDLOCK_ABI` (a testing aid): the highest Landlock ABI shell steps
+    /// may use; 0 acts as if the kernel had no Landlock.
+    pub landlock_abi: Option<i32>,
     /// `AIOS_LOCK_TIMEOUT`: how long to wait for another process's write lock.
     pub lock_timeout: std::time::Duration,
     pub ui: ui::Ui,
@@ -130,6 +133,7 @@ impl Ctx {
                 mcp: self.mcp_pool()?,
                 config: std::sync::Arc::new(self.config()?),
                 clock: self.clock,
+                landlock_abi: self.landlock_abi,
             },
         );
         let (agent, mut secrets) = self.agent_env()?;
@@ -142,6 +146,7 @@ impl Ctx {
             &self.config_dir,
             &self.data_dir,
         ));
+        env.rates = std::sync::Arc::new(crate::rate::RateLimits::from_config(&self.config()?)?);
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
@@ -265,6 +270,15 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         })?,
         _ => OpenOptions::default().lock_timeout,
     };
+    let landlock_abi = match std::env::var("AIOS_LANDLOCK_ABI") {
+        Ok(s) if !s.is_empty() => Some(s.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Error::invalid(format!(
+                "AIOS_LANDLOCK_ABI=`{s}` is not a Landlock ABI version"
+            ))
+            .with_hint("use a number like 0 (act as if the kernel had no Landlock) or 3, or unset AIOS_LANDLOCK_ABI")
+        })?),
+        _ => None,
+    };
     let child_env = CHILD_ENV
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
@@ -275,6 +289,7 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         clock,
         owner: Owner::new(std::process::id(), hostname()),
         child_env,
+        landlock_abi,
         lock_timeout,
         ui: ui::Ui::detect(),
     })

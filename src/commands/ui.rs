@@ -168,9 +168,16 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         WAITING,
         "a step waits for you: an inbox item was created (or put back, when a failed run is resumed)",
     ),
-    (SLEEPING, "a `wait` step sleeps until the time shown"),
+    (
+        SLEEPING,
+        "a `wait` step sleeps, or a step waits for its turn under a rate limit, until the time shown",
+    ),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
+    (
+        WARNING,
+        "a remark about a step: its sandbox could not be applied in full (`best_effort`)",
+    ),
     (
         CHANGED,
         "the run continues on a corrected definition (`aios resume RUN --workflow FILE`), with what changed",
@@ -206,6 +213,7 @@ const WAITING: &str = "?";
 const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
+const WARNING: &str = "!";
 const CHANGED: &str = "✎";
 const DRY: &str = "○";
 
@@ -306,6 +314,20 @@ impl Observer for Progress {
                 s.yellow(SLEEPING),
                 crate::clock::format_ms(*due_at)
             ),
+            Event::StepThrottled {
+                step,
+                target,
+                rate,
+                until,
+                ..
+            } => format!(
+                "{} {step} waits for its turn under the rate limit {target} ({rate}) until {}",
+                s.yellow(SLEEPING),
+                crate::clock::format_ms(*until)
+            ),
+            Event::StepWarned { step, warning, .. } => {
+                format!("{} {step}: {warning}", s.yellow(WARNING))
+            }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim(SKIPPED)),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());

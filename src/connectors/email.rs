@@ -583,6 +583,10 @@ impl Connector for Email {
         false
     }
 
+    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
+        Some(crate::rate::RateTarget::smtp(&self.account))
+    }
+
     fn summary(&self) -> String {
         let to = self.recipients();
         let who = match to.len() {

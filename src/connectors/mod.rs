@@ -13,7 +13,8 @@
 //!
 //! [`sandbox`] is not a connector: it is the file sandbox (a [`sandbox::Root`] that
 //! resolves paths beneath itself) that `file` steps commit through and attachments
-//! read through.
+//! read through. Nor is [`confine`]: it confines the programs `shell` steps start
+//! (Landlock, rlimits, the output kept).
 //!
 //! Where later layers plug in: the trust layer checks a persona's scopes in
 //! [`render`] (after rendering) and again in [`Action::commit`] (before committing).
@@ -25,6 +26,7 @@
 //! what comes back (output and error) before anything else sees it. A connector
 //! therefore only ever sees real values in `commit`, and never needs to know.
 
+pub mod confine;
 mod describe;
 pub mod email;
 pub mod file;
@@ -44,6 +46,7 @@ use serde_json::Value as Json;
 
 use crate::config::ConfigFile;
 use crate::mcp::ToolCatalog;
+use crate::rate::RateTarget;
 use crate::secrets::Secrets;
 use crate::template::Context;
 use crate::workflow::diag::Diagnostic;
@@ -86,6 +89,10 @@ pub(crate) trait Connector:
     /// Whether this action waits for the operator even when its step says
     /// `approve = "never"` (a tool not annotated read-only).
     fn must_ask(&self) -> bool;
+    /// What rate limits (`[rate]`) count this commit against: the HTTP host, the
+    /// tool server, the SMTP account; `None` when nothing limits it. The driver
+    /// waits for the target's turn before the commit starts.
+    fn rate_target(&self) -> Option<RateTarget>;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -208,6 +215,13 @@ macro_rules! connectors {
             pub fn after_timeout(&self) -> AfterTimeout {
                 match self {
                     $(Action::$Variant(_) => <$Action as Connector>::AFTER_TIMEOUT),+
+                }
+            }
+
+            /// See [`Connector::rate_target`].
+            pub fn rate_target(&self) -> Option<RateTarget> {
+                match self {
+                    $(Action::$Variant(a) => a.rate_target()),+
                 }
             }
 

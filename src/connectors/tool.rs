@@ -367,6 +367,11 @@ impl Connector for ToolAction {
             .is_some_and(Annotations::is_read_only)
     }
 
+    /// The tool server.
+    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
+        Some(crate::rate::RateTarget::mcp(&self.server))
+    }
+
     fn summary(&self) -> String {
         format!("call {} on {}", self.tool, self.server)
     }

@@ -8,8 +8,9 @@
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
 //! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
-//! [`budget`] enforces the spending caps and [`dry`] rehearses what a dry run does
-//! not carry out.
+//! [`budget`] enforces the spending caps, [`dry`] rehearses what a dry run does
+//! not carry out and [`rate`] holds commits and calls until their turn under a
+//! rate limit.
 
 mod agent;
 mod budget;
@@ -20,6 +21,7 @@ mod execute;
 mod items;
 mod memory;
 mod prepare;
+mod rate;
 mod rescue;
 
 use std::collections::HashMap;
@@ -94,6 +96,10 @@ pub(super) struct Driver<'a> {
     /// The run's secrets: what commits resolve, and what is redacted from every
     /// event before it is journaled.
     pub(super) secrets: crate::secrets::Secrets,
+    /// Steps waiting for their turn under a rate limit.
+    held: Vec<rate::Held>,
+    /// Steps whose turn came (by attempt): they go without taking another.
+    turn_came: HashMap<usize, u32>,
 }
 
 /// Commit buffered events at least this often.
@@ -144,6 +150,8 @@ impl<'a> Driver<'a> {
             buffer: Vec::new(),
             agents: calls::AgentState::default(),
             reserved_usd: 0.0,
+            held: Vec::new(),
+            turn_came: HashMap::new(),
         }
     }
 
@@ -253,9 +261,14 @@ impl<'a> Driver<'a> {
                     return self.finish(RunStatus::Failed, Some(err));
                 }
             }
-            // Wait for a completion, a due retry, or the next poll.
+            // Wait for a completion, a due retry or turn, or the next poll.
             let now = Instant::now();
-            let next_timer = self.timers.iter().map(|(t, _)| *t).min();
+            let next_timer = self
+                .timers
+                .iter()
+                .map(|(t, _)| *t)
+                .chain(self.next_turn())
+                .min();
             let mut wait = self.env.poll;
             if let Some(t) = next_timer {
                 wait = wait.min(t.saturating_duration_since(now));
@@ -285,6 +298,7 @@ impl<'a> Driver<'a> {
             for step in due {
                 self.feed(Input::RetryDue { step });
             }
+            self.turns_due()?;
             if now.duration_since(last_poll) >= self.env.poll {
                 last_poll = now;
                 if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {

@@ -46,6 +46,8 @@ pub struct RunEnv {
     pub secrets: crate::secrets::Secrets,
     /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
     pub mail: std::sync::Arc<crate::mail::MailSettings>,
+    /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
+    pub rates: std::sync::Arc<crate::rate::RateLimits>,
 }
 
 impl RunEnv {
@@ -59,6 +61,7 @@ impl RunEnv {
             embedder: None,
             secrets: Default::default(),
             mail: Default::default(),
+            rates: Default::default(),
         }
     }
 }

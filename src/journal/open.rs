@@ -31,6 +31,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_dry_runs.sql"),
     include_str!("migrations/0012_mail.sql"),
     include_str!("migrations/0013_notifications.sql"),
+    include_str!("migrations/0014_rate_limits.sql"),
 ];
 
 /// How the journal is opened.

@@ -330,6 +330,23 @@ pub enum Event {
         reminder: u32,
         next_due: Millis,
     },
+    /// A step's commit or LLM call waits for its turn under a rate limit: it goes
+    /// at `until`. `target` is the limit's key in the config (`api.example.com`,
+    /// `mcp:github`, `llm:openai`, `smtp:work`), `rate` the limit (`10/m`).
+    StepThrottled {
+        step: String,
+        attempt: u32,
+        target: String,
+        rate: String,
+        until: Millis,
+    },
+    /// A remark about a step's commit the operator should see (a sandbox that
+    /// could not be applied): shown in the run's output and timeline.
+    StepWarned {
+        step: String,
+        attempt: u32,
+        warning: String,
+    },
 }
 
 /// What the journal keeps of one LLM call. Never a key or a header.
@@ -412,6 +429,8 @@ impl Event {
             Event::ProposalReopened { .. } => "proposal_reopened",
             Event::WorkflowChanged { .. } => "workflow_changed",
             Event::StepRehearsed { .. } => "step_rehearsed",
+            Event::StepThrottled { .. } => "step_throttled",
+            Event::StepWarned { .. } => "step_warned",
         }
     }
 
@@ -433,7 +452,9 @@ impl Event {
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
             | Event::ProposalReopened { step, .. }
-            | Event::StepRehearsed { step, .. } => Some(step),
+            | Event::StepRehearsed { step, .. }
+            | Event::StepThrottled { step, .. }
+            | Event::StepWarned { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -535,6 +556,9 @@ pub struct StepRecord {
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// While it waits for its turn under a rate limit: until when, and the limit
+    /// (`api.example.com 10/m`).
+    pub throttled: Option<(Millis, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -116,7 +116,7 @@ impl Driver<'_> {
     }
 
     /// Do what the turns decided, until a call is in flight or the step is settled.
-    fn perform_turn(
+    pub(super) fn perform_turn(
         &mut self,
         step: usize,
         attempt: u32,
@@ -152,6 +152,18 @@ impl Driver<'_> {
                     }
                     None => return Ok(()),
                 }
+            }
+            // Rate limit (`[rate]`): wait for the provider's turn before the call
+            // (the wait does not count against the step's deadline).
+            let rate = Some(crate::rate::RateTarget::llm(target.provider_name()));
+            if let Some(due) = self.wait_for_turn(step, attempt, rate)? {
+                let then = super::rate::Then::Turn(Box::new(super::rate::HeldTurn {
+                    req,
+                    turns,
+                    next: Next::Call(call),
+                }));
+                self.hold(step, attempt, due, then);
+                return Ok(());
             }
             let deadline = self.deadline(step, attempt);
             let remaining = deadline.saturating_duration_since(Instant::now());
