@@ -88,6 +88,8 @@ struct ContextInner {
     steps: Arc<Steps>,
     /// `facts["entity"].key`: read from the journal when a template asks.
     facts: OnceLock<Arc<crate::journal::FactReader>>,
+    /// `output`: in an undo's templates, the output of the step it undoes.
+    output: Option<Value>,
 }
 
 /// `facts`: entity -> { key: current value }, looked up lazily.
@@ -191,6 +193,7 @@ impl Object for Root {
                 .facts
                 .get()
                 .map(|r| Value::from_object(Facts(r.clone()))),
+            "output" => self.0.output.clone(),
             _ => None,
         }
     }
@@ -231,6 +234,25 @@ impl Context {
                 run: ser(&run),
                 steps: Arc::new(Steps::default()),
                 facts: OnceLock::new(),
+                output: None,
+            }),
+        }
+    }
+
+    /// The same context (inputs, run, steps, facts) where templates also read
+    /// `output`: an undo's context, `output` being its step's output.
+    pub fn with_output(&self, output: &Json) -> Context {
+        let facts = OnceLock::new();
+        if let Some(r) = self.inner.facts.get() {
+            let _ = facts.set(r.clone());
+        }
+        Context {
+            inner: Arc::new(ContextInner {
+                inputs: self.inner.inputs.clone(),
+                run: self.inner.run.clone(),
+                steps: self.inner.steps.clone(),
+                facts,
+                output: Some(ser(output)),
             }),
         }
     }
@@ -432,6 +454,25 @@ mod tests {
             c.render_json(&json!({"l": "{{ steps.a.output.list }}", "n": "{{ inputs.n + 1 }}", "t": "n={{ inputs.n }}"}))
                 .unwrap(),
             json!({"l": [1, 2], "n": 3, "t": "n=2"})
+        );
+    }
+
+    #[test]
+    fn an_undo_reads_output_beside_everything_else() {
+        let c = ctx();
+        assert!(
+            c.render("{{ output }}").is_err(),
+            "no output outside an undo"
+        );
+        let u = c.with_output(&json!({"body": {"id": 42}}));
+        assert_eq!(
+            u.render("/items/{{ output.body.id }} {{ inputs.name }} {{ steps.a.output.s }}")
+                .unwrap(),
+            "/items/42 Ada x"
+        );
+        assert_eq!(
+            u.render_json(&json!("{{ output.body.id }}")).unwrap(),
+            json!(42)
         );
     }
 

@@ -257,6 +257,13 @@ pub fn check_workflow(wf: &Workflow, tools: &dyn ToolCatalog) -> Vec<Diagnostic>
                 tools,
             }));
         }
+        // A compensation is always proposed.
+        if let Some(undo) = &s.undo {
+            out.extend(undo.check(&CheckCx {
+                approve: Approve::Always,
+                tools,
+            }));
+        }
     }
     out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
     out
