@@ -91,6 +91,9 @@ _aios() {
             aios,tick)
                 cmd="aios__subcmd__tick"
                 ;;
+            aios,undo)
+                cmd="aios__subcmd__undo"
+                ;;
             aios__subcmd__fact,get)
                 cmd="aios__subcmd__fact__subcmd__get"
                 ;;
@@ -189,6 +192,9 @@ _aios() {
                 ;;
             aios__subcmd__help,tick)
                 cmd="aios__subcmd__help__subcmd__tick"
+                ;;
+            aios__subcmd__help,undo)
+                cmd="aios__subcmd__help__subcmd__undo"
                 ;;
             aios__subcmd__help__subcmd__fact,get)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__get"
@@ -473,7 +479,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,7 +497,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__approve)
-            opts="-q -h -V --edit --field --done --reason --raise --switch --offline --no-resume --confirm-stale --json --quiet --home --help --version"
+            opts="-q -h -V --edit --field --done --reason --raise --switch --offline --skip --compensate --no-resume --confirm-stale --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -777,7 +783,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="run check inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1519,6 +1525,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__tick)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__undo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2934,6 +2954,24 @@ _aios() {
             ;;
         aios__subcmd__tick)
             opts="-q -h -V --json --quiet --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__undo)
+            opts="-q -h -V --plan --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -335,11 +335,12 @@ fn items_decided_elsewhere_go_and_new_ones_come_without_a_restart() {
     tui.wait_for("#1 action · note");
     t.aios(&["reject", "1", "--reason", "from another terminal"])
         .code(1);
-    tui.wait_for("Nothing waits for you.");
+    // The action goes; the run's failure item comes.
+    tui.wait_for("#2 failure · note");
     t.write("b.toml", &write_wf("beta", "b.txt", "y"))
         .aios(&["run", "b.toml"])
         .success();
-    tui.wait_for("#2 action · note");
+    tui.wait_for("3 beta");
     tui.keys("\x03"); // Ctrl-C
     let (code, raw) = tui.exit();
     assert_eq!(code, Some(0));
@@ -388,8 +389,14 @@ fn reject_with_a_reason_and_snooze_from_the_tui() {
     tui.keys("q");
     assert_eq!(tui.exit().0, Some(0));
     assert_eq!(t.show(1)["status"], "failed");
-    // Snoozed, not decided: still pending for the CLI, and journaled.
-    assert_eq!(t.inbox().len(), 1);
+    // Snoozed, not decided: still pending for the CLI, and journaled; beside it,
+    // the failure item of run 1.
+    let kinds: Vec<String> = t
+        .inbox()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["failure", "action"]);
     t.aios(&["inbox", "show", "2"])
         .success()
         .stdout_contains("snoozed until");
