@@ -482,3 +482,20 @@ fn a_compensation_that_fails_is_a_failure_item_of_its_own() {
     assert_eq!(t.show(2)["status"], "succeeded");
     assert_eq!(deletes(&server), 2);
 }
+
+#[test]
+fn cancelling_a_failed_run_withdraws_its_failure_item() {
+    let t = Test::new().write("wf.toml", SKIPPABLE);
+    t.aios(&["run", "wf.toml"]).code(1);
+    let id = one_failure(&t);
+    t.aios(&["cancel", "1", "--reason", "gave up"]).success();
+    assert!(items(&t, "failure").is_empty());
+    let item = all_items(&t, 1)
+        .into_iter()
+        .find(|i| i["id"] == id)
+        .unwrap();
+    assert_eq!(item["status"], "withdrawn");
+    assert_eq!(t.show(1)["status"], "cancelled");
+    // Once closed, a failed run cannot be cancelled again.
+    t.aios(&["cancel", "1"]).code(4);
+}
