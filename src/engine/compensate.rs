@@ -376,3 +376,122 @@ fn value(v: &Json) -> Result<String> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::ActionSpec;
+    use crate::connectors::file::{FileAction, FileMode};
+    use crate::connectors::http::HttpAction;
+    use crate::connectors::shell::ShellAction;
+    use serde_json::json;
+
+    fn entry(step: &str, a: Action) -> Entry {
+        Entry {
+            step: step.into(),
+            kind: a.connector().name().into(),
+            committed_at: Some(1),
+            undo: Undo::Action(Box::new(a)),
+        }
+    }
+
+    /// Render the compensation workflow's steps back: each gives its action again.
+    fn round_trip(actions: Vec<(&str, Action)>) {
+        let plan = UndoPlan {
+            run: 7,
+            workflow: "order".into(),
+            entries: actions
+                .iter()
+                .map(|(s, a)| entry(s, a.clone()))
+                .chain(std::iter::once(Entry {
+                    step: "note".into(),
+                    kind: "file".into(),
+                    committed_at: Some(0),
+                    undo: Undo::None,
+                }))
+                .collect(),
+        };
+        let src = source(&plan).unwrap().unwrap();
+        let wf = workflow::load(&src, "undo.toml")
+            .unwrap_or_else(|d| panic!("{src}\n{}", d.render(&src, "undo.toml", false)));
+        assert_eq!(wf.name, "undo of run 7");
+        assert_eq!(wf.steps.len(), actions.len());
+        let ctx = Context::new(&json!({}), 8, "2026-11-21T09:30:00Z");
+        for (s, (step, want)) in wf.steps.iter().zip(&actions) {
+            assert_eq!(s.id, format!("undo_{step}"));
+            assert_eq!(s.approve, crate::workflow::Approve::Always);
+            let StepSpec::Action(spec) = &s.spec else {
+                panic!("{:?}", s.spec)
+            };
+            let spec: &ActionSpec = spec;
+            let got = crate::connectors::render(
+                spec,
+                &RenderCx {
+                    ctx: &ctx,
+                    dir: Path::new("/tmp"),
+                    run_uid: "u",
+                    step_id: &s.id,
+                    attempt: 1,
+                    tools: &crate::mcp::NoServers,
+                },
+            )
+            .unwrap();
+            let mut got = serde_json::to_value(&got).unwrap();
+            let mut want = serde_json::to_value(want).unwrap();
+            got.as_object_mut().unwrap().remove("idempotency_key");
+            want.as_object_mut().unwrap().remove("idempotency_key");
+            assert_eq!(got, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn a_compensation_workflow_renders_to_the_same_actions() {
+        let http = HttpAction {
+            method: "DELETE".into(),
+            url: "https://shop.example/orders/42?x={{ not a template }}".into(),
+            headers: [(
+                "Authorization".to_string(),
+                "Bearer secret(\"SHOP_KEY\")".to_string(),
+            )]
+            .into(),
+            query: [("why".to_string(), "a \"quoted\" {% reason %}\n".to_string())].into(),
+            json: Some(json!({ "n": 42, "ok": true, "tags": ["a", "{{b}}"], "in": { "x": 1.5 } })),
+            body: None,
+            expect_status: vec![200, 204],
+            idempotency_key: Some("k".into()),
+        };
+        let file = FileAction {
+            root: "/srv/books".into(),
+            path: "ledger.md".into(),
+            content: "order 42 cancelled\n".into(),
+            mode: FileMode::Append,
+        };
+        let shell = ShellAction {
+            argv: vec!["rm".into(), "-f".into(), "out/42.txt".into()],
+            cwd: "/srv/books".into(),
+            env: [("MODE".to_string(), "undo".to_string())].into(),
+            json: true,
+        };
+        round_trip(vec![
+            ("ledger", Action::File(file)),
+            ("create", Action::Http(http)),
+            ("export", Action::Shell(shell)),
+        ]);
+    }
+
+    #[test]
+    fn nothing_to_propose_and_json_null_are_said() {
+        let plan = UndoPlan {
+            run: 1,
+            workflow: "w".into(),
+            entries: vec![Entry {
+                step: "s".into(),
+                kind: "http".into(),
+                committed_at: None,
+                undo: Undo::None,
+            }],
+        };
+        assert!(source(&plan).unwrap().is_none());
+        assert!(value(&json!({ "a": null })).is_err());
+    }
+}

@@ -389,6 +389,44 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_offers_skip_and_compensate_only_when_they_apply() {
+        let f = |skippable: bool, compensable: bool| {
+            view(
+                ProposalKind::Failure,
+                json!({"step": "call", "kind": "http", "error": "boom", "attempts": 2,
+                       "skippable": skippable, "compensable": compensable}),
+            )
+        };
+        assert_eq!(
+            commands(&f(false, false)),
+            ["aios approve 7", "aios reject 7 --reason \"...\""]
+        );
+        assert_eq!(
+            commands(&f(true, true)),
+            [
+                "aios approve 7",
+                "aios approve 7 --skip",
+                "aios approve 7 --compensate",
+                "aios reject 7 --reason \"...\""
+            ]
+        );
+        let keys: Vec<char> = of(&f(true, true)).iter().map(|c| c.key).collect();
+        assert_eq!(keys, ['a', 'p', 'c', 'r']);
+        assert!(keys.iter().all(|k| KEYS.contains(*k)));
+        let shorts: Vec<&str> = of(&f(true, true)).iter().map(|c| c.short).collect();
+        assert_eq!(shorts, ["retry", "skip", "undo", "abandon"]);
+        // What the item shows, read leniently.
+        let Subject::Failure(read) = &f(true, false).subject else {
+            panic!()
+        };
+        assert_eq!(read.summary(), "step `call` failed after 2 attempts: boom");
+        assert_eq!(
+            crate::journal::Failure::of(&json!({"attempts": "x", "step": "s"})).step,
+            "s"
+        );
+    }
+
+    #[test]
     fn every_kind_has_choices_that_fit_it() {
         let file = json!({"kind": "file", "root": "/w", "path": "a", "content": "x"});
         assert_eq!(

@@ -542,3 +542,43 @@ fn a_secret_shows_as_its_placeholder_in_the_detail() {
         Some(format!("Bearer {TOKEN}").as_str())
     );
 }
+
+#[test]
+fn a_failure_item_is_decided_in_the_tui_compensate_proposes_the_undo() {
+    let t = Test::new().write(
+        "wf.toml",
+        r#"
+name = "saga"
+
+[[steps]]
+id = "write"
+kind = "file"
+approve = "never"
+path = "ledger.md"
+mode = "append"
+content = "booked\n"
+undo = { kind = "file", path = "ledger.md", mode = "append", content = "cancelled\n" }
+
+[[steps]]
+id = "fail"
+kind = "shell"
+approve = "never"
+on_reject = "skip"
+argv = ["sh", "-c", "exit 3"]
+"#,
+    );
+    t.aios(&["run", "wf.toml"]).code(1);
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 failure · fail");
+    tui.wait_for("a retry  p skip  c undo  r abandon");
+    tui.keys("c");
+    // The compensation run proposes the undo; approved, it is committed.
+    tui.wait_for("#2 action · undo_write");
+    tui.keys("a");
+    tui.wait_for("run 2 succeeded");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    assert_eq!(t.read("ledger.md"), "booked\ncancelled\n");
+    assert_eq!(t.show(1)["status"], "failed");
+    assert_eq!(t.show(2)["status"], "succeeded");
+}
