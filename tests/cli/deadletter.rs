@@ -499,3 +499,56 @@ fn cancelling_a_failed_run_withdraws_its_failure_item() {
     // Once closed, a failed run cannot be cancelled again.
     t.aios(&["cancel", "1"]).code(4);
 }
+
+#[test]
+fn rejecting_a_compensation_skips_it_and_the_next_is_proposed() {
+    let server = order_server();
+    let t = Test::new().write("wf.toml", &saga(&server, "on_failure = \"compensate\""));
+    t.aios(&["run", "wf.toml"]).code(1);
+    let ledger = t.item("undo_ledger").to_string();
+    t.aios(&["reject", &ledger, "--reason", "keep the line"])
+        .success();
+    t.aios(&["approve", &t.item("undo_create").to_string()])
+        .success();
+    let show = t.show(2);
+    assert_eq!(show["status"], "succeeded");
+    assert_eq!(step(&show, "undo_ledger")["status"], "skipped");
+    assert_eq!(t.read("ledger.md"), "order 42\n");
+    assert_eq!(deletes(&server), 1);
+    // The skipped one may still be undone later; the committed one is not again.
+    let plan = t.aios(&["undo", "--plan", "1"]).success().stdout;
+    assert!(plan.contains("ledger (file): undo: append"), "{plan}");
+    assert!(
+        plan.contains("create (http): already undone by run 2"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn a_compensation_interrupted_by_a_crash_asks_and_is_never_sent_twice() {
+    let server = order_server();
+    let t = Test::new().write("wf.toml", &saga(&server, "on_failure = \"compensate\""));
+    t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["approve", &t.item("undo_ledger").to_string()])
+        .success();
+    let create = t.item("undo_create").to_string();
+    let mut held = server.hold("/orders/42");
+    let bg = t.args(&["approve", &create]).spawn();
+    held.arrived();
+    bg.kill9();
+    held.release_all();
+    t.aios(&["resume", "2"]).success();
+    assert_eq!(
+        deletes(&server),
+        1,
+        "the DELETE was sent again without asking"
+    );
+    let items = t.inbox();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["kind"], "attention");
+    assert_eq!(items[0]["step_id"], "undo_create");
+    t.aios(&["approve", &items[0]["id"].to_string(), "--done"])
+        .success();
+    assert_eq!(t.show(2)["status"], "succeeded");
+    assert_eq!(deletes(&server), 1);
+}
