@@ -166,7 +166,7 @@ fn decided_line(p: &ProposalRecord) -> String {
             match FailureChoice::of(p.fields.as_ref()) {
                 FailureChoice::Retry => "approved: the failed step runs again",
                 FailureChoice::Skip => "approved: the failed step is skipped",
-                FailureChoice::Compensate => "approved: what the run did is undone",
+                FailureChoice::Compensate => "approved: the run is closed and its undo proposed",
             }
         }
         Some(Decision::Reject) if p.kind == ProposalKind::Failure => {

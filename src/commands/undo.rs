@@ -101,6 +101,11 @@ fn plan_text(ctx: &Ctx, plan: &UndoPlan) -> String {
     for e in &plan.entries {
         t.push_str(&format!("  {}\n", entry_line(e)));
     }
+    if let Some(id) = plan.in_progress {
+        t.push_str(&format!(
+            "run {id} is undoing it now: decide its items (aios inbox list)\n"
+        ));
+    }
     t
 }
 
@@ -108,6 +113,7 @@ fn plan_json(plan: &UndoPlan) -> serde_json::Value {
     json!({
         "run": plan.run,
         "workflow": plan.workflow,
+        "in_progress": plan.in_progress,
         "steps": plan.entries.iter().map(|e| {
             let (status, detail) = match &e.undo {
                 Undo::Action(a) => ("undo", serde_json::to_value(a).unwrap_or_default()),

@@ -32,6 +32,9 @@ pub struct UndoPlan {
     pub workflow: String,
     /// Its committed side-effecting steps, the latest committed first.
     pub entries: Vec<Entry>,
+    /// A compensation run of it still going (running or waiting): nothing more is
+    /// proposed until it ends.
+    pub in_progress: Option<i64>,
 }
 
 /// One committed step and its compensation.
@@ -107,13 +110,10 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
     }
     // Steps an earlier compensation run undid, and one still going.
     let mut undone: Vec<(String, i64)> = Vec::new();
+    let mut in_progress = None;
     for (id, status) in journal.runs_of_workflow(&workflow_name(run_id))? {
         if matches!(status, RunStatus::Running | RunStatus::Waiting) {
-            return Err(
-                Error::conflict(format!("run {id} is undoing run {run_id} already")).with_hint(
-                    format!("decide its items (aios inbox list), or cancel it: aios cancel {id}"),
-                ),
-            );
+            in_progress = Some(id);
         }
         for r in journal.steps(id)? {
             if r.status == StepStatus::Succeeded
@@ -199,6 +199,7 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
         run: run_id,
         workflow: run.workflow,
         entries,
+        in_progress,
     })
 }
 
@@ -211,6 +212,13 @@ pub fn propose(
     env: &RunEnv,
     observer: &mut dyn Observer,
 ) -> Result<Option<RunOutcome>> {
+    if let Some(id) = plan.in_progress {
+        return Err(
+            Error::conflict(format!("run {id} is undoing run {} already", plan.run)).with_hint(
+                format!("decide its items (aios inbox list), or cancel it: aios cancel {id}"),
+            ),
+        );
+    }
     let source = source(plan)?;
     let Some(source) = source else {
         return Ok(None);
@@ -400,6 +408,7 @@ mod tests {
         let plan = UndoPlan {
             run: 7,
             workflow: "order".into(),
+            in_progress: None,
             entries: actions
                 .iter()
                 .map(|(s, a)| entry(s, a.clone()))
@@ -484,6 +493,7 @@ mod tests {
         let plan = UndoPlan {
             run: 1,
             workflow: "w".into(),
+            in_progress: None,
             entries: vec![Entry {
                 step: "s".into(),
                 kind: "http".into(),

@@ -552,3 +552,29 @@ fn a_compensation_interrupted_by_a_crash_asks_and_is_never_sent_twice() {
     assert_eq!(t.show(2)["status"], "succeeded");
     assert_eq!(deletes(&server), 1);
 }
+
+#[test]
+fn while_a_compensation_run_waits_the_plan_says_so_and_no_second_one_starts() {
+    let server = order_server();
+    let t = Test::new().write("wf.toml", &saga(&server, "on_failure = \"compensate\""));
+    t.aios(&["run", "wf.toml"]).code(1);
+    let plan = t.aios(&["undo", "--plan", "1"]).success().stdout;
+    assert!(
+        plan.ends_with("run 2 is undoing it now: decide its items (aios inbox list)\n"),
+        "{plan}"
+    );
+    let out = t.aios(&["undo", "1"]).code(4);
+    assert!(
+        out.stderr.contains("error: run 2 is undoing run 1 already"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hint: decide its items (aios inbox list), or cancel it: aios cancel 2"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.inbox().len(), 1);
+    t.aios(&["replay"]).success();
+}
