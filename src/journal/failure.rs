@@ -162,13 +162,6 @@ impl Journal {
         if status.as_deref() == Some("cancelled") {
             return Ok(Vec::new());
         }
-        for ev in events {
-            if let Some(reason) = super::inbox::ending(run_id, ev) {
-                super::inbox::withdraw_pending(&tx, run_id, &reason, at)?;
-            }
-            append(&tx, run_id, ev, at)?;
-            project::apply(&tx, run_id, ev, at)?;
-        }
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT id FROM proposals WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3 AND kind = 'failure'",
@@ -176,6 +169,13 @@ impl Journal {
                 |r| r.get(0),
             )
             .ok();
+        for ev in events {
+            if let Some(reason) = super::inbox::ending(run_id, ev) {
+                super::inbox::withdraw_pending_but(&tx, run_id, &reason, at, existing)?;
+            }
+            append(&tx, run_id, ev, at)?;
+            project::apply(&tx, run_id, ev, at)?;
+        }
         let mut out = Vec::new();
         if existing.is_none() {
             let id: i64 = tx.query_row(notices::NEXT_INBOX_ID, [], |r| r.get(0))?;
