@@ -61,6 +61,9 @@ _aios() {
             aios,outcome)
                 cmd="aios__subcmd__outcome"
                 ;;
+            aios,plan)
+                cmd="aios__subcmd__plan"
+                ;;
             aios,reject)
                 cmd="aios__subcmd__reject"
                 ;;
@@ -162,6 +165,9 @@ _aios() {
                 ;;
             aios__subcmd__help,outcome)
                 cmd="aios__subcmd__help__subcmd__outcome"
+                ;;
+            aios__subcmd__help,plan)
+                cmd="aios__subcmd__help__subcmd__plan"
                 ;;
             aios__subcmd__help,reject)
                 cmd="aios__subcmd__help__subcmd__reject"
@@ -479,7 +485,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -783,7 +789,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1259,6 +1265,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__outcome)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2406,6 +2426,32 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__plan)
+            opts="-i -h -V --input --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --input)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__reject)
             opts="-q -h -V --reason --no-resume --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2447,12 +2493,16 @@ _aios() {
             return 0
             ;;
         aios__subcmd__resume)
-            opts="-q -h -V --json --quiet --home --help --version"
+            opts="-q -h -V --workflow --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --workflow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2465,7 +2515,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__run)
-            opts="-i -q -h -V --input --json --quiet --home --help --version"
+            opts="-i -q -h -V --input --dry-run --with-llm --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2491,7 +2541,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__runs)
-            opts="-h -V --status --limit --json --home --help --version"
+            opts="-h -V --status --limit --dry --prune --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -15,6 +15,7 @@
 //!   shows and what may be answered to it (one view and one list of choices for every
 //!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
+//! - [`plan`]: what a run of a workflow would do, statically (`aios plan`)
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`commands`]: the CLI front end; the only module that prints
@@ -37,6 +38,7 @@ pub mod inbox;
 pub mod journal;
 pub mod mcp;
 pub mod memory;
+pub mod plan;
 pub mod schedule;
 pub mod secrets;
 pub mod template;

@@ -5,6 +5,7 @@ mod budget;
 mod cancel;
 mod check;
 mod decide;
+mod dry;
 mod fact;
 mod hook;
 mod inbox;
@@ -15,6 +16,7 @@ pub(crate) mod log;
 mod mcp;
 mod memory;
 mod outcome;
+mod plan;
 mod replay;
 mod run;
 mod runs;
@@ -305,6 +307,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
+        Command::Plan(a) => plan::plan(ctx, a),
         Command::Inbox(a) => inbox::inbox(ctx, a),
         Command::Approve(a) => decide::approve(ctx, a),
         Command::Reject(a) => decide::reject(ctx, a),

@@ -1,4 +1,4 @@
-//! `aios runs`: list runs, newest first.
+//! `aios runs`: list runs, newest first (`--dry`: the dry runs, kept apart).
 
 use serde_json::json;
 
@@ -9,6 +9,9 @@ use crate::clock::{age, format_ms};
 use crate::journal::RunStatus;
 
 pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
+    if args.prune {
+        return super::dry::prune(ctx);
+    }
     let journal = ctx.reader()?;
     let status = args.status.map(|s| match s {
         StatusArg::Running => RunStatus::Running,
@@ -17,7 +20,7 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
         StatusArg::Failed => RunStatus::Failed,
         StatusArg::Cancelled => RunStatus::Cancelled,
     });
-    let runs = journal.runs(status, args.limit)?;
+    let runs = journal.runs_of(status, args.limit, args.dry)?;
     if args.json {
         let arr: Vec<_> = runs
             .iter()
@@ -35,9 +38,11 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
         return Ok(Exit::Ok);
     }
     if runs.is_empty() {
-        ui::println(match status {
-            Some(_) => "no runs with that status",
-            None => "no runs yet; start one with: aios run FILE",
+        ui::println(match (status, args.dry) {
+            (Some(_), false) => "no runs with that status",
+            (None, false) => "no runs yet; start one with: aios run FILE",
+            (Some(_), true) => "no dry runs with that status",
+            (None, true) => "no dry runs; rehearse a workflow with: aios run --dry-run FILE",
         });
         return Ok(Exit::Ok);
     }

@@ -240,6 +240,7 @@ pub fn propose(
             dir: Path::new(&run.dir),
             inputs: Json::Object(Default::default()),
             uid: None,
+            dry: None,
         },
         env,
         observer,

@@ -28,7 +28,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_hook_formats.sql"),
     include_str!("migrations/0009_old_fires.sql"),
     include_str!("migrations/0010_llm_finish.sql"),
-    include_str!("migrations/0011_runs_by_workflow.sql"),
+    include_str!("migrations/0011_dry_runs.sql"),
+    include_str!("migrations/0012_runs_by_workflow.sql"),
 ];
 
 /// How the journal is opened.

@@ -16,6 +16,7 @@ fn open(dir: &tempfile::TempDir) -> Journal {
 
 fn created(steps: &[&str]) -> Event {
     Event::RunCreated {
+        dry: None,
         uid: "u1".into(),
         workflow: "w".into(),
         path: None,
@@ -274,6 +275,7 @@ fn a_failure_item_is_created_once_with_the_failure_and_leaves_its_step_failed() 
                 attempt: 1,
                 error: "boom".into(),
                 retry_at: None,
+                at_render: false,
             },
         ],
     )

@@ -305,6 +305,7 @@ fn fire_schedule(
                 source: source.clone(),
                 created: engine::created_event(NewRun {
                     uid: None,
+                    dry: None,
                     workflow: &wf,
                     source: &source,
                     path: Some(&path),

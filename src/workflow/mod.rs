@@ -91,6 +91,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             idempotent: s.idempotent,
             deadline: s.deadline,
             undo: s.undo.and_then(|u| u.spec),
+            dry_output: s.dry_output,
             spec,
         });
     }

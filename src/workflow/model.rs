@@ -165,6 +165,10 @@ pub struct Step {
     /// `undo`: the action that undoes what the step did (its templates read
     /// `output`, the step's own output). Only steps that act have one.
     pub undo: Option<crate::connectors::ActionSpec>,
+    /// What a dry run (`aios run --dry-run`) takes as the output of this step, which
+    /// it does not carry out (a JSON value whose string leaves are templates; `None`:
+    /// null).
+    pub dry_output: Option<Json>,
     pub spec: StepSpec,
 }
 

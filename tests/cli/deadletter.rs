@@ -578,3 +578,16 @@ fn while_a_compensation_run_waits_the_plan_says_so_and_no_second_one_starts() {
     assert_eq!(t.inbox().len(), 1);
     t.aios(&["replay"]).success();
 }
+
+#[test]
+fn a_dry_run_that_fails_leaves_no_failure_item() {
+    let t = Test::new().write(
+        "wf.toml",
+        "name = \"dry\"\n[[steps]]\nid = \"b\"\nkind = \"set\"\nvalues = { v = \"{{ run.id.missing.x }}\" }\n",
+    );
+    t.aios(&["run", "--dry-run", "wf.toml", "-q"]).code(1);
+    assert!(t.inbox().is_empty(), "{:?}", t.inbox());
+    // A real run of it does.
+    t.aios(&["run", "wf.toml", "-q"]).code(1);
+    assert_eq!(items(&t, "failure").len(), 1);
+}

@@ -47,6 +47,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "approval_timeout",
     "on_timeout",
     "undo",
+    "dry_output",
 ];
 
 /// What the validator and the engine know about a kind besides its fields. Every

@@ -1,4 +1,4 @@
--- 0011: runs by workflow name. `aios undo` and a saga (`on_failure = "compensate"`)
+-- 0012: runs by workflow name. `aios undo` and a saga (`on_failure = "compensate"`)
 -- look up the compensation runs of a run (named `undo of run N`) by name; without
 -- this index that read scans every run ever recorded.
 
