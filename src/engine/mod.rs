@@ -8,6 +8,7 @@
 
 pub mod compensate;
 mod driver;
+mod failure;
 pub mod machine;
 pub mod prompt;
 pub mod steer;
@@ -20,8 +21,7 @@ use serde_json::Value as Json;
 use crate::connectors::{Action, ExecEnv};
 use crate::error::{Error, Result};
 use crate::journal::{
-    Event, FailureChoice, Journal, Owner, ProposalKind, ProposalStatus, RunStatus, StepDecl,
-    StepStatus,
+    Event, Journal, Owner, ProposalKind, ProposalStatus, RunStatus, StepDecl, StepStatus,
 };
 use crate::template::Context;
 use crate::workflow::{self, Workflow};
@@ -194,63 +194,6 @@ pub fn snapshot(journal: &Journal, run: i64) -> Result<Workflow> {
     })
 }
 
-/// Why a failed run may not be resumed: its latest failure item abandoned it, or
-/// chose to compensate it (either closes it).
-fn closed_by(journal: &Journal, run_id: i64) -> Result<Option<Error>> {
-    let items = journal.run_proposals(run_id)?;
-    let Some(p) = items.iter().rev().find(|p| p.kind == ProposalKind::Failure) else {
-        return Ok(None);
-    };
-    let why = match (p.status, FailureChoice::of(p.fields.as_ref())) {
-        (ProposalStatus::Rejected, _) => format!(
-            "run {run_id} was abandoned at its failure item {} ({})",
-            p.id,
-            p.reason.as_deref().unwrap_or("no reason given")
-        ),
-        (ProposalStatus::Approved, FailureChoice::Compensate) => format!(
-            "run {run_id} was closed at its failure item {}: its compensation was chosen",
-            p.id
-        ),
-        _ => return Ok(None),
-    };
-    Ok(Some(
-        Error::conflict(format!("{why}; it cannot be resumed")).with_hint(format!(
-            "see it with: aios show {run_id}; start a new run of the workflow to do it again"
-        )),
-    ))
-}
-
-/// Before a failed run is driven again: apply its failure item's decision (skip
-/// the failed step when the operator chose to), or withdraw the item when the run
-/// is resumed by hand. Returns the events journaled.
-fn settle_failure(journal: &mut Journal, run_id: i64) -> Result<Vec<Event>> {
-    let items = journal.run_proposals(run_id)?;
-    let Some(p) = items.iter().rev().find(|p| p.kind == ProposalKind::Failure) else {
-        return Ok(Vec::new());
-    };
-    match p.status {
-        ProposalStatus::Pending => {
-            journal.withdraw_failure(run_id, &format!("run {run_id} was resumed by hand"))
-        }
-        ProposalStatus::Approved if FailureChoice::of(p.fields.as_ref()) == FailureChoice::Skip => {
-            let failed = journal
-                .steps(run_id)?
-                .into_iter()
-                .any(|s| s.step_id == p.step_id && s.status == StepStatus::Failed);
-            if !failed {
-                return Ok(Vec::new());
-            }
-            let ev = Event::StepSkipped {
-                step: p.step_id.clone(),
-                reason: format!("skipped by the operator at failure item {}", p.id),
-            };
-            journal.commit(run_id, std::slice::from_ref(&ev))?;
-            Ok(vec![ev])
-        }
-        _ => Ok(Vec::new()),
-    }
-}
-
 /// Review `rev` against the run and journal the change (`Ok(false)`: nothing
 /// changed). A refusal lists every problem and the rules.
 fn change_definition(
@@ -334,49 +277,9 @@ fn drive_run(
     let outcome = drive_recorded(journal, run_id, wf, rev, env, observer, mode)
         .map_err(|e| e.in_run(run_id))?;
     if outcome.status == RunStatus::Failed && mode == Mode::Continue {
-        saga(journal, run_id, env, observer)?;
+        failure::saga(journal, run_id, env, observer)?;
     }
     Ok(outcome)
-}
-
-/// A failed run of a workflow with `on_failure = "compensate"`: its failure item
-/// is decided `compensate` at once and the compensations are proposed. A failure
-/// with nothing to undo keeps its item for the operator.
-fn saga(
-    journal: &mut Journal,
-    run_id: i64,
-    env: &RunEnv,
-    observer: &mut dyn Observer,
-) -> Result<()> {
-    let wf = snapshot(journal, run_id)?;
-    if wf.on_failure != workflow::OnFailure::Compensate {
-        return Ok(());
-    }
-    let items = journal.run_proposals(run_id)?;
-    let Some(p) = items
-        .iter()
-        .rev()
-        .find(|p| p.kind == ProposalKind::Failure && p.status == ProposalStatus::Pending)
-    else {
-        return Ok(());
-    };
-    if !crate::journal::Failure::of(&p.action).compensable {
-        return Ok(());
-    }
-    journal.decide(
-        p.id,
-        crate::journal::DecisionInput {
-            decision: crate::journal::Decision::Approve,
-            reason: Some("the workflow says on_failure = \"compensate\"".into()),
-            fields: Some(serde_json::json!({ "failure": FailureChoice::Compensate.as_str() })),
-            edited: None,
-            diff: None,
-            by: "aios (on_failure)".into(),
-        },
-    )?;
-    let plan = compensate::plan(journal, run_id, &[], env)?;
-    compensate::propose(journal, &plan, env, observer)?;
-    Ok(())
 }
 
 fn drive_recorded(
@@ -423,7 +326,7 @@ fn drive_recorded(
         _ => {}
     }
     let closing = if mode == Mode::Continue && run.status == RunStatus::Failed {
-        closed_by(journal, run_id)?
+        failure::closed_by(journal, run_id)?
     } else {
         None
     };
@@ -454,7 +357,7 @@ fn drive_recorded(
     // A failure withdrew the items its waiting steps were asking; they are back now.
     // Its failure item was decided (retry, skip) or is withdrawn (resumed by hand).
     if mode == Mode::Continue && run.status == RunStatus::Failed {
-        for ev in settle_failure(journal, run_id)? {
+        for ev in failure::settle_failure(journal, run_id)? {
             observer.event(run_id, &ev);
         }
         for ev in journal.reopen_withdrawn(run_id)? {
