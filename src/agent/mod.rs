@@ -19,6 +19,7 @@ pub mod sampling;
 pub mod schema;
 pub mod stream;
 pub mod structured;
+pub mod tools;
 pub mod turns;
 pub mod wire;
 
@@ -29,6 +30,7 @@ pub use config::{AgentSettings, Backend, Target};
 pub use context::{PromptContext, UsedContext};
 pub use sampling::Sampling;
 pub use structured::{Form, WireSchema};
+pub use tools::{ToolCall, ToolDef, WireTool};
 pub use turns::{Repair, Turns};
 
 /// A rendered agent step: what every call of it asks. Holds no secret.
@@ -54,9 +56,24 @@ pub struct AgentRequest {
     /// The step's own sampling settings (they win over the alias's).
     #[serde(default, skip_serializing_if = "Sampling::is_empty")]
     pub sampling: Sampling,
+    /// The tools the model may call (the step's `tools`, resolved when rendered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolDef>,
+    /// The most calls of the model in one attempt's tool loop (`max_turns`).
+    #[serde(default = "default_max_turns")]
+    pub max_turns: u32,
+}
+
+fn default_max_turns() -> u32 {
+    tools::DEFAULT_MAX_TURNS
 }
 
 impl AgentRequest {
+    /// The tool offered under a wire name.
+    pub fn tool(&self, name: &str) -> Option<&ToolDef> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
     /// What the context retrieved, once it was.
     pub fn used_context(&self) -> Option<&UsedContext> {
         self.context.as_ref().and_then(|c| c.used.as_ref())
@@ -73,12 +90,38 @@ impl AgentRequest {
 pub enum Role {
     User,
     Assistant,
+    /// A tool's result (`tool_call_id` says which call's).
+    Tool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// An assistant turn's tool calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// A tool result's call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn user(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::User,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    pub fn assistant(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::Assistant,
+            ..Message::user(content)
+        }
+    }
 }
 
 /// One call's conversation, independent of the wire format.
@@ -97,6 +140,13 @@ pub struct Chat {
     /// The schema sent to the server (with `Form::Schema`).
     #[serde(skip)]
     pub schema: Option<WireSchema>,
+    /// The tools offered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<WireTool>,
+    /// The last turn of a tool loop: tools are listed (the conversation refers to
+    /// them) but may not be called; the model answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub final_turn: bool,
 }
 
 /// A successful reply.
@@ -110,6 +160,8 @@ pub struct Reply {
     /// Why the model stopped, as the provider says it (`stop`, `length`,
     /// `end_turn`, `max_tokens`, `tool_use`).
     pub finish: Option<String>,
+    /// The tools the model called.
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// Why a call failed, as far as what to do next goes.
@@ -214,10 +266,23 @@ pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampl
         Some(c) => context::with_prompt(&c.text, &req.prompt),
         None => req.prompt.clone(),
     };
-    let mut messages = vec![Message {
-        role: Role::User,
-        content,
-    }];
+    if !req.tools.is_empty() {
+        let mut rule = String::from(
+            "You may call the tools offered. A tool whose description says it has a side effect runs only once the operator approves it: before calling it, say in your reply why.",
+        );
+        if call.final_turn {
+            rule = format!(
+                "You have used your turns (max_turns = {}): call no more tools; answer now with what you have.",
+                req.max_turns
+            );
+        }
+        system = Some(match system {
+            Some(s) => format!("{s}\n\n{rule}"),
+            None => rule,
+        });
+    }
+    let mut messages = vec![Message::user(content)];
+    messages.extend(call.convo.iter().cloned());
     match &call.repair {
         // Cut at max_tokens: asked again afresh, with more room. The cut reply stays
         // out of the conversation (a small model shown it writes it again).
@@ -232,17 +297,11 @@ pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampl
             ));
         }
         Some(r) => {
-            messages.push(Message {
-                role: Role::Assistant,
-                content: r.response.clone(),
-            });
-            messages.push(Message {
-                role: Role::User,
-                content: format!(
-                    "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
-                    r.error
-                ),
-            });
+            messages.push(Message::assistant(r.response.clone()));
+            messages.push(Message::user(format!(
+                "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
+                r.error
+            )));
         }
         None => {}
     }
@@ -263,6 +322,8 @@ pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampl
         sampling: req.sampling.over(sampling),
         form,
         schema,
+        tools: req.tools.iter().map(ToolDef::wire).collect(),
+        final_turn: call.final_turn,
     }
 }
 
@@ -429,6 +490,8 @@ mod tests {
             max_tokens: 100,
             context: None,
             sampling: Sampling::default(),
+            tools: Vec::new(),
+            max_turns: 8,
         }
     }
 

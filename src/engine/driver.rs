@@ -14,11 +14,13 @@ mod agent;
 mod budget;
 mod calls;
 pub(super) use calls::redact_result;
+pub(super) use tools::loop_records;
 mod execute;
 mod items;
 mod memory;
 mod prepare;
 mod rescue;
+pub(super) mod tools;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -82,6 +84,7 @@ pub(super) struct Driver<'a> {
     buffer: Vec<Event>,
     /// Agent steps between calls: their turns, deadlines, calls in flight.
     pub(super) agents: calls::AgentState,
+    pub(super) tool_state: tools::ToolState,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
     /// The run's secrets: what commits resolve, and what is redacted from every
@@ -133,6 +136,7 @@ impl<'a> Driver<'a> {
             pending_effects: Vec::new(),
             buffer: Vec::new(),
             agents: calls::AgentState::default(),
+            tool_state: tools::ToolState::default(),
             reserved_usd: 0.0,
         }
     }

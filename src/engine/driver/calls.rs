@@ -62,6 +62,9 @@ pub(in crate::engine) struct AgentState {
     /// Journaled calls of an interrupted attempt, replayed into the next one's
     /// turns so resume never pays for them twice.
     pub(in crate::engine) carried: HashMap<usize, Vec<LlmCallRecord>>,
+    /// The same for a step with tools: its loop's journaled calls and tool results
+    /// (across the attempts its proposals started).
+    pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::tools::LoopRecord>>,
     /// One HTTP client per provider (each has its own `connect_timeout`).
     clients: HashMap<String, reqwest::Client>,
 }
@@ -89,7 +92,7 @@ impl AgentState {
 }
 
 impl Driver<'_> {
-    fn policy(&self, step: usize) -> Policy {
+    pub(super) fn policy(&self, step: usize) -> Policy {
         Policy {
             retries_left: self.machine.retries_left(step),
         }
@@ -108,15 +111,25 @@ impl Driver<'_> {
         }
         let mut turns = self.agents.turns.remove(&step).unwrap_or_default();
         let policy = self.policy(step);
+        // Between a turn's tool calls (a proposal was decided): make the rest.
+        if turns.awaiting().next().is_some() {
+            let work = turns.work(&req);
+            return self.run_tools(step, attempt, req, turns, work);
+        }
         let mut next = turns.next(&req, policy);
-        if let Some(calls) = self.agents.carried.remove(&step) {
+        if let Some(records) = self.agents.carried_loop.remove(&step) {
+            next = super::tools::replay_loop(&req, policy, &mut turns, &records, next);
+            if let Next::Tools(work) = next {
+                return self.run_tools(step, attempt, req, turns, work);
+            }
+        } else if let Some(calls) = self.agents.carried.remove(&step) {
             next = replay(&req, policy, &mut turns, &calls, next);
         }
         self.perform_turn(step, attempt, req, turns, next)
     }
 
     /// Do what the turns decided, until a call is in flight or the step is settled.
-    fn perform_turn(
+    pub(super) fn perform_turn(
         &mut self,
         step: usize,
         attempt: u32,
@@ -129,6 +142,7 @@ impl Driver<'_> {
             let call = match next {
                 Next::Call(c) => c,
                 Next::GiveUp(g) => return self.agent_give_up(step, g),
+                Next::Tools(work) => return self.run_tools(step, attempt, req, turns, work),
                 Next::Done(_) => {
                     return Err(crate::error::Error::other(
                         "internal: an agent step succeeded without a reply",
@@ -342,6 +356,7 @@ impl Driver<'_> {
             heuristic: target.is_heuristic(),
             finish_reason: None,
             failure: None,
+            tool_calls: Vec::new(),
         }
     }
 
@@ -371,6 +386,7 @@ impl Driver<'_> {
                 text: &text,
                 finish: None,
                 offline: true,
+                tool_calls: &[],
             },
         );
         if turns.errors.len() > errors {
@@ -412,6 +428,7 @@ impl Driver<'_> {
                 call.http_attempts = r.http_attempts;
                 call.cost_usd = target.cost(r.tokens_in, r.tokens_out);
                 call.finish_reason = r.finish.clone();
+                call.tool_calls = r.tool_calls.clone();
             }
             Err(f) => {
                 call.error = Some(f.full());
@@ -446,6 +463,7 @@ impl Driver<'_> {
                     text: &r.text,
                     finish: r.finish.as_deref(),
                     offline: false,
+                    tool_calls: &[],
                 },
             ),
             Err(f) => turns.handle(&req, policy, TurnInput::Failed(f)),
@@ -491,6 +509,9 @@ impl Driver<'_> {
         }
         if s.truncated {
             out["truncated"] = json!(true);
+        }
+        if s.tool_turns > 0 {
+            out["tool_turns"] = json!(s.tool_turns);
         }
         self.agents.deadlines.remove(&step);
         self.set_view(step, "succeeded", out.clone());
@@ -584,6 +605,7 @@ fn replay(
                     text,
                     finish: k.finish_reason.as_deref(),
                     offline: k.heuristic,
+                    tool_calls: &[],
                 },
             ),
             _ => break,

@@ -214,6 +214,10 @@ impl Driver<'_> {
             // Notices belong to no run: nothing for a driver to apply.
             return;
         }
+        if Self::is_agent_tool_item(p) {
+            self.agent_tool_decided(step, p);
+            return;
+        }
         match p.kind {
             ProposalKind::Approval => {
                 let answer = json!({
