@@ -529,6 +529,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_tool_calls_of_openai_and_anthropic() {
+        let r = parse_reply(
+            ProviderKind::OpenAi,
+            r#"{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"srv__echo","arguments":"{\"message\":\"hi\"}"}},{"id":"call_2","type":"function","function":{"name":"x","arguments":"not json"}}]},"finish_reason":"tool_calls"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.text, "");
+        assert_eq!(r.tool_calls.len(), 2);
+        assert_eq!(r.tool_calls[0].id, "call_1");
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            serde_json::json!({"message": "hi"})
+        );
+        assert_eq!(r.tool_calls[1].arguments, serde_json::json!("not json"));
+        let r = parse_reply(
+            ProviderKind::Anthropic,
+            r#"{"content":[{"type":"text","text":"Let me look."},{"type":"tool_use","id":"toolu_1","name":"memory__search","input":{"query":"tea"}}],"stop_reason":"tool_use"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.text, "Let me look.");
+        assert_eq!(r.tool_calls[0].name, "memory__search");
+        assert_eq!(r.tool_calls[0].id, "toolu_1");
+        // The reply tool is the answer, not a call.
+        let r = parse_reply(
+            ProviderKind::Anthropic,
+            r#"{"content":[{"type":"tool_use","id":"toolu_2","name":"reply","input":{"a":1}}],"stop_reason":"tool_use"}"#,
+        )
+        .unwrap();
+        assert!(r.tool_calls.is_empty());
+        assert_eq!(r.text, r#"{"a":1}"#);
+    }
+
+    #[test]
     fn reads_the_three_wire_formats() {
         let r = parse_reply(
             ProviderKind::OpenAi,

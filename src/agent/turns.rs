@@ -543,3 +543,6 @@ fn strip_reason(c: &ToolCall, tool: &super::ToolDef) -> ToolCall {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_tools;

@@ -452,3 +452,116 @@ impl Role {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::structured::WireSchema;
+    use crate::agent::{Message, ToolCall, WireTool};
+
+    fn chat(final_turn: bool, form: Form) -> Chat {
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "srv__echo".into(),
+            arguments: json!({"message": "hi"}),
+        };
+        Chat {
+            system: Some("sys".into()),
+            messages: vec![
+                Message::user("go"),
+                Message {
+                    tool_calls: vec![call],
+                    ..Message::assistant("")
+                },
+                Message {
+                    role: Role::Tool,
+                    content: "Echo: hi".into(),
+                    tool_calls: Vec::new(),
+                    tool_call_id: Some("call_1".into()),
+                },
+            ],
+            max_tokens: 50,
+            json: form != Form::Text,
+            sampling: Default::default(),
+            form,
+            schema: (form == Form::Schema).then(|| WireSchema {
+                schema: json!({"type": "object"}),
+                strict: false,
+            }),
+            tools: vec![WireTool {
+                name: "srv__echo".into(),
+                description: "Echoes.".into(),
+                input_schema: json!({"type": "object"}),
+            }],
+            final_turn,
+        }
+    }
+
+    #[test]
+    fn openai_sends_tools_tool_calls_and_tool_results() {
+        let c = chat(false, Form::Text);
+        let v = serde_json::to_value(OpenAiRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tools"][0]["type"], "function");
+        assert_eq!(v["tools"][0]["function"]["name"], "srv__echo");
+        assert!(v.get("tool_choice").is_none());
+        let m = &v["messages"];
+        assert_eq!(m[0]["role"], "system");
+        assert_eq!(m[2]["role"], "assistant");
+        assert_eq!(m[2]["content"], Json::Null);
+        assert_eq!(m[2]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(
+            m[2]["tool_calls"][0]["function"]["arguments"],
+            r#"{"message":"hi"}"#
+        );
+        assert_eq!(
+            m[3],
+            json!({"role": "tool", "tool_call_id": "call_1", "content": "Echo: hi"})
+        );
+        let last = chat(true, Form::Schema);
+        let v = serde_json::to_value(OpenAiRequest::new("m", &last, false)).unwrap();
+        assert_eq!(v["tool_choice"], "none");
+        assert_eq!(v["response_format"]["type"], "json_schema");
+    }
+
+    #[test]
+    fn anthropic_sends_tool_use_and_tool_result_blocks() {
+        let c = chat(false, Form::Text);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tools"][0]["name"], "srv__echo");
+        assert!(v.get("tool_choice").is_none());
+        let m = &v["messages"];
+        assert_eq!(m[1]["role"], "assistant");
+        assert_eq!(m[1]["content"][0]["type"], "tool_use");
+        assert_eq!(m[1]["content"][0]["input"], json!({"message": "hi"}));
+        assert_eq!(m[2]["role"], "user");
+        assert_eq!(m[2]["content"][0]["type"], "tool_result");
+        assert_eq!(m[2]["content"][0]["tool_use_id"], "call_1");
+        // With the schema form the reply tool joins: any tool until the last turn,
+        // then the reply tool only.
+        let c = chat(false, Form::Schema);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tools"][1]["name"], NAME);
+        assert_eq!(v["tool_choice"], json!({"type": "any"}));
+        let c = chat(true, Form::Schema);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tool_choice"], json!({"type": "tool", "name": NAME}));
+        let c = chat(true, Form::Text);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tool_choice"], json!({"type": "none"}));
+    }
+
+    #[test]
+    fn ollama_gets_the_loop_as_plain_text() {
+        let c = chat(false, Form::Text);
+        let v = serde_json::to_value(OllamaRequest::new("m", &c, false)).unwrap();
+        let m = &v["messages"];
+        assert!(
+            m[2]["content"]
+                .as_str()
+                .unwrap()
+                .contains("called tool srv__echo")
+        );
+        assert_eq!(m[3]["role"], "user");
+        assert!(m[3]["content"].as_str().unwrap().contains("Echo: hi"));
+    }
+}

@@ -62,6 +62,8 @@ fn the_first_call_goes_to_the_first_model_and_a_good_reply_ends_the_step() {
             repair: None,
             max_tokens: 100,
             plain: false,
+            convo: Vec::new(),
+            final_turn: false,
         }
     );
     let Next::Done(s) = t.handle(&r, LAST, replied(GOOD)) else {
@@ -299,6 +301,8 @@ fn a_budget_switch_starts_the_next_model_fresh() {
             repair: None,
             max_tokens: 100,
             plain: false,
+            convo: Vec::new(),
+            final_turn: false,
         }
     );
     assert!(
