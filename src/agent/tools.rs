@@ -125,12 +125,13 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     go(pattern.as_bytes(), name.as_bytes())
 }
 
-/// A `tools` entry split: `(SERVER, TOOL-GLOB)`, or `None` for aios's own tools.
+/// A `tools` entry split: `(SERVER, TOOL-GLOB)` (TOOL-GLOB empty without a `.`), or
+/// `None` for aios's own tools.
 pub fn split(entry: &str) -> Option<(&str, &str)> {
     if AIOS_TOOLS.contains(&entry) {
         return None;
     }
-    entry.split_once('.')
+    Some(entry.split_once('.').unwrap_or((entry, "")))
 }
 
 /// What an entry of the step's `tools` matched in a server's listing.
@@ -299,6 +300,7 @@ mod tests {
         assert!(glob("echo", "echo"));
         assert_eq!(split("everything.*"), Some(("everything", "*")));
         assert_eq!(split("memory.search"), None);
+        assert_eq!(split("bad"), Some(("bad", "")));
     }
 
     #[test]
