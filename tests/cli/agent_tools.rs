@@ -442,3 +442,27 @@ fn killed_mid_loop_resume_repays_nothing_and_repeats_no_tool_call() {
     );
     t.aios(&["replay"]).success();
 }
+
+#[test]
+fn tool_results_are_redacted_before_the_model_reads_them() {
+    let server = LlmServer::start();
+    server.script(vec![
+        // The model somehow knows the key and has it echoed: its arguments are
+        // redacted before anything keeps them, and a placeholder the model writes is
+        // text for the tool, never the secret.
+        openai_calls(None, &[("c1", "everything__echo", json!({"message": KEY}))]),
+        Reply::openai(r#"{"answer": "done"}"#, 20, 5),
+    ]);
+    let t = setup(&server, "openai", &workflow(r#"["everything.echo"]"#, ""));
+    t.aios(&["run", "wf.toml"]).success();
+    assert_eq!(t.show(1)["status"], "succeeded");
+    let second = &server.chats()[1];
+    assert!(!second.text().contains(KEY), "{}", second.text());
+    let results = openai_results(&second.body);
+    assert!(
+        results[0].1.contains("secret(\\\"LLM_KEY\\\")"),
+        "{results:?}"
+    );
+    let tools = events_of(&t, "agent_tool");
+    assert!(!tools[0].to_string().contains(KEY));
+}

@@ -560,6 +560,9 @@ pub(in crate::engine) fn redact_result(
     match result {
         Ok(mut r) => {
             r.text = crate::agent::redact_reply(secrets, &r.text);
+            for c in &mut r.tool_calls {
+                secrets.redact_json(&mut c.arguments);
+            }
             Ok(r)
         }
         Err(mut f) => {

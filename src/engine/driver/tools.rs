@@ -426,13 +426,31 @@ fn mcp_action(req: &AgentRequest, w: &ToolWork) -> ToolAction {
         ),
         ToolSource::Aios { name } => (String::new(), name.clone(), None, None),
     };
+    // The model's arguments are text, never a reference to a secret: sealed so
+    // that a `secret("NAME")` it writes reaches the tool as those characters.
+    let mut arguments = w.call.arguments.clone();
+    seal_leaves(&mut arguments);
     ToolAction {
         server,
         tool,
-        arguments: w.call.arguments.as_object().cloned().unwrap_or_default(),
+        arguments: arguments.as_object().cloned().unwrap_or_default(),
         title,
         annotations,
         listing: None,
+    }
+}
+
+/// Escape every string of a JSON value into sealed text that means exactly it.
+fn seal_leaves(v: &mut Json) {
+    match v {
+        Json::String(s) => {
+            if let std::borrow::Cow::Owned(e) = crate::secrets::placeholder::escape(s) {
+                *s = e;
+            }
+        }
+        Json::Array(a) => a.iter_mut().for_each(seal_leaves),
+        Json::Object(m) => m.values_mut().for_each(seal_leaves),
+        _ => {}
     }
 }
 
