@@ -14,11 +14,12 @@ mod agent;
 mod budget;
 mod calls;
 pub(super) use calls::redact_result;
-pub(super) use tools::loop_records;
+pub(super) use replay::loop_records;
 mod execute;
 mod items;
 mod memory;
 mod prepare;
+mod replay;
 mod rescue;
 pub(super) mod tools;
 

@@ -64,7 +64,7 @@ pub(in crate::engine) struct AgentState {
     pub(in crate::engine) carried: HashMap<usize, Vec<LlmCallRecord>>,
     /// The same for a step with tools: its loop's journaled calls and tool results
     /// (across the attempts its proposals started).
-    pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::tools::LoopRecord>>,
+    pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::replay::LoopRecord>>,
     /// One HTTP client per provider (each has its own `connect_timeout`).
     clients: HashMap<String, reqwest::Client>,
 }
@@ -118,12 +118,12 @@ impl Driver<'_> {
         }
         let mut next = turns.next(&req, policy);
         if let Some(records) = self.agents.carried_loop.remove(&step) {
-            next = super::tools::replay_loop(&req, policy, &mut turns, &records, next);
+            next = super::replay::replay_loop(&req, policy, &mut turns, &records, next);
             if let Next::Tools(work) = next {
                 return self.run_tools(step, attempt, req, turns, work);
             }
         } else if let Some(calls) = self.agents.carried.remove(&step) {
-            next = replay(&req, policy, &mut turns, &calls, next);
+            next = super::replay::replay(&req, policy, &mut turns, &calls, next);
         }
         self.perform_turn(step, attempt, req, turns, next)
     }
@@ -571,48 +571,4 @@ pub(in crate::engine) fn redact_result(
             Err(f)
         }
     }
-}
-
-/// Feed an interrupted attempt's journaled calls into fresh turns, as long as each
-/// is the call the turns would make next (same model, in order).
-fn replay(
-    req: &AgentRequest,
-    policy: Policy,
-    turns: &mut Turns,
-    calls: &[LlmCallRecord],
-    mut next: Next,
-) -> Next {
-    for c in calls {
-        let Next::Call(call) = &next else { break };
-        if call.alias != c.call.alias {
-            break;
-        }
-        let k = &c.call;
-        next = match (&k.failure, &k.response) {
-            (Some(kind), _) => {
-                let Some(kind) = crate::agent::FailureKind::parse(kind) else {
-                    break;
-                };
-                let f = CallFailure {
-                    message: k.error.clone().unwrap_or_default(),
-                    hint: None,
-                    kind,
-                    http_attempts: k.http_attempts,
-                };
-                turns.handle(req, policy, TurnInput::Failed(&f))
-            }
-            (None, Some(text)) => turns.handle(
-                req,
-                policy,
-                TurnInput::Replied {
-                    text,
-                    finish: k.finish_reason.as_deref(),
-                    offline: k.heuristic,
-                    tool_calls: &k.tool_calls,
-                },
-            ),
-            _ => break,
-        };
-    }
-    next
 }

@@ -7,7 +7,7 @@
 //! tool's output once the call is made, or the rejection and its reason).
 //!
 //! Every result is redacted, then journaled (`agent_tool`) before the model reads
-//! it; resume replays the journaled turns and results ([`replay_loop`]).
+//! it; resume replays the journaled turns and results ([`super::replay`]).
 
 use std::collections::HashMap;
 
@@ -452,93 +452,4 @@ fn seal_leaves(v: &mut Json) {
         Json::Object(m) => m.values_mut().for_each(seal_leaves),
         _ => {}
     }
-}
-
-/// Replay a tool loop's journaled turns (LLM calls and tool results, in order) into
-/// fresh turns: what the loop had when the process stopped. Stops at the first
-/// record that is not what the turns expect.
-pub(in crate::engine) fn replay_loop(
-    req: &AgentRequest,
-    policy: crate::agent::turns::Policy,
-    turns: &mut Turns,
-    records: &[LoopRecord],
-    mut next: Next,
-) -> Next {
-    use crate::agent::turns::Input as TurnInput;
-    for r in records {
-        next = match (r, &next) {
-            (LoopRecord::Call(c), Next::Call(call)) if call.alias == c.alias => {
-                match (&c.failure, &c.response) {
-                    (Some(kind), _) => {
-                        let Some(kind) = crate::agent::FailureKind::parse(kind) else {
-                            break;
-                        };
-                        let f = crate::agent::CallFailure {
-                            message: c.error.clone().unwrap_or_default(),
-                            hint: None,
-                            kind,
-                            http_attempts: c.http_attempts,
-                        };
-                        turns.handle(req, policy, TurnInput::Failed(&f))
-                    }
-                    (None, Some(text)) => turns.handle(
-                        req,
-                        policy,
-                        TurnInput::Replied {
-                            text,
-                            finish: c.finish_reason.as_deref(),
-                            offline: c.heuristic,
-                            tool_calls: &c.tool_calls,
-                        },
-                    ),
-                    _ => break,
-                }
-            }
-            (LoopRecord::Tool { call_id, result }, Next::Tools(_)) => {
-                match turns.tool_result(req, policy, call_id, result) {
-                    Some(n) => n,
-                    None => Next::Tools(turns.work(req)),
-                }
-            }
-            _ => break,
-        };
-    }
-    next
-}
-
-/// A journaled record of a tool loop.
-#[derive(Debug, Clone)]
-pub(in crate::engine) enum LoopRecord {
-    Call(Box<crate::journal::LlmCall>),
-    Tool { call_id: String, result: Json },
-}
-
-/// The records of `step`'s current tool loop, from the run's events: its LLM calls
-/// and tool results since the step last failed or succeeded.
-pub(in crate::engine) fn loop_records(
-    events: &[crate::journal::EventRecord],
-    step: &str,
-) -> Vec<LoopRecord> {
-    let mut out = Vec::new();
-    for e in events {
-        match &e.event {
-            Event::StepFailed { step: s, .. } | Event::StepSucceeded { step: s, .. }
-                if s == step =>
-            {
-                out.clear()
-            }
-            Event::LlmCall(c) if c.step == step => out.push(LoopRecord::Call(c.clone())),
-            Event::AgentTool {
-                step: s,
-                call_id,
-                result,
-                ..
-            } if s == step => out.push(LoopRecord::Tool {
-                call_id: call_id.clone(),
-                result: result.clone(),
-            }),
-            _ => {}
-        }
-    }
-    out
 }
