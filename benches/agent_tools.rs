@@ -15,7 +15,11 @@
 //! redaction, the HTTP client and the hop to the MCP session.
 //!
 //! Run it with `cargo bench --bench agent_tools` (`-- --quick`: 3 runs instead of 7).
-//! The servers come from `.ci/setup` (`$AIOS_TEST_SERVERS`).
+//! The servers come from `.ci/setup` (`$AIOS_TEST_SERVERS`). With `BENCH_GAPS=1` it
+//! also prints the mean gap between consecutive journaled events of each run (where
+//! a turn's time goes: `llm_call -> agent_tool` is the tool call and the commit of
+//! the LLM call, `agent_tool -> llm_call` the next LLM call and the tool result's
+//! commit).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -206,6 +210,23 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
         .ok_or("the step did not succeed")?;
     if done["data"]["output"]["json"]["n"] != turns {
         return Err(format!("the answer is {}", done["data"]["output"]));
+    }
+    if std::env::var_os("BENCH_GAPS").is_some() {
+        let mut prev: Option<(&str, jiff::Timestamp)> = None;
+        let mut gaps: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
+        for e in events {
+            let ty = e["type"].as_str().unwrap_or("");
+            let t = at(e)?;
+            if let Some((p, pt)) = prev {
+                let g = gaps.entry(format!("{p} -> {ty}")).or_default();
+                g.0 += t.duration_since(pt).as_secs_f64() * 1e3;
+                g.1 += 1;
+            }
+            prev = Some((ty, t));
+        }
+        for (k, (ms, n)) in gaps {
+            eprintln!("{k}: {n} x {:.2} ms", ms / n as f64);
+        }
     }
     Duration::try_from(at(done)?.duration_since(at(first)?)).map_err(|e| e.to_string())
 }
