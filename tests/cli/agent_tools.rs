@@ -466,3 +466,56 @@ fn tool_results_are_redacted_before_the_model_reads_them() {
     let tools = events_of(&t, "agent_tool");
     assert!(!tools[0].to_string().contains(KEY));
 }
+
+#[test]
+fn killed_between_a_tool_call_and_its_result_resume_calls_the_read_only_tool_again() {
+    let server = LlmServer::start();
+    let long = json!({"duration": 2, "steps": 2});
+    server.script(vec![
+        openai_calls(
+            None,
+            &[("c1", "everything__trigger-long-running-operation", long)],
+        ),
+        Reply::openai(r#"{"answer": "done"}"#, 20, 5),
+    ]);
+    let t = setup(
+        &server,
+        "openai",
+        &workflow(r#"["everything.trigger-long-running-operation"]"#, ""),
+    );
+    let bg = t.args(&["run", "wf.toml"]).spawn();
+    // The first turn is journaled: the (2 s) tool call is in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let journaled = || -> i64 {
+        rusqlite::Connection::open(t.db())
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT count(*) FROM events WHERE type = 'llm_call'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    while !t.db().exists() || journaled() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no call journaled");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    bg.kill9();
+    assert!(
+        events_of(&t, "agent_tool").is_empty(),
+        "the tool call finished first"
+    );
+    t.aios(&["resume", "1"]).success();
+    let show = t.show(1);
+    assert_eq!(show["status"], "succeeded", "{show}");
+    let chats = server.chats();
+    assert_eq!(chats.len(), 2, "the first turn was not asked again");
+    let results = openai_results(&chats[1].body);
+    assert!(
+        results[0].1.contains("Long running operation completed"),
+        "{results:?}"
+    );
+    assert_eq!(events_of(&t, "agent_tool").len(), 1);
+    assert_eq!(events_of(&t, "llm_call").len(), 2);
+}
