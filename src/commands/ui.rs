@@ -399,6 +399,13 @@ impl Observer for Progress {
             Event::StepReset { step, reason } => {
                 format!("{} {step} will run again: {reason}", s.dim(AGAIN))
             }
+            Event::AgentTool {
+                step, tool, error, ..
+            } => format!(
+                "{} {step} called {tool}{}",
+                s.dim(LLM_CALL),
+                if *error { " (error)" } else { "" }
+            ),
             Event::ProposalCreated {
                 proposal,
                 step,

@@ -45,13 +45,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::ConfigFile;
-use crate::mcp::ToolCatalog;
+use crate::mcp::{CatalogError, ToolCatalog};
 use crate::rate::RateTarget;
 use crate::secrets::Secrets;
 use crate::template::Context;
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
-use crate::workflow::{Approve, StepSpec, Workflow};
+use crate::workflow::{Approve, StepSpec, Workflow, suggest};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
@@ -304,8 +304,66 @@ pub fn check_workflow(
                 config,
             }));
         }
+        if let StepSpec::Agent(a) = &s.spec {
+            out.extend(check_agent_tools(&a.tools, tools));
+        }
     }
     out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    out
+}
+
+/// An agent step's `tools` against the servers' listings: an unknown server, a tool
+/// not listed and a glob that matches nothing are errors (the model would silently
+/// have fewer tools than the workflow says). A server that cannot be reached and has
+/// no cached listing is not checked (`aios check` notes it).
+fn check_agent_tools(
+    entries: &[(String, crate::workflow::read::Span)],
+    tools: &dyn ToolCatalog,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (entry, span) in entries {
+        let Some((server, glob)) = crate::agent::tools::split(entry) else {
+            continue;
+        };
+        match tools.tools(server) {
+            Ok(listing) => {
+                if crate::agent::tools::matching(glob, &listing.tools).is_empty() {
+                    let names: Vec<&str> = listing.tools.iter().map(|t| t.name.as_str()).collect();
+                    let hint = match suggest::did_you_mean(glob, names.iter().copied()) {
+                        Some(d) => d,
+                        None => format!(
+                            "its tools: {}",
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    };
+                    out.push(
+                        Diagnostic::new(if glob.contains('*') {
+                            format!("`{glob}` matches no tool of server `{server}`")
+                        } else {
+                            format!("server `{server}` has no tool `{glob}`")
+                        })
+                        .at(span.clone())
+                        .label("unknown tool")
+                        .hint(hint),
+                    );
+                }
+            }
+            Err(CatalogError::NotConfigured(msg)) => out.push(
+                Diagnostic::new(msg)
+                    .at(span.clone())
+                    .label("not in the config")
+                    .hint(format!(
+                        "add [mcp.{server}] to config.toml, or use one of aios's own tools: {}",
+                        crate::agent::tools::AIOS_TOOLS.join(", ")
+                    )),
+            ),
+            Err(CatalogError::Unavailable(_)) => {}
+        }
+    }
     out
 }
 

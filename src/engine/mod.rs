@@ -466,7 +466,23 @@ fn drive_recorded(
     }
     // An interrupted agent step starts its next attempt from the calls the last one
     // journaled (resume never pays for a call twice).
+    let mut run_events = None;
     for &i in &resets {
+        if let workflow::StepSpec::Agent(a) = &d.wf.steps[i].spec
+            && !a.tools.is_empty()
+        {
+            // A tool loop spans the attempts its proposals started: read it from
+            // the events.
+            if run_events.is_none() {
+                run_events = Some(d.journal.events(run_id)?);
+            }
+            let records =
+                driver::loop_records(run_events.as_deref().unwrap_or_default(), &d.wf.steps[i].id);
+            if !records.is_empty() {
+                d.agents.carried_loop.insert(i, records);
+            }
+            continue;
+        }
         if matches!(d.wf.steps[i].spec, workflow::StepSpec::Agent(_)) {
             let mut calls = d.journal.llm_calls(&crate::journal::CallFilter {
                 run: Some(run_id),
@@ -520,6 +536,7 @@ fn drive_recorded(
             }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             ProposalKind::Rescue => d.restore_rescue(i, &p.action),
+            _ if Driver::is_agent_tool_item(p) => d.restore_agent_tool(i, p),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));

@@ -296,6 +296,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
         // What a dry run would have done: in the log only.
         Event::StepRehearsed { .. } => {}
+        // In the event log only: resume reads a tool loop from the events.
+        Event::AgentTool { .. } => {}
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
         }

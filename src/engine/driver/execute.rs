@@ -23,6 +23,7 @@ pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
     Agent(Box<calls::CallDone>),
     Embedded(Box<agent::EmbedDone>),
+    Tools(Box<super::tools::ToolsDone>),
 }
 
 /// The async side, built on first use (so runs without side effects start none):
@@ -160,6 +161,7 @@ impl Driver<'_> {
         let result = match c.done {
             Done::Agent(done) => return self.agent_done(c.step, c.attempt, *done),
             Done::Embedded(done) => return self.embedded(c.step, c.attempt, *done),
+            Done::Tools(done) => return self.tools_done(c.step, c.attempt, *done),
             Done::Action(r) => r,
         };
         if self.machine.step(c.step).attempt != c.attempt {
