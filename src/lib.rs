@@ -20,6 +20,7 @@
 //! - [`plan`]: what a run of a workflow would do, statically (`aios plan`)
 //! - [`smtp`]: SMTP accounts (`[smtp]` in config.toml) and sending one message
 //!   through one, saying whether a failure may have delivered it
+//! - [`rate`]: rate limits per connector target (`[rate]`), shared through the journal
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`trust`]: personas (capability scopes checked at render, on an edit and at
@@ -48,6 +49,7 @@ pub mod mcp;
 pub mod memory;
 pub mod notify;
 pub mod plan;
+pub mod rate;
 pub mod schedule;
 pub mod secrets;
 pub mod smtp;

@@ -297,6 +297,8 @@ pub fn from_config(
                     "connect_timeout",
                     "max_retries",
                     "retry_backoff",
+                    // Read by crate::rate (README "Rate limits").
+                    "rate",
                     "stream",
                 ],
             )?;

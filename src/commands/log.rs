@@ -73,6 +73,20 @@ pub fn describe(ev: &Event) -> String {
                 None => format!("{}: LLM call ({who})", c.step),
             }
         }
+        Event::AgentTool {
+            step,
+            tool,
+            error,
+            proposal,
+            ..
+        } => format!(
+            "{step}: tool call {tool}{}{}",
+            match proposal {
+                Some(p) => format!(" (proposal {p})"),
+                None => String::new(),
+            },
+            if *error { ": error" } else { "" }
+        ),
         Event::StepReset { step, reason } => format!("{step}: reset to pending ({reason})"),
         Event::ProposalCreated {
             proposal,
@@ -189,6 +203,17 @@ pub fn describe(ev: &Event) -> String {
         Event::NoticeAcknowledged { notice, by, .. } => {
             format!("notice {notice} acknowledged by {by}")
         }
+        Event::StepThrottled {
+            step,
+            target,
+            rate,
+            until,
+            ..
+        } => format!(
+            "{step}: waits for its turn under the rate limit {target} ({rate}) until {}",
+            format_ms(*until)
+        ),
+        Event::StepWarned { step, warning, .. } => format!("{step}: warning: {warning}"),
         Event::ProposalSnoozed {
             proposal,
             step,

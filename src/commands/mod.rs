@@ -27,6 +27,7 @@ mod serve;
 mod show;
 mod trust;
 pub mod ui;
+mod undo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,9 @@ pub struct Ctx {
     pub clock: Clock,
     pub owner: Owner,
     pub child_env: Vec<(String, String)>,
+    /// `AIOS_LANDLOCK_ABI` (a testing aid): the highest Landlock ABI shell steps
+    /// may use; 0 acts as if the kernel had no Landlock.
+    pub landlock_abi: Option<i32>,
     /// `AIOS_LOCK_TIMEOUT`: how long to wait for another process's write lock.
     pub lock_timeout: std::time::Duration,
     pub ui: ui::Ui,
@@ -131,6 +135,7 @@ impl Ctx {
                 mcp: self.mcp_pool()?,
                 config: std::sync::Arc::new(self.config()?),
                 clock: self.clock,
+                landlock_abi: self.landlock_abi,
             },
         );
         let (agent, mut secrets) = self.agent_env()?;
@@ -143,6 +148,7 @@ impl Ctx {
             &self.config_dir,
             &self.data_dir,
         ));
+        env.rates = std::sync::Arc::new(crate::rate::RateLimits::from_config(&self.config()?)?);
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
@@ -274,6 +280,15 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         })?,
         _ => OpenOptions::default().lock_timeout,
     };
+    let landlock_abi = match std::env::var("AIOS_LANDLOCK_ABI") {
+        Ok(s) if !s.is_empty() => Some(s.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Error::invalid(format!(
+                "AIOS_LANDLOCK_ABI=`{s}` is not a Landlock ABI version"
+            ))
+            .with_hint("use a number like 0 (act as if the kernel had no Landlock) or 3, or unset AIOS_LANDLOCK_ABI")
+        })?),
+        _ => None,
+    };
     let child_env = CHILD_ENV
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
@@ -284,6 +299,7 @@ fn context(cli: &Cli) -> Result<Ctx, Error> {
         clock,
         owner: Owner::new(std::process::id(), hostname()),
         child_env,
+        landlock_abi,
         lock_timeout,
         ui: ui::Ui::detect(),
     })
@@ -338,6 +354,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Log(a) => log::log(ctx, a),
         Command::Resume(a) => run::resume(ctx, a),
         Command::Cancel(a) => cancel::cancel(ctx, a),
+        Command::Undo(a) => undo::undo(ctx, a),
         Command::Replay(a) => replay::replay(ctx, a),
         Command::Schedule(a) => schedule::schedule(ctx, a),
         Command::Tick(a) => schedule::tick(ctx, a),

@@ -10,7 +10,8 @@ use crate::error::Error;
 use crate::journal::Journal;
 
 /// The `show --json` object (scripting interface: `{id, workflow, status, inputs,
-/// steps: [{id, kind, status, attempts, output, error}]}`).
+/// steps: [{id, kind, status, attempts, output, error, throttled}]}`; `throttled` is
+/// `{until, limit}` while the step waits for its turn under a rate limit, else null).
 pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
     let run = journal.run(id)?;
     let steps: Vec<Json> = journal
@@ -24,6 +25,10 @@ pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
                 "attempts": s.attempts,
                 "output": s.output,
                 "error": s.error,
+                "throttled": s.throttled.as_ref().map(|(until, limit)| json!({
+                    "until": format_ms(*until),
+                    "limit": limit,
+                })),
             })
         })
         .collect();
@@ -136,6 +141,13 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
                 "      {} {}\n",
                 s.dim("error"),
                 e.lines().next().unwrap_or("")
+            ));
+        }
+        if let Some((until, limit)) = &st.throttled {
+            t.push_str(&format!(
+                "      {} for its turn under the rate limit {limit}, until {}\n",
+                s.dim("waits"),
+                format_ms(*until)
             ));
         }
         if let Some(o) = &st.output

@@ -168,12 +168,19 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         WAITING,
         "a step waits for you: an inbox item was created (or put back, when a failed run is resumed)",
     ),
-    (SLEEPING, "a `wait` step sleeps until the time shown"),
+    (
+        SLEEPING,
+        "a `wait` step sleeps, or a step waits for its turn under a rate limit, until the time shown",
+    ),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
     (
         POLICY,
         "an autonomy policy approved an item in your place (`approved by policy:NAME`), or a step was promoted or demoted",
+    ),
+    (
+        WARNING,
+        "a remark about a step: its sandbox could not be applied in full (`best_effort`)",
     ),
     (
         CHANGED,
@@ -211,6 +218,7 @@ const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
 const POLICY: &str = "»";
+const WARNING: &str = "!";
 const CHANGED: &str = "✎";
 const DRY: &str = "○";
 
@@ -310,6 +318,20 @@ impl Observer for Progress {
                 s.yellow(SLEEPING),
                 crate::clock::format_ms(*due_at)
             ),
+            Event::StepThrottled {
+                step,
+                target,
+                rate,
+                until,
+                ..
+            } => format!(
+                "{} {step} waits for its turn under the rate limit {target} ({rate}) until {}",
+                s.yellow(SLEEPING),
+                crate::clock::format_ms(*until)
+            ),
+            Event::StepWarned { step, warning, .. } => {
+                format!("{} {step}: {warning}", s.yellow(WARNING))
+            }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim(SKIPPED)),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());
@@ -381,6 +403,13 @@ impl Observer for Progress {
             Event::StepReset { step, reason } => {
                 format!("{} {step} will run again: {reason}", s.dim(AGAIN))
             }
+            Event::AgentTool {
+                step, tool, error, ..
+            } => format!(
+                "{} {step} called {tool}{}",
+                s.dim(LLM_CALL),
+                if *error { " (error)" } else { "" }
+            ),
             Event::ProposalCreated {
                 proposal,
                 step,
@@ -395,6 +424,7 @@ impl Observer for Progress {
                     ProposalKind::Budget => "stopped at a budget cap",
                     ProposalKind::Rescue => "needs rescue",
                     ProposalKind::Notice => "raised a notice",
+                    ProposalKind::Failure => "failed; the run waits in the inbox",
                 };
                 format!(
                     "{} {step} {what} (inbox {proposal}): {summary}",

@@ -590,6 +590,10 @@ impl Connector for Email {
         }]
     }
 
+    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
+        Some(crate::rate::RateTarget::smtp(&self.account))
+    }
+
     fn summary(&self) -> String {
         let to = self.recipients();
         let who = match to.len() {

@@ -203,6 +203,11 @@ impl Connector for FileAction {
         }]
     }
 
+    /// Local writes are not rate limited.
+    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
+        None
+    }
+
     fn summary(&self) -> String {
         format!(
             "{} {} ({})",

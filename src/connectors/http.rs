@@ -228,6 +228,11 @@ impl Connector for HttpAction {
         }]
     }
 
+    /// The request's host (and port).
+    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
+        crate::rate::RateTarget::http(&self.url)
+    }
+
     fn summary(&self) -> String {
         format!("{} {}", self.method, self.url)
     }

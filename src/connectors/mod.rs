@@ -13,7 +13,8 @@
 //!
 //! [`sandbox`] is not a connector: it is the file sandbox (a [`sandbox::Root`] that
 //! resolves paths beneath itself) that `file` steps commit through and attachments
-//! read through.
+//! read through. Nor is [`confine`]: it confines the programs `shell` steps start
+//! (Landlock, rlimits, the output kept).
 //!
 //! Where later layers plug in: the trust layer checks a persona's scopes in
 //! [`render`] (after rendering) and again in [`Action::commit`] (before committing).
@@ -25,6 +26,7 @@
 //! what comes back (output and error) before anything else sees it. A connector
 //! therefore only ever sees real values in `commit`, and never needs to know.
 
+pub mod confine;
 mod describe;
 pub mod email;
 pub mod file;
@@ -44,12 +46,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::ConfigFile;
-use crate::mcp::ToolCatalog;
+use crate::mcp::{CatalogError, ToolCatalog};
+use crate::rate::RateTarget;
 use crate::secrets::Secrets;
 use crate::template::Context;
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
-use crate::workflow::{Approve, StepSpec, Workflow};
+use crate::workflow::{Approve, StepSpec, Workflow, suggest};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
@@ -91,6 +94,10 @@ pub(crate) trait Connector:
     /// Where the action reaches (hosts, programs, folders, tools, recipients): what
     /// a persona's scopes are checked against, after rendering and before commit.
     fn touches(&self) -> Vec<Touch>;
+    /// What rate limits (`[rate]`) count this commit against: the HTTP host, the
+    /// tool server, the SMTP account; `None` when nothing limits it. The driver
+    /// waits for the target's turn before the commit starts.
+    fn rate_target(&self) -> Option<RateTarget>;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -216,6 +223,13 @@ macro_rules! connectors {
                 }
             }
 
+            /// See [`Connector::rate_target`].
+            pub fn rate_target(&self) -> Option<RateTarget> {
+                match self {
+                    $(Action::$Variant(a) => a.rate_target()),+
+                }
+            }
+
             /// `None` when the two are of different kinds.
             fn validate_edit_of(&self, proposed: &Action) -> Option<Result<(), String>> {
                 match (self, proposed) {
@@ -293,8 +307,75 @@ pub fn check_workflow(
                 config,
             }));
         }
+        // A compensation is always proposed.
+        if let Some(undo) = &s.undo {
+            out.extend(undo.check(&CheckCx {
+                approve: Approve::Always,
+                guarded: s.when.is_some(),
+                tools,
+                config,
+            }));
+        }
+        if let StepSpec::Agent(a) = &s.spec {
+            out.extend(check_agent_tools(&a.tools, tools));
+        }
     }
     out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    out
+}
+
+/// An agent step's `tools` against the servers' listings: an unknown server, a tool
+/// not listed and a glob that matches nothing are errors (the model would silently
+/// have fewer tools than the workflow says). A server that cannot be reached and has
+/// no cached listing is not checked (`aios check` notes it).
+fn check_agent_tools(
+    entries: &[(String, crate::workflow::read::Span)],
+    tools: &dyn ToolCatalog,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (entry, span) in entries {
+        let Some((server, glob)) = crate::agent::tools::split(entry) else {
+            continue;
+        };
+        match tools.tools(server) {
+            Ok(listing) => {
+                if crate::agent::tools::matching(glob, &listing.tools).is_empty() {
+                    let names: Vec<&str> = listing.tools.iter().map(|t| t.name.as_str()).collect();
+                    let hint = match suggest::did_you_mean(glob, names.iter().copied()) {
+                        Some(d) => d,
+                        None => format!(
+                            "its tools: {}",
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    };
+                    out.push(
+                        Diagnostic::new(if glob.contains('*') {
+                            format!("`{glob}` matches no tool of server `{server}`")
+                        } else {
+                            format!("server `{server}` has no tool `{glob}`")
+                        })
+                        .at(span.clone())
+                        .label("unknown tool")
+                        .hint(hint),
+                    );
+                }
+            }
+            Err(CatalogError::NotConfigured(msg)) => out.push(
+                Diagnostic::new(msg)
+                    .at(span.clone())
+                    .label("not in the config")
+                    .hint(format!(
+                        "add [mcp.{server}] to config.toml, or use one of aios's own tools: {}",
+                        crate::agent::tools::AIOS_TOOLS.join(", ")
+                    )),
+            ),
+            Err(CatalogError::Unavailable(_)) => {}
+        }
+    }
     out
 }
 

@@ -31,6 +31,9 @@ pub struct ExecEnv {
     /// The clock commits read (an email's `Date`): the journal's, so `AIOS_NOW`
     /// holds for them too.
     pub clock: Clock,
+    /// The highest Landlock ABI shell steps may use (`AIOS_LANDLOCK_ABI`, a testing
+    /// aid: 0 acts as if the kernel had no Landlock); `None`: the kernel's.
+    pub landlock_abi: Option<i32>,
 }
 
 /// The bag of resources a commit draws from. Shared by every commit (and LLM call)

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::confine::{Limits, Sandbox};
 use super::file::{FileAction, FileMode};
 use super::http::HttpAction;
 use super::shell::ShellAction;
@@ -123,6 +124,8 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         cwd: "/".into(),
         env: vars,
         json: false,
+        sandbox: Sandbox::off(),
+        limits: Limits::default(),
     };
     let out = rt.block_on(a.commit(&res)).unwrap();
     assert_eq!(out["stdout"], "hi \n");
@@ -133,6 +136,8 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         cwd: "/".into(),
         env: BTreeMap::new(),
         json: false,
+        sandbox: Sandbox::off(),
+        limits: Limits::default(),
     };
     let err = rt.block_on(fail.commit(&res)).unwrap_err();
     assert!(
@@ -146,6 +151,8 @@ fn shell_runs_without_a_shell_and_with_an_explicit_environment() {
         cwd: "/".into(),
         env: BTreeMap::new(),
         json: true,
+        sandbox: Sandbox::off(),
+        limits: Limits::default(),
     };
     let out = rt.block_on(json_out.commit(&res)).unwrap();
     assert_eq!(out["json"], json!({"a": [1]}));
@@ -183,10 +190,12 @@ fn descriptions_print_as_inbox_show_always_did() {
         cwd: "/w".into(),
         env: BTreeMap::from([("LANG".to_string(), "C".to_string())]),
         json: true,
+        sandbox: Sandbox::off(),
+        limits: Limits::default(),
     });
     assert_eq!(
         shell.describe().to_text(),
-        "$ git commit -m 'it'\\''s done'\n  in /w\n  env LANG=C\n  stdout parsed as JSON"
+        "$ git commit -m 'it'\\''s done'\n  in /w\n  env LANG=C\n  sandbox off: the program runs with your rights\n  stdout parsed as JSON"
     );
     assert_eq!(shell.summary(), "run git commit -m 'it'\\''s done'");
 
@@ -310,6 +319,8 @@ fn each_connector_is_journaled_under_its_kind_word() {
             cwd: "/".into(),
             env: BTreeMap::new(),
             json: false,
+            sandbox: Sandbox::off(),
+            limits: Limits::default(),
         }),
         Action::Http(http_action()),
         file("/r", "a"),

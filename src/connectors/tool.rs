@@ -374,6 +374,11 @@ impl Connector for ToolAction {
         }]
     }
 
+    /// The tool server.
+    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
+        Some(crate::rate::RateTarget::mcp(&self.server))
+    }
+
     fn summary(&self) -> String {
         format!("call {} on {}", self.tool, self.server)
     }

@@ -7,9 +7,12 @@
 pub enum Touch {
     /// An HTTP request: its (upper-case) method and absolute URL.
     Http { method: String, url: String },
-    /// A program started (argv[0] as written; a `script` is `sh`), and whether it
-    /// runs in a shell sandbox.
-    Program { program: String, sandboxed: bool },
+    /// A program started (argv[0] as written; a `script` is `sh`), and the mode of
+    /// the sandbox it runs in (a persona's `sandbox` is checked against it).
+    Program {
+        program: String,
+        sandbox: super::confine::SandboxMode,
+    },
     /// A `file` step's root (absolute): the folder it writes beneath.
     FileRoot { root: String },
     /// A tool server's tool.

@@ -8,19 +8,24 @@
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
 //! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
-//! [`budget`] enforces the spending caps and [`dry`] rehearses what a dry run does
-//! not carry out.
+//! [`budget`] enforces the spending caps, [`dry`] rehearses what a dry run does
+//! not carry out and [`rate`] holds commits and calls until their turn under a
+//! rate limit.
 
 mod agent;
 mod budget;
 mod calls;
 mod dry;
 pub(super) use calls::redact_result;
+pub(super) use replay::loop_records;
 mod execute;
 mod items;
 mod memory;
 mod prepare;
+mod rate;
+mod replay;
 mod rescue;
+pub(super) mod tools;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -89,11 +94,16 @@ pub(super) struct Driver<'a> {
     buffer: Vec<Event>,
     /// Agent steps between calls: their turns, deadlines, calls in flight.
     pub(super) agents: calls::AgentState,
+    pub(super) tool_state: tools::ToolState,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
     /// The run's secrets: what commits resolve, and what is redacted from every
     /// event before it is journaled.
     pub(super) secrets: crate::secrets::Secrets,
+    /// Steps waiting for their turn under a rate limit.
+    held: Vec<rate::Held>,
+    /// Steps whose turn came (by attempt): they go without taking another.
+    turn_came: HashMap<usize, u32>,
 }
 
 /// Commit buffered events at least this often.
@@ -143,7 +153,10 @@ impl<'a> Driver<'a> {
             pending_effects: Vec::new(),
             buffer: Vec::new(),
             agents: calls::AgentState::default(),
+            tool_state: tools::ToolState::default(),
             reserved_usd: 0.0,
+            held: Vec::new(),
+            turn_came: HashMap::new(),
         }
     }
 
@@ -253,9 +266,14 @@ impl<'a> Driver<'a> {
                     return self.finish(RunStatus::Failed, Some(err));
                 }
             }
-            // Wait for a completion, a due retry, or the next poll.
+            // Wait for a completion, a due retry or turn, or the next poll.
             let now = Instant::now();
-            let next_timer = self.timers.iter().map(|(t, _)| *t).min();
+            let next_timer = self
+                .timers
+                .iter()
+                .map(|(t, _)| *t)
+                .chain(self.next_turn())
+                .min();
             let mut wait = self.env.poll;
             if let Some(t) = next_timer {
                 wait = wait.min(t.saturating_duration_since(now));
@@ -285,6 +303,7 @@ impl<'a> Driver<'a> {
             for step in due {
                 self.feed(Input::RetryDue { step });
             }
+            self.turns_due()?;
             if now.duration_since(last_poll) >= self.env.poll {
                 last_poll = now;
                 if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {
@@ -346,7 +365,9 @@ impl<'a> Driver<'a> {
         if current == RunStatus::Cancelled {
             return Ok(self.cancelled());
         }
-        if current != status || status != RunStatus::Waiting {
+        if status == RunStatus::Failed {
+            self.fail_with_item(error.clone())?;
+        } else if current != status || status != RunStatus::Waiting {
             self.record(vec![Event::RunStatus {
                 status,
                 error: error.clone(),
@@ -361,6 +382,63 @@ impl<'a> Driver<'a> {
             status,
             error,
         })
+    }
+
+    /// Record the run's failure and, in the same transaction, its failure item
+    /// (see [`crate::journal::Failure`]).
+    fn fail_with_item(&mut self, error: Option<String>) -> Result<()> {
+        let mut events = vec![Event::RunStatus {
+            status: RunStatus::Failed,
+            error,
+        }];
+        if !self.secrets.nothing_to_redact() {
+            for ev in &mut events {
+                redact_event(&self.secrets, ev);
+            }
+        }
+        let steps = self.journal.steps(self.run.id)?;
+        let error_of = |id: &str| {
+            steps
+                .iter()
+                .find(|r| r.step_id == id)
+                .and_then(|r| r.error.clone())
+                .unwrap_or_default()
+        };
+        let failed: Vec<usize> = (0..self.wf.steps.len())
+            .filter(|&i| self.machine.step(i).phase == Phase::Failed)
+            .collect();
+        // A dry run is kept apart from the inbox: it rehearses, nobody decides it.
+        let first = failed.first().filter(|_| self.run.dry.is_none());
+        let Some(&first) = first else {
+            self.record(events)?;
+            return self.flush();
+        };
+        let step = &self.wf.steps[first];
+        let failure = crate::journal::Failure {
+            step: step.id.clone(),
+            kind: step.kind().name().to_string(),
+            error: error_of(&step.id),
+            attempts: self.machine.step(first).attempt,
+            failed: failed
+                .iter()
+                .map(|&i| crate::journal::FailedStep {
+                    step: self.wf.steps[i].id.clone(),
+                    error: error_of(&self.wf.steps[i].id),
+                })
+                .collect(),
+            skippable: step.on_reject == crate::workflow::OnReject::Skip,
+            compensable: (0..self.wf.steps.len()).any(|i| {
+                self.wf.steps[i].undo.is_some() && self.machine.step(i).phase == Phase::Succeeded
+            }),
+        };
+        let attempt = self.machine.step(first).attempt;
+        let created = self
+            .journal
+            .commit_failure(self.run.id, &events, &failure, attempt)?;
+        for ev in events.iter().chain(created.iter()) {
+            self.observer.event(self.run.id, ev);
+        }
+        Ok(())
     }
 
     fn failure_summary(&self) -> String {

@@ -533,6 +533,11 @@ impl Machine {
         }
     }
 
+    /// Whether a step failed for good: no new step starts.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
     /// Where the run stands now.
     pub fn outcome(&self) -> Outcome {
         if self.in_flight > 0 {

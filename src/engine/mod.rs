@@ -6,7 +6,9 @@
 //! workflow snapshot stored with the run, never the file as it is now; [`resume_on`]
 //! continues it on a corrected definition instead, when [`steer`]'s rules allow.
 
+pub mod compensate;
 mod driver;
+mod failure;
 pub mod machine;
 pub mod prompt;
 pub mod steer;
@@ -49,6 +51,8 @@ pub struct RunEnv {
     pub trust: std::sync::Arc<crate::trust::TrustSettings>,
     /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
     pub mail: std::sync::Arc<crate::mail::MailSettings>,
+    /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
+    pub rates: std::sync::Arc<crate::rate::RateLimits>,
 }
 
 impl RunEnv {
@@ -63,6 +67,7 @@ impl RunEnv {
             secrets: Default::default(),
             trust: Default::default(),
             mail: Default::default(),
+            rates: Default::default(),
         }
     }
 }
@@ -279,7 +284,12 @@ fn drive_run(
     observer: &mut dyn Observer,
     mode: Mode,
 ) -> Result<RunOutcome> {
-    drive_recorded(journal, run_id, wf, rev, env, observer, mode).map_err(|e| e.in_run(run_id))
+    let outcome = drive_recorded(journal, run_id, wf, rev, env, observer, mode)
+        .map_err(|e| e.in_run(run_id))?;
+    if outcome.status == RunStatus::Failed && mode == Mode::Continue {
+        failure::saga(journal, run_id, env, observer)?;
+    }
+    Ok(outcome)
 }
 
 fn drive_recorded(
@@ -325,6 +335,14 @@ fn drive_recorded(
         }
         _ => {}
     }
+    let closing = if mode == Mode::Continue && run.status == RunStatus::Failed {
+        failure::closed_by(journal, run_id)?
+    } else {
+        None
+    };
+    if let Some(e) = closing {
+        return Err(e);
+    }
     let mut wf = match wf {
         Some(wf) => wf,
         None => snapshot(journal, run_id)?,
@@ -347,7 +365,11 @@ fn drive_recorded(
         wf = rev.workflow.clone();
     }
     // A failure withdrew the items its waiting steps were asking; they are back now.
+    // Its failure item was decided (retry, skip) or is withdrawn (resumed by hand).
     if mode == Mode::Continue && run.status == RunStatus::Failed {
+        for ev in failure::settle_failure(journal, run_id)? {
+            observer.event(run_id, &ev);
+        }
         for ev in journal.reopen_withdrawn(run_id)? {
             observer.event(run_id, &ev);
         }
@@ -448,7 +470,23 @@ fn drive_recorded(
     }
     // An interrupted agent step starts its next attempt from the calls the last one
     // journaled (resume never pays for a call twice).
+    let mut run_events = None;
     for &i in &resets {
+        if let workflow::StepSpec::Agent(a) = &d.wf.steps[i].spec
+            && !a.tools.is_empty()
+        {
+            // A tool loop spans the attempts its proposals started: read it from
+            // the events.
+            if run_events.is_none() {
+                run_events = Some(d.journal.events(run_id)?);
+            }
+            let records =
+                driver::loop_records(run_events.as_deref().unwrap_or_default(), &d.wf.steps[i].id);
+            if !records.is_empty() {
+                d.agents.carried_loop.insert(i, records);
+            }
+            continue;
+        }
         if matches!(d.wf.steps[i].spec, workflow::StepSpec::Agent(_)) {
             let mut calls = d.journal.llm_calls(&crate::journal::CallFilter {
                 run: Some(run_id),
@@ -502,6 +540,7 @@ fn drive_recorded(
             }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             ProposalKind::Rescue => d.restore_rescue(i, &p.action),
+            _ if Driver::is_agent_tool_item(p) => d.restore_agent_tool(i, p),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));

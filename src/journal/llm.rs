@@ -165,6 +165,7 @@ fn read_call(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmCallRecord> {
             finish_reason: r.get(18)?,
             failure: r.get(19)?,
             persona: r.get(20)?,
+            tool_calls: Vec::new(),
         },
     })
 }

@@ -6,6 +6,7 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod failure;
 mod hooks;
 mod inbox;
 mod item;
@@ -19,6 +20,7 @@ pub mod notify;
 mod open;
 mod project;
 mod query;
+mod rate;
 mod repair;
 mod replay;
 mod schedule;
@@ -40,6 +42,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use failure::{FailedStep, Failure, FailureChoice};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
 pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, PolicyNote, Rescue, RescueReply};
@@ -48,6 +51,7 @@ pub use llm::CallFilter;
 pub use mail::*;
 pub use memory::*;
 pub use open::{Access, OpenOptions};
+pub use rate::Taker;
 pub use replay::ReplayReport;
 pub use schedule::*;
 pub use steer::Pruned;
@@ -288,7 +292,14 @@ impl Journal {
             ))
             .with_hint(format!("see what happened with: aios log {}", p.run_id)));
         }
-        if p.status != ProposalStatus::Pending || p.run_status.is_terminal() {
+        // A failure item is decided on its failed run; any other item needs a run
+        // that is still going.
+        let open_run = if p.kind == ProposalKind::Failure {
+            p.run_status == RunStatus::Failed
+        } else {
+            !p.run_status.is_terminal()
+        };
+        if p.status != ProposalStatus::Pending || !open_run {
             return Err(not_decidable(&p));
         }
         let ev = Event::ProposalDecided {

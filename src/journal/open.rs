@@ -31,7 +31,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_dry_runs.sql"),
     include_str!("migrations/0012_mail.sql"),
     include_str!("migrations/0013_notifications.sql"),
-    include_str!("migrations/0014_trust.sql"),
+    include_str!("migrations/0014_rate_limits.sql"),
+    include_str!("migrations/0015_runs_by_workflow.sql"),
+    include_str!("migrations/0016_trust.sql"),
 ];
 
 /// How the journal is opened.

@@ -55,7 +55,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'running', attempts = ?3, error = NULL, started_at = ?4, finished_at = NULL WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = 'running', attempts = ?3, error = NULL, started_at = ?4, finished_at = NULL,
+                   throttled_until = NULL, throttled_by = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, attempt, at],
             )?;
         }
@@ -69,7 +70,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 run,
                 step,
                 "UPDATE steps SET status = 'succeeded', attempts = max(attempts, ?3), output = ?4, error = NULL,
-                   started_at = coalesce(started_at, ?5), finished_at = ?5 WHERE run_id = ?1 AND step_id = ?2",
+                   started_at = coalesce(started_at, ?5), finished_at = ?5, throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, attempt, output.to_string(), at],
             )?;
         }
@@ -89,7 +91,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), error = ?5, finished_at = ?6 WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), error = ?5, finished_at = ?6,
+                   throttled_until = NULL, throttled_by = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, status, attempt, error, at],
             )?;
         }
@@ -98,7 +101,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4 WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4, throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, reason, at],
             )?;
         }
@@ -107,7 +111,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'pending', finished_at = NULL WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = 'pending', finished_at = NULL, throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step],
             )?;
         }
@@ -137,6 +142,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             ])?;
             let status = match kind {
                 ProposalKind::Attention => "needs_attention",
+                // The step of a failure item stays failed: the item is about the run.
+                ProposalKind::Failure => return Ok(()),
                 _ => "waiting",
             };
             step_update(
@@ -206,6 +213,12 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 c.failure,
                 c.persona,
             ])?;
+            // The call went: its step no longer waits for a turn.
+            tx.prepare_cached(
+                "UPDATE steps SET throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = ?1 AND step_id = ?2 AND throttled_until IS NOT NULL",
+            )?
+            .execute(params![run, c.step])?;
         }
         Event::TimerSet {
             step,
@@ -261,12 +274,31 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             inputs_added,
             ..
         } => workflow_changed(tx, run, source_hash, path, dir, steps, inputs_added)?,
+        Event::StepThrottled {
+            step,
+            target,
+            rate,
+            until,
+            ..
+        } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET throttled_until = ?3, throttled_by = ?4 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, until, format!("{target} {rate}")],
+            )?;
+        }
+        // Shown in the timeline; nothing to project.
+        Event::StepWarned { .. } => {}
         Event::FactSet { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
         // What a dry run would have done: in the log only.
         Event::StepRehearsed { .. } => {}
+        // In the event log only: resume reads a tool loop from the events.
+        Event::AgentTool { .. } => {}
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
         }

@@ -121,6 +121,10 @@ fn step_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
         error: r.get(6)?,
         started_at: r.get(7)?,
         finished_at: r.get(8)?,
+        throttled: match (r.get::<_, Option<i64>>(9)?, r.get::<_, Option<String>>(10)?) {
+            (Some(until), Some(by)) => Some((until, by)),
+            _ => None,
+        },
     })
 }
 
@@ -221,7 +225,8 @@ impl Journal {
     /// The steps of a run, in workflow order.
     pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT step_id, idx, kind, status, attempts, output, error, started_at, finished_at
+            "SELECT step_id, idx, kind, status, attempts, output, error, started_at, finished_at,
+               throttled_until, throttled_by
              FROM steps WHERE run_id = ?1 ORDER BY idx",
         )?;
         let rows = stmt.query_map(params![run], step_row)?;

@@ -84,6 +84,9 @@ word_enum!(
         /// About a schedule, not a run (missed fires, a failing schedule): approving
         /// (or rejecting) acknowledges it.
         Notice = "notice",
+        /// A run that failed: retry the step, skip it, compensate, or abandon
+        /// the run (see [`super::failure`]).
+        Failure = "failure",
     }
 );
 
@@ -213,6 +216,24 @@ pub enum Event {
     },
     /// One LLM call of an agent step, journaled before its result is used.
     LlmCall(Box<LlmCall>),
+    /// A tool call of an agent step's loop and its result (redacted), journaled
+    /// before the model reads it.
+    AgentTool {
+        step: String,
+        attempt: u32,
+        /// The provider's id of the call.
+        call_id: String,
+        /// `SERVER.TOOL`, or one of aios's own (`memory.search`, ...).
+        tool: String,
+        arguments: Json,
+        result: Json,
+        /// The result is an error (the tool's, or why the call could not be made).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        error: bool,
+        /// The inbox item the call waited on (a side effect).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposal: Option<i64>,
+    },
     /// A `fact` step set (entity, key) to `value`; `version` was assigned when the
     /// event was committed (one more than the version current then).
     FactSet {
@@ -341,6 +362,23 @@ pub enum Event {
         reminder: u32,
         next_due: Millis,
     },
+    /// A step's commit or LLM call waits for its turn under a rate limit: it goes
+    /// at `until`. `target` is the limit's key in the config (`api.example.com`,
+    /// `mcp:github`, `llm:openai`, `smtp:work`), `rate` the limit (`10/m`).
+    StepThrottled {
+        step: String,
+        attempt: u32,
+        target: String,
+        rate: String,
+        until: Millis,
+    },
+    /// A remark about a step's commit the operator should see (a sandbox that
+    /// could not be applied): shown in the run's output and timeline.
+    StepWarned {
+        step: String,
+        attempt: u32,
+        warning: String,
+    },
 }
 
 /// What the journal keeps of one LLM call. Never a key or a header.
@@ -374,6 +412,9 @@ pub struct LlmCall {
     /// count); `None`: a call of no step, or journaled before personas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona: Option<String>,
+    /// The tools the reply called (kept in the event; resume reads them there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<crate::agent::ToolCall>,
 }
 
 /// An LLM call as stored, with its run and time.
@@ -413,6 +454,7 @@ impl Event {
             Event::ProposalCreated { .. } => "proposal_created",
             Event::ProposalDecided { .. } => "proposal_decided",
             Event::LlmCall(_) => "llm_call",
+            Event::AgentTool { .. } => "agent_tool",
             Event::FactSet { .. } => "fact_set",
             Event::NoteAdded { .. } => "note_added",
             Event::NoteForgotten { .. } => "note_forgotten",
@@ -428,6 +470,8 @@ impl Event {
             Event::TrustChanged { .. } => "trust_changed",
             Event::WorkflowChanged { .. } => "workflow_changed",
             Event::StepRehearsed { .. } => "step_rehearsed",
+            Event::StepThrottled { .. } => "step_throttled",
+            Event::StepWarned { .. } => "step_warned",
         }
     }
 
@@ -449,7 +493,10 @@ impl Event {
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
             | Event::ProposalReopened { step, .. }
-            | Event::StepRehearsed { step, .. } => Some(step),
+            | Event::StepRehearsed { step, .. }
+            | Event::StepThrottled { step, .. }
+            | Event::StepWarned { step, .. }
+            | Event::AgentTool { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -551,6 +598,9 @@ pub struct StepRecord {
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// While it waits for its turn under a rate limit: until when, and the limit
+    /// (`api.example.com 10/m`).
+    pub throttled: Option<(Millis, String)>,
 }
 
 #[derive(Debug, Clone)]

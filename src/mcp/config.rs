@@ -62,7 +62,16 @@ pub struct McpSettings {
 /// The default for `startup_timeout`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-const KEYS: &[&str] = &["command", "env", "cwd", "url", "headers", "startup_timeout"];
+/// `rate` is read by [`crate::rate`] (README "Rate limits").
+const KEYS: &[&str] = &[
+    "command",
+    "env",
+    "cwd",
+    "url",
+    "headers",
+    "startup_timeout",
+    "rate",
+];
 
 impl McpSettings {
     pub fn get(&self, name: &str) -> Option<&ServerConfig> {

@@ -114,7 +114,7 @@ pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> 
                     touch(
                         Touch::Program {
                             program,
-                            sandboxed: false,
+                            sandbox: s.sandbox.mode,
                         },
                         at,
                     );

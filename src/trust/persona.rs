@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 use toml::Value;
 
+use crate::connectors::confine::SandboxMode;
 use crate::connectors::{Action, Touch};
 use crate::error::{Error, Result};
 
@@ -19,13 +20,15 @@ use crate::error::{Error, Result};
 pub const DEFAULT: &str = "default";
 
 /// What a persona requires of shell steps' sandbox (`sandbox = "required" |
-/// "best_effort"`).
+/// "best_effort"`), checked against the mode each step's action declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SandboxRule {
-    /// A shell step that cannot run sandboxed fails.
+    /// Shell steps must declare `sandbox` mode `required` (the default): they run
+    /// confined or not at all.
     Required,
-    /// Sandboxed where the system can; otherwise it runs, and the output says so.
+    /// Shell steps must declare `required` or `best_effort` (sandboxed where the
+    /// system can); only `off` is refused.
     BestEffort,
 }
 
@@ -135,7 +138,7 @@ impl Persona {
                 self.check_method(method)?;
                 self.check_url(url)
             }
-            Touch::Program { program, sandboxed } => {
+            Touch::Program { program, sandbox } => {
                 if !self.shell_programs.iter().any(|p| p == ANY || p == program) {
                     return Err(self.refuse(
                         format!("the program `{program}`"),
@@ -143,9 +146,14 @@ impl Persona {
                         &self.shell_programs,
                     ));
                 }
-                if self.sandbox == Some(SandboxRule::Required) && !sandboxed {
+                let (needed, word) = match self.sandbox {
+                    None => return Ok(()),
+                    Some(SandboxRule::Required) => (SandboxMode::Required, "required"),
+                    Some(SandboxRule::BestEffort) => (SandboxMode::BestEffort, "best_effort"),
+                };
+                if !sandbox.at_least(needed) {
                     return Err(format!(
-                        "persona `{}` requires shell steps to run sandboxed (sandbox = \"required\"), and this one cannot: this build of aios has no shell sandbox",
+                        "persona `{}` requires shell steps to run sandboxed (sandbox = \"{word}\"), and this step's sandbox is `{sandbox}`: leave the step's `sandbox` out (the default is `required`) or make it stricter",
                         self.name
                     ));
                 }
@@ -548,7 +556,7 @@ mod tests {
         assert!(p.check_touch(&post).unwrap_err().contains("http_methods"));
         let prog = Touch::Program {
             program: "git".into(),
-            sandboxed: false,
+            sandbox: SandboxMode::Off,
         };
         assert!(p.check_touch(&prog).unwrap_err().contains("empty"));
         assert!(
@@ -564,6 +572,40 @@ mod tests {
             .is_err()
         );
         assert!(Persona::open().check_touch(&prog).is_ok());
+    }
+
+    #[test]
+    fn a_sandbox_rule_refuses_weaker_shell_sandboxes() {
+        let prog = |sandbox| Touch::Program {
+            program: "echo".into(),
+            sandbox,
+        };
+        let persona = |rule: &str| {
+            let v: Value = toml::from_str(&format!(
+                "shell_programs = [\"echo\"]\nsandbox = \"{rule}\""
+            ))
+            .unwrap();
+            read("c.toml", "boxed", &v, None, Path::new("/")).unwrap()
+        };
+        let required = persona("required");
+        assert!(required.check_touch(&prog(SandboxMode::Required)).is_ok());
+        for weaker in [SandboxMode::BestEffort, SandboxMode::Off] {
+            let e = required.check_touch(&prog(weaker)).unwrap_err();
+            assert!(
+                e.contains(
+                    "persona `boxed` requires shell steps to run sandboxed (sandbox = \"required\")"
+                ) && e.contains(&format!("this step's sandbox is `{weaker}`")),
+                "{e}"
+            );
+        }
+        let best = persona("best_effort");
+        assert!(best.check_touch(&prog(SandboxMode::Required)).is_ok());
+        assert!(best.check_touch(&prog(SandboxMode::BestEffort)).is_ok());
+        assert!(best.check_touch(&prog(SandboxMode::Off)).is_err());
+        // Without a rule, any sandbox will do.
+        let v: Value = toml::from_str("shell_programs = [\"echo\"]").unwrap();
+        let free = read("c.toml", "free", &v, None, Path::new("/")).unwrap();
+        assert!(free.check_touch(&prog(SandboxMode::Off)).is_ok());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub(crate) mod read;
 mod refs;
 pub mod suggest;
 pub mod trigger;
+pub mod undo;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,8 @@ mod tests_agent;
 mod tests_refs;
 #[cfg(test)]
 mod tests_timers;
+#[cfg(test)]
+mod tests_undo;
 
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, Diagnostics, render};
@@ -44,6 +47,7 @@ pub use kinds::{
 pub use model::*;
 pub(crate) use parse::type_article;
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
+pub use undo::OnFailure;
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering
 /// is [`render`]'s job; it is not used here).
@@ -88,6 +92,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             idempotent: s.idempotent,
             deadline: s.deadline,
             persona: s.persona,
+            undo: s.undo.and_then(|u| u.spec),
             dry_output: s.dry_output,
             spec,
         });
@@ -101,6 +106,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         steps,
         trigger: draft.trigger,
         budget: draft.budget,
+        on_failure: draft.on_failure,
         secrets,
         persona: draft.persona,
         autonomy: draft.autonomy,

@@ -33,6 +33,8 @@ pub struct Workflow {
     pub persona: Option<String>,
     /// Its own `[[autonomy]]` rules (they come before the config's).
     pub autonomy: Vec<crate::trust::Rule>,
+    /// What a failed run does: ask (a failure item) or compensate (a saga).
+    pub on_failure: super::undo::OnFailure,
 }
 
 /// A secret a workflow reads: its name and the span of the template reading it.
@@ -166,6 +168,9 @@ pub struct Step {
     pub deadline: Option<Deadline>,
     /// `persona = "NAME"`: the persona it runs under, instead of the workflow's.
     pub persona: Option<String>,
+    /// `undo`: the action that undoes what the step did (its templates read
+    /// `output`, the step's own output). Only steps that act have one.
+    pub undo: Option<crate::connectors::ActionSpec>,
     /// What a dry run (`aios run --dry-run`) takes as the output of this step, which
     /// it does not carry out (a JSON value whose string leaves are templates; `None`:
     /// null).

@@ -304,21 +304,32 @@ fn caps_keep_a_promoted_step_asking_and_say_why() {
         );
     t.aios(&["run", "pay.toml", "--input", "amount=50", "-q"])
         .success();
+    // The pending action items (failed runs also leave failure items).
+    let actions = |t: &Test| -> Vec<String> {
+        t.inbox()
+            .iter()
+            .filter(|i| i["kind"] == "action")
+            .map(|i| i["id"].to_string())
+            .collect()
+    };
     t.aios(&["reject", "1", "--reason", "test", "-q"]).code(1);
     t.aios(&["run", "pay.toml", "--input", "amount=50", "-q"])
         .success();
     // Approving sends the request to a closed port (the run fails); what matters
     // is the unchanged approval.
-    t.aios(&["approve", "2", "-q"]).code(1);
+    let second = actions(&t);
+    assert_eq!(second.len(), 1);
+    t.aios(&["approve", &second[0], "-q"]).code(1);
     t.aios(&["run", "pay.toml", "--input", "amount=500", "-q"])
         .success();
-    let show = t.aios(&["inbox", "show", "3"]).success();
+    let third = actions(&t);
+    assert_eq!(third.len(), 1, "the promoted step asks");
+    let show = t.aios(&["inbox", "show", &third[0]]).success();
     assert!(
         show.stdout.contains("asks you: policy small did not decide: the amount 500 at `json.amount` is above max_amount = 100"),
         "{}",
         show.stdout
     );
-    assert_eq!(t.inbox().len(), 1);
 }
 
 #[test]

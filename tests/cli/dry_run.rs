@@ -120,6 +120,8 @@ save would commit (without asking: approve = \"never\"):
 mark would propose:
   $ sh -c 'touch marker.txt'
     in {root}
+    sandbox required (Landlock), no network
+    writes the working directory
 
 go would ask:
   Go?

@@ -115,8 +115,12 @@ fn a_rendered_action_out_of_scope_fails_the_step_naming_the_persona_and_rule() {
         err.contains("persona `support` does not allow the HTTP host evil.test:443: it is not in its `http_hosts` (api.helpdesk.example, *.example.com)"),
         "{err}"
     );
-    // Nothing was proposed.
-    assert!(t.inbox().is_empty());
+    // Nothing was proposed (the failed run has its failure item only).
+    assert!(
+        t.inbox().iter().all(|i| i["kind"] == "failure"),
+        "{:?}",
+        t.inbox()
+    );
     // In scope: proposed as usual.
     t.aios(&[
         "run",
@@ -276,24 +280,64 @@ fn a_workflow_without_persona_runs_under_default_which_allows_everything() {
 }
 
 #[test]
-fn a_persona_requiring_a_sandbox_refuses_shell_steps_this_build_cannot_sandbox() {
+fn a_persona_requiring_a_sandbox_refuses_shell_steps_that_turn_it_off() {
+    let wf = |sandbox: &str| {
+        format!(
+            "name = \"boxed\"\npersona = \"boxed\"\n\n[[steps]]\nid = \"run\"\nkind = \"shell\"\napprove = \"never\"\nargv = [\"{{{{ 'echo' }}}}\", \"hi\"]\n{sandbox}"
+        )
+    };
     let t = Test::new()
         .write(
             "config.toml",
             "[personas.boxed]\nshell_programs = [\"echo\"]\nsandbox = \"required\"\n",
         )
-        .write(
-            "wf.toml",
-            "name = \"boxed\"\npersona = \"boxed\"\n\n[[steps]]\nid = \"run\"\nkind = \"shell\"\napprove = \"never\"\nargv = [\"{{ 'echo' }}\", \"hi\"]\n",
-        );
-    t.aios(&["run", "wf.toml", "-q"]).code(1);
+        .write("off.toml", &wf("sandbox = \"off\"\n"))
+        .write("weak.toml", &wf("sandbox = { mode = \"best_effort\" }\n"))
+        .write("boxed.toml", &wf(""));
+    // Refused when rendered: nothing runs.
+    t.aios(&["run", "off.toml", "-q"]).code(1);
     let err = t.show(1)["steps"][0]["error"].as_str().unwrap().to_string();
     assert!(
         err.contains(
-            "persona `boxed` requires shell steps to run sandboxed (sandbox = \"required\")"
+            "persona `boxed` requires shell steps to run sandboxed (sandbox = \"required\"), and this step's sandbox is `off`"
         ),
         "{err}"
     );
+    assert!(t.show(1)["steps"][0]["output"].is_null());
+    t.aios(&["run", "weak.toml", "-q"]).code(1);
+    let err = t.show(2)["steps"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        err.contains("this step's sandbox is `best_effort`"),
+        "{err}"
+    );
+    // The default sandbox (`required`) is what the persona asks for: it runs, confined.
+    t.aios(&["run", "boxed.toml", "-q"]).success();
+    let out = &t.show(3)["steps"][0]["output"];
+    assert_eq!(out["stdout"], "hi\n");
+    assert!(
+        out["sandbox"]
+            .as_str()
+            .unwrap()
+            .starts_with("landlock ABI "),
+        "{out}"
+    );
+}
+
+#[test]
+fn aios_check_reports_a_literal_shell_step_whose_sandbox_the_persona_refuses() {
+    let t = Test::new()
+        .write(
+            "config.toml",
+            "[personas.boxed]\nshell_programs = [\"echo\"]\nsandbox = \"best_effort\"\n",
+        )
+        .write(
+            "wf.toml",
+            "name = \"boxed\"\npersona = \"boxed\"\n\n[[steps]]\nid = \"run\"\nkind = \"shell\"\nargv = [\"echo\", \"hi\"]\nsandbox = \"off\"\n",
+        );
+    t.aios(&["check", "wf.toml"])
+        .code(2)
+        .stderr_contains("wf.toml:7:9")
+        .stderr_contains("(sandbox = \"best_effort\"), and this step's sandbox is `off`");
 }
 
 /// The README's worked example: a `support` persona that may only email customers of
@@ -460,4 +504,45 @@ fn the_support_persona_emails_only_its_customers() {
         "{}",
         out.stderr
     );
+}
+
+/// A compensation runs under the persona of the step it undoes: an undo out of its
+/// scopes does not render (`--plan` says why), and the one proposed is committed
+/// under it (a persona narrowed meanwhile stops it).
+#[test]
+fn a_compensation_runs_under_the_persona_of_the_step_it_undoes() {
+    let t = Test::new();
+    let books = t.join("books");
+    std::fs::create_dir_all(&books).unwrap();
+    std::fs::create_dir_all(t.join("elsewhere")).unwrap();
+    let persona = |roots: &str| format!("[personas.files]\nfile_roots = [{roots}]\n");
+    t.put(
+        "config.toml",
+        &persona(&format!("{:?}", books.display().to_string())),
+    );
+    t.put(
+        "wf.toml",
+        "name = \"books\"\npersona = \"files\"\n\n[[steps]]\nid = \"save\"\nkind = \"file\"\napprove = \"never\"\nroot = \"books\"\npath = \"note.txt\"\ncontent = \"hi\\n\"\nundo = { kind = \"file\", root = \"books\", path = \"note.txt\", mode = \"append\", content = \"undone\\n\" }\n\n[[steps]]\nid = \"log\"\nkind = \"file\"\napprove = \"never\"\nneeds = [\"save\"]\nroot = \"books\"\npath = \"log.txt\"\ncontent = \"saved\\n\"\nundo = { kind = \"file\", root = \"elsewhere\", path = \"log.txt\", content = \"undone\\n\" }\n",
+    );
+    t.aios(&["run", "wf.toml", "-q"]).success();
+    let plan = t.aios(&["undo", "--plan", "1"]).success().stdout;
+    assert!(
+        plan.contains("log (file): cannot be undone: its `undo` does not render: persona `files` does not allow files under"),
+        "{plan}"
+    );
+    t.aios(&["undo", "1"]).success();
+    let item = t.item("undo_save");
+    // Narrowed before the approval: the compensation's commit is refused.
+    t.put(
+        "config.toml",
+        &persona(&format!("{:?}", t.join("elsewhere").display().to_string())),
+    );
+    t.aios(&["approve", &item.to_string()]).code(1);
+    let err = t.show(2)["steps"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        err.contains("persona `files` does not allow files under"),
+        "{err}"
+    );
+    assert_eq!(t.read("books/note.txt"), "hi\n");
+    assert!(!t.join("elsewhere/log.txt").exists());
 }

@@ -33,8 +33,17 @@ fn hello_show_json_has_the_documented_shape() {
     for s in show["steps"].as_array().unwrap() {
         assert_eq!(
             keys(s),
-            sorted(&["id", "kind", "status", "attempts", "output", "error"])
+            sorted(&[
+                "id",
+                "kind",
+                "status",
+                "attempts",
+                "output",
+                "error",
+                "throttled"
+            ])
         );
+        assert!(s["throttled"].is_null());
     }
     let greeting = &show["steps"][0];
     assert_eq!(greeting["id"], "greeting");

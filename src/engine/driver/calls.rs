@@ -62,6 +62,9 @@ pub(in crate::engine) struct AgentState {
     /// Journaled calls of an interrupted attempt, replayed into the next one's
     /// turns so resume never pays for them twice.
     pub(in crate::engine) carried: HashMap<usize, Vec<LlmCallRecord>>,
+    /// The same for a step with tools: its loop's journaled calls and tool results
+    /// (across the attempts its proposals started).
+    pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::replay::LoopRecord>>,
     /// One HTTP client per provider (each has its own `connect_timeout`).
     clients: HashMap<String, reqwest::Client>,
 }
@@ -89,7 +92,7 @@ impl AgentState {
 }
 
 impl Driver<'_> {
-    fn policy(&self, step: usize) -> Policy {
+    pub(super) fn policy(&self, step: usize) -> Policy {
         Policy {
             retries_left: self.machine.retries_left(step),
         }
@@ -108,15 +111,25 @@ impl Driver<'_> {
         }
         let mut turns = self.agents.turns.remove(&step).unwrap_or_default();
         let policy = self.policy(step);
+        // Between a turn's tool calls (a proposal was decided): make the rest.
+        if turns.awaiting().next().is_some() {
+            let work = turns.work(&req);
+            return self.run_tools(step, attempt, req, turns, work);
+        }
         let mut next = turns.next(&req, policy);
-        if let Some(calls) = self.agents.carried.remove(&step) {
-            next = replay(&req, policy, &mut turns, &calls, next);
+        if let Some(records) = self.agents.carried_loop.remove(&step) {
+            next = super::replay::replay_loop(&req, policy, &mut turns, &records, next);
+            if let Next::Tools(work) = next {
+                return self.run_tools(step, attempt, req, turns, work);
+            }
+        } else if let Some(calls) = self.agents.carried.remove(&step) {
+            next = super::replay::replay(&req, policy, &mut turns, &calls, next);
         }
         self.perform_turn(step, attempt, req, turns, next)
     }
 
     /// Do what the turns decided, until a call is in flight or the step is settled.
-    fn perform_turn(
+    pub(super) fn perform_turn(
         &mut self,
         step: usize,
         attempt: u32,
@@ -129,6 +142,7 @@ impl Driver<'_> {
             let call = match next {
                 Next::Call(c) => c,
                 Next::GiveUp(g) => return self.agent_give_up(step, g),
+                Next::Tools(work) => return self.run_tools(step, attempt, req, turns, work),
                 Next::Done(_) => {
                     return Err(crate::error::Error::other(
                         "internal: an agent step succeeded without a reply",
@@ -152,6 +166,18 @@ impl Driver<'_> {
                     }
                     None => return Ok(()),
                 }
+            }
+            // Rate limit (`[rate]`): wait for the provider's turn before the call
+            // (the wait does not count against the step's deadline).
+            let rate = Some(crate::rate::RateTarget::llm(target.provider_name()));
+            if let Some(due) = self.wait_for_turn(step, attempt, rate)? {
+                let then = super::rate::Then::Turn(Box::new(super::rate::HeldTurn {
+                    req,
+                    turns,
+                    next: Next::Call(call),
+                }));
+                self.hold(step, attempt, due, then);
+                return Ok(());
             }
             let deadline = self.deadline(step, attempt);
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -343,6 +369,7 @@ impl Driver<'_> {
             finish_reason: None,
             failure: None,
             persona: Some(self.persona_name(step).to_string()),
+            tool_calls: Vec::new(),
         }
     }
 
@@ -372,6 +399,7 @@ impl Driver<'_> {
                 text: &text,
                 finish: None,
                 offline: true,
+                tool_calls: &[],
             },
         );
         if turns.errors.len() > errors {
@@ -413,6 +441,7 @@ impl Driver<'_> {
                 call.http_attempts = r.http_attempts;
                 call.cost_usd = target.cost(r.tokens_in, r.tokens_out);
                 call.finish_reason = r.finish.clone();
+                call.tool_calls = r.tool_calls.clone();
             }
             Err(f) => {
                 call.error = Some(f.full());
@@ -447,6 +476,7 @@ impl Driver<'_> {
                     text: &r.text,
                     finish: r.finish.as_deref(),
                     offline: false,
+                    tool_calls: &r.tool_calls,
                 },
             ),
             Err(f) => turns.handle(&req, policy, TurnInput::Failed(f)),
@@ -492,6 +522,9 @@ impl Driver<'_> {
         }
         if s.truncated {
             out["truncated"] = json!(true);
+        }
+        if s.tool_turns > 0 {
+            out["tool_turns"] = json!(s.tool_turns);
         }
         self.agents.deadlines.remove(&step);
         self.set_view(step, "succeeded", out.clone());
@@ -541,6 +574,9 @@ pub(in crate::engine) fn redact_result(
     match result {
         Ok(mut r) => {
             r.text = crate::agent::redact_reply(secrets, &r.text);
+            for c in &mut r.tool_calls {
+                secrets.redact_json(&mut c.arguments);
+            }
             Ok(r)
         }
         Err(mut f) => {
@@ -549,47 +585,4 @@ pub(in crate::engine) fn redact_result(
             Err(f)
         }
     }
-}
-
-/// Feed an interrupted attempt's journaled calls into fresh turns, as long as each
-/// is the call the turns would make next (same model, in order).
-fn replay(
-    req: &AgentRequest,
-    policy: Policy,
-    turns: &mut Turns,
-    calls: &[LlmCallRecord],
-    mut next: Next,
-) -> Next {
-    for c in calls {
-        let Next::Call(call) = &next else { break };
-        if call.alias != c.call.alias {
-            break;
-        }
-        let k = &c.call;
-        next = match (&k.failure, &k.response) {
-            (Some(kind), _) => {
-                let Some(kind) = crate::agent::FailureKind::parse(kind) else {
-                    break;
-                };
-                let f = CallFailure {
-                    message: k.error.clone().unwrap_or_default(),
-                    hint: None,
-                    kind,
-                    http_attempts: k.http_attempts,
-                };
-                turns.handle(req, policy, TurnInput::Failed(&f))
-            }
-            (None, Some(text)) => turns.handle(
-                req,
-                policy,
-                TurnInput::Replied {
-                    text,
-                    finish: k.finish_reason.as_deref(),
-                    offline: k.heuristic,
-                },
-            ),
-            _ => break,
-        };
-    }
-    next
 }

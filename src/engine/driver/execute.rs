@@ -5,6 +5,7 @@
 
 use serde_json::{Value as Json, json};
 
+use super::rate::Then;
 use super::{Driver, Prepped, agent, calls};
 use crate::connectors::{ExecError, Resources};
 use crate::engine::machine::Input;
@@ -22,6 +23,7 @@ pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
     Agent(Box<calls::CallDone>),
     Embedded(Box<agent::EmbedDone>),
+    Tools(Box<super::tools::ToolsDone>),
 }
 
 /// The async side, built on first use (so runs without side effects start none):
@@ -88,6 +90,10 @@ impl Driver<'_> {
                 Ok(())
             }
             Some(Prepped::Action(action)) => {
+                // Rate limit (`[rate]`): wait for the target's turn before it starts.
+                if self.hold_for_turn(step, attempt, action.rate_target(), Then::Execute)? {
+                    return Ok(());
+                }
                 self.record(vec![Event::StepStarted {
                     step: self.wf.steps[step].id.clone(),
                     attempt,
@@ -167,6 +173,7 @@ impl Driver<'_> {
         let result = match c.done {
             Done::Agent(done) => return self.agent_done(c.step, c.attempt, *done),
             Done::Embedded(done) => return self.embedded(c.step, c.attempt, *done),
+            Done::Tools(done) => return self.tools_done(c.step, c.attempt, *done),
             Done::Action(r) => r,
         };
         if self.machine.step(c.step).attempt != c.attempt {
@@ -174,6 +181,20 @@ impl Driver<'_> {
         }
         match result {
             Ok(output) => {
+                // A connector's remarks (`warnings` in its output) are journaled.
+                let warnings: Vec<Event> = output
+                    .get("warnings")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Json::as_str)
+                    .map(|w| Event::StepWarned {
+                        step: self.wf.steps[c.step].id.clone(),
+                        attempt: c.attempt,
+                        warning: w.to_string(),
+                    })
+                    .collect();
+                self.record(warnings)?;
                 self.succeed(c.step, c.attempt, output)?;
                 self.feed(Input::Finished {
                     step: c.step,

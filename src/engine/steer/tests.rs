@@ -65,6 +65,7 @@ fn rec(id: &str, status: StepStatus, attempts: u32) -> StepRecord {
         error: None,
         started_at: None,
         finished_at: None,
+        throttled: None,
     }
 }
 

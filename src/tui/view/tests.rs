@@ -154,12 +154,13 @@ fn detail_of_an_http_call() {
 
 #[test]
 fn detail_of_a_shell_call() {
-    let mut m = with(several(), 80, 24);
+    let mut m = with(several(), 80, 27);
     show(
         &mut m,
         4,
         ProposalKind::Action,
-        json!({"kind": "shell", "argv": ["git", "commit", "-m", "launch it's done"], "cwd": "/w", "env": {"GIT_AUTHOR_NAME": "Ada"}}),
+        json!({"kind": "shell", "argv": ["git", "commit", "-m", "launch it's done"], "cwd": "/w", "env": {"GIT_AUTHOR_NAME": "Ada"},
+               "sandbox": {"mode": "required", "read": ["/home/ada/.gitconfig"]}}),
     );
     insta::assert_snapshot!(draw(&m));
 }
@@ -406,6 +407,7 @@ fn run_timeline() {
         error: error.map(str::to_string),
         started_at: None,
         finished_at: None,
+        throttled: None,
     };
     update(
         &mut m,

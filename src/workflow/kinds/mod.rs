@@ -47,6 +47,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "approval_timeout",
     "on_timeout",
     "persona",
+    "undo",
     "dry_output",
 ];
 

@@ -13,6 +13,8 @@ const ENV_KEY: &str = "env-key-proc-2a3b4c5d";
 
 /// A shell step that copies what it can read of its parent (aios) into files of
 /// `out`: `environ`, `cmdline`, and every writable region of `mem` (through `maps`).
+/// It runs without a sandbox: what is checked is aios's own hardening, which must
+/// hold without Landlock (which would deny these reads by itself).
 fn peek(out: &Path) -> String {
     format!(
         r#"name = "peek"
@@ -22,6 +24,7 @@ secret = true
 id = "peek"
 kind = "shell"
 approve = "never"
+sandbox = "off"
 cwd = "{}"
 env = {{ TOKEN = "{{{{ secret('API_TOKEN') }}}}", PW = "{{{{ inputs.pw }}}}" }}
 script = """

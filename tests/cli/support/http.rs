@@ -24,6 +24,8 @@ pub struct Request {
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When it was read (the wall clock, as aios's real clock reads it).
+    pub at: std::time::SystemTime,
 }
 
 impl Request {
@@ -209,6 +211,7 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         query,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: std::time::SystemTime::now(),
     };
     let hold = {
         let mut st = state.lock().unwrap();
