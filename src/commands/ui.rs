@@ -168,7 +168,10 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
         WAITING,
         "a step waits for you: an inbox item was created (or put back, when a failed run is resumed)",
     ),
-    (SLEEPING, "a `wait` step sleeps until the time shown"),
+    (
+        SLEEPING,
+        "a `wait` step sleeps until the time shown, or a step waits for its target's circuit breaker",
+    ),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
 ];
@@ -243,6 +246,9 @@ impl Observer for Progress {
                 s.yellow(SLEEPING),
                 crate::clock::format_ms(*due_at)
             ),
+            Event::StepHeld { step, reason, .. } => {
+                format!("{} {step} waits: {reason}", s.yellow(SLEEPING))
+            }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim(SKIPPED)),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());

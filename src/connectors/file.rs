@@ -195,6 +195,10 @@ impl Connector for FileAction {
         false
     }
 
+    fn target(&self) -> Option<super::Target> {
+        None
+    }
+
     fn summary(&self) -> String {
         format!(
             "{} {} ({})",

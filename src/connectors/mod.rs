@@ -31,6 +31,7 @@ pub mod http;
 mod resources;
 pub mod sandbox;
 pub mod shell;
+pub mod target;
 pub mod tool;
 
 use std::future::Future;
@@ -50,6 +51,7 @@ use crate::workflow::{Approve, StepSpec, Workflow};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
+pub use target::{Target, TargetKind};
 
 /// What a connector implements, on its action type (the variant of [`Action`] it is
 /// journaled as). Every item is required: each connector states its whole policy.
@@ -82,6 +84,9 @@ pub(crate) trait Connector:
     /// Whether this action waits for the operator even when its step says
     /// `approve = "never"` (a tool not annotated read-only).
     fn must_ask(&self) -> bool;
+    /// The outside service the action reaches, whose circuit breaker (and rate
+    /// limit) it goes through; `None` for local work (a file, a shell command).
+    fn target(&self) -> Option<Target>;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -209,6 +214,13 @@ macro_rules! connectors {
                 }
             }
 
+            /// See [`Connector::target`].
+            pub fn target(&self) -> Option<Target> {
+                match self {
+                    $(Action::$Variant(a) => a.target()),+
+                }
+            }
+
             fn summary_line(&self) -> String {
                 match self {
                     $(Action::$Variant(a) => a.summary()),+
@@ -321,25 +333,62 @@ pub fn render(spec: &ActionSpec, r: &RenderCx<'_>) -> Result<Action, String> {
     Ok(action)
 }
 
-/// A failed commit: the message, and whether another attempt might succeed.
+/// A failed commit: the message, whether another attempt might succeed, and what
+/// it says about the action's target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecError {
     pub message: String,
     pub retryable: bool,
+    pub blame: Blame,
+}
+
+/// What a failed commit says about its target ([`Connector::target`]), for the
+/// target's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The target was not reached, or the failure is not its doing: it counts
+    /// neither way.
+    None,
+    /// A transient failure of the target: a 5xx, a 429, a timeout, no connection.
+    Target,
+    /// The target answered, with a refusal (a 4xx, a tool's own error): it is up.
+    Answered,
 }
 
 impl ExecError {
+    /// A failure another attempt might not have (not the target's: see
+    /// [`ExecError::transient`]).
     pub fn retryable(message: impl Into<String>) -> Self {
         ExecError {
             message: message.into(),
             retryable: true,
+            blame: Blame::None,
         }
     }
 
+    /// A failure another attempt will have too.
     pub fn fatal(message: impl Into<String>) -> Self {
         ExecError {
             message: message.into(),
             retryable: false,
+            blame: Blame::None,
+        }
+    }
+
+    /// A transient failure of the target (retryable; counted by its breaker).
+    pub fn transient(message: impl Into<String>) -> Self {
+        ExecError {
+            blame: Blame::Target,
+            ..ExecError::retryable(message)
+        }
+    }
+
+    /// The target answered with a refusal (not retried; its breaker counts it as
+    /// an answer).
+    pub fn refused(message: impl Into<String>) -> Self {
+        ExecError {
+            blame: Blame::Answered,
+            ..ExecError::fatal(message)
         }
     }
 }
@@ -421,7 +470,7 @@ impl Action {
         let result = match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(ExecError::retryable(format!(
+                Err(_) => Err(ExecError::transient(format!(
                     "timed out after {} ({}; it was stopped)",
                     crate::clock::format_duration(t),
                     summary

@@ -173,6 +173,10 @@ impl Connector for ShellAction {
         false
     }
 
+    fn target(&self) -> Option<super::Target> {
+        None
+    }
+
     fn summary(&self) -> String {
         format!("run {}", quote_argv(&self.argv))
     }

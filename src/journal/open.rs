@@ -27,6 +27,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_notices.sql"),
     include_str!("migrations/0008_hook_formats.sql"),
     include_str!("migrations/0009_old_fires.sql"),
+    include_str!("migrations/0010_breakers.sql"),
 ];
 
 /// How the journal is opened.

@@ -117,6 +117,13 @@ fn step_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
         error: r.get(6)?,
         started_at: r.get(7)?,
         finished_at: r.get(8)?,
+        held: match (
+            r.get::<_, Option<String>>(9)?,
+            r.get::<_, Option<Millis>>(10)?,
+        ) {
+            (Some(t), Some(until)) if r.get::<_, String>(3)? == "waiting" => Some((t, until)),
+            _ => None,
+        },
     })
 }
 
@@ -202,7 +209,7 @@ impl Journal {
     /// The steps of a run, in workflow order.
     pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT step_id, idx, kind, status, attempts, output, error, started_at, finished_at
+            "SELECT step_id, idx, kind, status, attempts, output, error, started_at, finished_at, held, wake_at
              FROM steps WHERE run_id = ?1 ORDER BY idx",
         )?;
         let rows = stmt.query_map(params![run], step_row)?;

@@ -263,6 +263,17 @@ pub enum Event {
         attempt: u32,
         due_at: Millis,
     },
+    /// A step's call waits for its target's circuit breaker (open, or a probe is
+    /// out) until `until`; the attempt did not run, and runs then (`aios tick`
+    /// continues the run).
+    StepHeld {
+        step: String,
+        attempt: u32,
+        /// `KIND:NAME`, as [`crate::connectors::Target`] prints it.
+        target: String,
+        until: Millis,
+        reason: String,
+    },
     /// An inbox item gets a decision deadline (committed with its creation).
     DeadlineSet {
         proposal: i64,
@@ -346,6 +357,7 @@ impl Event {
             Event::NoticeRaised { .. } => "notice_raised",
             Event::NoticeAcknowledged { .. } => "notice_acknowledged",
             Event::TimerSet { .. } => "timer_set",
+            Event::StepHeld { .. } => "step_held",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
@@ -367,6 +379,7 @@ impl Event {
             | Event::NoteAdded { step, .. }
             | Event::ProposalSnoozed { step, .. }
             | Event::TimerSet { step, .. }
+            | Event::StepHeld { step, .. }
             | Event::DeadlineSet { step, .. }
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
@@ -470,6 +483,9 @@ pub struct StepRecord {
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// A waiting step held by its target's circuit breaker: the target, and when
+    /// it may go (its reason is in `error`).
+    pub held: Option<(String, Millis)>,
 }
 
 #[derive(Debug, Clone)]

@@ -349,6 +349,7 @@ fn run_timeline() {
         error: error.map(str::to_string),
         started_at: None,
         finished_at: None,
+        held: None,
     };
     update(
         &mut m,
