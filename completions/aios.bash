@@ -217,6 +217,15 @@ _aios() {
             aios__subcmd__help__subcmd__llm,log)
                 cmd="aios__subcmd__help__subcmd__llm__subcmd__log"
                 ;;
+            aios__subcmd__help__subcmd__llm,models)
+                cmd="aios__subcmd__help__subcmd__llm__subcmd__models"
+                ;;
+            aios__subcmd__help__subcmd__llm,ping)
+                cmd="aios__subcmd__help__subcmd__llm__subcmd__ping"
+                ;;
+            aios__subcmd__help__subcmd__llm,prompt)
+                cmd="aios__subcmd__help__subcmd__llm__subcmd__prompt"
+                ;;
             aios__subcmd__help__subcmd__mcp,call)
                 cmd="aios__subcmd__help__subcmd__mcp__subcmd__call"
                 ;;
@@ -313,11 +322,29 @@ _aios() {
             aios__subcmd__llm,log)
                 cmd="aios__subcmd__llm__subcmd__log"
                 ;;
+            aios__subcmd__llm,models)
+                cmd="aios__subcmd__llm__subcmd__models"
+                ;;
+            aios__subcmd__llm,ping)
+                cmd="aios__subcmd__llm__subcmd__ping"
+                ;;
+            aios__subcmd__llm,prompt)
+                cmd="aios__subcmd__llm__subcmd__prompt"
+                ;;
             aios__subcmd__llm__subcmd__help,help)
                 cmd="aios__subcmd__llm__subcmd__help__subcmd__help"
                 ;;
             aios__subcmd__llm__subcmd__help,log)
                 cmd="aios__subcmd__llm__subcmd__help__subcmd__log"
+                ;;
+            aios__subcmd__llm__subcmd__help,models)
+                cmd="aios__subcmd__llm__subcmd__help__subcmd__models"
+                ;;
+            aios__subcmd__llm__subcmd__help,ping)
+                cmd="aios__subcmd__llm__subcmd__help__subcmd__ping"
+                ;;
+            aios__subcmd__llm__subcmd__help,prompt)
+                cmd="aios__subcmd__llm__subcmd__help__subcmd__prompt"
                 ;;
             aios__subcmd__mcp,call)
                 cmd="aios__subcmd__mcp__subcmd__call"
@@ -464,7 +491,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__approve)
-            opts="-q -h -V --edit --field --done --reason --raise --switch --no-resume --confirm-stale --json --quiet --home --help --version"
+            opts="-q -h -V --edit --field --done --reason --raise --switch --offline --no-resume --confirm-stale --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1016,7 +1043,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__llm)
-            opts="log"
+            opts="log prompt models ping"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1030,6 +1057,48 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__llm__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__llm__subcmd__models)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__llm__subcmd__ping)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__llm__subcmd__prompt)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1728,7 +1797,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__llm)
-            opts="-h -V --home --help --version log help"
+            opts="-h -V --home --help --version log prompt models ping help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1746,7 +1815,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__llm__subcmd__help)
-            opts="log help"
+            opts="log prompt models ping help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1787,14 +1856,142 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__llm__subcmd__help__subcmd__models)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__help__subcmd__ping)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__help__subcmd__prompt)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__llm__subcmd__log)
-            opts="-h -V --run --json --home --help --version"
+            opts="-h -V --run --step --errors --limit --full --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__models)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__ping)
+            opts="-m -h -V --model --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__llm__subcmd__prompt)
+            opts="-m -h -V --model --system --max-tokens --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --system)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tokens)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,7 +38,7 @@ complete -c aios -n "__fish_aios_needs_command" -f -a "log" -d 'Print a run\'s e
 complete -c aios -n "__fish_aios_needs_command" -f -a "resume" -d 'Continue a waiting, failed or interrupted run'
 complete -c aios -n "__fish_aios_needs_command" -f -a "cancel" -d 'Cancel a run'
 complete -c aios -n "__fish_aios_needs_command" -f -a "replay" -d 'Rebuild a run\'s state from its events and compare it with the stored state'
-complete -c aios -n "__fish_aios_needs_command" -f -a "llm" -d 'Inspect LLM calls made by agent steps'
+complete -c aios -n "__fish_aios_needs_command" -f -a "llm" -d 'Try prompts, list and check models, and inspect every LLM call'
 complete -c aios -n "__fish_aios_needs_command" -f -a "fact" -d 'Set and read versioned facts (entity, key -> value)'
 complete -c aios -n "__fish_aios_needs_command" -f -a "memory" -d 'Add, search, forget and import memory notes'
 complete -c aios -n "__fish_aios_needs_command" -f -a "outcome" -d 'Attach measured results to a run, or list them'
@@ -80,13 +80,14 @@ complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcomm
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`); for a rescue, the step\'s reply (JSON checked against its schema, or text)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l field -d 'Fill in a field of an approval gate: NAME=VALUE (repeatable)' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l reason -d 'A note kept with the decision' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l raise -d 'For a budget stop: let this run spend USD more than its caps' -r
 complete -c aios -n "__fish_aios_using_subcommand approve" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l done -d 'For an interrupted step: it did happen; mark it done instead of running it again'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l switch -d 'For a budget stop: use the step\'s next model instead'
+complete -c aios -n "__fish_aios_using_subcommand approve" -l offline -d 'For a rescue: accept the step\'s offline draft as its reply'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l no-resume -d 'Commit the decision but do not continue the run'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l confirm-stale -d 'Approve a STALE item (its evidence changed since it was proposed)'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l json -d 'Print the run as JSON when the command ends'
@@ -130,17 +131,43 @@ complete -c aios -n "__fish_aios_using_subcommand cancel" -s V -l version -d 'Pr
 complete -c aios -n "__fish_aios_using_subcommand replay" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand replay" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand replay" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
-complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -s h -l help -d 'Print help'
-complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
-complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l run -d 'Only the calls of this run' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -f -a "log" -d 'Show LLM calls, newest first: one line each, or prompts and replies with --full'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -f -a "prompt" -d 'Send a prompt through a model alias and print the reply (journaled like any call)'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -f -a "models" -d 'List the model aliases and the models each provider reports'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -f -a "ping" -d 'Check that each provider answers, accepts its key and serves its aliases\' models'
+complete -c aios -n "__fish_aios_using_subcommand llm; and not __fish_seen_subcommand_from log prompt models ping help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l run -d 'Only the calls of this run (0: those of `aios llm prompt`)' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l step -d 'Only the calls of this step' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l limit -d 'At most N calls (the newest)' -r
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l errors -d 'Only failed calls and invalid replies'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l full -d 'Show each call\'s prompt, reply and error in full'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -s m -l model -d 'The model alias ([models.ALIAS] in the config, or `heuristic`)' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -l system -d 'A system prompt' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -l max-tokens -d 'The reply\'s limit in tokens' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -l json -d 'Print the call as JSON instead of the reply'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from prompt" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from models" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from models" -l json -d 'Print JSON'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from models" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from models" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from ping" -s m -l model -d 'Only the provider of this model alias' -r
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from ping" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from ping" -l json -d 'Print JSON'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from ping" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from ping" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "log" -d 'Show LLM calls, newest first: one line each, or prompts and replies with --full'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "prompt" -d 'Send a prompt through a model alias and print the reply (journaled like any call)'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "models" -d 'List the model aliases and the models each provider reports'
+complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "ping" -d 'Check that each provider answers, accepts its key and serves its aliases\' models'
 complete -c aios -n "__fish_aios_using_subcommand llm; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand fact; and not __fish_seen_subcommand_from set get history help" -s h -l help -d 'Print help'
@@ -354,7 +381,7 @@ complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "resume" -d 'Continue a waiting, failed or interrupted run'
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "cancel" -d 'Cancel a run'
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "replay" -d 'Rebuild a run\'s state from its events and compare it with the stored state'
-complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "llm" -d 'Inspect LLM calls made by agent steps'
+complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "llm" -d 'Try prompts, list and check models, and inspect every LLM call'
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "fact" -d 'Set and read versioned facts (entity, key -> value)'
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "memory" -d 'Add, search, forget and import memory notes'
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "outcome" -d 'Attach measured results to a run, or list them'
@@ -370,7 +397,10 @@ complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
-complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "log" -d 'Show every LLM call: model, tokens, cost, latency, prompt and response'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "log" -d 'Show LLM calls, newest first: one line each, or prompts and replies with --full'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "prompt" -d 'Send a prompt through a model alias and print the reply (journaled like any call)'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "models" -d 'List the model aliases and the models each provider reports'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "ping" -d 'Check that each provider answers, accepts its key and serves its aliases\' models'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from fact" -f -a "set" -d 'Set a fact; the previous value stays in its history'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from fact" -f -a "get" -d 'Print an entity\'s current facts, or one fact\'s value'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from fact" -f -a "history" -d 'Print every version of a fact, oldest first'

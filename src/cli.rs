@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod llm;
+pub use llm::*;
 mod mcp;
 pub use mcp::*;
 mod secret;
@@ -56,7 +58,7 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Rebuild a run's state from its events and compare it with the stored state
     Replay(ReplayArgs),
-    /// Inspect LLM calls made by agent steps
+    /// Try prompts, list and check models, and inspect every LLM call
     Llm(LlmArgs),
     /// Set and read versioned facts (entity, key -> value)
     Fact(FactArgs),
@@ -295,7 +297,7 @@ pub struct InboxShowArgs {
 pub struct ApproveArgs {
     /// The inbox item's id
     pub id: i64,
-    /// Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`)
+    /// Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`); for a rescue, the step's reply (JSON checked against its schema, or text)
     #[arg(long, value_name = "FILE")]
     pub edit: Option<PathBuf>,
     /// Fill in a field of an approval gate: NAME=VALUE (repeatable)
@@ -313,6 +315,9 @@ pub struct ApproveArgs {
     /// For a budget stop: use the step's next model instead
     #[arg(long, conflicts_with_all = ["edit", "fields", "done"])]
     pub switch: bool,
+    /// For a rescue: accept the step's offline draft as its reply
+    #[arg(long, conflicts_with_all = ["edit", "fields", "done", "raise", "switch"])]
+    pub offline: bool,
     /// Commit the decision but do not continue the run
     #[arg(long)]
     pub no_resume: bool,
@@ -417,28 +422,6 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct LlmArgs {
-    #[command(subcommand)]
-    pub command: LlmCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum LlmCommand {
-    /// Show every LLM call: model, tokens, cost, latency, prompt and response
-    Log(LlmLogArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct LlmLogArgs {
-    /// Only the calls of this run
-    #[arg(long, value_name = "RUN")]
-    pub run: Option<i64>,
-    /// Print JSON
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -120,6 +120,7 @@ mod tests {
             model: "m".into(),
             usd_per_mtok_in: inp,
             usd_per_mtok_out: out,
+            sampling: Default::default(),
         }
     }
 
@@ -133,6 +134,9 @@ mod tests {
             }],
             max_tokens: 1000,
             json: false,
+            sampling: Default::default(),
+            form: Default::default(),
+            schema: None,
         };
         assert_eq!(estimate_tokens_in(&chat), 200 + 16);
         let e = estimate(&target(1.0, 10.0), &chat);

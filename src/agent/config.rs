@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use toml::Value;
 
+use super::sampling::{self, Sampling};
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};
+
+const KIND_HINT: &str = "kind = \"openai\" (any OpenAI-compatible server: llama.cpp, vLLM, LM Studio, OpenRouter), \"ollama\" or \"anthropic\"";
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum ProviderKind {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Ollama's own chat API (`/api/chat`), which takes a JSON Schema as `format`.
+    Ollama,
 }
 
 impl ProviderKind {
@@ -29,6 +34,7 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
         }
     }
 }
@@ -53,6 +59,8 @@ pub struct ProviderConfig {
     pub max_retries: u32,
     /// First delay between HTTP attempts (doubles; `Retry-After` wins when given).
     pub retry_backoff: Duration,
+    /// Ask for the reply as a stream (tokens show on the live line as they come).
+    pub stream: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +71,8 @@ pub struct ModelConfig {
     pub name: String,
     pub usd_per_mtok_in: f64,
     pub usd_per_mtok_out: f64,
+    /// The alias's sampling settings (a step's own win).
+    pub sampling: Sampling,
 }
 
 /// Spending caps across runs (`[budget]` in the config).
@@ -98,6 +108,8 @@ pub struct Target {
     pub model: String,
     pub usd_per_mtok_in: f64,
     pub usd_per_mtok_out: f64,
+    /// The alias's sampling settings.
+    pub sampling: Sampling,
 }
 
 impl Target {
@@ -132,6 +144,7 @@ impl AgentSettings {
             model: HEURISTIC.to_string(),
             usd_per_mtok_in: 0.0,
             usd_per_mtok_out: 0.0,
+            sampling: Sampling::default(),
         };
         if alias == HEURISTIC || (self.models.is_empty() && self.providers.is_empty()) {
             return Ok(heuristic());
@@ -161,6 +174,7 @@ impl AgentSettings {
             model: m.name.clone(),
             usd_per_mtok_in: m.usd_per_mtok_in,
             usd_per_mtok_out: m.usd_per_mtok_out,
+            sampling: m.sampling.clone(),
         })
     }
 }
@@ -283,32 +297,30 @@ pub fn from_config(
                     "connect_timeout",
                     "max_retries",
                     "retry_backoff",
+                    "stream",
                 ],
             )?;
             let kind = match string(o, &format!("{key}.kind"), t.get("kind"))?.as_deref() {
                 Some("openai") => ProviderKind::OpenAi,
                 Some("anthropic") => ProviderKind::Anthropic,
+                Some("ollama") => ProviderKind::Ollama,
                 Some(other) => {
                     return Err(bad(
                         o,
                         &format!("{key}.kind"),
                         &format!("is `{other}`, not a provider kind"),
-                        "kind = \"openai\" (any OpenAI-compatible server: Ollama, llama.cpp, vLLM, OpenRouter) or \"anthropic\"",
+                        KIND_HINT,
                     ));
                 }
                 None => {
-                    return Err(bad(
-                        o,
-                        &format!("{key}.kind"),
-                        "is missing",
-                        "add kind = \"openai\" or kind = \"anthropic\"",
-                    ));
+                    return Err(bad(o, &format!("{key}.kind"), "is missing", KIND_HINT));
                 }
             };
             let base_url = string(o, &format!("{key}.base_url"), t.get("base_url"))?
                 .unwrap_or_else(|| match kind {
                     ProviderKind::OpenAi => "https://api.openai.com/v1".into(),
                     ProviderKind::Anthropic => "https://api.anthropic.com".into(),
+                    ProviderKind::Ollama => "http://127.0.0.1:11434".into(),
                 });
             if reqwest::Url::parse(&base_url)
                 .map(|u| !matches!(u.scheme(), "http" | "https"))
@@ -339,6 +351,18 @@ pub fn from_config(
                     ));
                 }
             };
+            let stream = match t.get("stream") {
+                None => false,
+                Some(Value::Boolean(b)) => *b,
+                Some(_) => {
+                    return Err(bad(
+                        o,
+                        &format!("{key}.stream"),
+                        "must be true or false",
+                        "stream = true asks for the reply as it is written",
+                    ));
+                }
+            };
             s.providers.insert(
                 name.clone(),
                 ProviderConfig {
@@ -366,6 +390,7 @@ pub fn from_config(
                         t.get("retry_backoff"),
                         Duration::from_millis(500),
                     )?,
+                    stream,
                 },
             );
         }
@@ -374,12 +399,12 @@ pub fn from_config(
         for (alias, mv) in table(o, "models", v)? {
             let key = format!("models.{alias}");
             let t = table(o, &key, mv)?;
-            known_keys(
-                o,
-                &key,
-                t,
-                &["provider", "name", "usd_per_mtok_in", "usd_per_mtok_out"],
-            )?;
+            let mut allowed = vec!["provider", "name", "usd_per_mtok_in", "usd_per_mtok_out"];
+            allowed.extend_from_slice(sampling::KEYS);
+            known_keys(o, &key, t, &allowed)?;
+            let sampling = sampling::from_toml(t).map_err(|(k, e)| {
+                Error::invalid(format!("{o}: `{key}.{k}`: {e}")).with_hint(sampling::HINT)
+            })?;
             let provider =
                 string(o, &format!("{key}.provider"), t.get("provider"))?.ok_or_else(|| {
                     bad(
@@ -431,6 +456,7 @@ pub fn from_config(
                         t.get("usd_per_mtok_out"),
                     )?
                     .unwrap_or(0.0),
+                    sampling,
                 },
             );
         }

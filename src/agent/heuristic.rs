@@ -16,19 +16,27 @@ pub fn fallback_draft(json: bool, schema_doc: Option<&Json>) -> Option<Json> {
     }
 }
 
-/// Answer a request offline: the reply text and, for JSON output, its value.
-pub fn answer(req: &AgentRequest) -> Result<(String, Option<Json>), String> {
-    let text = match &req.offline {
+/// The offline reply's text: the `offline` value, `{}` for JSON, else the prompt.
+pub fn draft_text(req: &AgentRequest) -> String {
+    match &req.offline {
         Some(Json::String(s)) => s.clone(),
         Some(v) => v.to_string(),
         None if req.json => "{}".to_string(),
         None => format!("[offline draft] {}", req.prompt),
-    };
-    let value = interpret(req, &text).map_err(|e| {
-        format!(
-            "the offline draft does not fit the step's output ({e}); fix the step's `offline` field or the schema's defaults"
-        )
-    })?;
+    }
+}
+
+/// Why an offline draft is refused: it cannot get better by asking again.
+pub fn misfit(e: &str) -> String {
+    format!(
+        "the offline draft does not fit the step's output ({e}); fix the step's `offline` field or the schema's defaults"
+    )
+}
+
+/// Answer a request offline: the reply text and, for JSON output, its value.
+pub fn answer(req: &AgentRequest) -> Result<(String, Option<Json>), String> {
+    let text = draft_text(req);
+    let value = interpret(req, &text).map_err(|e| misfit(&e))?;
     Ok((text, value))
 }
 
@@ -47,6 +55,7 @@ mod tests {
             offline,
             max_tokens: 10,
             context: None,
+            sampling: Default::default(),
         }
     }
 

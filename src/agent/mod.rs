@@ -1,18 +1,25 @@
 //! Agent steps: LLM providers, prompts, structured replies, cost and budgets.
 //!
 //! Map: `config` types the config sections (providers, models, caps, secrets file),
-//! `wire` the two wire formats, `provider` the HTTP calls (retries, errors),
-//! `schema` the JSON Schema subset, `heuristic` the offline provider, `budget` the
-//! cost estimate and cap checks. The driver (engine) decides when to call, journals
-//! every call before its result is used, and pauses on a budget stop; nothing here
-//! touches the journal.
+//! `sampling` the sampling settings, `wire` the three wire formats, `structured` how
+//! a JSON reply is asked for (the schema sent to the server), `provider` the HTTP
+//! calls (retries, errors), `stream` streamed replies, `schema` the JSON Schema
+//! subset, `heuristic` the offline provider, `budget` the cost estimate and cap
+//! checks, and `turns` the pure state machine of a step's calls (repair, fallback,
+//! give up). The driver (engine) performs what `turns` decides, journals every call
+//! before its result is used, and pauses on a budget stop; nothing here touches the
+//! journal.
 
 pub mod budget;
 pub mod config;
 pub mod context;
 pub mod heuristic;
 pub mod provider;
+pub mod sampling;
 pub mod schema;
+pub mod stream;
+pub mod structured;
+pub mod turns;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +27,9 @@ use serde_json::{Value as Json, json};
 
 pub use config::{AgentSettings, Backend, Target};
 pub use context::{PromptContext, UsedContext};
+pub use sampling::Sampling;
+pub use structured::{Form, WireSchema};
+pub use turns::{Repair, Turns};
 
 /// A rendered agent step: what every call of it asks. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +51,9 @@ pub struct AgentRequest {
     /// into the prompt (kept here so a budget stop resumes with the same context).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<PromptContext>,
+    /// The step's own sampling settings (they win over the alias's).
+    #[serde(default, skip_serializing_if = "Sampling::is_empty")]
+    pub sampling: Sampling,
 }
 
 impl AgentRequest {
@@ -53,32 +66,6 @@ impl AgentRequest {
     pub fn needs_retrieval(&self) -> bool {
         self.context.as_ref().is_some_and(|c| c.used.is_none())
     }
-}
-
-/// Where an agent step is among its calls. Kept by the driver, and stored in a
-/// budget item so a decision taken by another process continues where it stopped.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    /// Index into `AgentRequest::models`.
-    pub model_idx: usize,
-    /// The invalid reply to correct with the next call (asked once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repair: Option<Repair>,
-    /// Errors of earlier calls of this step (shown when it fails).
-    #[serde(default)]
-    pub errors: Vec<String>,
-    /// How many calls this job made.
-    #[serde(default)]
-    pub calls: u32,
-    /// The attempt whose `step_started` was recorded.
-    #[serde(default)]
-    pub started: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Repair {
-    pub response: String,
-    pub error: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +89,14 @@ pub struct Chat {
     pub messages: Vec<Message>,
     pub max_tokens: u32,
     pub json: bool,
+    #[serde(default, skip_serializing_if = "Sampling::is_empty")]
+    pub sampling: Sampling,
+    /// How the JSON reply is asked for (the record says it per provider).
+    #[serde(skip)]
+    pub form: Form,
+    /// The schema sent to the server (with `Form::Schema`).
+    #[serde(skip)]
+    pub schema: Option<WireSchema>,
 }
 
 /// A successful reply.
@@ -112,6 +107,44 @@ pub struct Reply {
     pub tokens_out: u64,
     /// HTTP attempts it took (retries after 429/5xx included).
     pub http_attempts: u32,
+    /// Why the model stopped, as the provider says it (`stop`, `length`,
+    /// `end_turn`, `max_tokens`, `tool_use`).
+    pub finish: Option<String>,
+}
+
+/// Why a call failed, as far as what to do next goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Trying again later might succeed (429/5xx storms, timeouts, broken replies).
+    Transient,
+    /// Trying again will not help (the key, the model, a refused request).
+    Fatal,
+    /// The server refused the schema form; plain JSON may work.
+    SchemaRefused,
+    /// The step's deadline passed while the call was in flight.
+    Deadline,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Transient => "transient",
+            FailureKind::Fatal => "fatal",
+            FailureKind::SchemaRefused => "schema_refused",
+            FailureKind::Deadline => "deadline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FailureKind> {
+        Some(match s {
+            "transient" => FailureKind::Transient,
+            "fatal" => FailureKind::Fatal,
+            "schema_refused" => FailureKind::SchemaRefused,
+            "deadline" => FailureKind::Deadline,
+            _ => return None,
+        })
+    }
 }
 
 /// A failed call.
@@ -119,8 +152,7 @@ pub struct Reply {
 pub struct CallFailure {
     pub message: String,
     pub hint: Option<String>,
-    /// Whether trying again later might succeed (429/5xx storms, timeouts).
-    pub retryable: bool,
+    pub kind: FailureKind,
     pub http_attempts: u32,
 }
 
@@ -129,16 +161,21 @@ impl CallFailure {
         CallFailure {
             message: message.into(),
             hint: None,
-            retryable: false,
+            kind: FailureKind::Fatal,
             http_attempts,
         }
     }
 
     pub fn retryable(message: impl Into<String>, http_attempts: u32) -> Self {
         CallFailure {
-            retryable: true,
+            kind: FailureKind::Transient,
             ..CallFailure::fatal(message, http_attempts)
         }
+    }
+
+    /// Whether trying again later might succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, FailureKind::Transient | FailureKind::Deadline)
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -155,8 +192,11 @@ impl CallFailure {
     }
 }
 
-/// The conversation for the next call of `job`.
-pub fn chat(req: &AgentRequest, job: &Job) -> Chat {
+/// The conversation of `call`: the step's system prompt (with the JSON rule), its
+/// prompt (after the retrieved memory), and for a repair call the invalid reply and
+/// why. `form` says how JSON is asked for; `sampling` is the alias's (the step's own
+/// settings win).
+pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampling) -> Chat {
     let mut system = req.system.clone();
     if req.json {
         let mut rule = String::from(
@@ -178,24 +218,51 @@ pub fn chat(req: &AgentRequest, job: &Job) -> Chat {
         role: Role::User,
         content,
     }];
-    if let Some(r) = &job.repair {
-        messages.push(Message {
-            role: Role::Assistant,
-            content: r.response.clone(),
-        });
-        messages.push(Message {
-            role: Role::User,
-            content: format!(
-                "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
-                r.error
-            ),
-        });
+    match &call.repair {
+        // Cut at max_tokens: asked again afresh, with more room. The cut reply stays
+        // out of the conversation (a small model shown it writes it again).
+        Some(r) if r.truncated => {
+            messages[0].content.push_str(&format!(
+                "\n\n(Your last reply was cut off at the length limit before it was complete. Keep this one short: {} at most.)",
+                if req.json {
+                    "one complete JSON object, a few sentences per field"
+                } else {
+                    "a few sentences"
+                }
+            ));
+        }
+        Some(r) => {
+            messages.push(Message {
+                role: Role::Assistant,
+                content: r.response.clone(),
+            });
+            messages.push(Message {
+                role: Role::User,
+                content: format!(
+                    "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
+                    r.error
+                ),
+            });
+        }
+        None => {}
     }
+    let (form, schema) = match (
+        req.json,
+        form,
+        req.schema.as_ref().and_then(structured::wire),
+    ) {
+        (false, _, _) => (Form::Text, None),
+        (true, Form::Schema, Some(w)) => (Form::Schema, Some(w)),
+        (true, _, _) => (Form::Json, None),
+    };
     Chat {
         system,
         messages,
-        max_tokens: req.max_tokens,
+        max_tokens: call.max_tokens,
         json: req.json,
+        sampling: req.sampling.over(sampling),
+        form,
+        schema,
     }
 }
 
@@ -213,6 +280,14 @@ pub fn request_record(target: &Target, chat: &Chat, context: Option<&Json>) -> J
         "url": url,
         "chat": chat,
     });
+    if let Backend::Provider(p) = &target.backend {
+        if chat.json {
+            r["structured"] = json!(chat.form.word(p.kind));
+        }
+        if p.stream {
+            r["stream"] = json!(true);
+        }
+    }
     if let Some(c) = context {
         r["context"] = c.clone();
     }
@@ -229,13 +304,44 @@ fn unfence(text: &str) -> &str {
     rest.strip_suffix("```").unwrap_or(rest).trim()
 }
 
+/// A reply with every known secret value replaced by its placeholder. A JSON reply
+/// (fenced or not) stays JSON: its strings are redacted, not its text (the
+/// placeholder's quotes would end a JSON string), and it is written back compact, or
+/// indented when it was.
+pub fn redact_reply(secrets: &crate::secrets::Secrets, text: &str) -> String {
+    let plain = secrets.redact(text);
+    if plain == text {
+        return plain;
+    }
+    let inner = unfence(text);
+    let Ok(mut v) = serde_json::from_str::<Json>(inner) else {
+        return plain;
+    };
+    secrets.redact_json(&mut v);
+    let json = if inner.contains('\n') {
+        serde_json::to_string_pretty(&v)
+    } else {
+        serde_json::to_string(&v)
+    };
+    let Ok(json) = json else { return plain };
+    // `inner` is a slice of `text`: keep what is around it (a fence), redacted too.
+    let start = inner.as_ptr() as usize - text.as_ptr() as usize;
+    let end = start + inner.len();
+    format!(
+        "{}{json}{}",
+        secrets.redact(&text[..start]),
+        secrets.redact(&text[end..])
+    )
+}
+
 /// Parse and validate a reply. `Ok(None)` for text output.
 pub fn interpret(req: &AgentRequest, text: &str) -> Result<Option<Json>, String> {
     if !req.json {
         return Ok(None);
     }
-    let v: Json =
+    let mut v: Json =
         serde_json::from_str(unfence(text)).map_err(|e| format!("the reply is not JSON ({e})"))?;
+    structured::drop_nulls(req.schema.as_ref().unwrap_or(&Json::Null), &mut v);
     let mut problems = Vec::new();
     if let Some(s) = &req.schema
         && let Err(errs) = schema::validate(s, &v)
@@ -322,7 +428,50 @@ mod tests {
             offline: None,
             max_tokens: 100,
             context: None,
+            sampling: Sampling::default(),
         }
+    }
+
+    #[test]
+    fn a_redacted_json_reply_is_still_json() {
+        let key = "sk-live-0a1b2c3d4e";
+        let secrets = crate::secrets::Secrets::default().with_redacted("LLM_KEY", key);
+        let ph = "secret(\"LLM_KEY\")";
+        let r = req(true);
+        for text in [
+            format!("{{\"subject\": \"{key}\"}}"),
+            format!("```json\n{{\n  \"subject\": \"key {key}\"\n}}\n```"),
+        ] {
+            let out = redact_reply(&secrets, &text);
+            assert!(!out.contains(key), "{out}");
+            let v = interpret(&r, &out).unwrap().unwrap();
+            assert!(v["subject"].as_str().unwrap().ends_with(ph), "{out}");
+        }
+        assert_eq!(
+            redact_reply(
+                &secrets,
+                &format!("```json\n{{\"subject\": \"{key}\"}}\n```")
+            ),
+            format!(
+                "```json\n{{\"subject\":\"{}\"}}\n```",
+                ph.replace('"', "\\\"")
+            )
+        );
+        // Prose is redacted as text; a reply without the key is kept as it came.
+        assert_eq!(
+            redact_reply(&secrets, &format!("Your key is {key}.")),
+            format!("Your key is {ph}.")
+        );
+        let kept = "{ \"subject\" : \"Tea\" }";
+        assert_eq!(redact_reply(&secrets, kept), kept);
+    }
+
+    /// The conversation of the step's first call (or of `t`'s next one).
+    fn first(r: &AgentRequest, t: &Turns) -> Chat {
+        let turns::Next::Call(call) = t.next(r, turns::Policy::default()) else {
+            panic!("no call")
+        };
+        chat(r, &call, Form::Schema, &Sampling::default())
     }
 
     #[test]
@@ -362,10 +511,10 @@ mod tests {
         });
         assert!(r.needs_retrieval());
         // Not retrieved yet: the prompt alone.
-        assert_eq!(chat(&r, &Job::default()).messages[0].content, "Write.");
+        assert_eq!(first(&r, &Turns::default()).messages[0].content, "Write.");
         r.context.as_mut().unwrap().used = Some(used.clone());
         assert!(!r.needs_retrieval());
-        let c = chat(&r, &Job::default());
+        let c = first(&r, &Turns::default());
         assert_eq!(
             c.messages[0].content,
             context::with_prompt(&used.text, "Write.")
@@ -386,14 +535,15 @@ mod tests {
     #[test]
     fn a_repair_call_carries_the_reply_and_the_error() {
         let r = req(true);
-        let job = Job {
+        let turns = Turns {
             repair: Some(Repair {
                 response: "{}".into(),
                 error: "missing `subject`".into(),
+                truncated: false,
             }),
-            ..Job::default()
+            ..Turns::default()
         };
-        let c = chat(&r, &job);
+        let c = first(&r, &turns);
         assert!(
             c.system
                 .as_deref()
@@ -403,8 +553,26 @@ mod tests {
         assert_eq!(c.messages.len(), 3);
         assert_eq!(c.messages[1].content, "{}");
         assert!(c.messages[2].content.contains("missing `subject`"));
+        assert_eq!((c.form, c.max_tokens), (Form::Schema, 100));
+        // A reply cut at max_tokens: the repair call has twice the room.
+        let cut = Turns {
+            repair: Some(Repair {
+                response: "{\"subject\": \"a".into(),
+                error: "the reply stopped at max_tokens".into(),
+                truncated: true,
+            }),
+            ..Turns::default()
+        };
+        let c = first(&r, &cut);
+        assert_eq!(c.max_tokens, 200);
+        assert_eq!(c.messages.len(), 1, "the cut reply is not shown again");
+        assert!(
+            c.messages[0]
+                .content
+                .contains("Your last reply was cut off")
+        );
         assert_eq!(
-            chat(&req(false), &Job::default()).system.as_deref(),
+            first(&req(false), &Turns::default()).system.as_deref(),
             Some("Be brief.")
         );
     }

@@ -1,5 +1,6 @@
-//! `aios budget`: LLM spending today and this month (UTC) against the config's caps,
-//! and this month's spending per workflow.
+//! `aios budget`: LLM spending and tokens today and this month (UTC) against the
+//! config's caps, and this month's spending and tokens per workflow (tokens matter
+//! for local models, which cost $0).
 
 use serde_json::json;
 
@@ -15,29 +16,46 @@ pub fn budget(ctx: &Ctx, args: BudgetArgs) -> CmdResult {
     let today = journal.llm_spent_since(day)?;
     let this_month = journal.llm_spent_since(month)?;
     let per = journal.llm_spend_by_workflow(month)?;
+    let (day_in, day_out) = journal.llm_tokens_since(day)?;
+    let (month_in, month_out) = journal.llm_tokens_since(month)?;
     let caps = settings.caps;
     if args.json {
         ui::print_json(&json!({
-            "today": { "spent_usd": today, "cap_usd": caps.daily_usd },
-            "month": { "spent_usd": this_month, "cap_usd": caps.monthly_usd },
+            "today": { "spent_usd": today, "cap_usd": caps.daily_usd, "tokens_in": day_in, "tokens_out": day_out },
+            "month": { "spent_usd": this_month, "cap_usd": caps.monthly_usd, "tokens_in": month_in, "tokens_out": month_out },
             "workflows": per.iter().map(|w| json!({
                 "workflow": w.workflow, "calls": w.calls, "spent_usd": w.usd,
+                "tokens_in": w.tokens_in, "tokens_out": w.tokens_out,
             })).collect::<Vec<_>>(),
         }));
         return Ok(Exit::Ok);
     }
-    let line = |what: &str, spent: f64, cap: Option<f64>| match cap {
+    let money = |spent: f64, cap: Option<f64>| match cap {
         Some(c) => format!(
-            "{what:<11} {:>9} of {} ({:.0}%)\n",
+            "{:>9} of {} ({:.0}%)",
             usd(spent),
             usd(c),
             if c > 0.0 { spent / c * 100.0 } else { 100.0 }
         ),
-        None => format!("{what:<11} {:>9} (no cap)\n", usd(spent)),
+        None => format!("{:>9} (no cap)", usd(spent)),
     };
+    let rows = [
+        ("today", money(today, caps.daily_usd), day_in, day_out),
+        (
+            "this month",
+            money(this_month, caps.monthly_usd),
+            month_in,
+            month_out,
+        ),
+    ];
+    let w = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    out.push_str(&line("today", today, caps.daily_usd));
-    out.push_str(&line("this month", this_month, caps.monthly_usd));
+    for (what, m, tin, tout) in &rows {
+        out.push_str(&format!(
+            "{what:<11} {m:<w$}  {} ({tin} in, {tout} out)\n",
+            crate::text::count(tin + tout, "token")
+        ));
+    }
     if per.is_empty() {
         out.push_str("no LLM calls this month\n");
     } else {
@@ -50,15 +68,17 @@ pub fn budget(ctx: &Ctx, args: BudgetArgs) -> CmdResult {
         out.push_str(&format!(
             "\n{}\n",
             ctx.ui.out().bold(&format!(
-                "{:<w$}  {:>5}  {:>9}",
-                "WORKFLOW", "CALLS", "SPENT"
+                "{:<w$}  {:>5}  {:>10}  {:>10}  {:>9}",
+                "WORKFLOW", "CALLS", "TOKENS IN", "TOKENS OUT", "SPENT"
             ))
         ));
         for p in &per {
             out.push_str(&format!(
-                "{:<w$}  {:>5}  {:>9}\n",
+                "{:<w$}  {:>5}  {:>10}  {:>10}  {:>9}\n",
                 p.workflow,
                 p.calls,
+                p.tokens_in,
+                p.tokens_out,
                 usd(p.usd)
             ));
         }

@@ -20,7 +20,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
                     } else {
                         ErrorKind::Invalid
                     },
-                    format!("cannot read the edited action {}: {e}", path.display()),
+                    format!("cannot read the edit {}: {e}", path.display()),
                 )
             })?,
             secrets: ctx.run_env()?.secrets,
@@ -33,6 +33,9 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
     }
     if args.switch {
         fields.push(("switch".into(), "true".into()));
+    }
+    if args.offline {
+        fields.push((crate::inbox::choices::OFFLINE.into(), "true".into()));
     }
     let req = DecideRequest {
         decision: if args.done {
@@ -116,6 +119,13 @@ fn decide_and_continue(
 
 fn decided_line(p: &ProposalRecord) -> String {
     let verb = match p.decision {
+        Some(Decision::Approve) if p.kind == crate::journal::ProposalKind::Rescue => {
+            match p.fields.as_ref().and_then(|f| f["rescue"].as_str()) {
+                Some("edit") => "rescued with your reply",
+                Some("offline") => "rescued with the offline draft",
+                _ => "approved: the step runs again",
+            }
+        }
         Some(Decision::Approve) if p.edited.is_some() => "approved with edits",
         Some(Decision::Approve) => "approved",
         Some(Decision::Reject) => "rejected",

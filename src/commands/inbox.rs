@@ -10,7 +10,7 @@ use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
 use crate::inbox::view::{INTERRUPTED, ItemView, Shown, Subject};
-use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, ProposalStatus};
+use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, ProposalStatus, Rescue};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
@@ -162,7 +162,7 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
     let journal = ctx.reader()?;
     let p = journal.proposal(args.id)?;
     if args.action {
-        ui::print_json(&crate::inbox::view::editable(&p));
+        ui::println(&crate::inbox::view::edit_start(&p));
         return Ok(Exit::Ok);
     }
     if args.json {
@@ -259,6 +259,16 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                 ));
             }
         }
+        Subject::Rescue(r) => {
+            t.push_str(&rescue_text(r, s));
+            if let Some(d) = &p.diff {
+                t.push_str(&format!(
+                    "\n{}\n{}",
+                    s.bold("the operator's reply"),
+                    indent(d)
+                ));
+            }
+        }
         // Notices were printed above.
         Subject::Notice => {}
     }
@@ -340,6 +350,47 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
 /// Whether an item was built from an offline heuristic draft (no LLM).
 fn offline_draft(p: &ProposalRecord) -> bool {
     Evidence::of(&p.evidence).offline_draft()
+}
+
+/// A rescue for `aios inbox show`: each reply with its error, why the step stopped,
+/// what a reply must be, and the offline draft.
+fn rescue_text(r: &Rescue, s: ui::Style) -> String {
+    let mut t = format!("{}\n", s.bold(Rescue::HEADLINE));
+    if !r.replies.is_empty() {
+        t.push_str(&format!("\n{}\n", s.bold("replies")));
+    }
+    for x in &r.replies {
+        t.push_str(&format!("  {}\n", x.headline()));
+        if let Some(text) = &x.response {
+            t.push_str(&indent(&indent(text)));
+        }
+        if let Some(e) = &x.error {
+            t.push_str(&format!("    {} {e}\n", s.red_bold("error:")));
+        }
+    }
+    t.push_str(&format!(
+        "\n{}\n{}",
+        s.bold("why the step stopped"),
+        indent(&r.error)
+    ));
+    t.push_str(&format!(
+        "\n{}\n",
+        s.bold(&format!("{} (--edit FILE)", r.expects()))
+    ));
+    if let Some(schema) = &r.request.schema {
+        t.push_str(&indent(
+            &serde_json::to_string_pretty(schema).unwrap_or_default(),
+        ));
+    }
+    match r.offline_text() {
+        None => t.push_str("\nno offline draft fits this step's output\n"),
+        Some(d) => t.push_str(&format!(
+            "\n{}\n{}",
+            s.bold("offline draft (--offline)"),
+            indent(&d)
+        )),
+    }
+    t
 }
 
 fn indent(s: &str) -> String {

@@ -1,6 +1,9 @@
-//! `aios llm log`: every LLM call with its model, tokens, cost, latency, prompt and
-//! response. Also where the agent's settings are put together for runs: the config
-//! file's sections, with keys resolved from the environment, then the secrets file.
+//! `aios llm log`: LLM calls, newest first, one line each (model, tokens, cost,
+//! latency, how each ended) or in full (prompt, reply, error), filtered by run, step
+//! or errors. Also where the agent's settings are put together for runs: the config
+//! file's sections, with keys resolved from the environment, the secret store or the
+//! secrets file (and the secrets file itself). `prompt`, `models` and `ping` are in
+//! [`super::llm_try`].
 
 use serde_json::json;
 
@@ -11,7 +14,7 @@ use crate::agent::config::{self, AgentSettings};
 use crate::cli::{LlmArgs, LlmCommand, LlmLogArgs};
 use crate::clock::format_ms;
 use crate::error::Error;
-use crate::journal::LlmCallRecord;
+use crate::journal::{CallFilter, LlmCallRecord};
 use crate::secrets::Secrets;
 use std::path::PathBuf;
 
@@ -67,10 +70,13 @@ pub fn agent_settings(ctx: &Ctx, secrets: &Secrets) -> Result<AgentSettings, Err
 pub fn llm(ctx: &Ctx, args: LlmArgs) -> CmdResult {
     match args.command {
         LlmCommand::Log(a) => log(ctx, a),
+        LlmCommand::Prompt(a) => super::llm_try::prompt(ctx, a),
+        LlmCommand::Models(a) => super::llm_try::models(ctx, a),
+        LlmCommand::Ping(a) => super::llm_try::ping(ctx, a),
     }
 }
 
-fn call_json(c: &LlmCallRecord) -> serde_json::Value {
+pub(super) fn call_json(c: &LlmCallRecord) -> serde_json::Value {
     json!({
         "id": c.id,
         "run_id": c.run_id,
@@ -87,6 +93,8 @@ fn call_json(c: &LlmCallRecord) -> serde_json::Value {
         "cost_usd": c.call.cost_usd,
         "latency_ms": c.call.latency_ms,
         "http_attempts": c.call.http_attempts,
+        "finish_reason": c.call.finish_reason,
+        "failure": c.call.failure,
         "request": c.call.request,
         "response": c.call.response,
         "error": c.call.error,
@@ -103,12 +111,45 @@ fn indent(label: &str, text: &str) -> String {
     out
 }
 
+/// Who answered a call, for humans.
+pub(super) fn who(k: &crate::journal::LlmCall) -> String {
+    if k.heuristic {
+        "heuristic (offline draft, no LLM)".to_string()
+    } else {
+        format!("{}/{} (`{}`)", k.provider, k.model, k.alias)
+    }
+}
+
+/// How a call ended, in a few words: the finish reason (named when the reply was
+/// cut), or the error.
+fn outcome(k: &crate::journal::LlmCall) -> String {
+    match (&k.error, k.finish_reason.as_deref()) {
+        (Some(e), _) if k.failure.is_some() => format!("failed: {e}"),
+        (Some(e), Some(f)) if crate::agent::turns::is_truncated(Some(f)) => {
+            format!("cut at max_tokens ({f}): {e}")
+        }
+        (Some(e), _) => format!("invalid: {e}"),
+        (None, Some(f)) if crate::agent::turns::is_truncated(Some(f)) => {
+            format!("cut at max_tokens ({f})")
+        }
+        (None, Some(f)) => f.to_string(),
+        (None, None) => "ok".to_string(),
+    }
+}
+
 fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
     let journal = ctx.reader()?;
-    if let Some(r) = args.run {
+    if let Some(r) = args.run.filter(|r| *r != 0) {
         journal.run(r)?;
     }
-    let calls = journal.llm_calls(args.run)?;
+    let filtered = args.run.is_some() || args.step.is_some() || args.errors;
+    let calls = journal.llm_calls(&CallFilter {
+        run: args.run,
+        step: args.step.clone(),
+        attempt: None,
+        errors: args.errors,
+        limit: args.limit,
+    })?;
     if args.json {
         ui::print_json(&serde_json::Value::Array(
             calls.iter().map(call_json).collect(),
@@ -116,26 +157,79 @@ fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
         return Ok(Exit::Ok);
     }
     if calls.is_empty() {
-        ui::println("no LLM calls yet: agent steps record theirs here");
+        ui::println(&empty_message(&journal, filtered)?);
         return Ok(Exit::Ok);
     }
     let s = ctx.ui.out();
     let mut out = String::new();
+    if !args.full {
+        let rows: Vec<[String; 8]> = calls
+            .iter()
+            .map(|c| {
+                let k = &c.call;
+                [
+                    c.id.to_string(),
+                    format_ms(c.at),
+                    if c.run_id == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{}/{}", c.run_id, k.step)
+                    },
+                    if k.heuristic {
+                        "heuristic (offline)".to_string()
+                    } else {
+                        format!("{}/{}", k.provider, k.model)
+                    },
+                    format!("{}/{}", k.tokens_in, k.tokens_out),
+                    usd(k.cost_usd),
+                    format!("{}ms", k.latency_ms),
+                    outcome(k),
+                ]
+            })
+            .collect();
+        let heads = [
+            "CALL", "AT", "RUN/STEP", "MODEL", "TOKENS", "COST", "TIME", "RESULT",
+        ]
+        .map(String::from);
+        let mut w = [0usize; 7];
+        for r in rows.iter().chain(std::iter::once(&heads)) {
+            for (i, c) in r.iter().take(7).enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        let line = |r: &[String; 8]| {
+            let mut l = String::new();
+            for (i, c) in r.iter().take(7).enumerate() {
+                l.push_str(&format!("{c:<width$}  ", width = w[i]));
+            }
+            l.push_str(&crate::connectors::truncate_line(&r[7], 100));
+            l
+        };
+        out.push_str(&s.bold(&line(&heads)));
+        out.push('\n');
+        for r in &rows {
+            out.push_str(&line(r));
+            out.push('\n');
+        }
+        ui::print(&out);
+        return Ok(Exit::Ok);
+    }
     for c in &calls {
         let k = &c.call;
-        let who = if k.heuristic {
-            "heuristic (offline draft, no LLM)".to_string()
+        let whence = if c.run_id == 0 {
+            "aios llm prompt".to_string()
         } else {
-            format!("{}/{} (`{}`)", k.provider, k.model, k.alias)
+            format!(
+                "run {} ({}) · step {} · attempt {}",
+                c.run_id, c.workflow, k.step, k.attempt
+            )
         };
-        out.push_str(&s.bold(&format!(
-            "call {} · run {} ({}) · step {} · attempt {}",
-            c.id, c.run_id, c.workflow, k.step, k.attempt
-        )));
+        out.push_str(&s.bold(&format!("call {} · {whence}", c.id)));
         out.push('\n');
         out.push_str(&format!(
-            "  {} · {who} · {} in / {} out tokens · {} · {}ms{}\n",
+            "  {} · {} · {} in / {} out tokens · {} · {}ms{}{}{}\n",
             format_ms(c.at),
+            who(k),
             k.tokens_in,
             k.tokens_out,
             usd(k.cost_usd),
@@ -144,7 +238,18 @@ fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
                 format!(" · {} HTTP attempts", k.http_attempts)
             } else {
                 String::new()
-            }
+            },
+            match k.request["structured"].as_str() {
+                Some(f) => format!(" · JSON asked as {f}"),
+                None => String::new(),
+            },
+            match &k.finish_reason {
+                Some(f) if crate::agent::turns::is_truncated(Some(f)) => {
+                    format!(" · {} (cut at max_tokens)", f)
+                }
+                Some(f) => format!(" · {f}"),
+                None => String::new(),
+            },
         ));
         let chat = &k.request["chat"];
         if let Some(sys) = chat["system"].as_str() {
@@ -166,4 +271,29 @@ fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
     }
     ui::print(&out);
     Ok(Exit::Ok)
+}
+
+/// Why `llm log` shows nothing: no call matched, none was made yet, or calls wait
+/// on a budget cap and were never made.
+fn empty_message(journal: &crate::journal::Journal, filtered: bool) -> Result<String, Error> {
+    if filtered {
+        return Ok("no LLM call matches these filters".into());
+    }
+    let stopped: Vec<_> = journal
+        .inbox(false)?
+        .into_iter()
+        .filter(|p| p.kind == crate::journal::ProposalKind::Budget)
+        .collect();
+    Ok(match stopped.as_slice() {
+        [] => "no LLM calls yet: each call an agent step or `aios llm prompt` makes is listed here"
+            .into(),
+        [p] => format!(
+            "no LLM calls yet: step `{}` of run {} stopped at a budget cap before its call was made; see it with: aios inbox show {}",
+            p.step_id, p.run_id, p.id
+        ),
+        many => format!(
+            "no LLM calls yet: {} calls stopped at a budget cap before they were made; see them with: aios inbox list",
+            many.len()
+        ),
+    })
 }

@@ -50,12 +50,17 @@ pub fn describe(ev: &Event) -> String {
                 "offline heuristic draft (no LLM)".to_string()
             } else {
                 format!(
-                    "{}/{}, {}, {}, {}ms",
+                    "{}/{}, {}, {}, {}ms{}",
                     c.provider,
                     c.model,
                     crate::text::count(c.tokens_in + c.tokens_out, "token"),
                     crate::agent::budget::usd(c.cost_usd),
-                    c.latency_ms
+                    c.latency_ms,
+                    if crate::agent::turns::is_truncated(c.finish_reason.as_deref()) {
+                        ", cut at max_tokens"
+                    } else {
+                        ""
+                    }
                 )
             };
             match &c.error {

@@ -10,6 +10,7 @@ mod hook;
 mod inbox;
 mod install;
 mod llm;
+mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
@@ -126,6 +127,21 @@ impl Ctx {
                 mcp: self.mcp_pool()?,
             },
         );
+        let (agent, mut secrets) = self.agent_env()?;
+        let embedder = memory::embedder(self, &secrets)?;
+        if let Some((name, key)) = embedder.as_ref().and_then(|e| e.key_source()) {
+            secrets = secrets.with_redacted(&name, &key);
+        }
+        env.agent = std::sync::Arc::new(agent);
+        env.embedder = embedder.map(std::sync::Arc::new);
+        env.secrets = secrets;
+        Ok(env)
+    }
+
+    /// The agent's settings, and the secrets what its calls keep or show is
+    /// redacted of: the store, the secrets file, the providers' keys (also those read
+    /// from the environment) and the hooks' secrets. Runs and `aios llm` use both.
+    pub fn agent_env(&self) -> Result<(crate::agent::AgentSettings, Secrets), Error> {
         let mut secrets = self.secrets()?;
         let agent = llm::agent_settings(self, &secrets)?;
         for p in agent.providers.values() {
@@ -133,17 +149,10 @@ impl Ctx {
                 secrets = secrets.with_redacted(name, key.expose());
             }
         }
-        let embedder = memory::embedder(self, &secrets)?;
-        if let Some((name, key)) = embedder.as_ref().and_then(|e| e.key_source()) {
-            secrets = secrets.with_redacted(&name, &key);
-        }
         for (name, value) in crate::schedule::hooks::all_secrets(&self.data_dir) {
             secrets = secrets.with_redacted(&format!("hook:{name}"), &value);
         }
-        env.agent = std::sync::Arc::new(agent);
-        env.embedder = embedder.map(std::sync::Arc::new);
-        env.secrets = secrets;
-        Ok(env)
+        Ok((agent, secrets))
     }
 
     /// The tool servers of `[mcp]` (none started yet). A stdio server starts with the

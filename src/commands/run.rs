@@ -172,6 +172,7 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
     }
     let s = ctx.ui.out();
     let run = journal.run(id)?;
+    let extra = agent_report(journal, id)?;
     match outcome.status {
         RunStatus::Succeeded => {
             let steps = journal.steps(id)?;
@@ -281,5 +282,45 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
             ui::println(&format!("run {id} ({}) is running", run.workflow));
         }
     }
+    ui::print(&extra);
     Ok(code)
+}
+
+/// What the run's agent steps add to its report: which answers came from a
+/// fallback (an offline draft, or a later model), and the text answers in full.
+fn agent_report(journal: &Journal, id: i64) -> Result<String, Error> {
+    let mut notes = String::new();
+    let mut answers = String::new();
+    for st in journal.steps(id)? {
+        if st.kind != "agent" || st.status != crate::journal::StepStatus::Succeeded {
+            continue;
+        }
+        let Some(out) = &st.output else { continue };
+        let note = ui::agent_note(out);
+        if !note.is_empty() {
+            let note = note.trim().trim_start_matches('(').trim_end_matches(')');
+            notes.push_str(&format!("  {}: {note}\n", st.step_id));
+        }
+        if out.get("json").is_none()
+            && let Some(text) = out["text"].as_str()
+        {
+            let by = if out["heuristic"] == true {
+                "offline draft, no LLM".to_string()
+            } else {
+                format!(
+                    "`{}` via {}",
+                    out["model"].as_str().unwrap_or("?"),
+                    out["provider"].as_str().unwrap_or("?")
+                )
+            };
+            answers.push_str(&format!("answer of `{}` ({by}):\n", st.step_id));
+            for line in text.trim_end().lines() {
+                answers.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        notes = format!("fallbacks:\n{notes}");
+    }
+    Ok(notes + &answers)
 }

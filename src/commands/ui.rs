@@ -202,10 +202,16 @@ const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
 
-/// Prints one line per step transition on stderr.
+/// Prints one line per step transition on stderr, and on a terminal a live line
+/// while an LLM call is in flight (redrawn in place, cleared before other lines).
 pub struct Progress {
     style: Style,
     quiet: bool,
+    /// stderr is a terminal: the live line may be drawn.
+    tty: bool,
+    /// The live line is on screen now.
+    live_shown: bool,
+    frame: usize,
     step_started: std::collections::HashMap<String, Instant>,
 }
 
@@ -214,16 +220,63 @@ impl Progress {
         Progress {
             style: ui.err(),
             quiet,
+            tty: std::io::stderr().is_terminal(),
+            live_shown: false,
+            frame: 0,
             step_started: Default::default(),
+        }
+    }
+
+    fn clear_live(&mut self) {
+        if self.live_shown {
+            eprint("\r\x1b[2K");
+            self.live_shown = false;
         }
     }
 }
 
+/// The live line: `⠹ draft: local/m1 · 3.2s · 45 tokens` per call in flight.
+pub fn live_line(calls: &[crate::engine::LiveCall], frame: usize) -> String {
+    const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let parts: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            let mut p = format!("{}: {} · {:.1}s", c.step, c.model, c.elapsed.as_secs_f64());
+            if let Some(t) = c.tokens {
+                p.push_str(&format!(" · {}", crate::text::count(t, "token")));
+            }
+            p
+        })
+        .collect();
+    format!("{} {}", FRAMES[frame % FRAMES.len()], parts.join("  |  "))
+}
+
 impl Observer for Progress {
+    fn wants_live(&self) -> bool {
+        self.tty && !self.quiet
+    }
+
+    fn live(&mut self, calls: &[crate::engine::LiveCall]) {
+        if !self.wants_live() {
+            return;
+        }
+        if calls.is_empty() {
+            self.clear_live();
+            return;
+        }
+        self.frame += 1;
+        let line = live_line(calls, self.frame);
+        // One screen line: cut to the terminal's usual width.
+        let line: String = line.chars().take(100).collect();
+        eprint(&format!("\r\x1b[2K{}", self.style.dim(&line)));
+        self.live_shown = true;
+    }
+
     fn event(&mut self, run: i64, ev: &Event) {
         if self.quiet {
             return;
         }
+        self.clear_live();
         let s = self.style;
         let line = match ev {
             Event::RunStatus { .. }
@@ -259,13 +312,13 @@ impl Observer for Progress {
                 };
                 format!("{} {step} started{again}", s.bold(STARTED))
             }
-            Event::StepSucceeded { step, .. } => {
+            Event::StepSucceeded { step, output, .. } => {
                 let took = self
                     .step_started
                     .remove(step)
                     .map(|t| format!(" {}", s.dim(&format_duration(t.elapsed()))))
                     .unwrap_or_default();
-                format!("{} {step}{took}", s.green(SUCCEEDED))
+                format!("{} {step}{took}{}", s.green(SUCCEEDED), agent_note(output))
             }
             Event::StepFailed {
                 step,
@@ -292,12 +345,19 @@ impl Observer for Progress {
                 if c.heuristic {
                     return;
                 }
-                let what = match &c.error {
-                    Some(e) => format!("failed: {}", first_line(e)),
-                    None => format!(
-                        "{}, {}",
-                        crate::text::count(c.tokens_in + c.tokens_out, "token"),
-                        crate::agent::budget::usd(c.cost_usd)
+                let cut = crate::agent::turns::is_truncated(c.finish_reason.as_deref());
+                let tokens = crate::text::count(c.tokens_in + c.tokens_out, "token");
+                let what = match (&c.error, &c.failure) {
+                    (Some(e), Some(_)) => format!("failed: {}", first_line(e)),
+                    (Some(e), None) => format!(
+                        "{tokens}, {}, invalid reply: {}",
+                        crate::agent::budget::usd(c.cost_usd),
+                        first_line(e)
+                    ),
+                    (None, _) => format!(
+                        "{tokens}, {}{}",
+                        crate::agent::budget::usd(c.cost_usd),
+                        if cut { ", cut at max_tokens" } else { "" }
                     ),
                 };
                 format!(
@@ -324,6 +384,7 @@ impl Observer for Progress {
                     ProposalKind::Approval => "awaits approval",
                     ProposalKind::Attention => "needs attention",
                     ProposalKind::Budget => "stopped at a budget cap",
+                    ProposalKind::Rescue => "needs rescue",
                     ProposalKind::Notice => "raised a notice",
                 };
                 format!(
@@ -337,6 +398,33 @@ impl Observer for Progress {
             ),
         };
         eprint(&format!("{line}\n"));
+    }
+}
+
+/// How an agent step's output came about, when it is worth a word: an offline
+/// draft or another model after the first failed, or a text cut at `max_tokens`.
+pub fn agent_note(output: &serde_json::Value) -> String {
+    let mut notes = Vec::new();
+    if let Some(from) = output["fallback"]["from"].as_array() {
+        let from: Vec<String> = from
+            .iter()
+            .filter_map(|a| a.as_str())
+            .map(|a| format!("`{a}`"))
+            .collect();
+        let by = if output["heuristic"] == true {
+            "offline draft, no LLM".to_string()
+        } else {
+            format!("answered by `{}`", output["model"].as_str().unwrap_or("?"))
+        };
+        notes.push(format!("{by}: {} failed", from.join(", ")));
+    }
+    if output["truncated"] == true {
+        notes.push("cut at max_tokens".into());
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
     }
 }
 

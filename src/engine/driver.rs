@@ -7,14 +7,18 @@
 //! machine's effects. The work behind each effect lives in the child modules:
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
-//! steps, [`agent`] calls models and [`budget`] enforces the spending caps.
+//! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls)
+//! and [`budget`] enforces the spending caps.
 
 mod agent;
 mod budget;
+mod calls;
+pub(super) use calls::redact_result;
 mod execute;
 mod items;
 mod memory;
 mod prepare;
+mod rescue;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -76,8 +80,8 @@ pub(super) struct Driver<'a> {
     pending_effects: Vec<Effect>,
     /// Events recorded but not committed yet (see [`Driver::record`]).
     buffer: Vec<Event>,
-    /// Agent steps between calls (model, repair, errors so far).
-    pub(super) jobs: HashMap<usize, crate::agent::Job>,
+    /// Agent steps between calls: their turns, deadlines, calls in flight.
+    pub(super) agents: calls::AgentState,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
     /// The run's secrets: what commits resolve, and what is redacted from every
@@ -87,6 +91,9 @@ pub(super) struct Driver<'a> {
 
 /// Commit buffered events at least this often.
 const MAX_BUFFERED: usize = 256;
+
+/// How often the live line is redrawn while a call is in flight.
+const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl<'a> Driver<'a> {
     pub(super) fn new(
@@ -125,7 +132,7 @@ impl<'a> Driver<'a> {
             sleepers: HashMap::new(),
             pending_effects: Vec::new(),
             buffer: Vec::new(),
-            jobs: HashMap::new(),
+            agents: calls::AgentState::default(),
             reserved_usd: 0.0,
         }
     }
@@ -188,6 +195,9 @@ impl<'a> Driver<'a> {
         for (_, h) in self.in_flight.drain() {
             h.abort();
         }
+        if self.agents.has_live() && self.observer.wants_live() {
+            self.observer.live(&[]);
+        }
         match result {
             Ok(outcome) => {
                 self.journal.release_lease(self.run.id, &self.env.owner)?;
@@ -240,7 +250,15 @@ impl<'a> Driver<'a> {
             if let Some(t) = next_timer {
                 wait = wait.min(t.saturating_duration_since(now));
             }
+            let live = self.agents.has_live() && self.observer.wants_live();
+            if live {
+                wait = wait.min(LIVE_TICK);
+            }
             self.flush()?;
+            if live {
+                let calls = self.agents.live();
+                self.observer.live(&calls);
+            }
             match self.rx.recv_timeout(wait) {
                 Ok(c) => self.completed(c)?,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -454,7 +472,10 @@ impl<'a> Driver<'a> {
 }
 
 /// Replace every known secret value in an event by its placeholder.
-fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
+pub(super) fn redact_event(secrets: &crate::secrets::Secrets, ev: &mut Event) {
+    if secrets.nothing_to_redact() {
+        return;
+    }
     let Ok(mut v) = serde_json::to_value(&*ev) else {
         return;
     };

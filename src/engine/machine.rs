@@ -331,6 +331,17 @@ impl Machine {
         &self.steps
     }
 
+    /// Whether a step failed: nothing new starts and the run will fail.
+    pub fn halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Whether a failed attempt of `step` would be retried (its `retry` has
+    /// attempts left and the run is not failing).
+    pub fn retries_left(&self, i: usize) -> bool {
+        !self.halted && self.steps[i].tries < self.plan[i].retry.attempts
+    }
+
     /// Make failed steps pending again (resume of a failed run).
     pub fn reset_failed(&mut self) -> Vec<usize> {
         let failed: Vec<usize> = (0..self.steps.len())

@@ -7,6 +7,7 @@
 
 mod driver;
 pub mod machine;
+pub mod prompt;
 
 use std::path::Path;
 use std::time::Duration;
@@ -60,6 +61,27 @@ impl RunEnv {
 /// Receives every journaled event of the runs it watches (for progress output).
 pub trait Observer {
     fn event(&mut self, run: i64, event: &Event);
+
+    /// Whether [`Observer::live`] is shown (a terminal watches): the driver then
+    /// wakes a few times a second while a call is in flight.
+    fn wants_live(&self) -> bool {
+        false
+    }
+
+    /// The LLM calls in flight now (empty when the last one came back).
+    fn live(&mut self, _calls: &[LiveCall]) {}
+}
+
+/// An LLM call in flight, for a live progress line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCall {
+    pub step: String,
+    /// `provider/model`.
+    pub model: String,
+    pub elapsed: Duration,
+    /// Content pieces streamed so far (about one token each), when the provider
+    /// streams.
+    pub tokens: Option<u64>,
 }
 
 /// An observer that ignores everything.
@@ -266,7 +288,10 @@ fn drive_recorded(
             StepStatus::Running => {
                 let approved = items.iter().rev().find(|p| {
                     p.step_id == rec.step_id
-                        && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+                        && !matches!(
+                            p.kind,
+                            ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                        )
                         && p.status == ProposalStatus::Approved
                 });
                 if wf.steps[i].idempotent && approved.is_some() {
@@ -321,6 +346,22 @@ fn drive_recorded(
             reason: "interrupted; running the approved action again (idempotent)".into(),
         });
     }
+    // An interrupted agent step starts its next attempt from the calls the last one
+    // journaled (resume never pays for a call twice).
+    for &i in &resets {
+        if matches!(d.wf.steps[i].spec, workflow::StepSpec::Agent(_)) {
+            let mut calls = d.journal.llm_calls(&crate::journal::CallFilter {
+                run: Some(run_id),
+                step: Some(d.wf.steps[i].id.clone()),
+                attempt: Some(d.machine.step(i).attempt),
+                ..Default::default()
+            })?;
+            calls.reverse();
+            if !calls.is_empty() {
+                d.agents.carried.insert(i, calls);
+            }
+        }
+    }
     for &i in failed_resets.iter().chain(resets.iter()) {
         events.push(Event::StepReset {
             step: d.wf.steps[i].id.clone(),
@@ -360,6 +401,7 @@ fn drive_recorded(
                 d.prepped[i] = Some(Prepped::Gate(crate::journal::Gate::of(&p.action)))
             }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
+            ProposalKind::Rescue => d.restore_rescue(i, &p.action),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));
@@ -373,7 +415,11 @@ fn drive_recorded(
     for &i in &interrupted {
         let step_id = d.wf.steps[i].id.clone();
         if let Some(p) = items.iter().rev().find(|p| {
-            p.step_id == step_id && !matches!(p.kind, ProposalKind::Approval | ProposalKind::Budget)
+            p.step_id == step_id
+                && !matches!(
+                    p.kind,
+                    ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                )
         }) && let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone())
         {
             d.prepped[i] = Some(Prepped::Action(a));

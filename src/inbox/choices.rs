@@ -68,9 +68,11 @@ pub enum Flag {
 pub const RAISE: &str = "raise_usd";
 /// The name (and value `true`) a budget stop's switch is sent under.
 pub const SWITCH: &str = "switch";
+/// The name (and value `true`) a rescue's "use the offline draft" is sent under.
+pub const OFFLINE: &str = "offline";
 
 /// Every key a choice of some kind uses (a kind that adds a key adds it here).
-pub const KEYS: &str = "adewr";
+pub const KEYS: &str = "adeorw";
 
 /// Whether the primary choice (`a`) of an item of kind `kind` asks for nothing, so
 /// several marked items of such kinds can be approved together without looking at
@@ -78,13 +80,18 @@ pub const KEYS: &str = "adewr";
 pub fn batchable(kind: &str) -> bool {
     matches!(
         ProposalKind::parse(kind),
-        Some(ProposalKind::Action | ProposalKind::Attention | ProposalKind::Notice)
+        Some(
+            ProposalKind::Action
+                | ProposalKind::Attention
+                | ProposalKind::Rescue
+                | ProposalKind::Notice
+        )
     )
 }
 
 /// The choices of an item, the primary one (key `a`) first. Keys are `a` (the
-/// primary approval), `d`, `e`, `r` (reject or fail) and `w`; a new kind picks among
-/// letters the TUI does not use for itself (`j k g G J K s q`).
+/// primary approval), `d`, `e`, `o`, `r` (reject or fail) and `w`; a new kind picks
+/// among letters the TUI does not use for itself (`j k g G J K s q`).
 pub fn of(view: &ItemView) -> Vec<Choice> {
     let reject = |label: &str| Choice {
         key: 'r',
@@ -181,6 +188,34 @@ pub fn of(view: &ItemView) -> Vec<Choice> {
             });
             out
         }
+        Subject::Rescue(r) => {
+            let mut out = vec![
+                approve(
+                    "retry",
+                    "run the step again from its first model",
+                    Ask::Nothing,
+                ),
+                Choice {
+                    short: "reply",
+                    ..edit("give the step's reply yourself, checked like a model's")
+                },
+            ];
+            if r.offline_text().is_some() {
+                out.push(Choice {
+                    key: 'o',
+                    short: "offline",
+                    label: "use the step's offline draft as its reply".into(),
+                    decision: Decision::Approve,
+                    ask: Ask::Nothing,
+                    fixed: vec![(OFFLINE.into(), "true".into())],
+                });
+            }
+            out.push(Choice {
+                short: "fail",
+                ..reject("fail the step, with a reason")
+            });
+            out
+        }
         Subject::Notice => vec![approve("ack", "acknowledge it", Ask::Nothing)],
     }
 }
@@ -199,6 +234,8 @@ impl Choice {
         for (name, value) in &self.fixed {
             if name == SWITCH {
                 c.push_str(" --switch");
+            } else if name == OFFLINE {
+                c.push_str(" --offline");
             } else {
                 c.push_str(&format!(" --field {name}={value}"));
             }
@@ -358,10 +395,68 @@ mod tests {
         assert_eq!(keys, ['a', 'w', 'r']);
         let last = view(ProposalKind::Budget, json!({"cap": "run", "model": "fast"}));
         assert_eq!(of(&last).len(), 2, "no switch without a next model");
+        let rescue = view(
+            ProposalKind::Rescue,
+            crate::tui::view::tests::rescue_action(),
+        );
+        assert_eq!(
+            commands(&rescue),
+            [
+                "aios approve 7",
+                "aios approve 7 --edit FILE",
+                "aios approve 7 --offline",
+                "aios reject 7 --reason \"...\"",
+            ]
+        );
+        let keys: Vec<char> = of(&rescue).iter().map(|c| c.key).collect();
+        assert_eq!(keys, ['a', 'e', 'o', 'r']);
+        assert_eq!(
+            of(&rescue)[1].describe(7),
+            "give the step's reply yourself, checked like a model's (start from: aios inbox show 7 --action)"
+        );
+        let mut bare = crate::tui::view::tests::rescue_action();
+        bare["offline"] = Json::Null;
+        let bare = view(ProposalKind::Rescue, bare);
+        assert!(
+            of(&bare).iter().all(|c| c.key != 'o'),
+            "no offline choice without an offline draft"
+        );
         assert_eq!(
             commands(&view(ProposalKind::Notice, json!({}))),
             ["aios approve 7"]
         );
+    }
+
+    #[test]
+    fn every_key_of_every_kind_is_in_keys() {
+        let items = [
+            view(ProposalKind::Action, json!({"kind": "file"})),
+            view(ProposalKind::Attention, json!({"kind": "file"})),
+            view(
+                ProposalKind::Approval,
+                json!({"title": "Go?", "fields": [{"name": "n", "type": "integer"}]}),
+            ),
+            view(
+                ProposalKind::Budget,
+                json!({"cap": "run", "model": "fast", "next_model": "smart"}),
+            ),
+            view(
+                ProposalKind::Rescue,
+                crate::tui::view::tests::rescue_action(),
+            ),
+            view(ProposalKind::Notice, json!({})),
+        ];
+        for v in &items {
+            let keys: Vec<char> = of(v).iter().map(|c| c.key).collect();
+            for k in &keys {
+                assert!(KEYS.contains(*k), "{k} of {:?} is not in KEYS", v.subject);
+            }
+            let mut unique = keys.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), keys.len(), "keys repeat: {keys:?}");
+            assert_eq!(keys.first(), Some(&'a'), "the primary choice is first");
+        }
     }
 
     #[test]

@@ -56,13 +56,23 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
     if p.kind == ProposalKind::Notice {
         return acknowledge(journal, &p, req);
     }
+    if p.kind == ProposalKind::Rescue {
+        return rescue(journal, &p, req);
+    }
     let what = match p.kind {
         ProposalKind::Action => "a proposed action",
         ProposalKind::Approval => "an approval gate",
         ProposalKind::Attention => "an interrupted step",
         ProposalKind::Budget => "a budget stop",
         ProposalKind::Notice => "a notice",
+        ProposalKind::Rescue => "a rescue",
     };
+    if req.fields.iter().any(|(k, _)| k == choices::OFFLINE) {
+        return Err(Error::invalid(format!(
+            "item {id} is {what}; --offline only applies to a rescue (an agent step every model failed)"
+        ))
+        .with_hint(next(&p)));
+    }
     if req.decision == Decision::Done && p.kind != ProposalKind::Attention {
         return Err(Error::invalid(format!(
             "item {id} is {what}; --done only applies to interrupted steps"
@@ -145,6 +155,10 @@ pub fn preview_edit(p: &ProposalRecord, e: &Edit) -> Result<(Option<Json>, Optio
             p.id
         )));
     }
+    if p.kind == ProposalKind::Rescue {
+        let (edited, diff) = check_rescue_edit(p, e, &e.secrets)?;
+        return Ok((Some(edited), diff));
+    }
     check_edit(p, e, &e.secrets)
 }
 
@@ -156,6 +170,118 @@ pub fn next(p: &ProposalRecord) -> String {
         .map(|c| c.command(p.id))
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+/// A rescue: the operator's reply (`--edit`), the offline draft (`--offline`), a
+/// retry (neither), or a rejection. Recorded as `fields.rescue = edit | offline |
+/// retry`; the reply goes in `edited` as `{text, json}`.
+fn rescue(journal: &mut Journal, p: &ProposalRecord, req: DecideRequest) -> Result<ProposalRecord> {
+    let id = p.id;
+    let offline = req.fields.iter().any(|(k, _)| k == choices::OFFLINE);
+    if req.decision == Decision::Done
+        || req.fields.iter().any(|(k, _)| k != choices::OFFLINE)
+        || (offline && req.edit.is_some())
+    {
+        return Err(Error::invalid(format!(
+            "item {id} is a rescue: give the step's reply with --edit FILE, accept its offline draft with --offline, or approve it alone to run the step again"
+        ))
+        .with_hint(next(p)));
+    }
+    if req.decision == Decision::Reject && (offline || req.edit.is_some()) {
+        return Err(
+            Error::invalid("--edit and --offline are ways to approve a rescue").with_hint(next(p)),
+        );
+    }
+    let (fields, edited, diff) = match (req.decision, &req.edit) {
+        (Decision::Reject, _) => (None, None, None),
+        (_, Some(e)) => {
+            // The run's secret inputs are known values too.
+            let uid = journal.run(p.run_id)?.uid;
+            let (edited, diff) = check_rescue_edit(p, e, &e.secrets.for_run(&uid))?;
+            (
+                Some(serde_json::json!({"rescue": "edit"})),
+                Some(edited),
+                diff,
+            )
+        }
+        (_, None) if offline => {
+            if crate::journal::Rescue::of(&p.action)
+                .offline_text()
+                .is_none()
+            {
+                return Err(Error::invalid(format!(
+                    "the step of item {id} has no offline draft that fits its output"
+                ))
+                .with_hint(next(p)));
+            }
+            (Some(serde_json::json!({"rescue": "offline"})), None, None)
+        }
+        (_, None) => (Some(serde_json::json!({"rescue": "retry"})), None, None),
+    };
+    journal.decide(
+        id,
+        DecisionInput {
+            decision: req.decision,
+            reason: req.reason,
+            fields,
+            edited,
+            diff,
+            by: req.by,
+        },
+    )
+}
+
+/// Check the operator's reply against the step's output (JSON and its schema, or
+/// text): `{text, json}` and the diff from the draft it starts from
+/// ([`crate::journal::Rescue::draft`]). A reply holding a secret's value is
+/// refused: it would become the step's output, kept in the journal.
+fn check_rescue_edit(
+    p: &ProposalRecord,
+    e: &Edit,
+    secrets: &crate::secrets::Secrets,
+) -> Result<(Json, Option<String>)> {
+    if let Some(name) = secrets.find_value(&e.text) {
+        return Err(Error::invalid(format!(
+            "{} holds the value of the secret `{name}`: a step's reply is kept in the journal, and secret values never go there",
+            e.origin
+        ))
+        .with_hint(format!(
+            "take the value out of the reply (start from: aios inbox show {} --action)",
+            p.id
+        )));
+    }
+    let req: crate::agent::AgentRequest = serde_json::from_value(p.action["request"].clone())
+        .map_err(|err| {
+            Error::storage(format!(
+                "inbox item {} holds an unreadable request: {err}",
+                p.id
+            ))
+        })?;
+    let text = e.text.trim_end_matches(['\n', '\r']).to_string();
+    let value = crate::agent::interpret(&req, &text).map_err(|err| {
+        Error::invalid(format!(
+            "the reply in {} does not fit the step's output: {err}",
+            e.origin
+        ))
+        .with_hint(format!(
+            "fix it and approve again; the step's schema is in: aios inbox show {}",
+            p.id
+        ))
+    })?;
+    let mut edited = serde_json::json!({ "text": text });
+    if let Some(v) = value {
+        edited["json"] = v;
+    }
+    let before = crate::journal::Rescue::of(&p.action).draft();
+    let (old, new) = (format!("{}\n", before.trim_end()), format!("{text}\n"));
+    let diff = (old.trim_end() != new.trim_end()).then(|| {
+        similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(2)
+            .header("last reply", "yours")
+            .to_string()
+    });
+    Ok((edited, diff))
 }
 
 /// Approving or rejecting a notice acknowledges it; nothing else applies to one.

@@ -3,7 +3,8 @@
 //!
 //! 1. By kind: an `attention` item first (a side effect may or may not have
 //!    happened, and its step is stuck until you say), then a `budget` stop (an agent
-//!    step stopped before spending), then actions, approval gates and kinds added
+//!    step stopped before spending) or a `rescue` (an agent step every model
+//!    failed), then actions, approval gates and kinds added
 //!    later, then schedule notices (nothing waits on them).
 //! 2. Within a kind, items with a decision deadline first, the soonest first (the
 //!    deadline decides for you when it passes).
@@ -48,7 +49,7 @@ impl<'a> Key<'a> {
 pub fn rank(kind: &str) -> u8 {
     match ProposalKind::parse(kind) {
         Some(ProposalKind::Attention) => 0,
-        Some(ProposalKind::Budget) => 1,
+        Some(ProposalKind::Budget | ProposalKind::Rescue) => 1,
         Some(ProposalKind::Notice) => 3,
         Some(ProposalKind::Action | ProposalKind::Approval) | None => 2,
     }
@@ -107,6 +108,6 @@ mod tests {
         ];
         keys.sort_by(|a, b| cmp(*a, *b));
         let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
-        assert_eq!(ids, [11, 9, 10, 8, 2, 3, 7, 1]);
+        assert_eq!(ids, [11, 2, 9, 10, 8, 3, 7, 1]);
     }
 }

@@ -1,13 +1,13 @@
 //! What an inbox item shows, for every front end: `aios inbox show` prints an
 //! [`ItemView`] and the TUI's detail pane draws the same one. It is built from the
 //! stored record through typed readers (the action's [`Description`] from its
-//! connector, the [`Gate`], the [`BudgetStop`], the [`Evidence`]), so neither front
+//! connector, the [`Gate`], the [`BudgetStop`], the [`Rescue`], the [`Evidence`]), so neither front
 //! end reads an item's JSON by key.
 
 use serde_json::Value as Json;
 
 use crate::connectors::{Action, Description};
-use crate::journal::{BudgetStop, Evidence, Gate, ProposalKind, ProposalRecord};
+use crate::journal::{BudgetStop, Evidence, Gate, ProposalKind, ProposalRecord, Rescue};
 
 /// An item, ready to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,9 @@ pub enum Subject {
     Action { interrupted: bool, action: Shown },
     /// An LLM call stopped before it passed a spending cap.
     Budget(BudgetStop),
+    /// An agent step every model failed: their replies and errors, what a reply
+    /// must be, the offline draft.
+    Rescue(Rescue),
     /// A notice about a schedule (its details are the stored action).
     Notice,
 }
@@ -48,6 +51,7 @@ impl ItemView {
         let subject = match p.kind {
             ProposalKind::Approval => Subject::Gate(Gate::of(&p.action)),
             ProposalKind::Budget => Subject::Budget(BudgetStop::of(&p.action)),
+            ProposalKind::Rescue => Subject::Rescue(Rescue::of(&p.action)),
             ProposalKind::Notice => Subject::Notice,
             ProposalKind::Action | ProposalKind::Attention => Subject::Action {
                 interrupted: p.kind == ProposalKind::Attention,
@@ -71,6 +75,17 @@ pub fn editable(p: &ProposalRecord) -> Json {
         .ok()
         .and_then(|a| serde_json::to_value(a).ok())
         .unwrap_or_else(|| stored.clone())
+}
+
+/// The text an operator's edit starts from (`aios inbox show ID --action`, the TUI's
+/// editor), without a final newline: a rescue's reply, started from the last one
+/// the models gave ([`Rescue::draft`]); any other item's [`editable`] action as
+/// indented JSON.
+pub fn edit_start(p: &ProposalRecord) -> String {
+    match p.kind {
+        ProposalKind::Rescue => Rescue::of(&p.action).draft(),
+        _ => serde_json::to_string_pretty(&editable(p)).unwrap_or_else(|_| "null".into()),
+    }
 }
 
 impl Shown {
@@ -152,5 +167,36 @@ mod tests {
                 ("this call", "about $0.02".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn a_rescue_is_typed_and_starts_from_the_last_reply() {
+        let v = ItemView::of(&record(
+            ProposalKind::Rescue,
+            crate::tui::view::tests::rescue_action(),
+            json!({"choices": ["approve --offline: use the step's offline draft"]}),
+        ));
+        let Subject::Rescue(r) = &v.subject else {
+            panic!("{:?}", v.subject)
+        };
+        assert_eq!(r.replies.len(), 1);
+        assert_eq!(
+            r.replies[0].headline(),
+            "call 7 · `default` via local · stop"
+        );
+        assert_eq!(r.expects(), "your reply must match this schema");
+        assert_eq!(r.draft(), "Sure! Tea club.");
+        assert_eq!(
+            r.offline_text().unwrap(),
+            "{\n  \"subject\": \"New: Tea club\"\n}"
+        );
+        // No reply to start from: the offline draft; a broken action reads empty.
+        let mut a = crate::tui::view::tests::rescue_action();
+        a["replies"] = json!([]);
+        assert_eq!(
+            Rescue::of(&a).draft(),
+            "{\n  \"subject\": \"New: Tea club\"\n}"
+        );
+        assert_eq!(Rescue::of(&json!("garbage")), Rescue::default());
     }
 }

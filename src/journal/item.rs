@@ -291,6 +291,117 @@ impl BudgetStop {
     }
 }
 
+/// A rescue item's action, read for people: what every model of an agent step
+/// replied and why each reply failed, what the operator's reply must be, and the
+/// offline draft (the stored action also carries the engine's request).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Rescue {
+    /// Why the step stopped: every model's error.
+    #[serde(default, deserialize_with = "lenient")]
+    pub error: String,
+    /// The replies of the failed attempt, in order.
+    #[serde(default, deserialize_with = "each")]
+    pub replies: Vec<RescueReply>,
+    /// The step's offline draft, when one fits its output (a string for text steps).
+    #[serde(default, deserialize_with = "lenient")]
+    pub offline: Option<Json>,
+    /// What the reply must be.
+    #[serde(default, deserialize_with = "lenient")]
+    pub request: RescueRequest,
+}
+
+/// One reply of a model to rescue from.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RescueReply {
+    /// The LLM call's id (`aios llm log`).
+    #[serde(default, deserialize_with = "lenient")]
+    pub call: i64,
+    #[serde(default, deserialize_with = "lenient")]
+    pub model: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub provider: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub response: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub error: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub finish_reason: Option<String>,
+}
+
+/// The part of the step's request that says what its reply must be.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RescueRequest {
+    /// A JSON reply (else text).
+    #[serde(default, deserialize_with = "lenient")]
+    pub json: bool,
+    #[serde(default, deserialize_with = "lenient")]
+    pub schema: Option<Json>,
+}
+
+impl Rescue {
+    /// What a rescue is, in one sentence.
+    pub const HEADLINE: &'static str =
+        "Every model of this agent step failed; its run waits for your answer.";
+
+    /// The rescue stored with a rescue item.
+    pub fn of(stored: &Json) -> Rescue {
+        serde_json::from_value(stored.clone()).unwrap_or_default()
+    }
+
+    /// What the operator's reply must be, in a few words.
+    pub fn expects(&self) -> &'static str {
+        match (self.request.json, &self.request.schema) {
+            (true, Some(_)) => "your reply must match this schema",
+            (true, None) => "your reply must be one JSON object",
+            (false, _) => "your reply is the step's text",
+        }
+    }
+
+    /// The offline draft as shown (indented JSON, or the text).
+    pub fn offline_text(&self) -> Option<String> {
+        match &self.offline {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(v) => Some(serde_json::to_string_pretty(v).unwrap_or_default()),
+        }
+    }
+
+    /// The text a reply is best started from: the last reply (indented when it is a
+    /// JSON object), else the offline draft, else `{}`.
+    pub fn draft(&self) -> String {
+        let last = self
+            .replies
+            .iter()
+            .rev()
+            .find_map(|r| r.response.as_deref());
+        match last {
+            Some(t) => match serde_json::from_str::<Json>(t.trim()) {
+                Ok(v) if v.is_object() => {
+                    serde_json::to_string_pretty(&v).unwrap_or_else(|_| t.to_string())
+                }
+                _ => t.to_string(),
+            },
+            None => self.offline_text().unwrap_or_else(|| "{}".into()),
+        }
+    }
+}
+
+impl RescueReply {
+    /// `call N · `MODEL` via PROVIDER · FINISH`.
+    pub fn headline(&self) -> String {
+        format!(
+            "call {} · `{}` via {}{}",
+            self.call,
+            self.model,
+            self.provider,
+            match &self.finish_reason {
+                Some(f) => format!(" · {f}"),
+                None => String::new(),
+            }
+        )
+    }
+}
+
 /// A value of the wrong shape reads as the default (and drops only itself).
 fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(d: D) -> Result<T, D::Error> {
     let v = Json::deserialize(d)?;

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// Numbered migrations, applied in order and tracked with `PRAGMA user_version`:
 /// the version is how many of them a database has, so the order of this list is
-/// the schema's history (file numbers only sort; 0008 and 0009 were never used).
+/// the schema's history; file `NNNN_*.sql` is version NNNN.
 /// A released one is never edited (a test pins their hashes): add the next number
 /// at the end. Databases created by a migration before it was edited are repaired
 /// first ([`super::repair`]).
@@ -27,7 +27,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_notices.sql"),
     include_str!("migrations/0008_hook_formats.sql"),
     include_str!("migrations/0009_old_fires.sql"),
-    include_str!("migrations/0010_breakers.sql"),
+    include_str!("migrations/0010_llm_finish.sql"),
+    include_str!("migrations/0011_breakers.sql"),
 ];
 
 /// How the journal is opened.
@@ -261,7 +262,21 @@ impl Journal {
             })?;
             Ok(conn)
         };
-        match open() {
+        // A read-only connection cannot wait out another process rebuilding the WAL
+        // index (SQLite answers SQLITE_BUSY at once, whatever the busy timeout): try
+        // again, a little later each time, for as long as a write lock is waited for.
+        let deadline = std::time::Instant::now() + opts.lock_timeout;
+        let mut pause = std::time::Duration::from_millis(5);
+        let mut opened = open();
+        while let Err(e) = &opened
+            && e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+            && std::time::Instant::now() + pause < deadline
+        {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            opened = open();
+        }
+        match opened {
             Ok(conn) => Ok(Journal {
                 conn,
                 path: path.to_path_buf(),

@@ -179,11 +179,12 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         Event::LlmCall(c) => {
             tx.prepare_cached(
                 "INSERT INTO llm_calls (run_id, step_id, attempt, alias, provider, model, request, response, error,
-                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?
             .execute(params![
-                run,
+                // Run 0: a call of no run (`aios llm prompt`).
+                (run != 0).then_some(run),
                 c.step,
                 c.attempt,
                 c.alias,
@@ -198,7 +199,9 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 c.latency_ms as i64,
                 c.http_attempts,
                 c.heuristic,
-                at
+                at,
+                c.finish_reason,
+                c.failure,
             ])?;
         }
         Event::TimerSet {

@@ -34,7 +34,7 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         "llm_calls",
-        "SELECT json_array(step_id, attempt, alias, provider, model, request, response, error, tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at)
+        "SELECT json_array(step_id, attempt, alias, provider, model, request, response, error, tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure)
          FROM llm_calls WHERE run_id = ?1 ORDER BY id",
     ),
     (

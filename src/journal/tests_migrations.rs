@@ -53,6 +53,16 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0008_hook_formats.sql"),
         "c0096c7bfbb56d656cdfc125fbdf29c557c272edf7213df0ecad503e5da31a4e",
     ),
+    (
+        "0009_old_fires.sql",
+        include_str!("migrations/0009_old_fires.sql"),
+        "9a1527211aa9ecfb640e555539d19fc697e62631051a581a02a7e17fde025938",
+    ),
+    (
+        "0010_llm_finish.sql",
+        include_str!("migrations/0010_llm_finish.sql"),
+        "80d31c9105882ad688b0be08d681a2d08a159e233349cca9c03111a5ad426bb6",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.
@@ -204,4 +214,23 @@ fn the_schema_of_a_new_database_is_the_latest() {
         )
         .unwrap();
     assert!(!has_source);
+}
+
+#[test]
+fn each_migration_file_number_is_its_schema_version() {
+    let src = include_str!("open.rs");
+    let names: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("include_str!(\"migrations/"))
+        .map(|l| &l[..4])
+        .collect();
+    assert_eq!(names.len(), MIGRATIONS.len());
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(
+            n.parse::<usize>().unwrap(),
+            i + 1,
+            "migration {n} is at position {}",
+            i + 1
+        );
+    }
 }

@@ -78,6 +78,9 @@ word_enum!(
         Attention = "attention",
         /// An agent call that would pass a spending cap: raise, switch model or stop.
         Budget = "budget",
+        /// An agent step every model failed: paste or edit the reply, accept the
+        /// offline draft, retry, or fail it.
+        Rescue = "rescue",
         /// About a schedule, not a run (missed fires, a failing schedule): approving
         /// (or rejecting) acknowledges it.
         Notice = "notice",
@@ -314,13 +317,21 @@ pub struct LlmCall {
     pub latency_ms: u64,
     pub http_attempts: u32,
     pub heuristic: bool,
+    /// Why the reply stopped, as the provider said it (`stop`, `length`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// Why the call failed: `transient | fatal | schema_refused | deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// An LLM call as stored, with its run and time.
 #[derive(Debug, Clone)]
 pub struct LlmCallRecord {
     pub id: i64,
+    /// 0 for a call that belongs to no run (`aios llm prompt`).
     pub run_id: i64,
+    /// The run's workflow, or `(prompt)`.
     pub workflow: String,
     pub at: Millis,
     pub call: LlmCall,
@@ -332,6 +343,8 @@ pub struct Spend {
     pub workflow: String,
     pub calls: i64,
     pub usd: f64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
 }
 
 impl Event {

@@ -29,6 +29,10 @@ output = "json"
 schema = { type = "object", required = ["subject"], properties = { subject = { type = "string" } } }
 offline = { subject = "New: {{ inputs.offer }}" }
 max_tokens = 300
+temperature = 0
+top_p = 0.9
+seed = 42
+stop = "END"
 [[steps]]
 id = "plain"
 kind = "agent"
@@ -54,6 +58,21 @@ prompt = "Hi"
     assert_eq!(p.models, ["default"]);
     assert_eq!(p.output, OutputFormat::Text);
     assert_eq!(p.max_tokens, 1024);
+    // An agent step's deadline: 10 minutes unless it says otherwise.
+    assert_eq!(
+        w.steps[1].timeout,
+        Some(std::time::Duration::from_secs(600))
+    );
+    assert!(p.sampling.is_empty());
+    assert_eq!(
+        a.sampling,
+        crate::agent::Sampling {
+            temperature: Some(0.0),
+            top_p: Some(0.9),
+            seed: Some(42),
+            stop: vec!["END".into()],
+        }
+    );
     assert_eq!(
         load(
             &wf("[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\n"),
@@ -114,6 +133,30 @@ fn agent_mistakes_are_reported_with_spans() {
         "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\nurl = \"x\"\n",
     ));
     assert_eq!(d.message, "`url` is not a field of agent steps");
+
+    for (line, message, at_) in [
+        (
+            "top_p = 1.5",
+            "`top_p` must be above 0 and at most 1, found 1.5",
+            "1.5",
+        ),
+        (
+            "temperature = \"hot\"",
+            "expected a number, found a string",
+            "\"hot\"",
+        ),
+        (
+            "stop = [\"\"]",
+            "`stop` sequences must not be empty strings",
+            "[\"\"]",
+        ),
+        ("seed = 1.5", "expected an integer, found a float", "1.5"),
+    ] {
+        let (d, at) = one(&wf(&format!(
+            "[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"p\"\n{line}\n"
+        )));
+        assert_eq!((d.message.as_str(), at.as_str()), (message, at_), "{line}");
+    }
 
     let (d, at) = one(&wf(
         "[budget]\nmax_usd = -1\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {}\n",

@@ -59,6 +59,18 @@ content = "{{ steps.draft.output.json.subject }}\n{{ steps.draft.output.json.bod
 
 pub(crate) const GOOD: &str = r#"{"subject": "Tea club is open", "body": "Come in.", "rationale": "short and warm", "confidence": 0.8}"#;
 
+/// The rescue item `step` waits on once every model failed: its id, and why the
+/// step stopped (every model's error).
+pub(crate) fn rescue(t: &Test, step: &str) -> (i64, String) {
+    let id = t.item(step);
+    let v = t
+        .aios(&["inbox", "show", &id.to_string(), "--json"])
+        .success()
+        .json();
+    assert_eq!(v["kind"], "rescue", "{v}");
+    (id, v["action"]["error"].as_str().unwrap().to_string())
+}
+
 pub(crate) fn setup(server: &LlmServer, kind: &str, models: &str, wf: &str) -> Test {
     Test::new()
         .write("config.toml", &config(server, kind, models))
@@ -99,9 +111,12 @@ fn launch_runs_offline_and_the_inbox_says_no_llm_drafted_it() {
             .iter()
             .all(|c| c["heuristic"] == true && c["cost_usd"] == 0.0)
     );
-    t.aios(&["llm", "log"])
+    t.aios(&["llm", "log", "--full"])
         .success()
         .stdout_contains("heuristic (offline draft, no LLM)");
+    t.aios(&["llm", "log"])
+        .success()
+        .stdout_contains("1/copy    heuristic (offline)");
     t.aios(&["replay", "1"]).success();
 }
 
@@ -127,7 +142,22 @@ usd_per_mtok_out = 2.0
         Some(format!("Bearer {KEY}").as_str())
     );
     assert_eq!(r.body["model"], "m1");
-    assert_eq!(r.body["response_format"], json!({"type": "json_object"}));
+    // The schema goes to the server (strict: closed objects, optional fields
+    // nullable), with the rationale and confidence the prompt invites.
+    assert_eq!(
+        r.body["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "reply", "strict": true, "schema": {
+            "type": "object",
+            "required": ["subject", "body", "rationale", "confidence"],
+            "properties": {
+                "subject": {"type": "string"},
+                "body": {"type": "string"},
+                "rationale": {"type": ["string", "null"]},
+                "confidence": {"enum": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, null]}
+            },
+            "additionalProperties": false
+        }}})
+    );
     assert_eq!(r.body["messages"][0]["role"], "system");
     assert!(
         r.body["messages"][0]["content"]
@@ -171,7 +201,12 @@ usd_per_mtok_out = 2.0
         "Announce Tea club."
     );
     assert_eq!(c["response"], GOOD);
+    assert_eq!(c["finish_reason"], "stop");
+    assert_eq!(c["request"]["structured"], "json_schema");
     t.aios(&["llm", "log"])
+        .success()
+        .stdout_contains("1/draft   local/m1  120/30  $0.0002  ");
+    t.aios(&["llm", "log", "--full"])
         .success()
         .stdout_contains("local/m1 (`default`) · 120 in / 30 out tokens · $0.0002")
         .stdout_contains("  user\n    Announce Tea club.\n")
@@ -222,7 +257,9 @@ fn the_api_key_never_reaches_the_database() {
     // A second run whose call fails: errors are journaled too.
     let one = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
     t.put("one.toml", &one);
-    t.aios(&["run", "one.toml"]).code(1);
+    t.aios(&["run", "one.toml"])
+        .success()
+        .stdout_contains("rescue");
     assert_eq!(server.seen().len(), 2);
     assert!(server.seen().iter().all(|r| r.text().contains("Announce")));
     let mut checked = 0;
@@ -263,21 +300,17 @@ fn a_rate_limit_is_retried_after_the_time_it_asks() {
 }
 
 #[test]
-fn a_500_storm_fails_the_step_naming_provider_and_model() {
+fn a_500_storm_stops_the_step_naming_provider_and_model() {
     let server = LlmServer::start();
     // max_retries = 2: three attempts per model, two models.
     server.script(vec![Reply::error(500, "overloaded"); 6]);
     let t = setup(&server, "openai", FREE_MODELS, DRAFT);
-    let out = t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success().stdout_contains(
+        "rescue    draft              every model failed: provider `local` (model `m1`): HTTP 500 after 3 attempts: overloaded",
+    );
     assert_eq!(server.seen().len(), 6);
     assert_eq!(server.seen()[3].body["model"], "m2");
-    out.stdout_contains(
-        "draft: provider `local` (model `m1`): HTTP 500 after 3 attempts: overloaded",
-    );
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains("provider `local` (model `m2`): HTTP 500 after 3 attempts"),
         "{err}"
@@ -294,9 +327,10 @@ fn a_malformed_reply_fails_with_a_clear_message() {
     server.script(vec![Reply::raw(200, "{\"choices\": [ oops")]);
     let wf = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
     let t = setup(&server, "openai", FREE_MODELS, &wf);
-    t.aios(&["run", "wf.toml"]).code(1).stdout_contains(
-        "draft: provider `local` (model `m1`) sent a reply aios cannot read: not the expected JSON",
-    );
+    t.aios(&["run", "wf.toml"]).success();
+    assert!(rescue(&t, "draft").1.starts_with(
+        "provider `local` (model `m1`) sent a reply aios cannot read: not the expected JSON",
+    ));
 }
 
 #[test]
@@ -326,10 +360,12 @@ fn a_schema_violation_is_corrected_once() {
         step(&t.show(1), "draft")["output"]["json"]["subject"],
         "Tea club is open"
     );
+    // Newest first: the repair call, then the invalid reply.
     let calls = t.aios(&["llm", "log", "--json"]).success().json();
     assert_eq!(calls.as_array().unwrap().len(), 2);
+    assert_eq!(calls[0]["error"], serde_json::Value::Null);
     assert!(
-        calls[0]["error"]
+        calls[1]["error"]
             .as_str()
             .unwrap()
             .contains("does not match the schema")
@@ -337,19 +373,17 @@ fn a_schema_violation_is_corrected_once() {
 }
 
 #[test]
-fn a_second_invalid_reply_fails_the_step_with_both_errors() {
+fn a_second_invalid_reply_stops_the_step_with_both_errors() {
     let server = LlmServer::start();
     server.script(vec![
         Reply::openai(r#"{"subject": 42}"#, 5, 5),
         Reply::openai("Sure! Here is your email.", 5, 5),
     ]);
-    let t = setup(&server, "openai", FREE_MODELS, DRAFT);
-    t.aios(&["run", "wf.toml"]).code(1);
+    let one = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"default\"");
+    let t = setup(&server, "openai", FREE_MODELS, &one);
+    t.aios(&["run", "wf.toml"]).success();
     assert_eq!(server.seen().len(), 2);
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains(
             "`default`: the reply does not match the schema: $: missing required property `body`"
@@ -363,6 +397,65 @@ fn a_second_invalid_reply_fails_the_step_with_both_errors() {
 }
 
 #[test]
+fn a_bad_reply_after_the_repair_moves_on_to_the_next_model() {
+    let server = LlmServer::start();
+    server.script(vec![
+        Reply::openai(r#"{"subject": 42}"#, 5, 5),
+        Reply::openai("Sure! Here is your email.", 5, 5),
+        Reply::openai(GOOD, 5, 5),
+    ]);
+    let t = setup(&server, "openai", FREE_MODELS, DRAFT);
+    t.aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("fallbacks:\n  draft: answered by `second`: `default` failed\n");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].body["model"], "m2");
+    // The next model starts fresh: the prompt alone, no repair conversation.
+    assert_eq!(seen[2].body["messages"].as_array().unwrap().len(), 2);
+    let show = t.show(1);
+    let out = &step(&show, "draft")["output"];
+    assert_eq!(out["model"], "second");
+    assert_eq!(out["fallback"]["from"], json!(["default"]));
+    assert_eq!(out["fallback"]["errors"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn model_default_then_heuristic_falls_back_to_the_offline_draft() {
+    let server = LlmServer::start();
+    server.script(vec![
+        Reply::openai("no json here", 5, 5),
+        Reply::openai("still none", 5, 5),
+    ]);
+    let wf = DRAFT.replace(
+        "model = [\"default\", \"second\"]",
+        "model = [\"default\", \"heuristic\"]",
+    );
+    let t = setup(&server, "openai", FREE_MODELS, &wf);
+    let out = t
+        .aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("fallbacks:\n  draft: offline draft, no LLM: `default` failed\n");
+    assert!(
+        out.stderr.contains("✓ draft")
+            && out
+                .stderr
+                .contains("(offline draft, no LLM: `default` failed)"),
+        "{}",
+        out.stderr
+    );
+    let show = t.show(1);
+    let o = &step(&show, "draft")["output"];
+    assert_eq!(o["heuristic"], true);
+    assert_eq!(o["json"]["subject"], "New: Tea club");
+    assert_eq!(o["fallback"]["from"], json!(["default"]));
+    // The proposal it feeds says no LLM drafted it.
+    t.aios(&["inbox", "list"])
+        .success()
+        .stdout_contains("(offline draft, no LLM)");
+}
+
+#[test]
 fn bad_keys_and_unknown_models_name_provider_and_model() {
     let server = LlmServer::start();
     server.script(vec![
@@ -370,13 +463,10 @@ fn bad_keys_and_unknown_models_name_provider_and_model() {
         Reply::error(404, "model m2 not found"),
     ]);
     let t = setup(&server, "anthropic", FREE_MODELS, DRAFT);
-    t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success();
     // Neither is retried.
     assert_eq!(server.seen().len(), 2);
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains("provider `local` (model `m1`) refused the API key (HTTP 401): invalid x-api-key (hint: check the key in LLM_KEY)"),
         "{err}"
@@ -410,12 +500,9 @@ fn a_missing_key_fails_before_any_request() {
     let t = Test::new()
         .write("config.toml", &config(&server, "openai", FREE_MODELS))
         .write("wf.toml", DRAFT);
-    t.aios(&["run", "wf.toml"]).code(1);
+    t.aios(&["run", "wf.toml"]).success();
     assert!(server.seen().is_empty());
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let err = rescue(&t, "draft").1;
     assert!(
         err.contains("provider `local` (model `m1`) needs an API key, but LLM_KEY is not set"),
         "{err}"
@@ -460,21 +547,18 @@ fn a_bad_config_names_the_file_and_the_key() {
         .write("wf.toml", DRAFT);
     let cfg = t.join("config.toml").display().to_string();
     t.aios(&["run", "wf.toml"]).code(2).stderr_is(&format!(
-        "error: {cfg}: `providers.local.kind` is `openia`, not a provider kind\nhint: kind = \"openai\" (any OpenAI-compatible server: Ollama, llama.cpp, vLLM, OpenRouter) or \"anthropic\"\n"
+        "error: {cfg}: `providers.local.kind` is `openia`, not a provider kind\nhint: kind = \"openai\" (any OpenAI-compatible server: llama.cpp, vLLM, LM Studio, OpenRouter), \"ollama\" or \"anthropic\"\n"
     ));
     t.aios(&["runs", "--json"]).success().stdout_is("[]\n");
 }
 
 #[test]
-fn an_unconfigured_alias_fails_the_step_with_a_hint() {
+fn an_unconfigured_alias_stops_the_step_with_a_hint() {
     let server = LlmServer::start();
     let wf = DRAFT.replace("model = [\"default\", \"second\"]", "model = \"writer\"");
     let t = setup(&server, "openai", FREE_MODELS, &wf);
-    t.aios(&["run", "wf.toml"]).code(1);
-    let err = step(&t.show(1), "draft")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    t.aios(&["run", "wf.toml"]).success();
+    let err = rescue(&t, "draft").1;
     assert!(err.contains("model `writer` is not configured"), "{err}");
     assert!(
         err.contains("has no [models.writer] (configured: default, second)"),

@@ -155,9 +155,11 @@ monthly_usd = 30
     t.aios(&["budget"])
         .success()
         .stdout_contains(
-            "today         $0.0002 of $0.05 (0%)\nthis month    $0.0002 of $30.00 (0%)\n",
+            "today         $0.0002 of $0.05 (0%)   20 tokens (10 in, 10 out)\nthis month    $0.0002 of $30.00 (0%)  20 tokens (10 in, 10 out)\n",
         )
-        .stdout_contains("mail");
+        .stdout_contains("mail          1          10          10    $0.0002\n");
+    assert_eq!(b["today"]["tokens_in"], 10);
+    assert_eq!(b["workflows"][0]["tokens_out"], 10);
     // Lower the cap: the next run stops at the daily cap.
     t.put(
         "config.toml",
@@ -172,13 +174,16 @@ monthly_usd = 30
 #[test]
 fn budget_and_llm_log_on_a_fresh_home() {
     let t = Test::new();
-    t.aios(&["llm", "log"])
-        .success()
-        .stdout_is("no LLM calls yet: agent steps record theirs here\n");
+    t.aios(&["llm", "log"]).success().stdout_is(
+        "no LLM calls yet: each call an agent step or `aios llm prompt` makes is listed here\n",
+    );
     t.aios(&["llm", "log", "--run", "7"]).code(3);
+    t.aios(&["llm", "log", "--errors"])
+        .success()
+        .stdout_is("no LLM call matches these filters\n");
     t.aios(&["budget"])
         .success()
         .stdout_is(
-        "today              $0 (no cap)\nthis month         $0 (no cap)\nno LLM calls this month\ncaps: set [budget] daily_usd and monthly_usd in the config file; a workflow caps one run with [budget] max_usd\n",
+        "today              $0 (no cap)  0 tokens (0 in, 0 out)\nthis month         $0 (no cap)  0 tokens (0 in, 0 out)\nno LLM calls this month\ncaps: set [budget] daily_usd and monthly_usd in the config file; a workflow caps one run with [budget] max_usd\n",
     );
 }

@@ -126,7 +126,7 @@ fn invalid_edits_are_refused_and_decide_nothing() {
 
     t.aios(&["approve", &ids, "--edit", "missing.json"])
         .code(3)
-        .stderr_contains("cannot read the edited action missing.json");
+        .stderr_contains("cannot read the edit missing.json");
 
     // Still pending; nothing written.
     assert_eq!(t.item("w"), id);

@@ -6,6 +6,7 @@ mod support;
 
 mod agent;
 mod agent_budget;
+mod agent_local;
 
 mod check;
 mod check_limits;
@@ -17,11 +18,13 @@ mod decide;
 mod inspect;
 mod lease;
 mod lifecycle;
+mod llm;
 mod mcp;
 mod mcp_steps;
 mod memory;
 mod plurals;
 mod readonly;
+mod rescue;
 mod run;
 mod sandbox;
 mod schedule;

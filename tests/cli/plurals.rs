@@ -38,7 +38,7 @@ fn one_attempt_is_one_attempt() {
         .read("config.toml")
         .replace("max_retries = 2", "max_retries = 0");
     t.put("config.toml", &config);
-    t.aios(&["run", "wf.toml"]).code(1).stdout_contains(
-        "draft: provider `local` (model `m1`): HTTP 500 after 1 attempt: overloaded",
+    t.aios(&["run", "wf.toml"]).success().stdout_contains(
+        "every model failed: provider `local` (model `m1`): HTTP 500 after 1 attempt: overloaded",
     );
 }

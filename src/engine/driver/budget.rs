@@ -6,7 +6,7 @@ use serde_json::{Value as Json, json};
 
 use super::{Driver, Prepped};
 use crate::agent::budget::{self, Ledger, Stop};
-use crate::agent::{AgentRequest, Job, Target};
+use crate::agent::{AgentRequest, Target, Turns};
 use crate::engine::machine::Input;
 use crate::error::Result;
 use crate::journal::{Decision, ProposalKind, ProposalRecord};
@@ -32,7 +32,7 @@ impl Driver<'_> {
         &mut self,
         step: usize,
         req: AgentRequest,
-        job: Job,
+        job: Turns,
         target: &Target,
         stop: Stop,
     ) -> Result<()> {
@@ -69,7 +69,7 @@ impl Driver<'_> {
         .to_json();
         self.feed(Input::Blocked { step });
         let attempt = self.machine.step(step).attempt;
-        self.jobs.insert(step, job);
+        self.agents.turns.insert(step, job);
         self.open_item(
             step,
             attempt,
@@ -91,13 +91,11 @@ impl Driver<'_> {
                     .and_then(|f| f.get("switch_to"))
                     .is_some_and(|s| s.is_string());
                 if switch {
-                    let job = self.jobs.entry(step).or_default();
-                    job.model_idx += 1;
-                    job.repair = None;
+                    self.agents.turns.entry(step).or_default().skip_model();
                 }
             }
             Some(Decision::Reject) => {
-                self.jobs.remove(&step);
+                self.agents.turns.remove(&step);
                 self.reasons.insert(
                     step,
                     format!(
@@ -115,7 +113,7 @@ impl Driver<'_> {
         if let Ok(req) = serde_json::from_value::<AgentRequest>(action["request"].clone()) {
             self.prepped[step] = Some(Prepped::Agent(Box::new(req)));
         }
-        let job = serde_json::from_value::<Job>(action["job"].clone()).unwrap_or_default();
-        self.jobs.insert(step, job);
+        let job = serde_json::from_value::<Turns>(action["job"].clone()).unwrap_or_default();
+        self.agents.turns.insert(step, job);
     }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value as Json, json};
 
-use super::{Driver, Prepped, agent};
+use super::{Driver, Prepped, agent, calls};
 use crate::connectors::{ExecError, Resources};
 use crate::engine::machine::Input;
 use crate::error::Result;
@@ -20,7 +20,7 @@ pub(super) struct Completion {
 
 pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
-    Agent(Box<agent::CallDone>),
+    Agent(Box<calls::CallDone>),
     Embedded(Box<agent::EmbedDone>),
 }
 

@@ -233,7 +233,7 @@ impl Driver<'_> {
                     );
                 }
             }
-            ProposalKind::Budget | ProposalKind::Notice => {}
+            ProposalKind::Budget | ProposalKind::Notice | ProposalKind::Rescue => {}
             ProposalKind::Action | ProposalKind::Attention => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     self.prepped[step] = Some(Prepped::Action(a));
@@ -261,6 +261,7 @@ impl Driver<'_> {
         if p.kind == ProposalKind::Budget {
             self.budget_decided(step, p);
         }
+        let rescued = p.kind == ProposalKind::Rescue && self.rescue_decided(step, p).is_some();
         let timeout_fail = crate::inbox::is_timeout_failure(p);
         if timeout_fail {
             self.reasons.insert(
@@ -272,6 +273,8 @@ impl Driver<'_> {
             );
         }
         let d = match (p.kind, decision) {
+            // The operator gave the step's output (their reply, or the offline draft).
+            (_, Decision::Approve) if rescued => Decided::Done,
             (_, Decision::Approve) => Decided::Approve,
             (_, Decision::Done) => Decided::Done,
             (_, Decision::Reject) if timeout_fail => Decided::Fail,

@@ -276,6 +276,7 @@ fn retries_back_off_exponentially_then_fail() {
     let mut m = Machine::new(p, 4);
     m.schedule();
     m.handle(ready(0));
+    assert!(m.retries_left(0));
     assert_eq!(
         m.handle(err(0, true)),
         vec![Effect::ScheduleRetry {
@@ -301,6 +302,8 @@ fn retries_back_off_exponentially_then_fail() {
         }]
     );
     m.handle(Input::RetryDue { step: 0 });
+    // What an agent step's turns are told before they give up: no retry left.
+    assert!(!m.retries_left(0));
     assert_eq!(m.handle(err(0, true)), vec![Effect::Fail { step: 0 }]);
     assert_eq!(m.outcome(), Outcome::Failed);
     assert_eq!(m.step(0).attempt, 3);
@@ -322,7 +325,12 @@ fn a_failure_starts_nothing_new_but_lets_running_steps_finish() {
     m.schedule();
     m.handle(ready(0));
     m.handle(ready(1));
+    assert!(!m.halted());
     assert_eq!(m.handle(err(0, false)), vec![Effect::Fail { step: 0 }]);
+    assert!(
+        m.halted(),
+        "a step still running is told the run is failing"
+    );
     assert_eq!(m.outcome(), Outcome::Active);
     assert!(m.handle(ok(1)).is_empty(), "step 2 must not start");
     assert_eq!(m.outcome(), Outcome::Failed);

@@ -32,7 +32,7 @@ pub(super) fn choose(m: &mut Model, c: char) -> Option<Vec<Cmd>> {
         return match c {
             'a' => Some(approve_marked(m)),
             'r' => Some(reject(m, targets(m), "reject")),
-            'd' | 'e' | 'w' => {
+            c if choices::KEYS.contains(c) => {
                 m.status = Some(err("decide this one item on its own (esc unmarks)"));
                 Some(Vec::new())
             }
@@ -235,9 +235,7 @@ fn edit(m: &mut Model) -> Vec<Cmd> {
         m.status = Some(err("this item has no stored action to edit"));
         return Vec::new();
     }
-    let text = serde_json::to_string_pretty(&crate::inbox::view::editable(&d.record))
-        .unwrap_or_default()
-        + "\n";
+    let text = crate::inbox::view::edit_start(&d.record) + "\n";
     if m.settings.external_editor {
         vec![Cmd::ExternalEdit { id, text }]
     } else {

@@ -186,3 +186,5 @@ pub fn wants_detail(m: &Model) -> Option<i64> {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_decide;
+#[cfg(test)]
+mod tests_rescue;

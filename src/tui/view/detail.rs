@@ -6,7 +6,7 @@ use super::action::{description_lines, diff_lines, json_lines};
 use super::{Theme, heading};
 use crate::clock::{Millis, age, format_ms};
 use crate::inbox::view::{INTERRUPTED, Shown, Subject};
-use crate::journal::{BudgetStop, Gate};
+use crate::journal::{BudgetStop, Gate, Rescue};
 use crate::tui::model::{Detail, Model};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -94,6 +94,7 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
                 lines.push(Line::raw(format!("{label:<10} {value}")));
             }
         }
+        Subject::Rescue(r) => rescue_lines(r, &mut lines, t),
         Subject::Notice => {
             lines.push(heading(&p.kind.as_str().to_uppercase(), t));
             lines.push(Line::raw(p.summary.clone()));
@@ -168,6 +169,46 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
         }
     }
     Text::from(lines)
+}
+
+/// A rescue: what each model replied and why it failed, what a reply must be, and
+/// the offline draft (the keys that answer it are its CHOICES).
+fn rescue_lines(r: &Rescue, lines: &mut Vec<Line<'static>>, t: Theme) {
+    lines.push(heading("RESCUE", t));
+    lines.push(Line::styled(Rescue::HEADLINE, t.alert()));
+    if !r.replies.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(heading("REPLIES", t));
+    }
+    for x in &r.replies {
+        lines.push(Line::styled(x.headline(), t.bold()));
+        if let Some(text) = &x.response {
+            for l in text.lines() {
+                lines.push(Line::raw(format!("  {l}")));
+            }
+        }
+        if let Some(e) = &x.error {
+            lines.push(Line::styled(format!("  {e}"), t.alert()));
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(&format!("{} (e)", r.expects().to_uppercase()), t));
+    if let Some(schema) = &r.request.schema {
+        json_lines(schema, lines);
+    }
+    lines.push(Line::raw(""));
+    match r.offline_text() {
+        Some(d) => {
+            lines.push(heading("OFFLINE DRAFT (o)", t));
+            for l in d.lines() {
+                lines.push(Line::raw(l.to_string()));
+            }
+        }
+        None => lines.push(Line::styled(
+            "no offline draft fits this step's output",
+            t.dim(),
+        )),
+    }
 }
 
 fn gate_lines(g: &Gate, lines: &mut Vec<Line<'static>>, t: Theme) {

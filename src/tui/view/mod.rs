@@ -274,4 +274,4 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -96,6 +96,10 @@ const HELP: &[(&str, &str)] = &[
         "e",
         "edit the action ($EDITOR, else inline), see the diff, approve",
     ),
+    (
+        "o",
+        "rescue: use the agent step's offline draft (e: write its reply)",
+    ),
     ("r", "reject, with a reason (or fail the step)"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),
     ("space", "mark / unmark; esc unmarks all"),

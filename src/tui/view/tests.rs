@@ -216,6 +216,44 @@ fn detail_of_a_budget_stop() {
     insta::assert_snapshot!(draw(&m));
 }
 
+/// A rescue item as the driver stores it (request, replies, error, offline draft).
+pub(crate) fn rescue_action() -> serde_json::Value {
+    json!({
+        "request": {"models": ["default"], "prompt": "Announce it.", "json": true, "max_tokens": 200,
+                    "schema": {"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}}},
+        "error": "`default`: the reply is not JSON; `default` after it was asked to correct its reply: the reply is not JSON",
+        "replies": [
+            {"call": 7, "model": "default", "provider": "local", "response": "Sure! Tea club.",
+             "error": "`default`: the reply is not JSON", "finish_reason": "stop"},
+        ],
+        "offline": {"subject": "New: Tea club"},
+        "failed_attempt": 1,
+    })
+}
+
+#[test]
+fn detail_of_a_rescue() {
+    let mut items = several();
+    items[4] = Item::new(
+        row(
+            5,
+            "rescue",
+            "draft",
+            "every model failed: `default`: the reply is not JSON",
+        ),
+        false,
+    );
+    let mut m = with(items, 80, 40);
+    let mut rec = record(5, ProposalKind::Rescue, rescue_action());
+    rec.evidence = json!({"choices": ["approve --offline: use the step's offline draft"]});
+    select(&mut m, 5);
+    update(
+        &mut m,
+        Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))),
+    );
+    insta::assert_snapshot!(draw(&m));
+}
+
 #[test]
 fn a_stale_item_says_why() {
     let mut m = with(several(), 80, 24);

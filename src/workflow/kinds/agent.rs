@@ -1,12 +1,16 @@
 //! `agent`: an LLM call, metered and capped. Pure computation for the engine: never
-//! proposed (what it drafts reaches the world through a later, proposed step).
+//! proposed (what it drafts reaches the world through a later, proposed step). Its
+//! `timeout` is the deadline of all an attempt's calls; `temperature`, `top_p`,
+//! `seed` and `stop` are its sampling settings.
 
 use serde_json::Value as Json;
 use toml::de::DeValue;
 
-use super::{Policy, StepFields, StepKind, opt_tmpl, req_tmpl};
+use std::time::Duration;
+
+use super::{Policy, StepFields, StepKind, Timeout, opt_tmpl, req_tmpl};
 use crate::workflow::diag::Diagnostic;
-use crate::workflow::read::{get, key_span};
+use crate::workflow::read::{Cx, Table, get, key_span};
 use crate::workflow::{ContextSpec, OutputFormat, Tmpl};
 
 /// An LLM call: pure computation for the engine (never proposed), metered and capped.
@@ -27,6 +31,8 @@ pub struct AgentSpec {
     pub max_tokens: u32,
     /// What memory goes into the prompt (`context = { memory, k, facts, decisions }`).
     pub context: Option<ContextSpec>,
+    /// `temperature`, `top_p`, `seed`, `stop` (they win over the model alias's).
+    pub sampling: crate::agent::Sampling,
 }
 
 impl StepKind for AgentSpec {
@@ -40,8 +46,17 @@ impl StepKind for AgentSpec {
         "offline",
         "max_tokens",
         "context",
+        "temperature",
+        "top_p",
+        "seed",
+        "stop",
     ];
-    const POLICY: Policy = Policy::PURE;
+    /// `timeout` is the step's deadline: every call, repair and fallback of an
+    /// attempt (default 10 minutes).
+    const POLICY: Policy = Policy {
+        timeout: Timeout::Execution(Some(Duration::from_secs(600))),
+        ..Policy::PURE
+    };
 
     fn read(f: StepFields<'_, '_>) -> Option<AgentSpec> {
         let StepFields {
@@ -130,6 +145,7 @@ impl StepKind for AgentSpec {
             }
         }
         let context = get(t, "context").and_then(|v| crate::workflow::read_context(cx, v, uses));
+        let sampling = sampling(cx, t);
         Some(AgentSpec {
             models,
             system,
@@ -139,9 +155,67 @@ impl StepKind for AgentSpec {
             offline,
             max_tokens,
             context,
+            sampling,
         })
     }
 }
 
 /// Default `max_tokens` of an agent step.
 pub(crate) const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+/// An agent step's `temperature`, `top_p`, `seed` and `stop`.
+fn sampling(cx: &mut Cx, t: &Table<'_>) -> crate::agent::Sampling {
+    use crate::agent::sampling as smp;
+    let mut s = smp::Sampling::default();
+    let bad = |cx: &mut Cx, v: &crate::workflow::read::Val<'_>, msg: String| {
+        cx.push(
+            Diagnostic::new(msg)
+                .at(v.span())
+                .label("out of range")
+                .hint(smp::HINT),
+        )
+    };
+    for key in ["temperature", "top_p"] {
+        let Some(v) = get(t, key) else { continue };
+        let n = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(_) => crate::workflow::read::int_value(v.get_ref()).map(|i| i as f64),
+            _ => {
+                cx.wrong_type(key, v, "a number");
+                continue;
+            }
+        };
+        let checked = match n {
+            Some(n) if key == "temperature" => smp::temperature(n),
+            Some(n) => smp::top_p(n),
+            None => Err(format!("`{key}` is not a number")),
+        };
+        match checked {
+            Ok(n) if key == "temperature" => s.temperature = Some(n),
+            Ok(n) => s.top_p = Some(n),
+            Err(e) => bad(cx, v, e),
+        }
+    }
+    if let Some(v) = get(t, "seed") {
+        s.seed = cx.integer("seed", v);
+    }
+    if let Some(v) = get(t, "stop") {
+        let list: Option<Vec<String>> = match v.get_ref() {
+            DeValue::String(x) => Some(vec![x.to_string()]),
+            DeValue::Array(a) => a
+                .iter()
+                .map(|x| match x.get_ref() {
+                    DeValue::String(x) => Some(x.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match list.map(smp::stop) {
+            Some(Ok(l)) => s.stop = l,
+            Some(Err(e)) => bad(cx, v, e),
+            None => cx.wrong_type("stop", v, "a string or a list of strings"),
+        }
+    }
+    s
+}

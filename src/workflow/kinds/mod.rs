@@ -410,9 +410,17 @@ mod tests {
             idempotent: Idempotent::Always,
             timer: false,
         };
-        for name in ["set", "agent", "remember", "fact", "outcome"] {
+        for name in ["set", "remember", "fact", "outcome"] {
             assert_eq!(policy(name), pure, "{name}");
         }
+        // An agent step's `timeout` is the deadline of all an attempt's calls.
+        assert_eq!(
+            policy("agent"),
+            Policy {
+                timeout: Timeout::Execution(Some(Duration::from_secs(600))),
+                ..pure
+            }
+        );
         assert_eq!(
             policy("approval"),
             Policy {

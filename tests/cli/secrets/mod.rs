@@ -4,6 +4,7 @@
 //! file and every output.
 
 mod inputs;
+mod llm;
 mod planted;
 mod proc;
 mod redact;

@@ -30,7 +30,7 @@ fn b64(s: &str) -> String {
     out
 }
 
-fn grep_home(t: &Test, needle: &str) -> Vec<String> {
+pub(super) fn grep_home(t: &Test, needle: &str) -> Vec<String> {
     let mut hits = Vec::new();
     let mut stack = vec![t.path().to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -139,11 +139,21 @@ fn a_provider_error_body_that_echoes_the_key_is_stored_redacted() {
         .write("config.toml", &config(&server, "openai", FREE_MODELS))
         .write("wf.toml", DRAFT)
         .env("LLM_KEY", KEY);
-    let run = t.aios(&["run", "wf.toml"]).code(1);
+    // Both models failed: the step waits on a rescue item, which shows the replies'
+    // errors redacted too.
+    let run = t.aios(&["run", "wf.toml"]).success();
     assert_eq!(
         server.seen()[0].header("authorization"),
         Some(format!("Bearer {KEY}").as_str())
     );
+    let item = t
+        .aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_contains("Incorrect API key provided: secret(\"LLM_KEY\").")
+        .stdout_contains("upstream failed for key secret(\"LLM_KEY\")");
+    let item_json = t.aios(&["inbox", "show", "1", "--json"]).success();
+    // Giving up on it fails the step with the same (redacted) errors.
+    t.aios(&["reject", "1", "--reason", "no key"]).code(1);
     let calls = t.aios(&["llm", "log", "--json"]).success();
     assert!(
         calls
@@ -159,10 +169,15 @@ fn a_provider_error_body_that_echoes_the_key_is_stored_redacted() {
     );
     let show = t.show(1);
     let err = step(&show, "draft")["error"].as_str().unwrap();
-    assert!(err.contains("secret(\"LLM_KEY\")"), "{err}");
+    assert!(
+        err.contains("the operator gave up on it at its rescue"),
+        "{err}"
+    );
     for out in [
         run.stdout,
         run.stderr,
+        item.stdout,
+        item_json.stdout,
         calls.stdout,
         show.to_string(),
         t.aios(&["llm", "log"]).success().stdout,

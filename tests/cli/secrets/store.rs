@@ -273,7 +273,11 @@ fn providers_read_their_keys_from_the_store() {
     let t = Test::new()
         .write("config.toml", &config(&server, "openai", FREE_MODELS))
         .write("wf.toml", DRAFT);
-    t.aios(&["run", "wf.toml"]).code(1);
+    // No key anywhere: the step's one model fails, and it waits on a rescue.
+    t.aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("rescue    draft")
+        .stdout_contains("LLM_KEY");
     t.args(&["secret", "set", "LLM_KEY"])
         .stdin(VALUE)
         .run()
