@@ -19,6 +19,9 @@ _aios() {
             aios,approve)
                 cmd="aios__subcmd__approve"
                 ;;
+            aios,breakers)
+                cmd="aios__subcmd__breakers"
+                ;;
             aios,budget)
                 cmd="aios__subcmd__budget"
                 ;;
@@ -91,6 +94,18 @@ _aios() {
             aios,tick)
                 cmd="aios__subcmd__tick"
                 ;;
+            aios__subcmd__breakers,close)
+                cmd="aios__subcmd__breakers__subcmd__close"
+                ;;
+            aios__subcmd__breakers,help)
+                cmd="aios__subcmd__breakers__subcmd__help"
+                ;;
+            aios__subcmd__breakers__subcmd__help,close)
+                cmd="aios__subcmd__breakers__subcmd__help__subcmd__close"
+                ;;
+            aios__subcmd__breakers__subcmd__help,help)
+                cmd="aios__subcmd__breakers__subcmd__help__subcmd__help"
+                ;;
             aios__subcmd__fact,get)
                 cmd="aios__subcmd__fact__subcmd__get"
                 ;;
@@ -117,6 +132,9 @@ _aios() {
                 ;;
             aios__subcmd__help,approve)
                 cmd="aios__subcmd__help__subcmd__approve"
+                ;;
+            aios__subcmd__help,breakers)
+                cmd="aios__subcmd__help__subcmd__breakers"
                 ;;
             aios__subcmd__help,budget)
                 cmd="aios__subcmd__help__subcmd__budget"
@@ -189,6 +207,9 @@ _aios() {
                 ;;
             aios__subcmd__help,tick)
                 cmd="aios__subcmd__help__subcmd__tick"
+                ;;
+            aios__subcmd__help__subcmd__breakers,close)
+                cmd="aios__subcmd__help__subcmd__breakers__subcmd__close"
                 ;;
             aios__subcmd__help__subcmd__fact,get)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__get"
@@ -473,7 +494,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret breakers help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -517,6 +538,84 @@ _aios() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers)
+            opts="-h -V --json --home --help --version close help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__close)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__help)
+            opts="close help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__help__subcmd__close)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -777,7 +876,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help"
+            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret breakers help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -793,6 +892,34 @@ _aios() {
         aios__subcmd__help__subcmd__approve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__breakers)
+            opts="close"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__breakers__subcmd__close)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod health;
+pub use health::*;
 mod llm;
 pub use llm::*;
 mod mcp;
@@ -84,6 +86,8 @@ pub enum Command {
     Mcp(McpArgs),
     /// Keep secrets for templates (`secret("NAME")`): set, list, remove
     Secret(SecretArgs),
+    /// List the connector targets' circuit breakers, or close one by hand
+    Breakers(BreakersArgs),
 }
 
 #[derive(Debug, Args)]

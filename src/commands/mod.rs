@@ -1,6 +1,7 @@
 //! The command layer: parse arguments, call the core, print. The only module (with
 //! the TUI later) that talks to the user, reads the process environment or exits.
 
+mod breakers;
 mod budget;
 mod cancel;
 mod check;
@@ -91,6 +92,11 @@ impl Ctx {
         crate::config::ConfigFile::load(&self.config_dir.join("config.toml"))
     }
 
+    /// `[breakers]` of the config (defaults when absent).
+    pub fn breaker_settings(&self) -> Result<crate::health::BreakerSettings, Error> {
+        crate::health::BreakerSettings::from_config(&self.config()?)
+    }
+
     fn open_options(&self) -> OpenOptions {
         OpenOptions {
             lock_timeout: self.lock_timeout,
@@ -135,6 +141,7 @@ impl Ctx {
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
+        env.breakers = self.breaker_settings()?;
         Ok(env)
     }
 
@@ -325,6 +332,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
+        Command::Breakers(a) => breakers::breakers(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -7,10 +7,12 @@
 //! machine's effects. The work behind each effect lives in the child modules:
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
-//! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls)
-//! and [`budget`] enforces the spending caps.
+//! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
+//! [`budget`] enforces the spending caps and [`breakers`] asks and tells the
+//! targets' circuit breakers.
 
 mod agent;
+mod breakers;
 mod budget;
 mod calls;
 pub(super) use calls::redact_result;

@@ -235,8 +235,13 @@ fn policy(
     if let Some(d) = duration(origin, prefix, t, "cooldown")? {
         p.cooldown = d;
     }
-    if let Some(d) = duration(origin, prefix, t, "max_cooldown")? {
+    let max = duration(origin, prefix, t, "max_cooldown")?;
+    if let Some(d) = max {
         p.max_cooldown = d;
+    }
+    // A cooldown above the inherited cap (not written here) raises the cap.
+    if max.is_none() {
+        p.max_cooldown = p.max_cooldown.max(p.cooldown);
     }
     if p.max_cooldown < p.cooldown {
         let show =

@@ -264,3 +264,101 @@ impl Journal {
         Ok((n, differences))
     }
 }
+
+/// A step whose call waits for its target's breaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldStep {
+    pub run: i64,
+    pub step: String,
+    pub target: String,
+    /// When it tries again (at the latest: `aios tick` continues it sooner when
+    /// the breaker closes).
+    pub until: Millis,
+}
+
+impl Journal {
+    /// Every step waiting for a breaker, by target then run.
+    pub fn held_steps(&self) -> Result<Vec<HeldStep>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT run_id, step_id, held, wake_at FROM steps
+             WHERE held IS NOT NULL AND status = 'waiting' ORDER BY held, run_id, idx",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(HeldStep {
+                run: r.get(0)?,
+                step: r.get(1)?,
+                target: r.get(2)?,
+                until: r.get::<_, Option<Millis>>(3)?.unwrap_or(0),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::connectors::TargetKind;
+    use crate::journal::OpenOptions;
+
+    fn open(dir: &tempfile::TempDir, at: &str) -> Journal {
+        Journal::open(
+            &dir.path().join("aios.db"),
+            Clock::Fixed(at.parse().unwrap()),
+            OpenOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_process_probes_the_others_wait_and_the_rows_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Target::new(TargetKind::Mcp, "time");
+        let p = BreakerPolicy {
+            failures: 2,
+            cooldown: 60_000,
+            max_cooldown: 600_000,
+        };
+        let mut j = open(&dir, "2026-01-01T00:00:00Z");
+        // A healthy target writes nothing.
+        assert_eq!(j.breaker_report(&t, &p, &Verdict::Answered).unwrap(), None);
+        assert!(j.breakers().unwrap().is_empty());
+        for _ in 0..2 {
+            j.breaker_report(&t, &p, &Verdict::Failed("no answer".into()))
+                .unwrap();
+        }
+        assert_eq!(j.breaker(&t).unwrap().unwrap().state, BreakerState::Open);
+        assert!(matches!(
+            j.breaker_admit(&t, &p, "run 1, step a").unwrap(),
+            Admit::Wait { .. }
+        ));
+        // After the cooldown, two journals on one file: the first probes, the
+        // second waits for its verdict.
+        let mut a = open(&dir, "2026-01-01T00:01:00Z");
+        let mut b = open(&dir, "2026-01-01T00:01:00Z");
+        assert!(matches!(
+            a.breaker_admit(&t, &p, "run 1, step a").unwrap(),
+            Admit::Probe(_)
+        ));
+        match b.breaker_admit(&t, &p, "run 2, step b").unwrap() {
+            Admit::Wait { reason, .. } => {
+                assert!(reason.contains("run 1, step a probes it"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            a.breaker_report(&t, &p, &Verdict::Answered).unwrap(),
+            Some(BreakerEvent::Closed {
+                reason: "the probe was answered".into()
+            })
+        );
+        assert_eq!(b.breaker_admit(&t, &p, "run 2, step b").unwrap(), Admit::Go);
+        let (n, diff) = b.replay_breakers().unwrap();
+        assert_eq!((n, diff), (4, vec![]));
+        assert_eq!(b.breaker_events(&t).unwrap().len(), 4);
+        // By hand: only an open (or counting) breaker closes.
+        let e = b.close_breaker(&t, "the operator").unwrap_err();
+        assert!(e.message.contains("is not open"), "{}", e.message);
+    }
+}

@@ -37,7 +37,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
-pub use breakers::Verdict;
+pub use breakers::{HeldStep, Verdict};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
 pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};

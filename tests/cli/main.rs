@@ -7,6 +7,7 @@ mod support;
 mod agent;
 mod agent_budget;
 mod agent_local;
+mod breakers;
 
 mod check;
 mod check_limits;

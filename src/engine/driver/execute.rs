@@ -85,6 +85,9 @@ impl Driver<'_> {
                 Ok(())
             }
             Some(Prepped::Action(action)) => {
+                if self.held_by_breaker(step, attempt, action.target())? {
+                    return Ok(());
+                }
                 self.record(vec![Event::StepStarted {
                     step: self.wf.steps[step].id.clone(),
                     attempt,
@@ -154,6 +157,11 @@ impl Driver<'_> {
             Done::Embedded(done) => return self.embedded(c.step, c.attempt, *done),
             Done::Action(r) => r,
         };
+        let target = match &self.prepped[c.step] {
+            Some(Prepped::Action(a)) => a.target(),
+            _ => None,
+        };
+        self.report_commit(target, &result)?;
         if self.machine.step(c.step).attempt != c.attempt {
             return Ok(());
         }

@@ -193,6 +193,9 @@ enabled = false
     assert_eq!(settings("").unwrap(), BreakerSettings::default());
     let off = settings("[breakers]\nenabled = false\n").unwrap();
     assert_eq!(off.policy(&target()), None);
+    // A long cooldown without a cap of its own raises the cap.
+    let long = settings("[breakers]\ncooldown = \"1h\"\n").unwrap();
+    assert_eq!(long.default.max_cooldown, 3_600_000);
 }
 
 #[test]
