@@ -19,6 +19,9 @@ _aios() {
             aios,approve)
                 cmd="aios__subcmd__approve"
                 ;;
+            aios,backup)
+                cmd="aios__subcmd__backup"
+                ;;
             aios,breakers)
                 cmd="aios__subcmd__breakers"
                 ;;
@@ -70,6 +73,9 @@ _aios() {
             aios,replay)
                 cmd="aios__subcmd__replay"
                 ;;
+            aios,restore)
+                cmd="aios__subcmd__restore"
+                ;;
             aios,resume)
                 cmd="aios__subcmd__resume"
                 ;;
@@ -90,6 +96,9 @@ _aios() {
                 ;;
             aios,show)
                 cmd="aios__subcmd__show"
+                ;;
+            aios,status)
+                cmd="aios__subcmd__status"
                 ;;
             aios,tick)
                 cmd="aios__subcmd__tick"
@@ -132,6 +141,9 @@ _aios() {
                 ;;
             aios__subcmd__help,approve)
                 cmd="aios__subcmd__help__subcmd__approve"
+                ;;
+            aios__subcmd__help,backup)
+                cmd="aios__subcmd__help__subcmd__backup"
                 ;;
             aios__subcmd__help,breakers)
                 cmd="aios__subcmd__help__subcmd__breakers"
@@ -184,6 +196,9 @@ _aios() {
             aios__subcmd__help,replay)
                 cmd="aios__subcmd__help__subcmd__replay"
                 ;;
+            aios__subcmd__help,restore)
+                cmd="aios__subcmd__help__subcmd__restore"
+                ;;
             aios__subcmd__help,resume)
                 cmd="aios__subcmd__help__subcmd__resume"
                 ;;
@@ -204,6 +219,9 @@ _aios() {
                 ;;
             aios__subcmd__help,show)
                 cmd="aios__subcmd__help__subcmd__show"
+                ;;
+            aios__subcmd__help,status)
+                cmd="aios__subcmd__help__subcmd__status"
                 ;;
             aios__subcmd__help,tick)
                 cmd="aios__subcmd__help__subcmd__tick"
@@ -494,7 +512,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret breakers help"
+            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +552,24 @@ _aios() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__backup)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -876,7 +912,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret breakers help"
+            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -890,6 +926,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__backup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1421,6 +1471,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1632,6 +1696,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2553,6 +2631,24 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__restore)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__resume)
             opts="-q -h -V --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3042,6 +3138,24 @@ _aios() {
             return 0
             ;;
         aios__subcmd__show)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__status)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

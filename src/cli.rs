@@ -86,8 +86,14 @@ pub enum Command {
     Mcp(McpArgs),
     /// Keep secrets for templates (`secret("NAME")`): set, list, remove
     Secret(SecretArgs),
+    /// One screen of health: ticking, pending items, schedules, breakers, spend, backups
+    Status(StatusArgs),
     /// List the connector targets' circuit breakers, or close one by hand
     Breakers(BreakersArgs),
+    /// Copy the database while it is in use (a consistent online backup)
+    Backup(BackupArgs),
+    /// Replace the database with a checked backup (the replaced one is kept aside)
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]

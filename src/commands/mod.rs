@@ -1,6 +1,7 @@
 //! The command layer: parse arguments, call the core, print. The only module (with
 //! the TUI later) that talks to the user, reads the process environment or exits.
 
+mod backup;
 mod breakers;
 mod budget;
 mod cancel;
@@ -23,6 +24,7 @@ mod schedule;
 mod secret;
 mod serve;
 mod show;
+mod status;
 pub mod ui;
 
 use std::path::PathBuf;
@@ -92,12 +94,17 @@ impl Ctx {
         crate::config::ConfigFile::load(&self.config_dir.join("config.toml"))
     }
 
+    /// `[backup]` of the config (no daily copies when absent).
+    pub fn backup_settings(&self) -> Result<crate::health::backup::BackupSettings, Error> {
+        crate::health::backup::BackupSettings::from_config(&self.config()?, &self.data_dir)
+    }
+
     /// `[breakers]` of the config (defaults when absent).
     pub fn breaker_settings(&self) -> Result<crate::health::BreakerSettings, Error> {
         crate::health::BreakerSettings::from_config(&self.config()?)
     }
 
-    fn open_options(&self) -> OpenOptions {
+    pub(super) fn open_options(&self) -> OpenOptions {
         OpenOptions {
             lock_timeout: self.lock_timeout,
             ..OpenOptions::default()
@@ -333,6 +340,9 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
         Command::Breakers(a) => breakers::breakers(ctx, a),
+        Command::Status(a) => status::status(ctx, a),
+        Command::Backup(a) => backup::backup(ctx, a),
+        Command::Restore(a) => backup::restore(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -29,6 +29,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_old_fires.sql"),
     include_str!("migrations/0010_llm_finish.sql"),
     include_str!("migrations/0011_breakers.sql"),
+    include_str!("migrations/0012_health.sql"),
 ];
 
 /// How the journal is opened.

@@ -67,6 +67,12 @@ pub enum TickItem {
         schedule: String,
         summary: String,
     },
+    /// The daily backup was made (`[backup]`), and older daily copies removed.
+    BackedUp {
+        path: String,
+        bytes: u64,
+        removed: usize,
+    },
     /// Something stopped with an error (the tick went on with everything else): a
     /// run being driven, a schedule being fired, or a deadline being applied.
     Error {

@@ -16,6 +16,7 @@ mod concurrency;
 mod context;
 mod crash;
 mod decide;
+mod health;
 mod inspect;
 mod lease;
 mod lifecycle;
