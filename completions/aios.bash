@@ -2694,7 +2694,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__runs)
-            opts="-h -V --status --limit --json --home --help --version"
+            opts="-h -V --status --limit --all --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -112,6 +112,7 @@ failed\t''
 cancelled\t''"
 complete -c aios -n "__fish_aios_using_subcommand runs" -l limit -d 'At most this many runs, newest first' -r
 complete -c aios -n "__fish_aios_using_subcommand runs" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand runs" -l all -d 'Every run (however long the history)'
 complete -c aios -n "__fish_aios_using_subcommand runs" -l json -d 'Print JSON'
 complete -c aios -n "__fish_aios_using_subcommand runs" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand runs" -s V -l version -d 'Print version'

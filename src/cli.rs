@@ -377,6 +377,9 @@ pub struct RunsArgs {
     /// At most this many runs, newest first
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Every run (however long the history)
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,

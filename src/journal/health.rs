@@ -242,13 +242,16 @@ impl Journal {
     /// The earliest time something inside a run waits for: a `wait` step's or a
     /// held step's wake-up, or an inbox item's deadline.
     pub fn next_wake(&self) -> Result<Option<Millis>> {
-        Ok(self.conn.prepare_cached(
-            "SELECT min(t) FROM (
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT min(t) FROM (
                SELECT min(wake_at) AS t FROM steps WHERE wake_at IS NOT NULL AND status = 'waiting'
                UNION ALL
-               SELECT min(deadline) FROM proposals WHERE deadline IS NOT NULL AND status = 'pending')",
-        )?
-        .query_row([], |r| r.get(0))?)
+               SELECT min(deadline) FROM proposals INDEXED BY proposals_deadline
+                 WHERE deadline IS NOT NULL AND status = 'pending')",
+            )?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// How many runs are running and waiting.

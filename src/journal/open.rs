@@ -30,6 +30,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_llm_finish.sql"),
     include_str!("migrations/0011_breakers.sql"),
     include_str!("migrations/0012_health.sql"),
+    include_str!("migrations/0013_pending_by_run.sql"),
 ];
 
 /// How the journal is opened.

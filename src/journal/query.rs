@@ -250,12 +250,21 @@ impl Journal {
     /// Inbox items: pending ones (or all with `all`), oldest first (front ends sort
     /// them with [`crate::inbox::order`]).
     pub fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id
-             WHERE (?1 OR p.status = 'pending') ORDER BY p.id"
-        ))?;
+        // Two statements, not `?1 OR status = 'pending'`: SQLite cannot use the
+        // status index for a condition that may be true of every row, and would
+        // read every item ever made to list the pending ones.
+        let mut stmt = self.conn.prepare_cached(&if all {
+            format!(
+                "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id ORDER BY p.id"
+            )
+        } else {
+            format!(
+                "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id
+                 WHERE p.status = 'pending' ORDER BY p.id"
+            )
+        })?;
         let mut items = stmt
-            .query_map(params![all], proposal_row)?
+            .query_map([], proposal_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         // Notices (about schedules, not runs) are inbox items too.
         items.extend(self.notices(all)?.iter().map(|n| n.as_proposal()));

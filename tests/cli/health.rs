@@ -375,3 +375,47 @@ fn tick_keeps_the_newest_daily_copies() {
         .code(2)
         .stderr_contains("`backup.keep` must be a whole number from 1 to 10000");
 }
+
+#[test]
+fn runs_lists_the_newest_and_says_when_older_ones_are_left_out() {
+    let t = Test::new().write("gate.toml", GATE);
+    for _ in 0..3 {
+        at(&t, "2026-11-21T09:30:00Z", &["run", "gate.toml", "-q"]).success();
+    }
+    let out = at(&t, "2026-11-21T09:30:00Z", &["runs", "--limit", "2"])
+        .success()
+        .stdout;
+    assert_eq!(
+        out.lines().filter(|l| l.contains("gate")).count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("older runs not shown: aios runs --all, or --limit 4"),
+        "{out}"
+    );
+    let all = at(&t, "2026-11-21T09:30:00Z", &["runs", "--all"])
+        .success()
+        .stdout;
+    assert_eq!(
+        all.lines().filter(|l| l.contains("gate")).count(),
+        3,
+        "{all}"
+    );
+    assert!(!all.contains("older runs"), "{all}");
+    let json = at(
+        &t,
+        "2026-11-21T09:30:00Z",
+        &["runs", "--limit", "1", "--json"],
+    )
+    .success()
+    .json();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["id"], 3);
+    at(
+        &t,
+        "2026-11-21T09:30:00Z",
+        &["runs", "--all", "--limit", "2"],
+    )
+    .code(2);
+}

@@ -1,0 +1,8 @@
+-- 0013: cost flat as history grows. `aios tick` asks, of every waiting run,
+-- whether an inbox item of it is pending: without this index SQLite answered with
+-- proposals_by_status, reading every pending item once per waiting run (10,000
+-- waiting runs: 100 million rows, seconds per tick). The partial index holds only
+-- pending items and covers the question (run_id, status), so each one is one seek
+-- in a small index, without reading the item.
+
+CREATE INDEX IF NOT EXISTS proposals_pending_by_run ON proposals (run_id, status) WHERE status = 'pending';
