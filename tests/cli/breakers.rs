@@ -227,3 +227,48 @@ fn a_target_with_its_breaker_off_burns_its_retries_and_refusals_do_not_count() {
         .stderr_contains("`breakers.failure` is not a known key")
         .stderr_contains("hint: did you mean");
 }
+
+#[test]
+fn an_open_provider_breaker_sends_agent_steps_to_their_next_model_without_a_call() {
+    use crate::support::llm::LlmServer;
+    let server = LlmServer::start();
+    let config = format!(
+        "[breakers]\nfailures = 2\ncooldown = \"10m\"\n\n[providers.local]\nkind = \"openai\"\nbase_url = \"{}\"\nmax_retries = 0\n\n[models.default]\nprovider = \"local\"\nname = \"m1\"\n",
+        server.base_url()
+    );
+    let wf = r#"
+name = "draft"
+[[steps]]
+id = "draft"
+kind = "agent"
+model = ["default", "heuristic"]
+prompt = "Say hello."
+output = "text"
+offline = "Hello (offline)"
+"#;
+    let t = Test::new()
+        .write("config.toml", &config)
+        .write("wf.toml", wf);
+    // Two runs whose calls fail (500): the second opens the provider's breaker.
+    for _ in 0..2 {
+        at(&t, T0, &["run", "wf.toml", "-q"]).success();
+    }
+    let calls = server.chats().len();
+    assert!(calls >= 2, "{calls}");
+    let b = breakers(&t, T0);
+    assert_eq!(b[0]["target"], "llm:local");
+    assert_eq!(b[0]["state"], "open");
+    // The third run does not call it: the step falls back at once.
+    at(&t, T0, &["run", "wf.toml", "-q"]).success();
+    assert_eq!(server.chats().len(), calls, "no call to an open provider");
+    let show = t.show(3);
+    assert_eq!(show["status"], "succeeded");
+    let out = &step(&show, "draft")["output"];
+    assert_eq!(out["heuristic"], true);
+    assert!(
+        out["fallback"]["errors"]
+            .to_string()
+            .contains("circuit breaker llm:local is open until"),
+        "{out}"
+    );
+}
