@@ -224,7 +224,8 @@ impl Journal {
     /// item first.
     pub fn pending_by_kind(&self) -> Result<Vec<PendingKind>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT kind, count(*), min(created_at) FROM proposals WHERE status = 'pending' GROUP BY kind
+            "SELECT kind, count(*), min(created_at) FROM proposals INDEXED BY proposals_pending_by_kind
+               WHERE status = 'pending' GROUP BY kind
              UNION ALL
              SELECT 'notice', count(*), min(created_at) FROM notices WHERE status = 'pending' HAVING count(*) > 0
              ORDER BY 3, 1",

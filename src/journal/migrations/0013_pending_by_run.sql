@@ -6,3 +6,7 @@
 -- in a small index, without reading the item.
 
 CREATE INDEX IF NOT EXISTS proposals_pending_by_run ON proposals (run_id, status) WHERE status = 'pending';
+
+-- `aios status` counts pending items by kind with the oldest of each: from this
+-- index alone, without reading the items.
+CREATE INDEX IF NOT EXISTS proposals_pending_by_kind ON proposals (kind, created_at) WHERE status = 'pending';
