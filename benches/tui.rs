@@ -49,6 +49,7 @@ fn seed(dir: &Path) -> std::path::PathBuf {
             .create_run(
                 source,
                 Event::RunCreated {
+                    dry: None,
                     uid: format!("bench-{r}"),
                     workflow: "launch".into(),
                     path: Some("launch.toml".into()),

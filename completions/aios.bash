@@ -67,6 +67,9 @@ _aios() {
             aios,outcome)
                 cmd="aios__subcmd__outcome"
                 ;;
+            aios,plan)
+                cmd="aios__subcmd__plan"
+                ;;
             aios,reject)
                 cmd="aios__subcmd__reject"
                 ;;
@@ -189,6 +192,9 @@ _aios() {
                 ;;
             aios__subcmd__help,outcome)
                 cmd="aios__subcmd__help__subcmd__outcome"
+                ;;
+            aios__subcmd__help,plan)
+                cmd="aios__subcmd__help__subcmd__plan"
                 ;;
             aios__subcmd__help,reject)
                 cmd="aios__subcmd__help__subcmd__reject"
@@ -512,7 +518,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret status breakers backup restore help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -912,7 +918,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret status breakers backup restore help"
+            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1430,6 +1436,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__outcome)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2591,6 +2611,32 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__plan)
+            opts="-i -h -V --input --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --input)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__reject)
             opts="-q -h -V --reason --no-resume --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2650,12 +2696,16 @@ _aios() {
             return 0
             ;;
         aios__subcmd__resume)
-            opts="-q -h -V --json --quiet --home --help --version"
+            opts="-q -h -V --workflow --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --workflow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2668,7 +2718,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__run)
-            opts="-i -q -h -V --input --json --quiet --home --help --version"
+            opts="-i -q -h -V --input --dry-run --with-llm --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2694,7 +2744,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__runs)
-            opts="-h -V --status --limit --all --json --home --help --version"
+            opts="-h -V --status --limit --all --dry --prune --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

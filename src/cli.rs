@@ -10,6 +10,8 @@ mod llm;
 pub use llm::*;
 mod mcp;
 pub use mcp::*;
+mod memory;
+pub use memory::*;
 mod secret;
 pub use secret::*;
 
@@ -42,6 +44,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate workflow files without running them
     Check(CheckArgs),
+    /// Show what a run of a workflow would do, without running it: order, approvals, secrets, cost
+    Plan(PlanArgs),
     /// Review what waits for your decision: a full-screen TUI on a terminal, else the list
     Inbox(InboxArgs),
     /// Approve an inbox item, commit its action and continue the run
@@ -54,7 +58,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Print a run's events in order
     Log(LogArgs),
-    /// Continue a waiting, failed or interrupted run
+    /// Continue a waiting, failed or interrupted run (on a corrected file with --workflow)
     Resume(ResumeArgs),
     /// Cancel a run
     Cancel(CancelArgs),
@@ -185,7 +189,7 @@ pub struct ScheduleArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
-    /// Register a workflow's [trigger] (stores its path and a snapshot)
+    /// Register a workflow's [trigger], cron or imap (stores its path and a snapshot)
     Add(ScheduleAddArgs),
     /// List schedules: next fire, last fire, last result, health
     List(ScheduleListArgs),
@@ -252,12 +256,33 @@ pub struct RunArgs {
     /// Set an input: NAME=VALUE (repeatable)
     #[arg(short, long = "input", value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
+    /// Rehearse the run: compute values and drafts, render every action exactly as
+    /// it would be proposed, commit nothing (a dry run, kept apart from real runs)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// In a dry run, let agent steps call the configured models (they really pay)
+    /// instead of the offline drafts
+    #[arg(long, requires = "dry_run")]
+    pub with_llm: bool,
     /// Print the run as JSON when the command ends
     #[arg(long)]
     pub json: bool,
     /// Do not print progress
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The workflow file (TOML)
+    pub file: PathBuf,
+    /// Set an input: NAME=VALUE (repeatable); conditions that read only inputs are
+    /// evaluated with them
+    #[arg(short, long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +405,12 @@ pub struct RunsArgs {
     /// Every run (however long the history)
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
+    /// List dry runs (`aios run --dry-run`) instead of real runs
+    #[arg(long)]
+    pub dry: bool,
+    /// With --dry: remove every dry run (and its events) instead of listing them
+    #[arg(long, requires = "dry", conflicts_with_all = ["status", "json"])]
+    pub prune: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -407,6 +438,10 @@ pub struct LogArgs {
 pub struct ResumeArgs {
     /// The run's id
     pub run: i64,
+    /// Continue on this corrected workflow file instead of the run's snapshot (steps
+    /// that finished keep their output; see README "Steering runs")
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<PathBuf>,
     /// Print the run as JSON when the command ends
     #[arg(long)]
     pub json: bool,
@@ -440,131 +475,6 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct BudgetArgs {
     /// Print JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct FactArgs {
-    #[command(subcommand)]
-    pub command: FactCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum FactCommand {
-    /// Set a fact; the previous value stays in its history
-    Set(FactSetArgs),
-    /// Print an entity's current facts, or one fact's value
-    Get(FactGetArgs),
-    /// Print every version of a fact, oldest first
-    History(FactHistoryArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct FactSetArgs {
-    /// The entity, like customer:acme
-    pub entity: String,
-    /// The key, like plan
-    pub key: String,
-    /// The value: JSON (42, true, [1,2], {"a":1}, "quoted") or plain text
-    pub value: String,
-    /// Why it changed (kept with this version)
-    #[arg(long)]
-    pub note: Option<String>,
-    /// The inbox item whose decision this fact records
-    #[arg(long, value_name = "ITEM")]
-    pub decision: Option<i64>,
-    /// Print the new version as JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct FactGetArgs {
-    /// The entity, like customer:acme
-    pub entity: String,
-    /// Only this key (prints its value alone)
-    pub key: Option<String>,
-    /// Print JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct FactHistoryArgs {
-    pub entity: String,
-    pub key: String,
-    /// Print JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct MemoryArgs {
-    #[command(subcommand)]
-    pub command: MemoryCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MemoryCommand {
-    /// Add a note
-    Add(MemoryAddArgs),
-    /// Search notes, decisions and outcomes
-    Search(MemorySearchArgs),
-    /// Remove a note from memory and every index
-    Forget(MemoryForgetArgs),
-    /// Add notes from a JSON Lines file in one transaction
-    Import(MemoryImportArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct MemoryAddArgs {
-    /// The note's text
-    pub text: String,
-    /// A tag (repeatable), like customer:acme
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Where it comes from (default: manual)
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Print the note as JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MemoryKindArg {
-    Note,
-    Decision,
-    Outcome,
-}
-
-#[derive(Debug, Args)]
-pub struct MemorySearchArgs {
-    /// What to look for (free text)
-    pub query: String,
-    /// How many results
-    #[arg(long, short, default_value_t = 5)]
-    pub k: usize,
-    /// Only documents of this kind (repeatable)
-    #[arg(long, value_enum)]
-    pub kind: Vec<MemoryKindArg>,
-    /// Print JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct MemoryForgetArgs {
-    /// The note's id (from `aios memory search`)
-    pub id: i64,
-}
-
-#[derive(Debug, Args)]
-pub struct MemoryImportArgs {
-    /// A file with one {"text", "tags"?, "source"?} object per line
-    pub file: PathBuf,
-    /// Print the new ids as JSON
     #[arg(long)]
     pub json: bool,
 }

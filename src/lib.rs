@@ -9,12 +9,15 @@
 //! - [`journal`]: the SQLite event log and its projections; the only place with SQL
 //! - [`connectors`]: one file per connector (shell, http, file, tool): its step
 //!   fields, render, describe, validate, commit; the resources commits share
+//! - [`mail`]: email in: IMAP accounts, the `[trigger] imap` that starts a run per
+//!   message (exactly once), reading MIME, saving attachments beneath the data dir
 //! - [`mcp`]: MCP tool servers: config, sessions (`list_tools`, `call_tool`), the
 //!   per-process pool, the listing cache, argument checks
 //! - [`inbox`]: deciding inbox items (one path for every front end), what an item
 //!   shows and what may be answered to it (one view and one list of choices for every
 //!   front end), and the inbox's one order
 //! - [`memory`]: facts, notes, decisions and outcomes; search and prompt retrieval
+//! - [`plan`]: what a run of a workflow would do, statically (`aios plan`)
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
 //! - [`commands`]: the CLI front end; the only module that prints
@@ -36,8 +39,10 @@ pub mod error;
 pub mod health;
 pub mod inbox;
 pub mod journal;
+pub mod mail;
 pub mod mcp;
 pub mod memory;
+pub mod plan;
 pub mod schedule;
 pub mod secrets;
 pub mod template;

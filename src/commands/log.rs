@@ -34,6 +34,7 @@ pub fn describe(ev: &Event) -> String {
             attempt,
             error,
             retry_at,
+            ..
         } => {
             let first = error.lines().next().unwrap_or("");
             match retry_at {
@@ -130,6 +131,19 @@ pub fn describe(ev: &Event) -> String {
             step,
             reason,
         } => format!("{step}: inbox item {proposal} withdrawn ({reason})"),
+        Event::WorkflowChanged {
+            path, changes, by, ..
+        } => format!(
+            "the run continues on {}, changed by {by}: {}",
+            path.as_deref().unwrap_or("a new definition"),
+            crate::text::count(changes.len(), "change")
+        ),
+        Event::StepRehearsed {
+            step,
+            would,
+            summary,
+            ..
+        } => format!("{step}: dry run, would {would}: {summary}"),
         Event::ProposalReopened { proposal, step } => {
             format!("{step}: inbox item {proposal} back in the inbox (the run was resumed)")
         }
@@ -201,6 +215,14 @@ pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
         ));
         if let Event::ProposalDecided { diff: Some(d), .. } = &e.event {
             for line in d.lines() {
+                out.push_str(&format!("         {line}\n"));
+            }
+        }
+        if let Event::WorkflowChanged { changes, diff, .. } = &e.event {
+            for c in changes {
+                out.push_str(&format!("         - {c}\n"));
+            }
+            for line in diff.lines() {
                 out.push_str(&format!("         {line}\n"));
             }
         }

@@ -312,6 +312,7 @@ fn propose(
             dir: &dir,
             inputs: json!({ "args": Json::Object(args) }),
             uid: None,
+            dry: None,
         },
         &env,
         &mut progress,

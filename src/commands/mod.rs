@@ -7,6 +7,7 @@ mod budget;
 mod cancel;
 mod check;
 mod decide;
+mod dry;
 mod fact;
 mod hook;
 mod inbox;
@@ -17,6 +18,7 @@ pub(crate) mod log;
 mod mcp;
 mod memory;
 mod outcome;
+mod plan;
 mod replay;
 mod run;
 mod runs;
@@ -145,6 +147,11 @@ impl Ctx {
         if let Some((name, key)) = embedder.as_ref().and_then(|e| e.key_source()) {
             secrets = secrets.with_redacted(&name, &key);
         }
+        env.mail = std::sync::Arc::new(crate::mail::config::from_config_or_invalid(
+            &self.config()?,
+            &self.config_dir,
+            &self.data_dir,
+        ));
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
@@ -186,6 +193,12 @@ impl Ctx {
             lookup,
             Some(crate::mcp::Cache::new(&self.data_dir, self.clock)),
         )))
+    }
+
+    /// The IMAP accounts of `[imap]`; fetched messages are kept under the data
+    /// directory.
+    pub fn mail_settings(&self) -> Result<crate::mail::MailSettings, Error> {
+        crate::mail::config::from_config(&self.config()?, &self.config_dir, &self.data_dir)
     }
 
     /// The secrets templates and commits read: the store (`aios secret`), then the
@@ -318,6 +331,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
+        Command::Plan(a) => plan::plan(ctx, a),
         Command::Inbox(a) => inbox::inbox(ctx, a),
         Command::Approve(a) => decide::approve(ctx, a),
         Command::Reject(a) => decide::reject(ctx, a),

@@ -18,6 +18,14 @@ pub fn outcome(ctx: &Ctx, args: OutcomeArgs) -> CmdResult {
         ctx.journal()?
     };
     let run = journal.run(args.run)?;
+    if !pairs.is_empty() && run.dry.is_some() {
+        return Err(crate::error::Error::conflict(format!(
+            "run {} is a dry run: nothing it did happened, so it has no outcomes",
+            run.id
+        ))
+        .with_hint("record outcomes on the real run: aios runs")
+        .into());
+    }
     if !pairs.is_empty() {
         let mut values = serde_json::Map::new();
         for (k, v) in pairs {

@@ -9,11 +9,17 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let ids: Vec<i64> = match args.run {
         Some(id) => vec![id],
-        None => journal
-            .runs(None, usize::MAX >> 1)?
-            .iter()
-            .map(|r| r.id)
-            .collect(),
+        // Every run, dry runs included (they are journaled like the others).
+        None => {
+            let mut ids: Vec<i64> = journal
+                .runs(None, usize::MAX >> 1)?
+                .iter()
+                .chain(&journal.runs_of(None, usize::MAX >> 1, true)?)
+                .map(|r| r.id)
+                .collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        }
     };
     let s = ctx.ui.out();
     let mut bad = 0usize;

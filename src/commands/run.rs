@@ -28,6 +28,16 @@ fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
 /// Load and validate a workflow file, printing its diagnostics on failure. The
 /// secrets it reads must be in the store (or the secrets file).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
+    load_checked(ctx, path, true)
+}
+
+/// [`load_workflow`]; with `secrets` false, secrets that are not set are not
+/// problems (`aios plan` lists them instead).
+pub fn load_checked(
+    ctx: &Ctx,
+    path: &Path,
+    secrets: bool,
+) -> Result<(String, workflow::Workflow), Error> {
     let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
     let (source, loaded) = match String::from_utf8(bytes) {
@@ -46,7 +56,7 @@ pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workfl
         }
     };
     let diags = match loaded {
-        Ok(wf) if wf.secrets.is_empty() => return Ok((source, wf)),
+        Ok(wf) if wf.secrets.is_empty() || !secrets => return Ok((source, wf)),
         Ok(wf) => {
             let secrets = ctx.secrets()?;
             let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
@@ -102,19 +112,38 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let abs = std::path::absolute(&args.file)
         .with_context(|| format!("cannot resolve {}", args.file.display()))?;
     let dir = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let env = ctx.run_env()?;
+    let mut env = ctx.run_env()?;
+    let dry = match (args.dry_run, args.with_llm) {
+        (false, _) => None,
+        (true, false) => {
+            // Offline drafts: no provider is called, no query embedded.
+            env.agent = Default::default();
+            env.embedder = None;
+            Some(crate::journal::DryMode::Offline)
+        }
+        (true, true) => {
+            ui::eprint(&format!(
+                "{} --with-llm calls the configured models for real: what they cost is spent, and counts against your budgets\n",
+                ctx.ui.err().yellow("note:")
+            ));
+            Some(crate::journal::DryMode::Llm)
+        }
+    };
     // Secret inputs: the journal keeps placeholders; the values wait in the store
-    // under the run's uid, and leave this process's command line.
+    // under the run's uid, and leave this process's command line. A dry run commits
+    // nothing, so it keeps no value anywhere.
     let (inputs, secret_values) = workflow::split_secret_inputs(&wf, inputs);
     let uid = engine::new_uid();
     if !secret_values.is_empty() {
         let values: Vec<&str> = secret_values.iter().map(|(_, v)| v.as_str()).collect();
         crate::secrets::process::scrub_args(&values);
-        crate::secrets::Store::new(&ctx.data_dir).put_run(
-            &uid,
-            &secret_values,
-            &crate::clock::format_ms(ctx.clock.now_ms()),
-        )?;
+        if dry.is_none() {
+            crate::secrets::Store::new(&ctx.data_dir).put_run(
+                &uid,
+                &secret_values,
+                &crate::clock::format_ms(ctx.clock.now_ms()),
+            )?;
+        }
     }
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
@@ -128,22 +157,60 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             dir: &dir,
             inputs,
             uid: Some(uid),
+            dry,
         },
         &env,
         &mut progress,
     )?;
+    if dry.is_some() {
+        return super::dry::report(ctx, &journal, &outcome, &path, args.json);
+    }
     report(ctx, &journal, &outcome, args.json)
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
+    let Some(file) = &args.workflow else {
+        let mut journal = ctx.journal()?;
+        let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
+        let outcome = engine::resume(
+            &mut journal,
+            args.run,
+            &ctx.run_env()?,
+            &mut progress,
+            Mode::Continue,
+        )?;
+        return report(ctx, &journal, &outcome, args.json);
+    };
+    // The corrected file is checked as `aios run` checks one, then against the run.
+    let (source, wf) = load_workflow(ctx, file)?;
+    let env = ctx.run_env()?;
+    super::check::tool_steps(
+        ctx,
+        file,
+        &source,
+        &wf,
+        Some(&env.exec.mcp),
+        crate::mcp::Lookup::Cache,
+    )?;
+    let abs =
+        std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+    let dir = abs.parent().unwrap_or(Path::new("/")).display().to_string();
+    let path = file.display().to_string();
+    let by = ctx.operator();
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
-    let outcome = engine::resume(
+    let outcome = engine::resume_on(
         &mut journal,
         args.run,
-        &ctx.run_env()?,
+        engine::steer::Revision {
+            workflow: &wf,
+            source: &source,
+            path: Some(&path),
+            dir: &dir,
+            by: &by,
+        },
+        &env,
         &mut progress,
-        Mode::Continue,
     )?;
     report(ctx, &journal, &outcome, args.json)
 }
@@ -157,6 +224,36 @@ fn took(t: &RunTimes) -> String {
     } else {
         d(t.total)
     }
+}
+
+/// The run's workflow file (absolute) when a step of it failed on its definition (a
+/// template, a `when` condition, a path that could not be rendered): the way on is
+/// that file, corrected, as the run's new definition.
+fn definition_file(
+    journal: &Journal,
+    run: &crate::journal::RunRecord,
+) -> Result<Option<String>, Error> {
+    let Some(name) = run.path.as_deref().and_then(|p| Path::new(p).file_name()) else {
+        return Ok(None);
+    };
+    let failed: Vec<String> = journal
+        .steps(run.id)?
+        .into_iter()
+        .filter(|st| st.status == crate::journal::StepStatus::Failed)
+        .map(|st| st.step_id)
+        .collect();
+    // The last failure of each failed step says whether it failed at render.
+    let mut last: std::collections::HashMap<String, bool> = Default::default();
+    for e in journal.events(run.id)? {
+        if let crate::journal::Event::StepFailed {
+            step, at_render, ..
+        } = e.event
+        {
+            last.insert(step, at_render);
+        }
+    }
+    let at_render = failed.iter().any(|s| last.get(s).copied().unwrap_or(false));
+    Ok(at_render.then(|| Path::new(&run.dir).join(name).display().to_string()))
 }
 
 /// Print where a run stands after driving it, and pick the exit code.
@@ -268,8 +365,15 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                     withdrawn.join(", ")
                 )
             };
+            let hint = match definition_file(journal, &run)? {
+                Some(file) => format!(
+                    "fix the workflow file, then continue the run on it: aios resume {id} --workflow {}",
+                    crate::connectors::shell::quote(&file)
+                ),
+                None => format!("fix the cause, then continue with: aios resume {id}"),
+            };
             ui::print(&format!(
-                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} fix the cause, then continue with: aios resume {id}\n",
+                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} {hint}\n",
                 run.workflow,
                 s.run_status(RunStatus::Failed),
                 s.cyan_bold("hint:")

@@ -1,5 +1,6 @@
 //! `aios runs`: list runs, newest first: the newest 50 unless `--limit N` or
-//! `--all` (the cost of a listing is its length, not the history's).
+//! `--all` (the cost of a listing is its length, not the history's); `--dry`: the
+//! dry runs, kept apart.
 
 use serde_json::json;
 
@@ -10,6 +11,9 @@ use crate::clock::{age, format_ms};
 use crate::journal::RunStatus;
 
 pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
+    if args.prune {
+        return super::dry::prune(ctx);
+    }
     let journal = ctx.reader()?;
     let status = args.status.map(|s| match s {
         StatusArg::Running => RunStatus::Running,
@@ -24,7 +28,7 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
         args.limit
     };
     // One more than shown: whether older runs were left out.
-    let mut runs = journal.runs(status, limit.saturating_add(1))?;
+    let mut runs = journal.runs_of(status, limit.saturating_add(1), args.dry)?;
     let more = runs.len() > limit;
     runs.truncate(limit);
     if args.json {
@@ -44,9 +48,11 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
         return Ok(Exit::Ok);
     }
     if runs.is_empty() {
-        ui::println(match status {
-            Some(_) => "no runs with that status",
-            None => "no runs yet; start one with: aios run FILE",
+        ui::println(match (status, args.dry) {
+            (Some(_), false) => "no runs with that status",
+            (None, false) => "no runs yet; start one with: aios run FILE",
+            (Some(_), true) => "no dry runs with that status",
+            (None, true) => "no dry runs; rehearse a workflow with: aios run --dry-run FILE",
         });
         return Ok(Exit::Ok);
     }

@@ -21,7 +21,11 @@ pub fn schedule(ctx: &Ctx, args: ScheduleArgs) -> CmdResult {
         ScheduleCommand::Install(a) => super::install::install(ctx, a.write),
         ScheduleCommand::Remove(a) => {
             let mut journal = ctx.journal()?;
-            journal.remove_schedule(&a.name)?;
+            if journal.has_mail_watch(&a.name)? {
+                journal.remove_mail_watch(&a.name)?;
+            } else {
+                journal.remove_schedule(&a.name)?;
+            }
             ui::println(&format!("schedule {} removed", a.name));
             Ok(Exit::Ok)
         }
@@ -42,6 +46,12 @@ fn add(ctx: &Ctx, file: &std::path::Path) -> CmdResult {
     let abs =
         std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
     let mut journal = ctx.journal()?;
+    if wf.trigger.as_ref().is_some_and(|t| t.imap.is_some()) {
+        return add_mail(ctx, &mut journal, &abs, &source, &wf);
+    }
+    if journal.has_mail_watch(&wf.name)? {
+        return Err(crate::journal::conflicting_kind(&wf.name, "a mail schedule").into());
+    }
     let (s, replaced) = schedule::add(&mut journal, &abs, &source, &wf, &machine_zone())?;
     let cron = schedule::cron_of(&s)?;
     let next = s
@@ -61,9 +71,37 @@ fn add(ctx: &Ctx, file: &std::path::Path) -> CmdResult {
     Ok(Exit::Ok)
 }
 
+/// `schedule add` of a workflow whose trigger is `imap`.
+fn add_mail(
+    ctx: &Ctx,
+    journal: &mut Journal,
+    abs: &std::path::Path,
+    source: &str,
+    wf: &crate::workflow::Workflow,
+) -> CmdResult {
+    let settings = ctx.mail_settings()?;
+    let (w, replaced) = crate::mail::add(journal, abs, source, wf, &settings, &ctx.secrets()?)?;
+    ui::println(&format!(
+        "schedule {} {} ({}, search {}, then {}); `aios tick` starts a run per new message",
+        w.spec.name,
+        if replaced { "updated" } else { "added" },
+        crate::mail::describe_watch(&w),
+        w.spec.search,
+        crate::mail::describe_after(&w),
+    ));
+    if replaced {
+        ui::println("the new snapshot is used from the next message on");
+    }
+    Ok(Exit::Ok)
+}
+
 fn pause(ctx: &Ctx, name: &str, paused: bool) -> CmdResult {
     let mut journal = ctx.journal()?;
-    let changed = schedule::set_paused(&mut journal, name, paused)?;
+    let changed = if journal.has_mail_watch(name)? {
+        journal.set_mail_watch_paused(name, paused)?
+    } else {
+        schedule::set_paused(&mut journal, name, paused)?
+    };
     let word = if paused { "paused" } else { "resumed" };
     if changed {
         ui::println(&format!("schedule {name} {word}"));
@@ -104,13 +142,20 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
         let cron = schedule::cron_of(&s)?;
         rows.push((s, fires, health, cron));
     }
+    let mut mail = Vec::new();
+    for w in journal.mail_watches()? {
+        let messages = journal.mail_messages(&w.spec.name, 20)?;
+        let health = crate::mail::health(&w, &messages);
+        mail.push((w, messages, health));
+    }
     if as_json {
-        let arr: Vec<Json> = rows
+        let mut arr: Vec<(String, Json)> = rows
             .iter()
             .map(|(s, fires, health, _)| {
-                json!({
+                let j = json!({
                     "name": s.spec.name,
                     "path": s.spec.path,
+                    "trigger": "cron",
                     "cron": s.spec.cron,
                     "timezone": s.spec.timezone,
                     "overlap": s.spec.overlap,
@@ -121,13 +166,18 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
                     "recent_fires": fires.iter().take(10).map(fire_json).collect::<Vec<_>>(),
                     "health": health.word(),
                     "health_detail": health.detail(now),
-                })
+                });
+                (s.spec.name.clone(), j)
             })
             .collect();
-        ui::print_json(&Json::Array(arr));
+        for (w, messages, health) in &mail {
+            arr.push((w.spec.name.clone(), mail_json(w, messages, health)));
+        }
+        arr.sort_by(|a, b| a.0.cmp(&b.0));
+        ui::print_json(&Json::Array(arr.into_iter().map(|(_, j)| j).collect()));
         return Ok(Exit::Ok);
     }
-    if rows.is_empty() {
+    if rows.is_empty() && mail.is_empty() {
         ui::println("no schedules; register one with: aios schedule add FILE");
         return Ok(Exit::Ok);
     }
@@ -135,6 +185,7 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
     let w = rows
         .iter()
         .map(|r| r.0.spec.name.len())
+        .chain(mail.iter().map(|m| m.0.spec.name.len()))
         .max()
         .unwrap_or(8)
         .max(8);
@@ -143,8 +194,10 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
         "NAME", "CRON", "NEXT", "LAST", "RESULT", "HEALTH"
     ));
     out.push('\n');
-    let mut notes = String::new();
+    // (name, its line, its notes), sorted by name whatever the kind.
+    let mut lines: Vec<(String, String, String)> = Vec::new();
     for (s, fires, health, cron) in &rows {
+        let mut notes = String::new();
         let next = match (s.paused, s.next_due) {
             (true, _) => "-".to_string(),
             (false, Some(t)) => cron.local(t),
@@ -159,10 +212,10 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
             schedule::Health::Paused => st.dim("paused"),
             other => st.red_bold(other.word()),
         };
-        out.push_str(&format!(
+        let line = format!(
             "{:<w$}  {:<16}  {:<22}  {:<22}  {:<22}  {h}\n",
             s.spec.name, s.spec.cron, next, last, result
-        ));
+        );
         if let Some(d) = health.detail(now) {
             notes.push_str(&format!("{}: {d}\n", s.spec.name));
         }
@@ -171,6 +224,38 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
         {
             notes.push_str(&format!("{}: last fire {}: {r}\n", s.spec.name, f.status));
         }
+        lines.push((s.spec.name.clone(), line, notes));
+    }
+    for (m, messages, health) in &mail {
+        let next = if m.paused { "-" } else { "every tick" };
+        let (last, result) = match messages.first() {
+            Some(r) => (format_ms(r.received_at), mail_result(r)),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        let h = match health {
+            crate::mail::Health::Ok => st.green("ok"),
+            crate::mail::Health::Paused => st.dim("paused"),
+            other => st.red_bold(other.word()),
+        };
+        let line = format!(
+            "{:<w$}  {:<16}  {:<22}  {:<22}  {:<22}  {h}\n",
+            m.spec.name,
+            crate::mail::describe_watch(m),
+            next,
+            last,
+            result
+        );
+        let notes = match health.detail() {
+            Some(d) => format!("{}: {d}\n", m.spec.name),
+            None => String::new(),
+        };
+        lines.push((m.spec.name.clone(), line, notes));
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut notes = String::new();
+    for (_, line, n) in lines {
+        out.push_str(&line);
+        notes.push_str(&n);
     }
     out.push_str(&notes);
     ui::print(&out);
@@ -197,6 +282,65 @@ fn routine(ctx: &Ctx, journal: &mut Journal, report: &mut TickReport, who: &str)
     if let Err(e) = journal.beat("tick", &by, &detail) {
         report.items.push(TickItem::error(None, None, &e));
     }
+}
+
+/// "succeeded (run 4)", "malformed (inbox 7)", "duplicate of run 2".
+fn mail_result(r: &crate::journal::MailRecord) -> String {
+    use crate::journal::MailStatus;
+    match (r.status, r.run_id, r.run_status) {
+        (MailStatus::Started, Some(run), Some(st)) => format!("{st} (run {run})"),
+        (MailStatus::Malformed, _, _) => match r.notice_id {
+            Some(n) => format!("malformed (inbox {n})"),
+            None => "malformed".to_string(),
+        },
+        (MailStatus::Duplicate, Some(run), _) => format!("duplicate of run {run}"),
+        (status, _, _) => status.as_str().to_string(),
+    }
+}
+
+fn mail_message_json(r: &crate::journal::MailRecord) -> Json {
+    json!({
+        "account": r.place.account,
+        "folder": r.place.folder,
+        "uidvalidity": r.place.uidvalidity,
+        "uid": r.place.uid,
+        "message_id": r.message_id,
+        "status": r.status.as_str(),
+        "run_id": r.run_id,
+        "run_status": r.run_status.map(|s| s.as_str()),
+        "notice_id": r.notice_id,
+        "received_at": format_ms(r.received_at),
+        "flagged_at": r.flagged_at.map(format_ms),
+    })
+}
+
+fn mail_json(
+    w: &crate::journal::MailWatchRecord,
+    messages: &[crate::journal::MailRecord],
+    health: &crate::mail::Health,
+) -> Json {
+    json!({
+        "name": w.spec.name,
+        "path": w.spec.path,
+        "trigger": "imap",
+        "imap": {
+            "account": w.spec.account,
+            "folder": w.spec.folder,
+            "search": w.spec.search,
+            "after": w.spec.after,
+            "move_to": w.spec.move_to,
+            "max_per_tick": w.spec.max_per_tick,
+            "uidvalidity": w.uidvalidity,
+        },
+        "cron": null,
+        "timezone": null,
+        "paused": w.paused,
+        "next_fire": null,
+        "last_message": messages.first().map(mail_message_json),
+        "recent_messages": messages.iter().take(10).map(mail_message_json).collect::<Vec<_>>(),
+        "health": health.word(),
+        "health_detail": health.detail(),
+    })
 }
 
 pub fn tick(ctx: &Ctx, args: TickArgs) -> CmdResult {
@@ -261,6 +405,26 @@ fn item_json(i: &TickItem) -> Json {
             bytes,
             removed,
         } => json!({"type": "backup", "path": path, "bytes": bytes, "removed": removed}),
+        TickItem::Mail(crate::mail::MailItem::Started {
+            schedule,
+            folder,
+            uid,
+            subject,
+            run,
+            status,
+        }) => json!({
+            "type": "mail", "schedule": schedule, "folder": folder, "uid": uid,
+            "subject": subject, "run_id": run, "status": status.map(|s| s.as_str()),
+        }),
+        TickItem::Mail(crate::mail::MailItem::Duplicate {
+            schedule,
+            folder,
+            uid,
+            run,
+        }) => json!({
+            "type": "mail_duplicate", "schedule": schedule, "folder": folder, "uid": uid,
+            "run_id": run,
+        }),
         TickItem::Error {
             run,
             schedule,
@@ -369,6 +533,29 @@ fn print_report(
                 } else {
                     String::new()
                 }
+            ),
+            TickItem::Mail(crate::mail::MailItem::Started {
+                schedule,
+                folder,
+                uid,
+                subject,
+                run,
+                status,
+            }) => format!(
+                "mail {schedule} ({folder} uid {uid}, {}): run {run} {}",
+                crate::mail::quoted_subject(subject),
+                status
+                    .map(|s| st.run_status(s))
+                    .unwrap_or_else(|| "stopped".into())
+            ),
+            TickItem::Mail(crate::mail::MailItem::Duplicate {
+                schedule,
+                folder,
+                uid,
+                run,
+            }) => format!(
+                "mail {schedule} ({folder} uid {uid}): already taken{} before the folder's UIDVALIDITY changed; no new run",
+                run.map(|r| format!(" by run {r}")).unwrap_or_default()
             ),
             TickItem::Error {
                 run,

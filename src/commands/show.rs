@@ -27,13 +27,18 @@ pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
             })
         })
         .collect();
-    Ok(json!({
+    let mut v = json!({
         "id": run.id,
         "workflow": run.workflow,
         "status": run.status.as_str(),
         "inputs": run.inputs,
         "steps": steps,
-    }))
+    });
+    // Only a dry run says so (`offline` or `llm`).
+    if let Some(d) = run.dry {
+        v["dry"] = d.as_str().into();
+    }
+    Ok(v)
 }
 
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
@@ -52,6 +57,15 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
         run.workflow,
         s.run_status(run.status)
     );
+    if let Some(d) = run.dry {
+        t.push_str(&format!(
+            "dry run   {}; nothing was committed (listed by: aios runs --dry)\n",
+            match d {
+                crate::journal::DryMode::Offline => "offline drafts",
+                crate::journal::DryMode::Llm => "with the configured LLMs (--with-llm)",
+            }
+        ));
+    }
     if let Some(e) = &run.error {
         t.push_str(&format!("error     {e}\n"));
     }

@@ -174,6 +174,14 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
     ),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
+    (
+        CHANGED,
+        "the run continues on a corrected definition (`aios resume RUN --workflow FILE`), with what changed",
+    ),
+    (
+        DRY,
+        "a dry run reached a step it does not carry out: what a real run would do (propose, ask, commit, write)",
+    ),
 ];
 
 /// The symbols of step statuses in `aios show`; the README lists every one.
@@ -201,6 +209,8 @@ const WAITING: &str = "?";
 const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
+const CHANGED: &str = "✎";
+const DRY: &str = "○";
 
 /// Prints one line per step transition on stderr, and on a terminal a live line
 /// while an LLM call is in flight (redrawn in place, cleared before other lines).
@@ -325,6 +335,7 @@ impl Observer for Progress {
                 error,
                 retry_at,
                 attempt,
+                ..
             } => match retry_at {
                 Some(at) => format!(
                     "{} {step} attempt {attempt} failed, retrying at {}: {}",
@@ -392,6 +403,23 @@ impl Observer for Progress {
                     s.yellow(WAITING)
                 )
             }
+            Event::WorkflowChanged { path, changes, .. } => {
+                let mut text = format!(
+                    "{} run {run} continues on {}:",
+                    s.bold(CHANGED),
+                    path.as_deref().unwrap_or("a new definition")
+                );
+                for c in changes {
+                    text.push_str(&format!("\n    {c}"));
+                }
+                text
+            }
+            Event::StepRehearsed {
+                step,
+                would,
+                summary,
+                ..
+            } => format!("{} {step} would {would}: {summary}", s.dim(DRY)),
             Event::ProposalReopened { proposal, step } => format!(
                 "{} {step} waits for you again (inbox {proposal}, back in the inbox)",
                 s.yellow(WAITING)

@@ -8,13 +8,14 @@
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
 //! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
-//! [`budget`] enforces the spending caps and [`breakers`] asks and tells the
-//! targets' circuit breakers.
+//! [`budget`] enforces the spending caps, [`breakers`] asks and tells the targets'
+//! circuit breakers and [`dry`] rehearses what a dry run does not carry out.
 
 mod agent;
 mod breakers;
 mod budget;
 mod calls;
+mod dry;
 pub(super) use calls::redact_result;
 mod execute;
 mod items;
@@ -72,6 +73,11 @@ pub(super) struct Driver<'a> {
     pub(super) gate_answers: HashMap<usize, Json>,
     /// Why a step is about to fail or be skipped.
     pub(super) reasons: HashMap<usize, String>,
+    /// Steps about to fail because their definition could not be rendered.
+    pub(super) render_failed: std::collections::HashSet<usize>,
+    /// A dry run's steps whose proposal was rehearsed (not rehearsed again when
+    /// they execute).
+    pub(super) rehearsed: std::collections::HashSet<usize>,
     exec: Option<Exec>,
     tx: mpsc::Sender<Completion>,
     rx: mpsc::Receiver<Completion>,
@@ -126,6 +132,8 @@ impl<'a> Driver<'a> {
             open_items: HashMap::new(),
             gate_answers: HashMap::new(),
             reasons: HashMap::new(),
+            render_failed: Default::default(),
+            rehearsed: Default::default(),
             exec: None,
             tx,
             rx,
@@ -379,6 +387,9 @@ impl<'a> Driver<'a> {
     fn perform(&mut self, e: Effect) -> Result<()> {
         match e {
             Effect::Prepare { step, attempt } => self.prepare(step, attempt),
+            Effect::Propose { step, attempt } if self.dry() => {
+                self.rehearse_proposal(step, attempt)
+            }
             Effect::Propose { step, attempt } => self.propose(step, attempt),
             Effect::Execute { step, attempt } => self.execute(step, attempt),
             Effect::ScheduleRetry {
@@ -393,6 +404,7 @@ impl<'a> Driver<'a> {
                     attempt: next_attempt - 1,
                     error,
                     retry_at: Some(retry_at),
+                    at_render: false,
                 }])?;
                 self.timers.push((Instant::now() + delay, step));
                 Ok(())
@@ -403,12 +415,14 @@ impl<'a> Driver<'a> {
                     .remove(&step)
                     .unwrap_or_else(|| "not retried: another step failed".into());
                 let attempt = self.machine.step(step).attempt;
+                let at_render = self.render_failed.remove(&step);
                 self.set_view(step, "failed", Json::Null);
                 self.record(vec![Event::StepFailed {
                     step: self.wf.steps[step].id.clone(),
                     attempt,
                     error,
                     retry_at: None,
+                    at_render,
                 }])
             }
             Effect::Skip { step, rejected } => {
@@ -427,6 +441,11 @@ impl<'a> Driver<'a> {
                 }])
             }
             Effect::AskAttention { step, attempt } => self.ask_attention(step, attempt),
+            // A dry run does not wait.
+            Effect::Sleep { step, .. } if self.dry() => {
+                self.feed(Input::TimerDue { step });
+                Ok(())
+            }
             Effect::Sleep { step, attempt } => {
                 let Some(Prepped::Timer(due_at)) = self.prepped[step] else {
                     return Err(crate::error::Error::other(format!(

@@ -3,11 +3,13 @@
 //!
 //! [`start`] creates a run from a validated workflow and drives it; [`resume`] picks a
 //! run up again from the journal (after a wait, a failure or a crash) using the
-//! workflow snapshot stored with the run, never the file as it is now.
+//! workflow snapshot stored with the run, never the file as it is now; [`resume_on`]
+//! continues it on a corrected definition instead, when [`steer`]'s rules allow.
 
 mod driver;
 pub mod machine;
 pub mod prompt;
+pub mod steer;
 
 use std::path::Path;
 use std::time::Duration;
@@ -44,6 +46,8 @@ pub struct RunEnv {
     pub secrets: crate::secrets::Secrets,
     /// The targets' circuit breakers (`[breakers]`).
     pub breakers: crate::health::BreakerSettings,
+    /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
+    pub mail: std::sync::Arc<crate::mail::MailSettings>,
 }
 
 impl RunEnv {
@@ -57,6 +61,7 @@ impl RunEnv {
             embedder: None,
             secrets: Default::default(),
             breakers: Default::default(),
+            mail: Default::default(),
         }
     }
 }
@@ -117,6 +122,9 @@ pub struct NewRun<'a> {
     /// The run's uid, when the caller chose it (to keep the run's secret inputs in
     /// the store under it before the run is recorded); otherwise a new one.
     pub uid: Option<String>,
+    /// A dry run (`aios run --dry-run`): nothing is committed (see [`Driver`]'s
+    /// rehearsals), and the run is kept apart from real ones.
+    pub dry: Option<crate::journal::DryMode>,
 }
 
 /// A new run uid (UUID v7, hex).
@@ -160,6 +168,7 @@ pub fn created_event(new: NewRun<'_>) -> Event {
                 kind: s.kind().name().to_string(),
             })
             .collect(),
+        dry: new.dry,
     }
 }
 
@@ -172,7 +181,7 @@ pub fn start(
 ) -> Result<RunOutcome> {
     let wf = new.workflow.clone();
     let id = create(journal, new)?;
-    drive_run(journal, id, Some(wf), env, observer, Mode::Continue)
+    drive_run(journal, id, Some(wf), None, env, observer, Mode::Continue)
 }
 
 /// Load the workflow snapshot a run was started with.
@@ -189,6 +198,41 @@ pub fn snapshot(journal: &Journal, run: i64) -> Result<Workflow> {
     })
 }
 
+/// Review `rev` against the run and journal the change (`Ok(false)`: nothing
+/// changed). A refusal lists every problem and the rules.
+fn change_definition(
+    journal: &mut Journal,
+    run: &crate::journal::RunRecord,
+    old: &Workflow,
+    rev: &steer::Revision<'_>,
+    observer: &mut dyn Observer,
+) -> Result<bool> {
+    let steps = journal.steps(run.id)?;
+    let items = journal.run_proposals(run.id)?;
+    match steer::review(run, old, rev, &steps, &items) {
+        Ok(None) => Ok(false),
+        Ok(Some(change)) => {
+            journal.change_workflow(run.id, rev.source, &change.events)?;
+            for ev in &change.events {
+                observer.event(run.id, ev);
+            }
+            Ok(true)
+        }
+        Err(problems) => {
+            let file = rev.path.unwrap_or("the new definition");
+            let mut msg = format!("run {} cannot continue on {file}:\n", run.id);
+            for p in &problems {
+                msg.push_str(&format!("  - {p}\n"));
+            }
+            msg.push_str(&format!("the rules: {}", steer::RULES));
+            Err(Error::conflict(msg).with_hint(format!(
+                "change {file} to follow the rules, or start a new run of it: aios run {}",
+                crate::connectors::shell::quote(file)
+            )))
+        }
+    }
+}
+
 /// Continue a run from the journal: after a wait, a failure or a crash.
 pub fn resume(
     journal: &mut Journal,
@@ -197,7 +241,29 @@ pub fn resume(
     observer: &mut dyn Observer,
     mode: Mode,
 ) -> Result<RunOutcome> {
-    drive_run(journal, run_id, None, env, observer, mode)
+    drive_run(journal, run_id, None, None, env, observer, mode)
+}
+
+/// Continue a run on a corrected definition (`aios resume RUN --workflow FILE`): the
+/// change is checked against where each step stands ([`steer::review`]), journaled
+/// with the new source as the run's snapshot, then the run is driven on it. A
+/// definition the rules refuse changes nothing (a conflict naming every problem).
+pub fn resume_on(
+    journal: &mut Journal,
+    run_id: i64,
+    rev: steer::Revision<'_>,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome> {
+    drive_run(
+        journal,
+        run_id,
+        None,
+        Some(rev),
+        env,
+        observer,
+        Mode::Continue,
+    )
 }
 
 /// Drive a recorded run. `wf` is the already-validated snapshot when the caller has
@@ -207,22 +273,40 @@ fn drive_run(
     journal: &mut Journal,
     run_id: i64,
     wf: Option<Workflow>,
+    rev: Option<steer::Revision<'_>>,
     env: &RunEnv,
     observer: &mut dyn Observer,
     mode: Mode,
 ) -> Result<RunOutcome> {
-    drive_recorded(journal, run_id, wf, env, observer, mode).map_err(|e| e.in_run(run_id))
+    drive_recorded(journal, run_id, wf, rev, env, observer, mode).map_err(|e| e.in_run(run_id))
 }
 
 fn drive_recorded(
     journal: &mut Journal,
     run_id: i64,
     wf: Option<Workflow>,
+    rev: Option<steer::Revision<'_>>,
     env: &RunEnv,
     observer: &mut dyn Observer,
     mode: Mode,
 ) -> Result<RunOutcome> {
-    let run = journal.run(run_id)?;
+    let mut run = journal.run(run_id)?;
+    if run.dry.is_some() && wf.is_none() {
+        return Err(
+            Error::conflict(format!("run {run_id} is a dry run; it cannot be resumed")).with_hint(
+                format!(
+                    "dry-run the workflow again{}",
+                    run.path
+                        .as_deref()
+                        .map(|p| format!(
+                            ": aios run --dry-run {}",
+                            crate::connectors::shell::quote(p)
+                        ))
+                        .unwrap_or_default()
+                ),
+            ),
+        );
+    }
     match run.status {
         RunStatus::Succeeded => {
             return Err(Error::conflict(format!(
@@ -240,7 +324,7 @@ fn drive_recorded(
         }
         _ => {}
     }
-    let wf = match wf {
+    let mut wf = match wf {
         Some(wf) => wf,
         None => snapshot(journal, run_id)?,
     };
@@ -248,6 +332,18 @@ fn drive_recorded(
         journal.acquire_lease(run_id, &env.owner, env.lease_ttl.as_millis() as i64)?
     {
         return Err(held.into_error(run_id));
+    }
+    if let Some(rev) = rev {
+        // Checked and journaled under the lease: no other process drives the run
+        // while its definition changes.
+        let changed = change_definition(journal, &run, &wf, &rev, observer);
+        if changed.is_err() {
+            let _ = journal.release_lease(run_id, &env.owner);
+        }
+        if changed? {
+            run = journal.run(run_id)?;
+        }
+        wf = rev.workflow.clone();
     }
     // A failure withdrew the items its waiting steps were asking; they are back now.
     if mode == Mode::Continue && run.status == RunStatus::Failed {

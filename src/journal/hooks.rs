@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::types::Event;
-use super::{Journal, Owner, append, project};
+use super::{Journal, Owner, append, next_run_id, project};
 use crate::clock::Millis;
 use crate::error::Result;
 
@@ -159,9 +159,7 @@ impl Journal {
                 tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                     .execute(params![source_hash, source])?;
             }
-            let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| {
-                r.get(0)
-            })?;
+            let id = next_run_id(&tx)?;
             append(&tx, id, created, at)?;
             project::apply(&tx, id, created, at)?;
             tx.prepare_cached(
@@ -210,6 +208,7 @@ mod tests {
 
     fn created(n: usize) -> Event {
         Event::RunCreated {
+            dry: None,
             uid: format!("u{n}"),
             workflow: "w".into(),
             path: None,

@@ -8,7 +8,8 @@ use crate::clock::Millis;
 use crate::error::Result;
 
 impl Journal {
-    /// LLM calls that match `f`, newest first.
+    /// LLM calls that match `f`, newest first. Without a run, those of offline dry
+    /// runs (free drafts that rehearsed a run) are left out.
     pub fn llm_calls(&self, f: &CallFilter) -> Result<Vec<LlmCallRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, coalesce(c.run_id, 0), coalesce(r.workflow, '(prompt)'), c.at, c.step_id, c.attempt,
@@ -19,6 +20,7 @@ impl Journal {
                AND (?2 IS NULL OR c.step_id = ?2)
                AND (?3 IS NULL OR c.attempt = ?3)
                AND (NOT ?4 OR c.error IS NOT NULL)
+               AND (?1 IS NOT NULL OR coalesce(r.dry, '') != 'offline')
              ORDER BY c.id DESC LIMIT ?5",
         )?;
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
@@ -87,6 +89,7 @@ impl Journal {
             "SELECT coalesce(r.workflow, '(prompt)'), count(*), coalesce(sum(c.cost_usd), 0.0),
                     coalesce(sum(c.tokens_in), 0), coalesce(sum(c.tokens_out), 0)
              FROM llm_calls c LEFT JOIN runs r ON r.id = c.run_id WHERE c.at >= ?1
+               AND coalesce(r.dry, '') != 'offline'
              GROUP BY 1 ORDER BY 3 DESC, 4 + 5 DESC, 1",
         )?;
         let rows = stmt.query_map(params![since], |r| {

@@ -13,6 +13,7 @@ mod inbox;
 mod item;
 mod lease;
 mod llm;
+mod mail;
 mod memory;
 mod memory_search;
 pub mod notices;
@@ -22,6 +23,7 @@ mod query;
 mod repair;
 mod replay;
 mod schedule;
+mod steer;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -46,10 +48,12 @@ pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueRep
 pub(crate) use lease::process_alive;
 pub use lease::{LeaseHeld, Owner};
 pub use llm::CallFilter;
+pub use mail::*;
 pub use memory::*;
 pub use open::{Access, OpenOptions};
 pub use replay::ReplayReport;
 pub use schedule::*;
+pub use steer::Pruned;
 pub use types::*;
 pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
@@ -177,9 +181,7 @@ impl Journal {
             tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                 .execute(rusqlite::params![source_hash, source])?;
         }
-        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| {
-            r.get(0)
-        })?;
+        let id = next_run_id(&tx)?;
         append(&tx, id, &created, at)?;
         project::apply(&tx, id, &created, at)?;
         tx.commit()?;
@@ -370,4 +372,15 @@ fn append(tx: &rusqlite::Transaction<'_>, run_id: i64, ev: &Event, at: Millis) -
         at
     ])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// The id of a new run: one past every run there is or was (dry runs removed by
+/// `aios runs --dry --prune` included, so an id never names two runs).
+pub(super) fn next_run_id(tx: &Connection) -> Result<i64> {
+    Ok(tx.query_row(
+        "SELECT max(coalesce((SELECT max(id) FROM runs), 0),
+                    coalesce((SELECT last_run FROM dry_pruned WHERE id = 1), 0)) + 1",
+        [],
+        |r| r.get(0),
+    )?)
 }

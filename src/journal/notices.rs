@@ -135,6 +135,38 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, ev: &Event, at: Millis) -> R
     Ok(())
 }
 
+/// [`Journal::raise_notice`] inside a transaction of the caller (a notice raised
+/// with the record it is about).
+pub(super) fn raise_in(
+    tx: &rusqlite::Transaction<'_>,
+    at: Millis,
+    schedule: &str,
+    kind: &str,
+    key: &str,
+    summary: &str,
+    data: Json,
+) -> Result<Option<i64>> {
+    let exists: Option<i64> = tx
+        .prepare_cached("SELECT id FROM notices WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?;
+    if exists.is_some() {
+        return Ok(None);
+    }
+    let id: i64 = tx.query_row(NEXT_INBOX_ID, [], |r| r.get(0))?;
+    let ev = Event::NoticeRaised {
+        notice: id,
+        schedule: schedule.to_string(),
+        kind: kind.to_string(),
+        key: key.to_string(),
+        summary: summary.to_string(),
+        data,
+    };
+    append(tx, NO_RUN, &ev, at)?;
+    project::apply(tx, NO_RUN, &ev, at)?;
+    Ok(Some(id))
+}
+
 impl Journal {
     /// Put a notice in the inbox, once per `key`. Returns its id, or `None` when a
     /// notice with that key was raised before.
@@ -148,26 +180,9 @@ impl Journal {
     ) -> Result<Option<i64>> {
         let at = self.now();
         let tx = self.write_tx()?;
-        let exists: Option<i64> = tx
-            .prepare_cached("SELECT id FROM notices WHERE key = ?1")?
-            .query_row(params![key], |r| r.get(0))
-            .optional()?;
-        if exists.is_some() {
-            return Ok(None);
-        }
-        let id: i64 = tx.query_row(NEXT_INBOX_ID, [], |r| r.get(0))?;
-        let ev = Event::NoticeRaised {
-            notice: id,
-            schedule: schedule.to_string(),
-            kind: kind.to_string(),
-            key: key.to_string(),
-            summary: summary.to_string(),
-            data,
-        };
-        append(&tx, NO_RUN, &ev, at)?;
-        project::apply(&tx, NO_RUN, &ev, at)?;
+        let id = raise_in(&tx, at, schedule, kind, key, summary, data)?;
         tx.commit()?;
-        Ok(Some(id))
+        Ok(id)
     }
 
     /// Notices, oldest first: pending ones, or all.

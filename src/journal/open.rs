@@ -28,9 +28,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_hook_formats.sql"),
     include_str!("migrations/0009_old_fires.sql"),
     include_str!("migrations/0010_llm_finish.sql"),
-    include_str!("migrations/0011_breakers.sql"),
-    include_str!("migrations/0012_health.sql"),
-    include_str!("migrations/0013_pending_by_run.sql"),
+    include_str!("migrations/0011_dry_runs.sql"),
+    include_str!("migrations/0012_mail.sql"),
+    include_str!("migrations/0013_breakers.sql"),
+    include_str!("migrations/0014_health.sql"),
+    include_str!("migrations/0015_pending_by_run.sql"),
 ];
 
 /// How the journal is opened.

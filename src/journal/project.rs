@@ -19,11 +19,12 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             source_hash,
             inputs,
             steps,
+            dry,
         } => {
             tx.execute(
-                "INSERT INTO runs (id, uid, workflow, path, dir, source_hash, inputs, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8)",
-                params![run, uid, workflow, path, dir, source_hash, inputs.to_string(), at],
+                "INSERT INTO runs (id, uid, workflow, path, dir, source_hash, inputs, status, created_at, updated_at, dry)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8, ?9)",
+                params![run, uid, workflow, path, dir, source_hash, inputs.to_string(), at, dry.map(|d| d.as_str())],
             )?;
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO steps (run_id, step_id, idx, kind, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
@@ -77,6 +78,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             attempt,
             error,
             retry_at,
+            ..
         } => {
             let status = if retry_at.is_some() {
                 "pending"
@@ -266,10 +268,20 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             tx.prepare_cached("UPDATE proposals SET deadline = ?2, reminders = ?3 WHERE id = ?1")?
                 .execute(params![proposal, next_due, reminder])?;
         }
+        Event::WorkflowChanged {
+            source_hash,
+            path,
+            dir,
+            steps,
+            inputs_added,
+            ..
+        } => workflow_changed(tx, run, source_hash, path, dir, steps, inputs_added)?,
         Event::FactSet { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
+        // What a dry run would have done: in the log only.
+        Event::StepRehearsed { .. } => {}
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
         }
@@ -288,6 +300,60 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
     if !matches!(ev, Event::RunCreated { .. }) {
         tx.prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")?
             .execute(params![run, at])?;
+    }
+    Ok(())
+}
+
+/// A run continues on a new definition: the run points at the new source; the
+/// step rows follow the new list (kept rows get their new position and kind, new
+/// steps are pending, rows of steps not in it go); added inputs join the run's.
+fn workflow_changed(
+    tx: &Transaction<'_>,
+    run: i64,
+    source_hash: &str,
+    path: &Option<String>,
+    dir: &str,
+    steps: &[StepDecl],
+    inputs_added: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    tx.prepare_cached("UPDATE runs SET source_hash = ?2, path = ?3, dir = ?4 WHERE id = ?1")?
+        .execute(params![run, source_hash, path, dir])?;
+    if !inputs_added.is_empty() {
+        let current: String = tx
+            .prepare_cached("SELECT inputs FROM runs WHERE id = ?1")?
+            .query_row(params![run], |r| r.get(0))?;
+        let mut inputs: serde_json::Value =
+            serde_json::from_str(&current).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(obj) = inputs.as_object_mut() {
+            for (k, v) in inputs_added {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        tx.prepare_cached("UPDATE runs SET inputs = ?2 WHERE id = ?1")?
+            .execute(params![run, inputs.to_string()])?;
+    }
+    let existing: Vec<String> = tx
+        .prepare_cached("SELECT step_id FROM steps WHERE run_id = ?1")?
+        .query_map(params![run], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &existing {
+        if !steps.iter().any(|s| &s.id == id) {
+            tx.prepare_cached("DELETE FROM steps WHERE run_id = ?1 AND step_id = ?2")?
+                .execute(params![run, id])?;
+        }
+    }
+    for (i, s) in steps.iter().enumerate() {
+        if existing.contains(&s.id) {
+            tx.prepare_cached(
+                "UPDATE steps SET idx = ?3, kind = ?4 WHERE run_id = ?1 AND step_id = ?2",
+            )?
+            .execute(params![run, s.id, i as i64, s.kind])?;
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO steps (run_id, step_id, idx, kind, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
+            )?
+            .execute(params![run, s.id, i as i64, s.kind])?;
+        }
     }
     Ok(())
 }

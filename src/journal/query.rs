@@ -24,7 +24,8 @@ fn word<T>(s: String, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
 }
 
 const RUN_COLS: &str = "r.id, r.uid, r.workflow, r.path, r.dir, s.text, r.source_hash, r.inputs,
-    r.status, r.error, r.created_at, r.updated_at, r.finished_at, r.lease_owner, r.lease_expires";
+    r.status, r.error, r.created_at, r.updated_at, r.finished_at, r.lease_owner, r.lease_expires,
+    r.dry";
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -43,6 +44,9 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         finished_at: r.get(12)?,
         lease_owner: r.get(13)?,
         lease_expires: r.get(14)?,
+        dry: r
+            .get::<_, Option<String>>(15)?
+            .and_then(|s| DryMode::parse(&s)),
     })
 }
 
@@ -133,25 +137,40 @@ impl Journal {
         run(&self.conn, id)
     }
 
-    /// Runs, newest first, optionally only those with `status`.
+    /// Runs, newest first, optionally only those with `status`. Dry runs are not
+    /// among them ([`Journal::runs_of`] lists those).
     pub fn runs(&self, status: Option<RunStatus>, limit: usize) -> Result<Vec<RunSummary>> {
+        self.runs_of(status, limit, false)
+    }
+
+    /// Real runs, or with `dry` only dry runs (`aios runs --dry`), newest first.
+    pub fn runs_of(
+        &self,
+        status: Option<RunStatus>,
+        limit: usize,
+        dry: bool,
+    ) -> Result<Vec<RunSummary>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.id, r.workflow, r.status, r.created_at, r.updated_at,
                     (SELECT count(*) FROM steps s WHERE s.run_id = r.id),
                     (SELECT count(*) FROM steps s WHERE s.run_id = r.id AND s.status IN ('succeeded', 'skipped'))
-             FROM runs r WHERE (?1 IS NULL OR r.status = ?1) ORDER BY r.id DESC LIMIT ?2",
+             FROM runs r WHERE (?1 IS NULL OR r.status = ?1) AND (r.dry IS NOT NULL) = ?3
+             ORDER BY r.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![status.map(|s| s.as_str()), limit as i64], |r| {
-            Ok(RunSummary {
-                id: r.get(0)?,
-                workflow: r.get(1)?,
-                status: word(r.get(2)?, RunStatus::parse)?,
-                created_at: r.get(3)?,
-                updated_at: r.get(4)?,
-                steps_total: r.get(5)?,
-                steps_done: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![status.map(|s| s.as_str()), limit as i64, dry],
+            |r| {
+                Ok(RunSummary {
+                    id: r.get(0)?,
+                    workflow: r.get(1)?,
+                    status: word(r.get(2)?, RunStatus::parse)?,
+                    created_at: r.get(3)?,
+                    updated_at: r.get(4)?,
+                    steps_total: r.get(5)?,
+                    steps_done: r.get(6)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -19,7 +19,7 @@ pub struct ReplayReport {
 const SNAPSHOT: &[(&str, &str)] = &[
     (
         "runs",
-        "SELECT json_array(id, uid, workflow, path, dir, source_hash, inputs, status, error, created_at, updated_at, finished_at)
+        "SELECT json_array(id, uid, workflow, path, dir, source_hash, inputs, status, error, created_at, updated_at, finished_at, dry)
          FROM runs WHERE id = ?1",
     ),
     (

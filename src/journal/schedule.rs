@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::types::{Event, RunStatus};
-use super::{Journal, append, project};
+use super::{Journal, append, next_run_id, project};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 
@@ -549,9 +549,7 @@ impl Journal {
                 tx.prepare_cached("INSERT OR IGNORE INTO sources (hash, text) VALUES (?1, ?2)")?
                     .execute(params![source_hash, new.source])?;
             }
-            let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| {
-                r.get(0)
-            })?;
+            let id = next_run_id(&tx)?;
             append(&tx, id, &new.created, at)?;
             project::apply(&tx, id, &new.created, at)?;
             // The fire's row is written before the cursor moves past it.
@@ -592,13 +590,13 @@ impl Journal {
     /// Runs `aios tick` should drive on: running runs whose executor may be gone
     /// (a lease, or none for longer than `stale_ms`), and waiting runs with nothing
     /// pending in the inbox (decisions taken with `--no-resume`), whose timers are
-    /// due or whose steps' circuit breakers closed.
+    /// due or whose steps' circuit breakers closed. Never a dry run.
     pub fn runs_to_continue(&self, now: Millis, stale_ms: Millis) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM runs WHERE status = 'running'
+            "SELECT id FROM runs WHERE status = 'running' AND dry IS NULL
                AND (lease_owner IS NOT NULL OR updated_at <= ?1)
              UNION
-             SELECT r.id FROM runs r WHERE r.status = 'waiting'
+             SELECT r.id FROM runs r WHERE r.status = 'waiting' AND r.dry IS NULL
                AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.run_id = r.id AND p.status = 'pending')
                -- a run whose only waiting steps are timers not due yet stays asleep
                AND (NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting' AND s.wake_at > ?2)

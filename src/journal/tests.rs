@@ -16,6 +16,7 @@ fn open(dir: &tempfile::TempDir) -> Journal {
 
 fn created(steps: &[&str]) -> Event {
     Event::RunCreated {
+        dry: None,
         uid: "u1".into(),
         workflow: "w".into(),
         path: None,

@@ -20,6 +20,7 @@ fn run_with_item(j: &mut Journal, evidence: serde_json::Value) -> (i64, i64) {
         .create_run(
             "name = \"w\"",
             Event::RunCreated {
+                dry: None,
                 uid: uuid::Uuid::now_v7().to_string(),
                 workflow: "w".into(),
                 path: None,

@@ -63,6 +63,16 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0010_llm_finish.sql"),
         "80d31c9105882ad688b0be08d681a2d08a159e233349cca9c03111a5ad426bb6",
     ),
+    (
+        "0011_dry_runs.sql",
+        include_str!("migrations/0011_dry_runs.sql"),
+        "321af89f707500c775373f907141850f15f9708dfa839ece55b7d9cc8a1d52f7",
+    ),
+    (
+        "0012_mail.sql",
+        include_str!("migrations/0012_mail.sql"),
+        "a63e80b67252ddbe932bf2c78bcd737fc63d5abfc4509f2537418945c3c84a4e",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.
@@ -163,6 +173,7 @@ fn a_database_of_the_first_0001_keeps_its_runs_and_can_create_new_ones() {
     assert_eq!(j.run(1).unwrap().workflow, "w");
     // New runs are created as in any database.
     let created = Event::RunCreated {
+        dry: None,
         uid: "u2".into(),
         workflow: "w2".into(),
         path: None,

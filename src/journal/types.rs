@@ -112,6 +112,16 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// How a dry run (`aios run --dry-run`) was made. A real run has none.
+    DryMode {
+        /// Agent steps answered by the offline heuristic provider: free.
+        Offline = "offline",
+        /// `--with-llm`: agent steps called the configured models, and paid.
+        Llm = "llm",
+    }
+);
+
 /// A step as declared when the run was created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepDecl {
@@ -133,6 +143,9 @@ pub enum Event {
         source_hash: String,
         inputs: Json,
         steps: Vec<StepDecl>,
+        /// A dry run: nothing is committed, and it is kept apart from real runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dry: Option<DryMode>,
     },
     RunStatus {
         status: RunStatus,
@@ -159,6 +172,11 @@ pub enum Event {
         /// Set when another attempt is scheduled.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_at: Option<Millis>,
+        /// The step failed before it ran: its definition could not be rendered (a
+        /// template, a `when` condition, a path). The way on is a corrected workflow
+        /// file (`aios resume RUN --workflow FILE`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        at_render: bool,
     },
     StepSkipped {
         step: String,
@@ -253,6 +271,35 @@ pub enum Event {
         proposal: i64,
         step: String,
         reason: String,
+    },
+    /// The run continues on a corrected definition (`aios resume RUN --workflow
+    /// FILE`). The new source is stored in `sources` under `source_hash`; `steps` is
+    /// the new list of steps in file order (steps of the run not in it never ran or
+    /// failed, and leave the run; new ones are pending); `inputs_added` are inputs
+    /// the new definition declares with a default that the run was not given.
+    WorkflowChanged {
+        source_hash: String,
+        previous_hash: String,
+        path: Option<String>,
+        dir: String,
+        steps: Vec<StepDecl>,
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        inputs_added: serde_json::Map<String, Json>,
+        /// One line per change, for people (`aios log`).
+        changes: Vec<String>,
+        /// A unified diff of the two sources.
+        diff: String,
+        by: String,
+    },
+    /// A dry run reached a step it does not carry out: what a real run would do
+    /// (`would`: `propose` an action, `ask` at a gate, `commit` an action without
+    /// asking, `write` to memory), rendered exactly. Nothing was done.
+    StepRehearsed {
+        step: String,
+        attempt: u32,
+        would: String,
+        summary: String,
+        action: Json,
     },
     /// A withdrawn item is pending again: its failed run was resumed and its step
     /// still waits on it.
@@ -375,6 +422,8 @@ impl Event {
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
             Event::ProposalReopened { .. } => "proposal_reopened",
+            Event::WorkflowChanged { .. } => "workflow_changed",
+            Event::StepRehearsed { .. } => "step_rehearsed",
         }
     }
 
@@ -396,7 +445,8 @@ impl Event {
             | Event::DeadlineSet { step, .. }
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
-            | Event::ProposalReopened { step, .. } => Some(step),
+            | Event::ProposalReopened { step, .. }
+            | Event::StepRehearsed { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -431,6 +481,8 @@ pub struct RunRecord {
     pub finished_at: Option<Millis>,
     pub lease_owner: Option<String>,
     pub lease_expires: Option<Millis>,
+    /// A dry run (`aios run --dry-run`), and how it was made.
+    pub dry: Option<DryMode>,
 }
 
 /// How long a run took (see [`super::Journal::run_times`]), in journal-clock ms.

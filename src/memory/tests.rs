@@ -32,6 +32,7 @@ fn run(j: &mut Journal) -> i64 {
     j.create_run(
         "name = \"launch\"",
         Event::RunCreated {
+            dry: None,
             uid: format!("u{}", j.runs(None, 1000).unwrap().len()),
             workflow: "launch".into(),
             path: None,

@@ -285,6 +285,7 @@ pub fn run_created(hook: &Hook, inputs: Json, uid: Option<String>) -> Event {
         dir: &dir,
         inputs,
         uid,
+        dry: None,
     })
 }
 

@@ -49,6 +49,13 @@ pub fn add(
             ),
         );
     };
+    let Some(cron_expr) = &trigger.cron else {
+        return Err(Error::invalid(format!(
+            "workflow `{}` has an imap trigger, not a cron one",
+            wf.name
+        ))
+        .with_hint("register it with: aios schedule add FILE"));
+    };
     let inputs = workflow::resolve_json_inputs(wf, &trigger.inputs).map_err(|diags| {
         let first = diags.first().map(|d| d.message.clone()).unwrap_or_default();
         let mut e = Error::invalid(format!(
@@ -64,14 +71,14 @@ pub fn add(
         .timezone
         .clone()
         .unwrap_or_else(|| default_zone.to_string());
-    let spec_cron = cron::CronSpec::new(&trigger.cron, &zone).map_err(Error::invalid)?;
+    let spec_cron = cron::CronSpec::new(cron_expr, &zone).map_err(Error::invalid)?;
     let dir = path.parent().unwrap_or(Path::new("/"));
     let spec = ScheduleSpec {
         name: wf.name.clone(),
         path: path.display().to_string(),
         dir: dir.display().to_string(),
         source_hash: crate::journal::source_hash(source),
-        cron: trigger.cron.clone(),
+        cron: cron_expr.clone(),
         timezone: zone,
         overlap: trigger.overlap.as_str().to_string(),
         catch_up: trigger.catch_up.as_str().to_string(),

@@ -1,5 +1,6 @@
 //! One tick: apply expired decision deadlines, fire every due instant of every
-//! schedule (catch-up and overlap policies), then continue runs that can go on (a
+//! schedule (catch-up and overlap policies), poll the mail watches (a run per new
+//! message, `crate::mail::poll`), then continue runs that can go on (a
 //! crashed executor's, decisions taken with `--no-resume` or by a deadline, `wait`
 //! steps whose end passed). Safe to run concurrently: each decision is one
 //! immediate transaction keyed by (schedule, instant), and runs are driven under
@@ -61,6 +62,8 @@ pub enum TickItem {
         reminder: u32,
         next_due: Millis,
     },
+    /// A message of a mail watch was taken (see [`crate::mail::MailItem`]).
+    Mail(crate::mail::MailItem),
     /// A notice entered the inbox (missed fires, a failing schedule).
     Notice {
         item: i64,
@@ -295,6 +298,8 @@ pub fn tick(
             });
         }
     }
+    // Mail watches: one run per new message (see crate::mail::poll).
+    crate::mail::poll::poll_all(journal, env, observer, &mut report, &mut driven);
     let to_continue = journal.runs_to_continue(now, STALE).unwrap_or_else(|e| {
         report.items.push(TickItem::error(None, None, &e));
         Vec::new()
@@ -363,6 +368,7 @@ fn fire_schedule(
                 source: source.clone(),
                 created: engine::created_event(NewRun {
                     uid: None,
+                    dry: None,
                     workflow: &wf,
                     source: &source,
                     path: Some(&path),

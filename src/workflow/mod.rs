@@ -86,6 +86,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             on_reject: s.on_reject,
             idempotent: s.idempotent,
             deadline: s.deadline,
+            dry_output: s.dry_output,
             spec,
         });
     }

@@ -160,6 +160,10 @@ pub struct Step {
     /// steps: `timeout` + `on_timeout`; proposed actions: `approval_timeout` +
     /// `on_timeout`). `None`: the item waits for as long as it takes.
     pub deadline: Option<Deadline>,
+    /// What a dry run (`aios run --dry-run`) takes as the output of this step, which
+    /// it does not carry out (a JSON value whose string leaves are templates; `None`:
+    /// null).
+    pub dry_output: Option<Json>,
     pub spec: StepSpec,
 }
 

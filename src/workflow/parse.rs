@@ -56,6 +56,7 @@ pub(crate) struct DraftStep {
     pub on_reject: OnReject,
     pub idempotent: bool,
     pub deadline: Option<super::model::Deadline>,
+    pub dry_output: Option<Json>,
     pub spec: Option<StepSpec>,
     /// Templates (and the `when` expression) with the variables they read.
     pub uses: Vec<TemplateUse>,
@@ -127,6 +128,11 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     if let Some(v) = get(root, "trigger") {
         draft.trigger = super::trigger::read_trigger(cx, v);
         refuse_secret_trigger_inputs(cx, v, &draft.inputs);
+        if let DeValue::Table(t) = v.get_ref()
+            && let Some(imap) = get(t, "imap")
+        {
+            crate::mail::trigger::check_inputs(cx, imap, t, &draft.inputs);
+        }
     }
     if let Some(v) = get(root, "budget") {
         draft.budget = read_budget(cx, v);
@@ -378,6 +384,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         on_reject: OnReject::Fail,
         idempotent: false,
         deadline: None,
+        dry_output: None,
         spec: None,
         uses: Vec::new(),
     };
@@ -451,9 +458,30 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         cx.string("description", v);
     }
 
+    if let Some(v) = get(t, "dry_output") {
+        let before = step.uses.len();
+        step.dry_output = cx.json("dry_output", v, Some(&mut step.uses));
+        for u in &mut step.uses[before..] {
+            u.dry = true;
+        }
+    }
+
     let Some(kind) = kind else {
         return Some(step);
     };
+    if let Some(ks) = key_span(t, "dry_output")
+        && !carried_out_in_dry_runs(kind).is_empty()
+    {
+        cx.push(
+            Diagnostic::new(format!("a {kind} step has no `dry_output`"))
+                .at(ks)
+                .label("not used")
+                .hint(format!(
+                    "a dry run {} {kind} steps; `dry_output` stands in for the output of a step that acts (shell, http, file, tool, approval, remember, fact, outcome)",
+                    carried_out_in_dry_runs(kind)
+                )),
+        );
+    }
     step.spec = kinds::read_spec(cx, kind, t, span, &ctx, &mut step.uses);
     let policy = kind.policy();
     step.timeout = match policy.timeout {
@@ -515,6 +543,17 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     step.deadline =
         super::deadline::deadline(cx, t, kind, step.approve, &step.span, gate_needs_fields);
     Some(step)
+}
+
+/// How a dry run treats a kind it carries out for real (empty: it does not, and the
+/// step's `dry_output` stands in for its output).
+fn carried_out_in_dry_runs(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Set => "computes",
+        Kind::Agent => "drafts with (offline, or with --with-llm)",
+        Kind::Wait => "passes at once through",
+        Kind::Connector(_) | Kind::Approval | Kind::Remember | Kind::Fact | Kind::Outcome => "",
+    }
 }
 
 fn read_kind(cx: &mut Cx, v: &Val<'_>) -> Option<Kind> {

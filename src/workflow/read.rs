@@ -31,6 +31,8 @@ pub(crate) struct TemplateUse {
     pub literal: Vec<String>,
     /// It is the step's `when` condition.
     pub condition: bool,
+    /// It is in the step's `dry_output` (a stand-in output kept in the journal).
+    pub dry: bool,
 }
 
 /// "a string", "an integer", ...: a TOML value's type with its article.
@@ -401,6 +403,7 @@ impl Cx {
                     secrets: scan.names,
                     literal: scan.literals,
                     condition: false,
+                    dry: false,
                 });
             }
             Err(e) => self.push(

@@ -92,7 +92,11 @@ fn check_secrets(
         let Some(first) = reads.first() else {
             continue;
         };
-        let d = if u.condition {
+        let d = if u.dry {
+            Diagnostic::new(format!("the `dry_output` of {me} reads `{first}`"))
+                .label("a dry run's output cannot read a secret")
+                .hint("a dry run's output is kept in the journal: write a stand-in value")
+        } else if u.condition {
             Diagnostic::new(format!("the `when` condition of {me} reads `{first}`"))
                 .label("a condition cannot read a secret")
                 .hint("a condition decides before anything is committed; test something else")

@@ -1,15 +1,17 @@
-//! The `[trigger]` table: when a workflow runs by itself (cron) and how missed or
-//! overlapping fires are handled. Read here, used by `crate::schedule`.
+//! The `[trigger]` table: when a workflow runs by itself (cron, or each message of an
+//! IMAP folder) and how missed or overlapping fires are handled. Read here, used by
+//! `crate::schedule` (cron) and `crate::mail` (imap, whose own table is read there).
 
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
 use super::diag::Diagnostic;
-use super::read::{Cx, Val, get};
+use super::read::{Cx, Val, get, key_span};
 
 const TRIGGER_KEYS: &[&str] = &[
     "cron",
+    "imap",
     "timezone",
     "overlap",
     "catch_up",
@@ -56,11 +58,16 @@ macro_rules! words {
 words!(Overlap { Skip = "skip", Queue = "queue", Allow = "allow", CancelRunning = "cancel_running" });
 words!(CatchUp { None = "none", Latest = "latest", All = "all" });
 
-/// A validated `[trigger]`.
+/// Keys that only mean something to a cron trigger.
+const CRON_ONLY: &[&str] = &["timezone", "overlap", "catch_up", "catch_up_window"];
+
+/// A validated `[trigger]`: exactly one of `cron` and `imap` is set.
 #[derive(Debug, Clone)]
 pub struct Trigger {
     /// 5-field cron expression or `@daily`-style macro.
-    pub cron: String,
+    pub cron: Option<String>,
+    /// `imap = { … }`: one run per message of an IMAP folder.
+    pub imap: Option<crate::mail::ImapTrigger>,
     /// IANA zone name; `None`: the machine's zone, resolved when the schedule is added.
     pub timezone: Option<String>,
     pub overlap: Overlap,
@@ -79,7 +86,42 @@ pub(crate) fn read_trigger(cx: &mut Cx, v: &Val<'_>) -> Option<Trigger> {
     let t = cx.table("trigger", v)?;
     cx.unknown_keys(t, TRIGGER_KEYS, "in [trigger]");
     let mut ok = true;
+    let imap = match get(t, "imap") {
+        Some(i) => match crate::mail::trigger::read(cx, i) {
+            Some(m) => Some(m),
+            None => {
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    if get(t, "imap").is_some() {
+        if let Some(c) = key_span(t, "cron") {
+            ok = false;
+            cx.push(
+                Diagnostic::new("a trigger has `cron` or `imap`, not both")
+                    .at(c)
+                    .label("`imap` is given too")
+                    .hint("keep one; two triggers need two workflow files"),
+            );
+        }
+        for k in CRON_ONLY {
+            if let Some(span) = key_span(t, k) {
+                ok = false;
+                cx.push(
+                    Diagnostic::new(format!(
+                        "`{k}` is only read with `cron`: an imap trigger starts one run per message"
+                    ))
+                    .at(span)
+                    .label("not used by an imap trigger")
+                    .hint(format!("remove `{k}`")),
+                );
+            }
+        }
+    }
     let cron = match get(t, "cron") {
+        _ if get(t, "imap").is_some() => None,
         Some(c) => match cx.string("cron", c) {
             Some(s) => match crate::schedule::cron::parse_expr(&s) {
                 Ok(_) => Some(s),
@@ -96,7 +138,12 @@ pub(crate) fn read_trigger(cx: &mut Cx, v: &Val<'_>) -> Option<Trigger> {
             None => None,
         },
         None => {
-            cx.missing("cron", v.span(), "in [trigger]");
+            cx.push(
+                Diagnostic::new("missing required key `cron` in [trigger]")
+                    .at(v.span())
+                    .label("`cron` (or `imap`) is required here")
+                    .hint("add cron = \"0 9 * * MON\", or imap = { folder = \"INBOX\" } to start a run per message"),
+            );
             None
         }
     };
@@ -148,8 +195,9 @@ pub(crate) fn read_trigger(cx: &mut Cx, v: &Val<'_>) -> Option<Trigger> {
             None => ok = false,
         }
     }
-    (ok && cron.is_some()).then(|| Trigger {
-        cron: cron.unwrap_or_default(),
+    (ok && (cron.is_some() || imap.is_some())).then(|| Trigger {
+        cron,
+        imap,
         timezone,
         overlap,
         catch_up,

@@ -37,6 +37,24 @@ impl Driver<'_> {
         stop: Stop,
     ) -> Result<()> {
         let next = req.models.get(job.model_idx + 1).cloned();
+        if self.dry() {
+            // A dry run never waits for the operator.
+            let message = format!(
+                "a call to `{}` (about {}) would pass the {} cap ({} of {} spent); a dry run does not stop for a budget decision",
+                target.alias,
+                budget::usd(stop.estimate),
+                stop.cap.as_str(),
+                budget::usd(stop.spent),
+                budget::usd(stop.limit),
+            );
+            return self.agent_give_up(
+                step,
+                crate::agent::turns::GiveUp {
+                    message,
+                    retry: false,
+                },
+            );
+        }
         let summary = format!(
             "a call to `{}` (about {}) would pass the {} cap: {} of {} spent",
             target.alias,

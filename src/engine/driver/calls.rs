@@ -532,11 +532,12 @@ impl Driver<'_> {
 
     /// No model is left: another attempt when the step's `retry` allows, else the
     /// rescue item (see [`super::rescue`]), unless the run is failing anyway (another
-    /// step failed meanwhile): then the step fails too.
-    fn agent_give_up(&mut self, step: usize, g: GiveUp) -> Result<()> {
+    /// step failed meanwhile) or a dry run (which never waits on the inbox): then the
+    /// step fails too.
+    pub(super) fn agent_give_up(&mut self, step: usize, g: GiveUp) -> Result<()> {
         self.agents.turns.remove(&step);
         self.agents.deadlines.remove(&step);
-        if g.retry || self.machine.halted() {
+        if g.retry || self.machine.halted() || self.dry() {
             self.reasons.insert(step, g.message);
             self.feed(Input::Finished {
                 step,

@@ -75,6 +75,9 @@ impl Driver<'_> {
                 });
                 Ok(())
             }
+            Some(Prepped::Memory(_) | Prepped::Action(_)) if self.dry() => {
+                self.rehearse_execution(step, attempt)
+            }
             Some(Prepped::Memory(w)) => {
                 self.write_memory(step, attempt, w)?;
                 self.feed(Input::Finished {

@@ -28,6 +28,7 @@ impl Driver<'_> {
                 Err(e) => {
                     self.reasons
                         .insert(step, format!("`when` could not be evaluated: {e}"));
+                    self.render_failed.insert(step);
                     self.feed(Input::Prepared {
                         step,
                         outcome: Prepared::Fail,
@@ -148,6 +149,7 @@ impl Driver<'_> {
             }
             Err(e) => {
                 self.reasons.insert(step, e);
+                self.render_failed.insert(step);
                 self.feed(Input::Prepared {
                     step,
                     outcome: Prepared::Fail,
@@ -166,7 +168,13 @@ impl Driver<'_> {
         attempt: u32,
     ) -> std::result::Result<Action, String> {
         let dir = std::path::PathBuf::from(&self.run.dir);
-        let tools = self.env.exec.mcp.catalog(crate::mcp::Lookup::LiveThenCache);
+        // A dry run starts no server: it renders from the cached listing only.
+        let lookup = if self.dry() {
+            crate::mcp::Lookup::Cache
+        } else {
+            crate::mcp::Lookup::LiveThenCache
+        };
+        let tools = self.env.exec.mcp.catalog(lookup);
         let r = RenderCx {
             ctx: &self.ctx,
             dir: &dir,

@@ -193,6 +193,7 @@ mod tests {
             &mut j,
             NewRun {
                 uid: None,
+                dry: None,
                 workflow: &wf,
                 source: WF,
                 path: None,

@@ -46,6 +46,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "idempotent",
     "approval_timeout",
     "on_timeout",
+    "dry_output",
 ];
 
 /// What the validator and the engine know about a kind besides its fields. Every

@@ -1,6 +1,7 @@
 //! The test harness: a [`Test`] owns a temp directory that is both `AIOS_HOME` and the
 //! workspace for workflow files, and runs the `aios` binary in a cleared environment.
 
+pub mod dovecot;
 pub mod http;
 pub mod llm;
 pub mod mcp;

@@ -1,4 +1,4 @@
--- 0011: circuit breakers, one per connector target (`http:HOST`, `smtp:ACCOUNT`,
+-- 0013: circuit breakers, one per connector target (`http:HOST`, `smtp:ACCOUNT`,
 -- `mcp:SERVER`, `llm:PROVIDER`). Their own append-only event log
 -- (breaker_events) and its projection (`breakers`), written in one transaction.
 -- A step whose call waits for an open breaker is `waiting` with `held` naming the

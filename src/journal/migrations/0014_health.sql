@@ -1,4 +1,4 @@
--- 0012: the operator's health view. `heartbeats` keeps, per kind of routine work
+-- 0014: the operator's health view. `heartbeats` keeps, per kind of routine work
 -- (`tick`, `backup`), when it last happened, who did it and what it said: what
 -- `aios status` shows as "is something ticking" and "the last backup". These are
 -- observations of the routine, not state of runs: each write replaces the row.
