@@ -35,7 +35,7 @@ use aios::journal::{OpenOptions, Owner};
 use aios::tui::{Model, Msg, Runtime, TuiSettings, update, view};
 
 /// Bump when the shape of the built journal changes (the cache is keyed by it).
-const DATA_VERSION: u32 = 3;
+const DATA_VERSION: u32 = 4;
 const EVENTS: i64 = 1_000_000;
 const WAITING: i64 = 10_000;
 const SCHEDULES: usize = 20;
