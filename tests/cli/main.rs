@@ -8,6 +8,7 @@ mod agent;
 mod agent_budget;
 mod agent_local;
 mod agent_tools;
+mod breakers;
 
 mod check;
 mod check_limits;
@@ -20,6 +21,7 @@ mod decide;
 mod dry_run;
 mod email;
 mod email_faults;
+mod health;
 mod inspect;
 mod lease;
 mod lifecycle;
