@@ -130,6 +130,7 @@ pub fn describe(ev: &Event) -> String {
         Event::TimerSet { step, due_at, .. } => {
             format!("{step}: waiting until {}", format_ms(*due_at))
         }
+        Event::StepHeld { step, reason, .. } => format!("{step}: held: {reason}"),
         Event::DeadlineSet {
             proposal,
             due_at,

@@ -208,6 +208,10 @@ impl Connector for FileAction {
         None
     }
 
+    fn target(&self) -> Option<super::Target> {
+        None
+    }
+
     fn summary(&self) -> String {
         format!(
             "{} {} ({})",

@@ -34,6 +34,7 @@ pub mod http;
 mod resources;
 pub mod sandbox;
 pub mod shell;
+pub mod target;
 pub mod tool;
 mod touch;
 
@@ -56,6 +57,7 @@ use crate::workflow::{Approve, StepSpec, Workflow, suggest};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
+pub use target::{Target, TargetKind};
 pub use touch::Touch;
 
 /// What a connector implements, on its action type (the variant of [`Action`] it is
@@ -98,6 +100,10 @@ pub(crate) trait Connector:
     /// tool server, the SMTP account; `None` when nothing limits it. The driver
     /// waits for the target's turn before the commit starts.
     fn rate_target(&self) -> Option<RateTarget>;
+
+    /// The outside service the action reaches, whose circuit breaker it goes
+    /// through; `None` for local work (a file, a shell command).
+    fn target(&self) -> Option<Target>;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -243,6 +249,13 @@ macro_rules! connectors {
             pub fn touches(&self) -> Vec<Touch> {
                 match self {
                     $(Action::$Variant(a) => a.touches()),+
+                }
+            }
+
+            /// See [`Connector::target`].
+            pub fn target(&self) -> Option<Target> {
+                match self {
+                    $(Action::$Variant(a) => a.target()),+
                 }
             }
 
@@ -444,8 +457,9 @@ pub fn render(spec: &ActionSpec, r: &RenderCx<'_>) -> Result<Action, String> {
     Ok(action)
 }
 
-/// A failed commit: the message, whether another attempt might succeed, and whether
-/// the action may have taken effect all the same.
+/// A failed commit: the message, whether another attempt might succeed, whether
+/// the action may have taken effect all the same, and what it says about the
+/// action's target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecError {
     pub message: String,
@@ -454,22 +468,58 @@ pub struct ExecError {
     /// the connection broke): the step is not retried but goes to the inbox as
     /// needing attention, like a step interrupted by a crash.
     pub outcome_unknown: bool,
+    pub blame: Blame,
+}
+
+/// What a failed commit says about its target ([`Connector::target`]), for the
+/// target's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The target was not reached, or the failure is not its doing: it counts
+    /// neither way.
+    None,
+    /// A transient failure of the target: a 5xx, a 429, a timeout, no connection.
+    Target,
+    /// The target answered, with a refusal (a 4xx, a tool's own error): it is up.
+    Answered,
 }
 
 impl ExecError {
+    /// A failure another attempt might not have (not the target's: see
+    /// [`ExecError::transient`]).
     pub fn retryable(message: impl Into<String>) -> Self {
         ExecError {
             message: message.into(),
             retryable: true,
             outcome_unknown: false,
+            blame: Blame::None,
         }
     }
 
+    /// A failure another attempt will have too.
     pub fn fatal(message: impl Into<String>) -> Self {
         ExecError {
             message: message.into(),
             retryable: false,
             outcome_unknown: false,
+            blame: Blame::None,
+        }
+    }
+
+    /// A transient failure of the target (retryable; counted by its breaker).
+    pub fn transient(message: impl Into<String>) -> Self {
+        ExecError {
+            blame: Blame::Target,
+            ..ExecError::retryable(message)
+        }
+    }
+
+    /// The target answered with a refusal (not retried; its breaker counts it as
+    /// an answer).
+    pub fn refused(message: impl Into<String>) -> Self {
+        ExecError {
+            blame: Blame::Answered,
+            ..ExecError::fatal(message)
         }
     }
 
@@ -480,6 +530,7 @@ impl ExecError {
             message: message.into(),
             retryable: false,
             outcome_unknown: true,
+            blame: Blame::None,
         }
     }
 }
@@ -578,16 +629,19 @@ impl Action {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(match after_timeout {
-                    AfterTimeout::Retry => ExecError::retryable(format!(
+                    AfterTimeout::Retry => ExecError::transient(format!(
                         "timed out after {} ({}; it was stopped)",
                         crate::clock::format_duration(t),
                         summary
                     )),
-                    AfterTimeout::Ask => ExecError::unknown(format!(
-                        "timed out after {} ({}; it was stopped, and may have taken effect before)",
-                        crate::clock::format_duration(t),
-                        summary
-                    )),
+                    AfterTimeout::Ask => ExecError {
+                        blame: Blame::Target,
+                        ..ExecError::unknown(format!(
+                            "timed out after {} ({}; it was stopped, and may have taken effect before)",
+                            crate::clock::format_duration(t),
+                            summary
+                        ))
+                    },
                 }),
             },
             None => fut.await,

@@ -8,11 +8,12 @@
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
 //! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
-//! [`budget`] enforces the spending caps, [`dry`] rehearses what a dry run does
-//! not carry out and [`rate`] holds commits and calls until their turn under a
-//! rate limit.
+//! [`budget`] enforces the spending caps, [`breakers`] asks and tells the targets'
+//! circuit breakers, [`dry`] rehearses what a dry run does not carry out and
+//! [`rate`] holds commits and calls until their turn under a rate limit.
 
 mod agent;
+mod breakers;
 mod budget;
 mod calls;
 mod dry;

@@ -49,6 +49,8 @@ pub struct RunEnv {
     /// Personas and autonomy rules (default: only the open `default` persona, no
     /// rules).
     pub trust: std::sync::Arc<crate::trust::TrustSettings>,
+    /// The targets' circuit breakers (`[breakers]`).
+    pub breakers: crate::health::BreakerSettings,
     /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
     pub mail: std::sync::Arc<crate::mail::MailSettings>,
     /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
@@ -66,6 +68,7 @@ impl RunEnv {
             embedder: None,
             secrets: Default::default(),
             trust: Default::default(),
+            breakers: Default::default(),
             mail: Default::default(),
             rates: Default::default(),
         }
@@ -405,6 +408,8 @@ fn drive_recorded(
             StepStatus::Skipped => Phase::Skipped,
             StepStatus::Failed => Phase::Failed,
             StepStatus::Waiting if wf.steps[i].policy().timer => Phase::Sleeping,
+            // Its call waits for its target's circuit breaker.
+            StepStatus::Waiting if rec.held.is_some() => Phase::Sleeping,
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
@@ -453,13 +458,58 @@ fn drive_recorded(
         }
     }
     // Sleeping `wait` steps: their end as journaled when they started waiting.
+    // Steps held by a breaker: the action they were about to commit (approved, or
+    // rendered as it was), and when they may try again.
     for (step_id, due_at) in d.journal.wake_times(run_id)? {
-        if let Some(&i) = index.get(step_id.as_str())
-            && d.machine.step(i).phase == Phase::Sleeping
-        {
-            d.prepped[i] = Some(Prepped::Timer(due_at));
-            d.sleepers.insert(i, due_at);
+        let Some(&i) = index.get(step_id.as_str()) else {
+            continue;
+        };
+        if d.machine.step(i).phase != Phase::Sleeping {
+            continue;
         }
+        if d.wf.steps[i].policy().timer {
+            d.prepped[i] = Some(Prepped::Timer(due_at));
+        } else {
+            d.prepped[i] = items
+                .iter()
+                .rev()
+                .find(|p| {
+                    p.step_id == step_id
+                        && p.status == ProposalStatus::Approved
+                        && !matches!(
+                            p.kind,
+                            ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                        )
+                })
+                .and_then(|p| serde_json::from_value::<Action>(p.final_action().clone()).ok())
+                .map(Prepped::Action);
+            if d.prepped[i].is_none() {
+                let attempt = d.machine.step(i).attempt;
+                if let workflow::StepSpec::Action(spec) = &d.wf.steps[i].spec
+                    && let Ok(a) = d.render_action(i, spec, attempt)
+                {
+                    d.prepped[i] = Some(Prepped::Action(a));
+                }
+            }
+        }
+        // Held by a breaker that has closed since: it goes now.
+        let due_at = match steps
+            .iter()
+            .find(|r| r.step_id == step_id)
+            .and_then(|r| r.held.clone())
+        {
+            Some((target, _)) => match crate::connectors::Target::parse(&target)
+                .ok()
+                .map(|t| d.journal.breaker(&t))
+                .transpose()?
+                .flatten()
+            {
+                Some(b) if b.is_tripped() => due_at,
+                _ => due_at.min(d.journal.now()),
+            },
+            None => due_at,
+        };
+        d.sleepers.insert(i, due_at);
     }
     let mut events = Vec::new();
     for (i, _) in &reruns {

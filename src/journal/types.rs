@@ -345,6 +345,17 @@ pub enum Event {
         attempt: u32,
         due_at: Millis,
     },
+    /// A step's call waits for its target's circuit breaker (open, or a probe is
+    /// out) until `until`; the attempt did not run, and runs then (`aios tick`
+    /// continues the run).
+    StepHeld {
+        step: String,
+        attempt: u32,
+        /// `KIND:NAME`, as [`crate::connectors::Target`] prints it.
+        target: String,
+        until: Millis,
+        reason: String,
+    },
     /// An inbox item gets a decision deadline (committed with its creation).
     DeadlineSet {
         proposal: i64,
@@ -463,6 +474,7 @@ impl Event {
             Event::NoticeRaised { .. } => "notice_raised",
             Event::NoticeAcknowledged { .. } => "notice_acknowledged",
             Event::TimerSet { .. } => "timer_set",
+            Event::StepHeld { .. } => "step_held",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
@@ -489,6 +501,7 @@ impl Event {
             | Event::NoteAdded { step, .. }
             | Event::ProposalSnoozed { step, .. }
             | Event::TimerSet { step, .. }
+            | Event::StepHeld { step, .. }
             | Event::DeadlineSet { step, .. }
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
@@ -601,6 +614,9 @@ pub struct StepRecord {
     /// While it waits for its turn under a rate limit: until when, and the limit
     /// (`api.example.com 10/m`).
     pub throttled: Option<(Millis, String)>,
+    /// A waiting step held by its target's circuit breaker: the target, and when
+    /// it may go (its reason is in `error`).
+    pub held: Option<(String, Millis)>,
 }
 
 #[derive(Debug, Clone)]

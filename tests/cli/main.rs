@@ -9,6 +9,7 @@ mod agent_budget;
 mod agent_local;
 mod agent_tools;
 mod autonomy;
+mod breakers;
 
 mod check;
 mod check_limits;
@@ -21,6 +22,7 @@ mod decide;
 mod dry_run;
 mod email;
 mod email_faults;
+mod health;
 mod inspect;
 mod lease;
 mod lifecycle;

@@ -26,7 +26,7 @@ use crate::agent::{
 use crate::engine::LiveCall;
 use crate::engine::machine::Input;
 use crate::error::Result;
-use crate::journal::{Event, LlmCall, LlmCallRecord};
+use crate::journal::{Event, LlmCall, LlmCallRecord, Verdict};
 
 /// A finished call, sent back from the executor.
 pub(in crate::engine) struct CallDone {
@@ -156,6 +156,13 @@ impl Driver<'_> {
                     continue;
                 }
             };
+            if !target.is_heuristic()
+                && let Some(why) = self.provider_blocked(step, target.provider_name())?
+            {
+                // Its provider's breaker is open: on to the next model, if any.
+                next = turns.handle(&req, policy, TurnInput::Unavailable(&why));
+                continue;
+            }
             let form = self.form_for(&req, &call, &target)?;
             let chat = crate::agent::chat(&req, &call, form, &target.sampling);
             if target.is_heuristic() {
@@ -432,6 +439,22 @@ impl Driver<'_> {
             context,
             ..
         } = done;
+        let verdict = match &result {
+            Ok(_) => Some(Verdict::Answered),
+            Err(f) => match f.kind {
+                FailureKind::Transient => Some(Verdict::Failed(f.full())),
+                FailureKind::Fatal | FailureKind::SchemaRefused => Some(Verdict::Answered),
+                // The step ran out of time: nothing said about the provider.
+                FailureKind::Deadline => None,
+            },
+        };
+        if let (Some(v), false) = (verdict, target.is_heuristic()) {
+            let provider = crate::connectors::Target::new(
+                crate::connectors::TargetKind::Llm,
+                target.provider_name(),
+            );
+            self.report(Some(provider), v)?;
+        }
         let mut call = self.call_event(step, attempt, &target, &chat, latency, context.as_ref());
         match &result {
             Ok(r) => {

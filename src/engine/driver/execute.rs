@@ -90,6 +90,10 @@ impl Driver<'_> {
                 Ok(())
             }
             Some(Prepped::Action(action)) => {
+                // An open circuit breaker holds the step without spending a turn.
+                if self.held_by_breaker(step, attempt, action.target())? {
+                    return Ok(());
+                }
                 // Rate limit (`[rate]`): wait for the target's turn before it starts.
                 if self.hold_for_turn(step, attempt, action.rate_target(), Then::Execute)? {
                     return Ok(());
@@ -176,6 +180,11 @@ impl Driver<'_> {
             Done::Tools(done) => return self.tools_done(c.step, c.attempt, *done),
             Done::Action(r) => r,
         };
+        let target = match &self.prepped[c.step] {
+            Some(Prepped::Action(a)) => a.target(),
+            _ => None,
+        };
+        self.report_commit(target, &result)?;
         if self.machine.step(c.step).attempt != c.attempt {
             return Ok(());
         }

@@ -1,4 +1,4 @@
--- 0016: trust marks. Each row is a step (workflow, step) promoted to decide by
+-- 0019: trust marks. Each row is a step (workflow, step) promoted to decide by
 -- policy or demoted back to asking: by hand (`aios trust promote|demote`), by a
 -- policy's first automatic decision, or by an edit, a rejection or a low outcome.
 -- A projection of `trust_changed` events: of the run whose decision caused it, or
