@@ -76,6 +76,14 @@ pub enum Cmd {
         id: i64,
         text: String,
     },
+    /// Continue a run (a failed one: retry its failed steps) in the background, as
+    /// `aios resume RUN` does.
+    Resume(i64),
+    /// Cancel a run for good, as `aios cancel RUN --reason R` does.
+    Cancel {
+        run: i64,
+        reason: Option<String>,
+    },
     /// Validate an edited action and diff it against the proposal.
     CheckEdit {
         id: i64,

@@ -76,6 +76,9 @@ pub struct Timeline {
     pub run: RunSummary,
     pub error: Option<String>,
     pub steps: Vec<StepRecord>,
+    /// The run's inputs as `(name, value)`, a secret input's value shown as `secret`
+    /// (see [`crate::engine::cancel::shown_inputs`]).
+    pub inputs: Vec<(String, String)>,
     /// (time, one line) per event, oldest first.
     pub events: Vec<(Millis, String)>,
 }
@@ -110,7 +113,8 @@ pub struct Approval {
 pub enum Overlay {
     #[default]
     None,
-    Help,
+    /// The keys; `scroll`: the first line shown (j/k, the wheel), any other key closes.
+    Help { scroll: u16 },
     /// The reason of a rejection of `ids` (`verb`: what the rejection does, `reject`
     /// or `fail`).
     Reject {
@@ -135,11 +139,7 @@ pub enum Overlay {
         error: Option<String>,
     },
     /// A validated edit, shown as a diff before it is committed.
-    ConfirmEdit {
-        id: i64,
-        text: String,
-        diff: String,
-    },
+    ConfirmEdit { id: i64, text: String, diff: String },
     /// Approving stale items needs a second, explicit yes.
     ConfirmStale {
         approval: Approval,
@@ -147,6 +147,8 @@ pub enum Overlay {
     },
     /// Quitting while this process still drives runs.
     ConfirmQuit,
+    /// Cancelling a run for good: why (optional, kept in the journal).
+    Cancel { run: i64, input: TextArea<'static> },
 }
 
 /// A choice's inputs being filled in.

@@ -207,6 +207,7 @@ impl Runtime {
                 steps_done: done,
             },
             error: r.error,
+            inputs: engine::cancel::shown_inputs(&r.inputs),
             steps,
             events,
         })
@@ -315,6 +316,37 @@ impl Runtime {
                     until,
                     failed,
                 }];
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
+            Cmd::Resume(run) => {
+                let mut out = self.drive(run);
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
+            Cmd::Cancel { run, reason } => {
+                let data_dir = self
+                    .settings
+                    .db_path
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                let msg = match engine::cancel::cancel(&mut self.journal, run, reason, &data_dir) {
+                    Ok(done) => Msg::Status {
+                        text: match done.executor {
+                            Some(owner) => format!(
+                                "run {run} cancelled; process {owner} executing it stops within a second"
+                            ),
+                            None => format!("run {run} cancelled"),
+                        },
+                        error: false,
+                    },
+                    Err(e) => Msg::Status {
+                        text: e.message,
+                        error: true,
+                    },
+                };
+                let mut out = vec![msg];
                 out.extend(self.poll(m, false)?);
                 Ok(out)
             }

@@ -38,3 +38,4 @@ mod steps;
 mod storage;
 mod timers;
 mod tui;
+mod tui_runs;

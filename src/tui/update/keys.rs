@@ -1,5 +1,6 @@
 //! Keys on a screen with no popup open: the global ones (quit, help), the filter line,
-//! then the inbox, runs and timeline screens each with their own.
+//! then the inbox, runs and timeline screens each with their own (a run's actions are
+//! in `runs`).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -7,6 +8,7 @@ use ratatui_textarea::TextArea;
 use super::decide::{choose, targets};
 use super::list::{move_cursor, refilter};
 use super::overlays::{line_input, overlay_key};
+use super::runs::run_action;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Back, Model, Overlay, Screen};
 use crate::tui::view::list_capacity;
@@ -42,7 +44,7 @@ pub(super) fn key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     match m.screen {
         Screen::Inbox => inbox_key(m, k),
         Screen::Runs => runs_key(m, k),
-        Screen::Timeline { back, .. } => timeline_key(m, k, back),
+        Screen::Timeline { run, back } => timeline_key(m, k, run, back),
     }
 }
 
@@ -59,7 +61,7 @@ fn global_key(m: &mut Model, k: &KeyEvent) -> Option<Vec<Cmd>> {
             }
         }
         KeyCode::Char('?') => {
-            m.overlay = Overlay::Help;
+            m.overlay = Overlay::Help { scroll: 0 };
             Some(Vec::new())
         }
         _ => None,
@@ -155,6 +157,13 @@ fn runs_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     if let Some(cmds) = global_key(m, &k) {
         return cmds;
     }
+    if let KeyCode::Char(c) = k.code
+        && !k.modifiers.contains(KeyModifiers::CONTROL)
+        && let Some(run) = m.runs.get(m.runs_cursor).cloned()
+        && let Some(cmds) = run_action(m, &run, c)
+    {
+        return cmds;
+    }
     let last = m.runs.len().saturating_sub(1);
     match k.code {
         KeyCode::Down | KeyCode::Char('j') => m.runs_cursor = (m.runs_cursor + 1).min(last),
@@ -172,9 +181,18 @@ fn runs_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     Vec::new()
 }
 
-fn timeline_key(m: &mut Model, k: KeyEvent, back: Back) -> Vec<Cmd> {
+fn timeline_key(m: &mut Model, k: KeyEvent, run: i64, back: Back) -> Vec<Cmd> {
     if let Some(cmds) = global_key(m, &k) {
         return cmds;
+    }
+    if let KeyCode::Char(c) = k.code
+        && !k.modifiers.contains(KeyModifiers::CONTROL)
+        && let Some(tl) = m.timeline.as_ref().filter(|tl| tl.run.id == run)
+    {
+        let summary = tl.run.clone();
+        if let Some(cmds) = run_action(m, &summary, c) {
+            return cmds;
+        }
     }
     match k.code {
         KeyCode::Down | KeyCode::Char('j') => {

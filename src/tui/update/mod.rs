@@ -5,12 +5,14 @@
 //! This file owns the entry point, which dispatches each message, and the status
 //! lines it leaves. Keys are routed per screen in `keys`, the inbox list (filter,
 //! snoozes, cursor, scroll) is kept in `list`, approving and editing become
-//! decisions in `decide`, and `overlays` handles the keys of an open popup.
+//! decisions in `decide`, `runs` acts on a run (resume, retry, cancel, open its item)
+//! and `overlays` handles the keys of an open popup.
 
 mod decide;
 mod keys;
 mod list;
 mod overlays;
+mod runs;
 
 use crossterm::event::KeyEventKind;
 
@@ -20,6 +22,7 @@ use keys::key;
 pub(super) use list::refilter;
 use list::{keep_in_view, set_items};
 use overlays::editor;
+pub use runs::resume_word;
 
 // `tests.rs` reaches these through `use super::*`, as it did when this was one file.
 #[cfg(test)]
@@ -188,3 +191,5 @@ pub(crate) mod tests;
 mod tests_decide;
 #[cfg(test)]
 mod tests_rescue;
+#[cfg(test)]
+mod tests_runs;

@@ -307,8 +307,19 @@ fn key_releases_are_ignored_and_help_closes_on_any_key() {
     update(&mut m, Msg::Key(release));
     assert_eq!(selected(&m), 2);
     update(&mut m, ch('?'));
-    assert!(matches!(m.overlay, Overlay::Help));
+    assert!(matches!(m.overlay, Overlay::Help { scroll: 0 }));
+    // j/k scroll the help (it is taller than 24 rows), never past its end.
     update(&mut m, ch('j'));
+    update(&mut m, ch('j'));
+    update(&mut m, ch('k'));
+    assert!(matches!(m.overlay, Overlay::Help { scroll: 1 }));
+    update(&mut m, key(KeyCode::PageDown));
+    update(&mut m, key(KeyCode::PageDown));
+    update(&mut m, key(KeyCode::PageDown));
+    assert!(
+        matches!(m.overlay, Overlay::Help { scroll } if scroll == crate::tui::view::HELP_LINES)
+    );
+    update(&mut m, ch('x'));
     assert!(matches!(m.overlay, Overlay::None));
     assert_eq!(
         selected(&m),

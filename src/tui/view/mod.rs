@@ -23,6 +23,7 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 use super::model::{Model, Screen};
 use detail::draw_detail;
 use list::draw_list;
+pub use overlays::HELP_LINES;
 use overlays::draw_overlay;
 use runs::{draw_runs, draw_timeline};
 
@@ -196,20 +197,33 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             ]);
             keys
         }
-        Screen::Runs => vec![
-            own("j/k", "move"),
-            own("⏎", "timeline"),
-            own("tab", "inbox"),
-            own("?", "help"),
-            own("q", "quit"),
-        ],
-        Screen::Timeline { .. } => vec![
-            own("j/k", "scroll"),
-            own("esc", "back"),
-            own("tab", "runs"),
-            own("?", "help"),
-            own("q", "quit"),
-        ],
+        Screen::Runs => {
+            let mut keys = run_keys(m.runs.get(m.runs_cursor));
+            keys.extend([
+                own("j/k", "move"),
+                own("⏎", "timeline"),
+                own("tab", "inbox"),
+                own("?", "help"),
+                own("q", "quit"),
+            ]);
+            keys
+        }
+        Screen::Timeline { run, .. } => {
+            let mut keys = run_keys(
+                m.timeline
+                    .as_ref()
+                    .map(|tl| &tl.run)
+                    .filter(|r| r.id == run),
+            );
+            keys.extend([
+                own("j/k", "scroll"),
+                own("esc", "back"),
+                own("tab", "runs"),
+                own("?", "help"),
+                own("q", "quit"),
+            ]);
+            keys
+        }
     };
     let len = |keys: &[(String, String)]| -> usize {
         keys.iter()
@@ -217,12 +231,29 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             .sum::<usize>()
             .saturating_sub(2)
     };
-    for drop in ["⏎", "tab", "/", "␣", "q", "s"] {
+    for drop in ["⏎", "tab", "/", "␣", "j/k", "o", "s", "q"] {
         if len(&keys) <= width as usize {
             break;
         }
         keys.retain(|(k, _)| k != drop);
     }
+    keys
+}
+
+/// The keys acting on `run` (see `update::runs`): resume or retry while it can go
+/// on, cancel while it is not finished, and open its waiting item.
+fn run_keys(run: Option<&crate::journal::RunSummary>) -> Vec<(String, String)> {
+    let Some(run) = run else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    if let Some(word) = crate::tui::update::resume_word(run.status) {
+        keys.push(("r".to_string(), word.to_string()));
+    }
+    if !run.status.is_terminal() {
+        keys.push(("c".to_string(), "cancel".to_string()));
+    }
+    keys.push(("o".to_string(), "item".to_string()));
     keys
 }
 
@@ -275,3 +306,5 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_runs;

@@ -1,4 +1,4 @@
-//! The popups drawn over a screen: help, the reject / snooze prompts, a choice's form
+//! The popups drawn over a screen: help, the reject / snooze / cancel-run prompts, a choice's form
 //! (a gate's fields, a budget stop's raise), the inline JSON editor and the
 //! confirmations (edit diff, stale, quit).
 
@@ -82,6 +82,9 @@ fn prompt(f: &mut Frame, area: Rect, p: Prompt<'_>, t: Theme) {
     f.render_widget(Line::styled(hint.to_string(), t.dim()), hint_a);
 }
 
+/// The help overlay's lines (the keys, a blank line, two notes).
+pub const HELP_LINES: u16 = HELP.len() as u16 + 3;
+
 const HELP: &[(&str, &str)] = &[
     ("j k ↑ ↓", "move; PgUp PgDn ctrl-u ctrl-d g G: jump"),
     ("J K", "scroll the detail pane"),
@@ -106,6 +109,10 @@ const HELP: &[(&str, &str)] = &[
     ("/", "filter by kind, workflow, step, summary or #id"),
     ("tab", "switch between the inbox and the runs"),
     ("enter", "open the run's timeline (esc: back)"),
+    ("", "runs and timeline:"),
+    ("r", "resume the run (a failed one: retry its failed steps)"),
+    ("c", "cancel the run, with a reason"),
+    ("o", "open the item the run waits on"),
     ("?", "this help"),
     ("q  ctrl-c", "quit"),
 ];
@@ -113,13 +120,28 @@ const HELP: &[(&str, &str)] = &[
 pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     match &m.overlay {
         Overlay::None => {}
-        Overlay::Help => {
-            let inner = popup(
-                f,
-                centered(area, 78, HELP.len() as u16 + 6),
-                " keys ".into(),
-                t,
-            );
+        Overlay::Help { scroll } => {
+            let total = HELP_LINES;
+            let h = (total + 2).min(area.height);
+            let visible = h.saturating_sub(2);
+            let scroll = (*scroll).min(total.saturating_sub(visible));
+            let more = if visible < total {
+                format!(
+                    " {}-{}/{total} · j/k scroll · other keys close ",
+                    scroll + 1,
+                    (scroll + visible).min(total)
+                )
+            } else {
+                String::new()
+            };
+            let r = centered(area, 78, h);
+            f.render_widget(Clear, r);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(Line::styled(" keys ", t.bold()))
+                .title_bottom(Line::styled(more, t.dim()).right_aligned());
+            let inner = block.inner(r);
+            f.render_widget(block, r);
             let mut lines: Vec<Line> = HELP
                 .iter()
                 .map(|(k, what)| {
@@ -134,8 +156,9 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
                 "STALE: built from something that changed since; approving asks twice.",
                 t.dim(),
             ));
-            lines.push(Line::styled("any key closes this help", t.dim()));
-            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+            lines.push(Line::styled("any key but j/k closes this help", t.dim()));
+            // Not wrapped: one line per key, so the scroll counts lines.
+            f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
         }
         Overlay::Reject {
             ids,
@@ -165,6 +188,19 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
                 input_rows: 1,
                 error,
                 hint: "enter snooze · esc cancel",
+            },
+            t,
+        ),
+        Overlay::Cancel { run, input } => prompt(
+            f,
+            area,
+            Prompt {
+                title: format!(" cancel run {run} "),
+                about: "The run stops for good. Why? The reason is kept in the journal.",
+                input,
+                input_rows: 1,
+                error: &None,
+                hint: "enter cancel the run · esc keep it",
             },
             t,
         ),

@@ -1,0 +1,71 @@
+//! Snapshots of the runs screen's actions (the keys a run offers, the cancel prompt),
+//! the RUN and ID columns of the list, and the help scrolled,
+//! at 80x24 and 40 columns.
+
+use crossterm::event::KeyCode;
+
+use super::tests::{draw, press, runs, several, with};
+use crate::journal::RunStatus;
+use crate::tui::message::Msg;
+use crate::tui::model::Model;
+use crate::tui::update::update;
+
+fn failed_first(w: u16, h: u16) -> Model {
+    let mut m = with(several(), w, h);
+    let mut rs = runs();
+    rs[0].status = RunStatus::Failed;
+    update(&mut m, Msg::Runs(rs));
+    press(&mut m, KeyCode::Tab);
+    m
+}
+
+#[test]
+fn a_failed_run_offers_retry_at_80x24() {
+    insta::assert_snapshot!(draw(&failed_first(80, 24)));
+}
+
+#[test]
+fn a_waiting_run_offers_resume_and_cancel_at_40_columns() {
+    let mut m = failed_first(40, 24);
+    press(&mut m, KeyCode::Down);
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn cancel_reason_prompt_at_80x24() {
+    let mut m = failed_first(80, 24);
+    press(&mut m, KeyCode::Down);
+    press(&mut m, KeyCode::Char('c'));
+    for c in "wrong week".chars() {
+        press(&mut m, KeyCode::Char(c));
+    }
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn cancel_reason_prompt_at_40_columns() {
+    let mut m = failed_first(40, 24);
+    press(&mut m, KeyCode::Down);
+    press(&mut m, KeyCode::Char('c'));
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn the_list_shows_each_item_s_run_at_80x24() {
+    insta::assert_snapshot!(draw(&with(several(), 80, 24)));
+}
+
+#[test]
+fn the_list_keeps_its_id_column_at_40_columns() {
+    insta::assert_snapshot!(draw(&with(several(), 40, 24)));
+}
+
+#[test]
+fn the_help_scrolls_to_its_end_at_80x24() {
+    let mut m = with(several(), 80, 24);
+    press(&mut m, KeyCode::Char('?'));
+    for _ in 0..40 {
+        press(&mut m, KeyCode::Char('j'));
+    }
+    insta::assert_snapshot!(draw(&m));
+}

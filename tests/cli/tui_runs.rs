@@ -1,0 +1,110 @@
+//! The TUI's runs view through a pseudo-terminal: cancel a run with a reason, retry a
+//! failed run, open the item a run waits on; and the RUN column of `aios inbox list`.
+
+use crate::support::Test;
+use crate::tui::{Pty, restored, two_waiting, write_wf};
+
+#[test]
+fn runs_view_cancels_a_run_with_a_reason() {
+    let t = two_waiting();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("\t");
+    tui.wait_for("c cancel");
+    // The newest run first: run 2 (beta) is selected.
+    tui.keys("c");
+    tui.wait_for("cancel run 2");
+    tui.keys("wrong week\r");
+    tui.wait_for("run 2 cancelled");
+    tui.wait_for("cancelled");
+    tui.keys("q");
+    let (code, raw) = tui.exit();
+    assert_eq!(code, Some(0));
+    assert!(restored(&raw));
+    assert_eq!(t.show(2)["status"], "cancelled");
+    assert_eq!(t.show(1)["status"], "waiting");
+    t.aios(&["log", "2"])
+        .success()
+        .stdout_contains("run cancelled: wrong week");
+    // The cancelled run's item left the inbox; run 1's stays.
+    let pending = t.inbox();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["run_id"], 1);
+    t.aios(&["replay"]).success();
+}
+
+#[test]
+fn runs_view_retries_a_failed_run_and_opens_its_item() {
+    let t = Test::new().write("a.toml", &write_wf("alpha", "a.txt", "again"));
+    t.aios(&["run", "a.toml"]).success();
+    t.aios(&["reject", "1", "--reason", "not yet"]).code(1);
+    assert_eq!(t.show(1)["status"], "failed");
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("Nothing waits for you.");
+    tui.keys("\t");
+    tui.wait_for("r retry");
+    tui.keys("r");
+    // Retrying the failed step proposes its action again.
+    tui.wait_for("run 1 waits for you");
+    tui.keys("o");
+    tui.wait_for("#2 action · note");
+    tui.keys("a");
+    tui.wait_for("run 1 succeeded");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    assert_eq!(t.read("a.txt"), "again");
+    assert_eq!(t.show(1)["status"], "succeeded");
+}
+
+#[test]
+fn the_timeline_shows_the_run_s_inputs_with_secrets_hidden() {
+    let t = Test::new().write(
+        "in.toml",
+        r#"
+name = "inputs"
+
+[inputs.week]
+type = "integer"
+
+[inputs.password]
+secret = true
+
+[[steps]]
+id = "note"
+kind = "file"
+path = "w.txt"
+content = "week {{ inputs.week }}"
+"#,
+    );
+    t.aios(&[
+        "run",
+        "in.toml",
+        "-i",
+        "week=47",
+        "-i",
+        "password=hunter2-long",
+    ])
+    .success();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("\r");
+    tui.wait_for("INPUTS");
+    tui.wait_for("week = 47");
+    tui.wait_for("password = secret");
+    tui.keys("q");
+    let (code, raw) = tui.exit();
+    assert_eq!(code, Some(0));
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains("hunter2"), "the secret reached the screen");
+}
+
+#[test]
+fn inbox_list_has_a_run_column() {
+    let t = two_waiting();
+    let out = t.aios(&["inbox", "list"]).success().stdout;
+    let header = out.lines().next().unwrap();
+    assert!(header.contains("  RUN  "), "{out}");
+    let row = out.lines().nth(2).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cols[..3], &["2", "action", "2"], "{out}");
+}
