@@ -15,6 +15,7 @@ mod concurrency;
 mod context;
 mod crash;
 mod decide;
+mod diffs;
 mod dry_run;
 mod inspect;
 mod lease;

@@ -244,7 +244,11 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), d);
             f.render_widget(
                 Line::styled(
-                    "y approve with the edit · e edit again · n/esc cancel",
+                    if hint_a.width < 56 {
+                        "y approve · e edit · esc cancel"
+                    } else {
+                        "y approve with the edit · e edit again · n/esc cancel"
+                    },
                     t.dim(),
                 ),
                 hint_a,

@@ -1,5 +1,6 @@
 //! Snapshots of the runs screen's actions (the keys a run offers, the cancel prompt),
-//! the RUN and ID columns of the list, and the help scrolled,
+//! the RUN and ID columns of the list, the help scrolled, and an edit confirmed as a
+//! line diff of its text,
 //! at 80x24 and 40 columns.
 
 use crossterm::event::KeyCode;
@@ -68,4 +69,31 @@ fn the_help_scrolls_to_its_end_at_80x24() {
         press(&mut m, KeyCode::Char('j'));
     }
     insta::assert_snapshot!(draw(&m));
+}
+
+fn body_edit(w: u16, h: u16) -> Model {
+    let mut m = with(several(), w, h);
+    let before = serde_json::json!({"kind": "email", "to": ["ada@example.com"],
+        "subject": "Launch", "body": "Hello Ada,\n\nthe launch is on Monday.\nSee you there.\n"});
+    let mut after = before.clone();
+    after["body"] = "Hello Ada,\n\nthe launch is on Tuesday.\nSee you there.\n".into();
+    update(
+        &mut m,
+        Msg::EditChecked {
+            id: 1,
+            text: after.to_string(),
+            result: Ok(Some(crate::inbox::diff::action_diff(&before, &after))),
+        },
+    );
+    m
+}
+
+#[test]
+fn an_edited_email_body_is_confirmed_as_a_line_diff_at_80x24() {
+    insta::assert_snapshot!(draw(&body_edit(80, 24)));
+}
+
+#[test]
+fn an_edited_email_body_is_confirmed_as_a_line_diff_at_40_columns() {
+    insta::assert_snapshot!(draw(&body_edit(40, 24)));
 }
