@@ -220,6 +220,9 @@ _aios() {
             aios__subcmd__help__subcmd__inbox,show)
                 cmd="aios__subcmd__help__subcmd__inbox__subcmd__show"
                 ;;
+            aios__subcmd__help__subcmd__inbox,unsnooze)
+                cmd="aios__subcmd__help__subcmd__inbox__subcmd__unsnooze"
+                ;;
             aios__subcmd__help__subcmd__llm,log)
                 cmd="aios__subcmd__help__subcmd__llm__subcmd__log"
                 ;;
@@ -313,6 +316,9 @@ _aios() {
             aios__subcmd__inbox,show)
                 cmd="aios__subcmd__inbox__subcmd__show"
                 ;;
+            aios__subcmd__inbox,unsnooze)
+                cmd="aios__subcmd__inbox__subcmd__unsnooze"
+                ;;
             aios__subcmd__inbox__subcmd__help,help)
                 cmd="aios__subcmd__inbox__subcmd__help__subcmd__help"
                 ;;
@@ -321,6 +327,9 @@ _aios() {
                 ;;
             aios__subcmd__inbox__subcmd__help,show)
                 cmd="aios__subcmd__inbox__subcmd__help__subcmd__show"
+                ;;
+            aios__subcmd__inbox__subcmd__help,unsnooze)
+                cmd="aios__subcmd__inbox__subcmd__help__subcmd__unsnooze"
                 ;;
             aios__subcmd__llm,help)
                 cmd="aios__subcmd__llm__subcmd__help"
@@ -1007,7 +1016,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__inbox)
-            opts="list show"
+            opts="list show unsnooze"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1035,6 +1044,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__inbox__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__inbox__subcmd__unsnooze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1707,7 +1730,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__inbox)
-            opts="-h -V --home --help --version list show help"
+            opts="-h -V --home --help --version list show unsnooze help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1725,7 +1748,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__inbox__subcmd__help)
-            opts="list show help"
+            opts="list show unsnooze help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1780,6 +1803,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__inbox__subcmd__help__subcmd__unsnooze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__inbox__subcmd__list)
             opts="-h -V --all --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1800,6 +1837,24 @@ _aios() {
             ;;
         aios__subcmd__inbox__subcmd__show)
             opts="-h -V --json --action --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__inbox__subcmd__unsnooze)
+            opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

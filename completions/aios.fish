@@ -69,12 +69,13 @@ complete -c aios -n "__fish_aios_using_subcommand plan" -l home -d 'Keep config 
 complete -c aios -n "__fish_aios_using_subcommand plan" -l json -d 'Print the plan as JSON'
 complete -c aios -n "__fish_aios_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand plan" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List pending items (the default)'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
-complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -f -a "list" -d 'List pending items (the default)'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -f -a "unsnooze" -d 'Show a snoozed item in the inbox again now'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and not __fish_seen_subcommand_from list show unsnooze help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l all -d 'Include decided and cancelled items'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
@@ -85,8 +86,12 @@ complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcomm
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -l action -d 'Print only the action, as JSON ready to edit for `aios approve --edit`'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from unsnooze" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from unsnooze" -s h -l help -d 'Print help'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from unsnooze" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
+complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "unsnooze" -d 'Show a snoozed item in the inbox again now'
 complete -c aios -n "__fish_aios_using_subcommand inbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand approve" -l edit -d 'Commit this edited action instead (a JSON or TOML file; see `aios inbox show ID --action`); for a rescue, the step\'s reply (JSON checked against its schema, or text)' -r -F
 complete -c aios -n "__fish_aios_using_subcommand approve" -l field -d 'Fill in a field of an approval gate: NAME=VALUE (repeatable)' -r
@@ -409,6 +414,7 @@ complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subc
 complete -c aios -n "__fish_aios_using_subcommand help; and not __fish_seen_subcommand_from run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "list" -d 'List pending items (the default)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "show" -d 'Show one item in full: the exact action, its evidence, its run and step'
+complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from inbox" -f -a "unsnooze" -d 'Show a snoozed item in the inbox again now'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "log" -d 'Show LLM calls, newest first: one line each, or prompts and replies with --full'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "prompt" -d 'Send a prompt through a model alias and print the reply (journaled like any call)'
 complete -c aios -n "__fish_aios_using_subcommand help; and __fish_seen_subcommand_from llm" -f -a "models" -d 'List the model aliases and the models each provider reports'

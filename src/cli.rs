@@ -294,6 +294,14 @@ pub enum InboxCommand {
     List(InboxListArgs),
     /// Show one item in full: the exact action, its evidence, its run and step
     Show(InboxShowArgs),
+    /// Show a snoozed item in the inbox again now
+    Unsnooze(InboxUnsnoozeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InboxUnsnoozeArgs {
+    /// The item's id
+    pub id: i64,
 }
 
 #[derive(Debug, Args, Default)]

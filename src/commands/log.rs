@@ -171,6 +171,9 @@ pub fn describe(ev: &Event) -> String {
         Event::NoticeAcknowledged { notice, by, .. } => {
             format!("notice {notice} acknowledged by {by}")
         }
+        Event::ProposalUnsnoozed { proposal, step, by } => {
+            format!("{step}: inbox item {proposal} unsnoozed by {by}")
+        }
         Event::ProposalSnoozed {
             proposal,
             step,

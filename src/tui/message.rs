@@ -1,6 +1,6 @@
 //! Messages into [`super::update`] and the commands it asks the runtime to perform.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::model::{Detail, Item, Timeline};
 use crate::clock::Millis;
@@ -10,6 +10,8 @@ use crate::journal::{Decision, RunSummary};
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A click or a turn of the wheel.
+    Mouse(MouseEvent),
     Resize(u16, u16),
     /// Time passed (ages, snoozes that ended).
     Tick(Millis),
@@ -71,6 +73,8 @@ pub enum Cmd {
         ids: Vec<i64>,
         until: Millis,
     },
+    /// Show snoozed items again now (`aios inbox unsnooze ID`).
+    Unsnooze(Vec<i64>),
     /// Open `$VISUAL`/`$EDITOR` on `text` (the action as JSON).
     ExternalEdit {
         id: i64,

@@ -140,6 +140,12 @@ pub enum Overlay {
     },
     /// A validated edit, shown as a diff before it is committed.
     ConfirmEdit { id: i64, text: String, diff: String },
+    /// Approving several marked items at once: how many of which kinds, then y/n.
+    ConfirmBulk {
+        approval: Approval,
+        /// `(kind, count)` in list order of first appearance.
+        kinds: Vec<(String, usize)>,
+    },
     /// Approving stale items needs a second, explicit yes.
     ConfirmStale {
         approval: Approval,
@@ -185,13 +191,16 @@ pub struct Model {
     /// Every pending item, most urgent first (the order of `aios inbox list`, see
     /// [`crate::inbox::order`]).
     pub items: Vec<Item>,
-    /// Indices into `items` shown now (not snoozed, matching the filter).
+    /// Indices into `items` shown now (not snoozed, or only the snoozed in the snoozed
+    /// view; matching the filter).
     pub visible: Vec<usize>,
     /// Position in `visible`.
     pub cursor: usize,
     /// First row of `visible` drawn.
     pub offset: usize,
     pub marks: BTreeSet<i64>,
+    /// The snoozed view (`z`): only the snoozed items are listed, `u` shows them again.
+    pub show_snoozed: bool,
     pub filter: String,
     /// The filter being typed (`/`).
     pub filter_input: Option<TextArea<'static>>,
@@ -222,6 +231,7 @@ impl Model {
             cursor: 0,
             offset: 0,
             marks: BTreeSet::new(),
+            show_snoozed: false,
             filter: String::new(),
             filter_input: None,
             detail: None,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -319,6 +319,29 @@ impl Runtime {
                 out.extend(self.poll(m, false)?);
                 Ok(out)
             }
+            Cmd::Unsnooze(ids) => {
+                let mut done = 0;
+                let mut failed = Vec::new();
+                for id in ids {
+                    match self.journal.unsnooze(id, &self.settings.operator) {
+                        Ok(_) => done += 1,
+                        Err(e) => failed.push(format!("item {id}: {}", e.message)),
+                    }
+                }
+                let msg = match failed.first() {
+                    Some(e) => Msg::Status {
+                        text: format!("not unsnoozed: {e}"),
+                        error: true,
+                    },
+                    None => Msg::Status {
+                        text: format!("{} back in the inbox", crate::text::count(done, "item")),
+                        error: false,
+                    },
+                };
+                let mut out = vec![msg];
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
             Cmd::Resume(run) => {
                 let mut out = self.drive(run);
                 out.extend(self.poll(m, false)?);
@@ -449,14 +472,19 @@ fn term_error(e: io::Error) -> Error {
 
 fn enter_terminal() -> io::Result<()> {
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen)?;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     Ok(())
 }
 
 /// Put the terminal back as it was. Safe to call more than once.
 fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// Restores the terminal when dropped: on quit, on error and while unwinding.
@@ -505,6 +533,7 @@ pub fn run(settings: TuiSettings) -> Result<()> {
             match event::read().map_err(term_error)? {
                 TermEvent::Key(k) => queue.push_back(Msg::Key(k)),
                 TermEvent::Resize(w, h) => queue.push_back(Msg::Resize(w, h)),
+                TermEvent::Mouse(e) => queue.push_back(Msg::Mouse(e)),
                 _ => {}
             }
         }

@@ -108,3 +108,91 @@ fn inbox_list_has_a_run_column() {
     let cols: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cols[..3], &["2", "action", "2"], "{out}");
 }
+
+#[test]
+fn bulk_approve_asks_with_the_count_and_kinds_first() {
+    let t = two_waiting();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("  ");
+    tui.wait_for("2 marked");
+    tui.keys("a");
+    tui.wait_for("approve 2 items?");
+    tui.wait_for("Approve 2 items at once: action: 2.");
+    // n: nothing decided, still marked.
+    tui.keys("n");
+    tui.wait_for("a approve  r reject");
+    assert_eq!(t.inbox().len(), 2);
+    tui.keys("a");
+    tui.wait_for("approve 2 items?");
+    tui.keys("y");
+    tui.wait_for("2 items approved");
+    tui.wait_for("Nothing waits for you.");
+    // Both runs go on in the background: quit once neither is driven any more.
+    tui.keys("\t");
+    tui.wait_for("      1 alpha");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while t.show(1)["status"] != "succeeded" || t.show(2)["status"] != "succeeded" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runs did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // (y answers "quit?" when the drive's end is not seen yet; both runs are done.)
+    tui.keys("qy");
+    assert_eq!(tui.exit().0, Some(0));
+    assert_eq!(t.read("a.txt"), "hello from the inbox");
+    assert_eq!(t.read("b.txt"), "second");
+}
+
+#[test]
+fn snoozed_items_are_listed_by_z_and_unsnoozed_by_u() {
+    let t = two_waiting();
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("s");
+    tui.wait_for("snooze #1");
+    tui.keys("\r");
+    tui.wait_for("2 pending · 1 snoozed");
+    tui.keys("z");
+    tui.wait_for(" snoozed ");
+    tui.wait_for("back in 4h");
+    tui.keys("u");
+    tui.wait_for("1 item back in the inbox");
+    tui.wait_for("Nothing is snoozed.");
+    tui.keys("z");
+    tui.wait_for("#1 action · note");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    t.aios(&["log", "1"])
+        .success()
+        .stdout_contains("note: inbox item 1 unsnoozed by");
+    t.aios(&["replay"]).success();
+}
+
+#[test]
+fn inbox_unsnooze_shows_a_snoozed_item_again() {
+    let t = two_waiting();
+    // Not snoozed: refused, with a hint that runs.
+    t.aios(&["inbox", "unsnooze", "1"])
+        .code(4)
+        .stderr_contains("inbox item 1 is not snoozed")
+        .stderr_contains("hint: see it with: aios inbox show 1");
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 action · note");
+    tui.keys("s\r");
+    tui.wait_for("1 item snoozed until");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    t.aios(&["inbox", "show", "1"])
+        .success()
+        .stdout_contains("snoozed until");
+    t.aios(&["inbox", "unsnooze", "1"])
+        .success()
+        .stdout_contains("inbox item 1 (write a.txt (20 bytes)) is back in the inbox");
+    let show = t.aios(&["inbox", "show", "1"]).success().stdout;
+    assert!(!show.contains("snoozed until"), "{show}");
+    t.aios(&["inbox", "unsnooze", "9"]).code(3);
+    t.aios(&["replay"]).success();
+}

@@ -136,7 +136,22 @@ fn inbox_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
             }
             None => Vec::new(),
         },
-        KeyCode::Char('s') => {
+        KeyCode::Char('z') => {
+            m.show_snoozed = !m.show_snoozed;
+            m.marks.clear();
+            m.cursor = 0;
+            m.offset = 0;
+            refilter(m)
+        }
+        KeyCode::Char('u') if m.show_snoozed => {
+            let ids = targets(m);
+            if ids.is_empty() {
+                Vec::new()
+            } else {
+                vec![Cmd::Unsnooze(ids)]
+            }
+        }
+        KeyCode::Char('s') if !m.show_snoozed => {
             let ids = targets(m);
             if !ids.is_empty() {
                 let mut input = line_input("a duration: 30m, 4h, 2d");

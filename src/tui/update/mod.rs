@@ -6,11 +6,12 @@
 //! lines it leaves. Keys are routed per screen in `keys`, the inbox list (filter,
 //! snoozes, cursor, scroll) is kept in `list`, approving and editing become
 //! decisions in `decide`, `runs` acts on a run (resume, retry, cancel, open its item)
-//! and `overlays` handles the keys of an open popup.
+//! `overlays` handles the keys of an open popup and `mouse` clicks and the wheel.
 
 mod decide;
 mod keys;
 mod list;
+mod mouse;
 mod overlays;
 mod runs;
 
@@ -35,6 +36,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(k) if k.kind == KeyEventKind::Release => Vec::new(),
         Msg::Key(k) => key(m, k),
+        Msg::Mouse(e) => mouse::mouse(m, e),
         Msg::Resize(w, h) => {
             m.size = (w, h);
             keep_in_view(m);
@@ -193,3 +195,5 @@ mod tests_decide;
 mod tests_rescue;
 #[cfg(test)]
 mod tests_runs;
+#[cfg(test)]
+mod tests_views;

@@ -1,4 +1,4 @@
-//! Keys while a popup is open: help, the quit / stale / edit confirmations, the reject
+//! Keys while a popup is open: help, the quit / bulk / stale / edit confirmations, the reject
 //! and snooze prompts, the cancel-run prompt, a choice's form (Tab between its inputs) and the inline editor;
 //! and the text inputs they hold.
 
@@ -74,6 +74,12 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
         }
         Overlay::ConfirmQuit if no => (Overlay::None, Vec::new()),
         o @ Overlay::ConfirmQuit => (o, Vec::new()),
+        Overlay::ConfirmBulk { approval, .. } if yes => {
+            let cmds = approve_checked(m, approval);
+            (std::mem::take(&mut m.overlay), cmds)
+        }
+        Overlay::ConfirmBulk { .. } if no => (Overlay::None, Vec::new()),
+        o @ Overlay::ConfirmBulk { .. } => (o, Vec::new()),
         Overlay::ConfirmStale { approval, .. } if yes => {
             (Overlay::None, vec![decide_approve(approval, true)])
         }

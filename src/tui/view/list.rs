@@ -12,12 +12,19 @@ use crate::clock::age;
 use crate::tui::model::{Item, Model};
 
 pub(super) fn draw_list(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
+    let title = if m.show_snoozed {
+        " snoozed "
+    } else {
+        " waiting for you "
+    };
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(Line::styled(" waiting for you ", t.bold()));
+        .title(Line::styled(title, t.bold()));
     if m.visible.is_empty() {
         let msg = if !m.loaded {
             vec![Line::raw("loading…")]
+        } else if m.show_snoozed {
+            vec![Line::raw("Nothing is snoozed. z: back to the inbox.")]
         } else if m.items.is_empty() {
             vec![
                 Line::styled("Nothing waits for you.", t.bold()),
@@ -32,7 +39,7 @@ pub(super) fn draw_list(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             ))]
         } else {
             vec![Line::raw(format!(
-                "Nothing to show: {} snoozed, back when their time is up.",
+                "Nothing to show: {} snoozed, back when their time is up (z: see them).",
                 m.items.len()
             ))]
         };
@@ -108,6 +115,12 @@ fn item_row<'a>(it: &'a Item, m: &Model, t: Theme, narrow: bool) -> Row<'a> {
     let mut summary = Vec::new();
     if it.stale {
         summary.push(Span::styled("STALE ", t.alert()));
+    }
+    if let Some(until) = r.snoozed_until.filter(|u| *u > m.now) {
+        summary.push(Span::styled(
+            format!("back in {} ", age(until, m.now)),
+            t.dim(),
+        ));
     }
     summary.push(Span::raw(r.summary.as_str()));
     let conf = r

@@ -34,7 +34,7 @@ use super::model::Timeline;
 use crate::journal::StepStatus;
 
 /// Wider than this: list and detail side by side; else stacked.
-const WIDE: u16 = 120;
+pub const WIDE: u16 = 120;
 
 /// How many list rows fit on a screen of `size` (the same layout `view` draws).
 pub fn list_capacity(size: (u16, u16)) -> usize {
@@ -186,8 +186,15 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
                     .map(|c| (c.key.to_string(), c.short.to_string()))
                     .collect()
             };
+            if m.show_snoozed {
+                keys.extend([own("u", "unsnooze"), own("z", "inbox")]);
+            } else {
+                keys.push(own("s", "snooze"));
+                if m.snoozed() > 0 {
+                    keys.push(own("z", "snoozed"));
+                }
+            }
             keys.extend([
-                own("s", "snooze"),
                 own("␣", "mark"),
                 own("/", "filter"),
                 own("tab", "runs"),
@@ -231,7 +238,7 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             .sum::<usize>()
             .saturating_sub(2)
     };
-    for drop in ["⏎", "tab", "/", "␣", "j/k", "o", "s", "q"] {
+    for drop in ["⏎", "tab", "/", "␣", "j/k", "o", "z", "s", "q"] {
         if len(&keys) <= width as usize {
             break;
         }

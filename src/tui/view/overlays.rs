@@ -1,6 +1,6 @@
 //! The popups drawn over a screen: help, the reject / snooze / cancel-run prompts, a choice's form
 //! (a gate's fields, a budget stop's raise), the inline JSON editor and the
-//! confirmations (edit diff, stale, quit).
+//! confirmations (bulk approve, edit diff, stale, quit).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -105,6 +105,10 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("r", "reject, with a reason (or fail the step)"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),
+    (
+        "z",
+        "the snoozed items (u: back in the inbox now); z again: the inbox",
+    ),
     ("space", "mark / unmark; esc unmarks all"),
     ("/", "filter by kind, workflow, step, summary or #id"),
     ("tab", "switch between the inbox and the runs"),
@@ -253,6 +257,26 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
                 ),
                 hint_a,
             );
+        }
+        Overlay::ConfirmBulk { approval, kinds } => {
+            let inner = popup(
+                f,
+                centered(area, 60, 7),
+                format!(" approve {}? ", ids_label(&approval.ids)),
+                t,
+            );
+            let what: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            let lines = vec![
+                Line::raw(format!(
+                    "Approve {} at once: {}.",
+                    crate::text::count(approval.ids.len(), "item"),
+                    what.join(", ")
+                )),
+                Line::raw("Each commits exactly what it proposes."),
+                Line::raw(""),
+                Line::styled("y approve them all · n/esc cancel", t.dim()),
+            ];
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
         Overlay::ConfirmStale { approval, stale } => {
             let h = stale.len().min(10) as u16 + 6;

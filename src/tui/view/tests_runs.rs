@@ -1,6 +1,6 @@
 //! Snapshots of the runs screen's actions (the keys a run offers, the cancel prompt),
 //! the RUN and ID columns of the list, the help scrolled, and an edit confirmed as a
-//! line diff of its text,
+//! line diff of its text, the bulk approve confirmation and the snoozed view,
 //! at 80x24 and 40 columns.
 
 use crossterm::event::KeyCode;
@@ -96,4 +96,46 @@ fn an_edited_email_body_is_confirmed_as_a_line_diff_at_80x24() {
 #[test]
 fn an_edited_email_body_is_confirmed_as_a_line_diff_at_40_columns() {
     insta::assert_snapshot!(draw(&body_edit(40, 24)));
+}
+
+fn marked_three(w: u16, h: u16) -> Model {
+    // The list is 2 (attention), 5 (budget), 4 (action), 3 (gate), 1 (action).
+    let mut m = with(several(), w, h);
+    press(&mut m, KeyCode::Char(' '));
+    press(&mut m, KeyCode::Char('j'));
+    press(&mut m, KeyCode::Char(' '));
+    press(&mut m, KeyCode::Char('j'));
+    press(&mut m, KeyCode::Char(' '));
+    press(&mut m, KeyCode::Char('a'));
+    m
+}
+
+#[test]
+fn bulk_approve_confirmation_at_80x24() {
+    insta::assert_snapshot!(draw(&marked_three(80, 24)));
+}
+
+#[test]
+fn bulk_approve_confirmation_at_40_columns() {
+    insta::assert_snapshot!(draw(&marked_three(40, 24)));
+}
+
+fn snoozed_view(w: u16, h: u16) -> Model {
+    let mut items = several();
+    for it in items.iter_mut().take(2) {
+        it.row.snoozed_until = Some(crate::tui::update::tests::NOW + 4 * 3_600_000);
+    }
+    let mut m = with(items, w, h);
+    press(&mut m, KeyCode::Char('z'));
+    m
+}
+
+#[test]
+fn the_snoozed_view_at_80x24() {
+    insta::assert_snapshot!(draw(&snoozed_view(80, 24)));
+}
+
+#[test]
+fn the_snoozed_view_at_40_columns() {
+    insta::assert_snapshot!(draw(&snoozed_view(40, 24)));
 }
