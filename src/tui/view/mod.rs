@@ -173,7 +173,7 @@ fn draw_footer(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
 
 /// The footer's keys: on the inbox, the selected item's own choices (`a retry  d
 /// done  r fail` for an interrupted step) before the keys of the list; dropped from
-/// the least needed until the line fits `width` (help always stays).
+/// the least needed until the line fits `width` (`? help` and `q quit` always stay).
 fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
     let own = |k: &str, w: &str| (k.to_string(), w.to_string());
     let mut keys: Vec<(String, String)> = match m.screen {
@@ -238,11 +238,24 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             .sum::<usize>()
             .saturating_sub(2)
     };
-    for drop in ["⏎", "tab", "/", "␣", "j/k", "o", "z", "s", "q"] {
+    // The list's keys go first; on the runs, the `o` of a run; never a choice of the
+    // selected item (its `o` is a rescue's offline draft), `?` or `q`.
+    let mut order = vec!["⏎", "tab", "/", "␣", "j/k", "z", "s"];
+    if m.screen != Screen::Inbox {
+        order.push("o");
+    }
+    for drop in order {
         if len(&keys) <= width as usize {
             break;
         }
         keys.retain(|(k, _)| k != drop);
+    }
+    // Still too wide (40 columns): the last keys before `? help`, keeping `q quit`.
+    while len(&keys) > width as usize && keys.len() > 2 {
+        let Some(i) = keys.iter().rposition(|(k, _)| k != "?" && k != "q") else {
+            break;
+        };
+        keys.remove(i);
     }
     keys
 }

@@ -89,7 +89,7 @@ fn show(m: &mut Model, id: i64, kind: ProposalKind, action: serde_json::Value) {
     update(m, Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))));
 }
 
-fn select(m: &mut Model, id: i64) {
+pub(super) fn select(m: &mut Model, id: i64) {
     while m.selected().map(|i| i.row.id) != Some(id) {
         press(m, KeyCode::Down);
     }

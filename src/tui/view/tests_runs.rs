@@ -139,3 +139,32 @@ fn the_snoozed_view_at_80x24() {
 fn the_snoozed_view_at_40_columns() {
     insta::assert_snapshot!(draw(&snoozed_view(40, 24)));
 }
+
+#[test]
+fn at_80x24_the_footer_keeps_a_rescue_s_choices_and_q_quit() {
+    use super::tests::{rescue_action, select};
+    use crate::journal::ProposalKind;
+    use crate::tui::update::tests::{NOW, record, row};
+    let mut items = several();
+    items[4] = crate::tui::model::Item::new(row(5, "rescue", "draft", "rescue"), false);
+    // A snoozed item adds `z snoozed` to the footer.
+    items[0].row.snoozed_until = Some(NOW + 3_600_000);
+    let mut m = with(items, 80, 24);
+    select(&mut m, 5);
+    let rec = record(5, ProposalKind::Rescue, rescue_action());
+    update(
+        &mut m,
+        Msg::Detail(Box::new(crate::tui::model::Detail::new(
+            rec,
+            Vec::new(),
+            None,
+        ))),
+    );
+    let screen = draw(&m);
+    let footer: String = (0..80)
+        .map(|x| screen.buffer()[(x, 23)].symbol().to_string())
+        .collect();
+    for want in ["a retry", "o offline", "r fail", "? help", "q quit"] {
+        assert!(footer.contains(want), "{want:?} missing from {footer:?}");
+    }
+}
