@@ -72,6 +72,9 @@ pub enum Command {
     Outcome(OutcomeArgs),
     /// Show LLM spending today, this month and per workflow against the caps
     Budget(BudgetArgs),
+    /// Show the last 30 days: LLM spend per day against the caps, items decided and
+    /// the median time to decide, failures per workflow, outcomes over time
+    Stats(StatsArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Register, list, pause, resume and remove scheduled workflows
@@ -469,6 +472,13 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct BudgetArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,

@@ -20,6 +20,7 @@ mod query;
 mod repair;
 mod replay;
 mod schedule;
+pub mod stats;
 mod steer;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,7 @@ mod schedule;
 mod schedule_faults;
 mod secrets;
 mod serve;
+mod stats;
 mod steer;
 mod steps;
 mod storage;
