@@ -18,6 +18,8 @@ pub enum Msg {
     /// The pending items, freshly read.
     Inbox(Vec<Item>),
     Runs(Vec<RunSummary>),
+    /// The Overview tab's figures.
+    Stats(Box<crate::journal::stats::Stats>),
     Detail(Box<Detail>),
     Timeline(Box<Timeline>),
     /// Decisions were recorded (`done`: id and verb) or refused (`failed`: id and why).
@@ -61,6 +63,8 @@ pub enum Cmd {
     Quit,
     LoadDetail(i64),
     LoadTimeline(i64),
+    /// The figures of the Overview tab.
+    LoadStats,
     Decide {
         ids: Vec<i64>,
         decision: Decision,

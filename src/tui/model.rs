@@ -87,6 +87,8 @@ pub struct Timeline {
 pub enum Screen {
     Inbox,
     Runs,
+    /// The figures of `aios stats` as charts.
+    Overview,
     /// The timeline of a run; `back` is where Esc returns.
     Timeline {
         run: i64,
@@ -209,6 +211,8 @@ pub struct Model {
     pub screen: Screen,
     pub runs: Vec<RunSummary>,
     pub runs_cursor: usize,
+    /// The Overview tab's figures, when loaded.
+    pub stats: Option<crate::journal::stats::Stats>,
     pub timeline: Option<Timeline>,
     pub timeline_scroll: u16,
     /// Runs this process is driving in the background now.
@@ -239,6 +243,7 @@ impl Model {
             screen: Screen::Inbox,
             runs: Vec::new(),
             runs_cursor: 0,
+            stats: None,
             timeline: None,
             timeline_scroll: 0,
             driving: BTreeSet::new(),

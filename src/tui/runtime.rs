@@ -149,6 +149,9 @@ impl Runtime {
             if let Screen::Timeline { run, .. } = m.screen {
                 out.push(Msg::Timeline(Box::new(self.timeline(run)?)));
             }
+            if m.screen == Screen::Overview {
+                out.push(Msg::Stats(Box::new(self.stats()?)));
+            }
         }
         // The shown detail may have changed (decided elsewhere, snoozed, stale).
         if (inbox_changed || ch.runs)
@@ -169,6 +172,12 @@ impl Runtime {
             }
         }
         Ok(out)
+    }
+
+    /// The Overview tab's figures, against the config's caps (as `aios stats`).
+    fn stats(&self) -> Result<crate::journal::stats::Stats> {
+        let caps = self.settings.run_env.agent.caps;
+        self.journal.stats(caps.daily_usd, caps.monthly_usd)
     }
 
     fn detail(&self, id: i64) -> Result<Detail> {
@@ -258,6 +267,7 @@ impl Runtime {
                 Err(e) => Err(e),
             },
             Cmd::LoadTimeline(run) => Ok(vec![Msg::Timeline(Box::new(self.timeline(run)?))]),
+            Cmd::LoadStats => Ok(vec![Msg::Stats(Box::new(self.stats()?))]),
             Cmd::Decide {
                 ids,
                 decision,

@@ -44,6 +44,7 @@ pub(super) fn key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     match m.screen {
         Screen::Inbox => inbox_key(m, k),
         Screen::Runs => runs_key(m, k),
+        Screen::Overview => overview_key(m, k),
         Screen::Timeline { run, back } => timeline_key(m, k, run, back),
     }
 }
@@ -185,12 +186,28 @@ fn runs_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
         KeyCode::Up | KeyCode::Char('k') => m.runs_cursor = m.runs_cursor.saturating_sub(1),
         KeyCode::Home | KeyCode::Char('g') => m.runs_cursor = 0,
         KeyCode::End | KeyCode::Char('G') => m.runs_cursor = last,
-        KeyCode::Tab | KeyCode::Esc => m.screen = Screen::Inbox,
+        KeyCode::Tab => {
+            m.screen = Screen::Overview;
+            return vec![Cmd::LoadStats];
+        }
+        KeyCode::Esc => m.screen = Screen::Inbox,
         KeyCode::Enter => {
             if let Some(run) = m.runs.get(m.runs_cursor).map(|r| r.id) {
                 return open_timeline(m, run, Back::Runs);
             }
         }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn overview_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
+    if let Some(cmds) = global_key(m, &k) {
+        return cmds;
+    }
+    match k.code {
+        KeyCode::Tab | KeyCode::Esc => m.screen = Screen::Inbox,
+        KeyCode::Char('r') => return vec![Cmd::LoadStats],
         _ => {}
     }
     Vec::new()

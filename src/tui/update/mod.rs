@@ -59,6 +59,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             m.runs_cursor = m.runs_cursor.min(m.runs.len().saturating_sub(1));
             Vec::new()
         }
+        Msg::Stats(st) => {
+            m.stats = Some(*st);
+            Vec::new()
+        }
         Msg::Detail(d) => {
             if m.detail.as_ref().map(|x| x.record.id) != Some(d.record.id) {
                 m.detail_scroll = 0;

@@ -41,6 +41,7 @@ pub(super) fn mouse(m: &mut Model, e: MouseEvent) -> Vec<Cmd> {
             m.timeline_scroll = (m.timeline_scroll as isize + step * 3).max(0) as u16;
             Vec::new()
         }
+        Screen::Overview => Vec::new(),
     }
 }
 
@@ -68,6 +69,6 @@ fn click(m: &mut Model, col: u16, row: u16) -> Vec<Cmd> {
             }
             Vec::new()
         }
-        Screen::Timeline { .. } => Vec::new(),
+        Screen::Timeline { .. } | Screen::Overview => Vec::new(),
     }
 }

@@ -270,6 +270,10 @@ fn tab_switches_to_runs_and_enter_opens_a_timeline() {
     );
     update(&mut m, key(KeyCode::Esc));
     assert_eq!(m.screen, Screen::Runs);
+    // Tab: the Overview (its figures load), then the inbox again.
+    assert_eq!(update(&mut m, key(KeyCode::Tab)), vec![Cmd::LoadStats]);
+    assert_eq!(m.screen, Screen::Overview);
+    assert_eq!(update(&mut m, ch('r')), vec![Cmd::LoadStats]);
     update(&mut m, key(KeyCode::Tab));
     assert_eq!(m.screen, Screen::Inbox);
     // From the inbox, enter opens the selected item's run.

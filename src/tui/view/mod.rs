@@ -6,12 +6,13 @@
 //! by side or stacked), the `Theme` and the header and footer lines. The body and
 //! the popups are drawn by `list` (the inbox list), `detail` (the selected item),
 //! `action` (an action by kind, and diffs), `runs` (the runs table and a run's
-//! timeline) and `overlays` (help, prompts, the editor, confirmations).
+//! timeline), `overview` (the charts of `aios stats`) and `overlays` (help, prompts, the editor, confirmations).
 
 mod action;
 mod detail;
 mod list;
 mod overlays;
+mod overview;
 mod runs;
 
 use ratatui::Frame;
@@ -95,6 +96,7 @@ pub fn view(m: &Model, f: &mut Frame) {
     match m.screen {
         Screen::Inbox => draw_inbox(m, f, body, t),
         Screen::Runs => draw_runs(m, f, body, t),
+        Screen::Overview => overview::draw_overview(m, f, body, t),
         Screen::Timeline { run, .. } => draw_timeline(m, f, body, t, run),
     }
     draw_footer(m, f, footer, t);
@@ -113,10 +115,12 @@ fn draw_header(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         }
     };
     let on_inbox = m.screen == Screen::Inbox;
+    let on_overview = m.screen == Screen::Overview;
     let mut spans = vec![
         Span::styled("aios ", t.bold()),
         tab("Inbox", on_inbox),
-        tab("Runs", !on_inbox),
+        tab("Runs", !on_inbox && !on_overview),
+        tab("Overview", on_overview),
         Span::raw("  "),
     ];
     let mut facts = vec![format!("{} pending", m.items.len())];
@@ -209,12 +213,18 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             keys.extend([
                 own("j/k", "move"),
                 own("⏎", "timeline"),
-                own("tab", "inbox"),
+                own("tab", "overview"),
                 own("?", "help"),
                 own("q", "quit"),
             ]);
             keys
         }
+        Screen::Overview => vec![
+            own("r", "refresh"),
+            own("tab", "inbox"),
+            own("?", "help"),
+            own("q", "quit"),
+        ],
         Screen::Timeline { run, .. } => {
             let mut keys = run_keys(
                 m.timeline

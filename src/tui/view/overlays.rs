@@ -111,7 +111,10 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("space", "mark / unmark; esc unmarks all"),
     ("/", "filter by kind, workflow, step, summary or #id"),
-    ("tab", "switch between the inbox and the runs"),
+    (
+        "tab",
+        "the next tab: inbox, runs, overview (the charts of aios stats)",
+    ),
     ("enter", "open the run's timeline (esc: back)"),
     ("", "runs and timeline:"),
     ("r", "resume the run (a failed one: retry its failed steps)"),

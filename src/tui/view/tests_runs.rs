@@ -1,6 +1,7 @@
 //! Snapshots of the runs screen's actions (the keys a run offers, the cancel prompt),
 //! the RUN and ID columns of the list, the help scrolled, and an edit confirmed as a
-//! line diff of its text, the bulk approve confirmation and the snoozed view,
+//! line diff of its text, the bulk approve confirmation, the snoozed view and the
+//! Overview tab,
 //! at 80x24 and 40 columns.
 
 use crossterm::event::KeyCode;
@@ -167,4 +168,64 @@ fn at_80x24_the_footer_keeps_a_rescue_s_choices_and_q_quit() {
     for want in ["a retry", "o offline", "r fail", "? help", "q quit"] {
         assert!(footer.contains(want), "{want:?} missing from {footer:?}");
     }
+}
+
+fn sample_stats() -> crate::journal::stats::Stats {
+    use crate::journal::stats::{Day, Failures, Point, Series, Stats};
+    let days: Vec<Day> = (0..30)
+        .map(|i| Day {
+            date: format!("2026-11-{:02}", i % 28 + 1),
+            spent_usd: [0.0, 0.12, 0.4, 0.05, 1.9][i % 5],
+            decided: [0, 1, 3, 2, 5, 0][i % 6],
+        })
+        .collect();
+    Stats {
+        days,
+        daily_cap_usd: Some(2.0),
+        monthly_cap_usd: Some(20.0),
+        spent_month_usd: 9.4,
+        decided: 55,
+        median_decide_ms: Some(3_600_000),
+        failures: vec![
+            Failures {
+                workflow: "weekly-report".into(),
+                failed: 3,
+            },
+            Failures {
+                workflow: "launch".into(),
+                failed: 1,
+            },
+        ],
+        outcomes: vec![Series {
+            workflow: "launch".into(),
+            key: "open_rate".into(),
+            points: [0.31, 0.38, 0.41, 0.36]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Point {
+                    run: i as i64 + 1,
+                    date: "2026-11-20".into(),
+                    value: *v,
+                })
+                .collect(),
+        }],
+    }
+}
+
+fn overview(w: u16, h: u16) -> Model {
+    let mut m = with(several(), w, h);
+    press(&mut m, KeyCode::Tab);
+    press(&mut m, KeyCode::Tab);
+    update(&mut m, Msg::Stats(Box::new(sample_stats())));
+    m
+}
+
+#[test]
+fn the_overview_at_80x24() {
+    insta::assert_snapshot!(draw(&overview(80, 24)));
+}
+
+#[test]
+fn the_overview_at_40_columns() {
+    insta::assert_snapshot!(draw(&overview(40, 24)));
 }
