@@ -8,7 +8,7 @@ use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use super::list::move_cursor;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Model, Overlay, Screen};
-use crate::tui::view::{HELP_LINES, list_capacity};
+use crate::tui::view::{help_max_scroll, list_capacity};
 
 /// The screen row of the first table row (header line, box border, column header).
 const FIRST_ROW: u16 = 3;
@@ -21,7 +21,8 @@ pub(super) fn mouse(m: &mut Model, e: MouseEvent) -> Vec<Cmd> {
         _ => return Vec::new(),
     };
     if let Overlay::Help { scroll } = &mut m.overlay {
-        *scroll = (*scroll as isize + step).clamp(0, HELP_LINES as isize) as u16;
+        let max = help_max_scroll(m.size) as isize;
+        *scroll = (*scroll as isize + step).clamp(0, max) as u16;
         return Vec::new();
     }
     if !matches!(m.overlay, Overlay::None) {

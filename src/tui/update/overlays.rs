@@ -11,7 +11,7 @@ use super::runs::cancel_reason;
 use crate::journal::Decision;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Approval, Model, Overlay};
-use crate::tui::view::HELP_LINES;
+use crate::tui::view::help_max_scroll;
 
 pub(super) fn line_input(placeholder: &str) -> TextArea<'static> {
     let mut t = TextArea::default();
@@ -44,7 +44,7 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
         Overlay::Help { scroll } => match k.code {
             KeyCode::Down | KeyCode::Char('j') => (
                 Overlay::Help {
-                    scroll: scroll.saturating_add(1).min(HELP_LINES),
+                    scroll: scroll.saturating_add(1).min(help_max_scroll(m.size)),
                 },
                 Vec::new(),
             ),
@@ -56,7 +56,7 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
             ),
             KeyCode::PageDown => (
                 Overlay::Help {
-                    scroll: scroll.saturating_add(10).min(HELP_LINES),
+                    scroll: scroll.saturating_add(10).min(help_max_scroll(m.size)),
                 },
                 Vec::new(),
             ),

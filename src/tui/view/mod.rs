@@ -24,8 +24,8 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 use super::model::{Model, Screen};
 use detail::draw_detail;
 use list::draw_list;
-pub use overlays::HELP_LINES;
 use overlays::draw_overlay;
+pub use overlays::help_max_scroll;
 use runs::{draw_runs, draw_timeline};
 
 // `tests.rs` reaches these through `use super::*`, as it did when this was one file.

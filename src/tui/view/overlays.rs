@@ -82,8 +82,85 @@ fn prompt(f: &mut Frame, area: Rect, p: Prompt<'_>, t: Theme) {
     f.render_widget(Line::styled(hint.to_string(), t.dim()), hint_a);
 }
 
-/// The help overlay's lines (the keys, a blank line, two notes).
-pub const HELP_LINES: u16 = HELP.len() as u16 + 3;
+const HELP_WIDTH: u16 = 78;
+
+/// How far the help can scroll on a screen of `size` (its lines beyond the rows it
+/// gets), for `update` to stop there.
+pub fn help_max_scroll(size: (u16, u16)) -> u16 {
+    let total = help_lines(size.0, Theme { color: false }).len() as u16;
+    let visible = (total + 2).min(size.1).saturating_sub(2);
+    total.saturating_sub(visible)
+}
+
+/// The help's lines for a screen `width` wide: one per key from 60 columns; below,
+/// the key on its own line and its text wrapped under it, so nothing is cut.
+fn help_lines(width: u16, t: Theme) -> Vec<Line<'static>> {
+    let inner = width.min(HELP_WIDTH).saturating_sub(2) as usize;
+    let key_style = t.bold().patch(t.fg(Color::Cyan));
+    let mut lines = Vec::new();
+    let notes = [
+        "STALE: built from something that changed since; approving asks twice.",
+        "any key but j/k closes this help",
+    ];
+    if inner >= 58 {
+        for (k, what) in HELP {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{k:>10}  "), key_style),
+                Span::raw(*what),
+            ]));
+        }
+        lines.push(Line::raw(""));
+        for n in notes {
+            lines.push(Line::styled(n, t.dim()));
+        }
+        return lines;
+    }
+    for (k, what) in HELP {
+        if !k.is_empty() {
+            lines.push(Line::styled(k.to_string(), key_style));
+        }
+        for l in wrap(what, inner.saturating_sub(2).max(8)) {
+            lines.push(Line::raw(format!("  {l}")));
+        }
+    }
+    lines.push(Line::raw(""));
+    for n in notes {
+        for l in wrap(n, inner.max(8)) {
+            lines.push(Line::styled(l, t.dim()));
+        }
+    }
+    lines
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word is
+/// split).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > width {
+            if !line.is_empty() {
+                out.push(std::mem::take(&mut line));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+        }
+        if line.is_empty() {
+            line = word;
+        } else if line.chars().count() + 1 + word.chars().count() <= width {
+            line.push(' ');
+            line.push_str(&word);
+        } else {
+            out.push(std::mem::replace(&mut line, word));
+        }
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
 
 const HELP: &[(&str, &str)] = &[
     ("j k ↑ ↓", "move; PgUp PgDn ctrl-u ctrl-d g G: jump"),
@@ -128,20 +205,22 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     match &m.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => {
-            let total = HELP_LINES;
+            let lines = help_lines(area.width, t);
+            let total = lines.len() as u16;
             let h = (total + 2).min(area.height);
             let visible = h.saturating_sub(2);
             let scroll = (*scroll).min(total.saturating_sub(visible));
             let more = if visible < total {
-                format!(
-                    " {}-{}/{total} · j/k scroll · other keys close ",
-                    scroll + 1,
-                    (scroll + visible).min(total)
-                )
+                let range = format!("{}-{}/{total}", scroll + 1, (scroll + visible).min(total));
+                if area.width >= 60 {
+                    format!(" {range} · j/k scroll · other keys close ")
+                } else {
+                    format!(" {range} · j/k ")
+                }
             } else {
                 String::new()
             };
-            let r = centered(area, 78, h);
+            let r = centered(area, HELP_WIDTH, h);
             f.render_widget(Clear, r);
             let block = Block::default()
                 .borders(Borders::ALL)
@@ -149,22 +228,7 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
                 .title_bottom(Line::styled(more, t.dim()).right_aligned());
             let inner = block.inner(r);
             f.render_widget(block, r);
-            let mut lines: Vec<Line> = HELP
-                .iter()
-                .map(|(k, what)| {
-                    Line::from(vec![
-                        Span::styled(format!("{k:>10}  "), t.bold().patch(t.fg(Color::Cyan))),
-                        Span::raw(*what),
-                    ])
-                })
-                .collect();
-            lines.push(Line::raw(""));
-            lines.push(Line::styled(
-                "STALE: built from something that changed since; approving asks twice.",
-                t.dim(),
-            ));
-            lines.push(Line::styled("any key but j/k closes this help", t.dim()));
-            // Not wrapped: one line per key, so the scroll counts lines.
+            // Wrapped here, not by the Paragraph: the scroll counts these lines.
             f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
         }
         Overlay::Reject {

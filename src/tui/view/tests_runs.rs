@@ -229,3 +229,33 @@ fn the_overview_at_80x24() {
 fn the_overview_at_40_columns() {
     insta::assert_snapshot!(draw(&overview(40, 24)));
 }
+
+#[test]
+fn the_help_at_40_columns() {
+    let mut m = with(several(), 40, 24);
+    press(&mut m, KeyCode::Char('?'));
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn a_timeline_with_inputs_at_40_columns() {
+    let mut m = with(several(), 40, 24);
+    update(&mut m, Msg::Runs(runs()));
+    press(&mut m, KeyCode::Tab);
+    press(&mut m, KeyCode::Down);
+    press(&mut m, KeyCode::Enter);
+    update(
+        &mut m,
+        Msg::Timeline(Box::new(crate::tui::model::Timeline {
+            run: runs()[1].clone(),
+            error: None,
+            inputs: vec![
+                ("week".into(), "47".into()),
+                ("api_key".into(), "secret".into()),
+            ],
+            steps: Vec::new(),
+            events: Vec::new(),
+        })),
+    );
+    insta::assert_snapshot!(draw(&m));
+}
