@@ -14,7 +14,7 @@ use crate::tui::update::tests::{NOW, record, row};
 use crate::tui::update::update;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-fn draw(m: &Model) -> TestBackend {
+pub(super) fn draw(m: &Model) -> TestBackend {
     let mut term = Terminal::new(TestBackend::new(m.size.0, m.size.1)).unwrap();
     term.draw(|f| view(m, f)).unwrap();
     term.backend().clone()
@@ -26,11 +26,11 @@ fn model(w: u16, h: u16) -> Model {
     m
 }
 
-fn press(m: &mut Model, c: KeyCode) {
+pub(super) fn press(m: &mut Model, c: KeyCode) {
     update(m, Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
 }
 
-fn several() -> Vec<Item> {
+pub(super) fn several() -> Vec<Item> {
     let mut gate = row(
         3,
         "approval",
@@ -73,7 +73,7 @@ fn several() -> Vec<Item> {
     ]
 }
 
-fn with(items: Vec<Item>, w: u16, h: u16) -> Model {
+pub(super) fn with(items: Vec<Item>, w: u16, h: u16) -> Model {
     let mut m = model(w, h);
     update(&mut m, Msg::Inbox(items));
     m
@@ -89,7 +89,7 @@ fn show(m: &mut Model, id: i64, kind: ProposalKind, action: serde_json::Value) {
     update(m, Msg::Detail(Box::new(Detail::new(rec, Vec::new(), None))));
 }
 
-fn select(m: &mut Model, id: i64) {
+pub(super) fn select(m: &mut Model, id: i64) {
     while m.selected().map(|i| i.row.id) != Some(id) {
         press(m, KeyCode::Down);
     }
@@ -349,7 +349,7 @@ fn edit_diff_confirmation() {
     insta::assert_snapshot!(draw(&m));
 }
 
-fn runs() -> Vec<RunSummary> {
+pub(super) fn runs() -> Vec<RunSummary> {
     vec![
         RunSummary {
             id: 3,
@@ -415,6 +415,10 @@ fn run_timeline() {
         Msg::Timeline(Box::new(Timeline {
             run: runs()[1].clone(),
             error: None,
+            inputs: vec![
+                ("week".into(), "47".into()),
+                ("api_key".into(), "secret".into()),
+            ],
             steps: vec![
                 step("numbers", "http", StepStatus::Succeeded, None),
                 step("report", "file", StepStatus::Waiting, None),
@@ -487,7 +491,7 @@ fn a_frame_builds_only_the_rows_on_screen() {
     let b = draw(&m);
     let text = b.to_string();
     assert!(text.contains("10000/10000"), "{text}");
-    assert!(text.contains("      1 launch"), "{text}");
+    assert!(text.contains("      1    11 launch"), "{text}");
 }
 
 #[test]
