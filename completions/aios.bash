@@ -106,6 +106,9 @@ _aios() {
             aios,show)
                 cmd="aios__subcmd__show"
                 ;;
+            aios,stats)
+                cmd="aios__subcmd__stats"
+                ;;
             aios,status)
                 cmd="aios__subcmd__status"
                 ;;
@@ -244,6 +247,9 @@ _aios() {
             aios__subcmd__help,show)
                 cmd="aios__subcmd__help__subcmd__show"
                 ;;
+            aios__subcmd__help,stats)
+                cmd="aios__subcmd__help__subcmd__stats"
+                ;;
             aios__subcmd__help,status)
                 cmd="aios__subcmd__help__subcmd__status"
                 ;;
@@ -282,6 +288,9 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__inbox,show)
                 cmd="aios__subcmd__help__subcmd__inbox__subcmd__show"
+                ;;
+            aios__subcmd__help__subcmd__inbox,unsnooze)
+                cmd="aios__subcmd__help__subcmd__inbox__subcmd__unsnooze"
                 ;;
             aios__subcmd__help__subcmd__llm,log)
                 cmd="aios__subcmd__help__subcmd__llm__subcmd__log"
@@ -394,6 +403,9 @@ _aios() {
             aios__subcmd__inbox,show)
                 cmd="aios__subcmd__inbox__subcmd__show"
                 ;;
+            aios__subcmd__inbox,unsnooze)
+                cmd="aios__subcmd__inbox__subcmd__unsnooze"
+                ;;
             aios__subcmd__inbox__subcmd__help,help)
                 cmd="aios__subcmd__inbox__subcmd__help__subcmd__help"
                 ;;
@@ -402,6 +414,9 @@ _aios() {
                 ;;
             aios__subcmd__inbox__subcmd__help,show)
                 cmd="aios__subcmd__inbox__subcmd__help__subcmd__show"
+                ;;
+            aios__subcmd__inbox__subcmd__help,unsnooze)
+                cmd="aios__subcmd__inbox__subcmd__help__subcmd__unsnooze"
                 ;;
             aios__subcmd__llm,help)
                 cmd="aios__subcmd__llm__subcmd__help"
@@ -614,7 +629,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1014,7 +1029,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1280,7 +1295,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__inbox)
-            opts="list show"
+            opts="list show unsnooze"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1308,6 +1323,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__inbox__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__inbox__subcmd__unsnooze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1909,6 +1938,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2148,7 +2191,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__inbox)
-            opts="-h -V --home --help --version list show help"
+            opts="-h -V --home --help --version list show unsnooze help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2166,7 +2209,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__inbox__subcmd__help)
-            opts="list show help"
+            opts="list show unsnooze help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2221,6 +2264,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__inbox__subcmd__help__subcmd__unsnooze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__inbox__subcmd__list)
             opts="-h -V --all --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2241,6 +2298,24 @@ _aios() {
             ;;
         aios__subcmd__inbox__subcmd__show)
             opts="-h -V --json --action --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__inbox__subcmd__unsnooze)
+            opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3648,6 +3723,24 @@ _aios() {
             return 0
             ;;
         aios__subcmd__show)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__stats)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -80,6 +80,9 @@ pub enum Command {
     Outcome(OutcomeArgs),
     /// Show LLM spending today, this month and per workflow against the caps
     Budget(BudgetArgs),
+    /// Show the last 30 days: LLM spend per day against the caps, items decided and
+    /// the median time to decide, failures per workflow, outcomes over time
+    Stats(StatsArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Register, list, pause, resume and remove scheduled workflows
@@ -316,6 +319,14 @@ pub enum InboxCommand {
     List(InboxListArgs),
     /// Show one item in full: the exact action, its evidence, its run and step
     Show(InboxShowArgs),
+    /// Show a snoozed item in the inbox again now
+    Unsnooze(InboxUnsnoozeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InboxUnsnoozeArgs {
+    /// The item's id
+    pub id: i64,
 }
 
 #[derive(Debug, Args, Default)]
@@ -509,6 +520,13 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct BudgetArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,

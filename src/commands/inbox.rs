@@ -1,5 +1,5 @@
 //! `aios inbox`: the TUI on a terminal (the list otherwise); `aios inbox list|show`:
-//! what waits for the operator.
+//! what waits for the operator; `aios inbox unsnooze ID`: show a snoozed item again.
 
 use std::io::IsTerminal;
 
@@ -20,6 +20,14 @@ pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
         None => list(ctx, InboxListArgs::default()),
         Some(InboxCommand::List(a)) => list(ctx, a),
         Some(InboxCommand::Show(a)) => show(ctx, a),
+        Some(InboxCommand::Unsnooze(a)) => {
+            let p = ctx.journal()?.unsnooze(a.id, &ctx.operator())?;
+            ui::println(&format!(
+                "inbox item {} ({}) is back in the inbox",
+                p.id, p.summary
+            ));
+            Ok(Exit::Ok)
+        }
     }
 }
 

@@ -215,6 +215,9 @@ pub fn describe(ev: &Event) -> String {
             format_ms(*until)
         ),
         Event::StepWarned { step, warning, .. } => format!("{step}: warning: {warning}"),
+        Event::ProposalUnsnoozed { proposal, step, by } => {
+            format!("{step}: inbox item {proposal} unsnoozed by {by}")
+        }
         Event::ProposalSnoozed {
             proposal,
             step,

@@ -27,6 +27,7 @@ mod schedule;
 mod secret;
 mod serve;
 mod show;
+mod stats;
 mod status;
 mod trust;
 pub mod ui;
@@ -378,6 +379,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Secret(a) => secret::secret(ctx, a),
         Command::Llm(a) => llm::llm(ctx, a),
         Command::Budget(a) => budget::budget(ctx, a),
+        Command::Stats(a) => stats::stats(ctx, a),
         Command::Fact(a) => fact::fact(ctx, a),
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),

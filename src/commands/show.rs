@@ -84,21 +84,10 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
         format_ms(run.created_at),
         format_ms(run.updated_at)
     ));
-    if let Some(map) = run.inputs.as_object()
-        && !map.is_empty()
-    {
+    let inputs = crate::engine::cancel::shown_inputs(&run.inputs);
+    if !inputs.is_empty() {
         // A secret input's value is not in the journal: it says `secret`.
-        let parts: Vec<String> = map
-            .iter()
-            .map(|(k, v)| {
-                let placeholder = crate::secrets::placeholder_of(&format!("inputs.{k}"));
-                if v.as_str() == Some(placeholder.as_str()) {
-                    format!("{k}=secret")
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
+        let parts: Vec<String> = inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
         t.push_str(&format!("inputs    {}\n", parts.join(" ")));
     }
     if let Some(owner) = &run.lease_owner {

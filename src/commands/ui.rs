@@ -306,6 +306,7 @@ impl Observer for Progress {
             | Event::NoteForgotten { .. }
             | Event::OutcomeRecorded { .. }
             | Event::ProposalSnoozed { .. }
+            | Event::ProposalUnsnoozed { .. }
             | Event::DeadlineSet { .. }
             | Event::ProposalReminded { .. }
             | Event::ProposalWithdrawn { .. }

@@ -720,9 +720,15 @@ impl Connector for Email {
         )
         .await
         .map_err(|e| match e.failure {
-            Failure::Retry => ExecError::retryable(e.message),
-            Failure::Fatal => ExecError::fatal(e.message),
-            Failure::Unknown => ExecError::unknown(e.message),
+            // Unreachable, timed out or 4xx: the account's server failed for now (its
+            // circuit breaker counts it).
+            Failure::Retry => ExecError::transient(e.message),
+            // 5xx, a refused login or certificate: the server answered, it is up.
+            Failure::Fatal => ExecError::refused(e.message),
+            Failure::Unknown => ExecError {
+                blame: super::Blame::Target,
+                ..ExecError::unknown(e.message)
+            },
         })?;
         Ok(json!({
             "message_id": self.message_id,

@@ -4,8 +4,10 @@
 //! [`start`] creates a run from a validated workflow and drives it; [`resume`] picks a
 //! run up again from the journal (after a wait, a failure or a crash) using the
 //! workflow snapshot stored with the run, never the file as it is now; [`resume_on`]
-//! continues it on a corrected definition instead, when [`steer`]'s rules allow.
+//! continues it on a corrected definition instead, when [`steer`]'s rules allow;
+//! [`cancel`] stops one for good.
 
+pub mod cancel;
 pub mod compensate;
 mod driver;
 mod failure;

@@ -9,6 +9,7 @@
 //! [`choices`]: what the operator may answer to each kind of item.
 
 pub mod choices;
+pub mod diff;
 mod failure;
 pub mod order;
 pub mod view;
@@ -380,14 +381,10 @@ fn check_edit(
     if original == action {
         return Ok((None, None));
     }
-    let before = serde_json::to_string_pretty(&original)?;
-    let after = serde_json::to_string_pretty(&action)?;
-    let diff = similar::TextDiff::from_lines(&before, &after)
-        .unified_diff()
-        .context_radius(2)
-        .header("proposed", "edited")
-        .to_string();
-    Ok((Some(serde_json::to_value(&action)?), Some(diff)))
+    // Texts (an email body, a file's content) line by line, the rest as JSON.
+    let edited = serde_json::to_value(&action)?;
+    let diff = diff::action_diff(&serde_json::to_value(&original)?, &edited);
+    Ok((Some(edited), Some(diff)))
 }
 
 fn parse_edit(id: i64, e: &Edit) -> Result<Json> {

@@ -121,10 +121,12 @@ impl Journal {
             .conn
             .prepare_cached(
                 "SELECT max(seq),
-                        max(type IN ('proposal_created', 'proposal_decided', 'proposal_snoozed', 'run_cancelled',
+                        max(type IN ('proposal_created', 'proposal_decided', 'proposal_snoozed',
+                                     'proposal_unsnoozed', 'run_cancelled',
                                      'proposal_reminded', 'notice_raised', 'notice_acknowledged',
                                      'proposal_withdrawn', 'proposal_reopened')),
-                        max(type NOT IN ('proposal_snoozed', 'notice_raised', 'notice_acknowledged'))
+                        max(type NOT IN ('proposal_snoozed', 'proposal_unsnoozed', 'notice_raised',
+                                         'notice_acknowledged'))
                  FROM events WHERE seq > ?1",
             )?
             .query_row(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -150,6 +152,40 @@ impl Journal {
             proposal,
             step: p.step_id.clone(),
             until,
+            by: by.to_string(),
+        };
+        append(&tx, p.run_id, &ev, at)?;
+        project::apply(&tx, p.run_id, &ev, at)?;
+        tx.commit()?;
+        Ok(p)
+    }
+
+    /// Show a snoozed item again now (`aios inbox unsnooze ID`). An item that is not
+    /// snoozed (or no longer: its time is up) is refused, as is a decided one.
+    pub fn unsnooze(&mut self, proposal: i64, by: &str) -> Result<ProposalRecord> {
+        let at = self.now();
+        let tx = self.write_tx()?;
+        let p = query::proposal(&tx, proposal)?;
+        if p.status != ProposalStatus::Pending {
+            return Err(Error::conflict(format!(
+                "inbox item {} is {}; only pending items are snoozed",
+                p.id, p.status
+            )));
+        }
+        let until: Option<Millis> = tx
+            .prepare_cached("SELECT until FROM proposal_snoozes WHERE proposal = ?1")?
+            .query_row(params![proposal], |r| r.get(0))
+            .optional()?;
+        if until.is_none_or(|u| u <= at) {
+            return Err(Error::conflict(format!(
+                "inbox item {} is not snoozed; it is in the inbox",
+                p.id
+            ))
+            .with_hint(format!("see it with: aios inbox show {}", p.id)));
+        }
+        let ev = Event::ProposalUnsnoozed {
+            proposal,
+            step: p.step_id.clone(),
             by: by.to_string(),
         };
         append(&tx, p.run_id, &ev, at)?;

@@ -26,6 +26,7 @@ mod rate;
 mod repair;
 mod replay;
 mod schedule;
+pub mod stats;
 mod steer;
 #[cfg(test)]
 mod tests;

@@ -343,6 +343,10 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             )?
             .execute(params![proposal, run, until, by, at])?;
         }
+        Event::ProposalUnsnoozed { proposal, .. } => {
+            tx.prepare_cached("DELETE FROM proposal_snoozes WHERE proposal = ?1")?
+                .execute(params![proposal])?;
+        }
     }
     if !matches!(ev, Event::RunCreated { .. }) {
         tx.prepare_cached("UPDATE runs SET updated_at = ?2 WHERE id = ?1")?

@@ -285,6 +285,13 @@ pub enum Event {
         until: Millis,
         by: String,
     },
+    /// The operator showed a snoozed item again before its time (`aios inbox unsnooze`,
+    /// the TUI's snoozed view).
+    ProposalUnsnoozed {
+        proposal: i64,
+        step: String,
+        by: String,
+    },
     /// A pending item was taken out of the inbox because its run ended (failed or
     /// was cancelled): it can no longer be decided. Journaled in the transaction that
     /// ends the run.
@@ -471,6 +478,7 @@ impl Event {
             Event::NoteForgotten { .. } => "note_forgotten",
             Event::OutcomeRecorded { .. } => "outcome_recorded",
             Event::ProposalSnoozed { .. } => "proposal_snoozed",
+            Event::ProposalUnsnoozed { .. } => "proposal_unsnoozed",
             Event::NoticeRaised { .. } => "notice_raised",
             Event::NoticeAcknowledged { .. } => "notice_acknowledged",
             Event::TimerSet { .. } => "timer_set",
@@ -500,6 +508,7 @@ impl Event {
             | Event::FactSet { step, .. }
             | Event::NoteAdded { step, .. }
             | Event::ProposalSnoozed { step, .. }
+            | Event::ProposalUnsnoozed { step, .. }
             | Event::TimerSet { step, .. }
             | Event::StepHeld { step, .. }
             | Event::DeadlineSet { step, .. }

@@ -1,6 +1,6 @@
 //! Messages into [`super::update`] and the commands it asks the runtime to perform.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::model::{Detail, Item, Timeline};
 use crate::clock::Millis;
@@ -10,12 +10,16 @@ use crate::journal::{Decision, RunSummary};
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A click or a turn of the wheel.
+    Mouse(MouseEvent),
     Resize(u16, u16),
     /// Time passed (ages, snoozes that ended).
     Tick(Millis),
     /// The pending items, freshly read.
     Inbox(Vec<Item>),
     Runs(Vec<RunSummary>),
+    /// The Overview tab's figures.
+    Stats(Box<crate::journal::stats::Stats>),
     Detail(Box<Detail>),
     Timeline(Box<Timeline>),
     /// Decisions were recorded (`done`: id and verb) or refused (`failed`: id and why).
@@ -59,6 +63,8 @@ pub enum Cmd {
     Quit,
     LoadDetail(i64),
     LoadTimeline(i64),
+    /// The figures of the Overview tab.
+    LoadStats,
     Decide {
         ids: Vec<i64>,
         decision: Decision,
@@ -71,10 +77,20 @@ pub enum Cmd {
         ids: Vec<i64>,
         until: Millis,
     },
+    /// Show snoozed items again now (`aios inbox unsnooze ID`).
+    Unsnooze(Vec<i64>),
     /// Open `$VISUAL`/`$EDITOR` on `text` (the action as JSON).
     ExternalEdit {
         id: i64,
         text: String,
+    },
+    /// Continue a run (a failed one: retry its failed steps) in the background, as
+    /// `aios resume RUN` does.
+    Resume(i64),
+    /// Cancel a run for good, as `aios cancel RUN --reason R` does.
+    Cancel {
+        run: i64,
+        reason: Option<String>,
     },
     /// Validate an edited action and diff it against the proposal.
     CheckEdit {

@@ -76,6 +76,9 @@ pub struct Timeline {
     pub run: RunSummary,
     pub error: Option<String>,
     pub steps: Vec<StepRecord>,
+    /// The run's inputs as `(name, value)`, a secret input's value shown as `secret`
+    /// (see [`crate::engine::cancel::shown_inputs`]).
+    pub inputs: Vec<(String, String)>,
     /// (time, one line) per event, oldest first.
     pub events: Vec<(Millis, String)>,
 }
@@ -84,6 +87,8 @@ pub struct Timeline {
 pub enum Screen {
     Inbox,
     Runs,
+    /// The figures of `aios stats` as charts.
+    Overview,
     /// The timeline of a run; `back` is where Esc returns.
     Timeline {
         run: i64,
@@ -110,7 +115,8 @@ pub struct Approval {
 pub enum Overlay {
     #[default]
     None,
-    Help,
+    /// The keys; `scroll`: the first line shown (j/k, the wheel), any other key closes.
+    Help { scroll: u16 },
     /// The reason of a rejection of `ids` (`verb`: what the rejection does, `reject`
     /// or `fail`).
     Reject {
@@ -135,10 +141,12 @@ pub enum Overlay {
         error: Option<String>,
     },
     /// A validated edit, shown as a diff before it is committed.
-    ConfirmEdit {
-        id: i64,
-        text: String,
-        diff: String,
+    ConfirmEdit { id: i64, text: String, diff: String },
+    /// Approving several marked items at once: how many of which kinds, then y/n.
+    ConfirmBulk {
+        approval: Approval,
+        /// `(kind, count)` in list order of first appearance.
+        kinds: Vec<(String, usize)>,
     },
     /// Approving stale items needs a second, explicit yes.
     ConfirmStale {
@@ -147,6 +155,8 @@ pub enum Overlay {
     },
     /// Quitting while this process still drives runs.
     ConfirmQuit,
+    /// Cancelling a run for good: why (optional, kept in the journal).
+    Cancel { run: i64, input: TextArea<'static> },
 }
 
 /// A choice's inputs being filled in.
@@ -183,13 +193,16 @@ pub struct Model {
     /// Every pending item, most urgent first (the order of `aios inbox list`, see
     /// [`crate::inbox::order`]).
     pub items: Vec<Item>,
-    /// Indices into `items` shown now (not snoozed, matching the filter).
+    /// Indices into `items` shown now (not snoozed, or only the snoozed in the snoozed
+    /// view; matching the filter).
     pub visible: Vec<usize>,
     /// Position in `visible`.
     pub cursor: usize,
     /// First row of `visible` drawn.
     pub offset: usize,
     pub marks: BTreeSet<i64>,
+    /// The snoozed view (`z`): only the snoozed items are listed, `u` shows them again.
+    pub show_snoozed: bool,
     pub filter: String,
     /// The filter being typed (`/`).
     pub filter_input: Option<TextArea<'static>>,
@@ -198,6 +211,8 @@ pub struct Model {
     pub screen: Screen,
     pub runs: Vec<RunSummary>,
     pub runs_cursor: usize,
+    /// The Overview tab's figures, when loaded.
+    pub stats: Option<crate::journal::stats::Stats>,
     pub timeline: Option<Timeline>,
     pub timeline_scroll: u16,
     /// Runs this process is driving in the background now.
@@ -220,6 +235,7 @@ impl Model {
             cursor: 0,
             offset: 0,
             marks: BTreeSet::new(),
+            show_snoozed: false,
             filter: String::new(),
             filter_input: None,
             detail: None,
@@ -227,6 +243,7 @@ impl Model {
             screen: Screen::Inbox,
             runs: Vec::new(),
             runs_cursor: 0,
+            stats: None,
             timeline: None,
             timeline_scroll: 0,
             driving: BTreeSet::new(),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -149,6 +149,9 @@ impl Runtime {
             if let Screen::Timeline { run, .. } = m.screen {
                 out.push(Msg::Timeline(Box::new(self.timeline(run)?)));
             }
+            if m.screen == Screen::Overview {
+                out.push(Msg::Stats(Box::new(self.stats()?)));
+            }
         }
         // The shown detail may have changed (decided elsewhere, snoozed, stale).
         if (inbox_changed || ch.runs)
@@ -169,6 +172,12 @@ impl Runtime {
             }
         }
         Ok(out)
+    }
+
+    /// The Overview tab's figures, against the config's caps (as `aios stats`).
+    fn stats(&self) -> Result<crate::journal::stats::Stats> {
+        let caps = self.settings.run_env.agent.caps;
+        self.journal.stats(caps.daily_usd, caps.monthly_usd)
     }
 
     fn detail(&self, id: i64) -> Result<Detail> {
@@ -207,6 +216,7 @@ impl Runtime {
                 steps_done: done,
             },
             error: r.error,
+            inputs: engine::cancel::shown_inputs(&r.inputs),
             steps,
             events,
         })
@@ -281,6 +291,7 @@ impl Runtime {
                 Err(e) => Err(e),
             },
             Cmd::LoadTimeline(run) => Ok(vec![Msg::Timeline(Box::new(self.timeline(run)?))]),
+            Cmd::LoadStats => Ok(vec![Msg::Stats(Box::new(self.stats()?))]),
             Cmd::Decide {
                 ids,
                 decision,
@@ -352,6 +363,60 @@ impl Runtime {
                     until,
                     failed,
                 }];
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
+            Cmd::Unsnooze(ids) => {
+                let mut done = 0;
+                let mut failed = Vec::new();
+                for id in ids {
+                    match self.journal.unsnooze(id, &self.settings.operator) {
+                        Ok(_) => done += 1,
+                        Err(e) => failed.push(format!("item {id}: {}", e.message)),
+                    }
+                }
+                let msg = match failed.first() {
+                    Some(e) => Msg::Status {
+                        text: format!("not unsnoozed: {e}"),
+                        error: true,
+                    },
+                    None => Msg::Status {
+                        text: format!("{} back in the inbox", crate::text::count(done, "item")),
+                        error: false,
+                    },
+                };
+                let mut out = vec![msg];
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
+            Cmd::Resume(run) => {
+                let mut out = self.drive(run);
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
+            Cmd::Cancel { run, reason } => {
+                let data_dir = self
+                    .settings
+                    .db_path
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                let msg = match engine::cancel::cancel(&mut self.journal, run, reason, &data_dir) {
+                    Ok(done) => Msg::Status {
+                        text: match done.executor {
+                            Some(owner) => format!(
+                                "run {run} cancelled; process {owner} executing it stops within a second"
+                            ),
+                            None => format!("run {run} cancelled"),
+                        },
+                        error: false,
+                    },
+                    Err(e) => Msg::Status {
+                        text: e.message,
+                        error: true,
+                    },
+                };
+                let mut out = vec![msg];
                 out.extend(self.poll(m, false)?);
                 Ok(out)
             }
@@ -455,14 +520,19 @@ fn term_error(e: io::Error) -> Error {
 
 fn enter_terminal() -> io::Result<()> {
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen)?;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     Ok(())
 }
 
 /// Put the terminal back as it was. Safe to call more than once.
 fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// Restores the terminal when dropped: on quit, on error and while unwinding.
@@ -511,6 +581,7 @@ pub fn run(settings: TuiSettings) -> Result<()> {
             match event::read().map_err(term_error)? {
                 TermEvent::Key(k) => queue.push_back(Msg::Key(k)),
                 TermEvent::Resize(w, h) => queue.push_back(Msg::Resize(w, h)),
+                TermEvent::Mouse(e) => queue.push_back(Msg::Mouse(e)),
                 _ => {}
             }
         }

@@ -272,3 +272,40 @@ offline = "Hello (offline)"
         "{out}"
     );
 }
+
+#[test]
+fn an_unreachable_smtp_account_opens_its_breaker() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = Test::new()
+        .write(
+            "config.toml",
+            &format!(
+                "[breakers]\nfailures = 2\ncooldown = \"1m\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"ada@example.com\"\n"
+            ),
+        )
+        .write(
+            "mail.toml",
+            "name = \"mail\"\n[[steps]]\nid = \"send\"\nkind = \"email\"\napprove = \"never\"\nto = \"bob@example.com\"\nsubject = \"Hi\"\ntext = \"Hello\"\nretry = { attempts = 5, backoff = \"10ms\" }\n",
+        );
+    // Two refused connections open the account's breaker; the third attempt waits.
+    let out = at(&t, T0, &["run", "mail.toml"]).success();
+    assert!(
+        out.stderr
+            .contains("send waits: circuit breaker smtp:default is open until"),
+        "{}",
+        out.stderr
+    );
+    let show = t.show(1);
+    assert_eq!(show["status"], "waiting");
+    assert_eq!(step(&show, "send")["attempts"], 3);
+    let open = breakers(&t, T0);
+    let b = open
+        .iter()
+        .find(|b| b["target"] == "smtp:default")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    assert_eq!(b["state"], "open", "{b}");
+}

@@ -1,6 +1,7 @@
 //! The inbox TUI driven through a pseudo-terminal (`openpty`): the real binary, keys
 //! in, a small terminal emulator reading the screen out. Also the stale-evidence rule
-//! of `aios approve` and `aios inbox` without a terminal.
+//! of `aios approve` and `aios inbox` without a terminal. Acting on runs is in
+//! `tui_runs.rs`, with the same pty.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -141,14 +142,14 @@ impl Screen {
 }
 
 /// `aios ARGS` running on the slave side of a pseudo-terminal.
-struct Pty {
+pub(crate) struct Pty {
     master: File,
     child: Child,
     screen: Arc<(Mutex<Screen>, Condvar)>,
 }
 
 impl Pty {
-    fn spawn(t: &Test, args: &[&str], env: &[(&str, &str)]) -> Pty {
+    pub(crate) fn spawn(t: &Test, args: &[&str], env: &[(&str, &str)]) -> Pty {
         let mut master = 0;
         let mut slave = 0;
         let size = libc::winsize {
@@ -221,7 +222,7 @@ impl Pty {
     }
 
     /// Wait until the screen shows `text` (at most 20 s).
-    fn wait_for(&self, text: &str) {
+    pub(crate) fn wait_for(&self, text: &str) {
         let (lock, cv) = &*self.screen;
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut s = lock.lock().unwrap();
@@ -236,12 +237,12 @@ impl Pty {
         }
     }
 
-    fn keys(&mut self, keys: &str) {
+    pub(crate) fn keys(&mut self, keys: &str) {
         self.master.write_all(keys.as_bytes()).unwrap();
     }
 
     /// Wait for the process to exit; its status code and everything it wrote.
-    fn exit(mut self) -> (Option<i32>, Vec<u8>) {
+    pub(crate) fn exit(mut self) -> (Option<i32>, Vec<u8>) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -266,12 +267,12 @@ impl Pty {
 
 const LEAVE_ALT_SCREEN: &[u8] = b"\x1b[?1049l";
 
-fn restored(raw: &[u8]) -> bool {
+pub(crate) fn restored(raw: &[u8]) -> bool {
     raw.windows(LEAVE_ALT_SCREEN.len())
         .any(|w| w == LEAVE_ALT_SCREEN)
 }
 
-fn write_wf(name: &str, file: &str, content: &str) -> String {
+pub(crate) fn write_wf(name: &str, file: &str, content: &str) -> String {
     format!(
         r#"
 name = "{name}"
@@ -291,7 +292,7 @@ values = {{ done = "yes" }}
 }
 
 /// Two waiting runs: item 1 writes a.txt (run 1), item 2 writes b.txt (run 2).
-fn two_waiting() -> Test {
+pub(crate) fn two_waiting() -> Test {
     let t = Test::new()
         .write(
             "a.toml",
@@ -340,7 +341,8 @@ fn items_decided_elsewhere_go_and_new_ones_come_without_a_restart() {
     t.write("b.toml", &write_wf("beta", "b.txt", "y"))
         .aios(&["run", "b.toml"])
         .success();
-    tui.wait_for("3 beta");
+    // Its item comes too (ID 3, run 2; the RUN column sits between).
+    tui.wait_for("2 beta");
     tui.keys("\x03"); // Ctrl-C
     let (code, raw) = tui.exit();
     assert_eq!(code, Some(0));

@@ -146,13 +146,22 @@ fn approve_marked(m: &mut Model) -> Vec<Cmd> {
         )));
         return Vec::new();
     }
-    approve_checked(
-        m,
-        Approval {
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for it in m.items.iter().filter(|i| ids.contains(&i.row.id)) {
+        match kinds.iter_mut().find(|(k, _)| *k == it.row.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((it.row.kind.clone(), 1)),
+        }
+    }
+    // Several items at once: say how many of which kinds, and wait for a yes.
+    m.overlay = Overlay::ConfirmBulk {
+        approval: Approval {
             ids,
             ..Approval::default()
         },
-    )
+        kinds,
+    };
+    Vec::new()
 }
 
 /// Check a form's inputs as typed; decide when they all fit, else say where not.

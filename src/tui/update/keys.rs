@@ -1,5 +1,6 @@
 //! Keys on a screen with no popup open: the global ones (quit, help), the filter line,
-//! then the inbox, runs and timeline screens each with their own.
+//! then the inbox, runs and timeline screens each with their own (a run's actions are
+//! in `runs`).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -7,6 +8,7 @@ use ratatui_textarea::TextArea;
 use super::decide::{choose, targets};
 use super::list::{move_cursor, refilter};
 use super::overlays::{line_input, overlay_key};
+use super::runs::run_action;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Back, Model, Overlay, Screen};
 use crate::tui::view::list_capacity;
@@ -42,7 +44,8 @@ pub(super) fn key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     match m.screen {
         Screen::Inbox => inbox_key(m, k),
         Screen::Runs => runs_key(m, k),
-        Screen::Timeline { back, .. } => timeline_key(m, k, back),
+        Screen::Overview => overview_key(m, k),
+        Screen::Timeline { run, back } => timeline_key(m, k, run, back),
     }
 }
 
@@ -59,7 +62,7 @@ fn global_key(m: &mut Model, k: &KeyEvent) -> Option<Vec<Cmd>> {
             }
         }
         KeyCode::Char('?') => {
-            m.overlay = Overlay::Help;
+            m.overlay = Overlay::Help { scroll: 0 };
             Some(Vec::new())
         }
         _ => None,
@@ -134,7 +137,22 @@ fn inbox_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
             }
             None => Vec::new(),
         },
-        KeyCode::Char('s') => {
+        KeyCode::Char('z') => {
+            m.show_snoozed = !m.show_snoozed;
+            m.marks.clear();
+            m.cursor = 0;
+            m.offset = 0;
+            refilter(m)
+        }
+        KeyCode::Char('u') if m.show_snoozed => {
+            let ids = targets(m);
+            if ids.is_empty() {
+                Vec::new()
+            } else {
+                vec![Cmd::Unsnooze(ids)]
+            }
+        }
+        KeyCode::Char('s') if !m.show_snoozed => {
             let ids = targets(m);
             if !ids.is_empty() {
                 let mut input = line_input("a duration: 30m, 4h, 2d");
@@ -155,13 +173,24 @@ fn runs_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     if let Some(cmds) = global_key(m, &k) {
         return cmds;
     }
+    if let KeyCode::Char(c) = k.code
+        && !k.modifiers.contains(KeyModifiers::CONTROL)
+        && let Some(run) = m.runs.get(m.runs_cursor).cloned()
+        && let Some(cmds) = run_action(m, &run, c)
+    {
+        return cmds;
+    }
     let last = m.runs.len().saturating_sub(1);
     match k.code {
         KeyCode::Down | KeyCode::Char('j') => m.runs_cursor = (m.runs_cursor + 1).min(last),
         KeyCode::Up | KeyCode::Char('k') => m.runs_cursor = m.runs_cursor.saturating_sub(1),
         KeyCode::Home | KeyCode::Char('g') => m.runs_cursor = 0,
         KeyCode::End | KeyCode::Char('G') => m.runs_cursor = last,
-        KeyCode::Tab | KeyCode::Esc => m.screen = Screen::Inbox,
+        KeyCode::Tab => {
+            m.screen = Screen::Overview;
+            return vec![Cmd::LoadStats];
+        }
+        KeyCode::Esc => m.screen = Screen::Inbox,
         KeyCode::Enter => {
             if let Some(run) = m.runs.get(m.runs_cursor).map(|r| r.id) {
                 return open_timeline(m, run, Back::Runs);
@@ -172,9 +201,30 @@ fn runs_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     Vec::new()
 }
 
-fn timeline_key(m: &mut Model, k: KeyEvent, back: Back) -> Vec<Cmd> {
+fn overview_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     if let Some(cmds) = global_key(m, &k) {
         return cmds;
+    }
+    match k.code {
+        KeyCode::Tab | KeyCode::Esc => m.screen = Screen::Inbox,
+        KeyCode::Char('r') => return vec![Cmd::LoadStats],
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn timeline_key(m: &mut Model, k: KeyEvent, run: i64, back: Back) -> Vec<Cmd> {
+    if let Some(cmds) = global_key(m, &k) {
+        return cmds;
+    }
+    if let KeyCode::Char(c) = k.code
+        && !k.modifiers.contains(KeyModifiers::CONTROL)
+        && let Some(tl) = m.timeline.as_ref().filter(|tl| tl.run.id == run)
+    {
+        let summary = tl.run.clone();
+        if let Some(cmds) = run_action(m, &summary, c) {
+            return cmds;
+        }
     }
     match k.code {
         KeyCode::Down | KeyCode::Char('j') => {

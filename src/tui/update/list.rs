@@ -29,11 +29,12 @@ fn refilter_keeping(m: &mut Model, selected: Option<i64>) -> Vec<Cmd> {
     let before = m.detail.as_ref().map(|d| d.record.id);
     let needle = m.filter.to_lowercase();
     let now = m.now;
+    let snoozed_view = m.show_snoozed;
     m.visible = m
         .items
         .iter()
         .enumerate()
-        .filter(|(_, it)| it.row.snoozed_until.is_none_or(|u| u <= now))
+        .filter(|(_, it)| it.row.snoozed_until.is_some_and(|u| u > now) == snoozed_view)
         .filter(|(_, it)| needle.is_empty() || it.haystack.contains(&needle))
         .map(|(i, _)| i)
         .collect();

@@ -5,12 +5,15 @@
 //! This file owns the entry point, which dispatches each message, and the status
 //! lines it leaves. Keys are routed per screen in `keys`, the inbox list (filter,
 //! snoozes, cursor, scroll) is kept in `list`, approving and editing become
-//! decisions in `decide`, and `overlays` handles the keys of an open popup.
+//! decisions in `decide`, `runs` acts on a run (resume, retry, cancel, open its item)
+//! `overlays` handles the keys of an open popup and `mouse` clicks and the wheel.
 
 mod decide;
 mod keys;
 mod list;
+mod mouse;
 mod overlays;
+mod runs;
 
 use crossterm::event::KeyEventKind;
 
@@ -20,6 +23,7 @@ use keys::key;
 pub(super) use list::refilter;
 use list::{keep_in_view, set_items};
 use overlays::editor;
+pub use runs::resume_word;
 
 // `tests.rs` reaches these through `use super::*`, as it did when this was one file.
 #[cfg(test)]
@@ -32,6 +36,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(k) if k.kind == KeyEventKind::Release => Vec::new(),
         Msg::Key(k) => key(m, k),
+        Msg::Mouse(e) => mouse::mouse(m, e),
         Msg::Resize(w, h) => {
             m.size = (w, h);
             keep_in_view(m);
@@ -52,6 +57,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::Runs(runs) => {
             m.runs = runs;
             m.runs_cursor = m.runs_cursor.min(m.runs.len().saturating_sub(1));
+            Vec::new()
+        }
+        Msg::Stats(st) => {
+            m.stats = Some(*st);
             Vec::new()
         }
         Msg::Detail(d) => {
@@ -188,3 +197,7 @@ pub(crate) mod tests;
 mod tests_decide;
 #[cfg(test)]
 mod tests_rescue;
+#[cfg(test)]
+mod tests_runs;
+#[cfg(test)]
+mod tests_views;

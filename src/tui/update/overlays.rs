@@ -1,5 +1,5 @@
-//! Keys while a popup is open: help, the quit / stale / edit confirmations, the reject
-//! and snooze prompts, a choice's form (Tab between its inputs) and the inline editor;
+//! Keys while a popup is open: help, the quit / bulk / stale / edit confirmations, the reject
+//! and snooze prompts, the cancel-run prompt, a choice's form (Tab between its inputs) and the inline editor;
 //! and the text inputs they hold.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -7,9 +7,11 @@ use ratatui_textarea::TextArea;
 
 use super::decide::{approve_checked, decide_approve, submit};
 use super::keys::is_ctrl;
+use super::runs::cancel_reason;
 use crate::journal::Decision;
 use crate::tui::message::Cmd;
 use crate::tui::model::{Approval, Model, Overlay};
+use crate::tui::view::help_max_scroll;
 
 pub(super) fn line_input(placeholder: &str) -> TextArea<'static> {
     let mut t = TextArea::default();
@@ -39,13 +41,45 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
     );
     match overlay {
         Overlay::None => (Overlay::None, Vec::new()),
-        Overlay::Help => (Overlay::None, Vec::new()),
+        Overlay::Help { scroll } => match k.code {
+            KeyCode::Down | KeyCode::Char('j') => (
+                Overlay::Help {
+                    scroll: scroll.saturating_add(1).min(help_max_scroll(m.size)),
+                },
+                Vec::new(),
+            ),
+            KeyCode::Up | KeyCode::Char('k') => (
+                Overlay::Help {
+                    scroll: scroll.saturating_sub(1),
+                },
+                Vec::new(),
+            ),
+            KeyCode::PageDown => (
+                Overlay::Help {
+                    scroll: scroll.saturating_add(10).min(help_max_scroll(m.size)),
+                },
+                Vec::new(),
+            ),
+            KeyCode::PageUp => (
+                Overlay::Help {
+                    scroll: scroll.saturating_sub(10),
+                },
+                Vec::new(),
+            ),
+            _ => (Overlay::None, Vec::new()),
+        },
         Overlay::ConfirmQuit if yes => {
             m.quit = true;
             (Overlay::None, vec![Cmd::Quit])
         }
         Overlay::ConfirmQuit if no => (Overlay::None, Vec::new()),
         o @ Overlay::ConfirmQuit => (o, Vec::new()),
+        Overlay::ConfirmBulk { approval, .. } if yes => {
+            let cmds = approve_checked(m, approval);
+            (std::mem::take(&mut m.overlay), cmds)
+        }
+        Overlay::ConfirmBulk { .. } if no => (Overlay::None, Vec::new()),
+        o @ Overlay::ConfirmBulk { .. } => (o, Vec::new()),
         Overlay::ConfirmStale { approval, .. } if yes => {
             (Overlay::None, vec![decide_approve(approval, true)])
         }
@@ -177,6 +211,17 @@ fn overlay_next(m: &mut Model, overlay: Overlay, k: KeyEvent) -> (Overlay, Vec<C
             }
             (Overlay::Form(form), Vec::new())
         }
+        Overlay::Cancel { run, mut input } => match k.code {
+            KeyCode::Esc => (Overlay::None, Vec::new()),
+            KeyCode::Enter => {
+                let reason = cancel_reason(&input.lines().join(" "));
+                (Overlay::None, vec![Cmd::Cancel { run, reason }])
+            }
+            _ => {
+                input.input(k);
+                (Overlay::Cancel { run, input }, Vec::new())
+            }
+        },
         Overlay::Editor {
             id,
             mut input,

@@ -270,6 +270,10 @@ fn tab_switches_to_runs_and_enter_opens_a_timeline() {
     );
     update(&mut m, key(KeyCode::Esc));
     assert_eq!(m.screen, Screen::Runs);
+    // Tab: the Overview (its figures load), then the inbox again.
+    assert_eq!(update(&mut m, key(KeyCode::Tab)), vec![Cmd::LoadStats]);
+    assert_eq!(m.screen, Screen::Overview);
+    assert_eq!(update(&mut m, ch('r')), vec![Cmd::LoadStats]);
     update(&mut m, key(KeyCode::Tab));
     assert_eq!(m.screen, Screen::Inbox);
     // From the inbox, enter opens the selected item's run.
@@ -307,8 +311,19 @@ fn key_releases_are_ignored_and_help_closes_on_any_key() {
     update(&mut m, Msg::Key(release));
     assert_eq!(selected(&m), 2);
     update(&mut m, ch('?'));
-    assert!(matches!(m.overlay, Overlay::Help));
+    assert!(matches!(m.overlay, Overlay::Help { scroll: 0 }));
+    // j/k scroll the help (it is taller than 24 rows), never past its end.
     update(&mut m, ch('j'));
+    update(&mut m, ch('j'));
+    update(&mut m, ch('k'));
+    assert!(matches!(m.overlay, Overlay::Help { scroll: 1 }));
+    update(&mut m, key(KeyCode::PageDown));
+    update(&mut m, key(KeyCode::PageDown));
+    update(&mut m, key(KeyCode::PageDown));
+    assert!(
+        matches!(m.overlay, Overlay::Help { scroll } if scroll == crate::tui::view::help_max_scroll(m.size) && scroll > 0)
+    );
+    update(&mut m, ch('x'));
     assert!(matches!(m.overlay, Overlay::None));
     assert_eq!(
         selected(&m),

@@ -47,7 +47,24 @@ fn marked_items_are_approved_together_in_list_order() {
     update(&mut m, ch('j')); // skip 3
     update(&mut m, ch(' ')); // 1
     assert_eq!(m.marks.len(), 2);
-    match update(&mut m, ch('a')).as_slice() {
+    // Several at once: a confirmation with the count and the kinds first.
+    assert_eq!(update(&mut m, ch('a')), vec![]);
+    match &m.overlay {
+        Overlay::ConfirmBulk { approval, kinds } => {
+            assert_eq!(approval.ids, vec![2, 1]);
+            assert_eq!(
+                kinds,
+                &vec![("attention".to_string(), 1), ("action".to_string(), 1)]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // n keeps them marked, undecided.
+    assert_eq!(update(&mut m, ch('n')), vec![]);
+    assert!(matches!(m.overlay, Overlay::None));
+    assert_eq!(m.marks.len(), 2);
+    update(&mut m, ch('a'));
+    match update(&mut m, ch('y')).as_slice() {
         [Cmd::Decide { ids, decision, .. }] => {
             assert_eq!(ids, &vec![2, 1]);
             assert_eq!(*decision, Decision::Approve);
@@ -116,6 +133,9 @@ fn a_stale_item_needs_an_explicit_yes() {
     update(&mut m, ch(' '));
     update(&mut m, ch(' '));
     assert_eq!(update(&mut m, ch('a')), vec![]);
+    assert!(matches!(m.overlay, Overlay::ConfirmBulk { .. }));
+    // After the count and kinds, the stale one asks again.
+    assert_eq!(update(&mut m, ch('y')), vec![]);
     assert!(matches!(m.overlay, Overlay::ConfirmStale { .. }));
 }
 

@@ -6,12 +6,13 @@
 //! by side or stacked), the `Theme` and the header and footer lines. The body and
 //! the popups are drawn by `list` (the inbox list), `detail` (the selected item),
 //! `action` (an action by kind, and diffs), `runs` (the runs table and a run's
-//! timeline) and `overlays` (help, prompts, the editor, confirmations).
+//! timeline), `overview` (the charts of `aios stats`) and `overlays` (help, prompts, the editor, confirmations).
 
 mod action;
 mod detail;
 mod list;
 mod overlays;
+mod overview;
 mod runs;
 
 use ratatui::Frame;
@@ -24,6 +25,7 @@ use super::model::{Model, Screen};
 use detail::draw_detail;
 use list::draw_list;
 use overlays::draw_overlay;
+pub use overlays::help_max_scroll;
 use runs::{draw_runs, draw_timeline};
 
 // `tests.rs` reaches these through `use super::*`, as it did when this was one file.
@@ -33,7 +35,7 @@ use super::model::Timeline;
 use crate::journal::StepStatus;
 
 /// Wider than this: list and detail side by side; else stacked.
-const WIDE: u16 = 120;
+pub const WIDE: u16 = 120;
 
 /// How many list rows fit on a screen of `size` (the same layout `view` draws).
 pub fn list_capacity(size: (u16, u16)) -> usize {
@@ -94,6 +96,7 @@ pub fn view(m: &Model, f: &mut Frame) {
     match m.screen {
         Screen::Inbox => draw_inbox(m, f, body, t),
         Screen::Runs => draw_runs(m, f, body, t),
+        Screen::Overview => overview::draw_overview(m, f, body, t),
         Screen::Timeline { run, .. } => draw_timeline(m, f, body, t, run),
     }
     draw_footer(m, f, footer, t);
@@ -112,10 +115,12 @@ fn draw_header(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         }
     };
     let on_inbox = m.screen == Screen::Inbox;
+    let on_overview = m.screen == Screen::Overview;
     let mut spans = vec![
         Span::styled("aios ", t.bold()),
         tab("Inbox", on_inbox),
-        tab("Runs", !on_inbox),
+        tab("Runs", !on_inbox && !on_overview),
+        tab("Overview", on_overview),
         Span::raw("  "),
     ];
     let mut facts = vec![format!("{} pending", m.items.len())];
@@ -172,7 +177,7 @@ fn draw_footer(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
 
 /// The footer's keys: on the inbox, the selected item's own choices (`a retry  d
 /// done  r fail` for an interrupted step) before the keys of the list; dropped from
-/// the least needed until the line fits `width` (help always stays).
+/// the least needed until the line fits `width` (`? help` and `q quit` always stay).
 fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
     let own = |k: &str, w: &str| (k.to_string(), w.to_string());
     let mut keys: Vec<(String, String)> = match m.screen {
@@ -185,8 +190,15 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
                     .map(|c| (c.key.to_string(), c.short.to_string()))
                     .collect()
             };
+            if m.show_snoozed {
+                keys.extend([own("u", "unsnooze"), own("z", "inbox")]);
+            } else {
+                keys.push(own("s", "snooze"));
+                if m.snoozed() > 0 {
+                    keys.push(own("z", "snoozed"));
+                }
+            }
             keys.extend([
-                own("s", "snooze"),
                 own("␣", "mark"),
                 own("/", "filter"),
                 own("tab", "runs"),
@@ -196,20 +208,39 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             ]);
             keys
         }
-        Screen::Runs => vec![
-            own("j/k", "move"),
-            own("⏎", "timeline"),
+        Screen::Runs => {
+            let mut keys = run_keys(m.runs.get(m.runs_cursor));
+            keys.extend([
+                own("j/k", "move"),
+                own("⏎", "timeline"),
+                own("tab", "overview"),
+                own("?", "help"),
+                own("q", "quit"),
+            ]);
+            keys
+        }
+        Screen::Overview => vec![
+            own("r", "refresh"),
             own("tab", "inbox"),
             own("?", "help"),
             own("q", "quit"),
         ],
-        Screen::Timeline { .. } => vec![
-            own("j/k", "scroll"),
-            own("esc", "back"),
-            own("tab", "runs"),
-            own("?", "help"),
-            own("q", "quit"),
-        ],
+        Screen::Timeline { run, .. } => {
+            let mut keys = run_keys(
+                m.timeline
+                    .as_ref()
+                    .map(|tl| &tl.run)
+                    .filter(|r| r.id == run),
+            );
+            keys.extend([
+                own("j/k", "scroll"),
+                own("esc", "back"),
+                own("tab", "runs"),
+                own("?", "help"),
+                own("q", "quit"),
+            ]);
+            keys
+        }
     };
     let len = |keys: &[(String, String)]| -> usize {
         keys.iter()
@@ -217,12 +248,42 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             .sum::<usize>()
             .saturating_sub(2)
     };
-    for drop in ["⏎", "tab", "/", "␣", "q", "s"] {
+    // The list's keys go first; on the runs, the `o` of a run; never a choice of the
+    // selected item (its `o` is a rescue's offline draft), `?` or `q`.
+    let mut order = vec!["⏎", "tab", "/", "␣", "j/k", "z", "s"];
+    if m.screen != Screen::Inbox {
+        order.push("o");
+    }
+    for drop in order {
         if len(&keys) <= width as usize {
             break;
         }
         keys.retain(|(k, _)| k != drop);
     }
+    // Still too wide (40 columns): the last keys before `? help`, keeping `q quit`.
+    while len(&keys) > width as usize && keys.len() > 2 {
+        let Some(i) = keys.iter().rposition(|(k, _)| k != "?" && k != "q") else {
+            break;
+        };
+        keys.remove(i);
+    }
+    keys
+}
+
+/// The keys acting on `run` (see `update::runs`): resume or retry while it can go
+/// on, cancel while it is not finished, and open its waiting item.
+fn run_keys(run: Option<&crate::journal::RunSummary>) -> Vec<(String, String)> {
+    let Some(run) = run else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    if let Some(word) = crate::tui::update::resume_word(run.status) {
+        keys.push(("r".to_string(), word.to_string()));
+    }
+    if !run.status.is_terminal() {
+        keys.push(("c".to_string(), "cancel".to_string()));
+    }
+    keys.push(("o".to_string(), "item".to_string()));
     keys
 }
 
@@ -277,3 +338,5 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_decided;
+#[cfg(test)]
+mod tests_runs;

@@ -1,6 +1,6 @@
-//! The popups drawn over a screen: help, the reject / snooze prompts, a choice's form
+//! The popups drawn over a screen: help, the reject / snooze / cancel-run prompts, a choice's form
 //! (a gate's fields, a budget stop's raise), the inline JSON editor and the
-//! confirmations (edit diff, stale, quit).
+//! confirmations (bulk approve, edit diff, stale, quit).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -82,6 +82,86 @@ fn prompt(f: &mut Frame, area: Rect, p: Prompt<'_>, t: Theme) {
     f.render_widget(Line::styled(hint.to_string(), t.dim()), hint_a);
 }
 
+const HELP_WIDTH: u16 = 78;
+
+/// How far the help can scroll on a screen of `size` (its lines beyond the rows it
+/// gets), for `update` to stop there.
+pub fn help_max_scroll(size: (u16, u16)) -> u16 {
+    let total = help_lines(size.0, Theme { color: false }).len() as u16;
+    let visible = (total + 2).min(size.1).saturating_sub(2);
+    total.saturating_sub(visible)
+}
+
+/// The help's lines for a screen `width` wide: one per key from 60 columns; below,
+/// the key on its own line and its text wrapped under it, so nothing is cut.
+fn help_lines(width: u16, t: Theme) -> Vec<Line<'static>> {
+    let inner = width.min(HELP_WIDTH).saturating_sub(2) as usize;
+    let key_style = t.bold().patch(t.fg(Color::Cyan));
+    let mut lines = Vec::new();
+    let notes = [
+        "STALE: built from something that changed since; approving asks twice.",
+        "any key but j/k closes this help",
+    ];
+    if inner >= 58 {
+        for (k, what) in HELP {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{k:>10}  "), key_style),
+                Span::raw(*what),
+            ]));
+        }
+        lines.push(Line::raw(""));
+        for n in notes {
+            lines.push(Line::styled(n, t.dim()));
+        }
+        return lines;
+    }
+    for (k, what) in HELP {
+        if !k.is_empty() {
+            lines.push(Line::styled(k.to_string(), key_style));
+        }
+        for l in wrap(what, inner.saturating_sub(2).max(8)) {
+            lines.push(Line::raw(format!("  {l}")));
+        }
+    }
+    lines.push(Line::raw(""));
+    for n in notes {
+        for l in wrap(n, inner.max(8)) {
+            lines.push(Line::styled(l, t.dim()));
+        }
+    }
+    lines
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word is
+/// split).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > width {
+            if !line.is_empty() {
+                out.push(std::mem::take(&mut line));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+        }
+        if line.is_empty() {
+            line = word;
+        } else if line.chars().count() + 1 + word.chars().count() <= width {
+            line.push(' ');
+            line.push_str(&word);
+        } else {
+            out.push(std::mem::replace(&mut line, word));
+        }
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
 const HELP: &[(&str, &str)] = &[
     ("j k ↑ ↓", "move; PgUp PgDn ctrl-u ctrl-d g G: jump"),
     ("J K", "scroll the detail pane"),
@@ -102,10 +182,21 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("r", "reject, with a reason (or fail the step)"),
     ("s", "snooze: hide until a time (30m, 4h, 2d)"),
+    (
+        "z",
+        "the snoozed items (u: back in the inbox now); z again: the inbox",
+    ),
     ("space", "mark / unmark; esc unmarks all"),
     ("/", "filter by kind, workflow, step, summary or #id"),
-    ("tab", "switch between the inbox and the runs"),
+    (
+        "tab",
+        "the next tab: inbox, runs, overview (the charts of aios stats)",
+    ),
     ("enter", "open the run's timeline (esc: back)"),
+    ("", "runs and timeline:"),
+    ("r", "resume the run (a failed one: retry its failed steps)"),
+    ("c", "cancel the run, with a reason"),
+    ("o", "open the item the run waits on"),
     ("?", "this help"),
     ("q  ctrl-c", "quit"),
 ];
@@ -113,29 +204,32 @@ const HELP: &[(&str, &str)] = &[
 pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     match &m.overlay {
         Overlay::None => {}
-        Overlay::Help => {
-            let inner = popup(
-                f,
-                centered(area, 78, HELP.len() as u16 + 6),
-                " keys ".into(),
-                t,
-            );
-            let mut lines: Vec<Line> = HELP
-                .iter()
-                .map(|(k, what)| {
-                    Line::from(vec![
-                        Span::styled(format!("{k:>10}  "), t.bold().patch(t.fg(Color::Cyan))),
-                        Span::raw(*what),
-                    ])
-                })
-                .collect();
-            lines.push(Line::raw(""));
-            lines.push(Line::styled(
-                "STALE: built from something that changed since; approving asks twice.",
-                t.dim(),
-            ));
-            lines.push(Line::styled("any key closes this help", t.dim()));
-            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        Overlay::Help { scroll } => {
+            let lines = help_lines(area.width, t);
+            let total = lines.len() as u16;
+            let h = (total + 2).min(area.height);
+            let visible = h.saturating_sub(2);
+            let scroll = (*scroll).min(total.saturating_sub(visible));
+            let more = if visible < total {
+                let range = format!("{}-{}/{total}", scroll + 1, (scroll + visible).min(total));
+                if area.width >= 60 {
+                    format!(" {range} · j/k scroll · other keys close ")
+                } else {
+                    format!(" {range} · j/k ")
+                }
+            } else {
+                String::new()
+            };
+            let r = centered(area, HELP_WIDTH, h);
+            f.render_widget(Clear, r);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(Line::styled(" keys ", t.bold()))
+                .title_bottom(Line::styled(more, t.dim()).right_aligned());
+            let inner = block.inner(r);
+            f.render_widget(block, r);
+            // Wrapped here, not by the Paragraph: the scroll counts these lines.
+            f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
         }
         Overlay::Reject {
             ids,
@@ -165,6 +259,19 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
                 input_rows: 1,
                 error,
                 hint: "enter snooze · esc cancel",
+            },
+            t,
+        ),
+        Overlay::Cancel { run, input } => prompt(
+            f,
+            area,
+            Prompt {
+                title: format!(" cancel run {run} "),
+                about: "The run stops for good. Why? The reason is kept in the journal.",
+                input,
+                input_rows: 1,
+                error: &None,
+                hint: "enter cancel the run · esc keep it",
             },
             t,
         ),
@@ -208,11 +315,35 @@ pub(super) fn draw_overlay(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), d);
             f.render_widget(
                 Line::styled(
-                    "y approve with the edit · e edit again · n/esc cancel",
+                    if hint_a.width < 56 {
+                        "y approve · e edit · esc cancel"
+                    } else {
+                        "y approve with the edit · e edit again · n/esc cancel"
+                    },
                     t.dim(),
                 ),
                 hint_a,
             );
+        }
+        Overlay::ConfirmBulk { approval, kinds } => {
+            let inner = popup(
+                f,
+                centered(area, 60, 7),
+                format!(" approve {}? ", ids_label(&approval.ids)),
+                t,
+            );
+            let what: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            let lines = vec![
+                Line::raw(format!(
+                    "Approve {} at once: {}.",
+                    crate::text::count(approval.ids.len(), "item"),
+                    what.join(", ")
+                )),
+                Line::raw("Each commits exactly what it proposes."),
+                Line::raw(""),
+                Line::styled("y approve them all · n/esc cancel", t.dim()),
+            ];
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
         Overlay::ConfirmStale { approval, stale } => {
             let h = stale.len().min(10) as u16 + 6;

@@ -1,5 +1,5 @@
 //! The runs screen (a table of runs with their progress) and a run's timeline (its
-//! steps and journaled events).
+//! inputs, steps and journaled events).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -44,6 +44,8 @@ pub(super) fn draw_runs(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     }
     let inner = area.height.saturating_sub(3) as usize;
     let offset = m.runs_cursor.saturating_sub(inner.saturating_sub(1));
+    // Narrow (40 columns): no bar and no age, so the RUN column always shows.
+    let narrow = area.width < 60;
     let rows: Vec<Row> = m
         .runs
         .iter()
@@ -55,35 +57,57 @@ pub(super) fn draw_runs(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
             } else {
                 " "
             };
-            Row::new(vec![
-                Cell::from(Span::styled(driving, t.fg(Color::Cyan))),
-                Cell::from(format!("{:>5}", r.id)),
-                Cell::from(r.workflow.clone()),
-                Cell::from(Span::styled(r.status.as_str(), status_style(r.status, t))),
-                Cell::from(format!(
+            let steps = if narrow {
+                format!("{}/{}", r.steps_done, r.steps_total)
+            } else {
+                format!(
                     "{} {}/{}",
                     bar(r.steps_done, r.steps_total, 10),
                     r.steps_done,
                     r.steps_total
-                )),
-                Cell::from(format!("{:>4}", age(m.now, r.updated_at))),
-            ])
+                )
+            };
+            let mut cells = vec![
+                Cell::from(Span::styled(driving, t.fg(Color::Cyan))),
+                Cell::from(format!("{:>5}", r.id)),
+                Cell::from(r.workflow.clone()),
+                Cell::from(Span::styled(r.status.as_str(), status_style(r.status, t))),
+                Cell::from(steps),
+            ];
+            if !narrow {
+                cells.push(Cell::from(format!("{:>4}", age(m.now, r.updated_at))));
+            }
+            Row::new(cells)
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(1),
-            Constraint::Length(5),
-            Constraint::Min(12),
-            Constraint::Length(9),
-            Constraint::Length(18),
-            Constraint::Length(7),
-        ],
-    )
-    .header(Row::new(["", "RUN", "WORKFLOW", "STATUS", "STEPS", "UPDATED"]).style(t.bold()))
-    .block(block)
-    .row_highlight_style(t.selected());
+    let (widths, header) = if narrow {
+        (
+            vec![
+                Constraint::Length(1),
+                Constraint::Length(5),
+                Constraint::Min(6),
+                Constraint::Length(9),
+                Constraint::Length(5),
+            ],
+            vec!["", "RUN", "WORKFLOW", "STATUS", "STEPS"],
+        )
+    } else {
+        (
+            vec![
+                Constraint::Length(1),
+                Constraint::Length(5),
+                Constraint::Min(12),
+                Constraint::Length(9),
+                Constraint::Length(18),
+                Constraint::Length(7),
+            ],
+            vec!["", "RUN", "WORKFLOW", "STATUS", "STEPS", "UPDATED"],
+        )
+    };
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.bold()))
+        .block(block)
+        .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(Some(m.runs_cursor - offset));
     f.render_stateful_widget(table, area, &mut state);
 }
@@ -118,6 +142,21 @@ fn timeline_text(tl: &Timeline, driving: bool, t: Theme) -> Text<'static> {
     ])];
     if let Some(e) = &tl.error {
         lines.push(Line::styled(e.clone(), t.alert()));
+    }
+    if !tl.inputs.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(heading("INPUTS", t));
+        for (k, v) in &tl.inputs {
+            let style = if v == "secret" {
+                t.dim()
+            } else {
+                ratatui::style::Style::new()
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("{k} = ")),
+                Span::styled(v.clone(), style),
+            ]));
+        }
     }
     lines.push(Line::raw(""));
     lines.push(heading("STEPS", t));

@@ -26,7 +26,7 @@ fn model(w: u16, h: u16) -> Model {
     m
 }
 
-fn press(m: &mut Model, c: KeyCode) {
+pub(super) fn press(m: &mut Model, c: KeyCode) {
     update(m, Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
 }
 
@@ -349,7 +349,7 @@ fn edit_diff_confirmation() {
     insta::assert_snapshot!(draw(&m));
 }
 
-fn runs() -> Vec<RunSummary> {
+pub(super) fn runs() -> Vec<RunSummary> {
     vec![
         RunSummary {
             id: 3,
@@ -415,6 +415,10 @@ fn run_timeline() {
         Msg::Timeline(Box::new(Timeline {
             run: runs()[1].clone(),
             error: None,
+            inputs: vec![
+                ("week".into(), "47".into()),
+                ("api_key".into(), "secret".into()),
+            ],
             steps: vec![
                 step("numbers", "http", StepStatus::Succeeded, None),
                 step("report", "file", StepStatus::Waiting, None),
@@ -487,7 +491,7 @@ fn a_frame_builds_only_the_rows_on_screen() {
     let b = draw(&m);
     let text = b.to_string();
     assert!(text.contains("10000/10000"), "{text}");
-    assert!(text.contains("      1 launch"), "{text}");
+    assert!(text.contains("      1    11 launch"), "{text}");
 }
 
 #[test]
