@@ -20,6 +20,7 @@ mod email;
 mod email_faults;
 mod inspect;
 mod lease;
+mod library;
 mod lifecycle;
 mod llm;
 mod mail;
