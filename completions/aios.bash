@@ -97,6 +97,9 @@ _aios() {
             aios,tick)
                 cmd="aios__subcmd__tick"
                 ;;
+            aios,undo)
+                cmd="aios__subcmd__undo"
+                ;;
             aios__subcmd__fact,get)
                 cmd="aios__subcmd__fact__subcmd__get"
                 ;;
@@ -201,6 +204,9 @@ _aios() {
                 ;;
             aios__subcmd__help,tick)
                 cmd="aios__subcmd__help__subcmd__tick"
+                ;;
+            aios__subcmd__help,undo)
+                cmd="aios__subcmd__help__subcmd__undo"
                 ;;
             aios__subcmd__help__subcmd__fact,get)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__get"
@@ -509,7 +515,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,7 +533,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__approve)
-            opts="-q -h -V --edit --field --done --reason --raise --switch --offline --no-resume --confirm-stale --json --quiet --home --help --version"
+            opts="-q -h -V --edit --field --done --reason --raise --switch --offline --skip --compensate --no-resume --confirm-stale --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -813,7 +819,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1611,6 +1617,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__tick)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__undo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3170,6 +3190,24 @@ _aios() {
             ;;
         aios__subcmd__tick)
             opts="-q -h -V --json --quiet --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__undo)
+            opts="-q -h -V --plan --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -62,6 +62,8 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Cancel a run
     Cancel(CancelArgs),
+    /// Propose the undo of a run's committed steps, latest first (their `undo`)
+    Undo(UndoArgs),
     /// Rebuild a run's state from its events and compare it with the stored state
     Replay(ReplayArgs),
     /// Try prompts, list and check models, and inspect every LLM call
@@ -347,6 +349,12 @@ pub struct ApproveArgs {
     /// For a rescue: accept the step's offline draft as its reply
     #[arg(long, conflicts_with_all = ["edit", "fields", "done", "raise", "switch"])]
     pub offline: bool,
+    /// For a failure: skip the failed step and continue the run (when the step says on_reject = "skip")
+    #[arg(long, conflicts_with_all = ["edit", "fields", "done", "raise", "switch", "offline"])]
+    pub skip: bool,
+    /// For a failure: leave the run failed and propose the undo of its committed steps
+    #[arg(long, conflicts_with_all = ["edit", "fields", "done", "raise", "switch", "offline", "skip"])]
+    pub compensate: bool,
     /// Commit the decision but do not continue the run
     #[arg(long)]
     pub no_resume: bool,
@@ -434,6 +442,23 @@ pub struct ResumeArgs {
     #[arg(long, value_name = "FILE")]
     pub workflow: Option<PathBuf>,
     /// Print the run as JSON when the command ends
+    #[arg(long)]
+    pub json: bool,
+    /// Do not print progress
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The run's id
+    pub run: i64,
+    /// Undo only these steps (default: every committed step that declares an `undo`)
+    pub steps: Vec<String>,
+    /// List what would be undone, and what cannot be, without proposing anything
+    #[arg(long)]
+    pub plan: bool,
+    /// Print the plan, or the compensation run, as JSON
     #[arg(long)]
     pub json: bool,
     /// Do not print progress

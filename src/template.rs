@@ -90,6 +90,8 @@ struct ContextInner {
     facts: OnceLock<Arc<crate::journal::FactReader>>,
     /// `config.SECTION`: what the configuration names (see [`ConfigNames`]).
     config: OnceLock<Arc<ConfigNames>>,
+    /// `output`: in an undo's templates, the output of the step it undoes.
+    output: Option<Value>,
 }
 
 /// `config.SECTION`: the names a section of config.toml configures (`config.smtp`
@@ -218,6 +220,7 @@ impl Object for Root {
             "config" => Some(Value::from_dyn_object(
                 self.0.config.get().cloned().unwrap_or_default(),
             )),
+            "output" => self.0.output.clone(),
             _ => None,
         }
     }
@@ -259,6 +262,30 @@ impl Context {
                 steps: Arc::new(Steps::default()),
                 facts: OnceLock::new(),
                 config: OnceLock::new(),
+                output: None,
+            }),
+        }
+    }
+
+    /// The same context (inputs, run, steps, facts, config) where templates also read
+    /// `output`: an undo's context, `output` being its step's output.
+    pub fn with_output(&self, output: &Json) -> Context {
+        let facts = OnceLock::new();
+        if let Some(r) = self.inner.facts.get() {
+            let _ = facts.set(r.clone());
+        }
+        let config = OnceLock::new();
+        if let Some(c) = self.inner.config.get() {
+            let _ = config.set(c.clone());
+        }
+        Context {
+            inner: Arc::new(ContextInner {
+                inputs: self.inner.inputs.clone(),
+                run: self.inner.run.clone(),
+                steps: self.inner.steps.clone(),
+                facts,
+                config,
+                output: Some(ser(output)),
             }),
         }
     }
@@ -465,6 +492,25 @@ mod tests {
             c.render_json(&json!({"l": "{{ steps.a.output.list }}", "n": "{{ inputs.n + 1 }}", "t": "n={{ inputs.n }}"}))
                 .unwrap(),
             json!({"l": [1, 2], "n": 3, "t": "n=2"})
+        );
+    }
+
+    #[test]
+    fn an_undo_reads_output_beside_everything_else() {
+        let c = ctx();
+        assert!(
+            c.render("{{ output }}").is_err(),
+            "no output outside an undo"
+        );
+        let u = c.with_output(&json!({"body": {"id": 42}}));
+        assert_eq!(
+            u.render("/items/{{ output.body.id }} {{ inputs.name }} {{ steps.a.output.s }}")
+                .unwrap(),
+            "/items/42 Ada x"
+        );
+        assert_eq!(
+            u.render_json(&json!("{{ output.body.id }}")).unwrap(),
+            json!(42)
         );
     }
 

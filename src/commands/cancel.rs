@@ -9,7 +9,14 @@ use crate::journal::{Event, RunStatus};
 pub fn cancel(ctx: &Ctx, args: CancelArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let run = journal.run(args.run)?;
-    if run.status.is_terminal() {
+    // A failed run whose failure item waits is still open: cancelling it closes it
+    // (and withdraws the item).
+    let awaits_choice = run.status == RunStatus::Failed
+        && journal.run_proposals(run.id)?.iter().any(|p| {
+            p.kind == crate::journal::ProposalKind::Failure
+                && p.status == crate::journal::ProposalStatus::Pending
+        });
+    if run.status.is_terminal() && !awaits_choice {
         let was = match run.status {
             RunStatus::Cancelled => "was already cancelled",
             RunStatus::Failed => "already failed",

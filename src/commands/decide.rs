@@ -7,7 +7,7 @@ use crate::cli::{ApproveArgs, RejectArgs};
 use crate::engine::{self, Mode};
 use crate::error::{Error, ErrorKind};
 use crate::inbox::{self, DecideRequest, Edit};
-use crate::journal::{Decision, ProposalRecord};
+use crate::journal::{Decision, FailureChoice, ProposalKind, ProposalRecord};
 
 pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
     let edit = match &args.edit {
@@ -36,6 +36,12 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
     }
     if args.offline {
         fields.push((crate::inbox::choices::OFFLINE.into(), "true".into()));
+    }
+    if args.skip {
+        fields.push((crate::inbox::choices::SKIP.into(), "true".into()));
+    }
+    if args.compensate {
+        fields.push((crate::inbox::choices::COMPENSATE.into(), "true".into()));
     }
     let req = DecideRequest {
         decision: if args.done {
@@ -93,6 +99,12 @@ fn decide_and_continue(
     if !json {
         ui::eprint(&format!("{}\n", decided_line(&p)));
     }
+    if p.kind == ProposalKind::Failure
+        && (p.decision == Some(Decision::Reject)
+            || FailureChoice::of(p.fields.as_ref()) == FailureChoice::Compensate)
+    {
+        return closed(ctx, &mut journal, &p, json);
+    }
     let mode = if no_resume {
         Mode::CommitDecided
     } else {
@@ -117,6 +129,30 @@ fn decide_and_continue(
     }
 }
 
+/// A failure item abandoned (rejected) or compensated: the run stays failed; a
+/// compensation is proposed as a run of its own.
+fn closed(
+    ctx: &Ctx,
+    journal: &mut crate::journal::Journal,
+    p: &ProposalRecord,
+    json: bool,
+) -> CmdResult {
+    if p.decision == Some(Decision::Reject) {
+        if json {
+            ui::print_json(&super::show::run_json(journal, p.run_id)?);
+        } else {
+            ui::println(&format!(
+                "run {} ({}) abandoned: it stays {}",
+                p.run_id,
+                p.workflow,
+                ctx.ui.out().run_status(crate::journal::RunStatus::Failed)
+            ));
+        }
+        return Ok(Exit::Ok);
+    }
+    super::undo::propose_and_report(ctx, journal, p.run_id, &[], json, false)
+}
+
 fn decided_line(p: &ProposalRecord) -> String {
     let verb = match p.decision {
         Some(Decision::Approve) if p.kind == crate::journal::ProposalKind::Rescue => {
@@ -125,6 +161,16 @@ fn decided_line(p: &ProposalRecord) -> String {
                 Some("offline") => "rescued with the offline draft",
                 _ => "approved: the step runs again",
             }
+        }
+        Some(Decision::Approve) if p.kind == ProposalKind::Failure => {
+            match FailureChoice::of(p.fields.as_ref()) {
+                FailureChoice::Retry => "approved: the failed step runs again",
+                FailureChoice::Skip => "approved: the failed step is skipped",
+                FailureChoice::Compensate => "approved: the run is closed and its undo proposed",
+            }
+        }
+        Some(Decision::Reject) if p.kind == ProposalKind::Failure => {
+            "rejected: the run is abandoned"
         }
         Some(Decision::Approve) if p.edited.is_some() => "approved with edits",
         Some(Decision::Approve) => "approved",

@@ -10,7 +10,9 @@ use super::{CmdResult, Ctx, Exit};
 use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
 use crate::inbox::view::{ItemView, Shown, Subject};
-use crate::journal::{BudgetStop, Evidence, ProposalKind, ProposalRecord, ProposalStatus, Rescue};
+use crate::journal::{
+    BudgetStop, Evidence, Failure, ProposalKind, ProposalRecord, ProposalStatus, Rescue,
+};
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
     match args.command {
@@ -267,6 +269,12 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
                     s.bold("the operator's reply"),
                     indent(d)
                 ));
+            }
+        }
+        Subject::Failure(f) => {
+            t.push_str(&format!("{}\n", s.bold(Failure::HEADLINE)));
+            for (label, value) in f.lines() {
+                t.push_str(&format!("  {label:<10} {value}\n"));
             }
         }
         // Notices were printed above.

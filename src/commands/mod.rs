@@ -26,6 +26,7 @@ mod secret;
 mod serve;
 mod show;
 pub mod ui;
+mod undo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -344,6 +345,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Log(a) => log::log(ctx, a),
         Command::Resume(a) => run::resume(ctx, a),
         Command::Cancel(a) => cancel::cancel(ctx, a),
+        Command::Undo(a) => undo::undo(ctx, a),
         Command::Replay(a) => replay::replay(ctx, a),
         Command::Schedule(a) => schedule::schedule(ctx, a),
         Command::Tick(a) => schedule::tick(ctx, a),

@@ -365,6 +365,24 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                     withdrawn.join(", ")
                 )
             };
+            // Its failure item, unless a compensation was chosen at once (a saga).
+            let failure = journal
+                .run_proposals(id)?
+                .into_iter()
+                .rev()
+                .find(|p| p.kind == crate::journal::ProposalKind::Failure);
+            let failure = match failure {
+                Some(p) if p.status == ProposalStatus::Pending => format!(
+                    "failure item {} waits in the inbox: {}\n",
+                    p.id,
+                    crate::inbox::next(&p)
+                ),
+                Some(p) if p.status == ProposalStatus::Approved => format!(
+                    "failure item {} was decided: compensate (on_failure); the undo waits in the inbox\n",
+                    p.id
+                ),
+                _ => String::new(),
+            };
             let hint = match definition_file(journal, &run)? {
                 Some(file) => format!(
                     "fix the workflow file, then continue the run on it: aios resume {id} --workflow {}",
@@ -373,7 +391,7 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                 None => format!("fix the cause, then continue with: aios resume {id}"),
             };
             ui::print(&format!(
-                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{} {hint}\n",
+                "run {id} ({}) {}: {err}\n{detail}{withdrawn}{failure}{} {hint}\n",
                 run.workflow,
                 s.run_status(RunStatus::Failed),
                 s.cyan_bold("hint:")

@@ -413,6 +413,7 @@ impl Observer for Progress {
                     ProposalKind::Budget => "stopped at a budget cap",
                     ProposalKind::Rescue => "needs rescue",
                     ProposalKind::Notice => "raised a notice",
+                    ProposalKind::Failure => "failed; the run waits in the inbox",
                 };
                 format!(
                     "{} {step} {what} (inbox {proposal}): {summary}",

@@ -295,6 +295,15 @@ pub fn check_workflow(
                 config,
             }));
         }
+        // A compensation is always proposed.
+        if let Some(undo) = &s.undo {
+            out.extend(undo.check(&CheckCx {
+                approve: Approve::Always,
+                guarded: s.when.is_some(),
+                tools,
+                config,
+            }));
+        }
     }
     out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
     out

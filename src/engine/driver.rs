@@ -360,7 +360,9 @@ impl<'a> Driver<'a> {
         if current == RunStatus::Cancelled {
             return Ok(self.cancelled());
         }
-        if current != status || status != RunStatus::Waiting {
+        if status == RunStatus::Failed {
+            self.fail_with_item(error.clone())?;
+        } else if current != status || status != RunStatus::Waiting {
             self.record(vec![Event::RunStatus {
                 status,
                 error: error.clone(),
@@ -375,6 +377,63 @@ impl<'a> Driver<'a> {
             status,
             error,
         })
+    }
+
+    /// Record the run's failure and, in the same transaction, its failure item
+    /// (see [`crate::journal::Failure`]).
+    fn fail_with_item(&mut self, error: Option<String>) -> Result<()> {
+        let mut events = vec![Event::RunStatus {
+            status: RunStatus::Failed,
+            error,
+        }];
+        if !self.secrets.nothing_to_redact() {
+            for ev in &mut events {
+                redact_event(&self.secrets, ev);
+            }
+        }
+        let steps = self.journal.steps(self.run.id)?;
+        let error_of = |id: &str| {
+            steps
+                .iter()
+                .find(|r| r.step_id == id)
+                .and_then(|r| r.error.clone())
+                .unwrap_or_default()
+        };
+        let failed: Vec<usize> = (0..self.wf.steps.len())
+            .filter(|&i| self.machine.step(i).phase == Phase::Failed)
+            .collect();
+        // A dry run is kept apart from the inbox: it rehearses, nobody decides it.
+        let first = failed.first().filter(|_| self.run.dry.is_none());
+        let Some(&first) = first else {
+            self.record(events)?;
+            return self.flush();
+        };
+        let step = &self.wf.steps[first];
+        let failure = crate::journal::Failure {
+            step: step.id.clone(),
+            kind: step.kind().name().to_string(),
+            error: error_of(&step.id),
+            attempts: self.machine.step(first).attempt,
+            failed: failed
+                .iter()
+                .map(|&i| crate::journal::FailedStep {
+                    step: self.wf.steps[i].id.clone(),
+                    error: error_of(&self.wf.steps[i].id),
+                })
+                .collect(),
+            skippable: step.on_reject == crate::workflow::OnReject::Skip,
+            compensable: (0..self.wf.steps.len()).any(|i| {
+                self.wf.steps[i].undo.is_some() && self.machine.step(i).phase == Phase::Succeeded
+            }),
+        };
+        let attempt = self.machine.step(first).attempt;
+        let created = self
+            .journal
+            .commit_failure(self.run.id, &events, &failure, attempt)?;
+        for ev in events.iter().chain(created.iter()) {
+            self.observer.event(self.run.id, ev);
+        }
+        Ok(())
     }
 
     fn failure_summary(&self) -> String {

@@ -6,7 +6,9 @@
 //! workflow snapshot stored with the run, never the file as it is now; [`resume_on`]
 //! continues it on a corrected definition instead, when [`steer`]'s rules allow.
 
+pub mod compensate;
 mod driver;
+mod failure;
 pub mod machine;
 pub mod prompt;
 pub mod steer;
@@ -278,7 +280,12 @@ fn drive_run(
     observer: &mut dyn Observer,
     mode: Mode,
 ) -> Result<RunOutcome> {
-    drive_recorded(journal, run_id, wf, rev, env, observer, mode).map_err(|e| e.in_run(run_id))
+    let outcome = drive_recorded(journal, run_id, wf, rev, env, observer, mode)
+        .map_err(|e| e.in_run(run_id))?;
+    if outcome.status == RunStatus::Failed && mode == Mode::Continue {
+        failure::saga(journal, run_id, env, observer)?;
+    }
+    Ok(outcome)
 }
 
 fn drive_recorded(
@@ -324,6 +331,14 @@ fn drive_recorded(
         }
         _ => {}
     }
+    let closing = if mode == Mode::Continue && run.status == RunStatus::Failed {
+        failure::closed_by(journal, run_id)?
+    } else {
+        None
+    };
+    if let Some(e) = closing {
+        return Err(e);
+    }
     let mut wf = match wf {
         Some(wf) => wf,
         None => snapshot(journal, run_id)?,
@@ -346,7 +361,11 @@ fn drive_recorded(
         wf = rev.workflow.clone();
     }
     // A failure withdrew the items its waiting steps were asking; they are back now.
+    // Its failure item was decided (retry, skip) or is withdrawn (resumed by hand).
     if mode == Mode::Continue && run.status == RunStatus::Failed {
+        for ev in failure::settle_failure(journal, run_id)? {
+            observer.event(run_id, &ev);
+        }
         for ev in journal.reopen_withdrawn(run_id)? {
             observer.event(run_id, &ev);
         }

@@ -71,8 +71,13 @@ pub const SWITCH: &str = "switch";
 /// The name (and value `true`) a rescue's "use the offline draft" is sent under.
 pub const OFFLINE: &str = "offline";
 
+/// The name (and value `true`) a failure's "skip the step" is sent under.
+pub const SKIP: &str = "skip";
+/// The name (and value `true`) a failure's "compensate" is sent under.
+pub const COMPENSATE: &str = "compensate";
+
 /// Every key a choice of some kind uses (a kind that adds a key adds it here).
-pub const KEYS: &str = "adeorw";
+pub const KEYS: &str = "acdeoprw";
 
 /// Whether the primary choice (`a`) of an item of kind `kind` asks for nothing, so
 /// several marked items of such kinds can be approved together without looking at
@@ -85,12 +90,13 @@ pub fn batchable(kind: &str) -> bool {
                 | ProposalKind::Attention
                 | ProposalKind::Rescue
                 | ProposalKind::Notice
+                | ProposalKind::Failure
         )
     )
 }
 
 /// The choices of an item, the primary one (key `a`) first. Keys are `a` (the
-/// primary approval), `d`, `e`, `o`, `r` (reject or fail) and `w`; a new kind picks
+/// primary approval), `c`, `d`, `e`, `o`, `p`, `r` (reject or fail) and `w`; a new kind picks
 /// among letters the TUI does not use for itself (`j k g G J K s q`).
 pub fn of(view: &ItemView) -> Vec<Choice> {
     let reject = |label: &str| Choice {
@@ -217,6 +223,38 @@ pub fn of(view: &ItemView) -> Vec<Choice> {
             out
         }
         Subject::Notice => vec![approve("ack", "acknowledge it", Ask::Nothing)],
+        Subject::Failure(f) => {
+            let mut out = vec![approve(
+                "retry",
+                "run the failed step again and continue the run",
+                Ask::Nothing,
+            )];
+            if f.skippable {
+                out.push(Choice {
+                    key: 'p',
+                    short: "skip",
+                    label: "skip the failed step and continue the run".into(),
+                    decision: Decision::Approve,
+                    ask: Ask::Nothing,
+                    fixed: vec![(SKIP.into(), "true".into())],
+                });
+            }
+            if f.compensable {
+                out.push(Choice {
+                    key: 'c',
+                    short: "undo",
+                    label: "leave the run failed and propose the undo of what it did".into(),
+                    decision: Decision::Approve,
+                    ask: Ask::Nothing,
+                    fixed: vec![(COMPENSATE.into(), "true".into())],
+                });
+            }
+            out.push(Choice {
+                short: "abandon",
+                ..reject("abandon the run (it stays failed), with a reason")
+            });
+            out
+        }
     }
 }
 
@@ -236,6 +274,10 @@ impl Choice {
                 c.push_str(" --switch");
             } else if name == OFFLINE {
                 c.push_str(" --offline");
+            } else if name == SKIP {
+                c.push_str(" --skip");
+            } else if name == COMPENSATE {
+                c.push_str(" --compensate");
             } else {
                 c.push_str(&format!(" --field {name}={value}"));
             }
@@ -344,6 +386,44 @@ mod tests {
 
     fn commands(v: &ItemView) -> Vec<String> {
         of(v).iter().map(|c| c.command(7)).collect()
+    }
+
+    #[test]
+    fn a_failure_offers_skip_and_compensate_only_when_they_apply() {
+        let f = |skippable: bool, compensable: bool| {
+            view(
+                ProposalKind::Failure,
+                json!({"step": "call", "kind": "http", "error": "boom", "attempts": 2,
+                       "skippable": skippable, "compensable": compensable}),
+            )
+        };
+        assert_eq!(
+            commands(&f(false, false)),
+            ["aios approve 7", "aios reject 7 --reason \"...\""]
+        );
+        assert_eq!(
+            commands(&f(true, true)),
+            [
+                "aios approve 7",
+                "aios approve 7 --skip",
+                "aios approve 7 --compensate",
+                "aios reject 7 --reason \"...\""
+            ]
+        );
+        let keys: Vec<char> = of(&f(true, true)).iter().map(|c| c.key).collect();
+        assert_eq!(keys, ['a', 'p', 'c', 'r']);
+        assert!(keys.iter().all(|k| KEYS.contains(*k)));
+        let shorts: Vec<&str> = of(&f(true, true)).iter().map(|c| c.short).collect();
+        assert_eq!(shorts, ["retry", "skip", "undo", "abandon"]);
+        // What the item shows, read leniently.
+        let Subject::Failure(read) = &f(true, false).subject else {
+            panic!()
+        };
+        assert_eq!(read.summary(), "step `call` failed after 2 attempts: boom");
+        assert_eq!(
+            crate::journal::Failure::of(&json!({"attempts": "x", "step": "s"})).step,
+            "s"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! [`choices`]: what the operator may answer to each kind of item.
 
 pub mod choices;
+mod failure;
 pub mod order;
 pub mod view;
 
@@ -59,6 +60,9 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
     if p.kind == ProposalKind::Rescue {
         return rescue(journal, &p, req);
     }
+    if p.kind == ProposalKind::Failure {
+        return failure::decide(journal, &p, req);
+    }
     let what = match p.kind {
         ProposalKind::Action => "a proposed action",
         ProposalKind::Approval => "an approval gate",
@@ -66,6 +70,7 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         ProposalKind::Budget => "a budget stop",
         ProposalKind::Notice => "a notice",
         ProposalKind::Rescue => "a rescue",
+        ProposalKind::Failure => "a failure",
     };
     if req.fields.iter().any(|(k, _)| k == choices::OFFLINE) {
         return Err(Error::invalid(format!(

@@ -3,8 +3,8 @@
 //!
 //! 1. By kind: an `attention` item first (a side effect may or may not have
 //!    happened, and its step is stuck until you say), then a `budget` stop (an agent
-//!    step stopped before spending) or a `rescue` (an agent step every model
-//!    failed), then actions, approval gates and kinds added
+//!    step stopped before spending), a `rescue` (an agent step every model
+//!    failed) or a `failure` (a failed run waits on your choice), then actions, approval gates and kinds added
 //!    later, then schedule notices (nothing waits on them).
 //! 2. Within a kind, items with a decision deadline first, the soonest first (the
 //!    deadline decides for you when it passes).
@@ -49,7 +49,7 @@ impl<'a> Key<'a> {
 pub fn rank(kind: &str) -> u8 {
     match ProposalKind::parse(kind) {
         Some(ProposalKind::Attention) => 0,
-        Some(ProposalKind::Budget | ProposalKind::Rescue) => 1,
+        Some(ProposalKind::Budget | ProposalKind::Rescue | ProposalKind::Failure) => 1,
         Some(ProposalKind::Notice) => 3,
         Some(ProposalKind::Action | ProposalKind::Approval) | None => 2,
     }

@@ -1,13 +1,13 @@
 //! What an inbox item shows, for every front end: `aios inbox show` prints an
 //! [`ItemView`] and the TUI's detail pane draws the same one. It is built from the
 //! stored record through typed readers (the action's [`Description`] from its
-//! connector, the [`Gate`], the [`BudgetStop`], the [`Rescue`], the [`Evidence`]), so neither front
+//! connector, the [`Gate`], the [`BudgetStop`], the [`Rescue`], the [`Failure`], the [`Evidence`]), so neither front
 //! end reads an item's JSON by key.
 
 use serde_json::Value as Json;
 
 use crate::connectors::{Action, Description};
-use crate::journal::{BudgetStop, Evidence, Gate, ProposalKind, ProposalRecord, Rescue};
+use crate::journal::{BudgetStop, Evidence, Failure, Gate, ProposalKind, ProposalRecord, Rescue};
 
 /// An item, ready to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,8 @@ pub enum Subject {
     Rescue(Rescue),
     /// A notice about a schedule (its details are the stored action).
     Notice,
+    /// A failed run: its failed step, error and attempts, and what may be done.
+    Failure(Failure),
 }
 
 /// An action as it can be shown.
@@ -57,6 +59,7 @@ impl ItemView {
             ProposalKind::Budget => Subject::Budget(BudgetStop::of(&p.action)),
             ProposalKind::Rescue => Subject::Rescue(Rescue::of(&p.action)),
             ProposalKind::Notice => Subject::Notice,
+            ProposalKind::Failure => Subject::Failure(Failure::of(&p.action)),
             ProposalKind::Action | ProposalKind::Attention => Subject::Action {
                 interrupted: p.kind == ProposalKind::Attention,
                 action: Shown::of(p.final_action()),

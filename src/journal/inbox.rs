@@ -184,6 +184,17 @@ pub(super) fn withdraw_pending(
     reason: &str,
     at: Millis,
 ) -> Result<()> {
+    withdraw_pending_but(tx, run, reason, at, None)
+}
+
+/// [`withdraw_pending`], keeping item `keep` (a failure item recorded again).
+pub(super) fn withdraw_pending_but(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    reason: &str,
+    at: Millis,
+    keep: Option<i64>,
+) -> Result<()> {
     let pending: Vec<(i64, String)> = tx
         .prepare_cached(
             "SELECT id, step_id FROM proposals WHERE run_id = ?1 AND status = 'pending' ORDER BY id",
@@ -191,6 +202,9 @@ pub(super) fn withdraw_pending(
         .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (proposal, step) in pending {
+        if Some(proposal) == keep {
+            continue;
+        }
         let ev = Event::ProposalWithdrawn {
             proposal,
             step,

@@ -403,13 +403,17 @@ impl RescueReply {
 }
 
 /// A value of the wrong shape reads as the default (and drops only itself).
-fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(d: D) -> Result<T, D::Error> {
+pub(super) fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(
+    d: D,
+) -> Result<T, D::Error> {
     let v = Json::deserialize(d)?;
     Ok(serde_json::from_value(v).unwrap_or_default())
 }
 
 /// A list whose unreadable entries are dropped one by one.
-fn each<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+pub(super) fn each<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     Ok(match Json::deserialize(d)? {
         Json::Array(items) => items
             .into_iter()

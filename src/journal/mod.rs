@@ -6,6 +6,7 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod failure;
 mod hooks;
 mod inbox;
 mod item;
@@ -40,6 +41,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use failure::{FailedStep, Failure, FailureChoice};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
 pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};
@@ -288,7 +290,14 @@ impl Journal {
             ))
             .with_hint(format!("see what happened with: aios log {}", p.run_id)));
         }
-        if p.status != ProposalStatus::Pending || p.run_status.is_terminal() {
+        // A failure item is decided on its failed run; any other item needs a run
+        // that is still going.
+        let open_run = if p.kind == ProposalKind::Failure {
+            p.run_status == RunStatus::Failed
+        } else {
+            !p.run_status.is_terminal()
+        };
+        if p.status != ProposalStatus::Pending || !open_run {
             return Err(not_decidable(&p));
         }
         let ev = Event::ProposalDecided {

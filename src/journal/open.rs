@@ -32,6 +32,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_mail.sql"),
     include_str!("migrations/0013_notifications.sql"),
     include_str!("migrations/0014_rate_limits.sql"),
+    include_str!("migrations/0015_runs_by_workflow.sql"),
 ];
 
 /// How the journal is opened.

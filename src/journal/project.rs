@@ -142,6 +142,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             ])?;
             let status = match kind {
                 ProposalKind::Attention => "needs_attention",
+                // The step of a failure item stays failed: the item is about the run.
+                ProposalKind::Failure => return Ok(()),
                 _ => "waiting",
             };
             step_update(

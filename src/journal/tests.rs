@@ -257,3 +257,70 @@ fn run_times_count_the_whole_run_and_its_running_part() {
     let t = RunTimes::of(0, &[(5, Waiting), (20, Running), (30, Running)], 50);
     assert_eq!((t.total, t.active, t.waited), (50, 35, true));
 }
+
+#[test]
+fn a_failure_item_is_created_once_with_the_failure_and_leaves_its_step_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let run = j.create_run("src", created(&["a"])).unwrap();
+    j.commit(
+        run,
+        &[
+            Event::StepStarted {
+                step: "a".into(),
+                attempt: 1,
+            },
+            Event::StepFailed {
+                step: "a".into(),
+                attempt: 1,
+                error: "boom".into(),
+                retry_at: None,
+                at_render: false,
+            },
+        ],
+    )
+    .unwrap();
+    let failed = [Event::RunStatus {
+        status: RunStatus::Failed,
+        error: Some("step `a` failed".into()),
+    }];
+    let f = Failure {
+        step: "a".into(),
+        kind: "http".into(),
+        error: "boom".into(),
+        attempts: 1,
+        ..Default::default()
+    };
+    let made = j.commit_failure(run, &failed, &f, 1).unwrap();
+    assert_eq!(made.len(), 1);
+    // The same failure again (a retried driver) makes no second item.
+    assert!(j.commit_failure(run, &failed, &f, 1).unwrap().is_empty());
+    let items = j.run_proposals(run).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].kind, ProposalKind::Failure);
+    assert_eq!(Failure::of(&items[0].action), f);
+    assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Failed);
+    assert_eq!(j.run(run).unwrap().status, RunStatus::Failed);
+    let gone = j.withdraw_failure(run, "resumed by hand").unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        j.proposal(items[0].id).unwrap().status,
+        ProposalStatus::Withdrawn
+    );
+}
+
+#[test]
+fn compensation_runs_are_found_by_name_through_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = open(&dir);
+    let plan: String = j
+        .conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT id, status FROM runs WHERE workflow = ?1 ORDER BY id",
+            ["undo of run 1"],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("runs_by_workflow"), "{plan}");
+    assert!(j.runs_of_workflow("undo of run 1").unwrap().is_empty());
+}

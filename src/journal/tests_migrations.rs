@@ -83,6 +83,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0014_rate_limits.sql"),
         "8a7add3790b97fd9fd31fb2dfd5909c26d9013fbc913c79d4606a1566b9c988b",
     ),
+    (
+        "0015_runs_by_workflow.sql",
+        include_str!("migrations/0015_runs_by_workflow.sql"),
+        "5a11666d3a13071911694655a68a276b42e7cc0f472d02fed2ff0d2cadeab46b",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

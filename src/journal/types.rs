@@ -84,6 +84,9 @@ word_enum!(
         /// About a schedule, not a run (missed fires, a failing schedule): approving
         /// (or rejecting) acknowledges it.
         Notice = "notice",
+        /// A run that failed: retry the step, skip it, compensate, or abandon
+        /// the run (see [`super::failure`]).
+        Failure = "failure",
     }
 );
 

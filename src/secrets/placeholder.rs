@@ -223,6 +223,39 @@ pub fn resolve<E>(
     Ok(out)
 }
 
+/// A template that renders to `sealed` again: its text kept literal (in a raw block
+/// when it holds template syntax), its placeholders as `{{ secret("NAME") }}`. Used
+/// to write a rendered action back as a workflow step (a compensation run).
+pub fn as_template(sealed: &str) -> String {
+    let literal = |t: &str, out: &mut String| {
+        if t.contains("{{") || t.contains("{%") || t.contains("{#") {
+            out.push_str("{% raw %}");
+            out.push_str(t);
+            out.push_str("{% endraw %}");
+        } else {
+            out.push_str(t);
+        }
+    };
+    if !may_hold(sealed) {
+        let mut out = String::new();
+        literal(sealed, &mut out);
+        return out;
+    }
+    let mut out = String::with_capacity(sealed.len());
+    for p in pieces(sealed) {
+        match p {
+            Piece::Text(t) => literal(t, &mut out),
+            Piece::Escaped(n) => {
+                out.push_str("secret");
+                out.extend(std::iter::repeat_n('\\', n - 1));
+                out.push_str("(\"");
+            }
+            Piece::Ref(n) => out.push_str(&format!("{{{{ secret(\"{n}\") }}}}")),
+        }
+    }
+    out
+}
+
 /// Sealed text as plain text (escapes taken out, placeholders kept as written):
 /// what a person reads.
 pub fn unescape(sealed: &str) -> Cow<'_, str> {

@@ -246,6 +246,30 @@ impl Runtime {
         vec![Msg::DriveStarted(run)]
     }
 
+    /// Propose the compensation of failed run `run` in a background thread (as
+    /// `aios approve ID --compensate` does).
+    fn compensate(&mut self, run: i64) -> Vec<Msg> {
+        self.driving.insert(run);
+        let tx = self.tx.clone();
+        let s = self.settings.clone();
+        std::thread::spawn(move || {
+            let result = Journal::open(&s.db_path, s.clock, s.open).and_then(|mut j| {
+                let plan = engine::compensate::plan(&j, run, &[], &s.run_env)?;
+                engine::compensate::propose(&mut j, &plan, &s.run_env, &mut Quiet)
+            });
+            let outcome = match result {
+                Ok(Some(o)) => Ok(format!(
+                    "is undone by run {}, which waits for you",
+                    o.run_id
+                )),
+                Ok(None) => Ok("has nothing that can be undone".to_string()),
+                Err(e) => Err(format!("cannot be undone: {}", e.message)),
+            };
+            let _ = tx.send(Bg::Ended { run, outcome });
+        });
+        vec![Msg::DriveStarted(run)]
+    }
+
     /// Perform one command. `term` is needed to hand the screen to an editor.
     pub fn perform(&mut self, cmd: Cmd, m: &Model, term: Option<&mut Term>) -> Result<Vec<Msg>> {
         match cmd {
@@ -268,6 +292,7 @@ impl Runtime {
                 let mut done = Vec::new();
                 let mut failed = Vec::new();
                 let mut runs = BTreeSet::new();
+                let mut compensate = BTreeSet::new();
                 for id in ids {
                     let req = DecideRequest {
                         decision,
@@ -284,8 +309,16 @@ impl Runtime {
                     match inbox::decide(&mut self.journal, id, req) {
                         Ok(p) => {
                             done.push((id, verb(&p)));
-                            // A notice belongs to no run: nothing to continue.
-                            if p.kind != crate::journal::ProposalKind::Notice {
+                            // A notice belongs to no run: nothing to continue. A
+                            // failure item abandoned or compensated closes its run
+                            // (a compensation is proposed as a run of its own).
+                            let closes = p.kind == crate::journal::ProposalKind::Failure
+                                && (p.decision == Some(crate::journal::Decision::Reject)
+                                    || crate::journal::FailureChoice::of(p.fields.as_ref())
+                                        == crate::journal::FailureChoice::Compensate);
+                            if closes && p.decision == Some(crate::journal::Decision::Approve) {
+                                compensate.insert(p.run_id);
+                            } else if p.kind != crate::journal::ProposalKind::Notice && !closes {
                                 runs.insert(p.run_id);
                             }
                         }
@@ -297,6 +330,9 @@ impl Runtime {
                 let mut out = vec![Msg::Decided { done, failed }];
                 for run in runs {
                     out.extend(self.drive(run));
+                }
+                for run in compensate {
+                    out.extend(self.compensate(run));
                 }
                 out.extend(self.poll(m, false)?);
                 Ok(out)

@@ -22,6 +22,7 @@ pub(crate) mod read;
 mod refs;
 pub mod suggest;
 pub mod trigger;
+pub mod undo;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,8 @@ mod tests_agent;
 mod tests_refs;
 #[cfg(test)]
 mod tests_timers;
+#[cfg(test)]
+mod tests_undo;
 
 pub(crate) use context::read_context;
 pub use diag::{Diagnostic, Diagnostics, render};
@@ -43,6 +46,7 @@ pub use kinds::{
 pub use model::*;
 pub(crate) use parse::type_article;
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
+pub use undo::OnFailure;
 
 /// Parse and validate a workflow. `origin` names the file in messages (rendering
 /// is [`render`]'s job; it is not used here).
@@ -86,6 +90,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             on_reject: s.on_reject,
             idempotent: s.idempotent,
             deadline: s.deadline,
+            undo: s.undo.and_then(|u| u.spec),
             dry_output: s.dry_output,
             spec,
         });
@@ -99,6 +104,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         steps,
         trigger: draft.trigger,
         budget: draft.budget,
+        on_failure: draft.on_failure,
         secrets,
     })
 }

@@ -29,6 +29,8 @@ pub struct Workflow {
     /// The secrets its steps read with `secret("NAME")`, each with where it is
     /// first read (checked against the store by the command layer).
     pub secrets: Vec<SecretUse>,
+    /// What a failed run does: ask (a failure item) or compensate (a saga).
+    pub on_failure: super::undo::OnFailure,
 }
 
 /// A secret a workflow reads: its name and the span of the template reading it.
@@ -160,6 +162,9 @@ pub struct Step {
     /// steps: `timeout` + `on_timeout`; proposed actions: `approval_timeout` +
     /// `on_timeout`). `None`: the item waits for as long as it takes.
     pub deadline: Option<Deadline>,
+    /// `undo`: the action that undoes what the step did (its templates read
+    /// `output`, the step's own output). Only steps that act have one.
+    pub undo: Option<crate::connectors::ActionSpec>,
     /// What a dry run (`aios run --dry-run`) takes as the output of this step, which
     /// it does not carry out (a JSON value whose string leaves are templates; `None`:
     /// null).

@@ -21,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "trigger",
     "budget",
+    "on_failure",
 ];
 const INPUT_KEYS: &[&str] = &["type", "default", "required", "description", "secret"];
 const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
@@ -37,6 +38,7 @@ pub(crate) struct Draft {
     pub steps: Vec<DraftStep>,
     pub trigger: Option<super::trigger::Trigger>,
     pub budget: RunBudget,
+    pub on_failure: super::undo::OnFailure,
 }
 
 /// One step as read, with the spans the cross-checks need.
@@ -60,6 +62,8 @@ pub(crate) struct DraftStep {
     pub spec: Option<StepSpec>,
     /// Templates (and the `when` expression) with the variables they read.
     pub uses: Vec<TemplateUse>,
+    /// `undo`: the action that undoes the step (its templates read `output`).
+    pub undo: Option<super::undo::DraftUndo>,
 }
 
 impl DraftStep {
@@ -137,6 +141,7 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     if let Some(v) = get(root, "budget") {
         draft.budget = read_budget(cx, v);
     }
+    let on_failure = get(root, "on_failure").map(|v| super::undo::read_on_failure(cx, v));
     match get(root, "steps") {
         Some(v) => match v.get_ref() {
             DeValue::Array(items) if !items.is_empty() => {
@@ -150,6 +155,20 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
             _ => cx.wrong_type("steps", v, "an array of tables"),
         },
         None => cx.push(no_steps().at(0..0)),
+    }
+    if let Some((mode, span)) = on_failure {
+        draft.on_failure = mode;
+        if mode == super::undo::OnFailure::Compensate
+            && !draft.steps.is_empty()
+            && draft.steps.iter().all(|s| s.undo.is_none())
+        {
+            cx.push(
+                Diagnostic::new("`on_failure = \"compensate\"`, but no step says how to undo it")
+                    .at(span)
+                    .label("nothing to compensate")
+                    .hint("give the steps that act an `undo = { kind = \"…\", … }`, or remove on_failure"),
+            );
+        }
     }
     draft
 }
@@ -387,6 +406,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         dry_output: None,
         spec: None,
         uses: Vec::new(),
+        undo: None,
     };
     match get(t, "id") {
         Some(idv) => {
@@ -483,6 +503,9 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         );
     }
     step.spec = kinds::read_spec(cx, kind, t, span, &ctx, &mut step.uses);
+    if let Some(v) = get(t, "undo") {
+        step.undo = super::undo::read_undo(cx, v, kind, &name);
+    }
     let policy = kind.policy();
     step.timeout = match policy.timeout {
         // A gate's `timeout` is its decision deadline (read below), never an

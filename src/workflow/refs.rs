@@ -37,11 +37,26 @@ pub(crate) fn check(cx: &mut Cx, draft: &Draft, source: &str) -> (Vec<Vec<usize>
             cx,
             i,
             step,
+            &step.uses,
+            false,
             &ids,
             &inputs,
             check_needs.then_some(&mut graph),
         );
         check_secrets(cx, i, step, &secret_inputs, &mut secrets);
+        if let Some(undo) = &step.undo {
+            check_uses(
+                cx,
+                i,
+                step,
+                &undo.uses,
+                true,
+                &ids,
+                &inputs,
+                check_needs.then_some(&mut graph),
+            );
+            check_undo_secrets(cx, i, step, &undo.uses, &secret_inputs, &mut secrets);
+        }
     }
     (plain, secrets)
 }
@@ -128,6 +143,54 @@ fn check_secrets(
             continue;
         };
         cx.push(d.at(u.span.clone()));
+    }
+}
+
+/// An undo acts, so it may read secrets (put in at commit); not a secret input: an
+/// undo runs in a compensation run, after its run's secret inputs may be gone.
+fn check_undo_secrets(
+    cx: &mut Cx,
+    i: usize,
+    step: &DraftStep,
+    uses: &[super::read::TemplateUse],
+    secret_inputs: &[&str],
+    out: &mut Vec<SecretUse>,
+) {
+    let me = format!("the undo of {}", step.describe(i));
+    for u in uses {
+        for name in &u.literal {
+            cx.push(
+                Diagnostic::new(format!(
+                    "`secret(\"{name}\")` here is plain text, not the secret"
+                ))
+                .at(u.span.clone())
+                .label("outside {{ }}")
+                .hint(format!(
+                    "write {{{{ secret(\"{name}\") }}}} to put the secret in"
+                )),
+            );
+        }
+        let secret_input = u.vars.iter().find_map(|v| {
+            let name = v.strip_prefix("inputs.")?.split('.').next()?;
+            secret_inputs.contains(&name).then_some(name)
+        });
+        if let Some(name) = secret_input {
+            cx.push(
+                Diagnostic::new(format!("{me} reads the secret input `inputs.{name}`"))
+                    .at(u.span.clone())
+                    .label("a secret input")
+                    .hint("an undo runs in a compensation run, when the run's secret inputs may be gone: keep the value with `aios secret set NAME` and read it with {{ secret(\"NAME\") }}"),
+            );
+            continue;
+        }
+        for name in &u.secrets {
+            if !out.iter().any(|s: &SecretUse| &s.name == name) {
+                out.push(SecretUse {
+                    name: name.clone(),
+                    span: u.span.clone(),
+                });
+            }
+        }
     }
 }
 
@@ -333,16 +396,25 @@ impl<'a> Ancestry<'a> {
     }
 }
 
+/// Check what the templates `uses` of step `i` read: its own templates, or (when
+/// `uses` is its undo's) those of its `undo`, which may also read `output`.
+#[allow(clippy::too_many_arguments)]
 fn check_uses(
     cx: &mut Cx,
     i: usize,
     step: &DraftStep,
+    uses: &[super::read::TemplateUse],
+    undo: bool,
     ids: &HashMap<&str, usize>,
     inputs: &[&str],
     mut graph: Option<&mut Ancestry<'_>>,
 ) {
-    let me = step.describe(i);
-    for u in &step.uses {
+    let me = if undo {
+        format!("the undo of {}", step.describe(i))
+    } else {
+        step.describe(i)
+    };
+    for u in uses {
         let mut said: HashSet<String> = HashSet::new();
         for var in &u.vars {
             let parts: Vec<&str> = var.split('.').collect();
@@ -356,6 +428,7 @@ fn check_uses(
                         ),
                 ),
                 ["inputs", ..] | ["run", ..] | ["facts", ..] | ["config", ..] => None,
+                ["output", ..] if undo => None,
                 ["steps", sid, rest @ ..] => match ids.get(sid) {
                     None => Some(
                         Diagnostic::new(format!("unknown step `{sid}`"))
@@ -364,6 +437,17 @@ fn check_uses(
                                 did_you_mean(sid, ids.keys().copied())
                                     .unwrap_or_else(|| "templates read `steps.<id>.output`".to_string()),
                             ),
+                    ),
+                    Some(&j) if j == i && undo => Some(
+                        Diagnostic::new(format!("{me} reads `steps.{sid}`"))
+                            .label(format!("`steps.{sid}` is the step it undoes"))
+                            .hint(format!(
+                                "an undo reads its step's output as `output`: write `{}`",
+                                std::iter::once("output")
+                                    .chain(rest.iter().skip(1).copied())
+                                    .collect::<Vec<_>>()
+                                    .join(".")
+                            )),
                     ),
                     Some(&j) if j == i => Some(
                         Diagnostic::new(format!("{me} reads its own result"))

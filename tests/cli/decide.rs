@@ -189,12 +189,14 @@ fn reject_fails_the_run_and_resume_proposes_again() {
     t.aios(&["reject", &id, "--reason", "wrong words"])
         .code(1)
         .stdout_is(
-            "run 1 (two) failed: step `w` failed\n  w: rejected: wrong words\nhint: fix the cause, then continue with: aios resume 1\n",
+            "run 1 (two) failed: step `w` failed\n  w: rejected: wrong words\nfailure item 2 waits in the inbox: aios approve 2 · aios reject 2 --reason \"...\"\nhint: fix the cause, then continue with: aios resume 1\n",
         );
     let show = t.show(1);
     assert_eq!(show["status"], "failed");
     assert_eq!(step(&show, "w")["error"], "rejected: wrong words");
-    assert!(t.inbox().is_empty());
+    // Only the run's failure item waits (a resume by hand withdraws it).
+    let kinds: Vec<serde_json::Value> = t.inbox().iter().map(|i| i["kind"].clone()).collect();
+    assert_eq!(kinds, ["failure"]);
 
     t.aios(&["resume", "1"])
         .success()

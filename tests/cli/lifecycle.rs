@@ -172,9 +172,15 @@ fn a_failed_run_withdraws_its_pending_items_and_a_resume_puts_them_back() {
     t.aios(&["reject", "1", "--reason", "wrong words"])
         .code(1)
         .stdout_is(
-            "run 1 (two) failed: step `w` failed\n  w: rejected: wrong words\nwithdrawn from the inbox until the run is resumed: item 2 (s)\nhint: fix the cause, then continue with: aios resume 1\n",
+            "run 1 (two) failed: step `w` failed\n  w: rejected: wrong words\nwithdrawn from the inbox until the run is resumed: item 2 (s)\nfailure item 3 waits in the inbox: aios approve 3 · aios reject 3 --reason \"...\"\nhint: fix the cause, then continue with: aios resume 1\n",
         );
-    assert!(t.inbox().is_empty(), "{:?}", t.inbox());
+    // Only the run's failure item waits.
+    let pending: Vec<i64> = t
+        .inbox()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pending, [3]);
     t.aios(&["inbox", "list", "--all"])
         .success()
         .stdout_contains("[withdrawn] write s.txt (6 bytes) (run 1 failed: step `w` failed)\n");
@@ -182,8 +188,8 @@ fn a_failed_run_withdraws_its_pending_items_and_a_resume_puts_them_back() {
         .aios(&["inbox", "list", "--all", "--json"])
         .success()
         .json();
-    assert_eq!(all[1]["id"], 2);
-    assert_eq!(all[1]["status"], "withdrawn");
+    assert_eq!(all[2]["id"], 2);
+    assert_eq!(all[2]["status"], "withdrawn");
 
     // Deciding it would revive the run and re-propose the rejected draft: refused.
     for args in [&["approve", "2"][..], &["reject", "2", "--reason", "no"]] {
@@ -199,8 +205,8 @@ fn a_failed_run_withdraws_its_pending_items_and_a_resume_puts_them_back() {
             .as_array()
             .unwrap()
             .len(),
-        2,
-        "nothing was proposed again"
+        3,
+        "nothing was proposed again (the two items and the failure item)"
     );
     assert!(!t.join("s.txt").exists());
     t.aios(&["inbox", "show", "2"])
@@ -214,10 +220,10 @@ fn a_failed_run_withdraws_its_pending_items_and_a_resume_puts_them_back() {
         .success()
         .stderr_contains("? s waits for you again (inbox 2, back in the inbox)")
         .stdout_contains("run 1 (two) is waiting for you:");
-    assert_eq!((t.item("s"), t.item("w")), (2, 3));
+    assert_eq!((t.item("s"), t.item("w")), (2, 4));
     t.aios(&["approve", "2"]).success();
     assert_eq!(t.read("s.txt"), "second");
-    t.aios(&["approve", "3"])
+    t.aios(&["approve", "4"])
         .success()
         .stdout_contains("run 1 (two) succeeded");
     let log = t.aios(&["log", "1"]).success();
@@ -226,7 +232,10 @@ fn a_failed_run_withdraws_its_pending_items_and_a_resume_puts_them_back() {
             .contains("s: inbox item 2 withdrawn (run 1 failed: step `w` failed)")
             && log
                 .stdout
-                .contains("s: inbox item 2 back in the inbox (the run was resumed)"),
+                .contains("s: inbox item 2 back in the inbox (the run was resumed)")
+            && log
+                .stdout
+                .contains("w: inbox item 3 withdrawn (run 1 was resumed by hand)"),
         "{}",
         log.stdout
     );

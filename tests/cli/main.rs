@@ -14,6 +14,7 @@ mod completions;
 mod concurrency;
 mod context;
 mod crash;
+mod deadletter;
 mod decide;
 mod dry_run;
 mod email;

@@ -41,7 +41,7 @@ fn a_step_failing_on_its_template_is_fixed_in_the_file_and_the_run_continues_on_
     let t = Test::new().write("wf.toml", BROKEN);
     let file = t.join("wf.toml").display().to_string();
     t.aios(&["run", "wf.toml", "-q"]).code(1).stdout_is(&format!(
-        "run 1 (steer) failed: step `render` failed\n  render: value `greeting`: undefined value: `steps.count.output.json.missing` is undefined\nhint: fix the workflow file, then continue the run on it: aios resume 1 --workflow {file}\n"
+        "run 1 (steer) failed: step `render` failed\n  render: value `greeting`: undefined value: `steps.count.output.json.missing` is undefined\nfailure item 1 waits in the inbox: aios approve 1 · aios reject 1 --reason \"...\"\nhint: fix the workflow file, then continue the run on it: aios resume 1 --workflow {file}\n"
     ));
     t.put("wf.toml", &fixed());
     let out = t.aios(&["resume", "1", "--workflow", "wf.toml"]).success();
@@ -254,19 +254,20 @@ values = { v = "{{ inputs.nope }}" }
     );
     assert!(
         out.stdout
-            .contains("  inbox 2    action    w                  write w.txt (16 bytes)\n"),
+            .contains("  inbox 3    action    w                  write w.txt (16 bytes)\n"),
         "{}",
         out.stdout
     );
-    // Item 2 waits now; changing `w` again is refused until it is decided.
+    // Item 3 waits now (item 2 was the failure's, withdrawn by the resume);
+    // changing `w` again is refused until it is decided.
     t.put("pair.toml", &new.replace("corrected", "again"));
     t.aios(&["resume", "1", "--workflow", "pair.toml"])
         .code(4)
-        .stderr_contains("  - step `w` waits on inbox item 2, proposed from the old definition: it must stay exactly as it was (decide the item first; once it is rejected, the step may change)\n");
-    // Item 2 was proposed from the file the run continued on: with the file as it
+        .stderr_contains("  - step `w` waits on inbox item 3, proposed from the old definition: it must stay exactly as it was (decide the item first; once it is rejected, the step may change)\n");
+    // Item 3 was proposed from the file the run continued on: with the file as it
     // was then, it is not stale.
     t.put("pair.toml", &new);
-    t.aios(&["approve", "2", "-q"]).success();
+    t.aios(&["approve", "3", "-q"]).success();
     assert_eq!(t.read("w.txt"), "first, corrected");
     t.aios(&["replay"]).success();
 }

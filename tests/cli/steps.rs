@@ -185,7 +185,7 @@ fn http_500_storm_beyond_attempts_fails_the_run() {
     assert_eq!(
         out.stdout,
         format!(
-            "run 1 (one) failed: step `call` failed\n  call: POST {url} answered 500: still broken\nhint: fix the cause, then continue with: aios resume 1\n"
+            "run 1 (one) failed: step `call` failed\n  call: POST {url} answered 500: still broken\nfailure item 1 waits in the inbox: aios approve 1 · aios reject 1 --reason \"...\"\nhint: fix the cause, then continue with: aios resume 1\n"
         )
     );
     assert_eq!(server.count("/x"), 2);

@@ -335,11 +335,12 @@ fn items_decided_elsewhere_go_and_new_ones_come_without_a_restart() {
     tui.wait_for("#1 action · note");
     t.aios(&["reject", "1", "--reason", "from another terminal"])
         .code(1);
-    tui.wait_for("Nothing waits for you.");
+    // The action goes; the run's failure item comes.
+    tui.wait_for("#2 failure · note");
     t.write("b.toml", &write_wf("beta", "b.txt", "y"))
         .aios(&["run", "b.toml"])
         .success();
-    tui.wait_for("#2 action · note");
+    tui.wait_for("3 beta");
     tui.keys("\x03"); // Ctrl-C
     let (code, raw) = tui.exit();
     assert_eq!(code, Some(0));
@@ -388,8 +389,14 @@ fn reject_with_a_reason_and_snooze_from_the_tui() {
     tui.keys("q");
     assert_eq!(tui.exit().0, Some(0));
     assert_eq!(t.show(1)["status"], "failed");
-    // Snoozed, not decided: still pending for the CLI, and journaled.
-    assert_eq!(t.inbox().len(), 1);
+    // Snoozed, not decided: still pending for the CLI, and journaled; beside it,
+    // the failure item of run 1.
+    let kinds: Vec<String> = t
+        .inbox()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["failure", "action"]);
     t.aios(&["inbox", "show", "2"])
         .success()
         .stdout_contains("snoozed until");
@@ -534,4 +541,44 @@ fn a_secret_shows_as_its_placeholder_in_the_detail() {
         server.requests_to("/v1/charges")[0].header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
     );
+}
+
+#[test]
+fn a_failure_item_is_decided_in_the_tui_compensate_proposes_the_undo() {
+    let t = Test::new().write(
+        "wf.toml",
+        r#"
+name = "saga"
+
+[[steps]]
+id = "write"
+kind = "file"
+approve = "never"
+path = "ledger.md"
+mode = "append"
+content = "booked\n"
+undo = { kind = "file", path = "ledger.md", mode = "append", content = "cancelled\n" }
+
+[[steps]]
+id = "fail"
+kind = "shell"
+approve = "never"
+on_reject = "skip"
+argv = ["sh", "-c", "exit 3"]
+"#,
+    );
+    t.aios(&["run", "wf.toml"]).code(1);
+    let mut tui = Pty::spawn(&t, &["inbox"], &[]);
+    tui.wait_for("#1 failure · fail");
+    tui.wait_for("a retry  p skip  c undo  r abandon");
+    tui.keys("c");
+    // The compensation run proposes the undo; approved, it is committed.
+    tui.wait_for("#2 action · undo_write");
+    tui.keys("a");
+    tui.wait_for("run 2 succeeded");
+    tui.keys("q");
+    assert_eq!(tui.exit().0, Some(0));
+    assert_eq!(t.read("ledger.md"), "booked\ncancelled\n");
+    assert_eq!(t.show(1)["status"], "failed");
+    assert_eq!(t.show(2)["status"], "succeeded");
 }

@@ -215,8 +215,9 @@ impl Driver<'_> {
     /// Feed a recorded decision on `p` (an item of `step`) to the machine.
     pub(in crate::engine) fn apply_decision(&mut self, step: usize, p: &ProposalRecord) {
         let Some(decision) = p.decision else { return };
-        if p.kind == ProposalKind::Notice {
-            // Notices belong to no run: nothing for a driver to apply.
+        if matches!(p.kind, ProposalKind::Notice | ProposalKind::Failure) {
+            // Notices belong to no run, and a failure item is applied before its
+            // failed run is driven again (`crate::engine::resume`).
             return;
         }
         match p.kind {
@@ -238,7 +239,10 @@ impl Driver<'_> {
                     );
                 }
             }
-            ProposalKind::Budget | ProposalKind::Notice | ProposalKind::Rescue => {}
+            ProposalKind::Budget
+            | ProposalKind::Notice
+            | ProposalKind::Rescue
+            | ProposalKind::Failure => {}
             ProposalKind::Action | ProposalKind::Attention => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     self.prepped[step] = Some(Prepped::Action(a));

@@ -95,6 +95,13 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
             }
         }
         Subject::Rescue(r) => rescue_lines(r, &mut lines, t),
+        Subject::Failure(f) => {
+            lines.push(heading("FAILURE", t));
+            lines.push(Line::styled(crate::journal::Failure::HEADLINE, t.bold()));
+            for (label, value) in f.lines() {
+                lines.push(Line::raw(format!("{label:<10} {value}")));
+            }
+        }
         Subject::Notice => {
             lines.push(heading(&p.kind.as_str().to_uppercase(), t));
             lines.push(Line::raw(p.summary.clone()));
