@@ -3,6 +3,8 @@
 //! SMTP server (aiosmtpd) receiving what is sent, proposals approved along the way, and
 //! assertions on what was sent, written and remembered.
 
+mod invoice_chaser;
+mod onboarding;
 mod weekly_report;
 
 use serde_json::Value as Json;
@@ -25,6 +27,11 @@ pub fn with_smtp(server: &SmtpServer, workflow: &str) -> Test {
 /// Approve every pending item of `run`, one at a time, until none is left; the ids
 /// of the steps approved, in order.
 pub fn approve_all(t: &Test, run: i64) -> Vec<String> {
+    approve_all_at(t, run, crate::support::NOW)
+}
+
+/// [`approve_all`] with the clock at `now`.
+pub fn approve_all_at(t: &Test, run: i64, now: &str) -> Vec<String> {
     let mut approved = Vec::new();
     for _ in 0..20 {
         let pending: Vec<Json> = t
@@ -36,7 +43,9 @@ pub fn approve_all(t: &Test, run: i64) -> Vec<String> {
             return approved;
         };
         approved.push(item["step_id"].as_str().unwrap().to_string());
-        t.aios(&["approve", &item["id"].to_string(), "-q"])
+        t.args(&["approve", &item["id"].to_string(), "-q"])
+            .env("AIOS_NOW", now)
+            .run()
             .success();
     }
     panic!("run {run} kept asking: {approved:?}");
@@ -53,4 +62,10 @@ pub fn outcomes(t: &Test, run: i64) -> serde_json::Map<String, Json> {
         map.insert(o["key"].as_str().unwrap().to_string(), o["value"].clone());
     }
     map
+}
+
+/// A received message with quoted-printable soft line breaks joined, so a body's
+/// sentences can be searched whole.
+pub fn unfolded(text: &str) -> String {
+    text.replace("=\r\n", "")
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{approve_all, outcomes, with_smtp};
+use super::{approve_all, outcomes, unfolded, with_smtp};
 use crate::support::http::{Response, Server};
 use crate::support::smtp::{Opts, SmtpServer};
 use crate::support::{Test, step};
@@ -93,7 +93,7 @@ fn weekly_report_reads_the_apis_writes_the_report_emails_it_and_remembers_the_we
     // Sent: one message a week, to the founder, with the report as its body.
     let sent = smtp.messages();
     assert_eq!(sent.len(), 2);
-    let text = sent[1].text();
+    let text = unfolded(&sent[1].text());
     assert!(text.contains("\r\nTo: founder@example.com\r\n"), "{text}");
     assert!(
         text.contains("\r\nSubject: Week of 2026-11-30: MRR 4400, 40 signups\r\n"),
