@@ -4,6 +4,7 @@
 //! assertions on what was sent, written and remembered.
 
 mod invoice_chaser;
+mod lead_followup;
 mod onboarding;
 mod weekly_report;
 
