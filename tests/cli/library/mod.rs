@@ -70,3 +70,32 @@ pub fn outcomes(t: &Test, run: i64) -> serde_json::Map<String, Json> {
 pub fn unfolded(text: &str) -> String {
     text.replace("=\r\n", "")
 }
+
+#[test]
+fn every_library_workflow_checks_and_rehearses_offline() {
+    for (file, inputs) in [
+        ("weekly-report.toml", &[][..]),
+        ("invoice-chaser.toml", &["invoice_id=INV-1"][..]),
+        (
+            "onboarding.toml",
+            &["customer=acme", "email=ada@acme.test"][..],
+        ),
+        (
+            "lead-followup.toml",
+            &["name=Ada", "email=ada@acme.test"][..],
+        ),
+    ] {
+        let t = Test::new().copy(&format!("workflows/{file}"), file);
+        t.aios(&["check", file]).success();
+        let mut args = vec!["run", "--dry-run", file];
+        for i in inputs {
+            args.extend(["--input", i]);
+        }
+        let out = t.aios(&args).success();
+        assert!(out.stdout.contains("rehearsed:"), "{file}: {}", out.stdout);
+        assert!(
+            t.inbox().is_empty(),
+            "{file}: a dry run leaves nothing to decide"
+        );
+    }
+}
