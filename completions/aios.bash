@@ -19,6 +19,12 @@ _aios() {
             aios,approve)
                 cmd="aios__subcmd__approve"
                 ;;
+            aios,backup)
+                cmd="aios__subcmd__backup"
+                ;;
+            aios,breakers)
+                cmd="aios__subcmd__breakers"
+                ;;
             aios,budget)
                 cmd="aios__subcmd__budget"
                 ;;
@@ -73,6 +79,9 @@ _aios() {
             aios,replay)
                 cmd="aios__subcmd__replay"
                 ;;
+            aios,restore)
+                cmd="aios__subcmd__restore"
+                ;;
             aios,resume)
                 cmd="aios__subcmd__resume"
                 ;;
@@ -94,11 +103,26 @@ _aios() {
             aios,show)
                 cmd="aios__subcmd__show"
                 ;;
+            aios,status)
+                cmd="aios__subcmd__status"
+                ;;
             aios,tick)
                 cmd="aios__subcmd__tick"
                 ;;
             aios,undo)
                 cmd="aios__subcmd__undo"
+                ;;
+            aios__subcmd__breakers,close)
+                cmd="aios__subcmd__breakers__subcmd__close"
+                ;;
+            aios__subcmd__breakers,help)
+                cmd="aios__subcmd__breakers__subcmd__help"
+                ;;
+            aios__subcmd__breakers__subcmd__help,close)
+                cmd="aios__subcmd__breakers__subcmd__help__subcmd__close"
+                ;;
+            aios__subcmd__breakers__subcmd__help,help)
+                cmd="aios__subcmd__breakers__subcmd__help__subcmd__help"
                 ;;
             aios__subcmd__fact,get)
                 cmd="aios__subcmd__fact__subcmd__get"
@@ -126,6 +150,12 @@ _aios() {
                 ;;
             aios__subcmd__help,approve)
                 cmd="aios__subcmd__help__subcmd__approve"
+                ;;
+            aios__subcmd__help,backup)
+                cmd="aios__subcmd__help__subcmd__backup"
+                ;;
+            aios__subcmd__help,breakers)
+                cmd="aios__subcmd__help__subcmd__breakers"
                 ;;
             aios__subcmd__help,budget)
                 cmd="aios__subcmd__help__subcmd__budget"
@@ -181,6 +211,9 @@ _aios() {
             aios__subcmd__help,replay)
                 cmd="aios__subcmd__help__subcmd__replay"
                 ;;
+            aios__subcmd__help,restore)
+                cmd="aios__subcmd__help__subcmd__restore"
+                ;;
             aios__subcmd__help,resume)
                 cmd="aios__subcmd__help__subcmd__resume"
                 ;;
@@ -202,11 +235,17 @@ _aios() {
             aios__subcmd__help,show)
                 cmd="aios__subcmd__help__subcmd__show"
                 ;;
+            aios__subcmd__help,status)
+                cmd="aios__subcmd__help__subcmd__status"
+                ;;
             aios__subcmd__help,tick)
                 cmd="aios__subcmd__help__subcmd__tick"
                 ;;
             aios__subcmd__help,undo)
                 cmd="aios__subcmd__help__subcmd__undo"
+                ;;
+            aios__subcmd__help__subcmd__breakers,close)
+                cmd="aios__subcmd__help__subcmd__breakers__subcmd__close"
                 ;;
             aios__subcmd__help__subcmd__fact,get)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__get"
@@ -515,7 +554,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,6 +598,102 @@ _aios() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__backup)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers)
+            opts="-h -V --json --home --help --version close help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__close)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__help)
+            opts="close help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__help__subcmd__close)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__breakers__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -819,7 +954,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -835,6 +970,48 @@ _aios() {
         aios__subcmd__help__subcmd__approve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__breakers)
+            opts="close"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__breakers__subcmd__close)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1392,6 +1569,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1603,6 +1794,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2678,6 +2883,24 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__restore)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__resume)
             opts="-q -h -V --workflow --json --quiet --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2727,7 +2950,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__runs)
-            opts="-h -V --status --limit --dry --prune --json --home --help --version"
+            opts="-h -V --status --limit --all --dry --prune --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3171,6 +3394,24 @@ _aios() {
             return 0
             ;;
         aios__subcmd__show)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__status)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod health;
+pub use health::*;
 mod llm;
 pub use llm::*;
 mod mcp;
@@ -94,6 +96,14 @@ pub enum Command {
     Secret(SecretArgs),
     /// Test the channels of [notify] and list what was sent to the operator
     Notify(NotifyArgs),
+    /// One screen of health: ticking, pending items, schedules, breakers, spend, backups
+    Status(StatusArgs),
+    /// List the connector targets' circuit breakers, or close one by hand
+    Breakers(BreakersArgs),
+    /// Copy the database while it is in use (a consistent online backup)
+    Backup(BackupArgs),
+    /// Replace the database with a checked backup (the replaced one is kept aside)
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -404,6 +414,9 @@ pub struct RunsArgs {
     /// At most this many runs, newest first
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Every run (however long the history)
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
     /// List dry runs (`aios run --dry-run`) instead of real runs
     #[arg(long)]
     pub dry: bool,

@@ -39,6 +39,7 @@ pub mod config;
 pub mod connectors;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod inbox;
 pub mod journal;
 pub mod mail;

@@ -353,6 +353,8 @@ fn llm_bound(wf: &Workflow, agent: &AgentSettings) -> LlmBound {
             max_tokens: a.max_tokens,
             context: None,
             sampling: a.sampling.clone(),
+            tools: Vec::new(),
+            max_turns: a.max_turns,
         };
         let first = crate::agent::turns::Call {
             model_idx: 0,
@@ -360,6 +362,16 @@ fn llm_bound(wf: &Workflow, agent: &AgentSettings) -> LlmBound {
             repair: None,
             max_tokens: a.max_tokens,
             plain: false,
+            convo: Vec::new(),
+            final_turn: false,
+        };
+        // A step with tools may call its model up to `max_turns` times per attempt
+        // (each turn counted at the first prompt's size: tool results are not known
+        // before the run).
+        let turns = if a.tools.is_empty() {
+            1
+        } else {
+            a.max_turns.max(1)
         };
         // The schema in the prompt (the plain JSON form) is the longest prompt.
         let form = if json {
@@ -389,7 +401,7 @@ fn llm_bound(wf: &Workflow, agent: &AgentSettings) -> LlmBound {
                 } else {
                     0.0
                 };
-                t.cost(tokens_in, out) + correction
+                t.cost(tokens_in, out) * f64::from(turns) + correction
             })
             .sum();
         let models = a
@@ -421,7 +433,7 @@ fn llm_bound(wf: &Workflow, agent: &AgentSettings) -> LlmBound {
             max_tokens: a.max_tokens,
             prompt_tokens: tokens_in,
             attempts,
-            max_calls: attempts * per_model * a.models.len() as u32,
+            max_calls: attempts * (per_model + turns - 1) * a.models.len() as u32,
             expected_usd,
             max_usd: per_attempt * f64::from(attempts),
         });

@@ -7,7 +7,23 @@ use super::{Chat, Target};
 /// little per message.
 pub fn estimate_tokens_in(chat: &Chat) -> u64 {
     let chars: usize = chat.system.as_deref().map(str::len).unwrap_or(0)
-        + chat.messages.iter().map(|m| m.content.len()).sum::<usize>();
+        + chat
+            .messages
+            .iter()
+            .map(|m| {
+                m.content.len()
+                    + m.tool_calls
+                        .iter()
+                        .map(|c| c.name.len() + c.arguments.to_string().len())
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+        // The tools offered are part of the prompt too.
+        + chat
+            .tools
+            .iter()
+            .map(|t| t.name.len() + t.description.len() + t.input_schema.to_string().len())
+            .sum::<usize>();
     (chars as u64).div_ceil(4) + 8 * (chat.messages.len() as u64 + 1)
 }
 
@@ -129,6 +145,8 @@ mod tests {
         let chat = Chat {
             system: Some("x".repeat(400)),
             messages: vec![Message {
+                tool_calls: Vec::new(),
+                tool_call_id: None,
                 role: Role::User,
                 content: "y".repeat(400),
             }],
@@ -137,6 +155,8 @@ mod tests {
             sampling: Default::default(),
             form: Default::default(),
             schema: None,
+            tools: Vec::new(),
+            final_turn: false,
         };
         assert_eq!(estimate_tokens_in(&chat), 200 + 16);
         let e = estimate(&target(1.0, 10.0), &chat);

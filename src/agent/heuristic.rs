@@ -56,6 +56,8 @@ mod tests {
             max_tokens: 10,
             context: None,
             sampling: Default::default(),
+            tools: Vec::new(),
+            max_turns: 8,
         }
     }
 

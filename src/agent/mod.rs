@@ -11,6 +11,7 @@
 //! journal.
 
 pub mod budget;
+mod chat;
 pub mod config;
 pub mod context;
 pub mod heuristic;
@@ -19,16 +20,19 @@ pub mod sampling;
 pub mod schema;
 pub mod stream;
 pub mod structured;
+pub mod tools;
 pub mod turns;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+pub use chat::{chat, request_record};
 pub use config::{AgentSettings, Backend, Target};
 pub use context::{PromptContext, UsedContext};
 pub use sampling::Sampling;
 pub use structured::{Form, WireSchema};
+pub use tools::{ToolCall, ToolDef, WireTool};
 pub use turns::{Repair, Turns};
 
 /// A rendered agent step: what every call of it asks. Holds no secret.
@@ -54,9 +58,24 @@ pub struct AgentRequest {
     /// The step's own sampling settings (they win over the alias's).
     #[serde(default, skip_serializing_if = "Sampling::is_empty")]
     pub sampling: Sampling,
+    /// The tools the model may call (the step's `tools`, resolved when rendered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolDef>,
+    /// The most calls of the model in one attempt's tool loop (`max_turns`).
+    #[serde(default = "default_max_turns")]
+    pub max_turns: u32,
+}
+
+fn default_max_turns() -> u32 {
+    tools::DEFAULT_MAX_TURNS
 }
 
 impl AgentRequest {
+    /// The tool offered under a wire name.
+    pub fn tool(&self, name: &str) -> Option<&ToolDef> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
     /// What the context retrieved, once it was.
     pub fn used_context(&self) -> Option<&UsedContext> {
         self.context.as_ref().and_then(|c| c.used.as_ref())
@@ -73,12 +92,38 @@ impl AgentRequest {
 pub enum Role {
     User,
     Assistant,
+    /// A tool's result (`tool_call_id` says which call's).
+    Tool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// An assistant turn's tool calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// A tool result's call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn user(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::User,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    pub fn assistant(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::Assistant,
+            ..Message::user(content)
+        }
+    }
 }
 
 /// One call's conversation, independent of the wire format.
@@ -97,6 +142,13 @@ pub struct Chat {
     /// The schema sent to the server (with `Form::Schema`).
     #[serde(skip)]
     pub schema: Option<WireSchema>,
+    /// The tools offered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<WireTool>,
+    /// The last turn of a tool loop: tools are listed (the conversation refers to
+    /// them) but may not be called; the model answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub final_turn: bool,
 }
 
 /// A successful reply.
@@ -110,6 +162,8 @@ pub struct Reply {
     /// Why the model stopped, as the provider says it (`stop`, `length`,
     /// `end_turn`, `max_tokens`, `tool_use`).
     pub finish: Option<String>,
+    /// The tools the model called.
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// Why a call failed, as far as what to do next goes.
@@ -190,108 +244,6 @@ impl CallFailure {
             None => self.message.clone(),
         }
     }
-}
-
-/// The conversation of `call`: the step's system prompt (with the JSON rule), its
-/// prompt (after the retrieved memory), and for a repair call the invalid reply and
-/// why. `form` says how JSON is asked for; `sampling` is the alias's (the step's own
-/// settings win).
-pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampling) -> Chat {
-    let mut system = req.system.clone();
-    if req.json {
-        let mut rule = String::from(
-            "Reply with one JSON object and nothing else. You may add \"rationale\" (a short string: why) and \"confidence\" (a number from 0 to 1).",
-        );
-        if let Some(s) = &req.schema {
-            rule.push_str(&format!(" The object must match this JSON Schema: {s}"));
-        }
-        system = Some(match system {
-            Some(s) => format!("{s}\n\n{rule}"),
-            None => rule,
-        });
-    }
-    let content = match req.used_context() {
-        Some(c) => context::with_prompt(&c.text, &req.prompt),
-        None => req.prompt.clone(),
-    };
-    let mut messages = vec![Message {
-        role: Role::User,
-        content,
-    }];
-    match &call.repair {
-        // Cut at max_tokens: asked again afresh, with more room. The cut reply stays
-        // out of the conversation (a small model shown it writes it again).
-        Some(r) if r.truncated => {
-            messages[0].content.push_str(&format!(
-                "\n\n(Your last reply was cut off at the length limit before it was complete. Keep this one short: {} at most.)",
-                if req.json {
-                    "one complete JSON object, a few sentences per field"
-                } else {
-                    "a few sentences"
-                }
-            ));
-        }
-        Some(r) => {
-            messages.push(Message {
-                role: Role::Assistant,
-                content: r.response.clone(),
-            });
-            messages.push(Message {
-                role: Role::User,
-                content: format!(
-                    "Your reply was not valid: {}. Reply again with only the corrected JSON object.",
-                    r.error
-                ),
-            });
-        }
-        None => {}
-    }
-    let (form, schema) = match (
-        req.json,
-        form,
-        req.schema.as_ref().and_then(structured::wire),
-    ) {
-        (false, _, _) => (Form::Text, None),
-        (true, Form::Schema, Some(w)) => (Form::Schema, Some(w)),
-        (true, _, _) => (Form::Json, None),
-    };
-    Chat {
-        system,
-        messages,
-        max_tokens: call.max_tokens,
-        json: req.json,
-        sampling: req.sampling.over(sampling),
-        form,
-        schema,
-    }
-}
-
-/// What the journal keeps of a call's request: the conversation, the model, the
-/// endpoint and, for a step with a `context`, the record of the memory it used
-/// ([`UsedContext::record`]). Never headers, so never a key.
-pub fn request_record(target: &Target, chat: &Chat, context: Option<&Json>) -> Json {
-    let url = match &target.backend {
-        Backend::Heuristic => Json::Null,
-        Backend::Provider(p) => Json::String(provider::endpoint(p)),
-    };
-    let mut r = json!({
-        "provider": target.provider_name(),
-        "model": target.model,
-        "url": url,
-        "chat": chat,
-    });
-    if let Backend::Provider(p) = &target.backend {
-        if chat.json {
-            r["structured"] = json!(chat.form.word(p.kind));
-        }
-        if p.stream {
-            r["stream"] = json!(true);
-        }
-    }
-    if let Some(c) = context {
-        r["context"] = c.clone();
-    }
-    r
 }
 
 /// Strip a Markdown code fence around a JSON reply.
@@ -429,6 +381,8 @@ mod tests {
             max_tokens: 100,
             context: None,
             sampling: Sampling::default(),
+            tools: Vec::new(),
+            max_turns: 8,
         }
     }
 

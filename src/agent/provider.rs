@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 
 use super::config::{ProviderConfig, ProviderKind};
 use super::stream::Assembler;
-use super::structured::{Form, refuses_schema};
+use super::structured::{Form, NAME, refuses_schema};
 use super::wire::*;
 use super::{CallFailure, Chat, FailureKind, Reply};
 
@@ -104,12 +104,12 @@ pub async fn call(
         return Err(f);
     }
     let url = endpoint(p);
+    // A turn that offers tools is asked whole (tool calls are read from the reply).
+    let stream = p.stream && chat.tools.is_empty();
     let body = match p.kind {
-        ProviderKind::OpenAi => serde_json::to_vec(&OpenAiRequest::new(model, chat, p.stream)),
-        ProviderKind::Anthropic => {
-            serde_json::to_vec(&AnthropicRequest::new(model, chat, p.stream))
-        }
-        ProviderKind::Ollama => serde_json::to_vec(&OllamaRequest::new(model, chat, p.stream)),
+        ProviderKind::OpenAi => serde_json::to_vec(&OpenAiRequest::new(model, chat, stream)),
+        ProviderKind::Anthropic => serde_json::to_vec(&AnthropicRequest::new(model, chat, stream)),
+        ProviderKind::Ollama => serde_json::to_vec(&OllamaRequest::new(model, chat, stream)),
     }
     .map_err(|e| CallFailure::fatal(format!("{who}: cannot encode the request: {e}"), 0))?;
     let mut attempt = 0u32;
@@ -363,10 +363,13 @@ pub fn parse_reply(kind: ProviderKind, body: &str) -> Result<Reply, String> {
                 .into_iter()
                 .next()
                 .ok_or("the reply has no message")?;
-            let text = choice
-                .message
-                .and_then(|m| m.content)
-                .ok_or("the reply has no message")?;
+            let m = choice.message.ok_or("the reply has no message")?;
+            let tool_calls: Vec<_> = m.tool_calls.into_iter().map(|c| c.read()).collect();
+            let text = match m.content {
+                Some(t) => t,
+                None if !tool_calls.is_empty() => String::new(),
+                None => return Err("the reply has no message".into()),
+            };
             let u = r.usage.unwrap_or(OpenAiUsage {
                 prompt_tokens: 0,
                 completion_tokens: 0,
@@ -377,6 +380,7 @@ pub fn parse_reply(kind: ProviderKind, body: &str) -> Result<Reply, String> {
                 tokens_out: u.completion_tokens,
                 http_attempts: 1,
                 finish: choice.finish_reason,
+                tool_calls,
             })
         }
         ProviderKind::Anthropic => {
@@ -384,8 +388,21 @@ pub fn parse_reply(kind: ProviderKind, body: &str) -> Result<Reply, String> {
             if r.content.is_empty() {
                 return Err("the reply has no content".into());
             }
-            // A forced tool call's arguments are the reply.
-            let text = match r.content.iter().find(|b| b.kind == "tool_use") {
+            // The reply tool's arguments are the reply; other tools' calls are calls.
+            let is_reply = |b: &&AnthropicBlock| {
+                b.kind == "tool_use" && b.name.as_deref().is_none_or(|n| n == NAME)
+            };
+            let tool_calls: Vec<_> = r
+                .content
+                .iter()
+                .filter(|b| b.kind == "tool_use" && !is_reply(b))
+                .map(|b| crate::agent::ToolCall {
+                    id: b.id.clone().unwrap_or_default(),
+                    name: b.name.clone().unwrap_or_default(),
+                    arguments: b.input.clone().unwrap_or_default(),
+                })
+                .collect();
+            let text = match r.content.iter().find(is_reply) {
                 Some(b) => b.input.clone().unwrap_or_default().to_string(),
                 None => r
                     .content
@@ -404,6 +421,7 @@ pub fn parse_reply(kind: ProviderKind, body: &str) -> Result<Reply, String> {
                 tokens_out: u.output_tokens,
                 http_attempts: 1,
                 finish: r.stop_reason,
+                tool_calls,
             })
         }
         ProviderKind::Ollama => {
@@ -418,6 +436,7 @@ pub fn parse_reply(kind: ProviderKind, body: &str) -> Result<Reply, String> {
                 tokens_out: r.eval_count,
                 http_attempts: 1,
                 finish: r.done_reason,
+                tool_calls: Vec::new(),
             })
         }
     }
@@ -508,6 +527,39 @@ pub async fn list_models(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_tool_calls_of_openai_and_anthropic() {
+        let r = parse_reply(
+            ProviderKind::OpenAi,
+            r#"{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"srv__echo","arguments":"{\"message\":\"hi\"}"}},{"id":"call_2","type":"function","function":{"name":"x","arguments":"not json"}}]},"finish_reason":"tool_calls"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.text, "");
+        assert_eq!(r.tool_calls.len(), 2);
+        assert_eq!(r.tool_calls[0].id, "call_1");
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            serde_json::json!({"message": "hi"})
+        );
+        assert_eq!(r.tool_calls[1].arguments, serde_json::json!("not json"));
+        let r = parse_reply(
+            ProviderKind::Anthropic,
+            r#"{"content":[{"type":"text","text":"Let me look."},{"type":"tool_use","id":"toolu_1","name":"memory__search","input":{"query":"tea"}}],"stop_reason":"tool_use"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.text, "Let me look.");
+        assert_eq!(r.tool_calls[0].name, "memory__search");
+        assert_eq!(r.tool_calls[0].id, "toolu_1");
+        // The reply tool is the answer, not a call.
+        let r = parse_reply(
+            ProviderKind::Anthropic,
+            r#"{"content":[{"type":"tool_use","id":"toolu_2","name":"reply","input":{"a":1}}],"stop_reason":"tool_use"}"#,
+        )
+        .unwrap();
+        assert!(r.tool_calls.is_empty());
+        assert_eq!(r.text, r#"{"a":1}"#);
+    }
 
     #[test]
     fn reads_the_three_wire_formats() {

@@ -215,6 +215,7 @@ impl Assembler {
             },
             http_attempts: 1,
             finish: self.finish,
+            tool_calls: Vec::new(),
         })
     }
 }

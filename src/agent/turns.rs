@@ -17,6 +17,16 @@
 //! - the step's deadline ends the turns at once, except for a later `heuristic` (the
 //!   offline draft takes no time): the turns go straight to it.
 //!
+//! With tools (the step's `tools`), a reply that calls tools is a turn of the loop:
+//! each call becomes [`ToolWork`] (inline for a read-only tool, a proposal for
+//! another; an unknown tool or arguments that are not an object are answered at
+//! once with an error the model reads), and once every call has its result
+//! ([`Turns::tool_result`]) the next call carries them. The call that would be the
+//! step's `max_turns`-th is the final turn: tools stay listed (the conversation
+//! refers to them) but the model is told, and the wire asks, to answer without
+//! them; a model that still calls tools then is done with (the next model answers
+//! with the results so far).
+//!
 //! When no model is left the step gives up: it is retried (per the step's `retry`)
 //! when any failure was one a retry might not meet again (a timeout, a 5xx, an
 //! invalid reply); otherwise it fails with every model's error.
@@ -24,7 +34,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{AgentRequest, CallFailure, FailureKind, interpret};
+use super::tools::{self, ToolCall};
+use super::{AgentRequest, CallFailure, FailureKind, Message, Role, interpret};
 
 /// Where an agent step is among its calls. Kept by the driver between calls, and
 /// stored in a budget item so a decision taken by another process continues there.
@@ -53,6 +64,46 @@ pub struct Turns {
     /// The aliases that failed before the current one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
+    /// The tool loop's conversation after the prompt: replies that called tools and
+    /// the results of those calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub convo: Vec<Message>,
+    /// Replies that called tools so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tool_turns: u32,
+    /// The last reply's calls, with their results as they come.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A call of the last reply and, once known, its result (the text the model reads).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub call: ToolCall,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+/// How a tool call is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// A read-only tool: at once.
+    Inline,
+    /// A side effect: a proposal in the inbox, with the agent's stated reason.
+    Propose { reason: Option<String> },
+}
+
+/// A tool call to make (its result goes to [`Turns::tool_result`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolWork {
+    pub call: ToolCall,
+    /// Index into `AgentRequest::tools`.
+    pub tool: usize,
+    pub mode: Mode,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -86,6 +137,10 @@ pub struct Call {
     pub max_tokens: u32,
     /// Ask for plain JSON (the server refused the schema form).
     pub plain: bool,
+    /// The tool loop so far (see [`Turns::convo`]).
+    pub convo: Vec<Message>,
+    /// The last turn of the tool loop: answer without calling tools.
+    pub final_turn: bool,
 }
 
 /// A reply the step keeps.
@@ -100,6 +155,8 @@ pub struct Success {
     pub fell_back: Vec<String>,
     /// Their errors.
     pub errors: Vec<String>,
+    /// Replies that called tools before this one.
+    pub tool_turns: u32,
 }
 
 /// The step gives up.
@@ -115,6 +172,8 @@ pub struct GiveUp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     Call(Call),
+    /// Make these tool calls; feed each result to [`Turns::tool_result`].
+    Tools(Vec<ToolWork>),
     Done(Success),
     GiveUp(GiveUp),
 }
@@ -127,6 +186,8 @@ pub enum Input<'a> {
         text: &'a str,
         finish: Option<&'a str>,
         offline: bool,
+        /// The tools it called.
+        tool_calls: &'a [ToolCall],
     },
     /// The call failed.
     Failed(&'a CallFailure),
@@ -163,7 +224,142 @@ impl Turns {
             repair: self.repair.clone(),
             max_tokens: room,
             plain: self.plain,
+            convo: self.convo.clone(),
+            final_turn: self.final_turn(req),
         })
+    }
+
+    /// Whether the next call is the tool loop's last.
+    fn final_turn(&self, req: &AgentRequest) -> bool {
+        !req.tools.is_empty() && self.tool_turns + 1 >= req.max_turns
+    }
+
+    /// The calls still waiting for their result.
+    pub fn awaiting(&self) -> impl Iterator<Item = &ToolCall> {
+        self.pending
+            .iter()
+            .filter(|p| p.result.is_none())
+            .map(|p| &p.call)
+    }
+
+    /// A tool call's result (already redacted): once every call of the turn has
+    /// one, the next call. `None` while others are still awaited (or when `id` is
+    /// not awaited: a result seen twice is used once).
+    pub fn tool_result(
+        &mut self,
+        req: &AgentRequest,
+        policy: Policy,
+        id: &str,
+        result: &serde_json::Value,
+    ) -> Option<Next> {
+        let p = self
+            .pending
+            .iter_mut()
+            .find(|p| p.call.id == id && p.result.is_none())?;
+        p.result = Some(tools::result_text(result));
+        self.results_in(req, policy)
+    }
+
+    /// Every call of the turn has its result: they join the conversation.
+    fn results_in(&mut self, req: &AgentRequest, policy: Policy) -> Option<Next> {
+        if self.pending.iter().any(|p| p.result.is_none()) {
+            return None;
+        }
+        for p in std::mem::take(&mut self.pending) {
+            self.convo.push(Message {
+                role: Role::Tool,
+                content: p.result.unwrap_or_default(),
+                tool_calls: Vec::new(),
+                tool_call_id: Some(p.call.id),
+            });
+        }
+        Some(self.next(req, policy))
+    }
+
+    /// A reply that called tools: the calls to make.
+    fn tool_turn(
+        &mut self,
+        req: &AgentRequest,
+        policy: Policy,
+        text: &str,
+        calls: &[ToolCall],
+    ) -> Next {
+        self.tool_turns += 1;
+        self.repair = None;
+        self.convo.push(Message {
+            role: Role::Assistant,
+            content: text.to_string(),
+            tool_calls: calls.to_vec(),
+            tool_call_id: None,
+        });
+        for c in calls {
+            let result = match req.tools.iter().position(|t| t.name == c.name) {
+                None => {
+                    let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+                    Some(
+                        serde_json::json!({
+                            "error": format!("there is no tool `{}`", c.name),
+                            "tools": names,
+                        })
+                        .to_string(),
+                    )
+                }
+                Some(_) if !c.arguments.is_object() => Some(
+                    serde_json::json!({
+                        "error": "the arguments must be a JSON object",
+                        "received": c.arguments,
+                    })
+                    .to_string(),
+                ),
+                Some(_) => None,
+            };
+            self.pending.push(Pending {
+                call: c.clone(),
+                result,
+            });
+        }
+        let work = self.work(req);
+        if work.is_empty() {
+            return self
+                .results_in(req, policy)
+                .unwrap_or_else(|| self.next(req, policy));
+        }
+        Next::Tools(work)
+    }
+
+    /// The calls of the turn still waiting for their result, and how each is made:
+    /// inline for a read-only tool, else a proposal whose reason is a `reason`
+    /// argument the tool does not take itself, or what the model said in the turn.
+    pub fn work(&self, req: &AgentRequest) -> Vec<ToolWork> {
+        let said = self
+            .convo
+            .last()
+            .filter(|m| m.role == Role::Assistant)
+            .map(|m| m.content.trim().to_string())
+            .filter(|t| !t.is_empty());
+        let mut work = Vec::new();
+        for c in self.awaiting() {
+            let Some(i) = req.tools.iter().position(|t| t.name == c.name) else {
+                continue;
+            };
+            let tool = &req.tools[i];
+            let mode = if tool.read_only {
+                Mode::Inline
+            } else {
+                let arg = c.arguments["reason"]
+                    .as_str()
+                    .filter(|_| tool.input_schema["properties"].get("reason").is_none());
+                Mode::Propose {
+                    reason: arg.map(str::to_string).or_else(|| said.clone()),
+                }
+            };
+            work.push(ToolWork {
+                call: strip_reason(c, tool),
+                tool: i,
+                mode,
+            });
+        }
+        work
     }
 
     fn give_up(&self, policy: Policy) -> GiveUp {
@@ -204,8 +400,19 @@ impl Turns {
                 text,
                 finish,
                 offline,
+                tool_calls,
             } => {
                 self.calls += 1;
+                if !tool_calls.is_empty() && !req.tools.is_empty() {
+                    if self.final_turn(req) {
+                        self.errors.push(format!(
+                            "`{alias}` still called tools at its last turn (max_turns = {})",
+                            req.max_turns
+                        ));
+                        return self.move_on(req, policy);
+                    }
+                    return self.tool_turn(req, policy, text, tool_calls);
+                }
                 let cut = is_truncated(finish);
                 match interpret(req, text) {
                     Ok(value) => Next::Done(Success {
@@ -214,6 +421,7 @@ impl Turns {
                         value,
                         fell_back: self.failed.clone(),
                         errors: self.errors.clone(),
+                        tool_turns: self.tool_turns,
                     }),
                     Err(verr) => {
                         let room = match &self.repair {
@@ -321,5 +529,20 @@ impl Turns {
     }
 }
 
+/// A call's arguments without the `reason` convention's argument (when the tool
+/// does not take one itself): what the tool receives.
+fn strip_reason(c: &ToolCall, tool: &super::ToolDef) -> ToolCall {
+    let mut c = c.clone();
+    if tool.input_schema["properties"].get("reason").is_none()
+        && let Some(m) = c.arguments.as_object_mut()
+    {
+        m.remove("reason");
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_tools;

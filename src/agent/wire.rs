@@ -11,8 +11,12 @@ use super::{Chat, Role};
 #[derive(Debug, Serialize)]
 pub struct OpenAiRequest<'a> {
     pub model: &'a str,
-    pub messages: Vec<OpenAiMessage<'a>>,
+    pub messages: Vec<Json>,
     pub max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,25 +34,117 @@ pub struct OpenAiRequest<'a> {
     pub stream_options: Option<Json>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct OpenAiMessage<'a> {
-    pub role: &'static str,
-    pub content: &'a str,
-}
-
-fn messages(chat: &Chat, system_inline: bool) -> Vec<OpenAiMessage<'_>> {
+/// The conversation for a format without tools (Ollama's): a tool loop's turns
+/// as plain text.
+fn plain_messages(chat: &Chat) -> Vec<Json> {
     let mut out = Vec::with_capacity(chat.messages.len() + 1);
-    if system_inline && let Some(s) = &chat.system {
-        out.push(OpenAiMessage {
-            role: "system",
-            content: s,
-        });
+    if let Some(s) = &chat.system {
+        out.push(json!({"role": "system", "content": s}));
     }
     for m in &chat.messages {
-        out.push(OpenAiMessage {
-            role: m.role.as_str(),
-            content: &m.content,
-        });
+        match m.role {
+            Role::Tool => out.push(json!({
+                "role": "user",
+                "content": format!("(result of tool call {}) {}", m.tool_call_id.as_deref().unwrap_or("?"), m.content),
+            })),
+            _ if !m.tool_calls.is_empty() => {
+                let calls: Vec<String> = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| format!("(called tool {} with {})", c.name, c.arguments))
+                    .collect();
+                out.push(json!({"role": "assistant", "content": format!("{}{}", m.content, calls.join(" "))}));
+            }
+            _ => out.push(json!({"role": m.role.as_str(), "content": m.content})),
+        }
+    }
+    out
+}
+
+/// OpenAI's conversation: assistant `tool_calls` (arguments as a JSON string) and
+/// `role: "tool"` results.
+fn openai_messages(chat: &Chat) -> Vec<Json> {
+    let mut out = Vec::with_capacity(chat.messages.len() + 1);
+    if let Some(s) = &chat.system {
+        out.push(json!({"role": "system", "content": s}));
+    }
+    for m in &chat.messages {
+        match m.role {
+            Role::Tool => out.push(json!({
+                "role": "tool",
+                "tool_call_id": m.tool_call_id,
+                "content": m.content,
+            })),
+            Role::Assistant if !m.tool_calls.is_empty() => {
+                let calls: Vec<Json> = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": arguments_text(&c.arguments)},
+                        })
+                    })
+                    .collect();
+                let content = if m.content.is_empty() {
+                    Json::Null
+                } else {
+                    json!(m.content)
+                };
+                out.push(json!({"role": "assistant", "content": content, "tool_calls": calls}));
+            }
+            _ => out.push(json!({"role": m.role.as_str(), "content": m.content})),
+        }
+    }
+    out
+}
+
+fn arguments_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Anthropic's conversation: assistant `tool_use` blocks, and each run of tool
+/// results as one user message of `tool_result` blocks.
+fn anthropic_messages(chat: &Chat) -> Vec<Json> {
+    let mut out: Vec<Json> = Vec::with_capacity(chat.messages.len());
+    let mut results: Vec<Json> = Vec::new();
+    for m in &chat.messages {
+        if m.role == Role::Tool {
+            results.push(json!({
+                "type": "tool_result",
+                "tool_use_id": m.tool_call_id,
+                "content": m.content,
+            }));
+            continue;
+        }
+        if !results.is_empty() {
+            out.push(json!({"role": "user", "content": std::mem::take(&mut results)}));
+        }
+        if m.role == Role::Assistant && !m.tool_calls.is_empty() {
+            let mut blocks = Vec::new();
+            if !m.content.trim().is_empty() {
+                blocks.push(json!({"type": "text", "text": m.content}));
+            }
+            for c in &m.tool_calls {
+                let input = if c.arguments.is_object() {
+                    c.arguments.clone()
+                } else {
+                    json!({})
+                };
+                blocks
+                    .push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}));
+            }
+            out.push(json!({"role": "assistant", "content": blocks}));
+        } else {
+            out.push(json!({"role": m.role.as_str(), "content": m.content}));
+        }
+    }
+    if !results.is_empty() {
+        out.push(json!({"role": "user", "content": results}));
     }
     out
 }
@@ -63,10 +159,30 @@ impl<'a> OpenAiRequest<'a> {
             (Form::Schema | Form::Json, _) => Some(json!({"type": "json_object"})),
             (Form::Text, _) => None,
         };
+        let tools = (!chat.tools.is_empty()).then(|| {
+            Json::Array(
+                chat.tools
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "type": "function",
+                            "function": {
+                                "name": t.name,
+                                "description": t.description,
+                                "parameters": t.input_schema,
+                            },
+                        })
+                    })
+                    .collect(),
+            )
+        });
+        let tool_choice = (tools.is_some() && chat.final_turn).then(|| json!("none"));
         OpenAiRequest {
             model,
-            messages: messages(chat, true),
+            messages: openai_messages(chat),
             max_tokens: chat.max_tokens,
+            tools,
+            tool_choice,
             response_format,
             temperature: chat.sampling.temperature,
             top_p: chat.sampling.top_p,
@@ -100,6 +216,40 @@ pub struct OpenAiChoice {
 pub struct OpenAiReplyMessage {
     #[serde(default)]
     pub content: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Vec<OpenAiToolCall>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpenAiToolCall {
+    #[serde(default)]
+    pub id: String,
+    pub function: OpenAiFunction,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpenAiFunction {
+    pub name: String,
+    /// A JSON text.
+    #[serde(default)]
+    pub arguments: String,
+}
+
+impl OpenAiToolCall {
+    /// The call, its arguments parsed (kept as the text when they are not JSON).
+    pub fn read(self) -> crate::agent::ToolCall {
+        let arguments = if self.function.arguments.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(&self.function.arguments)
+                .unwrap_or(Json::String(self.function.arguments))
+        };
+        crate::agent::ToolCall {
+            id: self.id,
+            name: self.function.name,
+            arguments,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,7 +266,7 @@ pub struct AnthropicRequest<'a> {
     pub max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system: Option<&'a str>,
-    pub messages: Vec<OpenAiMessage<'a>>,
+    pub messages: Vec<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,23 +284,37 @@ pub struct AnthropicRequest<'a> {
 impl<'a> AnthropicRequest<'a> {
     /// Anthropic has no `seed`: it is not sent.
     pub fn new(model: &'a str, chat: &'a Chat, stream: bool) -> AnthropicRequest<'a> {
-        let (tools, tool_choice) = match (chat.form, &chat.schema) {
-            (Form::Schema, Some(w)) => (
-                Some(json!([{
+        let mut tools: Vec<Json> = chat
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
+            .collect();
+        let offers = !tools.is_empty();
+        let reply_tool = match (chat.form, &chat.schema) {
+            (Form::Schema, Some(w)) => {
+                tools.push(json!({
                     "name": NAME,
                     "description": "Give your reply: call this tool with the JSON object the instructions ask for.",
                     "input_schema": w.schema,
-                }])),
-                Some(json!({"type": "tool", "name": NAME})),
-            ),
-            _ => (None, None),
+                }));
+                true
+            }
+            _ => false,
+        };
+        // The reply tool is forced unless other tools may be called first (then the
+        // model must call one tool or the other); at a loop's last turn no other.
+        let tool_choice = match (reply_tool, offers, chat.final_turn) {
+            (true, true, false) => Some(json!({"type": "any"})),
+            (true, _, _) => Some(json!({"type": "tool", "name": NAME})),
+            (false, true, true) => Some(json!({"type": "none"})),
+            (false, _, _) => None,
         };
         AnthropicRequest {
             model,
             max_tokens: chat.max_tokens,
             system: chat.system.as_deref(),
-            messages: messages(chat, false),
-            tools,
+            messages: anthropic_messages(chat),
+            tools: (!tools.is_empty()).then_some(Json::Array(tools)),
             tool_choice,
             temperature: chat.sampling.temperature,
             top_p: chat.sampling.top_p,
@@ -178,6 +342,10 @@ pub struct AnthropicBlock {
     /// A `tool_use` block's arguments: the JSON reply of a forced tool call.
     #[serde(default)]
     pub input: Option<Json>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,7 +361,7 @@ pub struct AnthropicUsage {
 #[derive(Debug, Serialize)]
 pub struct OllamaRequest<'a> {
     pub model: &'a str,
-    pub messages: Vec<OpenAiMessage<'a>>,
+    pub messages: Vec<Json>,
     pub stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<Json>,
@@ -223,7 +391,7 @@ impl<'a> OllamaRequest<'a> {
         }
         OllamaRequest {
             model,
-            messages: messages(chat, true),
+            messages: plain_messages(chat),
             stream,
             format,
             options,
@@ -280,6 +448,120 @@ impl Role {
         match self {
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::structured::WireSchema;
+    use crate::agent::{Message, ToolCall, WireTool};
+
+    fn chat(final_turn: bool, form: Form) -> Chat {
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "srv__echo".into(),
+            arguments: json!({"message": "hi"}),
+        };
+        Chat {
+            system: Some("sys".into()),
+            messages: vec![
+                Message::user("go"),
+                Message {
+                    tool_calls: vec![call],
+                    ..Message::assistant("")
+                },
+                Message {
+                    role: Role::Tool,
+                    content: "Echo: hi".into(),
+                    tool_calls: Vec::new(),
+                    tool_call_id: Some("call_1".into()),
+                },
+            ],
+            max_tokens: 50,
+            json: form != Form::Text,
+            sampling: Default::default(),
+            form,
+            schema: (form == Form::Schema).then(|| WireSchema {
+                schema: json!({"type": "object"}),
+                strict: false,
+            }),
+            tools: vec![WireTool {
+                name: "srv__echo".into(),
+                description: "Echoes.".into(),
+                input_schema: json!({"type": "object"}),
+            }],
+            final_turn,
+        }
+    }
+
+    #[test]
+    fn openai_sends_tools_tool_calls_and_tool_results() {
+        let c = chat(false, Form::Text);
+        let v = serde_json::to_value(OpenAiRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tools"][0]["type"], "function");
+        assert_eq!(v["tools"][0]["function"]["name"], "srv__echo");
+        assert!(v.get("tool_choice").is_none());
+        let m = &v["messages"];
+        assert_eq!(m[0]["role"], "system");
+        assert_eq!(m[2]["role"], "assistant");
+        assert_eq!(m[2]["content"], Json::Null);
+        assert_eq!(m[2]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(
+            m[2]["tool_calls"][0]["function"]["arguments"],
+            r#"{"message":"hi"}"#
+        );
+        assert_eq!(
+            m[3],
+            json!({"role": "tool", "tool_call_id": "call_1", "content": "Echo: hi"})
+        );
+        let last = chat(true, Form::Schema);
+        let v = serde_json::to_value(OpenAiRequest::new("m", &last, false)).unwrap();
+        assert_eq!(v["tool_choice"], "none");
+        assert_eq!(v["response_format"]["type"], "json_schema");
+    }
+
+    #[test]
+    fn anthropic_sends_tool_use_and_tool_result_blocks() {
+        let c = chat(false, Form::Text);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tools"][0]["name"], "srv__echo");
+        assert!(v.get("tool_choice").is_none());
+        let m = &v["messages"];
+        assert_eq!(m[1]["role"], "assistant");
+        assert_eq!(m[1]["content"][0]["type"], "tool_use");
+        assert_eq!(m[1]["content"][0]["input"], json!({"message": "hi"}));
+        assert_eq!(m[2]["role"], "user");
+        assert_eq!(m[2]["content"][0]["type"], "tool_result");
+        assert_eq!(m[2]["content"][0]["tool_use_id"], "call_1");
+        // With the schema form the reply tool joins: any tool until the last turn,
+        // then the reply tool only.
+        let c = chat(false, Form::Schema);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tools"][1]["name"], NAME);
+        assert_eq!(v["tool_choice"], json!({"type": "any"}));
+        let c = chat(true, Form::Schema);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tool_choice"], json!({"type": "tool", "name": NAME}));
+        let c = chat(true, Form::Text);
+        let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
+        assert_eq!(v["tool_choice"], json!({"type": "none"}));
+    }
+
+    #[test]
+    fn ollama_gets_the_loop_as_plain_text() {
+        let c = chat(false, Form::Text);
+        let v = serde_json::to_value(OllamaRequest::new("m", &c, false)).unwrap();
+        let m = &v["messages"];
+        assert!(
+            m[2]["content"]
+                .as_str()
+                .unwrap()
+                .contains("called tool srv__echo")
+        );
+        assert_eq!(m[3]["role"], "user");
+        assert!(m[3]["content"].as_str().unwrap().contains("Echo: hi"));
     }
 }

@@ -73,6 +73,20 @@ pub fn describe(ev: &Event) -> String {
                 None => format!("{}: LLM call ({who})", c.step),
             }
         }
+        Event::AgentTool {
+            step,
+            tool,
+            error,
+            proposal,
+            ..
+        } => format!(
+            "{step}: tool call {tool}{}{}",
+            match proposal {
+                Some(p) => format!(" (proposal {p})"),
+                None => String::new(),
+            },
+            if *error { ": error" } else { "" }
+        ),
         Event::StepReset { step, reason } => format!("{step}: reset to pending ({reason})"),
         Event::ProposalCreated {
             proposal,
@@ -116,6 +130,7 @@ pub fn describe(ev: &Event) -> String {
         Event::TimerSet { step, due_at, .. } => {
             format!("{step}: waiting until {}", format_ms(*due_at))
         }
+        Event::StepHeld { step, reason, .. } => format!("{step}: held: {reason}"),
         Event::DeadlineSet {
             proposal,
             due_at,

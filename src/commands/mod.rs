@@ -1,6 +1,8 @@
 //! The command layer: parse arguments, call the core, print. The only module (with
 //! the TUI later) that talks to the user, reads the process environment or exits.
 
+mod backup;
+mod breakers;
 mod budget;
 mod cancel;
 mod check;
@@ -25,6 +27,7 @@ mod schedule;
 mod secret;
 mod serve;
 mod show;
+mod status;
 pub mod ui;
 mod undo;
 
@@ -98,7 +101,17 @@ impl Ctx {
         crate::config::ConfigFile::load(&self.config_dir.join("config.toml"))
     }
 
-    fn open_options(&self) -> OpenOptions {
+    /// `[backup]` of the config (no daily copies when absent).
+    pub fn backup_settings(&self) -> Result<crate::health::backup::BackupSettings, Error> {
+        crate::health::backup::BackupSettings::from_config(&self.config()?, &self.data_dir)
+    }
+
+    /// `[breakers]` of the config (defaults when absent).
+    pub fn breaker_settings(&self) -> Result<crate::health::BreakerSettings, Error> {
+        crate::health::BreakerSettings::from_config(&self.config()?)
+    }
+
+    pub(super) fn open_options(&self) -> OpenOptions {
         OpenOptions {
             lock_timeout: self.lock_timeout,
             ..OpenOptions::default()
@@ -151,6 +164,7 @@ impl Ctx {
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
+        env.breakers = self.breaker_settings()?;
         Ok(env)
     }
 
@@ -360,6 +374,10 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
         Command::Notify(a) => notify::notify(ctx, a),
+        Command::Breakers(a) => breakers::breakers(ctx, a),
+        Command::Status(a) => status::status(ctx, a),
+        Command::Backup(a) => backup::backup(ctx, a),
+        Command::Restore(a) => backup::restore(ctx, a),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

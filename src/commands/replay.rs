@@ -1,4 +1,5 @@
-//! `aios replay [RUN]`: rebuild runs' state from their events and compare.
+//! `aios replay [RUN]`: rebuild runs' state (and, without RUN, the circuit
+//! breakers') from their events and compare.
 
 use super::ui;
 use super::{CmdResult, Ctx, Exit};
@@ -42,8 +43,26 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> CmdResult {
             }
         }
     }
-    // With every run (no RUN given), say what was checked, even when it was nothing.
+    // With every run (no RUN given), the circuit breakers too, and say what was
+    // checked, even when it was nothing.
     if args.run.is_none() {
+        let (events, differences) = journal.replay_breakers()?;
+        if !differences.is_empty() {
+            bad += 1;
+            ui::println(&format!(
+                "{} circuit breakers: the stored state differs from their events:",
+                s.red_bold("mismatch")
+            ));
+            for d in &differences {
+                ui::println(&format!("  {d}"));
+            }
+        } else if events > 0 {
+            ui::println(&format!(
+                "{} circuit breakers: {} replay to the stored state",
+                s.green("ok"),
+                crate::text::count(events, "event")
+            ));
+        }
         ui::println(&match (checked, bad) {
             (0, _) => "no runs to replay: the journal holds none yet".to_string(),
             (n, 0) => format!(

@@ -1,4 +1,6 @@
-//! `aios runs`: list runs, newest first (`--dry`: the dry runs, kept apart).
+//! `aios runs`: list runs, newest first: the newest 50 unless `--limit N` or
+//! `--all` (the cost of a listing is its length, not the history's); `--dry`: the
+//! dry runs, kept apart.
 
 use serde_json::json;
 
@@ -20,7 +22,15 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
         StatusArg::Failed => RunStatus::Failed,
         StatusArg::Cancelled => RunStatus::Cancelled,
     });
-    let runs = journal.runs_of(status, args.limit, args.dry)?;
+    let limit = if args.all {
+        usize::MAX >> 1
+    } else {
+        args.limit
+    };
+    // One more than shown: whether older runs were left out.
+    let mut runs = journal.runs_of(status, limit.saturating_add(1), args.dry)?;
+    let more = runs.len() > limit;
+    runs.truncate(limit);
     if args.json {
         let arr: Vec<_> = runs
             .iter()
@@ -70,6 +80,12 @@ pub fn runs(ctx: &Ctx, args: RunsArgs) -> CmdResult {
             format!("{}/{}", r.steps_done, r.steps_total),
             age(now, r.updated_at),
         ));
+    }
+    if more {
+        out.push_str(&s.dim(&format!(
+            "older runs not shown: aios runs --all, or --limit {}\n",
+            limit.saturating_mul(2)
+        )));
     }
     ui::print(&out);
     Ok(Exit::Ok)

@@ -262,6 +262,28 @@ fn list(ctx: &Ctx, as_json: bool) -> CmdResult {
     Ok(Exit::Ok)
 }
 
+/// After a tick: the daily backup (`[backup]`), then the tick's heartbeat (what
+/// `aios status` reads). Their failures are items of the report, like others.
+fn routine(ctx: &Ctx, journal: &mut Journal, report: &mut TickReport, who: &str) {
+    let by = format!("{who} {}", ctx.owner.as_string());
+    let daily = ctx
+        .backup_settings()
+        .and_then(|s| crate::health::backup::daily(journal, &s, &by));
+    match daily {
+        Ok(Some(made)) => report.items.push(TickItem::BackedUp {
+            path: made.path.display().to_string(),
+            bytes: made.bytes,
+            removed: made.removed.len(),
+        }),
+        Ok(None) => {}
+        Err(e) => report.items.push(TickItem::error(None, None, &e)),
+    }
+    let detail = json!({ "items": report.items.len(), "errors": report.has_errors() });
+    if let Err(e) = journal.beat("tick", &by, &detail) {
+        report.items.push(TickItem::error(None, None, &e));
+    }
+}
+
 /// "succeeded (run 4)", "malformed (inbox 7)", "duplicate of run 2".
 fn mail_result(r: &crate::journal::MailRecord) -> String {
     use crate::journal::MailStatus;
@@ -323,8 +345,9 @@ fn mail_json(
 
 pub fn tick(ctx: &Ctx, args: TickArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
-    let report = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)?;
+    let mut report = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)?;
     super::secret::sweep(ctx, &journal)?;
+    routine(ctx, &mut journal, &mut report, "aios tick");
     // After the runs: a slow or failing channel never holds one up.
     let notes = super::notify::pass(ctx, &mut journal);
     let code = print_report(
@@ -393,6 +416,11 @@ fn item_json(i: &TickItem) -> Json {
             schedule,
             summary,
         } => json!({"type": "notice", "item": item, "schedule": schedule, "summary": summary}),
+        TickItem::BackedUp {
+            path,
+            bytes,
+            removed,
+        } => json!({"type": "backup", "path": path, "bytes": bytes, "removed": removed}),
         TickItem::Mail(crate::mail::MailItem::Started {
             schedule,
             folder,
@@ -510,6 +538,22 @@ fn print_report(
                 format_ms(*next_due)
             ),
             TickItem::Notice { item, summary, .. } => format!("{summary} (inbox {item})"),
+            TickItem::BackedUp {
+                path,
+                bytes,
+                removed,
+            } => format!(
+                "backed up the database to {path} ({}){}",
+                crate::text::count(*bytes, "byte"),
+                if *removed > 0 {
+                    format!(
+                        "; removed {}",
+                        crate::text::count(*removed, "older daily copy")
+                    )
+                } else {
+                    String::new()
+                }
+            ),
             TickItem::Mail(crate::mail::MailItem::Started {
                 schedule,
                 folder,
@@ -628,7 +672,11 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> CmdResult {
     loop {
         let mut journal = ctx.journal()?;
         let ticked = schedule::tick(&mut journal, &ctx.run_env()?, &mut Quiet)
-            .and_then(|r| super::secret::sweep(ctx, &journal).map(|_| r));
+            .and_then(|r| super::secret::sweep(ctx, &journal).map(|_| r))
+            .map(|mut r| {
+                routine(ctx, &mut journal, &mut r, "aios daemon");
+                r
+            });
         match ticked {
             Ok(report) => {
                 let notes = super::notify::pass(ctx, &mut journal);

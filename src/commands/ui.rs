@@ -170,7 +170,7 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
     ),
     (
         SLEEPING,
-        "a `wait` step sleeps, or a step waits for its turn under a rate limit, until the time shown",
+        "a `wait` step sleeps, or a step waits for its turn under a rate limit or for its target's circuit breaker, until the time shown",
     ),
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
@@ -328,6 +328,9 @@ impl Observer for Progress {
             Event::StepWarned { step, warning, .. } => {
                 format!("{} {step}: {warning}", s.yellow(WARNING))
             }
+            Event::StepHeld { step, reason, .. } => {
+                format!("{} {step} waits: {reason}", s.yellow(SLEEPING))
+            }
             Event::RunCancelled { .. } => format!("{} run {run} cancelled", s.dim(SKIPPED)),
             Event::StepStarted { step, attempt } => {
                 self.step_started.insert(step.clone(), Instant::now());
@@ -399,6 +402,13 @@ impl Observer for Progress {
             Event::StepReset { step, reason } => {
                 format!("{} {step} will run again: {reason}", s.dim(AGAIN))
             }
+            Event::AgentTool {
+                step, tool, error, ..
+            } => format!(
+                "{} {step} called {tool}{}",
+                s.dim(LLM_CALL),
+                if *error { " (error)" } else { "" }
+            ),
             Event::ProposalCreated {
                 proposal,
                 step,

@@ -587,6 +587,10 @@ impl Connector for Email {
         Some(crate::rate::RateTarget::smtp(&self.account))
     }
 
+    fn target(&self) -> Option<super::Target> {
+        Some(super::Target::new(super::TargetKind::Smtp, &self.account))
+    }
+
     fn summary(&self) -> String {
         let to = self.recipients();
         let who = match to.len() {

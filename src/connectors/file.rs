@@ -202,6 +202,10 @@ impl Connector for FileAction {
         None
     }
 
+    fn target(&self) -> Option<super::Target> {
+        None
+    }
+
     fn summary(&self) -> String {
         format!(
             "{} {} ({})",

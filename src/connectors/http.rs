@@ -224,6 +224,10 @@ impl Connector for HttpAction {
         crate::rate::RateTarget::http(&self.url)
     }
 
+    fn target(&self) -> Option<super::Target> {
+        super::Target::of_url(&self.url)
+    }
+
     fn summary(&self) -> String {
         format!("{} {}", self.method, self.url)
     }
@@ -292,7 +296,7 @@ pub(super) async fn send(h: HttpAction, client: &reqwest::Client) -> Result<Json
         } else {
             "request failed"
         };
-        ExecError::retryable(format!(
+        ExecError::transient(format!(
             "{} {}: {what} ({})",
             h.method,
             h.url,
@@ -313,7 +317,7 @@ pub(super) async fn send(h: HttpAction, client: &reqwest::Client) -> Result<Json
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.contains("json"));
     let bytes = resp.bytes().await.map_err(|e| {
-        ExecError::retryable(format!(
+        ExecError::transient(format!(
             "{} {}: reading the response failed: {}",
             h.method,
             h.url,
@@ -337,9 +341,9 @@ pub(super) async fn send(h: HttpAction, client: &reqwest::Client) -> Result<Json
         let msg = format!("{} {} answered {status}: {excerpt}", h.method, h.url);
         // Server trouble and rate limits may pass; other client errors will not.
         return Err(if status >= 500 || status == 429 || status == 408 {
-            ExecError::retryable(msg)
+            ExecError::transient(msg)
         } else {
-            ExecError::fatal(msg)
+            ExecError::refused(msg)
         });
     }
     Ok(json!({ "status": status, "headers": headers, "body": body }))

@@ -34,6 +34,7 @@ pub mod http;
 mod resources;
 pub mod sandbox;
 pub mod shell;
+pub mod target;
 pub mod tool;
 
 use std::future::Future;
@@ -45,16 +46,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::ConfigFile;
-use crate::mcp::ToolCatalog;
+use crate::mcp::{CatalogError, ToolCatalog};
 use crate::rate::RateTarget;
 use crate::secrets::Secrets;
 use crate::template::Context;
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
-use crate::workflow::{Approve, StepSpec, Workflow};
+use crate::workflow::{Approve, StepSpec, Workflow, suggest};
 
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
+pub use target::{Target, TargetKind};
 
 /// What a connector implements, on its action type (the variant of [`Action`] it is
 /// journaled as). Every item is required: each connector states its whole policy.
@@ -93,6 +95,10 @@ pub(crate) trait Connector:
     /// tool server, the SMTP account; `None` when nothing limits it. The driver
     /// waits for the target's turn before the commit starts.
     fn rate_target(&self) -> Option<RateTarget>;
+
+    /// The outside service the action reaches, whose circuit breaker it goes
+    /// through; `None` for local work (a file, a shell command).
+    fn target(&self) -> Option<Target>;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
     /// The action for a person, as every front end draws it.
@@ -234,6 +240,13 @@ macro_rules! connectors {
                 }
             }
 
+            /// See [`Connector::target`].
+            pub fn target(&self) -> Option<Target> {
+                match self {
+                    $(Action::$Variant(a) => a.target()),+
+                }
+            }
+
             fn summary_line(&self) -> String {
                 match self {
                     $(Action::$Variant(a) => a.summary()),+
@@ -304,8 +317,66 @@ pub fn check_workflow(
                 config,
             }));
         }
+        if let StepSpec::Agent(a) = &s.spec {
+            out.extend(check_agent_tools(&a.tools, tools));
+        }
     }
     out.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    out
+}
+
+/// An agent step's `tools` against the servers' listings: an unknown server, a tool
+/// not listed and a glob that matches nothing are errors (the model would silently
+/// have fewer tools than the workflow says). A server that cannot be reached and has
+/// no cached listing is not checked (`aios check` notes it).
+fn check_agent_tools(
+    entries: &[(String, crate::workflow::read::Span)],
+    tools: &dyn ToolCatalog,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (entry, span) in entries {
+        let Some((server, glob)) = crate::agent::tools::split(entry) else {
+            continue;
+        };
+        match tools.tools(server) {
+            Ok(listing) => {
+                if crate::agent::tools::matching(glob, &listing.tools).is_empty() {
+                    let names: Vec<&str> = listing.tools.iter().map(|t| t.name.as_str()).collect();
+                    let hint = match suggest::did_you_mean(glob, names.iter().copied()) {
+                        Some(d) => d,
+                        None => format!(
+                            "its tools: {}",
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    };
+                    out.push(
+                        Diagnostic::new(if glob.contains('*') {
+                            format!("`{glob}` matches no tool of server `{server}`")
+                        } else {
+                            format!("server `{server}` has no tool `{glob}`")
+                        })
+                        .at(span.clone())
+                        .label("unknown tool")
+                        .hint(hint),
+                    );
+                }
+            }
+            Err(CatalogError::NotConfigured(msg)) => out.push(
+                Diagnostic::new(msg)
+                    .at(span.clone())
+                    .label("not in the config")
+                    .hint(format!(
+                        "add [mcp.{server}] to config.toml, or use one of aios's own tools: {}",
+                        crate::agent::tools::AIOS_TOOLS.join(", ")
+                    )),
+            ),
+            Err(CatalogError::Unavailable(_)) => {}
+        }
+    }
     out
 }
 
@@ -370,8 +441,9 @@ pub fn render(spec: &ActionSpec, r: &RenderCx<'_>) -> Result<Action, String> {
     Ok(action)
 }
 
-/// A failed commit: the message, whether another attempt might succeed, and whether
-/// the action may have taken effect all the same.
+/// A failed commit: the message, whether another attempt might succeed, whether
+/// the action may have taken effect all the same, and what it says about the
+/// action's target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecError {
     pub message: String,
@@ -380,22 +452,58 @@ pub struct ExecError {
     /// the connection broke): the step is not retried but goes to the inbox as
     /// needing attention, like a step interrupted by a crash.
     pub outcome_unknown: bool,
+    pub blame: Blame,
+}
+
+/// What a failed commit says about its target ([`Connector::target`]), for the
+/// target's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The target was not reached, or the failure is not its doing: it counts
+    /// neither way.
+    None,
+    /// A transient failure of the target: a 5xx, a 429, a timeout, no connection.
+    Target,
+    /// The target answered, with a refusal (a 4xx, a tool's own error): it is up.
+    Answered,
 }
 
 impl ExecError {
+    /// A failure another attempt might not have (not the target's: see
+    /// [`ExecError::transient`]).
     pub fn retryable(message: impl Into<String>) -> Self {
         ExecError {
             message: message.into(),
             retryable: true,
             outcome_unknown: false,
+            blame: Blame::None,
         }
     }
 
+    /// A failure another attempt will have too.
     pub fn fatal(message: impl Into<String>) -> Self {
         ExecError {
             message: message.into(),
             retryable: false,
             outcome_unknown: false,
+            blame: Blame::None,
+        }
+    }
+
+    /// A transient failure of the target (retryable; counted by its breaker).
+    pub fn transient(message: impl Into<String>) -> Self {
+        ExecError {
+            blame: Blame::Target,
+            ..ExecError::retryable(message)
+        }
+    }
+
+    /// The target answered with a refusal (not retried; its breaker counts it as
+    /// an answer).
+    pub fn refused(message: impl Into<String>) -> Self {
+        ExecError {
+            blame: Blame::Answered,
+            ..ExecError::fatal(message)
         }
     }
 
@@ -406,6 +514,7 @@ impl ExecError {
             message: message.into(),
             retryable: false,
             outcome_unknown: true,
+            blame: Blame::None,
         }
     }
 }
@@ -501,16 +610,19 @@ impl Action {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(match after_timeout {
-                    AfterTimeout::Retry => ExecError::retryable(format!(
+                    AfterTimeout::Retry => ExecError::transient(format!(
                         "timed out after {} ({}; it was stopped)",
                         crate::clock::format_duration(t),
                         summary
                     )),
-                    AfterTimeout::Ask => ExecError::unknown(format!(
-                        "timed out after {} ({}; it was stopped, and may have taken effect before)",
-                        crate::clock::format_duration(t),
-                        summary
-                    )),
+                    AfterTimeout::Ask => ExecError {
+                        blame: Blame::Target,
+                        ..ExecError::unknown(format!(
+                            "timed out after {} ({}; it was stopped, and may have taken effect before)",
+                            crate::clock::format_duration(t),
+                            summary
+                        ))
+                    },
                 }),
             },
             None => fut.await,

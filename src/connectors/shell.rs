@@ -218,6 +218,10 @@ impl Connector for ShellAction {
         None
     }
 
+    fn target(&self) -> Option<super::Target> {
+        None
+    }
+
     fn summary(&self) -> String {
         format!("run {}", quote_argv(&self.argv))
     }

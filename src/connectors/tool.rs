@@ -372,6 +372,10 @@ impl Connector for ToolAction {
         Some(crate::rate::RateTarget::mcp(&self.server))
     }
 
+    fn target(&self) -> Option<super::Target> {
+        Some(super::Target::new(super::TargetKind::Mcp, &self.server))
+    }
+
     fn summary(&self) -> String {
         format!("call {} on {}", self.tool, self.server)
     }
@@ -412,7 +416,7 @@ impl Connector for ToolAction {
             } else {
                 super::cap_text(text, 4096)
             };
-            return Err(ExecError::fatal(format!(
+            return Err(ExecError::refused(format!(
                 "tool `{}` on `{}` reported an error: {text}",
                 self.tool, self.server
             )));
@@ -423,7 +427,10 @@ impl Connector for ToolAction {
 
 fn exec_error(e: McpError) -> ExecError {
     if e.retryable() {
-        ExecError::retryable(e.to_string())
+        // The server did not start, answer in time, or stay up.
+        ExecError::transient(e.to_string())
+    } else if matches!(e, McpError::Refused { .. }) {
+        ExecError::refused(e.to_string())
     } else {
         ExecError::fatal(e.to_string())
     }

@@ -8,21 +8,25 @@
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
 //! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
-//! [`budget`] enforces the spending caps, [`dry`] rehearses what a dry run does
-//! not carry out and [`rate`] holds commits and calls until their turn under a
-//! rate limit.
+//! [`budget`] enforces the spending caps, [`breakers`] asks and tells the targets'
+//! circuit breakers, [`dry`] rehearses what a dry run does not carry out and
+//! [`rate`] holds commits and calls until their turn under a rate limit.
 
 mod agent;
+mod breakers;
 mod budget;
 mod calls;
 mod dry;
 pub(super) use calls::redact_result;
+pub(super) use replay::loop_records;
 mod execute;
 mod items;
 mod memory;
 mod prepare;
 mod rate;
+mod replay;
 mod rescue;
+pub(super) mod tools;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -91,6 +95,7 @@ pub(super) struct Driver<'a> {
     buffer: Vec<Event>,
     /// Agent steps between calls: their turns, deadlines, calls in flight.
     pub(super) agents: calls::AgentState,
+    pub(super) tool_state: tools::ToolState,
     /// Estimated cost of LLM calls in flight (not journaled yet).
     reserved_usd: f64,
     /// The run's secrets: what commits resolve, and what is redacted from every
@@ -149,6 +154,7 @@ impl<'a> Driver<'a> {
             pending_effects: Vec::new(),
             buffer: Vec::new(),
             agents: calls::AgentState::default(),
+            tool_state: tools::ToolState::default(),
             reserved_usd: 0.0,
             held: Vec::new(),
             turn_came: HashMap::new(),

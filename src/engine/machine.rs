@@ -51,7 +51,8 @@ pub enum Phase {
     RetryWait,
     /// The outcome of an interrupted side effect is unknown; the operator decides.
     NeedsAttention,
-    /// A `wait` step: its timer is set; waiting for `TimerDue`.
+    /// A `wait` step: its timer is set; or a step whose call waits for its
+    /// target's circuit breaker. Waiting for `TimerDue`.
     Sleeping,
     Succeeded,
     Failed,
@@ -151,6 +152,12 @@ pub enum Input {
     },
     /// A sleeping step's time has come (the driver read its clock).
     TimerDue {
+        step: usize,
+    },
+    /// A running step's call waits for its target's circuit breaker: the attempt
+    /// did not run; the step sleeps until the driver says its time came
+    /// (`TimerDue`), then executes the same attempt. No retry is spent.
+    Held {
         step: usize,
     },
 }
@@ -497,6 +504,12 @@ impl Machine {
                 }
                 self.set_phase(step, Phase::Proposed);
                 self.steps[step].attempt += 1;
+            }
+            Input::Held { step } => {
+                if self.steps[step].phase != Phase::Running {
+                    return out;
+                }
+                self.set_phase(step, Phase::Sleeping);
             }
             Input::TimerDue { step } => {
                 if self.steps[step].phase != Phase::Sleeping {

@@ -46,6 +46,8 @@ pub struct RunEnv {
     /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
     /// from what runs keep (empty: no secrets).
     pub secrets: crate::secrets::Secrets,
+    /// The targets' circuit breakers (`[breakers]`).
+    pub breakers: crate::health::BreakerSettings,
     /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
     pub mail: std::sync::Arc<crate::mail::MailSettings>,
     /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
@@ -62,6 +64,7 @@ impl RunEnv {
             agent: Default::default(),
             embedder: None,
             secrets: Default::default(),
+            breakers: Default::default(),
             mail: Default::default(),
             rates: Default::default(),
         }
@@ -401,6 +404,8 @@ fn drive_recorded(
             StepStatus::Skipped => Phase::Skipped,
             StepStatus::Failed => Phase::Failed,
             StepStatus::Waiting if wf.steps[i].policy().timer => Phase::Sleeping,
+            // Its call waits for its target's circuit breaker.
+            StepStatus::Waiting if rec.held.is_some() => Phase::Sleeping,
             StepStatus::Waiting => Phase::Proposed,
             StepStatus::NeedsAttention => Phase::NeedsAttention,
             StepStatus::Running => {
@@ -449,13 +454,58 @@ fn drive_recorded(
         }
     }
     // Sleeping `wait` steps: their end as journaled when they started waiting.
+    // Steps held by a breaker: the action they were about to commit (approved, or
+    // rendered as it was), and when they may try again.
     for (step_id, due_at) in d.journal.wake_times(run_id)? {
-        if let Some(&i) = index.get(step_id.as_str())
-            && d.machine.step(i).phase == Phase::Sleeping
-        {
-            d.prepped[i] = Some(Prepped::Timer(due_at));
-            d.sleepers.insert(i, due_at);
+        let Some(&i) = index.get(step_id.as_str()) else {
+            continue;
+        };
+        if d.machine.step(i).phase != Phase::Sleeping {
+            continue;
         }
+        if d.wf.steps[i].policy().timer {
+            d.prepped[i] = Some(Prepped::Timer(due_at));
+        } else {
+            d.prepped[i] = items
+                .iter()
+                .rev()
+                .find(|p| {
+                    p.step_id == step_id
+                        && p.status == ProposalStatus::Approved
+                        && !matches!(
+                            p.kind,
+                            ProposalKind::Approval | ProposalKind::Budget | ProposalKind::Rescue
+                        )
+                })
+                .and_then(|p| serde_json::from_value::<Action>(p.final_action().clone()).ok())
+                .map(Prepped::Action);
+            if d.prepped[i].is_none() {
+                let attempt = d.machine.step(i).attempt;
+                if let workflow::StepSpec::Action(spec) = &d.wf.steps[i].spec
+                    && let Ok(a) = d.render_action(i, spec, attempt)
+                {
+                    d.prepped[i] = Some(Prepped::Action(a));
+                }
+            }
+        }
+        // Held by a breaker that has closed since: it goes now.
+        let due_at = match steps
+            .iter()
+            .find(|r| r.step_id == step_id)
+            .and_then(|r| r.held.clone())
+        {
+            Some((target, _)) => match crate::connectors::Target::parse(&target)
+                .ok()
+                .map(|t| d.journal.breaker(&t))
+                .transpose()?
+                .flatten()
+            {
+                Some(b) if b.is_tripped() => due_at,
+                _ => due_at.min(d.journal.now()),
+            },
+            None => due_at,
+        };
+        d.sleepers.insert(i, due_at);
     }
     let mut events = Vec::new();
     for (i, _) in &reruns {
@@ -466,7 +516,23 @@ fn drive_recorded(
     }
     // An interrupted agent step starts its next attempt from the calls the last one
     // journaled (resume never pays for a call twice).
+    let mut run_events = None;
     for &i in &resets {
+        if let workflow::StepSpec::Agent(a) = &d.wf.steps[i].spec
+            && !a.tools.is_empty()
+        {
+            // A tool loop spans the attempts its proposals started: read it from
+            // the events.
+            if run_events.is_none() {
+                run_events = Some(d.journal.events(run_id)?);
+            }
+            let records =
+                driver::loop_records(run_events.as_deref().unwrap_or_default(), &d.wf.steps[i].id);
+            if !records.is_empty() {
+                d.agents.carried_loop.insert(i, records);
+            }
+            continue;
+        }
         if matches!(d.wf.steps[i].spec, workflow::StepSpec::Agent(_)) {
             let mut calls = d.journal.llm_calls(&crate::journal::CallFilter {
                 run: Some(run_id),
@@ -520,6 +586,7 @@ fn drive_recorded(
             }
             ProposalKind::Budget => d.restore_budget_stop(i, &p.action),
             ProposalKind::Rescue => d.restore_rescue(i, &p.action),
+            _ if Driver::is_agent_tool_item(p) => d.restore_agent_tool(i, p),
             _ => {
                 if let Ok(a) = serde_json::from_value::<Action>(p.final_action().clone()) {
                     d.prepped[i] = Some(Prepped::Action(a));

@@ -56,6 +56,8 @@ pub fn prompt(
         max_tokens: p.max_tokens,
         context: None,
         sampling: Sampling::default(),
+        tools: Vec::new(),
+        max_turns: 8,
     };
     let Next::Call(call) = Turns::default().next(&req, Policy::default()) else {
         return Err(Error::other("internal: a prompt without a model"));
@@ -78,6 +80,7 @@ pub fn prompt(
         heuristic: target.is_heuristic(),
         finish_reason: None,
         failure: None,
+        tool_calls: Vec::new(),
     };
     let started = Instant::now();
     let mut failure = None;

@@ -100,6 +100,23 @@ impl Journal {
     /// What changed after event `since` (0: from the start). One indexed range scan
     /// of the new events only, so polling it is cheap however big the inbox is.
     pub fn changes_since(&self, since: i64) -> Result<Changes> {
+        if since <= 0 {
+            // The first look: everything may have changed. Only the newest event is
+            // read (the history is not scanned: a TUI opens as fast on a million
+            // events as on ten).
+            let seq: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT max(seq) FROM events")?
+                .query_row([], |r| r.get(0))?;
+            return Ok(match seq {
+                Some(seq) => Changes {
+                    seq,
+                    inbox: true,
+                    runs: true,
+                },
+                None => Changes::default(),
+            });
+        }
         let (seq, inbox, runs): (Option<i64>, Option<bool>, Option<bool>) = self
             .conn
             .prepare_cached(

@@ -154,6 +154,7 @@ fn read_call(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmCallRecord> {
             heuristic: r.get(17)?,
             finish_reason: r.get(18)?,
             failure: r.get(19)?,
+            tool_calls: Vec::new(),
         },
     })
 }

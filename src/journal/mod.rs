@@ -6,7 +6,9 @@
 //! Every state change goes through [`Journal::commit`], which appends the events and
 //! applies them to the projections in one transaction.
 
+mod breakers;
 mod failure;
+mod health;
 mod hooks;
 mod inbox;
 mod item;
@@ -41,10 +43,13 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
+pub use breakers::{HeldStep, Verdict};
 pub use failure::{FailedStep, Failure, FailureChoice};
+pub use health::{BackupFile, Heartbeat, PendingKind, check_backup};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
 pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};
+pub(crate) use lease::process_alive;
 pub use lease::{LeaseHeld, Owner};
 pub use llm::CallFilter;
 pub use mail::*;

@@ -187,10 +187,13 @@ impl Journal {
 
     /// Notices, oldest first: pending ones, or all.
     pub fn notices(&self, all: bool) -> Result<Vec<NoticeRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM notices WHERE (?1 OR status = 'pending') ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![all], row)?;
+        // Two statements: `?1 OR status = …` would read every notice ever raised.
+        let mut stmt = self.conn.prepare_cached(&if all {
+            format!("SELECT {COLS} FROM notices ORDER BY id")
+        } else {
+            format!("SELECT {COLS} FROM notices WHERE status = 'pending' ORDER BY id")
+        })?;
+        let rows = stmt.query_map([], row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

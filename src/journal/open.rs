@@ -33,6 +33,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_notifications.sql"),
     include_str!("migrations/0014_rate_limits.sql"),
     include_str!("migrations/0015_runs_by_workflow.sql"),
+    include_str!("migrations/0016_breakers.sql"),
+    include_str!("migrations/0017_health.sql"),
+    include_str!("migrations/0018_pending_by_run.sql"),
 ];
 
 /// How the journal is opened.

@@ -56,7 +56,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 run,
                 step,
                 "UPDATE steps SET status = 'running', attempts = ?3, error = NULL, started_at = ?4, finished_at = NULL,
-                   throttled_until = NULL, throttled_by = NULL WHERE run_id = ?1 AND step_id = ?2",
+                   throttled_until = NULL, throttled_by = NULL, held = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, attempt, at],
             )?;
         }
@@ -70,7 +70,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 run,
                 step,
                 "UPDATE steps SET status = 'succeeded', attempts = max(attempts, ?3), output = ?4, error = NULL,
-                   started_at = coalesce(started_at, ?5), finished_at = ?5, throttled_until = NULL, throttled_by = NULL
+                   started_at = coalesce(started_at, ?5), finished_at = ?5, throttled_until = NULL, throttled_by = NULL, held = NULL
                  WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, attempt, output.to_string(), at],
             )?;
@@ -92,7 +92,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 run,
                 step,
                 "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), error = ?5, finished_at = ?6,
-                   throttled_until = NULL, throttled_by = NULL WHERE run_id = ?1 AND step_id = ?2",
+                   throttled_until = NULL, throttled_by = NULL, held = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, status, attempt, error, at],
             )?;
         }
@@ -101,7 +101,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4, throttled_until = NULL, throttled_by = NULL
+                "UPDATE steps SET status = 'skipped', error = ?3, finished_at = ?4, throttled_until = NULL, throttled_by = NULL, held = NULL
                  WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, reason, at],
             )?;
@@ -111,7 +111,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = 'pending', finished_at = NULL, throttled_until = NULL, throttled_by = NULL
+                "UPDATE steps SET status = 'pending', finished_at = NULL, throttled_until = NULL, throttled_by = NULL, held = NULL
                  WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step],
             )?;
@@ -150,7 +150,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 tx,
                 run,
                 step,
-                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4) WHERE run_id = ?1 AND step_id = ?2",
+                "UPDATE steps SET status = ?3, attempts = max(attempts, ?4), held = NULL WHERE run_id = ?1 AND step_id = ?2",
                 params![run, step, status, attempt],
             )?;
         }
@@ -233,6 +233,22 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 params![run, step, attempt, due_at, at],
             )?;
         }
+        Event::StepHeld {
+            step,
+            attempt,
+            target,
+            until,
+            reason,
+        } => {
+            step_update(
+                tx,
+                run,
+                step,
+                "UPDATE steps SET status = 'waiting', attempts = max(attempts, ?3), wake_at = ?4, held = ?5,
+                   error = ?6 WHERE run_id = ?1 AND step_id = ?2",
+                params![run, step, attempt, until, target, reason],
+            )?;
+        }
         Event::DeadlineSet {
             proposal,
             due_at,
@@ -296,6 +312,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,
         // What a dry run would have done: in the log only.
         Event::StepRehearsed { .. } => {}
+        // In the event log only: resume reads a tool loop from the events.
+        Event::AgentTool { .. } => {}
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
         }

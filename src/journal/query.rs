@@ -125,6 +125,13 @@ fn step_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
             (Some(until), Some(by)) => Some((until, by)),
             _ => None,
         },
+        held: match (
+            r.get::<_, Option<String>>(11)?,
+            r.get::<_, Option<Millis>>(12)?,
+        ) {
+            (Some(t), Some(until)) if r.get::<_, String>(3)? == "waiting" => Some((t, until)),
+            _ => None,
+        },
     })
 }
 
@@ -226,7 +233,7 @@ impl Journal {
     pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT step_id, idx, kind, status, attempts, output, error, started_at, finished_at,
-               throttled_until, throttled_by
+               throttled_until, throttled_by, held, wake_at
              FROM steps WHERE run_id = ?1 ORDER BY idx",
         )?;
         let rows = stmt.query_map(params![run], step_row)?;
@@ -267,12 +274,21 @@ impl Journal {
     /// Inbox items: pending ones (or all with `all`), oldest first (front ends sort
     /// them with [`crate::inbox::order`]).
     pub fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id
-             WHERE (?1 OR p.status = 'pending') ORDER BY p.id"
-        ))?;
+        // Two statements, not `?1 OR status = 'pending'`: SQLite cannot use the
+        // status index for a condition that may be true of every row, and would
+        // read every item ever made to list the pending ones.
+        let mut stmt = self.conn.prepare_cached(&if all {
+            format!(
+                "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id ORDER BY p.id"
+            )
+        } else {
+            format!(
+                "SELECT {PROPOSAL_COLS} FROM proposals p JOIN runs r ON r.id = p.run_id
+                 WHERE p.status = 'pending' ORDER BY p.id"
+            )
+        })?;
         let mut items = stmt
-            .query_map(params![all], proposal_row)?
+            .query_map([], proposal_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         // Notices (about schedules, not runs) are inbox items too.
         items.extend(self.notices(all)?.iter().map(|n| n.as_proposal()));

@@ -24,7 +24,7 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         "steps",
-        "SELECT json_array(step_id, idx, kind, status, attempts, output, error, started_at, finished_at, wake_at, throttled_until, throttled_by)
+        "SELECT json_array(step_id, idx, kind, status, attempts, output, error, started_at, finished_at, wake_at, throttled_until, throttled_by, held)
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     ),
     (

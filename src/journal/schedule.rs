@@ -589,7 +589,8 @@ impl Journal {
 
     /// Runs `aios tick` should drive on: running runs whose executor may be gone
     /// (a lease, or none for longer than `stale_ms`), and waiting runs with nothing
-    /// pending in the inbox (decisions taken with `--no-resume`). Never a dry run.
+    /// pending in the inbox (decisions taken with `--no-resume`), whose timers are
+    /// due or whose steps' circuit breakers closed. Never a dry run.
     pub fn runs_to_continue(&self, now: Millis, stale_ms: Millis) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id FROM runs WHERE status = 'running' AND dry IS NULL
@@ -600,7 +601,10 @@ impl Journal {
                -- a run whose only waiting steps are timers not due yet stays asleep
                AND (NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting' AND s.wake_at > ?2)
                     OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting'
-                               AND (s.wake_at IS NULL OR s.wake_at <= ?2)))
+                               AND (s.wake_at IS NULL OR s.wake_at <= ?2
+                                    -- held by a breaker closed since (by hand, or by another call)
+                                    OR (s.held IS NOT NULL AND NOT EXISTS (SELECT 1 FROM breakers b
+                                        WHERE b.target = s.held AND b.state != 'closed')))))
              ORDER BY 1",
         )?;
         let rows = stmt.query_map(params![now - stale_ms, now], |r| r.get(0))?;

@@ -88,6 +88,21 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0015_runs_by_workflow.sql"),
         "5a11666d3a13071911694655a68a276b42e7cc0f472d02fed2ff0d2cadeab46b",
     ),
+    (
+        "0016_breakers.sql",
+        include_str!("migrations/0016_breakers.sql"),
+        "ccb8561103ce67ba1f28aa0a3db438cb2c307ea65f54db8d713adf3f3a38ccf2",
+    ),
+    (
+        "0017_health.sql",
+        include_str!("migrations/0017_health.sql"),
+        "dd5c9fa8cbd0906c89c8e2cbc85708b2b3434199c958ea2695224086843f3edd",
+    ),
+    (
+        "0018_pending_by_run.sql",
+        include_str!("migrations/0018_pending_by_run.sql"),
+        "93c12bcb7435b02d531ca7cf72eef623b92a0e12ad56f5fab055b699ca8a98d8",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

@@ -216,6 +216,24 @@ pub enum Event {
     },
     /// One LLM call of an agent step, journaled before its result is used.
     LlmCall(Box<LlmCall>),
+    /// A tool call of an agent step's loop and its result (redacted), journaled
+    /// before the model reads it.
+    AgentTool {
+        step: String,
+        attempt: u32,
+        /// The provider's id of the call.
+        call_id: String,
+        /// `SERVER.TOOL`, or one of aios's own (`memory.search`, ...).
+        tool: String,
+        arguments: Json,
+        result: Json,
+        /// The result is an error (the tool's, or why the call could not be made).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        error: bool,
+        /// The inbox item the call waited on (a side effect).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposal: Option<i64>,
+    },
     /// A `fact` step set (entity, key) to `value`; `version` was assigned when the
     /// event was committed (one more than the version current then).
     FactSet {
@@ -316,6 +334,17 @@ pub enum Event {
         attempt: u32,
         due_at: Millis,
     },
+    /// A step's call waits for its target's circuit breaker (open, or a probe is
+    /// out) until `until`; the attempt did not run, and runs then (`aios tick`
+    /// continues the run).
+    StepHeld {
+        step: String,
+        attempt: u32,
+        /// `KIND:NAME`, as [`crate::connectors::Target`] prints it.
+        target: String,
+        until: Millis,
+        reason: String,
+    },
     /// An inbox item gets a decision deadline (committed with its creation).
     DeadlineSet {
         proposal: i64,
@@ -379,6 +408,9 @@ pub struct LlmCall {
     /// Why the call failed: `transient | fatal | schema_refused | deadline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The tools the reply called (kept in the event; resume reads them there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<crate::agent::ToolCall>,
 }
 
 /// An LLM call as stored, with its run and time.
@@ -418,6 +450,7 @@ impl Event {
             Event::ProposalCreated { .. } => "proposal_created",
             Event::ProposalDecided { .. } => "proposal_decided",
             Event::LlmCall(_) => "llm_call",
+            Event::AgentTool { .. } => "agent_tool",
             Event::FactSet { .. } => "fact_set",
             Event::NoteAdded { .. } => "note_added",
             Event::NoteForgotten { .. } => "note_forgotten",
@@ -426,6 +459,7 @@ impl Event {
             Event::NoticeRaised { .. } => "notice_raised",
             Event::NoticeAcknowledged { .. } => "notice_acknowledged",
             Event::TimerSet { .. } => "timer_set",
+            Event::StepHeld { .. } => "step_held",
             Event::DeadlineSet { .. } => "deadline_set",
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
@@ -451,13 +485,15 @@ impl Event {
             | Event::NoteAdded { step, .. }
             | Event::ProposalSnoozed { step, .. }
             | Event::TimerSet { step, .. }
+            | Event::StepHeld { step, .. }
             | Event::DeadlineSet { step, .. }
             | Event::ProposalReminded { step, .. }
             | Event::ProposalWithdrawn { step, .. }
             | Event::ProposalReopened { step, .. }
             | Event::StepRehearsed { step, .. }
             | Event::StepThrottled { step, .. }
-            | Event::StepWarned { step, .. } => Some(step),
+            | Event::StepWarned { step, .. }
+            | Event::AgentTool { step, .. } => Some(step),
             Event::LlmCall(c) => Some(&c.step),
             Event::OutcomeRecorded { step, .. } => step.as_deref(),
             _ => None,
@@ -562,6 +598,9 @@ pub struct StepRecord {
     /// While it waits for its turn under a rate limit: until when, and the limit
     /// (`api.example.com 10/m`).
     pub throttled: Option<(Millis, String)>,
+    /// A waiting step held by its target's circuit breaker: the target, and when
+    /// it may go (its reason is in `error`).
+    pub held: Option<(String, Millis)>,
 }
 
 #[derive(Debug, Clone)]

@@ -70,6 +70,12 @@ pub enum TickItem {
         schedule: String,
         summary: String,
     },
+    /// The daily backup was made (`[backup]`), and older daily copies removed.
+    BackedUp {
+        path: String,
+        bytes: u64,
+        removed: usize,
+    },
     /// Something stopped with an error (the tick went on with everything else): a
     /// run being driven, a schedule being fired, or a deadline being applied.
     Error {
@@ -157,6 +163,55 @@ fn raise_notices(journal: &mut Journal, now: Millis, report: &mut TickReport) ->
             report.items.push(TickItem::Notice {
                 item,
                 schedule: name,
+                summary,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One notice per episode of a circuit breaker that stays open (not closed since
+/// it first opened) for `notify_after` or longer, keyed by the target and when it
+/// opened. The notice's "schedule" is the target.
+fn breaker_notices(
+    journal: &mut Journal,
+    now: Millis,
+    notify_after: Millis,
+    report: &mut TickReport,
+) -> Result<()> {
+    let tripped: Vec<_> = journal
+        .breakers()?
+        .into_iter()
+        .filter(|b| b.is_tripped() && b.opened_at.is_some_and(|t| now - t >= notify_after))
+        .collect();
+    if tripped.is_empty() {
+        return Ok(());
+    }
+    let held = journal.held_steps()?;
+    for b in tripped {
+        let target = b.target.to_string();
+        let opened = b.opened_at.unwrap_or(now);
+        let waiting: Vec<_> = held.iter().filter(|h| h.target == target).collect();
+        let summary = format!(
+            "circuit breaker {target} has been open since {} ({}); {} wait for it",
+            crate::clock::format_ms(opened),
+            crate::text::count(b.trips as usize, "trip"),
+            crate::text::count(waiting.len(), "step"),
+        );
+        let data = serde_json::json!({
+            "target": target,
+            "opened_at": crate::clock::format_ms(opened),
+            "trips": b.trips,
+            "until": b.until.map(crate::clock::format_ms),
+            "last_error": b.last_error,
+            "held": waiting.iter().map(|h| serde_json::json!({"run": h.run, "step": h.step})).collect::<Vec<_>>(),
+            "hint": format!("aios breakers close {target}"),
+        });
+        let key = format!("breaker:{target}:{opened}");
+        if let Some(item) = journal.raise_notice(&target, "breaker", &key, &summary, data)? {
+            report.items.push(TickItem::Notice {
+                item,
+                schedule: target,
                 summary,
             });
         }
@@ -264,6 +319,9 @@ pub fn tick(
         }
     }
     if let Err(e) = raise_notices(journal, now, &mut report) {
+        report.items.push(TickItem::error(None, None, &e));
+    }
+    if let Err(e) = breaker_notices(journal, now, env.breakers.notify_after, &mut report) {
         report.items.push(TickItem::error(None, None, &e));
     }
     Ok(report)

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::support::llm::{LlmServer, Reply};
 use crate::support::{Test, step};
 
-const KEY: &str = "sk-aios-test-7f3e9c2a-SECRET-KEY-4242";
+pub(crate) const KEY: &str = "sk-aios-test-7f3e9c2a-SECRET-KEY-4242";
 
 /// A config with one provider of `kind` at `server`, and the given models.
 pub(crate) fn config(server: &LlmServer, kind: &str, models: &str) -> String {

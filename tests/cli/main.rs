@@ -7,6 +7,8 @@ mod support;
 mod agent;
 mod agent_budget;
 mod agent_local;
+mod agent_tools;
+mod breakers;
 
 mod check;
 mod check_limits;
@@ -19,6 +21,7 @@ mod decide;
 mod dry_run;
 mod email;
 mod email_faults;
+mod health;
 mod inspect;
 mod lease;
 mod library;

@@ -340,3 +340,52 @@ fn a_held_agent_call_is_made_when_its_turn_comes() {
     assert_eq!(draft["status"], "succeeded", "{show}");
     assert_eq!(server.seen().len(), 2);
 }
+
+/// An SMTP account's limit (`smtp:NAME` in `[rate]`) spaces email steps: the second
+/// of two emails in a row under `1/500ms` waits for its turn, half a second after the
+/// first's, then is sent.
+#[test]
+fn emails_wait_for_their_accounts_turn() {
+    use crate::support::smtp::{Opts, SmtpServer};
+    let t = Test::new();
+    let server = SmtpServer::start(&t.join("smtp"), Opts::default());
+    let t = crate::email::with_server(&server)
+        .write(
+            "config.toml",
+            &format!(
+                "{}[rate]\n\"smtp:default\" = \"1/500ms\"\n",
+                server.config(None)
+            ),
+        )
+        .write(
+            "mail.toml",
+            r#"name = "mail"
+[[steps]]
+id = "one"
+kind = "email"
+approve = "never"
+to = "bob@example.com"
+subject = "First"
+text = "One."
+[[steps]]
+id = "two"
+kind = "email"
+approve = "never"
+to = "bob@example.com"
+subject = "Second"
+text = "Two."
+"#,
+        );
+    t.aios(&["run", "mail.toml"])
+        .success()
+        .stderr_contains("two waits for its turn under the rate limit smtp:default (1/500ms)");
+    let waits = throttles(&t, 1);
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(waits[0].0, "two");
+    assert_eq!(waits[0].1.parse::<i64>().unwrap() - ms(NOW), 500);
+    let got = server.messages();
+    assert_eq!(got.len(), 2);
+    assert!(got[0].text().contains("\r\nSubject: First\r\n"));
+    assert!(got[1].text().contains("\r\nSubject: Second\r\n"));
+    assert_eq!(t.show(1)["status"], "succeeded");
+}

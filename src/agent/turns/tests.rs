@@ -23,6 +23,8 @@ fn req(models: &[&str]) -> AgentRequest {
         max_tokens: 100,
         context: None,
         sampling: Sampling::default(),
+        tools: Vec::new(),
+        max_turns: 8,
     }
 }
 
@@ -43,6 +45,7 @@ fn replied(text: &str) -> Input<'_> {
         text,
         finish: Some("stop"),
         offline: false,
+        tool_calls: &[],
     }
 }
 
@@ -59,6 +62,8 @@ fn the_first_call_goes_to_the_first_model_and_a_good_reply_ends_the_step() {
             repair: None,
             max_tokens: 100,
             plain: false,
+            convo: Vec::new(),
+            final_turn: false,
         }
     );
     let Next::Done(s) = t.handle(&r, LAST, replied(GOOD)) else {
@@ -94,6 +99,7 @@ fn an_invalid_reply_is_repaired_once_then_the_next_model_answers() {
             text: GOOD,
             finish: None,
             offline: true,
+            tool_calls: &[],
         },
     ) else {
         panic!()
@@ -118,6 +124,7 @@ fn a_reply_cut_at_max_tokens_is_named_and_the_repair_gets_twice_the_room() {
             text: r#"{"subject": "Hi", "bo"#,
             finish: Some("length"),
             offline: false,
+            tool_calls: &[],
         },
     );
     let c = call(&n);
@@ -132,6 +139,7 @@ fn a_reply_cut_at_max_tokens_is_named_and_the_repair_gets_twice_the_room() {
             text: r#"{"subject": "#,
             finish: Some("max_tokens"),
             offline: false,
+            tool_calls: &[],
         },
     );
     let Next::GiveUp(g) = n else { panic!("{n:?}") };
@@ -162,6 +170,7 @@ fn a_cut_text_reply_is_kept_and_marked() {
             text: "Once upon a",
             finish: Some("length"),
             offline: false,
+            tool_calls: &[],
         },
     ) else {
         panic!()
@@ -292,6 +301,8 @@ fn a_budget_switch_starts_the_next_model_fresh() {
             repair: None,
             max_tokens: 100,
             plain: false,
+            convo: Vec::new(),
+            final_turn: false,
         }
     );
     assert!(
@@ -312,6 +323,7 @@ fn an_offline_draft_that_does_not_fit_is_not_repaired() {
             text: "{}",
             finish: None,
             offline: true,
+            tool_calls: &[],
         },
     );
     let Next::GiveUp(g) = n else { panic!() };

@@ -41,6 +41,13 @@ impl Driver<'_> {
             .map(|c| c.render(&self.ctx))
             .transpose()?
             .map(|query| PromptContext { query, used: None });
+        let tools = if a.tools.is_empty() {
+            Vec::new()
+        } else {
+            let names: Vec<String> = a.tools.iter().map(|(n, _)| n.clone()).collect();
+            let catalog = self.env.exec.mcp.catalog(crate::mcp::Lookup::LiveThenCache);
+            crate::agent::tools::resolve(&names, &catalog).map_err(|e| format!("`tools`: {e}"))?
+        };
         Ok(Prepped::Agent(Box::new(AgentRequest {
             models: a.models.clone(),
             system,
@@ -51,6 +58,8 @@ impl Driver<'_> {
             max_tokens: a.max_tokens,
             context,
             sampling: a.sampling.clone(),
+            tools,
+            max_turns: a.max_turns,
         })))
     }
 

@@ -26,7 +26,7 @@ use crate::agent::{
 use crate::engine::LiveCall;
 use crate::engine::machine::Input;
 use crate::error::Result;
-use crate::journal::{Event, LlmCall, LlmCallRecord};
+use crate::journal::{Event, LlmCall, LlmCallRecord, Verdict};
 
 /// A finished call, sent back from the executor.
 pub(in crate::engine) struct CallDone {
@@ -62,6 +62,9 @@ pub(in crate::engine) struct AgentState {
     /// Journaled calls of an interrupted attempt, replayed into the next one's
     /// turns so resume never pays for them twice.
     pub(in crate::engine) carried: HashMap<usize, Vec<LlmCallRecord>>,
+    /// The same for a step with tools: its loop's journaled calls and tool results
+    /// (across the attempts its proposals started).
+    pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::replay::LoopRecord>>,
     /// One HTTP client per provider (each has its own `connect_timeout`).
     clients: HashMap<String, reqwest::Client>,
 }
@@ -89,7 +92,7 @@ impl AgentState {
 }
 
 impl Driver<'_> {
-    fn policy(&self, step: usize) -> Policy {
+    pub(super) fn policy(&self, step: usize) -> Policy {
         Policy {
             retries_left: self.machine.retries_left(step),
         }
@@ -108,9 +111,19 @@ impl Driver<'_> {
         }
         let mut turns = self.agents.turns.remove(&step).unwrap_or_default();
         let policy = self.policy(step);
+        // Between a turn's tool calls (a proposal was decided): make the rest.
+        if turns.awaiting().next().is_some() {
+            let work = turns.work(&req);
+            return self.run_tools(step, attempt, req, turns, work);
+        }
         let mut next = turns.next(&req, policy);
-        if let Some(calls) = self.agents.carried.remove(&step) {
-            next = replay(&req, policy, &mut turns, &calls, next);
+        if let Some(records) = self.agents.carried_loop.remove(&step) {
+            next = super::replay::replay_loop(&req, policy, &mut turns, &records, next);
+            if let Next::Tools(work) = next {
+                return self.run_tools(step, attempt, req, turns, work);
+            }
+        } else if let Some(calls) = self.agents.carried.remove(&step) {
+            next = super::replay::replay(&req, policy, &mut turns, &calls, next);
         }
         self.perform_turn(step, attempt, req, turns, next)
     }
@@ -129,6 +142,7 @@ impl Driver<'_> {
             let call = match next {
                 Next::Call(c) => c,
                 Next::GiveUp(g) => return self.agent_give_up(step, g),
+                Next::Tools(work) => return self.run_tools(step, attempt, req, turns, work),
                 Next::Done(_) => {
                     return Err(crate::error::Error::other(
                         "internal: an agent step succeeded without a reply",
@@ -142,6 +156,13 @@ impl Driver<'_> {
                     continue;
                 }
             };
+            if !target.is_heuristic()
+                && let Some(why) = self.provider_blocked(step, target.provider_name())?
+            {
+                // Its provider's breaker is open: on to the next model, if any.
+                next = turns.handle(&req, policy, TurnInput::Unavailable(&why));
+                continue;
+            }
             let form = self.form_for(&req, &call, &target)?;
             let chat = crate::agent::chat(&req, &call, form, &target.sampling);
             if target.is_heuristic() {
@@ -354,6 +375,7 @@ impl Driver<'_> {
             heuristic: target.is_heuristic(),
             finish_reason: None,
             failure: None,
+            tool_calls: Vec::new(),
         }
     }
 
@@ -383,6 +405,7 @@ impl Driver<'_> {
                 text: &text,
                 finish: None,
                 offline: true,
+                tool_calls: &[],
             },
         );
         if turns.errors.len() > errors {
@@ -415,6 +438,22 @@ impl Driver<'_> {
             context,
             ..
         } = done;
+        let verdict = match &result {
+            Ok(_) => Some(Verdict::Answered),
+            Err(f) => match f.kind {
+                FailureKind::Transient => Some(Verdict::Failed(f.full())),
+                FailureKind::Fatal | FailureKind::SchemaRefused => Some(Verdict::Answered),
+                // The step ran out of time: nothing said about the provider.
+                FailureKind::Deadline => None,
+            },
+        };
+        if let (Some(v), false) = (verdict, target.is_heuristic()) {
+            let provider = crate::connectors::Target::new(
+                crate::connectors::TargetKind::Llm,
+                target.provider_name(),
+            );
+            self.report(Some(provider), v)?;
+        }
         let mut call = self.call_event(step, attempt, &target, &chat, latency, context.as_ref());
         match &result {
             Ok(r) => {
@@ -424,6 +463,7 @@ impl Driver<'_> {
                 call.http_attempts = r.http_attempts;
                 call.cost_usd = target.cost(r.tokens_in, r.tokens_out);
                 call.finish_reason = r.finish.clone();
+                call.tool_calls = r.tool_calls.clone();
             }
             Err(f) => {
                 call.error = Some(f.full());
@@ -458,6 +498,7 @@ impl Driver<'_> {
                     text: &r.text,
                     finish: r.finish.as_deref(),
                     offline: false,
+                    tool_calls: &r.tool_calls,
                 },
             ),
             Err(f) => turns.handle(&req, policy, TurnInput::Failed(f)),
@@ -503,6 +544,9 @@ impl Driver<'_> {
         }
         if s.truncated {
             out["truncated"] = json!(true);
+        }
+        if s.tool_turns > 0 {
+            out["tool_turns"] = json!(s.tool_turns);
         }
         self.agents.deadlines.remove(&step);
         self.set_view(step, "succeeded", out.clone());
@@ -552,6 +596,9 @@ pub(in crate::engine) fn redact_result(
     match result {
         Ok(mut r) => {
             r.text = crate::agent::redact_reply(secrets, &r.text);
+            for c in &mut r.tool_calls {
+                secrets.redact_json(&mut c.arguments);
+            }
             Ok(r)
         }
         Err(mut f) => {
@@ -560,47 +607,4 @@ pub(in crate::engine) fn redact_result(
             Err(f)
         }
     }
-}
-
-/// Feed an interrupted attempt's journaled calls into fresh turns, as long as each
-/// is the call the turns would make next (same model, in order).
-fn replay(
-    req: &AgentRequest,
-    policy: Policy,
-    turns: &mut Turns,
-    calls: &[LlmCallRecord],
-    mut next: Next,
-) -> Next {
-    for c in calls {
-        let Next::Call(call) = &next else { break };
-        if call.alias != c.call.alias {
-            break;
-        }
-        let k = &c.call;
-        next = match (&k.failure, &k.response) {
-            (Some(kind), _) => {
-                let Some(kind) = crate::agent::FailureKind::parse(kind) else {
-                    break;
-                };
-                let f = CallFailure {
-                    message: k.error.clone().unwrap_or_default(),
-                    hint: None,
-                    kind,
-                    http_attempts: k.http_attempts,
-                };
-                turns.handle(req, policy, TurnInput::Failed(&f))
-            }
-            (None, Some(text)) => turns.handle(
-                req,
-                policy,
-                TurnInput::Replied {
-                    text,
-                    finish: k.finish_reason.as_deref(),
-                    offline: k.heuristic,
-                },
-            ),
-            _ => break,
-        };
-    }
-    next
 }

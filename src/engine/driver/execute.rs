@@ -23,6 +23,7 @@ pub(super) enum Done {
     Action(std::result::Result<Json, ExecError>),
     Agent(Box<calls::CallDone>),
     Embedded(Box<agent::EmbedDone>),
+    Tools(Box<super::tools::ToolsDone>),
 }
 
 /// The async side, built on first use (so runs without side effects start none):
@@ -89,6 +90,10 @@ impl Driver<'_> {
                 Ok(())
             }
             Some(Prepped::Action(action)) => {
+                // An open circuit breaker holds the step without spending a turn.
+                if self.held_by_breaker(step, attempt, action.target())? {
+                    return Ok(());
+                }
                 // Rate limit (`[rate]`): wait for the target's turn before it starts.
                 if self.hold_for_turn(step, attempt, action.rate_target(), Then::Execute)? {
                     return Ok(());
@@ -160,8 +165,14 @@ impl Driver<'_> {
         let result = match c.done {
             Done::Agent(done) => return self.agent_done(c.step, c.attempt, *done),
             Done::Embedded(done) => return self.embedded(c.step, c.attempt, *done),
+            Done::Tools(done) => return self.tools_done(c.step, c.attempt, *done),
             Done::Action(r) => r,
         };
+        let target = match &self.prepped[c.step] {
+            Some(Prepped::Action(a)) => a.target(),
+            _ => None,
+        };
+        self.report_commit(target, &result)?;
         if self.machine.step(c.step).attempt != c.attempt {
             return Ok(());
         }

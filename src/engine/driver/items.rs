@@ -220,6 +220,10 @@ impl Driver<'_> {
             // failed run is driven again (`crate::engine::resume`).
             return;
         }
+        if Self::is_agent_tool_item(p) {
+            self.agent_tool_decided(step, p);
+            return;
+        }
         match p.kind {
             ProposalKind::Approval => {
                 let answer = json!({

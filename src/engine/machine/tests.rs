@@ -583,3 +583,49 @@ fn a_sleeping_step_does_not_block_parallel_work_and_survives_restore() {
     r.handle(ok(0));
     assert_eq!(r.outcome(), Outcome::Succeeded);
 }
+
+#[test]
+fn a_held_step_sleeps_and_runs_the_same_attempt_without_spending_a_retry() {
+    let mut p = chain(2);
+    p[0].retry = Retry {
+        attempts: 2,
+        backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(100),
+    };
+    let mut m = Machine::new(p, 4);
+    m.schedule();
+    m.handle(ready(0));
+    // The first attempt's call waits for its target's breaker.
+    assert!(m.handle(Input::Held { step: 0 }).is_empty());
+    assert_eq!(m.step(0).phase, Phase::Sleeping);
+    assert_eq!(m.outcome(), Outcome::Waiting);
+    // Held only from Running: a stray hold changes nothing.
+    assert!(m.handle(Input::Held { step: 1 }).is_empty());
+    assert_eq!(m.step(1).phase, Phase::Pending);
+    assert_eq!(
+        m.handle(Input::TimerDue { step: 0 }),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 1
+        }]
+    );
+    // Held again on the retry: the retry is still the second of two tries.
+    m.handle(err(0, true));
+    m.handle(Input::RetryDue { step: 0 });
+    m.handle(Input::Held { step: 0 });
+    assert_eq!(
+        m.handle(Input::TimerDue { step: 0 }),
+        vec![Effect::Execute {
+            step: 0,
+            attempt: 2
+        }]
+    );
+    assert_eq!(m.step(0).tries, 2);
+    assert_eq!(
+        m.handle(ok(0)),
+        vec![Effect::Prepare {
+            step: 1,
+            attempt: 1
+        }]
+    );
+}

@@ -66,6 +66,7 @@ fn rec(id: &str, status: StepStatus, attempts: u32) -> StepRecord {
         started_at: None,
         finished_at: None,
         throttled: None,
+        held: None,
     }
 }
 

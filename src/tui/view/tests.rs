@@ -408,6 +408,7 @@ fn run_timeline() {
         started_at: None,
         finished_at: None,
         throttled: None,
+        held: None,
     };
     update(
         &mut m,

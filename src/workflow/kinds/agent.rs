@@ -1,7 +1,8 @@
 //! `agent`: an LLM call, metered and capped. Pure computation for the engine: never
 //! proposed (what it drafts reaches the world through a later, proposed step). Its
 //! `timeout` is the deadline of all an attempt's calls; `temperature`, `top_p`,
-//! `seed` and `stop` are its sampling settings.
+//! `seed` and `stop` are its sampling settings; `tools` and `max_turns` its tool loop
+//! (see [`crate::agent::tools`]).
 
 use serde_json::Value as Json;
 use toml::de::DeValue;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use super::{Policy, StepFields, StepKind, Timeout, opt_tmpl, req_tmpl};
 use crate::workflow::diag::Diagnostic;
-use crate::workflow::read::{Cx, Table, get, key_span};
+use crate::workflow::read::{Cx, Span, Table, get, key_span};
 use crate::workflow::{ContextSpec, OutputFormat, Tmpl};
 
 /// An LLM call: pure computation for the engine (never proposed), metered and capped.
@@ -33,6 +34,11 @@ pub struct AgentSpec {
     pub context: Option<ContextSpec>,
     /// `temperature`, `top_p`, `seed`, `stop` (they win over the model alias's).
     pub sampling: crate::agent::Sampling,
+    /// The tools the model may call: `SERVER.TOOL`, `SERVER.GLOB` (MCP servers of
+    /// the config) and aios's own (`memory.search`, ...), as written.
+    pub tools: Vec<(String, Span)>,
+    /// The most calls of the model in one attempt's tool loop.
+    pub max_turns: u32,
 }
 
 impl StepKind for AgentSpec {
@@ -50,6 +56,8 @@ impl StepKind for AgentSpec {
         "top_p",
         "seed",
         "stop",
+        "tools",
+        "max_turns",
     ];
     /// `timeout` is the step's deadline: every call, repair and fallback of an
     /// attempt (default 10 minutes).
@@ -146,6 +154,29 @@ impl StepKind for AgentSpec {
         }
         let context = get(t, "context").and_then(|v| crate::workflow::read_context(cx, v, uses));
         let sampling = sampling(cx, t);
+        let tools = read_tools(cx, t);
+        let mut max_turns = crate::agent::tools::DEFAULT_MAX_TURNS;
+        if let Some(v) = get(t, "max_turns")
+            && let Some(n) = cx.integer("max_turns", v)
+        {
+            match u32::try_from(n) {
+                Ok(n) if (1..=100).contains(&n) => max_turns = n,
+                _ => cx.push(
+                    Diagnostic::new(format!("`max_turns` must be between 1 and 100, found {n}"))
+                        .at(v.span())
+                        .label("out of range")
+                        .hint("max_turns bounds the model's calls in one attempt's tool loop (default 8)"),
+                ),
+            }
+            if tools.is_empty() {
+                cx.push(
+                    Diagnostic::new("`max_turns` needs `tools`")
+                        .at(v.span())
+                        .label("a step without tools makes one call")
+                        .hint("add tools = [\"memory.search\"] (or an MCP server's tools), or remove `max_turns`"),
+                );
+            }
+        }
         Some(AgentSpec {
             models,
             system,
@@ -156,8 +187,53 @@ impl StepKind for AgentSpec {
             max_tokens,
             context,
             sampling,
+            tools,
+            max_turns,
         })
     }
+}
+
+/// The step's `tools`: each `SERVER.TOOL` (a `*` glob allowed in TOOL) or one of
+/// aios's own tools. Whether a server and its tools exist is checked against the
+/// configuration (`aios check`), not here.
+fn read_tools(cx: &mut Cx, t: &Table<'_>) -> Vec<(String, Span)> {
+    let Some(v) = get(t, "tools") else {
+        return Vec::new();
+    };
+    let DeValue::Array(items) = v.get_ref() else {
+        cx.wrong_type("tools", v, "a list of strings");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(s) = cx.string("tools", item) else {
+            continue;
+        };
+        let ok = match crate::agent::tools::split(&s) {
+            None => true,
+            Some((server, tool)) => {
+                !server.is_empty()
+                    && server
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    && !tool.is_empty()
+            }
+        };
+        if !ok {
+            cx.push(
+                Diagnostic::new(format!("`{s}` is not a tool"))
+                    .at(item.span())
+                    .label("not SERVER.TOOL")
+                    .hint(format!(
+                        "write SERVER.TOOL or SERVER.* for an [mcp.SERVER] of your config, or one of aios's own: {}",
+                        crate::agent::tools::AIOS_TOOLS.join(", ")
+                    )),
+            );
+            continue;
+        }
+        out.push((s, item.span()));
+    }
+    out
 }
 
 /// Default `max_tokens` of an agent step.

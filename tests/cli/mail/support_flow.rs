@@ -2,14 +2,14 @@
 //! customer's memory, the reply waits in the inbox, approving commits it, and the
 //! decision and outcome are remembered for the next message of the same customer.
 //!
-//! The `email` step kind is built on another branch (smtp). Until it is merged, the
-//! shipped workflow's `reply` step writes the message to an outbox file (its `email`
-//! step is there, commented out). Once `email` lands and replaces it, point `[smtp]`
-//! at the aiosmtpd test server and assert on the message received instead of the file.
+//! With `[smtp]` in the config the reply is an `email` step, sent to the aiosmtpd test
+//! server and checked as received; without it (offline, the default) the reply is
+//! written to the outbox folder instead.
 
 use super::{SECRET, config, message_of, tick};
-use crate::support::Test;
 use crate::support::dovecot::{Dovecot, PASSWORD};
+use crate::support::smtp::{self, Opts, SmtpServer};
+use crate::support::{Test, step};
 
 fn ada(subject: &str, n: u32) -> Vec<u8> {
     format!(
@@ -18,16 +18,13 @@ fn ada(subject: &str, n: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-#[test]
-fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
-    let server = Dovecot::start();
-    let source = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/support.toml"),
-    )
-    .unwrap();
-    let t = Test::new()
-        .write("config.toml", &config(server.port, ""))
-        .write("support.toml", &source);
+/// The shipped workflow in a test home whose config is `[imap]` for `imap` plus
+/// `extra`, with the IMAP password stored, registered as a schedule, and the
+/// customer's plan known before they write.
+fn support(t: Test, imap: &Dovecot, extra: &str) -> Test {
+    let t = t
+        .write("config.toml", &config(imap.port, extra))
+        .copy("workflows/support.toml", "support.toml");
     t.args(&["secret", "set", SECRET])
         .stdin(PASSWORD)
         .run()
@@ -41,7 +38,100 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
     // What is known about the customer before they write.
     t.aios(&["fact", "set", "customer:ada@example.com", "plan", "pro"])
         .success();
+    t
+}
 
+/// With `[smtp]`: the reply waits in the inbox as the email it will be, approving
+/// sends it once (to the sender's Reply-To, threaded, drafted from their facts),
+/// and a rejected reply sends nothing.
+#[test]
+fn with_smtp_the_approved_reply_is_sent_by_email() {
+    let imap = Dovecot::start();
+    let t = Test::new();
+    let server = SmtpServer::start(&t.join("smtp"), Opts::default());
+    let t = support(t, &imap, &server.config(None));
+    t.args(&["secret", "set", "SMTP_PASSWORD"])
+        .stdin(smtp::PASSWORD)
+        .run()
+        .success();
+
+    let first = b"From: Ada Lovelace <Ada@Example.com>\r\nReply-To: Ada Orders <orders@ada.example>\r\nTo: support@example.com\r\nSubject: My order is late\r\nDate: Sat, 21 Nov 2026 08:01:00 +0000\r\nMessage-ID: <ada-1@example.com>\r\n\r\nHello, where is it?\r\n";
+    imap.append("INBOX", first);
+    tick(&t);
+    let show = t.show(1);
+    assert_eq!(show["status"], "waiting", "{show}");
+    assert_eq!(step(&show, "channels")["output"]["email"], true);
+    assert_eq!(step(&show, "reply_outbox")["status"], "skipped");
+    let item = t.item("reply_email");
+    let action = t
+        .aios(&["inbox", "show", &item.to_string(), "--action"])
+        .success()
+        .json();
+    assert_eq!(action["to"], serde_json::json!(["orders@ada.example"]));
+    assert_eq!(action["subject"], "Re: My order is late");
+    assert_eq!(action["headers"]["In-Reply-To"], "<ada-1@example.com>");
+    assert!(
+        server.attempts().is_empty(),
+        "nothing is sent before approval"
+    );
+
+    t.aios(&["approve", &item.to_string(), "--reason", "good answer"])
+        .success();
+    let show = t.show(1);
+    assert_eq!(show["status"], "succeeded", "{show}");
+    let got = server.messages();
+    assert_eq!(got.len(), 1);
+    let text = got[0].text();
+    let head = text.split("\r\n\r\n").next().unwrap();
+    for line in [
+        "From: Support <support@example.com>",
+        "To: orders@ada.example",
+        "Subject: Re: My order is late",
+        "In-Reply-To: <ada-1@example.com>",
+        "References: <ada-1@example.com>",
+    ] {
+        assert!(
+            head.split("\r\n").any(|l| l == line),
+            "no `{line}` in:\n{head}"
+        );
+    }
+    assert_eq!(
+        got[0].envelope["rcpt_tos"],
+        serde_json::json!(["orders@ada.example"])
+    );
+    assert_eq!(got[0].envelope["mail_from"], "support@example.com");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&got[0].bytes)
+        .unwrap();
+    let body = parsed.body_text(0).unwrap();
+    assert!(body.starts_with("Hi Ada Lovelace,"), "{body}");
+    assert!(body.contains("\"My order is late\""), "{body}");
+    assert!(body.contains("As a pro customer"), "{body}");
+    assert!(body.contains("The support team"), "{body}");
+    assert!(!t.join("support-out").exists(), "no outbox with [smtp]");
+    // The outcome says how, and the customer's memory is kept as offline.
+    let outcome = t.aios(&["outcome", "1", "--json"]).success().json();
+    assert!(outcome.to_string().contains("\"email\""), "{outcome}");
+    t.aios(&["fact", "get", "customer:ada@example.com", "last_subject"])
+        .success()
+        .stdout_is("My order is late\n");
+
+    // Rejected: nothing is sent and the run fails.
+    imap.append("INBOX", &ada("Still waiting", 2));
+    tick(&t);
+    let item = t.item("reply_email");
+    t.aios(&["reject", &item.to_string(), "--reason", "answer by phone"])
+        .code(1);
+    assert_eq!(t.show(2)["status"], "failed");
+    assert_eq!(server.attempts().len(), 1, "a rejected reply is not sent");
+    assert_eq!(server.messages().len(), 1);
+}
+
+/// Without `[smtp]` (offline, the default): the reply is written to the outbox.
+#[test]
+fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
+    let server = Dovecot::start();
+    let t = support(Test::new(), &server, "");
     let uid = server.append("INBOX", &ada("My order is late", 1));
     let out = t.aios(&["tick"]).success();
     assert!(
@@ -54,8 +144,11 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
     );
     assert_eq!(server.flags("INBOX", uid), ["\\Seen"]);
     assert_eq!(message_of(&t, 1)["from"]["address"], "Ada@Example.com");
+    let show = t.show(1);
+    assert_eq!(step(&show, "channels")["output"]["email"], false);
+    assert_eq!(step(&show, "reply_email")["status"], "skipped");
     // The reply waits in the inbox, drafted with the customer's facts.
-    let item = t.item("reply");
+    let item = t.item("reply_outbox");
     let shown = t
         .aios(&["inbox", "show", &item.to_string(), "--json"])
         .success()
@@ -103,6 +196,7 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
         .stdout_is("My order is late\n");
     let outcome = t.aios(&["outcome", "1", "--json"]).success().json();
     assert!(outcome.to_string().contains("\"replied\""), "{outcome}");
+    assert!(outcome.to_string().contains("\"outbox\""), "{outcome}");
     let found = t
         .aios(&["memory", "search", "ada@example.com", "--json"])
         .success()
@@ -146,7 +240,7 @@ fn a_message_gets_a_reply_drafted_from_memory_approved_and_remembered() {
     );
     assert!(calls.contains("good answer"), "{calls}");
     // Rejected: nothing is committed and the run fails; the reason is remembered.
-    let item = t.item("reply");
+    let item = t.item("reply_outbox");
     t.aios(&["reject", &item.to_string(), "--reason", "answer by phone"])
         .code(1);
     assert!(!t.join("support-out/reply-2.eml").exists());

@@ -1,0 +1,359 @@
+//! What one turn of an agent's tool loop costs aios on top of the servers' own time.
+//! `aios run FILE -q` (the release binary) of one agent step with `tools =
+//! ["everything.echo"]` against a loopback OpenAI-compatible server that answers the
+//! first T requests with a call of server-everything's `echo` (over stdio) and the
+//! next with the JSON answer. A turn is one LLM call and one tool call, each
+//! journaled before it is used.
+//!
+//! Per turn, all in: (span of a T-turn step − span of a 0-turn step) / T, each span
+//! from the step's start to its success as journaled (process and server start-up
+//! stay out). The servers' time per turn: the LLM server's time per request
+//! (measured inside it, first byte to reply flushed) plus the median `echo` call of
+//! a direct rmcp client (the MCP server's time plus the pipe). What remains is aios's
+//! share: building the request (the conversation grows each turn), the budget check,
+//! three journal commits (call, tool result, and the flush before the next call),
+//! redaction, the HTTP client and the hop to the MCP session.
+//!
+//! Run it with `cargo bench --bench agent_tools` (`-- --quick`: 3 runs instead of 7).
+//! The servers come from `.ci/setup` (`$AIOS_TEST_SERVERS`). With `BENCH_GAPS=1` it
+//! also prints the mean gap between consecutive journaled events of each run (where
+//! a turn's time goes: `llm_call -> agent_tool` is the tool call and the commit of
+//! the LLM call, `agent_tool -> llm_call` the next LLM call and the tool result's
+//! commit).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+
+const T: usize = 40;
+const TARGET: Duration = Duration::from_millis(1);
+
+type BenchResult<T> = Result<T, String>;
+
+fn main() {
+    if let Err(e) = bench() {
+        eprintln!("agent_tools bench FAILED: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[derive(Default)]
+struct ServerClock {
+    nanos: AtomicU64,
+    requests: AtomicUsize,
+}
+
+/// The reply to a request that carried `results` tool results already, in a loop of
+/// `turns` tool turns.
+fn reply(results: usize, turns: usize) -> String {
+    let message = if results < turns {
+        serde_json::json!({"role": "assistant", "content": null, "tool_calls": [{
+            "id": format!("call_{results}"),
+            "type": "function",
+            "function": {"name": "everything__echo", "arguments": format!("{{\"message\":\"turn {results}\"}}")},
+        }]})
+    } else {
+        serde_json::json!({"role": "assistant", "content": format!("{{\"n\": {results}}}")})
+    };
+    serde_json::json!({
+        "id": "c", "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52}
+    })
+    .to_string()
+}
+
+fn serve(conn: TcpStream, clock: &ServerClock) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h)? == 0 {
+                return Ok(());
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        let body = String::from_utf8_lossy(&body);
+        let results = body.matches("\"role\":\"tool\"").count();
+        // The prompt says how many turns to take.
+        let turns = if body.contains("Take no turn.") { 0 } else { T };
+        let r = reply(results, turns);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            r.len()
+        );
+        out.write_all(head.as_bytes())?;
+        out.write_all(r.as_bytes())?;
+        out.flush()?;
+        clock
+            .nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        clock.requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn start_server(clock: Arc<ServerClock>) -> BenchResult<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let clock = clock.clone();
+            std::thread::spawn(move || {
+                let _ = serve(conn, &clock);
+            });
+        }
+    });
+    Ok(port)
+}
+
+fn everything() -> BenchResult<PathBuf> {
+    let dir = std::env::var_os("AIOS_TEST_SERVERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers"));
+    let p = dir.join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!("{} is missing: run .ci/setup", p.display()))
+    }
+}
+
+fn aios_binary() -> BenchResult<PathBuf> {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
+        && p.is_file()
+    {
+        return Ok(p);
+    }
+    Err("cannot find the aios binary; run `cargo build --release` first".into())
+}
+
+fn workflow(prompt: &str) -> String {
+    format!(
+        "name = \"tools-bench\"\n[[steps]]\nid = \"a\"\nkind = \"agent\"\nprompt = \"{prompt}\"\noutput = \"json\"\nmax_tokens = 50\nschema = {{ type = \"object\", required = [\"n\"], properties = {{ n = {{ type = \"integer\" }} }} }}\ntools = [\"everything.echo\"]\nmax_turns = {}\n",
+        T + 1
+    )
+}
+
+fn config(port: u16, script: &Path) -> String {
+    format!(
+        "[providers.loop]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[models.default]\nprovider = \"loop\"\nname = \"bench\"\n[mcp.everything]\ncommand = [\"node\", \"{}\", \"stdio\"]\n",
+        script.display()
+    )
+}
+
+fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<String> {
+    let out = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AIOS_HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "`aios {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The step's span as journaled, checked: `turns` tool results, the answer `n`.
+fn span(log: &str, turns: usize) -> BenchResult<Duration> {
+    let events: serde_json::Value = serde_json::from_str(log).map_err(|e| e.to_string())?;
+    let events = events.as_array().ok_or("the log is not a list")?;
+    let at = |e: &serde_json::Value| -> BenchResult<jiff::Timestamp> {
+        e["at"]
+            .as_str()
+            .ok_or("an event without `at`")?
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| e.to_string())
+    };
+    let tools = events.iter().filter(|e| e["type"] == "agent_tool").count();
+    if tools != turns {
+        return Err(format!("{tools} tool calls journaled, not {turns}"));
+    }
+    let first = events
+        .iter()
+        .find(|e| e["type"] == "step_started")
+        .ok_or("no step started")?;
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "step_succeeded")
+        .ok_or("the step did not succeed")?;
+    if done["data"]["output"]["json"]["n"] != turns {
+        return Err(format!("the answer is {}", done["data"]["output"]));
+    }
+    if std::env::var_os("BENCH_GAPS").is_some() {
+        let mut prev: Option<(&str, jiff::Timestamp)> = None;
+        let mut gaps: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
+        for e in events {
+            let ty = e["type"].as_str().unwrap_or("");
+            let t = at(e)?;
+            if let Some((p, pt)) = prev {
+                let g = gaps.entry(format!("{p} -> {ty}")).or_default();
+                g.0 += t.duration_since(pt).as_secs_f64() * 1e3;
+                g.1 += 1;
+            }
+            prev = Some((ty, t));
+        }
+        for (k, (ms, n)) in gaps {
+            eprintln!("{k}: {n} x {:.2} ms", ms / n as f64);
+        }
+    }
+    Duration::try_from(at(done)?.duration_since(at(first)?)).map_err(|e| e.to_string())
+}
+
+/// A direct rmcp client's `echo` calls: the MCP server's time plus the pipe.
+fn direct_echo(script: &Path) -> BenchResult<Duration> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(script).arg("stdio");
+        let transport = rmcp::transport::TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?
+            .0;
+        let client = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("bench", "0"),
+        )
+        .serve(transport)
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut times = Vec::new();
+        for i in 0..600 {
+            let mut args = serde_json::Map::new();
+            args.insert("message".into(), format!("m{i}").into());
+            let t = Instant::now();
+            client
+                .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+                .await
+                .map_err(|e| e.to_string())?;
+            if i >= 100 {
+                times.push(t.elapsed());
+            }
+        }
+        let _ = client.cancel().await;
+        Ok(median(times))
+    })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn bench() -> BenchResult<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let iters = if quick { 3 } else { 7 };
+    let script = everything()?;
+    let bin = aios_binary()?;
+    let clock = Arc::new(ServerClock::default());
+    let port = start_server(clock.clone())?;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let loop_wf = work.path().join("loop.toml");
+    std::fs::write(&loop_wf, workflow("Take turns.")).map_err(|e| e.to_string())?;
+    let none_wf = work.path().join("none.toml");
+    std::fs::write(&none_wf, workflow("Take no turn.")).map_err(|e| e.to_string())?;
+
+    let mut loops = Vec::new();
+    let mut nones = Vec::new();
+    let mut server = Vec::new();
+    for i in 0..iters + 1 {
+        let mut spans = [Duration::ZERO; 2];
+        for (k, (wf, turns)) in [(&none_wf, 0), (&loop_wf, T)].into_iter().enumerate() {
+            let home = work.path().join(format!("home-{i}-{k}"));
+            std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+            std::fs::write(home.join("config.toml"), config(port, &script))
+                .map_err(|e| e.to_string())?;
+            let before_ns = clock.nanos.load(Ordering::Relaxed);
+            let before_n = clock.requests.load(Ordering::Relaxed);
+            run(&bin, &home, &["run", &wf.display().to_string(), "-q"])?;
+            let reqs = clock.requests.load(Ordering::Relaxed) - before_n;
+            if reqs != turns + 1 {
+                return Err(format!(
+                    "expected {} requests, the server saw {reqs}",
+                    turns + 1
+                ));
+            }
+            if turns > 0 && i > 0 {
+                let ns = clock.nanos.load(Ordering::Relaxed) - before_ns;
+                server.push(Duration::from_nanos(ns / reqs as u64));
+            }
+            let log = run(&bin, &home, &["log", "1", "--json"])?;
+            spans[k] = span(&log, turns)?;
+        }
+        if i == 0 {
+            continue; // warm-up
+        }
+        nones.push(spans[0]);
+        loops.push(spans[1]);
+    }
+    let echo = direct_echo(&script)?;
+    let none_m = median(nones);
+    let loop_m = median(loops);
+    let server_m = median(server);
+    let per_turn = loop_m.saturating_sub(none_m) / T as u32;
+    let net = per_turn.saturating_sub(server_m + echo);
+    println!("| what | median |");
+    println!("|---|---:|");
+    println!(
+        "| agent step, 0 tool turns (1 LLM call), journaled span | {} |",
+        us(none_m)
+    );
+    println!(
+        "| agent step, {T} tool turns ({} LLM calls, {T} `echo` calls), journaled span | {} |",
+        T + 1,
+        us(loop_m)
+    );
+    println!("| per turn, all in | {} |", us(per_turn));
+    println!("| LLM server's own time per request | {} |", us(server_m));
+    println!("| `echo` over stdio, direct rmcp client | {} |", us(echo));
+    println!("| **aios's share per turn** | **{}** |", us(net));
+    println!();
+    let ok = net < TARGET;
+    println!(
+        "{} tool turn overhead {} < {} ms ({iters} runs, T = {T})",
+        if ok { "PASS" } else { "FAIL" },
+        us(net),
+        TARGET.as_millis()
+    );
+    Ok(())
+}

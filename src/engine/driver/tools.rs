@@ -1,0 +1,455 @@
+//! An agent step's tool calls in the driver: what [`crate::agent::turns`] decided
+//! for each call of a turn, done. aios's own tools (read-only) answer at once from
+//! the journal; read-only MCP tools run on the executor; a call of any other tool
+//! is an inbox item of the `tool` connector (the exact call, the tool's annotations,
+//! the agent's reason), one at a time: the step waits (like a budget stop, under a
+//! new attempt), and the operator's decision comes back as the call's result (the
+//! tool's output once the call is made, or the rejection and its reason).
+//!
+//! Every result is redacted, then journaled (`agent_tool`) before the model reads
+//! it; resume replays the journaled turns and results ([`super::replay`]).
+
+use std::collections::HashMap;
+
+use serde_json::{Value as Json, json};
+
+use super::execute::Done;
+use super::{Driver, Prepped};
+use crate::agent::tools::{self, ToolSource};
+use crate::agent::turns::{Mode, Next, ToolWork};
+use crate::agent::{AgentRequest, Turns};
+use crate::connectors::Action;
+use crate::connectors::tool::ToolAction;
+use crate::engine::machine::Input;
+use crate::error::Result;
+use crate::journal::{Decision, Event, ProposalKind, ProposalRecord};
+
+/// The results of a turn's MCP calls, back from the executor.
+pub(in crate::engine) struct ToolsDone {
+    results: Vec<(ToolWork, std::result::Result<Json, String>, Option<i64>)>,
+}
+
+/// The operator's answer to a proposed call, waiting for the step to go on.
+#[derive(Debug, Clone)]
+pub(in crate::engine) struct ToolDecision {
+    call_id: String,
+    proposal: i64,
+    /// The call to make (as approved, maybe edited), or `None`: rejected.
+    approved: Option<ToolAction>,
+    reason: Option<String>,
+}
+
+/// What the driver keeps about agent tool calls between turns.
+#[derive(Default)]
+pub(in crate::engine) struct ToolState {
+    /// Decided proposals, by step.
+    decided: HashMap<usize, ToolDecision>,
+}
+
+impl Driver<'_> {
+    /// Make a turn's tool calls (those still awaited): aios's own at once, MCP
+    /// read-only ones on the executor, then the first proposal.
+    pub(super) fn run_tools(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        req: AgentRequest,
+        mut turns: Turns,
+        work: Vec<ToolWork>,
+    ) -> Result<()> {
+        let mut spawn = Vec::new();
+        let mut proposal = None;
+        for w in work {
+            let tool = &req.tools[w.tool];
+            match (&w.mode, &tool.source) {
+                (Mode::Inline, ToolSource::Aios { name }) => {
+                    let name = name.clone();
+                    let result = self.aios_tool(&name, &w.call.arguments);
+                    if let Some(n) =
+                        self.tool_finished(step, attempt, &req, &mut turns, &w, result, None)?
+                    {
+                        return self.perform_turn(step, attempt, req, turns, n);
+                    }
+                }
+                (Mode::Inline, ToolSource::Mcp { .. }) => spawn.push((w, None)),
+                (Mode::Propose { .. }, _) => {
+                    let decided = self
+                        .tool_state
+                        .decided
+                        .get(&step)
+                        .filter(|d| d.call_id == w.call.id)
+                        .cloned();
+                    match decided {
+                        Some(d) => {
+                            self.tool_state.decided.remove(&step);
+                            match d.approved {
+                                Some(a) => {
+                                    let w = ToolWork {
+                                        call: crate::agent::ToolCall {
+                                            arguments: Json::Object(a.arguments.clone()),
+                                            ..w.call.clone()
+                                        },
+                                        ..w
+                                    };
+                                    spawn.push((w, Some(d.proposal)));
+                                }
+                                None => {
+                                    let result = Ok(tools::rejected(d.reason.as_deref()));
+                                    if let Some(n) = self.tool_finished(
+                                        step,
+                                        attempt,
+                                        &req,
+                                        &mut turns,
+                                        &w,
+                                        result,
+                                        Some(d.proposal),
+                                    )? {
+                                        return self.perform_turn(step, attempt, req, turns, n);
+                                    }
+                                }
+                            }
+                        }
+                        None if proposal.is_none() => proposal = Some(w),
+                        None => {}
+                    }
+                }
+            }
+        }
+        if !spawn.is_empty() {
+            return self.spawn_tools(step, attempt, &req, turns, spawn);
+        }
+        match proposal {
+            Some(w) => self.propose_tool(step, req, turns, w),
+            None => {
+                self.agents.turns.insert(step, turns);
+                Ok(())
+            }
+        }
+    }
+
+    /// Run MCP calls on the executor, one after the other.
+    fn spawn_tools(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        req: &AgentRequest,
+        turns: Turns,
+        calls: Vec<(ToolWork, Option<i64>)>,
+    ) -> Result<()> {
+        self.flush()?;
+        let actions: Vec<(ToolWork, Option<i64>, ToolAction)> = calls
+            .into_iter()
+            .map(|(w, p)| {
+                let a = mcp_action(req, &w);
+                (w, p, a)
+            })
+            .collect();
+        self.agents.turns.insert(step, turns);
+        let tx = self.tx.clone();
+        let exec = self.exec()?;
+        let res = exec.resources.clone();
+        let handle = exec.rt.spawn(async move {
+            let mut results = Vec::new();
+            for (w, p, a) in actions {
+                let r = Action::Tool(a)
+                    .commit(&res, None)
+                    .await
+                    .map_err(|e| e.message);
+                results.push((w, r, p));
+            }
+            let _ = tx.send(super::Completion {
+                step,
+                attempt,
+                done: Done::Tools(Box::new(ToolsDone { results })),
+            });
+        });
+        self.in_flight.insert(step, handle);
+        Ok(())
+    }
+
+    /// A turn's MCP calls came back: journal each result, then go on.
+    pub(super) fn tools_done(&mut self, step: usize, attempt: u32, done: ToolsDone) -> Result<()> {
+        self.in_flight.remove(&step);
+        let req = match &self.prepped[step] {
+            Some(Prepped::Agent(r)) if self.machine.step(step).attempt == attempt => (**r).clone(),
+            _ => return Ok(()),
+        };
+        let mut turns = self.agents.turns.remove(&step).unwrap_or_default();
+        let mut next = None;
+        for (w, result, proposal) in done.results {
+            if let Some(n) =
+                self.tool_finished(step, attempt, &req, &mut turns, &w, result, proposal)?
+            {
+                next = Some(n);
+            }
+        }
+        match next {
+            Some(n) => self.perform_turn(step, attempt, req, turns, n),
+            None => {
+                let work = turns.work(&req);
+                self.run_tools(step, attempt, req, turns, work)
+            }
+        }
+    }
+
+    /// A call's result: redacted, journaled, then given to the turns.
+    #[allow(clippy::too_many_arguments)]
+    fn tool_finished(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        req: &AgentRequest,
+        turns: &mut Turns,
+        w: &ToolWork,
+        result: std::result::Result<Json, String>,
+        proposal: Option<i64>,
+    ) -> Result<Option<Next>> {
+        let (mut value, error) = match result {
+            Ok(v) => (v, false),
+            Err(e) => (json!({ "error": e }), true),
+        };
+        self.secrets.redact_json(&mut value);
+        let mut arguments = w.call.arguments.clone();
+        self.secrets.redact_json(&mut arguments);
+        self.record(vec![Event::AgentTool {
+            step: self.wf.steps[step].id.clone(),
+            attempt,
+            call_id: w.call.id.clone(),
+            tool: req.tools[w.tool].label(),
+            arguments,
+            result: value.clone(),
+            error,
+            proposal,
+        }])?;
+        self.flush()?;
+        let policy = self.policy(step);
+        Ok(turns.tool_result(req, policy, &w.call.id, &value))
+    }
+
+    /// Propose a side-effecting call: the step waits on an `action` item of the
+    /// `tool` connector.
+    fn propose_tool(
+        &mut self,
+        step: usize,
+        req: AgentRequest,
+        turns: Turns,
+        w: ToolWork,
+    ) -> Result<()> {
+        let action = mcp_action(&req, &w);
+        let reason = match &w.mode {
+            Mode::Propose { reason } => reason.clone(),
+            Mode::Inline => None,
+        };
+        let summary = format!(
+            "agent `{}` asks to call {} on {}",
+            self.wf.steps[step].id, action.tool, action.server
+        );
+        let mut evidence = crate::journal::Evidence {
+            rationale: reason.clone(),
+            choices: vec![
+                "approve (or approve with edited arguments): the call is made; its result goes back to the agent".into(),
+                "reject --reason R: the call is not made; the agent reads R".into(),
+            ],
+            ..Default::default()
+        }
+        .to_json();
+        evidence["agent"] = json!({
+            "call_id": w.call.id,
+            "reason": reason,
+            "request": req,
+            "job": turns,
+        });
+        let action = serde_json::to_value(Action::Tool(action))?;
+        self.feed(Input::Blocked { step });
+        let attempt = self.machine.step(step).attempt;
+        self.agents.turns.insert(step, turns);
+        self.open_item(
+            step,
+            attempt,
+            ProposalKind::Action,
+            summary,
+            action,
+            evidence,
+        )?;
+        Ok(())
+    }
+
+    /// Whether an inbox item is an agent step's proposed tool call.
+    pub(in crate::engine) fn is_agent_tool_item(p: &ProposalRecord) -> bool {
+        p.kind == ProposalKind::Action && p.evidence.get("agent").is_some()
+    }
+
+    /// Resume: a step waiting on its proposed call gets its request and turns back.
+    pub(in crate::engine) fn restore_agent_tool(&mut self, step: usize, p: &ProposalRecord) {
+        let agent = &p.evidence["agent"];
+        if let Ok(req) = serde_json::from_value::<AgentRequest>(agent["request"].clone()) {
+            self.prepped[step] = Some(Prepped::Agent(Box::new(req)));
+        }
+        let job = serde_json::from_value::<Turns>(agent["job"].clone()).unwrap_or_default();
+        self.agents.turns.insert(step, job);
+    }
+
+    /// The operator decided a proposed call: the step goes on (approved or not: a
+    /// rejection is the call's result).
+    pub(in crate::engine) fn agent_tool_decided(&mut self, step: usize, p: &ProposalRecord) {
+        let Some(decision) = p.decision else { return };
+        if !matches!(self.prepped[step], Some(Prepped::Agent(_)))
+            || !self.agents.turns.contains_key(&step)
+        {
+            self.restore_agent_tool(step, p);
+        }
+        let approved = match decision {
+            Decision::Approve => match serde_json::from_value::<Action>(p.final_action().clone()) {
+                Ok(Action::Tool(a)) => Some(a),
+                _ => None,
+            },
+            _ => None,
+        };
+        let reason = match (&approved, decision) {
+            (None, Decision::Approve) => Some("the approved call could not be read".to_string()),
+            _ => p.reason.clone(),
+        };
+        self.tool_state.decided.insert(
+            step,
+            ToolDecision {
+                call_id: p.evidence["agent"]["call_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                proposal: p.id,
+                approved,
+                reason,
+            },
+        );
+        self.feed(Input::Decided {
+            step,
+            decision: crate::engine::machine::Decided::Approve,
+        });
+    }
+
+    /// One of aios's own tools (all read the journal).
+    fn aios_tool(&self, name: &str, args: &Json) -> std::result::Result<Json, String> {
+        let text = |k: &str| args[k].as_str().map(str::to_string);
+        let int =
+            |k: &str, default: i64, max: i64| args[k].as_i64().unwrap_or(default).clamp(1, max);
+        let err = |e: crate::error::Error| e.message;
+        match name {
+            "memory.search" => {
+                let q = text("query").ok_or("`query` is required")?;
+                let k = int("k", 5, 20) as usize;
+                let hits = crate::memory::search(self.journal, &q, k, &[], None).map_err(err)?;
+                Ok(json!({ "hits": hits.iter().map(|h| json!({
+                    "kind": h.doc.kind,
+                    "id": h.doc.id,
+                    "text": h.doc.text,
+                    "score": h.score,
+                })).collect::<Vec<_>>() }))
+            }
+            "fact.get" => {
+                let entity = text("entity").ok_or("`entity` is required")?;
+                let facts = self.journal.facts(&entity).map_err(err)?;
+                let key = text("key");
+                let mut out = serde_json::Map::new();
+                for f in facts {
+                    if key.as_deref().is_none_or(|k| k == f.key) {
+                        out.insert(
+                            f.key.clone(),
+                            json!({"value": f.value, "version": f.version}),
+                        );
+                    }
+                }
+                Ok(json!({ "entity": entity, "facts": out }))
+            }
+            "decisions.recent" => {
+                let wf = text("workflow");
+                let limit = int("limit", 10, 50) as usize;
+                let mut items: Vec<_> = self
+                    .journal
+                    .inbox(true)
+                    .map_err(err)?
+                    .into_iter()
+                    .filter(|p| p.decision.is_some() && p.kind != ProposalKind::Notice)
+                    .filter(|p| wf.as_deref().is_none_or(|w| w == p.workflow))
+                    .collect();
+                items.sort_by_key(|p| std::cmp::Reverse((p.decided_at, p.id)));
+                Ok(
+                    json!({ "decisions": items.iter().take(limit).map(|p| json!({
+                    "proposal": p.id,
+                    "workflow": p.workflow,
+                    "step": p.step_id,
+                    "summary": p.summary,
+                    "decision": p.decision.map(|d| d.as_str()),
+                    "reason": p.reason,
+                    "at": p.decided_at.map(crate::clock::format_ms),
+                })).collect::<Vec<_>>() }),
+                )
+            }
+            "run.output" => {
+                let run = args["run"]
+                    .as_i64()
+                    .ok_or("`run` is required (a run's id)")?;
+                let r = self.journal.run(run).map_err(err)?;
+                let only = text("step");
+                let mut steps = serde_json::Map::new();
+                for s in self.journal.steps(run).map_err(err)? {
+                    if only.as_deref().is_none_or(|o| o == s.step_id)
+                        && let Some(o) = s.output
+                    {
+                        steps.insert(s.step_id.clone(), o);
+                    }
+                }
+                Ok(json!({
+                    "run": run,
+                    "workflow": r.workflow,
+                    "status": r.status.as_str(),
+                    "steps": steps,
+                }))
+            }
+            other => Err(format!("no aios tool `{other}`")),
+        }
+    }
+}
+
+/// The `tool` connector's call for an MCP tool's work.
+fn mcp_action(req: &AgentRequest, w: &ToolWork) -> ToolAction {
+    let (server, tool, title, annotations) = match &req.tools[w.tool].source {
+        ToolSource::Mcp {
+            server,
+            tool,
+            title,
+            annotations,
+        } => (
+            server.clone(),
+            tool.clone(),
+            title.clone(),
+            annotations.clone(),
+        ),
+        ToolSource::Aios { name } => (String::new(), name.clone(), None, None),
+    };
+    // The model's arguments are text, never a reference to a secret: sealed so
+    // that a `secret("NAME")` it writes reaches the tool as those characters.
+    let mut arguments = w.call.arguments.clone();
+    seal_leaves(&mut arguments);
+    ToolAction {
+        server,
+        tool,
+        arguments: arguments.as_object().cloned().unwrap_or_default(),
+        title,
+        annotations,
+        listing: None,
+    }
+}
+
+/// Escape every string of a JSON value into sealed text that means exactly it.
+fn seal_leaves(v: &mut Json) {
+    match v {
+        Json::String(s) => {
+            if let std::borrow::Cow::Owned(e) = crate::secrets::placeholder::escape(s) {
+                *s = e;
+            }
+        }
+        Json::Array(a) => a.iter_mut().for_each(seal_leaves),
+        Json::Object(m) => m.values_mut().for_each(seal_leaves),
+        _ => {}
+    }
+}
