@@ -26,6 +26,7 @@ mod email_faults;
 mod health;
 mod inspect;
 mod lease;
+mod library;
 mod lifecycle;
 mod llm;
 mod mail;
