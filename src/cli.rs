@@ -40,6 +40,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up: the data directory, a commented config.toml, the tick timer
+    Init(InitArgs),
     /// Start a run of a workflow file
     Run(RunArgs),
     /// Validate workflow files without running them
@@ -92,6 +94,16 @@ pub enum Command {
     Secret(SecretArgs),
     /// Test the channels of [notify] and list what was sent to the operator
     Notify(NotifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Install the tick timer (systemd user units) without asking
+    #[arg(long, conflicts_with = "no_timer")]
+    pub yes: bool,
+    /// Do not install the tick timer, and do not ask
+    #[arg(long)]
+    pub no_timer: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod dry;
 mod fact;
 mod hook;
 mod inbox;
+mod init;
 mod install;
 mod llm;
 mod llm_try;
@@ -333,6 +334,7 @@ pub fn main() -> ExitCode {
 
 fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
+        Command::Init(a) => init::init(ctx, a),
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
         Command::Plan(a) => plan::plan(ctx, a),

@@ -18,6 +18,7 @@ mod decide;
 mod dry_run;
 mod email;
 mod email_faults;
+mod init;
 mod inspect;
 mod lease;
 mod lifecycle;
