@@ -42,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Set up: the data directory, a commented config.toml, the tick timer
     Init(InitArgs),
+    /// Write a new workflow file from a library workflow or a minimal skeleton
+    New(NewArgs),
     /// Start a run of a workflow file
     Run(RunArgs),
     /// Validate workflow files without running them
@@ -104,6 +106,20 @@ pub struct InitArgs {
     /// Do not install the tick timer, and do not ask
     #[arg(long)]
     pub no_timer: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The workflow's name; the file is NAME.toml in the current directory (a name
+    /// ending in .toml, or with a folder, is the file's path)
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// Start from this library workflow (see --list) instead of the skeleton
+    #[arg(long, value_name = "WORKFLOW")]
+    pub from: Option<String>,
+    /// List the library's workflows
+    #[arg(long, conflicts_with_all = ["name", "from"])]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]

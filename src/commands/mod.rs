@@ -16,6 +16,7 @@ mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
+mod new;
 mod notify;
 mod outcome;
 mod plan;
@@ -335,6 +336,7 @@ pub fn main() -> ExitCode {
 fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Init(a) => init::init(ctx, a),
+        Command::New(a) => new::new(ctx, a),
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
         Command::Plan(a) => plan::plan(ctx, a),

@@ -27,6 +27,7 @@ mod mail;
 mod mcp;
 mod mcp_steps;
 mod memory;
+mod new;
 mod notify;
 mod plan;
 mod plurals;
