@@ -613,7 +613,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__check)
-            opts="-h -V --home --help --version"
+            opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

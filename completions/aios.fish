@@ -75,6 +75,7 @@ complete -c aios -n "__fish_aios_using_subcommand run" -s q -l quiet -d 'Do not 
 complete -c aios -n "__fish_aios_using_subcommand run" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand run" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand check" -l home -d 'Keep config and data in DIR instead of the default locations (without the flag: the AIOS_HOME environment variable, when set)' -r -F
+complete -c aios -n "__fish_aios_using_subcommand check" -l json -d 'Print the diagnostics as JSON (file, line, column, end, severity, message, hint)'
 complete -c aios -n "__fish_aios_using_subcommand check" -s h -l help -d 'Print help'
 complete -c aios -n "__fish_aios_using_subcommand check" -s V -l version -d 'Print version'
 complete -c aios -n "__fish_aios_using_subcommand plan" -s i -l input -d 'Set an input: NAME=VALUE (repeatable); conditions that read only inputs are evaluated with them' -r

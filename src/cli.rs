@@ -312,6 +312,9 @@ pub struct CheckArgs {
     /// Workflow files to check
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Print the diagnostics as JSON (file, line, column, end, severity, message, hint)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

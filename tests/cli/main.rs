@@ -9,6 +9,7 @@ mod agent_budget;
 mod agent_local;
 
 mod check;
+mod check_json;
 mod check_limits;
 mod completions;
 mod concurrency;
