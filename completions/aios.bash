@@ -31,6 +31,9 @@ _aios() {
             aios,completions)
                 cmd="aios__subcmd__completions"
                 ;;
+            aios,config)
+                cmd="aios__subcmd__config"
+                ;;
             aios,daemon)
                 cmd="aios__subcmd__daemon"
                 ;;
@@ -103,6 +106,30 @@ _aios() {
             aios,tick)
                 cmd="aios__subcmd__tick"
                 ;;
+            aios__subcmd__config,edit)
+                cmd="aios__subcmd__config__subcmd__edit"
+                ;;
+            aios__subcmd__config,help)
+                cmd="aios__subcmd__config__subcmd__help"
+                ;;
+            aios__subcmd__config,path)
+                cmd="aios__subcmd__config__subcmd__path"
+                ;;
+            aios__subcmd__config,show)
+                cmd="aios__subcmd__config__subcmd__show"
+                ;;
+            aios__subcmd__config__subcmd__help,edit)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__edit"
+                ;;
+            aios__subcmd__config__subcmd__help,help)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__config__subcmd__help,path)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__path"
+                ;;
+            aios__subcmd__config__subcmd__help,show)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__show"
+                ;;
             aios__subcmd__fact,get)
                 cmd="aios__subcmd__fact__subcmd__get"
                 ;;
@@ -141,6 +168,9 @@ _aios() {
                 ;;
             aios__subcmd__help,completions)
                 cmd="aios__subcmd__help__subcmd__completions"
+                ;;
+            aios__subcmd__help,config)
+                cmd="aios__subcmd__help__subcmd__config"
                 ;;
             aios__subcmd__help,daemon)
                 cmd="aios__subcmd__help__subcmd__daemon"
@@ -213,6 +243,15 @@ _aios() {
                 ;;
             aios__subcmd__help,tick)
                 cmd="aios__subcmd__help__subcmd__tick"
+                ;;
+            aios__subcmd__help__subcmd__config,edit)
+                cmd="aios__subcmd__help__subcmd__config__subcmd__edit"
+                ;;
+            aios__subcmd__help__subcmd__config,path)
+                cmd="aios__subcmd__help__subcmd__config__subcmd__path"
+                ;;
+            aios__subcmd__help__subcmd__config,show)
+                cmd="aios__subcmd__help__subcmd__config__subcmd__show"
                 ;;
             aios__subcmd__help__subcmd__fact,get)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__get"
@@ -521,7 +560,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version init new run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="-h -V --home --help --version init new run check plan inbox approve reject runs show log resume cancel replay llm config fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -633,6 +672,148 @@ _aios() {
         aios__subcmd__completions)
             opts="-h -V --home --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config)
+            opts="-h -V --home --help --version path show edit help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__edit)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help)
+            opts="path show edit help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__edit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__path)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__show)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -825,7 +1006,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="init new run check plan inbox approve reject runs show log resume cancel replay llm fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="init new run check plan inbox approve reject runs show log resume cancel replay llm config fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -897,6 +1078,62 @@ _aios() {
         aios__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config)
+            opts="path show edit"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config__subcmd__edit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod config;
+pub use config::*;
 mod llm;
 pub use llm::*;
 mod mcp;
@@ -70,6 +72,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Try prompts, list and check models, and inspect every LLM call
     Llm(LlmArgs),
+    /// Print, show (secrets hidden) or edit config.toml
+    Config(ConfigArgs),
     /// Set and read versioned facts (entity, key -> value)
     Fact(FactArgs),
     /// Add, search, forget and import memory notes

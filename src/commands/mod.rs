@@ -4,6 +4,7 @@
 mod budget;
 mod cancel;
 mod check;
+mod config;
 mod decide;
 mod dry;
 mod fact;
@@ -337,6 +338,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Init(a) => init::init(ctx, a),
         Command::New(a) => new::new(ctx, a),
+        Command::Config(a) => config::config(ctx, a),
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
         Command::Plan(a) => plan::plan(ctx, a),

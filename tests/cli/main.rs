@@ -13,6 +13,7 @@ mod check_json;
 mod check_limits;
 mod completions;
 mod concurrency;
+mod config;
 mod context;
 mod crash;
 mod decide;
