@@ -37,6 +37,9 @@ _aios() {
             aios,daemon)
                 cmd="aios__subcmd__daemon"
                 ;;
+            aios,doctor)
+                cmd="aios__subcmd__doctor"
+                ;;
             aios,fact)
                 cmd="aios__subcmd__fact"
                 ;;
@@ -174,6 +177,9 @@ _aios() {
                 ;;
             aios__subcmd__help,daemon)
                 cmd="aios__subcmd__help__subcmd__daemon"
+                ;;
+            aios__subcmd__help,doctor)
+                cmd="aios__subcmd__help__subcmd__doctor"
                 ;;
             aios__subcmd__help,fact)
                 cmd="aios__subcmd__help__subcmd__fact"
@@ -560,7 +566,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version init new run check plan inbox approve reject runs show log resume cancel replay llm config fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel replay llm config fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -855,6 +861,24 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__doctor)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__fact)
             opts="-h -V --home --help --version set get history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1006,7 +1030,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="init new run check plan inbox approve reject runs show log resume cancel replay llm config fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
+            opts="init new doctor run check plan inbox approve reject runs show log resume cancel replay llm config fact memory outcome budget completions schedule tick daemon hook serve mcp secret notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1146,6 +1170,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__daemon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

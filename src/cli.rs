@@ -46,6 +46,8 @@ pub enum Command {
     Init(InitArgs),
     /// Write a new workflow file from a library workflow or a minimal skeleton
     New(NewArgs),
+    /// Check config, providers, tool servers, secrets, the tick timer and the database
+    Doctor(DoctorArgs),
     /// Start a run of a workflow file
     Run(RunArgs),
     /// Validate workflow files without running them
@@ -124,6 +126,13 @@ pub struct NewArgs {
     /// List the library's workflows
     #[arg(long, conflicts_with_all = ["name", "from"])]
     pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use crate::connectors::shell;
 use crate::error::Error;
 
 const SERVICE: &str = "aios-tick.service";
-const TIMER: &str = "aios-tick.timer";
+pub(super) const TIMER: &str = "aios-tick.timer";
 
 /// The crontab line, the service and the timer.
 pub struct Units {
@@ -68,7 +68,7 @@ fn systemd_quote(s: &str) -> String {
 }
 
 /// `$XDG_CONFIG_HOME/systemd/user`, else `$HOME/.config/systemd/user`.
-fn user_unit_dir() -> Result<PathBuf, Error> {
+pub(super) fn user_unit_dir() -> Result<PathBuf, Error> {
     let base = match std::env::var_os("XDG_CONFIG_HOME") {
         Some(x) if !x.is_empty() && Path::new(&x).is_absolute() => PathBuf::from(x),
         _ => match std::env::var_os("HOME") {

@@ -6,6 +6,7 @@ mod cancel;
 mod check;
 mod config;
 mod decide;
+mod doctor;
 mod dry;
 mod fact;
 mod hook;
@@ -338,6 +339,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Init(a) => init::init(ctx, a),
         Command::New(a) => new::new(ctx, a),
+        Command::Doctor(a) => doctor::doctor(ctx, a),
         Command::Config(a) => config::config(ctx, a),
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),

@@ -17,6 +17,7 @@ mod config;
 mod context;
 mod crash;
 mod decide;
+mod doctor;
 mod dry_run;
 mod email;
 mod email_faults;
