@@ -25,7 +25,7 @@ pub use secret::*;
     long_about = None,
     propagate_version = true,
     arg_required_else_help = true,
-    after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md"
+    after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md. Manual: `man aios`, `man aios-run`, … (install the pages of completions/man/: README \"Development\")"
 )]
 pub struct Cli {
     /// Keep config and data in DIR instead of the default locations (without the

@@ -27,6 +27,7 @@ mod lease;
 mod lifecycle;
 mod llm;
 mod mail;
+mod man;
 mod mcp;
 mod mcp_steps;
 mod memory;
