@@ -37,8 +37,14 @@ _aios() {
             aios,completions)
                 cmd="aios__subcmd__completions"
                 ;;
+            aios,config)
+                cmd="aios__subcmd__config"
+                ;;
             aios,daemon)
                 cmd="aios__subcmd__daemon"
+                ;;
+            aios,doctor)
+                cmd="aios__subcmd__doctor"
                 ;;
             aios,fact)
                 cmd="aios__subcmd__fact"
@@ -52,6 +58,9 @@ _aios() {
             aios,inbox)
                 cmd="aios__subcmd__inbox"
                 ;;
+            aios,init)
+                cmd="aios__subcmd__init"
+                ;;
             aios,llm)
                 cmd="aios__subcmd__llm"
                 ;;
@@ -63,6 +72,9 @@ _aios() {
                 ;;
             aios,memory)
                 cmd="aios__subcmd__memory"
+                ;;
+            aios,new)
+                cmd="aios__subcmd__new"
                 ;;
             aios,notify)
                 cmd="aios__subcmd__notify"
@@ -133,6 +145,30 @@ _aios() {
             aios__subcmd__breakers__subcmd__help,help)
                 cmd="aios__subcmd__breakers__subcmd__help__subcmd__help"
                 ;;
+            aios__subcmd__config,edit)
+                cmd="aios__subcmd__config__subcmd__edit"
+                ;;
+            aios__subcmd__config,help)
+                cmd="aios__subcmd__config__subcmd__help"
+                ;;
+            aios__subcmd__config,path)
+                cmd="aios__subcmd__config__subcmd__path"
+                ;;
+            aios__subcmd__config,show)
+                cmd="aios__subcmd__config__subcmd__show"
+                ;;
+            aios__subcmd__config__subcmd__help,edit)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__edit"
+                ;;
+            aios__subcmd__config__subcmd__help,help)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            aios__subcmd__config__subcmd__help,path)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__path"
+                ;;
+            aios__subcmd__config__subcmd__help,show)
+                cmd="aios__subcmd__config__subcmd__help__subcmd__show"
+                ;;
             aios__subcmd__fact,get)
                 cmd="aios__subcmd__fact__subcmd__get"
                 ;;
@@ -178,8 +214,14 @@ _aios() {
             aios__subcmd__help,completions)
                 cmd="aios__subcmd__help__subcmd__completions"
                 ;;
+            aios__subcmd__help,config)
+                cmd="aios__subcmd__help__subcmd__config"
+                ;;
             aios__subcmd__help,daemon)
                 cmd="aios__subcmd__help__subcmd__daemon"
+                ;;
+            aios__subcmd__help,doctor)
+                cmd="aios__subcmd__help__subcmd__doctor"
                 ;;
             aios__subcmd__help,fact)
                 cmd="aios__subcmd__help__subcmd__fact"
@@ -193,6 +235,9 @@ _aios() {
             aios__subcmd__help,inbox)
                 cmd="aios__subcmd__help__subcmd__inbox"
                 ;;
+            aios__subcmd__help,init)
+                cmd="aios__subcmd__help__subcmd__init"
+                ;;
             aios__subcmd__help,llm)
                 cmd="aios__subcmd__help__subcmd__llm"
                 ;;
@@ -204,6 +249,9 @@ _aios() {
                 ;;
             aios__subcmd__help,memory)
                 cmd="aios__subcmd__help__subcmd__memory"
+                ;;
+            aios__subcmd__help,new)
+                cmd="aios__subcmd__help__subcmd__new"
                 ;;
             aios__subcmd__help,notify)
                 cmd="aios__subcmd__help__subcmd__notify"
@@ -264,6 +312,15 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__breakers,close)
                 cmd="aios__subcmd__help__subcmd__breakers__subcmd__close"
+                ;;
+            aios__subcmd__help__subcmd__config,edit)
+                cmd="aios__subcmd__help__subcmd__config__subcmd__edit"
+                ;;
+            aios__subcmd__help__subcmd__config,path)
+                cmd="aios__subcmd__help__subcmd__config__subcmd__path"
+                ;;
+            aios__subcmd__help__subcmd__config,show)
+                cmd="aios__subcmd__help__subcmd__config__subcmd__show"
                 ;;
             aios__subcmd__help__subcmd__fact,get)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__get"
@@ -629,7 +686,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -817,7 +874,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__check)
-            opts="-h -V --home --help --version"
+            opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -852,6 +909,148 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__config)
+            opts="-h -V --home --help --version path show edit help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__edit)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help)
+            opts="path show edit help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__edit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__path)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__config__subcmd__show)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__daemon)
             opts="-h -V --every --ticks --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -867,6 +1066,24 @@ _aios() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__doctor)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1029,7 +1246,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="run check plan inbox approve reject runs show log resume cancel undo replay llm fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1154,7 +1371,77 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__config)
+            opts="path show edit"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config__subcmd__edit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__config__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__daemon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1339,6 +1626,20 @@ _aios() {
         aios__subcmd__help__subcmd__inbox__subcmd__unsnooze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1549,6 +1850,20 @@ _aios() {
         aios__subcmd__help__subcmd__memory__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__new)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2332,6 +2647,24 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__init)
+            opts="-h -V --yes --no-timer --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__llm)
             opts="-h -V --home --help --version log prompt models ping help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2891,6 +3224,28 @@ _aios() {
                     ;;
                 --kind)
                     COMPREPLY=($(compgen -W "note decision outcome" -- "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__new)
+            opts="-h -V --from --list --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --home)

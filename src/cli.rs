@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod health;
 pub use health::*;
+mod config;
+pub use config::*;
 mod llm;
 pub use llm::*;
 mod mcp;
@@ -27,7 +29,7 @@ pub use trust::*;
     long_about = None,
     propagate_version = true,
     arg_required_else_help = true,
-    after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md"
+    after_help = "Data lives in one SQLite file under the data directory, or under AIOS_HOME.\nDocs: README.md. Manual: `man aios`, `man aios-run`, … (install the pages of completions/man/: README \"Development\")"
 )]
 pub struct Cli {
     /// Keep config and data in DIR instead of the default locations (without the
@@ -44,6 +46,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up: the data directory, a commented config.toml, the tick timer
+    Init(InitArgs),
+    /// Write a new workflow file from a library workflow or a minimal skeleton
+    New(NewArgs),
+    /// Check config, providers, tool servers, secrets, the tick timer and the database
+    Doctor(DoctorArgs),
     /// Start a run of a workflow file
     Run(RunArgs),
     /// Validate workflow files without running them
@@ -72,6 +80,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Try prompts, list and check models, and inspect every LLM call
     Llm(LlmArgs),
+    /// Print, show (secrets hidden) or edit config.toml
+    Config(ConfigArgs),
     /// Set and read versioned facts (entity, key -> value)
     Fact(FactArgs),
     /// Add, search, forget and import memory notes
@@ -113,6 +123,37 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the database with a checked backup (the replaced one is kept aside)
     Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Install the tick timer (systemd user units) without asking
+    #[arg(long, conflicts_with = "no_timer")]
+    pub yes: bool,
+    /// Do not install the tick timer, and do not ask
+    #[arg(long)]
+    pub no_timer: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The workflow's name; the file is NAME.toml in the current directory (a name
+    /// ending in .toml, or with a folder, is the file's path)
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// Start from this library workflow (see --list) instead of the skeleton
+    #[arg(long, value_name = "WORKFLOW")]
+    pub from: Option<String>,
+    /// List the library's workflows
+    #[arg(long, conflicts_with_all = ["name", "from"])]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +346,9 @@ pub struct CheckArgs {
     /// Workflow files to check
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Print the diagnostics as JSON (file, line, column, end, severity, message, hint)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use crate::connectors::shell;
 use crate::error::Error;
 
 const SERVICE: &str = "aios-tick.service";
-const TIMER: &str = "aios-tick.timer";
+pub(super) const TIMER: &str = "aios-tick.timer";
 
 /// The crontab line, the service and the timer.
 pub struct Units {
@@ -82,6 +82,35 @@ pub(super) fn user_unit_dir() -> Result<PathBuf, Error> {
     Ok(base.join("systemd").join("user"))
 }
 
+/// Write the systemd user units (also `aios init`'s timer): each with what was
+/// done to it, `written`, `updated` or `unchanged`.
+pub fn write_units(ctx: &Ctx) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
+    let bin = std::env::current_exe().context("cannot find this program's path")?;
+    let home = (ctx.data_dir == ctx.config_dir).then_some(ctx.data_dir.as_path());
+    let u = units(&bin, home);
+    let dir = user_unit_dir()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut done = Vec::new();
+    for (name, text) in [(SERVICE, &u.service), (TIMER, &u.timer)] {
+        let path = dir.join(name);
+        let before = std::fs::read_to_string(&path).ok();
+        let word = match before.as_deref() {
+            Some(b) if b == text.as_str() => "unchanged",
+            Some(_) => "updated",
+            None => "written",
+        };
+        if word != "unchanged" {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, text)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        done.push((word, path));
+    }
+    Ok(done)
+}
+
 pub fn install(ctx: &Ctx, write: bool) -> CmdResult {
     let bin = std::env::current_exe().context("cannot find this program's path")?;
     // `--home`/`AIOS_HOME` put config and data in one folder; otherwise the default
@@ -108,23 +137,7 @@ pub fn install(ctx: &Ctx, write: bool) -> CmdResult {
         ui::print(&out);
         return Ok(Exit::Ok);
     }
-    let dir = user_unit_dir()?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for (name, text) in [(SERVICE, &u.service), (TIMER, &u.timer)] {
-        let path = dir.join(name);
-        let before = std::fs::read_to_string(&path).ok();
-        let word = match before.as_deref() {
-            Some(b) if b == text.as_str() => "unchanged",
-            Some(_) => "updated",
-            None => "written",
-        };
-        if word != "unchanged" {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, text)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
+    for (word, path) in write_units(ctx)? {
         out.push_str(&format!("{word}: {}\n", path.display()));
     }
     out.push_str(

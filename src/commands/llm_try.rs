@@ -95,10 +95,10 @@ fn list_timeout(p: &ProviderConfig) -> Duration {
 }
 
 /// A provider, its model list (or why not), and the time the list took.
-type Listed = (ProviderConfig, Result<Listing, CallFailure>, Duration);
+pub(super) type Listed = (ProviderConfig, Result<Listing, CallFailure>, Duration);
 
 /// Each provider's model list (an error body that echoes a key is redacted).
-fn listings(
+pub(super) fn listings(
     settings: &AgentSettings,
     secrets: &Secrets,
     only: Option<&str>,

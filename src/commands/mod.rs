@@ -6,17 +6,21 @@ mod breakers;
 mod budget;
 mod cancel;
 mod check;
+mod config;
 mod decide;
+mod doctor;
 mod dry;
 mod fact;
 mod hook;
 mod inbox;
+mod init;
 mod install;
 mod llm;
 mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
+mod new;
 mod notify;
 mod outcome;
 mod plan;
@@ -358,6 +362,10 @@ pub fn main() -> ExitCode {
 
 fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
+        Command::Init(a) => init::init(ctx, a),
+        Command::New(a) => new::new(ctx, a),
+        Command::Doctor(a) => doctor::doctor(ctx, a),
+        Command::Config(a) => config::config(ctx, a),
         Command::Run(a) => run::run(ctx, a),
         Command::Check(a) => check::check(ctx, a),
         Command::Plan(a) => plan::plan(ctx, a),

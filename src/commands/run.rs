@@ -39,6 +39,33 @@ pub fn load_checked(
     path: &Path,
     secrets: bool,
 ) -> Result<(String, workflow::Workflow), Error> {
+    let origin = path.display().to_string();
+    let (source, diags) = match diagnose(ctx, path, secrets)? {
+        (source, Ok(wf)) => return Ok((source, wf)),
+        (source, Err(diags)) => (source, diags),
+    };
+    ui::eprint(&format!(
+        "{}\n",
+        diags.render(&source, &origin, ctx.ui.color_err)
+    ));
+    Err(Error::invalid(format!(
+        "{origin} is not a valid workflow ({})",
+        diags.count()
+    ))
+    .with_hint(format!(
+        "fix the problems above; `aios check {}` checks without running",
+        crate::connectors::shell::quote(&origin)
+    )))
+}
+
+/// Read and validate a workflow file without printing: its source, and the
+/// workflow or its diagnostics. An unreadable file is the error.
+#[allow(clippy::type_complexity)]
+pub fn diagnose(
+    ctx: &Ctx,
+    path: &Path,
+    secrets: bool,
+) -> Result<(String, Result<workflow::Workflow, workflow::Diagnostics>), Error> {
     let bytes = read_workflow(path)?;
     let origin = path.display().to_string();
     let (source, loaded) = match String::from_utf8(bytes) {
@@ -72,7 +99,7 @@ pub fn load_checked(
                 &ctx.trust()?,
             ));
             if problems.is_empty() {
-                return Ok((source, wf));
+                return Ok((source, Ok(wf)));
             }
             let mut diags = workflow::Diagnostics::from(problems);
             diags.sort();
@@ -80,18 +107,7 @@ pub fn load_checked(
         }
         Err(diags) => diags,
     };
-    ui::eprint(&format!(
-        "{}\n",
-        diags.render(&source, &origin, ctx.ui.color_err)
-    ));
-    Err(Error::invalid(format!(
-        "{origin} is not a valid workflow ({})",
-        diags.count()
-    ))
-    .with_hint(format!(
-        "fix the problems above; `aios check {}` checks without running",
-        crate::connectors::shell::quote(&origin)
-    )))
+    Ok((source, Err(diags)))
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {

@@ -177,6 +177,34 @@ fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Line and column of any byte offset of a source, in one pass to index its lines.
+pub struct Lines<'a> {
+    source: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(source: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            source
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Lines { source, starts }
+    }
+
+    /// The 1-based line and column (in characters) of byte offset `at`.
+    pub fn position(&self, at: usize) -> (usize, usize) {
+        let at = floor_boundary(self.source, at);
+        let line = self.starts.partition_point(|&s| s <= at);
+        let start = self.starts[line - 1];
+        (line, self.source[start..at].chars().count() + 1)
+    }
+}
+
 /// Line and column of byte offsets, found by scanning forward from the last one
 /// asked (diagnostics come ordered by position: one pass over the file).
 struct Locator<'a> {
@@ -296,6 +324,21 @@ fn render_one(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod lines_tests {
+    use super::Lines;
+
+    #[test]
+    fn positions_are_one_based_in_characters() {
+        let l = Lines::new("ab\néx = 1\n");
+        assert_eq!(l.position(0), (1, 1));
+        assert_eq!(l.position(2), (1, 3));
+        assert_eq!(l.position(3), (2, 1));
+        assert_eq!(l.position(5), (2, 2)); // after the two-byte é
+        assert_eq!(l.position(12), (3, 1));
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod diag;
 pub mod duration;
 mod inputs;
 pub(crate) mod kinds;
+pub mod library;
 pub mod model;
 mod parse;
 mod persona;

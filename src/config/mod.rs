@@ -5,6 +5,8 @@
 //! memory, schedules) types its own section from [`ConfigFile::section`], so the
 //! library reads configuration only through what the command layer hands it.
 
+pub mod redact;
+
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};

@@ -1,0 +1,83 @@
+//! `aios init`: the data directory, a commented config.toml that is never
+//! overwritten, the tick timer (asked only on a terminal) and the next commands.
+
+use crate::support::Test;
+
+#[test]
+fn init_creates_the_data_dir_and_a_commented_config() {
+    let t = Test::new();
+    let home = t.join("fresh/aios");
+    let out = t
+        .args(&["--home", home.to_str().unwrap(), "init"])
+        .no_home()
+        .run()
+        .success()
+        .stdout_contains("created")
+        .stdout_contains("every section commented out")
+        // Not a terminal and no flag: never asks, never installs.
+        .stdout_contains("timer     not installed: `aios schedule install`")
+        .stdout_contains("aios new hello")
+        .stdout_contains("aios run hello.toml")
+        .stdout_contains("aios inbox");
+    assert!(!out.stdout.contains("[y/N]"), "{}", out.stdout);
+    assert!(home.join("aios.db").is_file());
+    let cfg = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    for section in [
+        "# [providers.ollama]",
+        "# [providers.llamacpp]",
+        "# [providers.openai]",
+        "# [providers.anthropic]",
+        "# [budget]",
+        "# [smtp]",
+        "# [imap]",
+        "# [notify]",
+        "# [mcp.everything]",
+        "# [rate]",
+    ] {
+        assert!(cfg.contains(section), "no {section} in\n{cfg}");
+    }
+    assert!(!t.join(".config/systemd/user/aios-tick.timer").exists());
+    // The commented file is a valid, empty configuration: commands read it.
+    t.args(&["--home", home.to_str().unwrap(), "llm", "models"])
+        .no_home()
+        .run()
+        .success();
+}
+
+#[test]
+fn init_again_changes_nothing_and_says_what_exists() {
+    let t = Test::new();
+    t.aios(&["init"]).success();
+    t.put("config.toml", "[budget]\ndaily_usd = 1.0\n");
+    t.aios(&["init", "--no-timer"])
+        .success()
+        .stdout_contains("exists")
+        .stdout_contains("config.toml (left as it is)")
+        .stdout_contains("aios.db (data)");
+    assert_eq!(t.read("config.toml"), "[budget]\ndaily_usd = 1.0\n");
+}
+
+#[test]
+fn init_yes_installs_the_timer() {
+    let t = Test::new();
+    t.aios(&["init", "--yes"])
+        .success()
+        .stdout_contains("written")
+        .stdout_contains("aios-tick.timer")
+        .stdout_contains("systemctl --user enable --now aios-tick.timer");
+    let timer = t.read(".config/systemd/user/aios-tick.timer");
+    assert!(timer.contains("OnCalendar"), "{timer}");
+    let service = t.read(".config/systemd/user/aios-tick.service");
+    assert!(service.contains("tick"), "{service}");
+    t.aios(&["init", "--yes"])
+        .success()
+        .stdout_contains("unchanged");
+}
+
+#[test]
+fn init_yes_and_no_timer_conflict() {
+    Test::new()
+        .aios(&["init", "--yes", "--no-timer"])
+        .code(2)
+        .stderr_contains("cannot be used with");
+}
