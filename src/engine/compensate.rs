@@ -45,9 +45,6 @@ pub struct Entry {
     pub kind: String,
     pub committed_at: Option<Millis>,
     pub undo: Undo,
-    /// The persona the step ran under (its own, else its workflow's; `None`:
-    /// `default`): its compensation is rendered, proposed and committed under it.
-    pub persona: Option<String>,
 }
 
 /// A committed step's compensation.
@@ -171,10 +168,9 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
         let undo = if let Some((_, by)) = undone.iter().find(|(x, _)| x == &r.step_id) {
             Undo::Done { by: *by }
         } else {
-            match (&s.undo, env.trust.persona_of(&wf, s)) {
-                (None, _) => Undo::None,
-                (Some(_), Err(e)) => Undo::Broken(e),
-                (Some(spec), Ok(persona)) => {
+            match &s.undo {
+                None => Undo::None,
+                Some(spec) => {
                     let out = r.output.clone().unwrap_or(Json::Null);
                     let step_id = format!("undo_{}", r.step_id);
                     let rcx = RenderCx {
@@ -185,7 +181,6 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
                         step_id: &step_id,
                         attempt: 1,
                         tools: &tools,
-                        persona: &persona,
                     };
                     match crate::connectors::render(spec, &rcx) {
                         Ok(a) => Undo::Action(Box::new(a)),
@@ -199,7 +194,6 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
             kind: s.kind().name().to_string(),
             committed_at: r.finished_at,
             undo,
-            persona: s.persona.clone().or_else(|| wf.persona.clone()),
         });
     }
     Ok(UndoPlan {
@@ -271,9 +265,6 @@ pub fn source(plan: &UndoPlan) -> Result<Option<String>> {
             quote(&format!("undo_{}", e.step)),
             quote(a.connector().name()),
         ));
-        if let Some(p) = &e.persona {
-            out.push_str(&format!("persona = {}\n", quote(p)));
-        }
         for (k, v) in fields(a)? {
             out.push_str(&format!("{k} = {v}\n"));
         }
@@ -490,7 +481,6 @@ mod tests {
             kind: a.connector().name().into(),
             committed_at: Some(1),
             undo: Undo::Action(Box::new(a)),
-            persona: None,
         }
     }
 
@@ -508,7 +498,6 @@ mod tests {
                     kind: "file".into(),
                     committed_at: Some(0),
                     undo: Undo::None,
-                    persona: None,
                 }))
                 .collect(),
         };
@@ -536,7 +525,6 @@ mod tests {
                     step_id: &s.id,
                     attempt: 1,
                     tools: &crate::mcp::NoServers,
-                    persona: &crate::trust::Persona::open(),
                 },
             )
             .unwrap();
@@ -607,7 +595,6 @@ mod tests {
                 kind: "http".into(),
                 committed_at: None,
                 undo: Undo::None,
-                persona: None,
             }],
         };
         assert!(source(&plan).unwrap().is_none());

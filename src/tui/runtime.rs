@@ -312,7 +312,6 @@ impl Runtime {
                             origin: "the edit".into(),
                             text: text.clone(),
                             secrets: self.settings.run_env.secrets.clone(),
-                            trust: self.settings.run_env.trust.clone(),
                         }),
                         fields: fields.clone(),
                         by: self.settings.operator.clone(),
@@ -428,7 +427,6 @@ impl Runtime {
                             origin: "the edit".into(),
                             text: text.clone(),
                             secrets: self.settings.run_env.secrets.clone(),
-                            trust: self.settings.run_env.trust.clone(),
                         },
                     )
                 });

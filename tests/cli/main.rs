@@ -8,7 +8,6 @@ mod agent;
 mod agent_budget;
 mod agent_local;
 mod agent_tools;
-mod autonomy;
 mod breakers;
 
 mod check;
@@ -40,7 +39,6 @@ mod mcp_steps;
 mod memory;
 mod new;
 mod notify;
-mod personas;
 mod plan;
 mod plurals;
 mod rate;

@@ -59,7 +59,6 @@ fn render(s: &EmailSpec, dir: &Path, cfg: &ConfigFile) -> Result<EmailAction, St
         attempt: 1,
         tools: &NoServers,
         config: cfg,
-        persona: &crate::trust::Persona::open(),
     };
     Email::render(s, &r).map(|e| *e.0)
 }

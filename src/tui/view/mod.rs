@@ -337,6 +337,4 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
-mod tests_decided;
-#[cfg(test)]
 mod tests_runs;

@@ -46,7 +46,6 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "idempotent",
     "approval_timeout",
     "on_timeout",
-    "persona",
     "undo",
     "dry_output",
 ];
