@@ -156,8 +156,22 @@ impl Journal {
         }
         conn.busy_timeout(opts.lock_timeout)
             .map_err(|e| plain(e.into()))?;
-        let setup = conn
-            .pragma_update(None, "journal_mode", "WAL")
+        // Switching a new database to WAL needs the file to itself for a moment: a
+        // second process opening it at the same instant gets SQLITE_BUSY at once,
+        // whatever the busy timeout. Try again, a little later each time, for as long
+        // as a write lock is waited for.
+        let deadline = std::time::Instant::now() + opts.lock_timeout;
+        let mut pause = std::time::Duration::from_millis(5);
+        let mut wal = conn.pragma_update(None, "journal_mode", "WAL");
+        while let Err(e) = &wal
+            && e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+            && std::time::Instant::now() + pause < deadline
+        {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            wal = conn.pragma_update(None, "journal_mode", "WAL");
+        }
+        let setup = wal
             .and_then(|_| {
                 conn.pragma_update(
                     None,
