@@ -45,7 +45,8 @@ fn commits(rt: &tokio::runtime::Runtime, res: &Resources, a: &Action) -> Vec<Dur
     (0..N)
         .map(|_| {
             let t = Instant::now();
-            rt.block_on(a.clone().commit(res, None)).expect("commit");
+            rt.block_on(a.clone().commit(res, None, &aios::trust::Persona::open()))
+                .expect("commit");
             t.elapsed()
         })
         .collect()

@@ -18,6 +18,8 @@ mod notify;
 pub use notify::*;
 mod secret;
 pub use secret::*;
+mod trust;
+pub use trust::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +109,10 @@ pub enum Command {
     Mcp(McpArgs),
     /// Keep secrets for templates (`secret("NAME")`): set, list, remove
     Secret(SecretArgs),
+    /// List personas and show their scopes (what a workflow may touch)
+    Persona(PersonaArgs),
+    /// Show how often each step's proposals were approved unchanged; promote or demote steps
+    Trust(TrustArgs),
     /// Test the channels of [notify] and list what was sent to the operator
     Notify(NotifyArgs),
     /// One screen of health: ticking, pending items, schedules, breakers, spend, backups

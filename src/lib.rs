@@ -23,6 +23,9 @@
 //! - [`rate`]: rate limits per connector target (`[rate]`), shared through the journal
 //! - [`secrets`]: the secret store, `secret("NAME")` placeholders, resolution at
 //!   commit, redaction of what is kept, and keeping secrets out of steps' reach
+//! - [`trust`]: personas (capability scopes checked at render, on an edit and at
+//!   commit; literal violations for `aios check`) and autonomy rules that decide
+//!   proposals as `policy:NAME` through [`inbox::decide`]
 //! - [`commands`]: the CLI front end; the only module that prints
 //! - [`tui`]: the inbox TUI (`aios inbox`): model / message / update / view
 //!
@@ -53,5 +56,6 @@ pub mod secrets;
 pub mod smtp;
 pub mod template;
 pub mod text;
+pub mod trust;
 pub mod tui;
 pub mod workflow;

@@ -38,6 +38,10 @@ pub enum Cap {
     Run,
     Daily,
     Monthly,
+    /// The step's persona's `max_usd_day`.
+    PersonaDaily,
+    /// The step's persona's `max_usd_month`.
+    PersonaMonthly,
 }
 
 impl Cap {
@@ -46,6 +50,8 @@ impl Cap {
             Cap::Run => "run",
             Cap::Daily => "daily",
             Cap::Monthly => "monthly",
+            Cap::PersonaDaily => "persona's daily",
+            Cap::PersonaMonthly => "persona's monthly",
         }
     }
 }
@@ -59,6 +65,11 @@ pub struct Ledger {
     pub run_cap: Option<f64>,
     pub daily_cap: Option<f64>,
     pub monthly_cap: Option<f64>,
+    /// What the step's persona spent today and this month, and its own caps.
+    pub persona_day_spent: f64,
+    pub persona_month_spent: f64,
+    pub persona_daily_cap: Option<f64>,
+    pub persona_monthly_cap: Option<f64>,
     /// What the operator allowed this run beyond any cap (`approve --raise`).
     pub raised: f64,
 }
@@ -81,6 +92,12 @@ pub fn check(l: &Ledger, estimate: f64) -> Result<(), Stop> {
         (Cap::Run, l.run_cap, l.run_spent),
         (Cap::Daily, l.daily_cap, l.day_spent),
         (Cap::Monthly, l.monthly_cap, l.month_spent),
+        (Cap::PersonaDaily, l.persona_daily_cap, l.persona_day_spent),
+        (
+            Cap::PersonaMonthly,
+            l.persona_monthly_cap,
+            l.persona_month_spent,
+        ),
     ];
     for (cap, limit, spent) in caps {
         if let Some(limit) = limit

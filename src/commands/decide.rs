@@ -11,19 +11,23 @@ use crate::journal::{Decision, FailureChoice, ProposalKind, ProposalRecord};
 
 pub fn approve(ctx: &Ctx, args: ApproveArgs) -> CmdResult {
     let edit = match &args.edit {
-        Some(path) => Some(Edit {
-            origin: path.display().to_string(),
-            text: std::fs::read_to_string(path).map_err(|e| {
-                Error::new(
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        ErrorKind::NotFound
-                    } else {
-                        ErrorKind::Invalid
-                    },
-                    format!("cannot read the edit {}: {e}", path.display()),
-                )
-            })?,
-            secrets: ctx.run_env()?.secrets,
+        Some(path) => Some({
+            let env = ctx.run_env()?;
+            Edit {
+                origin: path.display().to_string(),
+                text: std::fs::read_to_string(path).map_err(|e| {
+                    Error::new(
+                        if e.kind() == std::io::ErrorKind::NotFound {
+                            ErrorKind::NotFound
+                        } else {
+                            ErrorKind::Invalid
+                        },
+                        format!("cannot read the edit {}: {e}", path.display()),
+                    )
+                })?,
+                secrets: env.secrets,
+                trust: env.trust,
+            }
         }),
         None => None,
     };

@@ -64,6 +64,10 @@ pub(super) fn item_json(p: &ProposalRecord) -> serde_json::Value {
         "summary": p.summary,
         "created_at": format_ms(p.created_at),
     });
+    // Who or what decided it (the operator, `policy:NAME`, `aios (timeout)`).
+    if let Some(by) = &p.decided_by {
+        v["decided_by"] = json!(by);
+    }
     // A notice is about a schedule, not a run: no run or step, and the schedule.
     if p.kind == ProposalKind::Notice {
         v["run_id"] = Json::Null;
@@ -82,6 +86,15 @@ pub(super) fn item_json(p: &ProposalRecord) -> serde_json::Value {
 
 /// ` (decide by …, then reject)` / ` (reminder 2; decide by …)` for the list.
 fn deadline_note(p: &ProposalRecord) -> String {
+    if let (Some(d), ProposalStatus::Pending, Some(by)) = (
+        p.deadline,
+        p.status,
+        p.on_timeout
+            .as_deref()
+            .filter(|o| o.starts_with(crate::trust::POLICY_PREFIX)),
+    ) {
+        return format!(" ({by} approves it at {} unless you decide)", format_ms(d));
+    }
     match (p.deadline, p.status) {
         (Some(d), crate::journal::ProposalStatus::Pending) => {
             let when = format_ms(d);
@@ -145,7 +158,13 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
         }
         summary.push_str(&deadline_note(p));
         if args.all {
-            summary = format!("[{}] {summary}", p.status);
+            summary = match (&p.decided_by, p.status) {
+                // Who or what decided it: the operator, `policy:NAME`, `aios (timeout)`.
+                (Some(by), ProposalStatus::Approved | ProposalStatus::Rejected) => {
+                    format!("[{} by {by}] {summary}", p.status)
+                }
+                _ => format!("[{}] {summary}", p.status),
+            };
             if p.status == ProposalStatus::Withdrawn
                 && let Some(why) = &p.reason
             {
@@ -221,6 +240,9 @@ fn show(ctx: &Ctx, args: InboxShowArgs) -> CmdResult {
         }
         if let Some(u) = journal.snoozed_until(p.id)?.filter(|u| *u > journal.now()) {
             notes.push_str(&format!("snoozed until {}\n", format_ms(u)));
+        }
+        if let Some(note) = Evidence::of(&p.evidence).policy {
+            notes.push_str(&format!("{}\n", crate::inbox::view::policy_line(&note, &p)));
         }
         if !notes.is_empty() {
             t.push_str(&notes);

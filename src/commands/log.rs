@@ -145,6 +145,24 @@ pub fn describe(ev: &Event) -> String {
             step,
             reason,
         } => format!("{step}: inbox item {proposal} withdrawn ({reason})"),
+        Event::TrustChanged {
+            workflow,
+            step,
+            level,
+            by,
+            reason,
+        } => {
+            let what = if level == "promoted" {
+                "promoted: its proposals are decided by policy"
+            } else {
+                "demoted: its proposals wait for the operator again"
+            };
+            let mut s = format!("{step}: {workflow}.{step} {what} (by {by})");
+            if let Some(r) = reason {
+                s.push_str(&format!(": {r}"));
+            }
+            s
+        }
         Event::WorkflowChanged {
             path, changes, by, ..
         } => format!(

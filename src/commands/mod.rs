@@ -33,6 +33,7 @@ mod serve;
 mod show;
 mod stats;
 mod status;
+mod trust;
 pub mod ui;
 mod undo;
 
@@ -169,8 +170,16 @@ impl Ctx {
         env.agent = std::sync::Arc::new(agent);
         env.embedder = embedder.map(std::sync::Arc::new);
         env.secrets = secrets;
+        env.trust = std::sync::Arc::new(self.trust()?);
         env.breakers = self.breaker_settings()?;
         Ok(env)
+    }
+
+    /// Personas and `[[autonomy]]` rules of the config file (`~/` in file roots is
+    /// the user's home).
+    pub fn trust(&self) -> Result<crate::trust::TrustSettings, Error> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        crate::trust::from_config(&self.config()?, home.as_deref())
     }
 
     /// The agent's settings, and the secrets what its calls keep or show is
@@ -383,6 +392,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Memory(a) => memory::memory(ctx, a),
         Command::Outcome(a) => outcome::outcome(ctx, a),
         Command::Mcp(a) => mcp::mcp(ctx, a),
+        Command::Persona(a) => trust::persona(ctx, a),
+        Command::Trust(a) => trust::trust(ctx, a),
         Command::Notify(a) => notify::notify(ctx, a),
         Command::Breakers(a) => breakers::breakers(ctx, a),
         Command::Status(a) => status::status(ctx, a),

@@ -26,7 +26,8 @@ fn read_workflow(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// Load and validate a workflow file, printing its diagnostics on failure. The
-/// secrets it reads must be in the store (or the secrets file).
+/// secrets it reads must be in the store (or the secrets file), and its steps must
+/// fit their personas as far as the file tells (see [`crate::trust::literals`]).
 pub fn load_workflow(ctx: &Ctx, path: &Path) -> Result<(String, workflow::Workflow), Error> {
     load_checked(ctx, path, true)
 }
@@ -83,14 +84,26 @@ pub fn diagnose(
         }
     };
     let diags = match loaded {
-        Ok(wf) if wf.secrets.is_empty() || !secrets => return Ok((source, Ok(wf))),
         Ok(wf) => {
-            let secrets = ctx.secrets()?;
-            let unknown = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
-            if unknown.is_empty() {
+            let mut problems = Vec::new();
+            if secrets && !wf.secrets.is_empty() {
+                let secrets = ctx.secrets()?;
+                problems = workflow::unknown_secrets(&wf, |n| secrets.knows(n));
+            }
+            // The personas: one not configured, literal values out of scope.
+            let dir = workflow_dir(path);
+            problems.extend(crate::trust::literals::check(
+                &wf,
+                &source,
+                &dir,
+                &ctx.trust()?,
+            ));
+            if problems.is_empty() {
                 return Ok((source, Ok(wf)));
             }
-            workflow::Diagnostics::from(unknown)
+            let mut diags = workflow::Diagnostics::from(problems);
+            diags.sort();
+            diags
         }
         Err(diags) => diags,
     };
@@ -461,4 +474,12 @@ fn agent_report(journal: &Journal, id: i64) -> Result<String, Error> {
         notes = format!("fallbacks:\n{notes}");
     }
     Ok(notes + &answers)
+}
+
+/// The absolute folder of a workflow file (relative paths in its steps start here).
+fn workflow_dir(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path)
+        .ok()
+        .and_then(|a| a.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| std::path::PathBuf::from("/"))
 }

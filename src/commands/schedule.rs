@@ -525,6 +525,13 @@ fn print_report(
             TickItem::Continued { run, status } => {
                 format!("continued run {run}: {}", st.run_status(*status))
             }
+            TickItem::TimedOut { item, run, applied }
+                if applied.starts_with(crate::trust::POLICY_PREFIX) =>
+            {
+                format!(
+                    "inbox {item} (run {run}): not vetoed in its quiet period; approved by {applied}"
+                )
+            }
             TickItem::TimedOut { item, run, applied } => format!(
                 "inbox {item} (run {run}): no decision by its deadline; applied on_timeout = \"{applied}\""
             ),

@@ -175,6 +175,10 @@ pub const PROGRESS_SYMBOLS: &[(&str, &str)] = &[
     (LLM_CALL, "an agent step called an LLM (tokens, cost)"),
     (AGAIN, "a step interrupted by a crash will run again"),
     (
+        POLICY,
+        "an autonomy policy approved an item in your place (`approved by policy:NAME`), or a step was promoted or demoted",
+    ),
+    (
         WARNING,
         "a remark about a step: its sandbox could not be applied in full (`best_effort`)",
     ),
@@ -213,6 +217,7 @@ const WAITING: &str = "?";
 const SLEEPING: &str = "…";
 const LLM_CALL: &str = "·";
 const AGAIN: &str = "↺";
+const POLICY: &str = "»";
 const WARNING: &str = "!";
 const CHANGED: &str = "✎";
 const DRY: &str = "○";
@@ -296,7 +301,6 @@ impl Observer for Progress {
         let line = match ev {
             Event::RunStatus { .. }
             | Event::RunCreated { .. }
-            | Event::ProposalDecided { .. }
             | Event::FactSet { .. }
             | Event::NoteAdded { .. }
             | Event::NoteForgotten { .. }
@@ -431,6 +435,41 @@ impl Observer for Progress {
                     s.yellow(WAITING)
                 )
             }
+            Event::ProposalDecided {
+                proposal,
+                step,
+                by,
+                reason,
+                ..
+            } => {
+                // A policy's decision is reported as it is taken; the operator's are
+                // theirs to know.
+                if !by.starts_with(crate::trust::POLICY_PREFIX) {
+                    return;
+                }
+                format!(
+                    "{} {step} approved by {by} (inbox {proposal}){}",
+                    s.green(POLICY),
+                    reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )
+            }
+            Event::TrustChanged {
+                workflow,
+                step,
+                level,
+                by,
+                reason,
+            } => format!(
+                "{} {workflow}.{step} {level} by {by}{}",
+                s.yellow(POLICY),
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
             Event::WorkflowChanged { path, changes, .. } => {
                 let mut text = format!(
                     "{} run {run} continues on {}:",

@@ -24,7 +24,7 @@ use toml::de::DeValue;
 
 use super::describe::Attachment as Shown;
 use super::sandbox::RelPath;
-use super::{AfterTimeout, CheckCx, Connector, Description, ExecError, RenderCx, Resources};
+use super::{AfterTimeout, CheckCx, Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::smtp::{self, DEFAULT_ACCOUNT, Failure};
 use crate::template::is_template;
 use crate::workflow::Tmpl;
@@ -581,6 +581,13 @@ impl Connector for Email {
     /// The step's `approve` decides.
     fn must_ask(&self) -> bool {
         false
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::Email {
+            from: self.from.clone(),
+            to: self.recipients().into_iter().map(str::to_string).collect(),
+        }]
     }
 
     fn rate_target(&self) -> Option<crate::rate::RateTarget> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::sandbox::{PathProblem, RelPath, Root, SandboxError};
-use super::{AfterTimeout, Connector, Description, ExecError, RenderCx, Resources};
+use super::{AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::template::is_template;
 use crate::workflow::Tmpl;
 use crate::workflow::diag::Diagnostic;
@@ -195,6 +195,12 @@ impl Connector for FileAction {
     /// The step's `approve` decides.
     fn must_ask(&self) -> bool {
         false
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::FileRoot {
+            root: self.root.clone(),
+        }]
     }
 
     /// Local writes are not rate limited.

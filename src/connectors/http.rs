@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use toml::de::DeValue;
 
-use super::{AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, cap_text};
+use super::{
+    AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, Touch, cap_text,
+};
 use crate::workflow::Tmpl;
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::{StepFields, opt_tmpl, req_tmpl};
@@ -217,6 +219,13 @@ impl Connector for HttpAction {
     /// The step's `approve` decides.
     fn must_ask(&self) -> bool {
         false
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::Http {
+            method: self.method.to_ascii_uppercase(),
+            url: self.url.clone(),
+        }]
     }
 
     /// The request's host (and port).

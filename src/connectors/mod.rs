@@ -36,6 +36,7 @@ pub mod sandbox;
 pub mod shell;
 pub mod target;
 pub mod tool;
+mod touch;
 
 use std::future::Future;
 use std::path::Path;
@@ -57,6 +58,7 @@ use crate::workflow::{Approve, StepSpec, Workflow, suggest};
 pub use describe::{Attachment, Body, Description, Field, FieldStyle};
 pub use resources::{ExecEnv, Resources};
 pub use target::{Target, TargetKind};
+pub use touch::Touch;
 
 /// What a connector implements, on its action type (the variant of [`Action`] it is
 /// journaled as). Every item is required: each connector states its whole policy.
@@ -91,6 +93,9 @@ pub(crate) trait Connector:
     /// Whether this action waits for the operator even when its step says
     /// `approve = "never"` (a tool not annotated read-only).
     fn must_ask(&self) -> bool;
+    /// Where the action reaches (hosts, programs, folders, tools, recipients): what
+    /// a persona's scopes are checked against, after rendering and before commit.
+    fn touches(&self) -> Vec<Touch>;
     /// What rate limits (`[rate]`) count this commit against: the HTTP host, the
     /// tool server, the SMTP account; `None` when nothing limits it. The driver
     /// waits for the target's turn before the commit starts.
@@ -237,6 +242,13 @@ macro_rules! connectors {
                     $((Action::$Variant(a), Action::$Variant(p)) => Some(a.validate_edit(p)),)+
                     #[allow(unreachable_patterns)]
                     _ => None,
+                }
+            }
+
+            /// See [`Connector::touches`].
+            pub fn touches(&self) -> Vec<Touch> {
+                match self {
+                    $(Action::$Variant(a) => a.touches()),+
                 }
             }
 
@@ -394,6 +406,8 @@ pub struct RenderCx<'a> {
     pub attempt: u32,
     /// The tool servers' listings (a tool call's annotations and input schema).
     pub tools: &'a dyn ToolCatalog,
+    /// The persona the step runs under: the rendered action must fit its scopes.
+    pub persona: &'a crate::trust::Persona,
     /// The operator's configuration (an email's account and its sender).
     pub config: &'a ConfigFile,
 }
@@ -433,11 +447,13 @@ impl RenderCx<'_> {
 
 /// Render a connector step into its exact action and validate it.
 ///
-/// The trust layer's first check goes here: a persona's scopes against the rendered
-/// action, before it is proposed or committed.
+/// The trust layer's first check is here: the persona's scopes against the rendered
+/// action, before it is proposed or committed (a refusal names the persona and the
+/// rule, and the step fails).
 pub fn render(spec: &ActionSpec, r: &RenderCx<'_>) -> Result<Action, String> {
     let action = spec.render_unchecked(r)?;
     action.validate()?;
+    r.persona.check(&action)?;
     Ok(action)
 }
 
@@ -588,16 +604,19 @@ impl Action {
         truncate_line(&self.summary_line(), 100)
     }
 
-    /// Commit the action, within `timeout`.
+    /// Commit the action, within `timeout`, as `persona`.
     ///
-    /// Secret placeholders are resolved here, in memory, right before the connector
-    /// runs (nothing resolved is journaled); the trust layer checks the persona's
-    /// scopes here again before anything happens.
+    /// The trust layer checks the persona's scopes here again before anything
+    /// happens (an approved edit, or a persona narrowed since the proposal, cannot
+    /// take the action out of scope). Secret placeholders are resolved here, in
+    /// memory, right before the connector runs (nothing resolved is journaled).
     pub async fn commit(
         self,
         res: &Resources,
         timeout: Option<Duration>,
+        persona: &crate::trust::Persona,
     ) -> Result<Json, ExecError> {
+        persona.check(&self).map_err(ExecError::fatal)?;
         // The summary is of the sealed action: placeholders, never values.
         let summary = self.summary();
         let secrets = res.secrets();

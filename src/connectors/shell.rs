@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::confine::{self, Limits, Plan, Sandbox, SandboxMode, SandboxSpec};
-use super::{AfterTimeout, Connector, Description, ExecError, RenderCx, Resources};
+use super::{AfterTimeout, Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::{StepFields, opt_tmpl};
 use crate::workflow::read::{get, key_span};
@@ -211,6 +211,14 @@ impl Connector for ShellAction {
     /// The step's `approve` decides.
     fn must_ask(&self) -> bool {
         false
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        // A `script` is `sh -c SCRIPT`: the program is `sh`, whatever the script runs.
+        vec![Touch::Program {
+            program: self.argv.first().cloned().unwrap_or_default(),
+            sandbox: self.sandbox.mode,
+        }]
     }
 
     /// A program is limited by its sandbox and limits, not by a rate.

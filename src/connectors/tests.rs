@@ -357,11 +357,14 @@ fn resources_are_built_on_first_use() {
     let tmp = tempfile::tempdir().unwrap();
     let res = Resources::default();
     let a = file(tmp.path().to_str().unwrap(), "a.txt");
-    rt.block_on(a.commit(&res, None)).unwrap();
+    rt.block_on(a.commit(&res, None, &crate::trust::Persona::open()))
+        .unwrap();
     assert!(!res.has_http());
     let mut h = http_action();
     h.url = "http://127.0.0.1:1/x".into();
-    let err = rt.block_on(Action::Http(h).commit(&res, None)).unwrap_err();
+    let err = rt
+        .block_on(Action::Http(h).commit(&res, None, &crate::trust::Persona::open()))
+        .unwrap_err();
     assert!(
         err.retryable && err.message.contains("cannot connect"),
         "{}",

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use toml::de::DeValue;
 
-use super::{AfterTimeout, CheckCx, Connector, Description, ExecError, RenderCx, Resources};
+use super::{AfterTimeout, CheckCx, Connector, Description, ExecError, RenderCx, Resources, Touch};
 use crate::mcp::{Annotations, CatalogError, McpError, schema};
 use crate::workflow::diag::Diagnostic;
 use crate::workflow::kinds::StepFields;
@@ -365,6 +365,13 @@ impl Connector for ToolAction {
             .annotations
             .as_ref()
             .is_some_and(Annotations::is_read_only)
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::Tool {
+            server: self.server.clone(),
+            tool: self.tool.clone(),
+        }]
     }
 
     /// The tool server.

@@ -45,6 +45,9 @@ pub struct Entry {
     pub kind: String,
     pub committed_at: Option<Millis>,
     pub undo: Undo,
+    /// The persona the step ran under (its own, else its workflow's; `None`:
+    /// `default`): its compensation is rendered, proposed and committed under it.
+    pub persona: Option<String>,
 }
 
 /// A committed step's compensation.
@@ -168,9 +171,10 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
         let undo = if let Some((_, by)) = undone.iter().find(|(x, _)| x == &r.step_id) {
             Undo::Done { by: *by }
         } else {
-            match &s.undo {
-                None => Undo::None,
-                Some(spec) => {
+            match (&s.undo, env.trust.persona_of(&wf, s)) {
+                (None, _) => Undo::None,
+                (Some(_), Err(e)) => Undo::Broken(e),
+                (Some(spec), Ok(persona)) => {
                     let out = r.output.clone().unwrap_or(Json::Null);
                     let step_id = format!("undo_{}", r.step_id);
                     let rcx = RenderCx {
@@ -181,6 +185,7 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
                         step_id: &step_id,
                         attempt: 1,
                         tools: &tools,
+                        persona: &persona,
                     };
                     match crate::connectors::render(spec, &rcx) {
                         Ok(a) => Undo::Action(Box::new(a)),
@@ -194,6 +199,7 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
             kind: s.kind().name().to_string(),
             committed_at: r.finished_at,
             undo,
+            persona: s.persona.clone().or_else(|| wf.persona.clone()),
         });
     }
     Ok(UndoPlan {
@@ -265,6 +271,9 @@ pub fn source(plan: &UndoPlan) -> Result<Option<String>> {
             quote(&format!("undo_{}", e.step)),
             quote(a.connector().name()),
         ));
+        if let Some(p) = &e.persona {
+            out.push_str(&format!("persona = {}\n", quote(p)));
+        }
         for (k, v) in fields(a)? {
             out.push_str(&format!("{k} = {v}\n"));
         }
@@ -481,6 +490,7 @@ mod tests {
             kind: a.connector().name().into(),
             committed_at: Some(1),
             undo: Undo::Action(Box::new(a)),
+            persona: None,
         }
     }
 
@@ -498,6 +508,7 @@ mod tests {
                     kind: "file".into(),
                     committed_at: Some(0),
                     undo: Undo::None,
+                    persona: None,
                 }))
                 .collect(),
         };
@@ -525,6 +536,7 @@ mod tests {
                     step_id: &s.id,
                     attempt: 1,
                     tools: &crate::mcp::NoServers,
+                    persona: &crate::trust::Persona::open(),
                 },
             )
             .unwrap();
@@ -595,6 +607,7 @@ mod tests {
                 kind: "http".into(),
                 committed_at: None,
                 undo: Undo::None,
+                persona: None,
             }],
         };
         assert!(source(&plan).unwrap().is_none());

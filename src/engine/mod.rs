@@ -48,6 +48,9 @@ pub struct RunEnv {
     /// Where commits resolve `secret("NAME")` placeholders, and what is redacted
     /// from what runs keep (empty: no secrets).
     pub secrets: crate::secrets::Secrets,
+    /// Personas and autonomy rules (default: only the open `default` persona, no
+    /// rules).
+    pub trust: std::sync::Arc<crate::trust::TrustSettings>,
     /// The targets' circuit breakers (`[breakers]`).
     pub breakers: crate::health::BreakerSettings,
     /// The `[imap]` accounts mail triggers read (`aios tick` polls them).
@@ -66,6 +69,7 @@ impl RunEnv {
             agent: Default::default(),
             embedder: None,
             secrets: Default::default(),
+            trust: Default::default(),
             breakers: Default::default(),
             mail: Default::default(),
             rates: Default::default(),

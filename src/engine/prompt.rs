@@ -80,6 +80,7 @@ pub fn prompt(
         heuristic: target.is_heuristic(),
         finish_reason: None,
         failure: None,
+        persona: None,
         tool_calls: Vec::new(),
     };
     let started = Instant::now();

@@ -33,6 +33,8 @@ pub struct Edit {
     /// The known secrets: an edit holding one's value is refused (an action holds
     /// secrets by name only).
     pub secrets: crate::secrets::Secrets,
+    /// The personas: an edit may not take the action out of its step's persona.
+    pub trust: std::sync::Arc<crate::trust::TrustSettings>,
 }
 
 /// What the operator asks for.
@@ -129,7 +131,11 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
         Some(e) => {
             // The run's secret inputs are known values too.
             let uid = journal.run(p.run_id)?.uid;
-            check_edit(&p, e, &e.secrets.for_run(&uid))?
+            let (edited, diff) = check_edit(&p, e, &e.secrets.for_run(&uid))?;
+            if let Some(action) = &edited {
+                check_scope(journal, &p, action, e)?;
+            }
+            (edited, diff)
         }
         None => (None, None),
     };
@@ -149,6 +155,25 @@ pub fn decide(journal: &mut Journal, id: i64, req: DecideRequest) -> Result<Prop
             by: req.by,
         },
     )
+}
+
+/// An edited action must stay in the scopes of its step's persona (the trust
+/// layer's check of an edit; commit checks again).
+fn check_scope(journal: &Journal, p: &ProposalRecord, edited: &Json, e: &Edit) -> Result<()> {
+    let Ok(action) = serde_json::from_value::<Action>(edited.clone()) else {
+        return Ok(());
+    };
+    let wf = crate::engine::snapshot(journal, p.run_id)?;
+    let Some(step) = wf.steps.iter().find(|s| s.id == p.step_id) else {
+        return Ok(());
+    };
+    let persona = e.trust.persona_of(&wf, step).map_err(Error::invalid)?;
+    persona.check(&action).map_err(|why| {
+        Error::invalid(format!("{} is not valid: {why}", e.origin)).with_hint(format!(
+            "keep the action within the persona (aios persona show {}); start from: aios inbox show {} --action",
+            persona.name, p.id
+        ))
+    })
 }
 
 /// Check an edit without deciding: the validated action and the diff against the
@@ -518,6 +543,43 @@ pub fn decide_on_timeout(
             "a reminder is not a decision; the item stays pending",
         )),
     }
+}
+
+/// An autonomy policy in `notify` mode: the item's quiet period passed and nobody
+/// decided, so `policy:RULE` approves it through [`decide`] (never a stale item:
+/// that one waits for a person). Refused (a conflict) when the step was demoted
+/// since the item was proposed.
+pub fn decide_after_quiet(
+    journal: &mut Journal,
+    p: &ProposalRecord,
+    rule: &str,
+) -> Result<ProposalRecord> {
+    let stats = journal.step_stats(&p.workflow, &p.step_id)?;
+    if let Some(m) = &stats.mark
+        && m.level == "demoted"
+        && m.at >= p.created_at
+    {
+        return Err(Error::conflict(format!(
+            "step `{}` was demoted since inbox item {} was proposed; it waits for you",
+            p.step_id, p.id
+        )));
+    }
+    let why = crate::journal::Evidence::of(&p.evidence)
+        .policy
+        .map(|n| n.reason)
+        .unwrap_or_else(|| format!("policy {rule}"));
+    decide(
+        journal,
+        p.id,
+        DecideRequest {
+            decision: Decision::Approve,
+            reason: Some(format!("{why}; not vetoed within its quiet period")),
+            edit: None,
+            fields: Vec::new(),
+            by: crate::trust::policy_decider(rule),
+            confirm_stale: false,
+        },
+    )
 }
 
 /// Whether a recorded rejection was a deadline's `on_timeout = "fail"`.

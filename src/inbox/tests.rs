@@ -20,6 +20,7 @@ fn a_bad_edit_from_the_tui_reads_as_one_sentence() {
         origin: "the edit".into(),
         text: text.into(),
         secrets: Default::default(),
+        trust: Default::default(),
     };
     let escape = json!({"kind": "file", "root": "/w", "path": "../x", "content": "hi"});
     let e = preview_edit(&file_item(), &edit(&escape.to_string())).unwrap_err();

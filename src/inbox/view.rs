@@ -36,6 +36,26 @@ pub enum Subject {
     Failure(Failure),
 }
 
+/// What an autonomy policy said about a pending item, in a line: that it will
+/// approve it when its quiet period ends, or why it did not decide.
+pub fn policy_line(
+    note: &crate::journal::PolicyNote,
+    p: &crate::journal::ProposalRecord,
+) -> String {
+    match note.mode.as_str() {
+        "notify" => format!(
+            "policy:{} approves it at {} unless you decide first ({})",
+            note.rule,
+            p.deadline
+                .map(crate::clock::format_ms)
+                .unwrap_or_else(|| "the end of its quiet period".into()),
+            note.reason
+        ),
+        "auto" => format!("policy:{}: {}", note.rule, note.reason),
+        _ => format!("asks you: {}", note.reason),
+    }
+}
+
 /// An action as it can be shown.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shown {

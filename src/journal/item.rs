@@ -64,9 +64,29 @@ pub struct Evidence {
         deserialize_with = "each"
     )]
     pub choices: Vec<String>,
+    /// What an autonomy policy said about the item: that it decides it, or why it
+    /// did not (the trust layer).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub policy: Option<PolicyNote>,
     /// Keys this build does not know (written by a newer one).
     #[serde(flatten)]
     pub other: Map<String, Json>,
+}
+
+/// An autonomy policy's word on an item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyNote {
+    /// The rule's name (decisions are journaled as `policy:NAME`).
+    pub rule: String,
+    /// `auto` (decided at once), `notify` (decided when its quiet period passes
+    /// unless the operator decides first) or `asks` (it did not decide: `reason`).
+    pub mode: String,
+    /// The rule and the statistics that allowed it, or why it did not decide.
+    pub reason: String,
 }
 
 /// An agent step a proposal was built from, with what it said about its draft.

@@ -14,7 +14,7 @@ impl Journal {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, coalesce(c.run_id, 0), coalesce(r.workflow, '(prompt)'), c.at, c.step_id, c.attempt,
                     c.alias, c.provider, c.model, c.request, c.response, c.error, c.tokens_in, c.tokens_out,
-                    c.cost_usd, c.latency_ms, c.http_attempts, c.heuristic, c.finish_reason, c.failure
+                    c.cost_usd, c.latency_ms, c.http_attempts, c.heuristic, c.finish_reason, c.failure, c.persona
              FROM llm_calls c LEFT JOIN runs r ON r.id = c.run_id
              WHERE (?1 IS NULL OR coalesce(c.run_id, 0) = ?1)
                AND (?2 IS NULL OR c.step_id = ?2)
@@ -80,6 +80,16 @@ impl Journal {
             .conn
             .prepare_cached("SELECT coalesce(sum(cost_usd), 0.0) FROM llm_calls WHERE at >= ?1")?
             .query_row(params![since], |r| r.get(0))?)
+    }
+
+    /// What the calls of steps running under `persona` cost since `since`.
+    pub fn llm_spent_by_persona_since(&self, persona: &str, since: Millis) -> Result<f64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(cost_usd), 0.0) FROM llm_calls WHERE persona = ?1 AND at >= ?2",
+            )?
+            .query_row(params![persona, since], |r| r.get(0))?)
     }
 
     /// Spending per workflow since `since`, most expensive first (then most
@@ -154,6 +164,7 @@ fn read_call(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmCallRecord> {
             heuristic: r.get(17)?,
             finish_reason: r.get(18)?,
             failure: r.get(19)?,
+            persona: r.get(20)?,
             tool_calls: Vec::new(),
         },
     })

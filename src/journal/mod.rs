@@ -35,6 +35,7 @@ mod tests_inbox;
 #[cfg(test)]
 mod tests_migrations;
 mod timers;
+mod trust;
 pub mod types;
 mod versions;
 
@@ -49,7 +50,7 @@ pub use failure::{FailedStep, Failure, FailureChoice};
 pub use health::{BackupFile, Heartbeat, PendingKind, check_backup};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
 pub use inbox::{Changes, InboxRow};
-pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, Rescue, RescueReply};
+pub use item::{BudgetStop, Drafter, Evidence, Gate, GateField, PolicyNote, Rescue, RescueReply};
 pub(crate) use lease::process_alive;
 pub use lease::{LeaseHeld, Owner};
 pub use llm::CallFilter;
@@ -60,6 +61,7 @@ pub use rate::Taker;
 pub use replay::ReplayReport;
 pub use schedule::*;
 pub use steer::Pruned;
+pub use trust::{StepStats, TrustMark};
 pub use types::*;
 pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
@@ -319,6 +321,7 @@ impl Journal {
         append(&tx, p.run_id, &ev, at)?;
         project::apply(&tx, p.run_id, &ev, at)?;
         let p = query::proposal(&tx, proposal)?;
+        trust::demote_on_decision(&tx, &p, at)?;
         tx.commit()?;
         Ok(p)
     }

@@ -211,6 +211,9 @@ pub struct DigestFacts {
     pub succeeded: i64,
     /// Outcomes recorded since the digest's start (at most 10).
     pub outcomes: Vec<OutcomeRow>,
+    /// Items an autonomy policy decided since the digest's start (at most 10):
+    /// `(item, run, workflow, step, policy:NAME, reason)`.
+    pub by_policy: Vec<(i64, i64, String, String, String, String)>,
 }
 
 impl Journal {
@@ -461,7 +464,19 @@ impl Journal {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
+        let by_policy = self
+            .conn
+            .prepare_cached(
+                "SELECT p.id, p.run_id, r.workflow, p.step_id, p.decided_by, coalesce(p.reason, '')
+                 FROM proposals p JOIN runs r ON r.id = p.run_id
+                 WHERE p.decided_by LIKE 'policy:%' AND p.decided_at >= ?1 ORDER BY p.decided_at, p.id LIMIT 10",
+            )?
+            .query_map(params![since], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(DigestFacts {
+            by_policy,
             spent_today: self.llm_spent_since(day)?,
             spent_month: self.llm_spent_since(month)?,
             succeeded,

@@ -188,8 +188,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         Event::LlmCall(c) => {
             tx.prepare_cached(
                 "INSERT INTO llm_calls (run_id, step_id, attempt, alias, provider, model, request, response, error,
-                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure, persona)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?
             .execute(params![
                 // Run 0: a call of no run (`aios llm prompt`).
@@ -211,6 +211,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 at,
                 c.finish_reason,
                 c.failure,
+                c.persona,
             ])?;
             // The call went: its step no longer waits for a turn.
             tx.prepare_cached(
@@ -316,6 +317,20 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         Event::AgentTool { .. } => {}
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::apply(tx, ev, at)?;
+        }
+        Event::TrustChanged {
+            workflow,
+            step,
+            level,
+            by,
+            reason,
+        } => {
+            tx.prepare_cached(
+                // Its own event was appended just before: the latest seq is its.
+                "INSERT INTO trust_marks (workflow, step, level, by, reason, run_id, seq, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(seq), 0) FROM events), ?7)",
+            )?
+            .execute(params![workflow, step, level, by, reason, run, at])?;
         }
         Event::ProposalSnoozed {
             proposal,

@@ -55,6 +55,10 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "SELECT json_array(key, value, step_id, at) FROM outcomes WHERE run_id = ?1 ORDER BY key",
     ),
     (
+        "trust_marks",
+        "SELECT json_array(workflow, step, level, by, reason, at) FROM trust_marks WHERE run_id = ?1 ORDER BY id",
+    ),
+    (
         "proposal_snoozes",
         "SELECT json_array(proposal, until, by, at) FROM proposal_snoozes WHERE run_id = ?1 ORDER BY proposal",
     ),
@@ -87,6 +91,7 @@ impl Journal {
             params![run],
         )?;
         tx.execute("DELETE FROM llm_calls WHERE run_id = ?1", params![run])?;
+        tx.execute("DELETE FROM trust_marks WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM outcomes WHERE run_id = ?1", params![run])?;
         tx.execute("DELETE FROM memory_docs WHERE run_id = ?1", params![run])?;
         tx.execute(

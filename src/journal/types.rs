@@ -335,6 +335,17 @@ pub enum Event {
         proposal: i64,
         step: String,
     },
+    /// A step (of `workflow`, any run) was promoted to be decided by policy, or
+    /// demoted back to asking, with who did it and why (the trust layer).
+    TrustChanged {
+        workflow: String,
+        step: String,
+        /// `promoted` or `demoted`.
+        level: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A `wait` step waits until `due_at`; the run continues then (`aios tick`).
     TimerSet {
         step: String,
@@ -415,6 +426,10 @@ pub struct LlmCall {
     /// Why the call failed: `transient | fatal | schema_refused | deadline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The persona its step ran under (what its `max_usd_day` / `max_usd_month`
+    /// count); `None`: a call of no step, or journaled before personas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
     /// The tools the reply called (kept in the event; resume reads them there).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<crate::agent::ToolCall>,
@@ -472,6 +487,7 @@ impl Event {
             Event::ProposalReminded { .. } => "proposal_reminded",
             Event::ProposalWithdrawn { .. } => "proposal_withdrawn",
             Event::ProposalReopened { .. } => "proposal_reopened",
+            Event::TrustChanged { .. } => "trust_changed",
             Event::WorkflowChanged { .. } => "workflow_changed",
             Event::StepRehearsed { .. } => "step_rehearsed",
             Event::StepThrottled { .. } => "step_throttled",

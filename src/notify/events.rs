@@ -167,6 +167,15 @@ pub fn digest(key: &str, src: &NotifySources, facts: &DigestFacts, now: Millis) 
         "LLM spend: ${:.2} today (UTC), ${:.2} this month\n",
         facts.spent_today, facts.spent_month
     ));
+    // What autonomy policies decided in your place (the trust layer).
+    if !facts.by_policy.is_empty() {
+        b.push_str("Decided by policy:\n");
+        for (item, run, wf, step, by, reason) in &facts.by_policy {
+            b.push_str(&format!(
+                "  - inbox {item} (run {run}, {wf}.{step}) approved by {by}: {reason}\n"
+            ));
+        }
+    }
     if !facts.outcomes.is_empty() {
         b.push_str("Outcomes:\n");
         for o in &facts.outcomes {

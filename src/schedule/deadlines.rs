@@ -45,6 +45,20 @@ fn apply_one(
     let Some(deadline) = p.deadline.filter(|d| *d <= now) else {
         return Ok(());
     };
+    // An autonomy policy's quiet period (`notify`) passed without a decision.
+    if let Some(rule) = p
+        .on_timeout
+        .as_deref()
+        .and_then(|o| o.strip_prefix(crate::trust::POLICY_PREFIX))
+    {
+        crate::inbox::decide_after_quiet(journal, p, rule)?;
+        items.push(TickItem::TimedOut {
+            item: p.id,
+            run: p.run_id,
+            applied: crate::trust::policy_decider(rule),
+        });
+        return Ok(());
+    }
     if on_timeout == OnTimeout::Remind {
         let period = period_of(journal, p)?;
         let next = next_after(deadline, period, now);

@@ -312,6 +312,7 @@ impl Runtime {
                             origin: "the edit".into(),
                             text: text.clone(),
                             secrets: self.settings.run_env.secrets.clone(),
+                            trust: self.settings.run_env.trust.clone(),
                         }),
                         fields: fields.clone(),
                         by: self.settings.operator.clone(),
@@ -427,6 +428,7 @@ impl Runtime {
                             origin: "the edit".into(),
                             text: text.clone(),
                             secrets: self.settings.run_env.secrets.clone(),
+                            trust: self.settings.run_env.trust.clone(),
                         },
                     )
                 });

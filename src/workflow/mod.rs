@@ -19,6 +19,7 @@ pub(crate) mod kinds;
 pub mod library;
 pub mod model;
 mod parse;
+mod persona;
 pub(crate) mod read;
 mod refs;
 pub mod suggest;
@@ -91,6 +92,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             on_reject: s.on_reject,
             idempotent: s.idempotent,
             deadline: s.deadline,
+            persona: s.persona,
             undo: s.undo.and_then(|u| u.spec),
             dry_output: s.dry_output,
             spec,
@@ -107,6 +109,8 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
         budget: draft.budget,
         on_failure: draft.on_failure,
         secrets,
+        persona: draft.persona,
+        autonomy: draft.autonomy,
     })
 }
 

@@ -29,6 +29,10 @@ pub struct Workflow {
     /// The secrets its steps read with `secret("NAME")`, each with where it is
     /// first read (checked against the store by the command layer).
     pub secrets: Vec<SecretUse>,
+    /// `persona = "NAME"`: the persona its steps run under (`None`: `default`).
+    pub persona: Option<String>,
+    /// Its own `[[autonomy]]` rules (they come before the config's).
+    pub autonomy: Vec<crate::trust::Rule>,
     /// What a failed run does: ask (a failure item) or compensate (a saga).
     pub on_failure: super::undo::OnFailure,
 }
@@ -162,6 +166,8 @@ pub struct Step {
     /// steps: `timeout` + `on_timeout`; proposed actions: `approval_timeout` +
     /// `on_timeout`). `None`: the item waits for as long as it takes.
     pub deadline: Option<Deadline>,
+    /// `persona = "NAME"`: the persona it runs under, instead of the workflow's.
+    pub persona: Option<String>,
     /// `undo`: the action that undoes what the step did (its templates read
     /// `output`, the step's own output). Only steps that act have one.
     pub undo: Option<crate::connectors::ActionSpec>,

@@ -21,6 +21,8 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "trigger",
     "budget",
+    "persona",
+    "autonomy",
     "on_failure",
 ];
 const INPUT_KEYS: &[&str] = &["type", "default", "required", "description", "secret"];
@@ -38,6 +40,8 @@ pub(crate) struct Draft {
     pub steps: Vec<DraftStep>,
     pub trigger: Option<super::trigger::Trigger>,
     pub budget: RunBudget,
+    pub persona: Option<String>,
+    pub autonomy: Vec<crate::trust::Rule>,
     pub on_failure: super::undo::OnFailure,
 }
 
@@ -58,6 +62,8 @@ pub(crate) struct DraftStep {
     pub on_reject: OnReject,
     pub idempotent: bool,
     pub deadline: Option<super::model::Deadline>,
+    /// `persona = "NAME"`: the persona it runs under (else the workflow's).
+    pub persona: Option<String>,
     pub dry_output: Option<Json>,
     pub spec: Option<StepSpec>,
     /// Templates (and the `when` expression) with the variables they read.
@@ -140,6 +146,12 @@ pub(crate) fn read_document(cx: &mut Cx, root: &Table<'_>) -> Draft {
     }
     if let Some(v) = get(root, "budget") {
         draft.budget = read_budget(cx, v);
+    }
+    if let Some(v) = get(root, "persona") {
+        draft.persona = super::persona::read_persona(cx, v);
+    }
+    if let Some(v) = get(root, "autonomy") {
+        draft.autonomy = super::persona::read_autonomy(cx, v, draft.name.as_deref());
     }
     let on_failure = get(root, "on_failure").map(|v| super::undo::read_on_failure(cx, v));
     match get(root, "steps") {
@@ -403,6 +415,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         on_reject: OnReject::Fail,
         idempotent: false,
         deadline: None,
+        persona: None,
         dry_output: None,
         spec: None,
         uses: Vec::new(),
@@ -474,6 +487,9 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         };
     }
     let idempotent = get(t, "idempotent").and_then(|v| cx.boolean("idempotent", v));
+    if let Some(v) = get(t, "persona") {
+        step.persona = super::persona::read_persona(cx, v);
+    }
     if let Some(v) = get(t, "description") {
         cx.string("description", v);
     }

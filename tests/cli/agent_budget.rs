@@ -187,3 +187,23 @@ fn budget_and_llm_log_on_a_fresh_home() {
         "today              $0 (no cap)  0 tokens (0 in, 0 out)\nthis month         $0 (no cap)  0 tokens (0 in, 0 out)\nno LLM calls this month\ncaps: set [budget] daily_usd and monthly_usd in the config file; a workflow caps one run with [budget] max_usd\n",
     );
 }
+
+#[test]
+fn a_personas_own_daily_cap_stops_its_calls_on_top_of_the_global_caps() {
+    let server = LlmServer::start();
+    server.script(vec![Reply::openai(GOOD, 10, 10)]);
+    let wf = DRAFT.replace("name = \"mail\"", "name = \"mail\"\npersona = \"writer\"");
+    let t = setup(&server, "openai", PRICED, &wf);
+    t.put(
+        "config.toml",
+        &format!(
+            "{}\n[personas.writer]\nmodels = [\"default\", \"second\"]\nfile_roots = [\"*\"]\nmax_usd_day = 1.0\n",
+            config(&server, "openai", PRICED)
+        ),
+    );
+    t.aios(&["run", "wf.toml"])
+        .success()
+        .stdout_contains("would pass the persona's daily cap: $0 of $1.00 spent");
+    assert!(server.seen().is_empty(), "the call was made");
+    assert_eq!(t.inbox()[0]["kind"], "budget");
+}

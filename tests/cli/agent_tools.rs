@@ -519,3 +519,51 @@ fn killed_between_a_tool_call_and_its_result_resume_calls_the_read_only_tool_aga
     assert_eq!(events_of(&t, "agent_tool").len(), 1);
     assert_eq!(events_of(&t, "llm_call").len(), 2);
 }
+
+/// An agent step's calls run under its persona: a call its `mcp_tools` do not
+/// allow is neither made nor proposed, and the model reads the refusal.
+#[test]
+fn a_call_the_steps_persona_refuses_is_not_proposed_and_the_model_reads_why() {
+    let server = LlmServer::start();
+    server.script(vec![
+        openai_calls(
+            Some("Let me turn logging on."),
+            &[
+                ("call_e", "everything__echo", json!({"message": "hi"})),
+                ("call_t", "everything__toggle-simulated-logging", json!({})),
+            ],
+        ),
+        Reply::openai(r#"{"answer": "could not"}"#, 20, 5),
+    ]);
+    let t = Test::new()
+        .write(
+            "config.toml",
+            &format!(
+                "{}\n{}\n[personas.helper]\nmcp_tools = [\"everything.echo\"]\nmodels = [\"*\"]\n",
+                config(&server, "openai", MODELS),
+                everything_config()
+            ),
+        )
+        .write("wf.toml", &workflow(TOGGLE, "persona = \"helper\""))
+        .env("LLM_KEY", KEY);
+    t.aios(&["run", "wf.toml"]).success();
+    let show = t.show(1);
+    assert_eq!(show["status"], "succeeded", "{show}");
+    assert!(t.inbox().is_empty(), "{:?}", t.inbox());
+    let chats = server.chats();
+    assert_eq!(chats.len(), 2);
+    let results = openai_results(&chats[1].body);
+    assert_eq!(results[0], ("call_e".into(), r#"["Echo: hi"]"#.into()));
+    assert_eq!(results[1].0, "call_t");
+    assert!(
+        results[1].1.contains(
+            "persona `helper` does not allow the tool everything.toggle-simulated-logging: it is not in its `mcp_tools` (everything.echo)"
+        ),
+        "{results:?}"
+    );
+    let tools = events_of(&t, "agent_tool");
+    assert_eq!(tools.len(), 2);
+    let refused = tools.iter().find(|e| e["call_id"] == "call_t").unwrap();
+    assert_eq!(refused["error"], true, "{refused}");
+    assert!(refused["proposal"].is_null(), "{refused}");
+}

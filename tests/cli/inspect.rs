@@ -34,12 +34,16 @@ fn inbox_list_prints_a_table_and_inbox_defaults_to_it() {
     t.aios(&["inbox", "list"]).success().stdout_is(table);
     t.aios(&["inbox"]).success().stdout_is(table);
     t.aios(&["approve", "1"]).success();
-    t.aios(&["inbox", "list", "--all"]).success().stdout_is(
-        "   ID  KIND         RUN  WORKFLOW  STEP    AGE  SUMMARY
+    // Who decided each item is in the list.
+    t.aios(&["inbox", "list", "--all"])
+        .success()
+        .stdout_is(&format!(
+            "   ID  KIND         RUN  WORKFLOW  STEP    AGE  SUMMARY
     2  action         1  rj        s        0s  [pending] write s.txt (5 bytes)
-    1  action         1  rj        w        0s  [approved] write w.txt (2 bytes)
+    1  action         1  rj        w        0s  [approved by operator@{}] write w.txt (2 bytes)
 ",
-    );
+            crate::support::hostname()
+        ));
     let all = t
         .aios(&["inbox", "list", "--all", "--json"])
         .success()

@@ -8,6 +8,7 @@ mod agent;
 mod agent_budget;
 mod agent_local;
 mod agent_tools;
+mod autonomy;
 mod breakers;
 
 mod check;
@@ -39,6 +40,7 @@ mod mcp_steps;
 mod memory;
 mod new;
 mod notify;
+mod personas;
 mod plan;
 mod plurals;
 mod rate;

@@ -59,6 +59,7 @@ fn render(s: &EmailSpec, dir: &Path, cfg: &ConfigFile) -> Result<EmailAction, St
         attempt: 1,
         tools: &NoServers,
         config: cfg,
+        persona: &crate::trust::Persona::open(),
     };
     Email::render(s, &r).map(|e| *e.0)
 }

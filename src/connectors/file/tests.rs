@@ -171,7 +171,7 @@ fn a_racing_swapper_gets_no_write_outside_in_1000_tries() {
         let append = i % 2 == 1;
         let path = if i % 4 < 2 { "t.txt" } else { "d/x.txt" };
         let a = Action::File(action(&root, path, "aios\n", append));
-        match rt.block_on(a.commit(&res, None)) {
+        match rt.block_on(a.commit(&res, None, &crate::trust::Persona::open())) {
             Ok(_) => ok += 1,
             Err(e) if e.message.contains("escapes the root folder") => escapes += 1,
             Err(_) => other += 1,

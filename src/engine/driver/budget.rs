@@ -13,10 +13,27 @@ use crate::journal::{Decision, ProposalKind, ProposalRecord};
 
 impl Driver<'_> {
     /// What was spent against each cap (calls in flight count at their estimate).
-    pub(super) fn ledger(&self) -> Result<Ledger> {
+    pub(super) fn ledger(&self, step: usize) -> Result<Ledger> {
         let (day, month) = budget::period_starts(self.journal.now());
         let r = self.reserved_usd;
+        // The step's persona may have caps of its own (on top of the global ones).
+        let persona = self.persona(step).ok();
+        let (persona_daily_cap, persona_monthly_cap) = persona
+            .as_ref()
+            .map(|p| (p.max_usd_day, p.max_usd_month))
+            .unwrap_or_default();
+        let name = self.persona_name(step);
+        let by_persona = |since| -> Result<f64> {
+            Ok(match (persona_daily_cap, persona_monthly_cap) {
+                (None, None) => 0.0,
+                _ => self.journal.llm_spent_by_persona_since(name, since)? + r,
+            })
+        };
         Ok(Ledger {
+            persona_day_spent: by_persona(day)?,
+            persona_month_spent: by_persona(month)?,
+            persona_daily_cap,
+            persona_monthly_cap,
             run_spent: self.journal.llm_spent_by_run(self.run.id)? + r,
             day_spent: self.journal.llm_spent_since(day)? + r,
             month_spent: self.journal.llm_spent_since(month)? + r,

@@ -199,7 +199,7 @@ impl Driver<'_> {
             }
             let estimate = budget::estimate(&target, &chat);
             if estimate > 0.0
-                && let Err(stop) = budget::check(&self.ledger()?, estimate)
+                && let Err(stop) = budget::check(&self.ledger(step)?, estimate)
             {
                 return self.budget_stop(step, req, turns, &target, stop);
             }
@@ -375,6 +375,7 @@ impl Driver<'_> {
             heuristic: target.is_heuristic(),
             finish_reason: None,
             failure: None,
+            persona: Some(self.persona_name(step).to_string()),
             tool_calls: Vec::new(),
         }
     }

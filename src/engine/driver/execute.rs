@@ -104,11 +104,23 @@ impl Driver<'_> {
                 }])?;
                 self.flush()?;
                 let timeout = self.wf.steps[step].timeout;
+                let persona = match self.persona(step) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.reasons.insert(step, e);
+                        self.feed(Input::Finished {
+                            step,
+                            ok: false,
+                            retryable: false,
+                        });
+                        return Ok(());
+                    }
+                };
                 let tx = self.tx.clone();
                 let exec = self.exec()?;
                 let res = exec.resources.clone();
                 let handle = exec.rt.spawn(async move {
-                    let result = action.commit(&res, timeout).await;
+                    let result = action.commit(&res, timeout, &persona).await;
                     let _ = tx.send(Completion {
                         step,
                         attempt,

@@ -10,8 +10,18 @@ use crate::connectors::Action;
 use crate::engine::machine::{Decided, Input};
 use crate::error::Result;
 use crate::journal::{
-    Decision, Event, Evidence, ProposalKind, ProposalRecord, ProposalStatus, VersionRef,
+    Decision, Event, Evidence, PolicyNote, ProposalKind, ProposalRecord, ProposalStatus, VersionRef,
 };
+use crate::trust::{Candidate, Mode, Verdict};
+
+/// How many recipients an action has (an email's to, cc and bcc), if it has any.
+fn recipients(action: &Json) -> Option<usize> {
+    let n: usize = ["to", "cc", "bcc"]
+        .iter()
+        .filter_map(|k| action[k].as_array().map(Vec::len))
+        .sum();
+    (n > 0).then_some(n)
+}
 
 impl Driver<'_> {
     fn evidence(&self, step: usize) -> Evidence {
@@ -96,11 +106,156 @@ impl Driver<'_> {
                 )));
             }
         };
-        let evidence = self.evidence(step).to_json();
-        if self.open_item(step, attempt, kind, summary, action, evidence)? {
-            self.feed(Input::Proposed { step });
+        let mut evidence = self.evidence(step);
+        let verdict = match kind {
+            ProposalKind::Action => Some(self.autonomy(step, &action, &evidence)?),
+            _ => None,
+        };
+        let quiet = match &verdict {
+            Some(Verdict::Decide {
+                rule,
+                mode: Mode::Notify { quiet },
+                ..
+            }) => Some((
+                self.journal
+                    .now()
+                    .saturating_add(quiet.as_millis() as Millis),
+                crate::trust::policy_decider(rule),
+            )),
+            _ => None,
+        };
+        evidence.policy = match &verdict {
+            Some(Verdict::Decide {
+                rule, mode, reason, ..
+            }) => Some(PolicyNote {
+                rule: rule.clone(),
+                mode: match mode {
+                    Mode::Auto => "auto",
+                    Mode::Notify { .. } => "notify",
+                }
+                .into(),
+                reason: reason.clone(),
+            }),
+            Some(Verdict::Ask { why: Some(why) }) => Some(PolicyNote {
+                rule: String::new(),
+                mode: "asks".into(),
+                reason: why.clone(),
+            }),
+            Some(Verdict::Demote { rule, reason }) => Some(PolicyNote {
+                rule: rule.clone(),
+                mode: "asks".into(),
+                reason: format!("demoted: {reason}"),
+            }),
+            _ => None,
+        };
+        let evidence = evidence.to_json();
+        if !self.open_item_with(step, attempt, kind, summary, action, evidence, quiet)? {
+            return Ok(());
+        }
+        self.feed(Input::Proposed { step });
+        let wf = self.wf.name.clone();
+        let step_id = self.wf.steps[step].id.clone();
+        match verdict {
+            Some(Verdict::Demote { rule, reason }) => {
+                self.journal.mark_trust(
+                    self.run.id,
+                    &wf,
+                    &step_id,
+                    false,
+                    &crate::trust::policy_decider(&rule),
+                    Some(reason),
+                )?;
+            }
+            Some(Verdict::Decide {
+                rule,
+                mode,
+                reason,
+                promote,
+            }) => {
+                let by = crate::trust::policy_decider(&rule);
+                if promote {
+                    self.journal.mark_trust(
+                        self.run.id,
+                        &wf,
+                        &step_id,
+                        true,
+                        &by,
+                        Some(reason.clone()),
+                    )?;
+                }
+                if mode == Mode::Auto {
+                    self.decide_by_policy(step, by, reason)?;
+                }
+            }
+            _ => {}
         }
         Ok(())
+    }
+
+    /// The autonomy verdict on a new proposal of `step`.
+    fn autonomy(&self, step: usize, action: &Json, evidence: &Evidence) -> Result<Verdict> {
+        let rules = self.env.trust.rules_for(&self.wf);
+        let s = &self.wf.steps[step];
+        let stats = self.journal.step_stats(&self.wf.name, &s.id)?;
+        if rules.is_empty() && !stats.promoted() {
+            return Ok(Verdict::Ask { why: None });
+        }
+        let persona = s
+            .persona
+            .as_deref()
+            .or(self.wf.persona.as_deref())
+            .unwrap_or(crate::trust::persona::DEFAULT);
+        let kind = action["kind"].as_str().unwrap_or("");
+        let c = Candidate {
+            workflow: &self.wf.name,
+            step: &s.id,
+            kind,
+            persona,
+            action,
+            confidence: evidence.confidence,
+            run_cost_usd: self.journal.llm_spent_by_run(self.run.id)?,
+            recipients: recipients(action),
+        };
+        Ok(crate::trust::autonomy::evaluate(&rules, &c, &stats))
+    }
+
+    /// Approve `step`'s open item as `by` (a policy), through the one decision path,
+    /// and go on as after an operator's approval. A stale item is left for a person.
+    fn decide_by_policy(&mut self, step: usize, by: String, reason: String) -> Result<()> {
+        let Some(&id) = self.open_items.get(&step) else {
+            return Ok(());
+        };
+        let req = crate::inbox::DecideRequest {
+            decision: Decision::Approve,
+            reason: Some(reason),
+            edit: None,
+            fields: Vec::new(),
+            by,
+            // A policy never approves what changed since it was proposed.
+            confirm_stale: false,
+        };
+        match crate::inbox::decide(self.journal, id, req) {
+            Ok(p) => {
+                self.observer.event(
+                    self.run.id,
+                    &Event::ProposalDecided {
+                        proposal: id,
+                        step: p.step_id.clone(),
+                        decision: Decision::Approve,
+                        reason: p.reason.clone(),
+                        fields: None,
+                        edited: None,
+                        diff: None,
+                        by: p.decided_by.clone().unwrap_or_default(),
+                    },
+                );
+                self.open_items.remove(&step);
+                self.apply_decision(step, &p);
+                Ok(())
+            }
+            Err(e) if e.kind == crate::error::ErrorKind::Conflict => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Create an inbox item for `step` and tell the observer. False when the run was
@@ -114,11 +269,28 @@ impl Driver<'_> {
         action: Json,
         evidence: Json,
     ) -> Result<bool> {
+        self.open_item_with(step, attempt, kind, summary, action, evidence, None)
+    }
+
+    /// [`Driver::open_item`], with a policy's quiet period (`notify`) as its
+    /// deadline: `(when, "policy:NAME")`.
+    #[allow(clippy::too_many_arguments)]
+    fn open_item_with(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        kind: ProposalKind,
+        summary: String,
+        action: Json,
+        evidence: Json,
+        quiet: Option<(Millis, String)>,
+    ) -> Result<bool> {
         let step_id = self.wf.steps[step].id.clone();
         self.flush()?;
         // A decision deadline applies to the step's own question (gate or action),
         // never to attention items or budget stops.
         let deadline = match (self.wf.steps[step].deadline, kind) {
+            _ if quiet.is_some() => quiet,
             (Some(d), ProposalKind::Approval | ProposalKind::Action) => Some((
                 self.journal
                     .now()

@@ -77,7 +77,10 @@ impl Driver<'_> {
                     fields,
                 }))
             })(),
-            StepSpec::Agent(a) => self.render_agent(a),
+            StepSpec::Agent(a) => self
+                .persona(step)
+                .and_then(|p| a.models.iter().try_for_each(|m| p.check_model(m)))
+                .and_then(|_| self.render_agent(a)),
             StepSpec::Wait(w) => match (&w.duration, &w.until) {
                 (Some(d), _) => Ok(Prepped::Timer(
                     self.journal.now().saturating_add(d.as_millis() as Millis),
@@ -175,7 +178,9 @@ impl Driver<'_> {
             crate::mcp::Lookup::LiveThenCache
         };
         let tools = self.env.exec.mcp.catalog(lookup);
+        let persona = self.persona(step)?;
         let r = RenderCx {
+            persona: &persona,
             ctx: &self.ctx,
             dir: &dir,
             run_uid: &self.run.uid,
@@ -185,5 +190,22 @@ impl Driver<'_> {
             config: &self.env.exec.config,
         };
         crate::connectors::render(spec, &r)
+    }
+
+    /// The name of the persona `step` runs under.
+    pub(in crate::engine) fn persona_name(&self, step: usize) -> &str {
+        self.wf.steps[step]
+            .persona
+            .as_deref()
+            .or(self.wf.persona.as_deref())
+            .unwrap_or(crate::trust::persona::DEFAULT)
+    }
+
+    /// The persona `step` runs under (its own, else the workflow's, else `default`).
+    pub(in crate::engine) fn persona(
+        &self,
+        step: usize,
+    ) -> std::result::Result<std::sync::Arc<crate::trust::Persona>, String> {
+        self.env.trust.persona_of(&self.wf, &self.wf.steps[step])
     }
 }

@@ -109,7 +109,24 @@ impl Driver<'_> {
                                 }
                             }
                         }
-                        None if proposal.is_none() => proposal = Some(w),
+                        // A call the step's persona refuses is never proposed: the
+                        // agent reads the refusal as the call's result.
+                        None if proposal.is_none() => match self.persona_refuses(step, &req, &w) {
+                            Some(refusal) => {
+                                if let Some(n) = self.tool_finished(
+                                    step,
+                                    attempt,
+                                    &req,
+                                    &mut turns,
+                                    &w,
+                                    Err(refusal),
+                                    None,
+                                )? {
+                                    return self.perform_turn(step, attempt, req, turns, n);
+                                }
+                            }
+                            None => proposal = Some(w),
+                        },
                         None => {}
                     }
                 }
@@ -145,16 +162,21 @@ impl Driver<'_> {
             })
             .collect();
         self.agents.turns.insert(step, turns);
+        // Every call commits under the step's persona (its scopes are checked again).
+        let persona = self.persona(step);
         let tx = self.tx.clone();
         let exec = self.exec()?;
         let res = exec.resources.clone();
         let handle = exec.rt.spawn(async move {
             let mut results = Vec::new();
             for (w, p, a) in actions {
-                let r = Action::Tool(a)
-                    .commit(&res, None)
-                    .await
-                    .map_err(|e| e.message);
+                let r = match &persona {
+                    Ok(persona) => Action::Tool(a)
+                        .commit(&res, None, persona)
+                        .await
+                        .map_err(|e| e.message),
+                    Err(e) => Err(e.clone()),
+                };
                 results.push((w, r, p));
             }
             let _ = tx.send(super::Completion {
@@ -224,6 +246,15 @@ impl Driver<'_> {
         self.flush()?;
         let policy = self.policy(step);
         Ok(turns.tool_result(req, policy, &w.call.id, &value))
+    }
+
+    /// Why the step's persona refuses the call `w` (`None`: it allows it).
+    fn persona_refuses(&self, step: usize, req: &AgentRequest, w: &ToolWork) -> Option<String> {
+        let action = Action::Tool(mcp_action(req, w));
+        match self.persona(step) {
+            Ok(p) => p.check(&action).err(),
+            Err(e) => Some(e),
+        }
     }
 
     /// Propose a side-effecting call: the step waits on an `action` item of the

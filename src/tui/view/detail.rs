@@ -64,6 +64,25 @@ fn detail_text(d: &Detail, now: Millis, t: Theme) -> Text<'static> {
     if let Some(u) = d.snoozed_until.filter(|u| *u > now) {
         lines.push(Line::raw(format!("snoozed until {}", format_ms(u))));
     }
+    // Who or what decided it (the operator, `policy:NAME`, `aios (timeout)`), or the
+    // policy that will.
+    if let (Some(d), Some(by)) = (p.decision, &p.decided_by) {
+        lines.push(Line::from(vec![
+            Span::styled("decided ", t.bold()),
+            Span::raw(format!(
+                "{d} by {by}{}{}",
+                p.decided_at
+                    .map(|at| format!(" at {}", format_ms(at)))
+                    .unwrap_or_default(),
+                p.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )),
+        ]));
+    } else if let Some(note) = &ev.policy {
+        lines.push(Line::raw(crate::inbox::view::policy_line(note, p)));
+    }
     if let Some(c) = ev.confidence {
         lines.push(Line::raw(format!(
             "confidence {}%",

@@ -337,4 +337,6 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod tests_decided;
+#[cfg(test)]
 mod tests_runs;

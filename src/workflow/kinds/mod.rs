@@ -46,6 +46,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "idempotent",
     "approval_timeout",
     "on_timeout",
+    "persona",
     "undo",
     "dry_output",
 ];
