@@ -103,6 +103,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0018_pending_by_run.sql"),
         "93c12bcb7435b02d531ca7cf72eef623b92a0e12ad56f5fab055b699ca8a98d8",
     ),
+    (
+        "0019_trust.sql",
+        include_str!("migrations/0019_trust.sql"),
+        "1f7a1a66c0cf69efd6fca8ce6bfbc1f99905909778cbafccdbefdac747d27973",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.
