@@ -318,6 +318,7 @@ fn asks(s: &Step, tools: &dyn ToolCatalog, may_stop: bool) -> (Asks, String) {
         StepSpec::Remember(_) => (Asks::Never, "writes a note to memory".into()),
         StepSpec::Fact(_) => (Asks::Never, "sets a fact in memory".into()),
         StepSpec::Outcome(_) => (Asks::Never, "records an outcome of the run".into()),
+        StepSpec::Memory(m) => (Asks::Never, crate::memory::list::describe(m)),
     }
 }
 
