@@ -14,8 +14,16 @@ pub const LIBRARY: &[(&str, &str)] = &[
         include_str!("../../workflows/lead-followup.toml"),
     ),
     (
+        "newsletter",
+        include_str!("../../workflows/newsletter.toml"),
+    ),
+    (
         "onboarding",
         include_str!("../../workflows/onboarding.toml"),
+    ),
+    (
+        "outcome-review",
+        include_str!("../../workflows/outcome-review.toml"),
     ),
     ("support", include_str!("../../workflows/support.toml")),
     (

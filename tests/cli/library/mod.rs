@@ -5,7 +5,9 @@
 
 mod invoice_chaser;
 mod lead_followup;
+mod newsletter;
 mod onboarding;
+mod outcome_review;
 mod weekly_report;
 
 use serde_json::Value as Json;
