@@ -146,7 +146,7 @@ pub fn plan(wf: &Workflow, cx: &PlanCx<'_>) -> Plan {
     for (i, s) in wf.steps.iter().enumerate() {
         groups[group[i]].push(s.id.clone());
     }
-    let ctx = Context::with_secret_inputs(cx.inputs, &wf.secret_inputs(), 0, "");
+    let ctx = Context::with_secret_inputs(cx.inputs, &wf.secret_inputs(), 0, "", &wf.name);
     let llm = llm_bound(wf, cx.agent);
     let paid: Vec<&str> = llm
         .steps
