@@ -118,6 +118,23 @@ mod tests {
         }
     }
 
+    /// Every file of `workflows/` has a row in the README's table of shipped workflows.
+    #[test]
+    fn every_workflow_file_has_a_readme_row() {
+        let readme = include_str!("../../README.md");
+        for (name, source) in LIBRARY {
+            if *name == "hello" {
+                continue;
+            }
+            assert!(
+                readme.contains(&format!("\n| `workflows/{name}.toml` | ")),
+                "README has no library table row for workflows/{name}.toml"
+            );
+            // And its header says what it does before the first key.
+            assert!(source.starts_with("# "), "{name} has no header comment");
+        }
+    }
+
     #[test]
     fn renamed_sets_the_top_level_name_only() {
         let s = renamed(get("launch").unwrap(), "my-launch");
