@@ -146,7 +146,7 @@ pub fn plan(wf: &Workflow, cx: &PlanCx<'_>) -> Plan {
     for (i, s) in wf.steps.iter().enumerate() {
         groups[group[i]].push(s.id.clone());
     }
-    let ctx = Context::with_secret_inputs(cx.inputs, &wf.secret_inputs(), 0, "");
+    let ctx = Context::with_secret_inputs(cx.inputs, &wf.secret_inputs(), 0, "", &wf.name);
     let llm = llm_bound(wf, cx.agent);
     let paid: Vec<&str> = llm
         .steps
@@ -318,6 +318,7 @@ fn asks(s: &Step, tools: &dyn ToolCatalog, may_stop: bool) -> (Asks, String) {
         StepSpec::Remember(_) => (Asks::Never, "writes a note to memory".into()),
         StepSpec::Fact(_) => (Asks::Never, "sets a fact in memory".into()),
         StepSpec::Outcome(_) => (Asks::Never, "records an outcome of the run".into()),
+        StepSpec::Memory(m) => (Asks::Never, crate::memory::list::describe(m)),
     }
 }
 

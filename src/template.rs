@@ -1,5 +1,5 @@
 //! Templates: one configured minijinja environment, the run-time context
-//! (`inputs`, `steps.<id>.output|status`, `run.id`, `run.started_at`) and rendering.
+//! (`inputs`, `steps.<id>.output|status`, `run.id`, `run.started_at`, `run.workflow`) and rendering.
 //!
 //! Strings without `{{` or `{%` are plain text and never reach the engine. A string that
 //! is exactly one `{{ expr }}` can be evaluated "natively" so `set` values and JSON bodies
@@ -232,18 +232,21 @@ impl Object for Root {
 
 impl Context {
     pub fn new(inputs: &Json, run_id: i64, started_at: &str) -> Context {
-        Context::with_secret_inputs(inputs, &[], run_id, started_at)
+        Context::with_secret_inputs(inputs, &[], run_id, started_at, "")
     }
 
     /// A context whose inputs named in `secret` are secret inputs: templates see a
-    /// marker for each (as for `secret("NAME")`), never a value.
+    /// marker for each (as for `secret("NAME")`), never a value. `workflow` is the
+    /// run's workflow name (`run.workflow`).
     pub fn with_secret_inputs(
         inputs: &Json,
         secret: &[&str],
         run_id: i64,
         started_at: &str,
+        workflow: &str,
     ) -> Context {
-        let run = serde_json::json!({ "id": run_id, "started_at": started_at });
+        let run =
+            serde_json::json!({ "id": run_id, "started_at": started_at, "workflow": workflow });
         let mut inputs = inputs.clone();
         if let Some(map) = inputs.as_object_mut() {
             for name in secret {
@@ -464,6 +467,16 @@ mod tests {
     }
 
     #[test]
+    fn run_reads_its_id_start_and_workflow() {
+        let c = Context::with_secret_inputs(&json!({}), &[], 7, "2026-11-21T10:00:00Z", "news");
+        assert_eq!(
+            c.render("{{ run.id }} {{ run.started_at }} {{ run.workflow }}")
+                .unwrap(),
+            "7 2026-11-21T10:00:00Z news"
+        );
+    }
+
+    #[test]
     fn plain_strings_pass_through() {
         assert_eq!(ctx().render("hello {name}").unwrap(), "hello {name}");
     }
@@ -530,7 +543,8 @@ mod secret_tests {
 
     #[test]
     fn secrets_render_as_placeholders_never_values() {
-        let c = Context::with_secret_inputs(&json!({"pw": "p4ss-value", "n": 1}), &["pw"], 1, "t");
+        let c =
+            Context::with_secret_inputs(&json!({"pw": "p4ss-value", "n": 1}), &["pw"], 1, "t", "w");
         assert_eq!(
             c.render_sealed("Bearer {{ secret(\"TOKEN\") }} {{ inputs.pw }} secret(\"X\")")
                 .unwrap(),

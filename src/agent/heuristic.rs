@@ -16,13 +16,21 @@ pub fn fallback_draft(json: bool, schema_doc: Option<&Json>) -> Option<Json> {
     }
 }
 
-/// The offline reply's text: the `offline` value, `{}` for JSON, else the prompt.
+/// The offline reply's text: the `offline` value, `{}` for JSON, else the prompt,
+/// after the memory its `context` retrieved (the same section a model reads), so an
+/// offline draft of a step with context still carries what memory said.
 pub fn draft_text(req: &AgentRequest) -> String {
     match &req.offline {
         Some(Json::String(s)) => s.clone(),
         Some(v) => v.to_string(),
         None if req.json => "{}".to_string(),
-        None => format!("[offline draft] {}", req.prompt),
+        None => {
+            let memory = req.used_context().map(|c| c.text.as_str()).unwrap_or("");
+            format!(
+                "[offline draft] {}",
+                super::context::with_prompt(memory, &req.prompt)
+            )
+        }
     }
 }
 
@@ -76,6 +84,32 @@ mod tests {
         );
         let e = answer(&req(true, Some(json!({"nope": 1})))).unwrap_err();
         assert!(e.contains("missing required property `subject`"), "{e}");
+    }
+
+    #[test]
+    fn a_prompt_draft_carries_the_memory_its_context_retrieved() {
+        let mut r = req(false, None);
+        r.context = Some(crate::agent::PromptContext {
+            query: Default::default(),
+            used: Some(crate::agent::UsedContext {
+                text: "- note 3: Acme prefers short emails".into(),
+                record: json!({}),
+            }),
+        });
+        let text = answer(&r).unwrap().0;
+        assert!(
+            text.starts_with("[offline draft] Context from memory"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "<memory>\n- note 3: Acme prefers short emails\n</memory>\n\nWrite about tea."
+            ),
+            "{text}"
+        );
+        // Nothing retrieved: the prompt alone, as before.
+        r.context.as_mut().unwrap().used.as_mut().unwrap().text = String::new();
+        assert_eq!(answer(&r).unwrap().0, "[offline draft] Write about tea.");
     }
 
     #[test]

@@ -478,11 +478,10 @@ mod tests {
         let rec = request_record(&target, &c, Some(&used.record));
         assert_eq!(rec["context"], used.record);
         assert!(request_record(&target, &c, None).get("context").is_none());
-        // The offline provider ignores the context: same draft as without it.
-        let plain = req(false);
+        // The offline provider's prompt draft carries the same section the model reads.
         assert_eq!(
-            heuristic::answer(&r).unwrap(),
-            heuristic::answer(&plain).unwrap()
+            heuristic::answer(&r).unwrap().0,
+            format!("[offline draft] {}", c.messages[0].content)
         );
     }
 

@@ -156,6 +156,9 @@ mod tests {
             "notify",
             "mcp",
             "rate",
+            "backup",
+            "personas",
+            "autonomy",
         ] {
             assert!(
                 cfg.section(section).is_some(),
@@ -184,8 +187,24 @@ mod tests {
         let mcp = crate::mcp::config::from_config(&cfg, dir.path()).unwrap();
         assert_eq!(mcp.servers.len(), 2);
         crate::rate::RateLimits::from_config(&cfg).unwrap();
+        let backup = crate::health::backup::BackupSettings::from_config(&cfg, dir.path()).unwrap();
+        assert_eq!(
+            (backup.dir, backup.keep),
+            (dir.path().join("backups"), Some(7))
+        );
+        let home = dir.path().join("home");
+        let trust = crate::trust::from_config(&cfg, Some(&home)).unwrap();
+        let accounting = trust.personas.get(Some("accounting")).unwrap();
+        assert_eq!(accounting.http_methods, ["GET", "POST", "DELETE"]);
+        assert_eq!(
+            accounting.file_roots,
+            [home.join("accounting").display().to_string()]
+        );
+        assert_eq!(accounting.max_usd_day, Some(0.5));
+        assert_eq!(trust.rules.len(), 1);
+        assert_eq!(trust.rules[0].name, "reminders");
         // Every top-level table is one a reader on main takes.
-        assert_eq!(cfg.table.len(), 10);
+        assert_eq!(cfg.table.len(), 13);
     }
 
     /// As written, nothing is configured: the file is valid TOML with no table.

@@ -131,6 +131,7 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
         &wf.secret_inputs(),
         run.id,
         &crate::clock::format_ms(run.created_at),
+        &wf.name,
     );
     ctx.attach_facts(std::sync::Arc::new(crate::journal::FactReader::new(
         journal.path(),

@@ -386,6 +386,7 @@ fn drive_recorded(
         &wf.secret_inputs(),
         run.id,
         &crate::clock::format_ms(run.created_at),
+        &wf.name,
     );
     let plan = StepPlan::from_workflow(&wf);
     let index: std::collections::HashMap<String, usize> = wf

@@ -230,6 +230,30 @@ impl Journal {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Documents of one kind (`note`, `outcome`, `decision`), newest first, up to
+    /// `limit`: with `tag`, only those carrying it; with `workflow`, only those of
+    /// its runs; with `fts` (an FTS5 MATCH expression, see `memory::fts_query`), only
+    /// those matching it. What a `memory` step lists.
+    pub fn list_docs(
+        &self,
+        kind: &str,
+        tag: Option<&str>,
+        workflow: Option<&str>,
+        fts: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DocRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DOC_COLS} FROM memory_docs d
+             WHERE d.kind = ?1
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(d.tags) WHERE value = ?2))
+               AND (?3 IS NULL OR d.workflow = ?3)
+               AND (?4 IS NULL OR d.id IN (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ?4))
+             ORDER BY d.id DESC LIMIT ?5"
+        ))?;
+        let rows = stmt.query_map(params![kind, tag, workflow, fts, limit as i64], doc_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// The outcomes recorded for a run, by key.
     pub fn outcomes(&self, run: i64) -> Result<Vec<OutcomeRecord>> {
         let mut stmt = self.conn.prepare_cached(

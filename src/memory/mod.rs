@@ -11,9 +11,12 @@
 //!   notes, fact versions and earlier decisions; [`render_context`] turns that into
 //!   prompt text, and [`Retrieved::versions`] into the evidence a proposal records.
 //!
+//! - Listing for `memory` steps: [`list`] (notes by tag, outcomes of past runs).
+//!
 //! Storage (all SQL) is in `journal::memory`; this module holds the logic.
 
 pub mod embed;
+pub mod list;
 pub mod vector;
 
 use std::collections::{BinaryHeap, HashMap};

@@ -14,8 +14,16 @@ pub const LIBRARY: &[(&str, &str)] = &[
         include_str!("../../workflows/lead-followup.toml"),
     ),
     (
+        "newsletter",
+        include_str!("../../workflows/newsletter.toml"),
+    ),
+    (
         "onboarding",
         include_str!("../../workflows/onboarding.toml"),
+    ),
+    (
+        "outcome-review",
+        include_str!("../../workflows/outcome-review.toml"),
     ),
     ("support", include_str!("../../workflows/support.toml")),
     (
@@ -107,6 +115,23 @@ mod tests {
                     "workflows/{stem}.toml is not in src/workflow/library.rs"
                 );
             }
+        }
+    }
+
+    /// Every file of `workflows/` has a row in the README's table of shipped workflows.
+    #[test]
+    fn every_workflow_file_has_a_readme_row() {
+        let readme = include_str!("../../README.md");
+        for (name, source) in LIBRARY {
+            if *name == "hello" {
+                continue;
+            }
+            assert!(
+                readme.contains(&format!("\n| `workflows/{name}.toml` | ")),
+                "README has no library table row for workflows/{name}.toml"
+            );
+            // And its header says what it does before the first key.
+            assert!(source.starts_with("# "), "{name} has no header comment");
         }
     }
 

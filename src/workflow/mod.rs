@@ -42,8 +42,8 @@ pub use diag::{Diagnostic, Diagnostics, render};
 pub use duration::parse_duration;
 pub use inputs::{check_json, convert, resolve_inputs, resolve_typed_inputs, split_secret_inputs};
 pub use kinds::{
-    AgentSpec, ApprovalSpec, Asks, FactSpec, FieldDecl, Idempotent, Kind, OutcomeSpec, Policy,
-    RememberSpec, SetSpec, StepSpec, Timeout, WaitSpec,
+    AgentSpec, ApprovalSpec, Asks, FactSpec, FieldDecl, Idempotent, Kind, MemoryFind, MemorySpec,
+    OutcomeSpec, Policy, RememberSpec, SetSpec, StepSpec, Timeout, WaitSpec,
 };
 pub use model::*;
 pub(crate) use parse::type_article;

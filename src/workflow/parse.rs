@@ -591,6 +591,7 @@ fn carried_out_in_dry_runs(kind: Kind) -> &'static str {
         Kind::Set => "computes",
         Kind::Agent => "drafts with (offline, or with --with-llm)",
         Kind::Wait => "passes at once through",
+        Kind::Memory => "reads memory in",
         Kind::Connector(_) | Kind::Approval | Kind::Remember | Kind::Fact | Kind::Outcome => "",
     }
 }

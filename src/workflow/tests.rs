@@ -344,7 +344,7 @@ fn unknown_kind_suggests_and_lists() {
     assert_eq!(d.message, "unknown step kind `shel`");
     assert_eq!(
         hint(&d),
-        "did you mean `shell`? kinds: shell, http, file, tool, email, set, approval, agent, remember, fact, outcome, wait"
+        "did you mean `shell`? kinds: shell, http, file, tool, email, set, approval, agent, remember, fact, outcome, memory, wait"
     );
     assert_eq!(at, "\"shel\"");
 }

@@ -47,7 +47,7 @@ error: unknown step kind `shel`
 9 | kind = "shel"
   |        ^^^^^^ unknown kind
   |
-  = hint: did you mean `shell`? kinds: shell, http, file, tool, email, set, approval, agent, remember, fact, outcome, wait
+  = hint: did you mean `shell`? kinds: shell, http, file, tool, email, set, approval, agent, remember, fact, outcome, memory, wait
 
 error: duplicate step id `a`
   --> bad.toml:13:6

@@ -33,6 +33,9 @@ fn init_creates_the_data_dir_and_a_commented_config() {
         "# [notify]",
         "# [mcp.everything]",
         "# [rate]",
+        "# [backup]",
+        "# [personas.accounting]",
+        "# [[autonomy]]",
     ] {
         assert!(cfg.contains(section), "no {section} in\n{cfg}");
     }

@@ -38,6 +38,7 @@ mod man;
 mod mcp;
 mod mcp_steps;
 mod memory;
+mod memory_step;
 mod new;
 mod notify;
 mod personas;

@@ -73,3 +73,29 @@ fn new_list_names_the_library() {
         .stdout_contains("hello")
         .stdout_contains("Greet someone");
 }
+
+#[test]
+fn a_newsletter_made_with_new_reads_its_own_past_issues() {
+    let t = Test::new();
+    for name in ["newsletter", "outcome-review"] {
+        t.aios(&["new", &format!("my-{name}"), "--from", name])
+            .success();
+        t.aios(&["check", &format!("my-{name}.toml")]).success();
+    }
+    t.aios(&["memory", "add", "Why we raised prices", "--tag", "idea"])
+        .success();
+    let first = t
+        .aios(&["run", "my-newsletter.toml", "--json", "-q"])
+        .success()
+        .json();
+    let item = t.inbox()[0]["id"].to_string();
+    t.aios(&["approve", &item, "-q"]).success();
+    let next = t
+        .aios(&["run", "my-newsletter.toml", "--json", "-q"])
+        .success()
+        .json();
+    let past = &crate::support::step(&next, "past")["output"];
+    assert_eq!(past["count"], 1, "{past}");
+    assert_eq!(past["items"][0]["run_id"], first["id"]);
+    assert_eq!(past["items"][0]["workflow"], "my-newsletter");
+}

@@ -1,6 +1,7 @@
 //! Preparing a step: evaluate its `when` condition and render what it will do
-//! (`set` values, an approval gate, an agent request, a wait's end, a memory write or
-//! a side effect) into a [`Prepped`], then tell the machine whether it is ready.
+//! (`set` values, memory read by a `memory` step, an approval gate, an agent request,
+//! a wait's end, a memory write or a side effect) into a [`Prepped`], then tell the
+//! machine whether it is ready.
 
 use serde_json::Value as Json;
 
@@ -136,6 +137,24 @@ impl Driver<'_> {
                 Ok::<_, String>(Prepped::Memory(MemoryWrite::Outcome {
                     values: Json::Object(values),
                 }))
+            })(),
+            StepSpec::Memory(m) => (|| {
+                let opt = |t: &Option<crate::workflow::Tmpl>| {
+                    t.as_ref()
+                        .map(|t| self.ctx.render(t).map(|s| s.trim().to_string()))
+                        .transpose()
+                        .map(|s| s.filter(|s| !s.is_empty()))
+                };
+                let q = crate::memory::list::ListQuery {
+                    find: m.find,
+                    tag: opt(&m.tag)?,
+                    search: opt(&m.search)?,
+                    workflow: opt(&m.workflow)?,
+                    limit: m.limit,
+                };
+                crate::memory::list::list(self.journal, &q)
+                    .map(Prepped::Values)
+                    .map_err(|e| format!("reading memory: {e}"))
             })(),
             StepSpec::Action(a) => self.render_action(step, a, attempt).map(Prepped::Action),
         };

@@ -10,6 +10,7 @@
 mod agent;
 mod approval;
 mod fact;
+mod memory;
 mod outcome;
 mod remember;
 mod set;
@@ -27,6 +28,7 @@ use crate::connectors::{ActionSpec, ConnectorKind};
 pub use agent::AgentSpec;
 pub use approval::{ApprovalSpec, FieldDecl};
 pub use fact::FactSpec;
+pub use memory::{MemoryFind, MemorySpec};
 pub use outcome::OutcomeSpec;
 pub use remember::RememberSpec;
 pub use set::SetSpec;
@@ -200,6 +202,8 @@ step_kinds! {
     Fact(FactSpec);
     /// `outcome`: measured results attached to the run.
     Outcome(OutcomeSpec);
+    /// `memory`: notes, outcomes or decisions read from memory (read-only).
+    Memory(MemorySpec);
     /// `wait`: a pause until a time.
     Wait(WaitSpec);
 }
@@ -416,7 +420,7 @@ mod tests {
             idempotent: Idempotent::Always,
             timer: false,
         };
-        for name in ["set", "remember", "fact", "outcome"] {
+        for name in ["set", "remember", "fact", "outcome", "memory"] {
             assert_eq!(policy(name), pure, "{name}");
         }
         // An agent step's `timeout` is the deadline of all an attempt's calls.

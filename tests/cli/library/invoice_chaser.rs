@@ -12,6 +12,28 @@ use crate::support::smtp::{Opts, SmtpServer};
 use crate::support::{Test, step};
 
 const WF: &str = "invoice-chaser.toml";
+
+/// The `accounting` persona the workflow runs as, as tight as its tests allow: the
+/// loopback billing API and CRM, the local log and outbox, mail from the SMTP
+/// account's sender to the customer's domain; and the header's autonomy rule.
+pub const ACCOUNTING: &str = r#"
+[personas.accounting]
+http_hosts = ["127.0.0.1"]
+http_methods = ["GET", "POST", "DELETE"]
+file_roots = ["invoices"]
+email_from = ["ada@example.com"]
+email_to_domains = ["acme.test"]
+
+[[autonomy]]
+name = "reminders"
+workflow = "invoice-chaser"
+step = "remind_*"
+persona = "accounting"
+after = 3
+mode = "notify"
+quiet = "4h"
+max_recipients = 1
+"#;
 const DAY3: &str = "2026-11-24T09:31:00Z";
 const DAY7: &str = "2026-11-28T09:32:00Z";
 
@@ -31,7 +53,8 @@ fn tick(t: &Test, now: &str) {
 fn invoice_chaser_escalates_until_billing_says_paid_then_undoes_its_crm_notes() {
     let t = Test::new();
     let smtp = SmtpServer::start(&t.join("smtp"), Opts::default());
-    let t = with_smtp(&smtp, WF);
+    let t =
+        with_smtp(&smtp, WF).write("config.toml", &format!("{}{ACCOUNTING}", smtp.config(None)));
     t.aios(&["check", WF]).success();
     let billing = Server::start();
     billing.script("/invoices/INV-7", vec![invoice("open"), invoice("open")]);
@@ -138,7 +161,9 @@ fn invoice_chaser_escalates_until_billing_says_paid_then_undoes_its_crm_notes() 
 
 #[test]
 fn invoice_chaser_offline_writes_three_reminders_to_the_outbox_and_stops_when_marked_paid() {
-    let t = Test::new().copy("workflows/invoice-chaser.toml", WF);
+    let t = Test::new()
+        .copy("workflows/invoice-chaser.toml", WF)
+        .write("config.toml", ACCOUNTING);
     let chase = |id: &str| {
         t.aios(&[
             "run",
@@ -194,4 +219,36 @@ fn invoice_chaser_offline_writes_three_reminders_to_the_outbox_and_stops_when_ma
     assert_eq!(t.show(2)["status"], "succeeded");
     assert!(!t.join("invoices/outbox/INV-8-2-firm.txt").exists());
     assert_eq!(outcomes(&t, 2)["reminders"], 1);
+}
+
+#[test]
+fn invoice_chaser_runs_only_as_a_configured_accounting_persona_and_within_it() {
+    let t = Test::new().copy("workflows/invoice-chaser.toml", WF);
+    t.aios(&["check", WF])
+        .code(2)
+        .stderr_contains("error: persona `accounting` is not configured")
+        .stderr_contains("hint: add [personas.accounting] to config.toml");
+    // A persona that may not write where the outbox goes: the reminder is never
+    // proposed, and the step says which rule stopped it.
+    let t = t.write(
+        "config.toml",
+        &ACCOUNTING.replace(
+            "file_roots = [\"invoices\"]",
+            "file_roots = [\"elsewhere\"]",
+        ),
+    );
+    let out = t
+        .aios(&["run", WF, "--json", "-q", "--input", "invoice_id=INV-9"])
+        .code(1)
+        .json();
+    let error = step(&out, "outbox_1")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("persona `accounting` does not allow"),
+        "{error}"
+    );
+    assert!(t.inbox().iter().all(|i| i["kind"] != "action"));
+    assert!(!t.join("invoices").exists());
 }

@@ -5,7 +5,9 @@
 
 mod invoice_chaser;
 mod lead_followup;
+mod newsletter;
 mod onboarding;
+mod outcome_review;
 mod weekly_report;
 
 use serde_json::Value as Json;
@@ -85,7 +87,9 @@ fn every_library_workflow_checks_and_rehearses_offline() {
             &["name=Ada", "email=ada@acme.test"][..],
         ),
     ] {
-        let t = Test::new().copy(&format!("workflows/{file}"), file);
+        let t = Test::new()
+            .copy(&format!("workflows/{file}"), file)
+            .write("config.toml", invoice_chaser::ACCOUNTING);
         t.aios(&["check", file]).success();
         let mut args = vec!["run", "--dry-run", file];
         for i in inputs {
