@@ -34,6 +34,19 @@ mode = "notify"
 quiet = "4h"
 max_recipients = 1
 "#;
+/// The library workflow with its `persona = "accounting"` line uncommented, as its
+/// header tells a user to do once the persona is configured.
+fn as_accounting(t: Test) -> Test {
+    let text = t.read(WF);
+    let line = "# persona = \"accounting\"";
+    assert!(
+        text.contains(line),
+        "the workflow ships the persona line commented"
+    );
+    let text = text.replacen(line, "persona = \"accounting\"", 1);
+    t.write(WF, &text)
+}
+
 const DAY3: &str = "2026-11-24T09:31:00Z";
 const DAY7: &str = "2026-11-28T09:32:00Z";
 
@@ -53,8 +66,8 @@ fn tick(t: &Test, now: &str) {
 fn invoice_chaser_escalates_until_billing_says_paid_then_undoes_its_crm_notes() {
     let t = Test::new();
     let smtp = SmtpServer::start(&t.join("smtp"), Opts::default());
-    let t =
-        with_smtp(&smtp, WF).write("config.toml", &format!("{}{ACCOUNTING}", smtp.config(None)));
+    let t = as_accounting(with_smtp(&smtp, WF))
+        .write("config.toml", &format!("{}{ACCOUNTING}", smtp.config(None)));
     t.aios(&["check", WF]).success();
     let billing = Server::start();
     billing.script("/invoices/INV-7", vec![invoice("open"), invoice("open")]);
@@ -161,8 +174,7 @@ fn invoice_chaser_escalates_until_billing_says_paid_then_undoes_its_crm_notes() 
 
 #[test]
 fn invoice_chaser_offline_writes_three_reminders_to_the_outbox_and_stops_when_marked_paid() {
-    let t = Test::new()
-        .copy("workflows/invoice-chaser.toml", WF)
+    let t = as_accounting(Test::new().copy("workflows/invoice-chaser.toml", WF))
         .write("config.toml", ACCOUNTING);
     let chase = |id: &str| {
         t.aios(&[
@@ -223,7 +235,7 @@ fn invoice_chaser_offline_writes_three_reminders_to_the_outbox_and_stops_when_ma
 
 #[test]
 fn invoice_chaser_runs_only_as_a_configured_accounting_persona_and_within_it() {
-    let t = Test::new().copy("workflows/invoice-chaser.toml", WF);
+    let t = as_accounting(Test::new().copy("workflows/invoice-chaser.toml", WF));
     t.aios(&["check", WF])
         .code(2)
         .stderr_contains("error: persona `accounting` is not configured")
