@@ -6,6 +6,7 @@
 //! library reads configuration only through what the command layer hands it.
 
 pub mod redact;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 
