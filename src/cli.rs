@@ -50,7 +50,7 @@ pub enum Command {
     Init(InitArgs),
     /// Write a new workflow file from a library workflow or a minimal skeleton
     New(NewArgs),
-    /// Check config, providers, tool servers, secrets, the tick timer and the database
+    /// Check config, providers, tool servers, mail logins, secrets, ticking and the database
     Doctor(DoctorArgs),
     /// Start a run of a workflow file
     Run(RunArgs),

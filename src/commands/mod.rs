@@ -9,6 +9,7 @@ mod check;
 mod config;
 mod decide;
 mod doctor;
+mod doctor_more;
 mod dry;
 mod fact;
 mod hook;
