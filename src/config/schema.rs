@@ -289,3 +289,42 @@ fn string(text: &str) -> Json {
 fn strings_or_one() -> Json {
     json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every section has a schema, and each reader's key list is the section's keys.
+    #[test]
+    fn sections_carry_their_readers_key_lists() {
+        let s = config_schema();
+        let props = s["properties"].as_object().unwrap();
+        assert_eq!(
+            props.keys().map(String::as_str).collect::<Vec<_>>(),
+            SECTIONS
+        );
+        let keys = |v: &Json| -> Vec<String> {
+            v["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(keys(&props["smtp"]), crate::smtp::config::KEYS);
+        assert_eq!(keys(&props["imap"]), crate::mail::config::KEYS);
+        assert_eq!(
+            keys(&props["providers"]["additionalProperties"]),
+            crate::agent::config::PROVIDER_KEYS
+        );
+        assert_eq!(
+            keys(&props["mcp"]["additionalProperties"]),
+            crate::mcp::config::KEYS
+        );
+        assert_eq!(keys(&props["embeddings"]), crate::memory::embed::KEYS);
+        assert_eq!(
+            keys(&props["personas"]["additionalProperties"]),
+            crate::trust::persona::KEYS
+        );
+    }
+}

@@ -530,3 +530,39 @@ pub(crate) fn desc(mut schema: Json, text: &str) -> Json {
     }
     schema
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema is built from the parser's key lists, and every key of every list
+    /// has a typed, described entry (a key without one panics here).
+    #[test]
+    fn every_key_the_parser_reads_has_a_described_schema() {
+        let s = workflow_schema();
+        let top: Vec<&str> = s["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(top, super::super::parse::TOP_KEYS);
+        for key in COMMON_KEYS {
+            assert!(common(key).get("description").is_some(), "{key}");
+        }
+        for kind in Kind::all() {
+            for f in kind.fields() {
+                assert!(
+                    field(kind, f).get("description").is_some(),
+                    "{} {f}",
+                    kind.name()
+                );
+            }
+        }
+        let step = &s["properties"]["steps"]["items"];
+        let kinds = step["properties"]["kind"]["enum"].as_array().unwrap();
+        assert_eq!(kinds.len(), Kind::all().count());
+        assert_eq!(step["allOf"].as_array().unwrap().len(), kinds.len());
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    }
+}
