@@ -77,7 +77,7 @@ pub(crate) fn top(key: &str) -> Json {
             "Inputs the run takes (`aios run FILE --input NAME=VALUE`); templates read `inputs.NAME`.",
         ),
         "defaults" => desc(
-            strict(&[("timeout", duration()), ("retry", retry())], &[]),
+            strict(&[("timeout", duration()), ("retry", retry())]),
             "Defaults for every step that does not set them.",
         ),
         "steps" => desc(
@@ -89,16 +89,13 @@ pub(crate) fn top(key: &str) -> Json {
             "Start runs on a schedule (`cron`) or on new mail (`imap`).",
         ),
         "budget" => desc(
-            strict(
-                &[(
-                    "max_usd",
-                    desc(
-                        json!({"type": "number", "minimum": 0}),
-                        "The most one run may spend on LLM calls, in USD.",
-                    ),
-                )],
-                &[],
-            ),
+            strict(&[(
+                "max_usd",
+                desc(
+                    json!({"type": "number", "minimum": 0}),
+                    "The most one run may spend on LLM calls, in USD.",
+                ),
+            )]),
             "Spending caps of one run.",
         ),
         "persona" => desc(
@@ -511,14 +508,11 @@ fn string() -> Json {
     json!({"type": "string"})
 }
 
-/// A table with exactly these keys (`open`: also these, untyped).
-fn strict(keys: &[(&str, Json)], open: &[&str]) -> Json {
+/// A table with exactly these keys.
+fn strict(keys: &[(&str, Json)]) -> Json {
     let mut props = serde_json::Map::new();
     for (k, v) in keys {
         props.insert(k.to_string(), v.clone());
-    }
-    for k in open {
-        props.insert(k.to_string(), json!({}));
     }
     json!({"type": "object", "additionalProperties": false, "properties": props})
 }

@@ -156,8 +156,19 @@ fn doctor_logs_in_to_each_smtp_and_imap_account() {
     };
     let (s, d) = status("smtp default");
     assert_eq!(s, "fail", "{d}");
+    assert!(
+        d.starts_with(&format!(
+            "SMTP account `default` (127.0.0.1:{}) refused the login of `ada`: 535",
+            smtp.port
+        )),
+        "{d}"
+    );
     let (s, d) = status("imap default");
     assert_eq!(s, "fail", "{d}");
+    assert!(
+        d.contains("refused the login of `ada`") && d.contains("aios secret set IMAP_PASSWORD"),
+        "{d}"
+    );
     assert!(out.stdout.contains("2 things wrong"), "{}", out.stdout);
     for pw in ["wrong-smtp-pw", "wrong-imap-pw"] {
         assert!(!out.stdout.contains(pw) && !out.stderr.contains(pw));
