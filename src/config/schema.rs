@@ -26,7 +26,7 @@ impl JsonSchema for ConfigToml {
 /// The whole schema as JSON (what is checked in as
 /// `completions/schema/config.schema.json`).
 pub fn config_schema() -> Json {
-    schemars::generate::SchemaSettings::draft2020_12()
+    schemars::generate::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<ConfigToml>()
         .to_value()
@@ -56,7 +56,7 @@ fn document() -> Json {
         .map(|s| (s.to_string(), section(s)))
         .collect();
     json!({
-        "description": "aios configuration (README \"Configuration\"). Check it with `aios doctor`.",
+        "description": "aios configuration (README.md documents every section). Check it with `aios doctor`.",
         "type": "object",
         "additionalProperties": false,
         "properties": props,

@@ -36,7 +36,7 @@ impl JsonSchema for WorkflowFile {
 /// The whole schema as JSON, with `$schema` and `title` (what is checked in as
 /// `completions/schema/workflow.schema.json`).
 pub fn workflow_schema() -> Json {
-    let root = schemars::generate::SchemaSettings::draft2020_12()
+    let root = schemars::generate::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<WorkflowFile>();
     root.to_value()
@@ -48,7 +48,7 @@ fn document() -> Json {
         props.insert(key.to_string(), top(key));
     }
     json!({
-        "description": "An aios workflow (README \"Workflow reference\"). Check it with `aios check FILE`.",
+        "description": "An aios workflow (README: \"The workflow format\"). Check it with `aios check FILE`.",
         "type": "object",
         "required": ["name", "steps"],
         "additionalProperties": false,
@@ -557,6 +557,7 @@ mod tests {
         let kinds = step["properties"]["kind"]["enum"].as_array().unwrap();
         assert_eq!(kinds.len(), Kind::all().count());
         assert_eq!(step["allOf"].as_array().unwrap().len(), kinds.len());
-        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        // Draft 7: what taplo and most editors validate.
+        assert_eq!(s["$schema"], "http://json-schema.org/draft-07/schema#");
     }
 }
