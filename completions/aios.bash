@@ -109,6 +109,9 @@ _aios() {
             aios,schedule)
                 cmd="aios__subcmd__schedule"
                 ;;
+            aios,schema)
+                cmd="aios__subcmd__schema"
+                ;;
             aios,secret)
                 cmd="aios__subcmd__secret"
                 ;;
@@ -178,8 +181,14 @@ _aios() {
             aios__subcmd__fact,history)
                 cmd="aios__subcmd__fact__subcmd__history"
                 ;;
+            aios__subcmd__fact,list)
+                cmd="aios__subcmd__fact__subcmd__list"
+                ;;
             aios__subcmd__fact,set)
                 cmd="aios__subcmd__fact__subcmd__set"
+                ;;
+            aios__subcmd__fact,unset)
+                cmd="aios__subcmd__fact__subcmd__unset"
                 ;;
             aios__subcmd__fact__subcmd__help,get)
                 cmd="aios__subcmd__fact__subcmd__help__subcmd__get"
@@ -190,8 +199,14 @@ _aios() {
             aios__subcmd__fact__subcmd__help,history)
                 cmd="aios__subcmd__fact__subcmd__help__subcmd__history"
                 ;;
+            aios__subcmd__fact__subcmd__help,list)
+                cmd="aios__subcmd__fact__subcmd__help__subcmd__list"
+                ;;
             aios__subcmd__fact__subcmd__help,set)
                 cmd="aios__subcmd__fact__subcmd__help__subcmd__set"
+                ;;
+            aios__subcmd__fact__subcmd__help,unset)
+                cmd="aios__subcmd__fact__subcmd__help__subcmd__unset"
                 ;;
             aios__subcmd__help,approve)
                 cmd="aios__subcmd__help__subcmd__approve"
@@ -286,6 +301,9 @@ _aios() {
             aios__subcmd__help,schedule)
                 cmd="aios__subcmd__help__subcmd__schedule"
                 ;;
+            aios__subcmd__help,schema)
+                cmd="aios__subcmd__help__subcmd__schema"
+                ;;
             aios__subcmd__help,secret)
                 cmd="aios__subcmd__help__subcmd__secret"
                 ;;
@@ -328,8 +346,14 @@ _aios() {
             aios__subcmd__help__subcmd__fact,history)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__history"
                 ;;
+            aios__subcmd__help__subcmd__fact,list)
+                cmd="aios__subcmd__help__subcmd__fact__subcmd__list"
+                ;;
             aios__subcmd__help__subcmd__fact,set)
                 cmd="aios__subcmd__help__subcmd__fact__subcmd__set"
+                ;;
+            aios__subcmd__help__subcmd__fact,unset)
+                cmd="aios__subcmd__help__subcmd__fact__subcmd__unset"
                 ;;
             aios__subcmd__help__subcmd__hook,add)
                 cmd="aios__subcmd__help__subcmd__hook__subcmd__add"
@@ -378,6 +402,9 @@ _aios() {
                 ;;
             aios__subcmd__help__subcmd__memory,import)
                 cmd="aios__subcmd__help__subcmd__memory__subcmd__import"
+                ;;
+            aios__subcmd__help__subcmd__memory,list)
+                cmd="aios__subcmd__help__subcmd__memory__subcmd__list"
                 ;;
             aios__subcmd__help__subcmd__memory,search)
                 cmd="aios__subcmd__help__subcmd__memory__subcmd__search"
@@ -541,6 +568,9 @@ _aios() {
             aios__subcmd__memory,import)
                 cmd="aios__subcmd__memory__subcmd__import"
                 ;;
+            aios__subcmd__memory,list)
+                cmd="aios__subcmd__memory__subcmd__list"
+                ;;
             aios__subcmd__memory,search)
                 cmd="aios__subcmd__memory__subcmd__search"
                 ;;
@@ -555,6 +585,9 @@ _aios() {
                 ;;
             aios__subcmd__memory__subcmd__help,import)
                 cmd="aios__subcmd__memory__subcmd__help__subcmd__import"
+                ;;
+            aios__subcmd__memory__subcmd__help,list)
+                cmd="aios__subcmd__memory__subcmd__help__subcmd__list"
                 ;;
             aios__subcmd__memory__subcmd__help,search)
                 cmd="aios__subcmd__memory__subcmd__help__subcmd__search"
@@ -686,7 +719,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1096,7 +1129,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__fact)
-            opts="-h -V --home --help --version set get history help"
+            opts="-h -V --home --help --version set get history list unset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1132,7 +1165,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__fact__subcmd__help)
-            opts="set get history help"
+            opts="set get history list unset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1187,6 +1220,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__fact__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__fact__subcmd__help__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1201,7 +1248,39 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__fact__subcmd__help__subcmd__unset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__fact__subcmd__history)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__fact__subcmd__list)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1245,8 +1324,30 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__fact__subcmd__unset)
+            opts="-h -V --note --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help)
-            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1456,7 +1557,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__fact)
-            opts="set get history"
+            opts="set get history list unset"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1497,7 +1598,35 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__help__subcmd__fact__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__help__subcmd__fact__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__fact__subcmd__unset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1792,7 +1921,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__memory)
-            opts="add search forget import"
+            opts="add search forget import list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1834,6 +1963,20 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__memory__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__memory__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2158,6 +2301,20 @@ _aios() {
         aios__subcmd__help__subcmd__schedule__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3044,7 +3201,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__memory)
-            opts="-h -V --home --help --version add search forget import help"
+            opts="-h -V --home --help --version add search forget import list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3106,7 +3263,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__memory__subcmd__help)
-            opts="add search forget import help"
+            opts="add search forget import list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3175,6 +3332,20 @@ _aios() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aios__subcmd__memory__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aios__subcmd__memory__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3196,6 +3367,28 @@ _aios() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__memory__subcmd__list)
+            opts="-h -V --tag --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3882,6 +4075,24 @@ _aios() {
         aios__subcmd__schedule__subcmd__resume)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__schema)
+            opts="-h -V --home --help --version workflow config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

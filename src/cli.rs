@@ -50,7 +50,7 @@ pub enum Command {
     Init(InitArgs),
     /// Write a new workflow file from a library workflow or a minimal skeleton
     New(NewArgs),
-    /// Check config, providers, tool servers, secrets, the tick timer and the database
+    /// Check config, providers, tool servers, mail logins, secrets, ticking and the database
     Doctor(DoctorArgs),
     /// Start a run of a workflow file
     Run(RunArgs),
@@ -95,6 +95,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Print the JSON Schema of workflow files or of config.toml (for editors)
+    Schema(SchemaArgs),
     /// Register, list, pause, resume and remove scheduled workflows
     Schedule(ScheduleArgs),
     /// Fire the schedules that are due and continue runs that can go on
@@ -553,6 +555,21 @@ pub struct CancelArgs {
 pub struct ReplayArgs {
     /// The run's id (default: every run)
     pub run: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which file format
+    #[arg(value_enum)]
+    pub which: SchemaWhich,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaWhich {
+    /// A workflow file (workflows/*.toml)
+    Workflow,
+    /// config.toml
+    Config,
 }
 
 #[derive(Debug, Args)]

@@ -194,6 +194,23 @@ fn table<'a>(origin: &str, key: &str, v: &'a Value) -> Result<&'a toml::Table> {
     })
 }
 
+/// The keys of a `[providers.NAME]` table.
+pub(crate) const PROVIDER_KEYS: &[&str] = &[
+    "kind",
+    "base_url",
+    "api_key_env",
+    "timeout",
+    "connect_timeout",
+    "max_retries",
+    "retry_backoff",
+    // Read by crate::rate (README "Rate limits").
+    "rate",
+    "stream",
+];
+
+/// The keys of a `[models.ALIAS]` table besides the sampling ones.
+pub(crate) const MODEL_KEYS: &[&str] = &["provider", "name", "usd_per_mtok_in", "usd_per_mtok_out"];
+
 fn known_keys(origin: &str, prefix: &str, t: &toml::Table, allowed: &[&str]) -> Result<()> {
     for k in t.keys() {
         if !allowed.contains(&k.as_str()) {
@@ -285,23 +302,7 @@ pub fn from_config(
         for (name, pv) in table(o, "providers", v)? {
             let key = format!("providers.{name}");
             let t = table(o, &key, pv)?;
-            known_keys(
-                o,
-                &key,
-                t,
-                &[
-                    "kind",
-                    "base_url",
-                    "api_key_env",
-                    "timeout",
-                    "connect_timeout",
-                    "max_retries",
-                    "retry_backoff",
-                    // Read by crate::rate (README "Rate limits").
-                    "rate",
-                    "stream",
-                ],
-            )?;
+            known_keys(o, &key, t, PROVIDER_KEYS)?;
             let kind = match string(o, &format!("{key}.kind"), t.get("kind"))?.as_deref() {
                 Some("openai") => ProviderKind::OpenAi,
                 Some("anthropic") => ProviderKind::Anthropic,
@@ -401,7 +402,7 @@ pub fn from_config(
         for (alias, mv) in table(o, "models", v)? {
             let key = format!("models.{alias}");
             let t = table(o, &key, mv)?;
-            let mut allowed = vec!["provider", "name", "usd_per_mtok_in", "usd_per_mtok_out"];
+            let mut allowed = MODEL_KEYS.to_vec();
             allowed.extend_from_slice(sampling::KEYS);
             known_keys(o, &key, t, &allowed)?;
             let sampling = sampling::from_toml(t).map_err(|(k, e)| {

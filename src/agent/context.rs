@@ -121,6 +121,7 @@ mod tests {
             note: None,
             set_by: None,
             at: 0,
+            unset: false,
         }
     }
 

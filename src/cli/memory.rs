@@ -19,6 +19,33 @@ pub enum FactCommand {
     Get(FactGetArgs),
     /// Print every version of a fact, oldest first
     History(FactHistoryArgs),
+    /// List the current facts of every entity, or of one
+    List(FactListArgs),
+    /// Unset a fact; its history keeps every version and the unset
+    Unset(FactUnsetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FactListArgs {
+    /// Only this entity, like customer:acme
+    pub entity: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FactUnsetArgs {
+    /// The entity, like customer:acme
+    pub entity: String,
+    /// The key, like plan
+    pub key: String,
+    /// Why it was unset (kept with the tombstone version)
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print the tombstone version as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +103,18 @@ pub enum MemoryCommand {
     Forget(MemoryForgetArgs),
     /// Add notes from a JSON Lines file in one transaction
     Import(MemoryImportArgs),
+    /// List notes, oldest first
+    List(MemoryListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemoryListArgs {
+    /// Only notes with this tag, like customer:acme
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,9 @@
 //! `aios doctor [--json]`: is this machine ready? The configuration (every
-//! section's reader), each LLM provider (its model list, as `aios llm ping`), each
-//! MCP server (started, tools listed), the tick timer, the database (integrity and
-//! size) and the secrets the configuration names. Exit 1 with the list when
-//! something is wrong.
+//! section's reader; a problem at the file:line:column of the key it names), each
+//! LLM provider (its model list, as `aios llm ping`), each MCP server (started,
+//! tools listed), each SMTP and IMAP account (logged in: `doctor_more`), the tick
+//! timer and the last tick, the database (integrity and size) and the secrets the
+//! configuration names. Exit 1 with the list when something is wrong.
 
 use serde_json::json;
 
@@ -10,18 +11,25 @@ use super::ui;
 use super::{CmdResult, Ctx, Exit};
 use crate::cli::DoctorArgs;
 
-/// One check: what, whether it is fine (`warn`: worth knowing, not wrong), detail.
-struct Check {
+/// One check: what, whether it is fine (`warn`: worth knowing, not wrong), detail,
+/// and for a config problem where it is (file, line, column).
+pub(super) struct Check {
     what: String,
     status: &'static str,
     detail: String,
+    at: Option<(String, usize, usize)>,
 }
 
-fn check(what: impl Into<String>, status: &'static str, detail: impl Into<String>) -> Check {
+pub(super) fn check(
+    what: impl Into<String>,
+    status: &'static str,
+    detail: impl Into<String>,
+) -> Check {
     Check {
         what: what.into(),
         status,
         detail: detail.into(),
+        at: None,
     }
 }
 
@@ -44,7 +52,25 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> CmdResult {
             }
             for e in problems {
                 let hint = e.hint.map(|h| format!(" (hint: {h})")).unwrap_or_default();
-                checks.push(check("config", "fail", format!("{}{hint}", e.message)));
+                let origin = cfg.origin();
+                let c = match cfg.locate(&e.message) {
+                    Some((line, col)) => {
+                        // `FILE: message` becomes `FILE:LINE:COLUMN: message`.
+                        let rest = e
+                            .message
+                            .strip_prefix(&format!("{origin}: "))
+                            .unwrap_or(&e.message);
+                        let mut c = check(
+                            "config",
+                            "fail",
+                            format!("{origin}:{line}:{col}: {rest}{hint}"),
+                        );
+                        c.at = Some((origin, line, col));
+                        c
+                    }
+                    None => check("config", "fail", format!("{}{hint}", e.message)),
+                };
+                checks.push(c);
             }
             Some(cfg)
         }
@@ -58,20 +84,31 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> CmdResult {
     if clean {
         providers(ctx, &mut checks);
         mcp(ctx, &mut checks);
+        if let (Some(cfg), Ok(store)) = (&cfg, ctx.secrets()) {
+            super::doctor_more::smtp(cfg, &store, &mut checks);
+            super::doctor_more::imap(ctx, cfg, &store, &mut checks);
+        }
     }
     if let Some(cfg) = &cfg {
         secrets(ctx, cfg, &mut checks);
     }
-    timer(ctx, &mut checks);
+    let systemd_timer = timer(ctx, &mut checks);
+    super::doctor_more::last_tick(ctx, systemd_timer, &mut checks);
     database(ctx, &mut checks);
 
     let failed = checks.iter().filter(|c| c.status == "fail").count();
     if args.json {
         ui::print_json(&json!({
             "ok": failed == 0,
-            "checks": checks.iter().map(|c| json!({
-                "check": c.what, "status": c.status, "detail": c.detail,
-            })).collect::<Vec<_>>(),
+            "checks": checks.iter().map(|c| {
+                let mut j = json!({"check": c.what, "status": c.status, "detail": c.detail});
+                if let Some((file, line, column)) = &c.at {
+                    j["file"] = json!(file);
+                    j["line"] = json!(line);
+                    j["column"] = json!(column);
+                }
+                j
+            }).collect::<Vec<_>>(),
         }));
     } else {
         let s = ctx.ui.out();
@@ -214,7 +251,8 @@ fn secrets(ctx: &Ctx, cfg: &crate::config::ConfigFile, checks: &mut Vec<Check>) 
     });
 }
 
-fn timer(ctx: &Ctx, checks: &mut Vec<Check>) {
+/// The tick timer check; true when the systemd user timer is installed.
+fn timer(ctx: &Ctx, checks: &mut Vec<Check>) -> bool {
     let unit = super::install::user_unit_dir()
         .ok()
         .map(|d| d.join(super::install::TIMER))
@@ -238,6 +276,7 @@ fn timer(ctx: &Ctx, checks: &mut Vec<Check>) {
         .ok()
         .and_then(|j| j.schedules().ok())
         .map_or(0, |s| s.len());
+    let installed = unit.is_some();
     checks.push(match (unit, cron) {
         (Some(p), _) => check(
             "tick timer",
@@ -254,6 +293,7 @@ fn timer(ctx: &Ctx, checks: &mut Vec<Check>) {
             ),
         ),
     });
+    installed
 }
 
 fn database(ctx: &Ctx, checks: &mut Vec<Check>) {

@@ -125,6 +125,13 @@ pub fn describe(ev: &Event) -> String {
             value,
             version,
         } => format!("{step}: fact {entity} {key} = {value} (version {version})"),
+        Event::FactUnset {
+            entity,
+            key,
+            version,
+            by,
+            ..
+        } => format!("fact {entity} {key} unset by {by} (version {version})"),
         Event::NoteAdded { step, note, .. } => format!("{step}: note {note} remembered"),
         Event::NoteForgotten { note } => format!("note {note} forgotten"),
         Event::TimerSet { step, due_at, .. } => {

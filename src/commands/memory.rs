@@ -1,4 +1,4 @@
-//! `aios memory add|search|forget|import`: notes, and search over notes, decisions
+//! `aios memory add|search|forget|import|list`: notes, and search over notes, decisions
 //! and outcomes (full text, plus vectors when `[embeddings]` is configured).
 
 use std::path::Path;
@@ -11,7 +11,7 @@ use super::{CmdResult, Ctx, Exit};
 use crate::cli::{MemoryArgs, MemoryCommand, MemoryKindArg};
 use crate::clock::format_ms;
 use crate::error::Error;
-use crate::journal::{Journal, NewNote};
+use crate::journal::{DocRecord, Journal, NewNote};
 use crate::memory::{self, Embedder, EmbeddingsConfig, Hit, QueryVector};
 use crate::secrets::Secrets;
 
@@ -86,7 +86,7 @@ pub fn memory(ctx: &Ctx, args: MemoryArgs) -> CmdResult {
                 ui::println("no memory matches");
                 return Ok(Exit::Ok);
             }
-            ui::print(&render_hits(ctx, &hits));
+            ui::print(&render_docs(ctx, hits.iter().map(|h| &h.doc)));
             Ok(Exit::Ok)
         }
         MemoryCommand::Forget(a) => {
@@ -97,6 +97,24 @@ pub fn memory(ctx: &Ctx, args: MemoryArgs) -> CmdResult {
                 doc.id,
                 crate::connectors::truncate_line(&doc.text, 60)
             ));
+            Ok(Exit::Ok)
+        }
+        MemoryCommand::List(a) => {
+            let journal = ctx.reader()?;
+            let tag = a.tag.as_deref().map(str::trim).filter(|t| !t.is_empty());
+            let notes = journal.notes(tag)?;
+            if a.json {
+                ui::print_json(&Json::Array(notes.iter().map(doc_json).collect()));
+            } else if notes.is_empty() {
+                ui::println(&match tag {
+                    Some(t) => format!("no notes tagged `{t}`"),
+                    None => {
+                        "no notes yet; add one with: aios memory add \"what to remember\"".into()
+                    }
+                });
+            } else {
+                ui::print(&render_docs(ctx, notes.iter()));
+            }
             Ok(Exit::Ok)
         }
         MemoryCommand::Import(a) => {
@@ -226,6 +244,21 @@ fn read_jsonl(path: &Path) -> Result<Vec<NewNote>, Error> {
     Ok(notes)
 }
 
+/// The JSON form of a listed note (scripting interface).
+fn doc_json(d: &DocRecord) -> Json {
+    json!({
+        "id": d.id,
+        "kind": d.kind,
+        "text": d.text,
+        "tags": d.tags,
+        "source": d.source,
+        "run_id": d.run_id,
+        "step_id": d.step_id,
+        "workflow": d.workflow,
+        "created_at": format_ms(d.created_at),
+    })
+}
+
 /// The JSON form of a search result (scripting interface).
 fn hit_json(h: &Hit) -> Json {
     let d = &h.doc;
@@ -245,11 +278,10 @@ fn hit_json(h: &Hit) -> Json {
     })
 }
 
-fn render_hits(ctx: &Ctx, hits: &[Hit]) -> String {
+fn render_docs<'a>(ctx: &Ctx, docs: impl Iterator<Item = &'a DocRecord>) -> String {
     let s = ctx.ui.out();
     let mut out = String::new();
-    for h in hits {
-        let d = &h.doc;
+    for d in docs {
         let mut meta = vec![d.kind.clone()];
         if let (Some(r), Some(w)) = (d.run_id, &d.workflow) {
             meta.push(match &d.step_id {

@@ -9,6 +9,7 @@ mod check;
 mod config;
 mod decide;
 mod doctor;
+mod doctor_more;
 mod dry;
 mod fact;
 mod hook;
@@ -399,6 +400,13 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Status(a) => status::status(ctx, a),
         Command::Backup(a) => backup::backup(ctx, a),
         Command::Restore(a) => backup::restore(ctx, a),
+        Command::Schema(a) => {
+            ui::print_json(&match a.which {
+                crate::cli::SchemaWhich::Workflow => crate::workflow::schema::workflow_schema(),
+                crate::cli::SchemaWhich::Config => crate::config::schema::config_schema(),
+            });
+            Ok(Exit::Ok)
+        }
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "aios", &mut out);

@@ -1,5 +1,5 @@
 //! `aios replay [RUN]`: rebuild runs' state (and, without RUN, the circuit
-//! breakers') from their events and compare.
+//! breakers' and the unset facts' tombstones) from their events and compare.
 
 use super::ui;
 use super::{CmdResult, Ctx, Exit};
@@ -59,6 +59,23 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> CmdResult {
         } else if events > 0 {
             ui::println(&format!(
                 "{} circuit breakers: {} replay to the stored state",
+                s.green("ok"),
+                crate::text::count(events, "event")
+            ));
+        }
+        let (events, differences) = journal.replay_fact_tombstones()?;
+        if !differences.is_empty() {
+            bad += 1;
+            ui::println(&format!(
+                "{} unset facts: the stored tombstones differ from their events:",
+                s.red_bold("mismatch")
+            ));
+            for d in &differences {
+                ui::println(&format!("  {d}"));
+            }
+        } else if events > 0 {
+            ui::println(&format!(
+                "{} unset facts: {} replay to the stored tombstones",
                 s.green("ok"),
                 crate::text::count(events, "event")
             ));

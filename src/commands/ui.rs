@@ -302,6 +302,7 @@ impl Observer for Progress {
             Event::RunStatus { .. }
             | Event::RunCreated { .. }
             | Event::FactSet { .. }
+            | Event::FactUnset { .. }
             | Event::NoteAdded { .. }
             | Event::NoteForgotten { .. }
             | Event::OutcomeRecorded { .. }

@@ -6,6 +6,7 @@
 //! library reads configuration only through what the command layer hands it.
 
 pub mod redact;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 
@@ -82,6 +83,71 @@ impl ConfigFile {
         crate::template::ConfigNames(out)
     }
 
+    /// Where in the file a problem a section reader reported is: the deepest key of
+    /// the first dotted path quoted in `message` (`budget.daily_usdd`, or `x` after
+    /// a `[embeddings]` the message names) that the file holds, as 1-based line and
+    /// column. `None` without a file, or when the message names no key of it.
+    pub fn locate(&self, message: &str) -> Option<(usize, usize)> {
+        use toml::de::{DeTable, DeValue};
+        self.path.as_ref()?;
+        let (root, _) = DeTable::parse_recoverable(&self.source);
+        let quoted = |open: char, close: char| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut rest = message;
+            while let Some(i) = rest.find(open) {
+                let after = &rest[i + open.len_utf8()..];
+                let Some(j) = after.find(close) else { break };
+                out.push(after[..j].to_string());
+                rest = &after[j + close.len_utf8()..];
+            }
+            out
+        };
+        let bases: Vec<Vec<String>> = quoted('[', ']')
+            .iter()
+            .map(|b| key_path(b))
+            .filter(|p| !p.is_empty())
+            .collect();
+        let mut candidates: Vec<Vec<String>> = Vec::new();
+        for token in quoted('`', '`') {
+            let path = key_path(&token);
+            if path.is_empty() {
+                continue;
+            }
+            for base in &bases {
+                let mut p = base.clone();
+                p.extend(path.iter().cloned());
+                candidates.push(p);
+            }
+            candidates.push(path);
+        }
+        candidates.extend(bases.iter().cloned());
+        let lines = crate::workflow::diag::Lines::new(&self.source);
+        for path in candidates {
+            let mut table = root.get_ref();
+            let mut found = None;
+            for (i, seg) in path.iter().enumerate() {
+                let Some((k, v)) = table.iter().find(|(k, _)| k.get_ref() == seg) else {
+                    break;
+                };
+                if i == path.len() - 1 {
+                    found = Some(k.span().start);
+                    break;
+                }
+                match v.get_ref() {
+                    DeValue::Table(t) => table = t,
+                    _ => {
+                        found = Some(k.span().start);
+                        break;
+                    }
+                }
+            }
+            if let Some(at) = found {
+                return Some(lines.position(at));
+            }
+        }
+        None
+    }
+
     /// How to name this file in messages.
     pub fn origin(&self) -> String {
         self.path
@@ -89,6 +155,26 @@ impl ConfigFile {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config.toml".into())
     }
+}
+
+/// `a.b."c.d"` as its keys: dots split, double quotes keep a key whole.
+fn key_path(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.trim().chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            c if !quoted && c.is_whitespace() => return Vec::new(),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    if out.iter().any(|k| k.is_empty()) {
+        return Vec::new();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -130,6 +216,35 @@ mod tests {
         assert_eq!(names["smtp"], ["default", "work"]);
         assert_eq!(names["mcp"], ["x"]);
         assert!(!format!("{names:?}").contains("mail.example.com"));
+    }
+
+    #[test]
+    fn problems_are_located_at_the_key_they_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(
+            &p,
+            "[budget]\ndaily_usd = 1\n  daily_usdd = 2\n\n[breakers.\"http:a.b\"]\nfailures = 0\n[embeddings]\nurl = \"x\"\n",
+        )
+        .unwrap();
+        let c = ConfigFile::load(&p).unwrap();
+        let at = |m: &str| c.locate(m);
+        assert_eq!(
+            at("config.toml: `budget.daily_usdd` is not a known key"),
+            Some((3, 3))
+        );
+        assert_eq!(
+            at("`breakers.\"http:a.b\".failures` must be at least 1"),
+            Some((6, 1))
+        );
+        assert_eq!(
+            at("config.toml: [embeddings] has an unknown key `url`"),
+            Some((8, 1))
+        );
+        // A key the file lacks: its deepest table that exists.
+        assert_eq!(at("config.toml: [embeddings] needs `model`"), Some((7, 2)));
+        assert_eq!(at("no key named here"), None);
+        assert_eq!(ConfigFile::default().locate("`budget`"), None);
     }
 
     #[test]

@@ -141,14 +141,14 @@ impl BreakerSettings {
     }
 }
 
-const GLOBAL_KEYS: &[&str] = &[
+pub(crate) const GLOBAL_KEYS: &[&str] = &[
     "enabled",
     "failures",
     "cooldown",
     "max_cooldown",
     "notify_after",
 ];
-const TARGET_KEYS: &[&str] = &["enabled", "failures", "cooldown", "max_cooldown"];
+pub(crate) const TARGET_KEYS: &[&str] = &["enabled", "failures", "cooldown", "max_cooldown"];
 
 fn bad(origin: &str, key: &str, what: &str, hint: &str) -> Error {
     Error::invalid(format!("{origin}: `{key}` {what}")).with_hint(hint.to_string())

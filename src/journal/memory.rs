@@ -32,6 +32,8 @@ pub struct FactRecord {
     pub note: Option<String>,
     pub set_by: Option<String>,
     pub at: Millis,
+    /// A tombstone (`aios fact unset`): the fact has no value from this version on.
+    pub unset: bool,
 }
 
 /// Where a manually set fact comes from.
@@ -87,7 +89,12 @@ pub struct VectorRow {
 }
 
 const FACT_COLS: &str =
-    "entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at";
+    "entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at, unset";
+
+/// The current version of each (entity, key) of the rows `f`, when it is not a
+/// tombstone (an SQL condition on alias `f`).
+const CURRENT_LIVE: &str = "f.version = (SELECT max(version) FROM fact_versions g WHERE g.entity = f.entity AND g.key = f.key)
+               AND f.unset = 0";
 
 fn fact_row(r: &Row<'_>) -> rusqlite::Result<FactRecord> {
     let value: String = r.get(3)?;
@@ -103,6 +110,7 @@ fn fact_row(r: &Row<'_>) -> rusqlite::Result<FactRecord> {
         note: r.get(8)?,
         set_by: r.get(9)?,
         at: r.get(10)?,
+        unset: r.get(11)?,
     })
 }
 
@@ -235,6 +243,19 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                  VALUES (?1, ?2, ?3, ?4, 'run', ?5, ?6, ?7)",
             )?
             .execute(params![entity, key, version, value.to_string(), run, step, at])?;
+        }
+        Event::FactUnset {
+            entity,
+            key,
+            version,
+            by,
+            note,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO fact_versions (entity, key, version, value, source, note, set_by, at, unset)
+                 VALUES (?1, ?2, ?3, 'null', 'manual', ?4, ?5, ?6, 1)",
+            )?
+            .execute(params![entity, key, version, note, by, at])?;
         }
         Event::NoteAdded {
             step,
@@ -409,9 +430,7 @@ impl Journal {
     /// The current value of every key of `entity`, by key.
     pub fn facts(&self, entity: &str) -> Result<Vec<FactRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {FACT_COLS} FROM fact_versions f WHERE entity = ?1
-               AND version = (SELECT max(version) FROM fact_versions g WHERE g.entity = f.entity AND g.key = f.key)
-             ORDER BY key"
+            "SELECT {FACT_COLS} FROM fact_versions f WHERE entity = ?1 AND {CURRENT_LIVE} ORDER BY key"
         ))?;
         let rows = stmt.query_map(params![entity], fact_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -426,13 +445,131 @@ impl Journal {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Entities that have facts, sorted.
+    /// Entities that have facts with a current value, sorted.
     pub fn fact_entities(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT entity FROM fact_versions ORDER BY entity")?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT DISTINCT entity FROM fact_versions f WHERE {CURRENT_LIVE} ORDER BY entity"
+        ))?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The current value of every fact of every entity, by entity and key.
+    pub fn all_facts(&self) -> Result<Vec<FactRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FACT_COLS} FROM fact_versions f WHERE {CURRENT_LIVE} ORDER BY entity, key"
+        ))?;
+        let rows = stmt.query_map([], fact_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Unset a fact (`aios fact unset`): append a tombstone version, journaled as a
+    /// `fact_unset` event under run 0. The fact must have a current value.
+    pub fn unset_fact(
+        &mut self,
+        entity: &str,
+        key: &str,
+        by: &str,
+        note: Option<String>,
+    ) -> Result<FactRecord> {
+        let at = self.now();
+        let tx = self.write_tx()?;
+        let current = tx
+            .prepare_cached(&format!(
+                "SELECT {FACT_COLS} FROM fact_versions WHERE entity = ?1 AND key = ?2
+                 ORDER BY version DESC LIMIT 1"
+            ))?
+            .query_row(params![entity, key], fact_row)
+            .optional()?;
+        let version = match current {
+            None => {
+                return Err(Error::not_found(format!("`{entity}` has no fact `{key}`")));
+            }
+            Some(f) if f.unset => {
+                return Err(Error::conflict(format!(
+                    "{entity} {key} is already unset (version {})",
+                    f.version
+                ))
+                .with_hint(format!(
+                    "see its versions with: aios fact history {} {}",
+                    crate::connectors::shell::quote(entity),
+                    crate::connectors::shell::quote(key)
+                )));
+            }
+            Some(f) => f.version + 1,
+        };
+        let ev = Event::FactUnset {
+            entity: entity.to_string(),
+            key: key.to_string(),
+            version,
+            by: by.to_string(),
+            note,
+        };
+        super::append(&tx, 0, &ev, at)?;
+        super::project::apply(&tx, 0, &ev, at)?;
+        tx.commit()?;
+        Ok(self
+            .fact(entity, key)?
+            .expect("the tombstone just written is current"))
+    }
+
+    /// Rebuild the fact tombstones from their `fact_unset` events (run 0) and
+    /// compare them with the stored ones: the number of events, and differences.
+    pub fn replay_fact_tombstones(&self) -> Result<(usize, Vec<String>)> {
+        type Row = (String, String, i64, Option<String>, Option<String>, Millis);
+        let mut rebuilt: Vec<Row> = Vec::new();
+        for e in self.events(0)? {
+            if let Event::FactUnset {
+                entity,
+                key,
+                version,
+                by,
+                note,
+            } = e.event
+            {
+                rebuilt.push((entity, key, version, Some(by), note, e.at));
+            }
+        }
+        rebuilt.sort();
+        let mut stmt = self.conn.prepare(
+            "SELECT entity, key, version, set_by, note, at FROM fact_versions
+             WHERE unset = 1 ORDER BY entity, key, version",
+        )?;
+        let stored = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<Row>>>()?;
+        let show = |r: &Row| {
+            format!(
+                "{} {} version {} by {}",
+                r.0,
+                r.1,
+                r.2,
+                r.3.as_deref().unwrap_or("?")
+            )
+        };
+        let mut differences = Vec::new();
+        for r in stored.iter().filter(|r| !rebuilt.contains(r)) {
+            differences.push(format!(
+                "fact tombstone {}: stored, but no event rebuilds it",
+                show(r)
+            ));
+        }
+        for r in rebuilt.iter().filter(|r| !stored.contains(r)) {
+            differences.push(format!(
+                "fact tombstone {}: its event rebuilds a row that is not stored",
+                show(r)
+            ));
+        }
+        Ok((rebuilt.len(), differences))
     }
 
     /// Add notes outside any run, in one transaction. Returns their ids.
@@ -492,9 +629,7 @@ impl FactReader {
         }
         let conn = guard.as_ref().expect("just opened");
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {FACT_COLS} FROM fact_versions f WHERE entity = ?1
-               AND version = (SELECT max(version) FROM fact_versions g WHERE g.entity = f.entity AND g.key = f.key)
-             ORDER BY key"
+            "SELECT {FACT_COLS} FROM fact_versions f WHERE entity = ?1 AND {CURRENT_LIVE} ORDER BY key"
         ))?;
         let rows = stmt.query_map(params![entity], fact_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

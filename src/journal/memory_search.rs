@@ -21,6 +21,17 @@ impl Journal {
             .optional()?)
     }
 
+    /// Every note, oldest first; with `tag`, only the notes that carry it.
+    pub fn notes(&self, tag: Option<&str>) -> Result<Vec<DocRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DOC_COLS} FROM memory_docs d WHERE d.kind = 'note'
+               AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE t.value = ?1))
+             ORDER BY d.id"
+        ))?;
+        let rows = stmt.query_map(params![tag], doc_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Documents by id, in the order asked (missing ids are left out).
     pub fn docs(&self, ids: &[i64]) -> Result<Vec<DocRecord>> {
         let mut out = Vec::with_capacity(ids.len());

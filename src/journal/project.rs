@@ -308,6 +308,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         // Shown in the timeline; nothing to project.
         Event::StepWarned { .. } => {}
         Event::FactSet { .. }
+        | Event::FactUnset { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => super::memory::apply(tx, run, ev, at)?,

@@ -108,6 +108,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0019_trust.sql"),
         "1f7a1a66c0cf69efd6fca8ce6bfbc1f99905909778cbafccdbefdac747d27973",
     ),
+    (
+        "0020_fact_unset.sql",
+        include_str!("migrations/0020_fact_unset.sql"),
+        "16924f1595754923a9fba2045ff2e45dd3fc1d454262d2143f3efe555f9f52e0",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

@@ -243,6 +243,17 @@ pub enum Event {
         value: Json,
         version: i64,
     },
+    /// The operator unset a fact (`aios fact unset`): a tombstone `version` of
+    /// (entity, key), one more than the version current then. Journaled under run 0
+    /// (it belongs to no run).
+    FactUnset {
+        entity: String,
+        key: String,
+        version: i64,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// A `remember` step wrote a note; `note` is its memory id.
     NoteAdded {
         step: String,
@@ -474,6 +485,7 @@ impl Event {
             Event::LlmCall(_) => "llm_call",
             Event::AgentTool { .. } => "agent_tool",
             Event::FactSet { .. } => "fact_set",
+            Event::FactUnset { .. } => "fact_unset",
             Event::NoteAdded { .. } => "note_added",
             Event::NoteForgotten { .. } => "note_forgotten",
             Event::OutcomeRecorded { .. } => "outcome_recorded",

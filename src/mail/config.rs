@@ -107,7 +107,7 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 /// The default `timeout`.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "host", "port", "tls", "user", "password", "ca_file", "timeout",
 ];
 

@@ -62,7 +62,7 @@ pub const MESSAGE_INPUT: &str = "message";
 /// The default `max_per_tick`.
 pub const MAX_PER_TICK: u32 = 50;
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "account",
     "folder",
     "search",

@@ -63,7 +63,7 @@ pub struct McpSettings {
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `rate` is read by [`crate::rate`] (README "Rate limits").
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "command",
     "env",
     "cwd",

@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 
-const KEYS: &[&str] = &["url", "model", "api_key_env", "timeout", "batch"];
+pub(crate) const KEYS: &[&str] = &["url", "model", "api_key_env", "timeout", "batch"];
 
 /// The typed `[embeddings]` section.
 #[derive(Debug, Clone, PartialEq)]

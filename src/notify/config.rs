@@ -15,7 +15,7 @@ use crate::secrets::SecretRef;
 /// What notifications speak of.
 pub const EVENTS: &[&str] = &["waiting", "failed", "schedule", "budget", "digest"];
 
-const TOP_KEYS: &[&str] = &["after", "digest", "zone"];
+pub(crate) const TOP_KEYS: &[&str] = &["after", "digest", "zone"];
 
 /// How a channel delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]

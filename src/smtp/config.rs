@@ -102,7 +102,7 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 /// The default for `timeout`.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "host",
     "port",
     "tls",

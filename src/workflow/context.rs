@@ -8,7 +8,7 @@ use super::diag::Diagnostic;
 use super::model::ContextSpec;
 use super::read::{Cx, TemplateUse, Val, get};
 
-const KEYS: &[&str] = &["memory", "k", "facts", "decisions"];
+pub(crate) const KEYS: &[&str] = &["memory", "k", "facts", "decisions"];
 
 /// Most notes a context may ask for.
 pub const MAX_K: i64 = 50;

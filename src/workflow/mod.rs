@@ -22,6 +22,7 @@ mod parse;
 mod persona;
 pub(crate) mod read;
 mod refs;
+pub mod schema;
 pub mod suggest;
 pub mod trigger;
 pub mod undo;

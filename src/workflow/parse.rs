@@ -12,7 +12,7 @@ use super::model::{Approve, Defaults, InputDecl, InputType, OnReject, Retry, Run
 use super::read::{Cx, Span, Table, TemplateUse, Val, get, is_ident, key_span};
 use super::suggest::did_you_mean;
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "max_parallel",
@@ -25,8 +25,8 @@ const TOP_KEYS: &[&str] = &[
     "autonomy",
     "on_failure",
 ];
-const INPUT_KEYS: &[&str] = &["type", "default", "required", "description", "secret"];
-const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
+pub(crate) const INPUT_KEYS: &[&str] = &["type", "default", "required", "description", "secret"];
+pub(crate) const TYPES: &[&str] = &["string", "number", "integer", "boolean", "list", "object"];
 const IDENT_HINT: &str = "names start with a letter or `_` and hold only letters, digits and `_`";
 
 /// A workflow read from the tree, before `needs` and templates are cross-checked.

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::diag::Diagnostic;
 use super::read::{Cx, Val, get, key_span};
 
-const TRIGGER_KEYS: &[&str] = &[
+pub(crate) const TRIGGER_KEYS: &[&str] = &[
     "cron",
     "imap",
     "timezone",

@@ -47,7 +47,8 @@ fn facts_are_set_read_and_versioned_with_provenance() {
             "proposal_id",
             "note",
             "set_by",
-            "at"
+            "at",
+            "unset"
         ])
     );
     assert_eq!(

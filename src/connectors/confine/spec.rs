@@ -40,9 +40,9 @@ impl Default for SandboxSpec {
 }
 
 /// The keys of a `sandbox` table.
-const SANDBOX_KEYS: &[&str] = &["mode", "read", "write", "network"];
+pub(crate) const SANDBOX_KEYS: &[&str] = &["mode", "read", "write", "network"];
 /// The keys of a `limits` table.
-const LIMIT_KEYS: &[&str] = &["cpu", "memory", "files", "processes", "output"];
+pub(crate) const LIMIT_KEYS: &[&str] = &["cpu", "memory", "files", "processes", "output"];
 
 const MODE_HINT: &str = "sandbox = \"required\" (the default), \"best_effort\" or \"off\", or a table like { read = [\"data\"], write = [\"out\"], network = false }";
 
