@@ -472,6 +472,17 @@ pub(crate) fn field(kind: Kind, key: &str) -> Json {
         ("remember", "text") => (s, "The note."),
         ("remember", "tags") => (strings, "Its tags."),
         ("set" | "outcome", "values") => (table, "Named values (templates)."),
+        ("memory", "find") => (
+            json!({"enum": super::kinds::MemoryFind::NAMES}),
+            "What to read: notes (default), outcomes of past runs, or decisions.",
+        ),
+        ("memory", "tag") => (s, "Notes with this tag only (a template)."),
+        ("memory", "search") => (s, "Full-text search words (a template)."),
+        ("memory", "workflow") => (s, "Outcomes or decisions of this workflow (a template)."),
+        ("memory", "limit") => (
+            json!({"type": "integer", "minimum": 1, "maximum": 100}),
+            "The most items, newest first (default 10).",
+        ),
         (k, f) => unreachable!("field `{f}` of kind `{k}` has no schema"),
     };
     desc(schema, text)
