@@ -26,8 +26,12 @@ mod rate;
 mod repair;
 mod replay;
 mod schedule;
+mod sqlite_error;
 pub mod stats;
 mod steer;
+pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
