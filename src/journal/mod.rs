@@ -20,6 +20,7 @@ mod memory_search;
 pub mod notices;
 pub mod notify;
 mod open;
+pub mod pg;
 mod project;
 mod query;
 mod rate;
