@@ -39,6 +39,8 @@ mod tests;
 mod tests_inbox;
 #[cfg(test)]
 mod tests_migrations;
+#[cfg(test)]
+mod tests_shared;
 mod timers;
 mod trust;
 pub mod types;
