@@ -2,12 +2,12 @@
 //! backend implements, run against the SQLite journal (`sqlite::`) and against a
 //! throwaway PostgreSQL (`postgres::`, see `pg::testdb`). Each covers a decision the
 //! backends must take alike: ids, projections in the event's transaction, once-only
-//! decisions, cancelled runs, leases, schedules and fires.
+//! decisions, cancelled runs, leases, schedules and fires, the LLM ledger.
 
 use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
-use super::store::{InboxStore, LeaseStore, RunStore, ScheduleStore};
+use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore};
 use super::*;
 use crate::clock::{Clock, Millis};
 
@@ -550,6 +550,118 @@ fn a_queued_fire_is_started_later_and_overlap_cancels(b: &impl Backend) {
     assert_eq!(j.runs_to_continue(j.now(), 0).unwrap(), vec![second]);
 }
 
+fn call(step: &str, cost: f64, persona: Option<&str>) -> Event {
+    Event::LlmCall(Box::new(LlmCall {
+        step: step.into(),
+        attempt: 1,
+        alias: "fast".into(),
+        provider: "local".into(),
+        model: "m1".into(),
+        request: json!({"url": "http://127.0.0.1:9/v1", "messages": []}),
+        response: Some("{}".into()),
+        error: None,
+        tokens_in: 100,
+        tokens_out: 20,
+        cost_usd: cost,
+        latency_ms: 42,
+        http_attempts: 1,
+        heuristic: false,
+        finish_reason: Some("stop".into()),
+        failure: None,
+        persona: persona.map(str::to_string),
+        tool_calls: Vec::new(),
+    }))
+}
+
+fn the_llm_ledger_records_calls_and_sums_spending(b: &impl Backend) {
+    let mut j = b.open();
+    let since = j.now() - 1;
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    j.commit(
+        run,
+        &[call("a", 0.25, Some("support")), call("b", 0.5, None)],
+    )
+    .unwrap();
+    // A call of no run (`aios llm prompt`), and one the server refused the schema of.
+    let Event::LlmCall(mut refused) = call("p", 0.125, None) else {
+        unreachable!()
+    };
+    refused.error = Some("schema refused".into());
+    refused.failure = Some("schema_refused".into());
+    j.commit(0, &[Event::LlmCall(refused)]).unwrap();
+    let all = j.llm_calls(&CallFilter::default()).unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.run_id, c.workflow.as_str(), c.call.step.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(0, "(prompt)", "p"), (run, "w", "b"), (run, "w", "a")]
+    );
+    assert_eq!(all[2].call.request["url"], "http://127.0.0.1:9/v1");
+    assert_eq!((all[2].call.tokens_in, all[2].call.latency_ms), (100, 42));
+    let of_a = j
+        .llm_calls(&CallFilter {
+            run: Some(run),
+            step: Some("a".into()),
+            ..CallFilter::default()
+        })
+        .unwrap();
+    assert_eq!(of_a.len(), 1);
+    let errors = j
+        .llm_calls(&CallFilter {
+            errors: true,
+            limit: Some(5),
+            ..CallFilter::default()
+        })
+        .unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(j.llm_spent_by_run(run).unwrap(), 0.75);
+    assert_eq!(j.llm_spent_since(since).unwrap(), 0.875);
+    assert_eq!(j.llm_spent_since(j.now() + 1).unwrap(), 0.0);
+    assert_eq!(
+        j.llm_spent_by_persona_since("support", since).unwrap(),
+        0.25
+    );
+    assert_eq!(j.llm_tokens_since(since).unwrap(), (300, 60));
+    let spend = j.llm_spend_by_workflow(since).unwrap();
+    assert_eq!(
+        spend
+            .iter()
+            .map(|s| (s.workflow.as_str(), s.calls, s.usd))
+            .collect::<Vec<_>>(),
+        vec![("w", 2, 0.75), ("(prompt)", 1, 0.125)]
+    );
+    let (id, _) = j
+        .schema_refusal("local", "m1", "http://127.0.0.1:9/v1", since)
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, all[0].id);
+    assert_eq!(
+        j.schema_refusal("local", "m1", "http://other/v1", since)
+            .unwrap(),
+        None
+    );
+    // Raises the operator granted on the run's budget items.
+    let item = j
+        .create_proposal(
+            run,
+            "b",
+            2,
+            ProposalKind::Budget,
+            "over".into(),
+            json!({}),
+            json!({}),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(j.budget_raised(run).unwrap(), 0.0);
+    let mut d = decision(Decision::Approve, "ada");
+    d.fields = Some(json!({"raise_usd": 1.5}));
+    j.decide(item, d).unwrap();
+    assert_eq!(j.budget_raised(run).unwrap(), 1.5);
+}
+
 macro_rules! shared_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -577,6 +689,7 @@ shared_suite!(
     schedules_are_added_replaced_paused_resumed_and_removed,
     an_instant_is_decided_and_its_run_created_once,
     a_queued_fire_is_started_later_and_overlap_cancels,
+    the_llm_ledger_records_calls_and_sums_spending,
 );
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,
@@ -594,7 +707,10 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     assert_eq!(j.events(run).unwrap().len(), 1);
     assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Pending);
     // The migrations applied, by number, as recorded in the database.
-    assert_eq!(j.migrations().unwrap(), vec!["0001_core", "0002_schedules"]);
+    assert_eq!(
+        j.migrations().unwrap(),
+        vec!["0001_core", "0002_schedules", "0003_llm"]
+    );
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose

@@ -2,19 +2,20 @@
 //! on a server that several machines can share.
 //!
 //! Ported so far: runs and events ([`RunStore`]), leases ([`LeaseStore`]), the
-//! inbox's items ([`InboxStore`]) with trust demotions on decisions, and schedules
-//! and fires ([`ScheduleStore`]). Ids come from
+//! inbox's items ([`InboxStore`]) with trust demotions on decisions, schedules and
+//! fires ([`ScheduleStore`]) and the LLM ledger ([`LlmLedger`]). Ids come from
 //! database sequences; every compare-and-swap decision reads the row it decides on
 //! with `SELECT … FOR UPDATE` in the transaction that writes the outcome; each event is
-//! appended and projected in one transaction. Every other concern (memory, the LLM
-//! ledger, hooks, breakers, rate limits, notifications, mail,
-//! notices, health, statistics) is not ported yet: [`not_supported`] is the error
+//! appended and projected in one transaction. Every other concern (memory, hooks,
+//! breakers, rate limits, notifications, mail, notices, health, statistics) is not
+//! ported yet: [`not_supported`] is the error
 //! that says so, and an event of such a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
 
 mod error;
+mod llm;
 mod project;
 mod runs;
 mod schedule;
@@ -28,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
-use super::store::{InboxStore, LeaseStore, RunStore, ScheduleStore};
+use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -41,6 +42,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_schedules",
         include_str!("migrations/0002_schedules.sql"),
     ),
+    ("0003_llm", include_str!("migrations/0003_llm.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.
@@ -249,5 +251,5 @@ fn migrate(client: &mut Client) -> Result<()> {
 
 /// The backends the shared journal tests run against: both implement every ported
 /// concern.
-pub trait PortedConcerns: RunStore + LeaseStore + InboxStore + ScheduleStore {}
-impl<T: RunStore + LeaseStore + InboxStore + ScheduleStore> PortedConcerns for T {}
+pub trait PortedConcerns: RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger {}
+impl<T: RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger> PortedConcerns for T {}

@@ -1,7 +1,7 @@
 //! Projections on PostgreSQL: how each event changes `runs`, `steps`, `proposals`,
-//! `proposal_snoozes` and `trust_marks` — the SQL of `journal::project`, in
-//! PostgreSQL's dialect. An event of a concern not ported yet (memory, the LLM
-//! ledger, notices) is refused with [`super::not_supported`]: its transaction rolls
+//! `proposal_snoozes`, `trust_marks` and `llm_calls` — the SQL of `journal::project`, in
+//! PostgreSQL's dialect. An event of a concern not ported yet (memory,
+//! notices, circuit breakers' held steps, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
 //! back, nothing is half-written and nothing is silently dropped.
 
 use postgres::Transaction;
@@ -24,7 +24,6 @@ pub(super) fn append(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis)
 
 fn refuse_unported(ev: &Event) -> Result<()> {
     let concern = match ev {
-        Event::LlmCall(_) => "the LLM ledger",
         Event::FactSet { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
@@ -221,6 +220,41 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
                 ],
             )?;
         }
+        Event::LlmCall(c) => {
+            tx.execute(
+                "INSERT INTO llm_calls (run_id, step_id, attempt, alias, provider, model, request, response, error,
+                   tokens_in, tokens_out, cost_usd, latency_ms, http_attempts, heuristic, at, finish_reason, failure, persona)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                &[
+                    // Run 0: a call of no run (`aios llm prompt`).
+                    &(run != 0).then_some(run),
+                    &c.step,
+                    &i64::from(c.attempt),
+                    &c.alias,
+                    &c.provider,
+                    &c.model,
+                    &c.request.to_string(),
+                    &c.response,
+                    &c.error,
+                    &(c.tokens_in as i64),
+                    &(c.tokens_out as i64),
+                    &c.cost_usd,
+                    &(c.latency_ms as i64),
+                    &i64::from(c.http_attempts),
+                    &c.heuristic,
+                    &at,
+                    &c.finish_reason,
+                    &c.failure,
+                    &c.persona,
+                ],
+            )?;
+            // The call went: its step no longer waits for a turn.
+            tx.execute(
+                "UPDATE steps SET throttled_until = NULL, throttled_by = NULL
+                 WHERE run_id = $1 AND step_id = $2 AND throttled_until IS NOT NULL",
+                &[&run, &c.step],
+            )?;
+        }
         Event::TimerSet {
             step,
             attempt,
@@ -317,8 +351,7 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         // In the log only.
         Event::StepWarned { .. } | Event::StepRehearsed { .. } | Event::AgentTool { .. } => {}
         // Refused by `append` before they get here.
-        Event::LlmCall(_)
-        | Event::FactSet { .. }
+        Event::FactSet { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. }

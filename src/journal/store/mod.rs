@@ -13,6 +13,7 @@
 //! is no secrets concern here.
 
 mod sqlite;
+mod sqlite_records;
 
 use std::collections::HashSet;
 
