@@ -2,12 +2,13 @@
 //! backend implements, run against the SQLite journal (`sqlite::`) and against a
 //! throwaway PostgreSQL (`postgres::`, see `pg::testdb`). Each covers a decision the
 //! backends must take alike: ids, projections in the event's transaction, once-only
-//! decisions, cancelled runs, leases, schedules and fires, the LLM ledger.
+//! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
+//! and deadlines.
 
 use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
-use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore};
+use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore};
 use super::*;
 use crate::clock::{Clock, Millis};
 
@@ -662,6 +663,72 @@ fn the_llm_ledger_records_calls_and_sums_spending(b: &impl Backend) {
     assert_eq!(j.budget_raised(run).unwrap(), 1.5);
 }
 
+fn timers_and_deadlines_wake_and_remind_once<B: Backend + Sync>(b: &B) {
+    let mut j = b.open();
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    j.commit(
+        run,
+        &[Event::TimerSet {
+            step: "a".into(),
+            attempt: 1,
+            due_at: 5_000,
+        }],
+    )
+    .unwrap();
+    assert_eq!(j.wake_times(run).unwrap(), vec![("a".to_string(), 5_000)]);
+    let id = j
+        .create_proposal_with(
+            run,
+            "b",
+            1,
+            ProposalKind::Action,
+            "send".into(),
+            json!({}),
+            json!({}),
+            Some((1_000, "reject".into())),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(j.next_deadline(run).unwrap(), Some(1_000));
+    assert!(j.expired_deadlines(999).unwrap().is_empty());
+    assert_eq!(
+        j.expired_deadlines(1_000)
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        vec![id]
+    );
+    // Two ticks remind at once: one reminder.
+    let barrier = std::sync::Barrier::new(2);
+    let reminded: Vec<Option<u32>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let mut j = b.open();
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    j.remind(id, 1_000, 2_000).unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        reminded.iter().flatten().collect::<Vec<_>>(),
+        vec![&1],
+        "{reminded:?}"
+    );
+    let p = j.proposal(id).unwrap();
+    assert_eq!((p.deadline, p.reminders), (Some(2_000), 1));
+    assert_eq!(j.remind(id, 2_000, 3_000).unwrap(), Some(2));
+    j.decide(id, decision(Decision::Reject, "ada")).unwrap();
+    assert_eq!(j.remind(id, 3_000, 4_000).unwrap(), None, "a decided item");
+    assert_eq!(j.next_deadline(run).unwrap(), None);
+}
+
 macro_rules! shared_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -690,6 +757,7 @@ shared_suite!(
     an_instant_is_decided_and_its_run_created_once,
     a_queued_fire_is_started_later_and_overlap_cancels,
     the_llm_ledger_records_calls_and_sums_spending,
+    timers_and_deadlines_wake_and_remind_once,
 );
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,

@@ -3,7 +3,8 @@
 //!
 //! Ported so far: runs and events ([`RunStore`]), leases ([`LeaseStore`]), the
 //! inbox's items ([`InboxStore`]) with trust demotions on decisions, schedules and
-//! fires ([`ScheduleStore`]) and the LLM ledger ([`LlmLedger`]). Ids come from
+//! fires ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]) and timers and decision
+//! deadlines ([`TimerStore`]). Ids come from
 //! database sequences; every compare-and-swap decision reads the row it decides on
 //! with `SELECT … FOR UPDATE` in the transaction that writes the outcome; each event is
 //! appended and projected in one transaction. Every other concern (memory, hooks,
@@ -22,6 +23,7 @@ mod schedule;
 pub mod select;
 #[cfg(test)]
 pub(crate) mod testdb;
+mod timers;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -29,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
-use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore};
+use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -251,5 +253,11 @@ fn migrate(client: &mut Client) -> Result<()> {
 
 /// The backends the shared journal tests run against: both implement every ported
 /// concern.
-pub trait PortedConcerns: RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger {}
-impl<T: RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger> PortedConcerns for T {}
+pub trait PortedConcerns:
+    RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger + TimerStore
+{
+}
+impl<T: RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger + TimerStore> PortedConcerns
+    for T
+{
+}

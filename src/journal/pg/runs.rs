@@ -109,7 +109,7 @@ fn no_run(id: i64) -> Error {
     Error::not_found(format!("no run {id}")).with_hint("list runs with: aios runs")
 }
 
-fn proposal_in(
+pub(super) fn proposal_in(
     c: &mut impl postgres::GenericClient,
     id: i64,
     lock: bool,
