@@ -8,7 +8,9 @@
 use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
-use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore};
+use super::store::{
+    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore,
+};
 use super::*;
 use crate::clock::{Clock, Millis};
 
@@ -729,6 +731,74 @@ fn timers_and_deadlines_wake_and_remind_once<B: Backend + Sync>(b: &B) {
     assert_eq!(j.next_deadline(run).unwrap(), None);
 }
 
+fn the_inbox_lists_rows_polls_changes_snoozes_and_reopens(b: &impl Backend) {
+    let mut j = b.open();
+    assert_eq!(j.changes_since(0).unwrap(), Changes::default());
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    let first = j.changes_since(0).unwrap();
+    assert!(first.seq > 0 && first.inbox && first.runs);
+    assert_eq!(
+        j.changes_since(first.seq).unwrap(),
+        Changes {
+            seq: first.seq,
+            inbox: false,
+            runs: false
+        }
+    );
+    let a = j
+        .create_proposal(
+            run,
+            "a",
+            1,
+            ProposalKind::Action,
+            "send a".into(),
+            json!({"body": "x"}),
+            json!({"confidence": 0.75, "versions": [{"kind": "fact", "key": "k", "version": 2}]}),
+        )
+        .unwrap()
+        .unwrap();
+    let b_id = item(&mut j, run, "b").unwrap();
+    let rows = j.inbox_rows().unwrap();
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a, b_id]);
+    assert_eq!(
+        (rows[0].confidence, rows[0].workflow.as_str()),
+        (Some(0.75), "w")
+    );
+    assert_eq!(rows[0].versions.len(), 1);
+    assert_eq!(rows[1].confidence, Some(0.5));
+    let created = j.changes_since(first.seq).unwrap();
+    assert!(created.inbox && created.runs && created.seq > first.seq);
+    // A snooze changes the inbox, not the runs.
+    let later = j.now() + 3_600_000;
+    j.snooze(a, later, "ada").unwrap();
+    let snoozed = j.changes_since(created.seq).unwrap();
+    assert!(snoozed.inbox && !snoozed.runs);
+    assert_eq!(j.snoozed_until(a).unwrap(), Some(later));
+    assert_eq!(j.inbox_rows().unwrap()[0].snoozed_until, Some(later));
+    j.unsnooze(a, "ada").unwrap();
+    assert_eq!(j.snoozed_until(a).unwrap(), None);
+    let e = j.unsnooze(a, "ada").unwrap_err();
+    assert!(e.message.contains("is not snoozed"), "{}", e.message);
+    // A failed run withdraws its items; resumed, the ones its steps wait on return.
+    j.commit(
+        run,
+        &[Event::RunStatus {
+            status: RunStatus::Failed,
+            error: Some("boom".into()),
+        }],
+    )
+    .unwrap();
+    assert!(j.inbox_rows().unwrap().is_empty());
+    let e = j.snooze(a, later, "ada").unwrap_err();
+    assert_eq!(e.kind, crate::error::ErrorKind::Conflict);
+    let reopened = j.reopen_withdrawn(run).unwrap();
+    assert_eq!(reopened.len(), 2);
+    assert_eq!(j.proposal(a).unwrap().status, ProposalStatus::Pending);
+    assert_eq!(j.reopen_withdrawn(run).unwrap().len(), 0, "once");
+}
+
 macro_rules! shared_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -758,6 +828,7 @@ shared_suite!(
     a_queued_fire_is_started_later_and_overlap_cancels,
     the_llm_ledger_records_calls_and_sums_spending,
     timers_and_deadlines_wake_and_remind_once,
+    the_inbox_lists_rows_polls_changes_snoozes_and_reopens,
 );
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,

@@ -2,20 +2,23 @@
 //! on a server that several machines can share.
 //!
 //! Ported so far: runs and events ([`RunStore`]), leases ([`LeaseStore`]), the
-//! inbox's items ([`InboxStore`]) with trust demotions on decisions, schedules and
-//! fires ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]) and timers and decision
-//! deadlines ([`TimerStore`]). Ids come from
-//! database sequences; every compare-and-swap decision reads the row it decides on
-//! with `SELECT … FOR UPDATE` in the transaction that writes the outcome; each event is
-//! appended and projected in one transaction. Every other concern (memory, hooks,
-//! breakers, rate limits, notifications, mail, notices, health, statistics) is not
-//! ported yet: [`not_supported`] is the error
-//! that says so, and an event of such a concern is refused, never dropped.
+//! inbox's items ([`InboxStore`]) with trust demotions on decisions, its views,
+//! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
+//! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
+//! ([`TimerStore`]). Ids come from database sequences; every compare-and-swap
+//! decision reads the row it decides on with `SELECT … FOR UPDATE` (or takes an
+//! advisory lock on the name it decides for) in the transaction that writes the
+//! outcome; each event is appended and projected in one transaction. Every other
+//! concern (memory, hooks, breakers, rate limits, notifications, mail, notices,
+//! failure items, health, statistics, replay) is not ported yet: [`not_supported`]
+//! is the error that says so, and an event of such a concern is refused, never
+//! dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
 
 mod error;
+mod inbox;
 mod llm;
 mod project;
 mod runs;
@@ -31,7 +34,9 @@ use std::sync::{Arc, Mutex};
 use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
-use super::store::{InboxStore, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore};
+use super::store::{
+    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore,
+};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -254,10 +259,10 @@ fn migrate(client: &mut Client) -> Result<()> {
 /// The backends the shared journal tests run against: both implement every ported
 /// concern.
 pub trait PortedConcerns:
-    RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger + TimerStore
+    RunStore + LeaseStore + InboxStore + InboxUpkeep + ScheduleStore + LlmLedger + TimerStore
 {
 }
-impl<T: RunStore + LeaseStore + InboxStore + ScheduleStore + LlmLedger + TimerStore> PortedConcerns
-    for T
+impl<T> PortedConcerns for T where
+    T: RunStore + LeaseStore + InboxStore + InboxUpkeep + ScheduleStore + LlmLedger + TimerStore
 {
 }
