@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
 use super::store::{
-    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore,
+    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore, ScheduleStore, TimerStore,
 };
 use super::*;
 use crate::clock::{Clock, Millis};
@@ -799,6 +799,54 @@ fn the_inbox_lists_rows_polls_changes_snoozes_and_reopens(b: &impl Backend) {
     assert_eq!(j.reopen_withdrawn(run).unwrap().len(), 0, "once");
 }
 
+fn rate_turns_are_shared_and_no_window_holds_more_than_the_rate<B: Backend + Sync>(b: &B) {
+    let mut j = b.open();
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["post"]))
+        .unwrap();
+    let rate = crate::rate::Rate::parse("2/h").unwrap();
+    // Six takers at once, each on its own connection.
+    let barrier = std::sync::Barrier::new(6);
+    let mut turns: Vec<(Millis, bool)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let mut j = b.open();
+                let (barrier, rate) = (&barrier, &rate);
+                s.spawn(move || {
+                    barrier.wait();
+                    let taker = Taker {
+                        run,
+                        step: "post",
+                        attempt: 1,
+                    };
+                    let (turn, waited) = j.take_turn(taker, "api.example.com", rate).unwrap();
+                    (turn, waited.is_some())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    turns.sort_unstable();
+    let at: Vec<Millis> = turns.iter().map(|t| t.0).collect();
+    for (i, t) in at.iter().enumerate() {
+        let held = at[i..].iter().take_while(|u| **u < t + HOUR).count();
+        assert!(held <= 2, "{held} turns in the hour from {t}: {at:?}");
+    }
+    // Two went at once; four wait, each wait journaled and shown on the step.
+    assert_eq!(turns.iter().filter(|t| !t.1).count(), 2, "{turns:?}");
+    assert!(at[5] >= at[0] + 2 * HOUR);
+    assert_eq!(j.turns("api.example.com").unwrap(), at);
+    let throttled = j
+        .events(run)
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.event, Event::StepThrottled { .. }))
+        .count();
+    assert_eq!(throttled, 4);
+    assert!(j.steps(run).unwrap()[0].throttled.is_some());
+    assert!(j.turns("other").unwrap().is_empty());
+}
+
 macro_rules! shared_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -829,6 +877,7 @@ shared_suite!(
     the_llm_ledger_records_calls_and_sums_spending,
     timers_and_deadlines_wake_and_remind_once,
     the_inbox_lists_rows_polls_changes_snoozes_and_reopens,
+    rate_turns_are_shared_and_no_window_holds_more_than_the_rate,
 );
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,
@@ -848,7 +897,7 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     // The migrations applied, by number, as recorded in the database.
     assert_eq!(
         j.migrations().unwrap(),
-        vec!["0001_core", "0002_schedules", "0003_llm"]
+        vec!["0001_core", "0002_schedules", "0003_llm", "0004_rate"]
     );
 }
 

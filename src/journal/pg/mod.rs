@@ -5,14 +5,14 @@
 //! inbox's items ([`InboxStore`]) with trust demotions on decisions, its views,
 //! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
 //! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
-//! ([`TimerStore`]). Ids come from database sequences; every compare-and-swap
-//! decision reads the row it decides on with `SELECT … FOR UPDATE` (or takes an
-//! advisory lock on the name it decides for) in the transaction that writes the
-//! outcome; each event is appended and projected in one transaction. Every other
-//! concern (memory, hooks, breakers, rate limits, notifications, mail, notices,
-//! failure items, health, statistics, replay) is not ported yet: [`not_supported`]
-//! is the error that says so, and an event of such a concern is refused, never
-//! dropped.
+//! ([`TimerStore`]), rate-limit turns ([`RateStore`]). Ids come from database
+//! sequences; every compare-and-swap decision reads the row it decides on with
+//! `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for) in
+//! the transaction that writes the outcome; each event is appended and projected in
+//! one transaction. Every other concern (memory, hooks, breakers, notifications,
+//! mail, notices, failure items, health, statistics, replay) is not ported yet:
+//! [`not_supported`] is the error that says so, and an event of such a concern is
+//! refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -21,6 +21,7 @@ mod error;
 mod inbox;
 mod llm;
 mod project;
+mod rate;
 mod runs;
 mod schedule;
 pub mod select;
@@ -35,7 +36,7 @@ use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
 use super::store::{
-    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RunStore, ScheduleStore, TimerStore,
+    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore, ScheduleStore, TimerStore,
 };
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -50,6 +51,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0002_schedules.sql"),
     ),
     ("0003_llm", include_str!("migrations/0003_llm.sql")),
+    ("0004_rate", include_str!("migrations/0004_rate.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.
@@ -259,10 +261,24 @@ fn migrate(client: &mut Client) -> Result<()> {
 /// The backends the shared journal tests run against: both implement every ported
 /// concern.
 pub trait PortedConcerns:
-    RunStore + LeaseStore + InboxStore + InboxUpkeep + ScheduleStore + LlmLedger + TimerStore
+    RunStore
+    + LeaseStore
+    + InboxStore
+    + InboxUpkeep
+    + ScheduleStore
+    + LlmLedger
+    + TimerStore
+    + RateStore
 {
 }
 impl<T> PortedConcerns for T where
-    T: RunStore + LeaseStore + InboxStore + InboxUpkeep + ScheduleStore + LlmLedger + TimerStore
+    T: RunStore
+        + LeaseStore
+        + InboxStore
+        + InboxUpkeep
+        + ScheduleStore
+        + LlmLedger
+        + TimerStore
+        + RateStore
 {
 }
