@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
 use super::store::{
-    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore, ScheduleStore, TimerStore,
+    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore,
+    ScheduleStore, TimerStore,
 };
 use super::*;
 use crate::clock::{Clock, Millis};
@@ -847,6 +848,76 @@ fn rate_turns_are_shared_and_no_window_holds_more_than_the_rate<B: Backend + Syn
     assert!(j.turns("other").unwrap().is_empty());
 }
 
+fn a_failure_and_its_item_are_recorded_once_and_withdrawn<B: Backend>(b: &B) {
+    let mut j = b.open();
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    let pending = item(&mut j, run, "b").unwrap();
+    let failure = Failure {
+        step: "a".into(),
+        kind: "http".into(),
+        error: "HTTP 500".into(),
+        attempts: 3,
+        ..Failure::default()
+    };
+    let failed = |j: &mut B::J| {
+        j.commit_failure(
+            run,
+            &[
+                Event::StepFailed {
+                    step: "a".into(),
+                    attempt: 3,
+                    error: "HTTP 500".into(),
+                    retry_at: None,
+                    at_render: false,
+                },
+                Event::RunStatus {
+                    status: RunStatus::Failed,
+                    error: Some("step a failed".into()),
+                },
+            ],
+            &failure,
+            3,
+        )
+        .unwrap()
+    };
+    let made = failed(&mut j);
+    assert_eq!(made.len(), 1);
+    let Event::ProposalCreated {
+        proposal: id, kind, ..
+    } = made[0].clone()
+    else {
+        panic!("{made:?}")
+    };
+    assert_eq!(kind, ProposalKind::Failure);
+    // The run's other pending item was withdrawn in the same transaction.
+    assert_eq!(
+        j.proposal(pending).unwrap().status,
+        ProposalStatus::Withdrawn
+    );
+    let item = j.proposal(id).unwrap();
+    assert_eq!(
+        (item.status, item.run_status),
+        (ProposalStatus::Pending, RunStatus::Failed)
+    );
+    assert_eq!(item.summary, "step `a` failed after 3 attempts: HTTP 500");
+    assert_eq!(Failure::of(&item.action), failure);
+    // Recorded again (a second failure of the same attempt): no second item, and
+    // the first one stays pending.
+    assert!(failed(&mut j).is_empty());
+    assert_eq!(j.proposal(id).unwrap().status, ProposalStatus::Pending);
+    // Resumed by hand: the failure item is withdrawn.
+    let out = j.withdraw_failure(run, "resumed by hand").unwrap();
+    assert_eq!(out.len(), 1);
+    let item = j.proposal(id).unwrap();
+    assert_eq!(
+        (item.status, item.reason.as_deref()),
+        (ProposalStatus::Withdrawn, Some("resumed by hand"))
+    );
+    assert!(j.withdraw_failure(run, "again").unwrap().is_empty());
+}
+
 macro_rules! shared_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -878,6 +949,7 @@ shared_suite!(
     timers_and_deadlines_wake_and_remind_once,
     the_inbox_lists_rows_polls_changes_snoozes_and_reopens,
     rate_turns_are_shared_and_no_window_holds_more_than_the_rate,
+    a_failure_and_its_item_are_recorded_once_and_withdrawn,
 );
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,

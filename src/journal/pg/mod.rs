@@ -5,19 +5,20 @@
 //! inbox's items ([`InboxStore`]) with trust demotions on decisions, its views,
 //! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
 //! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
-//! ([`TimerStore`]), rate-limit turns ([`RateStore`]). Ids come from database
-//! sequences; every compare-and-swap decision reads the row it decides on with
-//! `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for) in
-//! the transaction that writes the outcome; each event is appended and projected in
-//! one transaction. Every other concern (memory, hooks, breakers, notifications,
-//! mail, notices, failure items, health, statistics, replay) is not ported yet:
-//! [`not_supported`] is the error that says so, and an event of such a concern is
-//! refused, never dropped.
+//! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
+//! ([`FailureStore`]). Ids come from database sequences; every compare-and-swap
+//! decision reads the row it decides on with `SELECT … FOR UPDATE` (or takes an
+//! advisory lock on the name it decides for) in the transaction that writes the
+//! outcome; each event is appended and projected in one transaction. Every other
+//! concern (memory, hooks, breakers, notifications, mail, notices, health,
+//! statistics, replay) is not ported yet: [`not_supported`] is the error that says
+//! so, and an event of such a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
 
 mod error;
+mod failure;
 mod inbox;
 mod llm;
 mod project;
@@ -36,7 +37,8 @@ use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
 use super::store::{
-    InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore, ScheduleStore, TimerStore,
+    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore,
+    ScheduleStore, TimerStore,
 };
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -269,6 +271,7 @@ pub trait PortedConcerns:
     + LlmLedger
     + TimerStore
     + RateStore
+    + FailureStore
 {
 }
 impl<T> PortedConcerns for T where
@@ -280,5 +283,6 @@ impl<T> PortedConcerns for T where
         + LlmLedger
         + TimerStore
         + RateStore
+        + FailureStore
 {
 }

@@ -365,6 +365,17 @@ pub(super) fn withdraw_pending(
     reason: &str,
     at: Millis,
 ) -> Result<()> {
+    withdraw_pending_but(tx, run, reason, at, None)
+}
+
+/// [`withdraw_pending`], keeping item `keep` (a failure item recorded again).
+pub(super) fn withdraw_pending_but(
+    tx: &mut postgres::Transaction<'_>,
+    run: i64,
+    reason: &str,
+    at: Millis,
+    keep: Option<i64>,
+) -> Result<()> {
     let pending: Vec<(i64, String)> = tx
         .query(
             "SELECT id, step_id FROM proposals WHERE run_id = $1 AND status = 'pending' ORDER BY id",
@@ -374,6 +385,9 @@ pub(super) fn withdraw_pending(
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     for (proposal, step) in pending {
+        if Some(proposal) == keep {
+            continue;
+        }
         let ev = Event::ProposalWithdrawn {
             proposal,
             step,
