@@ -20,6 +20,7 @@
 mod error;
 mod failure;
 mod inbox;
+mod lease;
 mod llm;
 mod project;
 mod rate;
