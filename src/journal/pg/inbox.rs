@@ -7,6 +7,7 @@ use super::project::{append, apply};
 use super::runs::proposal_in;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
+use crate::journal::notices::NO_RUN;
 use crate::journal::store::{InboxUpkeep, RunStore};
 use crate::journal::types::*;
 use crate::journal::{Changes, InboxRow};
@@ -22,7 +23,7 @@ impl InboxUpkeep for PgJournal {
              WHERE p.status = 'pending' ORDER BY p.id",
             &[],
         )?;
-        Ok(rows
+        let mut rows: Vec<InboxRow> = rows
             .iter()
             .map(|r| {
                 // JSON text: a number, or anything else (no confidence).
@@ -46,7 +47,26 @@ impl InboxUpkeep for PgJournal {
                     deadline: r.get(10),
                 }
             })
-            .collect())
+            .collect();
+        // Notices (about schedules, not runs) list with the rest.
+        let notices = super::notices::notices(&mut *self.conn(), false)?;
+        if !notices.is_empty() {
+            rows.extend(notices.into_iter().map(|n| InboxRow {
+                id: n.id,
+                kind: ProposalKind::Notice.as_str().to_string(),
+                run_id: NO_RUN,
+                workflow: n.schedule,
+                step_id: String::new(),
+                summary: n.summary,
+                created_at: n.created_at,
+                confidence: None,
+                versions: Vec::new(),
+                snoozed_until: None,
+                deadline: None,
+            }));
+            rows.sort_by_key(|r| r.id);
+        }
+        Ok(rows)
     }
 
     fn changes_since(&self, since: i64) -> Result<Changes> {

@@ -6,13 +6,13 @@
 //! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
 //! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
 //! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
-//! ([`FailureStore`]). Ids come from database sequences; every compare-and-swap
-//! decision reads the row it decides on with `SELECT … FOR UPDATE` (or takes an
-//! advisory lock on the name it decides for) in the transaction that writes the
-//! outcome; each event is appended and projected in one transaction. Every other
-//! concern (memory, hooks, breakers, notifications, mail, notices, health,
-//! statistics, replay) is not ported yet: [`not_supported`] is the error that says
-//! so, and an event of such a concern is refused, never dropped.
+//! ([`FailureStore`]), notices ([`NoticeStore`]). Ids come from database sequences;
+//! every compare-and-swap decision reads the row it decides on with `SELECT … FOR
+//! UPDATE` (or takes an advisory lock on the name it decides for) in the transaction
+//! that writes the outcome; each event is appended and projected in one
+//! transaction. Every other concern (memory, hooks, breakers, notifications, mail,
+//! health, statistics, replay) is not ported yet: [`not_supported`] is the error
+//! that says so, and an event of such a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -22,6 +22,7 @@ mod failure;
 mod inbox;
 mod lease;
 mod llm;
+mod notices;
 mod project;
 mod rate;
 mod runs;
@@ -38,7 +39,7 @@ use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
 use super::store::{
-    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore,
+    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore, RateStore, RunStore,
     ScheduleStore, TimerStore,
 };
 use crate::clock::Clock;
@@ -55,6 +56,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0003_llm", include_str!("migrations/0003_llm.sql")),
     ("0004_rate", include_str!("migrations/0004_rate.sql")),
+    ("0005_notices", include_str!("migrations/0005_notices.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.
@@ -273,6 +275,7 @@ pub trait PortedConcerns:
     + TimerStore
     + RateStore
     + FailureStore
+    + NoticeStore
 {
 }
 impl<T> PortedConcerns for T where
@@ -285,5 +288,6 @@ impl<T> PortedConcerns for T where
         + TimerStore
         + RateStore
         + FailureStore
+        + NoticeStore
 {
 }

@@ -1,7 +1,7 @@
 //! Projections on PostgreSQL: how each event changes `runs`, `steps`, `proposals`,
-//! `proposal_snoozes`, `trust_marks` and `llm_calls` — the SQL of `journal::project`, in
+//! `proposal_snoozes`, `trust_marks`, `llm_calls` and `notices` — the SQL of `journal::project`, in
 //! PostgreSQL's dialect. An event of a concern not ported yet (memory,
-//! notices, circuit breakers' held steps, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
+//! circuit breakers' held steps, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
 //! back, nothing is half-written and nothing is silently dropped.
 
 use postgres::Transaction;
@@ -28,7 +28,6 @@ fn refuse_unported(ev: &Event) -> Result<()> {
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => "memory",
-        Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => "notices",
         Event::WorkflowChanged { .. } => "changing a run's workflow",
         Event::StepHeld { .. } => "circuit breakers",
         _ => return Ok(()),
@@ -348,6 +347,9 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
                 &[proposal],
             )?;
         }
+        Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
+            super::notices::project(tx, ev, at)?;
+        }
         // In the log only.
         Event::StepWarned { .. } | Event::StepRehearsed { .. } | Event::AgentTool { .. } => {}
         // Refused by `append` before they get here.
@@ -355,8 +357,6 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. }
-        | Event::NoticeRaised { .. }
-        | Event::NoticeAcknowledged { .. }
         | Event::WorkflowChanged { .. }
         | Event::StepHeld { .. } => refuse_unported(ev)?,
     }

@@ -120,8 +120,12 @@ pub(super) fn proposal_in(
     );
     match c.query_opt(&sql, &[&id])? {
         Some(row) => proposal_row(&row),
-        None => Err(Error::not_found(format!("no inbox item {id}"))
-            .with_hint("list pending items with: aios inbox list")),
+        // Notices share the id space: one number names one inbox item.
+        None => match super::notices::notice(c, id, false)? {
+            Some(n) => Ok(n.as_proposal()),
+            None => Err(Error::not_found(format!("no inbox item {id}"))
+                .with_hint("list pending items with: aios inbox list")),
+        },
     }
 }
 
@@ -527,11 +531,16 @@ impl InboxStore for PgJournal {
     }
 
     fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
-        if all {
-            self.proposals_where("", &[])
+        let mut items = if all {
+            self.proposals_where("", &[])?
         } else {
-            self.proposals_where("WHERE p.status = 'pending'", &[])
-        }
+            self.proposals_where("WHERE p.status = 'pending'", &[])?
+        };
+        // Notices (about schedules, not runs) are inbox items too.
+        let notices = super::notices::notices(&mut *self.conn(), all)?;
+        items.extend(notices.iter().map(|n| n.as_proposal()));
+        items.sort_by_key(|p| p.id);
+        Ok(items)
     }
 
     fn run_proposals(&self, run: i64) -> Result<Vec<ProposalRecord>> {

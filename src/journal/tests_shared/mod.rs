@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
 use super::store::{
-    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, RateStore, RunStore,
+    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore, RateStore, RunStore,
     ScheduleStore, TimerStore,
 };
 use super::*;
@@ -145,7 +145,13 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     // The migrations applied, by number, as recorded in the database.
     assert_eq!(
         j.migrations().unwrap(),
-        vec!["0001_core", "0002_schedules", "0003_llm", "0004_rate"]
+        vec![
+            "0001_core",
+            "0002_schedules",
+            "0003_llm",
+            "0004_rate",
+            "0005_notices"
+        ]
     );
 }
 

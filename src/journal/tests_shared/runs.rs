@@ -1,4 +1,5 @@
-//! The shared suite's runs, inbox items, leases and failure items (see `super`).
+//! The shared suite's runs, inbox items, leases, failure items and notices (see
+//! `super`).
 
 use serde_json::json;
 
@@ -349,6 +350,76 @@ fn a_failure_and_its_item_are_recorded_once_and_withdrawn<B: Backend>(b: &B) {
     assert!(j.withdraw_failure(run, "again").unwrap().is_empty());
 }
 
+fn notices_share_the_inbox_and_are_raised_and_acknowledged_once<B: Backend + Sync>(b: &B) {
+    let mut j = b.open();
+    let run = j.create_run("name = \"w\"", created("u1", &["a"])).unwrap();
+    let item_id = item(&mut j, run, "a").unwrap();
+    // Two ticks raise the same notice at once: one is.
+    let barrier = std::sync::Barrier::new(2);
+    let raised: Vec<Option<i64>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let mut j = b.open();
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    j.raise_notice(
+                        "nightly",
+                        "missed",
+                        "nightly:missed:1",
+                        "missed 1",
+                        json!({"n": 1}),
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ids: Vec<i64> = raised.iter().flatten().copied().collect();
+    assert_eq!(ids.len(), 1, "{raised:?}");
+    let id = ids[0];
+    assert!(id > item_id, "one id space for items and notices");
+    let n = j.notice(id).unwrap().unwrap();
+    assert!(n.pending);
+    assert_eq!(
+        (n.schedule.as_str(), n.kind.as_str(), &n.data),
+        ("nightly", "missed", &json!({"n": 1}))
+    );
+    // It lists with the items, and reads as one.
+    assert_eq!(
+        j.inbox(false)
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        vec![item_id, id]
+    );
+    let rows = j.inbox_rows().unwrap();
+    assert_eq!((rows[1].id, rows[1].kind.as_str()), (id, "notice"));
+    assert_eq!(j.proposal(id).unwrap().kind, ProposalKind::Notice);
+    let n = j
+        .acknowledge_notice(id, "ada", Some("seen".into()))
+        .unwrap();
+    assert_eq!(
+        (n.pending, n.acknowledged_by.as_deref()),
+        (false, Some("ada"))
+    );
+    let e = j.acknowledge_notice(id, "bob", None).unwrap_err();
+    assert!(
+        e.message.contains("already acknowledged by ada"),
+        "{}",
+        e.message
+    );
+    assert_eq!(j.notices(false).unwrap().len(), 0);
+    assert_eq!(j.notices(true).unwrap().len(), 1);
+    assert_eq!(j.inbox(true).unwrap().len(), 2);
+    assert_eq!(
+        j.acknowledge_notice(id + 100, "x", None).unwrap_err().kind,
+        crate::error::ErrorKind::NotFound
+    );
+}
+
 shared_suite!(
     run_ids_come_from_the_journal_and_name_one_run,
     events_are_appended_and_projected_in_one_transaction,
@@ -358,4 +429,5 @@ shared_suite!(
     leases_are_held_expire_and_are_taken_over,
     the_inbox_lists_rows_polls_changes_snoozes_and_reopens,
     a_failure_and_its_item_are_recorded_once_and_withdrawn,
+    notices_share_the_inbox_and_are_raised_and_acknowledged_once,
 );
