@@ -6,11 +6,12 @@
 //! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
 //! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
 //! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
-//! ([`FailureStore`]), notices ([`NoticeStore`]). Ids come from database sequences;
+//! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]). Ids come
+//! from database sequences;
 //! every compare-and-swap decision reads the row it decides on with `SELECT … FOR
 //! UPDATE` (or takes an advisory lock on the name it decides for) in the transaction
 //! that writes the outcome; each event is appended and projected in one
-//! transaction. Every other concern (memory, hooks, breakers, notifications, mail,
+//! transaction. Every other concern (memory, breakers, notifications, mail,
 //! health, statistics, replay) is not ported yet: [`not_supported`] is the error
 //! that says so, and an event of such a concern is refused, never dropped.
 //!
@@ -19,6 +20,7 @@
 
 mod error;
 mod failure;
+mod hooks;
 mod inbox;
 mod lease;
 mod llm;
@@ -39,8 +41,8 @@ use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
 use super::store::{
-    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore, RateStore, RunStore,
-    ScheduleStore, TimerStore,
+    FailureStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore,
+    RateStore, RunStore, ScheduleStore, TimerStore,
 };
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -57,6 +59,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_llm", include_str!("migrations/0003_llm.sql")),
     ("0004_rate", include_str!("migrations/0004_rate.sql")),
     ("0005_notices", include_str!("migrations/0005_notices.sql")),
+    ("0006_hooks", include_str!("migrations/0006_hooks.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.
@@ -276,6 +279,7 @@ pub trait PortedConcerns:
     + RateStore
     + FailureStore
     + NoticeStore
+    + HookStore
 {
 }
 impl<T> PortedConcerns for T where
@@ -289,5 +293,6 @@ impl<T> PortedConcerns for T where
         + RateStore
         + FailureStore
         + NoticeStore
+        + HookStore
 {
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
 use super::store::{
-    FailureStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore, RateStore, RunStore,
-    ScheduleStore, TimerStore,
+    FailureStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore,
+    RateStore, RunStore, ScheduleStore, TimerStore,
 };
 use super::*;
 use crate::clock::{Clock, Millis};
@@ -142,17 +142,15 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     assert!(err.hint.unwrap().contains("unset AIOS_DATABASE_URL"));
     assert_eq!(j.events(run).unwrap().len(), 1);
     assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Pending);
-    // The migrations applied, by number, as recorded in the database.
-    assert_eq!(
-        j.migrations().unwrap(),
-        vec![
-            "0001_core",
-            "0002_schedules",
-            "0003_llm",
-            "0004_rate",
-            "0005_notices"
-        ]
-    );
+    // The migrations applied, by number, as recorded in the database: every one
+    // this build knows, numbered from 1 in order.
+    let applied = j.migrations().unwrap();
+    let known: Vec<&str> = super::pg::MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(applied, known);
+    for (i, name) in known.iter().enumerate() {
+        assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
+    }
+    assert!(known.contains(&"0006_hooks"));
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose
@@ -197,4 +195,20 @@ fn postgres_refuses_a_database_of_another_build() {
         "{}",
         e.message
     );
+}
+
+/// Every PostgreSQL migration file is listed, in order, under its own name.
+#[test]
+fn postgres_migration_files_are_all_listed_in_order() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/journal/pg/migrations");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let listed: Vec<String> = super::pg::MIGRATIONS
+        .iter()
+        .map(|m| format!("{}.sql", m.0))
+        .collect();
+    assert_eq!(files, listed);
 }

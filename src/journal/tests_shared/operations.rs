@@ -1,5 +1,5 @@
-//! The shared suite's schedules and fires, LLM ledger, timers and rate limits (see
-//! `super`).
+//! The shared suite's schedules and fires, LLM ledger, timers, rate limits and
+//! webhooks (see `super`).
 
 use serde_json::json;
 
@@ -471,6 +471,61 @@ fn rate_turns_are_shared_and_no_window_holds_more_than_the_rate<B: Backend + Syn
     assert!(j.turns("other").unwrap().is_empty());
 }
 
+fn hooks_are_registered_and_their_runs_created_leased(b: &impl Backend) {
+    let mut j = b.open();
+    let settings = HookSettings {
+        format: HookFormat::Github,
+        payload: Some("event".into()),
+        tolerance_s: 60,
+    };
+    assert!(
+        !j.put_hook("gh", "/w/gh.toml", "/w", "name = \"gh\"", &settings)
+            .unwrap()
+    );
+    assert!(
+        j.put_hook("gh", "/w/gh2.toml", "/w", "name = \"gh2\"", &settings)
+            .unwrap(),
+        "replaced"
+    );
+    let (h, source) = j.hook("gh").unwrap().unwrap();
+    assert_eq!(
+        (h.path.as_str(), source.as_str()),
+        ("/w/gh2.toml", "name = \"gh2\"")
+    );
+    assert_eq!(h.settings, settings);
+    assert!(j.hook("nope").unwrap().is_none());
+    j.put_hook(
+        "a",
+        "/w/a.toml",
+        "/w",
+        "name = \"a\"",
+        &HookSettings::default(),
+    )
+    .unwrap();
+    let names: Vec<String> = j.hooks().unwrap().into_iter().map(|h| h.name).collect();
+    assert_eq!(names, vec!["a", "gh"]);
+    assert!(j.remove_hook("a").unwrap());
+    assert!(!j.remove_hook("a").unwrap());
+    // The runs a server accepts, created together and leased to it.
+    let me = Owner::new(std::process::id(), "here");
+    let ids = j
+        .create_runs(
+            &[
+                ("src", created("h1", &["a"])),
+                ("src", created("h2", &["a"])),
+            ],
+            &me,
+            30_000,
+        )
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[1] > ids[0]);
+    assert_eq!(j.run(ids[1]).unwrap().uid, "h2");
+    assert_eq!(j.run(ids[0]).unwrap().lease_owner, Some(me.as_string()));
+    let other = Owner::new(1, "elsewhere");
+    assert!(j.acquire_lease(ids[0], &other, 30_000).unwrap().is_err());
+}
+
 shared_suite!(
     schedules_are_added_replaced_paused_resumed_and_removed,
     an_instant_is_decided_and_its_run_created_once,
@@ -478,4 +533,5 @@ shared_suite!(
     the_llm_ledger_records_calls_and_sums_spending,
     timers_and_deadlines_wake_and_remind_once,
     rate_turns_are_shared_and_no_window_holds_more_than_the_rate,
+    hooks_are_registered_and_their_runs_created_leased,
 );
