@@ -6,20 +6,22 @@
 //! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
 //! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
 //! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
-//! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]). Ids come
-//! from database sequences;
-//! every compare-and-swap decision reads the row it decides on with `SELECT … FOR
-//! UPDATE` (or takes an advisory lock on the name it decides for) in the transaction
-//! that writes the outcome; each event is appended and projected in one
-//! transaction. Every other concern (memory, breakers, notifications, mail,
-//! health, statistics, replay) is not ported yet: [`not_supported`] is the error
-//! that says so, and an event of such a concern is refused, never dropped.
+//! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
+//! ([`HealthStore`]: backups, restores and the integrity check are refused as not
+//! supported). Ids come from database sequences; every compare-and-swap decision
+//! reads the row it decides on with `SELECT … FOR UPDATE` (or takes an advisory lock
+//! on the name it decides for) in the transaction that writes the outcome; each event
+//! is appended and projected in one transaction. Every other concern (memory,
+//! breakers, notifications, mail, trust listings, versions, statistics, replay) is
+//! not ported yet: [`not_supported`] is the error that says so, and an event of such
+//! a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
 
 mod error;
 mod failure;
+mod health;
 mod hooks;
 mod inbox;
 mod lease;
@@ -41,8 +43,8 @@ use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
 use super::store::{
-    FailureStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore,
-    RateStore, RunStore, ScheduleStore, TimerStore,
+    FailureStore, HealthStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger,
+    NoticeStore, RateStore, RunStore, ScheduleStore, TimerStore,
 };
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -60,6 +62,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_rate", include_str!("migrations/0004_rate.sql")),
     ("0005_notices", include_str!("migrations/0005_notices.sql")),
     ("0006_hooks", include_str!("migrations/0006_hooks.sql")),
+    ("0007_health", include_str!("migrations/0007_health.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.
@@ -280,6 +283,7 @@ pub trait PortedConcerns:
     + FailureStore
     + NoticeStore
     + HookStore
+    + HealthStore
 {
 }
 impl<T> PortedConcerns for T where
@@ -294,5 +298,6 @@ impl<T> PortedConcerns for T where
         + FailureStore
         + NoticeStore
         + HookStore
+        + HealthStore
 {
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::pg::{PgPool, PortedConcerns};
 use super::store::{
-    FailureStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger, NoticeStore,
-    RateStore, RunStore, ScheduleStore, TimerStore,
+    FailureStore, HealthStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger,
+    NoticeStore, RateStore, RunStore, ScheduleStore, TimerStore,
 };
 use super::*;
 use crate::clock::{Clock, Millis};
@@ -139,6 +139,20 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
         .commit(run, &[started("a"), Event::NoteForgotten { note: 1 }])
         .unwrap_err();
     assert_eq!(err.message, "memory is not yet supported on PostgreSQL");
+    // What the SQLite file does by itself (a backup, a restore, its integrity
+    // check) says so too.
+    let e = j.backup_to(std::path::Path::new("/tmp/x.db")).unwrap_err();
+    assert!(
+        e.message.contains("`aios backup`") && e.message.contains("not yet supported"),
+        "{}",
+        e.message
+    );
+    assert!(
+        j.integrity_check()
+            .unwrap_err()
+            .message
+            .contains("not yet supported")
+    );
     assert!(err.hint.unwrap().contains("unset AIOS_DATABASE_URL"));
     assert_eq!(j.events(run).unwrap().len(), 1);
     assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Pending);
@@ -150,7 +164,7 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     for (i, name) in known.iter().enumerate() {
         assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
     }
-    assert!(known.contains(&"0006_hooks"));
+    assert!(known.contains(&"0007_health"));
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose

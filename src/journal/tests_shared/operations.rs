@@ -526,6 +526,62 @@ fn hooks_are_registered_and_their_runs_created_leased(b: &impl Backend) {
     assert!(j.acquire_lease(ids[0], &other, 30_000).unwrap().is_err());
 }
 
+fn the_health_view_counts_beats_and_wakes(b: &impl Backend) {
+    let mut j = b.open();
+    assert_eq!(j.heartbeat("tick").unwrap(), None);
+    j.beat("tick", "aios tick 1@here", &json!({"due": 0}))
+        .unwrap();
+    j.beat("tick", "aios tick 2@here", &json!({"due": 1}))
+        .unwrap();
+    let h = j.heartbeat("tick").unwrap().unwrap();
+    assert_eq!(
+        (h.by.as_str(), &h.detail),
+        ("aios tick 2@here", &json!({"due": 1}))
+    );
+    assert_eq!(j.active_runs().unwrap(), (0, 0));
+    assert_eq!(j.next_wake().unwrap(), None);
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    j.commit(
+        run,
+        &[Event::TimerSet {
+            step: "a".into(),
+            attempt: 1,
+            due_at: 9_000,
+        }],
+    )
+    .unwrap();
+    j.create_proposal_with(
+        run,
+        "b",
+        1,
+        ProposalKind::Action,
+        "send".into(),
+        json!({}),
+        json!({}),
+        Some((7_000, "reject".into())),
+    )
+    .unwrap();
+    assert_eq!(j.next_wake().unwrap(), Some(7_000));
+    assert_eq!(j.active_runs().unwrap(), (1, 0));
+    j.raise_notice("s", "missed", "k", "missed", json!({}))
+        .unwrap();
+    let kinds: Vec<(String, i64)> = j
+        .pending_by_kind()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.kind, p.count))
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    assert!(
+        kinds.contains(&("action".to_string(), 1)) && kinds.contains(&("notice".to_string(), 1))
+    );
+    let me = Owner::new(std::process::id(), "here");
+    j.acquire_lease(run, &me, 60_000).unwrap().unwrap();
+    assert_eq!(j.live_leases().unwrap(), vec![(run, me.as_string())]);
+}
+
 shared_suite!(
     schedules_are_added_replaced_paused_resumed_and_removed,
     an_instant_is_decided_and_its_run_created_once,
@@ -534,4 +590,5 @@ shared_suite!(
     timers_and_deadlines_wake_and_remind_once,
     rate_turns_are_shared_and_no_window_holds_more_than_the_rate,
     hooks_are_registered_and_their_runs_created_leased,
+    the_health_view_counts_beats_and_wakes,
 );
