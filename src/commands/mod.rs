@@ -125,14 +125,32 @@ impl Ctx {
         }
     }
 
+    /// Refuse to run on PostgreSQL (`AIOS_DATABASE_URL` or `[database] url`): the
+    /// commands need concerns its backend does not carry yet. A config file that
+    /// does not load is reported by the commands that read it, not here.
+    fn sqlite_only(&self) -> Result<(), Error> {
+        let env = std::env::var("AIOS_DATABASE_URL").ok();
+        let cfg = match self.config() {
+            Ok(cfg) => cfg,
+            Err(_) if env.is_none() => return Ok(()),
+            Err(_) => crate::config::ConfigFile::default(),
+        };
+        match crate::journal::pg::select::database_url(env.as_deref(), &cfg)? {
+            Some(_) => Err(crate::journal::pg::select::commands_not_supported()),
+            None => Ok(()),
+        }
+    }
+
     /// The journal, for reading and writing.
     pub fn journal(&self) -> Result<Journal, Error> {
+        self.sqlite_only()?;
         Journal::open(&self.db_path(), self.clock, self.open_options())
     }
 
     /// The journal of a command that only reads (`runs`, `show`, `log`, …): opened
     /// read-only, so it works on a data folder this user may not write.
     pub fn reader(&self) -> Result<Journal, Error> {
+        self.sqlite_only()?;
         Journal::open_read_only(&self.db_path(), self.clock, self.open_options())
     }
 
@@ -140,6 +158,7 @@ impl Ctx {
     /// it may (`inbox list` raises notices of late schedules): writable when this
     /// user may write, read-only otherwise.
     pub fn reader_or_writer(&self) -> Result<Journal, Error> {
+        self.sqlite_only()?;
         Journal::open_any(&self.db_path(), self.clock, self.open_options())
     }
 

@@ -37,7 +37,7 @@ impl Owner {
 
     /// Whether this owner's process is still alive. Only decidable for this host;
     /// owners on other hosts are presumed alive until their lease expires.
-    fn alive_here(&self, me: &Owner) -> bool {
+    pub(super) fn alive_here(&self, me: &Owner) -> bool {
         if self.host != me.host {
             return true;
         }

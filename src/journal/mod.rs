@@ -20,20 +20,27 @@ mod memory_search;
 pub mod notices;
 pub mod notify;
 mod open;
+pub mod pg;
 mod project;
 mod query;
 mod rate;
 mod repair;
 mod replay;
 mod schedule;
+mod sqlite_error;
 pub mod stats;
 mod steer;
+pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_inbox;
 #[cfg(test)]
 mod tests_migrations;
+#[cfg(test)]
+mod tests_shared;
 mod timers;
 mod trust;
 pub mod types;

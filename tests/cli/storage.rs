@@ -187,3 +187,40 @@ fn usage_lines_do_not_show_home_as_required_when_aios_home_is_set() {
     assert!(t.join("other/aios.db").exists());
     assert!(!t.db().exists());
 }
+
+#[test]
+fn a_postgres_url_stops_commands_that_would_use_the_journal_and_writes_nothing() {
+    // Commands do not run on PostgreSQL yet: whether chosen by the environment or
+    // by the config, they say so (exit 2) instead of writing to the SQLite file.
+    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    t.args(&["run", "hello.toml"])
+        .env("AIOS_DATABASE_URL", "postgres://aios@127.0.0.1:9/aios")
+        .run()
+        .code(2)
+        .stderr_contains("error: running aios commands")
+        .stderr_contains("is not yet supported on PostgreSQL")
+        .stderr_contains("hint: use the SQLite journal for it: unset AIOS_DATABASE_URL");
+    assert!(!t.db().exists());
+    let t = t.write(
+        "config.toml",
+        "[database]\nurl = \"postgresql://aios@db.example/aios\"\n",
+    );
+    t.aios(&["runs"])
+        .code(2)
+        .stderr_contains("is not yet supported on PostgreSQL");
+    assert!(!t.db().exists());
+    // A URL of another database is refused as such.
+    t.args(&["runs"])
+        .env("AIOS_DATABASE_URL", "mysql://x/y")
+        .run()
+        .code(2)
+        .stderr_contains("AIOS_DATABASE_URL is not a PostgreSQL URL");
+    let t = t.write("config.toml", "[database]\nuri = \"postgres://x/y\"\n");
+    t.aios(&["runs"])
+        .code(2)
+        .stderr_contains("`database.uri` is not a known key");
+    // Without either, the SQLite journal as always.
+    let t = t.write("config.toml", "");
+    t.aios(&["runs"]).success();
+    assert!(t.db().exists());
+}

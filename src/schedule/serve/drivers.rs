@@ -213,8 +213,7 @@ mod tests {
             gate: WriteGate::default(),
         };
         // Another process holds the write lock.
-        let locker = rusqlite::Connection::open(&db).unwrap();
-        locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let locker = crate::journal::testing::WriteLockHolder::take(&db);
         let drivers = Drivers::start(1, opener, env, log);
         drivers.push_all(&[run]);
         let wait = Duration::from_secs(20);
@@ -225,7 +224,7 @@ mod tests {
             )),
             "{line}"
         );
-        locker.execute_batch("ROLLBACK").unwrap();
+        locker.release();
         let line = loop {
             let l = lines.recv_timeout(wait).unwrap();
             if !l.contains("trying again") {

@@ -1,0 +1,303 @@
+//! The PostgreSQL backend: the same event log and projections as the SQLite journal,
+//! on a server that several machines can share.
+//!
+//! Ported so far: runs and events ([`RunStore`]), leases ([`LeaseStore`]), the
+//! inbox's items ([`InboxStore`]) with trust demotions on decisions, its views,
+//! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
+//! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
+//! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
+//! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
+//! ([`HealthStore`]: backups, restores and the integrity check are refused as not
+//! supported). Ids come from database sequences; every compare-and-swap decision
+//! reads the row it decides on with `SELECT … FOR UPDATE` (or takes an advisory lock
+//! on the name it decides for) in the transaction that writes the outcome; each event
+//! is appended and projected in one transaction. Every other concern (memory,
+//! breakers, notifications, mail, trust listings, versions, statistics, replay) is
+//! not ported yet: [`not_supported`] is the error that says so, and an event of such
+//! a concern is refused, never dropped.
+//!
+//! Connections come from a [`PgPool`]: a journal takes one and gives it back when
+//! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
+
+mod error;
+mod failure;
+mod health;
+mod hooks;
+mod inbox;
+mod lease;
+mod llm;
+mod notices;
+mod project;
+mod rate;
+mod runs;
+mod schedule;
+pub mod select;
+#[cfg(test)]
+pub(crate) mod testdb;
+mod timers;
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use postgres::{Client, NoTls};
+use sha2::{Digest, Sha256};
+
+use super::store::{
+    FailureStore, HealthStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger,
+    NoticeStore, RateStore, RunStore, ScheduleStore, TimerStore,
+};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// Numbered migrations, applied in order; each applied one's SHA-256 is recorded in
+/// `aios_migrations` and checked on every open, so an edited released migration or
+/// a database written by a newer aios is refused.
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_core", include_str!("migrations/0001_core.sql")),
+    (
+        "0002_schedules",
+        include_str!("migrations/0002_schedules.sql"),
+    ),
+    ("0003_llm", include_str!("migrations/0003_llm.sql")),
+    ("0004_rate", include_str!("migrations/0004_rate.sql")),
+    ("0005_notices", include_str!("migrations/0005_notices.sql")),
+    ("0006_hooks", include_str!("migrations/0006_hooks.sql")),
+    ("0007_health", include_str!("migrations/0007_health.sql")),
+];
+
+/// The error of a concern the PostgreSQL backend does not carry yet.
+pub fn not_supported(concern: &str) -> Error {
+    Error::invalid(format!("{concern} is not yet supported on PostgreSQL"))
+        .with_hint("use the SQLite journal for it: unset AIOS_DATABASE_URL (and `[database] url` in the config)")
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A small pool of connections to one database; cheap to clone and share.
+#[derive(Clone)]
+pub struct PgPool {
+    url: Arc<str>,
+    idle: Arc<Mutex<Vec<Client>>>,
+    max_idle: usize,
+}
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgPool").finish_non_exhaustive()
+    }
+}
+
+impl PgPool {
+    /// A pool for `url`; migrates the database on the first connection.
+    pub fn connect(url: &str) -> Result<PgPool> {
+        if !is_postgres_url(url) {
+            return Err(
+                Error::invalid(format!("`{}` is not a PostgreSQL URL", redact(url)))
+                    .with_hint("write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
+            );
+        }
+        let pool = PgPool {
+            url: url.into(),
+            idle: Arc::new(Mutex::new(Vec::new())),
+            max_idle: 8,
+        };
+        let mut client = pool.take()?;
+        migrate(&mut client)?;
+        pool.give_back(client);
+        Ok(pool)
+    }
+
+    fn take(&self) -> Result<Client> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => Client::connect(&self.url, NoTls).map_err(|e| {
+                Error::from(e).with_hint(format!(
+                    "check that the server at {} runs and accepts this user",
+                    redact(&self.url)
+                ))
+            }),
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < self.max_idle {
+            idle.push(client);
+        }
+    }
+
+    /// A journal on a connection of this pool.
+    pub fn journal(&self, clock: Clock) -> Result<PgJournal> {
+        Ok(PgJournal {
+            client: RefCell::new(Some(self.take()?)),
+            pool: self.clone(),
+            clock,
+        })
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A journal on PostgreSQL. One per thread; not shared across threads.
+pub struct PgJournal {
+    client: RefCell<Option<Client>>,
+    pool: PgPool,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for PgJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgJournal").finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgJournal {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.get_mut().take() {
+            self.pool.give_back(c);
+        }
+    }
+}
+
+impl PgJournal {
+    /// Connect to `url` (migrating it) and open a journal on it.
+    pub fn connect(url: &str, clock: Clock) -> Result<PgJournal> {
+        PgPool::connect(url)?.journal(clock)
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The connection, for one method's statements.
+    fn conn(&self) -> std::cell::RefMut<'_, Client> {
+        std::cell::RefMut::map(self.client.borrow_mut(), |c| {
+            c.as_mut()
+                .expect("a journal holds its connection until dropped")
+        })
+    }
+
+    /// The migrations applied to this database, in order.
+    pub fn migrations(&self) -> Result<Vec<String>> {
+        let rows = self
+            .conn()
+            .query("SELECT name FROM aios_migrations ORDER BY version", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}
+
+fn sha(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Apply the migrations this database lacks, in one transaction that holds an
+/// advisory lock: when several processes open a new database at once, one migrates
+/// and the others find it done.
+fn migrate(client: &mut Client) -> Result<()> {
+    let mut tx = client.transaction()?;
+    // 0x6a696f73: any constant shared by every aios process.
+    tx.execute("SELECT pg_advisory_xact_lock(1634299763)", &[])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS aios_migrations (
+             version BIGINT PRIMARY KEY,
+             name    TEXT NOT NULL,
+             sha256  TEXT NOT NULL,
+             at      BIGINT NOT NULL
+         )",
+    )?;
+    let applied: Vec<(i64, String, String)> = tx
+        .query(
+            "SELECT version, name, sha256 FROM aios_migrations ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    if applied.len() > MIGRATIONS.len() {
+        return Err(Error::storage(format!(
+            "the database was written by a newer aios (schema {}, this build knows {})",
+            applied.len(),
+            MIGRATIONS.len()
+        ))
+        .with_hint("upgrade aios, or point AIOS_DATABASE_URL at another database"));
+    }
+    for (i, (version, name, hash)) in applied.iter().enumerate() {
+        let (known_name, text) = MIGRATIONS[i];
+        if *version != i as i64 + 1 || name != known_name || *hash != sha(text) {
+            return Err(Error::storage(format!(
+                "the database's migration {version} ({name}) is not this build's {} ({known_name})",
+                i + 1
+            ))
+            .with_hint("this database was migrated by a different aios build: use that build, or a new database"));
+        }
+    }
+    let at = crate::clock::Clock::System.now_ms();
+    for (i, (name, text)) in MIGRATIONS.iter().enumerate().skip(applied.len()) {
+        tx.batch_execute(text)?;
+        tx.execute(
+            "INSERT INTO aios_migrations (version, name, sha256, at) VALUES ($1, $2, $3, $4)",
+            &[&(i as i64 + 1), name, &sha(text), &at],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The backends the shared journal tests run against: both implement every ported
+/// concern.
+pub trait PortedConcerns:
+    RunStore
+    + LeaseStore
+    + InboxStore
+    + InboxUpkeep
+    + ScheduleStore
+    + LlmLedger
+    + TimerStore
+    + RateStore
+    + FailureStore
+    + NoticeStore
+    + HookStore
+    + HealthStore
+{
+}
+impl<T> PortedConcerns for T where
+    T: RunStore
+        + LeaseStore
+        + InboxStore
+        + InboxUpkeep
+        + ScheduleStore
+        + LlmLedger
+        + TimerStore
+        + RateStore
+        + FailureStore
+        + NoticeStore
+        + HookStore
+        + HealthStore
+{
+}

@@ -1,0 +1,228 @@
+//! The shared journal suite: the same test functions, generic over the concerns a
+//! backend implements, run against the SQLite journal (`sqlite::`) and against a
+//! throwaway PostgreSQL (`postgres::`, see `pg::testdb`). Each covers a decision the
+//! backends must take alike: ids, projections in the event's transaction, once-only
+//! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
+//! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
+//! the LLM ledger, timers, rate limits).
+
+use serde_json::json;
+
+use super::pg::{PgPool, PortedConcerns};
+use super::store::{
+    FailureStore, HealthStore, HookStore, InboxStore, InboxUpkeep, LeaseStore, LlmLedger,
+    NoticeStore, RateStore, RunStore, ScheduleStore, TimerStore,
+};
+use super::*;
+use crate::clock::{Clock, Millis};
+
+/// A place journals of one backend open on: each `open` is another connection to
+/// the same database, as another thread or process would have.
+trait Backend {
+    type J: PortedConcerns + Send + 'static;
+    fn open(&self) -> Self::J;
+}
+
+struct Sqlite(tempfile::TempDir);
+
+impl Sqlite {
+    fn new() -> Sqlite {
+        Sqlite(tempfile::tempdir().unwrap())
+    }
+}
+
+impl Backend for Sqlite {
+    type J = Journal;
+    fn open(&self) -> Journal {
+        Journal::open(
+            &self.0.path().join("aios.db"),
+            Clock::System,
+            OpenOptions::default(),
+        )
+        .unwrap()
+    }
+}
+
+struct Postgres(PgPool);
+
+impl Postgres {
+    fn new() -> Postgres {
+        Postgres(PgPool::connect(&super::pg::testdb::fresh_database()).unwrap())
+    }
+}
+
+impl Backend for Postgres {
+    type J = super::pg::PgJournal;
+    fn open(&self) -> super::pg::PgJournal {
+        self.0.journal(Clock::System).unwrap()
+    }
+}
+
+fn created(uid: &str, steps: &[&str]) -> Event {
+    Event::RunCreated {
+        dry: None,
+        uid: uid.into(),
+        workflow: "w".into(),
+        path: None,
+        dir: "/tmp".into(),
+        source_hash: "h".into(),
+        inputs: json!({"a": 1, "b": [true, null]}),
+        steps: steps
+            .iter()
+            .map(|s| StepDecl {
+                id: s.to_string(),
+                kind: "http".into(),
+            })
+            .collect(),
+    }
+}
+
+fn decision(d: Decision, by: &str) -> DecisionInput {
+    DecisionInput {
+        decision: d,
+        reason: None,
+        fields: None,
+        edited: None,
+        diff: None,
+        by: by.into(),
+    }
+}
+
+fn started(step: &str) -> Event {
+    Event::StepStarted {
+        step: step.into(),
+        attempt: 1,
+    }
+}
+
+fn item<J: PortedConcerns>(j: &mut J, run: i64, step: &str) -> Option<i64> {
+    j.create_proposal(
+        run,
+        step,
+        1,
+        ProposalKind::Action,
+        format!("do {step}"),
+        json!({"to": "x"}),
+        json!({"confidence": 0.5}),
+    )
+    .unwrap()
+}
+
+macro_rules! shared_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Sqlite::new());
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Postgres::new());
+            })*
+        }
+    };
+}
+
+mod operations;
+mod runs;
+
+/// PostgreSQL only: an event of a concern not ported is refused, never dropped,
+/// and its commit leaves nothing behind.
+#[test]
+fn postgres_refuses_the_events_of_concerns_not_ported() {
+    let b = Postgres::new();
+    let mut j = b.open();
+    let run = j.create_run("name = \"w\"", created("u1", &["a"])).unwrap();
+    let err = j
+        .commit(run, &[started("a"), Event::NoteForgotten { note: 1 }])
+        .unwrap_err();
+    assert_eq!(err.message, "memory is not yet supported on PostgreSQL");
+    // What the SQLite file does by itself (a backup, a restore, its integrity
+    // check) says so too.
+    let e = j.backup_to(std::path::Path::new("/tmp/x.db")).unwrap_err();
+    assert!(
+        e.message.contains("`aios backup`") && e.message.contains("not yet supported"),
+        "{}",
+        e.message
+    );
+    assert!(
+        j.integrity_check()
+            .unwrap_err()
+            .message
+            .contains("not yet supported")
+    );
+    assert!(err.hint.unwrap().contains("unset AIOS_DATABASE_URL"));
+    assert_eq!(j.events(run).unwrap().len(), 1);
+    assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Pending);
+    // The migrations applied, by number, as recorded in the database: every one
+    // this build knows, numbered from 1 in order.
+    let applied = j.migrations().unwrap();
+    let known: Vec<&str> = super::pg::MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(applied, known);
+    for (i, name) in known.iter().enumerate() {
+        assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
+    }
+    assert!(known.contains(&"0007_health"));
+}
+
+/// PostgreSQL only: migrations are checked like SQLite's: a database whose
+/// recorded migration is not this build's, or that has more, is refused.
+#[test]
+fn postgres_refuses_a_database_of_another_build() {
+    let url = super::pg::testdb::fresh_database();
+    PgPool::connect(&url).unwrap();
+    // Connecting again applies nothing twice.
+    PgPool::connect(&url).unwrap();
+    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let n: i64 = admin
+        .query_one("SELECT count(*) FROM aios_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n as usize, super::pg::MIGRATIONS.len());
+    admin
+        .batch_execute("UPDATE aios_migrations SET sha256 = 'edited' WHERE version = 1")
+        .unwrap();
+    let e = PgPool::connect(&url).unwrap_err();
+    assert!(
+        e.message
+            .contains("migration 1 (0001_core) is not this build's"),
+        "{}",
+        e.message
+    );
+    admin
+        .batch_execute(
+            "DELETE FROM aios_migrations WHERE version = 1;
+             INSERT INTO aios_migrations VALUES (1, '0001_core', 'x', 0), (99, '0099_future', 'y', 0)",
+        )
+        .unwrap();
+    let e = PgPool::connect(&url).unwrap_err();
+    assert!(
+        e.message.contains("written by a newer aios"),
+        "{}",
+        e.message
+    );
+    let e = PgPool::connect("sqlite:///tmp/x").unwrap_err();
+    assert!(
+        e.message.contains("is not a PostgreSQL URL"),
+        "{}",
+        e.message
+    );
+}
+
+/// Every PostgreSQL migration file is listed, in order, under its own name.
+#[test]
+fn postgres_migration_files_are_all_listed_in_order() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/journal/pg/migrations");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let listed: Vec<String> = super::pg::MIGRATIONS
+        .iter()
+        .map(|m| format!("{}.sql", m.0))
+        .collect();
+    assert_eq!(files, listed);
+}
