@@ -6,7 +6,7 @@
 //!
 //! - `aios tick` with nothing due (the release binary, process start included);
 //! - `aios inbox list` (10,000 pending items printed), `aios runs`, `aios status`,
-//!   `aios schedule list`, `aios budget`, `aios show RUN`;
+//!   `aios schedule list`, `aios budget`, `aios stats`, `aios show RUN`;
 //! - the TUI opening in-process (as `benches/tui.rs` does: open the journal, load
 //!   the items, resolve staleness, load the first detail, draw the first frame).
 //!
@@ -35,7 +35,7 @@ use aios::journal::{OpenOptions, Owner};
 use aios::tui::{Model, Msg, Runtime, TuiSettings, update, view};
 
 /// Bump when the shape of the built journal changes (the cache is keyed by it).
-const DATA_VERSION: u32 = 4;
+const DATA_VERSION: u32 = 5;
 const EVENTS: i64 = 1_000_000;
 const WAITING: i64 = 10_000;
 const SCHEDULES: usize = 20;
@@ -131,7 +131,8 @@ path = "digest.md"
 content = "{{ steps.summary.output.text }}\n"
 "#;
 
-/// The template runs: run 1 succeeded, run 2 failed (its landing copy rejected),
+/// The template runs: run 1 succeeded, run 2 failed (its landing copy rejected,
+/// its failure item abandoned),
 /// run 3 waits at the `go` gate, run 4 (a digest) succeeded; plus the schedules.
 fn templates(bin: &Path, home: &Path) {
     let launch = repo().join("workflows/launch.toml");
@@ -149,9 +150,11 @@ fn templates(bin: &Path, home: &Path) {
     run(&["approve", "4", "-q"]);
     run(&["run", launch, "-q", "--input", &out_dir]);
     run(&["reject", "5", "--reason", "not this week", "-q"]);
+    // The failed run's failure item (7), abandoned: the run stays failed.
+    run(&["reject", "7", "--reason", "not this week", "-q"]);
     run(&["run", launch, "-q", "--input", &out_dir]);
-    run(&["approve", "7", "-q", "--no-resume"]);
     run(&["approve", "8", "-q", "--no-resume"]);
+    run(&["approve", "9", "-q", "--no-resume"]);
     run(&["resume", "3", "-q"]);
     // Run 4: a light scheduled-style run (most of a real history is runs like it).
     let digest = home.join("digest.toml");
@@ -288,6 +291,8 @@ fn build(bin: &Path, db: &Path) {
             ("uid", "printf('bench%027d', :new)"),
             ("lease_owner", "NULL"),
             ("lease_expires", "NULL"),
+            // Counted again by the triggers as the run's items are copied.
+            ("pending", "0"),
         ],
     );
     let mut steps = copy("steps", &[("run_id", ":new")]);
@@ -481,6 +486,7 @@ fn main() {
         ("status", vec!["status"]),
         ("schedule list", vec!["schedule", "list"]),
         ("budget", vec!["budget"]),
+        ("stats", vec!["stats"]),
         ("show RUN", vec!["show", "1"]),
     ];
     commands.retain(|(_, c)| has(c[0]));

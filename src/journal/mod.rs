@@ -31,6 +31,8 @@ mod steer;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cost;
+#[cfg(test)]
 mod tests_inbox;
 #[cfg(test)]
 mod tests_migrations;

@@ -37,6 +37,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_health.sql"),
     include_str!("migrations/0018_pending_by_run.sql"),
     include_str!("migrations/0019_trust.sql"),
+    include_str!("migrations/0020_history_cost.sql"),
 ];
 
 /// How the journal is opened.
