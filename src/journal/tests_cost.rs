@@ -397,6 +397,18 @@ fn listing_and_spending_read_indexes_not_rows() {
         j.llm_tokens_since(month).unwrap();
         j.llm_spent_by_persona_since("p", month).unwrap();
     });
+    // A listing of runs counts each run's steps from an index, not from the steps'
+    // rows (whose outputs fill the pages).
+    let (_, runs, _) = work(&path, |j| {
+        j.runs_of(None, 51, false).unwrap();
+    });
+    for sql in &runs {
+        for line in plan(&j, sql) {
+            if line.starts_with("SEARCH s ") || line.starts_with("SCAN s ") {
+                assert!(line.contains("COVERING INDEX"), "reads the rows: {line}");
+            }
+        }
+    }
     for sql in listing.iter().chain(&spending) {
         for line in plan(&j, sql) {
             // `SEARCH p USING COVERING INDEX …`, `SCAN llm_calls`, …

@@ -108,6 +108,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0019_trust.sql"),
         "1f7a1a66c0cf69efd6fca8ce6bfbc1f99905909778cbafccdbefdac747d27973",
     ),
+    (
+        "0020_history_cost.sql",
+        include_str!("migrations/0020_history_cost.sql"),
+        "ac6e4bb0d258d0eaa69f39e1be5adeb6a54bb206d6f314504ce2e86a7e1b195d",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

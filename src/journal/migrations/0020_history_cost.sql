@@ -27,6 +27,10 @@ CREATE INDEX proposals_pending_list ON proposals (
 DROP INDEX IF EXISTS llm_calls_by_time;
 CREATE INDEX llm_calls_spend ON llm_calls (at, cost_usd, tokens_in, tokens_out, run_id, persona);
 
+-- `aios runs` and the TUI show each run's steps done out of its steps: counted from
+-- this index, without reading the steps' rows (their outputs fill the pages).
+CREATE INDEX steps_by_run_status ON steps (run_id, status);
+
 -- `aios stats`: the items decided in its window, the runs failed in it, and the
 -- outcomes recorded in it, without reading the rest of the history.
 CREATE INDEX proposals_decided ON proposals (decided_at, created_at, run_id) WHERE decided_at IS NOT NULL;
