@@ -203,8 +203,11 @@ fn history(path: &std::path::Path, n: i64) {
     }
 }
 
+/// What one command reads.
+type Read = Box<dyn Fn(&mut Journal)>;
+
 /// The reads of each command, by name.
-fn reads() -> Vec<(&'static str, Box<dyn Fn(&mut Journal)>)> {
+fn reads() -> Vec<(&'static str, Read)> {
     vec![
         (
             "tick",
