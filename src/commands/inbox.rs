@@ -11,7 +11,7 @@ use crate::cli::{InboxArgs, InboxCommand, InboxListArgs, InboxShowArgs};
 use crate::clock::{age, format_ms};
 use crate::inbox::view::{ItemView, Shown, Subject};
 use crate::journal::{
-    BudgetStop, Evidence, Failure, ProposalKind, ProposalRecord, ProposalStatus, Rescue,
+    BudgetStop, Evidence, Failure, InboxRow, ProposalKind, ProposalRecord, ProposalStatus, Rescue,
 };
 
 pub fn inbox(ctx: &Ctx, args: InboxArgs) -> CmdResult {
@@ -54,10 +54,78 @@ fn tui(ctx: &Ctx) -> CmdResult {
     Ok(Exit::Ok)
 }
 
+/// What a line of `aios inbox list` (and its JSON) shows of an item: read from a
+/// full record (`--all`), or from the light rows of the pending items (the list's
+/// cost is its length, not the size of each item's action and evidence).
+struct Listed<'a> {
+    id: i64,
+    kind: &'a str,
+    run_id: i64,
+    workflow: &'a str,
+    step_id: &'a str,
+    status: ProposalStatus,
+    summary: &'a str,
+    created_at: crate::clock::Millis,
+    decided_by: Option<&'a str>,
+    reason: Option<&'a str>,
+    deadline: Option<crate::clock::Millis>,
+    on_timeout: Option<&'a str>,
+    reminders: u32,
+    offline: bool,
+}
+
+impl<'a> Listed<'a> {
+    fn of_record(p: &'a ProposalRecord) -> Listed<'a> {
+        Listed {
+            id: p.id,
+            kind: p.kind.as_str(),
+            run_id: p.run_id,
+            workflow: &p.workflow,
+            step_id: &p.step_id,
+            status: p.status,
+            summary: &p.summary,
+            created_at: p.created_at,
+            decided_by: p.decided_by.as_deref(),
+            reason: p.reason.as_deref(),
+            deadline: p.deadline,
+            on_timeout: p.on_timeout.as_deref(),
+            reminders: p.reminders,
+            offline: offline_draft(p),
+        }
+    }
+
+    fn of_row(r: &'a InboxRow) -> Listed<'a> {
+        Listed {
+            id: r.id,
+            kind: &r.kind,
+            run_id: r.run_id,
+            workflow: &r.workflow,
+            step_id: &r.step_id,
+            status: ProposalStatus::Pending,
+            summary: &r.summary,
+            created_at: r.created_at,
+            decided_by: None,
+            reason: None,
+            deadline: r.deadline,
+            on_timeout: r.on_timeout.as_deref(),
+            reminders: r.reminders,
+            offline: r.offline,
+        }
+    }
+
+    fn is(&self, kind: ProposalKind) -> bool {
+        self.kind == kind.as_str()
+    }
+}
+
 pub(super) fn item_json(p: &ProposalRecord) -> serde_json::Value {
+    listed_json(&Listed::of_record(p))
+}
+
+fn listed_json(p: &Listed<'_>) -> serde_json::Value {
     let mut v = json!({
         "id": p.id,
-        "kind": p.kind.as_str(),
+        "kind": p.kind,
         "run_id": p.run_id,
         "step_id": p.step_id,
         "status": p.status.as_str(),
@@ -69,7 +137,7 @@ pub(super) fn item_json(p: &ProposalRecord) -> serde_json::Value {
         v["decided_by"] = json!(by);
     }
     // A notice is about a schedule, not a run: no run or step, and the schedule.
-    if p.kind == ProposalKind::Notice {
+    if p.is(ProposalKind::Notice) {
         v["run_id"] = Json::Null;
         v["step_id"] = Json::Null;
         v["schedule"] = json!(p.workflow);
@@ -85,12 +153,11 @@ pub(super) fn item_json(p: &ProposalRecord) -> serde_json::Value {
 }
 
 /// ` (decide by …, then reject)` / ` (reminder 2; decide by …)` for the list.
-fn deadline_note(p: &ProposalRecord) -> String {
+fn deadline_note(p: &Listed<'_>) -> String {
     if let (Some(d), ProposalStatus::Pending, Some(by)) = (
         p.deadline,
         p.status,
         p.on_timeout
-            .as_deref()
             .filter(|o| o.starts_with(crate::trust::POLICY_PREFIX)),
     ) {
         return format!(" ({by} approves it at {} unless you decide)", format_ms(d));
@@ -103,7 +170,7 @@ fn deadline_note(p: &ProposalRecord) -> String {
             } else {
                 format!(
                     " (decide by {when}, then {})",
-                    p.on_timeout.as_deref().unwrap_or("reject")
+                    p.on_timeout.unwrap_or("reject")
                 )
             }
         }
@@ -114,11 +181,35 @@ fn deadline_note(p: &ProposalRecord) -> String {
 fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
     let mut journal = ctx.reader_or_writer()?;
     crate::schedule::flag_late(&mut journal)?;
-    let mut items = journal.inbox(args.all)?;
-    crate::inbox::order::sort_records(&mut items);
+    // Pending items (the common case) come from their light rows; `--all` lists
+    // every item ever made, from the full records.
+    let records = if args.all {
+        let mut all = journal.inbox(true)?;
+        crate::inbox::order::sort_records(&mut all);
+        all
+    } else {
+        Vec::new()
+    };
+    let rows = if args.all {
+        Vec::new()
+    } else {
+        let mut pending = journal.inbox_rows()?;
+        pending.sort_by(|a, b| {
+            crate::inbox::order::cmp(
+                crate::inbox::order::Key::of_row(a),
+                crate::inbox::order::Key::of_row(b),
+            )
+        });
+        pending
+    };
+    let items: Vec<Listed<'_>> = if args.all {
+        records.iter().map(Listed::of_record).collect()
+    } else {
+        rows.iter().map(Listed::of_row).collect()
+    };
     if args.json {
         ui::print_json(&serde_json::Value::Array(
-            items.iter().map(item_json).collect(),
+            items.iter().map(listed_json).collect(),
         ));
         return Ok(Exit::Ok);
     }
@@ -146,14 +237,14 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
     ));
     out.push('\n');
     for p in &items {
-        let kind = format!("{:<9}", p.kind.as_str());
-        let kind = if p.kind == ProposalKind::Attention {
+        let kind = format!("{:<9}", p.kind);
+        let kind = if p.is(ProposalKind::Attention) {
             s.red_bold(&kind)
         } else {
             kind
         };
-        let mut summary = p.summary.clone();
-        if offline_draft(p) {
+        let mut summary = p.summary.to_string();
+        if p.offline {
             summary.push_str(" (offline draft, no LLM)");
         }
         summary.push_str(&deadline_note(p));
@@ -171,10 +262,10 @@ fn list(ctx: &Ctx, args: InboxListArgs) -> CmdResult {
                 summary.push_str(&format!(" ({why})"));
             }
         }
-        let (run, step) = if p.kind == ProposalKind::Notice {
+        let (run, step) = if p.is(ProposalKind::Notice) {
             ("-".to_string(), "-")
         } else {
-            (p.run_id.to_string(), p.step_id.as_str())
+            (p.run_id.to_string(), p.step_id)
         };
         out.push_str(&format!(
             "{:>5}  {kind}  {run:>5}  {:<wf_w$}  {step:<step_w$}  {:>5}  {summary}\n",

@@ -30,6 +30,12 @@ pub struct InboxRow {
     pub snoozed_until: Option<Millis>,
     /// When its `on_timeout` decides for the operator, if it has a deadline.
     pub deadline: Option<Millis>,
+    /// What happens at the deadline (`reject`, `approve`, `remind`, `policy:NAME`).
+    pub on_timeout: Option<String>,
+    /// How often it was surfaced again (`on_timeout = "remind"`).
+    pub reminders: u32,
+    /// An offline heuristic (no LLM) drafted some of it (`evidence.agents`).
+    pub offline: bool,
 }
 
 /// What changed in the journal since a given event.
@@ -51,8 +57,9 @@ impl Journal {
             "SELECT p.id, p.kind, p.run_id, r.workflow, p.step_id, p.summary, p.created_at,
                     json_extract(p.evidence, '$.confidence'),
                     json_extract(p.evidence, '$.versions'),
-                    s.until, p.deadline
-             FROM proposals p JOIN runs r ON r.id = p.run_id
+                    s.until, p.deadline, p.on_timeout, p.reminders, p.offline
+             -- Read from this index alone (migration 0020), not from the items.
+             FROM proposals p INDEXED BY proposals_pending_list JOIN runs r ON r.id = p.run_id
              LEFT JOIN proposal_snoozes s ON s.proposal = p.id
              WHERE p.status = 'pending' ORDER BY p.id",
         )?;
@@ -73,6 +80,9 @@ impl Journal {
                     .unwrap_or_default(),
                 snoozed_until: r.get(9)?,
                 deadline: r.get(10)?,
+                on_timeout: r.get(11)?,
+                reminders: r.get(12)?,
+                offline: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
             })
         })?;
         let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -91,6 +101,9 @@ impl Journal {
                 versions: Vec::new(),
                 snoozed_until: None,
                 deadline: None,
+                on_timeout: None,
+                reminders: 0,
+                offline: false,
             }));
             rows.sort_by_key(|r| r.id);
         }

@@ -36,6 +36,8 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cost;
+#[cfg(test)]
 mod tests_inbox;
 #[cfg(test)]
 mod tests_migrations;

@@ -38,6 +38,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0018_pending_by_run.sql"),
     include_str!("migrations/0019_trust.sql"),
     include_str!("migrations/0020_fact_unset.sql"),
+    include_str!("migrations/0021_history_cost.sql"),
 ];
 
 /// How the journal is opened.

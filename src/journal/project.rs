@@ -126,8 +126,8 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             evidence,
         } => {
             tx.prepare_cached(
-                "INSERT INTO proposals (id, run_id, step_id, attempt, kind, status, summary, action, evidence, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)",
+                "INSERT INTO proposals (id, run_id, step_id, attempt, kind, status, summary, action, evidence, created_at, offline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 proposal,
@@ -138,7 +138,9 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
                 summary,
                 action.to_string(),
                 evidence.to_string(),
-                at
+                at,
+                // Beside the evidence, for the list (see migration 0020).
+                super::Evidence::of(evidence).offline_draft().then_some(1),
             ])?;
             let status = match kind {
                 ProposalKind::Attention => "needs_attention",

@@ -154,27 +154,32 @@ impl Journal {
         limit: usize,
         dry: bool,
     ) -> Result<Vec<RunSummary>> {
-        let mut stmt = self.conn.prepare_cached(
+        // One statement per shape, each read through an index in id order and stopped
+        // at the limit (`?1 IS NULL OR status = ?1` would defeat the status index: a
+        // filtered listing would read runs back to the first one that matches).
+        let filter = match (status.is_some(), dry) {
+            (false, false) => "r.dry IS NULL",
+            (false, true) => "r.dry IS NOT NULL",
+            (true, false) => "r.status = ?1 AND r.dry IS NULL",
+            (true, true) => "r.status = ?1 AND r.dry IS NOT NULL",
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT r.id, r.workflow, r.status, r.created_at, r.updated_at,
                     (SELECT count(*) FROM steps s WHERE s.run_id = r.id),
                     (SELECT count(*) FROM steps s WHERE s.run_id = r.id AND s.status IN ('succeeded', 'skipped'))
-             FROM runs r WHERE (?1 IS NULL OR r.status = ?1) AND (r.dry IS NOT NULL) = ?3
-             ORDER BY r.id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(
-            params![status.map(|s| s.as_str()), limit as i64, dry],
-            |r| {
-                Ok(RunSummary {
-                    id: r.get(0)?,
-                    workflow: r.get(1)?,
-                    status: word(r.get(2)?, RunStatus::parse)?,
-                    created_at: r.get(3)?,
-                    updated_at: r.get(4)?,
-                    steps_total: r.get(5)?,
-                    steps_done: r.get(6)?,
-                })
-            },
-        )?;
+             FROM runs r WHERE {filter} ORDER BY r.id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![status.map(|s| s.as_str()), limit as i64], |r| {
+            Ok(RunSummary {
+                id: r.get(0)?,
+                workflow: r.get(1)?,
+                status: word(r.get(2)?, RunStatus::parse)?,
+                created_at: r.get(3)?,
+                updated_at: r.get(4)?,
+                steps_total: r.get(5)?,
+                steps_done: r.get(6)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

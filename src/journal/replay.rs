@@ -19,7 +19,7 @@ pub struct ReplayReport {
 const SNAPSHOT: &[(&str, &str)] = &[
     (
         "runs",
-        "SELECT json_array(id, uid, workflow, path, dir, source_hash, inputs, status, error, created_at, updated_at, finished_at, dry)
+        "SELECT json_array(id, uid, workflow, path, dir, source_hash, inputs, status, error, created_at, updated_at, finished_at, dry, pending)
          FROM runs WHERE id = ?1",
     ),
     (
@@ -29,7 +29,7 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         "proposals",
-        "SELECT json_array(id, step_id, attempt, kind, status, summary, action, evidence, decision, reason, fields, edited, diff, decided_by, decided_at, created_at, deadline, on_timeout, reminders)
+        "SELECT json_array(id, step_id, attempt, kind, status, summary, action, evidence, decision, reason, fields, edited, diff, decided_by, decided_at, created_at, deadline, on_timeout, reminders, offline)
          FROM proposals WHERE run_id = ?1 ORDER BY id",
     ),
     (

@@ -596,7 +596,10 @@ impl Journal {
             "SELECT id FROM runs WHERE status = 'running' AND dry IS NULL
                AND (lease_owner IS NOT NULL OR updated_at <= ?1)
              UNION
-             SELECT r.id FROM runs r WHERE r.status = 'waiting' AND r.dry IS NULL
+             -- waiting runs no item holds, from the count of their pending items
+             -- (migration 0020): the runs waiting at a gate are not read
+             SELECT r.id FROM runs r INDEXED BY runs_waiting_free
+             WHERE r.status = 'waiting' AND r.pending = 0 AND r.dry IS NULL
                AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.run_id = r.id AND p.status = 'pending')
                -- a run whose only waiting steps are timers not due yet stays asleep
                AND (NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting' AND s.wake_at > ?2)

@@ -113,6 +113,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0020_fact_unset.sql"),
         "16924f1595754923a9fba2045ff2e45dd3fc1d454262d2143f3efe555f9f52e0",
     ),
+    (
+        "0021_history_cost.sql",
+        include_str!("migrations/0021_history_cost.sql"),
+        "3a428dd27c0018ca3d5ebe6862b083c24a7bad1dd4a32d9cb9728008c05e882d",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

@@ -17,7 +17,14 @@ impl InboxUpkeep for PgJournal {
         let rows = self.conn().query(
             "SELECT p.id, p.kind, p.run_id, r.workflow, p.step_id, p.summary, p.created_at,
                     (p.evidence::json->'confidence')::TEXT, (p.evidence::json->'versions')::TEXT,
-                    s.until, p.deadline
+                    s.until, p.deadline, p.on_timeout, p.reminders,
+                    COALESCE(EXISTS (
+                        SELECT 1 FROM json_array_elements(
+                            CASE WHEN json_typeof(p.evidence::json->'agents') = 'array'
+                                 THEN p.evidence::json->'agents' ELSE '[]'::json END) a
+                        WHERE json_typeof(a) = 'object'
+                          AND json_typeof(a->'heuristic') = 'boolean'
+                          AND (a->>'heuristic')::boolean), false)
              FROM proposals p JOIN runs r ON r.id = p.run_id
              LEFT JOIN proposal_snoozes s ON s.proposal = p.id
              WHERE p.status = 'pending' ORDER BY p.id",
@@ -45,6 +52,9 @@ impl InboxUpkeep for PgJournal {
                         .unwrap_or_default(),
                     snoozed_until: r.get(9),
                     deadline: r.get(10),
+                    on_timeout: r.get(11),
+                    reminders: u32::try_from(r.get::<_, i64>(12)).unwrap_or(u32::MAX),
+                    offline: r.get(13),
                 }
             })
             .collect();
@@ -63,6 +73,9 @@ impl InboxUpkeep for PgJournal {
                 versions: Vec::new(),
                 snoozed_until: None,
                 deadline: None,
+                on_timeout: None,
+                reminders: 0,
+                offline: false,
             }));
             rows.sort_by_key(|r| r.id);
         }

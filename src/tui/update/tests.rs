@@ -24,6 +24,9 @@ pub fn row(id: i64, kind: &str, step: &str, summary: &str) -> InboxRow {
         versions: Vec::new(),
         snoozed_until: None,
         deadline: None,
+        on_timeout: None,
+        reminders: 0,
+        offline: false,
     }
 }
 
