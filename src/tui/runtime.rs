@@ -64,6 +64,8 @@ pub struct Runtime {
     driving: BTreeSet<i64>,
     /// Runs decided on while this process drove them: drive again when it stops.
     again: BTreeSet<i64>,
+    /// The tripped breakers last sent (sent again only when they change).
+    breakers: Option<Vec<crate::health::Breaker>>,
     tx: mpsc::Sender<Bg>,
     rx: mpsc::Receiver<Bg>,
 }
@@ -80,6 +82,7 @@ impl Runtime {
             stale: BTreeSet::new(),
             driving: BTreeSet::new(),
             again: BTreeSet::new(),
+            breakers: None,
             tx,
             rx,
         })
@@ -153,6 +156,11 @@ impl Runtime {
                 out.push(Msg::Stats(Box::new(self.stats()?)));
             }
         }
+        // Breakers have their own log (no run event when one closes): a small table,
+        // read on every look.
+        if let Some(b) = self.tripped_breakers(force)? {
+            out.push(b);
+        }
         // The shown detail may have changed (decided elsewhere, snoozed, stale).
         if (inbox_changed || ch.runs)
             && let Some(d) = &m.detail
@@ -172,6 +180,21 @@ impl Runtime {
             }
         }
         Ok(out)
+    }
+
+    /// The open and half-open breakers, when they changed since last sent (or `force`).
+    fn tripped_breakers(&mut self, force: bool) -> Result<Option<Msg>> {
+        let now: Vec<_> = self
+            .journal
+            .breakers()?
+            .into_iter()
+            .filter(|b| b.is_tripped())
+            .collect();
+        if !force && self.breakers.as_ref() == Some(&now) {
+            return Ok(None);
+        }
+        self.breakers = Some(now.clone());
+        Ok(Some(Msg::Breakers(now)))
     }
 
     /// The Overview tab's figures, against the config's caps (as `aios stats`).
@@ -409,6 +432,24 @@ impl Runtime {
                             ),
                             None => format!("run {run} cancelled"),
                         },
+                        error: false,
+                    },
+                    Err(e) => Msg::Status {
+                        text: e.message,
+                        error: true,
+                    },
+                };
+                let mut out = vec![msg];
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
+            Cmd::CloseBreaker(target) => {
+                let msg = match self.journal.close_breaker(&target, "the operator") {
+                    Ok(b) => Msg::Status {
+                        text: format!(
+                            "circuit breaker {} closed: the steps it held go at the next tick",
+                            b.target
+                        ),
                         error: false,
                     },
                     Err(e) => Msg::Status {

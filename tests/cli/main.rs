@@ -59,4 +59,5 @@ mod steps;
 mod storage;
 mod timers;
 mod tui;
+mod tui_control;
 mod tui_runs;
