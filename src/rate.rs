@@ -1,16 +1,16 @@
 //! Rate limits per connector target: how many commits (or LLM calls) a target
 //! takes in a window, across runs and processes.
 //!
-//! This module owns the vocabulary: a [`Rate`] (`"10/m"`), a [`RateTarget`] (what
-//! an action or call goes to: an HTTP host, a tool server, an LLM provider, an SMTP
-//! account) and the configured [`RateLimits`] (the `[rate]` table of config.toml,
+//! This module owns a [`Rate`] (`"10/m"`) and the configured [`RateLimits`], by
+//! [`Target`] (what an action or call goes to: an HTTP host, a tool server, an LLM
+//! provider, an SMTP account; the one vocabulary circuit breakers use too) (the `[rate]` table of config.toml,
 //! and `rate = "…"` on `[providers.NAME]` and `[mcp.NAME]`). The turns themselves
 //! are given out by the journal ([`crate::journal::Journal::take_turn`]), so every
 //! process using one journal shares them; the engine's driver asks for a turn before
 //! a commit or a call and holds the step until it comes.
 //!
-//! A connector states its target in [`crate::connectors::Connector::rate_target`]:
-//! an email connector returns `Some(RateTarget::smtp(&self.account))`.
+//! A connector states its target in [`crate::connectors::Connector::target`]:
+//! an email connector returns `smtp:ACCOUNT`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use std::time::Duration;
 use toml::Value;
 
 use crate::config::ConfigFile;
+use crate::connectors::Target;
 use crate::error::{Error, Result};
 
 /// At most `count` turns in any window of `per`.
@@ -79,68 +80,20 @@ impl std::fmt::Display for Rate {
     }
 }
 
-/// What a commit or a call goes to, as rate limits name it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RateTarget {
-    /// An HTTP host (lower case) and its port (the scheme's when not written).
-    Http { host: String, port: u16 },
-    /// A tool server of `[mcp.NAME]`.
-    Mcp(String),
-    /// An LLM provider of `[providers.NAME]` (every model it serves).
-    Llm(String),
-    /// An SMTP account (the email connector's, by its name).
-    Smtp(String),
-}
-
-impl RateTarget {
-    /// The target of a request to `url` (`None` when it has no host).
-    pub fn http(url: &str) -> Option<RateTarget> {
-        let u = reqwest::Url::parse(url).ok()?;
-        Some(RateTarget::Http {
-            host: u.host_str()?.to_ascii_lowercase(),
-            port: u.port_or_known_default()?,
-        })
-    }
-
-    pub fn mcp(server: &str) -> RateTarget {
-        RateTarget::Mcp(server.to_string())
-    }
-
-    pub fn llm(provider: &str) -> RateTarget {
-        RateTarget::Llm(provider.to_string())
-    }
-
-    /// An email account's target: what the email connector's `rate_target` gives.
-    pub fn smtp(account: &str) -> RateTarget {
-        RateTarget::Smtp(account.to_string())
-    }
-
-    /// The `[rate]` keys that name it, the most specific first.
-    fn keys(&self) -> Vec<String> {
-        match self {
-            RateTarget::Http { host, port } => vec![format!("{host}:{port}"), host.clone()],
-            RateTarget::Mcp(n) => vec![format!("mcp:{n}")],
-            RateTarget::Llm(n) => vec![format!("llm:{n}")],
-            RateTarget::Smtp(n) => vec![format!("smtp:{n}")],
-        }
-    }
-}
-
-/// The configured limits, by key: an HTTP host (`api.example.com`, or
-/// `host:port` for one port), `mcp:NAME`, `llm:NAME`, `smtp:NAME`.
+/// The configured limits, by target (as [`Target`] prints it): `http:HOST` (every
+/// port), `http:HOST:PORT` (one port), `mcp:NAME`, `llm:NAME`, `smtp:NAME`.
 #[derive(Debug, Clone, Default)]
 pub struct RateLimits {
     limits: BTreeMap<String, Rate>,
 }
 
-const PREFIXES: &[&str] = &["mcp", "llm", "smtp"];
-
 impl RateLimits {
     /// The limit a target is under, with its key: the most specific key declared.
-    pub fn limit(&self, target: &RateTarget) -> Option<(&str, &Rate)> {
-        target
-            .keys()
-            .into_iter()
+    pub fn limit(&self, target: &Target) -> Option<(&str, &Rate)> {
+        let exact = target.to_string();
+        let host = target.http_host().map(|h| format!("http:{h}"));
+        std::iter::once(exact)
+            .chain(host)
             .find_map(|k| self.limits.get_key_value(&k))
             .map(|(k, r)| (k.as_str(), r))
     }
@@ -212,45 +165,20 @@ impl RateLimits {
     }
 }
 
-/// A `[rate]` key as stored (a host in lower case), or what is wrong with it.
+/// A `[rate]` key as stored (the target it names, printed), or what is wrong with
+/// it. A bare host (`api.example.com`, `127.0.0.1:8080`), as keys were written
+/// before targets were one vocabulary, still names its `http:` target.
 fn check_key(key: &str) -> std::result::Result<String, (String, String)> {
-    if let Some((prefix, name)) = key.split_once(':')
-        && PREFIXES.contains(&prefix)
-    {
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        return if ok {
-            Ok(key.to_string())
-        } else {
-            Err((
-                "does not name a server, provider or account".into(),
-                format!("write {prefix}:NAME, NAME as in your config"),
-            ))
-        };
-    }
-    let hint = "a key is an HTTP host (api.example.com), a host and port (127.0.0.1:8080), mcp:NAME, llm:NAME or smtp:NAME";
+    let hint = "a key is a target: http:HOST (every port), http:HOST:PORT, mcp:NAME, llm:NAME or smtp:NAME";
     if key.contains('*') {
         return Err((
             "has a wildcard, which rate limits do not take".into(),
             format!("name each host: {hint}"),
         ));
     }
-    let url = reqwest::Url::parse(&format!("http://{key}/"))
-        .map_err(|_| ("is not a host".to_string(), hint.to_string()))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| ("is not a host".to_string(), hint.to_string()))?;
-    let norm = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None if key.ends_with(":80") => format!("{host}:80"),
-        None => host.to_string(),
-    };
-    if norm != key.to_ascii_lowercase() || url.username() != "" {
-        return Err(("is not a host".to_string(), hint.to_string()));
-    }
-    Ok(norm)
+    Target::parse_or_host(key)
+        .map(|t| t.to_string())
+        .map_err(|e| (format!("does not name a target: {e}"), hint.to_string()))
 }
 
 #[cfg(test)]
@@ -288,25 +216,37 @@ mod tests {
         .unwrap();
         l.declare("mcp:github", Rate::parse("30/m").unwrap(), "c", "w")
             .unwrap();
-        let get = |t: &RateTarget| l.limit(t).map(|(k, r)| format!("{k} {r}"));
+        l.declare(
+            "http:new.example.com",
+            Rate::parse("2/s").unwrap(),
+            "c",
+            "w",
+        )
+        .unwrap();
+        let get = |t: Target| l.limit(&t).map(|(k, r)| format!("{k} {r}"));
+        let url = |u: &str| Target::of_url(u).unwrap();
+        let named = |s: &str| Target::parse(s).unwrap();
         assert_eq!(
-            get(&RateTarget::http("https://api.example.com/v1?x=1").unwrap()),
-            Some("api.example.com 10/m".into())
+            get(url("https://api.example.com/v1?x=1")),
+            Some("http:api.example.com 10/m".into())
         );
         assert_eq!(
-            get(&RateTarget::http("https://Api.Example.com:8443/v1").unwrap()),
-            Some("api.example.com:8443 1/s".into())
+            get(url("https://Api.Example.com:8443/v1")),
+            Some("http:api.example.com:8443 1/s".into())
+        );
+        // Another port of the host falls back to the host's limit.
+        assert_eq!(
+            get(url("http://api.example.com:8080/")),
+            Some("http:api.example.com 10/m".into())
         );
         assert_eq!(
-            get(&RateTarget::http("https://other.example.com/").unwrap()),
-            None
+            get(url("https://new.example.com/")),
+            Some("http:new.example.com 2/s".into())
         );
-        assert_eq!(
-            get(&RateTarget::mcp("github")),
-            Some("mcp:github 30/m".into())
-        );
-        assert_eq!(get(&RateTarget::llm("github")), None);
-        assert_eq!(get(&RateTarget::smtp("work")), None);
+        assert_eq!(get(url("https://other.example.com/")), None);
+        assert_eq!(get(named("mcp:github")), Some("mcp:github 30/m".into()));
+        assert_eq!(get(named("llm:github")), None);
+        assert_eq!(get(named("smtp:work")), None);
     }
 
     #[test]
@@ -315,6 +255,8 @@ mod tests {
             "api.example.com",
             "127.0.0.1:8080",
             "[::1]:80",
+            "http:api.example.com",
+            "http:127.0.0.1:8080",
             "smtp:work",
             "llm:local-1",
         ] {
@@ -346,6 +288,8 @@ mod tests {
             r#"
 [rate]
 "api.example.com" = "10/m"
+"127.0.0.1:8443" = "1/s"
+"http:new.example.com" = "5/s"
 "smtp:work" = "20/h"
 [providers.openai]
 kind = "openai"
@@ -360,7 +304,9 @@ rate = "30/m"
         assert_eq!(
             all,
             [
-                "api.example.com=10/m",
+                "http:127.0.0.1:8443=1/s",
+                "http:api.example.com=10/m",
+                "http:new.example.com=5/s",
                 "llm:openai=60/m",
                 "mcp:github=30/m",
                 "smtp:work=20/h"
@@ -384,6 +330,16 @@ rate = "30/m"
         assert!(
             e.message
                 .contains("[rate] \"api.example.com\": `10 per minute` is not a rate"),
+            "{}",
+            e.message
+        );
+        // The old and the new spelling of one host are one target.
+        let both =
+            config("[rate]\n\"api.example.com\" = \"10/m\"\n\"http:api.example.com\" = \"5/m\"\n");
+        let e = RateLimits::from_config(&both).unwrap_err();
+        assert!(
+            e.message.contains("limits `http:api.example.com` to")
+                && e.message.contains("already limited to"),
             "{}",
             e.message
         );

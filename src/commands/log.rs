@@ -218,7 +218,8 @@ pub fn describe(ev: &Event) -> String {
             until,
             ..
         } => format!(
-            "{step}: waits for its turn under the rate limit {target} ({rate}) until {}",
+            "{step}: waits for its turn under the rate limit {} ({rate}) until {}",
+            crate::connectors::Target::display_name(target),
             format_ms(*until)
         ),
         Event::StepWarned { step, warning, .. } => format!("{step}: warning: {warning}"),

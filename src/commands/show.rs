@@ -6,12 +6,16 @@ use super::ui;
 use super::{CmdResult, Ctx, Exit};
 use crate::cli::ShowArgs;
 use crate::clock::format_ms;
+use crate::connectors::Target;
 use crate::error::Error;
 use crate::journal::Journal;
 
 /// The `show --json` object (scripting interface: `{id, workflow, status, inputs,
-/// steps: [{id, kind, status, attempts, output, error, throttled}]}`; `throttled` is
-/// `{until, limit}` while the step waits for its turn under a rate limit, else null).
+/// steps: [{id, kind, status, attempts, output, error, throttled, held}]}`;
+/// `throttled` is `{until, limit}` while the step waits for its turn under a rate
+/// limit, `held` is `{until, target}` while it waits for its target's circuit
+/// breaker, else null). Targets are named `KIND:NAME` ([`Target`]), also those
+/// journaled under an older `[rate]` key.
 pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
     let run = journal.run(id)?;
     let steps: Vec<Json> = journal
@@ -27,7 +31,11 @@ pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
                 "error": s.error,
                 "throttled": s.throttled.as_ref().map(|(until, limit)| json!({
                     "until": format_ms(*until),
-                    "limit": limit,
+                    "limit": limit_name(limit),
+                })),
+                "held": s.held.as_ref().map(|(target, until)| json!({
+                    "until": format_ms(*until),
+                    "target": Target::display_name(target),
                 })),
             })
         })
@@ -44,6 +52,15 @@ pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
         v["dry"] = d.as_str().into();
     }
     Ok(v)
+}
+
+/// A journaled `TARGET RATE` (`api.example.com 10/m`) with its target as named now
+/// (`http:api.example.com 10/m`).
+fn limit_name(limit: &str) -> String {
+    match limit.split_once(' ') {
+        Some((t, rate)) => format!("{} {rate}", Target::display_name(t)),
+        None => Target::display_name(limit),
+    }
 }
 
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
@@ -134,8 +151,17 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
         }
         if let Some((until, limit)) = &st.throttled {
             t.push_str(&format!(
-                "      {} for its turn under the rate limit {limit}, until {}\n",
+                "      {} for its turn under the rate limit {}, until {}\n",
                 s.dim("waits"),
+                limit_name(limit),
+                format_ms(*until)
+            ));
+        }
+        if let Some((target, until)) = &st.held {
+            t.push_str(&format!(
+                "      {} for the circuit breaker {}, until {}\n",
+                s.dim("waits"),
+                Target::display_name(target),
                 format_ms(*until)
             ));
         }

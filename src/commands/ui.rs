@@ -327,8 +327,9 @@ impl Observer for Progress {
                 until,
                 ..
             } => format!(
-                "{} {step} waits for its turn under the rate limit {target} ({rate}) until {}",
+                "{} {step} waits for its turn under the rate limit {} ({rate}) until {}",
                 s.yellow(SLEEPING),
+                crate::connectors::Target::display_name(target),
                 crate::clock::format_ms(*until)
             ),
             Event::StepWarned { step, warning, .. } => {

@@ -590,10 +590,6 @@ impl Connector for Email {
         }]
     }
 
-    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
-        Some(crate::rate::RateTarget::smtp(&self.account))
-    }
-
     fn target(&self) -> Option<super::Target> {
         Some(super::Target::new(super::TargetKind::Smtp, &self.account))
     }

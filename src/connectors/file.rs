@@ -204,10 +204,6 @@ impl Connector for FileAction {
     }
 
     /// Local writes are not rate limited.
-    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
-        None
-    }
-
     fn target(&self) -> Option<super::Target> {
         None
     }

@@ -229,10 +229,6 @@ impl Connector for HttpAction {
     }
 
     /// The request's host (and port).
-    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
-        crate::rate::RateTarget::http(&self.url)
-    }
-
     fn target(&self) -> Option<super::Target> {
         super::Target::of_url(&self.url)
     }

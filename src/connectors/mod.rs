@@ -48,7 +48,6 @@ use serde_json::Value as Json;
 
 use crate::config::ConfigFile;
 use crate::mcp::{CatalogError, ToolCatalog};
-use crate::rate::RateTarget;
 use crate::secrets::Secrets;
 use crate::template::Context;
 use crate::workflow::diag::Diagnostic;
@@ -96,13 +95,10 @@ pub(crate) trait Connector:
     /// Where the action reaches (hosts, programs, folders, tools, recipients): what
     /// a persona's scopes are checked against, after rendering and before commit.
     fn touches(&self) -> Vec<Touch>;
-    /// What rate limits (`[rate]`) count this commit against: the HTTP host, the
-    /// tool server, the SMTP account; `None` when nothing limits it. The driver
+    /// The outside service the action reaches (the HTTP host, the tool server, the
+    /// SMTP account): its circuit breaker and its rate limit (`[rate]`) both count
+    /// this commit; `None` for local work (a file, a shell command). The driver
     /// waits for the target's turn before the commit starts.
-    fn rate_target(&self) -> Option<RateTarget>;
-
-    /// The outside service the action reaches, whose circuit breaker it goes
-    /// through; `None` for local work (a file, a shell command).
     fn target(&self) -> Option<Target>;
     /// One line for listings (stored with the inbox item; cut to 100 characters).
     fn summary(&self) -> String;
@@ -226,13 +222,6 @@ macro_rules! connectors {
             pub fn after_timeout(&self) -> AfterTimeout {
                 match self {
                     $(Action::$Variant(_) => <$Action as Connector>::AFTER_TIMEOUT),+
-                }
-            }
-
-            /// See [`Connector::rate_target`].
-            pub fn rate_target(&self) -> Option<RateTarget> {
-                match self {
-                    $(Action::$Variant(a) => a.rate_target()),+
                 }
             }
 

@@ -222,10 +222,6 @@ impl Connector for ShellAction {
     }
 
     /// A program is limited by its sandbox and limits, not by a rate.
-    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
-        None
-    }
-
     fn target(&self) -> Option<super::Target> {
         None
     }

@@ -1,6 +1,6 @@
 //! Connector targets: the outside service a commit or an LLM call reaches, named
-//! one way everywhere (circuit breakers, `aios status`, config tables, and rate
-//! limits): `KIND:NAME`.
+//! one way everywhere (circuit breakers, rate limits, `aios status`, `aios show`,
+//! config tables): `KIND:NAME`. One type, one parser, one `Display`.
 //!
 //! | kind | name | example |
 //! |---|---|---|
@@ -10,7 +10,12 @@
 //! | `llm` | the provider (`[providers.NAME]`) | `llm:openai` |
 //!
 //! A connector says which target an action reaches ([`super::Connector::target`]);
-//! shell and file steps reach none.
+//! shell and file steps reach none. The scheme's default port (80, 443) is no port
+//! of its own: `http:example.com:443` is read as `http:example.com`.
+//!
+//! `[rate]` keys written before targets were one vocabulary name an HTTP host bare
+//! (`"api.example.com"`, `"127.0.0.1:8080"`); [`Target::parse_or_host`] still reads
+//! them, and turns journaled under those names are shown under the new ones.
 
 use std::fmt;
 
@@ -61,13 +66,13 @@ impl Target {
     }
 
     /// The target of an HTTP request to `url`: its host, and `:PORT` when the URL
-    /// names one. `None` when the URL does not parse or has no host.
+    /// names one other than 80 or 443. `None` when the URL does not parse or has no host.
     pub fn of_url(url: &str) -> Option<Target> {
         let u = reqwest::Url::parse(url).ok()?;
         let host = u.host_str()?.to_ascii_lowercase();
         Some(match u.port() {
+            Some(80 | 443) | None => Target::new(TargetKind::Http, host),
             Some(p) => Target::new(TargetKind::Http, format!("{host}:{p}")),
-            None => Target::new(TargetKind::Http, host),
         })
     }
 
@@ -83,11 +88,64 @@ impl Target {
             return Err(format!("`{s}` has no name after `{}:`", kind.as_str()));
         }
         let name = match kind {
-            TargetKind::Http => name.to_ascii_lowercase(),
+            TargetKind::Http => http_name(name).ok_or_else(|| {
+                format!("`{s}` does not name a host: write http:HOST or http:HOST:PORT (no scheme, path or wildcard)")
+            })?,
             _ => name.to_string(),
         };
         Ok(Target { kind, name })
     }
+
+    /// Read `KIND:NAME`, or a bare HTTP host (`api.example.com`, `127.0.0.1:8080`) as
+    /// `[rate]` keys were written before: both name the same target.
+    pub fn parse_or_host(s: &str) -> Result<Target, String> {
+        match s.split_once(':') {
+            Some((kind, _)) if TargetKind::parse(kind).is_some() => Target::parse(s),
+            _ => Target::parse(&format!("http:{s}")),
+        }
+    }
+
+    /// How a target name journaled by any version reads now: `api.example.com`
+    /// (a turn taken under an old `[rate]` key) is `http:api.example.com`. A name
+    /// that does not parse is shown as it was written.
+    pub fn display_name(journaled: &str) -> String {
+        Target::parse_or_host(journaled)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| journaled.to_string())
+    }
+
+    /// The host of an HTTP target (its name without `:PORT`); `None` for the other
+    /// kinds and for a host without a port.
+    pub fn http_host(&self) -> Option<&str> {
+        if self.kind != TargetKind::Http {
+            return None;
+        }
+        let (host, port) = self.name.rsplit_once(':')?;
+        (port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() && !host.ends_with(':'))
+            .then_some(host)
+    }
+}
+
+/// An HTTP target's name: `host` or `host:port` in lower case, the scheme's default
+/// ports dropped; `None` when `name` is not that.
+fn http_name(name: &str) -> Option<String> {
+    if name.contains(['*', '/', '@', '?', '#']) {
+        return None;
+    }
+    let url = reqwest::Url::parse(&format!("http://{name}/")).ok()?;
+    let host = url.host_str()?;
+    let norm = match url.port() {
+        Some(443) | None => host.to_string(), // 80 is http's own: `port()` hides it
+        Some(p) => format!("{host}:{p}"),
+    };
+    // Anything the URL parser dropped or rewrote (besides case and a default port)
+    // was not a host.
+    let lower = name.to_ascii_lowercase();
+    let written = lower
+        .strip_suffix(":80")
+        .or_else(|| lower.strip_suffix(":443"))
+        .unwrap_or(&lower);
+    (norm == written).then_some(norm)
 }
 
 impl fmt::Display for Target {
@@ -111,9 +169,13 @@ mod tests {
             t("http://127.0.0.1:8080/hook").as_deref(),
             Some("http:127.0.0.1:8080")
         );
-        // The scheme's own port is no port of its own.
+        // The scheme's own port is no port of its own, nor is the other scheme's.
         assert_eq!(
             t("https://example.com:443/").as_deref(),
+            Some("http:example.com")
+        );
+        assert_eq!(
+            t("http://example.com:443/").as_deref(),
             Some("http:example.com")
         );
         assert_eq!(t("not a url"), None);
@@ -140,5 +202,53 @@ mod tests {
                 .contains("http, smtp, mcp or llm")
         );
         assert!(Target::parse("mcp:").is_err());
+        for bad in [
+            "http:*.example.com",
+            "http:x.test/path",
+            "http:a@b",
+            "http:",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+        // Default ports are no ports of their own; hosts are lower case.
+        assert_eq!(
+            Target::parse("http:API.example.com:443")
+                .unwrap()
+                .to_string(),
+            "http:api.example.com"
+        );
+        assert_eq!(
+            Target::parse("http:[::1]:80").unwrap().to_string(),
+            "http:[::1]"
+        );
+    }
+
+    #[test]
+    fn bare_hosts_are_http_targets_as_old_rate_keys_wrote_them() {
+        let t = |s: &str| Target::parse_or_host(s).map(|t| t.to_string());
+        assert_eq!(t("api.example.com").unwrap(), "http:api.example.com");
+        assert_eq!(t("127.0.0.1:8080").unwrap(), "http:127.0.0.1:8080");
+        assert_eq!(t("[::1]:80").unwrap(), "http:[::1]");
+        assert_eq!(t("mcp:github").unwrap(), "mcp:github");
+        assert_eq!(t("http:x.test").unwrap(), "http:x.test");
+        assert!(t("*.example.com").is_err());
+        assert!(t("a b").is_err());
+        assert_eq!(
+            Target::display_name("api.example.com"),
+            "http:api.example.com"
+        );
+        assert_eq!(Target::display_name("smtp:work"), "smtp:work");
+        assert_eq!(Target::display_name("not a target"), "not a target");
+        let host = |s: &str| {
+            Target::parse_or_host(s)
+                .unwrap()
+                .http_host()
+                .map(String::from)
+        };
+        assert_eq!(host("x.test:8080").as_deref(), Some("x.test"));
+        assert_eq!(host("[::1]:8080").as_deref(), Some("[::1]"));
+        assert_eq!(host("[::1]"), None);
+        assert_eq!(host("x.test"), None);
+        assert_eq!(host("mcp:a"), None);
     }
 }

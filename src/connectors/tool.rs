@@ -375,10 +375,6 @@ impl Connector for ToolAction {
     }
 
     /// The tool server.
-    fn rate_target(&self) -> Option<crate::rate::RateTarget> {
-        Some(crate::rate::RateTarget::mcp(&self.server))
-    }
-
     fn target(&self) -> Option<super::Target> {
         Some(super::Target::new(super::TargetKind::Mcp, &self.server))
     }

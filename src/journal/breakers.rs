@@ -234,6 +234,9 @@ impl Journal {
                 let (name, at, data) = r?;
                 let target = Target::parse(&name).map_err(Error::storage)?;
                 let ev: BreakerEvent = serde_json::from_str(&data)?;
+                // Keyed as the stored rows are read: by the target as named now (an
+                // older `http:HOST:80` is `http:HOST`).
+                let name = target.to_string();
                 let before = rebuilt.remove(&name);
                 rebuilt.insert(name, breaker::apply(before, &target, &ev, at));
                 n += 1;
@@ -360,5 +363,40 @@ mod tests {
         // By hand: only an open (or counting) breaker closes.
         let e = b.close_breaker(&t, "the operator").unwrap_err();
         assert!(e.message.contains("is not open"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_breaker_journaled_under_an_older_name_replays_under_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = BreakerPolicy {
+            failures: 1,
+            cooldown: 60_000,
+            max_cooldown: 600_000,
+        };
+        let mut j = open(&dir, "2026-01-01T00:00:00Z");
+        let t = Target::of_url("http://y.test:8080/").unwrap();
+        j.breaker_report(&t, &p, &Verdict::Failed("no answer".into()))
+            .unwrap();
+        // The same history, as an older aios journaled it for a URL naming the other
+        // scheme's default port (`http://x.test:443/`).
+        j.conn
+            .execute_batch(&format!(
+                "INSERT INTO breaker_events (target, type, data, at)
+                   SELECT 'http:x.test:443', type, data, at FROM breaker_events
+                   WHERE target = 'http:y.test:8080';
+                 INSERT INTO breakers ({COLS})
+                   SELECT 'http:x.test:443', state, failures, trips, opened_at, until, probe,
+                          last_error, updated_at FROM breakers WHERE target = 'http:y.test:8080';"
+            ))
+            .unwrap();
+        let names: Vec<String> = j
+            .breakers()
+            .unwrap()
+            .iter()
+            .map(|b| b.target.to_string())
+            .collect();
+        assert_eq!(names, ["http:x.test", "http:y.test:8080"]);
+        let (n, diff) = j.replay_breakers().unwrap();
+        assert_eq!((n, diff), (2, vec![]));
     }
 }

@@ -20,6 +20,8 @@ pub enum Msg {
     Runs(Vec<RunSummary>),
     /// The Overview tab's figures.
     Stats(Box<crate::journal::stats::Stats>),
+    /// The circuit breakers open or half-open now.
+    Breakers(Vec<crate::health::Breaker>),
     Detail(Box<Detail>),
     Timeline(Box<Timeline>),
     /// Decisions were recorded (`done`: id and verb) or refused (`failed`: id and why).
@@ -92,6 +94,8 @@ pub enum Cmd {
         run: i64,
         reason: Option<String>,
     },
+    /// Close a circuit breaker by hand, as `aios breakers close TARGET` does.
+    CloseBreaker(crate::connectors::Target),
     /// Validate an edited action and diff it against the proposal.
     CheckEdit {
         id: i64,

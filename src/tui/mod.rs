@@ -4,8 +4,8 @@
 //! Elm-style: [`model`] holds the state, [`message`] lists what can happen
 //! ([`Msg`]) and what the runtime must do ([`Cmd`]), [`update`] is the pure transition
 //! (unit tested), [`view`] draws a model (snapshot tested on `TestBackend`), and
-//! [`runtime`] is the only part that touches the terminal, the journal, threads and
-//! the clock. Decisions go through [`crate::inbox::decide`], the same function as
+//! [`runtime`] (with `terminal`) is the only part that touches the terminal, the
+//! journal, threads and the clock. Decisions go through [`crate::inbox::decide`], the same function as
 //! `aios approve/reject`; approved runs continue in background threads, each with its
 //! own journal connection, and the screen follows them by polling the journal.
 //!
@@ -15,6 +15,7 @@
 pub mod message;
 pub mod model;
 pub mod runtime;
+mod terminal;
 pub mod update;
 pub mod view;
 

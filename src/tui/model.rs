@@ -213,6 +213,13 @@ pub struct Model {
     pub runs_cursor: usize,
     /// The Overview tab's figures, when loaded.
     pub stats: Option<crate::journal::stats::Stats>,
+    /// The circuit breakers open or half-open now (as `aios breakers` lists them).
+    pub breakers: Vec<crate::health::Breaker>,
+    /// The breaker selected on the Overview tab (`x` closes it).
+    pub breakers_cursor: usize,
+    /// A run key pressed on a failed run whose failure item was still loading:
+    /// `(run, item, key)`, made when the item's detail arrives.
+    pub pending_failure: Option<(i64, i64, char)>,
     pub timeline: Option<Timeline>,
     pub timeline_scroll: u16,
     /// Runs this process is driving in the background now.
@@ -244,6 +251,9 @@ impl Model {
             runs: Vec::new(),
             runs_cursor: 0,
             stats: None,
+            breakers: Vec::new(),
+            breakers_cursor: 0,
+            pending_failure: None,
             timeline: None,
             timeline_scroll: 0,
             driving: BTreeSet::new(),
@@ -270,6 +280,11 @@ impl Model {
     pub fn selected_detail(&self) -> Option<&Detail> {
         let id = self.selected()?.row.id;
         self.detail.as_ref().filter(|d| d.record.id == id)
+    }
+
+    /// The breaker selected on the Overview tab.
+    pub fn selected_breaker(&self) -> Option<&crate::health::Breaker> {
+        self.breakers.get(self.breakers_cursor)
     }
 
     /// Items hidden by a snooze now.

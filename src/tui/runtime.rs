@@ -2,23 +2,15 @@
 //! `update` returns, polls the journal (cheaply: only events newer than the last one
 //! seen are looked at) and drives approved runs in background threads.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::io::{self, Stdout};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent};
-use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use std::time::Duration;
 
 use super::message::{Cmd, Msg};
 use super::model::{Detail, Item, Model, Screen, Settings, Timeline};
-use super::{update, view};
+pub use super::terminal::{Term, run};
+use super::terminal::{enter_terminal, restore_terminal, term_error};
 use crate::clock::Clock;
 use crate::engine::{self, Mode, Quiet, RunEnv};
 use crate::error::{Error, ErrorKind, Result};
@@ -55,7 +47,7 @@ enum Bg {
 /// Performs commands and polls; used by [`run`] and by the benchmark.
 pub struct Runtime {
     pub journal: Journal,
-    settings: TuiSettings,
+    pub(super) settings: TuiSettings,
     /// The newest event seen.
     seq: i64,
     /// The pending rows last loaded, and which of them were stale.
@@ -64,6 +56,8 @@ pub struct Runtime {
     driving: BTreeSet<i64>,
     /// Runs decided on while this process drove them: drive again when it stops.
     again: BTreeSet<i64>,
+    /// The tripped breakers last sent (sent again only when they change).
+    breakers: Option<Vec<crate::health::Breaker>>,
     tx: mpsc::Sender<Bg>,
     rx: mpsc::Receiver<Bg>,
 }
@@ -80,6 +74,7 @@ impl Runtime {
             stale: BTreeSet::new(),
             driving: BTreeSet::new(),
             again: BTreeSet::new(),
+            breakers: None,
             tx,
             rx,
         })
@@ -153,6 +148,11 @@ impl Runtime {
                 out.push(Msg::Stats(Box::new(self.stats()?)));
             }
         }
+        // Breakers have their own log (no run event when one closes): a small table,
+        // read on every look.
+        if let Some(b) = self.tripped_breakers(force)? {
+            out.push(b);
+        }
         // The shown detail may have changed (decided elsewhere, snoozed, stale).
         if (inbox_changed || ch.runs)
             && let Some(d) = &m.detail
@@ -172,6 +172,21 @@ impl Runtime {
             }
         }
         Ok(out)
+    }
+
+    /// The open and half-open breakers, when they changed since last sent (or `force`).
+    fn tripped_breakers(&mut self, force: bool) -> Result<Option<Msg>> {
+        let now: Vec<_> = self
+            .journal
+            .breakers()?
+            .into_iter()
+            .filter(|b| b.is_tripped())
+            .collect();
+        if !force && self.breakers.as_ref() == Some(&now) {
+            return Ok(None);
+        }
+        self.breakers = Some(now.clone());
+        Ok(Some(Msg::Breakers(now)))
     }
 
     /// The Overview tab's figures, against the config's caps (as `aios stats`).
@@ -420,6 +435,24 @@ impl Runtime {
                 out.extend(self.poll(m, false)?);
                 Ok(out)
             }
+            Cmd::CloseBreaker(target) => {
+                let msg = match self.journal.close_breaker(&target, "the operator") {
+                    Ok(b) => Msg::Status {
+                        text: format!(
+                            "circuit breaker {} closed: the steps it held go at the next tick",
+                            b.target
+                        ),
+                        error: false,
+                    },
+                    Err(e) => Msg::Status {
+                        text: e.message,
+                        error: true,
+                    },
+                };
+                let mut out = vec![msg];
+                out.extend(self.poll(m, false)?);
+                Ok(out)
+            }
             Cmd::CheckEdit { id, text } => {
                 let result = self.journal.proposal(id).and_then(|p| {
                     inbox::preview_edit(
@@ -510,85 +543,4 @@ fn with_hint(e: &Error) -> String {
         Some(h) => format!("{} ({h})", e.message),
         None => e.message.clone(),
     }
-}
-
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
-
-fn term_error(e: io::Error) -> Error {
-    Error::other(format!("terminal: {e}"))
-}
-
-fn enter_terminal() -> io::Result<()> {
-    enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-    Ok(())
-}
-
-/// Put the terminal back as it was. Safe to call more than once.
-fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(
-        io::stdout(),
-        DisableMouseCapture,
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
-}
-
-/// Restores the terminal when dropped: on quit, on error and while unwinding.
-struct Guard;
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        restore_terminal();
-    }
-}
-
-/// Run the TUI until the operator quits.
-pub fn run(settings: TuiSettings) -> Result<()> {
-    let poll_every = settings.poll;
-    let mut rt = Runtime::new(settings)?;
-    let size = crossterm::terminal::size().unwrap_or((80, 24));
-    let mut model = Model::new(rt.model_settings(), rt.settings.clock.now_ms(), size);
-    let first = rt.poll(&model, true)?;
-
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous(info);
-    }));
-    let _guard = Guard;
-    enter_terminal().map_err(term_error)?;
-    let mut term = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(term_error)?;
-    term.clear().map_err(term_error)?;
-
-    let mut queue: VecDeque<Msg> = first.into();
-    let mut last_poll = Instant::now();
-    loop {
-        while let Some(msg) = queue.pop_front() {
-            for cmd in update(&mut model, msg) {
-                queue.extend(rt.perform(cmd, &model, Some(&mut term))?);
-            }
-        }
-        if model.quit {
-            break;
-        }
-        term.draw(|f| view(&model, f)).map_err(term_error)?;
-        let wait = poll_every
-            .saturating_sub(last_poll.elapsed())
-            .min(Duration::from_millis(100));
-        if event::poll(wait).map_err(term_error)? {
-            match event::read().map_err(term_error)? {
-                TermEvent::Key(k) => queue.push_back(Msg::Key(k)),
-                TermEvent::Resize(w, h) => queue.push_back(Msg::Resize(w, h)),
-                TermEvent::Mouse(e) => queue.push_back(Msg::Mouse(e)),
-                _ => {}
-            }
-        }
-        if last_poll.elapsed() >= poll_every {
-            queue.extend(rt.poll(&model, false)?);
-            last_poll = Instant::now();
-        }
-    }
-    Ok(())
 }

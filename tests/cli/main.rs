@@ -62,4 +62,5 @@ mod steps;
 mod storage;
 mod timers;
 mod tui;
+mod tui_control;
 mod tui_runs;

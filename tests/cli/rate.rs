@@ -163,21 +163,79 @@ fn a_held_step_shows_why_and_until_when_and_can_be_cancelled() {
     let s = held(&t, 2, "ping");
     assert_eq!(s["status"], "pending");
     assert_eq!(s["throttled"]["until"], "2026-11-21T10:30:00Z");
-    assert_eq!(s["throttled"]["limit"], format!("{host} 1/h"));
+    assert_eq!(s["throttled"]["limit"], format!("http:{host} 1/h"));
     t.aios(&["show", "2"]).success().stdout_contains(&format!(
-        "waits for its turn under the rate limit {host} 1/h, until 2026-11-21T10:30:00Z"
+        "waits for its turn under the rate limit http:{host} 1/h, until 2026-11-21T10:30:00Z"
     ));
     t.aios(&["cancel", "2"]).success();
     let out = bg.wait();
     assert!(
         out.stderr.contains(&format!(
-            "ping waits for its turn under the rate limit {host} (1/h) until 2026-11-21T10:30:00Z"
+            "ping waits for its turn under the rate limit http:{host} (1/h) until 2026-11-21T10:30:00Z"
         )),
         "{}",
         out.stderr
     );
     assert_eq!(t.show(2)["status"], "cancelled");
     assert_eq!(server.count("/ping"), 1);
+}
+
+/// `[rate]` keys written as bare hosts (before rate limits and breakers shared
+/// `KIND:NAME`) still load and name the `http:` target; a journal holding turns under
+/// both spellings replays, and shows both under the one name.
+#[test]
+fn old_bare_host_keys_load_and_old_journaled_names_show_as_targets() {
+    let server = Server::start();
+    let host = server.url("").trim_start_matches("http://").to_string();
+    let one = format!(
+        "name = \"ping\"\n[[steps]]\nid = \"ping\"\nkind = \"http\"\nurl = \"{}\"\napprove = \"never\"\n",
+        server.url("/ping")
+    );
+    // The old spelling (a bare host and port) of the key.
+    let t = Test::new()
+        .write("config.toml", &format!("[rate]\n\"{host}\" = \"1/h\"\n"))
+        .write("wf.toml", &one);
+    t.aios(&["run", "wf.toml"]).success();
+    let bg = t.args(&["run", "wf.toml"]).spawn();
+    let s = held(&t, 2, "ping");
+    assert_eq!(s["throttled"]["limit"], format!("http:{host} 1/h"));
+    t.aios(&["cancel", "2"]).success();
+    bg.wait();
+    // A turn journaled by an older aios, under the bare key, after the new one.
+    let db = rusqlite::Connection::open(t.db()).unwrap();
+    let n = db
+        .execute(
+            "INSERT INTO events (run_id, step_id, type, data, at)
+             SELECT run_id, step_id, type, replace(data, ?1, ?2), at FROM events
+             WHERE run_id = 2 AND type = 'step_throttled'",
+            [format!("\"http:{host}\""), format!("\"{host}\"")],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    db.execute(
+        "UPDATE steps SET throttled_until = (SELECT throttled_until FROM steps WHERE run_id = 2),
+                          throttled_by = ?1 WHERE run_id = 2",
+        [format!("{host} 1/h")],
+    )
+    .unwrap();
+    let old: String = db
+        .query_row(
+            "SELECT data FROM events WHERE type = 'step_throttled' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(old.contains(&format!("\"target\":\"{host}\"")), "{old}");
+    drop(db);
+    t.aios(&["replay", "2"]).success();
+    assert_eq!(
+        t.show(2)["steps"][0]["throttled"]["limit"],
+        format!("http:{host} 1/h")
+    );
+    let log = t.aios(&["show", "2"]).success().stdout;
+    let line = format!("ping: waits for its turn under the rate limit http:{host} (1/h) until");
+    assert_eq!(log.matches(&line).count(), 2, "{log}");
+    assert!(!log.contains(&format!("limit {host}")), "{log}");
 }
 
 /// A tool server's `rate` limits its calls.
@@ -241,7 +299,7 @@ fn a_bad_limit_is_refused_before_anything_runs() {
     let cfg = t.join("config.toml").display().to_string();
     t.aios(&["run", "wf.toml"]).code(2).stderr_is(&format!(
         "error: {cfg}: [rate] \"*.example.com\": `*.example.com` has a wildcard, which rate limits do not take\n\
-         hint: name each host: a key is an HTTP host (api.example.com), a host and port (127.0.0.1:8080), mcp:NAME, llm:NAME or smtp:NAME\n"
+         hint: name each host: a key is a target: http:HOST (every port), http:HOST:PORT, mcp:NAME, llm:NAME or smtp:NAME\n"
     ));
     t.put(
         "config.toml",

@@ -40,7 +40,8 @@ fn hello_show_json_has_the_documented_shape() {
                 "attempts",
                 "output",
                 "error",
-                "throttled"
+                "throttled",
+                "held"
             ])
         );
         assert!(s["throttled"].is_null());

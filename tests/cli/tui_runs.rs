@@ -45,8 +45,8 @@ fn runs_view_retries_a_failed_run_and_opens_its_item() {
     tui.keys("\t");
     tui.wait_for("r retry");
     tui.keys("r");
-    // Retrying the failed step (from the runs view) withdraws the failure item and
-    // proposes the step's action again.
+    // Retrying the failed step from the runs view decides its failure item (as
+    // `aios approve 2` does) and proposes the step's action again.
     tui.wait_for("run 1 waits for you");
     tui.keys("o");
     tui.wait_for("#3 action · note");

@@ -176,7 +176,10 @@ impl Driver<'_> {
             }
             // Rate limit (`[rate]`): wait for the provider's turn before the call
             // (the wait does not count against the step's deadline).
-            let rate = Some(crate::rate::RateTarget::llm(target.provider_name()));
+            let rate = Some(crate::connectors::Target::new(
+                crate::connectors::TargetKind::Llm,
+                target.provider_name(),
+            ));
             if let Some(due) = self.wait_for_turn(step, attempt, rate)? {
                 let then = super::rate::Then::Turn(Box::new(super::rate::HeldTurn {
                     req,

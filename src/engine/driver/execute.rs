@@ -95,7 +95,7 @@ impl Driver<'_> {
                     return Ok(());
                 }
                 // Rate limit (`[rate]`): wait for the target's turn before it starts.
-                if self.hold_for_turn(step, attempt, action.rate_target(), Then::Execute)? {
+                if self.hold_for_turn(step, attempt, action.target(), Then::Execute)? {
                     return Ok(());
                 }
                 self.record(vec![Event::StepStarted {

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use super::Driver;
 use crate::agent::turns::Next;
 use crate::agent::{AgentRequest, Turns};
+use crate::connectors::Target;
 use crate::engine::machine::Input;
 use crate::error::Result;
 use crate::journal::Taker;
-use crate::rate::RateTarget;
 
 /// What a held step does when its turn comes.
 pub(in crate::engine) enum Then {
@@ -47,7 +47,7 @@ impl Driver<'_> {
         &mut self,
         step: usize,
         attempt: u32,
-        target: Option<RateTarget>,
+        target: Option<Target>,
         then: Then,
     ) -> Result<bool> {
         match self.wait_for_turn(step, attempt, target)? {
@@ -66,7 +66,7 @@ impl Driver<'_> {
         &mut self,
         step: usize,
         attempt: u32,
-        target: Option<RateTarget>,
+        target: Option<Target>,
     ) -> Result<Option<Instant>> {
         if self.turn_came.remove(&step) == Some(attempt) {
             return Ok(None);

@@ -65,7 +65,7 @@ pub(super) fn choose(m: &mut Model, c: char) -> Option<Vec<Cmd>> {
 }
 
 /// Make `choice` for item `id`: at once, or after what it asks for.
-fn make(m: &mut Model, id: i64, choice: Choice) -> Vec<Cmd> {
+pub(super) fn make(m: &mut Model, id: i64, choice: Choice) -> Vec<Cmd> {
     match &choice.ask {
         Ask::Nothing => decide(m, id, &choice, choice.fixed.clone()),
         Ask::Reason => reject(m, vec![id], choice.short),

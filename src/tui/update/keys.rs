@@ -205,12 +205,34 @@ fn overview_key(m: &mut Model, k: KeyEvent) -> Vec<Cmd> {
     if let Some(cmds) = global_key(m, &k) {
         return cmds;
     }
+    let last = m.breakers.len().saturating_sub(1);
     match k.code {
         KeyCode::Tab | KeyCode::Esc => m.screen = Screen::Inbox,
         KeyCode::Char('r') => return vec![Cmd::LoadStats],
+        KeyCode::Down | KeyCode::Char('j') => m.breakers_cursor = (m.breakers_cursor + 1).min(last),
+        KeyCode::Up | KeyCode::Char('k') => m.breakers_cursor = m.breakers_cursor.saturating_sub(1),
+        KeyCode::Char('x') => return close_breaker(m),
         _ => {}
     }
     Vec::new()
+}
+
+/// `x` on the Overview tab: close the selected circuit breaker by hand (the
+/// library call of `aios breakers close TARGET`).
+fn close_breaker(m: &mut Model) -> Vec<Cmd> {
+    match m.selected_breaker() {
+        Some(b) => {
+            let target = b.target.clone();
+            m.status = Some(super::info(format!("closing circuit breaker {target}…")));
+            vec![Cmd::CloseBreaker(target)]
+        }
+        None => {
+            m.status = Some(super::info(
+                "no circuit breaker is open: every target answers",
+            ));
+            Vec::new()
+        }
+    }
 }
 
 fn timeline_key(m: &mut Model, k: KeyEvent, run: i64, back: Back) -> Vec<Cmd> {

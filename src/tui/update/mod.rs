@@ -23,7 +23,7 @@ use keys::key;
 pub(super) use list::refilter;
 use list::{keep_in_view, set_items};
 use overlays::editor;
-pub use runs::resume_word;
+pub use runs::{failure_item, failure_key, resume_word};
 
 // `tests.rs` reaches these through `use super::*`, as it did when this was one file.
 #[cfg(test)]
@@ -63,12 +63,29 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             m.stats = Some(*st);
             Vec::new()
         }
+        Msg::Breakers(list) => {
+            // The selection stays on the same target when it is still tripped.
+            let selected = m.selected_breaker().map(|b| b.target.clone());
+            m.breakers = list;
+            m.breakers_cursor = selected
+                .and_then(|t| m.breakers.iter().position(|b| b.target == t))
+                .unwrap_or(m.breakers_cursor)
+                .min(m.breakers.len().saturating_sub(1));
+            Vec::new()
+        }
         Msg::Detail(d) => {
             if m.detail.as_ref().map(|x| x.record.id) != Some(d.record.id) {
                 m.detail_scroll = 0;
             }
+            let id = d.record.id;
             m.detail = Some(*d);
-            Vec::new()
+            match m.pending_failure.take() {
+                Some((run, item, c)) if item == id => runs::failure_loaded(m, run, item, c),
+                other => {
+                    m.pending_failure = other;
+                    Vec::new()
+                }
+            }
         }
         Msg::Timeline(t) => {
             m.timeline = Some(*t);
@@ -193,6 +210,8 @@ pub fn wants_detail(m: &Model) -> Option<i64> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_control;
 #[cfg(test)]
 mod tests_decide;
 #[cfg(test)]

@@ -166,13 +166,38 @@ fn draw_footer(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
         );
         return;
     }
-    let keys = footer_keys(m, area.width);
     let mut spans = Vec::new();
+    // Any open breaker is said first, whatever the screen (the Overview lists them).
+    let marker = breakers_marker(m);
+    let width = match &marker {
+        Some(text) => {
+            spans.push(Span::styled(text.clone(), t.alert()));
+            spans.push(Span::raw("  "));
+            area.width.saturating_sub(text.chars().count() as u16 + 2)
+        }
+        None => area.width,
+    };
+    let keys = footer_keys(m, width);
     for (k, what) in keys {
         spans.push(Span::styled(k, t.bold().patch(t.fg(Color::Cyan))));
         spans.push(Span::raw(format!(" {what}  ")));
     }
     f.render_widget(Line::from(spans), area);
+}
+
+/// `✗ 1 breaker open` (`✗ 2 breakers`, below 60 columns) while any circuit breaker
+/// is open or half-open.
+fn breakers_marker(m: &Model) -> Option<String> {
+    let n = m.breakers.len();
+    if n == 0 {
+        return None;
+    }
+    let what = crate::text::count_as(n, "breaker", "breakers");
+    Some(if m.size.0 >= 60 {
+        format!("✗ {what} open")
+    } else {
+        format!("✗ {what}")
+    })
 }
 
 /// The footer's keys: on the inbox, the selected item's own choices (`a retry  d
@@ -209,7 +234,7 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             keys
         }
         Screen::Runs => {
-            let mut keys = run_keys(m.runs.get(m.runs_cursor));
+            let mut keys = run_keys(m, m.runs.get(m.runs_cursor));
             keys.extend([
                 own("j/k", "move"),
                 own("⏎", "timeline"),
@@ -219,14 +244,23 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
             ]);
             keys
         }
-        Screen::Overview => vec![
-            own("r", "refresh"),
-            own("tab", "inbox"),
-            own("?", "help"),
-            own("q", "quit"),
-        ],
+        Screen::Overview => {
+            let mut keys = Vec::new();
+            if !m.breakers.is_empty() {
+                keys.push(own("x", "close"));
+                keys.push(own("j/k", "move"));
+            }
+            keys.extend([
+                own("r", "refresh"),
+                own("tab", "inbox"),
+                own("?", "help"),
+                own("q", "quit"),
+            ]);
+            keys
+        }
         Screen::Timeline { run, .. } => {
             let mut keys = run_keys(
+                m,
                 m.timeline
                     .as_ref()
                     .map(|tl| &tl.run)
@@ -271,13 +305,35 @@ fn footer_keys(m: &Model, width: u16) -> Vec<(String, String)> {
 }
 
 /// The keys acting on `run` (see `update::runs`): resume or retry while it can go
-/// on, cancel while it is not finished, and open its waiting item.
-fn run_keys(run: Option<&crate::journal::RunSummary>) -> Vec<(String, String)> {
+/// on, cancel while it is not finished, and open its waiting item. A failed run with
+/// a failure item in the inbox offers that item's choices instead of the resume:
+/// retry, skip and undo (once the item is loaded, when it offers them), abandon.
+fn run_keys(m: &Model, run: Option<&crate::journal::RunSummary>) -> Vec<(String, String)> {
     let Some(run) = run else {
         return Vec::new();
     };
     let mut keys = Vec::new();
-    if let Some(word) = crate::tui::update::resume_word(run.status) {
+    let failure = (run.status == crate::journal::RunStatus::Failed)
+        .then(|| crate::tui::update::failure_item(m, run.id))
+        .flatten();
+    if let Some(id) = failure {
+        let loaded = m.detail.as_ref().filter(|d| d.record.id == id);
+        let offered = loaded
+            .map(|d| crate::inbox::choices::of(&d.view))
+            .unwrap_or_default();
+        for (k, word) in [
+            ("r", "retry"),
+            ("p", "skip"),
+            ("u", "undo"),
+            ("x", "abandon"),
+        ] {
+            let choice = k.chars().next().and_then(crate::tui::update::failure_key);
+            let always = matches!(k, "r" | "x");
+            if always || offered.iter().any(|c| Some(c.key) == choice) {
+                keys.push((k.to_string(), word.to_string()));
+            }
+        }
+    } else if let Some(word) = crate::tui::update::resume_word(run.status) {
         keys.push(("r".to_string(), word.to_string()));
     }
     if !run.status.is_terminal() {
@@ -337,6 +393,8 @@ fn heading(s: &str, t: Theme) -> Line<'static> {
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod tests_control;
+#[cfg(test)]
 mod tests_decided;
 #[cfg(test)]
-mod tests_runs;
+pub(crate) mod tests_runs;

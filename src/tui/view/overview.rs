@@ -2,7 +2,9 @@
 //! [`crate::journal::Journal::stats`]) as charts: LLM spend per day against the daily
 //! cap (a bar chart), items decided per day (a sparkline) with the median time to
 //! decide, failures per workflow (horizontal bars) and each numeric outcome per
-//! workflow over its runs (a line chart).
+//! workflow over its runs (a line chart). Above them, while any is open or
+//! half-open, the circuit breakers (as `aios breakers` lists them; `x` closes the
+//! selected one).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -16,6 +18,8 @@ use ratatui::widgets::{
 
 use super::Theme;
 use crate::agent::budget::usd;
+use crate::clock::Millis;
+use crate::health::BreakerState;
 use crate::journal::stats::Stats;
 use crate::tui::model::Model;
 
@@ -26,6 +30,15 @@ fn boxed(title: String, t: Theme) -> Block<'static> {
 }
 
 pub(super) fn draw_overview(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
+    let area = if m.breakers.is_empty() {
+        area
+    } else {
+        let rows = breakers_height(m, area.width);
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(rows), Constraint::Min(3)]).areas(area);
+        draw_breakers(m, f, top, t);
+        rest
+    };
     let Some(st) = &m.stats else {
         f.render_widget(
             Paragraph::new("loading…").block(boxed(" overview ".into(), t)),
@@ -48,6 +61,75 @@ pub(super) fn draw_overview(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
     };
     draw_failures(st, f, fail_a, t);
     draw_outcomes(st, f, out_a, t);
+}
+
+/// How many rows the breakers panel takes: a line per breaker (two below 60
+/// columns), at most four breakers (two below 60 columns), and its border.
+fn breakers_height(m: &Model, width: u16) -> u16 {
+    let n = m.breakers.len() as u16;
+    if width >= 60 {
+        n.min(4) + 2
+    } else {
+        n.min(2) * 2 + 2
+    }
+}
+
+/// The tripped breakers: target, state, consecutive failures, and when the next
+/// call may probe (with the cooldown) or who probes now; the selected one marked.
+fn draw_breakers(m: &Model, f: &mut Frame, area: Rect, t: Theme) {
+    let time = |ms: Millis| {
+        let s = crate::clock::format_ms(ms);
+        s.get(11..19).map(|hms| format!("{hms}Z")).unwrap_or(s)
+    };
+    let wide = area.width >= 60;
+    let per = if wide { 1 } else { 2 };
+    let visible = (area.height.saturating_sub(2) as usize / per).max(1);
+    let skip = (m.breakers_cursor + 1).saturating_sub(visible);
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, b) in m.breakers.iter().enumerate().skip(skip).take(visible) {
+        let failures = crate::text::count(b.failures as usize, "failure");
+        let (when, cooldown) = match b.state {
+            BreakerState::Open => match b.until {
+                Some(u) if u <= m.now => ("probe due".to_string(), String::new()),
+                Some(u) => {
+                    let cool = std::time::Duration::from_millis(
+                        u.saturating_sub(b.updated_at).max(0) as u64,
+                    );
+                    (
+                        format!("probe at {}", time(u)),
+                        format!(" (cooldown {})", crate::clock::format_duration(cool)),
+                    )
+                }
+                None => (String::new(), String::new()),
+            },
+            BreakerState::HalfOpen => (
+                format!("probing: {}", b.probe.as_deref().unwrap_or("a call")),
+                String::new(),
+            ),
+            BreakerState::Closed => (String::new(), String::new()),
+        };
+        let selected = i == m.breakers_cursor;
+        let head = format!(
+            "{} {}  {}",
+            if selected { "›" } else { " " },
+            b.target,
+            b.state.as_str().replace('_', "-"),
+        );
+        let style = if selected { t.selected() } else { t.alert() };
+        if wide {
+            lines.push(Line::styled(
+                format!("{head}  {failures}  {when}{cooldown}"),
+                style,
+            ));
+        } else {
+            // Below 60 columns: when it may go again first, the count after it
+            // (cut at the edge when it does not fit; `aios breakers` has it all).
+            lines.push(Line::styled(head, style));
+            lines.push(Line::styled(format!("    {when} · {failures}"), style));
+        }
+    }
+    let title = format!(" circuit breakers · {} open · x close ", m.breakers.len());
+    f.render_widget(Paragraph::new(lines).block(boxed(title, t)), area);
 }
 
 fn draw_spend(st: &Stats, f: &mut Frame, area: Rect, t: Theme) {

@@ -170,7 +170,7 @@ fn at_80x24_the_footer_keeps_a_rescue_s_choices_and_q_quit() {
     }
 }
 
-fn sample_stats() -> crate::journal::stats::Stats {
+pub(super) fn sample_stats() -> crate::journal::stats::Stats {
     use crate::journal::stats::{Day, Failures, Point, Series, Stats};
     let days: Vec<Day> = (0..30)
         .map(|i| Day {
@@ -212,7 +212,7 @@ fn sample_stats() -> crate::journal::stats::Stats {
     }
 }
 
-fn overview(w: u16, h: u16) -> Model {
+pub(super) fn overview(w: u16, h: u16) -> Model {
     let mut m = with(several(), w, h);
     press(&mut m, KeyCode::Tab);
     press(&mut m, KeyCode::Tab);
