@@ -135,7 +135,7 @@ impl Journal {
         }
         create_private(path).map_err(plain)?;
         align_sidecar_modes(path);
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -157,6 +157,7 @@ impl Journal {
         }
         conn.busy_timeout(opts.lock_timeout)
             .map_err(|e| plain(e.into()))?;
+        super::count_commits(&mut conn);
         // Switching a new database to WAL needs the file to itself for a moment: a
         // second process opening it at the same instant gets SQLITE_BUSY at once,
         // whatever the busy timeout. Try again, a little later each time, for as long
