@@ -114,6 +114,9 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// Prepared statements kept per connection (`prepare_cached`).
+const STATEMENT_CACHE: usize = 256;
+
 /// Write transactions committed by this process's journal connections (a commit
 /// hook counts them; read by `AIOS_STATS`, see `commands`).
 static WRITE_TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
