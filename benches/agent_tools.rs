@@ -14,6 +14,11 @@
 //! three journal commits (call, tool result, and the flush before the next call),
 //! redaction, the HTTP client and the hop to the MCP session.
 //!
+//! Load-independent figures too, from `AIOS_STATS` (each `aios run` process reports
+//! its own CPU time, user + sys, and the journal write transactions it committed):
+//! per turn, the median over runs of (T-turn run − 0-turn run) / T. The servers'
+//! CPU is not in it (they are other processes).
+//!
 //! Run it with `cargo bench --bench agent_tools` (`-- --quick`: 3 runs instead of 7).
 //! The servers come from `.ci/setup` (`$AIOS_TEST_SERVERS`). With `BENCH_GAPS=1` it
 //! also prints the mean gap between consecutive journaled events of each run (where
