@@ -14,6 +14,11 @@
 //! three journal commits (call, tool result, and the flush before the next call),
 //! redaction, the HTTP client and the hop to the MCP session.
 //!
+//! Load-independent figures too, from `AIOS_STATS` (each `aios run` process reports
+//! its own CPU time, user + sys, and the journal write transactions it committed):
+//! per turn, the median over runs of (T-turn run − 0-turn run) / T. The servers'
+//! CPU is not in it (they are other processes).
+//!
 //! Run it with `cargo bench --bench agent_tools` (`-- --quick`: 3 runs instead of 7).
 //! The servers come from `.ci/setup` (`$AIOS_TEST_SERVERS`). With `BENCH_GAPS=1` it
 //! also prints the mean gap between consecutive journaled events of each run (where
@@ -166,12 +171,26 @@ fn config(port: u16, script: &Path) -> String {
     )
 }
 
+/// What one `aios` process cost, as it wrote it (`AIOS_STATS`).
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    cpu_us: u64,
+    write_transactions: u64,
+}
+
 fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<String> {
+    run_costed(bin, home, args).map(|(out, _)| out)
+}
+
+fn run_costed(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(String, Cost)> {
+    let stats = home.join("stats.jsonl");
+    let _ = std::fs::remove_file(&stats);
     let out = Command::new(bin)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AIOS_HOME", home)
+        .env("AIOS_STATS", &stats)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| e.to_string())?;
@@ -182,7 +201,14 @@ fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let line = std::fs::read_to_string(&stats).map_err(|e| format!("no AIOS_STATS: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(line.trim()).map_err(|e| e.to_string())?;
+    let n = |k: &str| v[k].as_u64().ok_or(format!("AIOS_STATS without `{k}`"));
+    let cost = Cost {
+        cpu_us: n("user_us")? + n("sys_us")?,
+        write_transactions: n("write_transactions")?,
+    };
+    Ok((String::from_utf8_lossy(&out.stdout).into_owned(), cost))
 }
 
 /// The step's span as journaled, checked: `turns` tool results, the answer `n`.
@@ -296,8 +322,11 @@ fn bench() -> BenchResult<()> {
     let mut loops = Vec::new();
     let mut nones = Vec::new();
     let mut server = Vec::new();
+    let mut cpu = Vec::new();
+    let mut txs = Vec::new();
     for i in 0..iters + 1 {
         let mut spans = [Duration::ZERO; 2];
+        let mut costs = [Cost::default(); 2];
         for (k, (wf, turns)) in [(&none_wf, 0), (&loop_wf, T)].into_iter().enumerate() {
             let home = work.path().join(format!("home-{i}-{k}"));
             std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
@@ -305,7 +334,8 @@ fn bench() -> BenchResult<()> {
                 .map_err(|e| e.to_string())?;
             let before_ns = clock.nanos.load(Ordering::Relaxed);
             let before_n = clock.requests.load(Ordering::Relaxed);
-            run(&bin, &home, &["run", &wf.display().to_string(), "-q"])?;
+            let (_, cost) = run_costed(&bin, &home, &["run", &wf.display().to_string(), "-q"])?;
+            costs[k] = cost;
             let reqs = clock.requests.load(Ordering::Relaxed) - before_n;
             if reqs != turns + 1 {
                 return Err(format!(
@@ -325,6 +355,8 @@ fn bench() -> BenchResult<()> {
         }
         nones.push(spans[0]);
         loops.push(spans[1]);
+        cpu.push(costs[1].cpu_us.saturating_sub(costs[0].cpu_us));
+        txs.push(costs[1].write_transactions as f64 - costs[0].write_transactions as f64);
     }
     let echo = direct_echo(&script)?;
     let none_m = median(nones);
@@ -347,6 +379,12 @@ fn bench() -> BenchResult<()> {
     println!("| LLM server's own time per request | {} |", us(server_m));
     println!("| `echo` over stdio, direct rmcp client | {} |", us(echo));
     println!("| **aios's share per turn** | **{}** |", us(net));
+    cpu.sort();
+    let cpu_turn = cpu[cpu.len() / 2] as f64 / T as f64;
+    println!("| aios's CPU time per turn (user + sys, getrusage) | {cpu_turn:.0} µs |");
+    txs.sort_by(f64::total_cmp);
+    let tx_turn = txs[txs.len() / 2] / T as f64;
+    println!("| journal write transactions per turn | {tx_turn:.2} |");
     println!();
     let ok = net < TARGET;
     println!(

@@ -14,7 +14,7 @@ pub fn estimate_tokens_in(chat: &Chat) -> u64 {
                 m.content.len()
                     + m.tool_calls
                         .iter()
-                        .map(|c| c.name.len() + c.arguments.to_string().len())
+                        .map(|c| c.name.len() + json_len(&c.arguments))
                         .sum::<usize>()
             })
             .sum::<usize>()
@@ -22,9 +22,27 @@ pub fn estimate_tokens_in(chat: &Chat) -> u64 {
         + chat
             .tools
             .iter()
-            .map(|t| t.name.len() + t.description.len() + t.input_schema.to_string().len())
+            .map(|t| t.name.len() + t.description.len() + json_len(&t.input_schema))
             .sum::<usize>();
     (chars as u64).div_ceil(4) + 8 * (chat.messages.len() as u64 + 1)
+}
+
+/// The length of `v` as compact JSON, counted without building the text (this
+/// runs before every call of an agent's loop, whose conversation grows).
+fn json_len(v: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// What a call may cost at most: its prompt, and a reply of `max_tokens`.
@@ -155,6 +173,12 @@ mod tests {
             usd_per_mtok_out: out,
             sampling: Default::default(),
         }
+    }
+
+    #[test]
+    fn json_len_is_the_compact_texts_length() {
+        let v = serde_json::json!({"a": [1, "é\"x", null], "b": {"c": 2.5}});
+        assert_eq!(json_len(&v), v.to_string().len());
     }
 
     #[test]

@@ -277,6 +277,22 @@ pub fn rejected(reason: Option<&str>) -> Json {
     })
 }
 
+/// The result of a call interrupted in flight that the operator marked done.
+pub fn marked_done() -> Json {
+    json!({
+        "done": true,
+        "note": "the call was interrupted; the operator says it was made",
+    })
+}
+
+/// The result of a call interrupted in flight that the operator says did not happen.
+pub fn not_made(reason: Option<&str>) -> Json {
+    json!({
+        "error": "the call was interrupted; the operator says it was not made",
+        "reason": reason.unwrap_or("no reason given"),
+    })
+}
+
 /// The text a tool result is sent as.
 pub fn result_text(v: &Json) -> String {
     match v {

@@ -364,9 +364,13 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = ui::Ui::detect();
+    let stats = std::env::var_os("AIOS_STATS");
     let result = context(&cli)
         .map_err(anyhow::Error::from)
         .and_then(|ctx| dispatch(&ctx, cli.command));
+    if let Some(path) = stats {
+        write_stats(std::path::Path::new(&path));
+    }
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
@@ -377,6 +381,32 @@ pub fn main() -> ExitCode {
                 .unwrap_or(Exit::Failed);
             ExitCode::from(code as u8)
         }
+    }
+}
+
+/// `AIOS_STATS=FILE`: append one JSON line of what this process cost (CPU time
+/// of all its threads, user and system, in µs; journal write transactions) to FILE,
+/// for benchmarks (see README "Development"). Best effort: a failure is ignored.
+fn write_stats(path: &std::path::Path) {
+    use std::io::Write;
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let micros = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
+    let line = serde_json::json!({
+        "user_us": micros(usage.ru_utime),
+        "sys_us": micros(usage.ru_stime),
+        "write_transactions": crate::journal::write_transactions(),
+    });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
     }
 }
 

@@ -19,6 +19,7 @@ mod calls;
 mod dry;
 pub(super) use calls::redact_result;
 pub(super) use replay::loop_records;
+pub(super) use tools::tool_call_in_flight;
 mod execute;
 mod items;
 mod memory;

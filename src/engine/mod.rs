@@ -399,13 +399,26 @@ fn drive_recorded(
     // Rebuild each step's state from the projections.
     let mut states = vec![StepState::new(Phase::Pending, 0); wf.steps.len()];
     let mut interrupted = Vec::new();
+    let mut tools_interrupted = Vec::new();
     let mut resets = Vec::new();
     let mut reruns = Vec::new();
     for rec in &steps {
         let Some(&i) = index.get(rec.step_id.as_str()) else {
             continue;
         };
+        // An approved side-effecting tool call of its agent was in flight: its
+        // outcome is unknown (invariant 8), the operator decides.
+        let in_flight = match rec.status {
+            StepStatus::Running => {
+                driver::tool_call_in_flight(journal, run_id, &wf.steps[i], &items)?
+            }
+            _ => None,
+        };
         let phase = match rec.status {
+            _ if in_flight.is_some() => {
+                tools_interrupted.extend(in_flight.map(|p| (i, p)));
+                Phase::Running
+            }
             StepStatus::Pending => Phase::Pending,
             StepStatus::Succeeded => Phase::Succeeded,
             StepStatus::Skipped => Phase::Skipped,
@@ -625,6 +638,10 @@ fn drive_recorded(
                 d.prepped[i] = Some(Prepped::Action(a));
             }
         }
+        d.feed(Input::Interrupted { step: i });
+    }
+    for (i, p) in tools_interrupted {
+        d.tool_interrupted(i, p);
         d.feed(Input::Interrupted { step: i });
     }
     for (i, action) in reruns {

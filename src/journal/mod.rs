@@ -123,6 +123,27 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// Prepared statements kept per connection (`prepare_cached`).
+const STATEMENT_CACHE: usize = 256;
+
+/// Write transactions committed by this process's journal connections (a commit
+/// hook counts them; read by `AIOS_STATS`, see `commands`).
+static WRITE_TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions this process has committed to a journal so far.
+pub fn write_transactions() -> u64 {
+    WRITE_TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Count every commit of `conn` in [`write_transactions`].
+fn count_commits(conn: &mut Connection) {
+    // Only fails for a connection in use elsewhere; a new one is not.
+    let _ = conn.commit_hook(Some(|| {
+        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        false
+    }));
+}
+
 impl Journal {
     /// Share `gate` with the other journals of this process: their writes take turns.
     pub fn with_gate(mut self, gate: WriteGate) -> Journal {

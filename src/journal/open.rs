@@ -137,7 +137,7 @@ impl Journal {
         }
         create_private(path).map_err(plain)?;
         align_sidecar_modes(path);
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -159,6 +159,10 @@ impl Journal {
         }
         conn.busy_timeout(opts.lock_timeout)
             .map_err(|e| plain(e.into()))?;
+        super::count_commits(&mut conn);
+        // rusqlite keeps 16 prepared statements by default; a run's driver uses more
+        // than that between two turns of an agent, so each turn parsed its SQL again.
+        conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
         // Switching a new database to WAL needs the file to itself for a moment: a
         // second process opening it at the same instant gets SQLITE_BUSY at once,
         // whatever the busy timeout. Try again, a little later each time, for as long
@@ -280,6 +284,7 @@ impl Journal {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(opts.lock_timeout)?;
+            conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
             // The first read opens the WAL index: fail here, not in a command.
             conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
                 r.get::<_, i64>(0)

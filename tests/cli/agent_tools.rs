@@ -11,14 +11,14 @@ use crate::support::llm::{LlmServer, Reply};
 use crate::support::mcp::everything_config;
 use crate::support::{Test, step};
 
-const MODELS: &str = r#"
+pub(crate) const MODELS: &str = r#"
 [models.default]
 provider = "local"
 name = "m1"
 "#;
 
 /// An OpenAI reply that calls tools: `(id, name, arguments)`.
-fn openai_calls(text: Option<&str>, calls: &[(&str, &str, Json)]) -> Reply {
+pub(crate) fn openai_calls(text: Option<&str>, calls: &[(&str, &str, Json)]) -> Reply {
     let calls: Vec<Json> = calls
         .iter()
         .map(|(id, name, args)| {
@@ -55,7 +55,7 @@ fn anthropic_calls(text: &str, calls: &[(&str, &str, Json)]) -> Reply {
     )
 }
 
-fn workflow(tools: &str, extra: &str) -> String {
+pub(crate) fn workflow(tools: &str, extra: &str) -> String {
     format!(
         r#"
 name = "helper"
@@ -84,7 +84,7 @@ fn setup(server: &LlmServer, kind: &str, wf: &str) -> Test {
 }
 
 /// The tool results (`role: "tool"` messages) an OpenAI request carried.
-fn openai_results(body: &Json) -> Vec<(String, String)> {
+pub(crate) fn openai_results(body: &Json) -> Vec<(String, String)> {
     body["messages"]
         .as_array()
         .unwrap()
@@ -99,7 +99,7 @@ fn openai_results(body: &Json) -> Vec<(String, String)> {
         .collect()
 }
 
-fn events_of(t: &Test, kind: &str) -> Vec<Json> {
+pub(crate) fn events_of(t: &Test, kind: &str) -> Vec<Json> {
     let db = rusqlite::Connection::open(t.db()).unwrap();
     let mut stmt = db
         .prepare("SELECT data FROM events WHERE type = ?1 ORDER BY seq")

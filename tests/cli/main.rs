@@ -8,6 +8,7 @@ mod agent;
 mod agent_budget;
 mod agent_local;
 mod agent_tools;
+mod agent_tools_crash;
 mod autonomy;
 mod breakers;
 

@@ -262,3 +262,32 @@ fn without_a_pinned_clock_runs_are_stamped_with_the_system_time() {
     let skew = (jiff::Timestamp::now().as_second() - created.as_second()).abs();
     assert!(skew < 300, "created_at {created} is {skew} s from now");
 }
+
+/// `AIOS_STATS=FILE`: each process appends what it cost (CPU time, journal write
+/// transactions) as one JSON line, for benchmarks.
+#[test]
+fn aios_stats_appends_each_process_cost() {
+    let t = hello();
+    let stats = t.join("stats.jsonl");
+    let stats_path = stats.display().to_string();
+    t.args(&["run", "hello.toml", "--input", "name=Ada"])
+        .env("AIOS_STATS", &stats_path)
+        .run()
+        .success();
+    t.args(&["show", "1", "--json"])
+        .env("AIOS_STATS", &stats_path)
+        .run()
+        .success();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&stats)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let run = &lines[0];
+    assert!(run["user_us"].as_u64().unwrap() + run["sys_us"].as_u64().unwrap() > 0);
+    // The run: at least its creation and its steps' events, each a transaction.
+    assert!(run["write_transactions"].as_u64().unwrap() >= 2, "{run}");
+    // Reading writes nothing.
+    assert_eq!(lines[1]["write_transactions"], 0, "{}", lines[1]);
+}

@@ -329,6 +329,9 @@ impl Driver<'_> {
     }
 
     pub(super) fn ask_attention(&mut self, step: usize, attempt: u32) -> Result<()> {
+        if self.ask_tool_attention(step, attempt)? {
+            return Ok(());
+        }
         let s = &self.wf.steps[step];
         // A commit that failed with its outcome unknown left its reason; otherwise
         // the process that ran the step stopped (a crash).

@@ -8,6 +8,12 @@
 //!
 //! Every result is redacted, then journaled (`agent_tool`) before the model reads
 //! it; resume replays the journaled turns and results ([`super::replay`]).
+//!
+//! An approved call is a side effect: the step's start (`step_started`) is journaled
+//! before it is made. A resume that finds the step running with that call's result
+//! not journaled does not make it again (invariant 8): the step needs attention, on
+//! an item that carries the call and the loop, and the operator's answer (made
+//! again, done, did not happen) is the call's result.
 
 use std::collections::HashMap;
 
@@ -37,6 +43,9 @@ pub(in crate::engine) struct ToolDecision {
     /// The call to make (as approved, maybe edited), or `None`: rejected.
     approved: Option<ToolAction>,
     reason: Option<String>,
+    /// The call's result as the operator gave it (a call interrupted in flight:
+    /// done, or not made), instead of making or refusing it.
+    outcome: Option<Json>,
 }
 
 /// What the driver keeps about agent tool calls between turns.
@@ -44,6 +53,9 @@ pub(in crate::engine) struct ToolDecision {
 pub(in crate::engine) struct ToolState {
     /// Decided proposals, by step.
     decided: HashMap<usize, ToolDecision>,
+    /// Resume: the item that approved the call each step was making when the
+    /// process stopped (its attention item is opened from it).
+    interrupted: HashMap<usize, ProposalRecord>,
 }
 
 impl Driver<'_> {
@@ -82,8 +94,31 @@ impl Driver<'_> {
                     match decided {
                         Some(d) => {
                             self.tool_state.decided.remove(&step);
+                            if let Some(outcome) = d.outcome {
+                                if let Some(n) = self.tool_finished(
+                                    step,
+                                    attempt,
+                                    &req,
+                                    &mut turns,
+                                    &w,
+                                    Ok(outcome),
+                                    Some(d.proposal),
+                                )? {
+                                    return self.perform_turn(step, attempt, req, turns, n);
+                                }
+                                continue;
+                            }
                             match d.approved {
                                 Some(a) => {
+                                    // The side effect's intent, journaled (by the
+                                    // flush before the call) before it is made.
+                                    if turns.started != attempt {
+                                        turns.started = attempt;
+                                        self.record(vec![Event::StepStarted {
+                                            step: self.wf.steps[step].id.clone(),
+                                            attempt,
+                                        }])?;
+                                    }
                                     let w = ToolWork {
                                         call: crate::agent::ToolCall {
                                             arguments: Json::Object(a.arguments.clone()),
@@ -305,9 +340,54 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Whether an inbox item is an agent step's proposed tool call.
+    /// Whether an inbox item is an agent step's proposed tool call, or the
+    /// attention item of one interrupted in flight.
     pub(in crate::engine) fn is_agent_tool_item(p: &ProposalRecord) -> bool {
-        p.kind == ProposalKind::Action && p.evidence.get("agent").is_some()
+        matches!(p.kind, ProposalKind::Action | ProposalKind::Attention)
+            && p.evidence.get("agent").is_some()
+    }
+
+    /// Resume: `step` was making the call `p` approved when the process stopped.
+    pub(in crate::engine) fn tool_interrupted(&mut self, step: usize, p: ProposalRecord) {
+        self.restore_agent_tool(step, &p);
+        self.tool_state.interrupted.insert(step, p);
+    }
+
+    /// The attention item of a call interrupted in flight (see
+    /// [`Driver::tool_interrupted`]), if `step` has one to ask; `Ok(false)`: it
+    /// has none.
+    pub(super) fn ask_tool_attention(&mut self, step: usize, attempt: u32) -> Result<bool> {
+        let Some(p) = self.tool_state.interrupted.remove(&step) else {
+            return Ok(false);
+        };
+        let action = p.final_action().clone();
+        let summary = match serde_json::from_value::<Action>(action.clone()) {
+            Ok(a) => format!("interrupted, outcome unknown: {}", a.summary()),
+            Err(_) => format!(
+                "`{}` was interrupted during a tool call; its outcome is unknown",
+                self.wf.steps[step].id
+            ),
+        };
+        let mut evidence = crate::journal::Evidence {
+            reason: Some(crate::inbox::view::CRASHED.into()),
+            choices: vec![
+                "approve: make the call again; its result goes back to the agent".into(),
+                "approve --done: it happened; the agent reads that it was made".into(),
+                "reject --reason R: it did not happen; the agent reads R".into(),
+            ],
+            ..Default::default()
+        }
+        .to_json();
+        evidence["agent"] = p.evidence["agent"].clone();
+        self.open_item(
+            step,
+            attempt,
+            ProposalKind::Attention,
+            summary,
+            action,
+            evidence,
+        )?;
+        Ok(true)
     }
 
     /// Resume: a step waiting on its proposed call gets its request and turns back.
@@ -340,6 +420,12 @@ impl Driver<'_> {
             (None, Decision::Approve) => Some("the approved call could not be read".to_string()),
             _ => p.reason.clone(),
         };
+        // A call interrupted in flight: the operator says what became of it.
+        let outcome = match (p.kind, decision) {
+            (ProposalKind::Attention, Decision::Done) => Some(tools::marked_done()),
+            (ProposalKind::Attention, Decision::Reject) => Some(tools::not_made(reason.as_deref())),
+            _ => None,
+        };
         self.tool_state.decided.insert(
             step,
             ToolDecision {
@@ -350,6 +436,7 @@ impl Driver<'_> {
                 proposal: p.id,
                 approved,
                 reason,
+                outcome,
             },
         );
         self.feed(Input::Decided {
@@ -439,6 +526,37 @@ impl Driver<'_> {
             other => Err(format!("no aios tool `{other}`")),
         }
     }
+}
+
+/// Resume: the item that approved the side-effecting call `step`'s agent was
+/// making when the process stopped (the step is running, and no result of that
+/// call is journaled), if any.
+pub(in crate::engine) fn tool_call_in_flight(
+    journal: &crate::journal::Journal,
+    run: i64,
+    step: &crate::workflow::Step,
+    items: &[ProposalRecord],
+) -> Result<Option<ProposalRecord>> {
+    match &step.spec {
+        crate::workflow::StepSpec::Agent(a) if !a.tools.is_empty() => {}
+        _ => return Ok(None),
+    }
+    let Some(p) = items
+        .iter()
+        .rev()
+        .find(|p| p.step_id == step.id && Driver::is_agent_tool_item(p))
+    else {
+        return Ok(None);
+    };
+    if p.status != crate::journal::ProposalStatus::Approved || p.decision != Some(Decision::Approve)
+    {
+        return Ok(None);
+    }
+    let answered = journal.events(run)?.iter().any(|e| {
+        matches!(&e.event, Event::AgentTool { step: s, proposal: Some(id), .. }
+            if *s == step.id && *id == p.id)
+    });
+    Ok((!answered).then(|| p.clone()))
 }
 
 /// The `tool` connector's call for an MCP tool's work.

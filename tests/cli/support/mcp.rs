@@ -140,3 +140,51 @@ impl Drop for HttpServer {
         let _ = self.child.wait();
     }
 }
+
+/// A side-effecting MCP tool the test controls, on the Python SDK of `.ci/setup`'s
+/// venv (over stdio): `ledger.charge(amount)` (annotated `readOnlyHint: false`)
+/// appends `amount` to `calls` as it arrives, then answers `charged AMOUNT` only
+/// once the file `gate` exists. The script is written into `dir`; returns the
+/// `[mcp.ledger]` section.
+pub fn ledger_config(dir: &Path, calls: &Path, gate: &Path) -> String {
+    let python = installed("venv/bin/python");
+    let script = dir.join("ledger.py");
+    std::fs::write(
+        &script,
+        r#"import asyncio, os, sys
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+CALLS, GATE = sys.argv[1], sys.argv[2]
+server = MCPServer("ledger")
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=False))
+async def charge(amount: int) -> str:
+    """Charge the customer."""
+    with open(CALLS, "a") as f:
+        f.write(f"{amount}\n")
+    while not os.path.exists(GATE):
+        await asyncio.sleep(0.02)
+    return f"charged {amount}"
+
+server.run()
+"#,
+    )
+    .unwrap();
+    format!(
+        "[mcp.ledger]\ncommand = [{}, {}, {}, {}]\n",
+        q(&python),
+        q(&script.display().to_string()),
+        q(&calls.display().to_string()),
+        q(&gate.display().to_string()),
+    )
+}
+
+/// The calls `ledger.charge` received (one amount a line).
+pub fn ledger_calls(calls: &Path) -> Vec<String> {
+    std::fs::read_to_string(calls)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
