@@ -441,6 +441,36 @@ struct Home {
     dir: PathBuf,
 }
 
+/// The migrations' file names, hashed: a cached journal made when they were
+/// different (one renumbered at a merge, say) is rebuilt, not migrated again.
+fn migrations_key() -> String {
+    use std::hash::{Hash, Hasher};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/journal/migrations");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    names.hash(&mut h);
+    format!("{:08x}", h.finish() as u32)
+}
+
+/// Other cached journals (about 1 GB each) go before a new one is built.
+fn remove_stale_caches(cache: &Path, keep: &Path) {
+    for entry in std::fs::read_dir(cache).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("history-v") && path != keep {
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -449,9 +479,10 @@ fn main() {
     let bin = aios_binary();
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&cache).unwrap();
-    let big = cache.join(format!("history-v{DATA_VERSION}"));
+    let big = cache.join(format!("history-v{DATA_VERSION}-{}", migrations_key()));
     let big_home = big.with_extension("home");
     if rebuild || !big_home.join("aios.db").is_file() {
+        remove_stale_caches(&cache, &big_home);
         let t = Instant::now();
         build(&bin, &big);
         eprintln!("built the journal in {:.1} s", t.elapsed().as_secs_f64());
