@@ -2,6 +2,7 @@
 //! overwritten, the tick timer (asked only on a terminal) and the next commands.
 
 use crate::support::Test;
+use crate::tui::Pty;
 
 #[test]
 fn init_creates_the_data_dir_and_a_commented_config() {
@@ -83,4 +84,31 @@ fn init_yes_and_no_timer_conflict() {
         .aios(&["init", "--yes", "--no-timer"])
         .code(2)
         .stderr_contains("cannot be used with");
+}
+
+/// On a terminal `aios init` asks before installing the tick timer: "y" installs
+/// the units, anything else (here a plain Enter, the default) leaves them out.
+#[test]
+fn init_on_a_terminal_asks_before_installing_the_timer() {
+    for (answer, installed) in [("y\r", true), ("\r", false)] {
+        let t = Test::new();
+        let mut pty = Pty::spawn(&t, &["init"], &[]);
+        pty.wait_for("Install the tick timer");
+        pty.keys(answer);
+        pty.wait_for("Next:");
+        let (code, out) = pty.exit();
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(code, Some(0), "{answer:?}: {out}");
+        let timer = t.join(".config/systemd/user/aios-tick.timer");
+        assert_eq!(timer.exists(), installed, "{answer:?}: {out}");
+        if installed {
+            assert!(
+                out.contains("systemctl --user enable --now aios-tick.timer"),
+                "{out}"
+            );
+        } else {
+            assert!(out.contains("timer     not installed"), "{out}");
+        }
+        assert!(t.join("config.toml").is_file());
+    }
 }

@@ -265,6 +265,17 @@ impl Pty {
     }
 }
 
+/// A test that fails before `exit` (a `wait_for` that times out) must not leave its
+/// `aios` running on the pty: it is killed and reaped.
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 const LEAVE_ALT_SCREEN: &[u8] = b"\x1b[?1049l";
 
 pub(crate) fn restored(raw: &[u8]) -> bool {
