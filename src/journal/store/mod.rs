@@ -6,14 +6,17 @@
 //! methods with the same signatures, so that a second backend (PostgreSQL, see
 //! `journal::pg`) implements a concern by implementing its trait, and the shared journal
 //! tests run the same test functions against each backend. The SQLite [`Journal`]
-//! implements every trait by delegating to its inherent methods (`sqlite.rs`), so the
-//! traits cannot drift from the journal.
+//! implements every trait by delegating to its inherent methods (`sqlite.rs`), so a
+//! trait cannot say other than the journal does; and `tests_drift` fails when a public
+//! journal method is named by no trait, so the journal cannot grow past them.
 //!
 //! Secrets are not journaled (only their names appear in workflows and hooks), so there
 //! is no secrets concern here.
 
 mod sqlite;
 mod sqlite_records;
+#[cfg(test)]
+mod tests_drift;
 
 use std::collections::HashSet;
 
@@ -240,6 +243,24 @@ pub trait MemoryStore {
     fn vectors(&self, docs: &[i64], model: &str) -> Result<Vec<(i64, Vec<f32>)>>;
     fn step_decisions(&self, workflow: &str, step: &str, limit: usize) -> Result<Vec<DocRecord>>;
     fn outcomes(&self, run: i64) -> Result<Vec<OutcomeRecord>>;
+    fn all_facts(&self) -> Result<Vec<FactRecord>>;
+    fn unset_fact(
+        &mut self,
+        entity: &str,
+        key: &str,
+        by: &str,
+        note: Option<String>,
+    ) -> Result<FactRecord>;
+    fn replay_fact_tombstones(&self) -> Result<(usize, Vec<String>)>;
+    fn notes(&self, tag: Option<&str>) -> Result<Vec<DocRecord>>;
+    fn list_docs(
+        &self,
+        kind: &str,
+        tag: Option<&str>,
+        workflow: Option<&str>,
+        fts: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DocRecord>>;
 }
 
 /// The inbox: proposals created (ids from the journal, once per step attempt and kind), decided once (compare-and-swap), read.

@@ -165,6 +165,34 @@ impl MemoryStore for Journal {
     fn outcomes(&self, run: i64) -> Result<Vec<OutcomeRecord>> {
         Journal::outcomes(self, run)
     }
+    fn all_facts(&self) -> Result<Vec<FactRecord>> {
+        Journal::all_facts(self)
+    }
+    fn unset_fact(
+        &mut self,
+        entity: &str,
+        key: &str,
+        by: &str,
+        note: Option<String>,
+    ) -> Result<FactRecord> {
+        Journal::unset_fact(self, entity, key, by, note)
+    }
+    fn replay_fact_tombstones(&self) -> Result<(usize, Vec<String>)> {
+        Journal::replay_fact_tombstones(self)
+    }
+    fn notes(&self, tag: Option<&str>) -> Result<Vec<DocRecord>> {
+        Journal::notes(self, tag)
+    }
+    fn list_docs(
+        &self,
+        kind: &str,
+        tag: Option<&str>,
+        workflow: Option<&str>,
+        fts: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DocRecord>> {
+        Journal::list_docs(self, kind, tag, workflow, fts, limit)
+    }
 }
 
 impl NotifyStore for Journal {
