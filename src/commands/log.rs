@@ -132,6 +132,17 @@ pub fn describe(ev: &Event) -> String {
             by,
             ..
         } => format!("fact {entity} {key} unset by {by} (version {version})"),
+        Event::FactRecorded {
+            entity,
+            key,
+            value,
+            version,
+            by,
+            ..
+        } => format!(
+            "fact {entity} {key} = {value} set by {} (version {version})",
+            by.as_deref().unwrap_or("the operator")
+        ),
         Event::NoteAdded { step, note, .. } => format!("{step}: note {note} remembered"),
         Event::NoteForgotten { note } => format!("note {note} forgotten"),
         Event::TimerSet { step, due_at, .. } => {

@@ -63,6 +63,23 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> CmdResult {
                 crate::text::count(events, "event")
             ));
         }
+        let (events, differences) = journal.replay_recorded_facts()?;
+        if !differences.is_empty() {
+            bad += 1;
+            ui::println(&format!(
+                "{} facts set by hand: the stored versions differ from their events:",
+                s.red_bold("mismatch")
+            ));
+            for d in &differences {
+                ui::println(&format!("  {d}"));
+            }
+        } else if events > 0 {
+            ui::println(&format!(
+                "{} facts set by hand: {} replay to the stored versions",
+                s.green("ok"),
+                crate::text::count(events, "event")
+            ));
+        }
         let (events, differences) = journal.replay_fact_tombstones()?;
         if !differences.is_empty() {
             bad += 1;

@@ -303,6 +303,7 @@ impl Observer for Progress {
             | Event::RunCreated { .. }
             | Event::FactSet { .. }
             | Event::FactUnset { .. }
+            | Event::FactRecorded { .. }
             | Event::NoteAdded { .. }
             | Event::NoteForgotten { .. }
             | Event::OutcomeRecorded { .. }

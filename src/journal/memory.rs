@@ -244,6 +244,36 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
             )?
             .execute(params![entity, key, version, value.to_string(), run, step, at])?;
         }
+        Event::FactRecorded {
+            entity,
+            key,
+            value,
+            version,
+            source,
+            run,
+            step,
+            proposal,
+            by,
+            note,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO fact_versions (entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                entity,
+                key,
+                version,
+                value.to_string(),
+                source,
+                run,
+                step,
+                proposal,
+                note,
+                by,
+                at
+            ])?;
+        }
         Event::FactUnset {
             entity,
             key,
@@ -387,23 +417,22 @@ impl Journal {
             None => ("manual", None, None),
         };
         let version = current_version(&tx, entity, key)?.unwrap_or(0) + 1;
-        tx.prepare_cached(
-            "INSERT INTO fact_versions (entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            entity,
-            key,
+        // An event of run 0 (it belongs to no run's steps), projected in the same
+        // transaction: replay rebuilds the version from it.
+        let ev = Event::FactRecorded {
+            entity: entity.to_string(),
+            key: key.to_string(),
+            value: value.clone(),
             version,
-            value.to_string(),
-            source,
+            source: source.to_string(),
             run,
             step,
-            origin.proposal,
-            origin.note,
-            origin.by,
-            at
-        ])?;
+            proposal: origin.proposal,
+            by: origin.by,
+            note: origin.note,
+        };
+        super::append(&tx, 0, &ev, at)?;
+        super::project::apply(&tx, 0, &ev, at)?;
         tx.commit()?;
         Ok(self
             .fact(entity, key)?
@@ -566,6 +595,75 @@ impl Journal {
         for r in rebuilt.iter().filter(|r| !stored.contains(r)) {
             differences.push(format!(
                 "fact tombstone {}: its event rebuilds a row that is not stored",
+                show(r)
+            ));
+        }
+        Ok((rebuilt.len(), differences))
+    }
+
+    /// Rebuild the facts the operator set outside any run from their
+    /// `fact_recorded` events (run 0) and compare them with the stored versions
+    /// (sources `manual` and `decision`): the number of events, and differences.
+    pub fn replay_recorded_facts(&self) -> Result<(usize, Vec<String>)> {
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+        );
+        let mut rebuilt: Vec<Row> = Vec::new();
+        for e in self.events(0)? {
+            if let Event::FactRecorded {
+                entity,
+                key,
+                value,
+                version,
+                source,
+                run,
+                step,
+                ..
+            } = e.event
+            {
+                rebuilt.push((entity, key, version, value.to_string(), source, run, step));
+            }
+        }
+        rebuilt.sort();
+        let mut stmt = self.conn.prepare(
+            "SELECT entity, key, version, value, source, run_id, step_id FROM fact_versions
+             WHERE unset = 0 AND source IN ('manual', 'decision') ORDER BY entity, key, version",
+        )?;
+        let stored = stmt
+            .query_map([], |r| {
+                let value: String = r.get(3)?;
+                // Stored text and the event's value compare as JSON.
+                let value = serde_json::from_str::<Json>(&value)
+                    .map(|v| v.to_string())
+                    .unwrap_or(value);
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    value,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<Row>>>()?;
+        let show = |r: &Row| format!("{} {} version {} = {} ({})", r.0, r.1, r.2, r.3, r.4);
+        let mut differences = Vec::new();
+        for r in stored.iter().filter(|r| !rebuilt.contains(r)) {
+            differences.push(format!(
+                "fact {}: stored, but no event rebuilds it",
+                show(r)
+            ));
+        }
+        for r in rebuilt.iter().filter(|r| !stored.contains(r)) {
+            differences.push(format!(
+                "fact {}: its event rebuilds a row that is not stored",
                 show(r)
             ));
         }

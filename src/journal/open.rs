@@ -39,6 +39,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0019_trust.sql"),
     include_str!("migrations/0020_fact_unset.sql"),
     include_str!("migrations/0021_history_cost.sql"),
+    include_str!("migrations/0022_fact_recorded.sql"),
 ];
 
 /// How the journal is opened.

@@ -310,6 +310,7 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
         // Shown in the timeline; nothing to project.
         Event::StepWarned { .. } => {}
         Event::FactSet { .. }
+        | Event::FactRecorded { .. }
         | Event::FactUnset { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }

@@ -118,6 +118,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0021_history_cost.sql"),
         "3a428dd27c0018ca3d5ebe6862b083c24a7bad1dd4a32d9cb9728008c05e882d",
     ),
+    (
+        "0022_fact_recorded.sql",
+        include_str!("migrations/0022_fact_recorded.sql"),
+        "ac424943e15b1dfc494195425422da1dcf668b4d04156135d7698437c9dc4393",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.
@@ -229,6 +234,74 @@ fn a_database_of_the_first_0001_keeps_its_runs_and_can_create_new_ones() {
     };
     assert_eq!(j.create_run("name = \"w2\"", created).unwrap(), 2);
     assert_eq!(j.runs(None, 10).unwrap().len(), 2);
+}
+
+#[test]
+fn facts_set_by_hand_before_0022_get_their_events_and_replay_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(&dir, &(0..21).map(sql).collect::<Vec<_>>());
+    {
+        let conn = Connection::open(&path).unwrap();
+        for (key, version, value, source, at) in [
+            ("plan", 1, "\"pro\"", "manual", 100),
+            (
+                "plan",
+                2,
+                "{\"tier\": \"team\", \"seats\": 5}",
+                "manual",
+                200,
+            ),
+            ("owner", 1, "\"ada\"", "decision", 150),
+        ] {
+            conn.execute(
+                "INSERT INTO fact_versions (entity, key, version, value, source, set_by, at)
+                 VALUES ('customer:acme', ?1, ?2, ?3, ?4, 'ada', ?5)",
+                params![key, version, value, source, at],
+            )
+            .unwrap();
+        }
+        // A run's `fact` step already has its event (run 1's): not copied again.
+        conn.execute(
+            "INSERT INTO fact_versions (entity, key, version, value, source, run_id, step_id, at)
+             VALUES ('customer:acme', 'mrr', 1, '120', 'run', 1, 'count', 300)",
+            [],
+        )
+        .unwrap();
+    }
+    let j = open_at(&path);
+    let events: Vec<_> = j
+        .events(0)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.at, e.event))
+        .collect();
+    assert_eq!(events.len(), 3, "{events:?}");
+    // In the order they were set, at the instants they were set.
+    assert_eq!(
+        events.iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![100, 150, 200]
+    );
+    match &events[2].1 {
+        Event::FactRecorded {
+            key,
+            value,
+            version,
+            source,
+            by,
+            run,
+            ..
+        } => {
+            assert_eq!(
+                (key.as_str(), *version, source.as_str()),
+                ("plan", 2, "manual")
+            );
+            assert_eq!(value, &json!({"tier": "team", "seats": 5}));
+            assert_eq!((by.as_deref(), *run), (Some("ada"), None));
+        }
+        other => panic!("not a fact_recorded event: {other:?}"),
+    }
+    let (n, differences) = j.replay_recorded_facts().unwrap();
+    assert_eq!((n, differences), (3, Vec::<String>::new()));
 }
 
 #[test]

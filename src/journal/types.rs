@@ -243,6 +243,27 @@ pub enum Event {
         value: Json,
         version: i64,
     },
+    /// The operator set a fact outside any run (`aios fact set`; `source` "manual",
+    /// or "decision" with the inbox item's `proposal`, `run` and `step` when it names
+    /// one): `version` is one more than the version current then. Journaled under
+    /// run 0 (it belongs to no run's steps).
+    FactRecorded {
+        entity: String,
+        key: String,
+        value: Json,
+        version: i64,
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposal: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// The operator unset a fact (`aios fact unset`): a tombstone `version` of
     /// (entity, key), one more than the version current then. Journaled under run 0
     /// (it belongs to no run).
@@ -486,6 +507,7 @@ impl Event {
             Event::AgentTool { .. } => "agent_tool",
             Event::FactSet { .. } => "fact_set",
             Event::FactUnset { .. } => "fact_unset",
+            Event::FactRecorded { .. } => "fact_recorded",
             Event::NoteAdded { .. } => "note_added",
             Event::NoteForgotten { .. } => "note_forgotten",
             Event::OutcomeRecorded { .. } => "outcome_recorded",

@@ -242,3 +242,27 @@ fn memory_list_shows_notes_and_filters_by_tag() {
         .json();
     assert_eq!(left.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn facts_set_by_hand_are_events_that_replay_rebuilds() {
+    let t = Test::new();
+    t.aios(&["fact", "set", "customer:acme", "plan", "pro"])
+        .success();
+    t.aios(&["fact", "set", "customer:acme", "seats", "5"])
+        .success();
+    t.aios(&["replay"])
+        .success()
+        .stdout_contains("ok facts set by hand: 2 events replay to the stored versions\n");
+    // A stored version lost behind the journal's back: replay says which.
+    let db = rusqlite::Connection::open(t.db()).unwrap();
+    db.execute(
+        "DELETE FROM fact_versions WHERE entity = 'customer:acme' AND key = 'seats'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    t.aios(&["replay"]).code(1).stdout_contains(
+        "mismatch facts set by hand: the stored versions differ from their events:\n  \
+         fact customer:acme seats version 1 = 5 (manual): its event rebuilds a row that is not stored\n",
+    );
+}

@@ -26,6 +26,7 @@ fn refuse_unported(ev: &Event) -> Result<()> {
     let concern = match ev {
         Event::FactSet { .. }
         | Event::FactUnset { .. }
+        | Event::FactRecorded { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => "memory",
@@ -356,6 +357,7 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         // Refused by `append` before they get here.
         Event::FactSet { .. }
         | Event::FactUnset { .. }
+        | Event::FactRecorded { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. }

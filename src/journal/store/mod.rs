@@ -252,6 +252,7 @@ pub trait MemoryStore {
         note: Option<String>,
     ) -> Result<FactRecord>;
     fn replay_fact_tombstones(&self) -> Result<(usize, Vec<String>)>;
+    fn replay_recorded_facts(&self) -> Result<(usize, Vec<String>)>;
     fn notes(&self, tag: Option<&str>) -> Result<Vec<DocRecord>>;
     fn list_docs(
         &self,

@@ -180,6 +180,9 @@ impl MemoryStore for Journal {
     fn replay_fact_tombstones(&self) -> Result<(usize, Vec<String>)> {
         Journal::replay_fact_tombstones(self)
     }
+    fn replay_recorded_facts(&self) -> Result<(usize, Vec<String>)> {
+        Journal::replay_recorded_facts(self)
+    }
     fn notes(&self, tag: Option<&str>) -> Result<Vec<DocRecord>> {
         Journal::notes(self, tag)
     }
