@@ -14,16 +14,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{BenchResult, aios_binary, median, run};
+
 const N: usize = 200;
 const TARGET_PER_STEP: Duration = Duration::from_millis(2);
-
-type BenchResult<T> = Result<T, String>;
 
 fn main() {
     if let Err(e) = bench() {
@@ -118,41 +117,6 @@ fn config(port: u16) -> String {
     format!(
         "[providers.loop]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[models.default]\nprovider = \"loop\"\nname = \"bench\"\n"
     )
-}
-
-fn aios_binary() -> BenchResult<PathBuf> {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return Ok(p);
-    }
-    Err("cannot find the aios binary; run `cargo build --release` first".into())
-}
-
-fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, String)> {
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AIOS_HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let wall = t.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "`aios {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok((wall, String::from_utf8_lossy(&out.stdout).into_owned()))
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn bench() -> BenchResult<()> {

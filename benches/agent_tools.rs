@@ -37,10 +37,11 @@ use std::time::{Duration, Instant};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
 
+mod common;
+use common::{BenchResult, aios_binary, median, us};
+
 const T: usize = 40;
 const TARGET: Duration = Duration::from_millis(1);
-
-type BenchResult<T> = Result<T, String>;
 
 fn main() {
     if let Err(e) = bench() {
@@ -146,15 +147,6 @@ fn everything() -> BenchResult<PathBuf> {
     } else {
         Err(format!("{} is missing: run .ci/setup", p.display()))
     }
-}
-
-fn aios_binary() -> BenchResult<PathBuf> {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return Ok(p);
-    }
-    Err("cannot find the aios binary; run `cargo build --release` first".into())
 }
 
 fn workflow(prompt: &str) -> String {
@@ -295,15 +287,6 @@ fn direct_echo(script: &Path) -> BenchResult<Duration> {
         let _ = client.cancel().await;
         Ok(median(times))
     })
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
 fn bench() -> BenchResult<()> {

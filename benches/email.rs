@@ -23,10 +23,11 @@ use std::time::{Duration, Instant};
 
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+mod common;
+use common::{BenchResult, aios_binary, median, ms, p99, us};
+
 const N: usize = 200;
 const TARGET: Duration = Duration::from_millis(5);
-
-type BenchResult<T> = Result<T, String>;
 
 fn main() {
     if let Err(e) = bench() {
@@ -45,15 +46,6 @@ fn python() -> BenchResult<PathBuf> {
     } else {
         Err(format!("{} is missing: run .ci/setup", p.display()))
     }
-}
-
-fn aios_binary() -> BenchResult<PathBuf> {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return Ok(p);
-    }
-    Err("cannot find the aios binary; run `cargo build --release` first".into())
 }
 
 /// The test server, plain SMTP on loopback; stopped when dropped.
@@ -96,16 +88,6 @@ fn start_server(dir: &Path) -> BenchResult<Server> {
         let _ = child.wait();
     }
     Err("the SMTP server did not start".into())
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p99(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[(v.len() * 99 / 100).min(v.len() - 1)]
 }
 
 fn direct_loop(port: u16) -> BenchResult<Vec<Duration>> {
@@ -194,14 +176,6 @@ fn journaled_span(log: &str, n: usize) -> BenchResult<Duration> {
     }
     let span = at(done[n - 1])?.duration_since(at(first)?);
     Duration::try_from(span).map_err(|e| e.to_string())
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
 fn bench() -> BenchResult<()> {

@@ -17,18 +17,19 @@
 //! from `.ci/setup` (`$AIOS_TEST_SERVERS`, default `<repo>/.test-servers`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
 
+mod common;
+use common::{BenchResult, aios_binary, median, ms, p99, run, us};
+
 const N: usize = 1000;
 const CALLS: usize = 2000;
 const TARGET: Duration = Duration::from_millis(2);
-
-type BenchResult<T> = Result<T, String>;
 
 fn main() {
     if let Err(e) = bench() {
@@ -47,25 +48,6 @@ fn everything() -> BenchResult<PathBuf> {
     } else {
         Err(format!("{} is missing: run .ci/setup", p.display()))
     }
-}
-
-fn aios_binary() -> BenchResult<PathBuf> {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return Ok(p);
-    }
-    Err("cannot find the aios binary; run `cargo build --release` first".into())
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p99(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[(v.len() * 99 / 100).min(v.len() - 1)]
 }
 
 fn args(msg: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -190,27 +172,6 @@ fn workflow(n: usize) -> String {
     s
 }
 
-fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, String)> {
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AIOS_HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let wall = t.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "`aios {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok((wall, String::from_utf8_lossy(&out.stdout).into_owned()))
-}
-
 /// From the first step's start to the last step's success, as journaled (checked:
 /// `n` steps succeeded, the last one echoed its message).
 fn journaled_span(log: &str, n: usize) -> BenchResult<Duration> {
@@ -243,14 +204,6 @@ fn journaled_span(log: &str, n: usize) -> BenchResult<Duration> {
     }
     let span = at(last)?.duration_since(at(first)?);
     Duration::try_from(span).map_err(|e| e.to_string())
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
 fn bench() -> BenchResult<()> {
