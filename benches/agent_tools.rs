@@ -28,7 +28,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,7 +38,7 @@ use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
 
 mod common;
-use common::{BenchResult, aios_binary, median, us};
+use common::{BenchResult, aios_binary, everything, median, us};
 
 const T: usize = 40;
 const TARGET: Duration = Duration::from_millis(1);
@@ -135,18 +135,6 @@ fn start_server(clock: Arc<ServerClock>) -> BenchResult<u16> {
         }
     });
     Ok(port)
-}
-
-fn everything() -> BenchResult<PathBuf> {
-    let dir = std::env::var_os("AIOS_TEST_SERVERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers"));
-    let p = dir.join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(format!("{} is missing: run .ci/setup", p.display()))
-    }
 }
 
 fn workflow(prompt: &str) -> String {

@@ -16,7 +16,7 @@
 //! `cargo bench --bench mcp` (`-- --quick`: 3 runs instead of 7). The servers come
 //! from `.ci/setup` (`$AIOS_TEST_SERVERS`, default `<repo>/.test-servers`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
 
 mod common;
-use common::{BenchResult, aios_binary, median, ms, p99, run, us};
+use common::{BenchResult, aios_binary, everything, median, ms, p99, run, us};
 
 const N: usize = 1000;
 const CALLS: usize = 2000;
@@ -35,18 +35,6 @@ fn main() {
     if let Err(e) = bench() {
         eprintln!("mcp bench FAILED: {e}");
         std::process::exit(1);
-    }
-}
-
-fn everything() -> BenchResult<PathBuf> {
-    let dir = std::env::var_os("AIOS_TEST_SERVERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers"));
-    let p = dir.join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(format!("{} is missing: run .ci/setup", p.display()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! What the benches that time the release binary share: finding it, running it in a
-//! temp `AIOS_HOME` with an empty environment, and the figures' arithmetic and units.
-//! Each bench uses some of these.
+//! temp `AIOS_HOME` with an empty environment, the MCP test server's path, and the
+//! figures' arithmetic and units. Each bench uses some of these.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -55,4 +55,17 @@ pub fn ms(d: Duration) -> String {
 
 pub fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+/// server-everything as `.ci/setup` installs it (under `AIOS_TEST_SERVERS`).
+pub fn everything() -> BenchResult<PathBuf> {
+    let dir = std::env::var_os("AIOS_TEST_SERVERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers"));
+    let p = dir.join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!("{} is missing: run .ci/setup", p.display()))
+    }
 }
