@@ -12,14 +12,12 @@
 //! The result of every run is checked (N calls in the ledger, the last step
 //! succeeded); the target is printed as PASS/FAIL.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 mod common;
-use common::{BenchResult, aios_binary, median, run};
+use common::{BenchResult, ServerClock, aios_binary, median, run, start_llm_server};
 
 const N: usize = 200;
 const TARGET_PER_STEP: Duration = Duration::from_millis(2);
@@ -31,70 +29,7 @@ fn main() {
     }
 }
 
-/// Time spent inside the server, and requests served.
-#[derive(Default)]
-struct ServerClock {
-    nanos: AtomicU64,
-    requests: AtomicUsize,
-}
-
 const REPLY: &str = r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"{\"n\": 1, \"text\": \"ok\", \"rationale\": \"bench\", \"confidence\": 0.5}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":40,"completion_tokens":12,"total_tokens":52}}"#;
-
-fn serve(conn: TcpStream, clock: &ServerClock) -> std::io::Result<()> {
-    conn.set_nodelay(true)?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut out = conn;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let start = Instant::now();
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 {
-                return Ok(());
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            REPLY.len()
-        );
-        out.write_all(head.as_bytes())?;
-        out.write_all(REPLY.as_bytes())?;
-        out.flush()?;
-        clock
-            .nanos
-            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        clock.requests.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-fn start_server(clock: Arc<ServerClock>) -> BenchResult<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let clock = clock.clone();
-            std::thread::spawn(move || {
-                let _ = serve(conn, &clock);
-            });
-        }
-    });
-    Ok(port)
-}
 
 fn agent_workflow(n: usize) -> String {
     let mut s = String::from("name = \"agent-bench\"\n");
@@ -124,7 +59,7 @@ fn bench() -> BenchResult<()> {
     let iters = if quick { 3 } else { 7 };
     let bin = aios_binary()?;
     let clock = Arc::new(ServerClock::default());
-    let port = start_server(clock.clone())?;
+    let port = start_llm_server(clock.clone(), |_| REPLY.to_string())?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let wf = work.path().join("agents.toml");
     std::fs::write(&wf, agent_workflow(N)).map_err(|e| e.to_string())?;

@@ -26,19 +26,17 @@
 //! the LLM call, `agent_tool -> llm_call` the next LLM call and the tool result's
 //! commit).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
 
 mod common;
-use common::{BenchResult, aios_binary, everything, median, us};
+use common::{BenchResult, ServerClock, aios_binary, everything, median, start_llm_server, us};
 
 const T: usize = 40;
 const TARGET: Duration = Duration::from_millis(1);
@@ -50,10 +48,13 @@ fn main() {
     }
 }
 
-#[derive(Default)]
-struct ServerClock {
-    nanos: AtomicU64,
-    requests: AtomicUsize,
+/// The loopback provider's answer to a request body: a tool call while the
+/// conversation holds fewer tool results than the turns its prompt asks for.
+fn answer(body: &str) -> String {
+    let results = body.matches("\"role\":\"tool\"").count();
+    // The prompt says how many turns to take.
+    let turns = if body.contains("Take no turn.") { 0 } else { T };
+    reply(results, turns)
 }
 
 /// The reply to a request that carried `results` tool results already, in a loop of
@@ -74,67 +75,6 @@ fn reply(results: usize, turns: usize) -> String {
         "usage": {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52}
     })
     .to_string()
-}
-
-fn serve(conn: TcpStream, clock: &ServerClock) -> std::io::Result<()> {
-    conn.set_nodelay(true)?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut out = conn;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let start = Instant::now();
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 {
-                return Ok(());
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
-        let body = String::from_utf8_lossy(&body);
-        let results = body.matches("\"role\":\"tool\"").count();
-        // The prompt says how many turns to take.
-        let turns = if body.contains("Take no turn.") { 0 } else { T };
-        let r = reply(results, turns);
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            r.len()
-        );
-        out.write_all(head.as_bytes())?;
-        out.write_all(r.as_bytes())?;
-        out.flush()?;
-        clock
-            .nanos
-            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        clock.requests.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-fn start_server(clock: Arc<ServerClock>) -> BenchResult<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let clock = clock.clone();
-            std::thread::spawn(move || {
-                let _ = serve(conn, &clock);
-            });
-        }
-    });
-    Ok(port)
 }
 
 fn workflow(prompt: &str) -> String {
@@ -283,7 +223,7 @@ fn bench() -> BenchResult<()> {
     let script = everything()?;
     let bin = aios_binary()?;
     let clock = Arc::new(ServerClock::default());
-    let port = start_server(clock.clone())?;
+    let port = start_llm_server(clock.clone(), answer)?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let loop_wf = work.path().join("loop.toml");
     std::fs::write(&loop_wf, workflow("Take turns.")).map_err(|e| e.to_string())?;

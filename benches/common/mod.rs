@@ -3,8 +3,12 @@
 //! figures' arithmetic and units. Each bench uses some of these.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub type BenchResult<T> = Result<T, String>;
@@ -67,5 +71,72 @@ pub fn everything() -> BenchResult<PathBuf> {
         Ok(p)
     } else {
         Err(format!("{} is missing: run .ci/setup", p.display()))
+    }
+}
+
+/// Time spent inside a loopback server, and requests served.
+#[derive(Default)]
+pub struct ServerClock {
+    pub nanos: AtomicU64,
+    pub requests: AtomicUsize,
+}
+
+/// A loopback OpenAI-compatible server on a free port: each request's body goes to
+/// `reply`, whose text is the JSON answer; the time from a request's first line to
+/// its answer is added to `clock`.
+pub fn start_llm_server(clock: Arc<ServerClock>, reply: fn(&str) -> String) -> BenchResult<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let clock = clock.clone();
+            std::thread::spawn(move || {
+                let _ = serve(conn, &clock, reply);
+            });
+        }
+    });
+    Ok(port)
+}
+
+fn serve(conn: TcpStream, clock: &ServerClock, reply: fn(&str) -> String) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h)? == 0 {
+                return Ok(());
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        let r = reply(&String::from_utf8_lossy(&body));
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            r.len()
+        );
+        out.write_all(head.as_bytes())?;
+        out.write_all(r.as_bytes())?;
+        out.flush()?;
+        clock
+            .nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        clock.requests.fetch_add(1, Ordering::Relaxed);
     }
 }
