@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 mod common;
-use common::{BenchResult, aios_binary, median, ms, p99, us};
+use common::{BenchResult, aios_binary, median, ms, p99, run, us};
 
 const N: usize = 200;
 const TARGET: Duration = Duration::from_millis(5);
@@ -129,28 +129,6 @@ fn workflow(n: usize) -> String {
         ));
     }
     s
-}
-
-fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, String)> {
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AIOS_HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let wall = t.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "`aios {}` failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok((wall, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
 fn journaled_span(log: &str, n: usize) -> BenchResult<Duration> {

@@ -13,13 +13,27 @@ use std::time::{Duration, Instant};
 
 pub type BenchResult<T> = Result<T, String>;
 
+/// The release `aios` binary: Cargo's `CARGO_BIN_EXE_aios` (set for benches), else
+/// `aios` next to the bench executable's `deps/` folder.
 pub fn aios_binary() -> BenchResult<PathBuf> {
     if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
         && p.is_file()
     {
         return Ok(p);
     }
-    Err("cannot find the aios binary; run `cargo build --release` first".into())
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let candidate = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("aios"))
+        .filter(|p| p.is_file());
+    candidate.ok_or_else(|| {
+        format!(
+            "cannot find the aios binary (CARGO_BIN_EXE_aios unset, nothing next to {}); \
+             run `cargo build --release` first",
+            exe.display()
+        )
+    })
 }
 
 pub fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, String)> {
@@ -35,8 +49,9 @@ pub fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, Str
     let wall = t.elapsed();
     if !out.status.success() {
         return Err(format!(
-            "`aios {}` failed: {}",
+            "`aios {}` failed: {}{}",
             args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
