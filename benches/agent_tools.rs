@@ -30,13 +30,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use std::time::Duration;
 
 mod common;
-use common::{BenchResult, ServerClock, aios_binary, everything, median, start_llm_server, us};
+use common::{
+    BenchResult, ServerClock, aios_binary, direct_echo_times, everything, median, start_llm_server,
+    us,
+};
 
 const T: usize = 40;
 const TARGET: Duration = Duration::from_millis(1);
@@ -177,46 +177,6 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
     Duration::try_from(at(done)?.duration_since(at(first)?)).map_err(|e| e.to_string())
 }
 
-/// A direct rmcp client's `echo` calls: the MCP server's time plus the pipe.
-fn direct_echo(script: &Path) -> BenchResult<Duration> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let mut cmd = tokio::process::Command::new("node");
-        cmd.arg(script).arg("stdio");
-        let transport = rmcp::transport::TokioChildProcess::builder(cmd)
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?
-            .0;
-        let client = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("bench", "0"),
-        )
-        .serve(transport)
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut times = Vec::new();
-        for i in 0..600 {
-            let mut args = serde_json::Map::new();
-            args.insert("message".into(), format!("m{i}").into());
-            let t = Instant::now();
-            client
-                .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
-                .await
-                .map_err(|e| e.to_string())?;
-            if i >= 100 {
-                times.push(t.elapsed());
-            }
-        }
-        let _ = client.cancel().await;
-        Ok(median(times))
-    })
-}
-
 fn bench() -> BenchResult<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let iters = if quick { 3 } else { 7 };
@@ -269,7 +229,7 @@ fn bench() -> BenchResult<()> {
         cpu.push(costs[1].cpu_us.saturating_sub(costs[0].cpu_us));
         txs.push(costs[1].write_transactions as f64 - costs[0].write_transactions as f64);
     }
-    let echo = direct_echo(&script)?;
+    let echo = median(direct_echo_times(&script, 100, 500)?);
     let none_m = median(nones);
     let loop_m = median(loops);
     let server_m = median(server);

@@ -1,5 +1,6 @@
 //! What the benches that time the release binary share: finding it, running it in a
-//! temp `AIOS_HOME` with an empty environment, the MCP test server's path, and the
+//! temp `AIOS_HOME` with an empty environment, the MCP test server's path and a
+//! direct client's `echo` latencies, a loopback OpenAI-compatible server, and the
 //! figures' arithmetic and units. Each bench uses some of these.
 #![allow(dead_code)]
 
@@ -87,6 +88,54 @@ pub fn everything() -> BenchResult<PathBuf> {
     } else {
         Err(format!("{} is missing: run .ci/setup", p.display()))
     }
+}
+
+/// A direct rmcp client of server-everything (`node SCRIPT stdio`): the latency of
+/// each `echo` call after `warmup` untimed ones, `calls` of them (the MCP server's
+/// time plus the pipe); an error result fails.
+pub fn direct_echo_times(script: &Path, warmup: usize, calls: usize) -> BenchResult<Vec<Duration>> {
+    use rmcp::ServiceExt;
+    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(script).arg("stdio");
+        let transport = rmcp::transport::TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?
+            .0;
+        let client = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("bench", "0"),
+        )
+        .serve(transport)
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut times = Vec::with_capacity(calls);
+        for i in 0..warmup + calls {
+            let mut args = serde_json::Map::new();
+            args.insert("message".into(), format!("m{i}").into());
+            let t = Instant::now();
+            let r = client
+                .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+                .await
+                .map_err(|e| e.to_string())?;
+            let took = t.elapsed();
+            if r.is_error == Some(true) {
+                return Err("echo failed".to_string());
+            }
+            if i >= warmup {
+                times.push(took);
+            }
+        }
+        let _ = client.cancel().await;
+        Ok(times)
+    })
 }
 
 /// Time spent inside a loopback server, and requests served.
