@@ -34,8 +34,8 @@ use std::time::Duration;
 
 mod common;
 use common::{
-    BenchResult, ServerClock, aios_binary, direct_echo_times, everything, median, start_llm_server,
-    us,
+    BenchResult, ServerClock, aios_binary, direct_echo_times, event_at, everything,
+    journaled_between, log_events, median, start_llm_server, us,
 };
 
 const T: usize = 40;
@@ -133,15 +133,7 @@ fn run_costed(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(String, Co
 
 /// The step's span as journaled, checked: `turns` tool results, the answer `n`.
 fn span(log: &str, turns: usize) -> BenchResult<Duration> {
-    let events: serde_json::Value = serde_json::from_str(log).map_err(|e| e.to_string())?;
-    let events = events.as_array().ok_or("the log is not a list")?;
-    let at = |e: &serde_json::Value| -> BenchResult<jiff::Timestamp> {
-        e["at"]
-            .as_str()
-            .ok_or("an event without `at`")?
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| e.to_string())
-    };
+    let events = log_events(log)?;
     let tools = events.iter().filter(|e| e["type"] == "agent_tool").count();
     if tools != turns {
         return Err(format!("{tools} tool calls journaled, not {turns}"));
@@ -160,9 +152,9 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
     if std::env::var_os("BENCH_GAPS").is_some() {
         let mut prev: Option<(&str, jiff::Timestamp)> = None;
         let mut gaps: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
-        for e in events {
+        for e in &events {
             let ty = e["type"].as_str().unwrap_or("");
-            let t = at(e)?;
+            let t = event_at(e)?;
             if let Some((p, pt)) = prev {
                 let g = gaps.entry(format!("{p} -> {ty}")).or_default();
                 g.0 += t.duration_since(pt).as_secs_f64() * 1e3;
@@ -174,7 +166,7 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
             eprintln!("{k}: {n} x {:.2} ms", ms / n as f64);
         }
     }
-    Duration::try_from(at(done)?.duration_since(at(first)?)).map_err(|e| e.to_string())
+    journaled_between(first, done)
 }
 
 fn bench() -> BenchResult<()> {

@@ -1,7 +1,8 @@
 //! What the benches that time the release binary share: finding it, running it in a
 //! temp `AIOS_HOME` with an empty environment, the MCP test server's path and a
-//! direct client's `echo` latencies, a loopback OpenAI-compatible server, and the
-//! figures' arithmetic and units. Each bench uses some of these.
+//! direct client's `echo` latencies, the events of `aios log --json`, a loopback
+//! OpenAI-compatible server, and the figures' arithmetic and units. Each bench uses
+//! some of these.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -136,6 +137,28 @@ pub fn direct_echo_times(script: &Path, warmup: usize, calls: usize) -> BenchRes
         let _ = client.cancel().await;
         Ok(times)
     })
+}
+
+/// The events of an `aios log RUN --json` output.
+pub fn log_events(log: &str) -> BenchResult<Vec<serde_json::Value>> {
+    match serde_json::from_str(log).map_err(|e| e.to_string())? {
+        serde_json::Value::Array(events) => Ok(events),
+        _ => Err("the log is not a list".into()),
+    }
+}
+
+/// When a logged event was journaled.
+pub fn event_at(e: &serde_json::Value) -> BenchResult<jiff::Timestamp> {
+    e["at"]
+        .as_str()
+        .ok_or("an event without `at`")?
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| e.to_string())
+}
+
+/// The journaled time from logged event `a` to `b`.
+pub fn journaled_between(a: &serde_json::Value, b: &serde_json::Value) -> BenchResult<Duration> {
+    Duration::try_from(event_at(b)?.duration_since(event_at(a)?)).map_err(|e| e.to_string())
 }
 
 /// Time spent inside a loopback server, and requests served.
