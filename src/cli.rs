@@ -502,7 +502,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// The run's id
+    /// The run's id (0: what happened outside runs, like facts set by hand)
     pub run: i64,
     /// Print JSON
     #[arg(long)]
