@@ -145,14 +145,16 @@ pub fn open_source(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journ
     Journal::open_read_only(path, clock, opts)
 }
 
-/// A journal read out whole.
+/// A journal read out whole, in one read transaction: every read sees the same
+/// snapshot, whatever other processes commit meanwhile.
 pub struct Export<'a> {
     j: &'a Journal,
 }
 
 impl<'a> Export<'a> {
-    pub fn new(j: &'a Journal) -> Export<'a> {
-        Export { j }
+    pub fn new(j: &'a Journal) -> Result<Export<'a>> {
+        j.conn.execute_batch("BEGIN")?;
+        Ok(Export { j })
     }
 
     fn count(&self, sql: &str) -> Result<i64> {
@@ -311,5 +313,12 @@ impl<'a> Export<'a> {
     /// in `memory_docs` (count).
     pub fn decision_docs(&self) -> Result<i64> {
         self.count("SELECT count(*) FROM memory_docs WHERE kind = 'decision'")
+    }
+}
+
+impl Drop for Export<'_> {
+    fn drop(&mut self) {
+        // Only reads were made: ending the transaction cannot lose anything.
+        let _ = self.j.conn.execute_batch("ROLLBACK");
     }
 }

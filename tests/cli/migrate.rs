@@ -242,3 +242,54 @@ fn bad_and_unreachable_urls_and_a_missing_journal_are_clear() {
     assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
     assert_eq!(hash(&t), before);
 }
+
+#[test]
+fn a_run_being_executed_is_refused_unless_allowed() {
+    let server = crate::support::http::Server::start();
+    let slow = server.hold("/slow");
+    let t = Test::new().write(
+        "held.toml",
+        &format!(
+            r#"
+name = "held"
+
+[[steps]]
+id = "slow"
+kind = "http"
+approve = "never"
+method = "POST"
+url = "{}"
+"#,
+            server.url("/slow")
+        ),
+    );
+    let bg = t.args(&["run", "held.toml"]).spawn();
+    slow.arrived();
+    let owner = format!("{}@{}", bg.pid(), crate::support::hostname());
+    let url = target();
+    t.aios(&["migrate", "--to", &url])
+        .code(4)
+        .stderr_is(&format!(
+            "error: a run is still running: run 1 (executed by process {owner}); nothing was copied\nhint: stop `aios daemon` and `aios serve` and wait for the runs to stop (aios runs --status running), or copy them as they stand with --allow-active\n"
+        ));
+    // Refused before the target was touched.
+    assert_eq!(
+        rows(
+            &url,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ),
+        0
+    );
+    t.aios(&["migrate", "--to", &url, "--allow-active"])
+        .success()
+        .stdout_contains("ok copied 1 run (");
+    assert_eq!(
+        rows(
+            &url,
+            "SELECT count(*) FROM runs WHERE status = 'running' AND lease_owner IS NULL"
+        ),
+        1
+    );
+    slow.release();
+    bg.wait().success();
+}

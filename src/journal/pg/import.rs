@@ -193,7 +193,7 @@ pub fn import(
                 .with_hint("write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
         );
     }
-    let ex = Export::new(src);
+    let ex = Export::new(src)?;
     for (concern, rows) in ex.other_concerns()? {
         if rows > 0 {
             return Err(Error::invalid(format!(
@@ -209,7 +209,7 @@ pub fn import(
             let list: Vec<String> = active
                 .iter()
                 .map(|(id, holder)| match holder {
-                    Some(h) => format!("run {id} (executed by {h})"),
+                    Some(h) => format!("run {id} (executed by process {h})"),
                     None => format!("run {id}"),
                 })
                 .collect();
