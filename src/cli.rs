@@ -125,6 +125,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the database with a checked backup (the replaced one is kept aside)
     Restore(RestoreArgs),
+    /// Copy this journal into a PostgreSQL database, rebuild its state there and compare
+    Migrate(MigrateArgs),
 }
 
 #[derive(Debug, Args)]

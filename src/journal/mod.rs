@@ -7,6 +7,7 @@
 //! applies them to the projections in one transaction.
 
 mod breakers;
+pub mod export;
 mod failure;
 mod health;
 mod hooks;

@@ -23,6 +23,7 @@ mod error;
 mod failure;
 mod health;
 mod hooks;
+pub mod import;
 mod inbox;
 mod lease;
 mod llm;
@@ -34,6 +35,8 @@ mod schedule;
 pub mod select;
 #[cfg(test)]
 pub(crate) mod testdb;
+#[cfg(test)]
+mod tests_import;
 mod timers;
 
 use std::cell::RefCell;
@@ -151,7 +154,7 @@ impl PgPool {
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

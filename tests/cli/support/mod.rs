@@ -5,6 +5,7 @@ pub mod dovecot;
 pub mod http;
 pub mod llm;
 pub mod mcp;
+pub mod postgres;
 pub mod smtp;
 pub mod wire;
 
