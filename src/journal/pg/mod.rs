@@ -8,17 +8,19 @@
 //! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
 //! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
-//! supported). Ids come from database sequences; every compare-and-swap decision
-//! reads the row it decides on with `SELECT … FOR UPDATE` (or takes an advisory lock
-//! on the name it decides for) in the transaction that writes the outcome; each event
-//! is appended and projected in one transaction. Every other concern (memory,
-//! breakers, notifications, mail, trust listings, versions, statistics, replay) is
-//! not ported yet: [`not_supported`] is the error that says so, and an event of such
-//! a concern is refused, never dropped.
+//! supported), circuit breakers and the steps they hold (`BreakerStore`). Ids come
+//! from database sequences; every compare-and-swap decision reads the row it decides
+//! on with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides
+//! for) in the transaction that writes the outcome; each event is appended and
+//! projected in one transaction. Every other concern (memory, notifications, trust
+//! listings, versions, statistics, mail, replay, workflow changes, dry-run pruning)
+//! is not ported yet: [`not_supported`] is the error that says so, and an event of
+//! such a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
 
+mod breakers;
 mod error;
 mod failure;
 mod health;
@@ -63,6 +65,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_notices", include_str!("migrations/0005_notices.sql")),
     ("0006_hooks", include_str!("migrations/0006_hooks.sql")),
     ("0007_health", include_str!("migrations/0007_health.sql")),
+    (
+        "0008_breakers",
+        include_str!("migrations/0008_breakers.sql"),
+    ),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

@@ -1,0 +1,203 @@
+//! The shared suite's circuit breakers, notifications, trust listings, versions and
+//! statistics (see `super`).
+
+use super::*;
+use crate::connectors::{Target, TargetKind};
+use crate::health::breaker::{Admit, BreakerEvent, BreakerPolicy, BreakerState};
+use crate::journal::store::BreakerStore;
+
+/// 2026-01-01T00:00:00Z.
+const T0: Millis = 1_767_225_600_000;
+
+fn at(ms: Millis) -> Clock {
+    Clock::Fixed(jiff::Timestamp::from_millisecond(ms).unwrap())
+}
+
+fn a_tripped_breaker_is_probed_by_one_caller_and_its_rows_replay<B: Backend + Sync>(b: &B)
+where
+    B::J: BreakerStore,
+{
+    let t = Target::new(TargetKind::Mcp, "time");
+    let p = BreakerPolicy {
+        failures: 3,
+        cooldown: 60_000,
+        max_cooldown: 600_000,
+    };
+    let mut j = b.open_at(at(T0));
+    // A healthy target writes nothing.
+    assert_eq!(j.breaker_report(&t, &p, &Verdict::Answered).unwrap(), None);
+    assert!(j.breakers().unwrap().is_empty());
+    assert_eq!(j.breaker_admit(&t, &p, "run 1, step a").unwrap(), Admit::Go);
+    // Six calls fail at once: each failure is counted once, the third opens the
+    // breaker, and the later ones find it open.
+    let barrier = std::sync::Barrier::new(6);
+    let events: Vec<Option<BreakerEvent>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let (mut j, barrier, t, p) = (b.open_at(at(T0)), &barrier, &t, &p);
+                s.spawn(move || {
+                    barrier.wait();
+                    j.breaker_report(t, p, &Verdict::Failed("no answer".into()))
+                        .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let kinds = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e.as_ref().map(|e| e.type_name()) == Some(name))
+            .count()
+    };
+    assert_eq!((kinds("failed"), kinds("opened")), (2, 1), "{events:?}");
+    assert_eq!(events.iter().filter(|e| e.is_none()).count(), 3);
+    let br = j.breaker(&t).unwrap().unwrap();
+    assert_eq!(
+        (br.state, br.failures, br.trips, br.opened_at, br.until),
+        (BreakerState::Open, 3, 1, Some(T0), Some(T0 + 60_000))
+    );
+    assert_eq!(br.last_error.as_deref(), Some("no answer"));
+    match j.breaker_admit(&t, &p, "run 1, step a").unwrap() {
+        Admit::Wait { until, .. } => assert_eq!(until, T0 + 60_000),
+        other => panic!("{other:?}"),
+    }
+    // Another target that failed once: listed after the tripped one.
+    let other = Target::parse("http:b.test").unwrap();
+    j.breaker_report(&other, &p, &Verdict::Failed("503".into()))
+        .unwrap();
+    let names: Vec<String> = j
+        .breakers()
+        .unwrap()
+        .iter()
+        .map(|b| b.target.to_string())
+        .collect();
+    assert_eq!(names, ["mcp:time", "http:b.test"]);
+    // After the cooldown, four callers race: one probes, the others wait for it.
+    let barrier = std::sync::Barrier::new(4);
+    let admits: Vec<(usize, Admit)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let (mut j, barrier, t, p) = (b.open_at(at(T0 + 60_000)), &barrier, &t, &p);
+                s.spawn(move || {
+                    barrier.wait();
+                    let by = format!("run {i}, step a");
+                    (i, j.breaker_admit(t, p, &by).unwrap())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let probes: Vec<usize> = admits
+        .iter()
+        .filter(|(_, a)| matches!(a, Admit::Probe(_)))
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(probes.len(), 1, "{admits:?}");
+    for (_, a) in admits.iter().filter(|(_, a)| !matches!(a, Admit::Probe(_))) {
+        match a {
+            Admit::Wait { reason, .. } => assert!(
+                reason.contains(&format!("run {}, step a probes it", probes[0])),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut later = b.open_at(at(T0 + 61_000));
+    assert_eq!(
+        later.breaker_report(&t, &p, &Verdict::Answered).unwrap(),
+        Some(BreakerEvent::Closed {
+            reason: "the probe was answered".into()
+        })
+    );
+    assert_eq!(
+        later.breaker_admit(&t, &p, "run 9, step a").unwrap(),
+        Admit::Go
+    );
+    let br = later.breaker(&t).unwrap().unwrap();
+    assert_eq!(
+        (br.state, br.failures, br.trips),
+        (BreakerState::Closed, 0, 0)
+    );
+    // failed ×2, opened, probing, closed; and http:b.test's failure.
+    assert_eq!(later.breaker_events(&t).unwrap().len(), 5);
+    assert_eq!(later.breaker_events(&t).unwrap()[4].0, T0 + 61_000);
+    assert_eq!(later.replay_breakers().unwrap(), (6, vec![]));
+    // A row that is not what its events say is told.
+    b.tamper("UPDATE breakers SET failures = 7 WHERE target = 'http:b.test'");
+    let (n, diff) = later.replay_breakers().unwrap();
+    assert_eq!(n, 6);
+    assert_eq!(diff.len(), 1, "{diff:?}");
+    assert!(
+        diff[0].starts_with("breaker http:b.test: stored state=closed failures=7"),
+        "{}",
+        diff[0]
+    );
+    // By hand: only an open (or counting) breaker closes.
+    let e = later.close_breaker(&t, "the operator").unwrap_err();
+    assert!(e.message.contains("is not open"), "{}", e.message);
+    let closed = later.close_breaker(&other, "the operator").unwrap();
+    assert_eq!((closed.state, closed.failures), (BreakerState::Closed, 0));
+    assert_eq!(
+        later.breaker_events(&other).unwrap()[1].1,
+        BreakerEvent::Closed {
+            reason: "closed by the operator".into()
+        }
+    );
+}
+
+fn a_step_held_by_a_breaker_waits_until_it_starts_again<B: Backend>(b: &B)
+where
+    B::J: BreakerStore,
+{
+    let mut j = b.open_at(at(T0));
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    assert!(j.held_steps().unwrap().is_empty());
+    j.commit(
+        run,
+        &[
+            started("a"),
+            Event::StepHeld {
+                step: "a".into(),
+                attempt: 1,
+                target: "mcp:time".into(),
+                until: T0 + 60_000,
+                reason: "circuit breaker mcp:time is open".into(),
+            },
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        j.held_steps().unwrap(),
+        vec![HeldStep {
+            run,
+            step: "a".into(),
+            target: "mcp:time".into(),
+            until: T0 + 60_000,
+        }]
+    );
+    let a = &j.steps(run).unwrap()[0];
+    assert_eq!(
+        (a.status, a.error.as_deref()),
+        (
+            StepStatus::Waiting,
+            Some("circuit breaker mcp:time is open")
+        )
+    );
+    j.commit(
+        run,
+        &[Event::StepStarted {
+            step: "a".into(),
+            attempt: 2,
+        }],
+    )
+    .unwrap();
+    assert!(j.held_steps().unwrap().is_empty());
+}
+
+shared_suite!(
+    a_tripped_breaker_is_probed_by_one_caller_and_its_rows_replay,
+    a_step_held_by_a_breaker_waits_until_it_starts_again,
+);
