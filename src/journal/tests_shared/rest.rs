@@ -1,10 +1,13 @@
 //! The shared suite's circuit breakers, notifications, trust listings, versions and
 //! statistics (see `super`).
 
+use serde_json::json;
+
 use super::*;
 use crate::connectors::{Target, TargetKind};
 use crate::health::breaker::{Admit, BreakerEvent, BreakerPolicy, BreakerState};
-use crate::journal::store::BreakerStore;
+use crate::journal::notify::NewNotification;
+use crate::journal::store::{BreakerStore, NotifyStore};
 
 /// 2026-01-01T00:00:00Z.
 const T0: Millis = 1_767_225_600_000;
@@ -197,7 +200,192 @@ where
     assert!(j.held_steps().unwrap().is_empty());
 }
 
+fn note(key: &str, channel: &str) -> NewNotification {
+    NewNotification {
+        key: key.into(),
+        channel: channel.into(),
+        event: "waiting".into(),
+        title: "t".into(),
+        body: "b".into(),
+    }
+}
+
+fn notifications_are_queued_once_claimed_by_one_and_retried<B: Backend + Sync>(b: &B)
+where
+    B::J: NotifyStore,
+{
+    // Four ticks queue the same notifications at once: each is queued once.
+    let barrier = std::sync::Barrier::new(4);
+    let queued: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let (mut j, barrier) = (b.open_at(at(1_000)), &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    j.queue_notifications(&[note("waiting:1", "phone"), note("waiting:1", "mail")])
+                        .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ids: Vec<i64> = queued.into_iter().flatten().collect();
+    ids.sort();
+    assert_eq!(ids, [1, 2]);
+    let mut j = b.open_at(at(1_000));
+    assert!(
+        j.queue_notifications(&[note("waiting:1", "phone")])
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(j.notification_keys("waiting:1").unwrap(), ["mail", "phone"]);
+    // Four ticks claim at once: each notification goes to one of them.
+    let barrier = std::sync::Barrier::new(4);
+    let claimed: Vec<(String, Vec<i64>)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let (mut j, barrier) = (b.open_at(at(1_000)), &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let by = format!("tick{i}");
+                    let got = j.claim_notifications(&by, 60_000, 10).unwrap();
+                    (by, got.iter().map(|n| n.id).collect())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<i64> = claimed.iter().flat_map(|(_, ids)| ids.clone()).collect();
+    all.sort();
+    assert_eq!(all, [1, 2], "{claimed:?}");
+    let holder = |id: i64| {
+        claimed
+            .iter()
+            .find(|(_, ids)| ids.contains(&id))
+            .map(|(by, _)| by.clone())
+            .unwrap()
+    };
+    assert!(
+        j.claim_notifications("late", 60_000, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !j.notification_sent(1, "late", "ok").unwrap(),
+        "late holds no claim"
+    );
+    assert!(j.notification_sent(1, &holder(1), "200").unwrap());
+    assert!(
+        j.notification_failed(2, &holder(2), "down", Some(31_000))
+            .unwrap()
+    );
+    let rows = j.notifications(10).unwrap();
+    assert_eq!(
+        (
+            rows[1].id,
+            rows[1].status.as_str(),
+            rows[1].reply.as_deref()
+        ),
+        (1, "sent", Some("200"))
+    );
+    assert_eq!(rows[1].sent_at, Some(1_000));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].attempts, rows[0].next_at),
+        ("pending", 1, 31_000)
+    );
+    assert_eq!(rows[0].error.as_deref(), Some("down"));
+    assert!(
+        j.claim_notifications("a", 60_000, 10).unwrap().is_empty(),
+        "not due yet"
+    );
+    let mut later = b.open_at(at(31_000));
+    let again = later.claim_notifications("c", 1_000, 10).unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+    assert_eq!(again[0].claim_until, Some(32_000));
+    // c stops without recording: its claim lapses, and d may take it.
+    let mut after = b.open_at(at(32_001));
+    let d = after.claim_notifications("d", 1_000, 10).unwrap();
+    assert_eq!(d[0].id, 2);
+    assert!(!after.notification_failed(2, "c", "gone", None).unwrap());
+    assert!(after.notification_failed(2, "d", "gone", None).unwrap());
+    assert_eq!(after.notifications(10).unwrap()[0].status, "failed");
+    assert_eq!(after.notifications(1).unwrap().len(), 1);
+}
+
+fn what_notifications_are_made_from<B: Backend>(b: &B)
+where
+    B::J: NotifyStore,
+{
+    let mut j = b.open_at(at(T0));
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b", "c"]))
+        .unwrap();
+    let first = item(&mut j, run, "a").unwrap();
+    let second = item(&mut j, run, "b").unwrap();
+    let snoozed = item(&mut j, run, "c").unwrap();
+    j.snooze(snoozed, T0 + 3_600_000, "me").unwrap();
+    j.raise_notice("s", "missed", "k", "missed a fire", json!({}))
+        .unwrap();
+    let failed = j.create_run("name = \"w\"", created("u2", &["a"])).unwrap();
+    j.commit(
+        failed,
+        &[Event::RunStatus {
+            status: RunStatus::Failed,
+            error: Some("boom".into()),
+        }],
+    )
+    .unwrap();
+    let src = j.notify_sources(T0 - 1).unwrap();
+    let pending: Vec<(i64, &str)> = src
+        .pending
+        .iter()
+        .map(|p| (p.id, p.kind.as_str()))
+        .collect();
+    assert_eq!(pending.len(), 3, "{pending:?}");
+    assert_eq!(&pending[..2], &[(first, "action"), (second, "action")]);
+    assert_eq!(pending[2].1, "notice");
+    assert_eq!(src.pending[2].workflow, "s");
+    assert_eq!(src.failed.len(), 1);
+    assert_eq!(
+        (src.failed[0].id, src.failed[0].error.as_deref()),
+        (failed, Some("boom"))
+    );
+    assert!(j.notify_sources(T0 + 1).unwrap().failed.is_empty());
+    // The digest: spending today and this month, successes, decisions by policy.
+    j.commit(run, &[super::operations::call("a", 0.25, None)])
+        .unwrap();
+    let mut by_policy = decision(Decision::Approve, "policy:auto");
+    by_policy.reason = Some("low risk".into());
+    j.decide(first, by_policy).unwrap();
+    let ok = j.create_run("name = \"w\"", created("u3", &["a"])).unwrap();
+    j.commit(
+        ok,
+        &[Event::RunStatus {
+            status: RunStatus::Succeeded,
+            error: None,
+        }],
+    )
+    .unwrap();
+    let d = j.digest_facts(T0 - 1, T0, T0 - 86_400_000).unwrap();
+    assert_eq!((d.spent_today, d.spent_month, d.succeeded), (0.25, 0.25, 1));
+    assert_eq!(
+        d.by_policy,
+        vec![(
+            first,
+            run,
+            "w".to_string(),
+            "a".to_string(),
+            "policy:auto".to_string(),
+            "low risk".to_string()
+        )]
+    );
+    assert!(d.outcomes.is_empty());
+    assert_eq!(j.digest_facts(T0 + 1, T0 + 1, T0 + 1).unwrap().succeeded, 0);
+}
+
 shared_suite!(
     a_tripped_breaker_is_probed_by_one_caller_and_its_rows_replay,
     a_step_held_by_a_breaker_waits_until_it_starts_again,
+    notifications_are_queued_once_claimed_by_one_and_retried,
+    what_notifications_are_made_from,
 );
