@@ -7,7 +7,7 @@ use super::*;
 use crate::connectors::{Target, TargetKind};
 use crate::health::breaker::{Admit, BreakerEvent, BreakerPolicy, BreakerState};
 use crate::journal::notify::NewNotification;
-use crate::journal::store::{BreakerStore, NotifyStore};
+use crate::journal::store::{BreakerStore, NotifyStore, TrustStore};
 
 /// 2026-01-01T00:00:00Z.
 const T0: Millis = 1_767_225_600_000;
@@ -383,9 +383,93 @@ where
     assert_eq!(j.digest_facts(T0 + 1, T0 + 1, T0 + 1).unwrap().succeeded, 0);
 }
 
+fn trust_listings_count_decisions_and_marks<B: Backend>(b: &B)
+where
+    B::J: TrustStore,
+{
+    let mut j = b.open_at(at(T0));
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["send"]))
+        .unwrap();
+    // Five attempts of one step's action.
+    let ids: Vec<i64> = (1..=5)
+        .map(|attempt| {
+            j.create_proposal(
+                run,
+                "send",
+                attempt,
+                ProposalKind::Action,
+                "send".into(),
+                json!({}),
+                json!({}),
+            )
+            .unwrap()
+            .unwrap()
+        })
+        .collect();
+    j.decide(ids[0], decision(Decision::Approve, "me")).unwrap();
+    j.decide(ids[1], decision(Decision::Approve, "policy:auto"))
+        .unwrap();
+    let none = j.step_stats("w", "nope").unwrap();
+    assert_eq!((none.proposals, none.mark.is_none()), (0, true));
+    let s = j.step_stats("w", "send").unwrap();
+    assert_eq!(
+        (s.proposals, s.approved_unchanged, s.by_policy, s.pending),
+        (5, 2, 1, 3)
+    );
+    assert_eq!(
+        (s.decided, s.streak, s.streak_text().as_str()),
+        (2, 2, "2 of 2 times")
+    );
+    // Promoted by hand (of no run), then an edit demotes it in its decision's
+    // transaction.
+    let m = j
+        .mark_trust(0, "w", "send", true, "me", Some("reliable".into()))
+        .unwrap();
+    assert_eq!(
+        (m.level.as_str(), m.by.as_str(), m.reason.as_deref(), m.at),
+        ("promoted", "me", Some("reliable"), T0)
+    );
+    assert!(j.step_stats("w", "send").unwrap().promoted());
+    let mut edit = decision(Decision::Approve, "me");
+    edit.edited = Some(json!({"to": "y"}));
+    j.decide(ids[2], edit).unwrap();
+    let s = j.step_stats("w", "send").unwrap();
+    assert!(!s.promoted());
+    assert_eq!(
+        s.mark_reason(),
+        Some(format!("inbox item {} was edited by me", ids[2]).as_str())
+    );
+    assert_eq!((s.edited, s.decided, s.streak), (1, 0, 0));
+    // A decision after the demotion counts again.
+    j.decide(ids[3], decision(Decision::Approve, "me")).unwrap();
+    let s = j.step_stats("w", "send").unwrap();
+    assert_eq!((s.decided, s.streak, s.pending), (1, 1, 1));
+    let marks: Vec<String> = j
+        .trust_marks("w", "send")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.level)
+        .collect();
+    assert_eq!(marks, ["promoted", "demoted"]);
+    // Every step that proposed or was marked, by workflow and step.
+    j.mark_trust(0, "v", "z", true, "me", None).unwrap();
+    let all: Vec<String> = j.all_step_stats().unwrap().iter().map(|s| s.id()).collect();
+    assert_eq!(all, ["v.z", "w.send"]);
+    // Dry runs are left out.
+    let mut dry = created("u2", &["send"]);
+    if let Event::RunCreated { dry, .. } = &mut dry {
+        *dry = Some(DryMode::Offline);
+    }
+    let dry_run = j.create_run("name = \"w\"", dry).unwrap();
+    item(&mut j, dry_run, "send").unwrap();
+    assert_eq!(j.step_stats("w", "send").unwrap().proposals, 5);
+}
+
 shared_suite!(
     a_tripped_breaker_is_probed_by_one_caller_and_its_rows_replay,
     a_step_held_by_a_breaker_waits_until_it_starts_again,
     notifications_are_queued_once_claimed_by_one_and_retried,
     what_notifications_are_made_from,
+    trust_listings_count_decisions_and_marks,
 );
