@@ -9,13 +9,14 @@
 //! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
 //! supported), circuit breakers and the steps they hold (`BreakerStore`),
-//! notifications (`NotifyStore`) and trust listings (`TrustStore`). Ids come from
-//! database sequences; every compare-and-swap decision reads the row it decides on
-//! with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for)
-//! in the transaction that writes the outcome; each event is appended and projected
-//! in one transaction. Every other concern (memory, versions, statistics, mail,
-//! replay, workflow changes, dry-run pruning) is not ported yet: [`not_supported`] is
-//! the error that says so, and an event of such a concern is refused, never dropped.
+//! notifications (`NotifyStore`), trust listings (`TrustStore`) and versions of
+//! evidence (`VersionStore`). Ids come from database sequences; every compare-and-
+//! swap decision reads the row it decides on with `SELECT … FOR UPDATE` (or takes an
+//! advisory lock on the name it decides for) in the transaction that writes the
+//! outcome; each event is appended and projected in one transaction. Every other
+//! concern (memory, statistics, mail, replay, workflow changes, dry-run pruning) is
+//! not ported yet: [`not_supported`] is the error that says so, and an event of such
+//! a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -39,6 +40,7 @@ pub mod select;
 pub(crate) mod testdb;
 mod timers;
 mod trust;
+mod versions;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@ use super::*;
 use crate::connectors::{Target, TargetKind};
 use crate::health::breaker::{Admit, BreakerEvent, BreakerPolicy, BreakerState};
 use crate::journal::notify::NewNotification;
-use crate::journal::store::{BreakerStore, NotifyStore, TrustStore};
+use crate::journal::store::{BreakerStore, NotifyStore, TrustStore, VersionStore};
 
 /// 2026-01-01T00:00:00Z.
 const T0: Millis = 1_767_225_600_000;
@@ -466,10 +466,59 @@ where
     assert_eq!(j.step_stats("w", "send").unwrap().proposals, 5);
 }
 
+fn stale_evidence_is_told_by_the_files_it_points_at<B: Backend>(b: &B)
+where
+    B::J: VersionStore,
+{
+    let j = b.open();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.toml");
+    std::fs::write(&file, "name = \"w\"").unwrap();
+    let path = file.to_str().unwrap().to_string();
+    let hash = source_hash("name = \"w\"");
+    assert_eq!(
+        j.current_version("workflow_file", &path),
+        CurrentVersion::Is(hash.clone())
+    );
+    assert_eq!(
+        j.current_version("unknown_kind", "x"),
+        CurrentVersion::Unknown
+    );
+    let evidence = json!({"versions": [
+        {"kind": "workflow_file", "key": path, "version": hash},
+        {"kind": "unknown_kind", "key": "x", "version": 1},
+    ]});
+    assert!(j.stale(&evidence).is_empty());
+    std::fs::write(&file, "name = \"w2\"").unwrap();
+    let stale = j.stale(&evidence);
+    assert_eq!(stale.len(), 1);
+    assert_eq!(
+        (stale[0].recorded.as_str(), stale[0].current.clone()),
+        (hash.as_str(), Some(source_hash("name = \"w2\"")))
+    );
+    // Resolved once per list through the cache: the file's later change is not seen.
+    let mut cache = VersionCache::default();
+    let refs = versions_of(&evidence);
+    assert_eq!(j.stale_refs(&refs, &mut cache).len(), 1);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        j.stale_refs(&refs, &mut cache)[0].current.as_deref(),
+        Some(source_hash("name = \"w2\"").as_str())
+    );
+    let gone = j.stale(&evidence);
+    assert_eq!(gone[0].current, None);
+    assert!(
+        gone[0].describe().contains("no longer exists"),
+        "{}",
+        gone[0].describe()
+    );
+}
+
 shared_suite!(
     a_tripped_breaker_is_probed_by_one_caller_and_its_rows_replay,
     a_step_held_by_a_breaker_waits_until_it_starts_again,
     notifications_are_queued_once_claimed_by_one_and_retried,
     what_notifications_are_made_from,
     trust_listings_count_decisions_and_marks,
+    stale_evidence_is_told_by_the_files_it_points_at,
 );
