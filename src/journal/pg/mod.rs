@@ -9,12 +9,12 @@
 //! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
 //! supported), circuit breakers and the steps they hold (`BreakerStore`),
-//! notifications (`NotifyStore`), trust listings (`TrustStore`) and versions of
-//! evidence (`VersionStore`). Ids come from database sequences; every compare-and-
-//! swap decision reads the row it decides on with `SELECT … FOR UPDATE` (or takes an
-//! advisory lock on the name it decides for) in the transaction that writes the
-//! outcome; each event is appended and projected in one transaction. Every other
-//! concern (memory, statistics, mail, replay, workflow changes, dry-run pruning) is
+//! notifications (`NotifyStore`), trust listings (`TrustStore`), versions of evidence
+//! (`VersionStore`) and statistics (`StatsStore`). Ids come from database sequences;
+//! every compare-and-swap decision reads the row it decides on with `SELECT … FOR
+//! UPDATE` (or takes an advisory lock on the name it decides for) in the transaction
+//! that writes the outcome; each event is appended and projected in one transaction.
+//! Every other concern (memory, mail, replay, workflow changes, dry-run pruning) is
 //! not ported yet: [`not_supported`] is the error that says so, and an event of such
 //! a concern is refused, never dropped.
 //!
@@ -36,6 +36,7 @@ mod rate;
 mod runs;
 mod schedule;
 pub mod select;
+mod stats;
 #[cfg(test)]
 pub(crate) mod testdb;
 mod timers;

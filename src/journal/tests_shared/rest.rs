@@ -7,7 +7,7 @@ use super::*;
 use crate::connectors::{Target, TargetKind};
 use crate::health::breaker::{Admit, BreakerEvent, BreakerPolicy, BreakerState};
 use crate::journal::notify::NewNotification;
-use crate::journal::store::{BreakerStore, NotifyStore, TrustStore, VersionStore};
+use crate::journal::store::{BreakerStore, NotifyStore, StatsStore, TrustStore, VersionStore};
 
 /// 2026-01-01T00:00:00Z.
 const T0: Millis = 1_767_225_600_000;
@@ -514,6 +514,75 @@ where
     );
 }
 
+fn statistics_count_spending_decisions_and_failures<B: Backend>(b: &B)
+where
+    B::J: StatsStore,
+{
+    const DAY: Millis = 86_400_000;
+    // 2026-01-10T12:00:00Z.
+    let now = T0 + 9 * DAY + DAY / 2;
+    let mut yesterday = b.open_at(at(now - DAY));
+    let run = yesterday
+        .create_run("name = \"w\"", created("u1", &["a", "b", "c"]))
+        .unwrap();
+    yesterday
+        .commit(run, &[super::operations::call("a", 0.5, None)])
+        .unwrap();
+    let p = item(&mut yesterday, run, "a").unwrap();
+    let q = item(&mut yesterday, run, "b").unwrap();
+    let mut j = b.open_at(at(now));
+    j.commit(
+        run,
+        &[
+            super::operations::call("b", 0.25, None),
+            super::operations::call("c", 0.125, None),
+        ],
+    )
+    .unwrap();
+    j.decide(p, decision(Decision::Approve, "me")).unwrap();
+    let mut later = b.open_at(at(now + 3_600_000));
+    later.decide(q, decision(Decision::Reject, "me")).unwrap();
+    for (uid, workflow) in [("f1", "x"), ("f2", "y"), ("f3", "y")] {
+        let mut c = created(uid, &["a"]);
+        if let Event::RunCreated { workflow: w, .. } = &mut c {
+            *w = workflow.into();
+        }
+        let id = later.create_run("name = \"w\"", c).unwrap();
+        later
+            .commit(
+                id,
+                &[Event::RunStatus {
+                    status: RunStatus::Failed,
+                    error: None,
+                }],
+            )
+            .unwrap();
+    }
+    let s = later.stats(Some(1.0), None).unwrap();
+    assert_eq!(s.days.len(), 30);
+    let today = &s.days[29];
+    let before = &s.days[28];
+    assert_eq!(
+        (today.date.as_str(), today.spent_usd, today.decided),
+        ("2026-01-10", 0.375, 2)
+    );
+    assert_eq!(
+        (before.date.as_str(), before.spent_usd, before.decided),
+        ("2026-01-09", 0.5, 0)
+    );
+    assert_eq!((s.decided, s.spent_month_usd), (2, 0.875));
+    assert_eq!((s.daily_cap_usd, s.monthly_cap_usd), (Some(1.0), None));
+    // Waits of one day and of one day and an hour.
+    assert_eq!(s.median_decide_ms, Some(DAY + 1_800_000));
+    let failures: Vec<(&str, i64)> = s
+        .failures
+        .iter()
+        .map(|f| (f.workflow.as_str(), f.failed))
+        .collect();
+    assert_eq!(failures, [("y", 2), ("x", 1)]);
+    assert!(s.outcomes.is_empty());
+}
+
 shared_suite!(
     a_tripped_breaker_is_probed_by_one_caller_and_its_rows_replay,
     a_step_held_by_a_breaker_waits_until_it_starts_again,
@@ -521,4 +590,5 @@ shared_suite!(
     what_notifications_are_made_from,
     trust_listings_count_decisions_and_marks,
     stale_evidence_is_told_by_the_files_it_points_at,
+    statistics_count_spending_decisions_and_failures,
 );
