@@ -10,13 +10,13 @@
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
 //! supported), circuit breakers and the steps they hold (`BreakerStore`),
 //! notifications (`NotifyStore`), trust listings (`TrustStore`), versions of evidence
-//! (`VersionStore`) and statistics (`StatsStore`). Ids come from database sequences;
-//! every compare-and-swap decision reads the row it decides on with `SELECT … FOR
-//! UPDATE` (or takes an advisory lock on the name it decides for) in the transaction
-//! that writes the outcome; each event is appended and projected in one transaction.
-//! Every other concern (memory, mail, replay, workflow changes, dry-run pruning) is
-//! not ported yet: [`not_supported`] is the error that says so, and an event of such
-//! a concern is refused, never dropped.
+//! (`VersionStore`), statistics (`StatsStore`) and mail watches (`MailStore`). Ids
+//! come from database sequences; every compare-and-swap decision reads the row it
+//! decides on with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it
+//! decides for) in the transaction that writes the outcome; each event is appended
+//! and projected in one transaction. Every other concern (memory, replay, workflow
+//! changes, dry-run pruning) is not ported yet: [`not_supported`] is the error that
+//! says so, and an event of such a concern is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -29,6 +29,7 @@ mod hooks;
 mod inbox;
 mod lease;
 mod llm;
+mod mail;
 mod notices;
 mod notify;
 mod project;
@@ -78,6 +79,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0009_notifications",
         include_str!("migrations/0009_notifications.sql"),
     ),
+    ("0010_mail", include_str!("migrations/0010_mail.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

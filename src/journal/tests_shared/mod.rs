@@ -5,7 +5,7 @@
 //! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
 //! the LLM ledger, timers, rate limits; `rest.rs`: circuit breakers, notifications, trust
-//! listings, versions, statistics).
+//! listings, versions, statistics; `mail.rs`: mail watches).
 
 use serde_json::json;
 
@@ -146,6 +146,7 @@ macro_rules! shared_suite {
     };
 }
 
+mod mail;
 mod operations;
 mod rest;
 mod runs;
