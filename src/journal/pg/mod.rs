@@ -10,13 +10,13 @@
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
 //! supported), circuit breakers and the steps they hold (`BreakerStore`),
 //! notifications (`NotifyStore`), trust listings (`TrustStore`), versions of evidence
-//! (`VersionStore`), statistics (`StatsStore`) and mail watches (`MailStore`). Ids
-//! come from database sequences; every compare-and-swap decision reads the row it
-//! decides on with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it
-//! decides for) in the transaction that writes the outcome; each event is appended
-//! and projected in one transaction. Every other concern (memory, replay, workflow
-//! changes, dry-run pruning) is not ported yet: [`not_supported`] is the error that
-//! says so, and an event of such a concern is refused, never dropped.
+//! (`VersionStore`), statistics (`StatsStore`), mail watches (`MailStore`) and runs'
+//! upkeep: replay, workflow changes, dry-run pruning (`RunUpkeep`). Ids come from
+//! database sequences; every compare-and-swap decision reads the row it decides on
+//! with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for)
+//! in the transaction that writes the outcome; each event is appended and projected
+//! in one transaction. Memory is not ported yet: [`not_supported`] is the error that
+//! says so, and an event of memory is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -42,6 +42,7 @@ mod stats;
 pub(crate) mod testdb;
 mod timers;
 mod trust;
+mod upkeep;
 mod versions;
 
 use std::cell::RefCell;
@@ -80,6 +81,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0009_notifications.sql"),
     ),
     ("0010_mail", include_str!("migrations/0010_mail.sql")),
+    (
+        "0011_dry_runs",
+        include_str!("migrations/0011_dry_runs.sql"),
+    ),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

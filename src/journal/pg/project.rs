@@ -1,7 +1,7 @@
 //! Projections on PostgreSQL: how each event changes `runs`, `steps`, `proposals`,
 //! `proposal_snoozes`, `trust_marks`, `llm_calls` and `notices` — the SQL of `journal::project`, in
-//! PostgreSQL's dialect (held steps too). An event of a concern not ported yet
-//! (memory, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
+//! PostgreSQL's dialect (held steps and workflow changes too). An event of a concern
+//! not ported yet (memory) is refused with [`super::not_supported`]: its transaction rolls
 //! back, nothing is half-written and nothing is silently dropped.
 
 use postgres::Transaction;
@@ -30,7 +30,6 @@ fn refuse_unported(ev: &Event) -> Result<()> {
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => "memory",
-        Event::WorkflowChanged { .. } => "changing a run's workflow",
         _ => return Ok(()),
     };
     Err(super::not_supported(concern))
@@ -362,6 +361,14 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
                 &[proposal],
             )?;
         }
+        Event::WorkflowChanged {
+            source_hash,
+            path,
+            dir,
+            steps,
+            inputs_added,
+            ..
+        } => super::upkeep::workflow_changed(tx, run, source_hash, path, dir, steps, inputs_added)?,
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::project(tx, ev, at)?;
         }
@@ -373,8 +380,7 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         | Event::FactRecorded { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
-        | Event::OutcomeRecorded { .. }
-        | Event::WorkflowChanged { .. } => refuse_unported(ev)?,
+        | Event::OutcomeRecorded { .. } => refuse_unported(ev)?,
     }
     if matches!(ev, Event::RunCreated { .. }) {
         return Ok(());

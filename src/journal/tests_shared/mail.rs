@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::journal::store::MailStore;
+use crate::journal::store::{MailStore, RunUpkeep};
 
 fn watch(name: &str, folder: &str) -> MailWatchSpec {
     MailWatchSpec {
@@ -119,7 +119,7 @@ fn mail_watches_are_registered_paused_and_removed(b: &impl Backend<J: MailStore>
 
 fn a_message_starts_one_run_however_many_ticks_fetch_it<B: Backend + Sync>(b: &B)
 where
-    B::J: MailStore,
+    B::J: MailStore + RunUpkeep,
 {
     let mut j = b.open();
     j.put_mail_watch(watch("m", "INBOX"), "name = \"m\"")
@@ -209,6 +209,18 @@ where
     assert!(first.flagged_at.is_some());
     assert_eq!(first.message_id.as_deref(), Some("<k10>"));
     assert_eq!(j.mail_messages("m", 1).unwrap().len(), 1);
+    // The run a message started replays (its message row points at it), and
+    // still points at it after.
+    let report = j.replay(run).unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    assert_eq!(
+        j.mail_messages("m", 10)
+            .unwrap()
+            .iter()
+            .filter(|m| m.run_id == Some(run))
+            .count(),
+        2
+    );
     // Paused (or removed), a watch records nothing.
     j.set_mail_watch_paused("m", true).unwrap();
     assert_eq!(

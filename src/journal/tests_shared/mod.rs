@@ -5,7 +5,8 @@
 //! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
 //! the LLM ledger, timers, rate limits; `rest.rs`: circuit breakers, notifications, trust
-//! listings, versions, statistics; `mail.rs`: mail watches).
+//! listings, versions, statistics; `mail.rs`: mail watches; `upkeep.rs`: replay, workflow
+//! changes, dry-run pruning).
 
 use serde_json::json;
 
@@ -150,6 +151,7 @@ mod mail;
 mod operations;
 mod rest;
 mod runs;
+mod upkeep;
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,
 /// and its commit leaves nothing behind.
