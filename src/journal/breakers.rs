@@ -217,55 +217,55 @@ impl Journal {
     /// Rebuild every breaker from its events and compare with the stored rows:
     /// `(events replayed, differences)`.
     pub fn replay_breakers(&self) -> Result<(usize, Vec<String>)> {
-        let mut rebuilt: std::collections::BTreeMap<String, Breaker> = Default::default();
-        let mut n = 0;
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT target, at, data FROM breaker_events ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Millis>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            for r in rows {
-                let (name, at, data) = r?;
-                let target = Target::parse(&name).map_err(Error::storage)?;
-                let ev: BreakerEvent = serde_json::from_str(&data)?;
-                // Keyed as the stored rows are read: by the target as named now (an
-                // older `http:HOST:80` is `http:HOST`).
-                let name = target.to_string();
-                let before = rebuilt.remove(&name);
-                rebuilt.insert(name, breaker::apply(before, &target, &ev, at));
-                n += 1;
-            }
-        }
-        let stored: std::collections::BTreeMap<String, Breaker> = self
-            .breakers()?
-            .into_iter()
-            .map(|b| (b.target.to_string(), b))
-            .collect();
-        let mut differences = Vec::new();
-        for (name, b) in &stored {
-            match rebuilt.get(name) {
-                Some(r) if r == b => {}
-                Some(r) => differences.push(format!(
-                    "breaker {name}: stored {}\n  rebuilt {}",
-                    fields(b),
-                    fields(r)
-                )),
-                None => differences.push(format!("breaker {name}: stored, but it has no events")),
-            }
-        }
-        for name in rebuilt.keys().filter(|k| !stored.contains_key(*k)) {
-            differences.push(format!(
-                "breaker {name}: its events rebuild a row that is not stored"
-            ));
-        }
-        Ok((n, differences))
+        let events = self
+            .conn
+            .prepare("SELECT target, at, data FROM breaker_events ORDER BY seq")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<(String, Millis, String)>>>()?;
+        compare_replayed(events, self.breakers()?)
     }
+}
+
+/// Rebuild the breakers from their events `(target, at, data)` in log order and
+/// compare them with the `stored` rows: `(events replayed, differences)`. Both
+/// backends' replay.
+pub(super) fn compare_replayed(
+    events: Vec<(String, Millis, String)>,
+    stored: Vec<Breaker>,
+) -> Result<(usize, Vec<String>)> {
+    let mut rebuilt: std::collections::BTreeMap<String, Breaker> = Default::default();
+    let n = events.len();
+    for (name, at, data) in events {
+        let target = Target::parse(&name).map_err(Error::storage)?;
+        let ev: BreakerEvent = serde_json::from_str(&data)?;
+        // Keyed as the stored rows are read: by the target as named now (an
+        // older `http:HOST:80` is `http:HOST`).
+        let name = target.to_string();
+        let before = rebuilt.remove(&name);
+        rebuilt.insert(name, breaker::apply(before, &target, &ev, at));
+    }
+    let stored: std::collections::BTreeMap<String, Breaker> = stored
+        .into_iter()
+        .map(|b| (b.target.to_string(), b))
+        .collect();
+    let mut differences = Vec::new();
+    for (name, b) in &stored {
+        match rebuilt.get(name) {
+            Some(r) if r == b => {}
+            Some(r) => differences.push(format!(
+                "breaker {name}: stored {}\n  rebuilt {}",
+                fields(b),
+                fields(r)
+            )),
+            None => differences.push(format!("breaker {name}: stored, but it has no events")),
+        }
+    }
+    for name in rebuilt.keys().filter(|k| !stored.contains_key(*k)) {
+        differences.push(format!(
+            "breaker {name}: its events rebuild a row that is not stored"
+        ));
+    }
+    Ok((n, differences))
 }
 
 /// A step whose call waits for its target's breaker.

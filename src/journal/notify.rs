@@ -49,7 +49,7 @@ pub struct NotificationRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum NotifyEvent {
+pub(super) enum NotifyEvent {
     Queued {
         key: String,
         channel: String,
@@ -74,7 +74,7 @@ enum NotifyEvent {
 }
 
 impl NotifyEvent {
-    fn type_name(&self) -> &'static str {
+    pub(super) fn type_name(&self) -> &'static str {
         match self {
             NotifyEvent::Queued { .. } => "queued",
             NotifyEvent::Claimed { .. } => "claimed",

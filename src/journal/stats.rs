@@ -69,54 +69,115 @@ fn date_of(ms: Millis) -> String {
     crate::clock::format_ms(ms).chars().take(10).collect()
 }
 
+/// The window of the figures at `now`: its first millisecond, the end of today and
+/// the start of the month.
+pub(super) fn window(now: Millis) -> (Millis, Millis, Millis) {
+    let (today, month) = crate::agent::budget::period_starts(now);
+    (today - (DAYS - 1) * DAY_MS, today + DAY_MS, month)
+}
+
+/// The rows the figures are made of (each backend reads them in its dialect).
+pub(super) struct Rows {
+    /// `(day index from the window's start, spent)`.
+    pub spend: Vec<(i64, f64)>,
+    /// `(decided at, decided at - created at)` of the items decided in the window.
+    pub decided: Vec<(i64, i64)>,
+    /// Most failures first, then by workflow.
+    pub failures: Vec<Failures>,
+    /// `(workflow, key, run, at, value as JSON)` by workflow, key, at, run.
+    pub outcomes: Vec<(String, String, i64, i64, String)>,
+    pub spent_month_usd: f64,
+}
+
+/// The figures of the window starting at `start`, from its rows.
+pub(super) fn assemble(
+    start: Millis,
+    rows: Rows,
+    daily_cap_usd: Option<f64>,
+    monthly_cap_usd: Option<f64>,
+) -> Stats {
+    let mut days: Vec<Day> = (0..DAYS)
+        .map(|i| Day {
+            date: date_of(start + i * DAY_MS),
+            spent_usd: 0.0,
+            decided: 0,
+        })
+        .collect();
+    for (i, usd) in rows.spend {
+        if let Some(d) = days.get_mut(i as usize) {
+            d.spent_usd = usd;
+        }
+    }
+    let mut waits: Vec<i64> = Vec::new();
+    for (at, wait) in rows.decided {
+        if let Some(d) = days.get_mut(((at - start) / DAY_MS) as usize) {
+            d.decided += 1;
+        }
+        waits.push(wait.max(0));
+    }
+    waits.sort_unstable();
+    let median_decide_ms = match waits.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(waits[n / 2]),
+        n => Some((waits[n / 2 - 1] + waits[n / 2]) / 2),
+    };
+    let mut outcomes: Vec<Series> = Vec::new();
+    for (workflow, key, run, at, value) in rows.outcomes {
+        // Numbers (and booleans as 1/0) chart; other values are left out.
+        let value = match serde_json::from_str::<serde_json::Value>(&value) {
+            Ok(serde_json::Value::Number(n)) => n.as_f64(),
+            Ok(serde_json::Value::Bool(b)) => Some(if b { 1.0 } else { 0.0 }),
+            _ => None,
+        };
+        let Some(value) = value else { continue };
+        let point = Point {
+            run,
+            date: date_of(at),
+            value,
+        };
+        match outcomes.last_mut() {
+            Some(s) if s.workflow == workflow && s.key == key => s.points.push(point),
+            _ => outcomes.push(Series {
+                workflow,
+                key,
+                points: vec![point],
+            }),
+        }
+    }
+    Stats {
+        decided: days.iter().map(|d| d.decided).sum(),
+        days,
+        daily_cap_usd,
+        monthly_cap_usd,
+        spent_month_usd: rows.spent_month_usd,
+        median_decide_ms,
+        failures: rows.failures,
+        outcomes,
+    }
+}
+
 impl Journal {
     /// The figures of the last [`DAYS`] days, with the spending caps to draw them
     /// against (`[budget]` in the config: the caller reads it).
     pub fn stats(&self, daily_cap_usd: Option<f64>, monthly_cap_usd: Option<f64>) -> Result<Stats> {
-        let now = self.now();
-        let (today, month) = crate::agent::budget::period_starts(now);
-        let start = today - (DAYS - 1) * DAY_MS;
-        let end = today + DAY_MS;
-        let mut days: Vec<Day> = (0..DAYS)
-            .map(|i| Day {
-                date: date_of(start + i * DAY_MS),
-                spent_usd: 0.0,
-                decided: 0,
-            })
-            .collect();
-        let mut spend = self.conn.prepare_cached(
-            "SELECT (at - ?1) / 86400000, sum(cost_usd) FROM llm_calls
-             WHERE at >= ?1 AND at < ?2 GROUP BY 1",
-        )?;
-        for row in spend.query_map(params![start, end], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
-        })? {
-            let (i, usd) = row?;
-            if let Some(d) = days.get_mut(i as usize) {
-                d.spent_usd = usd;
-            }
-        }
-        let mut waits: Vec<i64> = Vec::new();
-        let mut decided = self.conn.prepare_cached(
-            "SELECT p.decided_at, p.decided_at - p.created_at FROM proposals p
-             JOIN runs r ON r.id = p.run_id
-             WHERE p.decided_at >= ?1 AND p.decided_at < ?2 AND r.dry IS NULL",
-        )?;
-        for row in decided.query_map(params![start, end], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })? {
-            let (at, wait) = row?;
-            if let Some(d) = days.get_mut(((at - start) / DAY_MS) as usize) {
-                d.decided += 1;
-            }
-            waits.push(wait.max(0));
-        }
-        waits.sort_unstable();
-        let median_decide_ms = match waits.len() {
-            0 => None,
-            n if n % 2 == 1 => Some(waits[n / 2]),
-            n => Some((waits[n / 2 - 1] + waits[n / 2]) / 2),
-        };
+        let (start, end, month) = window(self.now());
+        let spend = self
+            .conn
+            .prepare_cached(
+                "SELECT (at - ?1) / 86400000, sum(cost_usd) FROM llm_calls
+                 WHERE at >= ?1 AND at < ?2 GROUP BY 1",
+            )?
+            .query_map(params![start, end], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let decided = self
+            .conn
+            .prepare_cached(
+                "SELECT p.decided_at, p.decided_at - p.created_at FROM proposals p
+                 JOIN runs r ON r.id = p.run_id
+                 WHERE p.decided_at >= ?1 AND p.decided_at < ?2 AND r.dry IS NULL",
+            )?
+            .query_map(params![start, end], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         let failures = self
             .conn
             .prepare_cached(
@@ -131,54 +192,25 @@ impl Journal {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut outcomes: Vec<Series> = Vec::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT r.workflow, o.key, o.run_id, o.at, o.value FROM outcomes o
-             JOIN runs r ON r.id = o.run_id
-             WHERE o.at >= ?1 AND o.at < ?2 AND r.dry IS NULL
-             ORDER BY r.workflow, o.key, o.at, o.run_id",
-        )?;
-        let rows = stmt.query_map(params![start, end], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        for row in rows {
-            let (workflow, key, run, at, value) = row?;
-            // Numbers (and booleans as 1/0) chart; other values are left out.
-            let value = match serde_json::from_str::<serde_json::Value>(&value) {
-                Ok(serde_json::Value::Number(n)) => n.as_f64(),
-                Ok(serde_json::Value::Bool(b)) => Some(if b { 1.0 } else { 0.0 }),
-                _ => None,
-            };
-            let Some(value) = value else { continue };
-            let point = Point {
-                run,
-                date: date_of(at),
-                value,
-            };
-            match outcomes.last_mut() {
-                Some(s) if s.workflow == workflow && s.key == key => s.points.push(point),
-                _ => outcomes.push(Series {
-                    workflow,
-                    key,
-                    points: vec![point],
-                }),
-            }
-        }
-        Ok(Stats {
-            decided: days.iter().map(|d| d.decided).sum(),
-            days,
-            daily_cap_usd,
-            monthly_cap_usd,
-            spent_month_usd: self.llm_spent_since(month)?,
-            median_decide_ms,
+        let outcomes = self
+            .conn
+            .prepare_cached(
+                "SELECT r.workflow, o.key, o.run_id, o.at, o.value FROM outcomes o
+                 JOIN runs r ON r.id = o.run_id
+                 WHERE o.at >= ?1 AND o.at < ?2 AND r.dry IS NULL
+                 ORDER BY r.workflow, o.key, o.at, o.run_id",
+            )?
+            .query_map(params![start, end], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = Rows {
+            spend,
+            decided,
             failures,
             outcomes,
-        })
+            spent_month_usd: self.llm_spent_since(month)?,
+        };
+        Ok(assemble(start, rows, daily_cap_usd, monthly_cap_usd))
     }
 }

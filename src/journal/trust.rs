@@ -112,40 +112,82 @@ fn stats(conn: &rusqlite::Connection, workflow: &str, step: &str) -> Result<Step
             "SELECT max(seq) FROM trust_marks WHERE workflow = ?1 AND step = ?2 AND level = 'demoted'",
         )?
         .query_row(params![workflow, step], |r| r.get(0))?;
+    let decisions = conn
+        .prepare_cached(
+            "SELECT p.status, p.decision, p.edited IS NOT NULL, coalesce(p.decided_by, ''),
+                (SELECT max(e.seq) FROM events e WHERE e.run_id = p.run_id AND e.step_id = p.step_id
+                   AND e.type = 'proposal_decided' AND json_extract(e.data, '$.proposal') = p.id) AS dseq
+             FROM proposals p JOIN runs r ON r.id = p.run_id
+             WHERE r.workflow = ?1 AND p.step_id = ?2 AND p.kind = 'action' AND r.dry IS NULL
+             ORDER BY dseq IS NULL, dseq DESC, p.id DESC",
+        )?
+        .query_map(params![workflow, step], |r| {
+            Ok(DecisionRow {
+                status: r.get(0)?,
+                decision: r.get(1)?,
+                edited: r.get(2)?,
+                by: r.get(3)?,
+                seq: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let since = outcomes_since(mark.as_ref());
+    let outcomes = conn
+        .prepare_cached(
+            "SELECT o.key, o.value FROM outcomes o JOIN runs r ON r.id = o.run_id
+             WHERE r.workflow = ?1 AND o.at >= ?2 AND r.dry IS NULL ORDER BY o.at, o.run_id",
+        )?
+        .query_map(params![workflow, since], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(tally(workflow, step, mark, demoted_at, decisions, outcomes))
+}
+
+/// A proposed action of a step, as its statistics count it.
+pub(super) struct DecisionRow {
+    pub status: String,
+    pub decision: Option<String>,
+    pub edited: bool,
+    /// Who decided (empty: not decided).
+    pub by: String,
+    /// Its `proposal_decided` event's seq.
+    pub seq: Option<i64>,
+}
+
+/// From when a step's outcomes count: its promotion, when it is promoted.
+pub(super) fn outcomes_since(mark: Option<&TrustMark>) -> Millis {
+    match mark {
+        Some(m) if m.level == PROMOTED => m.at,
+        _ => Millis::MIN,
+    }
+}
+
+/// A step's statistics from its rows (both backends'): its last `mark`, the seq of
+/// its last demotion, its proposed actions newest decision first, and its
+/// workflow's outcomes `(key, JSON)` oldest first.
+pub(super) fn tally(
+    workflow: &str,
+    step: &str,
+    mark: Option<TrustMark>,
+    demoted_at: Option<i64>,
+    decisions: Vec<DecisionRow>,
+    outcomes: Vec<(String, String)>,
+) -> StepStats {
     let mut s = StepStats {
         workflow: workflow.to_string(),
         step: step.to_string(),
         ..StepStats::default()
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.status, p.decision, p.edited IS NOT NULL, coalesce(p.decided_by, ''),
-                (SELECT max(e.seq) FROM events e WHERE e.run_id = p.run_id AND e.step_id = p.step_id
-                   AND e.type = 'proposal_decided' AND json_extract(e.data, '$.proposal') = p.id) AS dseq
-         FROM proposals p JOIN runs r ON r.id = p.run_id
-         WHERE r.workflow = ?1 AND p.step_id = ?2 AND p.kind = 'action' AND r.dry IS NULL
-         ORDER BY dseq IS NULL, dseq DESC, p.id DESC",
-    )?;
-    let rows = stmt.query_map(params![workflow, step], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, Option<String>>(1)?,
-            r.get::<_, bool>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<i64>>(4)?,
-        ))
-    })?;
     let mut counting = true;
-    for row in rows {
-        let (status, decision, edited, by, at) = row?;
+    for d in decisions {
         s.proposals += 1;
-        let unchanged = match (status.as_str(), decision.as_deref()) {
+        let unchanged = match (d.status.as_str(), d.decision.as_deref()) {
             ("pending", _) => {
                 s.pending += 1;
                 continue;
             }
-            ("approved", Some("approve")) if !edited => {
+            ("approved", Some("approve")) if !d.edited => {
                 s.approved_unchanged += 1;
-                if by.starts_with(crate::trust::POLICY_PREFIX) {
+                if d.by.starts_with(crate::trust::POLICY_PREFIX) {
                     s.by_policy += 1;
                 }
                 true
@@ -161,8 +203,8 @@ fn stats(conn: &rusqlite::Connection, workflow: &str, step: &str) -> Result<Step
             // Withdrawn, or marked done: no verdict on the proposal.
             _ => continue,
         };
-        let after_demotion = match (demoted_at, at) {
-            (Some(d), Some(at)) => at > d,
+        let after_demotion = match (demoted_at, d.seq) {
+            (Some(dm), Some(at)) => at > dm,
             (Some(_), None) => false,
             (None, _) => true,
         };
@@ -175,24 +217,12 @@ fn stats(conn: &rusqlite::Connection, workflow: &str, step: &str) -> Result<Step
             }
         }
     }
-    let since = match &mark {
-        Some(m) if m.level == PROMOTED => m.at,
-        _ => Millis::MIN,
-    };
-    let mut stmt = conn.prepare_cached(
-        "SELECT o.key, o.value FROM outcomes o JOIN runs r ON r.id = o.run_id
-         WHERE r.workflow = ?1 AND o.at >= ?2 AND r.dry IS NULL ORDER BY o.at, o.run_id",
-    )?;
-    let rows = stmt.query_map(params![workflow, since], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    for row in rows {
-        let (k, v) = row?;
+    for (k, v) in outcomes {
         s.outcomes
             .insert(k, serde_json::from_str(&v).unwrap_or(Json::String(v)));
     }
     s.mark = mark;
-    Ok(s)
+    s
 }
 
 /// In the transaction of a decision on an action item: an edit or a rejection of a

@@ -8,17 +8,20 @@
 //! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
 //! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
-//! supported). Ids come from database sequences; every compare-and-swap decision
-//! reads the row it decides on with `SELECT … FOR UPDATE` (or takes an advisory lock
-//! on the name it decides for) in the transaction that writes the outcome; each event
-//! is appended and projected in one transaction. Every other concern (memory,
-//! breakers, notifications, mail, trust listings, versions, statistics, replay) is
-//! not ported yet: [`not_supported`] is the error that says so, and an event of such
-//! a concern is refused, never dropped.
+//! supported), circuit breakers and the steps they hold (`BreakerStore`),
+//! notifications (`NotifyStore`), trust listings (`TrustStore`), versions of evidence
+//! (`VersionStore`), statistics (`StatsStore`), mail watches (`MailStore`) and runs'
+//! upkeep: replay, workflow changes, dry-run pruning (`RunUpkeep`). Ids come from
+//! database sequences; every compare-and-swap decision reads the row it decides on
+//! with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for)
+//! in the transaction that writes the outcome; each event is appended and projected
+//! in one transaction. Memory is not ported yet: [`not_supported`] is the error that
+//! says so, and an event of memory is refused, never dropped.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
 
+mod breakers;
 mod error;
 mod failure;
 mod health;
@@ -27,17 +30,23 @@ pub mod import;
 mod inbox;
 mod lease;
 mod llm;
+mod mail;
 mod notices;
+mod notify;
 mod project;
 mod rate;
 mod runs;
 mod schedule;
 pub mod select;
+mod stats;
 #[cfg(test)]
 pub(crate) mod testdb;
 #[cfg(test)]
 mod tests_import;
 mod timers;
+mod trust;
+mod upkeep;
+mod versions;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -66,6 +75,19 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_notices", include_str!("migrations/0005_notices.sql")),
     ("0006_hooks", include_str!("migrations/0006_hooks.sql")),
     ("0007_health", include_str!("migrations/0007_health.sql")),
+    (
+        "0008_breakers",
+        include_str!("migrations/0008_breakers.sql"),
+    ),
+    (
+        "0009_notifications",
+        include_str!("migrations/0009_notifications.sql"),
+    ),
+    ("0010_mail", include_str!("migrations/0010_mail.sql")),
+    (
+        "0011_dry_runs",
+        include_str!("migrations/0011_dry_runs.sql"),
+    ),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

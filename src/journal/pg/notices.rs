@@ -85,6 +85,41 @@ pub(super) fn project(tx: &mut Transaction<'_>, ev: &Event, at: Millis) -> Resul
     Ok(())
 }
 
+/// Raise a notice inside the caller's transaction, once per `key`: `None` when one
+/// with this key exists.
+pub(super) fn raise_in(
+    tx: &mut Transaction<'_>,
+    at: Millis,
+    schedule: &str,
+    kind: &str,
+    key: &str,
+    summary: &str,
+    data: Json,
+) -> Result<Option<i64>> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(1634299766, hashtext($1))",
+        &[&key],
+    )?;
+    if tx
+        .query_opt("SELECT id FROM notices WHERE key = $1", &[&key])?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let id: i64 = tx.query_one("SELECT nextval('inbox_ids')", &[])?.get(0);
+    let ev = Event::NoticeRaised {
+        notice: id,
+        schedule: schedule.to_string(),
+        kind: kind.to_string(),
+        key: key.to_string(),
+        summary: summary.to_string(),
+        data,
+    };
+    append(tx, NO_RUN, &ev, at)?;
+    apply(tx, NO_RUN, &ev, at)?;
+    Ok(Some(id))
+}
+
 impl NoticeStore for PgJournal {
     fn raise_notice(
         &mut self,
@@ -97,29 +132,9 @@ impl NoticeStore for PgJournal {
         let at = self.now();
         let mut conn = self.conn();
         let mut tx = conn.transaction()?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(1634299766, hashtext($1))",
-            &[&key],
-        )?;
-        if tx
-            .query_opt("SELECT id FROM notices WHERE key = $1", &[&key])?
-            .is_some()
-        {
-            return Ok(None);
-        }
-        let id: i64 = tx.query_one("SELECT nextval('inbox_ids')", &[])?.get(0);
-        let ev = Event::NoticeRaised {
-            notice: id,
-            schedule: schedule.to_string(),
-            kind: kind.to_string(),
-            key: key.to_string(),
-            summary: summary.to_string(),
-            data,
-        };
-        append(&mut tx, NO_RUN, &ev, at)?;
-        apply(&mut tx, NO_RUN, &ev, at)?;
+        let id = raise_in(&mut tx, at, schedule, kind, key, summary, data)?;
         tx.commit()?;
-        Ok(Some(id))
+        Ok(id)
     }
 
     fn notices(&self, all: bool) -> Result<Vec<NoticeRecord>> {

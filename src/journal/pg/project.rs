@@ -1,7 +1,7 @@
 //! Projections on PostgreSQL: how each event changes `runs`, `steps`, `proposals`,
 //! `proposal_snoozes`, `trust_marks`, `llm_calls` and `notices` — the SQL of `journal::project`, in
-//! PostgreSQL's dialect. An event of a concern not ported yet (memory,
-//! circuit breakers' held steps, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
+//! PostgreSQL's dialect (held steps and workflow changes too). An event of a concern
+//! not ported yet (memory) is refused with [`super::not_supported`]: its transaction rolls
 //! back, nothing is half-written and nothing is silently dropped.
 
 use postgres::Transaction;
@@ -30,8 +30,6 @@ fn refuse_unported(ev: &Event) -> Result<()> {
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
         | Event::OutcomeRecorded { .. } => "memory",
-        Event::WorkflowChanged { .. } => "changing a run's workflow",
-        Event::StepHeld { .. } => "circuit breakers",
         _ => return Ok(()),
     };
     Err(super::not_supported(concern))
@@ -281,6 +279,20 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
             "UPDATE steps SET throttled_until = $3, throttled_by = $4 WHERE run_id = $1 AND step_id = $2",
             &[&run, step, until, &format!("{target} {rate}")],
         )?,
+        Event::StepHeld {
+            step,
+            attempt,
+            target,
+            until,
+            reason,
+        } => step_update(
+            tx,
+            run,
+            step,
+            "UPDATE steps SET status = 'waiting', attempts = greatest(attempts, $3), wake_at = $4, held = $5,
+               error = $6 WHERE run_id = $1 AND step_id = $2",
+            &[&run, step, &i64::from(*attempt), until, target, reason],
+        )?,
         Event::DeadlineSet {
             proposal,
             due_at,
@@ -349,6 +361,14 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
                 &[proposal],
             )?;
         }
+        Event::WorkflowChanged {
+            source_hash,
+            path,
+            dir,
+            steps,
+            inputs_added,
+            ..
+        } => super::upkeep::workflow_changed(tx, run, source_hash, path, dir, steps, inputs_added)?,
         Event::NoticeRaised { .. } | Event::NoticeAcknowledged { .. } => {
             super::notices::project(tx, ev, at)?;
         }
@@ -360,9 +380,7 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         | Event::FactRecorded { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
-        | Event::OutcomeRecorded { .. }
-        | Event::WorkflowChanged { .. }
-        | Event::StepHeld { .. } => refuse_unported(ev)?,
+        | Event::OutcomeRecorded { .. } => refuse_unported(ev)?,
     }
     if matches!(ev, Event::RunCreated { .. }) {
         return Ok(());

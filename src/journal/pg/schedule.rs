@@ -69,8 +69,9 @@ fn cursor_from(c: &mut impl GenericClient, name: &str, at: Millis) -> Result<Mil
     Ok(last_decided(c, name)?.map_or(at, |d| d.max(at)))
 }
 
-/// This schedule's turn among its writers, until the transaction ends.
-fn lock(tx: &mut Transaction<'_>, name: &str) -> Result<()> {
+/// This schedule's turn among its writers, until the transaction ends (a mail
+/// watch's too: one name, one schedule of either kind).
+pub(super) fn lock(tx: &mut Transaction<'_>, name: &str) -> Result<()> {
     tx.execute(
         "SELECT pg_advisory_xact_lock(1634299764, hashtext($1))",
         &[&name],

@@ -4,7 +4,9 @@
 //! backends must take alike: ids, projections in the event's transaction, once-only
 //! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
-//! the LLM ledger, timers, rate limits).
+//! the LLM ledger, timers, rate limits; `rest.rs`: circuit breakers, notifications, trust
+//! listings, versions, statistics; `mail.rs`: mail watches; `upkeep.rs`: replay, workflow
+//! changes, dry-run pruning).
 
 use serde_json::json;
 
@@ -20,7 +22,14 @@ use crate::clock::{Clock, Millis};
 /// the same database, as another thread or process would have.
 trait Backend {
     type J: PortedConcerns + Send + 'static;
-    fn open(&self) -> Self::J;
+    /// A journal whose clock is `clock`.
+    fn open_at(&self, clock: Clock) -> Self::J;
+    fn open(&self) -> Self::J {
+        self.open_at(Clock::System)
+    }
+    /// Change the stored rows behind the journal's back (`sql` in the dialect both
+    /// share), as damage or a bug would.
+    fn tamper(&self, sql: &str);
 }
 
 struct Sqlite(tempfile::TempDir);
@@ -33,28 +42,41 @@ impl Sqlite {
 
 impl Backend for Sqlite {
     type J = Journal;
-    fn open(&self) -> Journal {
+    fn open_at(&self, clock: Clock) -> Journal {
         Journal::open(
             &self.0.path().join("aios.db"),
-            Clock::System,
+            clock,
             OpenOptions::default(),
         )
         .unwrap()
     }
+    fn tamper(&self, sql: &str) {
+        rusqlite::Connection::open(self.0.path().join("aios.db"))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
 }
 
-struct Postgres(PgPool);
+struct Postgres(PgPool, String);
 
 impl Postgres {
     fn new() -> Postgres {
-        Postgres(PgPool::connect(&super::pg::testdb::fresh_database()).unwrap())
+        let url = super::pg::testdb::fresh_database();
+        Postgres(PgPool::connect(&url).unwrap(), url)
     }
 }
 
 impl Backend for Postgres {
     type J = super::pg::PgJournal;
-    fn open(&self) -> super::pg::PgJournal {
-        self.0.journal(Clock::System).unwrap()
+    fn open_at(&self, clock: Clock) -> super::pg::PgJournal {
+        self.0.journal(clock).unwrap()
+    }
+    fn tamper(&self, sql: &str) {
+        ::postgres::Client::connect(&self.1, ::postgres::NoTls)
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap();
     }
 }
 
@@ -125,8 +147,11 @@ macro_rules! shared_suite {
     };
 }
 
+mod mail;
 mod operations;
+mod rest;
 mod runs;
+mod upkeep;
 
 /// PostgreSQL only: an event of a concern not ported is refused, never dropped,
 /// and its commit leaves nothing behind.

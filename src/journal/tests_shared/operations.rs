@@ -245,7 +245,7 @@ fn a_queued_fire_is_started_later_and_overlap_cancels(b: &impl Backend) {
     assert_eq!(j.runs_to_continue(j.now(), 0).unwrap(), vec![second]);
 }
 
-fn call(step: &str, cost: f64, persona: Option<&str>) -> Event {
+pub(super) fn call(step: &str, cost: f64, persona: Option<&str>) -> Event {
     Event::LlmCall(Box::new(LlmCall {
         step: step.into(),
         attempt: 1,
