@@ -8,11 +8,13 @@
 //! ([`TimerStore`]), rate-limit turns ([`RateStore`]), failure items
 //! ([`FailureStore`]), notices ([`NoticeStore`]), webhooks ([`HookStore`]), health
 //! ([`HealthStore`]: backups, restores and the integrity check are refused as not
-//! supported). Ids come from database sequences; every compare-and-swap decision
+//! supported), memory ([`MemoryStore`](super::store::MemoryStore): facts, notes,
+//! decisions and outcomes, full-text search on a `tsvector` with a GIN index, vectors
+//! ranked by exact cosine). Ids come from database sequences; every compare-and-swap decision
 //! reads the row it decides on with `SELECT … FOR UPDATE` (or takes an advisory lock
 //! on the name it decides for) in the transaction that writes the outcome; each event
-//! is appended and projected in one transaction. Every other concern (memory,
-//! breakers, notifications, mail, trust listings, versions, statistics, replay) is
+//! is appended and projected in one transaction. Every other concern
+//! (breakers, notifications, mail, trust listings, versions, statistics, replay) is
 //! not ported yet: [`not_supported`] is the error that says so, and an event of such
 //! a concern is refused, never dropped.
 //!
@@ -26,6 +28,8 @@ mod hooks;
 mod inbox;
 mod lease;
 mod llm;
+mod memory;
+mod memory_search;
 mod notices;
 mod project;
 mod rate;
@@ -63,6 +67,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_notices", include_str!("migrations/0005_notices.sql")),
     ("0006_hooks", include_str!("migrations/0006_hooks.sql")),
     ("0007_health", include_str!("migrations/0007_health.sql")),
+    ("0008_memory", include_str!("migrations/0008_memory.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

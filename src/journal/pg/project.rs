@@ -1,7 +1,7 @@
 //! Projections on PostgreSQL: how each event changes `runs`, `steps`, `proposals`,
 //! `proposal_snoozes`, `trust_marks`, `llm_calls` and `notices` — the SQL of `journal::project`, in
-//! PostgreSQL's dialect. An event of a concern not ported yet (memory,
-//! circuit breakers' held steps, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
+//! PostgreSQL's dialect (memory's tables: `pg::memory::project`). An event of a concern not ported yet
+//! (circuit breakers' held steps, workflow changes) is refused with [`super::not_supported`]: its transaction rolls
 //! back, nothing is half-written and nothing is silently dropped.
 
 use postgres::Transaction;
@@ -24,12 +24,6 @@ pub(super) fn append(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis)
 
 fn refuse_unported(ev: &Event) -> Result<()> {
     let concern = match ev {
-        Event::FactSet { .. }
-        | Event::FactUnset { .. }
-        | Event::FactRecorded { .. }
-        | Event::NoteAdded { .. }
-        | Event::NoteForgotten { .. }
-        | Event::OutcomeRecorded { .. } => "memory",
         Event::WorkflowChanged { .. } => "changing a run's workflow",
         Event::StepHeld { .. } => "circuit breakers",
         _ => return Ok(()),
@@ -206,8 +200,6 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
             tx.execute(
                 "UPDATE proposals SET status = $2, decision = $3, reason = $4, fields = $5, edited = $6, diff = $7,
                    decided_by = $8, decided_at = $9 WHERE id = $1",
-                // Memory's index of decisions (SQLite: `memory::index_decision`) is
-                // not kept here: memory is not ported to PostgreSQL yet.
                 &[
                     proposal,
                     &status,
@@ -220,6 +212,8 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
                     &at,
                 ],
             )?;
+            // Decisions are searchable memory, indexed in their own transaction.
+            super::memory::index_decision(tx, run, *proposal, *decision, reason, diff, at)?;
         }
         Event::LlmCall(c) => {
             tx.execute(
@@ -354,14 +348,14 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         }
         // In the log only.
         Event::StepWarned { .. } | Event::StepRehearsed { .. } | Event::AgentTool { .. } => {}
-        // Refused by `append` before they get here.
         Event::FactSet { .. }
         | Event::FactUnset { .. }
         | Event::FactRecorded { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
-        | Event::OutcomeRecorded { .. }
-        | Event::WorkflowChanged { .. }
+        | Event::OutcomeRecorded { .. } => super::memory::project(tx, run, ev, at)?,
+        // Refused by `append` before they get here.
+        Event::WorkflowChanged { .. }
         | Event::StepHeld { .. } => refuse_unported(ev)?,
     }
     if matches!(ev, Event::RunCreated { .. }) {

@@ -4,7 +4,8 @@
 //! backends must take alike: ids, projections in the event's transaction, once-only
 //! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
-//! the LLM ledger, timers, rate limits).
+//! the LLM ledger, timers, rate limits; `memory.rs`: facts, notes, search, vectors,
+//! decisions and outcomes).
 
 use serde_json::json;
 
@@ -125,6 +126,7 @@ macro_rules! shared_suite {
     };
 }
 
+mod memory;
 mod operations;
 mod runs;
 
@@ -136,9 +138,24 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     let mut j = b.open();
     let run = j.create_run("name = \"w\"", created("u1", &["a"])).unwrap();
     let err = j
-        .commit(run, &[started("a"), Event::NoteForgotten { note: 1 }])
+        .commit(
+            run,
+            &[
+                started("a"),
+                Event::StepHeld {
+                    step: "a".into(),
+                    attempt: 1,
+                    target: "http:x".into(),
+                    until: 1,
+                    reason: "open".into(),
+                },
+            ],
+        )
         .unwrap_err();
-    assert_eq!(err.message, "memory is not yet supported on PostgreSQL");
+    assert_eq!(
+        err.message,
+        "circuit breakers is not yet supported on PostgreSQL"
+    );
     // What the SQLite file does by itself (a backup, a restore, its integrity
     // check) says so too.
     let e = j.backup_to(std::path::Path::new("/tmp/x.db")).unwrap_err();
@@ -164,7 +181,7 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     for (i, name) in known.iter().enumerate() {
         assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
     }
-    assert!(known.contains(&"0007_health"));
+    assert!(known.contains(&"0007_health") && known.contains(&"0008_memory"));
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose
