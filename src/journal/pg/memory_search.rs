@@ -99,7 +99,7 @@ pub(super) fn doc(c: &mut impl GenericClient, id: i64) -> Result<Option<DocRecor
 
 /// Documents by id, in the order asked (missing ids are left out).
 pub(super) fn docs(c: &mut impl GenericClient, ids: &[i64]) -> Result<Vec<DocRecord>> {
-    let mut found: std::collections::HashMap<i64, DocRecord> = c
+    let found: std::collections::HashMap<i64, DocRecord> = c
         .query(
             &format!("SELECT {DOC_COLS} FROM memory_docs d WHERE d.id = ANY($1)"),
             &[&ids],
@@ -110,7 +110,7 @@ pub(super) fn docs(c: &mut impl GenericClient, ids: &[i64]) -> Result<Vec<DocRec
             (d.id, d)
         })
         .collect();
-    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
 }
 
 /// Every note, oldest first; with `tag`, only the notes that carry it.
@@ -253,7 +253,7 @@ pub(super) fn vectors(
     docs: &[i64],
     model: &str,
 ) -> Result<Vec<(i64, Vec<f32>)>> {
-    let mut found: std::collections::HashMap<i64, Vec<f32>> = c
+    let found: std::collections::HashMap<i64, Vec<f32>> = c
         .query(
             "SELECT doc_id, vec FROM memory_vectors WHERE doc_id = ANY($1) AND model = $2",
             &[&docs, &model],
@@ -263,7 +263,7 @@ pub(super) fn vectors(
         .collect();
     Ok(docs
         .iter()
-        .filter_map(|d| found.remove(d).map(|v| (*d, v)))
+        .filter_map(|d| found.get(d).map(|v| (*d, v.clone())))
         .collect())
 }
 

@@ -383,6 +383,7 @@ where
         .map(|d| d.id)
         .collect();
     assert_eq!(got, [ids[2], ids[0]]);
+    assert_eq!(j.docs(&[ids[1], ids[1]]).unwrap().len(), 2, "as asked");
 
     // Outcomes of two workflows' runs, and a decision.
     let mut created_v = created("u2", &["a"]);
@@ -747,3 +748,79 @@ shared_suite!(
     in_a_large_index_common_words_are_counted_and_left_out,
     vectors_are_stored_exactly_and_ranked_by_cosine,
 );
+
+/// PostgreSQL only: the memory migration indexes the decisions taken before it, with
+/// the text a decision taken after it gets.
+#[test]
+fn postgres_memory_migration_indexes_the_decisions_taken_before_it() {
+    use sha2::Digest;
+    let url = super::super::pg::testdb::fresh_database();
+    let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    // A database migrated by a build that knew the migrations before memory's only.
+    c.batch_execute(
+        "CREATE TABLE aios_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+           sha256 TEXT NOT NULL, at BIGINT NOT NULL)",
+    )
+    .unwrap();
+    let before = super::super::pg::MIGRATIONS
+        .iter()
+        .position(|m| m.0.ends_with("_memory"))
+        .unwrap();
+    for (i, (name, text)) in super::super::pg::MIGRATIONS[..before].iter().enumerate() {
+        c.batch_execute(text).unwrap();
+        c.execute(
+            "INSERT INTO aios_migrations VALUES ($1, $2, $3, 0)",
+            &[
+                &(i as i64 + 1),
+                name,
+                &hex::encode(sha2::Sha256::digest(text.as_bytes())),
+            ],
+        )
+        .unwrap();
+    }
+    c.batch_execute(
+        "INSERT INTO sources VALUES ('h', 'name = \"w\"');
+         INSERT INTO runs (id, uid, workflow, dir, source_hash, inputs, status, created_at, updated_at)
+           VALUES (1, 'u1', 'w', '/tmp', 'h', '{}', 'running', 5, 5);
+         INSERT INTO proposals (id, run_id, step_id, attempt, kind, status, summary, action, evidence,
+             decision, reason, diff, decided_by, decided_at, created_at)
+           VALUES (1, 1, 'a', 1, 'action', 'approved', 'do a', '{}', '{}', 'approve', 'fine',
+                   '-x' || chr(10) || '+y', 'ada', 7, 6),
+                  (2, 1, 'b', 1, 'action', 'pending', 'do b', '{}', '{}', NULL, NULL, NULL, NULL, NULL, 6),
+                  (3, 1, 'a', 2, 'action', 'rejected', 'do a again', '{}', '{}', 'reject', NULL,
+                   NULL, 'bob', NULL, 8);",
+    )
+    .unwrap();
+    let j = PgPool::connect(&url)
+        .unwrap()
+        .journal(Clock::System)
+        .unwrap();
+    let got: Vec<(String, Option<i64>, Option<String>, i64)> = j
+        .step_decisions("w", "a", 5)
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.text, d.proposal_id, d.decision, d.created_at))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                crate::journal::decision_text("reject", "a", "do a again", None, None),
+                Some(3),
+                Some("reject".to_string()),
+                8
+            ),
+            (
+                crate::journal::decision_text("approve", "a", "do a", Some("fine"), Some("-x\n+y")),
+                Some(1),
+                Some("approve".to_string()),
+                7
+            ),
+        ]
+    );
+    assert!(j.step_decisions("w", "b", 5).unwrap().is_empty());
+    // Searchable like any other document.
+    let hits = search(&j, "fine", 5, &[], None).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].doc.proposal_id, Some(1));
+}

@@ -181,7 +181,7 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     for (i, name) in known.iter().enumerate() {
         assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
     }
-    assert!(known.contains(&"0007_health") && known.contains(&"0008_memory"));
+    assert!(known.contains(&"0007_health") && known.iter().any(|m| m.ends_with("_memory")));
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose
