@@ -13,6 +13,10 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::Journal;
+use super::memory_common::{
+    Alloc, Allocate, RecordedRow, TombstoneRow, compare_recorded_facts, compare_tombstones,
+    refuse_write, tombstone_version,
+};
 use super::types::{Decision, Event};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -135,7 +139,7 @@ pub(super) fn doc_row(r: &Row<'_>) -> rusqlite::Result<DocRecord> {
     })
 }
 
-fn tags_json(tags: &[String]) -> String {
+pub(super) fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
 }
 
@@ -339,20 +343,18 @@ pub(super) fn apply(tx: &Transaction<'_>, run: i64, ev: &Event, at: Millis) -> R
     Ok(())
 }
 
-/// Numbers handed out inside a memory transaction, so the events that carry them
-/// replay to the same rows.
-pub struct Alloc<'t> {
+/// SQLite's numbers for [`Alloc`]: read in the write transaction, which holds the
+/// database's write lock.
+struct SqliteAlloc<'t> {
     tx: &'t Transaction<'t>,
 }
 
-impl Alloc<'_> {
-    /// The version the next write of (entity, key) gets.
-    pub fn next_fact_version(&self, entity: &str, key: &str) -> Result<i64> {
+impl Allocate for SqliteAlloc<'_> {
+    fn next_fact_version(&self, entity: &str, key: &str) -> Result<i64> {
         Ok(current_version(self.tx, entity, key)?.unwrap_or(0) + 1)
     }
 
-    /// The id the next note gets.
-    pub fn next_note_id(&self) -> Result<i64> {
+    fn next_note_id(&self) -> Result<i64> {
         next_doc_id(self.tx)
     }
 }
@@ -372,17 +374,8 @@ impl Journal {
             .prepare_cached("SELECT status FROM runs WHERE id = ?1")?
             .query_row(params![run_id], |r| r.get(0))
             .optional()?;
-        match status.as_deref() {
-            None => {
-                return Err(Error::not_found(format!("no run {run_id}"))
-                    .with_hint("list runs with: aios runs"));
-            }
-            Some("cancelled") => {
-                return Err(Error::conflict(format!("run {run_id} was cancelled")));
-            }
-            _ => {}
-        }
-        let events = build(&Alloc { tx: &tx })?;
+        refuse_write(run_id, status.as_deref())?;
+        let events = build(&Alloc::new(&SqliteAlloc { tx: &tx }))?;
         for ev in &events {
             super::append(&tx, run_id, ev, at)?;
             super::project::apply(&tx, run_id, ev, at)?;
@@ -510,23 +503,7 @@ impl Journal {
             ))?
             .query_row(params![entity, key], fact_row)
             .optional()?;
-        let version = match current {
-            None => {
-                return Err(Error::not_found(format!("`{entity}` has no fact `{key}`")));
-            }
-            Some(f) if f.unset => {
-                return Err(Error::conflict(format!(
-                    "{entity} {key} is already unset (version {})",
-                    f.version
-                ))
-                .with_hint(format!(
-                    "see its versions with: aios fact history {} {}",
-                    crate::connectors::shell::quote(entity),
-                    crate::connectors::shell::quote(key)
-                )));
-            }
-            Some(f) => f.version + 1,
-        };
+        let version = tombstone_version(entity, key, current)?;
         let ev = Event::FactUnset {
             entity: entity.to_string(),
             key: key.to_string(),
@@ -545,21 +522,6 @@ impl Journal {
     /// Rebuild the fact tombstones from their `fact_unset` events (run 0) and
     /// compare them with the stored ones: the number of events, and differences.
     pub fn replay_fact_tombstones(&self) -> Result<(usize, Vec<String>)> {
-        type Row = (String, String, i64, Option<String>, Option<String>, Millis);
-        let mut rebuilt: Vec<Row> = Vec::new();
-        for e in self.events(0)? {
-            if let Event::FactUnset {
-                entity,
-                key,
-                version,
-                by,
-                note,
-            } = e.event
-            {
-                rebuilt.push((entity, key, version, Some(by), note, e.at));
-            }
-        }
-        rebuilt.sort();
         let mut stmt = self.conn.prepare(
             "SELECT entity, key, version, set_by, note, at FROM fact_versions
              WHERE unset = 1 ORDER BY entity, key, version",
@@ -575,99 +537,32 @@ impl Journal {
                     r.get(5)?,
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<Row>>>()?;
-        let show = |r: &Row| {
-            format!(
-                "{} {} version {} by {}",
-                r.0,
-                r.1,
-                r.2,
-                r.3.as_deref().unwrap_or("?")
-            )
-        };
-        let mut differences = Vec::new();
-        for r in stored.iter().filter(|r| !rebuilt.contains(r)) {
-            differences.push(format!(
-                "fact tombstone {}: stored, but no event rebuilds it",
-                show(r)
-            ));
-        }
-        for r in rebuilt.iter().filter(|r| !stored.contains(r)) {
-            differences.push(format!(
-                "fact tombstone {}: its event rebuilds a row that is not stored",
-                show(r)
-            ));
-        }
-        Ok((rebuilt.len(), differences))
+            .collect::<rusqlite::Result<Vec<TombstoneRow>>>()?;
+        Ok(compare_tombstones(self.events(0)?, stored))
     }
 
     /// Rebuild the facts the operator set outside any run from their
     /// `fact_recorded` events (run 0) and compare them with the stored versions
     /// (sources `manual` and `decision`): the number of events, and differences.
     pub fn replay_recorded_facts(&self) -> Result<(usize, Vec<String>)> {
-        type Row = (
-            String,
-            String,
-            i64,
-            String,
-            String,
-            Option<i64>,
-            Option<String>,
-        );
-        let mut rebuilt: Vec<Row> = Vec::new();
-        for e in self.events(0)? {
-            if let Event::FactRecorded {
-                entity,
-                key,
-                value,
-                version,
-                source,
-                run,
-                step,
-                ..
-            } = e.event
-            {
-                rebuilt.push((entity, key, version, value.to_string(), source, run, step));
-            }
-        }
-        rebuilt.sort();
         let mut stmt = self.conn.prepare(
             "SELECT entity, key, version, value, source, run_id, step_id FROM fact_versions
              WHERE unset = 0 AND source IN ('manual', 'decision') ORDER BY entity, key, version",
         )?;
         let stored = stmt
             .query_map([], |r| {
-                let value: String = r.get(3)?;
-                // Stored text and the event's value compare as JSON.
-                let value = serde_json::from_str::<Json>(&value)
-                    .map(|v| v.to_string())
-                    .unwrap_or(value);
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
                     r.get(2)?,
-                    value,
+                    r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<Row>>>()?;
-        let show = |r: &Row| format!("{} {} version {} = {} ({})", r.0, r.1, r.2, r.3, r.4);
-        let mut differences = Vec::new();
-        for r in stored.iter().filter(|r| !rebuilt.contains(r)) {
-            differences.push(format!(
-                "fact {}: stored, but no event rebuilds it",
-                show(r)
-            ));
-        }
-        for r in rebuilt.iter().filter(|r| !stored.contains(r)) {
-            differences.push(format!(
-                "fact {}: its event rebuilds a row that is not stored",
-                show(r)
-            ));
-        }
-        Ok((rebuilt.len(), differences))
+            .collect::<rusqlite::Result<Vec<RecordedRow>>>()?;
+        Ok(compare_recorded_facts(self.events(0)?, stored))
     }
 
     /// Add notes outside any run, in one transaction. Returns their ids.

@@ -6,8 +6,9 @@ use serde_json::Value as Json;
 
 use super::Journal;
 use super::memory::{DOC_COLS, DocRecord, OutcomeRecord, VectorRow, doc_row};
+use super::memory_common::forgettable;
 use super::types::Event;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 impl Journal {
     /// One document.
@@ -46,22 +47,7 @@ impl Journal {
     /// Remove a note from the documents, the full-text index and the vectors. A
     /// note a run wrote is forgotten through a `note_forgotten` event of that run.
     pub fn forget_note(&mut self, id: i64) -> Result<DocRecord> {
-        let doc = self.doc(id)?.ok_or_else(|| {
-            Error::not_found(format!("no memory {id}"))
-                .with_hint("find ids with: aios memory search \"...\"")
-        })?;
-        if doc.kind != "note" {
-            let article = if doc.kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                "an"
-            } else {
-                "a"
-            };
-            return Err(Error::invalid(format!(
-                "memory {id} is {article} {}, not a note; only notes can be forgotten",
-                doc.kind
-            ))
-            .with_hint("decisions and outcomes are part of their run's record"));
-        }
+        let doc = forgettable(id, self.doc(id)?)?;
         match doc.run_id {
             Some(run) => {
                 self.commit(run, &[Event::NoteForgotten { note: id }])?;

@@ -5,8 +5,9 @@
 //!   or `fact("customer:acme", "plan")`.
 //! - Documents: notes (text + tags + source), decisions (every approve / edit /
 //!   reject with its reason and diff, indexed from the journal) and run outcomes,
-//!   searchable with SQLite FTS5 (bm25) and, when `[embeddings]` is configured, with
-//!   vectors too; both rankings are fused by reciprocal rank fusion.
+//!   searchable with SQLite FTS5 (bm25) or PostgreSQL's `tsvector` and, when
+//!   `[embeddings]` is configured, with vectors too; both rankings are fused by
+//!   reciprocal rank fusion.
 //! - Retrieval for prompts: [`retrieve`] answers a step's `context` table with
 //!   notes, fact versions and earlier decisions; [`render_context`] turns that into
 //!   prompt text, and [`Retrieved::versions`] into the evidence a proposal records.
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::error::{Error, Result};
+use crate::journal::store::MemoryStore;
 use crate::journal::{DocRecord, FactRecord, Journal};
 use crate::workflow::ContextSpec;
 pub use embed::{Embedder, EmbeddingsConfig};
@@ -71,7 +73,7 @@ const PRUNE_ABOVE: i64 = 5_000;
 /// bm25 gives them no weight (FTS5 clamps their IDF to ~0), yet matching them means
 /// scoring most of the index. Words no document holds are left out too. When every
 /// word is that common, the rarest one is kept.
-fn weighty_words(journal: &Journal, words: Vec<String>) -> Result<Vec<String>> {
+fn weighty_words(journal: &impl MemoryStore, words: Vec<String>) -> Result<Vec<String>> {
     if words.is_empty() {
         return Ok(words);
     }
@@ -119,8 +121,10 @@ pub struct Hit {
 
 /// Search documents. `kinds` limits the kinds (`note`, `decision`, `outcome`);
 /// empty means all. With `vector`, the full-text and vector rankings are fused.
+/// Either journal backend (the full-text ranking is each backend's own: bm25 on
+/// SQLite, its approximation on PostgreSQL, see `journal::pg::memory_search`).
 pub fn search(
-    journal: &Journal,
+    journal: &impl MemoryStore,
     text: &str,
     k: usize,
     kinds: &[&str],
@@ -185,7 +189,7 @@ fn best(x: Fused) -> usize {
 /// Vector ranking: scan every sign sketch (Hamming distance), then rank the
 /// closest candidates by exact cosine over their stored f32 vectors.
 fn vector_ranking(
-    journal: &Journal,
+    journal: &impl MemoryStore,
     qv: &QueryVector,
     n: usize,
     kinds: &[&str],

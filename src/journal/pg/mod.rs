@@ -15,8 +15,10 @@
 //! database sequences; every compare-and-swap decision reads the row it decides on
 //! with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for)
 //! in the transaction that writes the outcome; each event is appended and projected
-//! in one transaction. Memory is not ported yet: [`not_supported`] is the error that
-//! says so, and an event of memory is refused, never dropped.
+//! in one transaction. Memory is carried too ([`MemoryStore`](super::store::MemoryStore): facts, notes,
+//! decisions and outcomes, full-text search on a `tsvector` with a GIN index, vectors
+//! ranked by exact cosine). [`not_supported`] is the error a concern not carried
+//! answers with.
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -31,6 +33,8 @@ mod inbox;
 mod lease;
 mod llm;
 mod mail;
+mod memory;
+mod memory_search;
 mod notices;
 mod notify;
 mod project;
@@ -88,6 +92,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0011_dry_runs",
         include_str!("migrations/0011_dry_runs.sql"),
     ),
+    ("0012_memory", include_str!("migrations/0012_memory.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

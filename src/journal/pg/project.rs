@@ -1,7 +1,7 @@
 //! Projections on PostgreSQL: how each event changes `runs`, `steps`, `proposals`,
 //! `proposal_snoozes`, `trust_marks`, `llm_calls` and `notices` — the SQL of `journal::project`, in
-//! PostgreSQL's dialect (held steps and workflow changes too). An event of a concern
-//! not ported yet (memory) is refused with [`super::not_supported`]: its transaction rolls
+//! PostgreSQL's dialect (held steps and workflow changes too; memory's tables:
+//! `pg::memory::project`).
 //! back, nothing is half-written and nothing is silently dropped.
 
 use postgres::Transaction;
@@ -13,26 +13,12 @@ use crate::journal::types::*;
 
 /// Append `ev` to the log; returns its sequence number (allocated by the database).
 pub(super) fn append(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) -> Result<i64> {
-    refuse_unported(ev)?;
     let data = serde_json::to_string(ev)?;
     let row = tx.query_one(
         "INSERT INTO events (run_id, step_id, type, data, at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
         &[&run, &ev.step(), &ev.type_name(), &data, &at],
     )?;
     Ok(row.get(0))
-}
-
-fn refuse_unported(ev: &Event) -> Result<()> {
-    let concern = match ev {
-        Event::FactSet { .. }
-        | Event::FactUnset { .. }
-        | Event::FactRecorded { .. }
-        | Event::NoteAdded { .. }
-        | Event::NoteForgotten { .. }
-        | Event::OutcomeRecorded { .. } => "memory",
-        _ => return Ok(()),
-    };
-    Err(super::not_supported(concern))
 }
 
 fn step_update(
@@ -204,8 +190,6 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
             tx.execute(
                 "UPDATE proposals SET status = $2, decision = $3, reason = $4, fields = $5, edited = $6, diff = $7,
                    decided_by = $8, decided_at = $9 WHERE id = $1",
-                // Memory's index of decisions (SQLite: `memory::index_decision`) is
-                // not kept here: memory is not ported to PostgreSQL yet.
                 &[
                     proposal,
                     &status,
@@ -218,6 +202,8 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
                     &at,
                 ],
             )?;
+            // Decisions are searchable memory, indexed in their own transaction.
+            super::memory::index_decision(tx, run, *proposal, *decision, reason, diff, at)?;
         }
         Event::LlmCall(c) => {
             tx.execute(
@@ -374,13 +360,12 @@ pub(super) fn apply(tx: &mut Transaction<'_>, run: i64, ev: &Event, at: Millis) 
         }
         // In the log only.
         Event::StepWarned { .. } | Event::StepRehearsed { .. } | Event::AgentTool { .. } => {}
-        // Refused by `append` before they get here.
         Event::FactSet { .. }
         | Event::FactUnset { .. }
         | Event::FactRecorded { .. }
         | Event::NoteAdded { .. }
         | Event::NoteForgotten { .. }
-        | Event::OutcomeRecorded { .. } => refuse_unported(ev)?,
+        | Event::OutcomeRecorded { .. } => super::memory::project(tx, run, ev, at)?,
     }
     if matches!(ev, Event::RunCreated { .. }) {
         return Ok(());

@@ -6,7 +6,8 @@
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
 //! the LLM ledger, timers, rate limits; `rest.rs`: circuit breakers, notifications, trust
 //! listings, versions, statistics; `mail.rs`: mail watches; `upkeep.rs`: replay, workflow
-//! changes, dry-run pruning).
+//! changes, dry-run pruning; `memory.rs`: facts, notes,
+//! search, vectors, decisions and outcomes).
 
 use serde_json::json;
 
@@ -148,24 +149,20 @@ macro_rules! shared_suite {
 }
 
 mod mail;
+mod memory;
 mod operations;
 mod rest;
 mod runs;
 mod upkeep;
 
-/// PostgreSQL only: an event of a concern not ported is refused, never dropped,
-/// and its commit leaves nothing behind.
+/// PostgreSQL only: what the SQLite file does by itself (a backup, a restore, its
+/// integrity check) is refused with the concern named, and the refusal writes nothing.
 #[test]
-fn postgres_refuses_the_events_of_concerns_not_ported() {
+fn postgres_refuses_what_only_the_sqlite_file_does() {
     let b = Postgres::new();
     let mut j = b.open();
     let run = j.create_run("name = \"w\"", created("u1", &["a"])).unwrap();
-    let err = j
-        .commit(run, &[started("a"), Event::NoteForgotten { note: 1 }])
-        .unwrap_err();
-    assert_eq!(err.message, "memory is not yet supported on PostgreSQL");
-    // What the SQLite file does by itself (a backup, a restore, its integrity
-    // check) says so too.
+    j.commit(run, &[started("a")]).unwrap();
     let e = j.backup_to(std::path::Path::new("/tmp/x.db")).unwrap_err();
     assert!(
         e.message.contains("`aios backup`") && e.message.contains("not yet supported"),
@@ -178,9 +175,9 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
             .message
             .contains("not yet supported")
     );
-    assert!(err.hint.unwrap().contains("unset AIOS_DATABASE_URL"));
-    assert_eq!(j.events(run).unwrap().len(), 1);
-    assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Pending);
+    assert!(e.hint.unwrap().contains("unset AIOS_DATABASE_URL"));
+    assert_eq!(j.events(run).unwrap().len(), 2);
+    assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Running);
     // The migrations applied, by number, as recorded in the database: every one
     // this build knows, numbered from 1 in order.
     let applied = j.migrations().unwrap();
@@ -189,7 +186,7 @@ fn postgres_refuses_the_events_of_concerns_not_ported() {
     for (i, name) in known.iter().enumerate() {
         assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
     }
-    assert!(known.contains(&"0007_health"));
+    assert!(known.contains(&"0007_health") && known.iter().any(|m| m.ends_with("_memory")));
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose
