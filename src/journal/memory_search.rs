@@ -4,12 +4,12 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value as Json;
 
-use super::Journal;
+use super::SqliteJournal;
 use super::memory::{DOC_COLS, DocRecord, OutcomeRecord, VectorRow, doc_row};
 use super::types::Event;
 use crate::error::{Error, Result};
 
-impl Journal {
+impl SqliteJournal {
     /// One document.
     pub fn doc(&self, id: i64) -> Result<Option<DocRecord>> {
         Ok(self

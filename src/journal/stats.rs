@@ -7,7 +7,7 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::Journal;
+use super::SqliteJournal;
 use crate::clock::Millis;
 use crate::error::Result;
 
@@ -69,7 +69,7 @@ fn date_of(ms: Millis) -> String {
     crate::clock::format_ms(ms).chars().take(10).collect()
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The figures of the last [`DAYS`] days, with the spending caps to draw them
     /// against (`[budget]` in the config: the caller reads it).
     pub fn stats(&self, daily_cap_usd: Option<f64>, monthly_cap_usd: Option<f64>) -> Result<Stats> {

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::Journal;
+use super::SqliteJournal;
+use crate::error::Result;
 
 /// One versioned thing a proposal was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,50 +114,70 @@ pub fn source_hash(bytes: impl AsRef<[u8]>) -> String {
     hex::encode(Sha256::digest(bytes.as_ref()))
 }
 
-impl Journal {
-    /// The current version of `(kind, key)`.
-    pub fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
-        match kind {
-            "workflow_file" => match std::fs::read(key) {
-                Ok(bytes) => CurrentVersion::Is(source_hash(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => CurrentVersion::Missing,
+/// The current version of `(kind, key)`, a fact's read by `fact_version` (an error
+/// there: `Unknown`). Both backends answer through this.
+pub(crate) fn current_version_with(
+    kind: &str,
+    key: &str,
+    fact_version: impl FnOnce(&str, &str) -> Result<Option<i64>>,
+) -> CurrentVersion {
+    match kind {
+        "workflow_file" => match std::fs::read(key) {
+            Ok(bytes) => CurrentVersion::Is(source_hash(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CurrentVersion::Missing,
+            Err(_) => CurrentVersion::Unknown,
+        },
+        "fact" => match key.rsplit_once('/') {
+            Some((entity, k)) => match fact_version(entity, k) {
+                Ok(Some(v)) => CurrentVersion::Is(v.to_string()),
+                Ok(None) => CurrentVersion::Missing,
                 Err(_) => CurrentVersion::Unknown,
             },
-            "fact" => match key.rsplit_once('/') {
-                Some((entity, k)) => match self.fact_version(entity, k) {
-                    Ok(Some(v)) => CurrentVersion::Is(v.to_string()),
-                    Ok(None) => CurrentVersion::Missing,
-                    Err(_) => CurrentVersion::Unknown,
-                },
-                None => CurrentVersion::Unknown,
-            },
-            _ => CurrentVersion::Unknown,
-        }
+            None => CurrentVersion::Unknown,
+        },
+        _ => CurrentVersion::Unknown,
+    }
+}
+
+/// The references among `refs` that changed, resolving each once through `cache`
+/// with `current`.
+pub(crate) fn stale_refs_with(
+    refs: &[VersionRef],
+    cache: &mut VersionCache,
+    current: impl Fn(&str, &str) -> CurrentVersion,
+) -> Vec<StaleRef> {
+    let mut out = Vec::new();
+    for r in refs {
+        let cur = cache
+            .known
+            .entry((r.kind.clone(), r.key.clone()))
+            .or_insert_with(|| current(&r.kind, &r.key))
+            .clone();
+        let current = match cur {
+            CurrentVersion::Unknown => continue,
+            CurrentVersion::Missing => None,
+            CurrentVersion::Is(v) if v == r.version.to_string() => continue,
+            CurrentVersion::Is(v) => Some(v),
+        };
+        out.push(StaleRef {
+            kind: r.kind.clone(),
+            key: r.key.clone(),
+            recorded: r.version.to_string(),
+            current,
+        });
+    }
+    out
+}
+
+impl SqliteJournal {
+    /// The current version of `(kind, key)`.
+    pub fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
+        current_version_with(kind, key, |entity, k| self.fact_version(entity, k))
     }
 
     /// The references among `refs` that changed, resolving through `cache`.
     pub fn stale_refs(&self, refs: &[VersionRef], cache: &mut VersionCache) -> Vec<StaleRef> {
-        let mut out = Vec::new();
-        for r in refs {
-            let cur = cache
-                .known
-                .entry((r.kind.clone(), r.key.clone()))
-                .or_insert_with(|| self.current_version(&r.kind, &r.key))
-                .clone();
-            let current = match cur {
-                CurrentVersion::Unknown => continue,
-                CurrentVersion::Missing => None,
-                CurrentVersion::Is(v) if v == r.version.to_string() => continue,
-                CurrentVersion::Is(v) => Some(v),
-            };
-            out.push(StaleRef {
-                kind: r.kind.clone(),
-                key: r.key.clone(),
-                recorded: r.version.to_string(),
-                current,
-            });
-        }
-        out
+        stale_refs_with(refs, cache, |kind, key| self.current_version(kind, key))
     }
 
     /// The stale references of a proposal's evidence (empty: not stale).

@@ -35,6 +35,7 @@ pub mod select;
 #[cfg(test)]
 pub(crate) mod testdb;
 mod timers;
+mod unported;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
