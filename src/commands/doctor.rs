@@ -297,6 +297,24 @@ fn timer(ctx: &Ctx, checks: &mut Vec<Check>) -> bool {
 }
 
 fn database(ctx: &Ctx, checks: &mut Vec<Check>) {
+    // On PostgreSQL: reached (and migrated) or not; its integrity is the server's.
+    match ctx.pg_pool() {
+        Ok(Some(pool)) => {
+            return checks.push(match ctx.reader() {
+                Ok(_) => check(
+                    "database",
+                    "ok",
+                    format!(
+                        "PostgreSQL at {}: reachable, schema current",
+                        pool.redacted_url()
+                    ),
+                ),
+                Err(e) => check("database", "fail", e.message),
+            });
+        }
+        Err(e) => return checks.push(check("database", "fail", e.message)),
+        Ok(None) => {}
+    }
     let path = ctx.db_path();
     if !path.exists() {
         return checks.push(check(

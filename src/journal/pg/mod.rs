@@ -141,6 +141,28 @@ impl PgPool {
         }
     }
 
+    /// The pool of this process for `url`: connected (and the database migrated) on
+    /// first use, the same pool after, so a process holds one pool per database
+    /// whatever number of journals it opens. A failed connection is not kept: the
+    /// next call tries again.
+    pub fn shared(url: &str) -> Result<PgPool> {
+        static POOLS: Mutex<Vec<PgPool>> = Mutex::new(Vec::new());
+        let mut pools = POOLS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = pools.iter().find(|p| &*p.url == url) {
+            return Ok(p.clone());
+        }
+        let pool = PgPool::connect(url)?;
+        pools.push(pool.clone());
+        Ok(pool)
+    }
+
+    /// The database's URL without its password, for messages.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
     /// A journal on a connection of this pool.
     pub fn journal(&self, clock: Clock) -> Result<PgJournal> {
         Ok(PgJournal {
@@ -151,8 +173,23 @@ impl PgPool {
     }
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+/// The URL without its password (in the user part or a `password=` parameter),
+/// for messages.
+pub fn redact(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url.to_string(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

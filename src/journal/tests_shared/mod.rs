@@ -183,9 +183,9 @@ fn postgres_facade_dispatches_and_refuses_what_is_not_ported() {
     let refused = [
         (
             "circuit breakers",
-            j.breaker(&target).map(|_| ()).unwrap_err(),
+            j.close_breaker(&target, "me").map(|_| ()).unwrap_err(),
         ),
-        ("mail watches", j.mail_watches().map(|_| ()).unwrap_err()),
+        ("mail watches", j.mail_watch("w").map(|_| ()).unwrap_err()),
         ("memory", j.facts("acme").map(|_| ()).unwrap_err()),
         ("notifications", j.notifications(5).map(|_| ()).unwrap_err()),
         ("replaying", j.prune_dry_runs().map(|_| ()).unwrap_err()),
@@ -196,6 +196,11 @@ fn postgres_facade_dispatches_and_refuses_what_is_not_ported() {
             j.fact_reader().facts("acme").map(|_| ()).unwrap_err(),
         ),
     ];
+    // What no backend without the concern can hold is listed as empty (adding it
+    // is refused): `schedule add`, `tick` and `status` ask.
+    assert!(j.breakers().unwrap().is_empty() && j.held_steps().unwrap().is_empty());
+    assert!(j.breaker(&target).unwrap().is_none());
+    assert!(j.mail_watches().unwrap().is_empty() && !j.has_mail_watch("w").unwrap());
     for (concern, e) in refused {
         assert!(
             e.message.starts_with(concern)
