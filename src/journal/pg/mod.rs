@@ -339,3 +339,37 @@ impl<T> PortedConcerns for T where
         + HealthStore
 {
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            redact("postgres://aios:pw@db:5432/aios"),
+            "postgres://aios:***@db:5432/aios"
+        );
+        assert_eq!(
+            redact("postgresql://aios@db/aios?sslmode=disable&password=pw"),
+            "postgresql://aios@db/aios?sslmode=disable&password=***"
+        );
+        assert_eq!(redact("postgres://db/aios"), "postgres://db/aios");
+    }
+
+    #[test]
+    fn a_process_has_one_pool_per_database() {
+        let url = testdb::fresh_database();
+        let (a, b) = (PgPool::shared(&url).unwrap(), PgPool::shared(&url).unwrap());
+        assert!(Arc::ptr_eq(&a.idle, &b.idle));
+        let other = PgPool::shared(&testdb::fresh_database()).unwrap();
+        assert!(!Arc::ptr_eq(&a.idle, &other.idle));
+        // A journal given back is the next one's connection.
+        drop(a.journal(Clock::System).unwrap());
+        assert_eq!(b.idle.lock().unwrap().len(), 1);
+        // A server that cannot be reached is an error each time, never a pool.
+        let e = PgPool::shared("postgres://aios:pw@127.0.0.1:9/aios").unwrap_err();
+        assert!(e.message.contains("could not be reached"), "{}", e.message);
+        assert!(!format!("{e:?}").contains(":pw@"), "{e:?}");
+    }
+}
