@@ -30,13 +30,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use std::time::Duration;
 
 mod common;
-use common::{BenchResult, ServerClock, aios_binary, everything, median, start_llm_server, us};
+use common::{
+    BenchResult, ServerClock, aios_binary, direct_echo_times, event_at, everything,
+    journaled_between, log_events, median, start_llm_server, us,
+};
 
 const T: usize = 40;
 const TARGET: Duration = Duration::from_millis(1);
@@ -133,15 +133,7 @@ fn run_costed(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(String, Co
 
 /// The step's span as journaled, checked: `turns` tool results, the answer `n`.
 fn span(log: &str, turns: usize) -> BenchResult<Duration> {
-    let events: serde_json::Value = serde_json::from_str(log).map_err(|e| e.to_string())?;
-    let events = events.as_array().ok_or("the log is not a list")?;
-    let at = |e: &serde_json::Value| -> BenchResult<jiff::Timestamp> {
-        e["at"]
-            .as_str()
-            .ok_or("an event without `at`")?
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| e.to_string())
-    };
+    let events = log_events(log)?;
     let tools = events.iter().filter(|e| e["type"] == "agent_tool").count();
     if tools != turns {
         return Err(format!("{tools} tool calls journaled, not {turns}"));
@@ -160,9 +152,9 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
     if std::env::var_os("BENCH_GAPS").is_some() {
         let mut prev: Option<(&str, jiff::Timestamp)> = None;
         let mut gaps: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
-        for e in events {
+        for e in &events {
             let ty = e["type"].as_str().unwrap_or("");
-            let t = at(e)?;
+            let t = event_at(e)?;
             if let Some((p, pt)) = prev {
                 let g = gaps.entry(format!("{p} -> {ty}")).or_default();
                 g.0 += t.duration_since(pt).as_secs_f64() * 1e3;
@@ -174,47 +166,7 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
             eprintln!("{k}: {n} x {:.2} ms", ms / n as f64);
         }
     }
-    Duration::try_from(at(done)?.duration_since(at(first)?)).map_err(|e| e.to_string())
-}
-
-/// A direct rmcp client's `echo` calls: the MCP server's time plus the pipe.
-fn direct_echo(script: &Path) -> BenchResult<Duration> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let mut cmd = tokio::process::Command::new("node");
-        cmd.arg(script).arg("stdio");
-        let transport = rmcp::transport::TokioChildProcess::builder(cmd)
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?
-            .0;
-        let client = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("bench", "0"),
-        )
-        .serve(transport)
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut times = Vec::new();
-        for i in 0..600 {
-            let mut args = serde_json::Map::new();
-            args.insert("message".into(), format!("m{i}").into());
-            let t = Instant::now();
-            client
-                .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
-                .await
-                .map_err(|e| e.to_string())?;
-            if i >= 100 {
-                times.push(t.elapsed());
-            }
-        }
-        let _ = client.cancel().await;
-        Ok(median(times))
-    })
+    journaled_between(first, done)
 }
 
 fn bench() -> BenchResult<()> {
@@ -269,7 +221,7 @@ fn bench() -> BenchResult<()> {
         cpu.push(costs[1].cpu_us.saturating_sub(costs[0].cpu_us));
         txs.push(costs[1].write_transactions as f64 - costs[0].write_transactions as f64);
     }
-    let echo = direct_echo(&script)?;
+    let echo = median(direct_echo_times(&script, 100, 500)?);
     let none_m = median(nones);
     let loop_m = median(loops);
     let server_m = median(server);

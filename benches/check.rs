@@ -7,27 +7,15 @@
 //! `cargo bench --bench check` (`-- --quick`: one run each).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
 
 const MAX_WALL: Duration = Duration::from_secs(1);
 const MAX_RSS_KIB: u64 = 100 * 1024;
 const HEADER: &str = "name = \"x\"\n";
-
-fn aios_binary() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return p;
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("aios"))
-        .filter(|p| p.is_file())
-        .expect("cannot find the aios binary; run `cargo build --release` first")
-}
 
 type Out<'a> = &'a mut dyn Write;
 
@@ -199,7 +187,7 @@ fn check(bin: &Path, file: &Path, out: &Path) -> (Duration, u64, u64, Option<i32
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let runs = if quick { 1 } else { 3 };
-    let bin = aios_binary();
+    let bin = common::aios_binary().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!("aios-bench-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 mod common;
-use common::{BenchResult, aios_binary, median, ms, p99, us};
+use common::{BenchResult, aios_binary, journaled_between, log_events, median, ms, p99, run, us};
 
 const N: usize = 200;
 const TARGET: Duration = Duration::from_millis(5);
@@ -131,38 +131,8 @@ fn workflow(n: usize) -> String {
     s
 }
 
-fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, String)> {
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AIOS_HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let wall = t.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "`aios {}` failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok((wall, String::from_utf8_lossy(&out.stdout).into_owned()))
-}
-
 fn journaled_span(log: &str, n: usize) -> BenchResult<Duration> {
-    let events: serde_json::Value = serde_json::from_str(log).map_err(|e| e.to_string())?;
-    let events = events.as_array().ok_or("the log is not a list")?;
-    let at = |e: &serde_json::Value| -> BenchResult<jiff::Timestamp> {
-        e["at"]
-            .as_str()
-            .ok_or("an event without `at`")?
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| e.to_string())
-    };
+    let events = log_events(log)?;
     let first = events
         .iter()
         .find(|e| e["type"] == "step_started")
@@ -174,8 +144,7 @@ fn journaled_span(log: &str, n: usize) -> BenchResult<Duration> {
     if done.len() != n {
         return Err(format!("{} steps succeeded, not {n}", done.len()));
     }
-    let span = at(done[n - 1])?.duration_since(at(first)?);
-    Duration::try_from(span).map_err(|e| e.to_string())
+    journaled_between(first, done[n - 1])
 }
 
 fn bench() -> BenchResult<()> {

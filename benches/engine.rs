@@ -23,11 +23,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::aios_binary;
 use support::{
-    aios_binary, chain_workflow, checkpoint, cpu_model, file_len, fs_type, kb, loadavg, mib, ms,
-    uname_m, us, wait4,
+    chain_workflow, checkpoint, cpu_model, file_len, fs_type, kb, loadavg, mib, ms, uname_m, us,
+    wait4,
 };
 
+mod common;
 #[path = "engine/support.rs"]
 mod support;
 

@@ -37,6 +37,8 @@ use aios::engine::RunEnv;
 use aios::journal::{OpenOptions, Owner};
 use aios::tui::{Model, Msg, Runtime, TuiSettings, update, view};
 
+mod common;
+
 /// Bump when the shape of the built journal changes (the cache is keyed by it).
 const DATA_VERSION: u32 = 5;
 const EVENTS: i64 = 1_000_000;
@@ -54,20 +56,6 @@ const GOALS: &[(&str, u64)] = &[
     ("runs", 10),
     ("tui open", 100),
 ];
-
-fn aios_binary() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return p;
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("aios"))
-        .filter(|p| p.is_file())
-        .expect("cannot find the aios binary; run `cargo build --release` first")
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -477,7 +465,7 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let rebuild = args.iter().any(|a| a == "--rebuild");
     let n = if quick { 5 } else { 15 };
-    let bin = aios_binary();
+    let bin = common::aios_binary().unwrap_or_else(|e| panic!("{e}"));
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&cache).unwrap();
     let big = cache.join(format!("history-v{DATA_VERSION}-{}", migrations_key()));

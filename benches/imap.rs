@@ -14,10 +14,11 @@
 //! Prints a markdown table and PASS/FAIL of (1) and (2) against the 50 ms target.
 //! `cargo bench --bench imap` (`-- --quick`: 5 runs instead of 31).
 
+mod common;
 #[path = "../tests/cli/support/dovecot.rs"]
 mod dovecot;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -143,12 +144,6 @@ fn record_all(journal: &mut Journal, dir: &Path, validity: u32) {
     }
 }
 
-fn aios_binary() -> Option<PathBuf> {
-    option_env!("CARGO_BIN_EXE_aios")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-}
-
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let runs = if quick { 5 } else { 31 };
@@ -188,7 +183,7 @@ fn main() {
     let all: Vec<Duration> = (0..runs).map(|_| poll(&mut j2, &env2)).collect();
 
     // (3) The whole `aios tick` process on (1)'s data folder.
-    let tick: Option<Vec<Duration>> = aios_binary().map(|bin| {
+    let tick: Option<Vec<Duration>> = common::aios_binary().ok().map(|bin| {
         (0..runs)
             .map(|_| {
                 let start = Instant::now();

@@ -17,15 +17,11 @@
 //! from `.ci/setup` (`$AIOS_TEST_SERVERS`, default `<repo>/.test-servers`).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
-
 mod common;
-use common::{BenchResult, aios_binary, everything, median, ms, p99, run, us};
+use common::{BenchResult, aios_binary, direct_echo_times, everything, median, ms, p99, run, us};
 
 const N: usize = 1000;
 const CALLS: usize = 2000;
@@ -42,50 +38,6 @@ fn args(msg: &str) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     m.insert("message".into(), serde_json::Value::String(msg.into()));
     m
-}
-
-/// (1) rmcp alone: per-call latencies.
-fn direct_loop(script: &Path) -> BenchResult<Vec<Duration>> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let mut cmd = tokio::process::Command::new("node");
-        cmd.arg(script).arg("stdio");
-        let transport = rmcp::transport::TokioChildProcess::builder(cmd)
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?
-            .0;
-        let client = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("bench", "0"),
-        )
-        .serve(transport)
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut times = Vec::with_capacity(CALLS);
-        for i in 0..CALLS + 100 {
-            let t = Instant::now();
-            let r = client
-                .call_tool(
-                    CallToolRequestParams::new("echo").with_arguments(args(&format!("m{i}"))),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            let took = t.elapsed();
-            if r.is_error == Some(true) {
-                return Err("echo failed".to_string());
-            }
-            if i >= 100 {
-                times.push(took);
-            }
-        }
-        let _ = client.cancel().await;
-        Ok(times)
-    })
 }
 
 /// (2) aios's session API: per-call latencies.
@@ -200,7 +152,7 @@ fn bench() -> BenchResult<()> {
     let script = everything()?;
     let bin = aios_binary()?;
 
-    let direct = direct_loop(&script)?;
+    let direct = direct_echo_times(&script, 100, CALLS)?;
     let session = session_loop(&script)?;
     let direct_m = median(direct.clone());
     let session_m = median(session.clone());

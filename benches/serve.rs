@@ -16,13 +16,15 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hmac::{KeyInit, Mac};
+
+mod common;
 
 const CLIENTS: usize = 20;
 const P99_TARGET: Duration = Duration::from_millis(100);
@@ -39,20 +41,6 @@ id = "hello"
 kind = "set"
 values = { text = "hello {{ inputs.who }}" }
 "#;
-
-fn aios_binary() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return p;
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("aios"))
-        .filter(|p| p.is_file())
-        .expect("cannot find the aios binary; run `cargo build --release` first")
-}
 
 fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
@@ -188,7 +176,7 @@ fn main() {
     let each = if quick { 100 } else { 500 };
     let flood_n = if quick { 500 } else { 2000 };
     raise_open_files(flood_n as u64 + 1024);
-    let bin = aios_binary();
+    let bin = common::aios_binary().unwrap_or_else(|e| panic!("{e}"));
     let home = std::env::temp_dir().join(format!("aios-bench-serve-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp dir");

@@ -9,24 +9,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
 const SCHEDULES: usize = 100;
 const TARGET: Duration = Duration::from_millis(20);
 const ADDED_AT: &str = "2026-11-21T10:00:00Z";
 const TICK_AT: &str = "2026-11-21T11:00:00Z";
-
-fn aios_binary() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return p;
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("aios"))
-        .filter(|p| p.is_file())
-        .expect("cannot find the aios binary; run `cargo build --release` first")
-}
 
 fn aios(bin: &PathBuf, home: &std::path::Path, now: &str, args: &[&str]) -> Duration {
     let start = Instant::now();
@@ -55,7 +43,7 @@ fn aios(bin: &PathBuf, home: &std::path::Path, now: &str, args: &[&str]) -> Dura
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let runs = if quick { 5 } else { 31 };
-    let bin = aios_binary();
+    let bin = common::aios_binary().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!("aios-bench-tick-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");

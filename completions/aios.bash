@@ -73,6 +73,9 @@ _aios() {
             aios,memory)
                 cmd="aios__subcmd__memory"
                 ;;
+            aios,migrate)
+                cmd="aios__subcmd__migrate"
+                ;;
             aios,new)
                 cmd="aios__subcmd__new"
                 ;;
@@ -264,6 +267,9 @@ _aios() {
                 ;;
             aios__subcmd__help,memory)
                 cmd="aios__subcmd__help__subcmd__memory"
+                ;;
+            aios__subcmd__help,migrate)
+                cmd="aios__subcmd__help__subcmd__migrate"
                 ;;
             aios__subcmd__help,new)
                 cmd="aios__subcmd__help__subcmd__new"
@@ -719,7 +725,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1347,7 +1353,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore help"
+            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1993,6 +1999,20 @@ _aios() {
         aios__subcmd__help__subcmd__memory__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3417,6 +3437,32 @@ _aios() {
                     ;;
                 --kind)
                     COMPREPLY=($(compgen -W "note decision outcome" -- "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__migrate)
+            opts="-h -V --to --force --allow-active --json --progress-every --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --home)

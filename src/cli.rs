@@ -125,6 +125,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the database with a checked backup (the replaced one is kept aside)
     Restore(RestoreArgs),
+    /// Copy this journal into a PostgreSQL database, rebuild its state there and compare
+    Migrate(MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -502,7 +504,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// The run's id
+    /// The run's id (0: what happened outside runs, like facts set by hand)
     pub run: i64,
     /// Print JSON
     #[arg(long)]

@@ -1,6 +1,8 @@
 //! What the benches that time the release binary share: finding it, running it in a
-//! temp `AIOS_HOME` with an empty environment, the MCP test server's path, and the
-//! figures' arithmetic and units. Each bench uses some of these.
+//! temp `AIOS_HOME` with an empty environment, the MCP test server's path and a
+//! direct client's `echo` latencies, the events of `aios log --json`, a loopback
+//! OpenAI-compatible server, and the figures' arithmetic and units. Each bench uses
+//! some of these.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,13 +15,27 @@ use std::time::{Duration, Instant};
 
 pub type BenchResult<T> = Result<T, String>;
 
+/// The release `aios` binary: Cargo's `CARGO_BIN_EXE_aios` (set for benches), else
+/// `aios` next to the bench executable's `deps/` folder.
 pub fn aios_binary() -> BenchResult<PathBuf> {
     if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
         && p.is_file()
     {
         return Ok(p);
     }
-    Err("cannot find the aios binary; run `cargo build --release` first".into())
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let candidate = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("aios"))
+        .filter(|p| p.is_file());
+    candidate.ok_or_else(|| {
+        format!(
+            "cannot find the aios binary (CARGO_BIN_EXE_aios unset, nothing next to {}); \
+             run `cargo build --release` first",
+            exe.display()
+        )
+    })
 }
 
 pub fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, String)> {
@@ -35,8 +51,9 @@ pub fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(Duration, Str
     let wall = t.elapsed();
     if !out.status.success() {
         return Err(format!(
-            "`aios {}` failed: {}",
+            "`aios {}` failed: {}{}",
             args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
@@ -72,6 +89,76 @@ pub fn everything() -> BenchResult<PathBuf> {
     } else {
         Err(format!("{} is missing: run .ci/setup", p.display()))
     }
+}
+
+/// A direct rmcp client of server-everything (`node SCRIPT stdio`): the latency of
+/// each `echo` call after `warmup` untimed ones, `calls` of them (the MCP server's
+/// time plus the pipe); an error result fails.
+pub fn direct_echo_times(script: &Path, warmup: usize, calls: usize) -> BenchResult<Vec<Duration>> {
+    use rmcp::ServiceExt;
+    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(script).arg("stdio");
+        let transport = rmcp::transport::TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?
+            .0;
+        let client = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("bench", "0"),
+        )
+        .serve(transport)
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut times = Vec::with_capacity(calls);
+        for i in 0..warmup + calls {
+            let mut args = serde_json::Map::new();
+            args.insert("message".into(), format!("m{i}").into());
+            let t = Instant::now();
+            let r = client
+                .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+                .await
+                .map_err(|e| e.to_string())?;
+            let took = t.elapsed();
+            if r.is_error == Some(true) {
+                return Err("echo failed".to_string());
+            }
+            if i >= warmup {
+                times.push(took);
+            }
+        }
+        let _ = client.cancel().await;
+        Ok(times)
+    })
+}
+
+/// The events of an `aios log RUN --json` output.
+pub fn log_events(log: &str) -> BenchResult<Vec<serde_json::Value>> {
+    match serde_json::from_str(log).map_err(|e| e.to_string())? {
+        serde_json::Value::Array(events) => Ok(events),
+        _ => Err("the log is not a list".into()),
+    }
+}
+
+/// When a logged event was journaled.
+pub fn event_at(e: &serde_json::Value) -> BenchResult<jiff::Timestamp> {
+    e["at"]
+        .as_str()
+        .ok_or("an event without `at`")?
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| e.to_string())
+}
+
+/// The journaled time from logged event `a` to `b`.
+pub fn journaled_between(a: &serde_json::Value, b: &serde_json::Value) -> BenchResult<Duration> {
+    Duration::try_from(event_at(b)?.duration_since(event_at(a)?)).map_err(|e| e.to_string())
 }
 
 /// Time spent inside a loopback server, and requests served.

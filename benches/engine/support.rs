@@ -1,10 +1,10 @@
-//! Helpers of the engine bench: the workflow it runs, finding the `aios` binary,
-//! reaping a child with its peak RSS, sizing the journal, formatting figures and
-//! describing the machine.
+//! Helpers of the engine bench: the workflow it runs, reaping a child with its peak
+//! RSS, sizing the journal, formatting figures and describing the machine (finding
+//! the `aios` binary is `common`'s).
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
@@ -27,29 +27,6 @@ pub(super) fn chain_workflow(n: usize) -> String {
         }
     }
     s
-}
-
-/// The release `aios` binary: Cargo's `CARGO_BIN_EXE_aios` (set for benches), else
-/// `aios` next to the bench executable's `deps/` folder.
-pub(super) fn aios_binary() -> BenchResult<PathBuf> {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
-        && p.is_file()
-    {
-        return Ok(p);
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let candidate = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("aios"))
-        .filter(|p| p.is_file());
-    candidate.ok_or_else(|| {
-        format!(
-            "cannot find the aios binary (CARGO_BIN_EXE_aios unset, nothing next to {}); \
-             run `cargo build --release` first",
-            exe.display()
-        )
-    })
 }
 
 /// Reap `pid` with `wait4`: its exit status and peak RSS (KiB).

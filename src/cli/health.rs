@@ -47,3 +47,23 @@ pub struct RestoreArgs {
     /// The backup to restore (made by `aios backup`)
     pub path: PathBuf,
 }
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database to copy into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Copy into a database that is not empty, replacing the aios journal there
+    /// (other tables are left alone)
+    #[arg(long)]
+    pub force: bool,
+    /// Copy runs that are still running or leased, as they stand
+    #[arg(long)]
+    pub allow_active: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Report progress on stderr every this many events
+    #[arg(long, value_name = "N", default_value_t = 5000, hide = true)]
+    pub progress_every: u64,
+}

@@ -3,7 +3,8 @@
 //! LLM provider (its model list, as `aios llm ping`), each MCP server (started,
 //! tools listed), each SMTP and IMAP account (logged in: `doctor_more`), the tick
 //! timer and the last tick, the database (integrity and size) and the secrets the
-//! configuration names. Exit 1 with the list when something is wrong.
+//! configuration names. Exit 1 with the list when something is wrong. A check
+//! writes nothing: without a database, doctor says so and does not create one.
 
 use serde_json::json;
 
@@ -271,9 +272,8 @@ fn timer(ctx: &Ctx, checks: &mut Vec<Check>) -> bool {
                 })
                 .map(str::to_string)
         });
-    let schedules = ctx
-        .reader()
-        .ok()
+    let schedules = existing_journal(ctx)
+        .and_then(Result::ok)
         .and_then(|j| j.schedules().ok())
         .map_or(0, |s| s.len());
     let installed = unit.is_some();
@@ -296,6 +296,14 @@ fn timer(ctx: &Ctx, checks: &mut Vec<Check>) -> bool {
     installed
 }
 
+/// The journal when there is one. A check only reads: it never creates the database
+/// (opening one that does not exist would).
+pub(super) fn existing_journal(
+    ctx: &Ctx,
+) -> Option<Result<crate::journal::Journal, crate::error::Error>> {
+    ctx.db_path().exists().then(|| ctx.reader())
+}
+
 fn database(ctx: &Ctx, checks: &mut Vec<Check>) {
     // On PostgreSQL: reached (and migrated) or not; its integrity is the server's.
     match ctx.pg_pool() {
@@ -316,15 +324,18 @@ fn database(ctx: &Ctx, checks: &mut Vec<Check>) {
         Ok(None) => {}
     }
     let path = ctx.db_path();
-    if !path.exists() {
+    let Some(journal) = existing_journal(ctx) else {
         return checks.push(check(
             "database",
             "warn",
-            format!("{} does not exist yet: aios init", path.display()),
+            format!(
+                "no journal yet (run `aios init` or any workflow): {} does not exist",
+                path.display()
+            ),
         ));
-    }
+    };
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    checks.push(match ctx.reader().and_then(|j| j.integrity_check()) {
+    checks.push(match journal.and_then(|j| j.integrity_check()) {
         Ok(s) if s == "ok" => check(
             "database",
             "ok",

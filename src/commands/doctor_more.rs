@@ -121,23 +121,29 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The last tick: when, by what, and whether it is late for what needs ticks
 /// (schedules, runs waiting on time).
 pub(super) fn last_tick(ctx: &Ctx, timer: bool, checks: &mut Vec<Check>) {
-    let journal = match ctx.reader() {
+    // No journal yet: no tick recorded, and nothing that needs one.
+    let journal = match super::doctor::existing_journal(ctx).transpose() {
         Ok(j) => j,
         Err(_) => return, // the database check says why
     };
     let ticking = match (|| -> crate::error::Result<_> {
         Ok(crate::health::status::Ticking {
-            last: journal.heartbeat("tick")?,
+            last: match &journal {
+                Some(j) => j.heartbeat("tick")?,
+                None => None,
+            },
             daemon: crate::health::backup::daemon_pid(&ctx.data_dir),
             timer,
-            needed: journal.schedules()?.iter().any(|s| !s.paused)
-                || journal.next_wake()?.is_some(),
+            needed: match &journal {
+                Some(j) => j.schedules()?.iter().any(|s| !s.paused) || j.next_wake()?.is_some(),
+                None => false,
+            },
         })
     })() {
         Ok(t) => t,
         Err(e) => return checks.push(check("last tick", "fail", e.message)),
     };
-    let now = journal.now();
+    let now = ctx.clock.now_ms();
     let last = ticking
         .last
         .as_ref()

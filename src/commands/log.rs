@@ -1,4 +1,7 @@
-//! `aios log RUN`: the run's events in order.
+//! `aios log RUN`: the run's events in order. Run 0 is no workflow's run: it holds
+//! the events that happen outside runs (facts set and unset by hand, schedule
+//! notices, `aios llm prompt` calls), and `aios log 0` lists them under a line that
+//! says so.
 
 use serde_json::json;
 
@@ -249,9 +252,14 @@ pub fn describe(ev: &Event) -> String {
     }
 }
 
+/// What run 0 is, the first line of `aios log 0`.
+const RUN_ZERO: &str = "run 0 is no workflow's run: it holds what happens outside runs (facts set and unset by hand, schedule notices, `aios llm prompt` calls)";
+
 pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
     let journal = ctx.reader()?;
-    journal.run(args.run)?;
+    if args.run != crate::journal::notices::NO_RUN {
+        journal.run(args.run)?;
+    }
     let events = journal.events(args.run)?;
     if args.json {
         let arr: Vec<_> = events
@@ -271,6 +279,12 @@ pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
     }
     let s = ctx.ui.out();
     let mut out = String::new();
+    if args.run == crate::journal::notices::NO_RUN {
+        out.push_str(&format!("{}\n", s.dim(RUN_ZERO)));
+        if events.is_empty() {
+            out.push_str("nothing yet\n");
+        }
+    }
     for e in &events {
         out.push_str(&format!(
             "{:>5}  {}  {}\n",

@@ -259,23 +259,14 @@ fn doc_json(d: &DocRecord) -> Json {
     })
 }
 
-/// The JSON form of a search result (scripting interface).
+/// The JSON form of a search result (scripting interface): the note's, then its
+/// ranks.
 fn hit_json(h: &Hit) -> Json {
-    let d = &h.doc;
-    json!({
-        "id": d.id,
-        "kind": d.kind,
-        "text": d.text,
-        "tags": d.tags,
-        "source": d.source,
-        "run_id": d.run_id,
-        "step_id": d.step_id,
-        "workflow": d.workflow,
-        "created_at": format_ms(d.created_at),
-        "score": h.score,
-        "fts_rank": h.fts_rank,
-        "vector_rank": h.vector_rank,
-    })
+    let mut j = doc_json(&h.doc);
+    j["score"] = json!(h.score);
+    j["fts_rank"] = json!(h.fts_rank);
+    j["vector_rank"] = json!(h.vector_rank);
+    j
 }
 
 fn render_docs<'a>(ctx: &Ctx, docs: impl Iterator<Item = &'a DocRecord>) -> String {

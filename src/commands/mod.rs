@@ -21,6 +21,7 @@ mod llm_try;
 pub(crate) mod log;
 mod mcp;
 mod memory;
+mod migrate;
 mod new;
 mod notify;
 mod outcome;
@@ -472,6 +473,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Status(a) => status::status(ctx, a),
         Command::Backup(a) => backup::backup(ctx, a),
         Command::Restore(a) => backup::restore(ctx, a),
+        Command::Migrate(a) => migrate::migrate(ctx, a),
         Command::Schema(a) => {
             ui::print_json(&match a.which {
                 crate::cli::SchemaWhich::Workflow => crate::workflow::schema::workflow_schema(),

@@ -8,6 +8,7 @@
 //! one transaction.
 
 mod breakers;
+pub mod export;
 mod facade;
 mod failure;
 mod health;

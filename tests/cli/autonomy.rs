@@ -23,26 +23,53 @@ after = 5
 mode = "auto"
 "#;
 
+/// A rule in `notify` mode, trusted after one unchanged approval, with a 2h veto window.
+const QUIETLY: &str = "[[autonomy]]\nname = \"quietly\"\nworkflow = \"report\"\nafter = 1\nmode = \"notify\"\nquiet = \"2h\"\n";
+
+/// A home with `report.toml` and, unless `config` is empty, this `config.toml`.
+fn report_home(config: &str) -> Test {
+    let t = Test::new().write("report.toml", REPORT);
+    if config.is_empty() {
+        t
+    } else {
+        t.write("config.toml", config)
+    }
+}
+
 fn run_report(t: &Test) -> String {
     t.aios(&["run", "report.toml", "-q"]).success().stdout
 }
 
+/// The id of the newest pending inbox item.
+fn newest_item(t: &Test) -> String {
+    t.inbox().last().unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string()
+}
+
+/// Run the report and approve its proposal unchanged.
+fn run_and_approve(t: &Test) {
+    run_report(t);
+    t.aios(&["approve", &newest_item(t), "-q"]).success();
+}
+
+/// Run 1 of the report approved unchanged: what a rule with `after = 1` needs.
+fn approved_once(t: &Test) {
+    run_report(t);
+    t.aios(&["approve", "1", "-q"]).success();
+}
+
 #[test]
 fn the_weekly_report_is_auto_approved_after_five_unchanged_approvals_and_an_edit_demotes_it() {
-    let t = Test::new()
-        .write("config.toml", WEEKLY)
-        .write("report.toml", REPORT);
+    let t = report_home(WEEKLY);
     // Run 1's proposal waits (it is decided later, with an edit).
     run_report(&t);
     // Runs 2 to 6: approved unchanged by the operator.
     for run in 2..=6 {
         let out = run_report(&t);
         assert!(out.contains("is waiting for you"), "{out}");
-        let id = t.inbox().last().unwrap()["id"]
-            .as_i64()
-            .unwrap()
-            .to_string();
-        t.aios(&["approve", &id, "-q"]).success();
+        t.aios(&["approve", &newest_item(&t), "-q"]).success();
         assert_eq!(t.show(run)["status"], "succeeded");
     }
     let trust = t.aios(&["trust", "--json"]).success().json();
@@ -50,38 +77,20 @@ fn the_weekly_report_is_auto_approved_after_five_unchanged_approvals_and_an_edit
     assert_eq!(trust[0]["state"], "decided by policy:weekly-report");
 
     // Run 7: decided by the policy, committed without asking, reported.
-    let out = t.args(&["run", "report.toml"]).run().success();
-    assert!(
-        out.stderr.contains("» save approved by policy:weekly-report (inbox 7): policy weekly-report: approved unchanged 5 of 5 times (after = 5)"),
-        "{}",
-        out.stderr
+    t.args(&["run", "report.toml"]).run().success().stderr_contains(
+        "» save approved by policy:weekly-report (inbox 7): policy weekly-report: approved unchanged 5 of 5 times (after = 5)",
     );
     assert_eq!(t.show(7)["status"], "succeeded");
-    let all = t.aios(&["inbox", "list", "--all"]).success();
-    assert!(
-        all.stdout
-            .contains("[approved by policy:weekly-report] write report.txt"),
-        "{}",
-        all.stdout
-    );
-    let log = t.aios(&["log", "7"]).success();
-    assert!(
-        log.stdout.contains("save: report.save promoted: its proposals are decided by policy (by policy:weekly-report): policy weekly-report: approved unchanged 5 of 5 times (after = 5)"),
-        "{}",
-        log.stdout
-    );
-    assert!(
-        log.stdout.contains("save: inbox item 7 approved by policy:weekly-report: policy weekly-report: approved unchanged 5 of 5 times"),
-        "{}",
-        log.stdout
-    );
-    let show = t.aios(&["inbox", "show", "7"]).success();
-    assert!(
-        show.stdout
-            .contains("decided: approve by policy:weekly-report at"),
-        "{}",
-        show.stdout
-    );
+    t.aios(&["inbox", "list", "--all"])
+        .success()
+        .stdout_contains("[approved by policy:weekly-report] write report.txt");
+    t.aios(&["log", "7"])
+        .success()
+        .stdout_contains("save: report.save promoted: its proposals are decided by policy (by policy:weekly-report): policy weekly-report: approved unchanged 5 of 5 times (after = 5)")
+        .stdout_contains("save: inbox item 7 approved by policy:weekly-report: policy weekly-report: approved unchanged 5 of 5 times");
+    t.aios(&["inbox", "show", "7"])
+        .success()
+        .stdout_contains("decided: approve by policy:weekly-report at");
     // Decision memory: the policy's decision is searchable with its reason.
     let found = t
         .aios(&["memory", "search", "weekly-report unchanged", "--json"])
@@ -100,18 +109,10 @@ fn the_weekly_report_is_auto_approved_after_five_unchanged_approvals_and_an_edit
     t.put("edit.json", &action.to_string());
     t.aios(&["approve", "1", "--edit", "edit.json", "-q"])
         .success();
-    let log = t.aios(&["log", "1"]).success();
-    assert!(
-        log.stdout
-            .contains("report.save demoted: its proposals wait for the operator again (by "),
-        "{}",
-        log.stdout
-    );
-    assert!(
-        log.stdout.contains(": inbox item 1 was edited by "),
-        "{}",
-        log.stdout
-    );
+    t.aios(&["log", "1"])
+        .success()
+        .stdout_contains("report.save demoted: its proposals wait for the operator again (by ")
+        .stdout_contains(": inbox item 1 was edited by ");
     let trust = t.aios(&["trust", "--json"]).success().json();
     assert_eq!(trust[0]["streak"], 0);
     assert_eq!(trust[0]["mark"]["level"], "demoted");
@@ -128,42 +129,20 @@ fn the_weekly_report_is_auto_approved_after_five_unchanged_approvals_and_an_edit
 
 #[test]
 fn trust_shows_statistics_and_suggests_a_promotion_then_promote_and_demote_by_hand() {
-    let t = Test::new().write("report.toml", REPORT);
+    let t = report_home("");
     for _ in 0..3 {
-        run_report(&t);
-        let id = t.inbox().last().unwrap()["id"]
-            .as_i64()
-            .unwrap()
-            .to_string();
-        t.aios(&["approve", &id, "-q"]).success();
+        run_and_approve(&t);
     }
     run_report(&t);
-    let id = t.inbox().last().unwrap()["id"]
-        .as_i64()
-        .unwrap()
-        .to_string();
-    t.aios(&["reject", &id, "--reason", "wrong week", "-q"])
+    t.aios(&["reject", &newest_item(&t), "--reason", "wrong week", "-q"])
         .code(1);
     for _ in 0..3 {
-        run_report(&t);
-        let id = t.inbox().last().unwrap()["id"]
-            .as_i64()
-            .unwrap()
-            .to_string();
-        t.aios(&["approve", &id, "-q"]).success();
+        run_and_approve(&t);
     }
-    let out = t.aios(&["trust"]).success();
-    assert!(
-        out.stdout
-            .contains("report.save          7          6       0         1       3  asks"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("suggestion: approved unchanged the last 3 times (of 7 decided): `aios trust promote report.save`"),
-        "{}",
-        out.stdout
-    );
+    t.aios(&["trust"])
+        .success()
+        .stdout_contains("report.save          7          6       0         1       3  asks")
+        .stdout_contains("suggestion: approved unchanged the last 3 times (of 7 decided): `aios trust promote report.save`");
     // Promoted by hand: the next proposal is decided by the built-in `promoted` policy.
     t.aios(&[
         "trust",
@@ -176,12 +155,10 @@ fn trust_shows_statistics_and_suggests_a_promotion_then_promote_and_demote_by_ha
     .stdout_contains(
         "promoted report.save: its proposals are decided by policy:promoted from now on",
     );
-    let out = t.args(&["run", "report.toml"]).run().success();
-    assert!(
-        out.stderr.contains("save approved by policy:promoted"),
-        "{}",
-        out.stderr
-    );
+    t.args(&["run", "report.toml"])
+        .run()
+        .success()
+        .stderr_contains("save approved by policy:promoted");
     t.aios(&["trust", "promote", "report.save"]).code(4);
     t.aios(&["trust", "demote", "report.save", "--reason", "new format"])
         .success()
@@ -198,59 +175,35 @@ fn trust_shows_statistics_and_suggests_a_promotion_then_promote_and_demote_by_ha
 
 #[test]
 fn an_outcome_below_the_threshold_demotes_a_promoted_step() {
-    let t = Test::new()
-        .write(
-            "config.toml",
-            "[[autonomy]]\nname = \"news\"\nworkflow = \"report\"\nafter = 1\ndemote_below = { metric = \"open_rate\", value = 0.2 }\n",
-        )
-        .write("report.toml", REPORT);
-    run_report(&t);
-    t.aios(&["approve", "1", "-q"]).success();
+    let t = report_home(
+        "[[autonomy]]\nname = \"news\"\nworkflow = \"report\"\nafter = 1\ndemote_below = { metric = \"open_rate\", value = 0.2 }\n",
+    );
+    approved_once(&t);
     run_report(&t);
     assert_eq!(t.show(2)["status"], "succeeded");
     t.aios(&["outcome", "2", "open_rate=0.1"]).success();
     // The next proposal finds the outcome below the threshold: demoted, it asks.
     let out = run_report(&t);
     assert!(out.contains("is waiting for you"), "{out}");
-    let log = t.aios(&["log", "3"]).success();
-    assert!(
-        log.stdout.contains("report.save demoted: its proposals wait for the operator again (by policy:news): outcome open_rate = 0.1 is below 0.2 (policy news's demote_below)"),
-        "{}",
-        log.stdout
+    t.aios(&["log", "3"]).success().stdout_contains(
+        "report.save demoted: its proposals wait for the operator again (by policy:news): outcome open_rate = 0.1 is below 0.2 (policy news's demote_below)",
     );
-    let show = t.aios(&["inbox", "show", "3"]).success();
-    assert!(
-        show.stdout
-            .contains("asks you: demoted: outcome open_rate = 0.1 is below 0.2"),
-        "{}",
-        show.stdout
-    );
+    t.aios(&["inbox", "show", "3"])
+        .success()
+        .stdout_contains("asks you: demoted: outcome open_rate = 0.1 is below 0.2");
 }
 
 #[test]
 fn notify_mode_commits_after_the_quiet_period_unless_vetoed() {
-    let t = Test::new()
-        .write(
-            "config.toml",
-            "[[autonomy]]\nname = \"quietly\"\nworkflow = \"report\"\nafter = 1\nmode = \"notify\"\nquiet = \"2h\"\n",
-        )
-        .write("report.toml", REPORT);
-    run_report(&t);
-    t.aios(&["approve", "1", "-q"]).success();
+    let t = report_home(QUIETLY);
+    approved_once(&t);
     let out = run_report(&t);
     assert!(out.contains("is waiting for you"), "{out}");
-    let list = t.aios(&["inbox", "list"]).success();
-    assert!(
-        list.stdout
-            .contains("(policy:quietly approves it at 2026-11-21T11:30:00Z unless you decide)"),
-        "{}",
-        list.stdout
-    );
-    let show = t.aios(&["inbox", "show", "2"]).success();
-    assert!(
-        show.stdout.contains("policy:quietly approves it at 2026-11-21T11:30:00Z unless you decide first (policy quietly: approved unchanged 1 of 1 times (after = 1))"),
-        "{}",
-        show.stdout
+    t.aios(&["inbox", "list"])
+        .success()
+        .stdout_contains("(policy:quietly approves it at 2026-11-21T11:30:00Z unless you decide)");
+    t.aios(&["inbox", "show", "2"]).success().stdout_contains(
+        "policy:quietly approves it at 2026-11-21T11:30:00Z unless you decide first (policy quietly: approved unchanged 1 of 1 times (after = 1))",
     );
     // Before the quiet period ends, tick leaves it.
     t.args(&["tick"])
@@ -259,36 +212,25 @@ fn notify_mode_commits_after_the_quiet_period_unless_vetoed() {
         .success();
     assert_eq!(t.show(2)["status"], "waiting");
     // After: approved by the policy and committed.
-    let tick = t
-        .args(&["tick"])
+    t.args(&["tick"])
         .env("AIOS_NOW", "2026-11-21T11:31:00Z")
         .run()
-        .success();
-    assert!(
-        tick.stdout.contains(
-            "inbox 2 (run 2): not vetoed in its quiet period; approved by policy:quietly"
-        ),
-        "{}",
-        tick.stdout
-    );
+        .success()
+        .stdout_contains(
+            "inbox 2 (run 2): not vetoed in its quiet period; approved by policy:quietly",
+        );
     assert_eq!(t.show(2)["status"], "succeeded");
-    let all = t.aios(&["inbox", "list", "--all"]).success();
-    assert!(
-        all.stdout.contains("[approved by policy:quietly]"),
-        "{}",
-        all.stdout
-    );
+    t.aios(&["inbox", "list", "--all"])
+        .success()
+        .stdout_contains("[approved by policy:quietly]");
     // A veto: the operator rejects run 3's item during the quiet period.
     run_report(&t);
     t.aios(&["reject", "3", "--reason", "not this week", "-q"])
         .code(1);
-    let log = t.aios(&["log", "3"]).success();
-    assert!(
-        log.stdout.contains("inbox item 3 rejected by "),
-        "{}",
-        log.stdout
-    );
-    assert!(log.stdout.contains("report.save demoted"), "{}", log.stdout);
+    t.aios(&["log", "3"])
+        .success()
+        .stdout_contains("inbox item 3 rejected by ")
+        .stdout_contains("report.save demoted");
 }
 
 #[test]
@@ -324,22 +266,14 @@ fn caps_keep_a_promoted_step_asking_and_say_why() {
         .success();
     let third = actions(&t);
     assert_eq!(third.len(), 1, "the promoted step asks");
-    let show = t.aios(&["inbox", "show", &third[0]]).success();
-    assert!(
-        show.stdout.contains("asks you: policy small did not decide: the amount 500 at `json.amount` is above max_amount = 100"),
-        "{}",
-        show.stdout
+    t.aios(&["inbox", "show", &third[0]]).success().stdout_contains(
+        "asks you: policy small did not decide: the amount 500 at `json.amount` is above max_amount = 100",
     );
 }
 
 #[test]
 fn a_bad_rule_is_refused_with_a_hint() {
-    let t = Test::new()
-        .write(
-            "config.toml",
-            "[[autonomy]]\nname = \"x\"\nmode = \"notify\"\nafter = 2\n",
-        )
-        .write("report.toml", REPORT);
+    let t = report_home("[[autonomy]]\nname = \"x\"\nmode = \"notify\"\nafter = 2\n");
     t.aios(&["run", "report.toml"])
         .code(2)
         .stderr_contains("rule `x`: mode = \"notify\" needs `quiet`");
@@ -359,28 +293,18 @@ fn a_workflows_own_rule_decides_its_steps() {
         "report.toml",
         &format!("{REPORT}\n[[autonomy]]\nname = \"mine\"\nstep = \"save\"\nafter = 1\n"),
     );
-    run_report(&t);
-    t.aios(&["approve", "1", "-q"]).success();
-    let out = t.args(&["run", "report.toml"]).run().success();
-    assert!(
-        out.stderr
-            .contains("save approved by policy:mine (inbox 2)"),
-        "{}",
-        out.stderr
-    );
+    approved_once(&t);
+    t.args(&["run", "report.toml"])
+        .run()
+        .success()
+        .stderr_contains("save approved by policy:mine (inbox 2)");
     assert_eq!(t.show(2)["status"], "succeeded");
 }
 
 #[test]
 fn a_stale_proposal_is_never_approved_by_a_policy() {
-    let t = Test::new()
-        .write(
-            "config.toml",
-            "[[autonomy]]\nname = \"quietly\"\nworkflow = \"report\"\nafter = 1\nmode = \"notify\"\nquiet = \"2h\"\n",
-        )
-        .write("report.toml", REPORT);
-    run_report(&t);
-    t.aios(&["approve", "1", "-q"]).success();
+    let t = report_home(QUIETLY);
+    approved_once(&t);
     run_report(&t);
     // The workflow file changes while item 2 waits out its quiet period: it is STALE.
     t.put(
@@ -403,14 +327,10 @@ fn a_stale_proposal_is_never_approved_by_a_policy() {
 
 #[test]
 fn the_daily_digest_lists_what_policies_decided() {
-    let t = Test::new()
-        .write(
-            "config.toml",
-            "[[autonomy]]\nname = \"weekly-report\"\nworkflow = \"report\"\nafter = 1\n\n[notify]\ndigest = \"09:00\"\n[notify.log]\nkind = \"command\"\nevents = [\"digest\"]\ncommand = [\"sh\", \"-c\", \"printf '%s\\n%s\\n' \\\"$AIOS_NOTIFY_TITLE\\\" \\\"$AIOS_NOTIFY_BODY\\\" >> digest.txt\"]\n",
-        )
-        .write("report.toml", REPORT);
-    run_report(&t);
-    t.aios(&["approve", "1", "-q"]).success();
+    let t = report_home(
+        "[[autonomy]]\nname = \"weekly-report\"\nworkflow = \"report\"\nafter = 1\n\n[notify]\ndigest = \"09:00\"\n[notify.log]\nkind = \"command\"\nevents = [\"digest\"]\ncommand = [\"sh\", \"-c\", \"printf '%s\\n%s\\n' \\\"$AIOS_NOTIFY_TITLE\\\" \\\"$AIOS_NOTIFY_BODY\\\" >> digest.txt\"]\n",
+    );
+    approved_once(&t);
     run_report(&t);
     assert_eq!(t.show(2)["status"], "succeeded");
     t.aios(&["tick"]).success();

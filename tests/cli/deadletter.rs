@@ -84,13 +84,9 @@ values = {{ done = true }}
     assert!(show.contains("skip       not allowed"), "{show}");
 
     // A retry that fails again: a new item, the old one resolved.
-    let out = t.aios(&["approve", &id.to_string()]).code(1);
-    assert!(
-        out.stderr
-            .contains(&format!("inbox {id} approved: the failed step runs again")),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["approve", &id.to_string()])
+        .code(1)
+        .stderr_contains(&format!("inbox {id} approved: the failed step runs again"));
     let again = one_failure(&t);
     assert_ne!(again, id);
     let old = all_items(&t, 1)
@@ -148,26 +144,14 @@ fn skip_is_refused_for_a_step_that_does_not_allow_it_and_decides_nothing() {
     let t = Test::new().write("wf.toml", &SKIPPABLE.replace("on_reject = \"skip\"\n", ""));
     t.aios(&["run", "wf.toml"]).code(1);
     let id = one_failure(&t).to_string();
-    let out = t.aios(&["approve", &id, "--skip"]).code(2);
-    assert!(
-        out.stderr
-            .contains("error: step `try` may not be skipped: the run goes on without a step only when it says on_reject = \"skip\""),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains(&format!("hint: aios approve {id} · aios reject {id}")),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["approve", &id, "--skip"])
+        .code(2)
+        .stderr_contains("error: step `try` may not be skipped: the run goes on without a step only when it says on_reject = \"skip\"")
+        .stderr_contains(&format!("hint: aios approve {id} · aios reject {id}"));
     assert_eq!(one_failure(&t).to_string(), id);
-    let out = t.aios(&["approve", &id, "--compensate"]).code(2);
-    assert!(
-        out.stderr.contains("nothing to compensate"),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["approve", &id, "--compensate"])
+        .code(2)
+        .stderr_contains("nothing to compensate");
 }
 
 #[test]
@@ -175,25 +159,14 @@ fn reject_abandons_the_run_and_a_resume_is_refused() {
     let t = Test::new().write("wf.toml", SKIPPABLE);
     t.aios(&["run", "wf.toml"]).code(1);
     let id = one_failure(&t).to_string();
-    let out = t
-        .aios(&["reject", &id, "--reason", "not worth it"])
-        .success();
-    assert!(
-        out.stdout
-            .contains("run 1 (optional) abandoned: it stays failed"),
-        "{}",
-        out.stdout
-    );
+    t.aios(&["reject", &id, "--reason", "not worth it"])
+        .success()
+        .stdout_contains("run 1 (optional) abandoned: it stays failed");
     assert!(items(&t, "failure").is_empty());
     assert_eq!(t.show(1)["status"], "failed");
-    let out = t.aios(&["resume", "1"]).code(4);
-    assert!(
-        out.stderr.contains(&format!(
-            "run 1 was abandoned at its failure item {id} (not worth it); it cannot be resumed"
-        )),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["resume", "1"]).code(4).stderr_contains(&format!(
+        "run 1 was abandoned at its failure item {id} (not worth it); it cannot be resumed"
+    ));
     assert!(!t.join("out.txt").exists());
 }
 
@@ -211,13 +184,9 @@ fn a_resume_by_hand_withdraws_the_failure_item() {
         .find(|i| i["id"] == id)
         .unwrap();
     assert_eq!(old["status"], "withdrawn");
-    let out = t.aios(&["approve", &id.to_string()]).code(4);
-    assert!(
-        out.stderr
-            .contains("was withdrawn (run 1 was resumed by hand)"),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["approve", &id.to_string()])
+        .code(4)
+        .stderr_contains("was withdrawn (run 1 was resumed by hand)");
 }
 
 /// An order is created over http and written to a ledger, then a third step fails.
@@ -309,19 +278,12 @@ fn undo_plan_lists_the_committed_steps_latest_first() {
     // Nothing was proposed or sent.
     assert_eq!(deletes(&server), 0);
     assert_eq!(items(&t, "action").len(), 0);
-    let out = t.aios(&["undo", "--plan", "1", "charge"]).code(2);
-    assert!(
-        out.stderr
-            .contains("step `charge` of run 1 committed nothing"),
-        "{}",
-        out.stderr
-    );
-    let out = t.aios(&["undo", "--plan", "1", "nope"]).code(3);
-    assert!(
-        out.stderr.contains("run 1 has no step `nope`"),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["undo", "--plan", "1", "charge"])
+        .code(2)
+        .stderr_contains("step `charge` of run 1 committed nothing");
+    t.aios(&["undo", "--plan", "1", "nope"])
+        .code(3)
+        .stderr_contains("run 1 has no step `nope`");
 }
 
 #[test]
@@ -336,20 +298,12 @@ fn compensate_proposes_the_undos_in_reverse_commit_order_each_committed_once() {
         show.contains(&format!("aios approve {id} --compensate")),
         "{show}"
     );
-    let out = t.aios(&["approve", &id, "--compensate"]).success();
-    assert!(
-        out.stderr.contains(
-            "run 2 proposes the undo of run 1: 2 compensations, latest first, one at a time"
-        ),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("note (file): cannot be undone (it declares no `undo`)"),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["approve", &id, "--compensate"])
+        .success()
+        .stderr_contains(
+            "run 2 proposes the undo of run 1: 2 compensations, latest first, one at a time",
+        )
+        .stderr_contains("note (file): cannot be undone (it declares no `undo`)");
     // The ledger's undo first (committed last), as an ordinary proposal.
     let ledger = t.item("undo_ledger");
     assert_eq!(t.show(2)["status"], "waiting");
@@ -364,24 +318,13 @@ fn compensate_proposes_the_undos_in_reverse_commit_order_each_committed_once() {
     assert!(del.header("idempotency-key").is_some());
     assert_eq!(t.show(2)["status"], "succeeded");
     // The run it undid is closed, and a second undo proposes nothing.
-    let out = t.aios(&["resume", "1"]).code(4);
-    assert!(
-        out.stderr.contains("its compensation was chosen"),
-        "{}",
-        out.stderr
-    );
-    let out = t.aios(&["undo", "1"]).success();
-    assert!(
-        out.stdout
-            .contains("create (http): already undone by run 2"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("nothing of run 1 can be undone"),
-        "{}",
-        out.stdout
-    );
+    t.aios(&["resume", "1"])
+        .code(4)
+        .stderr_contains("its compensation was chosen");
+    t.aios(&["undo", "1"])
+        .success()
+        .stdout_contains("create (http): already undone by run 2")
+        .stdout_contains("nothing of run 1 can be undone");
     assert_eq!(deletes(&server), 1);
 }
 
@@ -411,31 +354,19 @@ fn a_run_still_going_cannot_be_undone() {
     );
     t.aios(&["run", "wf.toml"]).success();
     assert_eq!(t.show(1)["status"], "waiting");
-    let out = t.aios(&["undo", "1"]).code(4);
-    assert!(
-        out.stderr
-            .contains("error: run 1 is still waiting; only a run that ended can be undone"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("hint: cancel it first: aios cancel 1"),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["undo", "1"])
+        .code(4)
+        .stderr_contains("error: run 1 is still waiting; only a run that ended can be undone")
+        .stderr_contains("hint: cancel it first: aios cancel 1");
 }
 
 #[test]
 fn on_failure_compensate_proposes_the_undo_when_the_run_fails() {
     let server = order_server();
     let t = Test::new().write("wf.toml", &saga(&server, "on_failure = \"compensate\""));
-    let out = t.aios(&["run", "wf.toml"]).code(1);
-    assert!(
-        out.stdout
-            .contains("was decided: compensate (on_failure); the undo waits in the inbox"),
-        "{}",
-        out.stdout
-    );
+    t.aios(&["run", "wf.toml"])
+        .code(1)
+        .stdout_contains("was decided: compensate (on_failure); the undo waits in the inbox");
     assert!(items(&t, "failure").is_empty());
     let f = all_items(&t, 1)
         .into_iter()
@@ -563,18 +494,10 @@ fn while_a_compensation_run_waits_the_plan_says_so_and_no_second_one_starts() {
         plan.ends_with("run 2 is undoing it now: decide its items (aios inbox list)\n"),
         "{plan}"
     );
-    let out = t.aios(&["undo", "1"]).code(4);
-    assert!(
-        out.stderr.contains("error: run 2 is undoing run 1 already"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("hint: decide its items (aios inbox list), or cancel it: aios cancel 2"),
-        "{}",
-        out.stderr
-    );
+    t.aios(&["undo", "1"])
+        .code(4)
+        .stderr_contains("error: run 2 is undoing run 1 already")
+        .stderr_contains("hint: decide its items (aios inbox list), or cancel it: aios cancel 2");
     assert_eq!(t.inbox().len(), 1);
     t.aios(&["replay"]).success();
 }

@@ -262,3 +262,42 @@ fn doctor_puts_config_problems_at_file_line_column() {
         (Some(file.as_str()), Some(3), Some(3))
     );
 }
+
+#[test]
+fn doctor_on_a_fresh_home_creates_no_journal_and_no_folder() {
+    let t = Test::new();
+    t.aios(&["doctor"]).success().stdout_contains(&format!(
+        "warn database         no journal yet (run `aios init` or any workflow): {} does not exist\n",
+        t.db().display()
+    ));
+    assert!(!t.db().exists(), "doctor created the database");
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "doctor wrote {left:?}");
+    // A home folder that does not exist yet is not created either.
+    let home = t.join("home");
+    let j = t
+        .args(&["doctor", "--json"])
+        .env("AIOS_HOME", home.to_str().unwrap())
+        .run()
+        .success()
+        .json();
+    let checks = j["checks"].as_array().unwrap();
+    let database = checks.iter().find(|c| c["check"] == "database").unwrap();
+    assert_eq!(database["status"], "warn");
+    assert!(
+        database["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("no journal yet (run `aios init` or any workflow)"),
+        "{database}"
+    );
+    let last_tick = checks.iter().find(|c| c["check"] == "last tick").unwrap();
+    assert_eq!(
+        last_tick["detail"],
+        "no tick recorded; nothing needs ticks yet"
+    );
+    assert!(!home.exists(), "doctor created {}", home.display());
+}

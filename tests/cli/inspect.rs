@@ -170,6 +170,57 @@ fn log_json_lists_typed_events() {
 }
 
 #[test]
+fn log_0_lists_the_events_of_no_run_and_says_what_run_0_is() {
+    let t = Test::new();
+    let head = "run 0 is no workflow's run: it holds what happens outside runs (facts set and unset by hand, schedule notices, `aios llm prompt` calls)\n";
+    t.aios(&["log", "0"])
+        .success()
+        .stdout_is(&format!("{head}nothing yet\n"));
+    t.aios(&["fact", "set", "customer:acme", "plan", "pro"])
+        .success();
+    t.aios(&[
+        "fact",
+        "unset",
+        "customer:acme",
+        "plan",
+        "--note",
+        "churned",
+    ])
+    .success();
+    let out = t.aios(&["log", "0"]).success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert_eq!(format!("{}\n", lines[0]), head);
+    assert!(
+        lines[1].starts_with(&format!(
+            "    1  {NOW}  fact customer:acme plan = \"pro\" set by "
+        )) && lines[1].ends_with(" (version 1)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines[2].starts_with(&format!("    2  {NOW}  fact customer:acme plan unset by "))
+            && lines[2].ends_with(" (version 2)"),
+        "{}",
+        out.stdout
+    );
+    let log = t.aios(&["log", "0", "--json"]).success().json();
+    let events = log.as_array().unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["fact_recorded", "fact_unset"]);
+    for e in events {
+        assert_eq!(keys(e), sorted(&["seq", "at", "type", "step", "data"]));
+        assert_eq!(e["step"], serde_json::Value::Null);
+        assert_eq!(e["data"]["entity"], "customer:acme");
+    }
+    assert_eq!(events[1]["data"]["note"], "churned");
+    // A run that does not exist is still refused.
+    t.aios(&["log", "1"])
+        .code(3)
+        .stderr_contains("error: no run 1");
+}
+
+#[test]
 fn no_color_output_has_no_escapes() {
     let t = waiting();
     for args in [

@@ -41,6 +41,7 @@ mod mcp;
 mod mcp_steps;
 mod memory;
 mod memory_step;
+mod migrate;
 mod new;
 mod notify;
 mod personas;

@@ -9,6 +9,34 @@ use crate::support::llm::{LlmServer, Reply};
 use crate::support::mcp::everything_config;
 use crate::support::{NOW, Test, wait_until};
 
+/// The server's `HOST:PORT`, and a home whose `[rate]` limits it to `rate` (the key
+/// written as a bare host, which names the `http:` target).
+fn limited(server: &Server, rate: &str) -> (String, Test) {
+    let host = server.url("").trim_start_matches("http://").to_string();
+    let t = Test::new().write("config.toml", &format!("[rate]\n\"{host}\" = \"{rate}\"\n"));
+    (host, t)
+}
+
+/// A workflow `name` of one GET of `url`, step `ping`.
+fn one_get(name: &str, url: &str) -> String {
+    format!(
+        "name = \"{name}\"\n[[steps]]\nid = \"ping\"\nkind = \"http\"\nurl = \"{url}\"\napprove = \"never\"\n"
+    )
+}
+
+/// A home with the agent test's `local` provider (on `server`) limited to `rate`
+/// (`llm:local`) and its `draft` workflow as `wf.toml`.
+fn agent_limited(server: &LlmServer, rate: &str) -> Test {
+    let config = format!(
+        "{}[rate]\n\"llm:local\" = \"{rate}\"\n",
+        crate::agent::config(server, "openai", crate::agent::FREE_MODELS)
+    );
+    Test::new()
+        .write("config.toml", &config)
+        .write("wf.toml", crate::agent::DRAFT)
+        .env("LLM_KEY", "sk-test")
+}
+
 /// A workflow `name` of two GETs in a row to `server` at `/NAME-1` and `/NAME-2`.
 fn two_gets(name: &str, server: &Server) -> String {
     format!(
@@ -58,12 +86,8 @@ fn ms(rfc3339: &str) -> i64 {
 #[test]
 fn two_processes_over_a_limit_are_spaced_by_it() {
     let server = Server::start();
-    let host = server.url("").trim_start_matches("http://").to_string();
-    let t = Test::new()
-        .write(
-            "config.toml",
-            &format!("[rate]\n\"{host}\" = \"1/500ms\"\n"),
-        )
+    let (_, t) = limited(&server, "1/500ms");
+    let t = t
         .write("a.toml", &two_gets("a", &server))
         .write("b.toml", &two_gets("b", &server));
     let a = t.args(&["run", "a.toml"]).spawn();
@@ -94,10 +118,8 @@ fn two_processes_over_a_limit_are_spaced_by_it() {
 #[test]
 fn no_request_goes_before_its_turn() {
     let server = Server::start();
-    let host = server.url("").trim_start_matches("http://").to_string();
-    let t = Test::new()
-        .write("config.toml", &format!("[rate]\n\"{host}\" = \"1/s\"\n"))
-        .write("a.toml", &two_gets("a", &server));
+    let (_, t) = limited(&server, "1/s");
+    let t = t.write("a.toml", &two_gets("a", &server));
     t.args(&["run", "a.toml"]).real_clock().run().success();
     let waits = throttles(&t, 1);
     assert_eq!(waits.len(), 1, "{waits:?}");
@@ -150,14 +172,8 @@ fn held(t: &Test, run: i64, step: &str) -> Json {
 #[test]
 fn a_held_step_shows_why_and_until_when_and_can_be_cancelled() {
     let server = Server::start();
-    let host = server.url("").trim_start_matches("http://").to_string();
-    let one = format!(
-        "name = \"ping\"\n[[steps]]\nid = \"ping\"\nkind = \"http\"\nurl = \"{}\"\napprove = \"never\"\n",
-        server.url("/ping")
-    );
-    let t = Test::new()
-        .write("config.toml", &format!("[rate]\n\"{host}\" = \"1/h\"\n"))
-        .write("wf.toml", &one);
+    let (host, t) = limited(&server, "1/h");
+    let t = t.write("wf.toml", &one_get("ping", &server.url("/ping")));
     t.aios(&["run", "wf.toml"]).success();
     let bg = t.args(&["run", "wf.toml"]).spawn();
     let s = held(&t, 2, "ping");
@@ -186,15 +202,9 @@ fn a_held_step_shows_why_and_until_when_and_can_be_cancelled() {
 #[test]
 fn old_bare_host_keys_load_and_old_journaled_names_show_as_targets() {
     let server = Server::start();
-    let host = server.url("").trim_start_matches("http://").to_string();
-    let one = format!(
-        "name = \"ping\"\n[[steps]]\nid = \"ping\"\nkind = \"http\"\nurl = \"{}\"\napprove = \"never\"\n",
-        server.url("/ping")
-    );
     // The old spelling (a bare host and port) of the key.
-    let t = Test::new()
-        .write("config.toml", &format!("[rate]\n\"{host}\" = \"1/h\"\n"))
-        .write("wf.toml", &one);
+    let (host, t) = limited(&server, "1/h");
+    let t = t.write("wf.toml", &one_get("ping", &server.url("/ping")));
     t.aios(&["run", "wf.toml"]).success();
     let bg = t.args(&["run", "wf.toml"]).spawn();
     let s = held(&t, 2, "ping");
@@ -271,14 +281,7 @@ approve = "never"
 fn agent_calls_wait_for_their_providers_turn() {
     let server = LlmServer::start();
     server.script(vec![Reply::openai(crate::agent::GOOD, 10, 10)]);
-    let config = format!(
-        "{}[rate]\n\"llm:local\" = \"1/h\"\n",
-        crate::agent::config(&server, "openai", crate::agent::FREE_MODELS)
-    );
-    let t = Test::new()
-        .write("config.toml", &config)
-        .write("wf.toml", crate::agent::DRAFT)
-        .env("LLM_KEY", "sk-test");
+    let t = agent_limited(&server, "1/h");
     t.aios(&["run", "wf.toml"]).success();
     let bg = t.args(&["run", "wf.toml"]).spawn();
     let s = held(&t, 2, "draft");
@@ -316,16 +319,9 @@ fn a_bad_limit_is_refused_before_anything_runs() {
 #[test]
 fn a_held_step_does_not_start_after_another_step_failed() {
     let server = Server::start();
-    let host = server.url("").trim_start_matches("http://").to_string();
-    let t = Test::new()
-        .write("config.toml", &format!("[rate]\n\"{host}\" = \"1/h\"\n"))
-        .write(
-            "first.toml",
-            &format!(
-                "name = \"first\"\n[[steps]]\nid = \"ping\"\nkind = \"http\"\nurl = \"{}\"\napprove = \"never\"\n",
-                server.url("/first")
-            ),
-        )
+    let (_, t) = limited(&server, "1/h");
+    let t = t
+        .write("first.toml", &one_get("first", &server.url("/first")))
         .write(
             "wf.toml",
             &format!(
@@ -373,14 +369,7 @@ fn a_held_agent_call_is_made_when_its_turn_comes() {
         Reply::openai(crate::agent::GOOD, 10, 10),
         Reply::openai(crate::agent::GOOD, 10, 10),
     ]);
-    let config = format!(
-        "{}[rate]\n\"llm:local\" = \"1/2s\"\n",
-        crate::agent::config(&server, "openai", crate::agent::FREE_MODELS)
-    );
-    let t = Test::new()
-        .write("config.toml", &config)
-        .write("wf.toml", crate::agent::DRAFT)
-        .env("LLM_KEY", "sk-test");
+    let t = agent_limited(&server, "1/2s");
     t.aios(&["run", "wf.toml"]).success();
     t.aios(&["run", "wf.toml"]).success();
     assert_eq!(throttles(&t, 1), []);

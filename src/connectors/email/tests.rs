@@ -2,6 +2,7 @@
 //! edits and the description. Sending is tested against a real SMTP server in
 //! `tests/cli/email.rs`.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;

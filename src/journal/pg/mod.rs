@@ -23,6 +23,7 @@ mod error;
 mod failure;
 mod health;
 mod hooks;
+pub mod import;
 mod inbox;
 mod lease;
 mod llm;
@@ -34,6 +35,8 @@ mod schedule;
 pub mod select;
 #[cfg(test)]
 pub(crate) mod testdb;
+#[cfg(test)]
+mod tests_import;
 mod timers;
 mod unported;
 

@@ -78,7 +78,13 @@ fn lock(tx: &mut Transaction<'_>, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn record(tx: &mut Transaction<'_>, name: &str, ev: &ScheduleEvent, at: Millis) -> Result<()> {
+/// Append a schedule's event to its log and apply it (also `import`'s way in).
+pub(super) fn record(
+    tx: &mut Transaction<'_>,
+    name: &str,
+    ev: &ScheduleEvent,
+    at: Millis,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO schedule_events (schedule, type, data, at) VALUES ($1, $2, $3, $4)",
         &[&name, &ev.type_name(), &serde_json::to_string(ev)?, &at],

@@ -5,10 +5,6 @@ pub mod dovecot;
 pub mod http;
 pub mod llm;
 pub mod mcp;
-/// A throwaway PostgreSQL per test process and a fresh database per test: the
-/// journal tests' starter (`initdb` + `pg_ctl` in a temp folder, as `postgres` when
-/// root; missing PostgreSQL fails naming `.ci/setup`), compiled in from there.
-#[path = "../../../src/journal/pg/testdb.rs"]
 pub mod postgres;
 pub mod smtp;
 pub mod wire;
