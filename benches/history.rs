@@ -395,6 +395,7 @@ fn ms(d: Duration) -> String {
 fn tui_open(db: &Path) -> (Duration, Duration) {
     let settings = TuiSettings {
         db_path: db.to_path_buf(),
+        pg: None,
         clock: Clock::Fixed(NOW.parse().unwrap()),
         open: OpenOptions::default(),
         run_env: RunEnv::new(Owner::new(std::process::id(), "bench"), ExecEnv::default()),

@@ -85,6 +85,7 @@ fn seed(dir: &Path) -> std::path::PathBuf {
 fn settings(db: &Path) -> TuiSettings {
     TuiSettings {
         db_path: db.to_path_buf(),
+        pg: None,
         clock: Clock::System,
         open: OpenOptions::default(),
         run_env: RunEnv::new(Owner::new(std::process::id(), "bench"), ExecEnv::default()),

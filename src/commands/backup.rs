@@ -30,6 +30,10 @@ pub fn backup(ctx: &Ctx, args: BackupArgs) -> CmdResult {
 }
 
 pub fn restore(ctx: &Ctx, args: RestoreArgs) -> CmdResult {
+    // A restore replaces the SQLite file: it would leave a PostgreSQL journal as it is.
+    if ctx.pg_pool()?.is_some() {
+        return Err(crate::journal::pg::not_supported("`aios restore`").into());
+    }
     let r = backup::restore(&ctx.db_path(), &args.path, ctx.clock, ctx.open_options())?;
     let s = ctx.ui.out();
     ui::println(&format!(

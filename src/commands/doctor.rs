@@ -305,6 +305,24 @@ pub(super) fn existing_journal(
 }
 
 fn database(ctx: &Ctx, checks: &mut Vec<Check>) {
+    // On PostgreSQL: reached (and migrated) or not; its integrity is the server's.
+    match ctx.pg_pool() {
+        Ok(Some(pool)) => {
+            return checks.push(match ctx.reader() {
+                Ok(_) => check(
+                    "database",
+                    "ok",
+                    format!(
+                        "PostgreSQL at {}: reachable, schema current",
+                        pool.redacted_url()
+                    ),
+                ),
+                Err(e) => check("database", "fail", e.message),
+            });
+        }
+        Err(e) => return checks.push(check("database", "fail", e.message)),
+        Ok(None) => {}
+    }
     let path = ctx.db_path();
     let Some(journal) = existing_journal(ctx) else {
         return checks.push(check(

@@ -40,6 +40,7 @@ fn tui(ctx: &Ctx) -> CmdResult {
         .find(|v| !v.trim().is_empty());
     crate::tui::run(crate::tui::TuiSettings {
         db_path: ctx.db_path(),
+        pg: ctx.pg_pool()?,
         clock: ctx.clock,
         open: crate::journal::OpenOptions {
             lock_timeout: ctx.lock_timeout,

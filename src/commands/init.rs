@@ -38,10 +38,13 @@ pub fn init(ctx: &Ctx, args: InitArgs) -> CmdResult {
         .with_context(|| format!("cannot create {}", ctx.data_dir.display()))?;
     // Opening the journal creates the database and applies the migrations.
     drop(ctx.journal()?);
-    line(
-        if existed { "exists" } else { "created" },
-        format!("{} (data)", db.display()),
-    );
+    match ctx.pg_pool()? {
+        Some(pool) => line("migrated", format!("{} (data)", pool.redacted_url())),
+        None => line(
+            if existed { "exists" } else { "created" },
+            format!("{} (data)", db.display()),
+        ),
+    }
 
     std::fs::create_dir_all(&ctx.config_dir)
         .with_context(|| format!("cannot create {}", ctx.config_dir.display()))?;

@@ -126,41 +126,64 @@ impl Ctx {
         }
     }
 
-    /// Refuse to run on PostgreSQL (`AIOS_DATABASE_URL` or `[database] url`): the
-    /// commands need concerns its backend does not carry yet. A config file that
-    /// does not load is reported by the commands that read it, not here.
-    fn sqlite_only(&self) -> Result<(), Error> {
+    /// The PostgreSQL database the journal is on (`AIOS_DATABASE_URL`, else
+    /// `[database] url`), as this process's one pool; `None` for the SQLite file in
+    /// the data folder. A config file that does not load is reported by the commands
+    /// that read it, not here (unless the environment names a database).
+    pub fn pg_pool(&self) -> Result<Option<crate::journal::pg::PgPool>, Error> {
         let env = std::env::var("AIOS_DATABASE_URL").ok();
         let cfg = match self.config() {
             Ok(cfg) => cfg,
-            Err(_) if env.is_none() => return Ok(()),
+            Err(_) if env.as_deref().is_none_or(|u| u.trim().is_empty()) => return Ok(None),
             Err(_) => crate::config::ConfigFile::default(),
         };
         match crate::journal::pg::select::database_url(env.as_deref(), &cfg)? {
-            Some(_) => Err(crate::journal::pg::select::commands_not_supported()),
-            None => Ok(()),
+            Some(url) => crate::journal::pg::PgPool::shared(&url).map(Some),
+            None => Ok(None),
         }
     }
 
     /// The journal, for reading and writing.
     pub fn journal(&self) -> Result<Journal, Error> {
-        self.sqlite_only()?;
-        Journal::open(&self.db_path(), self.clock, self.open_options())
+        match self.pg_pool()? {
+            Some(pool) => pool.journal(self.clock).map(Journal::from),
+            None => Journal::open(&self.db_path(), self.clock, self.open_options()),
+        }
     }
 
     /// The journal of a command that only reads (`runs`, `show`, `log`, …): opened
-    /// read-only, so it works on a data folder this user may not write.
+    /// read-only, so it works on a data folder this user may not write (on
+    /// PostgreSQL, the server's grants decide).
     pub fn reader(&self) -> Result<Journal, Error> {
-        self.sqlite_only()?;
-        Journal::open_read_only(&self.db_path(), self.clock, self.open_options())
+        match self.pg_pool()? {
+            Some(pool) => pool.journal(self.clock).map(Journal::from),
+            None => Journal::open_read_only(&self.db_path(), self.clock, self.open_options()),
+        }
     }
 
     /// The journal of a command that reads and records something on the way when
     /// it may (`inbox list` raises notices of late schedules): writable when this
     /// user may write, read-only otherwise.
     pub fn reader_or_writer(&self) -> Result<Journal, Error> {
-        self.sqlite_only()?;
-        Journal::open_any(&self.db_path(), self.clock, self.open_options())
+        match self.pg_pool()? {
+            Some(pool) => pool.journal(self.clock).map(Journal::from),
+            None => Journal::open_any(&self.db_path(), self.clock, self.open_options()),
+        }
+    }
+
+    /// How a thread of this process opens its own journal (`aios serve`'s workers,
+    /// the TUI's background drives): the same database as [`Ctx::journal`].
+    pub fn journal_opener(
+        &self,
+    ) -> Result<std::sync::Arc<dyn Fn() -> Result<Journal, Error> + Send + Sync>, Error> {
+        let clock = self.clock;
+        Ok(match self.pg_pool()? {
+            Some(pool) => std::sync::Arc::new(move || pool.journal(clock).map(Journal::from)),
+            None => {
+                let (db, opts) = (self.db_path(), self.open_options());
+                std::sync::Arc::new(move || Journal::open(&db, clock, opts))
+            }
+        })
     }
 
     /// How runs are driven: the child environment, the agent's settings (from the

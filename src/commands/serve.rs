@@ -50,17 +50,8 @@ pub fn serve(ctx: &Ctx, args: ServeArgs) -> CmdResult {
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    let (db, clock, lock_timeout) = (ctx.db_path(), ctx.clock, ctx.lock_timeout);
-    let open: server::OpenJournal = Arc::new(move || {
-        crate::journal::Journal::open(
-            &db,
-            clock,
-            crate::journal::OpenOptions {
-                lock_timeout,
-                ..Default::default()
-            },
-        )
-    });
+    let (clock, lock_timeout) = (ctx.clock, ctx.lock_timeout);
+    let open: server::OpenJournal = ctx.journal_opener()?;
     let settings = server::Settings {
         open,
         data_dir: ctx.data_dir.clone(),

@@ -133,9 +133,7 @@ pub fn plan(journal: &Journal, run_id: i64, only: &[String], env: &RunEnv) -> Re
         &crate::clock::format_ms(run.created_at),
         &wf.name,
     );
-    ctx.attach_facts(std::sync::Arc::new(crate::journal::FactReader::new(
-        journal.path(),
-    )));
+    ctx.attach_facts(std::sync::Arc::new(journal.fact_reader()));
     for r in &steps {
         match r.status {
             StepStatus::Succeeded => ctx.set_step(

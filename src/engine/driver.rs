@@ -127,9 +127,7 @@ impl<'a> Driver<'a> {
         let (tx, rx) = mpsc::channel();
         let n = wf.steps.len();
         ctx.attach_config(env.exec.config.names());
-        ctx.attach_facts(std::sync::Arc::new(crate::journal::FactReader::new(
-            journal.path(),
-        )));
+        ctx.attach_facts(std::sync::Arc::new(journal.fact_reader()));
         let secrets = env.secrets.for_run(&run.uid);
         Driver {
             secrets,

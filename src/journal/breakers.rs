@@ -7,7 +7,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::Journal;
+use super::SqliteJournal;
 use crate::clock::Millis;
 use crate::connectors::Target;
 use crate::error::{Error, Result};
@@ -109,7 +109,7 @@ fn fields(b: &Breaker) -> String {
     )
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Every target's breaker that has seen a failure, tripped ones first.
     pub fn breakers(&self) -> Result<Vec<Breaker>> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -279,7 +279,7 @@ pub struct HeldStep {
     pub until: Millis,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Every step waiting for a breaker, by target then run.
     pub fn held_steps(&self) -> Result<Vec<HeldStep>> {
         let mut stmt = self.conn.prepare_cached(
@@ -305,8 +305,8 @@ mod tests {
     use crate::connectors::TargetKind;
     use crate::journal::OpenOptions;
 
-    fn open(dir: &tempfile::TempDir, at: &str) -> Journal {
-        Journal::open(
+    fn open(dir: &tempfile::TempDir, at: &str) -> SqliteJournal {
+        SqliteJournal::open(
             &dir.path().join("aios.db"),
             Clock::Fixed(at.parse().unwrap()),
             OpenOptions::default(),

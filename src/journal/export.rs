@@ -11,7 +11,7 @@ use rusqlite::{OpenFlags, params};
 use serde_json::Value as Json;
 
 use super::open::MIGRATIONS;
-use super::{Journal, OpenOptions, ScheduleEvent};
+use super::{OpenOptions, ScheduleEvent, SqliteJournal};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::journal::types::{Event, EventRecord};
@@ -121,7 +121,7 @@ pub fn normalise(row: Json) -> Json {
 
 /// Open the SQLite journal at `path` to copy it out: read-only, never created,
 /// never upgraded.
-pub fn open_source(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
+pub fn open_source(path: &Path, clock: Clock, opts: OpenOptions) -> Result<SqliteJournal> {
     if !path.exists() {
         return Err(
             Error::not_found(format!("there is no journal at {}", path.display())).with_hint(
@@ -142,17 +142,17 @@ pub fn open_source(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journ
         ))
         .with_hint("upgrade it in place first with: aios runs"));
     }
-    Journal::open_read_only(path, clock, opts)
+    SqliteJournal::open_read_only(path, clock, opts)
 }
 
 /// A journal read out whole, in one read transaction: every read sees the same
 /// snapshot, whatever other processes commit meanwhile.
 pub struct Export<'a> {
-    j: &'a Journal,
+    j: &'a SqliteJournal,
 }
 
 impl<'a> Export<'a> {
-    pub fn new(j: &'a Journal) -> Result<Export<'a>> {
+    pub fn new(j: &'a SqliteJournal) -> Result<Export<'a>> {
         j.conn.execute_batch("BEGIN")?;
         Ok(Export { j })
     }

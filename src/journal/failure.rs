@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::item::{each, lenient};
-use super::{Journal, append, notices, project};
+use super::{SqliteJournal, append, notices, project};
 use crate::error::Result;
 use crate::journal::{Event, ProposalKind, RunStatus};
 
@@ -138,7 +138,7 @@ impl Failure {
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Record a run's failure (`events`, ending with its `failed` status) and its
     /// failure item, in one transaction: the run's pending items are withdrawn, then
     /// the item is created (once per step and attempt). Returns the events journaled

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value as Json;
 
-use super::Journal;
+use super::SqliteJournal;
 use super::open::MIGRATIONS;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ pub struct BackupFile {
     pub events: i64,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Record that `name` (`tick`, `backup`) ran now, by `by`, with `detail`.
     pub fn beat(&mut self, name: &str, by: &str, detail: &Json) -> Result<()> {
         let at = self.now();
@@ -122,7 +122,7 @@ impl Journal {
 
     /// Replace this database's content with the checked backup at `src`, through
     /// SQLite's online backup API (the destination is locked while it is copied).
-    /// The caller keeps the current content aside first ([`Journal::backup_to`]).
+    /// The caller keeps the current content aside first ([`SqliteJournal::backup_to`]).
     pub fn restore_from(&mut self, src: &Path) -> Result<()> {
         let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         {
@@ -219,7 +219,7 @@ pub struct PendingKind {
     pub oldest: Millis,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Pending inbox items by kind (notices as `notice`), the kind with the oldest
     /// item first.
     pub fn pending_by_kind(&self) -> Result<Vec<PendingKind>> {

@@ -1,12 +1,12 @@
 //! Inbound webhooks in the journal: a hook's name, the workflow snapshot it starts and
 //! how requests to it are checked and read ([`HookSettings`]). Its secret is never
 //! here (it lives in a 0600 file, see `schedule::hooks`). Also the batched, leased
-//! creation of the runs a server accepts ([`Journal::create_runs`]).
+//! creation of the runs a server accepts ([`SqliteJournal::create_runs`]).
 
 use rusqlite::{OptionalExtension, params};
 
 use super::types::Event;
-use super::{Journal, Owner, append, next_run_id, project};
+use super::{Owner, SqliteJournal, append, next_run_id, project};
 use crate::clock::Millis;
 use crate::error::Result;
 
@@ -71,7 +71,7 @@ pub struct HookRecord {
 
 const HOOK_COLS: &str = "h.name, h.path, h.dir, h.source_hash, h.created_at, h.updated_at, h.format, h.payload, h.tolerance_s";
 
-impl Journal {
+impl SqliteJournal {
     /// Register (or update) a hook with a snapshot of its workflow and its settings.
     /// True when it already existed.
     pub fn put_hook(
@@ -222,8 +222,8 @@ mod tests {
         }
     }
 
-    fn open(dir: &tempfile::TempDir, lock_timeout: Duration) -> Journal {
-        Journal::open(
+    fn open(dir: &tempfile::TempDir, lock_timeout: Duration) -> SqliteJournal {
+        SqliteJournal::open(
             &dir.path().join("aios.db"),
             Clock::System,
             OpenOptions {

@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::types::*;
-use super::{Journal, append, project, query};
+use super::{SqliteJournal, append, project, query};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 
@@ -49,7 +49,7 @@ pub struct Changes {
     pub runs: bool,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Pending inbox items with the fields the list needs, oldest first (front ends
     /// sort them with [`crate::inbox::order`]).
     pub fn inbox_rows(&self) -> Result<Vec<InboxRow>> {
@@ -282,7 +282,7 @@ pub(super) fn withdraw_pending_but(
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Put back the items a failure of run `run` withdrew that its steps still wait
     /// on (each step's latest item, of the attempt it is at, while the step is
     /// `waiting` or `needs_attention`). Called when the failed run is resumed, before

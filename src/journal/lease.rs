@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::Journal;
+use super::SqliteJournal;
 use crate::clock::{Millis, format_ms};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -86,7 +86,7 @@ impl LeaseHeld {
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Take the lease of `run` for `owner` for `ttl_ms`. Returns the previous owner
     /// when a dead or expired lease was taken over.
     pub fn acquire_lease(

@@ -2,12 +2,12 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::Journal;
+use super::SqliteJournal;
 use super::types::*;
 use crate::clock::Millis;
 use crate::error::Result;
 
-impl Journal {
+impl SqliteJournal {
     /// LLM calls that match `f`, newest first. Without a run, those of offline dry
     /// runs (free drafts that rehearsed a run) are left out.
     pub fn llm_calls(&self, f: &CallFilter) -> Result<Vec<LlmCallRecord>> {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::types::{Event, RunStatus};
-use super::{Journal, NewFireRun, append, next_run_id, notices, project};
+use super::{NewFireRun, SqliteJournal, append, next_run_id, notices, project};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 
@@ -187,7 +187,7 @@ pub struct IncomingMail {
     pub done: bool,
 }
 
-/// What [`Journal::record_mail`] did.
+/// What [`SqliteJournal::record_mail`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailRecorded {
     /// A run was created.
@@ -395,7 +395,7 @@ fn insert_run(tx: &Transaction<'_>, new: &NewFireRun, at: Millis) -> Result<i64>
     Ok(id)
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Register a mail watch, or replace the snapshot and trigger of one with the
     /// same name (its messages, pause state and health are kept). Returns true when
     /// replaced. A cron schedule of the same name is a conflict: one name, one
@@ -619,7 +619,7 @@ impl Journal {
         Ok(result)
     }
 
-    /// Journal that `after` was applied to these messages.
+    /// SqliteJournal that `after` was applied to these messages.
     pub fn mail_flagged(
         &mut self,
         watch: &str,
@@ -669,7 +669,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Journal the folder's UIDVALIDITY when it is new or changed. Returns the
+    /// SqliteJournal the folder's UIDVALIDITY when it is new or changed. Returns the
     /// earlier value when it changed (`Some(None)` the first time it is seen);
     /// `None` when it is unchanged (nothing written).
     pub fn mail_validity(

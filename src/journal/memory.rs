@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::Journal;
+use super::SqliteJournal;
 use super::memory_common::{
     Alloc, Allocate, RecordedRow, TombstoneRow, compare_recorded_facts, compare_tombstones,
     refuse_write, tombstone_version,
@@ -359,7 +359,7 @@ impl Allocate for SqliteAlloc<'_> {
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Build events from numbers allocated in the same transaction (fact versions,
     /// note ids), append them for `run_id` and apply them, atomically. Returns the
     /// events as committed. Nothing is written for a cancelled run.
@@ -591,29 +591,34 @@ impl Journal {
 
 /// A read-only handle on the facts for templates (`facts["entity"].key`): its own
 /// connection, opened on first use, so rendering never borrows the journal.
+/// Without a SQLite file (a journal on PostgreSQL, whose memory is not ported yet)
+/// every read answers `pg::not_supported("memory")`.
 #[derive(Debug)]
 pub struct FactReader {
-    path: std::path::PathBuf,
+    path: Option<std::path::PathBuf>,
     conn: std::sync::Mutex<Option<rusqlite::Connection>>,
 }
 
 impl FactReader {
-    pub fn new(path: &std::path::Path) -> FactReader {
+    pub fn new(path: Option<&std::path::Path>) -> FactReader {
         FactReader {
-            path: path.to_path_buf(),
+            path: path.map(std::path::Path::to_path_buf),
             conn: std::sync::Mutex::new(None),
         }
     }
 
     /// The current facts of `entity` (empty when it has none).
     pub fn facts(&self, entity: &str) -> Result<Vec<FactRecord>> {
+        let Some(path) = &self.path else {
+            return Err(super::pg::not_supported("memory"));
+        };
         let mut guard = self
             .conn
             .lock()
             .map_err(|_| Error::other("the fact reader was poisoned"))?;
         if guard.is_none() {
             let c = rusqlite::Connection::open_with_flags(
-                &self.path,
+                path,
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;

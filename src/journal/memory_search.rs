@@ -4,13 +4,13 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value as Json;
 
-use super::Journal;
+use super::SqliteJournal;
 use super::memory::{DOC_COLS, DocRecord, OutcomeRecord, VectorRow, doc_row};
 use super::memory_common::forgettable;
 use super::types::Event;
 use crate::error::Result;
 
-impl Journal {
+impl SqliteJournal {
     /// One document.
     pub fn doc(&self, id: i64) -> Result<Option<DocRecord>> {
         Ok(self

@@ -1,13 +1,15 @@
 //! The journal: one SQLite file holding the append-only event log (the source of
 //! truth) and the projections (`runs`, `steps`, `proposals`) derived from it.
 //!
-//! Everything outside this module reaches storage through [`Journal`]'s methods; no SQL
-//! lives elsewhere, so another database can stand behind the same interface later.
-//! Every state change goes through [`Journal::commit`], which appends the events and
-//! applies them to the projections in one transaction.
+//! Everything outside this module reaches storage through [`Journal`]'s methods (the
+//! facade over the SQLite file, [`SqliteJournal`], or PostgreSQL, `pg`); no SQL lives
+//! elsewhere. Every state change goes through [`Journal::commit`] (or another method
+//! of a concern), which appends the events and applies them to the projections in
+//! one transaction.
 
 mod breakers;
 pub mod export;
+mod facade;
 mod failure;
 mod health;
 mod hooks;
@@ -57,6 +59,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 pub use breakers::{HeldStep, Verdict};
+pub use facade::Journal;
 pub use failure::{FailedStep, Failure, FailureChoice};
 pub use health::{BackupFile, Heartbeat, PendingKind, check_backup};
 pub use hooks::{HookFormat, HookRecord, HookSettings};
@@ -79,8 +82,8 @@ pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
 };
 
-/// An open journal. One per thread; not shared across threads.
-pub struct Journal {
+/// An open SQLite journal. One per thread; not shared across threads.
+pub struct SqliteJournal {
     conn: Connection,
     path: PathBuf,
     clock: Clock,
@@ -93,7 +96,7 @@ pub struct Journal {
 /// Between processes SQLite's lock waits by sleeping with a growing backoff (up to
 /// 100 ms a try), so many threads of one busy process can starve one another until
 /// the lock timeout passes (`database is locked`). Journals opened with the same gate
-/// ([`Journal::with_gate`]) take a mutex around every write transaction instead: the
+/// ([`SqliteJournal::with_gate`]) take a mutex around every write transaction instead: the
 /// threads queue and are woken in turn, and the busy timeout is left for other
 /// processes. `aios serve` gives one gate to all its connections.
 #[derive(Debug, Clone, Default)]
@@ -120,9 +123,11 @@ impl WriteTx<'_> {
     }
 }
 
-impl std::fmt::Debug for Journal {
+impl std::fmt::Debug for SqliteJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
+        f.debug_struct("SqliteJournal")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -147,9 +152,9 @@ fn count_commits(conn: &mut Connection) {
     }));
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Share `gate` with the other journals of this process: their writes take turns.
-    pub fn with_gate(mut self, gate: WriteGate) -> Journal {
+    pub fn with_gate(mut self, gate: WriteGate) -> SqliteJournal {
         self.gate = Some(gate);
         self
     }
@@ -163,7 +168,7 @@ impl Journal {
         Ok(WriteTx { tx, _gate: gate })
     }
 
-    /// The [`WriteGate`]'s turn, for a write outside [`Journal::write_tx`].
+    /// The [`WriteGate`]'s turn, for a write outside [`SqliteJournal::write_tx`].
     pub(crate) fn gate_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
         lock_gate(self.gate.as_ref())
     }
@@ -245,7 +250,7 @@ impl Journal {
         self.create_proposal_with(run_id, step, attempt, kind, summary, action, evidence, None)
     }
 
-    /// [`Journal::create_proposal`] with an optional decision deadline
+    /// [`SqliteJournal::create_proposal`] with an optional decision deadline
     /// (`(due_at, on_timeout)`), journaled in the same transaction as the item.
     #[allow(clippy::too_many_arguments)]
     pub fn create_proposal_with(

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Value as Json, json};
 
 use super::types::*;
-use super::{Journal, append, project};
+use super::{SqliteJournal, append, project};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 
@@ -135,7 +135,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, ev: &Event, at: Millis) -> R
     Ok(())
 }
 
-/// [`Journal::raise_notice`] inside a transaction of the caller (a notice raised
+/// [`SqliteJournal::raise_notice`] inside a transaction of the caller (a notice raised
 /// with the record it is about).
 pub(super) fn raise_in(
     tx: &rusqlite::Transaction<'_>,
@@ -167,7 +167,7 @@ pub(super) fn raise_in(
     Ok(Some(id))
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Put a notice in the inbox, once per `key`. Returns its id, or `None` when a
     /// notice with that key was raised before.
     pub fn raise_notice(

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::Journal;
+use super::SqliteJournal;
 use crate::clock::Millis;
 use crate::error::Result;
 
@@ -216,7 +216,7 @@ pub struct DigestFacts {
     pub by_policy: Vec<(i64, i64, String, String, String, String)>,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Queue what is not queued yet (by key and channel), in one transaction.
     /// Returns the ids created.
     pub fn queue_notifications(&mut self, items: &[NewNotification]) -> Result<Vec<i64>> {
@@ -490,9 +490,9 @@ mod tests {
     use super::*;
     use crate::journal::OpenOptions;
 
-    fn journal(dir: &tempfile::TempDir, at: i64) -> Journal {
+    fn journal(dir: &tempfile::TempDir, at: i64) -> SqliteJournal {
         let clock = crate::clock::Clock::Fixed(jiff::Timestamp::from_millisecond(at).unwrap());
-        Journal::open(&dir.path().join("aios.db"), clock, OpenOptions::default()).unwrap()
+        SqliteJournal::open(&dir.path().join("aios.db"), clock, OpenOptions::default()).unwrap()
     }
 
     fn new(key: &str, channel: &str) -> NewNotification {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use super::Journal;
+use super::SqliteJournal;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -108,19 +108,19 @@ fn is_permission(e: &rusqlite::Error) -> bool {
     )
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Open (creating if needed, mode 0600) the journal at `path` for reading and
     /// writing, and migrate it.
-    pub fn open(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
-        Journal::writer(path, clock, opts).map_err(|e| e.0)
+    pub fn open(path: &Path, clock: Clock, opts: OpenOptions) -> Result<SqliteJournal> {
+        SqliteJournal::writer(path, clock, opts).map_err(|e| e.0)
     }
 
-    /// [`Journal::open`]; the error says whether this user may not write there.
+    /// [`SqliteJournal::open`]; the error says whether this user may not write there.
     fn writer(
         path: &Path,
         clock: Clock,
         opts: OpenOptions,
-    ) -> std::result::Result<Journal, (Error, bool)> {
+    ) -> std::result::Result<SqliteJournal, (Error, bool)> {
         let plain = |e: Error| (e, false);
         let denied = |e: Error| (e, true);
         if let Some(dir) = path.parent()
@@ -195,7 +195,7 @@ impl Journal {
                 plain(e.into())
             });
         }
-        let mut journal = Journal {
+        let mut journal = SqliteJournal {
             conn,
             path: path.to_path_buf(),
             clock,
@@ -209,18 +209,18 @@ impl Journal {
     /// Open the journal for reading only: nothing is written, not even the WAL
     /// index, so it works on a data folder (or a database file) this user may not
     /// write. A database that does not exist yet is created (and one whose schema
-    /// is behind is migrated) through [`Journal::open`].
-    pub fn open_read_only(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
+    /// is behind is migrated) through [`SqliteJournal::open`].
+    pub fn open_read_only(path: &Path, clock: Clock, opts: OpenOptions) -> Result<SqliteJournal> {
         if !path.exists() {
-            return Journal::open(path, clock, opts);
+            return SqliteJournal::open(path, clock, opts);
         }
-        let journal = Journal::reader(path, clock, opts, false).or_else(|e| {
+        let journal = SqliteJournal::reader(path, clock, opts, false).or_else(|e| {
             // A WAL database needs its index (`-shm`) to be read, and SQLite creates
             // it beside the file: impossible in a read-only folder. When no WAL
             // content is pending (no `-wal` file, or an empty one), every committed
             // change is in the main file, which can then be read as immutable.
             if e.1 && !wal_pending(path) {
-                Journal::reader(path, clock, opts, true)
+                SqliteJournal::reader(path, clock, opts, true)
             } else {
                 Err(e)
             }
@@ -233,7 +233,7 @@ impl Journal {
         if version < known() {
             // Upgrading the schema writes: only possible where this user may write.
             drop(journal);
-            return Journal::writer(path, clock, opts).map_err(|(e, denied)| {
+            return SqliteJournal::writer(path, clock, opts).map_err(|(e, denied)| {
                 if !denied {
                     return e;
                 }
@@ -252,13 +252,13 @@ impl Journal {
     }
 
     /// Open for reading and writing when this user may write, else read-only
-    /// ([`Journal::is_read_only`] says which): for commands that only read but
+    /// ([`SqliteJournal::is_read_only`] says which): for commands that only read but
     /// record something on the way when they can (notices of late schedules).
-    pub fn open_any(path: &Path, clock: Clock, opts: OpenOptions) -> Result<Journal> {
-        match Journal::writer(path, clock, opts) {
+    pub fn open_any(path: &Path, clock: Clock, opts: OpenOptions) -> Result<SqliteJournal> {
+        match SqliteJournal::writer(path, clock, opts) {
             Ok(j) => Ok(j),
             Err((e, true)) if path.exists() => {
-                Journal::open_read_only(path, clock, opts).map_err(|_| e)
+                SqliteJournal::open_read_only(path, clock, opts).map_err(|_| e)
             }
             Err((e, _)) => Err(e),
         }
@@ -271,7 +271,7 @@ impl Journal {
         clock: Clock,
         opts: OpenOptions,
         immutable: bool,
-    ) -> std::result::Result<Journal, (Error, bool)> {
+    ) -> std::result::Result<SqliteJournal, (Error, bool)> {
         let uri = format!(
             "file:{}?mode=ro{}",
             uri_path(path),
@@ -307,7 +307,7 @@ impl Journal {
             opened = open();
         }
         match opened {
-            Ok(conn) => Ok(Journal {
+            Ok(conn) => Ok(SqliteJournal {
                 conn,
                 path: path.to_path_buf(),
                 clock,

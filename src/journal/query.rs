@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value as Json;
 
-use super::Journal;
+use super::SqliteJournal;
 use super::types::*;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -135,14 +135,14 @@ fn step_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
     })
 }
 
-impl Journal {
+impl SqliteJournal {
     /// One run with its workflow snapshot.
     pub fn run(&self, id: i64) -> Result<RunRecord> {
         run(&self.conn, id)
     }
 
     /// Runs, newest first, optionally only those with `status`. Dry runs are not
-    /// among them ([`Journal::runs_of`] lists those).
+    /// among them ([`SqliteJournal::runs_of`] lists those).
     pub fn runs(&self, status: Option<RunStatus>, limit: usize) -> Result<Vec<RunSummary>> {
         self.runs_of(status, limit, false)
     }

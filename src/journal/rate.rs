@@ -10,7 +10,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::types::Event;
-use super::{Journal, append, project};
+use super::{SqliteJournal, append, project};
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::rate::Rate;
@@ -23,7 +23,7 @@ pub struct Taker<'a> {
     pub attempt: u32,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Take the next turn at `target` under `rate` for `taker`. Returns when the
     /// turn is: now (go), or later, in which case a `step_throttled` event is
     /// journaled in the same transaction and returned too (the caller tells its
@@ -87,9 +87,9 @@ mod tests {
     use crate::clock::Clock;
     use crate::journal::{OpenOptions, StepDecl};
 
-    fn journal(dir: &tempfile::TempDir, at_ms: Millis) -> Journal {
+    fn journal(dir: &tempfile::TempDir, at_ms: Millis) -> SqliteJournal {
         let now = jiff::Timestamp::from_millisecond(at_ms).unwrap();
-        Journal::open(
+        SqliteJournal::open(
             &dir.path().join("aios.db"),
             Clock::Fixed(now),
             OpenOptions::default(),
@@ -99,7 +99,7 @@ mod tests {
 
     const T0: Millis = 1_800_000_000_000;
 
-    fn with_run(j: &mut Journal) -> i64 {
+    fn with_run(j: &mut SqliteJournal) -> i64 {
         j.create_run(
             "name = \"w\"",
             Event::RunCreated {
@@ -119,7 +119,7 @@ mod tests {
         .unwrap()
     }
 
-    fn take(j: &mut Journal, run: i64, rate: &Rate) -> Millis {
+    fn take(j: &mut SqliteJournal, run: i64, rate: &Rate) -> Millis {
         let taker = Taker {
             run,
             step: "post",

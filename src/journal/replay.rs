@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::{Journal, project};
+use super::{SqliteJournal, project};
 use crate::error::Result;
 
 /// What a replay found.
@@ -76,7 +76,7 @@ fn snapshot(conn: &rusqlite::Connection, run: i64) -> Result<Vec<(String, Vec<St
     Ok(out)
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Rebuild run `run`'s projections from its events and report any difference.
     pub fn replay(&mut self, run: i64) -> Result<ReplayReport> {
         self.run(run)?;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::types::{Event, RunStatus};
-use super::{Journal, append, next_run_id, project};
+use super::{SqliteJournal, append, next_run_id, project};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 
@@ -160,7 +160,7 @@ pub struct FirePlan {
     pub start: Option<(Millis, NewFireRun, bool)>,
 }
 
-/// What [`Journal::decide_fires`] did.
+/// What [`SqliteJournal::decide_fires`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FireOutcome {
     /// Nothing was due (or the schedule is gone or paused): nothing was written.
@@ -362,7 +362,7 @@ fn apply(tx: &Transaction<'_>, name: &str, ev: &ScheduleEvent, at: Millis) -> Re
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Register a schedule, or replace the snapshot and trigger of one with the same
     /// name (its cursor, pause state and history are kept). Returns true when replaced.
     pub fn add_schedule(

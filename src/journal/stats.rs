@@ -7,7 +7,7 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::Journal;
+use super::SqliteJournal;
 use crate::clock::Millis;
 use crate::error::Result;
 
@@ -156,7 +156,7 @@ pub(super) fn assemble(
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The figures of the last [`DAYS`] days, with the spending caps to draw them
     /// against (`[budget]` in the config: the caller reads it).
     pub fn stats(&self, daily_cap_usd: Option<f64>, monthly_cap_usd: Option<f64>) -> Result<Stats> {

@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::{Event, Journal, append, project};
+use super::{Event, SqliteJournal, append, project};
 use crate::error::{Error, Result};
 
 /// What `aios runs --dry --prune` removed.
@@ -14,7 +14,7 @@ pub struct Pruned {
     pub events: usize,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Store `source` (content-addressed, in `sources`) and commit `events` (a
     /// [`Event::WorkflowChanged`] naming it first, then the steps it resets) with
     /// their projections: one transaction.

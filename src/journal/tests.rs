@@ -1,12 +1,12 @@
-//! Journal tests on a temp file: projections, once-only decisions, leases, replay.
+//! SqliteJournal tests on a temp file: projections, once-only decisions, leases, replay.
 
 use serde_json::json;
 
 use super::*;
 use crate::clock::Clock;
 
-fn open(dir: &tempfile::TempDir) -> Journal {
-    Journal::open(
+fn open(dir: &tempfile::TempDir) -> SqliteJournal {
+    SqliteJournal::open(
         &dir.path().join("aios.db"),
         Clock::System,
         OpenOptions::default(),
@@ -223,7 +223,7 @@ fn a_newer_schema_is_refused() {
     let j = open(&dir);
     j.conn.pragma_update(None, "user_version", 99).unwrap();
     drop(j);
-    let err = Journal::open(
+    let err = SqliteJournal::open(
         &dir.path().join("aios.db"),
         Clock::System,
         OpenOptions::default(),

@@ -33,7 +33,7 @@ struct Work {
 /// statements finished before it (a statement's counters grow over its runs).
 type Seen = BTreeMap<String, ((u64, u64), (u64, u64), u64)>;
 
-fn at(j: &mut Journal, ms: Millis) {
+fn at(j: &mut SqliteJournal, ms: Millis) {
     j.clock = Clock::Fixed(jiff::Timestamp::from_millisecond(ms).unwrap());
 }
 
@@ -41,7 +41,7 @@ fn at(j: &mut Journal, ms: Millis) {
 /// cache, so the counters start at zero), and the SQL it ran.
 /// Also each statement with its work, for the messages.
 fn work(path: &std::path::Path, f: impl FnOnce(&mut Journal)) -> (Work, Vec<String>, Vec<String>) {
-    let mut j = Journal::open(path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
+    let mut j = SqliteJournal::open(path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let runs = Arc::new(Mutex::new(0u64));
     {
@@ -73,7 +73,9 @@ fn work(path: &std::path::Path, f: impl FnOnce(&mut Journal)) -> (Work, Vec<Stri
             )
             .unwrap();
     }
-    f(&mut j);
+    let mut facade = Journal::from(j);
+    f(&mut facade);
+    let mut j = facade.into_sqlite().unwrap();
     j.conn
         .trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>)
         .unwrap();
@@ -102,7 +104,7 @@ fn ts(ms: Millis) -> jiff::Timestamp {
 /// A run of one step with one inbox item (drafted by the offline heuristic, with
 /// kilobytes of evidence) and one LLM call, created at `t`; `end` finishes it
 /// (the item decided, the run succeeded or failed), else it waits on the item.
-fn run(j: &mut Journal, t: Millis, k: i64, end: Option<RunStatus>) -> i64 {
+fn run(j: &mut SqliteJournal, t: Millis, k: i64, end: Option<RunStatus>) -> i64 {
     at(j, t);
     let run = j
         .create_run(
@@ -191,7 +193,7 @@ fn run(j: &mut Journal, t: Millis, k: i64, end: Option<RunStatus>) -> i64 {
 /// `n` finished runs (one in five failed) between 400 and 200 days before now:
 /// older than every window the commands look at.
 fn history(path: &std::path::Path, n: i64) {
-    let mut j = Journal::open(path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
+    let mut j = SqliteJournal::open(path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
     for k in 0..n {
         let t = NOW - 400 * DAY + k * (200 * DAY / n);
         let end = if k % 5 == 0 {
@@ -247,7 +249,7 @@ fn reads() -> Vec<(&'static str, Read)> {
         (
             "status",
             Box::new(|j: &mut Journal| {
-                let path = j.path().to_path_buf();
+                let path = j.path().unwrap().to_path_buf();
                 let s = crate::health::status::gather(j, &path, (None, None), false).unwrap();
                 assert_eq!(s.waiting, 3);
             }),
@@ -292,7 +294,8 @@ fn the_work_of_each_command_does_not_grow_with_history() {
     history(&path, 60);
     {
         // What is due: three runs waiting on their items, made an hour ago.
-        let mut j = Journal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
+        let mut j =
+            SqliteJournal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
         for k in 0..3 {
             run(&mut j, NOW - 3_600_000, k, None);
         }
@@ -332,7 +335,8 @@ fn the_work_of_each_command_does_not_grow_with_history() {
     // status counts them), not for a tick: with sixty more, a tick with nothing due
     // (and the listings of runs, spending and figures) does the same work.
     {
-        let mut j = Journal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
+        let mut j =
+            SqliteJournal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
         for k in 0..60 {
             run(&mut j, NOW - 300 * DAY + k * DAY, k, None);
         }
@@ -362,7 +366,7 @@ fn the_work_of_each_command_does_not_grow_with_history() {
 }
 
 /// The plan of `sql`, one line per step.
-fn plan(j: &Journal, sql: &str) -> Vec<String> {
+fn plan(j: &SqliteJournal, sql: &str) -> Vec<String> {
     let mut stmt = j
         .conn
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -385,10 +389,11 @@ fn listing_and_spending_read_indexes_not_rows() {
     let path = dir.path().join("aios.db");
     history(&path, 3);
     {
-        let mut j = Journal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
+        let mut j =
+            SqliteJournal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
         run(&mut j, NOW - 3_600_000, 0, None);
     }
-    let j = Journal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
+    let j = SqliteJournal::open(&path, Clock::Fixed(ts(NOW)), OpenOptions::default()).unwrap();
     // The statements of the list and of the sums.
     let (_, listing, _) = work(&path, |j| {
         j.inbox_rows().unwrap();

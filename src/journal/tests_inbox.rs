@@ -6,8 +6,8 @@ use serde_json::json;
 use super::*;
 use crate::clock::Clock;
 
-fn open(dir: &tempfile::TempDir) -> Journal {
-    Journal::open(
+fn open(dir: &tempfile::TempDir) -> SqliteJournal {
+    SqliteJournal::open(
         &dir.path().join("aios.db"),
         Clock::System,
         OpenOptions::default(),
@@ -15,7 +15,7 @@ fn open(dir: &tempfile::TempDir) -> Journal {
     .unwrap()
 }
 
-fn run_with_item(j: &mut Journal, evidence: serde_json::Value) -> (i64, i64) {
+fn run_with_item(j: &mut SqliteJournal, evidence: serde_json::Value) -> (i64, i64) {
     let run = j
         .create_run(
             "name = \"w\"",

@@ -148,8 +148,8 @@ fn build(dir: &tempfile::TempDir, steps: &[&str]) -> std::path::PathBuf {
     path
 }
 
-fn open_at(path: &std::path::Path) -> Journal {
-    Journal::open(path, Clock::System, OpenOptions::default()).unwrap()
+fn open_at(path: &std::path::Path) -> SqliteJournal {
+    SqliteJournal::open(path, Clock::System, OpenOptions::default()).unwrap()
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn a_database_migrated_to_0006_before_hooks_existed_gets_them() {
     // Opening it used to fail: 0008 alters a `hooks` table it did not have.
     let mut j = open_at(&path);
     let settings = HookSettings::default();
-    let put = |j: &mut Journal| {
+    let put = |j: &mut SqliteJournal| {
         j.put_hook("deploy", "/w/deploy.toml", "/w", "name = \"d\"", &settings)
             .unwrap()
     };

@@ -4,11 +4,11 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::types::*;
-use super::{Journal, append, project, query};
+use super::{SqliteJournal, append, project, query};
 use crate::clock::Millis;
 use crate::error::Result;
 
-impl Journal {
+impl SqliteJournal {
     /// The `wait` steps of a run that are waiting, with when each ends.
     pub fn wake_times(&self, run: i64) -> Result<Vec<(String, Millis)>> {
         let mut stmt = self.conn.prepare_cached(

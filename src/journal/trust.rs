@@ -1,14 +1,14 @@
 //! The trust layer's storage: statistics of each (workflow, step)'s proposed actions
 //! (proposals, unchanged approvals, edits, rejections, the streak of unchanged
 //! approvals, outcomes) and its trust marks (promoted / demoted, `trust_changed`
-//! events). Dry runs are left out. Demotion by an edit or a rejection is journaled by [`Journal::decide`]
+//! events). Dry runs are left out. Demotion by an edit or a rejection is journaled by [`SqliteJournal::decide`]
 //! in the decision's own transaction ([`demote_on_decision`]).
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::{Event, Journal, append, project};
+use super::{Event, SqliteJournal, append, project};
 use crate::clock::Millis;
 use crate::error::Result;
 
@@ -264,7 +264,7 @@ pub(super) fn demote_on_decision(
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The statistics of one step of `workflow`.
     pub fn step_stats(&self, workflow: &str, step: &str) -> Result<StepStats> {
         stats(&self.conn, workflow, step)

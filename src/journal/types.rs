@@ -591,7 +591,7 @@ pub struct RunRecord {
     pub dry: Option<DryMode>,
 }
 
-/// How long a run took (see [`super::Journal::run_times`]), in journal-clock ms.
+/// How long a run took (see [`super::SqliteJournal::run_times`]), in journal-clock ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunTimes {
     /// From its creation to its end (or to now, while it is not finished).

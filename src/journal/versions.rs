@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::Journal;
+use super::SqliteJournal;
 
 /// One versioned thing a proposal was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +168,7 @@ pub(super) fn stale_refs_by(
     out
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The current version of `(kind, key)`.
     pub fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
         resolve(kind, key, |entity, k| self.fact_version(entity, k))

@@ -22,7 +22,10 @@ use crate::journal::{
 /// What the TUI needs from the outside world (read by `commands/`, passed in).
 #[derive(Debug, Clone)]
 pub struct TuiSettings {
+    /// The SQLite file (its folder holds the editor's files), unless `pg` is set.
     pub db_path: PathBuf,
+    /// The PostgreSQL database the journal is on instead (`AIOS_DATABASE_URL`).
+    pub pg: Option<crate::journal::pg::PgPool>,
     pub clock: Clock,
     pub open: OpenOptions,
     /// How background drives run (owner, child environment).
@@ -34,6 +37,16 @@ pub struct TuiSettings {
     pub editor: Option<String>,
     /// How often the journal is polled for changes made elsewhere.
     pub poll: Duration,
+}
+
+impl TuiSettings {
+    /// A journal of its own, on the database the TUI was started on.
+    fn journal(&self) -> Result<Journal> {
+        match &self.pg {
+            Some(pool) => pool.journal(self.clock).map(Journal::from),
+            None => Journal::open(&self.db_path, self.clock, self.open),
+        }
+    }
 }
 
 /// Messages from background threads.
@@ -64,7 +77,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(settings: TuiSettings) -> Result<Runtime> {
-        let journal = Journal::open(&settings.db_path, settings.clock, settings.open)?;
+        let journal = settings.journal()?;
         let (tx, rx) = mpsc::channel();
         Ok(Runtime {
             journal,
@@ -248,7 +261,7 @@ impl Runtime {
         let tx = self.tx.clone();
         let s = self.settings.clone();
         std::thread::spawn(move || {
-            let result = Journal::open(&s.db_path, s.clock, s.open).and_then(|mut j| {
+            let result = s.journal().and_then(|mut j| {
                 engine::resume(&mut j, run, &s.run_env, &mut Quiet, Mode::Continue)
             });
             let outcome = match result {
@@ -278,7 +291,7 @@ impl Runtime {
         let tx = self.tx.clone();
         let s = self.settings.clone();
         std::thread::spawn(move || {
-            let result = Journal::open(&s.db_path, s.clock, s.open).and_then(|mut j| {
+            let result = s.journal().and_then(|mut j| {
                 let plan = engine::compensate::plan(&j, run, &[], &s.run_env)?;
                 engine::compensate::propose(&mut j, &plan, &s.run_env, &mut Quiet)
             });

@@ -47,6 +47,7 @@ mod notify;
 mod personas;
 mod plan;
 mod plurals;
+mod postgres;
 mod rate;
 mod readonly;
 mod rescue;

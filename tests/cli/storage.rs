@@ -189,25 +189,36 @@ fn usage_lines_do_not_show_home_as_required_when_aios_home_is_set() {
 }
 
 #[test]
-fn a_postgres_url_stops_commands_that_would_use_the_journal_and_writes_nothing() {
-    // Commands do not run on PostgreSQL yet: whether chosen by the environment or
-    // by the config, they say so (exit 2) instead of writing to the SQLite file.
+fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() {
+    // Commands run on the PostgreSQL database the environment or the config names
+    // (tests/cli/postgres.rs); one that cannot be reached stops them with a clear
+    // error and hint (exit 5), never its password, and nothing is written to the
+    // SQLite file instead.
     let t = Test::new().copy("examples/hello.toml", "hello.toml");
-    t.args(&["run", "hello.toml"])
-        .env("AIOS_DATABASE_URL", "postgres://aios@127.0.0.1:9/aios")
+    let out = t
+        .args(&["run", "hello.toml"])
+        .env(
+            "AIOS_DATABASE_URL",
+            "postgres://aios:s3cret-pw@127.0.0.1:9/aios",
+        )
         .run()
-        .code(2)
-        .stderr_contains("error: running aios commands")
-        .stderr_contains("is not yet supported on PostgreSQL")
-        .stderr_contains("hint: use the SQLite journal for it: unset AIOS_DATABASE_URL");
+        .code(5)
+        .stderr_contains("error: the PostgreSQL server could not be reached")
+        .stderr_contains(
+            "hint: check that the server at postgres://aios:***@127.0.0.1:9/aios runs",
+        );
+    assert!(!out.stderr.contains("s3cret-pw"), "{}", out.stderr);
     assert!(!t.db().exists());
     let t = t.write(
         "config.toml",
-        "[database]\nurl = \"postgresql://aios@db.example/aios\"\n",
+        "[database]\nurl = \"postgresql://aios@127.0.0.1:9/aios?password=s3cret-pw\"\n",
     );
-    t.aios(&["runs"])
-        .code(2)
-        .stderr_contains("is not yet supported on PostgreSQL");
+    let out = t
+        .aios(&["runs"])
+        .code(5)
+        .stderr_contains("could not be reached")
+        .stderr_contains("password=***");
+    assert!(!out.stderr.contains("s3cret-pw"), "{}", out.stderr);
     assert!(!t.db().exists());
     // A URL of another database is refused as such.
     t.args(&["runs"])

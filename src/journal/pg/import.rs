@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 use super::project::{append, apply};
 use super::{MIGRATIONS, PgPool, redact};
 use crate::error::{Error, Result};
-use crate::journal::Journal;
+use crate::journal::SqliteJournal;
 use crate::journal::export::{COMPARED, Compared, Export, normalise};
 
 /// What a target database holds before a copy.
@@ -182,7 +182,7 @@ fn probe(url: &str) -> Result<Client> {
 /// called with (events copied, events in all) as the copy starts (0 copied), then
 /// every `opts.progress_every` events.
 pub fn import(
-    src: &Journal,
+    src: &SqliteJournal,
     url: &str,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, u64),

@@ -170,6 +170,28 @@ impl PgPool {
         }
     }
 
+    /// The pool of this process for `url`: connected (and the database migrated) on
+    /// first use, the same pool after, so a process holds one pool per database
+    /// whatever number of journals it opens. A failed connection is not kept: the
+    /// next call tries again.
+    pub fn shared(url: &str) -> Result<PgPool> {
+        static POOLS: Mutex<Vec<PgPool>> = Mutex::new(Vec::new());
+        let mut pools = POOLS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = pools.iter().find(|p| &*p.url == url) {
+            return Ok(p.clone());
+        }
+        let pool = PgPool::connect(url)?;
+        pools.push(pool.clone());
+        Ok(pool)
+    }
+
+    /// The database's URL without its password, for messages.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
     /// A journal on a connection of this pool.
     pub fn journal(&self, clock: Clock) -> Result<PgJournal> {
         Ok(PgJournal {
@@ -180,8 +202,23 @@ impl PgPool {
     }
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password (in the user part or a `password=` parameter),
+/// for messages.
 pub fn redact(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url.to_string(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -330,4 +367,38 @@ impl<T> PortedConcerns for T where
         + HookStore
         + HealthStore
 {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            redact("postgres://aios:pw@db:5432/aios"),
+            "postgres://aios:***@db:5432/aios"
+        );
+        assert_eq!(
+            redact("postgresql://aios@db/aios?sslmode=disable&password=pw"),
+            "postgresql://aios@db/aios?sslmode=disable&password=***"
+        );
+        assert_eq!(redact("postgres://db/aios"), "postgres://db/aios");
+    }
+
+    #[test]
+    fn a_process_has_one_pool_per_database() {
+        let url = testdb::fresh_database();
+        let (a, b) = (PgPool::shared(&url).unwrap(), PgPool::shared(&url).unwrap());
+        assert!(Arc::ptr_eq(&a.idle, &b.idle));
+        let other = PgPool::shared(&testdb::fresh_database()).unwrap();
+        assert!(!Arc::ptr_eq(&a.idle, &other.idle));
+        // A journal given back is the next one's connection.
+        drop(a.journal(Clock::System).unwrap());
+        assert_eq!(b.idle.lock().unwrap().len(), 1);
+        // A server that cannot be reached is an error each time, never a pool.
+        let e = PgPool::shared("postgres://aios:pw@127.0.0.1:9/aios").unwrap_err();
+        assert!(e.message.contains("could not be reached"), "{}", e.message);
+        assert!(!format!("{e:?}").contains(":pw@"), "{e:?}");
+    }
 }

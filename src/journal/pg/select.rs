@@ -52,15 +52,6 @@ fn check(url: &str, what: &str) -> Result<String> {
     }
 }
 
-/// The error of a command run against PostgreSQL: commands still use the SQLite
-/// journal's full interface, which the PostgreSQL backend carries only in part.
-pub fn commands_not_supported() -> Error {
-    super::not_supported(
-        "running aios commands (the PostgreSQL journal carries runs, events, leases and inbox items so far; \
-         see README \"Backends\")",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,8 +47,8 @@ fn status(s: RunStatus) -> Event {
 
 /// A journal with a finished run, a run waiting on a decided and a pending item, a
 /// schedule and a notice (an event of no run).
-fn journal(dir: &tempfile::TempDir) -> Journal {
-    let mut j = Journal::open(
+fn journal(dir: &tempfile::TempDir) -> SqliteJournal {
+    let mut j = SqliteJournal::open(
         &dir.path().join("aios.db"),
         Clock::System,
         OpenOptions::default(),

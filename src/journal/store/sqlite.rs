@@ -12,12 +12,12 @@ use crate::journal::stats::Stats;
 use crate::journal::*;
 use crate::rate::Rate;
 
-impl BreakerStore for Journal {
+impl BreakerStore for SqliteJournal {
     fn breakers(&self) -> Result<Vec<Breaker>> {
-        Journal::breakers(self)
+        SqliteJournal::breakers(self)
     }
     fn breaker(&self, target: &Target) -> Result<Option<Breaker>> {
-        Journal::breaker(self, target)
+        SqliteJournal::breaker(self, target)
     }
     fn breaker_admit(
         &mut self,
@@ -25,7 +25,7 @@ impl BreakerStore for Journal {
         policy: &BreakerPolicy,
         by: &str,
     ) -> Result<Admit> {
-        Journal::breaker_admit(self, target, policy, by)
+        SqliteJournal::breaker_admit(self, target, policy, by)
     }
     fn breaker_report(
         &mut self,
@@ -33,23 +33,23 @@ impl BreakerStore for Journal {
         policy: &BreakerPolicy,
         verdict: &Verdict,
     ) -> Result<Option<BreakerEvent>> {
-        Journal::breaker_report(self, target, policy, verdict)
+        SqliteJournal::breaker_report(self, target, policy, verdict)
     }
     fn close_breaker(&mut self, target: &Target, by: &str) -> Result<Breaker> {
-        Journal::close_breaker(self, target, by)
+        SqliteJournal::close_breaker(self, target, by)
     }
     fn breaker_events(&self, target: &Target) -> Result<Vec<(Millis, BreakerEvent)>> {
-        Journal::breaker_events(self, target)
+        SqliteJournal::breaker_events(self, target)
     }
     fn replay_breakers(&self) -> Result<(usize, Vec<String>)> {
-        Journal::replay_breakers(self)
+        SqliteJournal::replay_breakers(self)
     }
     fn held_steps(&self) -> Result<Vec<HeldStep>> {
-        Journal::held_steps(self)
+        SqliteJournal::held_steps(self)
     }
 }
 
-impl FailureStore for Journal {
+impl FailureStore for SqliteJournal {
     fn commit_failure(
         &mut self,
         run_id: i64,
@@ -57,31 +57,31 @@ impl FailureStore for Journal {
         failure: &Failure,
         attempt: u32,
     ) -> Result<Vec<Event>> {
-        Journal::commit_failure(self, run_id, events, failure, attempt)
+        SqliteJournal::commit_failure(self, run_id, events, failure, attempt)
     }
     fn withdraw_failure(&mut self, run: i64, why: &str) -> Result<Vec<Event>> {
-        Journal::withdraw_failure(self, run, why)
+        SqliteJournal::withdraw_failure(self, run, why)
     }
 }
 
-impl RunStore for Journal {
+impl RunStore for SqliteJournal {
     fn runs_of_workflow(&self, name: &str) -> Result<Vec<(i64, RunStatus)>> {
-        Journal::runs_of_workflow(self, name)
+        SqliteJournal::runs_of_workflow(self, name)
     }
     fn now(&self) -> Millis {
-        Journal::now(self)
+        SqliteJournal::now(self)
     }
     fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
-        Journal::commit(self, run_id, events)
+        SqliteJournal::commit(self, run_id, events)
     }
     fn create_run(&mut self, source: &str, created: Event) -> Result<i64> {
-        Journal::create_run(self, source, created)
+        SqliteJournal::create_run(self, source, created)
     }
     fn run(&self, id: i64) -> Result<RunRecord> {
-        Journal::run(self, id)
+        SqliteJournal::run(self, id)
     }
     fn runs(&self, status: Option<RunStatus>, limit: usize) -> Result<Vec<RunSummary>> {
-        Journal::runs(self, status, limit)
+        SqliteJournal::runs(self, status, limit)
     }
     fn runs_of(
         &self,
@@ -89,56 +89,56 @@ impl RunStore for Journal {
         limit: usize,
         dry: bool,
     ) -> Result<Vec<RunSummary>> {
-        Journal::runs_of(self, status, limit, dry)
+        SqliteJournal::runs_of(self, status, limit, dry)
     }
     fn run_by_uid(&self, uid: &str) -> Result<Option<(i64, RunStatus)>> {
-        Journal::run_by_uid(self, uid)
+        SqliteJournal::run_by_uid(self, uid)
     }
     fn run_status(&self, id: i64) -> Result<RunStatus> {
-        Journal::run_status(self, id)
+        SqliteJournal::run_status(self, id)
     }
     fn run_times(&self, id: i64) -> Result<RunTimes> {
-        Journal::run_times(self, id)
+        SqliteJournal::run_times(self, id)
     }
     fn steps(&self, run: i64) -> Result<Vec<StepRecord>> {
-        Journal::steps(self, run)
+        SqliteJournal::steps(self, run)
     }
     fn events(&self, run: i64) -> Result<Vec<EventRecord>> {
-        Journal::events(self, run)
+        SqliteJournal::events(self, run)
     }
 }
 
-impl HealthStore for Journal {
+impl HealthStore for SqliteJournal {
     fn beat(&mut self, name: &str, by: &str, detail: &Json) -> Result<()> {
-        Journal::beat(self, name, by, detail)
+        SqliteJournal::beat(self, name, by, detail)
     }
     fn heartbeat(&self, name: &str) -> Result<Option<Heartbeat>> {
-        Journal::heartbeat(self, name)
+        SqliteJournal::heartbeat(self, name)
     }
     fn backup_to(&self, dest: &Path) -> Result<u64> {
-        Journal::backup_to(self, dest)
+        SqliteJournal::backup_to(self, dest)
     }
     fn live_leases(&self) -> Result<Vec<(i64, String)>> {
-        Journal::live_leases(self)
+        SqliteJournal::live_leases(self)
     }
     fn restore_from(&mut self, src: &Path) -> Result<()> {
-        Journal::restore_from(self, src)
+        SqliteJournal::restore_from(self, src)
     }
     fn pending_by_kind(&self) -> Result<Vec<PendingKind>> {
-        Journal::pending_by_kind(self)
+        SqliteJournal::pending_by_kind(self)
     }
     fn next_wake(&self) -> Result<Option<Millis>> {
-        Journal::next_wake(self)
+        SqliteJournal::next_wake(self)
     }
     fn active_runs(&self) -> Result<(i64, i64)> {
-        Journal::active_runs(self)
+        SqliteJournal::active_runs(self)
     }
     fn integrity_check(&self) -> Result<String> {
-        Journal::integrity_check(self)
+        SqliteJournal::integrity_check(self)
     }
 }
 
-impl HookStore for Journal {
+impl HookStore for SqliteJournal {
     fn put_hook(
         &mut self,
         name: &str,
@@ -147,16 +147,16 @@ impl HookStore for Journal {
         source: &str,
         settings: &HookSettings,
     ) -> Result<bool> {
-        Journal::put_hook(self, name, path, dir, source, settings)
+        SqliteJournal::put_hook(self, name, path, dir, source, settings)
     }
     fn hook(&self, name: &str) -> Result<Option<(HookRecord, String)>> {
-        Journal::hook(self, name)
+        SqliteJournal::hook(self, name)
     }
     fn hooks(&self) -> Result<Vec<HookRecord>> {
-        Journal::hooks(self)
+        SqliteJournal::hooks(self)
     }
     fn remove_hook(&mut self, name: &str) -> Result<bool> {
-        Journal::remove_hook(self, name)
+        SqliteJournal::remove_hook(self, name)
     }
     fn create_runs(
         &mut self,
@@ -164,57 +164,57 @@ impl HookStore for Journal {
         owner: &Owner,
         ttl_ms: i64,
     ) -> Result<Vec<i64>> {
-        Journal::create_runs(self, runs, owner, ttl_ms)
+        SqliteJournal::create_runs(self, runs, owner, ttl_ms)
     }
 }
 
-impl InboxUpkeep for Journal {
+impl InboxUpkeep for SqliteJournal {
     fn inbox_rows(&self) -> Result<Vec<InboxRow>> {
-        Journal::inbox_rows(self)
+        SqliteJournal::inbox_rows(self)
     }
     fn changes_since(&self, since: i64) -> Result<Changes> {
-        Journal::changes_since(self, since)
+        SqliteJournal::changes_since(self, since)
     }
     fn snooze(&mut self, proposal: i64, until: Millis, by: &str) -> Result<ProposalRecord> {
-        Journal::snooze(self, proposal, until, by)
+        SqliteJournal::snooze(self, proposal, until, by)
     }
     fn unsnooze(&mut self, proposal: i64, by: &str) -> Result<ProposalRecord> {
-        Journal::unsnooze(self, proposal, by)
+        SqliteJournal::unsnooze(self, proposal, by)
     }
     fn snoozed_until(&self, proposal: i64) -> Result<Option<Millis>> {
-        Journal::snoozed_until(self, proposal)
+        SqliteJournal::snoozed_until(self, proposal)
     }
     fn reopen_withdrawn(&mut self, run: i64) -> Result<Vec<Event>> {
-        Journal::reopen_withdrawn(self, run)
+        SqliteJournal::reopen_withdrawn(self, run)
     }
 }
 
-impl LeaseStore for Journal {
+impl LeaseStore for SqliteJournal {
     fn acquire_lease(
         &mut self,
         run: i64,
         owner: &Owner,
         ttl_ms: i64,
     ) -> Result<Result<Option<String>, LeaseHeld>> {
-        Journal::acquire_lease(self, run, owner, ttl_ms)
+        SqliteJournal::acquire_lease(self, run, owner, ttl_ms)
     }
     fn renew_lease(&mut self, run: i64, owner: &Owner, ttl_ms: i64) -> Result<()> {
-        Journal::renew_lease(self, run, owner, ttl_ms)
+        SqliteJournal::renew_lease(self, run, owner, ttl_ms)
     }
     fn abandon_lease(&mut self, run: i64, owner: &Owner) -> Result<()> {
-        Journal::abandon_lease(self, run, owner)
+        SqliteJournal::abandon_lease(self, run, owner)
     }
     fn live_executor(&self, run: &super::RunRecord, me: &Owner) -> Option<String> {
-        Journal::live_executor(self, run, me)
+        SqliteJournal::live_executor(self, run, me)
     }
     fn release_lease(&mut self, run: i64, owner: &Owner) -> Result<()> {
-        Journal::release_lease(self, run, owner)
+        SqliteJournal::release_lease(self, run, owner)
     }
 }
 
-impl LlmLedger for Journal {
+impl LlmLedger for SqliteJournal {
     fn llm_calls(&self, f: &CallFilter) -> Result<Vec<LlmCallRecord>> {
-        Journal::llm_calls(self, f)
+        SqliteJournal::llm_calls(self, f)
     }
     fn schema_refusal(
         &self,
@@ -223,29 +223,29 @@ impl LlmLedger for Journal {
         url: &str,
         since: Millis,
     ) -> Result<Option<(i64, Millis)>> {
-        Journal::schema_refusal(self, provider, model, url, since)
+        SqliteJournal::schema_refusal(self, provider, model, url, since)
     }
     fn llm_tokens_since(&self, since: Millis) -> Result<(u64, u64)> {
-        Journal::llm_tokens_since(self, since)
+        SqliteJournal::llm_tokens_since(self, since)
     }
     fn llm_spent_by_run(&self, run: i64) -> Result<f64> {
-        Journal::llm_spent_by_run(self, run)
+        SqliteJournal::llm_spent_by_run(self, run)
     }
     fn llm_spent_since(&self, since: Millis) -> Result<f64> {
-        Journal::llm_spent_since(self, since)
+        SqliteJournal::llm_spent_since(self, since)
     }
     fn llm_spent_by_persona_since(&self, persona: &str, since: Millis) -> Result<f64> {
-        Journal::llm_spent_by_persona_since(self, persona, since)
+        SqliteJournal::llm_spent_by_persona_since(self, persona, since)
     }
     fn llm_spend_by_workflow(&self, since: Millis) -> Result<Vec<Spend>> {
-        Journal::llm_spend_by_workflow(self, since)
+        SqliteJournal::llm_spend_by_workflow(self, since)
     }
     fn budget_raised(&self, run: i64) -> Result<f64> {
-        Journal::budget_raised(self, run)
+        SqliteJournal::budget_raised(self, run)
     }
 }
 
-impl InboxStore for Journal {
+impl InboxStore for SqliteJournal {
     #[allow(clippy::too_many_arguments)]
     fn create_proposal(
         &mut self,
@@ -257,7 +257,7 @@ impl InboxStore for Journal {
         action: serde_json::Value,
         evidence: serde_json::Value,
     ) -> Result<Option<i64>> {
-        Journal::create_proposal(self, run_id, step, attempt, kind, summary, action, evidence)
+        SqliteJournal::create_proposal(self, run_id, step, attempt, kind, summary, action, evidence)
     }
     #[allow(clippy::too_many_arguments)]
     fn create_proposal_with(
@@ -271,25 +271,25 @@ impl InboxStore for Journal {
         evidence: serde_json::Value,
         deadline: Option<(Millis, String)>,
     ) -> Result<Option<i64>> {
-        Journal::create_proposal_with(
+        SqliteJournal::create_proposal_with(
             self, run_id, step, attempt, kind, summary, action, evidence, deadline,
         )
     }
     fn decide(&mut self, proposal: i64, decide: DecisionInput) -> Result<ProposalRecord> {
-        Journal::decide(self, proposal, decide)
+        SqliteJournal::decide(self, proposal, decide)
     }
     fn proposal(&self, id: i64) -> Result<ProposalRecord> {
-        Journal::proposal(self, id)
+        SqliteJournal::proposal(self, id)
     }
     fn inbox(&self, all: bool) -> Result<Vec<ProposalRecord>> {
-        Journal::inbox(self, all)
+        SqliteJournal::inbox(self, all)
     }
     fn run_proposals(&self, run: i64) -> Result<Vec<ProposalRecord>> {
-        Journal::run_proposals(self, run)
+        SqliteJournal::run_proposals(self, run)
     }
 }
 
-impl NoticeStore for Journal {
+impl NoticeStore for SqliteJournal {
     fn raise_notice(
         &mut self,
         schedule: &str,
@@ -298,13 +298,13 @@ impl NoticeStore for Journal {
         summary: &str,
         data: Json,
     ) -> Result<Option<i64>> {
-        Journal::raise_notice(self, schedule, kind, key, summary, data)
+        SqliteJournal::raise_notice(self, schedule, kind, key, summary, data)
     }
     fn notices(&self, all: bool) -> Result<Vec<NoticeRecord>> {
-        Journal::notices(self, all)
+        SqliteJournal::notices(self, all)
     }
     fn notice(&self, id: i64) -> Result<Option<NoticeRecord>> {
-        Journal::notice(self, id)
+        SqliteJournal::notice(self, id)
     }
     fn acknowledge_notice(
         &mut self,
@@ -312,50 +312,50 @@ impl NoticeStore for Journal {
         by: &str,
         reason: Option<String>,
     ) -> Result<NoticeRecord> {
-        Journal::acknowledge_notice(self, id, by, reason)
+        SqliteJournal::acknowledge_notice(self, id, by, reason)
     }
 }
 
-impl RateStore for Journal {
+impl RateStore for SqliteJournal {
     fn take_turn(
         &mut self,
         taker: Taker<'_>,
         target: &str,
         rate: &Rate,
     ) -> Result<(Millis, Option<Event>)> {
-        Journal::take_turn(self, taker, target, rate)
+        SqliteJournal::take_turn(self, taker, target, rate)
     }
     fn turns(&self, target: &str) -> Result<Vec<Millis>> {
-        Journal::turns(self, target)
+        SqliteJournal::turns(self, target)
     }
 }
 
-impl RunUpkeep for Journal {
+impl RunUpkeep for SqliteJournal {
     fn replay(&mut self, run: i64) -> Result<ReplayReport> {
-        Journal::replay(self, run)
+        SqliteJournal::replay(self, run)
     }
     fn change_workflow(&mut self, run_id: i64, source: &str, events: &[Event]) -> Result<i64> {
-        Journal::change_workflow(self, run_id, source, events)
+        SqliteJournal::change_workflow(self, run_id, source, events)
     }
     fn prune_dry_runs(&mut self) -> Result<Pruned> {
-        Journal::prune_dry_runs(self)
+        SqliteJournal::prune_dry_runs(self)
     }
 }
 
-impl ScheduleStore for Journal {
+impl ScheduleStore for SqliteJournal {
     fn add_schedule(
         &mut self,
         spec: ScheduleSpec,
         source: &str,
         next_due: impl Fn(Millis) -> Option<Millis>,
     ) -> Result<bool> {
-        Journal::add_schedule(self, spec, source, next_due)
+        SqliteJournal::add_schedule(self, spec, source, next_due)
     }
     fn schedule(&self, name: &str) -> Result<ScheduleRecord> {
-        Journal::schedule(self, name)
+        SqliteJournal::schedule(self, name)
     }
     fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
-        Journal::schedules(self)
+        SqliteJournal::schedules(self)
     }
     fn set_schedule_paused(
         &mut self,
@@ -363,62 +363,62 @@ impl ScheduleStore for Journal {
         paused: bool,
         next_due: impl Fn(Millis) -> Option<Millis>,
     ) -> Result<bool> {
-        Journal::set_schedule_paused(self, name, paused, next_due)
+        SqliteJournal::set_schedule_paused(self, name, paused, next_due)
     }
     fn remove_schedule(&mut self, name: &str) -> Result<()> {
-        Journal::remove_schedule(self, name)
+        SqliteJournal::remove_schedule(self, name)
     }
     fn due_schedules(&self, now: Millis) -> Result<Vec<String>> {
-        Journal::due_schedules(self, now)
+        SqliteJournal::due_schedules(self, now)
     }
     fn fires(&self, name: &str, limit: usize) -> Result<Vec<FireRecord>> {
-        Journal::fires(self, name, limit)
+        SqliteJournal::fires(self, name, limit)
     }
     fn decide_fires(
         &mut self,
         name: &str,
         planner: impl FnOnce(&FireState) -> Result<Option<FirePlan>>,
     ) -> Result<FireOutcome> {
-        Journal::decide_fires(self, name, planner)
+        SqliteJournal::decide_fires(self, name, planner)
     }
     fn schedule_source(&self, name: &str) -> Result<(ScheduleRecord, String)> {
-        Journal::schedule_source(self, name)
+        SqliteJournal::schedule_source(self, name)
     }
     fn runs_to_continue(&self, now: Millis, stale_ms: Millis) -> Result<Vec<i64>> {
-        Journal::runs_to_continue(self, now, stale_ms)
+        SqliteJournal::runs_to_continue(self, now, stale_ms)
     }
 }
 
-impl StatsStore for Journal {
+impl StatsStore for SqliteJournal {
     fn stats(&self, daily_cap_usd: Option<f64>, monthly_cap_usd: Option<f64>) -> Result<Stats> {
-        Journal::stats(self, daily_cap_usd, monthly_cap_usd)
+        SqliteJournal::stats(self, daily_cap_usd, monthly_cap_usd)
     }
 }
 
-impl TimerStore for Journal {
+impl TimerStore for SqliteJournal {
     fn wake_times(&self, run: i64) -> Result<Vec<(String, Millis)>> {
-        Journal::wake_times(self, run)
+        SqliteJournal::wake_times(self, run)
     }
     fn expired_deadlines(&self, now: Millis) -> Result<Vec<ProposalRecord>> {
-        Journal::expired_deadlines(self, now)
+        SqliteJournal::expired_deadlines(self, now)
     }
     fn remind(&mut self, proposal: i64, seen: Millis, next_due: Millis) -> Result<Option<u32>> {
-        Journal::remind(self, proposal, seen, next_due)
+        SqliteJournal::remind(self, proposal, seen, next_due)
     }
     fn next_deadline(&self, run: i64) -> Result<Option<Millis>> {
-        Journal::next_deadline(self, run)
+        SqliteJournal::next_deadline(self, run)
     }
 }
 
-impl TrustStore for Journal {
+impl TrustStore for SqliteJournal {
     fn step_stats(&self, workflow: &str, step: &str) -> Result<StepStats> {
-        Journal::step_stats(self, workflow, step)
+        SqliteJournal::step_stats(self, workflow, step)
     }
     fn all_step_stats(&self) -> Result<Vec<StepStats>> {
-        Journal::all_step_stats(self)
+        SqliteJournal::all_step_stats(self)
     }
     fn trust_marks(&self, workflow: &str, step: &str) -> Result<Vec<TrustMark>> {
-        Journal::trust_marks(self, workflow, step)
+        SqliteJournal::trust_marks(self, workflow, step)
     }
     fn mark_trust(
         &mut self,
@@ -429,18 +429,18 @@ impl TrustStore for Journal {
         by: &str,
         reason: Option<String>,
     ) -> Result<TrustMark> {
-        Journal::mark_trust(self, run, workflow, step, promoted, by, reason)
+        SqliteJournal::mark_trust(self, run, workflow, step, promoted, by, reason)
     }
 }
 
-impl VersionStore for Journal {
+impl VersionStore for SqliteJournal {
     fn current_version(&self, kind: &str, key: &str) -> CurrentVersion {
-        Journal::current_version(self, kind, key)
+        SqliteJournal::current_version(self, kind, key)
     }
     fn stale_refs(&self, refs: &[VersionRef], cache: &mut VersionCache) -> Vec<StaleRef> {
-        Journal::stale_refs(self, refs, cache)
+        SqliteJournal::stale_refs(self, refs, cache)
     }
     fn stale(&self, evidence: &Json) -> Vec<StaleRef> {
-        Journal::stale(self, evidence)
+        SqliteJournal::stale(self, evidence)
     }
 }

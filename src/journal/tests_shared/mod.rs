@@ -1,6 +1,7 @@
 //! The shared journal suite: the same test functions, generic over the concerns a
 //! backend implements, run against the SQLite journal (`sqlite::`) and against a
-//! throwaway PostgreSQL (`postgres::`, see `pg::testdb`). Each covers a decision the
+//! throwaway PostgreSQL (`postgres::`, see `pg::testdb`), both through the
+//! [`Journal`] facade the program uses, so its dispatch is what is tested. Each covers a decision the
 //! backends must take alike: ids, projections in the event's transaction, once-only
 //! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
@@ -69,9 +70,9 @@ impl Postgres {
 }
 
 impl Backend for Postgres {
-    type J = super::pg::PgJournal;
-    fn open_at(&self, clock: Clock) -> super::pg::PgJournal {
-        self.0.journal(clock).unwrap()
+    type J = Journal;
+    fn open_at(&self, clock: Clock) -> Journal {
+        Journal::from(self.0.journal(clock).unwrap())
     }
     fn tamper(&self, sql: &str) {
         ::postgres::Client::connect(&self.1, ::postgres::NoTls)
@@ -180,13 +181,43 @@ fn postgres_refuses_what_only_the_sqlite_file_does() {
     assert_eq!(j.steps(run).unwrap()[0].status, StepStatus::Running);
     // The migrations applied, by number, as recorded in the database: every one
     // this build knows, numbered from 1 in order.
-    let applied = j.migrations().unwrap();
+    let applied = b.0.journal(Clock::System).unwrap().migrations().unwrap();
     let known: Vec<&str> = super::pg::MIGRATIONS.iter().map(|m| m.0).collect();
     assert_eq!(applied, known);
     for (i, name) in known.iter().enumerate() {
         assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
     }
     assert!(known.contains(&"0007_health") && known.iter().any(|m| m.ends_with("_memory")));
+}
+
+/// The facade on PostgreSQL: what belongs to the SQLite file says what it does
+/// there, every concern answers from the database through the facade as the program
+/// calls it, and a workflow file's version is read from disk.
+#[test]
+fn postgres_facade_dispatches_to_the_database() {
+    let b = Postgres::new();
+    let j = b.open();
+    assert!(j.is_postgres() && j.path().is_none() && !j.is_read_only());
+    let mut j = j.with_gate(WriteGate::default());
+    assert!(j.is_postgres());
+    let target = crate::connectors::Target::new(crate::connectors::TargetKind::Http, "example.com");
+    assert!(j.breakers().unwrap().is_empty() && j.held_steps().unwrap().is_empty());
+    assert!(j.breaker(&target).unwrap().is_none());
+    assert!(j.mail_watches().unwrap().is_empty() && !j.has_mail_watch("w").unwrap());
+    assert!(j.facts("acme").unwrap().is_empty());
+    assert!(j.notifications(5).unwrap().is_empty());
+    assert!(j.all_step_stats().unwrap().is_empty());
+    let run = j.create_run("name = \"w\"", created("u1", &["a"])).unwrap();
+    assert_eq!(j.run(run).unwrap().uid, "u1");
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("w.toml");
+    std::fs::write(&wf, "a").unwrap();
+    let evidence = json!({"versions": [
+        {"kind": "workflow_file", "key": wf.display().to_string(), "version": "old"},
+    ]});
+    let stale = j.stale(&evidence);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0].kind, "workflow_file");
 }
 
 /// PostgreSQL only: migrations are checked like SQLite's: a database whose
