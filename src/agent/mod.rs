@@ -27,7 +27,7 @@ pub mod wire;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-pub use chat::{chat, request_record};
+pub use chat::{chat, continued, request_record, whole_messages};
 pub use config::{AgentSettings, Backend, Target};
 pub use context::{PromptContext, UsedContext};
 pub use sampling::Sampling;
@@ -475,9 +475,13 @@ mod tests {
         );
         assert!(c.messages[0].content.contains("(memory 3) Acme"));
         let target = AgentSettings::default().resolve("default").unwrap();
-        let rec = request_record(&target, &c, Some(&used.record));
+        let rec = request_record(&target, &c, Some(&used.record), 0);
         assert_eq!(rec["context"], used.record);
-        assert!(request_record(&target, &c, None).get("context").is_none());
+        assert!(
+            request_record(&target, &c, None, 0)
+                .get("context")
+                .is_none()
+        );
         // The offline provider's prompt draft carries the same section the model reads.
         assert_eq!(
             heuristic::answer(&r).unwrap().0,

@@ -22,11 +22,22 @@ use super::{CallFailure, Chat, FailureKind, Reply};
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The HTTP client for a provider: its `connect_timeout` applies to every call.
+/// A provider at an `http://` URL speaks no TLS: its client loads no root
+/// certificates (reading and parsing the system's costs milliseconds at every
+/// process's first call), so a redirect of it to `https://` fails verification.
 pub fn client(p: &ProviderConfig) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("aios/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(p.connect_timeout)
-        .build()
+        .connect_timeout(p.connect_timeout);
+    let plain = p
+        .base_url
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    if plain {
+        builder.tls_certs_only([]).build()
+    } else {
+        builder.build()
+    }
 }
 
 /// The server's root for Ollama's own API (a `/v1` suffix is tolerated).

@@ -2,7 +2,10 @@
 //! Messages and Ollama's chat API. Only the fields aios sends or reads. How each
 //! carries the schema is in [`super::structured`].
 
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value as Json, json};
 
 use super::structured::{Form, NAME};
@@ -11,14 +14,14 @@ use super::{Chat, Role};
 #[derive(Debug, Serialize)]
 pub struct OpenAiRequest<'a> {
     pub model: &'a str,
-    pub messages: Vec<Json>,
+    pub messages: OpenAiMessages<'a>,
     pub max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Json>,
+    pub tools: Option<Vec<OpenAiTool<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Json>,
+    pub response_format: Option<OpenAiFormat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,49 +64,126 @@ fn plain_messages(chat: &Chat) -> Vec<Json> {
     out
 }
 
-/// OpenAI's conversation: assistant `tool_calls` (arguments as a JSON string) and
-/// `role: "tool"` results.
-fn openai_messages(chat: &Chat) -> Vec<Json> {
-    let mut out = Vec::with_capacity(chat.messages.len() + 1);
-    if let Some(s) = &chat.system {
-        out.push(json!({"role": "system", "content": s}));
-    }
-    for m in &chat.messages {
-        match m.role {
-            Role::Tool => out.push(json!({
-                "role": "tool",
-                "tool_call_id": m.tool_call_id,
-                "content": m.content,
-            })),
-            Role::Assistant if !m.tool_calls.is_empty() => {
-                let calls: Vec<Json> = m
-                    .tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": arguments_text(&c.arguments)},
-                        })
-                    })
-                    .collect();
-                let content = if m.content.is_empty() {
-                    Json::Null
-                } else {
-                    json!(m.content)
-                };
-                out.push(json!({"role": "assistant", "content": content, "tool_calls": calls}));
-            }
-            _ => out.push(json!({"role": m.role.as_str(), "content": m.content})),
+/// OpenAI's conversation: the system prompt first, assistant `tool_calls`
+/// (arguments as a JSON string) and `role: "tool"` results. Written straight from
+/// the chat, with no JSON tree built on the way (the whole conversation goes out
+/// at every turn of a tool loop).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiMessages<'a>(&'a Chat);
+
+impl Serialize for OpenAiMessages<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let chat = self.0;
+        let mut seq = s.serialize_seq(Some(chat.messages.len() + 1))?;
+        if let Some(system) = &chat.system {
+            seq.serialize_element(&OpenAiText {
+                role: "system",
+                content: system,
+            })?;
         }
+        for m in &chat.messages {
+            match m.role {
+                Role::Tool => seq.serialize_element(&OpenAiToolResult {
+                    role: "tool",
+                    tool_call_id: m.tool_call_id.as_deref(),
+                    content: &m.content,
+                })?,
+                Role::Assistant if !m.tool_calls.is_empty() => {
+                    seq.serialize_element(&OpenAiCalls {
+                        role: "assistant",
+                        content: (!m.content.is_empty()).then_some(m.content.as_str()),
+                        tool_calls: m
+                            .tool_calls
+                            .iter()
+                            .map(|c| OpenAiCallOut {
+                                id: &c.id,
+                                kind: "function",
+                                function: OpenAiFunctionOut {
+                                    name: &c.name,
+                                    arguments: arguments_text(&c.arguments),
+                                },
+                            })
+                            .collect(),
+                    })?
+                }
+                _ => seq.serialize_element(&OpenAiText {
+                    role: m.role.as_str(),
+                    content: &m.content,
+                })?,
+            }
+        }
+        seq.end()
     }
-    out
 }
 
-fn arguments_text(v: &Json) -> String {
+#[derive(Serialize)]
+struct OpenAiText<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct OpenAiToolResult<'a> {
+    role: &'static str,
+    tool_call_id: Option<&'a str>,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct OpenAiCalls<'a> {
+    role: &'static str,
+    content: Option<&'a str>,
+    tool_calls: Vec<OpenAiCallOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct OpenAiCallOut<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: OpenAiFunctionOut<'a>,
+}
+
+#[derive(Serialize)]
+struct OpenAiFunctionOut<'a> {
+    name: &'a str,
+    arguments: Cow<'a, str>,
+}
+
+/// How OpenAI is asked for JSON (`response_format`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OpenAiFormat<'a> {
+    JsonSchema { json_schema: OpenAiSchema<'a> },
+    JsonObject,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpenAiSchema<'a> {
+    name: &'a str,
+    schema: &'a Json,
+    strict: bool,
+}
+
+/// A tool as OpenAI lists it.
+#[derive(Debug, Serialize)]
+pub struct OpenAiTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: OpenAiToolFunction<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct OpenAiToolFunction<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a Json,
+}
+
+fn arguments_text(v: &Json) -> Cow<'_, str> {
     match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
+        Json::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -152,34 +232,33 @@ fn anthropic_messages(chat: &Chat) -> Vec<Json> {
 impl<'a> OpenAiRequest<'a> {
     pub fn new(model: &'a str, chat: &'a Chat, stream: bool) -> OpenAiRequest<'a> {
         let response_format = match (chat.form, &chat.schema) {
-            (Form::Schema, Some(w)) => Some(json!({
-                "type": "json_schema",
-                "json_schema": {"name": NAME, "schema": w.schema, "strict": w.strict},
-            })),
-            (Form::Schema | Form::Json, _) => Some(json!({"type": "json_object"})),
+            (Form::Schema, Some(w)) => Some(OpenAiFormat::JsonSchema {
+                json_schema: OpenAiSchema {
+                    name: NAME,
+                    schema: &w.schema,
+                    strict: w.strict,
+                },
+            }),
+            (Form::Schema | Form::Json, _) => Some(OpenAiFormat::JsonObject),
             (Form::Text, _) => None,
         };
         let tools = (!chat.tools.is_empty()).then(|| {
-            Json::Array(
-                chat.tools
-                    .iter()
-                    .map(|t| {
-                        json!({
-                            "type": "function",
-                            "function": {
-                                "name": t.name,
-                                "description": t.description,
-                                "parameters": t.input_schema,
-                            },
-                        })
-                    })
-                    .collect(),
-            )
+            chat.tools
+                .iter()
+                .map(|t| OpenAiTool {
+                    kind: "function",
+                    function: OpenAiToolFunction {
+                        name: &t.name,
+                        description: &t.description,
+                        parameters: &t.input_schema,
+                    },
+                })
+                .collect()
         });
         let tool_choice = (tools.is_some() && chat.final_turn).then(|| json!("none"));
         OpenAiRequest {
             model,
-            messages: openai_messages(chat),
+            messages: OpenAiMessages(chat),
             max_tokens: chat.max_tokens,
             tools,
             tool_choice,

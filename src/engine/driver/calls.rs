@@ -67,6 +67,9 @@ pub(in crate::engine) struct AgentState {
     pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::replay::LoopRecord>>,
     /// One HTTP client per provider (each has its own `connect_timeout`).
     clients: HashMap<String, reqwest::Client>,
+    /// The conversation of each step's last journaled call: a call that continues
+    /// it journals only its new messages (see [`crate::agent::request_record`]).
+    sent: HashMap<usize, Vec<crate::agent::Message>>,
 }
 
 impl AgentState {
@@ -361,13 +364,14 @@ impl Driver<'_> {
         latency: Duration,
         context: Option<&Json>,
     ) -> LlmCall {
+        let earlier = crate::agent::continued(self.agents.sent.get(&step).map(Vec::as_slice), chat);
         LlmCall {
             step: self.wf.steps[step].id.clone(),
             attempt,
             alias: target.alias.clone(),
             provider: target.provider_name().to_string(),
             model: target.model.clone(),
-            request: crate::agent::request_record(target, chat, context),
+            request: crate::agent::request_record(target, chat, context, earlier),
             response: None,
             error: None,
             tokens_in: 0,
@@ -416,6 +420,7 @@ impl Driver<'_> {
             call.error = turns.errors.last().cloned();
         }
         self.record(vec![Event::LlmCall(Box::new(call))])?;
+        self.agents.sent.insert(step, chat.messages.clone());
         match next {
             Next::Done(s) => {
                 self.agent_succeeded(step, attempt, req, target, s, Usage::default())?;
@@ -489,6 +494,7 @@ impl Driver<'_> {
         let Some(req) = req else {
             // A stale attempt: its cost is still real.
             self.record(vec![Event::LlmCall(Box::new(call))])?;
+            self.agents.sent.insert(step, chat.messages);
             return self.flush();
         };
         let mut turns = self.agents.turns.remove(&step).unwrap_or_default();
@@ -511,6 +517,7 @@ impl Driver<'_> {
             call.error = turns.errors.last().cloned();
         }
         self.record(vec![Event::LlmCall(Box::new(call))])?;
+        self.agents.sent.insert(step, chat.messages);
         match next {
             Next::Done(s) => {
                 let usage = result
