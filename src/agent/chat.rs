@@ -14,6 +14,11 @@ use super::{
 /// why. `form` says how JSON is asked for; `sampling` is the alias's (the step's own
 /// settings win).
 pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampling) -> Chat {
+    chat_of(req, call.clone(), form, sampling)
+}
+
+/// [`chat`], taking the call's conversation over instead of copying it.
+pub fn chat_of(req: &AgentRequest, call: turns::Call, form: Form, sampling: &Sampling) -> Chat {
     let mut system = req.system.clone();
     if req.json {
         let mut rule = String::from(
@@ -46,8 +51,8 @@ pub fn chat(req: &AgentRequest, call: &turns::Call, form: Form, sampling: &Sampl
             None => rule,
         });
     }
-    let mut messages = vec![Message::user(content)];
-    messages.extend(call.convo.iter().cloned());
+    let mut messages = call.convo;
+    messages.insert(0, Message::user(content));
     match &call.repair {
         // Cut at max_tokens: asked again afresh, with more room. The cut reply stays
         // out of the conversation (a small model shown it writes it again).

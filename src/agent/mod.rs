@@ -27,7 +27,7 @@ pub mod wire;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-pub use chat::{chat, continued, request_record, whole_messages};
+pub use chat::{chat, chat_of, continued, request_record, whole_messages};
 pub use config::{AgentSettings, Backend, Target};
 pub use context::{PromptContext, UsedContext};
 pub use sampling::Sampling;

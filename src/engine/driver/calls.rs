@@ -167,8 +167,8 @@ impl Driver<'_> {
                 continue;
             }
             let form = self.form_for(&req, &call, &target)?;
-            let chat = crate::agent::chat(&req, &call, form, &target.sampling);
             if target.is_heuristic() {
+                let chat = crate::agent::chat(&req, &call, form, &target.sampling);
                 match self.offline_call(step, attempt, &req, &target, &chat, &mut turns, policy)? {
                     Some(n) => {
                         next = n;
@@ -203,6 +203,8 @@ impl Driver<'_> {
                 next = turns.handle(&req, policy, TurnInput::Deadline(&msg));
                 continue;
             }
+            // The call's conversation takes the loop's messages over (no copy).
+            let chat = crate::agent::chat_of(&req, call, form, &target.sampling);
             let estimate = budget::estimate(&target, &chat);
             if estimate > 0.0
                 && let Err(stop) = budget::check(&self.ledger(step)?, estimate)
