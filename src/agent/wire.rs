@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde::ser::SerializeSeq;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value as Json, json};
 
@@ -17,7 +17,7 @@ pub struct OpenAiRequest<'a> {
     pub messages: OpenAiMessages<'a>,
     pub max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<OpenAiTool<'a>>>,
+    pub tools: Option<Vec<Offered<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +150,13 @@ struct OpenAiFunctionOut<'a> {
     arguments: Cow<'a, str>,
 }
 
+fn arguments_text(v: &Json) -> Cow<'_, str> {
+    match v {
+        Json::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
 /// How OpenAI is asked for JSON (`response_format`).
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -165,26 +172,69 @@ pub struct OpenAiSchema<'a> {
     strict: bool,
 }
 
-/// A tool as OpenAI lists it.
-#[derive(Debug, Serialize)]
-pub struct OpenAiTool<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: OpenAiToolFunction<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct OpenAiToolFunction<'a> {
+/// A tool offered to the model, in one wire format or the other: OpenAI's
+/// `{"type": "function", "function": {name, description, parameters}}`, Anthropic's
+/// `{name, description, input_schema}`. The same three fields either way.
+#[derive(Debug, Clone, Copy)]
+pub struct Offered<'a> {
+    format: ToolFormat,
     name: &'a str,
     description: &'a str,
-    parameters: &'a Json,
+    schema: &'a Json,
 }
 
-fn arguments_text(v: &Json) -> Cow<'_, str> {
-    match v {
-        Json::String(s) => Cow::Borrowed(s),
-        other => Cow::Owned(other.to_string()),
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ToolFormat {
+    OpenAi,
+    Anthropic,
+}
+
+impl Serialize for Offered<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Function<'a> {
+            name: &'a str,
+            description: &'a str,
+            parameters: &'a Json,
+        }
+        let mut m = s.serialize_map(Some(if self.format == ToolFormat::OpenAi {
+            2
+        } else {
+            3
+        }))?;
+        match self.format {
+            ToolFormat::OpenAi => {
+                m.serialize_entry("type", "function")?;
+                m.serialize_entry(
+                    "function",
+                    &Function {
+                        name: self.name,
+                        description: self.description,
+                        parameters: self.schema,
+                    },
+                )?;
+            }
+            ToolFormat::Anthropic => {
+                m.serialize_entry("name", self.name)?;
+                m.serialize_entry("description", self.description)?;
+                m.serialize_entry("input_schema", self.schema)?;
+            }
+        }
+        m.end()
     }
+}
+
+/// The chat's tools as `format` offers them.
+fn offered(chat: &Chat, format: ToolFormat) -> Vec<Offered<'_>> {
+    chat.tools
+        .iter()
+        .map(|t| Offered {
+            format,
+            name: &t.name,
+            description: &t.description,
+            schema: &t.input_schema,
+        })
+        .collect()
 }
 
 /// Anthropic's conversation: assistant `tool_use` blocks, and each run of tool
@@ -242,19 +292,7 @@ impl<'a> OpenAiRequest<'a> {
             (Form::Schema | Form::Json, _) => Some(OpenAiFormat::JsonObject),
             (Form::Text, _) => None,
         };
-        let tools = (!chat.tools.is_empty()).then(|| {
-            chat.tools
-                .iter()
-                .map(|t| OpenAiTool {
-                    kind: "function",
-                    function: OpenAiToolFunction {
-                        name: &t.name,
-                        description: &t.description,
-                        parameters: &t.input_schema,
-                    },
-                })
-                .collect()
-        });
+        let tools = (!chat.tools.is_empty()).then(|| offered(chat, ToolFormat::OpenAi));
         let tool_choice = (tools.is_some() && chat.final_turn).then(|| json!("none"));
         OpenAiRequest {
             model,
@@ -347,7 +385,7 @@ pub struct AnthropicRequest<'a> {
     pub system: Option<&'a str>,
     pub messages: Vec<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Json>,
+    pub tools: Option<Vec<Offered<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,19 +401,16 @@ pub struct AnthropicRequest<'a> {
 impl<'a> AnthropicRequest<'a> {
     /// Anthropic has no `seed`: it is not sent.
     pub fn new(model: &'a str, chat: &'a Chat, stream: bool) -> AnthropicRequest<'a> {
-        let mut tools: Vec<Json> = chat
-            .tools
-            .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
-            .collect();
+        let mut tools = offered(chat, ToolFormat::Anthropic);
         let offers = !tools.is_empty();
         let reply_tool = match (chat.form, &chat.schema) {
             (Form::Schema, Some(w)) => {
-                tools.push(json!({
-                    "name": NAME,
-                    "description": "Give your reply: call this tool with the JSON object the instructions ask for.",
-                    "input_schema": w.schema,
-                }));
+                tools.push(Offered {
+                    format: ToolFormat::Anthropic,
+                    name: NAME,
+                    description: "Give your reply: call this tool with the JSON object the instructions ask for.",
+                    schema: &w.schema,
+                });
                 true
             }
             _ => false,
@@ -393,7 +428,7 @@ impl<'a> AnthropicRequest<'a> {
             max_tokens: chat.max_tokens,
             system: chat.system.as_deref(),
             messages: anthropic_messages(chat),
-            tools: (!tools.is_empty()).then_some(Json::Array(tools)),
+            tools: (!tools.is_empty()).then_some(tools),
             tool_choice,
             temperature: chat.sampling.temperature,
             top_p: chat.sampling.top_p,
@@ -580,17 +615,22 @@ mod tests {
     fn openai_sends_tools_tool_calls_and_tool_results() {
         let c = chat(false, Form::Text);
         let v = serde_json::to_value(OpenAiRequest::new("m", &c, false)).unwrap();
-        assert_eq!(v["tools"][0]["type"], "function");
-        assert_eq!(v["tools"][0]["function"]["name"], "srv__echo");
+        assert_eq!(
+            v["tools"][0],
+            json!({"type": "function", "function": {
+                "name": "srv__echo", "description": "Echoes.", "parameters": {"type": "object"},
+            }})
+        );
         assert!(v.get("tool_choice").is_none());
         let m = &v["messages"];
         assert_eq!(m[0]["role"], "system");
-        assert_eq!(m[2]["role"], "assistant");
-        assert_eq!(m[2]["content"], Json::Null);
-        assert_eq!(m[2]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(m[1], json!({"role": "user", "content": "go"}));
         assert_eq!(
-            m[2]["tool_calls"][0]["function"]["arguments"],
-            r#"{"message":"hi"}"#
+            m[2],
+            json!({"role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": {"name": "srv__echo", "arguments": r#"{"message":"hi"}"#},
+            }]})
         );
         assert_eq!(
             m[3],
@@ -599,14 +639,25 @@ mod tests {
         let last = chat(true, Form::Schema);
         let v = serde_json::to_value(OpenAiRequest::new("m", &last, false)).unwrap();
         assert_eq!(v["tool_choice"], "none");
-        assert_eq!(v["response_format"]["type"], "json_schema");
+        assert_eq!(
+            v["response_format"],
+            json!({"type": "json_schema", "json_schema": {
+                "name": NAME, "schema": {"type": "object"}, "strict": false,
+            }})
+        );
+        let plain = chat(false, Form::Json);
+        let v = serde_json::to_value(OpenAiRequest::new("m", &plain, false)).unwrap();
+        assert_eq!(v["response_format"], json!({"type": "json_object"}));
     }
 
     #[test]
     fn anthropic_sends_tool_use_and_tool_result_blocks() {
         let c = chat(false, Form::Text);
         let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
-        assert_eq!(v["tools"][0]["name"], "srv__echo");
+        assert_eq!(
+            v["tools"][0],
+            json!({"name": "srv__echo", "description": "Echoes.", "input_schema": {"type": "object"}})
+        );
         assert!(v.get("tool_choice").is_none());
         let m = &v["messages"];
         assert_eq!(m[1]["role"], "assistant");
