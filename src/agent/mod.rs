@@ -3,8 +3,8 @@
 //! Map: `config` types the config sections (providers, models, caps, secrets file),
 //! `sampling` the sampling settings, `wire` the three wire formats, `structured` how
 //! a JSON reply is asked for (the schema sent to the server), `provider` the HTTP
-//! calls (retries, errors), `stream` streamed replies, `schema` the JSON Schema
-//! subset, `heuristic` the offline provider, `budget` the cost estimate and cap
+//! calls (retries, errors), `reply` reading a whole reply, `stream` streamed
+//! replies, `schema` the JSON Schema subset, `heuristic` the offline provider, `budget` the cost estimate and cap
 //! checks, and `turns` the pure state machine of a step's calls (repair, fallback,
 //! give up). The driver (engine) performs what `turns` decides, journals every call
 //! before its result is used, and pauses on a budget stop; nothing here touches the
@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod heuristic;
 pub mod provider;
+mod reply;
 pub mod sampling;
 pub mod schema;
 pub mod stream;
