@@ -25,6 +25,12 @@
 //! a turn's time goes: `llm_call -> agent_tool` is the tool call and the commit of
 //! the LLM call, `agent_tool -> llm_call` the next LLM call and the tool result's
 //! commit).
+//!
+//! With `BENCH_CALLGRIND=DIR` it runs each `aios` under `valgrind --tool=callgrind`
+//! instead (once with no turn, once with T), keeps the profiles in DIR
+//! (`none.out`, `loop.out`, for `callgrind_annotate`) and prints the instructions
+//! aios executes per turn: (T-turn run − 0-turn run) / T, all its threads. A count,
+//! not a time: it does not depend on the machine's load, so it compares builds.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -103,9 +109,29 @@ fn run(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<String> {
 }
 
 fn run_costed(bin: &Path, home: &Path, args: &[&str]) -> BenchResult<(String, Cost)> {
+    run_wrapped(bin, home, args, None)
+}
+
+/// Run `aios`, under callgrind writing its profile to `profile` when given.
+fn run_wrapped(
+    bin: &Path,
+    home: &Path,
+    args: &[&str],
+    profile: Option<&Path>,
+) -> BenchResult<(String, Cost)> {
     let stats = home.join("stats.jsonl");
     let _ = std::fs::remove_file(&stats);
-    let out = Command::new(bin)
+    let mut cmd = match profile {
+        Some(out) => {
+            let mut c = Command::new("valgrind");
+            c.arg("--tool=callgrind")
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let out = cmd
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -169,6 +195,54 @@ fn span(log: &str, turns: usize) -> BenchResult<Duration> {
     journaled_between(first, done)
 }
 
+/// The instructions a callgrind profile counted (its `summary:` or `totals:` line).
+fn instructions(profile: &Path) -> BenchResult<u64> {
+    let text = std::fs::read_to_string(profile).map_err(|e| e.to_string())?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("summary:").or(l.strip_prefix("totals:")))
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+        .ok_or(format!("no instruction count in {}", profile.display()))
+}
+
+/// `BENCH_CALLGRIND=DIR`: one run of each workflow under callgrind.
+fn callgrind(
+    dir: &Path,
+    bin: &Path,
+    work: &Path,
+    port: u16,
+    script: &Path,
+    wfs: [(&Path, usize); 2],
+) -> BenchResult<()> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let mut counts = [0u64; 2];
+    for (k, (wf, turns)) in wfs.into_iter().enumerate() {
+        let home = work.join(format!("callgrind-{k}"));
+        std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+        std::fs::write(home.join("config.toml"), config(port, script))
+            .map_err(|e| e.to_string())?;
+        let profile = dir.join(if turns == 0 { "none.out" } else { "loop.out" });
+        run_wrapped(
+            bin,
+            &home,
+            &["run", &wf.display().to_string(), "-q"],
+            Some(&profile),
+        )?;
+        let log = run(bin, &home, &["log", "1", "--json"])?;
+        span(&log, turns)?;
+        counts[k] = instructions(&profile)?;
+    }
+    println!("| what | instructions |");
+    println!("|---|---:|");
+    println!("| `aios run`, 0 tool turns | {} |", counts[0]);
+    println!("| `aios run`, {T} tool turns | {} |", counts[1]);
+    println!(
+        "| **per turn** | **{}** |",
+        counts[1].saturating_sub(counts[0]) / T as u64
+    );
+    println!("\nprofiles in {}", dir.display());
+    Ok(())
+}
+
 fn bench() -> BenchResult<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let iters = if quick { 3 } else { 7 };
@@ -181,6 +255,10 @@ fn bench() -> BenchResult<()> {
     std::fs::write(&loop_wf, workflow("Take turns.")).map_err(|e| e.to_string())?;
     let none_wf = work.path().join("none.toml");
     std::fs::write(&none_wf, workflow("Take no turn.")).map_err(|e| e.to_string())?;
+    if let Some(dir) = std::env::var_os("BENCH_CALLGRIND") {
+        let wfs = [(none_wf.as_path(), 0), (loop_wf.as_path(), T)];
+        return callgrind(Path::new(&dir), &bin, work.path(), port, &script, wfs);
+    }
 
     let mut loops = Vec::new();
     let mut nones = Vec::new();

@@ -15,9 +15,17 @@ use std::time::{Duration, Instant};
 
 pub type BenchResult<T> = Result<T, String>;
 
-/// The release `aios` binary: Cargo's `CARGO_BIN_EXE_aios` (set for benches), else
-/// `aios` next to the bench executable's `deps/` folder.
+/// The release `aios` binary: the one `BENCH_AIOS` names (to measure another build,
+/// say the one before a change, with the same bench), else Cargo's `CARGO_BIN_EXE_aios`
+/// (set for benches), else `aios` next to the bench executable's `deps/` folder.
 pub fn aios_binary() -> BenchResult<PathBuf> {
+    if let Some(p) = std::env::var_os("BENCH_AIOS").map(PathBuf::from) {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("BENCH_AIOS: {} is not a file", p.display()))
+        };
+    }
     if let Some(p) = option_env!("CARGO_BIN_EXE_aios").map(PathBuf::from)
         && p.is_file()
     {

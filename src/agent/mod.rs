@@ -3,8 +3,8 @@
 //! Map: `config` types the config sections (providers, models, caps, secrets file),
 //! `sampling` the sampling settings, `wire` the three wire formats, `structured` how
 //! a JSON reply is asked for (the schema sent to the server), `provider` the HTTP
-//! calls (retries, errors), `stream` streamed replies, `schema` the JSON Schema
-//! subset, `heuristic` the offline provider, `budget` the cost estimate and cap
+//! calls (retries, errors), `reply` reading a whole reply, `stream` streamed
+//! replies, `schema` the JSON Schema subset, `heuristic` the offline provider, `budget` the cost estimate and cap
 //! checks, and `turns` the pure state machine of a step's calls (repair, fallback,
 //! give up). The driver (engine) performs what `turns` decides, journals every call
 //! before its result is used, and pauses on a budget stop; nothing here touches the
@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod heuristic;
 pub mod provider;
+mod reply;
 pub mod sampling;
 pub mod schema;
 pub mod stream;
@@ -27,7 +28,7 @@ pub mod wire;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-pub use chat::{chat, request_record};
+pub use chat::{chat, chat_of, continued, request_record, whole_messages};
 pub use config::{AgentSettings, Backend, Target};
 pub use context::{PromptContext, UsedContext};
 pub use sampling::Sampling;
@@ -475,9 +476,13 @@ mod tests {
         );
         assert!(c.messages[0].content.contains("(memory 3) Acme"));
         let target = AgentSettings::default().resolve("default").unwrap();
-        let rec = request_record(&target, &c, Some(&used.record));
+        let rec = request_record(&target, &c, Some(&used.record), 0);
         assert_eq!(rec["context"], used.record);
-        assert!(request_record(&target, &c, None).get("context").is_none());
+        assert!(
+            request_record(&target, &c, None, 0)
+                .get("context")
+                .is_none()
+        );
         // The offline provider's prompt draft carries the same section the model reads.
         assert_eq!(
             heuristic::answer(&r).unwrap().0,

@@ -1,38 +1,16 @@
-//! Our own serde types for the three wire formats: OpenAI Chat Completions, Anthropic
-//! Messages and Ollama's chat API. Only the fields aios sends or reads. How each
-//! carries the schema is in [`super::structured`].
+//! Our own serde types for the three wire formats: OpenAI Chat Completions
+//! ([`openai`]), Anthropic Messages and Ollama's chat API. Only the fields aios sends
+//! or reads. How each carries the schema is in [`super::structured`].
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value as Json, json};
 
 use super::structured::{Form, NAME};
 use super::{Chat, Role};
 
-#[derive(Debug, Serialize)]
-pub struct OpenAiRequest<'a> {
-    pub model: &'a str,
-    pub messages: Vec<Json>,
-    pub max_tokens: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Json>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<Json>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Json>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<i64>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    pub stop: &'a [String],
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub stream: bool,
-    /// Asks a streaming server to end with the token usage.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream_options: Option<Json>,
-}
+mod openai;
+pub use openai::*;
 
 /// The conversation for a format without tools (Ollama's): a tool loop's turns
 /// as plain text.
@@ -61,50 +39,69 @@ fn plain_messages(chat: &Chat) -> Vec<Json> {
     out
 }
 
-/// OpenAI's conversation: assistant `tool_calls` (arguments as a JSON string) and
-/// `role: "tool"` results.
-fn openai_messages(chat: &Chat) -> Vec<Json> {
-    let mut out = Vec::with_capacity(chat.messages.len() + 1);
-    if let Some(s) = &chat.system {
-        out.push(json!({"role": "system", "content": s}));
-    }
-    for m in &chat.messages {
-        match m.role {
-            Role::Tool => out.push(json!({
-                "role": "tool",
-                "tool_call_id": m.tool_call_id,
-                "content": m.content,
-            })),
-            Role::Assistant if !m.tool_calls.is_empty() => {
-                let calls: Vec<Json> = m
-                    .tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": arguments_text(&c.arguments)},
-                        })
-                    })
-                    .collect();
-                let content = if m.content.is_empty() {
-                    Json::Null
-                } else {
-                    json!(m.content)
-                };
-                out.push(json!({"role": "assistant", "content": content, "tool_calls": calls}));
-            }
-            _ => out.push(json!({"role": m.role.as_str(), "content": m.content})),
-        }
-    }
-    out
+/// A tool offered to the model, in one wire format or the other: OpenAI's
+/// `{"type": "function", "function": {name, description, parameters}}`, Anthropic's
+/// `{name, description, input_schema}`. The same three fields either way.
+#[derive(Debug, Clone, Copy)]
+pub struct Offered<'a> {
+    format: ToolFormat,
+    name: &'a str,
+    description: &'a str,
+    schema: &'a Json,
 }
 
-fn arguments_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ToolFormat {
+    OpenAi,
+    Anthropic,
+}
+
+impl Serialize for Offered<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Function<'a> {
+            name: &'a str,
+            description: &'a str,
+            parameters: &'a Json,
+        }
+        let mut m = s.serialize_map(Some(if self.format == ToolFormat::OpenAi {
+            2
+        } else {
+            3
+        }))?;
+        match self.format {
+            ToolFormat::OpenAi => {
+                m.serialize_entry("type", "function")?;
+                m.serialize_entry(
+                    "function",
+                    &Function {
+                        name: self.name,
+                        description: self.description,
+                        parameters: self.schema,
+                    },
+                )?;
+            }
+            ToolFormat::Anthropic => {
+                m.serialize_entry("name", self.name)?;
+                m.serialize_entry("description", self.description)?;
+                m.serialize_entry("input_schema", self.schema)?;
+            }
+        }
+        m.end()
     }
+}
+
+/// The chat's tools as `format` offers them.
+pub(crate) fn offered(chat: &Chat, format: ToolFormat) -> Vec<Offered<'_>> {
+    chat.tools
+        .iter()
+        .map(|t| Offered {
+            format,
+            name: &t.name,
+            description: &t.description,
+            schema: &t.input_schema,
+        })
+        .collect()
 }
 
 /// Anthropic's conversation: assistant `tool_use` blocks, and each run of tool
@@ -149,117 +146,6 @@ fn anthropic_messages(chat: &Chat) -> Vec<Json> {
     out
 }
 
-impl<'a> OpenAiRequest<'a> {
-    pub fn new(model: &'a str, chat: &'a Chat, stream: bool) -> OpenAiRequest<'a> {
-        let response_format = match (chat.form, &chat.schema) {
-            (Form::Schema, Some(w)) => Some(json!({
-                "type": "json_schema",
-                "json_schema": {"name": NAME, "schema": w.schema, "strict": w.strict},
-            })),
-            (Form::Schema | Form::Json, _) => Some(json!({"type": "json_object"})),
-            (Form::Text, _) => None,
-        };
-        let tools = (!chat.tools.is_empty()).then(|| {
-            Json::Array(
-                chat.tools
-                    .iter()
-                    .map(|t| {
-                        json!({
-                            "type": "function",
-                            "function": {
-                                "name": t.name,
-                                "description": t.description,
-                                "parameters": t.input_schema,
-                            },
-                        })
-                    })
-                    .collect(),
-            )
-        });
-        let tool_choice = (tools.is_some() && chat.final_turn).then(|| json!("none"));
-        OpenAiRequest {
-            model,
-            messages: openai_messages(chat),
-            max_tokens: chat.max_tokens,
-            tools,
-            tool_choice,
-            response_format,
-            temperature: chat.sampling.temperature,
-            top_p: chat.sampling.top_p,
-            seed: chat.sampling.seed,
-            stop: &chat.sampling.stop,
-            stream,
-            stream_options: stream.then(|| json!({"include_usage": true})),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiResponse {
-    pub choices: Vec<OpenAiChoice>,
-    #[serde(default)]
-    pub usage: Option<OpenAiUsage>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiChoice {
-    #[serde(default)]
-    pub message: Option<OpenAiReplyMessage>,
-    /// A streamed chunk's piece.
-    #[serde(default)]
-    pub delta: Option<OpenAiReplyMessage>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiReplyMessage {
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub tool_calls: Vec<OpenAiToolCall>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiToolCall {
-    #[serde(default)]
-    pub id: String,
-    pub function: OpenAiFunction,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiFunction {
-    pub name: String,
-    /// A JSON text.
-    #[serde(default)]
-    pub arguments: String,
-}
-
-impl OpenAiToolCall {
-    /// The call, its arguments parsed (kept as the text when they are not JSON).
-    pub fn read(self) -> crate::agent::ToolCall {
-        let arguments = if self.function.arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&self.function.arguments)
-                .unwrap_or(Json::String(self.function.arguments))
-        };
-        crate::agent::ToolCall {
-            id: self.id,
-            name: self.function.name,
-            arguments,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiUsage {
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    #[serde(default)]
-    pub completion_tokens: u64,
-}
-
 #[derive(Debug, Serialize)]
 pub struct AnthropicRequest<'a> {
     pub model: &'a str,
@@ -268,7 +154,7 @@ pub struct AnthropicRequest<'a> {
     pub system: Option<&'a str>,
     pub messages: Vec<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Json>,
+    pub tools: Option<Vec<Offered<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -284,19 +170,16 @@ pub struct AnthropicRequest<'a> {
 impl<'a> AnthropicRequest<'a> {
     /// Anthropic has no `seed`: it is not sent.
     pub fn new(model: &'a str, chat: &'a Chat, stream: bool) -> AnthropicRequest<'a> {
-        let mut tools: Vec<Json> = chat
-            .tools
-            .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
-            .collect();
+        let mut tools = offered(chat, ToolFormat::Anthropic);
         let offers = !tools.is_empty();
         let reply_tool = match (chat.form, &chat.schema) {
             (Form::Schema, Some(w)) => {
-                tools.push(json!({
-                    "name": NAME,
-                    "description": "Give your reply: call this tool with the JSON object the instructions ask for.",
-                    "input_schema": w.schema,
-                }));
+                tools.push(Offered {
+                    format: ToolFormat::Anthropic,
+                    name: NAME,
+                    description: "Give your reply: call this tool with the JSON object the instructions ask for.",
+                    schema: &w.schema,
+                });
                 true
             }
             _ => false,
@@ -314,7 +197,7 @@ impl<'a> AnthropicRequest<'a> {
             max_tokens: chat.max_tokens,
             system: chat.system.as_deref(),
             messages: anthropic_messages(chat),
-            tools: (!tools.is_empty()).then_some(Json::Array(tools)),
+            tools: (!tools.is_empty()).then_some(tools),
             tool_choice,
             temperature: chat.sampling.temperature,
             top_p: chat.sampling.top_p,
@@ -501,17 +384,22 @@ mod tests {
     fn openai_sends_tools_tool_calls_and_tool_results() {
         let c = chat(false, Form::Text);
         let v = serde_json::to_value(OpenAiRequest::new("m", &c, false)).unwrap();
-        assert_eq!(v["tools"][0]["type"], "function");
-        assert_eq!(v["tools"][0]["function"]["name"], "srv__echo");
+        assert_eq!(
+            v["tools"][0],
+            json!({"type": "function", "function": {
+                "name": "srv__echo", "description": "Echoes.", "parameters": {"type": "object"},
+            }})
+        );
         assert!(v.get("tool_choice").is_none());
         let m = &v["messages"];
         assert_eq!(m[0]["role"], "system");
-        assert_eq!(m[2]["role"], "assistant");
-        assert_eq!(m[2]["content"], Json::Null);
-        assert_eq!(m[2]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(m[1], json!({"role": "user", "content": "go"}));
         assert_eq!(
-            m[2]["tool_calls"][0]["function"]["arguments"],
-            r#"{"message":"hi"}"#
+            m[2],
+            json!({"role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": {"name": "srv__echo", "arguments": r#"{"message":"hi"}"#},
+            }]})
         );
         assert_eq!(
             m[3],
@@ -520,14 +408,25 @@ mod tests {
         let last = chat(true, Form::Schema);
         let v = serde_json::to_value(OpenAiRequest::new("m", &last, false)).unwrap();
         assert_eq!(v["tool_choice"], "none");
-        assert_eq!(v["response_format"]["type"], "json_schema");
+        assert_eq!(
+            v["response_format"],
+            json!({"type": "json_schema", "json_schema": {
+                "name": NAME, "schema": {"type": "object"}, "strict": false,
+            }})
+        );
+        let plain = chat(false, Form::Json);
+        let v = serde_json::to_value(OpenAiRequest::new("m", &plain, false)).unwrap();
+        assert_eq!(v["response_format"], json!({"type": "json_object"}));
     }
 
     #[test]
     fn anthropic_sends_tool_use_and_tool_result_blocks() {
         let c = chat(false, Form::Text);
         let v = serde_json::to_value(AnthropicRequest::new("m", &c, false)).unwrap();
-        assert_eq!(v["tools"][0]["name"], "srv__echo");
+        assert_eq!(
+            v["tools"][0],
+            json!({"name": "srv__echo", "description": "Echoes.", "input_schema": {"type": "object"}})
+        );
         assert!(v.get("tool_choice").is_none());
         let m = &v["messages"];
         assert_eq!(m[1]["role"], "assistant");

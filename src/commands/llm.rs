@@ -143,13 +143,16 @@ fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
         journal.run(r)?;
     }
     let filtered = args.run.is_some() || args.step.is_some() || args.errors;
-    let calls = journal.llm_calls(&CallFilter {
+    let mut calls = journal.llm_calls(&CallFilter {
         run: args.run,
         step: args.step.clone(),
         attempt: None,
         errors: args.errors,
         limit: args.limit,
     })?;
+    if args.json || args.full {
+        whole_conversations(&journal, &mut calls)?;
+    }
     if args.json {
         ui::print_json(&serde_json::Value::Array(
             calls.iter().map(call_json).collect(),
@@ -271,6 +274,52 @@ fn log(ctx: &Ctx, args: LlmLogArgs) -> CmdResult {
     }
     ui::print(&out);
     Ok(Exit::Ok)
+}
+
+/// Each call's whole conversation back in its request: a tool loop's turn journals
+/// only the messages new since the step's call before it (`chat.earlier` counts
+/// those left out; see [`crate::agent::request_record`]). A conversation that cannot
+/// be put back is shown as journaled.
+fn whole_conversations(
+    journal: &crate::journal::Journal,
+    calls: &mut [LlmCallRecord],
+) -> Result<(), Error> {
+    let mut steps: std::collections::HashMap<
+        (i64, String),
+        std::collections::HashMap<i64, Vec<serde_json::Value>>,
+    > = Default::default();
+    for c in calls.iter_mut() {
+        if c.call.request["chat"]["earlier"].as_u64().unwrap_or(0) == 0 {
+            continue;
+        }
+        let key = (c.run_id, c.call.step.clone());
+        if !steps.contains_key(&key) {
+            let mut chain = journal.llm_calls(&CallFilter {
+                run: Some(c.run_id),
+                step: Some(c.call.step.clone()),
+                ..CallFilter::default()
+            })?;
+            chain.reverse();
+            let mut whole = std::collections::HashMap::new();
+            let mut previous: Option<Vec<serde_json::Value>> = None;
+            for k in &chain {
+                previous =
+                    crate::agent::whole_messages(previous.as_deref(), &k.call.request["chat"]);
+                if let Some(m) = &previous {
+                    whole.insert(k.id, m.clone());
+                }
+            }
+            steps.insert(key.clone(), whole);
+        }
+        if let Some(m) = steps[&key].get(&c.id) {
+            let chat = &mut c.call.request["chat"];
+            chat["messages"] = serde_json::Value::Array(m.clone());
+            if let Some(o) = chat.as_object_mut() {
+                o.remove("earlier");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why `llm log` shows nothing: no call matched, none was made yet, or calls wait

@@ -8,16 +8,18 @@
 //! [`prepare`] renders steps, [`execute`] runs prepared work on the executor,
 //! [`items`] opens inbox items and applies decisions, [`memory`] writes memory
 //! steps, [`agent`] renders agent steps, [`calls`] performs their turns (the calls),
+//! [`answers`] journals what each call brought back and goes on,
 //! [`budget`] enforces the spending caps, [`breakers`] asks and tells the targets'
 //! circuit breakers, [`dry`] rehearses what a dry run does not carry out and
 //! [`rate`] holds commits and calls until their turn under a rate limit.
 
 mod agent;
+mod answers;
 mod breakers;
 mod budget;
 mod calls;
 mod dry;
-pub(super) use calls::redact_result;
+pub(super) use answers::redact_result;
 pub(super) use replay::loop_records;
 pub(super) use tools::tool_call_in_flight;
 mod execute;

@@ -69,7 +69,7 @@ pub fn prompt(
         alias: target.alias.clone(),
         provider: target.provider_name().to_string(),
         model: target.model.clone(),
-        request: crate::agent::request_record(&target, &chat, None),
+        request: crate::agent::request_record(&target, &chat, None, 0),
         response: None,
         error: None,
         tokens_in: 0,

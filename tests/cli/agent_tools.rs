@@ -73,7 +73,7 @@ tools = {tools}
     )
 }
 
-fn setup(server: &LlmServer, kind: &str, wf: &str) -> Test {
+pub(crate) fn setup(server: &LlmServer, kind: &str, wf: &str) -> Test {
     Test::new()
         .write(
             "config.toml",
@@ -439,6 +439,15 @@ fn killed_mid_loop_resume_repays_nothing_and_repeats_no_tool_call() {
         paid.len(),
         2,
         "the first call journaled once, then the answer"
+    );
+    // The process that resumed journals its first call's conversation whole.
+    assert!(paid[1]["request"]["chat"].get("earlier").is_none());
+    assert_eq!(
+        paid[1]["request"]["chat"]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
     );
     t.aios(&["replay"]).success();
 }

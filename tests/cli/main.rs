@@ -9,6 +9,7 @@ mod agent_budget;
 mod agent_local;
 mod agent_tools;
 mod agent_tools_crash;
+mod agent_tools_journal;
 mod autonomy;
 mod breakers;
 

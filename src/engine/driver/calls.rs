@@ -2,41 +2,38 @@
 //! repair round, next model, retry, give up); this module does. It resolves each
 //! alias, picks how JSON is asked for (the schema form unless the provider refused
 //! it before), checks the step's deadline and the budget, calls the model on the
-//! executor (never holding the journal across an `.await`), and journals every call
-//! before its result is used: a successful call in the same transaction as the
-//! step's success, any other before the next call starts. Calls in flight are shown
-//! to the observer (the live line of `aios run`).
+//! executor (never holding the journal across an `.await`); what comes back is
+//! [`super::answers`]'s, which journals every call before its result is used. Calls
+//! in flight are shown to the observer (the live line of `aios run`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::Driver;
-use super::Prepped;
-use super::agent::with_context;
+use super::answers::redact_result;
 use super::execute::Done;
-use crate::agent::turns::{Call, GiveUp, Input as TurnInput, Next, Policy, Success};
+use crate::agent::turns::{Call, Input as TurnInput, Next, Policy};
 use crate::agent::{
-    AgentRequest, Backend, CallFailure, Chat, FailureKind, Form, Reply, Target, Turns, Usage,
-    budget, heuristic, provider,
+    AgentRequest, Backend, CallFailure, Chat, FailureKind, Form, Reply, Target, Turns, budget,
+    provider,
 };
 use crate::engine::LiveCall;
-use crate::engine::machine::Input;
 use crate::error::Result;
-use crate::journal::{Event, LlmCall, LlmCallRecord, Verdict};
+use crate::journal::{Event, LlmCallRecord};
 
 /// A finished call, sent back from the executor.
 pub(in crate::engine) struct CallDone {
-    target: Target,
-    chat: Chat,
-    result: std::result::Result<Reply, CallFailure>,
-    latency: Duration,
-    estimate: f64,
+    pub(super) target: Target,
+    pub(super) chat: Chat,
+    pub(super) result: std::result::Result<Reply, CallFailure>,
+    pub(super) latency: Duration,
+    pub(super) estimate: f64,
     /// The record of the memory the prompt used.
-    context: Option<Json>,
+    pub(super) context: Option<Json>,
 }
 
 /// A call in flight, for the live line.
@@ -54,11 +51,11 @@ pub(in crate::engine) struct AgentState {
     /// Where each step is among its calls.
     pub(super) turns: HashMap<usize, Turns>,
     /// Each step's deadline: (attempt, when it passes).
-    deadlines: HashMap<usize, (u32, Instant)>,
+    pub(super) deadlines: HashMap<usize, (u32, Instant)>,
     /// Calls in flight.
-    live: HashMap<usize, InFlight>,
+    pub(super) live: HashMap<usize, InFlight>,
     /// Whether (provider, model, endpoint) refused the schema form recently.
-    refusals: HashMap<(String, String, String), bool>,
+    pub(super) refusals: HashMap<(String, String, String), bool>,
     /// Journaled calls of an interrupted attempt, replayed into the next one's
     /// turns so resume never pays for them twice.
     pub(in crate::engine) carried: HashMap<usize, Vec<LlmCallRecord>>,
@@ -66,7 +63,10 @@ pub(in crate::engine) struct AgentState {
     /// (across the attempts its proposals started).
     pub(in crate::engine) carried_loop: HashMap<usize, Vec<super::replay::LoopRecord>>,
     /// One HTTP client per provider (each has its own `connect_timeout`).
-    clients: HashMap<String, reqwest::Client>,
+    pub(super) clients: HashMap<String, reqwest::Client>,
+    /// The conversation of each step's last journaled call: a call that continues
+    /// it journals only its new messages (see [`crate::agent::request_record`]).
+    pub(super) sent: HashMap<usize, Vec<crate::agent::Message>>,
 }
 
 impl AgentState {
@@ -164,8 +164,8 @@ impl Driver<'_> {
                 continue;
             }
             let form = self.form_for(&req, &call, &target)?;
-            let chat = crate::agent::chat(&req, &call, form, &target.sampling);
             if target.is_heuristic() {
+                let chat = crate::agent::chat(&req, &call, form, &target.sampling);
                 match self.offline_call(step, attempt, &req, &target, &chat, &mut turns, policy)? {
                     Some(n) => {
                         next = n;
@@ -200,6 +200,8 @@ impl Driver<'_> {
                 next = turns.handle(&req, policy, TurnInput::Deadline(&msg));
                 continue;
             }
+            // The call's conversation takes the loop's messages over (no copy).
+            let chat = crate::agent::chat_of(&req, call, form, &target.sampling);
             let estimate = budget::estimate(&target, &chat);
             if estimate > 0.0
                 && let Err(stop) = budget::check(&self.ledger(step)?, estimate)
@@ -234,7 +236,7 @@ impl Driver<'_> {
         }
     }
 
-    fn step_deadline(&self, step: usize) -> Duration {
+    pub(super) fn step_deadline(&self, step: usize) -> Duration {
         self.wf.steps[step]
             .timeout
             .unwrap_or(Duration::from_secs(600))
@@ -350,265 +352,5 @@ impl Driver<'_> {
         })?;
         self.agents.clients.insert(p.name.clone(), c.clone());
         Ok(c)
-    }
-
-    fn call_event(
-        &self,
-        step: usize,
-        attempt: u32,
-        target: &Target,
-        chat: &Chat,
-        latency: Duration,
-        context: Option<&Json>,
-    ) -> LlmCall {
-        LlmCall {
-            step: self.wf.steps[step].id.clone(),
-            attempt,
-            alias: target.alias.clone(),
-            provider: target.provider_name().to_string(),
-            model: target.model.clone(),
-            request: crate::agent::request_record(target, chat, context),
-            response: None,
-            error: None,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: 0.0,
-            latency_ms: latency.as_millis() as u64,
-            http_attempts: 0,
-            heuristic: target.is_heuristic(),
-            finish_reason: None,
-            failure: None,
-            persona: Some(self.persona_name(step).to_string()),
-            tool_calls: Vec::new(),
-        }
-    }
-
-    /// The offline provider: instant and free, so its call is buffered like other
-    /// pure work. Returns what to do next, or `None` once the step is settled.
-    #[allow(clippy::too_many_arguments)]
-    fn offline_call(
-        &mut self,
-        step: usize,
-        attempt: u32,
-        req: &AgentRequest,
-        target: &Target,
-        chat: &Chat,
-        turns: &mut Turns,
-        policy: Policy,
-    ) -> Result<Option<Next>> {
-        let started = Instant::now();
-        let text = heuristic::draft_text(req);
-        let context = req.used_context().map(|c| &c.record);
-        let mut call = self.call_event(step, attempt, target, chat, started.elapsed(), context);
-        call.response = Some(text.clone());
-        let errors = turns.errors.len();
-        let next = turns.handle(
-            req,
-            policy,
-            TurnInput::Replied {
-                text: &text,
-                finish: None,
-                offline: true,
-                tool_calls: &[],
-            },
-        );
-        if turns.errors.len() > errors {
-            call.error = turns.errors.last().cloned();
-        }
-        self.record(vec![Event::LlmCall(Box::new(call))])?;
-        match next {
-            Next::Done(s) => {
-                self.agent_succeeded(step, attempt, req, target, s, Usage::default())?;
-                Ok(None)
-            }
-            other => Ok(Some(other)),
-        }
-    }
-
-    /// A call came back: journal it (with the step's success when it is valid)
-    /// before anything uses it, then do what the turns say.
-    pub(super) fn agent_done(&mut self, step: usize, attempt: u32, done: CallDone) -> Result<()> {
-        self.in_flight.remove(&step);
-        if self.agents.live.remove(&step).is_some() && self.observer.wants_live() {
-            let live = self.agents.live();
-            self.observer.live(&live);
-        }
-        self.reserved_usd = (self.reserved_usd - done.estimate).max(0.0);
-        let CallDone {
-            target,
-            chat,
-            result,
-            latency,
-            context,
-            ..
-        } = done;
-        let verdict = match &result {
-            Ok(_) => Some(Verdict::Answered),
-            Err(f) => match f.kind {
-                FailureKind::Transient => Some(Verdict::Failed(f.full())),
-                FailureKind::Fatal | FailureKind::SchemaRefused => Some(Verdict::Answered),
-                // The step ran out of time: nothing said about the provider.
-                FailureKind::Deadline => None,
-            },
-        };
-        if let (Some(v), false) = (verdict, target.is_heuristic()) {
-            let provider = crate::connectors::Target::new(
-                crate::connectors::TargetKind::Llm,
-                target.provider_name(),
-            );
-            self.report(Some(provider), v)?;
-        }
-        let mut call = self.call_event(step, attempt, &target, &chat, latency, context.as_ref());
-        match &result {
-            Ok(r) => {
-                call.response = Some(r.text.clone());
-                call.tokens_in = r.tokens_in;
-                call.tokens_out = r.tokens_out;
-                call.http_attempts = r.http_attempts;
-                call.cost_usd = target.cost(r.tokens_in, r.tokens_out);
-                call.finish_reason = r.finish.clone();
-                call.tool_calls = r.tool_calls.clone();
-            }
-            Err(f) => {
-                call.error = Some(f.full());
-                call.http_attempts = f.http_attempts;
-                call.failure = Some(f.kind.as_str().to_string());
-                if f.kind == FailureKind::SchemaRefused
-                    && let Backend::Provider(p) = &target.backend
-                {
-                    let key = (p.name.clone(), target.model.clone(), provider::endpoint(p));
-                    self.agents.refusals.insert(key, true);
-                }
-            }
-        }
-        let current = self.machine.step(step).attempt == attempt;
-        let req = match &self.prepped[step] {
-            Some(Prepped::Agent(r)) if current => Some((**r).clone()),
-            _ => None,
-        };
-        let Some(req) = req else {
-            // A stale attempt: its cost is still real.
-            self.record(vec![Event::LlmCall(Box::new(call))])?;
-            return self.flush();
-        };
-        let mut turns = self.agents.turns.remove(&step).unwrap_or_default();
-        let policy = self.policy(step);
-        let errors = turns.errors.len();
-        let next = match &result {
-            Ok(r) => turns.handle(
-                &req,
-                policy,
-                TurnInput::Replied {
-                    text: &r.text,
-                    finish: r.finish.as_deref(),
-                    offline: false,
-                    tool_calls: &r.tool_calls,
-                },
-            ),
-            Err(f) => turns.handle(&req, policy, TurnInput::Failed(f)),
-        };
-        if result.is_ok() && turns.errors.len() > errors {
-            call.error = turns.errors.last().cloned();
-        }
-        self.record(vec![Event::LlmCall(Box::new(call))])?;
-        match next {
-            Next::Done(s) => {
-                let usage = result
-                    .as_ref()
-                    .map(|r| Usage {
-                        tokens_in: r.tokens_in,
-                        tokens_out: r.tokens_out,
-                        cost_usd: target.cost(r.tokens_in, r.tokens_out),
-                    })
-                    .unwrap_or_default();
-                // The paid call and the step's success: one transaction, now.
-                self.agent_succeeded(step, attempt, &req, &target, s, usage)?;
-                self.flush()
-            }
-            other => {
-                self.flush()?;
-                self.perform_turn(step, attempt, req, turns, other)
-            }
-        }
-    }
-
-    /// The step's output, marked when it came from a fallback or was cut short.
-    fn agent_succeeded(
-        &mut self,
-        step: usize,
-        attempt: u32,
-        req: &AgentRequest,
-        target: &Target,
-        s: Success,
-        usage: Usage,
-    ) -> Result<()> {
-        let mut out = with_context(crate::agent::output(target, &s.text, s.value, usage), req);
-        if !s.fell_back.is_empty() {
-            out["fallback"] = json!({ "from": s.fell_back, "errors": s.errors });
-        }
-        if s.truncated {
-            out["truncated"] = json!(true);
-        }
-        if s.tool_turns > 0 {
-            out["tool_turns"] = json!(s.tool_turns);
-        }
-        self.agents.deadlines.remove(&step);
-        self.set_view(step, "succeeded", out.clone());
-        self.record(vec![Event::StepSucceeded {
-            step: self.wf.steps[step].id.clone(),
-            attempt,
-            output: out,
-        }])?;
-        self.feed(Input::Finished {
-            step,
-            ok: true,
-            retryable: false,
-        });
-        Ok(())
-    }
-
-    /// No model is left: another attempt when the step's `retry` allows, else the
-    /// rescue item (see [`super::rescue`]), unless the run is failing anyway (another
-    /// step failed meanwhile) or a dry run (which never waits on the inbox): then the
-    /// step fails too.
-    pub(super) fn agent_give_up(&mut self, step: usize, g: GiveUp) -> Result<()> {
-        self.agents.turns.remove(&step);
-        self.agents.deadlines.remove(&step);
-        if g.retry || self.machine.halted() || self.dry() {
-            self.reasons.insert(step, g.message);
-            self.feed(Input::Finished {
-                step,
-                ok: false,
-                retryable: g.retry,
-            });
-            return Ok(());
-        }
-        self.open_rescue(step, g.message)
-    }
-}
-
-/// A call's result with every known secret value redacted: the reply's text (a
-/// JSON reply stays JSON, see [`crate::agent::redact_reply`]), or the failure's
-/// message and hint.
-pub(in crate::engine) fn redact_result(
-    secrets: &crate::secrets::Secrets,
-    result: std::result::Result<Reply, CallFailure>,
-) -> std::result::Result<Reply, CallFailure> {
-    if secrets.nothing_to_redact() {
-        return result;
-    }
-    match result {
-        Ok(mut r) => {
-            r.text = crate::agent::redact_reply(secrets, &r.text);
-            for c in &mut r.tool_calls {
-                secrets.redact_json(&mut c.arguments);
-            }
-            Ok(r)
-        }
-        Err(mut f) => {
-            f.message = secrets.redact(&f.message);
-            f.hint = f.hint.map(|h| secrets.redact(&h));
-            Err(f)
-        }
     }
 }
