@@ -91,9 +91,12 @@ impl Journal {
     }
 
     /// A handle templates read facts through, with its own connection (see
-    /// [`FactReader`](super::FactReader); on PostgreSQL its reads are not supported yet).
+    /// [`FactReader`](super::FactReader); on PostgreSQL it reads through the pool).
     pub fn fact_reader(&self) -> super::FactReader {
-        super::FactReader::new(self.path())
+        match &self.0 {
+            Backend::Sqlite(j) => super::FactReader::new(Some(j.path())),
+            Backend::Postgres(j) => super::FactReader::postgres(j.pool().clone(), j.clock()),
+        }
     }
 
     /// The SQLite journal inside, for tests that look at its connection.
