@@ -108,6 +108,23 @@ impl Journal {
         }
     }
 
+    /// The PostgreSQL database's URL without its password, or `None` on SQLite.
+    pub fn postgres_url(&self) -> Option<String> {
+        match &self.0 {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(j) => Some(j.pool().redacted_url()),
+        }
+    }
+
+    /// The PostgreSQL database's size (`pg_database_size`); on SQLite, the file's
+    /// (without its write-ahead log).
+    pub fn database_bytes(&self) -> Result<u64> {
+        match &self.0 {
+            Backend::Sqlite(j) => Ok(std::fs::metadata(j.path()).map(|m| m.len()).unwrap_or(0)),
+            Backend::Postgres(j) => j.database_bytes(),
+        }
+    }
+
     /// Whether this journal is on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self.0, Backend::Postgres(_))

@@ -59,6 +59,29 @@ fn hello_runs_and_its_log_comes_from_postgres() {
     let status = t.aios(&["status", "--json"]).json();
     assert_eq!(status["runs"]["running"], 0, "{status}");
     assert_eq!(status["breakers"], serde_json::json!([]), "{status}");
+    // The database is the server's (its URL, its size), not a SQLite file.
+    assert_eq!(status["database"]["backend"], "postgresql", "{status}");
+    assert_eq!(status["database"]["url"], url.as_str(), "{status}");
+    assert!(status["database"].get("path").is_none(), "{status}");
+    assert!(
+        status["database"]["bytes"].as_u64().unwrap() > 1_000_000,
+        "{status}"
+    );
+    let text = t.aios(&["status"]).stdout;
+    let line = text
+        .lines()
+        .find(|l| l.contains("database"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains(&format!("MiB (PostgreSQL at {url})")),
+        "{line}"
+    );
+    assert!(!text.contains("aios.db"), "{text}");
+    assert!(
+        db.to_string().contains(" KiB): reachable, schema current"),
+        "{db}"
+    );
     // A second run gets the next id from the database.
     t.aios(&["run", "hello.toml", "--input", "name=Bo"])
         .success()
