@@ -4,8 +4,8 @@
 //!
 //! Each backend implements every trait: the SQLite [`SqliteJournal`] by delegating to
 //! its inherent methods (`sqlite.rs`), the PostgreSQL [`PgJournal`](super::pg::PgJournal)
-//! in `journal::pg` (what only the SQLite file does, its backup, restore and
-//! integrity check, answers `pg::not_supported` there). The
+//! in `journal::pg` (every concern; what only the SQLite file does, such as backups,
+//! answers `pg::not_supported` there). The
 //! traits are written through `concern!`, which also writes the [`Journal`] facade's
 //! side: each method dispatched to the backend, as a trait impl and as an inherent
 //! method (so call sites need no trait in scope). `tests_drift` fails when a public
