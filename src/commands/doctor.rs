@@ -308,13 +308,14 @@ fn database(ctx: &Ctx, checks: &mut Vec<Check>) {
     // On PostgreSQL: reached (and migrated) or not; its integrity is the server's.
     match ctx.pg_pool() {
         Ok(Some(pool)) => {
-            return checks.push(match ctx.reader() {
-                Ok(_) => check(
+            return checks.push(match ctx.reader().and_then(|j| j.database_bytes()) {
+                Ok(bytes) => check(
                     "database",
                     "ok",
                     format!(
-                        "PostgreSQL at {}: reachable, schema current",
-                        pool.redacted_url()
+                        "PostgreSQL at {} ({} KiB): reachable, schema current",
+                        pool.redacted_url(),
+                        bytes.div_ceil(1024)
                     ),
                 ),
                 Err(e) => check("database", "fail", e.message),

@@ -10,7 +10,7 @@ use super::{CmdResult, Ctx, Exit};
 use crate::agent::budget::usd;
 use crate::cli::StatusArgs;
 use crate::clock::{age, format_ms};
-use crate::health::status::{Status, gather};
+use crate::health::status::{Database, Status, gather};
 
 pub fn status(ctx: &Ctx, args: StatusArgs) -> CmdResult {
     let settings = super::llm::agent_settings(ctx, &ctx.secrets()?)?;
@@ -58,7 +58,10 @@ fn to_json(st: &Status) -> Json {
             "today_usd": st.spend.today, "daily_cap_usd": st.spend.daily_cap,
             "month_usd": st.spend.month, "monthly_cap_usd": st.spend.monthly_cap,
         },
-        "database": { "path": st.database.path.display().to_string(), "bytes": st.database.bytes },
+        "database": match &st.database {
+            Database::Sqlite { path, bytes } => json!({ "backend": "sqlite", "path": path.display().to_string(), "bytes": bytes }),
+            Database::Postgres { url, bytes } => json!({ "backend": "postgresql", "url": url, "bytes": bytes }),
+        },
         "last_backup": beat(&st.last_backup),
     })
 }
@@ -186,11 +189,7 @@ fn text(ctx: &Ctx, st: &Status) -> String {
     line(
         "database",
         true,
-        format!(
-            "{} ({})",
-            size(st.database.bytes),
-            st.database.path.display()
-        ),
+        format!("{} ({})", size(st.database.bytes()), st.database.place()),
     );
     let backup = match &st.last_backup {
         Some(h) => format!(

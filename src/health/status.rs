@@ -59,12 +59,30 @@ pub struct Spend {
     pub monthly_cap: Option<f64>,
 }
 
-/// The database file.
+/// Where the journal is and how big it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Database {
-    pub path: PathBuf,
-    /// The file and its write-ahead log.
-    pub bytes: u64,
+pub enum Database {
+    /// The SQLite file; `bytes` counts it and its write-ahead log.
+    Sqlite { path: PathBuf, bytes: u64 },
+    /// A PostgreSQL database: its URL without the password, and
+    /// `pg_database_size` of it.
+    Postgres { url: String, bytes: u64 },
+}
+
+impl Database {
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Database::Sqlite { bytes, .. } | Database::Postgres { bytes, .. } => *bytes,
+        }
+    }
+
+    /// The file's path, or `PostgreSQL at URL`.
+    pub fn place(&self) -> String {
+        match self {
+            Database::Sqlite { path, .. } => path.display().to_string(),
+            Database::Postgres { url, .. } => format!("PostgreSQL at {url}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +112,8 @@ impl Status {
     }
 }
 
-/// Gather the status of the journal at `db`. `caps` are the LLM caps (daily,
+/// Gather the status of `journal`, whose data folder holds `db` (the SQLite file,
+/// unused on PostgreSQL but for the folder). `caps` are the LLM caps (daily,
 /// monthly); `timer` whether the systemd timer is installed.
 pub fn gather(
     journal: &Journal,
@@ -125,9 +144,21 @@ pub fn gather(
     }
     let needed = records.iter().any(|s| !s.paused) || journal.next_wake()?.is_some();
     let (day, month) = crate::agent::budget::period_starts(now);
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
+    let database = match journal.postgres_url() {
+        Some(url) => Database::Postgres {
+            url,
+            bytes: journal.database_bytes()?,
+        },
+        None => {
+            let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let mut wal = db.as_os_str().to_owned();
+            wal.push("-wal");
+            Database::Sqlite {
+                path: db.to_path_buf(),
+                bytes: size(db) + size(Path::new(&wal)),
+            }
+        }
+    };
     Ok(Status {
         now,
         ticking: Ticking {
@@ -152,10 +183,7 @@ pub fn gather(
             daily_cap: caps.0,
             monthly_cap: caps.1,
         },
-        database: Database {
-            path: db.to_path_buf(),
-            bytes: size(db) + size(Path::new(&wal)),
-        },
+        database,
         last_backup: journal.heartbeat("backup")?,
     })
 }

@@ -91,9 +91,12 @@ impl Journal {
     }
 
     /// A handle templates read facts through, with its own connection (see
-    /// [`FactReader`](super::FactReader); on PostgreSQL its reads are not supported yet).
+    /// [`FactReader`](super::FactReader); on PostgreSQL it reads through the pool).
     pub fn fact_reader(&self) -> super::FactReader {
-        super::FactReader::new(self.path())
+        match &self.0 {
+            Backend::Sqlite(j) => super::FactReader::new(Some(j.path())),
+            Backend::Postgres(j) => super::FactReader::postgres(j.pool().clone(), j.clock()),
+        }
     }
 
     /// The SQLite journal inside, for tests that look at its connection.
@@ -102,6 +105,23 @@ impl Journal {
         match self.0 {
             Backend::Sqlite(j) => Some(j),
             Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL database's URL without its password, or `None` on SQLite.
+    pub fn postgres_url(&self) -> Option<String> {
+        match &self.0 {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(j) => Some(j.pool().redacted_url()),
+        }
+    }
+
+    /// The PostgreSQL database's size (`pg_database_size`); on SQLite, the file's
+    /// (without its write-ahead log).
+    pub fn database_bytes(&self) -> Result<u64> {
+        match &self.0 {
+            Backend::Sqlite(j) => Ok(std::fs::metadata(j.path()).map(|m| m.len()).unwrap_or(0)),
+            Backend::Postgres(j) => j.database_bytes(),
         }
     }
 

@@ -590,27 +590,42 @@ impl SqliteJournal {
 }
 
 /// A read-only handle on the facts for templates (`facts["entity"].key`): its own
-/// connection, opened on first use, so rendering never borrows the journal.
-/// Without a SQLite file (a journal on PostgreSQL, whose memory is not ported yet)
-/// every read answers `pg::not_supported("memory")`.
+/// connection, opened on first use, so rendering never borrows the journal. On
+/// PostgreSQL each read takes a connection of the journal's pool.
 #[derive(Debug)]
 pub struct FactReader {
     path: Option<std::path::PathBuf>,
     conn: std::sync::Mutex<Option<rusqlite::Connection>>,
+    pg: Option<(super::pg::PgPool, crate::clock::Clock)>,
 }
 
 impl FactReader {
+    /// A reader of the SQLite journal at `path` (without one, every read fails).
     pub fn new(path: Option<&std::path::Path>) -> FactReader {
         FactReader {
             path: path.map(std::path::Path::to_path_buf),
             conn: std::sync::Mutex::new(None),
+            pg: None,
+        }
+    }
+
+    /// A reader of the journal on PostgreSQL behind `pool`.
+    pub fn postgres(pool: super::pg::PgPool, clock: crate::clock::Clock) -> FactReader {
+        FactReader {
+            path: None,
+            conn: std::sync::Mutex::new(None),
+            pg: Some((pool, clock)),
         }
     }
 
     /// The current facts of `entity` (empty when it has none).
     pub fn facts(&self, entity: &str) -> Result<Vec<FactRecord>> {
+        if let Some((pool, clock)) = &self.pg {
+            use super::store::MemoryStore;
+            return pool.journal(*clock)?.facts(entity);
+        }
         let Some(path) = &self.path else {
-            return Err(super::pg::not_supported("memory"));
+            return Err(Error::other("this fact reader has no journal"));
         };
         let mut guard = self
             .conn

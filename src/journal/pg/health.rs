@@ -14,6 +14,17 @@ use crate::error::Result;
 use crate::journal::store::{HealthStore, RunStore};
 use crate::journal::{Heartbeat, PendingKind};
 
+impl PgJournal {
+    /// The database's size on disk (`pg_database_size`), in bytes.
+    pub fn database_bytes(&self) -> Result<u64> {
+        let bytes: i64 = self
+            .conn()
+            .query_one("SELECT pg_database_size(current_database())", &[])?
+            .get(0);
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+}
+
 impl HealthStore for PgJournal {
     fn beat(&mut self, name: &str, by: &str, detail: &Json) -> Result<()> {
         let at = self.now();

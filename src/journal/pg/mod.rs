@@ -1,7 +1,7 @@
 //! The PostgreSQL backend: the same event log and projections as the SQLite journal,
 //! on a server that several machines can share.
 //!
-//! Ported so far: runs and events ([`RunStore`]), leases ([`LeaseStore`]), the
+//! Every concern is carried: runs and events ([`RunStore`]), leases ([`LeaseStore`]), the
 //! inbox's items ([`InboxStore`]) with trust demotions on decisions, its views,
 //! snoozes and reopened items ([`InboxUpkeep`]), schedules and fires
 //! ([`ScheduleStore`]), the LLM ledger ([`LlmLedger`]), timers and decision deadlines
@@ -17,8 +17,8 @@
 //! in the transaction that writes the outcome; each event is appended and projected
 //! in one transaction. Memory is carried too ([`MemoryStore`](super::store::MemoryStore): facts, notes,
 //! decisions and outcomes, full-text search on a `tsvector` with a GIN index, vectors
-//! ranked by exact cosine). [`not_supported`] is the error a concern not carried
-//! answers with.
+//! ranked by exact cosine). [`not_supported`] is the error of what only the SQLite
+//! file does (its backup, restore and integrity check).
 //!
 //! Connections come from a [`PgPool`]: a journal takes one and gives it back when
 //! dropped. A [`PgJournal`] is used by one thread, like the SQLite [`super::Journal`].
@@ -260,6 +260,11 @@ impl PgJournal {
 
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// The pool this journal's connection came from.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// The connection, for one method's statements.

@@ -313,30 +313,22 @@ impl NotifyStore for PgJournal {
                     &[&since],
                 )?
                 .get(0);
-            // Outcomes are memory's records: read when this database carries them.
-            let has_outcomes: bool = conn
-                .query_one("SELECT to_regclass('outcomes') IS NOT NULL", &[])?
-                .get(0);
-            let outcomes = if has_outcomes {
-                conn.query(
-                    "SELECT o.run_id, r.workflow, o.key, o.value FROM outcomes o JOIN runs r ON r.id = o.run_id
-                     WHERE o.at >= $1 ORDER BY o.at, o.run_id, o.key COLLATE \"C\" LIMIT 10",
-                    &[&since],
-                )?
-                .iter()
-                .map(|r| {
-                    let v: String = r.get(3);
-                    OutcomeRow {
-                        run_id: r.get(0),
-                        workflow: r.get(1),
-                        key: r.get(2),
-                        value: serde_json::from_str(&v).unwrap_or(Json::String(v)),
-                    }
-                })
-                .collect()
-            } else {
-                Vec::new()
-            };
+            let outcomes = conn.query(
+                "SELECT o.run_id, r.workflow, o.key, o.value FROM outcomes o JOIN runs r ON r.id = o.run_id
+                 WHERE o.at >= $1 ORDER BY o.at, o.run_id, o.key COLLATE \"C\" LIMIT 10",
+                &[&since],
+            )?
+            .iter()
+            .map(|r| {
+                let v: String = r.get(3);
+                OutcomeRow {
+                    run_id: r.get(0),
+                    workflow: r.get(1),
+                    key: r.get(2),
+                    value: serde_json::from_str(&v).unwrap_or(Json::String(v)),
+                }
+            })
+            .collect();
             let by_policy = conn
                 .query(
                     "SELECT p.id, p.run_id, r.workflow, p.step_id, p.decided_by, coalesce(p.reason, '')

@@ -439,8 +439,8 @@ impl ScheduleStore for PgJournal {
         Ok((s, text))
     }
 
-    /// As SQLite's, without circuit breakers (not ported: a step is never held by
-    /// one here, `StepHeld` being refused).
+    /// As SQLite's: a waiting run no item holds, whose timers are due or whose step
+    /// was held by a circuit breaker that has closed since.
     fn runs_to_continue(&self, now: Millis, stale_ms: Millis) -> Result<Vec<i64>> {
         Ok(self
             .conn()
@@ -452,7 +452,9 @@ impl ScheduleStore for PgJournal {
                    AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.run_id = r.id AND p.status = 'pending')
                    AND (NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting' AND s.wake_at > $2)
                         OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'waiting'
-                                   AND (s.wake_at IS NULL OR s.wake_at <= $2)))
+                                   AND (s.wake_at IS NULL OR s.wake_at <= $2
+                                        OR (s.held IS NOT NULL AND NOT EXISTS (SELECT 1 FROM breakers b
+                                            WHERE b.target = s.held AND b.state != 'closed')))))
                  ORDER BY 1",
                 &[&(now - stale_ms), &now],
             )?

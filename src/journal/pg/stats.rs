@@ -1,7 +1,6 @@
 //! The control room's figures on PostgreSQL: `journal::stats` — the same window and
 //! the same arithmetic ([`assemble`]), over rows read in PostgreSQL's dialect. Dry
-//! runs are left out; recorded outcomes are memory's rows, read when this database
-//! carries them.
+//! runs are left out; recorded outcomes are memory's `outcomes` rows.
 
 use super::PgJournal;
 use crate::error::Result;
@@ -45,23 +44,17 @@ impl StatsStore for PgJournal {
                     failed: r.get(1),
                 })
                 .collect();
-            let has_outcomes: bool = conn
-                .query_one("SELECT to_regclass('outcomes') IS NOT NULL", &[])?
-                .get(0);
-            let outcomes = if has_outcomes {
-                conn.query(
+            let outcomes = conn
+                .query(
                     "SELECT r.workflow, o.key, o.run_id, o.at, o.value FROM outcomes o
-                     JOIN runs r ON r.id = o.run_id
-                     WHERE o.at >= $1 AND o.at < $2 AND r.dry IS NULL
-                     ORDER BY r.workflow COLLATE \"C\", o.key COLLATE \"C\", o.at, o.run_id",
+                 JOIN runs r ON r.id = o.run_id
+                 WHERE o.at >= $1 AND o.at < $2 AND r.dry IS NULL
+                 ORDER BY r.workflow COLLATE \"C\", o.key COLLATE \"C\", o.at, o.run_id",
                     &[&start, &end],
                 )?
                 .iter()
                 .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-                .collect()
-            } else {
-                Vec::new()
-            };
+                .collect();
             Rows {
                 spend,
                 decided,

@@ -65,23 +65,16 @@ fn stats(c: &mut impl GenericClient, workflow: &str, step: &str) -> Result<StepS
             seq: r.get(4),
         })
         .collect();
-    // Outcomes are memory's records: read when this database carries them.
-    let has_outcomes: bool = c
-        .query_one("SELECT to_regclass('outcomes') IS NOT NULL", &[])?
-        .get(0);
-    let outcomes = if has_outcomes {
-        let since: Millis = outcomes_since(last.as_ref());
-        c.query(
+    let since: Millis = outcomes_since(last.as_ref());
+    let outcomes = c
+        .query(
             "SELECT o.key, o.value FROM outcomes o JOIN runs r ON r.id = o.run_id
-             WHERE r.workflow = $1 AND o.at >= $2 AND r.dry IS NULL ORDER BY o.at, o.run_id",
+         WHERE r.workflow = $1 AND o.at >= $2 AND r.dry IS NULL ORDER BY o.at, o.run_id",
             &[&workflow, &since],
         )?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
-        .collect()
-    } else {
-        Vec::new()
-    };
+        .collect();
     Ok(tally(workflow, step, last, demoted_at, decisions, outcomes))
 }
 

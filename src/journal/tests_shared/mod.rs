@@ -6,7 +6,8 @@
 //! decisions, cancelled runs, leases, schedules and fires, the LLM ledger, timers
 //! and deadlines (`runs.rs`: runs, inbox, leases, failure items; `operations.rs`: schedules,
 //! the LLM ledger, timers, rate limits; `rest.rs`: circuit breakers, notifications, trust
-//! listings, versions, statistics; `mail.rs`: mail watches; `upkeep.rs`: replay, workflow
+//! listings, versions, statistics; `joins.rs`: memory's facts and outcomes as versions,
+//! the digest, trust and statistics read them; `mail.rs`: mail watches; `upkeep.rs`: replay, workflow
 //! changes, dry-run pruning; `memory.rs`: facts, notes,
 //! search, vectors, decisions and outcomes).
 
@@ -149,6 +150,7 @@ macro_rules! shared_suite {
     };
 }
 
+mod joins;
 mod mail;
 mod memory;
 mod operations;
