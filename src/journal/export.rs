@@ -1,9 +1,9 @@
 //! Reading a whole SQLite journal out, for `aios migrate` (`journal::pg::import`):
-//! its event logs in order, the records that are not events (workflow sources,
-//! webhooks, heartbeats, rate-limit turns, notes added by hand, embeddings), the
-//! other event logs (breakers, mail watches, notifications), and a snapshot of each projection to compare with a copy. Read-only:
-//! the journal is opened without a write, and an older schema is refused rather
-//! than upgraded.
+//! its event logs in order (runs', schedules', breakers', mail watches',
+//! notifications'), the records that are not events (workflow sources, webhooks,
+//! heartbeats, rate-limit turns, notes added by hand, embeddings), and a snapshot of
+//! each projection to compare with a copy. Read-only: the journal is opened without
+//! a write, and an older schema is refused rather than upgraded.
 
 use std::path::Path;
 
