@@ -79,7 +79,6 @@ fn to_json(r: &ImportReport) -> serde_json::Value {
         "tables": counts(&r.tables, "table"),
         "events_by_kind": counts(&r.events_by_kind, "kind"),
         "differences": r.differences,
-        "not_carried": r.not_carried.iter().map(|(what, rows)| json!({"what": what, "rows": rows})).collect::<Vec<_>>(),
         "replaced": r.replaced.as_ref().map(|c| c.describe()),
     })
 }
@@ -120,12 +119,6 @@ fn print_report(ctx: &Ctx, r: &ImportReport) {
         text.push_str(&format!(
             "{:width$}  {:>8}  {:>10}\n",
             c.name, c.sqlite, c.postgres
-        ));
-    }
-    for (what, rows) in &r.not_carried {
-        text.push_str(&format!(
-            "\nnot carried on PostgreSQL yet: {what} ({})\n",
-            crate::text::count(*rows as usize, "row")
         ));
     }
     if r.committed {

@@ -1,9 +1,9 @@
 //! Reading a whole SQLite journal out, for `aios migrate` (`journal::pg::import`):
-//! its event logs in order, the records that are not events (workflow sources,
-//! webhooks, heartbeats, rate-limit turns), what it holds that another backend may
-//! not carry, and a snapshot of each projection to compare with a copy. Read-only:
-//! the journal is opened without a write, and an older schema is refused rather
-//! than upgraded.
+//! its event logs in order (runs', schedules', breakers', mail watches',
+//! notifications'), the records that are not events (workflow sources, webhooks,
+//! heartbeats, rate-limit turns, notes added by hand, embeddings), and a snapshot of
+//! each projection to compare with a copy. Read-only: the journal is opened without
+//! a write, and an older schema is refused rather than upgraded.
 
 use std::path::Path;
 
@@ -96,7 +96,55 @@ pub const COMPARED: &[Compared] = &[
         columns: "hash, text",
         order: None,
     },
+    Compared {
+        table: "fact_versions",
+        columns: "entity, key, version, value, source, run_id, step_id, proposal_id, note, set_by, at, unset",
+        order: None,
+    },
+    // Notes keep their ids; decisions and outcomes are indexed anew by the copy's
+    // replay (their ids come after SQLite's highest), so only their contents compare.
+    Compared {
+        table: "memory_docs",
+        columns: "CASE WHEN kind = 'note' THEN id END, kind, text, tags, source, run_id, step_id, workflow, proposal_id, decision, created_at",
+        order: None,
+    },
+    Compared {
+        table: "outcomes",
+        columns: "run_id, key, value, step_id, at",
+        order: None,
+    },
+    Compared {
+        table: "breakers",
+        columns: "target, state, failures, trips, opened_at, until, probe, last_error, updated_at",
+        order: None,
+    },
+    Compared {
+        table: "notifications",
+        columns: "id, key, channel, event, title, body, status, attempts, next_at, claimed_by, claim_until, error, reply, created_at, sent_at",
+        order: Some("id"),
+    },
+    Compared {
+        table: "mail_watches",
+        columns: "name, path, dir, source_hash, account, folder, search, after, move_to, max_per_tick, inputs, paused, uidvalidity, failing_since, last_error, created_at, updated_at",
+        order: None,
+    },
+    Compared {
+        table: "mail_messages",
+        columns: "watch, account, folder, uidvalidity, uid, message_id, key, status, run_id, notice_id, received_at, flagged_at",
+        order: None,
+    },
 ];
+
+/// The event logs besides the run log and the schedules' (each keyed by what its
+/// events are about): (table, key column).
+pub const LOGS: &[(&str, &str)] = &[
+    ("breaker_events", "target"),
+    ("mail_events", "watch"),
+    ("notify_events", "notification"),
+];
+
+/// A stored embedding, as copied: its document, model, values and sign sketch.
+pub type StoredVector = (i64, String, Vec<f32>, Option<Vec<u8>>);
 
 /// A row of one of [`COMPARED`]'s tables, normalised so that both databases' rows
 /// compare equal when they hold the same values: booleans as 0/1 (SQLite has no
@@ -286,35 +334,72 @@ impl<'a> Export<'a> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Records of concerns that are not events of the run log (each has its own
-    /// tables): (concern, rows). A backend that does not carry a concern must refuse
-    /// a journal holding any of its records rather than drop them.
-    pub fn other_concerns(&self) -> Result<Vec<(&'static str, i64)>> {
-        let concerns: &[(&str, &[&str])] = &[
-            ("circuit breakers", &["breaker_events", "breakers"]),
-            (
-                "mail watches",
-                &["mail_watches", "mail_events", "mail_messages"],
-            ),
-            ("notifications", &["notify_events", "notifications"]),
-        ];
+    /// The events of one of [`LOGS`], in the order they were appended: (key as
+    /// text, event JSON, at).
+    pub fn log(&self, table: &str, key: &str) -> Result<Vec<(String, String, Millis)>> {
+        let mut stmt = self.j.conn.prepare(&format!(
+            "SELECT CAST({key} AS TEXT), data, at FROM {table} ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The highest document id memory ever gave out (a forgotten note's included).
+    pub fn last_doc_id(&self) -> Result<i64> {
+        self.count(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memory_docs'), 0),
+                        coalesce((SELECT max(id) FROM memory_docs), 0))",
+        )
+    }
+
+    /// The notes added by hand (`aios memory add`: not events): one JSON array of
+    /// their rows.
+    pub fn manual_notes(&self) -> Result<String> {
+        Ok(self.j.conn.query_row(
+            "SELECT coalesce(json_group_array(json_object('id', id, 'kind', kind, 'text', text,
+                     'tags', tags, 'source', source, 'created_at', created_at)), '[]')
+             FROM memory_docs WHERE kind = 'note' AND run_id IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The documents indexed from events (decisions, outcomes) with what tells one
+    /// from another but their id: (id, key), by id.
+    pub fn derived_docs(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.j.conn.prepare(&format!(
+            "SELECT id, json_array({DOC_KEY}) FROM memory_docs WHERE kind <> 'note' ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
-        for (concern, tables) in concerns {
-            let mut rows = 0;
-            for t in *tables {
-                rows += self.count(&format!("SELECT count(*) FROM {t}"))?;
-            }
-            out.push((*concern, rows));
+        for row in rows {
+            let (id, key) = row?;
+            out.push((id, normalise(serde_json::from_str(&key)?).to_string()));
         }
         Ok(out)
     }
 
-    /// Memory's index of decisions: a projection of `proposal_decided` events kept
-    /// in `memory_docs` (count).
-    pub fn decision_docs(&self) -> Result<i64> {
-        self.count("SELECT count(*) FROM memory_docs WHERE kind = 'decision'")
+    /// Every stored embedding with its sketch, by document.
+    pub fn vectors(&self) -> Result<Vec<StoredVector>> {
+        let mut stmt = self.j.conn.prepare(
+            "SELECT v.doc_id, v.model, v.vec, s.bits FROM memory_vectors v
+             LEFT JOIN memory_sketches s ON s.doc_id = v.doc_id ORDER BY v.doc_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let bytes: Vec<u8> = r.get(2)?;
+            let vec = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Ok((r.get(0)?, r.get(1)?, vec, r.get(3)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+/// What tells apart the documents memory indexes from events (SQL columns of
+/// `memory_docs`, the same on both databases).
+pub const DOC_KEY: &str = "kind, run_id, step_id, proposal_id, text, created_at";
 
 impl Drop for Export<'_> {
     fn drop(&mut self) {

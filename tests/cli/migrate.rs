@@ -1,7 +1,7 @@
 //! `aios migrate --to postgres://…`: a journal made by real runs (hello, launch with
 //! its approvals, a schedule's fire) copied into a throwaway PostgreSQL, rebuilt and
-//! compared; refusals (a database that holds something, a record PostgreSQL does not
-//! carry, a bad or unreachable URL) leave the target without a copied record, the
+//! compared, memory searched there as it was; refusals (a database that holds
+//! something, a state its events do not rebuild, a bad or unreachable URL) leave the target without a copied record, the
 //! password is never shown and the SQLite file is never written.
 
 use serde_json::Value as Json;
@@ -73,7 +73,7 @@ fn runs_approvals_and_a_schedule_are_copied_and_rebuilt_alike() {
             "into {}: the state rebuilt there from the events matches this journal's\n",
             hidden(&url)
         ))
-        .stdout_contains("not carried on PostgreSQL yet: memory's index of decisions (2 rows)")
+        .stdout_contains("\nmemory_docs ")
         .stderr_contains(&format!(
             " events from {} into {}\n",
             t.join("aios.db").display(),
@@ -182,25 +182,79 @@ fn a_database_that_holds_something_is_refused_unless_forced() {
 }
 
 #[test]
-fn a_record_postgresql_does_not_carry_fails_the_copy_and_copies_nothing() {
+fn memory_is_copied_and_searched_on_postgresql_as_it_was() {
     let t = journal();
     t.aios(&["fact", "set", "customer:acme", "plan", "gold"])
         .success();
+    t.aios(&["fact", "set", "customer:acme", "zone", "eu"])
+        .success();
+    t.aios(&["fact", "unset", "customer:acme", "zone"])
+        .success();
+    t.aios(&[
+        "memory",
+        "add",
+        "Acme wants invoices by post",
+        "--tag",
+        "billing",
+    ])
+    .success();
     let before = hash(&t);
     let url = target();
     t.aios(&["migrate", "--to", &url])
-        .code(2)
-        .stderr_contains("error: memory is not yet supported on PostgreSQL (event ")
-        .stderr_contains("`fact_recorded` of no run): nothing was copied\n")
-        .stderr_contains("hint: keep this journal on SQLite until aios carries it on PostgreSQL");
-    for table in ["events", "runs", "proposals", "schedules", "sources"] {
+        .success()
+        .stdout_contains("the state rebuilt there from the events matches this journal's");
+    assert_eq!(hash(&t), before);
+    let search = ["memory", "search", "invoices post", "--json"];
+    let on_sqlite: Json = serde_json::from_str(&t.aios(&search).success().stdout).unwrap();
+    let on_pg = t
+        .args(&search)
+        .env("AIOS_DATABASE_URL", &url)
+        .run()
+        .success();
+    let on_pg: Json = serde_json::from_str(&on_pg.stdout).unwrap();
+    let ids = |v: &Json| -> Vec<Json> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].clone())
+            .collect()
+    };
+    assert!(!ids(&on_sqlite).is_empty());
+    assert_eq!(ids(&on_pg), ids(&on_sqlite));
+    assert_eq!(on_pg[0]["tags"], serde_json::json!(["billing"]));
+    assert_eq!(
+        rows(&url, "SELECT count(*) FROM fact_versions WHERE unset"),
+        1
+    );
+}
+
+#[test]
+fn a_copy_that_fails_part_way_copies_nothing() {
+    let t = journal();
+    // A decided item whose projection was changed behind the log's back.
+    rusqlite::Connection::open(t.join("aios.db"))
+        .unwrap()
+        .execute("UPDATE proposals SET reason = 'edited' WHERE id = 1", [])
+        .unwrap();
+    let url = target();
+    t.aios(&["migrate", "--to", &url])
+        .code(1)
+        .stdout_contains("mismatch the state rebuilt on PostgreSQL differs from this journal's; nothing was copied:")
+        .stdout_contains("  proposals: SQLite     [1,");
+    for table in [
+        "events",
+        "runs",
+        "proposals",
+        "schedules",
+        "sources",
+        "memory_docs",
+    ] {
         assert_eq!(
             rows(&url, &format!("SELECT count(*) FROM {table}")),
             0,
             "{table}"
         );
     }
-    assert_eq!(hash(&t), before);
 }
 
 #[test]

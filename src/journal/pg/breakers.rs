@@ -42,7 +42,7 @@ fn row(r: &Row) -> Result<Breaker> {
     })
 }
 
-fn read(c: &mut impl GenericClient, target: &Target) -> Result<Option<Breaker>> {
+pub(super) fn read(c: &mut impl GenericClient, target: &Target) -> Result<Option<Breaker>> {
     c.query_opt(
         &format!("SELECT {COLS} FROM breakers WHERE target = $1"),
         &[&target.to_string()],
@@ -68,7 +68,7 @@ fn read_locked(tx: &mut Transaction<'_>, target: &Target) -> Result<Option<Break
 }
 
 /// Append `ev` for `target` and project it onto its row, inside `tx`.
-fn record(
+pub(super) fn record(
     tx: &mut Transaction<'_>,
     target: &Target,
     before: Option<Breaker>,

@@ -1,17 +1,21 @@
 //! Copying an SQLite journal into PostgreSQL (`aios migrate --to postgres://…`): the
 //! event log first, in the order it was written (run 0's events of no run
 //! included), each event appended and projected by this backend's own `append` and
-//! `apply` (the code a live run commits through), then the schedules' log through
-//! theirs; the records that are not events (workflow sources, webhooks, heartbeats,
-//! rate-limit turns) copied as they are; the id sequences moved past the copied ids.
-//! The projections rebuilt that way are then compared with the SQLite journal's, as
-//! `aios replay` compares (`journal::export::COMPARED`).
+//! `apply` (the code a live run commits through), then the schedules' log, the
+//! breakers', the mail watches' and the notifications' through theirs; the records
+//! that are not events (workflow sources, webhooks, heartbeats, rate-limit turns,
+//! notes added by hand with their ids, embeddings moved to their document's id in
+//! the copy) copied as they are. Memory's document ids are moved past SQLite's
+//! highest before the replay, so the decisions and outcomes it indexes never take a
+//! note's id; every other id sequence is moved past the copied ids after it. The
+//! projections rebuilt that way are then compared with the SQLite journal's, as
+//! `aios replay` compares (`journal::export::COMPARED`, and the embeddings).
 //!
-//! All of it is one transaction: an event this backend does not carry yet (memory…),
-//! a difference in the comparison or any error rolls it back, and the target holds
-//! no copied record. A target that already holds something is refused unless
-//! forced; forced, the aios journal there is replaced in that same transaction (other
-//! tables are left alone). The SQLite journal is only read.
+//! All of it is one transaction: a record that cannot be inserted, a difference in
+//! the comparison or any error rolls it back, and the target holds no copied
+//! record. A target that already holds something is refused unless forced; forced,
+//! the aios journal there is replaced in that same transaction (other tables are
+//! left alone). The SQLite journal is only read.
 
 use std::time::Duration;
 
@@ -19,11 +23,12 @@ use postgres::{Client, NoTls, Transaction};
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use super::import_concerns::{compare_vectors, copy_memory, replay_log};
 use super::project::{append, apply};
 use super::{MIGRATIONS, PgPool, redact};
 use crate::error::{Error, Result};
 use crate::journal::SqliteJournal;
-use crate::journal::export::{COMPARED, Compared, Export, normalise};
+use crate::journal::export::{COMPARED, Compared, Export, LOGS, normalise};
 
 /// What a target database holds before a copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -94,8 +99,6 @@ pub struct ImportReport {
     pub events_by_kind: Vec<Count>,
     /// Where the rebuilt projections differ from SQLite's (then nothing was copied).
     pub differences: Vec<String>,
-    /// Records derived from events that this backend does not keep: (what, rows).
-    pub not_carried: Vec<(String, i64)>,
     /// What the target held and the copy replaced (`force`).
     pub replaced: Option<TargetContents>,
     /// Whether the copy was committed (no differences).
@@ -194,15 +197,6 @@ pub fn import(
         );
     }
     let ex = Export::new(src)?;
-    for (concern, rows) in ex.other_concerns()? {
-        if rows > 0 {
-            return Err(Error::invalid(format!(
-                "the journal holds {concern} ({}), which PostgreSQL does not carry yet: nothing was copied",
-                crate::text::count(rows as usize, "record")
-            ))
-            .with_hint("keep this journal on SQLite until aios carries them on PostgreSQL (README \"Backends\")"));
-        }
-    }
     if !opts.allow_active {
         let active = ex.active_runs(src.now())?;
         if !active.is_empty() {
@@ -250,6 +244,13 @@ pub fn import(
     };
 
     copy_rows(&mut tx, &ex, "sources", &["hash", "text"])?;
+    // Decisions and outcomes indexed by the replay take ids after every id SQLite's
+    // memory gave out, so they never collide with a note's (notes keep theirs).
+    let last_doc = ex.last_doc_id()?;
+    tx.execute(
+        "SELECT setval('memory_doc_ids', greatest($1::BIGINT, 1), $1::BIGINT > 0)",
+        &[&last_doc],
+    )?;
     let kinds = ex.event_kinds()?;
     let total: i64 = kinds.iter().map(|(_, n)| n).sum();
     progress(0, total as u64);
@@ -305,11 +306,23 @@ pub fn import(
     )?;
     copy_rows(&mut tx, &ex, "heartbeats", &["name", "at", "by", "detail"])?;
     copy_rows(&mut tx, &ex, "rate_grants", &["target", "at"])?;
+    let mut logs = Vec::new();
+    for (table, key) in LOGS {
+        let events = ex.log(table, key)?;
+        logs.push((*table, events.len() as i64));
+        replay_log(&mut tx, table, events)?;
+    }
+    copy_memory(&mut tx, &ex)?;
     // New ids continue after the copied ones (and after pruned dry runs' ids).
     tx.execute(
         "SELECT setval('run_ids', greatest(m, 1), m > 0)
          FROM (SELECT greatest(coalesce(max(id), 0), $1::BIGINT) AS m FROM runs) s",
         &[&ex.last_pruned_run()?],
+    )?;
+    tx.execute(
+        "SELECT setval('notification_ids', greatest(m, 1), m > 0)
+         FROM (SELECT coalesce(max(id), 0) AS m FROM notifications) s",
+        &[],
     )?;
     tx.execute(
         "SELECT setval('inbox_ids', greatest(m, 1), m > 0)
@@ -351,6 +364,21 @@ pub fn import(
         sqlite: ex.schedule_events()?.len() as i64,
         postgres: schedule_events,
     });
+    for (table, sqlite) in logs {
+        let postgres: i64 = tx
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
+            .get(0);
+        if sqlite != postgres {
+            differences.push(format!(
+                "{table}: {sqlite} in SQLite, {postgres} on PostgreSQL"
+            ));
+        }
+        tables.push(Count {
+            name: table.into(),
+            sqlite,
+            postgres,
+        });
+    }
     for c in COMPARED {
         let a = ex.snapshot(c)?;
         let b = snapshot(&mut tx, c)?;
@@ -365,11 +393,7 @@ pub fn import(
         .iter()
         .find(|t| t.name == "runs")
         .map_or(0, |t| t.sqlite);
-    let mut not_carried = Vec::new();
-    let decisions = ex.decision_docs()?;
-    if decisions > 0 {
-        not_carried.push(("memory's index of decisions".to_string(), decisions));
-    }
+    compare_vectors(&mut tx, &ex, &mut tables, &mut differences)?;
     let committed = differences.is_empty();
     if committed {
         tx.commit()?;
@@ -381,7 +405,6 @@ pub fn import(
         tables,
         events_by_kind,
         differences,
-        not_carried,
         replaced,
         committed,
     })

@@ -68,7 +68,12 @@ fn not_found(name: &str) -> Error {
 }
 
 /// Append a mail event and apply it to the projections.
-fn record(tx: &mut Transaction<'_>, watch: &str, ev: &MailEvent, at: Millis) -> Result<()> {
+pub(super) fn record(
+    tx: &mut Transaction<'_>,
+    watch: &str,
+    ev: &MailEvent,
+    at: Millis,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO mail_events (watch, type, data, at) VALUES ($1, $2, $3, $4)",
         &[&watch, &ev.type_name(), &serde_json::to_string(ev)?, &at],

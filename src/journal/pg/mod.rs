@@ -29,6 +29,7 @@ mod failure;
 mod health;
 mod hooks;
 pub mod import;
+mod import_concerns;
 mod inbox;
 mod lease;
 mod llm;
@@ -47,6 +48,8 @@ mod stats;
 pub(crate) mod testdb;
 #[cfg(test)]
 mod tests_import;
+#[cfg(test)]
+mod tests_import_concerns;
 mod timers;
 mod trust;
 mod upkeep;

@@ -87,6 +87,33 @@ fn record(tx: &mut Transaction<'_>, id: i64, ev: &NotifyEvent, at: Millis) -> Re
     Ok(())
 }
 
+/// Replay one logged event of notification `id` (a copy, `import`): `queued`
+/// inserts the row under its id, the others go through [`record`].
+pub(super) fn replay(
+    tx: &mut Transaction<'_>,
+    id: i64,
+    ev: &NotifyEvent,
+    at: Millis,
+) -> Result<()> {
+    match ev {
+        NotifyEvent::Queued {
+            key,
+            channel,
+            event,
+            title,
+            body,
+        } => {
+            tx.execute(
+                "INSERT INTO notifications (id, key, channel, event, title, body, status, next_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
+                &[&id, key, channel, event, title, body, &at],
+            )?;
+            append(tx, id, ev, at)
+        }
+        _ => record(tx, id, ev, at),
+    }
+}
+
 /// Whether `by` holds the claim on pending notification `id` (its row locked).
 fn holds(tx: &mut Transaction<'_>, id: i64, by: &str) -> Result<bool> {
     let holder: Option<Option<String>> = tx

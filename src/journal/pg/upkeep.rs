@@ -14,8 +14,9 @@ use crate::journal::types::{Event, StepDecl};
 use crate::journal::{Pruned, ReplayReport};
 
 /// Each projection of a run: its name, and its rows as text in a stable order
-/// (`$1`: the run). Ids the rebuild allocates anew (trust marks', LLM calls')
-/// are left out; their order is kept.
+/// (`$1`: the run). Ids the rebuild allocates anew (trust marks', LLM calls',
+/// memory's decisions' and outcomes') are left out; their order is kept, memory's
+/// documents excepted (compared in content order, as SQLite's replay does).
 const SNAPSHOT: &[(&str, &str)] = &[
     (
         "runs",
@@ -53,16 +54,41 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "SELECT json_build_array(proposal, until, by, at)::TEXT
          FROM proposal_snoozes WHERE run_id = $1 ORDER BY proposal",
     ),
+    (
+        "fact_versions",
+        "SELECT json_build_array(entity, key, version, value, source, step_id, at)::TEXT
+         FROM fact_versions WHERE run_id = $1 AND source = 'run'
+         ORDER BY entity COLLATE \"C\", key COLLATE \"C\", version",
+    ),
+    (
+        // Notes keep their ids (carried by their events); decisions and outcomes
+        // are compared without them (the rebuild indexes them under new ids), in
+        // content order.
+        "memory_docs",
+        "SELECT t FROM (SELECT json_build_array(CASE kind WHEN 'note' THEN id END, kind, text,
+                tags, source, step_id, workflow, proposal_id, decision, created_at)::TEXT AS t
+         FROM memory_docs WHERE run_id = $1) d ORDER BY t COLLATE \"C\"",
+    ),
+    (
+        "outcomes",
+        "SELECT json_build_array(key, value, step_id, at)::TEXT
+         FROM outcomes WHERE run_id = $1 ORDER BY key COLLATE \"C\"",
+    ),
 ];
 
 /// The run's projections, rebuilt in this order from its events (children first
-/// when deleting).
-const REBUILT: &[&str] = &[
-    "proposal_snoozes",
-    "llm_calls",
-    "trust_marks",
-    "proposals",
-    "steps",
+/// when deleting): (table, which of its rows of the run). Memory's facts set by a
+/// step are the run's (`source = 'run'`); facts set by hand, from a decision, name
+/// the run but are events of no run, and stay.
+const REBUILT: &[(&str, &str)] = &[
+    ("proposal_snoozes", ""),
+    ("llm_calls", ""),
+    ("trust_marks", ""),
+    ("outcomes", ""),
+    ("memory_docs", ""),
+    ("fact_versions", " AND source = 'run'"),
+    ("proposals", ""),
+    ("steps", ""),
 ];
 
 fn snapshot(c: &mut impl GenericClient, run: i64) -> Result<Vec<(String, Vec<String>)>> {
@@ -89,7 +115,7 @@ fn detach_references(tx: &mut Transaction<'_>, run: i64) -> Result<()> {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     for (table, column) in refs {
-        if REBUILT.contains(&table.as_str()) {
+        if REBUILT.iter().any(|(t, _)| *t == table) {
             continue;
         }
         tx.execute(
@@ -167,8 +193,11 @@ impl RunUpkeep for PgJournal {
         let mut tx = conn.transaction()?;
         let before = snapshot(&mut tx, run)?;
         detach_references(&mut tx, run)?;
-        for table in REBUILT {
-            tx.execute(&format!("DELETE FROM {table} WHERE run_id = $1"), &[&run])?;
+        for (table, rows) in REBUILT {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE run_id = $1{rows}"),
+                &[&run],
+            )?;
         }
         tx.execute("DELETE FROM runs WHERE id = $1", &[&run])?;
         for e in &events {

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::journal::store::{BreakerStore, RunUpkeep, TrustStore};
+use crate::journal::store::{BreakerStore, MemoryStore, RunUpkeep, TrustStore};
 
 fn a_run_replays_to_its_stored_projections<B: Backend>(b: &B)
 where
@@ -205,7 +205,91 @@ where
     assert_eq!(j.events(real).unwrap().len(), 1);
 }
 
+/// A run's memory (a fact and a note its step wrote, its outcome, the decision of
+/// its item) replays to what is stored, whatever memory holds besides (a note and a
+/// fact set by hand); a changed outcome or a lost decision is told.
+fn a_run_replays_its_memory<B: Backend>(b: &B)
+where
+    B::J: RunUpkeep + MemoryStore,
+{
+    let mut j = b.open();
+    let run = j
+        .create_run("name = \"w\"", created("u1", &["a", "b"]))
+        .unwrap();
+    let by_hand = j
+        .add_notes(&[NewNote {
+            text: "written by hand".into(),
+            tags: vec![],
+            source: None,
+        }])
+        .unwrap()[0];
+    j.set_fact(
+        "customer:acme",
+        "plan",
+        &json!("basic"),
+        FactOrigin::default(),
+    )
+    .unwrap();
+    j.commit_allocated(run, |a| {
+        Ok(vec![
+            Event::FactSet {
+                step: "a".into(),
+                entity: "customer:acme".into(),
+                key: "plan".into(),
+                value: json!({"tier": "pro"}),
+                version: a.next_fact_version("customer:acme", "plan")?,
+            },
+            Event::NoteAdded {
+                step: "a".into(),
+                note: a.next_note_id()?,
+                text: "acme upgraded".into(),
+                tags: vec!["acme".into()],
+            },
+            Event::OutcomeRecorded {
+                step: Some("a".into()),
+                values: json!({"sent": 3, "rate": 0.5}),
+            },
+        ])
+    })
+    .unwrap();
+    let p = item(&mut j, run, "b").unwrap();
+    j.decide(p, decision(Decision::Approve, "me")).unwrap();
+    let report = j.replay(run).unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    // Read-only, and what is not the run's is left alone.
+    assert_eq!(j.fact("customer:acme", "plan").unwrap().unwrap().version, 2);
+    assert_eq!(j.fact_history("customer:acme", "plan").unwrap().len(), 2);
+    let notes = j.notes(None).unwrap();
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[0].id, by_hand);
+    assert_eq!(j.outcomes(run).unwrap().len(), 2);
+
+    b.tamper(&format!(
+        "UPDATE outcomes SET value = '4' WHERE run_id = {run} AND key = 'sent';
+         DELETE FROM memory_docs WHERE kind = 'decision' AND run_id = {run}"
+    ));
+    let report = j.replay(run).unwrap();
+    assert!(
+        report
+            .differences
+            .iter()
+            .any(|d| d.starts_with("memory_docs: 2 stored rows, 3 rebuilt")),
+        "{:?}",
+        report.differences
+    );
+    assert!(
+        report
+            .differences
+            .iter()
+            .any(|d| d.starts_with("outcomes: stored [\"sent\",") && d.contains("\"4\"")),
+        "{:?}",
+        report.differences
+    );
+    assert_eq!(j.outcomes(run).unwrap()[1].value, json!(4));
+}
+
 shared_suite!(
+    a_run_replays_its_memory,
     a_run_replays_to_its_stored_projections,
     a_run_moves_to_a_corrected_workflow,
     dry_runs_are_pruned_with_their_events,
