@@ -249,8 +249,12 @@ fn launch_runs_end_to_end_with_memory_and_its_record_is_searchable() {
     assert_eq!(st["decided"], 8, "{st}");
     assert_eq!(st["outcomes"][0]["workflow"], "launch", "{st}");
     assert_eq!(st["outcomes"][0]["points"][0]["value"], 12.0, "{st}");
-    // (`aios replay` of these runs is not asserted here: on PostgreSQL it does not
-    // rebuild memory's rows of a run yet, see src/journal/pg/upkeep.rs.)
+    // Replay rebuilds both runs, their memory rows (notes, decisions, the outcome)
+    // included, to the stored state.
+    t.aios(&["replay"])
+        .success()
+        .stdout_contains("ok run 1:")
+        .stdout_contains("ok run 2:");
     assert!(!t.db().exists(), "the SQLite journal was created");
 }
 
