@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 
+use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
 use serde_json::Value as Json;
 
@@ -87,49 +88,32 @@ fn apply(tx: &mut Transaction<'_>, watch: &str, ev: &MailEvent, at: Millis) -> R
         MailEvent::Added { spec: s, replaced } => {
             let max = i64::from(s.max_per_tick);
             let inputs = s.inputs.to_string();
-            if *replaced {
-                // Another account or folder: its UIDVALIDITY is not known yet.
-                tx.execute(
-                    "UPDATE mail_watches SET path = $2, dir = $3, source_hash = $4,
+            // Another account or folder (replaced): its UIDVALIDITY is not known yet.
+            let sql = if *replaced {
+                "UPDATE mail_watches SET path = $2, dir = $3, source_hash = $4,
                        uidvalidity = CASE WHEN account = $5 AND folder = $6 THEN uidvalidity END,
                        account = $5, folder = $6, search = $7, after = $8, move_to = $9,
-                       max_per_tick = $10, inputs = $11, updated_at = $12 WHERE name = $1",
-                    &[
-                        &watch,
-                        &s.path,
-                        &s.dir,
-                        &s.source_hash,
-                        &s.account,
-                        &s.folder,
-                        &s.search,
-                        &s.after,
-                        &s.move_to,
-                        &max,
-                        &inputs,
-                        &at,
-                    ],
-                )?;
+                       max_per_tick = $10, inputs = $11, updated_at = $12 WHERE name = $1"
             } else {
-                tx.execute(
-                    "INSERT INTO mail_watches (name, path, dir, source_hash, account, folder,
+                "INSERT INTO mail_watches (name, path, dir, source_hash, account, folder,
                        search, after, move_to, max_per_tick, inputs, paused, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, false, $12, $12)",
-                    &[
-                        &watch,
-                        &s.path,
-                        &s.dir,
-                        &s.source_hash,
-                        &s.account,
-                        &s.folder,
-                        &s.search,
-                        &s.after,
-                        &s.move_to,
-                        &max,
-                        &inputs,
-                        &at,
-                    ],
-                )?;
-            }
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, false, $12, $12)"
+            };
+            let params: [&(dyn ToSql + Sync); 12] = [
+                &watch,
+                &s.path,
+                &s.dir,
+                &s.source_hash,
+                &s.account,
+                &s.folder,
+                &s.search,
+                &s.after,
+                &s.move_to,
+                &max,
+                &inputs,
+                &at,
+            ];
+            tx.execute(sql, &params)?;
         }
         MailEvent::Paused | MailEvent::Resumed => {
             tx.execute(
