@@ -11,7 +11,7 @@ use super::{CmdResult, Ctx, Exit};
 use crate::cli::MigrateArgs;
 use crate::error::Error;
 use crate::journal::export::open_source;
-use crate::journal::pg::import::{ImportOptions, ImportReport, import};
+use crate::journal::pg::import::{Count, ImportOptions, ImportReport, import};
 use crate::journal::pg::redact;
 
 /// The password in `url`, if it has one (to scrub from every message).
@@ -101,26 +101,21 @@ fn print_report(ctx: &Ctx, r: &ImportReport) {
             before.describe()
         ));
     }
-    text.push_str(&format!(
-        "{:width$}  {:>8}  {:>10}\n",
-        "table", "sqlite", "postgres"
-    ));
-    for c in &r.tables {
+    // Two columns of counts under a heading: tables, then events by kind.
+    let mut section = |lead: &str, heading: &str, counts: &[Count]| {
         text.push_str(&format!(
-            "{:width$}  {:>8}  {:>10}\n",
-            c.name, c.sqlite, c.postgres
+            "{lead}{heading:width$}  {:>8}  {:>10}\n",
+            "sqlite", "postgres"
         ));
-    }
-    text.push_str(&format!(
-        "\n{:width$}  {:>8}  {:>10}\n",
-        "event", "sqlite", "postgres"
-    ));
-    for c in &r.events_by_kind {
-        text.push_str(&format!(
-            "{:width$}  {:>8}  {:>10}\n",
-            c.name, c.sqlite, c.postgres
-        ));
-    }
+        for c in counts {
+            text.push_str(&format!(
+                "{:width$}  {:>8}  {:>10}\n",
+                c.name, c.sqlite, c.postgres
+            ));
+        }
+    };
+    section("", "table", &r.tables);
+    section("\n", "event", &r.events_by_kind);
     if r.committed {
         text.push_str(&format!(
             "\n{} copied {} ({}) into {}: the state rebuilt there from the events matches this journal's\n",
