@@ -252,8 +252,8 @@ fn a_webhook_secret_input_stays_out_of_the_journal() {
 
 /// A process killed while a step ran: `aios resume` in a new process runs the step
 /// again (it is idempotent) with the secret input put in from the store. (The first
-/// attempt's child, orphaned by the kill, waits for `resumed`, then exits without
-/// writing.)
+/// attempt's child, orphaned by the kill, waits for `resumed`, then leaves without
+/// writing the secret; the test waits for it to go.)
 #[test]
 fn a_secret_input_survives_a_crash() {
     let t = Test::new();
@@ -272,7 +272,7 @@ approve = "never"
 idempotent = true
 cwd = "{}"
 env = {{ PW = "{{{{ inputs.pw }}}}" }}
-script = "if [ -e resumed ]; then printf '%s' \"$PW\" > got; else touch started; while [ ! -e resumed ]; do sleep 0.05; done; fi"
+script = "if [ -e resumed ]; then printf '%s' \"$PW\" > got; else touch started; i=0; while [ ! -e resumed ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; touch left; fi"
 "#,
             out.display()
         ),
@@ -288,4 +288,10 @@ script = "if [ -e resumed ]; then printf '%s' \"$PW\" > got; else touch started;
     assert_eq!(std::fs::read_to_string(out.join("got")).unwrap(), PW);
     assert_eq!(t.show(1)["status"], "succeeded");
     no_value_in(&t, PW);
+    // The killed attempt's orphaned child sees `resumed` and leaves before the test's
+    // folder goes (it would otherwise poll a deleted folder: a leaked process, which
+    // also keeps CI's faketime pass waiting for it).
+    crate::support::wait_until("the orphaned first attempt leaves", || {
+        out.join("left").exists()
+    });
 }
