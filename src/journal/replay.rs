@@ -106,29 +106,40 @@ impl SqliteJournal {
         }
         let after = snapshot(&tx, run)?;
         tx.rollback()?;
-        let mut differences = Vec::new();
-        for ((table, a), (_, b)) in before.iter().zip(after.iter()) {
-            if a.len() != b.len() {
-                differences.push(format!(
-                    "{table}: {} stored rows, {} rebuilt",
-                    a.len(),
-                    b.len()
-                ));
-            }
-            for (x, y) in a.iter().zip(b.iter()) {
-                if x != y {
-                    differences.push(format!(
-                        "{table}: stored {x}\n{:>w$}rebuilt {y}",
-                        "",
-                        w = table.len() + 2
-                    ));
-                }
-            }
-        }
+        let differences = differences(&before, &after);
         Ok(ReplayReport {
             run,
             events: events.len(),
             differences,
         })
     }
+}
+
+/// The differences between a run's stored rows and the rows rebuilt from its events,
+/// table by table (both backends' replay).
+pub(crate) fn differences<T: AsRef<str>, R: PartialEq + std::fmt::Display>(
+    before: &[(T, Vec<R>)],
+    after: &[(T, Vec<R>)],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for ((table, a), (_, b)) in before.iter().zip(after.iter()) {
+        let table = table.as_ref();
+        if a.len() != b.len() {
+            out.push(format!(
+                "{table}: {} stored rows, {} rebuilt",
+                a.len(),
+                b.len()
+            ));
+        }
+        for (x, y) in a.iter().zip(b.iter()) {
+            if x != y {
+                out.push(format!(
+                    "{table}: stored {x}\n{:>w$}rebuilt {y}",
+                    "",
+                    w = table.len() + 2
+                ));
+            }
+        }
+    }
+    out
 }

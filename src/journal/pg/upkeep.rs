@@ -226,25 +226,7 @@ impl RunUpkeep for PgJournal {
         }
         let after = snapshot(&mut tx, run)?;
         tx.rollback()?;
-        let mut differences = Vec::new();
-        for ((table, a), (_, b)) in before.iter().zip(after.iter()) {
-            if a.len() != b.len() {
-                differences.push(format!(
-                    "{table}: {} stored rows, {} rebuilt",
-                    a.len(),
-                    b.len()
-                ));
-            }
-            for (x, y) in a.iter().zip(b.iter()) {
-                if x != y {
-                    differences.push(format!(
-                        "{table}: stored {x}\n{:>w$}rebuilt {y}",
-                        "",
-                        w = table.len() + 2
-                    ));
-                }
-            }
-        }
+        let differences = crate::journal::replay::differences(&before, &after);
         Ok(ReplayReport {
             run,
             events: events.len(),
