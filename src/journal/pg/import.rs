@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, GenericClient, NoTls, Transaction};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -105,6 +105,9 @@ pub struct ImportReport {
     pub committed: bool,
 }
 
+/// The advisory lock a copy holds for its transaction ("aios" + "migr" in ASCII).
+const IMPORT_LOCK: i64 = 0x6169_6f73_6d69_6772;
+
 /// aios's tables on PostgreSQL: every table its migrations create.
 fn aios_tables() -> Vec<&'static str> {
     let mut out = Vec::new();
@@ -125,7 +128,7 @@ fn aios_tables() -> Vec<&'static str> {
 }
 
 /// What the database `client` is connected to holds.
-pub fn inspect(client: &mut Client) -> Result<TargetContents> {
+pub fn inspect(client: &mut impl GenericClient) -> Result<TargetContents> {
     let tables: Vec<String> = client
         .query(
             "SELECT table_name::text FROM information_schema.tables
@@ -233,6 +236,18 @@ pub fn import(
     let journal = pool.journal(src.clock())?;
     let mut conn = journal.conn();
     let mut tx = conn.transaction()?;
+    // Two copies into one database take turns here; the second sees what the first
+    // committed (the look above was outside any transaction) and stops unless --force.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK])?;
+    let before = inspect(&mut tx)?;
+    if !before.is_empty() && !opts.force {
+        return Err(Error::conflict(format!(
+            "the database {} is not empty any more: another copy wrote into it meanwhile ({}); nothing was copied",
+            redact(url),
+            before.describe()
+        ))
+        .with_hint("migrate into a new database (createdb), or add --force to replace the aios journal there (other tables are left alone)"));
+    }
     let replaced = if before.journal.is_empty() {
         None
     } else {
@@ -259,7 +274,6 @@ pub fn import(
         let copied = append(&mut tx, e.run_id, &e.event, e.at)
             .and_then(|_| apply(&mut tx, e.run_id, &e.event, e.at));
         if let Err(mut err) = copied {
-            let unsupported = err.message.contains("not yet supported on PostgreSQL");
             err.message = format!(
                 "{} (event {} of the journal, `{}` of {}): nothing was copied",
                 err.message,
@@ -271,12 +285,6 @@ pub fn import(
                     format!("run {}", e.run_id)
                 }
             );
-            if unsupported {
-                err.hint = Some(
-                    "keep this journal on SQLite until aios carries it on PostgreSQL (README \"Backends\")"
-                        .into(),
-                );
-            }
             return Err(err);
         }
         done += 1;

@@ -366,3 +366,55 @@ fn running_runs_are_refused_unless_allowed_and_bad_targets_are_clear() {
     let e = import(&src, "mysql://x@y/z", &opts(), &mut |_, _| {}).unwrap_err();
     assert_eq!(e.kind, crate::error::ErrorKind::Invalid);
 }
+
+#[test]
+fn two_copies_into_one_empty_database_take_turns_and_the_second_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(journal(&dir));
+    let url = fresh_database();
+    let start = std::sync::Barrier::new(2);
+    let results: Vec<crate::error::Result<ImportReport>> = std::thread::scope(|s| {
+        let copies: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let src = SqliteJournal::open(
+                        &dir.path().join("aios.db"),
+                        Clock::System,
+                        OpenOptions::default(),
+                    )
+                    .unwrap();
+                    start.wait();
+                    import(&src, &url, &opts(), &mut |_, _| {})
+                })
+            })
+            .collect();
+        copies.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let committed = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.committed))
+        .count();
+    assert_eq!(committed, 1, "{results:?}");
+    let refused = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(
+        refused.kind,
+        crate::error::ErrorKind::Conflict,
+        "{refused:?}"
+    );
+    assert!(refused.message.contains("is not empty"), "{refused:?}");
+    assert!(refused.hint.as_deref().unwrap().contains("--force"));
+    // One copy's rows, not two.
+    let one = import(
+        &SqliteJournal::open(
+            &dir.path().join("aios.db"),
+            Clock::System,
+            OpenOptions::default(),
+        )
+        .unwrap(),
+        &fresh_database(),
+        &opts(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(count(&url, "events"), of(&one, "events").postgres);
+}
