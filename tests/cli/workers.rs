@@ -355,6 +355,21 @@ values = { y = 2 }
 }
 
 #[test]
+fn a_run_cancelled_while_queued_leaves_the_queue_unrun() {
+    let server = Server::start();
+    let t = Test::new().write("three.toml", &three_steps(&server));
+    t.aios(&["run", "three.toml", "--detach"]).success();
+    t.aios(&["cancel", "1"]).success();
+    t.aios(&["worker", "--exit-when-idle"])
+        .success()
+        .stderr_contains("run 1 (three) was cancelled");
+    assert_eq!(server.count("/b"), 0);
+    assert_eq!(t.show(1)["status"], "cancelled");
+    let w = t.aios(&["workers", "--json"]).success().json();
+    assert!(w["queue"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn check_explains_a_bad_tag() {
     let t = Test::new().write(
         "w.toml",
