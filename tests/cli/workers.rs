@@ -303,6 +303,67 @@ fn a_tagged_step_goes_to_a_worker_with_the_tag_on_postgres() {
     a_tagged_step_goes_to_a_worker_with_the_tag(true);
 }
 
+const GATED: &str = r#"
+name = "gated"
+
+[[steps]]
+id = "ok"
+kind = "approval"
+title = "Go?"
+
+[[steps]]
+id = "train"
+kind = "set"
+runs_on = "gpu"
+values = { y = 2 }
+"#;
+
+#[test]
+fn approve_and_tick_hand_a_run_on_at_a_tagged_step() {
+    let t = Test::new().write("gated.toml", GATED);
+    for _ in 0..2 {
+        t.aios(&["run", "gated.toml"])
+            .success()
+            .stdout_contains("is waiting for you:");
+    }
+    // `approve` continues run 1 up to `train` and hands it on.
+    let item = t.inbox()[0]["id"].as_i64().unwrap();
+    t.aios(&["approve", &item.to_string()])
+        .success()
+        .stdout_contains(
+            "run 1 (gated): step train needs a worker tagged gpu; queued (see `aios workers`)",
+        );
+    // Run 2's decision is committed without going on; `tick` continues it.
+    let item = t.inbox()[0]["id"].as_i64().unwrap();
+    t.aios(&["approve", &item.to_string(), "--no-resume"])
+        .success();
+    t.aios(&["tick"]).success().stdout_contains(
+        "continued run 2: step train needs a worker tagged gpu; queued (see `aios workers`)",
+    );
+    let w = t.aios(&["workers", "--json"]).success().json();
+    let queued: Vec<(i64, Json)> = w["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["run"].as_i64().unwrap(), q["tags"].clone()))
+        .collect();
+    assert_eq!(
+        queued,
+        vec![
+            (1, serde_json::json!(["gpu"])),
+            (2, serde_json::json!(["gpu"]))
+        ]
+    );
+    // A later tick leaves them alone; a gpu worker finishes both.
+    let tick = t.aios(&["tick", "--json"]).success().json();
+    assert!(!tick.to_string().contains("handed_off"), "{tick}");
+    t.aios(&["worker", "--tags", "gpu", "--exit-when-idle"])
+        .success();
+    for run in [1, 2] {
+        assert_eq!(t.show(run)["status"], "succeeded");
+    }
+}
+
 #[test]
 fn a_personas_runs_on_is_added_to_its_steps() {
     let t = Test::new()
