@@ -69,3 +69,4 @@ mod tui;
 mod tui_control;
 mod tui_runs;
 mod workers;
+mod workers_takeover;
