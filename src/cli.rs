@@ -20,6 +20,8 @@ mod secret;
 pub use secret::*;
 mod trust;
 pub use trust::*;
+mod worker;
+pub use worker::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,6 +105,10 @@ pub enum Command {
     Tick(TickArgs),
     /// Tick in a resident loop until interrupted (SIGINT/SIGTERM)
     Daemon(DaemonArgs),
+    /// Claim queued runs (`aios run --detach`, tagged steps) and drive them, until interrupted
+    Worker(WorkerArgs),
+    /// List live workers with the runs they hold, and the runs queued for workers
+    Workers(WorkersArgs),
     /// Register, list and remove inbound webhooks (for `aios serve`)
     Hook(HookArgs),
     /// Start workflows from signed HTTP requests (POST /hooks/NAME)
@@ -330,6 +336,10 @@ pub struct RunArgs {
     /// Do not print progress
     #[arg(short, long)]
     pub quiet: bool,
+    /// Create the run and queue it for a worker (`aios worker`) instead of driving
+    /// it here; exits at once
+    #[arg(long, conflicts_with = "dry_run")]
+    pub detach: bool,
 }
 
 #[derive(Debug, Args)]

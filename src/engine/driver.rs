@@ -11,7 +11,8 @@
 //! [`answers`] journals what each call brought back and goes on,
 //! [`budget`] enforces the spending caps, [`breakers`] asks and tells the targets'
 //! circuit breakers, [`dry`] rehearses what a dry run does not carry out and
-//! [`rate`] holds commits and calls until their turn under a rate limit.
+//! [`rate`] holds commits and calls until their turn under a rate limit, and
+//! [`handoff`] hands the run to workers at a step whose tags the driver lacks.
 
 mod agent;
 mod answers;
@@ -23,6 +24,7 @@ pub(super) use answers::redact_result;
 pub(super) use replay::loop_records;
 pub(super) use tools::tool_call_in_flight;
 mod execute;
+pub(super) mod handoff;
 mod items;
 mod memory;
 mod prepare;
@@ -108,6 +110,9 @@ pub(super) struct Driver<'a> {
     held: Vec<rate::Held>,
     /// Steps whose turn came (by attempt): they go without taking another.
     turn_came: HashMap<usize, u32>,
+    /// Set when a step needed tags this driver lacks: nothing more starts, and the
+    /// run goes to the workers once the steps in flight are done.
+    handoff: Option<handoff::Handoff>,
 }
 
 /// Commit buffered events at least this often.
@@ -159,6 +164,7 @@ impl<'a> Driver<'a> {
             reserved_usd: 0.0,
             held: Vec::new(),
             turn_came: HashMap::new(),
+            handoff: None,
         }
     }
 
@@ -224,6 +230,14 @@ impl<'a> Driver<'a> {
             self.observer.live(&[]);
         }
         match result {
+            // Queued for the workers with the tags, and the lease given up, in one
+            // transaction.
+            Ok(outcome) if outcome.handoff.is_some() => {
+                let tags = outcome.handoff.as_ref().map(|h| h.tags.as_slice());
+                self.journal
+                    .hand_off(self.run.id, tags.unwrap_or_default(), &self.env.owner)?;
+                Ok(outcome)
+            }
             Ok(outcome) => {
                 self.journal.release_lease(self.run.id, &self.env.owner)?;
                 Ok(outcome)
@@ -258,6 +272,11 @@ impl<'a> Driver<'a> {
                         return Err(e);
                     }
                 }
+            }
+            // Handing the run on: once nothing it started is in flight, it stops,
+            // as a crash before the step would (resume plans that step again).
+            if self.handoff.is_some() && self.in_flight.is_empty() {
+                return self.hand_on();
             }
             match self.machine.outcome() {
                 Outcome::Active => {}
@@ -358,6 +377,7 @@ impl<'a> Driver<'a> {
             run_id: self.run.id,
             status: RunStatus::Cancelled,
             error: Some("cancelled by the operator".into()),
+            handoff: None,
         }
     }
 
@@ -383,6 +403,7 @@ impl<'a> Driver<'a> {
             run_id: self.run.id,
             status,
             error,
+            handoff: None,
         })
     }
 
@@ -466,6 +487,11 @@ impl<'a> Driver<'a> {
 
     fn perform(&mut self, e: Effect) -> Result<()> {
         match e {
+            Effect::Prepare { step, .. } | Effect::Execute { step, .. }
+                if self.held_for_workers(step) =>
+            {
+                Ok(())
+            }
             Effect::Prepare { step, attempt } => self.prepare(step, attempt),
             Effect::Propose { step, attempt } if self.dry() => {
                 self.rehearse_proposal(step, attempt)

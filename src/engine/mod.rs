@@ -27,6 +27,7 @@ use crate::journal::{
 };
 use crate::template::Context;
 use crate::workflow::{self, Workflow};
+pub use driver::handoff::{Handoff, required_tags};
 use driver::{Driver, Prepped};
 use machine::{Input, Machine, Phase, StepPlan, StepState};
 
@@ -57,6 +58,10 @@ pub struct RunEnv {
     pub mail: std::sync::Arc<crate::mail::MailSettings>,
     /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
     pub rates: std::sync::Arc<crate::rate::RateLimits>,
+    /// The driver's tags (sorted): a worker's `--tags`; none for every other driver.
+    /// A step whose `runs_on` (with its persona's) needs a tag not here is not
+    /// started: the run is handed to the workers that have them.
+    pub tags: Vec<String>,
 }
 
 impl RunEnv {
@@ -73,6 +78,7 @@ impl RunEnv {
             breakers: Default::default(),
             mail: Default::default(),
             rates: Default::default(),
+            tags: Vec::new(),
         }
     }
 }
@@ -116,6 +122,9 @@ pub struct RunOutcome {
     pub run_id: i64,
     pub status: RunStatus,
     pub error: Option<String>,
+    /// The run was handed to workers (still `running`, queued): a step needs tags
+    /// this driver lacks.
+    pub handoff: Option<Handoff>,
 }
 
 /// A run to create.

@@ -11,7 +11,8 @@
 //! supported), circuit breakers and the steps they hold (`BreakerStore`),
 //! notifications (`NotifyStore`), trust listings (`TrustStore`), versions of evidence
 //! (`VersionStore`), statistics (`StatsStore`), mail watches (`MailStore`) and runs'
-//! upkeep: replay, workflow changes, dry-run pruning (`RunUpkeep`). Ids come from
+//! upkeep: replay, workflow changes, dry-run pruning (`RunUpkeep`), and the ready-work
+//! queue with its workers (`Work`: claims with `FOR UPDATE SKIP LOCKED`). Ids come from
 //! database sequences; every compare-and-swap decision reads the row it decides on
 //! with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for)
 //! in the transaction that writes the outcome; each event is appended and projected
@@ -54,6 +55,7 @@ mod timers;
 mod trust;
 mod upkeep;
 mod versions;
+mod work;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -96,6 +98,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0011_dry_runs.sql"),
     ),
     ("0012_memory", include_str!("migrations/0012_memory.sql")),
+    ("0013_work", include_str!("migrations/0013_work.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.
