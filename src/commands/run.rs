@@ -177,20 +177,17 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
-    let outcome = engine::start(
-        &mut journal,
-        NewRun {
-            workflow: &wf,
-            source: &source,
-            path: Some(&path),
-            dir: &dir,
-            inputs,
-            uid: Some(uid),
-            dry,
-        },
-        &env,
-        &mut progress,
-    )?;
+    let created = engine::created_event(NewRun {
+        workflow: &wf,
+        source: &source,
+        path: Some(&path),
+        dir: &dir,
+        inputs,
+        uid: Some(uid),
+        dry,
+    });
+    // The run is driven on `wf` itself: nothing here needs it afterwards.
+    let outcome = engine::start_created(&mut journal, &source, created, wf, &env, &mut progress)?;
     if dry.is_some() {
         return super::dry::report(ctx, &journal, &outcome, &path, args.json);
     }
