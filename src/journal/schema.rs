@@ -44,7 +44,8 @@ pub(super) fn create_new(conn: &Connection, version: i64) -> rusqlite::Result<i6
 
 /// The statements that rebuild `conn`'s schema and rows in an empty database, in
 /// creation order, headed by `-- version N` (its `user_version`). Tables that SQLite
-/// makes for a virtual table (its shadow tables) are left to it.
+/// makes for a virtual table (its shadow tables) are left to it. (Only the tests write the file.)
+#[cfg(test)]
 pub(super) fn dump(conn: &Connection) -> rusqlite::Result<String> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let shadow: Vec<String> = conn
