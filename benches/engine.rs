@@ -12,7 +12,8 @@
 //! reported as FAIL lines but do not change the exit code: this is a measurement.
 //!
 //! Timing: `Instant` around spawn..`wait4`; peak RSS from the child's `ru_maxrss`
-//! (KiB on Linux). The child gets an empty environment plus `PATH` and `AIOS_HOME`.
+//! (KiB on Linux); CPU time from its `ru_utime + ru_stime` (all threads), which a
+//! busy machine inflates much less than the wall time. The child gets an empty environment plus `PATH` and `AIOS_HOME`.
 //!
 //! This file measures and reports; its helpers (the workflow, the binary, `wait4`,
 //! formatting, machine info) are in `engine/support.rs`.
@@ -65,6 +66,7 @@ fn main() {
 struct Sample {
     wall: Duration,
     rss_kib: u64,
+    cpu: Duration,
 }
 
 /// Summary of the samples of one configuration.
@@ -75,6 +77,8 @@ struct Stats {
     min: Duration,
     max: Duration,
     max_rss_kib: u64,
+    /// Median CPU time (user + system).
+    cpu: Duration,
 }
 
 impl Stats {
@@ -82,17 +86,22 @@ impl Stats {
         let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
         walls.sort();
         let k = walls.len();
-        let median = if k % 2 == 1 {
-            walls[k / 2]
-        } else {
-            (walls[k / 2 - 1] + walls[k / 2]) / 2
+        let median_of = |v: &[Duration]| {
+            if k % 2 == 1 {
+                v[k / 2]
+            } else {
+                (v[k / 2 - 1] + v[k / 2]) / 2
+            }
         };
+        let mut cpus: Vec<Duration> = samples.iter().map(|s| s.cpu).collect();
+        cpus.sort();
         Stats {
             runs: k,
-            median,
+            median: median_of(&walls),
             min: walls[0],
             max: walls[k - 1],
             max_rss_kib: samples.iter().map(|s| s.rss_kib).max().unwrap_or(0),
+            cpu: median_of(&cpus),
         }
     }
 }
@@ -155,7 +164,7 @@ impl Bench {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
-        let (status, rss_kib) = wait4(child.id())?;
+        let (status, rss_kib, cpu) = wait4(child.id())?;
         let wall = start.elapsed();
         if !status.success() {
             let stderr = fs::read_to_string(&err_path).unwrap_or_default();
@@ -164,7 +173,7 @@ impl Bench {
                 args.join(" ")
             ));
         }
-        Ok(Sample { wall, rss_kib })
+        Ok(Sample { wall, rss_kib, cpu })
     }
 
     /// `aios ARGS` with its stdout captured (not timed).
@@ -248,11 +257,12 @@ impl Bench {
         }
         let st = Stats::of(&samples);
         eprintln!(
-            "  {label:<28} {:>3} runs  median {}  min {}  max {}  max RSS {}",
+            "  {label:<28} {:>3} runs  median {}  min {}  max {}  CPU {}  max RSS {}",
             st.runs,
             ms(st.median),
             ms(st.min),
             ms(st.max),
+            ms(st.cpu),
             mib(st.max_rss_kib)
         );
         Ok(st)
@@ -397,35 +407,40 @@ fn render(r: &Report<'_>) -> String {
          process start included, spawned with an empty environment plus PATH and AIOS_HOME. \
          \"fresh\": a new AIOS_HOME per run, so each run also creates and migrates the DB; \
          \"warm\": one home reused for {} runs. Median of the runs after {WARMUPS} warm-ups; \
-         \"net\" subtracts the median start-up of `aios --version` ({}).",
+         \"net\" subtracts the median start-up of `aios --version` ({} wall, {} CPU). \
+         CPU is the median user + system time of the process (all threads).",
         r.warm_runs,
-        ms(base)
+        ms(base),
+        ms(r.baseline.cpu)
     );
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "| steps | home | runs | median wall | min – max | per step | per step, net of start | peak RSS |"
+        "| steps | home | runs | median wall | min – max | per step | per step, net of start | CPU | CPU per step, net | peak RSS |"
     );
-    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         o,
-        "| 0 (`--version`) | – | {} | {} | {} – {} | – | – | {} |",
+        "| 0 (`--version`) | – | {} | {} | {} – {} | – | – | {} | – | {} |",
         r.baseline.runs,
         ms(r.baseline.median),
         ms(r.baseline.min),
         ms(r.baseline.max),
+        ms(r.baseline.cpu),
         mib(r.baseline.max_rss_kib)
     );
     let row = |o: &mut String, n: usize, home: &str, s: &Stats| {
         let _ = writeln!(
             o,
-            "| {n} | {home} | {} | {} | {} – {} | {} | {} | {} |",
+            "| {n} | {home} | {} | {} | {} – {} | {} | {} | {} | {} | {} |",
             s.runs,
             ms(s.median),
             ms(s.min),
             ms(s.max),
             us(s.median / n as u32),
             us(s.median.saturating_sub(base) / n as u32),
+            ms(s.cpu),
+            us(s.cpu.saturating_sub(r.baseline.cpu) / n as u32),
             mib(s.max_rss_kib)
         );
     };

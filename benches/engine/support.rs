@@ -29,8 +29,9 @@ pub(super) fn chain_workflow(n: usize) -> String {
     s
 }
 
-/// Reap `pid` with `wait4`: its exit status and peak RSS (KiB).
-pub(super) fn wait4(pid: u32) -> BenchResult<(ExitStatus, u64)> {
+/// Reap `pid` with `wait4`: its exit status, peak RSS (KiB) and CPU time (user +
+/// system, all its threads).
+pub(super) fn wait4(pid: u32) -> BenchResult<(ExitStatus, u64, Duration)> {
     use std::os::unix::process::ExitStatusExt;
     let mut status: libc::c_int = 0;
     // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
@@ -46,9 +47,14 @@ pub(super) fn wait4(pid: u32) -> BenchResult<(ExitStatus, u64)> {
             return Err(format!("wait4({pid}): {err}"));
         }
     }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
     Ok((
         ExitStatus::from_raw(status),
         u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        tv(usage.ru_utime) + tv(usage.ru_stime),
     ))
 }
 

@@ -9,7 +9,7 @@ use super::{CmdResult, Ctx, Exit, show};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::engine::{self, Mode, NewRun, RunOutcome};
 use crate::error::Error;
-use crate::journal::{Journal, ProposalStatus, RunStatus, RunTimes};
+use crate::journal::{Event, Journal, ProposalStatus, RunStatus, RunTimes};
 use crate::workflow;
 
 /// Read a workflow file's bytes, or explain why not.
@@ -177,7 +177,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
-    let new = NewRun {
+    let created = engine::created_event(NewRun {
         workflow: &wf,
         source: &source,
         path: Some(&path),
@@ -185,11 +185,12 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
         inputs,
         uid: Some(uid),
         dry,
-    };
+    });
     if args.detach {
-        return detach(&mut journal, new, args.json);
+        return detach(&mut journal, &source, created, args.json);
     }
-    let outcome = engine::start(&mut journal, new, &env, &mut progress)?;
+    // The run is driven on `wf` itself: nothing here needs it afterwards.
+    let outcome = engine::start_created(&mut journal, &source, created, wf, &env, &mut progress)?;
     if dry.is_some() {
         return super::dry::report(ctx, &journal, &outcome, &path, args.json);
     }
@@ -198,9 +199,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
 
 /// `aios run --detach`: the run is created and queued for any worker in one
 /// transaction; no step runs here.
-fn detach(journal: &mut Journal, new: NewRun<'_>, json: bool) -> CmdResult {
-    let source = new.source;
-    let created = engine::created_event(new);
+fn detach(journal: &mut Journal, source: &str, created: Event, json: bool) -> CmdResult {
     let crate::journal::Event::RunCreated { uid, workflow, .. } = &created else {
         unreachable!("created_event makes a RunCreated event");
     };
@@ -329,10 +328,12 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
         ));
         return Ok(code);
     }
-    let extra = agent_report(journal, id)?;
+    // Read once: every part of the report below looks at the same rows (a run of a
+    // thousand steps spent a tenth of its time reading them again).
+    let steps = journal.steps(id)?;
+    let extra = agent_report(&steps);
     match outcome.status {
         RunStatus::Succeeded => {
-            let steps = journal.steps(id)?;
             ui::println(&format!(
                 "run {id} ({}) {} in {}: {}",
                 run.workflow,
@@ -391,16 +392,18 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
         }
         RunStatus::Failed => {
             let err = outcome.error.clone().unwrap_or_default();
-            let detail = journal
-                .steps(id)?
-                .into_iter()
+            let detail = steps
+                .iter()
                 .filter(|st| st.status == crate::journal::StepStatus::Failed)
-                .filter_map(|st| st.error.map(|e| format!("  {}: {e}\n", st.step_id)))
+                .filter_map(|st| {
+                    st.error
+                        .as_ref()
+                        .map(|e| format!("  {}: {e}\n", st.step_id))
+                })
                 .collect::<String>();
             // The items the failure withdrew from the inbox, which a resume puts back.
-            let waiting: Vec<String> = journal
-                .steps(id)?
-                .into_iter()
+            let waiting: Vec<&str> = steps
+                .iter()
                 .filter(|st| {
                     matches!(
                         st.status,
@@ -408,12 +411,14 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
                             | crate::journal::StepStatus::NeedsAttention
                     )
                 })
-                .map(|st| st.step_id)
+                .map(|st| st.step_id.as_str())
                 .collect();
             let withdrawn: Vec<String> = journal
                 .run_proposals(id)?
                 .into_iter()
-                .filter(|p| p.status == ProposalStatus::Withdrawn && waiting.contains(&p.step_id))
+                .filter(|p| {
+                    p.status == ProposalStatus::Withdrawn && waiting.contains(&p.step_id.as_str())
+                })
                 .map(|p| format!("{} ({})", p.id, p.step_id))
                 .collect();
             let withdrawn = if withdrawn.is_empty() {
@@ -470,10 +475,10 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
 
 /// What the run's agent steps add to its report: which answers came from a
 /// fallback (an offline draft, or a later model), and the text answers in full.
-fn agent_report(journal: &Journal, id: i64) -> Result<String, Error> {
+fn agent_report(steps: &[crate::journal::StepRecord]) -> String {
     let mut notes = String::new();
     let mut answers = String::new();
-    for st in journal.steps(id)? {
+    for st in steps {
         if st.kind != "agent" || st.status != crate::journal::StepStatus::Succeeded {
             continue;
         }
@@ -504,7 +509,7 @@ fn agent_report(journal: &Journal, id: i64) -> Result<String, Error> {
     if !notes.is_empty() {
         notes = format!("fallbacks:\n{notes}");
     }
-    Ok(notes + &answers)
+    notes + &answers
 }
 
 /// The absolute folder of a workflow file (relative paths in its steps start here).

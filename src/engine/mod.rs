@@ -200,7 +200,22 @@ pub fn start(
     observer: &mut dyn Observer,
 ) -> Result<RunOutcome> {
     let wf = new.workflow.clone();
-    let id = create(journal, new)?;
+    let source = new.source;
+    start_created(journal, source, created_event(new), wf, env, observer)
+}
+
+/// [`start`] for a caller that hands its workflow over: the run (its `RunCreated`
+/// event from [`created_event`] and the workflow's `source`) is driven on `wf`
+/// itself, not on a copy (a workflow of a thousand steps is about a megabyte).
+pub fn start_created(
+    journal: &mut Journal,
+    source: &str,
+    created: Event,
+    wf: Workflow,
+    env: &RunEnv,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome> {
+    let id = journal.create_run(source, created)?;
     drive_run(journal, id, Some(wf), None, env, observer, Mode::Continue)
 }
 

@@ -31,6 +31,7 @@ mod rate;
 mod repair;
 mod replay;
 mod schedule;
+mod schema;
 mod sqlite_error;
 pub mod stats;
 mod steer;

@@ -364,6 +364,8 @@ impl SqliteJournal {
             return Err(newer_schema(version));
         }
         super::repair::before_migrations(&tx, version)?;
+        // A new database starts from the schema snapshot (see `schema`).
+        let version = super::schema::create_new(&tx, version)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;

@@ -19,8 +19,8 @@ fn literal(s: &str) -> bool {
     !s.contains("{{") && !s.contains("{%")
 }
 
-fn span_of(t: &DeTable<'_>, key: &str) -> Option<Range<usize>> {
-    get(t, key).map(|v| v.span())
+fn span_of(t: Option<&DeTable<'_>>, key: &str) -> Option<Range<usize>> {
+    get(t?, key).map(|v| v.span())
 }
 
 fn refuse(e: String, at: Range<usize>) -> Diagnostic {
@@ -31,11 +31,30 @@ fn refuse(e: String, at: Range<usize>) -> Diagnostic {
 }
 
 /// The persona problems of a loaded workflow `wf` (from `source`, in `dir`).
+///
+/// Every command that loads a workflow asks this, and most workflows have no
+/// problem: the file is parsed again (for the problems' places) only when there is
+/// one, or when secrets must be placed in their steps. Places do not change which
+/// problems there are.
 pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> Vec<Diagnostic> {
+    let secrets = wf.secrets.iter().any(|u| !u.name.starts_with("inputs."));
+    if !secrets && problems(wf, None, dir, trust).is_empty() {
+        return Vec::new();
+    }
     let Ok(root) = DeTable::parse(source) else {
         return Vec::new();
     };
-    let root = root.get_ref();
+    problems(wf, Some(root.get_ref()), dir, trust)
+}
+
+/// [`check`] with the parsed file `root` to place each problem; without it, every
+/// problem is placed at the file's start and secrets are not checked.
+fn problems(
+    wf: &Workflow,
+    root: Option<&DeTable<'_>>,
+    dir: &Path,
+    trust: &TrustSettings,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let unknown = |name: &str, at: Range<usize>| {
         Diagnostic::new(format!("persona `{name}` is not configured"))
@@ -52,23 +71,26 @@ pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> 
     {
         out.push(unknown(name, wf_span.clone()));
     }
-    let tables: Vec<(Range<usize>, &DeTable<'_>)> =
-        match get(root, "steps").map(|v| (v.span(), v.get_ref())) {
+    let tables: Vec<(Range<usize>, Option<&DeTable<'_>>)> = match root {
+        None => wf.steps.iter().map(|_| (0..0, None)).collect(),
+        Some(root) => match get(root, "steps").map(|v| (v.span(), v.get_ref())) {
             Some((_, DeValue::Array(items))) => items
                 .iter()
                 .filter_map(|i| match i.get_ref() {
-                    DeValue::Table(t) => Some((i.span(), t)),
+                    DeValue::Table(t) => Some((i.span(), Some(t))),
                     _ => None,
                 })
                 .collect(),
             _ => Vec::new(),
-        };
+        },
+    };
     let mut personas: Vec<Option<&Persona>> = Vec::new();
     for (i, step) in wf.steps.iter().enumerate() {
         let Some((span, t)) = tables.get(i) else {
             personas.push(None);
             continue;
         };
+        let t = *t;
         let name = step
             .persona
             .as_deref()
@@ -103,7 +125,7 @@ pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> 
                 let (program, at) = match &s.script {
                     Some(_) => (Some("sh".to_string()), at("script")),
                     None => {
-                        let at0 = match get(t, "argv").map(|v| v.get_ref()) {
+                        let at0 = match t.and_then(|t| get(t, "argv")).map(|v| v.get_ref()) {
                             Some(DeValue::Array(a)) if !a.is_empty() => a[0].span(),
                             _ => at("argv"),
                         };
@@ -141,7 +163,7 @@ pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> 
                     server: x.server.clone(),
                     tool: x.tool.clone(),
                 },
-                key_span(t, "tool")
+                t.and_then(|t| key_span(t, "tool"))
                     .map(|_| at("tool"))
                     .unwrap_or(span.clone()),
             ),
@@ -181,8 +203,14 @@ pub fn check(wf: &Workflow, source: &str, dir: &Path, trust: &TrustSettings) -> 
             _ => {}
         }
     }
-    // Secrets read by a step's templates: the step's persona must allow them.
-    for u in wf.secrets.iter().filter(|u| !u.name.starts_with("inputs.")) {
+    // Secrets read by a step's templates: the step's persona must allow them (their
+    // steps are found by place).
+    let placed = root.is_some();
+    for u in wf
+        .secrets
+        .iter()
+        .filter(|u| placed && !u.name.starts_with("inputs."))
+    {
         let step = tables
             .iter()
             .position(|(s, _)| s.start <= u.span.start && u.span.end <= s.end);
