@@ -6,7 +6,9 @@ use crate::support::Test;
 
 #[test]
 fn the_database_is_private() {
-    let t = Test::new();
+    let Some(t) = Test::sqlite_only("the aios.db file's mode (0600)") else {
+        return;
+    };
     t.aios(&["runs"]).success();
     let mode = std::fs::metadata(t.db()).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "aios.db mode is {:o}", mode & 0o777);
@@ -14,7 +16,10 @@ fn the_database_is_private() {
 
 #[test]
 fn home_flag_works_like_aios_home() {
-    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    let Some(t) = Test::sqlite_only("where --home and AIOS_HOME put the aios.db file") else {
+        return;
+    };
+    let t = t.copy("examples/hello.toml", "hello.toml");
     t.args(&["--home", "data", "run", "hello.toml"])
         .no_home()
         .run()
@@ -65,7 +70,12 @@ fn a_bad_aios_now_is_a_usage_error() {
 
 #[test]
 fn a_locked_database_is_a_clear_error_and_writes_nothing() {
-    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    let Some(t) = Test::sqlite_only(
+        "another process holds the aios.db file's write lock (BEGIN IMMEDIATE) past AIOS_LOCK_TIMEOUT",
+    ) else {
+        return;
+    };
+    let t = t.copy("examples/hello.toml", "hello.toml");
     t.aios(&["runs"]).success();
     // Another process holds the write lock for the whole command.
     let conn = rusqlite::Connection::open(t.db()).unwrap();
@@ -100,7 +110,12 @@ fn a_bad_lock_timeout_is_a_usage_error() {
 fn a_full_disk_is_a_clear_error_and_leaves_a_sound_journal() {
     // A workflow whose snapshot alone is bigger than the space left.
     let big = "x".repeat(600_000);
-    let t = Test::new().write(
+    let Some(t) = Test::sqlite_only(
+        "writes to the aios.db file past RLIMIT_FSIZE fail, then the file's integrity_check",
+    ) else {
+        return;
+    };
+    let t = t.write(
         "big.toml",
         &format!(
             "name = \"big\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ v = \"{big}\" }}\n"
@@ -181,11 +196,14 @@ fn usage_lines_do_not_show_home_as_required_when_aios_home_is_set() {
         .aios(&["help", "runs"])
         .success()
         .stdout_contains("AIOS_HOME");
-    // The flag wins over the variable.
+    // The flag wins over the variable (where the SQLite file goes shows it; on
+    // PostgreSQL, home_flag_works_like_aios_home says it is SQLite-only).
     let t = Test::new();
     t.aios(&["--home", "other", "runs"]).success();
-    assert!(t.join("other/aios.db").exists());
-    assert!(!t.db().exists());
+    if !crate::support::on_postgres() {
+        assert!(t.join("other/aios.db").exists());
+        assert!(!t.db().exists());
+    }
 }
 
 #[test]
@@ -193,8 +211,12 @@ fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() 
     // Commands run on the PostgreSQL database the environment or the config names
     // (tests/cli/postgres.rs); one that cannot be reached stops them with a clear
     // error and hint (exit 5), never its password, and nothing is written to the
-    // SQLite file instead.
-    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    // SQLite file instead. This test chooses the backend itself: the harness's own
+    // database (AIOS_TEST_BACKEND=postgres) is set aside by an empty URL, which aios
+    // reads as unset.
+    let t = Test::new()
+        .env("AIOS_DATABASE_URL", "")
+        .copy("examples/hello.toml", "hello.toml");
     let out = t
         .args(&["run", "hello.toml"])
         .env(
