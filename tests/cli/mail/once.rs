@@ -81,10 +81,21 @@ fn killed_between_fetch_and_record_the_message_is_taken_once_later() {
         serde_json::json!([])
     );
     assert!(server.flags("INBOX", uid).is_empty());
-    // The next tick takes it, once.
+    // The next tick takes it, once. On PostgreSQL its run may be run 2: when the
+    // killed tick's transaction took id 1 from the sequence, that id is never given
+    // again (README, Backends: ids leave gaps).
     tick(&t);
     tick(&t);
-    assert_eq!(runs(&t), vec![(1, uid as u64, "succeeded".to_string())]);
+    let r = runs(&t);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].1, r[0].2.as_str()),
+        (uid as u64, "succeeded"),
+        "{r:?}"
+    );
+    if !crate::support::on_postgres() {
+        assert_eq!(r[0].0, 1, "{r:?}");
+    }
     assert_eq!(server.flags("INBOX", uid), ["\\Seen"]);
 }
 

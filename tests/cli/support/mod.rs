@@ -249,9 +249,13 @@ impl Test {
                     .iter()
                     .map(|p| p as &(dyn ::postgres::types::ToSql + Sync))
                     .collect();
-                let rows = pg_client(&url)
-                    .query(query, &params)
-                    .map_err(|e| e.to_string())?;
+                let rows = pg_client(&url).query(query, &params).map_err(|e| {
+                    // The server's own words (`db error` alone says nothing).
+                    match e.as_db_error() {
+                        Some(db) => format!("{}: {}", db.severity(), db.message()),
+                        None => e.to_string(),
+                    }
+                })?;
                 Ok(rows
                     .iter()
                     .map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect())
