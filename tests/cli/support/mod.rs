@@ -312,10 +312,11 @@ impl Cmd<'_> {
         }
         // Postgres mode: the test's database (the test's own AIOS_DATABASE_URL, set
         // below, wins).
-        if on_postgres() && !self.env.iter().any(|(k, _)| k == "AIOS_DATABASE_URL") {
-            if let Some(url) = self.test.database_url() {
-                c.env("AIOS_DATABASE_URL", url);
-            }
+        if on_postgres()
+            && !self.env.iter().any(|(k, _)| k == "AIOS_DATABASE_URL")
+            && let Some(url) = self.test.database_url()
+        {
+            c.env("AIOS_DATABASE_URL", url);
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
