@@ -262,3 +262,34 @@ fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() 
     t.aios(&["runs"]).success();
     assert!(t.join("aios.db").exists());
 }
+
+#[test]
+fn the_suite_runs_on_the_backend_it_was_asked_for() {
+    // The harness's switch (AIOS_TEST_BACKEND) reaches the commands: the journal
+    // `status` reports is the one the suite was asked to run on.
+    let t = Test::new();
+    t.aios(&["runs"]).success();
+    let s = t.aios(&["status", "--json"]).json();
+    match t.database_url() {
+        Some(url) => {
+            assert!(crate::support::on_postgres());
+            assert_eq!(s["database"]["backend"], "postgresql", "{s}");
+            assert_eq!(s["database"]["url"], url.as_str(), "{s}");
+            assert!(!t.join("aios.db").exists());
+            // The SQLite file's path is no answer on PostgreSQL: a test that asks fails.
+            let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.db()));
+            assert!(asked.is_err(), "t.db() answered on PostgreSQL");
+        }
+        None => {
+            assert!(!crate::support::on_postgres());
+            assert_eq!(s["database"]["backend"], "sqlite", "{s}");
+            assert!(t.db().exists());
+        }
+    }
+    // A test that names its own database keeps it, whatever the suite runs on.
+    let own = crate::support::postgres::fresh_database();
+    let t = Test::new().env("AIOS_DATABASE_URL", &own);
+    assert_eq!(t.database_url().as_deref(), Some(own.as_str()));
+    let s = t.aios(&["status", "--json"]).json();
+    assert_eq!(s["database"]["url"], own.as_str(), "{s}");
+}
