@@ -296,12 +296,17 @@ fn timer(ctx: &Ctx, checks: &mut Vec<Check>) -> bool {
     installed
 }
 
-/// The journal when there is one. A check only reads: it never creates the database
-/// (opening one that does not exist would).
+/// The journal when there is one. A check only reads: it never creates the SQLite
+/// file (opening one that does not exist would). On PostgreSQL the database is the
+/// journal (the `database` check reaches and migrates it), never the file.
 pub(super) fn existing_journal(
     ctx: &Ctx,
 ) -> Option<Result<crate::journal::Journal, crate::error::Error>> {
-    ctx.db_path().exists().then(|| ctx.reader())
+    match ctx.pg_pool() {
+        Ok(Some(_)) => Some(ctx.reader()),
+        Err(e) => Some(Err(e)),
+        Ok(None) => ctx.db_path().exists().then(|| ctx.reader()),
+    }
 }
 
 fn database(ctx: &Ctx, checks: &mut Vec<Check>) {

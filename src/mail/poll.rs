@@ -15,6 +15,11 @@
 //! Concurrent ticks race on the record: one transaction wins, the others write
 //! nothing for that message.
 //!
+//! The IMAP session is async; each of its steps is driven by its own `block_on` and
+//! the journal is called between them, never from inside the runtime: the PostgreSQL
+//! backend's client blocks on a runtime of its own, which tokio refuses to start
+//! inside another.
+//!
 //! UIDVALIDITY: UIDs are only meaningful under the folder's UIDVALIDITY, which is
 //! part of every message's key. When it changes (the server rebuilt the folder),
 //! messages get new UIDs; a message already taken under the old one is recognized
@@ -98,7 +103,7 @@ pub fn poll_all(
     for w in active {
         let name = w.spec.name.clone();
         let mut started = Vec::new();
-        let polled = rt.block_on(poll_watch(journal, env, &w, report, &mut started));
+        let polled = poll_watch(&rt, journal, env, &w, report, &mut started);
         // Runs recorded before a failure are driven all the same.
         for s in started {
             driven.push(s.run);
@@ -204,7 +209,8 @@ fn snapshot(source: &str, origin: &str) -> Result<crate::workflow::Workflow> {
     })
 }
 
-async fn poll_watch(
+fn poll_watch(
+    rt: &tokio::runtime::Runtime,
     journal: &mut Journal,
     env: &RunEnv,
     watch: &MailWatchRecord,
@@ -242,15 +248,16 @@ async fn poll_watch(
             }
             e
         })?;
-    let mut session = Session::open(account, secret.expose()).await?;
+    let mut session = rt.block_on(Session::open(account, secret.expose()))?;
     drop(secret);
-    let result = take_new(journal, env, &w, &source, &mut session, report, started).await;
-    session.logout().await;
+    let result = take_new(rt, journal, env, &w, &source, &mut session, report, started);
+    rt.block_on(session.logout());
     result
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn take_new(
+fn take_new(
+    rt: &tokio::runtime::Runtime,
     journal: &mut Journal,
     env: &RunEnv,
     w: &MailWatchRecord,
@@ -262,7 +269,7 @@ async fn take_new(
     let name = w.spec.name.as_str();
     let (account, folder) = (w.spec.account.as_str(), w.spec.folder.as_str());
     let after = After::parse(&w.spec.after).unwrap_or(After::Seen);
-    let selected = session.select(folder).await?;
+    let selected = rt.block_on(session.select(folder))?;
     let validity = selected.uidvalidity;
     if let Some(Some(old)) = journal.mail_validity(name, account, folder, validity)? {
         let summary = format!(
@@ -280,11 +287,11 @@ async fn take_new(
     }
     // Recorded by a poll that stopped before applying `after`.
     let pending = journal.mail_unflagged(name, account, folder, validity)?;
-    apply_after(journal, session, w, after, validity, &pending).await?;
+    apply_after(rt, journal, session, w, after, validity, &pending)?;
     if selected.exists == 0 {
         return Ok(());
     }
-    let found = session.search(&w.spec.search).await?;
+    let found = rt.block_on(session.search(&w.spec.search))?;
     let decided = journal.mail_decided(name, account, folder, validity, &found)?;
     let new: Vec<u32> = found
         .into_iter()
@@ -299,7 +306,7 @@ async fn take_new(
     let wf = &wf;
     let dir = std::path::PathBuf::from(&w.spec.dir);
     for uid in new {
-        let Some(raw) = session.fetch(uid).await? else {
+        let Some(raw) = rt.block_on(session.fetch(uid))? else {
             continue; // expunged meanwhile
         };
         let place = MailPlace {
@@ -371,7 +378,7 @@ async fn take_new(
         match journal.record_mail(name, incoming)? {
             MailRecorded::Started { run } => {
                 started.push(Started { uid, subject, run });
-                apply_after(journal, session, w, after, validity, &[uid]).await?;
+                apply_after(rt, journal, session, w, after, validity, &[uid])?;
             }
             MailRecorded::Duplicate { run } => {
                 report.items.push(TickItem::Mail(MailItem::Duplicate {
@@ -380,7 +387,7 @@ async fn take_new(
                     uid,
                     run,
                 }));
-                apply_after(journal, session, w, after, validity, &[uid]).await?;
+                apply_after(rt, journal, session, w, after, validity, &[uid])?;
             }
             MailRecorded::Malformed { notice } => {
                 if let Some(item) = notice {
@@ -400,7 +407,8 @@ async fn take_new(
 }
 
 /// Apply `after` to recorded messages, then journal that it was.
-async fn apply_after(
+fn apply_after(
+    rt: &tokio::runtime::Runtime,
     journal: &mut Journal,
     session: &mut Session,
     w: &MailWatchRecord,
@@ -412,10 +420,10 @@ async fn apply_after(
         return Ok(());
     }
     match (after, &w.spec.move_to) {
-        (After::Move, Some(to)) => session.move_to(uids, to).await?,
+        (After::Move, Some(to)) => rt.block_on(session.move_to(uids, to))?,
         // Recorded as done: nothing to apply.
         (After::Keep, _) => return Ok(()),
-        _ => session.mark_seen(uids).await?,
+        _ => rt.block_on(session.mark_seen(uids))?,
     }
     journal.mail_flagged(
         &w.spec.name,

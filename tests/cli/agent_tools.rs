@@ -100,14 +100,13 @@ pub(crate) fn openai_results(body: &Json) -> Vec<(String, String)> {
 }
 
 pub(crate) fn events_of(t: &Test, kind: &str) -> Vec<Json> {
-    let db = rusqlite::Connection::open(t.db()).unwrap();
-    let mut stmt = db
-        .prepare("SELECT data FROM events WHERE type = ?1 ORDER BY seq")
-        .unwrap();
-    stmt.query_map([kind], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|s| serde_json::from_str(&s.unwrap()).unwrap())
-        .collect()
+    t.sql_rows(
+        "SELECT data FROM events WHERE type = $1 ORDER BY seq",
+        &[kind],
+    )
+    .into_iter()
+    .map(|r| serde_json::from_str(r[0].as_str().unwrap()).unwrap())
+    .collect()
 }
 
 #[test]
@@ -496,17 +495,11 @@ fn killed_between_a_tool_call_and_its_result_resume_calls_the_read_only_tool_aga
     // The first turn is journaled: the (2 s) tool call is in flight.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let journaled = || -> i64 {
-        rusqlite::Connection::open(t.db())
-            .and_then(|db| {
-                db.query_row(
-                    "SELECT count(*) FROM events WHERE type = 'llm_call'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0)
+        // No journal (or no table) yet reads as nothing journaled.
+        t.try_sql_rows("SELECT count(*) FROM events WHERE type = 'llm_call'", &[])
+            .map_or(0, |r| r[0][0].as_i64().unwrap())
     };
-    while !t.db().exists() || journaled() == 0 {
+    while journaled() == 0 {
         assert!(std::time::Instant::now() < deadline, "no call journaled");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -70,11 +70,15 @@ fn assert_all_succeeded(t: &Test) {
         .success()
         .stdout_contains("ok run 1: ")
         .stdout_contains(" events replay to the stored state");
-    let db = rusqlite::Connection::open(t.db()).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    // The SQLite file's own check (PostgreSQL has no equivalent: its WAL recovers a
+    // killed client's transaction, and replay above checked the journal).
+    if !crate::support::on_postgres() {
+        let db = rusqlite::Connection::open(t.db()).unwrap();
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
 }
 
 #[test]

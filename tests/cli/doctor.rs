@@ -31,7 +31,12 @@ fn doctor_all_good_with_a_provider_and_a_tool_server() {
         .stdout_contains("ok   provider local")
         .stdout_contains("2 models")
         .stdout_contains("ok   mcp everything")
-        .stdout_contains("integrity ok")
+        // SQLite's integrity check; on PostgreSQL the server reached and migrated.
+        .stdout_contains(if crate::support::on_postgres() {
+            "reachable, schema current"
+        } else {
+            "integrity ok"
+        })
         .stdout_contains("warn tick timer       not installed (0 schedules registered)")
         .stdout_contains("all good");
     assert!(out.stdout.contains("started; "), "{}", out.stdout);
@@ -266,11 +271,20 @@ fn doctor_puts_config_problems_at_file_line_column() {
 #[test]
 fn doctor_on_a_fresh_home_creates_no_journal_and_no_folder() {
     let t = Test::new();
-    t.aios(&["doctor"]).success().stdout_contains(&format!(
-        "warn database         no journal yet (run `aios init` or any workflow): {} does not exist\n",
-        t.db().display()
-    ));
-    assert!(!t.db().exists(), "doctor created the database");
+    // On PostgreSQL the journal is the database: doctor reaches it (and migrates an
+    // empty one); it creates no file and no folder either.
+    let pg = t.database_url();
+    let database_line = match &pg {
+        Some(url) => format!("ok   database         PostgreSQL at {url} ("),
+        None => format!(
+            "warn database         no journal yet (run `aios init` or any workflow): {} does not exist\n",
+            t.db().display()
+        ),
+    };
+    t.aios(&["doctor"])
+        .success()
+        .stdout_contains(&database_line);
+    assert!(!t.join("aios.db").exists(), "doctor created the database");
     let left: Vec<_> = std::fs::read_dir(t.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -286,12 +300,16 @@ fn doctor_on_a_fresh_home_creates_no_journal_and_no_folder() {
         .json();
     let checks = j["checks"].as_array().unwrap();
     let database = checks.iter().find(|c| c["check"] == "database").unwrap();
-    assert_eq!(database["status"], "warn");
+    let (status, start) = match &pg {
+        Some(url) => ("ok", format!("PostgreSQL at {url} (")),
+        None => (
+            "warn",
+            "no journal yet (run `aios init` or any workflow)".to_string(),
+        ),
+    };
+    assert_eq!(database["status"], status);
     assert!(
-        database["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("no journal yet (run `aios init` or any workflow)"),
+        database["detail"].as_str().unwrap().starts_with(&start),
         "{database}"
     );
     let last_tick = checks.iter().find(|c| c["check"] == "last tick").unwrap();

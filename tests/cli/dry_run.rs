@@ -158,8 +158,7 @@ see it again: aios show 1 · dry runs: aios runs --dry · remove them: aios runs
     );
     assert_eq!(step(&show, "pause")["status"], "succeeded");
     // The secret input's value is nowhere in the database.
-    let db = std::fs::read(t.db()).unwrap();
-    assert!(!db.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+    t.assert_journal_lacks(TOKEN);
 }
 
 /// The idempotency key a step's rendered action carries (from the journal).
@@ -222,13 +221,8 @@ fn dry_runs_are_kept_apart_and_removable() {
     t.aios(&["runs", "--dry"])
         .success()
         .stdout_is("no dry runs; rehearse a workflow with: aios run --dry-run FILE\n");
-    let conn = rusqlite::Connection::open(t.db()).unwrap();
-    let left: i64 = conn
-        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(t.sql_int("SELECT count(*) FROM events", &[]), 0);
     // The events of real runs stay append-only.
-    drop(conn);
     t.put(
         "real.toml",
         "name = \"real\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = { x = 1 }\n",
@@ -239,9 +233,8 @@ fn dry_runs_are_kept_apart_and_removable() {
     t.aios(&["runs", "--dry", "--prune"])
         .success()
         .stdout_is("no dry runs to remove\n");
-    let conn = rusqlite::Connection::open(t.db()).unwrap();
-    let err = conn.execute("DELETE FROM events", []).unwrap_err();
-    assert!(err.to_string().contains("events are append-only"), "{err}");
+    let err = t.try_sql_rows("DELETE FROM events", &[]).unwrap_err();
+    assert!(err.contains("events are append-only"), "{err}");
     assert!(server.requests().is_empty());
 }
 

@@ -36,14 +36,7 @@ fn nowhere(t: &Test, outs: &[&Output], text: &str) {
             cmd.join(" ")
         );
     }
-    for name in ["aios.db", "aios.db-wal"] {
-        if let Ok(bytes) = std::fs::read(t.join(name)) {
-            assert!(
-                !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
-                "{name} holds it"
-            );
-        }
-    }
+    t.assert_journal_lacks(text);
 }
 
 #[test]

@@ -89,10 +89,8 @@ fn replay_reports_a_tombstone_its_event_does_not_rebuild() {
         .success();
     t.aios(&["fact", "unset", "customer:acme", "plan"])
         .success();
-    let db = rusqlite::Connection::open(t.db()).unwrap();
-    db.execute("DELETE FROM fact_versions WHERE unset = 1", [])
-        .unwrap();
-    drop(db);
+    // `WHERE unset`: an integer on SQLite, a boolean on PostgreSQL.
+    t.sql("DELETE FROM fact_versions WHERE unset");
     t.aios(&["replay"]).code(1).stdout_contains(
         "mismatch unset facts: the stored tombstones differ from their events:\n  \
          fact tombstone customer:acme plan version 2 by ",
@@ -254,13 +252,7 @@ fn facts_set_by_hand_are_events_that_replay_rebuilds() {
         .success()
         .stdout_contains("ok facts set by hand: 2 events replay to the stored versions\n");
     // A stored version lost behind the journal's back: replay says which.
-    let db = rusqlite::Connection::open(t.db()).unwrap();
-    db.execute(
-        "DELETE FROM fact_versions WHERE entity = 'customer:acme' AND key = 'seats'",
-        [],
-    )
-    .unwrap();
-    drop(db);
+    t.sql("DELETE FROM fact_versions WHERE entity = 'customer:acme' AND key = 'seats'");
     t.aios(&["replay"]).code(1).stdout_contains(
         "mismatch facts set by hand: the stored versions differ from their events:\n  \
          fact customer:acme seats version 1 = 5 (manual): its event rebuilds a row that is not stored\n",

@@ -21,7 +21,18 @@ fn init_creates_the_data_dir_and_a_commented_config() {
         .stdout_contains("aios run hello.toml")
         .stdout_contains("aios inbox");
     assert!(!out.stdout.contains("[y/N]"), "{}", out.stdout);
-    assert!(home.join("aios.db").is_file());
+    match t.database_url() {
+        // The journal is the database, migrated; no SQLite file beside the config.
+        Some(url) => {
+            assert!(
+                out.stdout.contains(&format!("{url} (data)")),
+                "{}",
+                out.stdout
+            );
+            assert!(!home.join("aios.db").exists());
+        }
+        None => assert!(home.join("aios.db").is_file()),
+    }
     let cfg = std::fs::read_to_string(home.join("config.toml")).unwrap();
     for section in [
         "# [providers.ollama]",
@@ -57,7 +68,10 @@ fn init_again_changes_nothing_and_says_what_exists() {
         .success()
         .stdout_contains("exists")
         .stdout_contains("config.toml (left as it is)")
-        .stdout_contains("aios.db (data)");
+        .stdout_contains(&match t.database_url() {
+            Some(url) => format!("{url} (data)"),
+            None => "aios.db (data)".to_string(),
+        });
     assert_eq!(t.read("config.toml"), "[budget]\ndaily_usd = 1.0\n");
 }
 

@@ -392,9 +392,8 @@ fn a_server_sees_none_of_the_callers_environment_or_secrets() {
         journaled.contains("\"TOKEN\": \"[secret MCP_TOKEN]\""),
         "{journaled}"
     );
-    let db = std::fs::read(t.db()).unwrap();
-    let db = String::from_utf8_lossy(&db);
-    assert!(!db.contains("given-secret-value") && !db.contains("planted-env-value"));
+    t.assert_journal_lacks("given-secret-value");
+    t.assert_journal_lacks("planted-env-value");
 }
 
 #[test]

@@ -37,8 +37,16 @@ fn hash(t: &Test) -> String {
 
 /// hello (succeeded), launch waiting at its gate after two approvals, and a run
 /// fired by a schedule.
-fn journal() -> Test {
-    let t = Test::new()
+/// The SQLite journal these tests copy, as the migration's source: `None` when the
+/// suite runs on PostgreSQL (the harness says so; see [`Test::sqlite_only`]).
+fn sqlite_home() -> Option<Test> {
+    Test::sqlite_only(SOURCE_IS_SQLITE)
+}
+
+const SOURCE_IS_SQLITE: &str = "aios migrate copies the SQLite journal (aios.db) into PostgreSQL: its source is the file (its target is PostgreSQL in the SQLite pass too)";
+
+fn journal() -> Option<Test> {
+    let t = sqlite_home()?
         .copy("examples/hello.toml", "hello.toml")
         .copy("workflows/launch.toml", "launch.toml")
         .write("daily.toml", &daily("latest", "skip"));
@@ -57,12 +65,12 @@ fn journal() -> Test {
     .success();
     at(&t, "2026-11-21T09:00:30Z", &["tick"]).success();
     assert_eq!(t.show(3)["status"], "succeeded");
-    t
+    Some(t)
 }
 
 #[test]
 fn runs_approvals_and_a_schedule_are_copied_and_rebuilt_alike() {
-    let t = journal();
+    let Some(t) = journal() else { return };
     let before = hash(&t);
     let url = target();
     let out = t
@@ -157,7 +165,7 @@ fn runs_approvals_and_a_schedule_are_copied_and_rebuilt_alike() {
 
 #[test]
 fn a_database_that_holds_something_is_refused_unless_forced() {
-    let t = journal();
+    let Some(t) = journal() else { return };
     let url = target();
     t.aios(&["migrate", "--to", &url]).success();
     let events = rows(&url, "SELECT count(*) FROM events");
@@ -183,7 +191,7 @@ fn a_database_that_holds_something_is_refused_unless_forced() {
 
 #[test]
 fn memory_is_copied_and_searched_on_postgresql_as_it_was() {
-    let t = journal();
+    let Some(t) = journal() else { return };
     t.aios(&["fact", "set", "customer:acme", "plan", "gold"])
         .success();
     t.aios(&["fact", "set", "customer:acme", "zone", "eu"])
@@ -230,7 +238,7 @@ fn memory_is_copied_and_searched_on_postgresql_as_it_was() {
 
 #[test]
 fn a_copy_that_fails_part_way_copies_nothing() {
-    let t = journal();
+    let Some(t) = journal() else { return };
     // A decided item whose projection was changed behind the log's back.
     rusqlite::Connection::open(t.join("aios.db"))
         .unwrap()
@@ -259,14 +267,14 @@ fn a_copy_that_fails_part_way_copies_nothing() {
 
 #[test]
 fn bad_and_unreachable_urls_and_a_missing_journal_are_clear() {
-    let t = Test::new();
+    let Some(t) = sqlite_home() else { return };
     t.aios(&["migrate", "--to", &target()])
         .code(3)
         .stderr_contains("error: there is no journal at ")
         .stderr_contains("hint: aios migrate copies an existing journal");
     assert!(!t.join("aios.db").exists(), "no journal is created");
 
-    let t = journal();
+    let t = journal().unwrap();
     let before = hash(&t);
     t.aios(&["migrate", "--to", "mysql://root:s3cret@db/x"])
         .code(2)
@@ -301,7 +309,8 @@ fn bad_and_unreachable_urls_and_a_missing_journal_are_clear() {
 fn a_run_being_executed_is_refused_unless_allowed() {
     let server = crate::support::http::Server::start();
     let slow = server.hold("/slow");
-    let t = Test::new().write(
+    let Some(t) = sqlite_home() else { return };
+    let t = t.write(
         "held.toml",
         &format!(
             r#"

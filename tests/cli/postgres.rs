@@ -86,7 +86,10 @@ fn hello_runs_and_its_log_comes_from_postgres() {
     t.aios(&["run", "hello.toml", "--input", "name=Bo"])
         .success()
         .stdout_contains("run 2 (hello) succeeded");
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 /// hello.toml as shipped, but its file write asks first.
@@ -136,7 +139,10 @@ fn a_proposal_waits_in_the_inbox_and_approving_it_finishes_the_run() {
     );
     assert_eq!(trust[0]["streak"], 1, "{trust}");
     t.aios(&["replay"]).success().stdout_contains("ok run 1:");
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 /// Approve every item of `run` until it is done (the gate with a launch date): the
@@ -255,7 +261,10 @@ fn launch_runs_end_to_end_with_memory_and_its_record_is_searchable() {
         .success()
         .stdout_contains("ok run 1:")
         .stdout_contains("ok run 2:");
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 #[test]
@@ -311,7 +320,10 @@ fn facts_are_set_listed_unset_and_replayed() {
         .success()
         .stdout_contains("last 30 days (2026-10-23 to 2026-11-21)");
     t.aios(&["trust"]).success();
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 /// `render` reads a key its input does not have, so it fails when rendered.
@@ -355,7 +367,10 @@ fn a_failed_run_continues_on_a_corrected_file() {
     t.aios(&["replay", "1"])
         .success()
         .stdout_contains("ok run 1:");
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 #[test]
@@ -400,7 +415,10 @@ retry = {{ attempts = 5, backoff = "10ms" }}
     t.aios(&["replay"])
         .success()
         .stdout_contains("circuit breakers: 2 events replay to the stored state");
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 const COOL_OFF: &str = r#"
@@ -446,7 +464,10 @@ fn a_waiting_run_resumes_once_its_wait_is_over() {
         crate::support::step(&show, "send")["output"]["sent"],
         "hello"
     );
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 const DAILY: &str = r#"
@@ -500,7 +521,10 @@ fn a_schedule_is_added_listed_and_fired_by_tick() {
             .len(),
         1
     );
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 #[test]
@@ -539,7 +563,10 @@ fn a_held_step_goes_at_the_next_tick_once_its_breaker_is_closed_by_hand() {
     t.aios(&["tick"]).success();
     assert_eq!(t.show(1)["status"], "succeeded");
     assert_eq!(server.count("/x"), 2);
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }
 
 #[test]
@@ -552,5 +579,8 @@ fn restore_of_a_sqlite_file_is_refused_and_writes_nothing() {
         t.aios(&["runs", "--json"]).success().json(),
         serde_json::json!([])
     );
-    assert!(!t.db().exists(), "the SQLite journal was created");
+    assert!(
+        !t.join("aios.db").exists(),
+        "the SQLite journal was created"
+    );
 }

@@ -212,31 +212,26 @@ fn old_bare_host_keys_load_and_old_journaled_names_show_as_targets() {
     t.aios(&["cancel", "2"]).success();
     bg.wait();
     // A turn journaled by an older aios, under the bare key, after the new one.
-    let db = rusqlite::Connection::open(t.db()).unwrap();
-    let n = db
-        .execute(
-            "INSERT INTO events (run_id, step_id, type, data, at)
-             SELECT run_id, step_id, type, replace(data, ?1, ?2), at FROM events
-             WHERE run_id = 2 AND type = 'step_throttled'",
-            [format!("\"http:{host}\""), format!("\"{host}\"")],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
-    db.execute(
+    let inserted = t.sql_rows(
+        "INSERT INTO events (run_id, step_id, type, data, at)
+         SELECT run_id, step_id, type, replace(data, $1, $2), at FROM events
+         WHERE run_id = 2 AND type = 'step_throttled' RETURNING seq",
+        &[&format!("\"http:{host}\""), &format!("\"{host}\"")],
+    );
+    assert_eq!(inserted.len(), 1);
+    t.sql_rows(
         "UPDATE steps SET throttled_until = (SELECT throttled_until FROM steps WHERE run_id = 2),
-                          throttled_by = ?1 WHERE run_id = 2",
-        [format!("{host} 1/h")],
-    )
-    .unwrap();
-    let old: String = db
-        .query_row(
-            "SELECT data FROM events WHERE type = 'step_throttled' ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+                          throttled_by = $1 WHERE run_id = 2",
+        &[&format!("{host} 1/h")],
+    );
+    let old = t.sql_rows(
+        "SELECT data FROM events WHERE type = 'step_throttled' ORDER BY seq DESC LIMIT 1",
+        &[],
+    )[0][0]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(old.contains(&format!("\"target\":\"{host}\"")), "{old}");
-    drop(db);
     t.aios(&["replay", "2"]).success();
     assert_eq!(
         t.show(2)["steps"][0]["throttled"]["limit"],

@@ -20,8 +20,7 @@ fn notices(t: &Test, now: &str) -> Vec<Json> {
 }
 
 fn sql(t: &Test, statement: &str) {
-    let conn = rusqlite::Connection::open(t.db()).unwrap();
-    conn.execute_batch(statement).unwrap();
+    t.sql(statement);
 }
 
 #[test]
@@ -233,7 +232,13 @@ fn an_unexpected_database_error_hints_a_command_that_runs_as_written() {
     // insert fails in the database (any such failure is a bug, and says so).
     sql(
         &t,
-        "CREATE TRIGGER refuse BEFORE INSERT ON fires BEGIN SELECT RAISE(ABORT, 'refused by a test'); END;",
+        if crate::support::on_postgres() {
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'refused by a test'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON fires FOR EACH ROW EXECUTE FUNCTION refuse();"
+        } else {
+            "CREATE TRIGGER refuse BEFORE INSERT ON fires BEGIN SELECT RAISE(ABORT, 'refused by a test'); END;"
+        },
     );
     let out = at(&t, "2026-11-21T09:00:00Z", &["tick"]).code(1);
     assert!(

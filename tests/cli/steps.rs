@@ -332,8 +332,7 @@ type = "integer"
     assert!(out.lines().any(|l| l == "GREETING=hi 41"), "{out}");
     assert!(out.lines().any(|l| l.starts_with("PATH=")), "{out}");
     // Nor does the secret reach the journal.
-    let db = std::fs::read(t.db()).unwrap();
-    assert!(!String::from_utf8_lossy(&db).contains("s3cr3t"));
+    t.assert_journal_lacks("s3cr3t");
 }
 
 #[test]

@@ -6,7 +6,9 @@ use crate::support::Test;
 
 #[test]
 fn the_database_is_private() {
-    let t = Test::new();
+    let Some(t) = Test::sqlite_only("the aios.db file's mode (0600)") else {
+        return;
+    };
     t.aios(&["runs"]).success();
     let mode = std::fs::metadata(t.db()).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "aios.db mode is {:o}", mode & 0o777);
@@ -14,7 +16,10 @@ fn the_database_is_private() {
 
 #[test]
 fn home_flag_works_like_aios_home() {
-    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    let Some(t) = Test::sqlite_only("where --home and AIOS_HOME put the aios.db file") else {
+        return;
+    };
+    let t = t.copy("examples/hello.toml", "hello.toml");
     t.args(&["--home", "data", "run", "hello.toml"])
         .no_home()
         .run()
@@ -42,7 +47,12 @@ fn home_flag_works_like_aios_home() {
 
 #[test]
 fn a_home_that_cannot_be_created_exits_5_with_a_hint() {
-    let t = Test::new().write("afile", "not a folder");
+    let Some(t) = Test::sqlite_only(
+        "`aios runs` creates the data folder for the aios.db file (on PostgreSQL it reads the server and needs no folder)",
+    ) else {
+        return;
+    };
+    let t = t.write("afile", "not a folder");
     t.args(&["--home", "afile/sub", "runs"])
         .no_home()
         .run()
@@ -65,7 +75,12 @@ fn a_bad_aios_now_is_a_usage_error() {
 
 #[test]
 fn a_locked_database_is_a_clear_error_and_writes_nothing() {
-    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    let Some(t) = Test::sqlite_only(
+        "another process holds the aios.db file's write lock (BEGIN IMMEDIATE) past AIOS_LOCK_TIMEOUT",
+    ) else {
+        return;
+    };
+    let t = t.copy("examples/hello.toml", "hello.toml");
     t.aios(&["runs"]).success();
     // Another process holds the write lock for the whole command.
     let conn = rusqlite::Connection::open(t.db()).unwrap();
@@ -100,7 +115,12 @@ fn a_bad_lock_timeout_is_a_usage_error() {
 fn a_full_disk_is_a_clear_error_and_leaves_a_sound_journal() {
     // A workflow whose snapshot alone is bigger than the space left.
     let big = "x".repeat(600_000);
-    let t = Test::new().write(
+    let Some(t) = Test::sqlite_only(
+        "writes to the aios.db file past RLIMIT_FSIZE fail, then the file's integrity_check",
+    ) else {
+        return;
+    };
+    let t = t.write(
         "big.toml",
         &format!(
             "name = \"big\"\n[[steps]]\nid = \"a\"\nkind = \"set\"\nvalues = {{ v = \"{big}\" }}\n"
@@ -181,11 +201,14 @@ fn usage_lines_do_not_show_home_as_required_when_aios_home_is_set() {
         .aios(&["help", "runs"])
         .success()
         .stdout_contains("AIOS_HOME");
-    // The flag wins over the variable.
+    // The flag wins over the variable (where the SQLite file goes shows it; on
+    // PostgreSQL, home_flag_works_like_aios_home says it is SQLite-only).
     let t = Test::new();
     t.aios(&["--home", "other", "runs"]).success();
-    assert!(t.join("other/aios.db").exists());
-    assert!(!t.db().exists());
+    if !crate::support::on_postgres() {
+        assert!(t.join("other/aios.db").exists());
+        assert!(!t.db().exists());
+    }
 }
 
 #[test]
@@ -193,8 +216,12 @@ fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() 
     // Commands run on the PostgreSQL database the environment or the config names
     // (tests/cli/postgres.rs); one that cannot be reached stops them with a clear
     // error and hint (exit 5), never its password, and nothing is written to the
-    // SQLite file instead.
-    let t = Test::new().copy("examples/hello.toml", "hello.toml");
+    // SQLite file instead. This test chooses the backend itself: the harness's own
+    // database (AIOS_TEST_BACKEND=postgres) is set aside by an empty URL, which aios
+    // reads as unset.
+    let t = Test::new()
+        .env("AIOS_DATABASE_URL", "")
+        .copy("examples/hello.toml", "hello.toml");
     let out = t
         .args(&["run", "hello.toml"])
         .env(
@@ -208,7 +235,7 @@ fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() 
             "hint: check that the server at postgres://aios:***@127.0.0.1:9/aios runs",
         );
     assert!(!out.stderr.contains("s3cret-pw"), "{}", out.stderr);
-    assert!(!t.db().exists());
+    assert!(!t.join("aios.db").exists());
     let t = t.write(
         "config.toml",
         "[database]\nurl = \"postgresql://aios@127.0.0.1:9/aios?password=s3cret-pw\"\n",
@@ -219,7 +246,7 @@ fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() 
         .stderr_contains("could not be reached")
         .stderr_contains("password=***");
     assert!(!out.stderr.contains("s3cret-pw"), "{}", out.stderr);
-    assert!(!t.db().exists());
+    assert!(!t.join("aios.db").exists());
     // A URL of another database is refused as such.
     t.args(&["runs"])
         .env("AIOS_DATABASE_URL", "mysql://x/y")
@@ -233,5 +260,36 @@ fn a_postgres_server_that_cannot_be_reached_stops_commands_and_writes_nothing() 
     // Without either, the SQLite journal as always.
     let t = t.write("config.toml", "");
     t.aios(&["runs"]).success();
-    assert!(t.db().exists());
+    assert!(t.join("aios.db").exists());
+}
+
+#[test]
+fn the_suite_runs_on_the_backend_it_was_asked_for() {
+    // The harness's switch (AIOS_TEST_BACKEND) reaches the commands: the journal
+    // `status` reports is the one the suite was asked to run on.
+    let t = Test::new();
+    t.aios(&["runs"]).success();
+    let s = t.aios(&["status", "--json"]).json();
+    match t.database_url() {
+        Some(url) => {
+            assert!(crate::support::on_postgres());
+            assert_eq!(s["database"]["backend"], "postgresql", "{s}");
+            assert_eq!(s["database"]["url"], url.as_str(), "{s}");
+            assert!(!t.join("aios.db").exists());
+            // The SQLite file's path is no answer on PostgreSQL: a test that asks fails.
+            let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.db()));
+            assert!(asked.is_err(), "t.db() answered on PostgreSQL");
+        }
+        None => {
+            assert!(!crate::support::on_postgres());
+            assert_eq!(s["database"]["backend"], "sqlite", "{s}");
+            assert!(t.db().exists());
+        }
+    }
+    // A test that names its own database keeps it, whatever the suite runs on.
+    let own = crate::support::postgres::fresh_database();
+    let t = Test::new().env("AIOS_DATABASE_URL", &own);
+    assert_eq!(t.database_url().as_deref(), Some(own.as_str()));
+    let s = t.aios(&["status", "--json"]).json();
+    assert_eq!(s["database"]["url"], own.as_str(), "{s}");
 }

@@ -60,9 +60,11 @@ impl From<postgres::Error> for Error {
                     .to_string(),
                 StorageCause::Io,
             ),
+            // The same words as SQLite's: a command that runs as written on either.
             Some(_) => (
                 format!("database error: {e}"),
-                "this is likely a bug in aios: report it with the command that failed".to_string(),
+                "this is likely a bug in aios: check the journal with `aios replay` and report both outputs"
+                    .to_string(),
                 StorageCause::Other,
             ),
         };

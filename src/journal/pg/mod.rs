@@ -154,18 +154,23 @@ impl PgPool {
             .pop();
         match idle {
             Some(c) if !c.is_closed() => Ok(c),
-            _ => Client::connect(&self.url, NoTls).map_err(|e| {
-                Error::from(e).with_hint(format!(
-                    "check that the server at {} runs and accepts this user",
-                    redact(&self.url)
-                ))
-            }),
+            closed => {
+                if let Some(c) = closed {
+                    discard(c);
+                }
+                Client::connect(&self.url, NoTls).map_err(|e| {
+                    Error::from(e).with_hint(format!(
+                        "check that the server at {} runs and accepts this user",
+                        redact(&self.url)
+                    ))
+                })
+            }
         }
     }
 
     fn give_back(&self, client: Client) {
         if client.is_closed() {
-            return;
+            return discard(client);
         }
         let mut idle = self
             .idle
@@ -173,6 +178,9 @@ impl PgPool {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < self.max_idle {
             idle.push(client);
+        } else {
+            drop(idle);
+            discard(client);
         }
     }
 
@@ -205,6 +213,21 @@ impl PgPool {
             pool: self.clone(),
             clock,
         })
+    }
+}
+
+/// Close a connection the pool does not keep. `postgres::Client` closes itself by
+/// blocking on a runtime of its own, which tokio refuses inside another runtime's
+/// context (async code that drops a journal: `aios serve` dropping its idle readers
+/// at shutdown aborted with "Cannot start a runtime from within a runtime"); there
+/// it is closed on a thread of its own.
+fn discard(client: Client) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(move || drop(client));
+        });
+    } else {
+        drop(client);
     }
 }
 

@@ -47,17 +47,33 @@ fn killed_between_fetch_and_record_the_message_is_taken_once_later() {
     t.aios(&["tick"]).success();
     let uid = server.append("INBOX", &message(1, "fetched then killed"));
     let validity = server.client().uidvalidity("INBOX");
-    // Hold the database's write lock: the tick fetches and saves the message, then
-    // waits to record it. It is killed there.
-    let lock = rusqlite::Connection::open(t.db()).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Hold the database's write lock (on PostgreSQL, a lock on the messages' table
+    // that lets reads through): the tick fetches and saves the message, then waits to
+    // record it. It is killed there.
+    enum Lock {
+        Sqlite(rusqlite::Connection),
+        Postgres(postgres::Client),
+    }
+    let mut lock = if crate::support::on_postgres() {
+        let mut c = t.pg();
+        c.batch_execute("BEGIN; LOCK TABLE mail_messages IN EXCLUSIVE MODE")
+            .unwrap();
+        Lock::Postgres(c)
+    } else {
+        let c = rusqlite::Connection::open(t.db()).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        Lock::Sqlite(c)
+    };
     let bg = t.args(&["tick"]).env("AIOS_LOCK_TIMEOUT", "60s").spawn();
     let saved = t.join(&format!(
         "mail/inbox/default/INBOX/{validity}/{uid}/message.eml"
     ));
     wait_until("the message fetched and saved", || saved.exists());
     bg.kill9();
-    lock.execute_batch("ROLLBACK").unwrap();
+    match &mut lock {
+        Lock::Sqlite(c) => c.execute_batch("ROLLBACK").unwrap(),
+        Lock::Postgres(c) => c.batch_execute("ROLLBACK").unwrap(),
+    }
     drop(lock);
     // Nothing was recorded, and the message is still unread on the server.
     assert_eq!(
@@ -65,10 +81,21 @@ fn killed_between_fetch_and_record_the_message_is_taken_once_later() {
         serde_json::json!([])
     );
     assert!(server.flags("INBOX", uid).is_empty());
-    // The next tick takes it, once.
+    // The next tick takes it, once. On PostgreSQL its run may be run 2: when the
+    // killed tick's transaction took id 1 from the sequence, that id is never given
+    // again (README, Backends: ids leave gaps).
     tick(&t);
     tick(&t);
-    assert_eq!(runs(&t), vec![(1, uid as u64, "succeeded".to_string())]);
+    let r = runs(&t);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].1, r[0].2.as_str()),
+        (uid as u64, "succeeded"),
+        "{r:?}"
+    );
+    if !crate::support::on_postgres() {
+        assert_eq!(r[0].0, 1, "{r:?}");
+    }
     assert_eq!(server.flags("INBOX", uid), ["\\Seen"]);
 }
 

@@ -481,12 +481,7 @@ fn the_secret_is_kept_in_a_private_file_never_in_the_journal() {
         0o600
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), secret);
-    for f in ["aios.db", "aios.db-wal"] {
-        if let Ok(bytes) = std::fs::read(t.join(f)) {
-            let text = String::from_utf8_lossy(&bytes);
-            assert!(!text.contains(&secret), "the secret is in {f}");
-        }
-    }
+    t.assert_journal_lacks(&secret);
     // Re-adding keeps the secret; --rotate replaces it; remove deletes it.
     t.aios(&["hook", "add", "greet", "greet.toml"])
         .success()

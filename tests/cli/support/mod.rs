@@ -1,6 +1,14 @@
 //! The test harness: a [`Test`] owns a temp directory that is both `AIOS_HOME` and the
 //! workspace for workflow files, and runs the `aios` binary in a cleared environment.
+//!
+//! The journal's backend is chosen by `AIOS_TEST_BACKEND` (`backend.rs`): unset or
+//! `sqlite`, the SQLite file in the home; `postgres`, a fresh database on the
+//! throwaway server ([`postgres`]) for each test, named to every command by
+//! `AIOS_DATABASE_URL` (a test that sets its own keeps it). Tests about the SQLite
+//! file itself start with [`Test::sqlite_only`]; in postgres mode they print
+//! `SQLITE-ONLY <test>: <why>` on stderr and stop, and `.ci/run` lists them.
 
+mod backend;
 pub mod dovecot;
 pub mod http;
 pub mod llm;
@@ -11,9 +19,12 @@ pub mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
+
+pub use backend::{on_postgres, pg_known_bug};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_aios");
 
@@ -24,6 +35,8 @@ pub const NOW: &str = "2026-11-21T09:30:00Z";
 pub struct Test {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    /// In postgres mode, this test's database, created on first use.
+    database: OnceLock<String>,
 }
 
 impl Test {
@@ -34,6 +47,7 @@ impl Test {
                 .tempdir()
                 .expect("temp dir"),
             env: Vec::new(),
+            database: OnceLock::new(),
         }
     }
 
@@ -126,7 +140,16 @@ impl Test {
         items[0]
     }
 
+    /// The SQLite journal file. In postgres mode there is none: a test that calls
+    /// this fails, to be ported (read through the CLI or [`Test::sql`]) or marked
+    /// [`Test::sqlite_only`].
     pub fn db(&self) -> PathBuf {
+        assert!(
+            !on_postgres(),
+            "t.db() is the SQLite file, and this test runs on PostgreSQL \
+             (AIOS_TEST_BACKEND=postgres): read through the CLI or t.sql(), or start the test \
+             with Test::sqlite_only(\"why\")"
+        );
         self.join("aios.db")
     }
 
@@ -286,6 +309,14 @@ impl Cmd<'_> {
         // (the test's own AIOS_NOW, set below, wins).
         if !self.real_clock {
             c.env("AIOS_NOW", NOW);
+        }
+        // Postgres mode: the test's database (the test's own AIOS_DATABASE_URL, set
+        // below, wins).
+        if on_postgres()
+            && !self.env.iter().any(|(k, _)| k == "AIOS_DATABASE_URL")
+            && let Some(url) = self.test.database_url()
+        {
+            c.env("AIOS_DATABASE_URL", url);
         }
         for (k, v) in self.test.env.iter().chain(&self.env) {
             c.env(k, v);
