@@ -314,6 +314,14 @@ pub fn import(
     )?;
     copy_rows(&mut tx, &ex, "heartbeats", &["name", "at", "by", "detail"])?;
     copy_rows(&mut tx, &ex, "rate_grants", &["target", "at"])?;
+    // Runs queued for workers (copied with --allow-active) stay queued, unclaimed: a
+    // claim belonged to a worker of the SQLite journal.
+    tx.execute(
+        "INSERT INTO work (run_id, tags, queued_at, attempts)
+         SELECT run_id, string_to_array(tags, ','), queued_at, attempts
+         FROM json_to_recordset($1::TEXT::JSON) AS w(run_id BIGINT, tags TEXT, queued_at BIGINT, attempts INTEGER)",
+        &[&ex.rows("work", &["run_id", "tags", "queued_at", "attempts"])?],
+    )?;
     let mut logs = Vec::new();
     for (table, key) in LOGS {
         let events = ex.log(table, key)?;

@@ -418,3 +418,48 @@ fn two_copies_into_one_empty_database_take_turns_and_the_second_is_refused() {
     .unwrap();
     assert_eq!(count(&url, "events"), of(&one, "events").postgres);
 }
+
+#[test]
+fn runs_queued_for_workers_stay_queued_with_their_tags_and_without_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = journal(&dir);
+    let gpu = src
+        .create_queued_run(
+            "name = \"w\"",
+            created("u-gpu", &["a"]),
+            &["eu".to_string(), "gpu".to_string()],
+        )
+        .unwrap();
+    let any = src
+        .create_queued_run("name = \"w\"", created("u-any", &["a"]), &[])
+        .unwrap();
+    let url = fresh_database();
+    let r = import(
+        &src,
+        &url,
+        &ImportOptions {
+            allow_active: true,
+            ..opts()
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(r.committed, "{:?}", r.differences);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows: Vec<(i64, Vec<String>, Option<String>)> = c
+        .query(
+            "SELECT run_id, tags, claimed_by FROM work ORDER BY run_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (gpu, vec!["eu".to_string(), "gpu".to_string()], None),
+            (any, vec![], None)
+        ]
+    );
+}
