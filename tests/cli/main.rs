@@ -68,3 +68,4 @@ mod timers;
 mod tui;
 mod tui_control;
 mod tui_runs;
+mod workers_crash;
