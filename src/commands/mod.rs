@@ -38,6 +38,8 @@ mod status;
 mod trust;
 pub mod ui;
 mod undo;
+mod worker;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -456,6 +458,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Schedule(a) => schedule::schedule(ctx, a),
         Command::Tick(a) => schedule::tick(ctx, a),
         Command::Daemon(a) => schedule::daemon(ctx, a),
+        Command::Worker(a) => worker::worker(ctx, a),
+        Command::Workers(a) => workers::workers(ctx, a),
         Command::Hook(a) => hook::hook(ctx, a),
         Command::Serve(a) => serve::serve(ctx, a),
         Command::Secret(a) => secret::secret(ctx, a),

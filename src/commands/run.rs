@@ -177,24 +177,46 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
     let mut journal = ctx.journal()?;
     let mut progress = Progress::new(ctx.ui, args.quiet || args.json);
     let path = args.file.display().to_string();
-    let outcome = engine::start(
-        &mut journal,
-        NewRun {
-            workflow: &wf,
-            source: &source,
-            path: Some(&path),
-            dir: &dir,
-            inputs,
-            uid: Some(uid),
-            dry,
-        },
-        &env,
-        &mut progress,
-    )?;
+    let new = NewRun {
+        workflow: &wf,
+        source: &source,
+        path: Some(&path),
+        dir: &dir,
+        inputs,
+        uid: Some(uid),
+        dry,
+    };
+    if args.detach {
+        return detach(&mut journal, new, args.json);
+    }
+    let outcome = engine::start(&mut journal, new, &env, &mut progress)?;
     if dry.is_some() {
         return super::dry::report(ctx, &journal, &outcome, &path, args.json);
     }
     report(ctx, &journal, &outcome, args.json)
+}
+
+/// `aios run --detach`: the run is created and queued for any worker in one
+/// transaction; no step runs here.
+fn detach(journal: &mut Journal, new: NewRun<'_>, json: bool) -> CmdResult {
+    let source = new.source;
+    let created = engine::created_event(new);
+    let crate::journal::Event::RunCreated { uid, workflow, .. } = &created else {
+        unreachable!("created_event makes a RunCreated event");
+    };
+    let (uid, workflow) = (uid.clone(), workflow.clone());
+    let id = journal.create_queued_run(source, created, &[])?;
+    if json {
+        ui::print_json(&serde_json::json!({
+            "run": id,
+            "uid": uid,
+            "workflow": workflow,
+            "status": "queued",
+        }));
+    } else {
+        ui::println(&format!("run {id} ({workflow}) queued for a worker"));
+    }
+    Ok(Exit::Ok)
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> CmdResult {
@@ -298,6 +320,15 @@ pub fn report(ctx: &Ctx, journal: &Journal, outcome: &RunOutcome, json: bool) ->
     }
     let s = ctx.ui.out();
     let run = journal.run(id)?;
+    if let Some(h) = &outcome.handoff {
+        ui::println(&format!(
+            "run {id} ({}): step {} needs a worker tagged {}; queued (see `aios workers`)",
+            run.workflow,
+            h.step,
+            h.tags.join(", ")
+        ));
+        return Ok(code);
+    }
     let extra = agent_report(journal, id)?;
     match outcome.status {
         RunStatus::Succeeded => {

@@ -51,6 +51,15 @@ pub fn run_json(journal: &Journal, id: i64) -> Result<Json, Error> {
     if let Some(d) = run.dry {
         v["dry"] = d.as_str().into();
     }
+    // Queued for workers (`aios run --detach`, or a step needing tags).
+    if let Some(w) = journal.work_item(id)? {
+        v["queued"] = json!({
+            "tags": w.tags,
+            "since": format_ms(w.queued_at),
+            "claimed_by": w.claimed_by,
+            "attempts": w.attempts,
+        });
+    }
     Ok(v)
 }
 

@@ -120,6 +120,14 @@ fn show(p: &Persona, ctx: &Ctx) -> String {
                 None => "not required".into(),
             },
         ),
+        (
+            "runs_on",
+            if p.runs_on.is_empty() {
+                "any driver".into()
+            } else {
+                format!("workers tagged {}", p.runs_on.join(", "))
+            },
+        ),
     ] {
         t.push_str(&format!("  {key:<17} {value}\n"));
     }

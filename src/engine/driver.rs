@@ -108,6 +108,9 @@ pub(super) struct Driver<'a> {
     held: Vec<rate::Held>,
     /// Steps whose turn came (by attempt): they go without taking another.
     turn_came: HashMap<usize, u32>,
+    /// Set when a step needed tags this driver lacks: nothing more starts, and the
+    /// run goes to the workers once the steps in flight are done.
+    handoff: Option<super::Handoff>,
 }
 
 /// Commit buffered events at least this often.
@@ -159,6 +162,7 @@ impl<'a> Driver<'a> {
             reserved_usd: 0.0,
             held: Vec::new(),
             turn_came: HashMap::new(),
+            handoff: None,
         }
     }
 
@@ -224,6 +228,14 @@ impl<'a> Driver<'a> {
             self.observer.live(&[]);
         }
         match result {
+            // Queued for the workers with the tags, and the lease given up, in one
+            // transaction.
+            Ok(outcome) if outcome.handoff.is_some() => {
+                let tags = outcome.handoff.as_ref().map(|h| h.tags.as_slice());
+                self.journal
+                    .hand_off(self.run.id, tags.unwrap_or_default(), &self.env.owner)?;
+                Ok(outcome)
+            }
             Ok(outcome) => {
                 self.journal.release_lease(self.run.id, &self.env.owner)?;
                 Ok(outcome)
@@ -258,6 +270,11 @@ impl<'a> Driver<'a> {
                         return Err(e);
                     }
                 }
+            }
+            // Handing the run on: once nothing it started is in flight, it stops,
+            // as a crash before the step would (resume plans that step again).
+            if self.handoff.is_some() && self.in_flight.is_empty() {
+                return self.hand_on();
             }
             match self.machine.outcome() {
                 Outcome::Active => {}
@@ -358,6 +375,7 @@ impl<'a> Driver<'a> {
             run_id: self.run.id,
             status: RunStatus::Cancelled,
             error: Some("cancelled by the operator".into()),
+            handoff: None,
         }
     }
 
@@ -383,6 +401,7 @@ impl<'a> Driver<'a> {
             run_id: self.run.id,
             status,
             error,
+            handoff: None,
         })
     }
 
@@ -464,8 +483,48 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Whether `step` may not start on this driver: it (with its persona) needs tags
+    /// the driver lacks, or the run is being handed on already. The first such step
+    /// sets the hand-off.
+    fn held_for_workers(&mut self, step: usize) -> bool {
+        if self.handoff.is_some() {
+            return true;
+        }
+        if self.dry() {
+            return false;
+        }
+        let need = super::required_tags(&self.env.trust, &self.wf, &self.wf.steps[step]);
+        if crate::journal::tags_cover(&self.env.tags, &need) {
+            return false;
+        }
+        self.handoff = Some(super::Handoff {
+            step: self.wf.steps[step].id.clone(),
+            tags: need,
+        });
+        true
+    }
+
+    /// Stop driving: the run goes to the workers ([`Driver::drive`] queues it).
+    fn hand_on(&mut self) -> Result<RunOutcome> {
+        self.flush()?;
+        if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {
+            return Ok(self.cancelled());
+        }
+        Ok(RunOutcome {
+            run_id: self.run.id,
+            status: RunStatus::Running,
+            error: None,
+            handoff: self.handoff.clone(),
+        })
+    }
+
     fn perform(&mut self, e: Effect) -> Result<()> {
         match e {
+            Effect::Prepare { step, .. } | Effect::Execute { step, .. }
+                if self.held_for_workers(step) =>
+            {
+                Ok(())
+            }
             Effect::Prepare { step, attempt } => self.prepare(step, attempt),
             Effect::Propose { step, attempt } if self.dry() => {
                 self.rehearse_proposal(step, attempt)

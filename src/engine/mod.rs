@@ -57,6 +57,10 @@ pub struct RunEnv {
     pub mail: std::sync::Arc<crate::mail::MailSettings>,
     /// Rate limits per target (`[rate]`): commits and LLM calls wait for their turn.
     pub rates: std::sync::Arc<crate::rate::RateLimits>,
+    /// The driver's tags (sorted): a worker's `--tags`; none for every other driver.
+    /// A step whose `runs_on` (with its persona's) needs a tag not here is not
+    /// started: the run is handed to the workers that have them.
+    pub tags: Vec<String>,
 }
 
 impl RunEnv {
@@ -73,6 +77,7 @@ impl RunEnv {
             breakers: Default::default(),
             mail: Default::default(),
             rates: Default::default(),
+            tags: Vec::new(),
         }
     }
 }
@@ -116,6 +121,31 @@ pub struct RunOutcome {
     pub run_id: i64,
     pub status: RunStatus,
     pub error: Option<String>,
+    /// The run was handed to workers (still `running`, queued): a step needs tags
+    /// this driver lacks.
+    pub handoff: Option<Handoff>,
+}
+
+/// Why a driver handed its run to workers: the first step it did not start, and
+/// the tags that step needs (sorted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handoff {
+    pub step: String,
+    pub tags: Vec<String>,
+}
+
+/// The tags a step needs of its driver: its own `runs_on` and its persona's
+/// (sorted, no repeats).
+pub fn required_tags(
+    trust: &crate::trust::TrustSettings,
+    wf: &Workflow,
+    step: &workflow::Step,
+) -> Vec<String> {
+    let mut tags = step.runs_on.clone();
+    if let Ok(p) = trust.persona_of(wf, step) {
+        tags.extend(p.runs_on.iter().cloned());
+    }
+    crate::journal::tag_set(&tags)
 }
 
 /// A run to create.

@@ -51,6 +51,7 @@ mod timers;
 mod trust;
 pub mod types;
 mod versions;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +82,7 @@ pub use types::*;
 pub use versions::{
     CurrentVersion, StaleRef, Version, VersionCache, VersionRef, source_hash, versions_of,
 };
+pub use work::{WorkItem, WorkerRecord, tag_set, tags_cover};
 
 /// An open SQLite journal. One per thread; not shared across threads.
 pub struct SqliteJournal {

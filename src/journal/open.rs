@@ -40,6 +40,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0020_fact_unset.sql"),
     include_str!("migrations/0021_history_cost.sql"),
     include_str!("migrations/0022_fact_recorded.sql"),
+    include_str!("migrations/0023_work.sql"),
 ];
 
 /// How the journal is opened.

@@ -595,6 +595,8 @@ impl SqliteJournal {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id FROM runs WHERE status = 'running' AND dry IS NULL
                AND (lease_owner IS NOT NULL OR updated_at <= ?1)
+               -- a run queued for workers is theirs (migration 0023)
+               AND id NOT IN (SELECT run_id FROM work)
              UNION
              -- waiting runs no item holds, from the count of their pending items
              -- (migration 0020): the runs waiting at a gate are not read

@@ -123,6 +123,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
         include_str!("migrations/0022_fact_recorded.sql"),
         "ac424943e15b1dfc494195425422da1dcf668b4d04156135d7698437c9dc4393",
     ),
+    (
+        "0023_work.sql",
+        include_str!("migrations/0023_work.sql"),
+        "07f616a3116a49b46eb8166e3ed75469080d024144509ef58a23611a468b6d1e",
+    ),
 ];
 
 /// 0001 as first released (commit b326bdf): runs kept their source text.

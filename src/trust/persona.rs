@@ -60,6 +60,8 @@ pub struct Persona {
     pub max_usd_day: Option<f64>,
     pub max_usd_month: Option<f64>,
     pub sandbox: Option<SandboxRule>,
+    /// `runs_on`: the worker tags its steps need (sorted; added to each step's own).
+    pub runs_on: Vec<String>,
     /// Whether it is the built-in `default` (not written in the config).
     pub builtin: bool,
 }
@@ -78,6 +80,7 @@ pub const KEYS: &[&str] = &[
     "max_usd_day",
     "max_usd_month",
     "sandbox",
+    "runs_on",
 ];
 
 const ANY: &str = "*";
@@ -100,6 +103,7 @@ impl Persona {
             max_usd_day: None,
             max_usd_month: None,
             sandbox: None,
+            runs_on: Vec::new(),
             builtin: true,
         }
     }
@@ -470,6 +474,26 @@ pub fn read(
             ));
         }
     }
+    let runs_on = match t.get("runs_on") {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(_)) => list("runs_on")?,
+        Some(_) => {
+            return Err(bad(
+                origin,
+                name,
+                "runs_on",
+                "must be a tag or a list of tags",
+            ));
+        }
+    };
+    if let Some(t) = runs_on.iter().find(|t| !crate::workflow::valid_tag(t)) {
+        return Err(Error::invalid(format!(
+            "{origin}: [personas.{name}] `runs_on` holds `{t}`, which is not a worker tag"
+        ))
+        .with_hint(crate::workflow::TAG_HINT));
+    }
+    let runs_on = crate::journal::tag_set(&runs_on);
     Ok(Persona {
         name: name.to_string(),
         http_hosts: list("http_hosts")?,
@@ -484,6 +508,7 @@ pub fn read(
         max_usd_day: usd("max_usd_day")?,
         max_usd_month: usd("max_usd_month")?,
         sandbox,
+        runs_on,
         builtin: false,
     })
 }

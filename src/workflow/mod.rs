@@ -48,6 +48,7 @@ pub use kinds::{
 };
 pub use model::*;
 pub(crate) use parse::type_article;
+pub use persona::{TAG_HINT, valid_tag};
 pub use trigger::{CatchUp, Overlap, Trigger, resolve_json_inputs};
 pub use undo::OnFailure;
 
@@ -94,6 +95,7 @@ pub fn load(source: &str, origin: &str) -> Result<Workflow, Diagnostics> {
             idempotent: s.idempotent,
             deadline: s.deadline,
             persona: s.persona,
+            runs_on: s.runs_on,
             undo: s.undo.and_then(|u| u.spec),
             dry_output: s.dry_output,
             spec,

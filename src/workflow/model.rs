@@ -168,6 +168,9 @@ pub struct Step {
     pub deadline: Option<Deadline>,
     /// `persona = "NAME"`: the persona it runs under, instead of the workflow's.
     pub persona: Option<String>,
+    /// `runs_on`: the tags (sorted) a driver needs to start this step (with its
+    /// persona's `runs_on`); only a worker (`aios worker --tags`) has tags.
+    pub runs_on: Vec<String>,
     /// `undo`: the action that undoes what the step did (its templates read
     /// `output`, the step's own output). Only steps that act have one.
     pub undo: Option<crate::connectors::ActionSpec>,

@@ -64,6 +64,8 @@ pub(crate) struct DraftStep {
     pub deadline: Option<super::model::Deadline>,
     /// `persona = "NAME"`: the persona it runs under (else the workflow's).
     pub persona: Option<String>,
+    /// `runs_on`: the tags a worker needs to run it (sorted).
+    pub runs_on: Vec<String>,
     pub dry_output: Option<Json>,
     pub spec: Option<StepSpec>,
     /// Templates (and the `when` expression) with the variables they read.
@@ -416,6 +418,7 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
         idempotent: false,
         deadline: None,
         persona: None,
+        runs_on: Vec::new(),
         dry_output: None,
         spec: None,
         uses: Vec::new(),
@@ -489,6 +492,9 @@ fn read_step(cx: &mut Cx, index: usize, v: &Val<'_>, defaults: &Defaults) -> Opt
     let idempotent = get(t, "idempotent").and_then(|v| cx.boolean("idempotent", v));
     if let Some(v) = get(t, "persona") {
         step.persona = super::persona::read_persona(cx, v);
+    }
+    if let Some(v) = get(t, "runs_on") {
+        step.runs_on = super::persona::read_runs_on(cx, v);
     }
     if let Some(v) = get(t, "description") {
         cx.string("description", v);

@@ -287,6 +287,13 @@ pub(crate) fn common(key: &str) -> Json {
             json!({"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}),
             "The persona this step runs under (else the workflow's).",
         ),
+        "runs_on" => desc(
+            json!({"oneOf": [
+                {"type": "string", "pattern": "^[a-z0-9_-]+$"},
+                {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9_-]+$"}},
+            ]}),
+            "The tags of the workers that may run this step (`aios worker --tags`); any other driver hands the run to them.",
+        ),
         "undo" => desc(
             undo(),
             "How to undo the step's action (`aios undo`, on_failure = \"compensate\").",

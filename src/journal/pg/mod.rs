@@ -54,6 +54,7 @@ mod timers;
 mod trust;
 mod upkeep;
 mod versions;
+mod work;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -96,6 +97,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0011_dry_runs.sql"),
     ),
     ("0012_memory", include_str!("migrations/0012_memory.sql")),
+    ("0013_work", include_str!("migrations/0013_work.sql")),
 ];
 
 /// The error of a concern the PostgreSQL backend does not carry yet.

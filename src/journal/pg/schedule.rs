@@ -447,6 +447,7 @@ impl ScheduleStore for PgJournal {
             .query(
                 "SELECT id FROM runs WHERE status = 'running' AND dry IS NULL
                    AND (lease_owner IS NOT NULL OR updated_at <= $1)
+                   AND id NOT IN (SELECT run_id FROM work)
                  UNION
                  SELECT r.id FROM runs r WHERE r.status = 'waiting' AND r.dry IS NULL
                    AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.run_id = r.id AND p.status = 'pending')

@@ -1,6 +1,7 @@
 //! The journal's interface, split by concern: one trait per kind of record (runs and
 //! events, the inbox, leases, schedules and fires, the LLM ledger, memory, hooks,
-//! breakers, rate limits, notifications, mail, trust, health, statistics).
+//! breakers, rate limits, notifications, mail, trust, health, statistics, the
+//! ready-work queue and its workers).
 //!
 //! Each backend implements every trait: the SQLite [`SqliteJournal`] by delegating to
 //! its inherent methods (`sqlite.rs`), the PostgreSQL [`PgJournal`](super::pg::PgJournal)
@@ -521,6 +522,34 @@ pub trait TrustStore {
         by: &str,
         reason: Option<String>,
     ) -> Result<TrustMark>;
+}
+}
+
+concern! {
+/// The ready-work queue and the workers that claim it (operational state, like leases: not events; see `journal::work`).
+pub trait Work {
+    fn create_queued_run(&mut self, source: &str, created: Event, tags: &[String]) -> Result<i64>;
+    fn hand_off(&mut self, run: i64, tags: &[String], owner: &Owner) -> Result<()>;
+    fn claim_work(
+        &mut self,
+        worker: &Owner,
+        tags: &[String],
+        ttl_ms: i64,
+    ) -> Result<Option<WorkItem>>;
+    fn renew_work(&mut self, run: i64, worker: &Owner, ttl_ms: i64) -> Result<bool>;
+    fn finish_work(&mut self, run: i64, worker: &Owner) -> Result<bool>;
+    fn work_items(&self) -> Result<Vec<WorkItem>>;
+    fn work_item(&self, run: i64) -> Result<Option<WorkItem>>;
+    fn register_worker(
+        &mut self,
+        worker: &Owner,
+        tags: &[String],
+        concurrency: u32,
+        lease_ms: i64,
+    ) -> Result<()>;
+    fn worker_beat(&mut self, worker: &Owner) -> Result<()>;
+    fn stop_worker(&mut self, worker: &Owner) -> Result<()>;
+    fn worker_records(&self, since: Millis) -> Result<Vec<WorkerRecord>>;
 }
 }
 

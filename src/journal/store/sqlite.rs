@@ -444,3 +444,50 @@ impl VersionStore for SqliteJournal {
         SqliteJournal::stale(self, evidence)
     }
 }
+
+impl Work for SqliteJournal {
+    fn create_queued_run(&mut self, source: &str, created: Event, tags: &[String]) -> Result<i64> {
+        SqliteJournal::create_queued_run(self, source, created, tags)
+    }
+    fn hand_off(&mut self, run: i64, tags: &[String], owner: &Owner) -> Result<()> {
+        SqliteJournal::hand_off(self, run, tags, owner)
+    }
+    fn claim_work(
+        &mut self,
+        worker: &Owner,
+        tags: &[String],
+        ttl_ms: i64,
+    ) -> Result<Option<WorkItem>> {
+        SqliteJournal::claim_work(self, worker, tags, ttl_ms)
+    }
+    fn renew_work(&mut self, run: i64, worker: &Owner, ttl_ms: i64) -> Result<bool> {
+        SqliteJournal::renew_work(self, run, worker, ttl_ms)
+    }
+    fn finish_work(&mut self, run: i64, worker: &Owner) -> Result<bool> {
+        SqliteJournal::finish_work(self, run, worker)
+    }
+    fn work_items(&self) -> Result<Vec<WorkItem>> {
+        SqliteJournal::work_items(self)
+    }
+    fn work_item(&self, run: i64) -> Result<Option<WorkItem>> {
+        SqliteJournal::work_item(self, run)
+    }
+    fn register_worker(
+        &mut self,
+        worker: &Owner,
+        tags: &[String],
+        concurrency: u32,
+        lease_ms: i64,
+    ) -> Result<()> {
+        SqliteJournal::register_worker(self, worker, tags, concurrency, lease_ms)
+    }
+    fn worker_beat(&mut self, worker: &Owner) -> Result<()> {
+        SqliteJournal::worker_beat(self, worker)
+    }
+    fn stop_worker(&mut self, worker: &Owner) -> Result<()> {
+        SqliteJournal::stop_worker(self, worker)
+    }
+    fn worker_records(&self, since: Millis) -> Result<Vec<WorkerRecord>> {
+        SqliteJournal::worker_records(self, since)
+    }
+}

@@ -49,6 +49,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "approval_timeout",
     "on_timeout",
     "persona",
+    "runs_on",
     "undo",
     "dry_output",
 ];
