@@ -277,7 +277,13 @@ fn output(mut c: Command, what: &str) -> BenchResult<String> {
 }
 
 /// `aios run w.toml --detach`, `runs` times, `ENQUEUERS` processes at a time.
-fn enqueue(bin: &Path, work: &Path, home: &Path, url: Option<&str>, runs: usize) -> BenchResult<()> {
+fn enqueue(
+    bin: &Path,
+    work: &Path,
+    home: &Path,
+    url: Option<&str>,
+    runs: usize,
+) -> BenchResult<()> {
     // The first one alone: it creates (or migrates) the database.
     let mut c = aios(bin, work, home, url);
     c.args(["run", "w.toml", "--detach"]);
@@ -327,15 +333,14 @@ fn drain(
             .open(&log)
             .map_err(|e| e.to_string())?;
         let mut c = aios(bin, work, home, url);
-        c.args([
-            "worker",
-            "--exit-when-idle",
-            "--concurrency",
-            &concurrency,
-        ])
-        .stdout(Stdio::null())
-        .stderr(sink);
-        pids.push(c.spawn().map_err(|e| format!("start aios worker: {e}"))?.id());
+        c.args(["worker", "--exit-when-idle", "--concurrency", &concurrency])
+            .stdout(Stdio::null())
+            .stderr(sink);
+        pids.push(
+            c.spawn()
+                .map_err(|e| format!("start aios worker: {e}"))?
+                .id(),
+        );
     }
     let mut cpu = Duration::ZERO;
     let mut failed = Vec::new();
@@ -451,10 +456,7 @@ fn server_cpu(postmaster: u32, children: Option<usize>) -> BenchResult<(Duration
             }
             // SAFETY: sysconf has no preconditions.
             let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-            return Ok((
-                Duration::from_micros(ticks * 1_000_000 / hz),
-                kids.len(),
-            ));
+            return Ok((Duration::from_micros(ticks * 1_000_000 / hz), kids.len()));
         }
         // Polling for the backends to be reaped: a condition loop with a deadline.
         std::thread::sleep(Duration::from_millis(20));

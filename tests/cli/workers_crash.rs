@@ -23,7 +23,6 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-
 use crate::support::wire::{Acceptor, RawRequest, read_request};
 use crate::support::{Output, Test};
 
@@ -54,6 +53,29 @@ enum Backend {
     Sqlite,
 }
 
+/// Rows left in the queue, and runs whose lease still names a process, read from the
+/// database itself.
+fn queue_and_leases(t: &Test, url: Option<&str>) -> (i64, i64) {
+    const QUEUE: &str = "SELECT count(*) FROM work";
+    const LEASED: &str = "SELECT count(*) FROM runs WHERE lease_owner IS NOT NULL";
+    match url {
+        Some(url) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            (
+                c.query_one(QUEUE, &[]).unwrap().get(0),
+                c.query_one(LEASED, &[]).unwrap().get(0),
+            )
+        }
+        None => {
+            let c = rusqlite::Connection::open(t.db()).unwrap();
+            (
+                c.query_row(QUEUE, [], |r| r.get(0)).unwrap(),
+                c.query_row(LEASED, [], |r| r.get(0)).unwrap(),
+            )
+        }
+    }
+}
+
 #[test]
 fn four_workers_killed_at_random_on_postgres_lose_and_duplicate_nothing() {
     storm(Backend::Postgres);
@@ -70,12 +92,15 @@ fn without_crashes_the_storm_workflow_commits_each_side_effect_once() {
     let server = Counter::start(seed());
     let t = Test::new().write("storm.toml", &workflow(&server));
     for run in 1..=2 {
-        run_ok(&t, &["run", "storm.toml"])
-            .stdout_contains(&format!("run {run} (storm) succeeded"));
+        run_ok(&t, &["run", "storm.toml"]).stdout_contains(&format!("run {run} (storm) succeeded"));
     }
     for run in 1..=2 {
         for (id, _, counted) in STEPS {
-            assert_eq!(server.count(run, id), usize::from(counted), "run {run} {id}");
+            assert_eq!(
+                server.count(run, id),
+                usize::from(counted),
+                "run {run} {id}"
+            );
         }
     }
     check_outcome(&t, &server, 2, "no kills");
@@ -405,12 +430,13 @@ fn storm(backend: Backend) {
     let mut rng = Rng(seed);
     let server = Counter::start(seed);
     let t = Test::new().write("storm.toml", &workflow(&server));
-    let t = match backend {
-        Backend::Postgres => t.env(
-            "AIOS_DATABASE_URL",
-            &crate::support::postgres::fresh_database(),
-        ),
-        Backend::Sqlite => t,
+    let url = match backend {
+        Backend::Postgres => Some(crate::support::postgres::fresh_database()),
+        Backend::Sqlite => None,
+    };
+    let t = match &url {
+        Some(url) => t.env("AIOS_DATABASE_URL", url),
+        None => t,
     };
     let began = Instant::now();
     detach(&t, RUNS);
@@ -484,6 +510,11 @@ fn storm(backend: Backend) {
         stopped.iter().all(|c| *c == Some(0)),
         "{ctx}: SIGTERM'd workers exited with {stopped:?}\n{log}"
     );
+    assert_eq!(
+        queue_and_leases(&t, url.as_deref()),
+        (0, 0),
+        "{ctx}: rows left in the queue, runs left leased"
+    );
     check_outcome(&t, &server, runs, &ctx);
 }
 
@@ -495,7 +526,10 @@ fn check_outcome(t: &Test, server: &Counter, runs: usize, ctx: &str) {
     let items = run_ok(t, &["inbox", "list", "--json"]).json();
     let mut attention: BTreeMap<(i64, String), usize> = BTreeMap::new();
     for i in items.as_array().unwrap() {
-        assert_eq!(i["kind"], "attention", "{ctx}: an item other than attention: {i}");
+        assert_eq!(
+            i["kind"], "attention",
+            "{ctx}: an item other than attention: {i}"
+        );
         *attention
             .entry((
                 i["run_id"].as_i64().unwrap(),
@@ -567,9 +601,7 @@ fn check_outcome(t: &Test, server: &Counter, runs: usize, ctx: &str) {
         match (status.as_str(), needs_attention) {
             ("succeeded", 0) => succeeded += 1,
             ("waiting", 1) => waiting += 1,
-            (s, n) => problems.push(format!(
-                "run {run} is {s} with {n} steps needing attention"
-            )),
+            (s, n) => problems.push(format!("run {run} is {s} with {n} steps needing attention")),
         }
         // The journal says each step succeeded at most once.
         let log = run_ok(t, &["log", &run.to_string(), "--json"]).json();
@@ -607,7 +639,9 @@ fn check_outcome(t: &Test, server: &Counter, runs: usize, ctx: &str) {
             .collect()
     };
     if !keys_reused.is_empty() {
-        problems.push(format!("idempotency keys sent more than once: {keys_reused:?}"));
+        problems.push(format!(
+            "idempotency keys sent more than once: {keys_reused:?}"
+        ));
     }
     let summary = format!(
         "{ctx}; {succeeded} runs succeeded, {waiting} wait on an attention item \
