@@ -336,8 +336,9 @@ impl<'t> Workers<'t> {
         let mut i = 0;
         while i < self.live.len() {
             if let Some(status) = self.live[i].try_wait().unwrap() {
-                let child = self.live.swap_remove(i);
-                self.exited.push((child.id(), status.code()));
+                // Reaped by `try_wait` already.
+                let pid = self.live.swap_remove(i).id();
+                self.exited.push((pid, status.code()));
             } else {
                 i += 1;
             }
@@ -345,8 +346,22 @@ impl<'t> Workers<'t> {
     }
 
     /// SIGTERM every live worker and wait (at most 30 s) for each to exit; their exit
-    /// codes.
+    /// codes. Each is first given time (at most 30 s) to have said it is listening
+    /// for signals: one just started would die of the signal before it catches it.
     fn stop(&mut self) -> Vec<Option<i32>> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let ready = self
+                .live
+                .iter()
+                .all(|c| log.contains(&format!("aios worker {}@", c.id())));
+            if ready || Instant::now() > deadline {
+                break;
+            }
+            // Polling a condition with a deadline.
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for c in &self.live {
             // SAFETY: plain FFI call with the pid of our own child, not yet reaped.
             unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
