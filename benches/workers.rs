@@ -59,6 +59,8 @@ struct Figures {
     worker_cpu: Duration,
     /// `None` on SQLite.
     server_cpu: Option<Duration>,
+    /// The 1-minute load average when it ended (other work on the machine).
+    load: String,
 }
 
 fn main() {
@@ -177,6 +179,10 @@ fn bench() -> BenchResult<()> {
             wall,
             worker_cpu,
             server_cpu,
+            load: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+                .unwrap_or_else(|| "?".into()),
         };
         eprintln!("{}", row(&f, runs, None));
         figures.push(f);
@@ -188,9 +194,9 @@ fn bench() -> BenchResult<()> {
     );
     println!(
         "| backend | workers × threads | wall | runs/s | steps/s | scaling vs 1 | \
-         wall µs/step | worker CPU µs/step | server CPU µs/step |"
+         wall µs/step | worker CPU µs/step | server CPU µs/step | load |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let base = |pg: bool| {
         figures
             .iter()
@@ -202,7 +208,8 @@ fn bench() -> BenchResult<()> {
     }
     println!(
         "\n{cores} cores: more workers than cores measure contention (the workers and \
-         PostgreSQL share the cores), not the scaling of more machines."
+         PostgreSQL share the cores), not the scaling of more machines. `load`: the \
+         1-minute load average as each configuration ended (other work on the machine)."
     );
     Ok(())
 }
@@ -212,7 +219,7 @@ fn row(f: &Figures, runs: usize, base: Option<Duration>) -> String {
     let secs = f.wall.as_secs_f64();
     let per_step = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1e6 / steps);
     format!(
-        "| {} | {} × {} | {:.1} s | {:.0} | {:.0} | {} | {} | {} | {} |",
+        "| {} | {} × {} | {:.1} s | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
         if f.config.postgres {
             "PostgreSQL"
         } else {
@@ -230,6 +237,7 @@ fn row(f: &Figures, runs: usize, base: Option<Duration>) -> String {
         per_step(f.wall),
         per_step(f.worker_cpu),
         f.server_cpu.map_or("–".to_string(), per_step),
+        f.load,
     )
 }
 
