@@ -139,6 +139,12 @@ _aios() {
             aios,undo)
                 cmd="aios__subcmd__undo"
                 ;;
+            aios,worker)
+                cmd="aios__subcmd__worker"
+                ;;
+            aios,workers)
+                cmd="aios__subcmd__workers"
+                ;;
             aios__subcmd__breakers,close)
                 cmd="aios__subcmd__breakers__subcmd__close"
                 ;;
@@ -333,6 +339,12 @@ _aios() {
                 ;;
             aios__subcmd__help,undo)
                 cmd="aios__subcmd__help__subcmd__undo"
+                ;;
+            aios__subcmd__help,worker)
+                cmd="aios__subcmd__help__subcmd__worker"
+                ;;
+            aios__subcmd__help,workers)
+                cmd="aios__subcmd__help__subcmd__workers"
                 ;;
             aios__subcmd__help__subcmd__breakers,close)
                 cmd="aios__subcmd__help__subcmd__breakers__subcmd__close"
@@ -725,7 +737,7 @@ _aios() {
 
     case "${cmd}" in
         aios)
-            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore migrate help"
+            opts="-h -V --home --help --version init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon worker workers hook serve mcp secret persona trust notify status breakers backup restore migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1353,7 +1365,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help)
-            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon hook serve mcp secret persona trust notify status breakers backup restore migrate help"
+            opts="init new doctor run check plan inbox approve reject runs show log resume cancel undo replay llm config fact memory outcome budget stats completions schema schedule tick daemon worker workers hook serve mcp secret persona trust notify status breakers backup restore migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2515,6 +2527,34 @@ _aios() {
             return 0
             ;;
         aios__subcmd__help__subcmd__undo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__worker)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__help__subcmd__workers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3847,7 +3887,7 @@ _aios() {
             return 0
             ;;
         aios__subcmd__run)
-            opts="-i -q -h -V --input --dry-run --with-llm --json --quiet --home --help --version"
+            opts="-i -q -h -V --input --dry-run --with-llm --json --quiet --detach --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4526,6 +4566,58 @@ _aios() {
             ;;
         aios__subcmd__undo)
             opts="-q -h -V --plan --json --quiet --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__worker)
+            opts="-h -V --concurrency --tags --lease --poll --exit-when-idle --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tags)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --poll)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aios__subcmd__workers)
+            opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -199,7 +199,16 @@ fn drive_loop(shared: &Shared, env: &RunEnv) -> Result<()> {
         };
         let run = item.run_id;
         lock(&shared.held).insert(run);
-        let outcome = engine::resume(&mut journal, run, env, &mut Quiet, Mode::Continue);
+        // Cancelled (or finished) while queued: nothing to drive, the row goes.
+        let outcome = match journal.run_status(run) {
+            Ok(status @ (RunStatus::Cancelled | RunStatus::Succeeded)) => Ok(RunOutcome {
+                run_id: run,
+                status,
+                error: None,
+                handoff: None,
+            }),
+            _ => engine::resume(&mut journal, run, env, &mut Quiet, Mode::Continue),
+        };
         lock(&shared.held).remove(&run);
         // Finished (ended, waiting, failed, or refused): the row goes with the lease.
         // Handed on: the driver queued it again, and this claim is gone already.

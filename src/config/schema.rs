@@ -243,6 +243,13 @@ fn persona_key(k: &str) -> Json {
     match k {
         "max_usd_day" | "max_usd_month" => usd(),
         "sandbox" => json!({"description": "The sandbox its shell steps get at least."}),
+        "runs_on" => json!({
+            "description": "The worker tags its steps need (`aios worker --tags`), added to each step's own `runs_on`.",
+            "oneOf": [
+                {"type": "string", "pattern": "^[a-z0-9_-]+$"},
+                {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9_-]+$"}},
+            ],
+        }),
         _ => json!({"type": "array", "items": {"type": "string"}}),
     }
 }

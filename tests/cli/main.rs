@@ -68,4 +68,5 @@ mod timers;
 mod tui;
 mod tui_control;
 mod tui_runs;
+mod workers;
 mod workers_crash;

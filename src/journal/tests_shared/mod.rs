@@ -8,7 +8,7 @@
 //! the LLM ledger, timers, rate limits; `rest.rs`: circuit breakers, notifications, trust
 //! listings, versions, statistics; `joins.rs`: memory's facts and outcomes as versions,
 //! the digest, trust and statistics read them; `mail.rs`: mail watches; `upkeep.rs`: replay, workflow
-//! changes, dry-run pruning; `memory.rs`: facts, notes,
+//! changes, dry-run pruning; `work.rs`: the ready-work queue and its workers; `memory.rs`: facts, notes,
 //! search, vectors, decisions and outcomes).
 
 use serde_json::json;
@@ -157,6 +157,7 @@ mod operations;
 mod rest;
 mod runs;
 mod upkeep;
+mod work;
 
 /// PostgreSQL only: what the SQLite file does by itself (a backup, a restore, its
 /// integrity check) is refused with the concern named, and the refusal writes nothing.
