@@ -209,7 +209,8 @@ fn bench() -> BenchResult<()> {
     println!(
         "\n{cores} cores: more workers than cores measure contention (the workers and \
          PostgreSQL share the cores), not the scaling of more machines. `load`: the \
-         1-minute load average as each configuration ended (other work on the machine)."
+         1-minute load average as each configuration ended (this bench's processes \
+         included)."
     );
     Ok(())
 }
