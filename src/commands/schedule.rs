@@ -399,6 +399,9 @@ fn item_json(i: &TickItem) -> Json {
         TickItem::Continued { run, status } => {
             json!({"type": "continued", "run_id": run, "status": status.as_str()})
         }
+        TickItem::HandedOn { run, step, tags } => {
+            json!({"type": "handed_off", "run_id": run, "step": step, "tags": tags})
+        }
         TickItem::TimedOut { item, run, applied } => {
             json!({"type": "timed_out", "item": item, "run_id": run, "applied": applied})
         }
@@ -525,6 +528,10 @@ fn print_report(
             TickItem::Continued { run, status } => {
                 format!("continued run {run}: {}", st.run_status(*status))
             }
+            TickItem::HandedOn { run, step, tags } => format!(
+                "continued run {run}: step {step} needs a worker tagged {}; queued (see `aios workers`)",
+                tags.join(", ")
+            ),
             TickItem::TimedOut { item, run, applied }
                 if applied.starts_with(crate::trust::POLICY_PREFIX) =>
             {

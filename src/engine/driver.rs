@@ -11,7 +11,8 @@
 //! [`answers`] journals what each call brought back and goes on,
 //! [`budget`] enforces the spending caps, [`breakers`] asks and tells the targets'
 //! circuit breakers, [`dry`] rehearses what a dry run does not carry out and
-//! [`rate`] holds commits and calls until their turn under a rate limit.
+//! [`rate`] holds commits and calls until their turn under a rate limit, and
+//! [`handoff`] hands the run to workers at a step whose tags the driver lacks.
 
 mod agent;
 mod answers;
@@ -23,6 +24,7 @@ pub(super) use answers::redact_result;
 pub(super) use replay::loop_records;
 pub(super) use tools::tool_call_in_flight;
 mod execute;
+pub(super) mod handoff;
 mod items;
 mod memory;
 mod prepare;
@@ -110,7 +112,7 @@ pub(super) struct Driver<'a> {
     turn_came: HashMap<usize, u32>,
     /// Set when a step needed tags this driver lacks: nothing more starts, and the
     /// run goes to the workers once the steps in flight are done.
-    handoff: Option<super::Handoff>,
+    handoff: Option<handoff::Handoff>,
 }
 
 /// Commit buffered events at least this often.
@@ -481,41 +483,6 @@ impl<'a> Driver<'a> {
                     .join(", ")
             ),
         }
-    }
-
-    /// Whether `step` may not start on this driver: it (with its persona) needs tags
-    /// the driver lacks, or the run is being handed on already. The first such step
-    /// sets the hand-off.
-    fn held_for_workers(&mut self, step: usize) -> bool {
-        if self.handoff.is_some() {
-            return true;
-        }
-        if self.dry() {
-            return false;
-        }
-        let need = super::required_tags(&self.env.trust, &self.wf, &self.wf.steps[step]);
-        if crate::journal::tags_cover(&self.env.tags, &need) {
-            return false;
-        }
-        self.handoff = Some(super::Handoff {
-            step: self.wf.steps[step].id.clone(),
-            tags: need,
-        });
-        true
-    }
-
-    /// Stop driving: the run goes to the workers ([`Driver::drive`] queues it).
-    fn hand_on(&mut self) -> Result<RunOutcome> {
-        self.flush()?;
-        if self.journal.run_status(self.run.id)? == RunStatus::Cancelled {
-            return Ok(self.cancelled());
-        }
-        Ok(RunOutcome {
-            run_id: self.run.id,
-            status: RunStatus::Running,
-            error: None,
-            handoff: self.handoff.clone(),
-        })
     }
 
     fn perform(&mut self, e: Effect) -> Result<()> {

@@ -27,6 +27,7 @@ use crate::journal::{
 };
 use crate::template::Context;
 use crate::workflow::{self, Workflow};
+pub use driver::handoff::{Handoff, required_tags};
 use driver::{Driver, Prepped};
 use machine::{Input, Machine, Phase, StepPlan, StepState};
 
@@ -124,28 +125,6 @@ pub struct RunOutcome {
     /// The run was handed to workers (still `running`, queued): a step needs tags
     /// this driver lacks.
     pub handoff: Option<Handoff>,
-}
-
-/// Why a driver handed its run to workers: the first step it did not start, and
-/// the tags that step needs (sorted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handoff {
-    pub step: String,
-    pub tags: Vec<String>,
-}
-
-/// The tags a step needs of its driver: its own `runs_on` and its persona's
-/// (sorted, no repeats).
-pub fn required_tags(
-    trust: &crate::trust::TrustSettings,
-    wf: &Workflow,
-    step: &workflow::Step,
-) -> Vec<String> {
-    let mut tags = step.runs_on.clone();
-    if let Ok(p) = trust.persona_of(wf, step) {
-        tags.extend(p.runs_on.iter().cloned());
-    }
-    crate::journal::tag_set(&tags)
 }
 
 /// A run to create.

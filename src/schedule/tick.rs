@@ -47,6 +47,13 @@ pub enum TickItem {
     Cancelled { schedule: String, run: i64 },
     /// A run was continued.
     Continued { run: i64, status: RunStatus },
+    /// A run was continued up to a step that needs worker tags (`runs_on`), and
+    /// queued for the workers that have them.
+    HandedOn {
+        run: i64,
+        step: String,
+        tags: Vec<String>,
+    },
     /// An inbox item's deadline passed: its `on_timeout` (`reject`, `approve`,
     /// `fail`) was applied as a decision.
     TimedOut {
@@ -309,9 +316,16 @@ pub fn tick(
             continue;
         }
         match engine::resume(journal, run, env, observer, Mode::Continue) {
-            Ok(o) => report.items.push(TickItem::Continued {
-                run,
-                status: o.status,
+            Ok(o) => report.items.push(match o.handoff {
+                Some(h) => TickItem::HandedOn {
+                    run,
+                    step: h.step,
+                    tags: h.tags,
+                },
+                None => TickItem::Continued {
+                    run,
+                    status: o.status,
+                },
             }),
             // Another live process executes it, or it just finished: not ours.
             Err(e) if e.kind == ErrorKind::Conflict => {}

@@ -70,3 +70,4 @@ mod tui_control;
 mod tui_runs;
 mod workers;
 mod workers_crash;
+mod workers_takeover;

@@ -11,7 +11,8 @@
 //! supported), circuit breakers and the steps they hold (`BreakerStore`),
 //! notifications (`NotifyStore`), trust listings (`TrustStore`), versions of evidence
 //! (`VersionStore`), statistics (`StatsStore`), mail watches (`MailStore`) and runs'
-//! upkeep: replay, workflow changes, dry-run pruning (`RunUpkeep`). Ids come from
+//! upkeep: replay, workflow changes, dry-run pruning (`RunUpkeep`), and the ready-work
+//! queue with its workers (`Work`: claims with `FOR UPDATE SKIP LOCKED`). Ids come from
 //! database sequences; every compare-and-swap decision reads the row it decides on
 //! with `SELECT … FOR UPDATE` (or takes an advisory lock on the name it decides for)
 //! in the transaction that writes the outcome; each event is appended and projected
