@@ -445,9 +445,12 @@ fn storm(backend: Backend) {
     let mut rng = Rng(seed);
     let server = Counter::start(seed);
     let t = Test::new().write("storm.toml", &workflow(&server));
-    let url = match backend {
-        Backend::Postgres => Some(crate::support::postgres::fresh_database()),
-        Backend::Sqlite => None,
+    let (url, name) = match backend {
+        Backend::Postgres => (
+            Some(crate::support::postgres::fresh_database()),
+            "PostgreSQL",
+        ),
+        Backend::Sqlite => (None, "SQLite"),
     };
     let t = match &url {
         Some(url) => t.env("AIOS_DATABASE_URL", url),
@@ -519,7 +522,8 @@ fn storm(backend: Backend) {
     drop(workers);
 
     let ctx = format!(
-        "seed {seed}: {kills} kills, {started} workers started, {runs} runs, storm {storm_took:.1?}"
+        "{name}, seed {seed}: {kills} kills, {started} workers started, {runs} runs, \
+         storm {storm_took:.1?}"
     );
     assert!(
         exited.is_empty(),
