@@ -69,4 +69,5 @@ mod tui;
 mod tui_control;
 mod tui_runs;
 mod workers;
+mod workers_crash;
 mod workers_takeover;
