@@ -96,9 +96,9 @@ pub fn worker(ctx: &Ctx, args: WorkerArgs) -> CmdResult {
         Arc::new(move || opener().map(|j| j.with_gate(gate.clone())));
     let mut journal = open()?;
     let owner = ctx.owner.clone();
-    journal.register_worker(&owner, &tags, args.concurrency, lease.as_millis() as i64)?;
 
-    // Signals are caught from here on: a stop claims nothing more, and the runs in
+    // Signals are caught from here on, before the worker registers (a stop during
+    // its start still ends it as stopped): a stop claims nothing more, and the runs in
     // flight are driven on until they stop.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -108,6 +108,7 @@ pub fn worker(ctx: &Ctx, args: WorkerArgs) -> CmdResult {
         let _guard = rt.enter();
         Signals::new().context("cannot install the signal handlers")?
     };
+    journal.register_worker(&owner, &tags, args.concurrency, lease.as_millis() as i64)?;
     let shared = Arc::new(Shared {
         owner: owner.clone(),
         tags: tags.clone(),

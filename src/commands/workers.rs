@@ -56,23 +56,31 @@ pub fn workers(ctx: &Ctx, args: WorkersArgs) -> CmdResult {
     let now = journal.now();
     let records = journal.worker_records(now - GONE_FOR)?;
     let items = journal.work_items()?;
+    // A worker of this host whose process has ended is gone at once (killed, it
+    // could not say so); others are live until their heartbeat is older than their lease.
+    let ended_here = |w: &WorkerRecord| {
+        crate::journal::Owner::parse(&w.id)
+            .is_some_and(|o| o.host == ctx.owner.host && !crate::journal::process_alive(o.pid))
+    };
     let (live, gone): (Vec<&WorkerRecord>, Vec<&WorkerRecord>) =
-        records.iter().partition(|w| w.live(now));
-    let mut live_json = Vec::new();
-    for w in &live {
-        let mut runs = Vec::new();
-        for item in items
+        records.iter().partition(|w| w.live(now) && !ended_here(w));
+    // The runs a worker's claim still holds: a gone worker's too, until its lease
+    // passes and another worker may take them over.
+    let held = |w: &WorkerRecord| -> Result<Vec<Json>, crate::error::Error> {
+        items
             .iter()
             .filter(|i| i.claimed_by.as_deref() == Some(w.id.as_str()) && !i.claimable(now))
-        {
-            runs.push(run_json(&journal, item)?);
-        }
-        live_json.push(worker_json(w, runs, true));
+            .map(|i| run_json(&journal, i))
+            .collect()
+    };
+    let mut live_json = Vec::new();
+    for w in &live {
+        live_json.push(worker_json(w, held(w)?, true));
     }
-    let gone_json: Vec<Json> = gone
-        .iter()
-        .map(|w| worker_json(w, Vec::new(), false))
-        .collect();
+    let mut gone_json = Vec::new();
+    for w in &gone {
+        gone_json.push(worker_json(w, held(w)?, false));
+    }
     let mut queue = Vec::new();
     for item in items.iter().filter(|i| i.claimable(now)) {
         let mut v = run_json(&journal, item)?;
@@ -150,9 +158,20 @@ pub fn workers(ctx: &Ctx, args: WorkersArgs) -> CmdResult {
                 tags(w),
                 match w["stopped_at"].as_str() {
                     Some(at) => format!("stopped {at}"),
-                    None => format!("last heard {} (its lease passed)", text(w, "heartbeat_at")),
+                    None => format!(
+                        "last heard {}, did not stop cleanly (killed, or lost)",
+                        text(w, "heartbeat_at")
+                    ),
                 }
             ));
+            for r in w["runs"].as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "    run {} ({}) still claimed: another worker takes it over after {}\n",
+                    r["run"],
+                    text(r, "workflow"),
+                    text(r, "lease_expires"),
+                ));
+            }
         }
     }
     out.push_str(&format!(

@@ -169,7 +169,10 @@ impl SqliteJournal {
         let now = self.now();
         let me = worker.as_string();
         let tx = self.write_tx()?;
-        let candidates: Vec<WorkItem> = {
+        // The oldest claimable run these tags cover: rows are read in queue order (the
+        // `work_by_age` index) and reading stops at the first one, so a claim costs the
+        // same with ten or ten thousand runs queued.
+        let found = {
             let mut stmt = tx.prepare_cached(
                 "SELECT w.run_id, w.tags, w.queued_at, w.claimed_by, w.lease_expires, w.attempts
                  FROM work w JOIN runs r ON r.id = w.run_id
@@ -178,10 +181,11 @@ impl SqliteJournal {
                         OR coalesce(r.lease_expires, 0) <= ?1)
                  ORDER BY w.queued_at, w.run_id",
             )?;
-            stmt.query_map(params![now, me], work_row)?
-                .collect::<rusqlite::Result<_>>()?
+            let mut rows = stmt.query_map(params![now, me], work_row)?;
+            rows.find(|w| w.as_ref().map_or(true, |w| tags_cover(tags, &w.tags)))
+                .transpose()?
         };
-        let Some(mut item) = candidates.into_iter().find(|w| tags_cover(tags, &w.tags)) else {
+        let Some(mut item) = found else {
             return Ok(None);
         };
         let until = now + ttl_ms;

@@ -123,6 +123,27 @@ fn a_killed_workers_run_is_taken_over(pg: bool, idempotent: bool) {
     slow.arrived();
     let dead = format!("{}@{}", bg.pid(), hostname());
     bg.kill9();
+    // Gone at once (its process ended on this host), and its run is never hidden:
+    // still held by its claim, or back in the queue once the claim expired.
+    let w = t
+        .args(&["workers", "--json"])
+        .real_clock()
+        .run()
+        .success()
+        .json();
+    assert!(w["workers"].as_array().unwrap().is_empty(), "{w}");
+    assert_eq!(w["gone"][0]["id"], dead, "{w}");
+    let held_runs = w["gone"][0]["runs"].as_array().unwrap().len();
+    let queued = w["queue"].as_array().unwrap().len();
+    assert_eq!(held_runs + queued, 1, "{w}");
+    if held_runs == 1 {
+        assert_eq!(w["gone"][0]["runs"][0]["run"], 1, "{w}");
+        t.args(&["workers"])
+            .real_clock()
+            .run()
+            .success()
+            .stdout_contains("run 1 (held) still claimed: another worker takes it over after ");
+    }
     slow.release_all();
     // Claimable again once the claim expired (the queue lists claimable runs only);
     // the killed worker is gone once its heartbeat is older than its lease.
