@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -141,27 +141,6 @@ const CASES: &[Case] = &[
     ),
 ];
 
-/// Reap `pid` with `wait4`: its exit status and peak RSS (KiB).
-fn wait4(pid: u32) -> (ExitStatus, u64) {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status: libc::c_int = 0;
-    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `status` and `usage` are valid for writes during the call.
-        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-        if r == pid as libc::pid_t {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "wait4: {err}");
-    }
-    (
-        ExitStatus::from_raw(status),
-        u64::try_from(usage.ru_maxrss).unwrap_or(0),
-    )
-}
-
 /// One `aios check FILE`: wall time, peak RSS (KiB), bytes printed, exit code.
 // The child is reaped by `wait4` (for its peak RSS), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
@@ -178,7 +157,7 @@ fn check(bin: &Path, file: &Path, out: &Path) -> (Duration, u64, u64, Option<i32
         .stdin(Stdio::null())
         .spawn()
         .expect("run aios");
-    let (status, rss) = wait4(child.id());
+    let (status, rss, _) = common::wait4(child.id()).unwrap_or_else(|e| panic!("{e}"));
     let took = start.elapsed();
     let printed = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     (took, rss, printed, status.code())

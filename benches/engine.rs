@@ -24,10 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::aios_binary;
+use common::{aios_binary, wait4};
 use support::{
     chain_workflow, checkpoint, cpu_model, file_len, fs_type, kb, loadavg, mib, ms, uname_m, us,
-    wait4,
 };
 
 mod common;

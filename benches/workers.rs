@@ -28,7 +28,7 @@
 //! succeed or a worker exits non-zero.
 
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -354,7 +354,7 @@ fn drain(
     let mut cpu = Duration::ZERO;
     let mut failed = Vec::new();
     for pid in pids {
-        let (status, used) = wait4(pid);
+        let (status, _, used) = common::wait4(pid)?;
         cpu += used;
         if !status.success() {
             failed.push(status);
@@ -393,28 +393,6 @@ fn check_all_succeeded(
         ));
     }
     Ok(())
-}
-
-/// Reap `pid` with `wait4`: its exit status and CPU time (user + system).
-fn wait4(pid: u32) -> (ExitStatus, Duration) {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status: libc::c_int = 0;
-    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `status` and `usage` are valid for writes during the call.
-        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-        if r == pid as libc::pid_t {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "wait4: {err}");
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (
-        ExitStatus::from_raw(status),
-        tv(usage.ru_utime) + tv(usage.ru_stime),
-    )
 }
 
 /// The postmaster: the parent of this connection's backend.

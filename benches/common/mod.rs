@@ -1,14 +1,15 @@
 //! What the benches that time the release binary share: finding it, running it in a
 //! temp `AIOS_HOME` with an empty environment, the MCP test server's path and a
 //! direct client's `echo` latencies, the events of `aios log --json`, a loopback
-//! OpenAI-compatible server, and the figures' arithmetic and units. Each bench uses
+//! OpenAI-compatible server, reaping a child with its peak RSS and CPU time
+//! (`wait4`), and the figures' arithmetic and units. Each bench uses
 //! some of these.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -234,4 +235,33 @@ fn serve(conn: TcpStream, clock: &ServerClock, reply: fn(&str) -> String) -> std
             .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         clock.requests.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Reap `pid` with `wait4`: its exit status, peak RSS (KiB) and CPU time (user +
+/// system, all its threads).
+pub fn wait4(pid: u32) -> BenchResult<(ExitStatus, u64, Duration)> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status: libc::c_int = 0;
+    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid for writes for the duration of the call.
+        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        if r == pid as libc::pid_t {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4({pid}): {err}"));
+        }
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok((
+        ExitStatus::from_raw(status),
+        u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+    ))
 }

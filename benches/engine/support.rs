@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 use std::time::Duration;
 
 use super::BenchResult;
@@ -27,35 +27,6 @@ pub(super) fn chain_workflow(n: usize) -> String {
         }
     }
     s
-}
-
-/// Reap `pid` with `wait4`: its exit status, peak RSS (KiB) and CPU time (user +
-/// system, all its threads).
-pub(super) fn wait4(pid: u32) -> BenchResult<(ExitStatus, u64, Duration)> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status: libc::c_int = 0;
-    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `status` and `usage` are valid for writes for the duration of the call.
-        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-        if r == pid as libc::pid_t {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("wait4({pid}): {err}"));
-        }
-    }
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    Ok((
-        ExitStatus::from_raw(status),
-        u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        tv(usage.ru_utime) + tv(usage.ru_stime),
-    ))
 }
 
 /// Fold the WAL into the DB and return the DB's size.
