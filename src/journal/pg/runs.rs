@@ -242,15 +242,7 @@ impl RunStore for PgJournal {
         let at = self.now();
         let mut conn = self.conn();
         let mut tx = conn.transaction()?;
-        if let Event::RunCreated { source_hash, .. } = &created {
-            tx.execute(
-                "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
-                &[source_hash, &source],
-            )?;
-        }
-        let id: i64 = tx.query_one("SELECT nextval('run_ids')", &[])?.get(0);
-        append(&mut tx, id, &created, at)?;
-        apply(&mut tx, id, &created, at)?;
+        let id = insert_run(&mut tx, source, &created, at)?;
         tx.commit()?;
         Ok(id)
     }
@@ -546,4 +538,24 @@ impl InboxStore for PgJournal {
     fn run_proposals(&self, run: i64) -> Result<Vec<ProposalRecord>> {
         self.proposals_where("WHERE p.run_id = $1", &[&run])
     }
+}
+
+/// A new run inside `tx`: its workflow's source (once per text), an id from the
+/// database, its `RunCreated` event and what that event projects.
+pub(super) fn insert_run(
+    tx: &mut postgres::Transaction<'_>,
+    source: &str,
+    created: &Event,
+    at: Millis,
+) -> Result<i64> {
+    if let Event::RunCreated { source_hash, .. } = created {
+        tx.execute(
+            "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
+            &[source_hash, &source],
+        )?;
+    }
+    let id: i64 = tx.query_one("SELECT nextval('run_ids')", &[])?.get(0);
+    append(tx, id, created, at)?;
+    apply(tx, id, created, at)?;
+    Ok(id)
 }

@@ -7,7 +7,6 @@
 use postgres::Row;
 
 use super::PgJournal;
-use super::project::{append, apply};
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::journal::store::{RunStore, Work};
@@ -46,15 +45,7 @@ impl Work for PgJournal {
         let tags = tag_set(tags);
         let mut conn = self.conn();
         let mut tx = conn.transaction()?;
-        if let Event::RunCreated { source_hash, .. } = &created {
-            tx.execute(
-                "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
-                &[source_hash, &source],
-            )?;
-        }
-        let id: i64 = tx.query_one("SELECT nextval('run_ids')", &[])?.get(0);
-        append(&mut tx, id, &created, at)?;
-        apply(&mut tx, id, &created, at)?;
+        let id = super::runs::insert_run(&mut tx, source, &created, at)?;
         tx.execute(
             "INSERT INTO work (run_id, tags, queued_at) VALUES ($1, $2, $3)",
             &[&id, &tags, &at],
