@@ -391,6 +391,10 @@ pub fn main() -> ExitCode {
     };
     let ui = ui::Ui::detect();
     let stats = std::env::var_os("AIOS_STATS");
+    if stats.is_some() {
+        // PostgreSQL has no commit hook: its commits are counted only when asked.
+        crate::journal::count_postgres_writes();
+    }
     let result = context(&cli)
         .map_err(anyhow::Error::from)
         .and_then(|ctx| dispatch(&ctx, cli.command));

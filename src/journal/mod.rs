@@ -137,8 +137,9 @@ impl std::fmt::Debug for SqliteJournal {
 /// Prepared statements kept per connection (`prepare_cached`).
 const STATEMENT_CACHE: usize = 256;
 
-/// Write transactions committed by this process's journal connections (a commit
-/// hook counts them; read by `AIOS_STATS`, see `commands`).
+/// Write transactions committed by this process's journal connections (on SQLite a
+/// commit hook counts them, on PostgreSQL [`pg::Tx::commit`] when
+/// [`count_postgres_writes`] was called; read by `AIOS_STATS`, see `commands`).
 static WRITE_TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// How many write transactions this process has committed to a journal so far.
@@ -146,11 +147,28 @@ pub fn write_transactions() -> u64 {
     WRITE_TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Whether PostgreSQL transactions ask, before they commit, whether they wrote
+/// (one more round trip each), to count in [`write_transactions`].
+static COUNT_PG_WRITES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Count this process's PostgreSQL write transactions too (`AIOS_STATS`).
+pub fn count_postgres_writes() {
+    COUNT_PG_WRITES.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn counting_postgres_writes() -> bool {
+    COUNT_PG_WRITES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn count_write_transaction() {
+    WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Count every commit of `conn` in [`write_transactions`].
 fn count_commits(conn: &mut Connection) {
     // Only fails for a connection in use elsewhere; a new one is not.
     let _ = conn.commit_hook(Some(|| {
-        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        count_write_transaction();
         false
     }));
 }

@@ -286,11 +286,6 @@ fn aios_stats_appends_each_process_cost() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     let run = &lines[0];
     assert!(run["user_us"].as_u64().unwrap() + run["sys_us"].as_u64().unwrap() > 0);
-    if crate::support::pg_known_bug(
-        "AIOS_STATS's write_transactions counts SQLite commits only (a commit hook); on PostgreSQL it stays 0",
-    ) {
-        return;
-    }
     // The run: at least its creation and its steps' events, each a transaction.
     assert!(run["write_transactions"].as_u64().unwrap() >= 2, "{run}");
     // Reading writes nothing.

@@ -133,7 +133,7 @@ impl BreakerStore for PgJournal {
             other => return Ok(other),
         }
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let b = read_locked(&mut tx, target)?;
         let admit = breaker::admit(b.as_ref(), policy, now, by);
         if let Admit::Probe(ev) = &admit {
@@ -156,7 +156,7 @@ impl BreakerStore for PgJournal {
             return Ok(None);
         }
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let b = read_locked(&mut tx, target)?;
         let ev = match verdict {
             Verdict::Failed(error) => breaker::on_failure(b.as_ref(), policy, now, error),
@@ -172,7 +172,7 @@ impl BreakerStore for PgJournal {
     fn close_breaker(&mut self, target: &Target, by: &str) -> Result<Breaker> {
         let now = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let b = read_locked(&mut tx, target)?;
         match &b {
             Some(b) if b.is_tripped() || b.failures > 0 => {}

@@ -22,7 +22,7 @@ impl FailureStore for PgJournal {
     ) -> Result<Vec<Event>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let status: Option<String> = tx
             .query_opt(
                 "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
@@ -68,7 +68,7 @@ impl FailureStore for PgJournal {
     fn withdraw_failure(&mut self, run: i64, why: &str) -> Result<Vec<Event>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let status: String = tx
             .query_opt("SELECT status FROM runs WHERE id = $1 FOR UPDATE", &[&run])?
             .map(|r| r.get(0))

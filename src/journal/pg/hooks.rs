@@ -45,7 +45,7 @@ impl HookStore for PgJournal {
         let at = self.now();
         let hash = source_hash(source);
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         tx.execute(
             "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
             &[&hash, &source],
@@ -113,7 +113,7 @@ impl HookStore for PgJournal {
     ) -> Result<Vec<i64>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let mut ids = Vec::with_capacity(runs.len());
         for (source, created) in runs {
             if let Event::RunCreated { source_hash, .. } = created {

@@ -235,11 +235,11 @@ pub fn import(
     })?;
     let journal = pool.journal(src.clock())?;
     let mut conn = journal.conn();
-    let mut tx = conn.transaction()?;
+    let mut tx = super::begin(&mut conn)?;
     // Two copies into one database take turns here; the second sees what the first
     // committed (the look above was outside any transaction) and stops unless --force.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK])?;
-    let before = inspect(&mut tx)?;
+    let before = inspect(&mut *tx)?;
     if !before.is_empty() && !opts.force {
         return Err(Error::conflict(format!(
             "the database {} is not empty any more: another copy wrote into it meanwhile ({}); nothing was copied",

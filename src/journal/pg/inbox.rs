@@ -118,8 +118,8 @@ impl InboxUpkeep for PgJournal {
     fn snooze(&mut self, proposal: i64, until: Millis, by: &str) -> Result<ProposalRecord> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        let p = proposal_in(&mut tx, proposal, true)?;
+        let mut tx = super::begin(&mut conn)?;
+        let p = proposal_in(&mut *tx, proposal, true)?;
         if p.status != ProposalStatus::Pending {
             return Err(Error::conflict(format!(
                 "inbox item {} is {}; only pending items can be snoozed",
@@ -141,8 +141,8 @@ impl InboxUpkeep for PgJournal {
     fn unsnooze(&mut self, proposal: i64, by: &str) -> Result<ProposalRecord> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        let p = proposal_in(&mut tx, proposal, true)?;
+        let mut tx = super::begin(&mut conn)?;
+        let p = proposal_in(&mut *tx, proposal, true)?;
         if p.status != ProposalStatus::Pending {
             return Err(Error::conflict(format!(
                 "inbox item {} is {}; only pending items are snoozed",
@@ -186,7 +186,7 @@ impl InboxUpkeep for PgJournal {
     fn reopen_withdrawn(&mut self, run: i64) -> Result<Vec<Event>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         tx.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", &[&run])?;
         let items: Vec<(i64, String)> = tx
             .query(

@@ -19,7 +19,7 @@ impl LeaseStore for PgJournal {
         let now = self.now();
         let me = owner.as_string();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let row = tx
             .query_opt(
                 "SELECT lease_owner, lease_expires FROM runs WHERE id = $1 FOR UPDATE",

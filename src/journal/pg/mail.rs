@@ -221,7 +221,7 @@ impl MailStore for PgJournal {
     fn put_mail_watch(&mut self, spec: MailWatchSpec, source: &str) -> Result<bool> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, &spec.name)?;
         if tx
             .query_opt("SELECT 1 FROM schedules WHERE name = $1", &[&spec.name])?
@@ -233,7 +233,7 @@ impl MailStore for PgJournal {
             "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
             &[&spec.source_hash, &source],
         )?;
-        let replaced = get_watch(&mut tx, &spec.name)?.is_some();
+        let replaced = get_watch(&mut *tx, &spec.name)?.is_some();
         let name = spec.name.clone();
         let ev = MailEvent::Added {
             spec: Box::new(spec),
@@ -279,9 +279,9 @@ impl MailStore for PgJournal {
     fn set_mail_watch_paused(&mut self, name: &str, paused: bool) -> Result<bool> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, name)?;
-        let w = get_watch(&mut tx, name)?.ok_or_else(|| not_found(name))?;
+        let w = get_watch(&mut *tx, name)?.ok_or_else(|| not_found(name))?;
         if w.paused == paused {
             return Ok(false);
         }
@@ -298,9 +298,9 @@ impl MailStore for PgJournal {
     fn remove_mail_watch(&mut self, name: &str) -> Result<()> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, name)?;
-        get_watch(&mut tx, name)?.ok_or_else(|| not_found(name))?;
+        get_watch(&mut *tx, name)?.ok_or_else(|| not_found(name))?;
         record(&mut tx, name, &MailEvent::Removed, at)?;
         tx.commit()?;
         Ok(())
@@ -350,9 +350,9 @@ impl MailStore for PgJournal {
     fn record_mail(&mut self, watch: &str, m: IncomingMail) -> Result<MailRecorded> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, watch)?;
-        match get_watch(&mut tx, watch)? {
+        match get_watch(&mut *tx, watch)? {
             Some(w) if !w.paused => {}
             _ => return Ok(MailRecorded::Gone),
         }
@@ -445,7 +445,7 @@ impl MailStore for PgJournal {
         }
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, watch)?;
         // Another tick may have applied and journaled it already.
         let asked: Vec<i64> = uids_done.iter().map(|u| i64::from(*u)).collect();
@@ -488,9 +488,9 @@ impl MailStore for PgJournal {
         }
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, watch)?;
-        let Some(w) = get_watch(&mut tx, watch)? else {
+        let Some(w) = get_watch(&mut *tx, watch)? else {
             return Ok(None);
         };
         if w.uidvalidity == Some(to) {
@@ -510,9 +510,9 @@ impl MailStore for PgJournal {
     fn mail_poll_failed(&mut self, watch: &str, error: &str) -> Result<(Millis, bool)> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, watch)?;
-        let Some(w) = get_watch(&mut tx, watch)? else {
+        let Some(w) = get_watch(&mut *tx, watch)? else {
             return Ok((at, false));
         };
         if let Some(since) = w.failing_since
@@ -534,9 +534,9 @@ impl MailStore for PgJournal {
         }
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, watch)?;
-        if get_watch(&mut tx, watch)?.is_none_or(|w| w.failing_since.is_none()) {
+        if get_watch(&mut *tx, watch)?.is_none_or(|w| w.failing_since.is_none()) {
             return Ok(false);
         }
         record(&mut tx, watch, &MailEvent::PollRecovered, at)?;

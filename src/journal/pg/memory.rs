@@ -309,7 +309,7 @@ impl MemoryStore for PgJournal {
     ) -> Result<Vec<Event>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // The run's row, locked like every commit of the run: no write to a run
         // another process cancelled.
         let status: Option<String> = tx
@@ -342,7 +342,7 @@ impl MemoryStore for PgJournal {
     ) -> Result<FactRecord> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let (source, run, step) = match origin.proposal {
             Some(p) => {
                 let row = tx
@@ -360,7 +360,7 @@ impl MemoryStore for PgJournal {
             None => ("manual", None, None),
         };
         lock_fact(&mut tx, entity, key)?;
-        let version = current_version(&mut tx, entity, key)?.unwrap_or(0) + 1;
+        let version = current_version(&mut *tx, entity, key)?.unwrap_or(0) + 1;
         // An event of run 0 (it belongs to no run's steps), projected in the same
         // transaction: replay rebuilds the version from it.
         let ev = Event::FactRecorded {
@@ -417,7 +417,7 @@ impl MemoryStore for PgJournal {
     fn add_notes(&mut self, notes: &[NewNote]) -> Result<Vec<i64>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let stmt = tx.prepare(
             "INSERT INTO memory_docs (kind, text, tags, source, created_at) VALUES ('note', $1, $2, $3, $4)
              RETURNING id",
@@ -524,9 +524,9 @@ impl MemoryStore for PgJournal {
     ) -> Result<FactRecord> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock_fact(&mut tx, entity, key)?;
-        let current = latest(&mut tx, entity, key)?;
+        let current = latest(&mut *tx, entity, key)?;
         let version = tombstone_version(entity, key, current)?;
         let ev = Event::FactUnset {
             entity: entity.to_string(),

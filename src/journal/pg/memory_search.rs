@@ -203,7 +203,7 @@ pub(super) fn term_doc_counts(
 
 /// Store (or replace) embeddings, in one transaction.
 pub(super) fn put_vectors(c: &mut Client, rows: &[VectorRow]) -> Result<()> {
-    let mut tx = c.transaction()?;
+    let mut tx = super::begin(c)?;
     let v = tx.prepare(
         "INSERT INTO memory_vectors (doc_id, model, dim, vec) VALUES ($1, $2, $3, $4)
          ON CONFLICT (doc_id) DO UPDATE SET model = $2, dim = $3, vec = $4",

@@ -313,6 +313,48 @@ impl PgJournal {
     }
 }
 
+/// A transaction of the journal: a `postgres` transaction whose commit is counted
+/// in `journal::write_transactions` when it wrote (asked of the server only while
+/// `AIOS_STATS` counts). Everything else is the transaction's own (`Deref`).
+pub struct Tx<'a>(postgres::Transaction<'a>);
+
+/// Begin a journal transaction on `client`.
+pub fn begin(client: &mut Client) -> Result<Tx<'_>> {
+    Ok(Tx(client.transaction()?))
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = postgres::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Tx<'_> {
+    pub fn rollback(self) -> Result<()> {
+        Ok(self.0.rollback()?)
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        let wrote = crate::journal::counting_postgres_writes()
+            && self
+                .0
+                .query_one("SELECT txid_current_if_assigned() IS NOT NULL", &[])?
+                .get::<_, bool>(0);
+        self.0.commit()?;
+        if wrote {
+            crate::journal::count_write_transaction();
+        }
+        Ok(())
+    }
+}
+
 fn sha(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -321,7 +363,7 @@ fn sha(text: &str) -> String {
 /// advisory lock: when several processes open a new database at once, one migrates
 /// and the others find it done.
 fn migrate(client: &mut Client) -> Result<()> {
-    let mut tx = client.transaction()?;
+    let mut tx = begin(client)?;
     // 0x6a696f73: any constant shared by every aios process.
     tx.execute("SELECT pg_advisory_xact_lock(1634299763)", &[])?;
     tx.batch_execute(

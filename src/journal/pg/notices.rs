@@ -131,7 +131,7 @@ impl NoticeStore for PgJournal {
     ) -> Result<Option<i64>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let id = raise_in(&mut tx, at, schedule, kind, key, summary, data)?;
         tx.commit()?;
         Ok(id)
@@ -153,8 +153,8 @@ impl NoticeStore for PgJournal {
     ) -> Result<NoticeRecord> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        let n = notice(&mut tx, id, true)?.ok_or_else(|| {
+        let mut tx = super::begin(&mut conn)?;
+        let n = notice(&mut *tx, id, true)?.ok_or_else(|| {
             Error::not_found(format!("no inbox item {id}"))
                 .with_hint("list pending items with: aios inbox list")
         })?;
@@ -174,7 +174,7 @@ impl NoticeStore for PgJournal {
         };
         append(&mut tx, NO_RUN, &ev, at)?;
         apply(&mut tx, NO_RUN, &ev, at)?;
-        let n = notice(&mut tx, id, false)?.expect("just updated");
+        let n = notice(&mut *tx, id, false)?.expect("just updated");
         tx.commit()?;
         Ok(n)
     }

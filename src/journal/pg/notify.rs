@@ -132,7 +132,7 @@ impl NotifyStore for PgJournal {
         }
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // The writers of a (key, channel) take turns on an advisory lock on it (all
         // of them first, in one order: two ticks never wait for each other in a
         // circle), so a notice already queued takes no id.
@@ -182,7 +182,7 @@ impl NotifyStore for PgJournal {
     ) -> Result<Vec<NotificationRecord>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let due: Vec<NotificationRecord> = tx
             .query(
                 &format!(
@@ -216,7 +216,7 @@ impl NotifyStore for PgJournal {
     fn notification_sent(&mut self, id: i64, by: &str, reply: &str) -> Result<bool> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         if !holds(&mut tx, id, by)? {
             return Ok(false);
         }
@@ -238,7 +238,7 @@ impl NotifyStore for PgJournal {
     ) -> Result<bool> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         if !holds(&mut tx, id, by)? {
             return Ok(false);
         }

@@ -22,7 +22,7 @@ impl RateStore for PgJournal {
         let now = self.now();
         let per = rate.per_ms();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(1634299765, hashtext($1))",
             &[&target],

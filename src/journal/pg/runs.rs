@@ -209,7 +209,7 @@ impl RunStore for PgJournal {
     fn commit(&mut self, run_id: i64, events: &[Event]) -> Result<i64> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // The run's row is the lock every writer of the run takes first: commits of
         // one run are serialized, and a side effect never starts in a run cancelled
         // by another process (the check and `step_started` are one transaction).
@@ -241,7 +241,7 @@ impl RunStore for PgJournal {
     fn create_run(&mut self, source: &str, created: Event) -> Result<i64> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let id = insert_run(&mut tx, source, &created, at)?;
         tx.commit()?;
         Ok(id)
@@ -422,7 +422,7 @@ impl InboxStore for PgJournal {
     ) -> Result<Option<i64>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // The run's row lock: a run cancelled by another process gets no new items,
         // and two creators of the same item take turns (the second finds the first's).
         let status: Option<String> = tx
@@ -472,10 +472,10 @@ impl InboxStore for PgJournal {
     fn decide(&mut self, proposal: i64, decide: DecisionInput) -> Result<ProposalRecord> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // The item's row, locked: of two deciders, the second reads the first's
         // decision once it commits.
-        let p = proposal_in(&mut tx, proposal, true)?;
+        let p = proposal_in(&mut *tx, proposal, true)?;
         if matches!(
             p.status,
             ProposalStatus::Approved | ProposalStatus::Rejected
@@ -512,7 +512,7 @@ impl InboxStore for PgJournal {
         };
         append(&mut tx, p.run_id, &ev, at)?;
         apply(&mut tx, p.run_id, &ev, at)?;
-        let p = proposal_in(&mut tx, proposal, false)?;
+        let p = proposal_in(&mut *tx, proposal, false)?;
         Self::demote_on_decision(&mut tx, &p, at)?;
         tx.commit()?;
         Ok(p)

@@ -216,17 +216,17 @@ impl ScheduleStore for PgJournal {
     ) -> Result<bool> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, &spec.name)?;
         tx.execute(
             "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
             &[&spec.source_hash, &source],
         )?;
-        let existing = get_schedule(&mut tx, &spec.name)?;
+        let existing = get_schedule(&mut *tx, &spec.name)?;
         let replaced = existing.is_some();
         let cursor = match existing {
             Some(e) => e.cursor,
-            None => cursor_from(&mut tx, &spec.name, at)?,
+            None => cursor_from(&mut *tx, &spec.name, at)?,
         };
         let name = spec.name.clone();
         let ev = ScheduleEvent::Added {
@@ -264,16 +264,16 @@ impl ScheduleStore for PgJournal {
     ) -> Result<bool> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, name)?;
-        let s = get_schedule(&mut tx, name)?.ok_or_else(|| not_found(name))?;
+        let s = get_schedule(&mut *tx, name)?.ok_or_else(|| not_found(name))?;
         if s.paused == paused {
             return Ok(false);
         }
         let ev = if paused {
             ScheduleEvent::Paused
         } else {
-            let cursor = cursor_from(&mut tx, name, at)?.max(s.cursor);
+            let cursor = cursor_from(&mut *tx, name, at)?.max(s.cursor);
             ScheduleEvent::Resumed {
                 cursor,
                 next_due: next_due(cursor),
@@ -287,9 +287,9 @@ impl ScheduleStore for PgJournal {
     fn remove_schedule(&mut self, name: &str) -> Result<()> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, name)?;
-        get_schedule(&mut tx, name)?.ok_or_else(|| not_found(name))?;
+        get_schedule(&mut *tx, name)?.ok_or_else(|| not_found(name))?;
         record(&mut tx, name, &ScheduleEvent::Removed, at)?;
         tx.commit()?;
         Ok(())
@@ -343,15 +343,15 @@ impl ScheduleStore for PgJournal {
     ) -> Result<FireOutcome> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         lock(&mut tx, name)?;
-        let Some(mut schedule) = get_schedule(&mut tx, name)? else {
+        let Some(mut schedule) = get_schedule(&mut *tx, name)? else {
             return Ok(FireOutcome::Nothing);
         };
         if schedule.paused {
             return Ok(FireOutcome::Nothing);
         }
-        if let Some(last) = last_decided(&mut tx, name)?
+        if let Some(last) = last_decided(&mut *tx, name)?
             && last > schedule.cursor
         {
             schedule.cursor = last;

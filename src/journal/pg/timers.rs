@@ -41,10 +41,10 @@ impl TimerStore for PgJournal {
     fn remind(&mut self, proposal: i64, seen: Millis, next_due: Millis) -> Result<Option<u32>> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // The item's row, locked: of two ticks at once, the second sees the first's
         // new deadline and reminds nobody.
-        let p = proposal_in(&mut tx, proposal, true)?;
+        let p = proposal_in(&mut *tx, proposal, true)?;
         if p.status != ProposalStatus::Pending
             || p.deadline != Some(seen)
             || p.run_status == RunStatus::Cancelled

@@ -123,7 +123,7 @@ impl TrustStore for PgJournal {
     ) -> Result<TrustMark> {
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let ev = Event::TrustChanged {
             workflow: workflow.to_string(),
             step: step.to_string(),
@@ -133,7 +133,7 @@ impl TrustStore for PgJournal {
         };
         append(&mut tx, run, &ev, at)?;
         apply(&mut tx, run, &ev, at)?;
-        let m = last_mark(&mut tx, workflow, step)?.expect("just written");
+        let m = last_mark(&mut *tx, workflow, step)?.expect("just written");
         tx.commit()?;
         Ok(m)
     }

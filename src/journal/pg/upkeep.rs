@@ -190,8 +190,8 @@ impl RunUpkeep for PgJournal {
         self.run(run)?;
         let events = self.events(run)?;
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        let before = snapshot(&mut tx, run)?;
+        let mut tx = super::begin(&mut conn)?;
+        let before = snapshot(&mut *tx, run)?;
         detach_references(&mut tx, run)?;
         for (table, rows) in REBUILT {
             tx.execute(
@@ -224,7 +224,7 @@ impl RunUpkeep for PgJournal {
                 ev => apply(&mut tx, run, ev, e.at)?,
             }
         }
-        let after = snapshot(&mut tx, run)?;
+        let after = snapshot(&mut *tx, run)?;
         tx.rollback()?;
         let differences = crate::journal::replay::differences(&before, &after);
         Ok(ReplayReport {
@@ -242,7 +242,7 @@ impl RunUpkeep for PgJournal {
         };
         let at = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         tx.execute(
             "INSERT INTO sources (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
             &[source_hash, &source],
@@ -259,7 +259,7 @@ impl RunUpkeep for PgJournal {
     fn prune_dry_runs(&mut self) -> Result<Pruned> {
         let now = self.now();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         // A run being driven holds an unexpired lease; it is left alone. The rows
         // taken are locked until the prune commits.
         let ids: Vec<i64> = tx

@@ -44,7 +44,7 @@ impl Work for PgJournal {
         let at = self.now();
         let tags = tag_set(tags);
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let id = super::runs::insert_run(&mut tx, source, &created, at)?;
         tx.execute(
             "INSERT INTO work (run_id, tags, queued_at) VALUES ($1, $2, $3)",
@@ -58,7 +58,7 @@ impl Work for PgJournal {
         let at = self.now();
         let tags = tag_set(tags);
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         tx.execute(
             "INSERT INTO work (run_id, tags, queued_at) VALUES ($1, $2, $3)
              ON CONFLICT (run_id) DO UPDATE SET tags = excluded.tags,
@@ -84,7 +84,7 @@ impl Work for PgJournal {
         let mine = tag_set(tags);
         let until = now + ttl_ms;
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let row = tx.query_opt(
             "UPDATE work SET claimed_by = $3, lease_expires = $4, attempts = attempts + 1
              WHERE run_id = (
@@ -114,7 +114,7 @@ impl Work for PgJournal {
         let until = self.now() + ttl_ms;
         let me = worker.as_string();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let n = tx.execute(
             "UPDATE work SET lease_expires = $3 WHERE run_id = $1 AND claimed_by = $2",
             &[&run, &me, &until],
@@ -132,7 +132,7 @@ impl Work for PgJournal {
     fn finish_work(&mut self, run: i64, worker: &Owner) -> Result<bool> {
         let me = worker.as_string();
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = super::begin(&mut conn)?;
         let n = tx.execute(
             "DELETE FROM work WHERE run_id = $1 AND claimed_by = $2",
             &[&run, &me],

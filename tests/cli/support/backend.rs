@@ -1,8 +1,8 @@
 //! The journal's backend for the CLI tests: `AIOS_TEST_BACKEND` (unset or `sqlite`,
 //! the SQLite file in the test's home; `postgres`, a fresh database per test on the
 //! throwaway server of [`super::postgres`]), the markers of tests that do not run on
-//! PostgreSQL ([`Test::sqlite_only`], [`pg_known_bug`]: each says so on stderr, and
-//! `.ci/run` lists them) and reading the journal behind the CLI's back on either
+//! PostgreSQL ([`Test::sqlite_only`]: each says so on stderr, and `.ci/run` lists
+//! them) and reading the journal behind the CLI's back on either
 //! backend ([`Test::sql`], [`Test::sql_rows`], [`Test::journal_bytes`]).
 
 use std::sync::OnceLock;
@@ -51,17 +51,6 @@ fn announce(tag: &str, why: &str) {
     use std::io::Write;
     let line = format!("{tag} {}: {why}\n", test_name());
     let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
-/// In postgres mode, say that the running test stops here because of an aios bug on
-/// PostgreSQL that is not fixed yet (`PG-KNOWN-BUG <test>: <what>` on stderr, counted
-/// by `.ci/run`) and return true; on SQLite, false. `if pg_known_bug("…") { return; }`
-pub fn pg_known_bug(what: &str) -> bool {
-    if on_postgres() {
-        announce("PG-KNOWN-BUG", what);
-        return true;
-    }
-    false
 }
 
 impl Test {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-pub use backend::{on_postgres, pg_known_bug};
+pub use backend::on_postgres;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_aios");
 
