@@ -54,26 +54,15 @@ enum Backend {
 }
 
 /// Rows left in the queue, and runs whose lease still names a process, read from the
-/// database itself.
-fn queue_and_leases(t: &Test, url: Option<&str>) -> (i64, i64) {
-    const QUEUE: &str = "SELECT count(*) FROM work";
-    const LEASED: &str = "SELECT count(*) FROM runs WHERE lease_owner IS NOT NULL";
-    match url {
-        Some(url) => {
-            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-            (
-                c.query_one(QUEUE, &[]).unwrap().get(0),
-                c.query_one(LEASED, &[]).unwrap().get(0),
-            )
-        }
-        None => {
-            let c = rusqlite::Connection::open(t.db()).unwrap();
-            (
-                c.query_row(QUEUE, [], |r| r.get(0)).unwrap(),
-                c.query_row(LEASED, [], |r| r.get(0)).unwrap(),
-            )
-        }
-    }
+/// database itself (either backend: the harness's `sql_int`).
+fn queue_and_leases(t: &Test) -> (i64, i64) {
+    (
+        t.sql_int("SELECT count(*) FROM work", &[]),
+        t.sql_int(
+            "SELECT count(*) FROM runs WHERE lease_owner IS NOT NULL",
+            &[],
+        ),
+    )
 }
 
 #[test]
@@ -500,7 +489,7 @@ fn storm(backend: Backend) {
         // The database's own queue: `aios workers` does not list a claim of a dead
         // worker until it expires.
         let (active, _) = active_runs(&t);
-        let (queued, leased) = queue_and_leases(&t, url.as_deref());
+        let (queued, leased) = queue_and_leases(&t);
         if active == 0 && (queued, leased) == (0, 0) {
             break;
         }
