@@ -23,12 +23,7 @@ impl FailureStore for PgJournal {
         let at = self.now();
         let mut conn = self.conn();
         let mut tx = super::begin(&mut conn)?;
-        let status: Option<String> = tx
-            .query_opt(
-                "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
-                &[&run_id],
-            )?
-            .map(|r| r.get(0));
+        let status = super::runs::lock_run(&mut tx, run_id)?;
         if status.as_deref() == Some("cancelled") {
             return Ok(Vec::new());
         }
@@ -69,9 +64,7 @@ impl FailureStore for PgJournal {
         let at = self.now();
         let mut conn = self.conn();
         let mut tx = super::begin(&mut conn)?;
-        let status: String = tx
-            .query_opt("SELECT status FROM runs WHERE id = $1 FOR UPDATE", &[&run])?
-            .map(|r| r.get(0))
+        let status: String = super::runs::lock_run(&mut tx, run)?
             .ok_or_else(|| crate::error::Error::not_found(format!("no run {run}")))?;
         let mut out = Vec::new();
         if status == RunStatus::Failed.as_str() {

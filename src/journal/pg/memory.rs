@@ -312,12 +312,7 @@ impl MemoryStore for PgJournal {
         let mut tx = super::begin(&mut conn)?;
         // The run's row, locked like every commit of the run: no write to a run
         // another process cancelled.
-        let status: Option<String> = tx
-            .query_opt(
-                "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
-                &[&run_id],
-            )?
-            .map(|r| r.get(0));
+        let status = super::runs::lock_run(&mut tx, run_id)?;
         refuse_write(run_id, status.as_deref())?;
         let events = {
             let alloc = PgAlloc {

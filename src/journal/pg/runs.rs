@@ -213,12 +213,7 @@ impl RunStore for PgJournal {
         // The run's row is the lock every writer of the run takes first: commits of
         // one run are serialized, and a side effect never starts in a run cancelled
         // by another process (the check and `step_started` are one transaction).
-        let status: Option<String> = tx
-            .query_opt(
-                "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
-                &[&run_id],
-            )?
-            .map(|r| r.get(0));
+        let status = lock_run(&mut tx, run_id)?;
         if status.as_deref() == Some("cancelled")
             && events
                 .iter()
@@ -425,12 +420,7 @@ impl InboxStore for PgJournal {
         let mut tx = super::begin(&mut conn)?;
         // The run's row lock: a run cancelled by another process gets no new items,
         // and two creators of the same item take turns (the second finds the first's).
-        let status: Option<String> = tx
-            .query_opt(
-                "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
-                &[&run_id],
-            )?
-            .map(|r| r.get(0));
+        let status = lock_run(&mut tx, run_id)?;
         if status.as_deref() == Some("cancelled") {
             return Ok(None);
         }
@@ -558,4 +548,13 @@ pub(super) fn insert_run(
     append(tx, id, created, at)?;
     apply(tx, id, created, at)?;
     Ok(id)
+}
+
+/// Lock run `run`'s row for the rest of `tx` (every write to a run takes it, so a run
+/// another process cancelled gets no more writes) and read its status; `None`: no
+/// such run.
+pub(super) fn lock_run(tx: &mut postgres::Transaction<'_>, run: i64) -> Result<Option<String>> {
+    Ok(tx
+        .query_opt("SELECT status FROM runs WHERE id = $1 FOR UPDATE", &[&run])?
+        .map(|r| r.get(0)))
 }
